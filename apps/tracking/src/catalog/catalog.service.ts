@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import type { Campaign, Creative, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { OfferInput, validateName, validateOffer } from '../domain/catalog.rules';
+import { assertId } from '@trackly/kernel';
+import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog.entity';
+import { toCampaign, toCreative, toOffer } from '../tracking.mappers';
+
+/** Offers, creatives and campaigns: upserts that publish their new state in the same transaction. */
+@Injectable()
+export class CatalogService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly outbox: Outbox,
+    private readonly relay: OutboxRelay,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async upsertOffer(input: OfferInput): Promise<{ offer: Offer; created: boolean }> {
+    const o = validateOffer(input);
+    return this.write(async (m) => {
+      const [row] = await m.query(
+        `INSERT INTO "tracking".offers AS t (offer_id, name, destination_url_template, default_payout_micros, currency, click_window_days, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+         ON CONFLICT (offer_id) DO UPDATE SET name = EXCLUDED.name, destination_url_template = EXCLUDED.destination_url_template,
+           default_payout_micros = EXCLUDED.default_payout_micros, currency = EXCLUDED.currency,
+           click_window_days = EXCLUDED.click_window_days, updated_at = EXCLUDED.updated_at
+         RETURNING (xmax = 0) AS created`,
+        [o.offerId, o.name, o.destinationUrlTemplate, o.defaultPayout.micros.toString(), o.defaultPayout.currency, o.clickWindowDays, this.clock.now()],
+      );
+      const offer = toOffer(await m.findOneByOrFail(OfferEntity, { offerId: o.offerId }));
+      await this.outbox.add(m, Events.OfferUpserted, { offer });
+      return { offer, created: row.created };
+    });
+  }
+
+  async upsertCreative(creativeId: string, name: string): Promise<{ creative: Creative; created: boolean }> {
+    assertId(creativeId, 'creative_id');
+    const n = validateName(name);
+    return this.write(async (m) => {
+      const created = await this.upsertNamed(m, 'creatives', 'creative_id', creativeId, n);
+      const creative = toCreative(await m.findOneByOrFail(CreativeEntity, { creativeId }));
+      await this.outbox.add(m, Events.CreativeUpserted, { creative });
+      return { creative, created };
+    });
+  }
+
+  async upsertCampaign(campaignId: string, name: string): Promise<{ campaign: Campaign; created: boolean }> {
+    assertId(campaignId, 'campaign_id');
+    const n = validateName(name);
+    return this.write(async (m) => {
+      const created = await this.upsertNamed(m, 'campaigns', 'campaign_id', campaignId, n);
+      const campaign = toCampaign(await m.findOneByOrFail(CampaignEntity, { campaignId }));
+      await this.outbox.add(m, Events.CampaignUpserted, { campaign });
+      return { campaign, created };
+    });
+  }
+
+  private async upsertNamed(m: EntityManager, table: string, key: string, id: string, name: string): Promise<boolean> {
+    const [row] = await m.query(
+      `INSERT INTO "tracking".${table} AS t (${key}, name, created_at, updated_at) VALUES ($1, $2, $3, $3)
+       ON CONFLICT (${key}) DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at
+       RETURNING (xmax = 0) AS created`,
+      [id, name, this.clock.now()],
+    );
+    return row.created;
+  }
+
+  private async write<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.ds.transaction(fn);
+    this.relay.kick();
+    return result;
+  }
+}

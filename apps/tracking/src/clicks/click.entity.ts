@@ -1,0 +1,35 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+@Entity({ name: 'clicks' })
+export class ClickEntity {
+  @PrimaryColumn({ name: 'click_id', type: 'text' })
+  clickId!: string;
+
+  @Index()
+  @Column({ name: 'message_id', type: 'text' })
+  messageId!: string;
+
+  @Column({ name: 'contact_id', type: 'text' })
+  contactId!: string;
+
+  @Column({ name: 'offer_id', type: 'text' })
+  offerId!: string;
+
+  @Column({ name: 'campaign_id', type: 'text' })
+  campaignId!: string;
+
+  @Column({ name: 'creative_id', type: 'text' })
+  creativeId!: string;
+
+  @Column({ name: 'clicked_at', type: 'timestamptz' })
+  clickedAt!: Date;
+
+  @Column({ name: 'first_click_on_message', type: 'boolean' })
+  firstClickOnMessage!: boolean;
+
+  @Column({ name: 'user_agent', type: 'text' })
+  userAgent!: string;
+
+  @Column({ name: 'ip', type: 'text' })
+  ip!: string;
+}

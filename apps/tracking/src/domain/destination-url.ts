@@ -1,0 +1,36 @@
+/**
+ * Offer destination templates: absolute http(s) URLs with macros filled in at redirect time. The destination is
+ * only ever the offer's own template; nothing from the click request chooses where it goes (no open redirect).
+ */
+import { InvalidArgumentError } from '@trackly/kernel';
+
+export const MACROS = ['click_id', 'message_id', 'campaign_id', 'creative_id', 'offer_id'] as const;
+export type Macro = (typeof MACROS)[number];
+
+const MACRO_PATTERN = /\{([a-z_]+)\}/g;
+const MAX_TEMPLATE_LENGTH = 2048;
+
+export function validateDestinationTemplate(template: string, field = 'destination_url_template'): string {
+  if (!template) throw new InvalidArgumentError(field, 'is required');
+  if (template.length > MAX_TEMPLATE_LENGTH) throw new InvalidArgumentError(field, `must be at most ${MAX_TEMPLATE_LENGTH} characters`);
+  const unknown = [...template.matchAll(MACRO_PATTERN)].map((m) => m[1]).filter((m) => !MACROS.includes(m as Macro));
+  if (unknown.length) throw new InvalidArgumentError(field, `has unknown macro {${unknown[0]}}; known: ${MACROS.map((m) => `{${m}}`).join(' ')}`);
+  if (!template.includes('{click_id}')) throw new InvalidArgumentError(field, 'must contain the {click_id} macro');
+  let url: URL;
+  try {
+    url = new URL(template.replace(MACRO_PATTERN, 'x'));
+  } catch {
+    throw new InvalidArgumentError(field, 'must be an absolute URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError(field, 'must be an http or https URL');
+  if (!url.hostname || url.username || url.password) throw new InvalidArgumentError(field, 'must name a host and carry no credentials');
+  if (/[\s\\]/.test(template)) throw new InvalidArgumentError(field, 'must not contain spaces or backslashes');
+  return template;
+}
+
+/** Fills the macros, URL-encoding each value, so a value can never change the URL's structure. */
+export function renderDestination(template: string, values: Record<Macro, string>): string {
+  return template.replace(MACRO_PATTERN, (whole, name: string) =>
+    MACROS.includes(name as Macro) ? encodeURIComponent(values[name as Macro]) : whole,
+  );
+}

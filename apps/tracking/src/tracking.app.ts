@@ -1,0 +1,31 @@
+import { Clock, systemClock } from '@trackly/kernel';
+import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createLogger } from '@trackly/logging';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import { runServiceMigrations } from '@trackly/database';
+import { TrackingConfig } from './tracking.config';
+import { TRACKING_SCHEMA, TrackingModule, trackingEntities } from './tracking.module';
+import { trackingMigrations } from './migrations';
+
+export const TRACKING_SERVICE_FULL_NAME = 'trackly.tracking.v1.TrackingService';
+
+/** Starts the tracking service: gRPC (catalog, messages, clicks) and the HTTP click edge. */
+export async function startTracking(config: TrackingConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
+  const logger = createLogger('tracking', config.LOG_LEVEL);
+  const services = { [TRACKING_SERVICE_FULL_NAME]: TrackingServiceService };
+  const running = await startServiceApp(TrackingModule.register(config, logger, deps.clock ?? systemClock), {
+    logger,
+    grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    http: { host: config.TRACKING_HOST, port: config.TRACKING_HTTP_PORT },
+  });
+  logger.info(
+    { grpc: config.TRACKING_GRPC_PORT, http: config.TRACKING_HTTP_PORT },
+    `tracking ready: gRPC ${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}, clicks http://${config.TRACKING_HOST}:${config.TRACKING_HTTP_PORT}/c/{code}`,
+  );
+  return running;
+}
+
+/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+export function migrateTracking(databaseUrl: string): Promise<string[]> {
+  return runServiceMigrations({ url: databaseUrl, schema: TRACKING_SCHEMA, entities: trackingEntities, migrations: trackingMigrations });
+}

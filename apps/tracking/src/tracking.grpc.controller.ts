@@ -1,0 +1,61 @@
+import { Controller } from '@nestjs/common';
+import {
+  GetClickRequest,
+  GetClickResponse,
+  GetMessageRequest,
+  GetMessageResponse,
+  RegisterMessagesRequest,
+  RegisterMessagesResponse,
+  TrackingServiceController,
+  TrackingServiceControllerMethods,
+  UpsertCampaignRequest,
+  UpsertCampaignResponse,
+  UpsertCreativeRequest,
+  UpsertCreativeResponse,
+  UpsertOfferRequest,
+  UpsertOfferResponse,
+} from '@trackly/contracts/tracking/v1/tracking_service';
+import { CatalogService } from './catalog/catalog.service';
+import { ClicksService } from './clicks/clicks.service';
+import { MessagesService } from './messages/messages.service';
+
+/** gRPC adapter: maps contract messages to the services; errors become status codes in the global filter. */
+@Controller()
+@TrackingServiceControllerMethods()
+export class TrackingGrpcController implements TrackingServiceController {
+  constructor(
+    private readonly catalog: CatalogService,
+    private readonly messages: MessagesService,
+    private readonly clicks: ClicksService,
+  ) {}
+
+  upsertOffer(req: UpsertOfferRequest): Promise<UpsertOfferResponse> {
+    return this.catalog.upsertOffer({
+      offerId: req.offerId,
+      name: req.name,
+      destinationUrlTemplate: req.destinationUrlTemplate,
+      defaultPayout: req.defaultPayout,
+      clickWindowDays: req.clickWindowDays,
+    });
+  }
+
+  upsertCreative(req: UpsertCreativeRequest): Promise<UpsertCreativeResponse> {
+    return this.catalog.upsertCreative(req.creativeId, req.name);
+  }
+
+  upsertCampaign(req: UpsertCampaignRequest): Promise<UpsertCampaignResponse> {
+    return this.catalog.upsertCampaign(req.campaignId, req.name);
+  }
+
+  async registerMessages(req: RegisterMessagesRequest): Promise<RegisterMessagesResponse> {
+    return { messages: await this.messages.register(req.messages) };
+  }
+
+  async getMessage(req: GetMessageRequest): Promise<GetMessageResponse> {
+    return { message: await this.messages.get(req.messageId) };
+  }
+
+  async getClick(req: GetClickRequest): Promise<GetClickResponse> {
+    return { click: await this.clicks.get(req.clickId) };
+  }
+}

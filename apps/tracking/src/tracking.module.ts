@@ -1,0 +1,56 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { DatabaseModule } from '@trackly/database';
+import { HealthHttpController } from '@trackly/grpc';
+import type { Logger } from '@trackly/logging';
+import { MessagingModule, Streams } from '@trackly/messaging';
+import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog/catalog.entity';
+import { CatalogService } from './catalog/catalog.service';
+import { ClickEntity } from './clicks/click.entity';
+import { ClickHttpController } from './clicks/click.http.controller';
+import { ClicksService } from './clicks/clicks.service';
+import { MessageEntity } from './messages/message.entity';
+import { MessagesService } from './messages/messages.service';
+import { trackingMigrations } from './migrations';
+import type { TrackingConfig } from './tracking.config';
+import { TrackingGrpcController } from './tracking.grpc.controller';
+import { TRACKING_CONFIG } from './tracking.tokens';
+
+export const TRACKING_SCHEMA = 'tracking';
+export const trackingEntities = [OfferEntity, CreativeEntity, CampaignEntity, MessageEntity, ClickEntity];
+
+@Module({})
+export class TrackingModule {
+  static register(config: TrackingConfig, logger: Logger, clock: Clock): DynamicModule {
+    return {
+      module: TrackingModule,
+      imports: [
+        DatabaseModule.forService({
+          url: config.DATABASE_URL,
+          schema: TRACKING_SCHEMA,
+          entities: trackingEntities,
+          migrations: trackingMigrations,
+          poolSize: config.DATABASE_POOL_SIZE,
+        }),
+        MessagingModule.forService({
+          url: config.NATS_URL,
+          prefix: config.NATS_PREFIX,
+          replicas: config.NATS_STREAM_REPLICAS,
+          service: 'tracking',
+          schema: TRACKING_SCHEMA,
+          publishes: [Streams.tracking],
+          consumes: [],
+          logger,
+        }),
+      ],
+      controllers: [TrackingGrpcController, ClickHttpController, HealthHttpController],
+      providers: [
+        { provide: TRACKING_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: clock },
+        CatalogService,
+        MessagesService,
+        ClicksService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import * as grpc from '@grpc/grpc-js';
+
+/** Promise-returning client derived from a ts-proto grpc-js service definition (types come from the contract). */
+export type PromiseClient<S> = {
+  [K in keyof S]: S[K] extends {
+    requestSerialize: (value: infer Req) => Buffer;
+    responseDeserialize: (value: Buffer) => infer Res;
+  }
+    ? (request: Req, options?: CallOptions) => Promise<Res>
+    : never;
+} & { close(): void };
+
+export interface CallOptions {
+  /** Overrides the client's default deadline. */
+  deadlineMs?: number;
+  metadata?: grpc.Metadata;
+}
+
+export interface ClientOptions {
+  /** Deadline applied to every call unless overridden (a call without a deadline can hang for ever). */
+  deadlineMs?: number;
+}
+
+export class GrpcCallError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    readonly details: string,
+    readonly method: string,
+  ) {
+    super(`${method}: ${grpc.status[code]}: ${details}`);
+  }
+}
+
+export function createGrpcClient<S extends Record<string, unknown>>(
+  definition: S,
+  address: string,
+  opts: ClientOptions = {},
+): PromiseClient<S> {
+  const Ctor = grpc.makeGenericClientConstructor(definition as unknown as grpc.ServiceDefinition, 'client');
+  const raw = new Ctor(address, grpc.credentials.createInsecure(), {
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.enable_retries': 1,
+  });
+  const client: Record<string, unknown> = { close: () => raw.close() };
+  for (const [name, method] of Object.entries(definition as unknown as grpc.ServiceDefinition)) {
+    client[name] = (request: unknown, options: CallOptions = {}) =>
+      new Promise((resolve, reject) => {
+        const deadline = new Date(Date.now() + (options.deadlineMs ?? opts.deadlineMs ?? 5000));
+        raw.makeUnaryRequest(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          options.metadata ?? new grpc.Metadata(),
+          { deadline },
+          (err: grpc.ServiceError | null, res?: unknown) =>
+            err ? reject(new GrpcCallError(err.code, err.details, method.path)) : resolve(res),
+        );
+      });
+  }
+  return client as PromiseClient<S>;
+}

@@ -1,0 +1,59 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
+import { DomainError, DomainErrorKind } from '@trackly/kernel';
+import type { Logger } from '@trackly/logging';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcCallError } from './client';
+import { GrpcExceptionFilter } from './exception.filter';
+
+const HTTP: Record<DomainErrorKind, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  FAILED_PRECONDITION: 409,
+  UNAVAILABLE: 503,
+};
+
+const FROM_GRPC: Partial<Record<GrpcStatus, number>> = {
+  [GrpcStatus.INVALID_ARGUMENT]: 400,
+  [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.ALREADY_EXISTS]: 409,
+  [GrpcStatus.FAILED_PRECONDITION]: 409,
+  [GrpcStatus.UNAVAILABLE]: 503,
+  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
+};
+
+/**
+ * The one place HTTP edges (and, for rpc contexts, gRPC servers) turn errors into responses: domain errors by kind (with field-level details), errors
+ * from a downstream gRPC call by status, Nest's own HTTP exceptions as they are, anything else 500 (logged).
+ * Bodies are JSON: { error, message, fields? }.
+ */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  constructor(private readonly logger?: Logger) {}
+
+  private readonly grpc = new GrpcExceptionFilter(this.logger);
+
+  catch(exception: unknown, host: ArgumentsHost): unknown {
+    // With inheritAppConfig the gRPC server shares this filter: its errors take the gRPC mapping.
+    if (host.getType() === 'rpc') return this.grpc.catch(exception, host);
+    const res = host.switchToHttp().getResponse();
+    let status = 500;
+    let body: Record<string, unknown> = { error: 'INTERNAL', message: 'internal error' };
+    if (exception instanceof DomainError) {
+      status = HTTP[exception.kind];
+      body = { error: exception.kind, message: exception.message };
+      if (Object.keys(exception.fields).length) body.fields = exception.fields;
+    } else if (exception instanceof GrpcCallError) {
+      status = FROM_GRPC[exception.code] ?? 502;
+      body = { error: GrpcStatus[exception.code], message: exception.details };
+    } else if (exception instanceof HttpException) {
+      status = exception.getStatus();
+      const r = exception.getResponse();
+      body = typeof r === 'string' ? { error: exception.name, message: r } : { error: exception.name, ...(r as object) };
+    } else {
+      this.logger?.error({ err: exception }, 'unhandled error in HTTP handler');
+    }
+    if (typeof res.status === 'function') res.status(status).json(body);
+    else res.code(status).send(body);
+  }
+}

@@ -1,0 +1,179 @@
+import { AckPolicy, DeliverPolicy, JsMsg, JetStreamApiError } from '@nats-io/jetstream';
+import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { Logger } from '@trackly/logging';
+import { DeadLetterStream, EventType, StreamSpec } from './events';
+import { Messaging } from './messaging';
+
+export interface HandlerContext {
+  /** The transaction in which the processed-event record is written: apply the effect through it. */
+  manager: EntityManager;
+  /** Nats-Msg-Id of the event (its outbox id at the publisher). */
+  eventId: string;
+  subject: string;
+}
+
+export type EventHandler<T> = (event: T, ctx: HandlerContext) => Promise<void>;
+
+export interface ConsumerOptions {
+  messaging: Messaging;
+  dataSource: DataSource;
+  /** Schema holding processed_events and dead_letters. */
+  schema: string;
+  /** Durable consumer name, unique per (service, stream). */
+  durable: string;
+  stream: StreamSpec;
+  logger?: Logger;
+  /** Deliveries before a failing message goes to the dead letters. */
+  maxDeliver?: number;
+  ackWaitMs?: number;
+  batchSize?: number;
+  /** Called after a transaction commits (e.g. to kick the outbox relay). */
+  onCommitted?: () => void;
+}
+
+/**
+ * A durable JetStream pull consumer with explicit acks that applies each event at most once: the handler's effect
+ * and the processed-event record commit in one transaction, and a redelivered event finds its record and is only
+ * acknowledged. Undecodable messages and those failing maxDeliver times are recorded as dead letters and
+ * terminated, so one poison message never blocks a stream.
+ */
+export class DurableConsumer {
+  private readonly handlers = new Map<string, { type: EventType<unknown>; handle: EventHandler<unknown> }>();
+  private running = false;
+  private loop?: Promise<void>;
+  private inFlight?: Promise<void>;
+  private abort?: () => void;
+
+  constructor(private readonly opts: ConsumerOptions) {}
+
+  on<T>(type: EventType<T>, handle: EventHandler<T>): this {
+    if (type.stream.name !== this.opts.stream.name) throw new Error(`${type.subject} is not in stream ${this.opts.stream.name}`);
+    this.handlers.set(type.subject, { type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
+    return this;
+  }
+
+  private get maxDeliver(): number {
+    return this.opts.maxDeliver ?? 10;
+  }
+
+  async start(): Promise<void> {
+    const { messaging, durable, stream } = this.opts;
+    const streamName = messaging.streamName(stream);
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: messaging.subject(stream.subjects),
+      ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
+      // Redelivery is bounded by our own count (dead letter after maxDeliver); the server must not give up first.
+      max_deliver: -1,
+      max_ack_pending: 1000,
+    };
+    try {
+      await messaging.jsm.consumers.info(streamName, durable);
+      await messaging.jsm.consumers.update(streamName, durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+    } catch (e) {
+      if (!(e instanceof JetStreamApiError) || !/not found/i.test(e.message)) throw e;
+      await messaging.jsm.consumers.add(streamName, config);
+    }
+    this.running = true;
+    this.loop = this.run(streamName);
+  }
+
+  /** Stops fetching, lets the message being handled finish, then returns. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort?.();
+    await this.loop;
+  }
+
+  private async run(streamName: string): Promise<void> {
+    const { messaging, durable, logger } = this.opts;
+    while (this.running) {
+      try {
+        const consumer = await messaging.js.consumers.get(streamName, durable);
+        while (this.running) {
+          const batch = await consumer.fetch({ max_messages: this.opts.batchSize ?? 100, expires: 1000 });
+          this.abort = () => batch.stop();
+          for await (const m of batch) {
+            this.inFlight = this.handle(m);
+            await this.inFlight;
+            if (!this.running) break;
+          }
+          this.abort = undefined;
+        }
+      } catch (e) {
+        if (!this.running) break;
+        logger?.warn({ err: (e as Error).message, durable }, 'consumer fetch failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const { messaging, dataSource, schema, durable, logger } = this.opts;
+    const subject = messaging.unprefixed(m.subject);
+    const entry = this.handlers.get(subject);
+    if (!entry) {
+      m.ack(); // an event this service does not need
+      return;
+    }
+    const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+    let event: unknown;
+    try {
+      event = entry.type.codec.decode(m.data);
+    } catch (e) {
+      await this.deadLetter(m, subject, eventId, `undecodable payload: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      let applied = false;
+      await dataSource.transaction(async (manager) => {
+        const fresh = await manager.query(
+          `INSERT INTO "${schema}".processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+          [durable, eventId],
+        );
+        if (!fresh.length) return; // applied before: acknowledge only
+        await entry.handle(event, { manager, eventId, subject });
+        applied = true;
+      });
+      m.ack();
+      if (applied) this.opts.onCommitted?.();
+    } catch (e) {
+      const attempt = m.info.deliveryCount;
+      if (attempt >= this.maxDeliver) {
+        await this.deadLetter(m, subject, eventId, `failed ${attempt} times: ${(e as Error).message}`);
+        return;
+      }
+      logger?.warn({ err: (e as Error).message, subject, eventId, attempt, durable }, 'event handling failed; will retry');
+      m.nak(Math.min(30_000, 250 * 2 ** attempt));
+    }
+  }
+
+  private async deadLetter(m: JsMsg, subject: string, eventId: string, reason: string): Promise<void> {
+    const { messaging, dataSource, schema, durable, logger } = this.opts;
+    logger?.error({ subject, eventId, reason, durable }, 'event dead-lettered');
+    try {
+      await dataSource.query(
+        `INSERT INTO "${schema}".dead_letters (consumer, stream, stream_seq, subject, event_id, reason, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [durable, m.info.stream, m.seq, subject, eventId, reason, Buffer.from(m.data)],
+      );
+      const h = natsHeaders();
+      h.set('Trackly-Dead-Letter-Reason', reason.slice(0, 1000));
+      h.set('Trackly-Original-Subject', subject);
+      h.set('Trackly-Original-Stream-Seq', String(m.seq));
+      await messaging.js.publish(
+        messaging.subject(`${DeadLetterStream.subjects.slice(0, -1)}${durable}`),
+        m.data,
+        { headers: h, msgID: `${durable}:${m.info.stream}:${m.seq}` },
+      );
+      m.term(reason.slice(0, 200));
+    } catch (e) {
+      // Could not record it: leave it to redelivery rather than lose it.
+      logger?.error({ err: (e as Error).message }, 'dead-lettering failed; message will be redelivered');
+      m.nak(5000);
+    }
+  }
+}

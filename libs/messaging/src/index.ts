@@ -1,0 +1,5 @@
+export * from './consumer';
+export * from './events';
+export * from './messaging';
+export * from './messaging.module';
+export * from './outbox';

@@ -1,0 +1,115 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { nanos } from '@nats-io/nats-core';
+import {
+  JetStreamApiError,
+  JetStreamClient,
+  JetStreamManager,
+  StorageType,
+  DiscardPolicy,
+  RetentionPolicy,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { Logger } from '@trackly/logging';
+import { DeadLetterStream, StreamSpec } from './events';
+
+export interface MessagingOptions {
+  url: string;
+  /** Prepended to every subject ("<prefix>.") and stream name ("<PREFIX>_"): empty in production, unique per test. */
+  prefix: string;
+  /** Connection name shown by the server. */
+  name: string;
+  /** Stream replicas: 1 on one server, 3 on a production cluster. */
+  replicas?: number;
+  logger?: Logger;
+}
+
+export class MessagingUnavailableError extends Error {}
+
+/** One NATS connection with JetStream handles and the prefix rules every publisher and consumer applies. */
+export class Messaging {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    private readonly opts: MessagingOptions,
+  ) {}
+
+  static async connect(opts: MessagingOptions): Promise<Messaging> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: opts.url,
+        name: opts.name,
+        // Keep trying for ever after a first successful connection: a NATS restart must not need an app restart.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 5000,
+      });
+    } catch (e) {
+      throw new MessagingUnavailableError(
+        `NATS does not answer at ${opts.url} (${(e as Error).message}). Start nats-server with JetStream (-js), ` +
+          'or point NATS_URL at one (see README "Postgres and NATS").',
+      );
+    }
+    const jsm = await jetstreamManager(nc).catch(async (e: Error) => {
+      await nc.close();
+      throw new MessagingUnavailableError(`NATS at ${opts.url} has no JetStream (${e.message}): start it with -js.`);
+    });
+    const m = new Messaging(nc, jetstream(nc), jsm, opts);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect') opts.logger?.warn({ nats: s.type }, `NATS ${s.type}`);
+      }
+    })();
+    return m;
+  }
+
+  get prefix(): string {
+    return this.opts.prefix;
+  }
+
+  subject(subject: string): string {
+    return this.opts.prefix ? `${this.opts.prefix}.${subject}` : subject;
+  }
+
+  /** Subject as published, without this environment's prefix. */
+  unprefixed(subject: string): string {
+    return this.opts.prefix && subject.startsWith(`${this.opts.prefix}.`) ? subject.slice(this.opts.prefix.length + 1) : subject;
+  }
+
+  streamName(stream: StreamSpec): string {
+    return this.opts.prefix ? `${this.opts.prefix.toUpperCase()}_${stream.name}` : stream.name;
+  }
+
+  /** Creates or updates the streams; file storage, a 2-minute duplicate window (Nats-Msg-Id), 14 days kept. */
+  async ensureStreams(streams: StreamSpec[]): Promise<void> {
+    for (const s of [...streams, DeadLetterStream]) {
+      const config = {
+        name: this.streamName(s),
+        subjects: [this.subject(s.subjects)],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        max_age: nanos(14 * 24 * 3600 * 1000),
+        duplicate_window: nanos(2 * 60 * 1000),
+        num_replicas: this.opts.replicas ?? 1,
+      };
+      try {
+        await this.jsm.streams.info(config.name);
+        await this.jsm.streams.update(config.name, config);
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError) || !/not found/i.test(e.message)) throw e;
+        await this.jsm.streams.add(config).catch((err: Error) => {
+          if (!/already in use|already exists/i.test(err.message)) throw err;
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -65,14 +65,15 @@ module.exports = {
       else if (spec.startsWith('.')) {
         const resolved = path.resolve(path.dirname(filename), spec);
         target = projects.find((p) => resolved.startsWith(p.root) || resolved + path.sep === p.root);
-        if (target && target !== source) {
+        // Specs may boot other services as real collaborators; production code never imports another project's files.
+        if (target && target !== source && !(isTest && target.tags.includes('type:app'))) {
           context.report({ node, messageId: 'relative', data: { target: target.name } });
           return;
         }
       }
       if (!target || target === source) return;
       // Specs may use the test harness whatever their project's type.
-      if (isTest && target.tags.includes('type:testing')) return;
+      if (isTest && (target.tags.includes('type:testing') || target.tags.includes('type:app'))) return;
       for (const c of CONSTRAINTS) {
         if (!source.tags.includes(c.sourceTag)) continue;
         if (!target.tags.some((t) => c.onlyDependOnLibsWithTags.includes(t))) {

@@ -1,0 +1,26 @@
+import { Clock, systemClock } from '@trackly/kernel';
+import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createLogger } from '@trackly/logging';
+import { runServiceMigrations } from '@trackly/database';
+import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
+import { AttributionConfig } from './attribution.config';
+import { ATTRIBUTION_SCHEMA, AttributionModule, attributionEntities } from './attribution.module';
+import { attributionMigrations } from './migrations';
+
+export const ATTRIBUTION_SERVICE_FULL_NAME = 'trackly.attribution.v1.AttributionService';
+
+/** Starts attribution: gRPC, the projections consumer (tracking stream) and the decisions consumer (ingest stream). */
+export async function startAttribution(config: AttributionConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
+  const logger = createLogger('attribution', config.LOG_LEVEL);
+  const services = { [ATTRIBUTION_SERVICE_FULL_NAME]: AttributionServiceService };
+  const running = await startServiceApp(AttributionModule.register(config, logger, deps.clock ?? systemClock), {
+    logger,
+    grpc: { url: `${config.ATTRIBUTION_HOST}:${config.ATTRIBUTION_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+  });
+  logger.info({ grpc: config.ATTRIBUTION_GRPC_PORT }, `attribution ready: gRPC ${config.ATTRIBUTION_HOST}:${config.ATTRIBUTION_GRPC_PORT}`);
+  return running;
+}
+
+export function migrateAttribution(databaseUrl: string): Promise<string[]> {
+  return runServiceMigrations({ url: databaseUrl, schema: ATTRIBUTION_SCHEMA, entities: attributionEntities, migrations: attributionMigrations });
+}

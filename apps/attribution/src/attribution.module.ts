@@ -1,0 +1,68 @@
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { DatabaseModule } from '@trackly/database';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import type { Logger } from '@trackly/logging';
+import { MessagingModule, Streams } from '@trackly/messaging';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import type { AttributionConfig } from './attribution.config';
+import { AttributionGrpcController } from './attribution.grpc.controller';
+import { ATTRIBUTION_CONFIG, TRACKING_CLIENT } from './attribution.tokens';
+import { AttributionService } from './decisions/attribution.service';
+import { ClickResolver } from './decisions/click-resolver';
+import { ConversionsConsumer } from './decisions/conversions.consumer';
+import { DecisionEntity } from './decisions/decision.entity';
+import { attributionMigrations } from './migrations';
+import { ProjectionsRepository } from './projections/projections.repository';
+import { TrackingEventsConsumer } from './projections/tracking-events.consumer';
+
+export const ATTRIBUTION_SCHEMA = 'attribution';
+export const attributionEntities = [DecisionEntity];
+
+@Module({})
+export class AttributionModule implements OnApplicationShutdown {
+  constructor(@Inject(TRACKING_CLIENT) private readonly tracking: PromiseClient<typeof TrackingServiceService>) {}
+
+  static register(config: AttributionConfig, logger: Logger, clock: Clock): DynamicModule {
+    return {
+      module: AttributionModule,
+      imports: [
+        DatabaseModule.forService({
+          url: config.DATABASE_URL,
+          schema: ATTRIBUTION_SCHEMA,
+          entities: attributionEntities,
+          migrations: attributionMigrations,
+          poolSize: config.DATABASE_POOL_SIZE,
+        }),
+        MessagingModule.forService({
+          url: config.NATS_URL,
+          prefix: config.NATS_PREFIX,
+          replicas: config.NATS_STREAM_REPLICAS,
+          service: 'attribution',
+          schema: ATTRIBUTION_SCHEMA,
+          publishes: [Streams.attribution],
+          consumes: [Streams.tracking, Streams.ingest],
+          logger,
+        }),
+      ],
+      controllers: [AttributionGrpcController],
+      providers: [
+        { provide: ATTRIBUTION_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: clock },
+        {
+          provide: TRACKING_CLIENT,
+          useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS }),
+        },
+        ProjectionsRepository,
+        ClickResolver,
+        AttributionService,
+        TrackingEventsConsumer,
+        ConversionsConsumer,
+      ],
+    };
+  }
+
+  onApplicationShutdown(): void {
+    this.tracking.close();
+  }
+}

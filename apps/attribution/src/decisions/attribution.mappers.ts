@@ -1,0 +1,53 @@
+/** Decision rows <-> contract messages and enums. */
+import {
+  Attribution,
+  AttributionOutcome,
+  AttributionType,
+  UnattributedReason,
+} from '@trackly/contracts/attribution/v1/attribution';
+import { ConversionStatus as ConversionStatusEnum } from '@trackly/contracts/common/v1/conversion_status';
+import { ConversionStatus } from '../domain/first-click.rules';
+import { DecisionEntity } from './decision.entity';
+
+const STATUS_FROM_ENUM: Partial<Record<ConversionStatusEnum, ConversionStatus>> = {
+  [ConversionStatusEnum.CONVERSION_STATUS_UNSPECIFIED]: 'APPROVED',
+  [ConversionStatusEnum.CONVERSION_STATUS_APPROVED]: 'APPROVED',
+  [ConversionStatusEnum.CONVERSION_STATUS_PENDING]: 'PENDING',
+  [ConversionStatusEnum.CONVERSION_STATUS_REJECTED]: 'REJECTED',
+  [ConversionStatusEnum.CONVERSION_STATUS_REVERSED]: 'REVERSED',
+};
+
+export function statusFromEnum(s: ConversionStatusEnum): ConversionStatus | undefined {
+  return STATUS_FROM_ENUM[s];
+}
+
+export function statusToEnum(s: string): ConversionStatusEnum {
+  return ConversionStatusEnum[`CONVERSION_STATUS_${s}` as keyof typeof ConversionStatusEnum] ?? ConversionStatusEnum.CONVERSION_STATUS_UNSPECIFIED;
+}
+
+export function toAttribution(d: DecisionEntity): Attribution {
+  return {
+    partnerId: d.partnerId,
+    conversionId: d.conversionId,
+    conversionRef: d.conversionRef,
+    outcome: d.outcome === 'ATTRIBUTED' ? AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED : AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED,
+    reason: d.reason
+      ? UnattributedReason[`UNATTRIBUTED_REASON_${d.reason}` as keyof typeof UnattributedReason]
+      : UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
+    type: d.type ? AttributionType[`ATTRIBUTION_TYPE_${d.type}` as keyof typeof AttributionType] : AttributionType.ATTRIBUTION_TYPE_UNSPECIFIED,
+    reportedClickId: d.reportedClickId,
+    creditedClickId: d.creditedClickId ?? '',
+    messageId: d.messageId ?? '',
+    contactId: d.contactId ?? '',
+    offerId: d.offerId ?? '',
+    campaignId: d.campaignId ?? '',
+    creativeId: d.creativeId ?? '',
+    payout: { currencyCode: d.currency, amountMicros: d.payoutMicros.toString() },
+    status: statusToEnum(d.status),
+    occurredAt: d.occurredAt,
+    creditedClickedAt: d.creditedClickedAt ?? undefined,
+    windowDays: d.windowDays,
+    decidedAt: d.decidedAt,
+    explanation: d.explanation,
+  };
+}

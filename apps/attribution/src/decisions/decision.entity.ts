@@ -1,0 +1,28 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintTransformer } from '@trackly/database';
+
+/** One decision per conversion, written once: adjustments move credit by new events, never by rewriting this. */
+@Entity({ name: 'decisions' })
+export class DecisionEntity {
+  @PrimaryColumn({ name: 'partner_id', type: 'text' }) partnerId!: string;
+  @PrimaryColumn({ name: 'conversion_id', type: 'text' }) conversionId!: string;
+  @Column({ name: 'conversion_ref', type: 'text' }) conversionRef!: string;
+  @Column({ type: 'text' }) outcome!: 'ATTRIBUTED' | 'UNATTRIBUTED';
+  @Column({ type: 'text', nullable: true }) reason!: string | null;
+  @Column({ type: 'text', nullable: true }) type!: string | null;
+  @Column({ name: 'reported_click_id', type: 'text' }) reportedClickId!: string;
+  @Column({ name: 'credited_click_id', type: 'text', nullable: true }) creditedClickId!: string | null;
+  @Column({ name: 'message_id', type: 'text', nullable: true }) messageId!: string | null;
+  @Column({ name: 'contact_id', type: 'text', nullable: true }) contactId!: string | null;
+  @Column({ name: 'offer_id', type: 'text', nullable: true }) offerId!: string | null;
+  @Column({ name: 'campaign_id', type: 'text', nullable: true }) campaignId!: string | null;
+  @Column({ name: 'creative_id', type: 'text', nullable: true }) creativeId!: string | null;
+  @Column({ name: 'payout_micros', type: 'bigint', transformer: bigintTransformer }) payoutMicros!: bigint;
+  @Column({ type: 'char', length: 3 }) currency!: string;
+  @Column({ type: 'text' }) status!: string;
+  @Column({ name: 'occurred_at', type: 'timestamptz' }) occurredAt!: Date;
+  @Column({ name: 'credited_clicked_at', type: 'timestamptz', nullable: true }) creditedClickedAt!: Date | null;
+  @Column({ name: 'window_days', type: 'int' }) windowDays!: number;
+  @Column({ name: 'decided_at', type: 'timestamptz' }) decidedAt!: Date;
+  @Column({ type: 'text' }) explanation!: string;
+}

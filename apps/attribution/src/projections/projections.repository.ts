@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import type { Click, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import { ClickFact } from '../domain/first-click.rules';
+
+interface ClickRow {
+  click_id: string;
+  message_id: string;
+  contact_id: string;
+  offer_id: string;
+  campaign_id: string;
+  creative_id: string;
+  clicked_at: Date;
+}
+
+const toFact = (r: ClickRow): ClickFact => ({
+  clickId: r.click_id,
+  messageId: r.message_id,
+  contactId: r.contact_id,
+  offerId: r.offer_id,
+  campaignId: r.campaign_id,
+  creativeId: r.creative_id,
+  clickedAt: r.clicked_at,
+});
+
+/** Attribution's own copies of tracking facts, built from tracking's events (never from tracking's tables). */
+@Injectable()
+export class ProjectionsRepository {
+  async saveOffer(m: EntityManager, offer: Offer): Promise<void> {
+    // Last write wins by the offer's own updated_at, so a late redelivery of an old version changes nothing.
+    await m.query(
+      `INSERT INTO "attribution".offers (offer_id, click_window_days, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (offer_id) DO UPDATE SET click_window_days = EXCLUDED.click_window_days, updated_at = EXCLUDED.updated_at
+       WHERE "attribution".offers.updated_at <= EXCLUDED.updated_at`,
+      [offer.offerId, offer.clickWindowDays ?? null, offer.updatedAt ?? new Date(0)],
+    );
+  }
+
+  async saveSend(m: EntityManager, e: MessageSent): Promise<void> {
+    await m.query(
+      `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING`,
+      [e.messageId, e.contactId, e.offerId, e.campaignId, e.creativeId, e.sentAt],
+    );
+  }
+
+  async saveClick(m: EntityManager, c: Click): Promise<void> {
+    await m.query(
+      `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (click_id) DO NOTHING`,
+      [c.clickId, c.messageId, c.contactId, c.offerId, c.campaignId, c.creativeId, c.clickedAt, c.firstClickOnMessage],
+    );
+  }
+
+  async findClick(m: EntityManager, clickId: string): Promise<ClickFact | undefined> {
+    const rows: ClickRow[] = await m.query(`SELECT * FROM "attribution".clicks WHERE click_id = $1`, [clickId]);
+    return rows[0] && toFact(rows[0]);
+  }
+
+  /** The contact's clicks on the offer in [from, to], earliest first (the index serves exactly this). */
+  async clicksInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = 20): Promise<ClickFact[]> {
+    const rows: ClickRow[] = await m.query(
+      `SELECT * FROM "attribution".clicks
+       WHERE contact_id = $1 AND offer_id = $2 AND clicked_at >= $3 AND clicked_at <= $4
+       ORDER BY clicked_at, click_id LIMIT $5`,
+      [contactId, offerId, from, to, limit],
+    );
+    return rows.map(toFact);
+  }
+
+  async offerWindowDays(m: EntityManager, offerId: string): Promise<number | null> {
+    const rows: { click_window_days: number | null }[] = await m.query(
+      `SELECT click_window_days FROM "attribution".offers WHERE offer_id = $1`,
+      [offerId],
+    );
+    return rows[0]?.click_window_days ?? null;
+  }
+}

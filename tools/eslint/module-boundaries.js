@@ -10,7 +10,8 @@ const root = path.resolve(__dirname, '../..');
 /** Which tags a project with a given tag may depend on. Every tag of the importer must allow the target. */
 const CONSTRAINTS = [
   { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain'] },
-  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain', 'type:testing', 'type:app'] },
+  { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain', 'type:testing', 'type:app', 'type:tool'] },
+  { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain'] },
   { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:domain'] },
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'] },
@@ -22,11 +23,13 @@ const CONSTRAINTS = [
   { sourceTag: 'scope:reporting', onlyDependOnLibsWithTags: ['scope:shared', 'scope:reporting'] },
   { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'] },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:shared', 'scope:tools'] },
+  { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared', 'scope:tools', 'scope:e2e', 'scope:tracking', 'scope:ingest', 'scope:attribution', 'scope:reporting', 'scope:gateway'] },
 ];
 
 function loadProjects() {
   const projects = [];
-  for (const group of ['apps', 'libs']) {
+  for (const group of ['apps', 'libs', 'tools']) {
     const dir = path.join(root, group);
     if (!fs.existsSync(dir)) continue;
     for (const name of fs.readdirSync(dir)) {

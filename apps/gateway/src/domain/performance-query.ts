@@ -1,0 +1,108 @@
+/**
+ * Query parameters of GET /api/reports/performance: group_by, from, to (local days, inclusive) and tz (IANA).
+ * All problems are reported together, one message per field.
+ */
+import { GetPerformanceReportRequest, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+
+export const GROUPINGS: Record<string, ReportGrouping> = {
+  creative: ReportGrouping.REPORT_GROUPING_CREATIVE,
+  offer: ReportGrouping.REPORT_GROUPING_OFFER,
+  campaign: ReportGrouping.REPORT_GROUPING_CAMPAIGN,
+  date: ReportGrouping.REPORT_GROUPING_DATE,
+};
+
+/** Without from/to, the report covers this many local days ending today. */
+export const DEFAULT_RANGE_DAYS = 30;
+export const DEFAULT_TIME_ZONE = 'UTC';
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+// Region/City names (and UTC, Etc/GMT+5): excludes POSIX strings such as "EST5EDT,M3.2.0" or "+05:00", which
+// databases read with surprising (inverted) offsets.
+const IANA = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
+
+/** Raw query values as Express hands them: absent, a string, or an array/object for repeated or nested keys. */
+export type QueryValue = unknown;
+
+export interface PerformanceQuery {
+  group_by?: QueryValue;
+  from?: QueryValue;
+  to?: QueryValue;
+  tz?: QueryValue;
+}
+
+export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPerformanceReportRequest {
+  const errors: Record<string, string> = {};
+  const single = (field: keyof PerformanceQuery): string | undefined => {
+    const v = query[field];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') {
+      errors[field] = 'must be given once';
+      return undefined;
+    }
+    return v.trim();
+  };
+
+  const groupText = single('group_by');
+  let groupBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
+  if (groupText === undefined) {
+    if (!errors.group_by) errors.group_by = `is required: one of ${Object.keys(GROUPINGS).join(', ')}`;
+  } else if (Object.hasOwn(GROUPINGS, groupText.toLowerCase())) {
+    groupBy = GROUPINGS[groupText.toLowerCase()];
+  } else {
+    errors.group_by = `must be one of ${Object.keys(GROUPINGS).join(', ')}`;
+  }
+
+  let timeZone: string | undefined = DEFAULT_TIME_ZONE;
+  const tzText = single('tz');
+  if (tzText !== undefined) {
+    timeZone = canonicalTimeZone(tzText);
+    if (!timeZone) errors.tz = 'must be an IANA time zone such as UTC or America/New_York';
+  }
+
+  const fromText = single('from');
+  const toText = single('to');
+  const from = fromText === undefined ? undefined : parseDay(fromText);
+  const to = toText === undefined ? undefined : parseDay(toText);
+  if (fromText !== undefined && from === undefined) errors.from = 'must be a date YYYY-MM-DD';
+  if (toText !== undefined && to === undefined) errors.to = 'must be a date YYYY-MM-DD';
+
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+
+  // Defaults: a missing end is today in the report's zone; a missing start is 30 days before the end, inclusive.
+  const toDay = to ?? localToday(now, timeZone!);
+  const fromDay = from ?? addDays(toDay, -(DEFAULT_RANGE_DAYS - 1));
+  if (fromDay > toDay) throw InvalidArgumentError.of({ from: `must not be after to (${toDay})` });
+  return { groupBy, fromDate: fromDay, toDate: toDay, timeZone: timeZone! };
+}
+
+/** The zone's canonical name ("utc" -> "UTC"), or undefined when the runtime does not know it. */
+export function canonicalTimeZone(name: string): string | undefined {
+  if (!IANA.test(name) || name.length > 64) return undefined;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "2026-02-28" -> itself; "2026-02-30", "2026-2-3" -> undefined. */
+export function parseDay(text: string): string | undefined {
+  const m = DATE.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || y < 1) return undefined;
+  return text;
+}
+
+/** The calendar day `now` falls on in `timeZone`, YYYY-MM-DD. */
+export function localToday(now: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  const get = (type: string) => parts.find((p) => p.type === type)!.value;
+  return `${get('year').padStart(4, '0')}-${get('month')}-${get('day')}`;
+}
+
+export function addDays(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * MS_PER_DAY).toISOString().slice(0, 10);
+}

@@ -1,0 +1,67 @@
+import { Inject, Injectable, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
+import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import type { GatewayConfig } from '../gateway.config';
+import { ATTRIBUTION_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT } from '../gateway.tokens';
+import { DownstreamHealth, grpcServiceName } from './downstream-health';
+
+export type ReportingClient = PromiseClient<typeof ReportingServiceService>;
+export type IngestClient = PromiseClient<typeof IngestServiceService>;
+export type AttributionClient = PromiseClient<typeof AttributionServiceService>;
+
+/** One client (channel) per downstream for the whole process; every call carries GATEWAY_DEADLINE_MS. */
+export const downstreamProviders: Provider[] = [
+  {
+    provide: REPORTING_CLIENT,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): ReportingClient =>
+      createGrpcClient(ReportingServiceService, c.REPORTING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+  },
+  {
+    provide: INGEST_CLIENT,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): IngestClient =>
+      createGrpcClient(IngestServiceService, c.INGEST_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+  },
+  {
+    provide: ATTRIBUTION_CLIENT,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): AttributionClient =>
+      createGrpcClient(AttributionServiceService, c.ATTRIBUTION_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+  },
+  {
+    provide: DownstreamHealth,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig) =>
+      new DownstreamHealth(
+        [
+          { name: 'reporting', target: c.REPORTING_GRPC_URL, service: grpcServiceName(ReportingServiceService) },
+          { name: 'ingest', target: c.INGEST_GRPC_URL, service: grpcServiceName(IngestServiceService) },
+          { name: 'attribution', target: c.ATTRIBUTION_GRPC_URL, service: grpcServiceName(AttributionServiceService) },
+          { name: 'tracking', target: c.TRACKING_GRPC_URL, service: grpcServiceName(TrackingServiceService) },
+        ],
+        c.GATEWAY_DEADLINE_MS,
+      ),
+  },
+];
+
+/** Closes the downstream channels when the app stops, after in-flight requests have been answered. */
+@Injectable()
+export class DownstreamChannels implements OnApplicationShutdown {
+  constructor(
+    @Inject(REPORTING_CLIENT) private readonly reporting: ReportingClient,
+    @Inject(INGEST_CLIENT) private readonly ingest: IngestClient,
+    @Inject(ATTRIBUTION_CLIENT) private readonly attribution: AttributionClient,
+    private readonly health: DownstreamHealth,
+  ) {}
+
+  onApplicationShutdown(): void {
+    this.reporting.close();
+    this.ingest.close();
+    this.attribution.close();
+    this.health.close();
+  }
+}

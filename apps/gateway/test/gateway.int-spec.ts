@@ -1,0 +1,436 @@
+import * as grpc from '@grpc/grpc-js';
+import { createHealth, RunningService } from '@trackly/grpc';
+import { ManualClock } from '@trackly/kernel';
+import { freePort } from '@trackly/testing';
+import {
+  Attribution,
+  AttributionOutcome,
+  AttributionType,
+} from '@trackly/contracts/attribution/v1/attribution';
+import {
+  AttributionServiceServer,
+  AttributionServiceService,
+} from '@trackly/contracts/attribution/v1/attribution_service';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { IngestServiceServer, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import {
+  GetPerformanceReportRequest,
+  JourneyEventKind,
+  ReportGrouping,
+  ReportingServiceServer,
+  ReportingServiceService,
+} from '@trackly/contracts/reporting/v1/reporting_service';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import { HealthImplementation } from 'grpc-health-check';
+import { loadGatewayConfig } from '../src/gateway.config';
+import { startGateway } from '../src/gateway.app';
+
+const DEADLINE_MS = 400;
+const KEY_1 = 'dash-key-0123456789abcdef';
+const KEY_2 = 'ops-key-fedcba9876543210';
+const USD = (amountMicros: string) => ({ currencyCode: 'USD', amountMicros });
+
+/** A real grpc-js server on a random port serving one contract service (stubbed) and grpc.health.v1. */
+interface Stub {
+  target: string;
+  health: HealthImplementation;
+  serviceName: string;
+  stop(): void;
+}
+
+async function startStub(
+  definition: grpc.ServiceDefinition,
+  impl: grpc.UntypedServiceImplementation | undefined,
+  serviceName: string,
+): Promise<Stub> {
+  const server = new grpc.Server();
+  if (impl) server.addService(definition, impl);
+  const health = createHealth([serviceName]);
+  health.addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { target: `127.0.0.1:${port}`, health, serviceName, stop: () => server.forceShutdown() };
+}
+
+const fail = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
+/** Answers later than the gateway's deadline: the gateway must give up with 504, not wait. */
+const tooSlow = (callback: () => void) => setTimeout(callback, DEADLINE_MS * 3);
+
+const attributed = Attribution.fromPartial({
+  partnerId: 'tune-1',
+  conversionId: 'tx-1',
+  conversionRef: '7b0f9c1e-0000-4000-8000-000000000001',
+  outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
+  type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,
+  reportedClickId: 'clickB',
+  creditedClickId: 'clickA',
+  messageId: 'msg-a',
+  contactId: 'contact-1',
+  offerId: 'summer',
+  campaignId: 'camp-1',
+  creativeId: 'cr-1',
+  payout: USD('24990000'),
+  status: ConversionStatus.CONVERSION_STATUS_APPROVED,
+  occurredAt: new Date('2026-02-20T12:00:00Z'),
+  creditedClickedAt: new Date('2026-02-16T09:00:00Z'),
+  windowDays: 30,
+  decidedAt: new Date('2026-02-20T12:00:01Z'),
+  explanation: 'Credited to message msg-a: first click wins.',
+});
+
+const conversion = (conversionId: string, over: Partial<Conversion> = {}) =>
+  Conversion.fromPartial({
+    id: `id-${conversionId}`,
+    partnerId: 'tune-1',
+    conversionId,
+    clickId: 'clickB',
+    payout: USD('24990000'),
+    status: ConversionStatus.CONVERSION_STATUS_APPROVED,
+    occurredAt: new Date('2026-02-20T12:00:00Z'),
+    receivedAt: new Date('2026-02-20T12:00:00.500Z'),
+    attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
+    ...over,
+  });
+
+describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
+  const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
+  const performanceRequests: GetPerformanceReportRequest[] = [];
+  let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
+  let gateway: RunningService;
+  let base: string;
+
+  const reportingImpl: ReportingServiceServer = {
+    getPerformanceReport: (call, cb) => {
+      performanceRequests.push(call.request);
+      cb(null, {
+        timeZone: call.request.timeZone,
+        rows: [
+          {
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            revenue: [{ revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000') }],
+          },
+        ],
+        total: {
+          key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', conversions: '0',
+          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined }],
+        },
+      });
+    },
+    getMessageReport: (call, cb) => {
+      const { messageId } = call.request;
+      if (messageId === 'slow') return void tooSlow(() => cb(null, { ...messageReport, messageId }));
+      if (messageId !== 'msg-a') return cb(fail(grpc.status.NOT_FOUND, `message "${messageId}" not found`));
+      cb(null, messageReport);
+    },
+    getContactJourney: (call, cb) => {
+      if (call.request.contactId === 'bad id') return cb(fail(grpc.status.INVALID_ARGUMENT, 'contact_id must be letters and digits'));
+      cb(null, {
+        contactId: call.request.contactId,
+        events: [
+          { kind: JourneyEventKind.JOURNEY_EVENT_KIND_MESSAGE_SENT, at: new Date('2026-02-16T08:00:00Z'), messageId: 'msg-a', clickId: '', offerId: 'summer', payout: undefined, conversionId: '' },
+          { kind: JourneyEventKind.JOURNEY_EVENT_KIND_CONVERSION, at: new Date('2026-02-20T12:00:00Z'), messageId: 'msg-a', clickId: 'clickA', offerId: 'summer', payout: USD('24990000'), conversionId: 'tx-1' },
+        ],
+        messagesReceived: '1',
+        clicks: '2',
+        conversions: '1',
+        totalRevenue: [USD('24990000')],
+      });
+    },
+  };
+
+  const messageReport = {
+    messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
+    sentAt: new Date('2026-02-16T08:00:00Z'), clicked: true, firstClickedAt: new Date('2026-02-16T09:00:00Z'), clickCount: '2',
+    conversions: [
+      { partnerId: 'tune-1', conversionId: 'tx-1', clickId: 'clickA', payout: USD('24990000'), occurredAt: new Date('2026-02-20T12:00:00Z'), status: 'approved', messageId: 'msg-a', offerId: 'summer' },
+    ],
+    revenue: [USD('24990000'), { currencyCode: 'EUR', amountMicros: '1' }],
+  };
+
+  const ingestImpl: IngestServiceServer = {
+    submitConversion: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    listConversions: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getConversion: (call, cb) => {
+      const { partnerId, conversionId } = call.request;
+      if (partnerId === 'tune-1' && conversionId === 'tx-1') {
+        return cb(null, { conversion: conversion('tx-1', { attributionState: AttributionState.ATTRIBUTION_STATE_ATTRIBUTED, creditedMessageId: 'msg-a' }) });
+      }
+      if (partnerId === 'tune-1' && conversionId === 'tx-new') return cb(null, { conversion: conversion('tx-new') });
+      if (conversionId === 'slow') return void tooSlow(() => cb(null, { conversion: conversion('slow') }));
+      cb(fail(grpc.status.NOT_FOUND, `conversion ${partnerId}/${conversionId} not found`));
+    },
+  };
+
+  const attributionImpl: AttributionServiceServer = {
+    attributeConversion: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getAttribution: (call, cb) => {
+      if (call.request.conversionId === 'tx-1') return cb(null, { attribution: attributed });
+      cb(fail(grpc.status.NOT_FOUND, 'no decision for this conversion'));
+    },
+  };
+
+  async function start(keys: string, clockToUse = clock): Promise<{ running: RunningService; base: string }> {
+    const port = await freePort();
+    const running = await startGateway(
+      loadGatewayConfig({
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_HTTP_PORT: String(port),
+        REPORTING_GRPC_URL: reporting.target,
+        INGEST_GRPC_URL: ingest.target,
+        ATTRIBUTION_GRPC_URL: attribution.target,
+        TRACKING_GRPC_URL: tracking.target,
+        GATEWAY_DEADLINE_MS: String(DEADLINE_MS),
+        GATEWAY_API_KEYS: keys,
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      }),
+      { clock: clockToUse },
+    );
+    return { running, base: `http://127.0.0.1:${port}` };
+  }
+
+  beforeAll(async () => {
+    reporting = await startStub(ReportingServiceService, reportingImpl, 'trackly.reporting.v1.ReportingService');
+    ingest = await startStub(IngestServiceService, ingestImpl, 'trackly.ingest.v1.IngestService');
+    attribution = await startStub(AttributionServiceService, attributionImpl, 'trackly.attribution.v1.AttributionService');
+    // The gateway calls no tracking RPC; tracking only has to be up.
+    tracking = await startStub(TrackingServiceService, undefined, 'trackly.tracking.v1.TrackingService');
+    ({ running: gateway, base } = await start(`${KEY_1}, ${KEY_2}`));
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    for (const s of [reporting, ingest, attribution, tracking]) s?.stop();
+  });
+
+  const get = (path: string, headers: Record<string, string> = { authorization: `Bearer ${KEY_1}` }, at = base) =>
+    fetch(`${at}${path}`, { headers });
+
+  async function json(res: Response): Promise<Record<string, unknown>> {
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  describe('reports', () => {
+    it('serves the performance report as proto3 JSON with exact money amounts', async () => {
+      const res = await get('/api/reports/performance?group_by=creative&from=2026-02-01&to=2026-02-28&tz=Europe/Paris');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(await json(res)).toEqual({
+        timeZone: 'Europe/Paris',
+        rows: [
+          {
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            revenue: [
+              {
+                revenue: { currencyCode: 'USD', amountMicros: '1152000000', amount: '1152.00' },
+                pendingRevenue: { currencyCode: 'USD', amountMicros: '0', amount: '0.00' },
+                revenuePerSend: { currencyCode: 'USD', amountMicros: '115200', amount: '0.1152' },
+                epc: { currencyCode: 'USD', amountMicros: '960000', amount: '0.96' },
+              },
+            ],
+          },
+        ],
+        // int64 counters stay exact strings beyond 2^53; zero counters are omitted (proto3 JSON).
+        total: { sends: '9007199254740993', revenue: [{ revenue: { currencyCode: 'USD', amountMicros: '1152000000', amount: '1152.00' } }] },
+      });
+      expect(performanceRequests.at(-1)).toEqual({
+        groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris',
+      });
+    });
+
+    it('defaults to the last 30 days ending today in the requested zone', async () => {
+      // 02:30 UTC on 1 March is still 28 February in New York.
+      const res = await get('/api/reports/performance?group_by=date&tz=America/New_York');
+      expect(res.status).toBe(200);
+      expect(performanceRequests.at(-1)).toEqual({
+        groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York',
+      });
+      await get('/api/reports/performance?group_by=offer');
+      expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: '2026-01-31', toDate: '2026-03-01', timeZone: 'UTC' });
+    });
+
+    it('answers 400 with field errors for missing or invalid parameters, without calling reporting', async () => {
+      const before = performanceRequests.length;
+      const missing = await get('/api/reports/performance');
+      expect(missing.status).toBe(400);
+      expect(await json(missing)).toEqual({
+        error: 'INVALID_ARGUMENT',
+        message: 'group_by is required: one of creative, offer, campaign, date',
+        fields: { group_by: 'is required: one of creative, offer, campaign, date' },
+      });
+      const bad = await get('/api/reports/performance?group_by=contact&from=2026-02-30&to=2026-02-01&tz=Mars%2FOlympus');
+      expect(bad.status).toBe(400);
+      expect((await json(bad)).fields).toEqual({
+        group_by: 'must be one of creative, offer, campaign, date',
+        from: 'must be a date YYYY-MM-DD',
+        tz: 'must be an IANA time zone such as UTC or America/New_York',
+      });
+      const reversed = await get('/api/reports/performance?group_by=offer&from=2026-02-10&to=2026-02-01');
+      expect(reversed.status).toBe(400);
+      expect((await json(reversed)).fields).toEqual({ from: 'must not be after to (2026-02-01)' });
+      const repeated = await get('/api/reports/performance?group_by=offer&group_by=date');
+      expect((await json(repeated)).fields).toEqual({ group_by: 'must be given once' });
+      expect(performanceRequests.length).toBe(before);
+    });
+
+    it('serves a message report with timestamps, enums and money', async () => {
+      const res = await get('/api/reports/messages/msg-a');
+      expect(res.status).toBe(200);
+      expect(await json(res)).toEqual({
+        messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
+        sentAt: '2026-02-16T08:00:00.000Z', clicked: true, firstClickedAt: '2026-02-16T09:00:00.000Z', clickCount: '2',
+        conversions: [
+          {
+            partnerId: 'tune-1', conversionId: 'tx-1', clickId: 'clickA', occurredAt: '2026-02-20T12:00:00.000Z', status: 'approved', messageId: 'msg-a', offerId: 'summer',
+            payout: { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' },
+          },
+        ],
+        revenue: [
+          { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' },
+          { currencyCode: 'EUR', amountMicros: '1', amount: '0.000001' },
+        ],
+      });
+    });
+
+    it('serves a contact journey with enum names', async () => {
+      const body = await json(await get('/api/reports/contacts/contact-1/journey'));
+      expect(body).toMatchObject({
+        contactId: 'contact-1', messagesReceived: '1', clicks: '2', conversions: '1',
+        totalRevenue: [{ currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }],
+      });
+      expect(body.events).toEqual([
+        { kind: 'JOURNEY_EVENT_KIND_MESSAGE_SENT', at: '2026-02-16T08:00:00.000Z', messageId: 'msg-a', offerId: 'summer' },
+        {
+          kind: 'JOURNEY_EVENT_KIND_CONVERSION', at: '2026-02-20T12:00:00.000Z', messageId: 'msg-a', clickId: 'clickA', offerId: 'summer',
+          payout: { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }, conversionId: 'tx-1',
+        },
+      ]);
+    });
+
+    it('maps downstream NOT_FOUND to 404 and INVALID_ARGUMENT to 400', async () => {
+      const res = await get('/api/reports/messages/nope');
+      expect(res.status).toBe(404);
+      expect(await json(res)).toEqual({ error: 'NOT_FOUND', message: 'message "nope" not found' });
+      const bad = await get('/api/reports/contacts/bad%20id/journey');
+      expect(bad.status).toBe(400);
+      expect(await json(bad)).toEqual({ error: 'INVALID_ARGUMENT', message: 'contact_id must be letters and digits' });
+    });
+
+    it('gives up on a downstream slower than the deadline with 504', async () => {
+      const started = Date.now();
+      const res = await get('/api/reports/messages/slow');
+      expect(res.status).toBe(504);
+      expect((await json(res)).error).toBe('DEADLINE_EXCEEDED');
+      expect(Date.now() - started).toBeLessThan(DEADLINE_MS * 3);
+    });
+  });
+
+  describe('conversion troubleshooting', () => {
+    it('shows the conversion, its attribution and the diagnosis', async () => {
+      const res = await get('/api/conversions/tune-1/tx-1');
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(body.conversion).toEqual({
+        id: 'id-tx-1', partnerId: 'tune-1', conversionId: 'tx-1', clickId: 'clickB',
+        payout: { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' },
+        status: 'CONVERSION_STATUS_APPROVED', occurredAt: '2026-02-20T12:00:00.000Z', receivedAt: '2026-02-20T12:00:00.500Z',
+        attributionState: 'ATTRIBUTION_STATE_ATTRIBUTED', creditedMessageId: 'msg-a',
+      });
+      expect(body.attribution).toMatchObject({
+        outcome: 'ATTRIBUTION_OUTCOME_ATTRIBUTED', type: 'ATTRIBUTION_TYPE_CLICK_THROUGH', reportedClickId: 'clickB', creditedClickId: 'clickA',
+        messageId: 'msg-a', payout: { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }, windowDays: 30,
+        creditedClickedAt: '2026-02-16T09:00:00.000Z', status: 'CONVERSION_STATUS_APPROVED',
+      });
+      expect(body.diagnosis).toEqual({
+        outcome: 'ATTRIBUTED', clickIdMatched: true, clickInWindow: true, alreadyAttributed: true, creditedTo: 'msg-a',
+        reason: null, explanation: 'Credited to message msg-a: first click wins.',
+      });
+    });
+
+    it('shows attribution: null when attribution has no decision yet', async () => {
+      const res = await get('/api/conversions/tune-1/tx-new');
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(body.attribution).toBeNull();
+      expect(body.conversion).toMatchObject({ conversionId: 'tx-new', attributionState: 'ATTRIBUTION_STATE_PENDING' });
+      expect(body.diagnosis).toMatchObject({ outcome: 'PENDING', clickIdMatched: null, alreadyAttributed: false, creditedTo: null });
+    });
+
+    it('answers 404 for a conversion ingest does not know, and 504 when ingest is too slow', async () => {
+      const res = await get('/api/conversions/tune-1/unknown');
+      expect(res.status).toBe(404);
+      expect(await json(res)).toEqual({ error: 'NOT_FOUND', message: 'conversion tune-1/unknown not found' });
+      expect((await get('/api/conversions/tune-1/slow')).status).toBe(504);
+    });
+  });
+
+  describe('API keys', () => {
+    it('rejects /api without a key, with a wrong key or another scheme: 401 JSON', async () => {
+      const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-key-0123456789' }, { 'x-api-key': KEY_1.slice(0, -1) }, { authorization: `Basic ${KEY_1}` }];
+      for (const headers of attempts) {
+        const res = await get('/api/reports/messages/msg-a', headers);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect(await json(res)).toMatchObject({ error: 'UNAUTHENTICATED' });
+      }
+      // Checked before the route's own work: an unauthenticated request learns nothing about the data.
+      expect((await get('/api/conversions/tune-1/unknown', {})).status).toBe(401);
+    });
+
+    it('accepts any configured key as a Bearer token or X-API-Key', async () => {
+      expect((await get('/api/reports/messages/msg-a', { authorization: `Bearer ${KEY_2}` })).status).toBe(200);
+      expect((await get('/api/reports/messages/msg-a', { 'x-api-key': KEY_1 })).status).toBe(200);
+      expect((await get('/api/reports/messages/msg-a', { authorization: 'Bearer nope', 'x-api-key': KEY_2 })).status).toBe(200);
+    });
+
+    it('leaves the probes open', async () => {
+      expect((await get('/healthz', {})).status).toBe(200);
+      expect((await get('/readyz', {})).status).toBe(200);
+    });
+
+    it('leaves /api open when no key is configured', async () => {
+      const open = await start('');
+      try {
+        expect((await get('/api/reports/messages/msg-a', {}, open.base)).status).toBe(200);
+      } finally {
+        await open.running.close();
+      }
+    });
+  });
+
+  describe('probes', () => {
+    it('is live and ready while every downstream serves', async () => {
+      expect(await json(await get('/healthz'))).toEqual({ status: 'ok' });
+      const res = await get('/readyz');
+      expect(res.status).toBe(200);
+      expect(await json(res)).toEqual({
+        status: 'ready',
+        downstreams: { reporting: 'SERVING', ingest: 'SERVING', attribution: 'SERVING', tracking: 'SERVING' },
+      });
+    });
+
+    it('is not ready while a downstream reports NOT_SERVING, and ready again after', async () => {
+      attribution.health.setStatus(attribution.serviceName, 'NOT_SERVING');
+      try {
+        const res = await get('/readyz', {});
+        expect(res.status).toBe(503);
+        expect(await json(res)).toMatchObject({ error: 'NOT_READY', down: ['attribution'], downstreams: { attribution: 'NOT_SERVING', reporting: 'SERVING' } });
+      } finally {
+        attribution.health.setStatus(attribution.serviceName, 'SERVING');
+      }
+      expect((await get('/readyz', {})).status).toBe(200);
+    });
+
+    it('is not ready when a downstream is down, and stays live', async () => {
+      tracking.stop();
+      const res = await get('/readyz', {});
+      expect(res.status).toBe(503);
+      const body = await json(res);
+      expect(body).toMatchObject({ error: 'NOT_READY', message: 'not serving: tracking', down: ['tracking'] });
+      expect((body.downstreams as Record<string, string>).tracking).toMatch(/^UNAVAILABLE/);
+      expect((await get('/healthz', {})).status).toBe(200);
+    });
+  });
+});

@@ -1,0 +1,15 @@
+import { runDemo } from './demo';
+
+const env = process.env;
+runDemo({
+  trackingGrpc: env.TRACKING_GRPC_URL ?? '127.0.0.1:50051',
+  ingestHttp: env.INGEST_PUBLIC_URL ?? 'http://127.0.0.1:3002',
+  gatewayHttp: env.GATEWAY_URL ?? 'http://127.0.0.1:3000',
+  apiKey: env.GATEWAY_API_KEY,
+}).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`demo failed: ${(e as Error).message}\nIs the platform running? Start it with \`npm start\` in another terminal.`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,101 @@
+import { buildPerformanceReport, revenueTotal } from './performance';
+
+const usd = (micros: number | bigint) => ({ currencyCode: 'USD', amountMicros: String(micros) });
+const eur = (micros: number | bigint) => ({ currencyCode: 'EUR', amountMicros: String(micros) });
+
+describe('revenueTotal', () => {
+  it('divides approved revenue by sends and by clicks, rounding half away from zero', () => {
+    expect(revenueTotal('EUR', 35_000_000n, 1n, 3n, 2n)).toEqual({
+      revenue: eur(35_000_000),
+      pendingRevenue: eur(1),
+      revenuePerSend: eur(11_666_667),
+      epc: eur(17_500_000),
+    });
+    expect(revenueTotal('USD', 5n, 0n, 2n, 4n).revenuePerSend).toEqual(usd(3));
+    expect(revenueTotal('USD', 5n, 0n, 2n, 4n).epc).toEqual(usd(1));
+  });
+
+  it('answers 0 when there is nothing to divide by', () => {
+    const r = revenueTotal('USD', 24_990_000n, 0n, 0n, 0n);
+    expect(r.revenuePerSend).toEqual(usd(0));
+    expect(r.epc).toEqual(usd(0));
+    expect(r.revenue).toEqual(usd(24_990_000));
+  });
+});
+
+describe('buildPerformanceReport', () => {
+  const names = new Map([['cr-1', 'Summer Sale 20%']]);
+
+  it('merges activity and revenue by key, ordered by key, with names and per-currency revenue', () => {
+    const report = buildPerformanceReport(
+      [
+        { key: 'cr-2', sends: 2n, clicks: 1n, uniqueClicks: 1n },
+        { key: 'cr-1', sends: 1n, clicks: 2n, uniqueClicks: 1n },
+        { key: 'cr-1', sends: 1n, clicks: 1n, uniqueClicks: 1n },
+      ],
+      [
+        { key: 'cr-1', currency: 'USD', conversions: 3n, approvedMicros: 24_990_000n, pendingMicros: 10_000_000n },
+        { key: 'cr-1', currency: 'EUR', conversions: 2n, approvedMicros: 35_000_000n, pendingMicros: 0n },
+        { key: 'cr-2', currency: 'USD', conversions: 1n, approvedMicros: 12_000_000n, pendingMicros: 0n },
+      ],
+      names,
+      'America/New_York',
+    );
+    expect(report.timeZone).toBe('America/New_York');
+    expect(report.rows).toEqual([
+      {
+        key: 'cr-1', name: 'Summer Sale 20%', sends: '2', clicks: '3', uniqueClicks: '2', conversions: '5',
+        revenue: [
+          { revenue: eur(35_000_000), pendingRevenue: eur(0), revenuePerSend: eur(17_500_000), epc: eur(11_666_667) },
+          { revenue: usd(24_990_000), pendingRevenue: usd(10_000_000), revenuePerSend: usd(12_495_000), epc: usd(8_330_000) },
+        ],
+      },
+      {
+        key: 'cr-2', name: '', sends: '2', clicks: '1', uniqueClicks: '1', conversions: '1',
+        revenue: [{ revenue: usd(12_000_000), pendingRevenue: usd(0), revenuePerSend: usd(6_000_000), epc: usd(12_000_000) }],
+      },
+    ]);
+  });
+
+  it('computes the total row from summed amounts, never by adding ratios', () => {
+    const report = buildPerformanceReport(
+      [
+        { key: 'a', sends: 1n, clicks: 1n, uniqueClicks: 1n },
+        { key: 'b', sends: 3n, clicks: 0n, uniqueClicks: 0n },
+      ],
+      [
+        { key: 'a', currency: 'USD', conversions: 1n, approvedMicros: 10n, pendingMicros: 0n },
+        { key: 'b', currency: 'USD', conversions: 1n, approvedMicros: 10n, pendingMicros: 4n },
+      ],
+      new Map(),
+      'UTC',
+    );
+    // Per row: a = 10/1 and b = 10/3 -> 3; summing those would say 13. Over the total: 20 / 4 = 5.
+    expect(report.total).toEqual({
+      key: '', name: '', sends: '4', clicks: '1', uniqueClicks: '1', conversions: '2',
+      revenue: [{ revenue: usd(20), pendingRevenue: usd(4), revenuePerSend: usd(5), epc: usd(20) }],
+    });
+    expect(report.rows.map((r) => r.revenue[0].epc)).toEqual([usd(10), usd(0)]);
+  });
+
+  it('keeps a group that only has conversions, and orders date keys chronologically', () => {
+    const report = buildPerformanceReport(
+      [{ key: '2026-03-11', sends: 1n, clicks: 0n, uniqueClicks: 0n }],
+      [{ key: '2026-03-09', currency: 'USD', conversions: 1n, approvedMicros: 0n, pendingMicros: 7n }],
+      new Map(),
+      'UTC',
+    );
+    expect(report.rows.map((r) => [r.key, r.sends, r.conversions])).toEqual([
+      ['2026-03-09', '0', '1'],
+      ['2026-03-11', '1', '0'],
+    ]);
+  });
+
+  it('answers an empty report with a zero total', () => {
+    expect(buildPerformanceReport([], [], new Map(), 'UTC')).toEqual({
+      rows: [],
+      total: { key: '', name: '', sends: '0', clicks: '0', uniqueClicks: '0', conversions: '0', revenue: [] },
+      timeZone: 'UTC',
+    });
+  });
+});

@@ -1,0 +1,81 @@
+import { DomainError } from '@trackly/kernel';
+import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { parseLocalDate, resolveTimeZone, validatePerformanceQuery } from './report-query';
+
+const base = { groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: '' };
+
+function problems(fn: () => unknown): Record<string, string> {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DomainError);
+    expect((e as DomainError).kind).toBe('INVALID_ARGUMENT');
+    return (e as DomainError).fields;
+  }
+  throw new Error('expected INVALID_ARGUMENT');
+}
+
+describe('validatePerformanceQuery', () => {
+  it.each([
+    [ReportGrouping.REPORT_GROUPING_CREATIVE, 'creative'],
+    [ReportGrouping.REPORT_GROUPING_OFFER, 'offer'],
+    [ReportGrouping.REPORT_GROUPING_CAMPAIGN, 'campaign'],
+    [ReportGrouping.REPORT_GROUPING_DATE, 'date'],
+  ])('maps grouping %p to %p; an empty zone means UTC', (groupBy, dimension) => {
+    expect(validatePerformanceQuery({ ...base, groupBy })).toEqual({ dimension, fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: 'UTC' });
+  });
+
+  it.each([ReportGrouping.REPORT_GROUPING_UNSPECIFIED, ReportGrouping.UNRECOGNIZED, 9])('rejects grouping %p', (groupBy) => {
+    expect(Object.keys(problems(() => validatePerformanceQuery({ ...base, groupBy })))).toEqual(['group_by']);
+  });
+
+  it('accepts a single day and a whole leap year, refuses 367 days', () => {
+    expect(validatePerformanceQuery({ ...base, toDate: '2026-03-01' }).toDate).toBe('2026-03-01');
+    expect(validatePerformanceQuery({ ...base, fromDate: '2024-01-01', toDate: '2024-12-31' }).fromDate).toBe('2024-01-01');
+    expect(problems(() => validatePerformanceQuery({ ...base, fromDate: '2024-01-01', toDate: '2025-01-01' })).to_date).toMatch(/366 days/);
+  });
+
+  it('refuses a range that ends before it starts', () => {
+    expect(problems(() => validatePerformanceQuery({ ...base, fromDate: '2026-03-02', toDate: '2026-03-01' })).to_date).toMatch(/not be before/);
+  });
+
+  it('reports every bad field at once', () => {
+    const fields = problems(() =>
+      validatePerformanceQuery({ groupBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, fromDate: '', toDate: '2026-02-30', timeZone: 'Mars/Olympus' }),
+    );
+    expect(Object.keys(fields).sort()).toEqual(['from_date', 'group_by', 'time_zone', 'to_date']);
+    expect(fields.from_date).toMatch(/required/);
+    expect(fields.to_date).toMatch(/calendar date/);
+  });
+});
+
+describe('parseLocalDate', () => {
+  it('counts days since the epoch', () => {
+    expect(parseLocalDate('1970-01-01', 'd')).toBe(0);
+    expect(parseLocalDate('2024-03-01', 'd') - parseLocalDate('2024-02-28', 'd')).toBe(2);
+    expect(parseLocalDate('2025-03-01', 'd') - parseLocalDate('2025-02-28', 'd')).toBe(1);
+  });
+
+  it.each(['2026-3-01', '2026/03/01', '20260301', '2026-03-01T00:00', ' 2026-03-01', '2026-13-01', '2026-02-29', '2026-04-31', '0000-01-01', '0099-01-01'])(
+    'rejects %p',
+    (text) => {
+      expect(() => parseLocalDate(text, 'from_date')).toThrow(/from_date/);
+    },
+  );
+});
+
+describe('resolveTimeZone', () => {
+  it.each(['America/New_York', 'Asia/Kolkata', 'Asia/Kathmandu', 'Australia/Eucla', 'UTC', 'Etc/GMT+5'])('keeps %p as given', (zone) => {
+    expect(resolveTimeZone(zone)).toBe(zone);
+  });
+
+  it('treats empty or blank as UTC and trims', () => {
+    expect(resolveTimeZone('')).toBe('UTC');
+    expect(resolveTimeZone('   ')).toBe('UTC');
+    expect(resolveTimeZone(' Europe/Paris ')).toBe('Europe/Paris');
+  });
+
+  it.each(['Mars/Olympus', 'America/Nowhere', '+05:30', '-03:00', 'UTC; DROP TABLE x', 'Europe/ Paris'])('rejects %p', (zone) => {
+    expect(problems(() => resolveTimeZone(zone)).time_zone).toBeDefined();
+  });
+});

@@ -1,0 +1,90 @@
+/** Validation of report requests: the grouping, the local-day range and the time zone it is cut in. */
+import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+
+/** A leap year is the longest range a dashboard asks for; longer scans are refused rather than served slowly. */
+export const MAX_RANGE_DAYS = 366;
+
+export type Dimension = 'creative' | 'offer' | 'campaign' | 'date';
+
+export interface PerformanceQueryInput {
+  groupBy: ReportGrouping;
+  fromDate: string;
+  toDate: string;
+  timeZone: string;
+}
+
+/** Local days [fromDate 00:00, toDate + 1 00:00) in timeZone, grouped by dimension. */
+export interface PerformanceQuery {
+  dimension: Dimension;
+  fromDate: string;
+  toDate: string;
+  timeZone: string;
+}
+
+const DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
+  [ReportGrouping.REPORT_GROUPING_CREATIVE]: 'creative',
+  [ReportGrouping.REPORT_GROUPING_OFFER]: 'offer',
+  [ReportGrouping.REPORT_GROUPING_CAMPAIGN]: 'campaign',
+  [ReportGrouping.REPORT_GROUPING_DATE]: 'date',
+};
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+// IANA names start with a letter ("UTC", "America/New_York", "Etc/GMT+5"). Offsets such as "+05:30" are refused
+// even where Intl accepts them: Postgres reads them as POSIX zones, whose sign is the opposite.
+const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/;
+
+/** Checks the whole request and reports every bad field at once. */
+export function validatePerformanceQuery(input: PerformanceQueryInput): PerformanceQuery {
+  const problems: Record<string, string> = {};
+  const dimension = DIMENSIONS[input.groupBy];
+  if (!dimension) problems.group_by = 'must be CREATIVE, OFFER, CAMPAIGN or DATE';
+  const from = collect(problems, 'from_date', () => parseLocalDate(input.fromDate, 'from_date'));
+  const to = collect(problems, 'to_date', () => parseLocalDate(input.toDate, 'to_date'));
+  const timeZone = collect(problems, 'time_zone', () => resolveTimeZone(input.timeZone));
+  if (from !== undefined && to !== undefined) {
+    if (from > to) problems.to_date = 'must not be before from_date';
+    else if (to - from + 1 > MAX_RANGE_DAYS) problems.to_date = `must be at most ${MAX_RANGE_DAYS} days from from_date (inclusive)`;
+  }
+  if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
+  return { dimension: dimension!, fromDate: input.fromDate, toDate: input.toDate, timeZone: timeZone! };
+}
+
+/** 'YYYY-MM-DD' of a real calendar day -> days since 1970-01-01. */
+export function parseLocalDate(text: string, field: string): number {
+  const m = DATE.exec(text ?? '');
+  if (!m) throw new InvalidArgumentError(field, text ? `must be a date as YYYY-MM-DD, got "${text.slice(0, 20)}"` : 'is required (YYYY-MM-DD)');
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const at = new Date(Date.UTC(y, mo - 1, d));
+  // Date.UTC rolls 2026-02-30 over to March and maps years below 100 to 19xx: a round trip catches both.
+  if (y < 1 || at.getUTCFullYear() !== y || at.getUTCMonth() !== mo - 1 || at.getUTCDate() !== d) {
+    throw new InvalidArgumentError(field, `is not a calendar date: "${text}"`);
+  }
+  return Math.round(at.getTime() / MS_PER_DAY);
+}
+
+/** Empty means UTC; anything else must be an IANA zone name the runtime knows. The caller's spelling is kept. */
+export function resolveTimeZone(text: string): string {
+  const zone = (text ?? '').trim();
+  if (!zone) return 'UTC';
+  if (!ZONE_NAME.test(zone)) throw new InvalidArgumentError('time_zone', `must be an IANA time zone such as America/New_York, got "${zone.slice(0, 64)}"`);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch (e) {
+    if (e instanceof RangeError) throw new InvalidArgumentError('time_zone', `is not a known IANA time zone: "${zone}"`);
+    throw e;
+  }
+  return zone;
+}
+
+function collect<T>(problems: Record<string, string>, field: string, fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) {
+      problems[field] = e.fields[field] ?? e.message;
+      return undefined;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,10 @@
+import { runMain } from '@trackly/grpc';
+import { loadReportingConfig } from './reporting.config';
+import { migrateReporting, startReporting } from './reporting.app';
+
+runMain({
+  service: 'reporting',
+  loadConfig: () => loadReportingConfig(),
+  start: (config) => startReporting(config),
+  migrate: (config) => migrateReporting(config.DATABASE_URL),
+});

@@ -1,0 +1,27 @@
+import { Clock, systemClock } from '@trackly/kernel';
+import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createLogger } from '@trackly/logging';
+import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
+import { runServiceMigrations } from '@trackly/database';
+import { ReportingConfig } from './reporting.config';
+import { REPORTING_SCHEMA, ReportingModule, reportingEntities } from './reporting.module';
+import { reportingMigrations } from './migrations';
+
+export const REPORTING_SERVICE_FULL_NAME = 'trackly.reporting.v1.ReportingService';
+
+/** Starts the reporting service: event consumers building the read models, and the gRPC reports (no HTTP edge). */
+export async function startReporting(config: ReportingConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
+  const logger = createLogger('reporting', config.LOG_LEVEL);
+  const services = { [REPORTING_SERVICE_FULL_NAME]: ReportingServiceService };
+  const running = await startServiceApp(ReportingModule.register(config, logger, deps.clock ?? systemClock), {
+    logger,
+    grpc: { url: `${config.REPORTING_HOST}:${config.REPORTING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+  });
+  logger.info({ grpc: config.REPORTING_GRPC_PORT }, `reporting ready: gRPC ${config.REPORTING_HOST}:${config.REPORTING_GRPC_PORT}`);
+  return running;
+}
+
+/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+export function migrateReporting(databaseUrl: string): Promise<string[]> {
+  return runServiceMigrations({ url: databaseUrl, schema: REPORTING_SCHEMA, entities: reportingEntities, migrations: reportingMigrations });
+}

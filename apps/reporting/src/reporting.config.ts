@@ -1,0 +1,13 @@
+import { env, loadConfig, platformShape, z } from '@trackly/config';
+
+export const reportingConfigShape = {
+  ...platformShape,
+  REPORTING_GRPC_PORT: env.port(50054),
+  REPORTING_HOST: z.string().default('0.0.0.0'),
+};
+
+export type ReportingConfig = ReturnType<typeof loadReportingConfig>;
+
+export function loadReportingConfig(source: Record<string, string | undefined> = process.env) {
+  return loadConfig('reporting', reportingConfigShape, source);
+}

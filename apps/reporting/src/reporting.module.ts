@@ -1,0 +1,52 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { DatabaseModule } from '@trackly/database';
+import type { Logger } from '@trackly/logging';
+import { MessagingModule, Streams } from '@trackly/messaging';
+import { AttributionEventsConsumer } from './attribution-events.consumer';
+import { reportingMigrations } from './migrations';
+import { ProjectionService } from './projection/projection.service';
+import type { ReportingConfig } from './reporting.config';
+import { ReportingGrpcController } from './reporting.grpc.controller';
+import { ReportsService } from './reports/reports.service';
+import { TrackingEventsConsumer } from './tracking-events.consumer';
+
+export const REPORTING_SCHEMA = 'reporting';
+// The read models are written with INSERT ... ON CONFLICT and read as aggregates, all in SQL: no mapped entities.
+export const reportingEntities = [];
+
+@Module({})
+export class ReportingModule {
+  static register(config: ReportingConfig, logger: Logger, clock: Clock): DynamicModule {
+    return {
+      module: ReportingModule,
+      imports: [
+        DatabaseModule.forService({
+          url: config.DATABASE_URL,
+          schema: REPORTING_SCHEMA,
+          entities: reportingEntities,
+          migrations: reportingMigrations,
+          poolSize: config.DATABASE_POOL_SIZE,
+        }),
+        MessagingModule.forService({
+          url: config.NATS_URL,
+          prefix: config.NATS_PREFIX,
+          replicas: config.NATS_STREAM_REPLICAS,
+          service: 'reporting',
+          schema: REPORTING_SCHEMA,
+          publishes: [],
+          consumes: [Streams.tracking, Streams.attribution],
+          logger,
+        }),
+      ],
+      controllers: [ReportingGrpcController],
+      providers: [
+        { provide: CLOCK, useValue: clock },
+        ProjectionService,
+        ReportsService,
+        TrackingEventsConsumer,
+        AttributionEventsConsumer,
+      ],
+    };
+  }
+}

@@ -69,7 +69,7 @@ module.exports = {
         const resolved = path.resolve(path.dirname(filename), spec);
         target = projects.find((p) => resolved.startsWith(p.root) || resolved + path.sep === p.root);
         // Specs may boot other services as real collaborators; production code never imports another project's files.
-        if (target && target !== source && !(isTest && target.tags.includes('type:app'))) {
+        if (target && target !== source && !(isTest && (target.tags.includes('type:app') || target.tags.includes('type:tool')))) {
           context.report({ node, messageId: 'relative', data: { target: target.name } });
           return;
         }

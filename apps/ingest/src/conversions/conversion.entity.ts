@@ -1,0 +1,48 @@
+import { Column, Entity, PrimaryColumn, Unique } from 'typeorm';
+import { bigintTransformer } from '@trackly/database';
+import type { RawParams } from '../domain/conversion.rules';
+
+@Entity({ name: 'conversions' })
+@Unique('UQ_conversions_partner_conversion', ['partnerId', 'conversionId'])
+export class ConversionEntity {
+  @PrimaryColumn({ type: 'uuid', default: () => 'gen_random_uuid()' })
+  id!: string;
+
+  @Column({ name: 'partner_id', type: 'text' })
+  partnerId!: string;
+
+  @Column({ name: 'conversion_id', type: 'text' })
+  conversionId!: string;
+
+  @Column({ name: 'click_id', type: 'text', nullable: true })
+  clickId!: string | null;
+
+  @Column({ name: 'payout_micros', type: 'bigint', transformer: bigintTransformer })
+  payoutMicros!: bigint;
+
+  @Column({ type: 'char', length: 3 })
+  currency!: string;
+
+  /** APPROVED | PENDING | REJECTED | REVERSED */
+  @Column({ type: 'text' })
+  status!: string;
+
+  @Column({ name: 'occurred_at', type: 'timestamptz' })
+  occurredAt!: Date;
+
+  @Column({ name: 'received_at', type: 'timestamptz' })
+  receivedAt!: Date;
+
+  /** PENDING | ATTRIBUTED | UNATTRIBUTED: attribution's verdict as last heard. */
+  @Column({ name: 'attribution_state', type: 'text', default: 'PENDING' })
+  attributionState!: string;
+
+  @Column({ name: 'attribution_reason', type: 'text', nullable: true })
+  attributionReason!: string | null;
+
+  @Column({ name: 'credited_message_id', type: 'text', nullable: true })
+  creditedMessageId!: string | null;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  raw!: RawParams;
+}

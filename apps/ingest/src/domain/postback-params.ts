@@ -1,0 +1,122 @@
+/**
+ * Turns what a partner sent (query string, form or JSON body) into named parameters. Repeated names keep every
+ * value so the parser can refuse ambiguity instead of silently picking one; JSON numbers keep their exact digits
+ * so money never passes through a float.
+ */
+import type { FieldProblems, RawParams, Validated } from './conversion.rules';
+
+export type BodyKind = 'json' | 'form';
+
+/** The body kind of a Content-Type header, or why it is not accepted. */
+export function bodyKind(contentType: string | undefined): { kind: BodyKind } | { unsupported: string } {
+  if (!contentType) return { unsupported: 'a body needs a Content-Type: application/x-www-form-urlencoded or application/json' };
+  const [media, ...params] = contentType.split(';').map((p) => p.trim().toLowerCase());
+  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  if (charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+    return { unsupported: `charset "${charset}" is not supported; send UTF-8` };
+  }
+  if (media === 'application/x-www-form-urlencoded') return { kind: 'form' };
+  if (media === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(media)) return { kind: 'json' };
+  return { unsupported: `Content-Type "${media}" is not supported; send application/x-www-form-urlencoded or application/json` };
+}
+
+/** Parses a query string or a form body ("a=1&b=2&a=3"); "+" is a space, as browsers and trackers encode it. */
+export function parseUrlEncoded(text: string): RawParams {
+  const values = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(text.startsWith('?') ? text.slice(1) : text)) {
+    const list = values.get(name);
+    if (list) list.push(value);
+    else values.set(name, [value]);
+  }
+  return toParams(values);
+}
+
+/** A JSON body must be one flat object whose values are strings or numbers. */
+export function parseJsonParams(text: string): Validated<RawParams> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, fields: { body: `is not valid JSON (${(e as Error).message})` } };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, fields: { body: 'must be a JSON object of strings and numbers' } };
+  }
+  const fields: FieldProblems = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' && typeof value !== 'number') fields[name] = 'must be a string or a number';
+  }
+  if (Object.keys(fields).length) return { ok: false, fields };
+  // JSON.parse has vouched for the syntax; reading the members again keeps each number's source digits
+  // ("24.990" stays "24.990", 1e3 stays "1e3" and is refused later) and sees repeated names, which JSON.parse hides.
+  return { ok: true, value: toParams(readFlatMembers(text)) };
+}
+
+/** Query and body together; a name in the body replaces the same name in the query. */
+export function mergeParams(query: RawParams, body: RawParams): RawParams {
+  return { ...query, ...body };
+}
+
+/** Postgres text and jsonb cannot hold U+0000: the archive keeps everything else exactly. */
+export function withoutNul(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
+}
+
+/** Raw parameters made storable as jsonb (see withoutNul). */
+export function storableParams(params: RawParams): RawParams {
+  return Object.fromEntries(
+    Object.entries(params).map(([k, v]) => [withoutNul(k), Array.isArray(v) ? v.map(withoutNul) : withoutNul(v)]),
+  );
+}
+
+function toParams(values: Map<string, string[]>): RawParams {
+  // Object.fromEntries defines own properties, so a parameter named "__proto__" is just a name.
+  return Object.fromEntries([...values].map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+}
+
+const WS = /[ \t\n\r]*/y;
+const STRING = /"(?:[^"\\]|\\.)*"/y;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** Members of a JSON object already known to be valid and flat (string/number values), numbers as source text. */
+function readFlatMembers(text: string): Map<string, string[]> {
+  let pos = 0;
+  const skip = () => {
+    WS.lastIndex = pos;
+    WS.exec(text);
+    pos = WS.lastIndex;
+  };
+  const take = (re: RegExp): string => {
+    re.lastIndex = pos;
+    const m = re.exec(text);
+    if (!m) throw new Error(`unexpected JSON at ${pos}`); // unreachable after JSON.parse accepted the text
+    pos = re.lastIndex;
+    return m[0];
+  };
+  const expect = (ch: string) => {
+    skip();
+    if (text[pos] !== ch) throw new Error(`expected "${ch}" at ${pos}`);
+    pos++;
+  };
+  const members = new Map<string, string[]>();
+  expect('{');
+  skip();
+  if (text[pos] === '}') return members;
+  for (;;) {
+    skip();
+    const name = JSON.parse(take(STRING)) as string;
+    expect(':');
+    skip();
+    const value = text[pos] === '"' ? (JSON.parse(take(STRING)) as string) : take(NUMBER);
+    const list = members.get(name);
+    if (list) list.push(value);
+    else members.set(name, [value]);
+    skip();
+    if (text[pos] === ',') {
+      pos++;
+      continue;
+    }
+    expect('}');
+    return members;
+  }
+}

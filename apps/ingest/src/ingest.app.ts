@@ -1,0 +1,33 @@
+import { Clock, systemClock } from '@trackly/kernel';
+import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createLogger } from '@trackly/logging';
+import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { runServiceMigrations } from '@trackly/database';
+import { IngestConfig } from './ingest.config';
+import { INGEST_SCHEMA, IngestModule, ingestEntities } from './ingest.module';
+import { ingestMigrations } from './migrations';
+import { configurePostbackBodies } from './postbacks/postback-body.middleware';
+
+export const INGEST_SERVICE_FULL_NAME = 'trackly.ingest.v1.IngestService';
+
+/** Starts the ingest service: gRPC (submit, get, list conversions), the partner postback edge, and the consumer of attribution's decisions. */
+export async function startIngest(config: IngestConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
+  const logger = createLogger('ingest', config.LOG_LEVEL);
+  const services = { [INGEST_SERVICE_FULL_NAME]: IngestServiceService };
+  const running = await startServiceApp(IngestModule.register(config, logger, deps.clock ?? systemClock), {
+    logger,
+    grpc: { url: `${config.INGEST_HOST}:${config.INGEST_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    http: { host: config.INGEST_HOST, port: config.INGEST_HTTP_PORT },
+    configure: (app) => configurePostbackBodies(app, config.INGEST_MAX_BODY_BYTES),
+  });
+  logger.info(
+    { grpc: config.INGEST_GRPC_PORT, http: config.INGEST_HTTP_PORT },
+    `ingest ready: gRPC ${config.INGEST_HOST}:${config.INGEST_GRPC_PORT}, postbacks http://${config.INGEST_HOST}:${config.INGEST_HTTP_PORT}/postbacks/{partner}`,
+  );
+  return running;
+}
+
+/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+export function migrateIngest(databaseUrl: string): Promise<string[]> {
+  return runServiceMigrations({ url: databaseUrl, schema: INGEST_SCHEMA, entities: ingestEntities, migrations: ingestMigrations });
+}

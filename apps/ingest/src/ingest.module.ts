@@ -1,0 +1,58 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { DatabaseModule } from '@trackly/database';
+import { HealthHttpController } from '@trackly/grpc';
+import type { Logger } from '@trackly/logging';
+import { MessagingModule, Streams } from '@trackly/messaging';
+import { AttributionOutcomesConsumer } from './attribution-outcomes.consumer';
+import { ConversionEntity } from './conversions/conversion.entity';
+import { ConversionsService } from './conversions/conversions.service';
+import type { IngestConfig } from './ingest.config';
+import { IngestGrpcController } from './ingest.grpc.controller';
+import { INGEST_CONFIG, INGEST_LOGGER } from './ingest.tokens';
+import { ingestMigrations } from './migrations';
+import { PostbackArchive } from './postbacks/postback-archive.service';
+import { PostbackRequestEntity } from './postbacks/postback-request.entity';
+import { PostbackHttpController } from './postbacks/postback.http.controller';
+import { PostbacksService } from './postbacks/postbacks.service';
+
+export const INGEST_SCHEMA = 'ingest';
+export const ingestEntities = [ConversionEntity, PostbackRequestEntity];
+
+@Module({})
+export class IngestModule {
+  static register(config: IngestConfig, logger: Logger, clock: Clock): DynamicModule {
+    return {
+      module: IngestModule,
+      imports: [
+        DatabaseModule.forService({
+          url: config.DATABASE_URL,
+          schema: INGEST_SCHEMA,
+          entities: ingestEntities,
+          migrations: ingestMigrations,
+          poolSize: config.DATABASE_POOL_SIZE,
+        }),
+        MessagingModule.forService({
+          url: config.NATS_URL,
+          prefix: config.NATS_PREFIX,
+          replicas: config.NATS_STREAM_REPLICAS,
+          service: 'ingest',
+          schema: INGEST_SCHEMA,
+          publishes: [Streams.ingest],
+          consumes: [Streams.attribution],
+          logger,
+        }),
+      ],
+      controllers: [IngestGrpcController, PostbackHttpController, HealthHttpController],
+      providers: [
+        { provide: INGEST_CONFIG, useValue: config },
+        { provide: INGEST_LOGGER, useValue: logger },
+        { provide: CLOCK, useValue: clock },
+        ConversionsService,
+        PostbackArchive,
+        PostbacksService,
+        AttributionOutcomesConsumer,
+      ],
+    };
+  }
+}

@@ -1,0 +1,101 @@
+/** Boots all five apps in this process, each with its own database and one shared NATS prefix. */
+import { Clock } from '@trackly/kernel';
+import { RunningService } from '@trackly/grpc';
+import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { loadTrackingConfig } from '../../tracking/src/tracking.config';
+import { migrateTracking, startTracking } from '../../tracking/src/tracking.app';
+import { trackingMigrations } from '../../tracking/src/migrations';
+import { loadIngestConfig } from '../../ingest/src/ingest.config';
+import { migrateIngest, startIngest } from '../../ingest/src/ingest.app';
+import { ingestMigrations } from '../../ingest/src/migrations';
+import { loadAttributionConfig } from '../../attribution/src/attribution.config';
+import { migrateAttribution, startAttribution } from '../../attribution/src/attribution.app';
+import { attributionMigrations } from '../../attribution/src/migrations';
+import { loadReportingConfig } from '../../reporting/src/reporting.config';
+import { migrateReporting, startReporting } from '../../reporting/src/reporting.app';
+import { reportingMigrations } from '../../reporting/src/migrations';
+import { loadGatewayConfig } from '../../gateway/src/gateway.config';
+import { startGateway } from '../../gateway/src/gateway.app';
+
+/** Real time moved by an offset: clicks keep their order and spacing while the test jumps between days. */
+export class ShiftedClock implements Clock {
+  private offset = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offset);
+  }
+  set(at: Date | string): void {
+    this.offset = new Date(at).getTime() - Date.now();
+  }
+  reset(): void {
+    this.offset = 0;
+  }
+}
+
+export interface Platform {
+  trackingGrpc: string;
+  trackingHttp: string;
+  ingestGrpc: string;
+  ingestHttp: string;
+  attributionGrpc: string;
+  reportingGrpc: string;
+  gatewayHttp: string;
+  apiKey: string;
+  stop(): Promise<void>;
+}
+
+const migrate = (fn: (url: string) => Promise<string[]>) => (url: string) => fn(url).then(() => undefined);
+
+export async function startPlatform(clock: Clock): Promise<Platform> {
+  const prefix = testNatsPrefix();
+  const dbs: TestDatabase[] = await Promise.all([
+    createTestDatabase('tracking', trackingMigrations, migrate(migrateTracking)),
+    createTestDatabase('ingest', ingestMigrations, migrate(migrateIngest)),
+    createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
+    createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
+  ]);
+  const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const [tGrpc, tHttp, iGrpc, iHttp, aGrpc, rGrpc, gHttp] = ports;
+  const common = { NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' };
+  const host = '127.0.0.1';
+  const apiKey = 'e2e-dashboard-key-0123456789';
+  const apps: RunningService[] = [];
+  const stop = async () => {
+    for (const a of apps.reverse()) await a.close().catch(() => undefined);
+    await Promise.all(dbs.map((d) => d.drop()));
+    await deleteNatsPrefix(prefix);
+  };
+  try {
+    apps.push(await startTracking(loadTrackingConfig({
+      ...common, DATABASE_URL: dbs[0].url, TRACKING_HOST: host, TRACKING_GRPC_PORT: `${tGrpc}`, TRACKING_HTTP_PORT: `${tHttp}`,
+      TRACKING_PUBLIC_URL: `http://${host}:${tHttp}`,
+    }), { clock }));
+    apps.push(await startIngest(loadIngestConfig({
+      ...common, DATABASE_URL: dbs[1].url, INGEST_HOST: host, INGEST_GRPC_PORT: `${iGrpc}`, INGEST_HTTP_PORT: `${iHttp}`,
+    }), { clock }));
+    apps.push(await startAttribution(loadAttributionConfig({
+      ...common, DATABASE_URL: dbs[2].url, ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+    }), { clock }));
+    apps.push(await startReporting(loadReportingConfig({
+      ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}`,
+    }), { clock }));
+    apps.push(await startGateway(loadGatewayConfig({
+      LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_API_KEYS: apiKey,
+      REPORTING_GRPC_URL: `${host}:${rGrpc}`, INGEST_GRPC_URL: `${host}:${iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${aGrpc}`,
+      TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+    }), { clock }));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    trackingGrpc: `${host}:${tGrpc}`,
+    trackingHttp: `http://${host}:${tHttp}`,
+    ingestGrpc: `${host}:${iGrpc}`,
+    ingestHttp: `http://${host}:${iHttp}`,
+    attributionGrpc: `${host}:${aGrpc}`,
+    reportingGrpc: `${host}:${rGrpc}`,
+    gatewayHttp: `http://${host}:${gHttp}`,
+    apiKey,
+    stop,
+  };
+}

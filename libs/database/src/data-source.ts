@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { DataSource, DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
+import { DataSource, DataSourceOptions, MixedList, EntitySchema, MigrationExecutor } from 'typeorm';
 
 export interface ServiceDatabaseOptions {
   /** postgres:// URL of the database holding this service's schema. */
@@ -56,10 +56,12 @@ export async function ensureDatabase(url: string): Promise<void> {
     );
   }
   try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) {
-      await client.query(`CREATE DATABASE ${quoteIdent(name)}`).catch((e: { code?: string }) => {
-        if (e.code !== '42P04') throw e; // created concurrently by another service: fine
+    const exists = async () => !!(await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount;
+    if (!(await exists())) {
+      await client.query(`CREATE DATABASE ${quoteIdent(name)}`).catch(async (e: unknown) => {
+        // Created concurrently by another service: fine. Postgres reports that race as 42P04 or, when both
+        // creations overlap, as a unique violation on pg_database (23505); so look rather than trust the code.
+        if (!(await exists())) throw e;
       });
     }
   } finally {
@@ -78,7 +80,11 @@ export async function migrate(ds: DataSource, schema: string): Promise<string[]>
   try {
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
     await runner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-    const ran = await ds.runMigrations({ transaction: 'each' });
+    // On the connection that holds the lock: ds.runMigrations() would take a second one from the pool and wait for
+    // ever (then time out) when the pool has a single connection.
+    const executor = new MigrationExecutor(ds, runner);
+    executor.transaction = 'each';
+    const ran = await executor.executePendingMigrations();
     return ran.map((m) => m.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);

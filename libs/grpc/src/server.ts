@@ -18,6 +18,9 @@ export interface GrpcServerSetup {
   health: HealthImplementation;
 }
 
+/** The grpc-js server Nest built for each setup, so shutdown can drain it before Nest tears it down. */
+const servers = new WeakMap<GrpcServerSetup, grpc.Server>();
+
 export function createHealth(serviceNames: string[]): HealthImplementation {
   const map: Record<string, 'SERVING'> = { '': 'SERVING' };
   for (const s of serviceNames) map[s] = 'SERVING';
@@ -38,6 +41,7 @@ export function grpcServerOptions(setup: GrpcServerSetup): GrpcOptions {
       packageDefinition: setup.services,
       maxReceiveMessageLength: 8 * 1024 * 1024,
       onLoadPackageDefinition: (_pkg: unknown, server: grpc.Server) => {
+        servers.set(setup, server);
         setup.health.addToServer(server);
         const descriptors = protoLoader.loadFileDescriptorSetFromBuffer(
           Buffer.from(TRACKLY_FILE_DESCRIPTOR_SET_BASE64, 'base64'),
@@ -46,4 +50,23 @@ export function grpcServerOptions(setup: GrpcServerSetup): GrpcOptions {
       },
     },
   };
+}
+
+/**
+ * Stops accepting calls and waits for the calls in flight to finish; after timeoutMs whatever is still open (a
+ * stuck handler, a health Watch stream) is cancelled. Nest's own close() cancels in-flight calls at once.
+ */
+export function drainGrpcServer(setup: GrpcServerSetup, timeoutMs: number): Promise<void> {
+  const server = servers.get(setup);
+  if (!server) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { Logger } from '@trackly/logging';
 import { NestPinoLogger } from '@trackly/logging';
 import { HttpExceptionFilter } from './http-exception.filter';
-import { GrpcServerSetup, grpcServerOptions } from './server';
+import { drainGrpcServer, GrpcServerSetup, grpcServerOptions } from './server';
 
 export interface ServiceAppOptions {
   logger: Logger;
@@ -11,11 +11,15 @@ export interface ServiceAppOptions {
   grpc?: GrpcServerSetup;
   /** HTTP listener, when the service has an HTTP edge. */
   http?: { host: string; port: number };
+  /** Called right after the app is created, before it initialises and listens (e.g. body parser limits). */
+  configure?: (app: INestApplication) => void;
+  /** How long close() waits for gRPC calls in flight before cancelling them (default 10 s). */
+  drainTimeoutMs?: number;
 }
 
 export interface RunningService {
   app: INestApplication;
-  /** Stops taking work (health NOT_SERVING), drains, closes. */
+  /** Stops taking work (health NOT_SERVING), lets gRPC calls in flight finish, then closes. */
   close(): Promise<void>;
 }
 
@@ -33,6 +37,7 @@ export async function startServiceApp(
     app.connectMicroservice(grpcServerOptions(opts.grpc), { inheritAppConfig: true });
   }
   try {
+    opts.configure?.(app);
     await app.startAllMicroservices();
     if (opts.http) await app.listen(opts.http.port, opts.http.host);
     else await app.init();
@@ -47,6 +52,8 @@ export async function startServiceApp(
       closing ??= (async () => {
         if (opts.grpc) {
           for (const name of ['', ...Object.keys(opts.grpc.services)]) opts.grpc.health.setStatus(name, 'NOT_SERVING');
+          // Before Nest's close, which cancels calls in flight: they finish while the database and NATS still run.
+          await drainGrpcServer(opts.grpc, opts.drainTimeoutMs ?? 10_000);
         }
         await app.close();
       })();

@@ -42,8 +42,6 @@ export class DurableConsumer {
   private readonly handlers = new Map<string, { type: EventType<unknown>; handle: EventHandler<unknown> }>();
   private running = false;
   private loop?: Promise<void>;
-  private inFlight?: Promise<void>;
-  private abort?: () => void;
 
   constructor(private readonly opts: ConsumerOptions) {}
 
@@ -81,10 +79,12 @@ export class DurableConsumer {
     this.loop = this.run(streamName);
   }
 
-  /** Stops fetching, lets the message being handled finish, then returns. */
+  /**
+   * Stops fetching, lets the message being handled finish, hands back the rest of the current pull (it ends within
+   * the fetch's 1 s expiry), then returns.
+   */
   async stop(): Promise<void> {
     this.running = false;
-    this.abort?.();
     await this.loop;
   }
 
@@ -95,13 +95,16 @@ export class DurableConsumer {
         const consumer = await messaging.js.consumers.get(streamName, durable);
         while (this.running) {
           const batch = await consumer.fetch({ max_messages: this.opts.batchSize ?? 100, expires: 1000 });
-          this.abort = () => batch.stop();
           for await (const m of batch) {
-            this.inFlight = this.handle(m);
-            await this.inFlight;
-            if (!this.running) break;
+            if (!this.running) {
+              // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
+              // (30 s by default) before another consumer could have it. The pull is not cut short either, since
+              // messages already on the wire would be lost the same way.
+              m.nak();
+              continue;
+            }
+            await this.handle(m);
           }
-          this.abort = undefined;
         }
       } catch (e) {
         if (!this.running) break;
@@ -169,7 +172,9 @@ export class DurableConsumer {
         m.data,
         { headers: h, msgID: `${durable}:${m.info.stream}:${m.seq}` },
       );
-      m.term(reason.slice(0, 200));
+      // No reason on the wire: servers before 2.10.4 ignore "+TERM <reason>" and would redeliver the message after
+      // every ack wait for ever. The reason is in dead_letters and in the dead-letter message's header.
+      m.term();
     } catch (e) {
       // Could not record it: leave it to redelivery rather than lose it.
       logger?.error({ err: (e as Error).message }, 'dead-lettering failed; message will be redelivered');

@@ -1,5 +1,5 @@
 /** Validation of catalog and message input; the whole request is checked before anything is stored. */
-import { assertE164, assertId, InvalidArgumentError, Money, normaliseCurrency, DomainError } from '@trackly/kernel';
+import { assertE164, assertId, InvalidArgumentError, MAX_ABS_MICROS, Money, normaliseCurrency, DomainError } from '@trackly/kernel';
 import { validateDestinationTemplate } from './destination-url';
 
 export const DEFAULT_CLICK_WINDOW_DAYS = 90;
@@ -28,8 +28,11 @@ export function validateOffer(input: OfferInput): ValidOffer {
   const destinationUrlTemplate = validateDestinationTemplate(input.destinationUrlTemplate);
   if (!input.defaultPayout) throw new InvalidArgumentError('default_payout', 'is required (currency and amount)');
   const currency = normaliseCurrency(input.defaultPayout.currencyCode, 'default_payout.currency_code');
-  const micros = BigInt(input.defaultPayout.amountMicros || '0');
+  const raw = input.defaultPayout.amountMicros || '0';
+  if (!/^-?\d{1,19}$/.test(raw)) throw new InvalidArgumentError('default_payout.amount_micros', 'must be an integer number of micros');
+  const micros = BigInt(raw);
   if (micros < 0n) throw new InvalidArgumentError('default_payout.amount_micros', 'must not be negative');
+  if (micros > MAX_ABS_MICROS) throw new InvalidArgumentError('default_payout.amount_micros', 'is too large to be a payout');
   const w = input.clickWindowDays;
   if (w !== undefined && w !== null && (!Number.isInteger(w) || w < 1 || w > MAX_CLICK_WINDOW_DAYS)) {
     throw new InvalidArgumentError('click_window_days', `must be between 1 and ${MAX_CLICK_WINDOW_DAYS}`);

@@ -8,12 +8,14 @@ export const MACROS = ['click_id', 'message_id', 'campaign_id', 'creative_id', '
 export type Macro = (typeof MACROS)[number];
 
 const MACRO_PATTERN = /\{([a-z_]+)\}/g;
+/** Anything in braces, so {CLICK_ID} or {click-id} is reported as unknown rather than kept as text. */
+const BRACED = /\{([^{}]*)\}/g;
 const MAX_TEMPLATE_LENGTH = 2048;
 
 export function validateDestinationTemplate(template: string, field = 'destination_url_template'): string {
   if (!template) throw new InvalidArgumentError(field, 'is required');
   if (template.length > MAX_TEMPLATE_LENGTH) throw new InvalidArgumentError(field, `must be at most ${MAX_TEMPLATE_LENGTH} characters`);
-  const unknown = [...template.matchAll(MACRO_PATTERN)].map((m) => m[1]).filter((m) => !MACROS.includes(m as Macro));
+  const unknown = [...template.matchAll(BRACED)].map((m) => m[1]).filter((m) => !MACROS.includes(m as Macro));
   if (unknown.length) throw new InvalidArgumentError(field, `has unknown macro {${unknown[0]}}; known: ${MACROS.map((m) => `{${m}}`).join(' ')}`);
   if (!template.includes('{click_id}')) throw new InvalidArgumentError(field, 'must contain the {click_id} macro');
   let url: URL;
@@ -24,6 +26,11 @@ export function validateDestinationTemplate(template: string, field = 'destinati
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidArgumentError(field, 'must be an http or https URL');
   if (!url.hostname || url.username || url.password) throw new InvalidArgumentError(field, 'must name a host and carry no credentials');
+  // Macros only after the host: a message id must never be able to choose where the contact is sent.
+  const authorityEnd = template.indexOf('/', template.indexOf('//') + 2);
+  const authority = authorityEnd === -1 ? template : template.slice(0, authorityEnd);
+  if (/\{[^{}]*\}/.test(authority)) throw new InvalidArgumentError(field, 'may use macros only in the path, query or fragment, not in the host');
+  if (/^https?:\/\/\//i.test(template)) throw new InvalidArgumentError(field, 'must name a host');
   if (/[\s\\]/.test(template)) throw new InvalidArgumentError(field, 'must not contain spaces or backslashes');
   return template;
 }

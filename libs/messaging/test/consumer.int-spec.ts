@@ -1,0 +1,268 @@
+import type { DataSource } from 'typeorm';
+import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
+import { createLogger } from '@trackly/logging';
+import { ConsumerOptions, DeadLetterStream, DurableConsumer, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
+import { CampaignUpserted, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA, sleep } from './msgtest';
+
+// The dead-letter cases wait out real redelivery backoffs.
+jest.setTimeout(30_000);
+
+const logger = createLogger('consumer-test', process.env.TEST_LOG_LEVEL ?? 'warn');
+
+type Campaign = CampaignUpserted;
+
+function campaign(id: string): Campaign {
+  return { campaign: { campaignId: id, name: `Campaign ${id}`, updatedAt: new Date('2026-11-02T10:00:00Z') } };
+}
+
+/** Publishes a real CampaignUpserted (or raw bytes) the way a relay does: on the prefixed subject, with a msgID. */
+async function publish(m: Messaging, msgID: string, body: Campaign | Uint8Array): Promise<number> {
+  const data = body instanceof Uint8Array ? body : CampaignUpserted.encode(body).finish();
+  const ack = await m.js.publish(m.subject(Events.CampaignUpserted.subject), data, { msgID });
+  return ack.seq;
+}
+
+describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  const nats = new NatsPrefixes();
+  const consumers: DurableConsumer[] = [];
+
+  /** The handler every test uses unless it needs its own: records the effect through the transaction's manager. */
+  const record: EventHandler<Campaign> = async (event, { manager, eventId }) => {
+    await manager.query(`INSERT INTO "${SCHEMA}".items (key) VALUES ($1)`, [`${event.campaign!.campaignId}|${eventId}`]);
+  };
+
+  function consumer(m: Messaging, durable: string, handle: EventHandler<Campaign>, opts: Partial<ConsumerOptions> = {}): DurableConsumer {
+    const c = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
+    c.on(Events.CampaignUpserted, handle);
+    consumers.push(c);
+    return c;
+  }
+
+  async function items(prefix: string): Promise<string[]> {
+    const rows: { key: string }[] = await ds.query(`SELECT key FROM "${SCHEMA}".items WHERE key LIKE $1 ORDER BY id`, [`${prefix}%`]);
+    return rows.map((r) => r.key);
+  }
+
+  /** Waits until the server holds nothing for the consumer: every delivered message was acked or terminated. */
+  async function drained(m: Messaging, durable: string, delivered: number): Promise<void> {
+    await eventually(async () => {
+      const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), durable);
+      return info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= delivered;
+    });
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('messaging', migrations, migrateMsgTest);
+    ds = await openDataSource(db.url);
+  });
+
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.stop()));
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await nats.cleanup();
+    await db?.drop();
+  });
+
+  it('applies an event once when the handler fails the first time (nak, redelivery, rolled-back effect)', async () => {
+    const m = await nats.connect('consumer-retry');
+    const attempts: string[] = [];
+    let committed = 0;
+    const c = consumer(
+      m,
+      'retry',
+      async (event, ctx) => {
+        attempts.push(ctx.eventId);
+        await record(event, ctx); // written, then rolled back with the failure
+        if (attempts.length === 1) throw new Error('transient failure');
+      },
+      { onCommitted: () => committed++ },
+    );
+    await c.start();
+    await publish(m, 'evt-retry-1', campaign('retry-a'));
+    await eventually(async () => (await items('retry-a')).length === 1);
+    await drained(m, 'retry', 1);
+    expect(attempts).toEqual(['evt-retry-1', 'evt-retry-1']);
+    expect(await items('retry-a')).toEqual(['retry-a|evt-retry-1']);
+    expect(committed).toBe(1);
+    const processed = await ds.query(`SELECT event_id FROM "${SCHEMA}".processed_events WHERE consumer = 'retry'`);
+    expect(processed).toEqual([{ event_id: 'evt-retry-1' }]);
+  });
+
+  it('keys deduplication on the event id: identical payloads with different ids are two events', async () => {
+    const m = await nats.connect('consumer-key');
+    const seen: { eventId: string; subject: string }[] = [];
+    const c = consumer(m, 'key', async (event, ctx) => {
+      seen.push({ eventId: ctx.eventId, subject: ctx.subject });
+      await record(event, ctx);
+    });
+    await c.start();
+    const same = campaign('key-a');
+    await publish(m, 'evt-key-1', same);
+    await publish(m, 'evt-key-2', same);
+    await eventually(async () => (await items('key-a')).length === 2);
+    await drained(m, 'key', 2);
+    expect(seen).toEqual([
+      { eventId: 'evt-key-1', subject: Events.CampaignUpserted.subject },
+      { eventId: 'evt-key-2', subject: Events.CampaignUpserted.subject },
+    ]);
+    expect(await items('key-a')).toEqual(['key-a|evt-key-1', 'key-a|evt-key-2']);
+  });
+
+  it('only acknowledges an event whose id is already in processed_events, and events it has no handler for', async () => {
+    const m = await nats.connect('consumer-seen');
+    await ds.query(`INSERT INTO "${SCHEMA}".processed_events (consumer, event_id) VALUES ('seen', 'evt-seen-1')`);
+    const calls: string[] = [];
+    let committed = 0;
+    const c = consumer(
+      m,
+      'seen',
+      async (event, ctx) => {
+        calls.push(ctx.eventId);
+        await record(event, ctx);
+      },
+      { onCommitted: () => committed++ },
+    );
+    await c.start();
+    await publish(m, 'evt-seen-1', campaign('seen-a'));
+    await m.js.publish(
+      m.subject(Events.MessageSent.subject),
+      MessageSent.encode({ messageId: 'm1', contactId: 'c1', phoneMasked: '+1***1234', campaignId: 'x', creativeId: 'y', offerId: 'z', sentAt: new Date() }).finish(),
+      { msgID: 'evt-seen-unhandled' },
+    );
+    await publish(m, 'evt-seen-2', campaign('seen-b'));
+    await drained(m, 'seen', 3);
+    expect(calls).toEqual(['evt-seen-2']);
+    expect(await items('seen-')).toEqual(['seen-b|evt-seen-2']);
+    expect(committed).toBe(1);
+    // The durable consumer's record is per consumer: another consumer still applies the same event.
+    const other = consumer(m, 'seen-other', record);
+    await other.start();
+    await eventually(async () => (await items('seen-a')).length === 1);
+  });
+
+  it('dead-letters an undecodable payload and keeps the stream flowing', async () => {
+    const m = await nats.connect('consumer-poison');
+    const poison = new Uint8Array([0x0f, 0xff, 0xff]); // field 1 with wire type 7: no protobuf decoder accepts it
+    expect(() => CampaignUpserted.decode(poison)).toThrow();
+    const c = consumer(m, 'poison', record);
+    await c.start();
+    const poisonSeq = await publish(m, 'evt-poison', poison);
+    await publish(m, 'evt-after-poison', campaign('poison-good'));
+    await eventually(async () => (await items('poison-good')).length === 1);
+    await drained(m, 'poison', 2);
+
+    const letters = await ds.query(
+      `SELECT consumer, stream, stream_seq, subject, event_id, reason, payload FROM "${SCHEMA}".dead_letters WHERE consumer = 'poison'`,
+    );
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      consumer: 'poison',
+      stream: m.streamName(Streams.tracking),
+      stream_seq: String(poisonSeq),
+      subject: Events.CampaignUpserted.subject,
+      event_id: 'evt-poison',
+    });
+    expect(letters[0].reason).toMatch(/^undecodable payload/);
+    expect(Buffer.from(letters[0].payload)).toEqual(Buffer.from(poison));
+
+    const dl = await deadLetterMessages(m);
+    expect(dl).toEqual([
+      {
+        subject: `${m.prefix}.trackly.deadletter.poison`,
+        data: Buffer.from(poison),
+        reason: expect.stringMatching(/^undecodable payload/),
+        originalSubject: Events.CampaignUpserted.subject,
+        originalSeq: String(poisonSeq),
+      },
+    ]);
+  });
+
+  it('dead-letters an event whose handler fails maxDeliver times, then never retries it', async () => {
+    const m = await nats.connect('consumer-failing');
+    const calls: number[] = [];
+    const started = Date.now();
+    const c = consumer(
+      m,
+      'failing',
+      async (event, ctx) => {
+        if (event.campaign!.campaignId === 'failing-bad') {
+          calls.push(Date.now() - started);
+          await record(event, ctx);
+          throw new Error('handler always fails');
+        }
+        await record(event, ctx);
+      },
+      { maxDeliver: 3 },
+    );
+    await c.start();
+    await publish(m, 'evt-failing-bad', campaign('failing-bad'));
+    await publish(m, 'evt-failing-good', campaign('failing-good'));
+    // The failing event backs off; the one behind it is not held up.
+    await eventually(async () => (await items('failing-good')).length === 1, 2000);
+    const letters = await eventually(async () => {
+      const rows = await ds.query(`SELECT event_id, reason FROM "${SCHEMA}".dead_letters WHERE consumer = 'failing'`);
+      return rows.length ? rows : undefined;
+    }, 10_000);
+    expect(letters).toEqual([{ event_id: 'evt-failing-bad', reason: 'failed 3 times: handler always fails' }]);
+    await drained(m, 'failing', 2);
+    await sleep(1500); // longer than any backoff: a terminated message must not come back
+    expect(calls).toHaveLength(3);
+    expect(await items('failing-bad')).toEqual([]); // every attempt's effect was rolled back
+    expect(await deadLetterMessages(m)).toEqual([expect.objectContaining({ reason: 'failed 3 times: handler always fails' })]);
+  });
+
+  it('finishes the message in flight on stop() and resumes after it on start(), without waiting for redelivery', async () => {
+    const m = await nats.connect('consumer-restart');
+    const slow: EventHandler<Campaign> = async (event, ctx) => {
+      await sleep(30);
+      await record(event, ctx);
+    };
+    // The default ack wait (30 s) is far longer than this test may take: anything left un-acked by stop() fails it.
+    const first = consumer(m, 'restart', slow, { batchSize: 10 });
+    await first.start();
+    for (let i = 0; i < 30; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
+    await eventually(async () => (await items('restart-')).length >= 5);
+    await first.stop();
+    const applied = (await items('restart-')).length;
+    expect(applied).toBeLessThan(30);
+    await sleep(100);
+    expect((await items('restart-')).length).toBe(applied); // stopped means stopped
+
+    for (let i = 30; i < 40; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
+    const second = consumer(m, 'restart', slow, { batchSize: 10 });
+    const resumed = Date.now();
+    await second.start();
+    await eventually(async () => (await items('restart-')).length === 40, 10_000);
+    expect(Date.now() - resumed).toBeLessThan(10_000);
+    await drained(m, 'restart', 40);
+    const keys = await items('restart-');
+    expect(new Set(keys).size).toBe(40);
+    expect(keys).toEqual([...keys].sort()); // in stream order across the restart
+  });
+});
+
+/** Everything in the prefix's dead-letter stream. */
+async function deadLetterMessages(m: Messaging) {
+  const name = m.streamName(DeadLetterStream);
+  const total = (await m.jsm.streams.info(name)).state.messages;
+  const out: { subject: string; data: Buffer; reason?: string; originalSubject?: string; originalSeq?: string }[] = [];
+  if (!total) return out;
+  const c = await m.js.consumers.get(name);
+  const batch = await c.fetch({ max_messages: total, expires: 2000 });
+  for await (const msg of batch) {
+    out.push({
+      subject: msg.subject,
+      data: Buffer.from(msg.data),
+      reason: msg.headers?.get('Trackly-Dead-Letter-Reason'),
+      originalSubject: msg.headers?.get('Trackly-Original-Subject'),
+      originalSeq: msg.headers?.get('Trackly-Original-Stream-Seq'),
+    });
+  }
+  return out;
+}

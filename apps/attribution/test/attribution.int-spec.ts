@@ -138,7 +138,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     // Wait until attribution's projection holds both clicks (their events went through tracking's outbox).
     await projectedClicks(2);
     clock.set(day(4));
-    const req = { partnerId: 'everflow', conversionId: 'conv-fri', conversionRef: '', clickId: b, payout: usd('24990000'), status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: day(4) };
+    const req = { partnerId: 'everflow', conversionId: 'conv-fri', conversionRef: '', messageId: '', clickId: b, payout: usd('24990000'), status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: day(4) };
     const first = await attribution.attributeConversion(req);
     expect(first.alreadyDecided).toBe(false);
     expect(first.attribution).toMatchObject({
@@ -170,7 +170,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
 
   it('answers UNKNOWN_CLICK_ID and OUTSIDE_WINDOW with reasons and events', async () => {
     const unknown = await attribution.attributeConversion({
-      partnerId: 'tune', conversionId: 'conv-unknown', conversionRef: '', clickId: 'NoSuchClick123', payout: usd('5000000'),
+      partnerId: 'tune', conversionId: 'conv-unknown', conversionRef: '', messageId: '', clickId: 'NoSuchClick123', payout: usd('5000000'),
       status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: day(1),
     });
     expect(unknown.attribution).toMatchObject({
@@ -182,7 +182,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     const w = await sendAndClick(tracking, 'msg-W', 'bob', 'weekly', MON);
     await projectedClicks(3);
     const late = await attribution.attributeConversion({
-      partnerId: 'tune', conversionId: 'conv-late', conversionRef: '', clickId: w, payout: usd('5000000'),
+      partnerId: 'tune', conversionId: 'conv-late', conversionRef: '', messageId: '', clickId: w, payout: usd('5000000'),
       status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: day(8),
     });
     expect(late.attribution).toMatchObject({
@@ -203,7 +203,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     const conversion = {
       id: '9b3f8c1e-0000-4000-8000-000000000001', partnerId: 'generic', conversionId: 'conv-evt', clickId: c,
       payout: usd('12500000'), status: ConversionStatus.CONVERSION_STATUS_PENDING, occurredAt: day(10, 20 * 60_000),
-      receivedAt: day(10, 21 * 60_000), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING, attributionReason: '', creditedMessageId: '',
+      receivedAt: day(10, 21 * 60_000), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING, attributionReason: '', creditedMessageId: '', messageId: '',
     };
     const js = jetstream(nc);
     const data = ConversionReceived.encode({ conversion }).finish();
@@ -242,7 +242,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     const client = createGrpcClient(AttributionServiceService, `127.0.0.1:${attrPort}`);
     try {
       const r = await client.attributeConversion({
-        partnerId: 'p', conversionId: 'conv-x', conversionRef: '', clickId: x, payout: usd('1000000'),
+        partnerId: 'p', conversionId: 'conv-x', conversionRef: '', messageId: '', clickId: x, payout: usd('1000000'),
         status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: day(21),
       });
       expect(r.attribution).toMatchObject({ outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, messageId: 'msg-X', creditedClickId: x });
@@ -254,7 +254,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
 
   it('rejects invalid input with field errors', async () => {
     const err = await attribution
-      .attributeConversion({ partnerId: '', conversionId: 'x', conversionRef: '', clickId: 'c', payout: { currencyCode: 'dollars', amountMicros: '1' }, status: 0, occurredAt: undefined })
+      .attributeConversion({ partnerId: '', conversionId: 'x', conversionRef: '', messageId: '', clickId: 'c', payout: { currencyCode: 'dollars', amountMicros: '1' }, status: 0, occurredAt: undefined })
       .catch((e) => e);
     expect(err.details).toMatch(/partner_id/);
     expect(err.details).toMatch(/currency_code/);

@@ -16,5 +16,6 @@ export function toConversion(e: ConversionEntity): Conversion {
     attributionState: attributionStateFromName(e.attributionState),
     attributionReason: e.attributionReason ?? '',
     creditedMessageId: e.creditedMessageId ?? '',
+    messageId: '',
   };
 }

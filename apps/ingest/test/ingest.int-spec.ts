@@ -376,6 +376,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       partnerId: 'acme',
       conversionId: 'tx-100',
       conversionRef: '',
+      ruleVersion: 'first-click/1',
       outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
       reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
       type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,

@@ -39,7 +39,7 @@ function sent(messageId: string, contactId: string, d: Dims, sentAt: string): Me
 }
 
 function click(clickId: string, messageId: string, contactId: string, d: Dims, clickedAt: string, firstClickOnMessage: boolean): Click {
-  return { clickId, messageId, contactId, ...d, clickedAt: at(clickedAt), firstClickOnMessage, userAgent: 'test', messageSentAt: undefined };
+  return { clickId, messageId, contactId, ...d, clickedAt: at(clickedAt), firstClickOnMessage, userAgent: 'test', messageSentAt: undefined, clickClass: 1, classificationReason: '', classifierVersion: '' };
 }
 
 function credited(
@@ -58,6 +58,7 @@ function credited(
     partnerId,
     conversionId,
     conversionRef: randomUUID(),
+    ruleVersion: 'first-click/1',
     outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
     reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
     type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,

@@ -36,6 +36,8 @@ export class TrackingGrpcController implements TrackingServiceController {
       destinationUrlTemplate: req.destinationUrlTemplate,
       defaultPayout: req.defaultPayout,
       clickWindowDays: req.clickWindowDays,
+      minConversionSeconds: req.minConversionSeconds,
+      viewThroughWindowDays: req.viewThroughWindowDays,
     });
   }
 

@@ -1,5 +1,5 @@
 /** Rows <-> contract messages. */
-import type { Campaign, Click, Creative, Message, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { Campaign, Click, ClickClass, Creative, Message, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog/catalog.entity';
 import { ClickEntity } from './clicks/click.entity';
 import { MessageEntity } from './messages/message.entity';
@@ -11,6 +11,8 @@ export function toOffer(e: OfferEntity): Offer {
     destinationUrlTemplate: e.destinationUrlTemplate,
     defaultPayout: { currencyCode: e.currency, amountMicros: e.defaultPayoutMicros.toString() },
     clickWindowDays: e.clickWindowDays ?? undefined,
+    minConversionSeconds: e.minConversionSeconds ?? undefined,
+    viewThroughWindowDays: e.viewThroughWindowDays ?? undefined,
     updatedAt: e.updatedAt,
   };
 }
@@ -53,5 +55,9 @@ export function toClick(e: ClickEntity, messageSentAt: Date | undefined): Click 
     firstClickOnMessage: e.firstClickOnMessage,
     userAgent: e.userAgent,
     messageSentAt,
+    // Classification of hits arrives with the click-edge work; until then every recorded GET is a human click.
+    clickClass: ClickClass.CLICK_CLASS_HUMAN,
+    classificationReason: '',
+    classifierVersion: '',
   };
 }

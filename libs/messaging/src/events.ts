@@ -46,8 +46,10 @@ export const Events = {
   MessageSent: event(tracking.protobufPackage, 'MessageSent', tracking.MessageSent),
   ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded),
   ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived),
+  ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted),
   ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed),
   ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed),
+  AttributionCorrected: event(attribution.protobufPackage, 'AttributionCorrected', attribution.AttributionCorrected),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */

@@ -6,7 +6,7 @@ import {
   UnattributedReason,
 } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus as ConversionStatusEnum } from '@trackly/contracts/common/v1/conversion_status';
-import { ConversionStatus } from '../domain/first-click.rules';
+import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
 import { DecisionEntity } from './decision.entity';
 
 const STATUS_FROM_ENUM: Partial<Record<ConversionStatusEnum, ConversionStatus>> = {
@@ -49,5 +49,6 @@ export function toAttribution(d: DecisionEntity): Attribution {
     windowDays: d.windowDays,
     decidedAt: d.decidedAt,
     explanation: d.explanation,
+    ruleVersion: RULE_VERSION,
   };
 }

@@ -5,6 +5,9 @@
  */
 import { Money, MS_PER_DAY } from '@trackly/kernel';
 
+/** Recorded on every decision, so a later rule change can tell which decisions it would alter. */
+export const RULE_VERSION = 'first-click/1';
+
 export type ConversionStatus = 'APPROVED' | 'PENDING' | 'REJECTED' | 'REVERSED';
 export type AttributionType = 'DIRECT' | 'CLICK_THROUGH';
 export type UnattributedReason =

@@ -18,6 +18,7 @@ function attribution(over: Partial<Attribution> = {}): Attribution {
     partnerId: 'p1',
     conversionId: 'conv-1',
     conversionRef: 'ref',
+    ruleVersion: 'first-click/1',
     outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
     reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
     type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,
@@ -85,6 +86,7 @@ describe('messageFact and clickFact', () => {
         click: {
           clickId: 'k', messageId: 'm', contactId: 'c', offerId: 'o', campaignId: 'ca', creativeId: 'cr',
           clickedAt: new Date('invalid'), firstClickOnMessage: true, userAgent: '', messageSentAt: undefined,
+          clickClass: 0, classificationReason: '', classifierVersion: '',
         },
       }),
     ).toThrow(/clicked_at/);

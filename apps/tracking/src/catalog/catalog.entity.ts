@@ -21,6 +21,12 @@ export class OfferEntity {
   @Column({ name: 'click_window_days', type: 'int', nullable: true })
   clickWindowDays!: number | null;
 
+  @Column({ name: 'min_conversion_seconds', type: 'int', nullable: true })
+  minConversionSeconds!: number | null;
+
+  @Column({ name: 'view_through_window_days', type: 'int', nullable: true })
+  viewThroughWindowDays!: number | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

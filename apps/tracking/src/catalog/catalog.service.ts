@@ -22,13 +22,16 @@ export class CatalogService {
     const o = validateOffer(input);
     return this.write(async (m) => {
       const [row] = await m.query(
-        `INSERT INTO "tracking".offers AS t (offer_id, name, destination_url_template, default_payout_micros, currency, click_window_days, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+        `INSERT INTO "tracking".offers AS t (offer_id, name, destination_url_template, default_payout_micros, currency,
+           click_window_days, min_conversion_seconds, view_through_window_days, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
          ON CONFLICT (offer_id) DO UPDATE SET name = EXCLUDED.name, destination_url_template = EXCLUDED.destination_url_template,
            default_payout_micros = EXCLUDED.default_payout_micros, currency = EXCLUDED.currency,
-           click_window_days = EXCLUDED.click_window_days, updated_at = EXCLUDED.updated_at
+           click_window_days = EXCLUDED.click_window_days, min_conversion_seconds = EXCLUDED.min_conversion_seconds,
+           view_through_window_days = EXCLUDED.view_through_window_days, updated_at = EXCLUDED.updated_at
          RETURNING (xmax = 0) AS created`,
-        [o.offerId, o.name, o.destinationUrlTemplate, o.defaultPayout.micros.toString(), o.defaultPayout.currency, o.clickWindowDays, this.clock.now()],
+        [o.offerId, o.name, o.destinationUrlTemplate, o.defaultPayout.micros.toString(), o.defaultPayout.currency,
+          o.clickWindowDays, o.minConversionSeconds, o.viewThroughWindowDays, this.clock.now()],
       );
       const offer = toOffer(await m.findOneByOrFail(OfferEntity, { offerId: o.offerId }));
       await this.outbox.add(m, Events.OfferUpserted, { offer });

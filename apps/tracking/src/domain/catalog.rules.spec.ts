@@ -47,6 +47,8 @@ describe('validateOffer', () => {
       destinationUrlTemplate: 'https://shop.example/land?cid={click_id}',
       defaultPayout: { currency: 'USD', micros: 24_990_000n },
       clickWindowDays: null,
+      minConversionSeconds: null,
+      viewThroughWindowDays: null,
     });
   });
 
@@ -166,5 +168,21 @@ describe('validateMessageBatch', () => {
     expect(failure(() => validateMessageBatch([message(0, { phoneE164: phone })])).fields).toEqual({
       'messages[0].phone_e164': 'must be an E.164 number such as +15551234567',
     });
+  });
+});
+
+describe('offer attribution terms', () => {
+  const base = { offerId: 'o', name: 'O', destinationUrlTemplate: 'https://s.example/?c={click_id}', defaultPayout: { currencyCode: 'USD', amountMicros: '1' } };
+  it('accepts a minimum click-to-conversion time and a view-through window in range', () => {
+    expect(validateOffer({ ...base, minConversionSeconds: 0, viewThroughWindowDays: 90 })).toMatchObject({ minConversionSeconds: 0, viewThroughWindowDays: 90 });
+    expect(validateOffer(base)).toMatchObject({ minConversionSeconds: null, viewThroughWindowDays: null });
+  });
+  it.each([
+    [{ minConversionSeconds: 86_401 }, /min_conversion_seconds/],
+    [{ minConversionSeconds: -1 }, /min_conversion_seconds/],
+    [{ viewThroughWindowDays: 0 }, /view_through_window_days/],
+    [{ viewThroughWindowDays: 91 }, /view_through_window_days/],
+  ])('rejects %p', (over, why) => {
+    expect(() => validateOffer({ ...base, ...over })).toThrow(why);
   });
 });

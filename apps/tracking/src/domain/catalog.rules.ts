@@ -12,6 +12,8 @@ export interface OfferInput {
   destinationUrlTemplate: string;
   defaultPayout?: { currencyCode: string; amountMicros: string };
   clickWindowDays?: number;
+  minConversionSeconds?: number;
+  viewThroughWindowDays?: number;
 }
 
 export interface ValidOffer {
@@ -20,6 +22,17 @@ export interface ValidOffer {
   destinationUrlTemplate: string;
   defaultPayout: Money;
   clickWindowDays: number | null;
+  minConversionSeconds: number | null;
+  viewThroughWindowDays: number | null;
+}
+
+export const MAX_MIN_CONVERSION_SECONDS = 86_400;
+export const MAX_VIEW_THROUGH_WINDOW_DAYS = 90;
+
+function optionalIntIn(value: number | undefined | null, min: number, max: number, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(field, `must be between ${min} and ${max}`);
+  return value;
 }
 
 export function validateOffer(input: OfferInput): ValidOffer {
@@ -37,7 +50,15 @@ export function validateOffer(input: OfferInput): ValidOffer {
   if (w !== undefined && w !== null && (!Number.isInteger(w) || w < 1 || w > MAX_CLICK_WINDOW_DAYS)) {
     throw new InvalidArgumentError('click_window_days', `must be between 1 and ${MAX_CLICK_WINDOW_DAYS}`);
   }
-  return { offerId, name, destinationUrlTemplate, defaultPayout: { currency, micros }, clickWindowDays: w ?? null };
+  return {
+    offerId,
+    name,
+    destinationUrlTemplate,
+    defaultPayout: { currency, micros },
+    clickWindowDays: w ?? null,
+    minConversionSeconds: optionalIntIn(input.minConversionSeconds, 0, MAX_MIN_CONVERSION_SECONDS, 'min_conversion_seconds'),
+    viewThroughWindowDays: optionalIntIn(input.viewThroughWindowDays, 1, MAX_VIEW_THROUGH_WINDOW_DAYS, 'view_through_window_days'),
+  };
 }
 
 export function validateName(name: string, field = 'name'): string {

@@ -243,6 +243,8 @@ export interface Attribution {
     | undefined;
   /** Human-readable explanation: was the click in the window, did the click id match, was it already attributed. */
   explanation: string;
+  /** Version of the rule set that made this decision. */
+  ruleVersion: string;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -278,6 +280,7 @@ function createBaseAttribution(): Attribution {
     windowDays: 0,
     decidedAt: undefined,
     explanation: "",
+    ruleVersion: "",
   };
 }
 
@@ -342,6 +345,9 @@ export const Attribution: MessageFns<Attribution> = {
     }
     if (message.explanation !== "") {
       writer.uint32(162).string(message.explanation);
+    }
+    if (message.ruleVersion !== "") {
+      writer.uint32(170).string(message.ruleVersion);
     }
     return writer;
   },
@@ -519,6 +525,14 @@ export const Attribution: MessageFns<Attribution> = {
             message.explanation = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.ruleVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -609,6 +623,11 @@ export const Attribution: MessageFns<Attribution> = {
         ? fromJsonTimestamp(object.decided_at)
         : undefined,
       explanation: isSet(object.explanation) ? globalThis.String(object.explanation) : "",
+      ruleVersion: isSet(object.ruleVersion)
+        ? globalThis.String(object.ruleVersion)
+        : isSet(object.rule_version)
+        ? globalThis.String(object.rule_version)
+        : "",
     };
   },
 
@@ -674,6 +693,9 @@ export const Attribution: MessageFns<Attribution> = {
     if (message.explanation !== "") {
       obj.explanation = message.explanation;
     }
+    if (message.ruleVersion !== "") {
+      obj.ruleVersion = message.ruleVersion;
+    }
     return obj;
   },
 
@@ -704,6 +726,7 @@ export const Attribution: MessageFns<Attribution> = {
     message.windowDays = object.windowDays ?? 0;
     message.decidedAt = object.decidedAt ?? undefined;
     message.explanation = object.explanation ?? "";
+    message.ruleVersion = object.ruleVersion ?? "";
     return message;
   },
 };

@@ -30,6 +30,26 @@ export interface ConversionUnattributed {
   attribution: Attribution | undefined;
 }
 
+/**
+ * AttributionCorrected is published on subject trackly.attribution.v1.AttributionCorrected when a decided
+ * conversion's credit changes: its status or payout was adjusted, or re-attribution moved it. Read models undo
+ * `previous` and apply `current`; history is never rewritten.
+ */
+export interface AttributionCorrected {
+  /** The decision as it stood. */
+  previous:
+    | Attribution
+    | undefined;
+  /** The decision as it stands now. */
+  current:
+    | Attribution
+    | undefined;
+  /** Why: "adjustment" or "reattribution". */
+  cause: string;
+  /** Unique id of this correction. */
+  correctionId: string;
+}
+
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
 
 function createBaseConversionAttributed(): ConversionAttributed {
@@ -166,6 +186,131 @@ export const ConversionUnattributed: MessageFns<ConversionUnattributed> = {
     message.attribution = (object.attribution !== undefined && object.attribution !== null)
       ? Attribution.fromPartial(object.attribution)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseAttributionCorrected(): AttributionCorrected {
+  return { previous: undefined, current: undefined, cause: "", correctionId: "" };
+}
+
+export const AttributionCorrected: MessageFns<AttributionCorrected> = {
+  encode(message: AttributionCorrected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.previous !== undefined) {
+      Attribution.encode(message.previous, writer.uint32(10).fork()).join();
+    }
+    if (message.current !== undefined) {
+      Attribution.encode(message.current, writer.uint32(18).fork()).join();
+    }
+    if (message.cause !== "") {
+      writer.uint32(26).string(message.cause);
+    }
+    if (message.correctionId !== "") {
+      writer.uint32(34).string(message.correctionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttributionCorrected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttributionCorrected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.previous = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.current = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.correctionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttributionCorrected {
+    return {
+      previous: isSet(object.previous) ? Attribution.fromJSON(object.previous) : undefined,
+      current: isSet(object.current) ? Attribution.fromJSON(object.current) : undefined,
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+      correctionId: isSet(object.correctionId)
+        ? globalThis.String(object.correctionId)
+        : isSet(object.correction_id)
+        ? globalThis.String(object.correction_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AttributionCorrected): unknown {
+    const obj: any = {};
+    if (message.previous !== undefined) {
+      obj.previous = Attribution.toJSON(message.previous);
+    }
+    if (message.current !== undefined) {
+      obj.current = Attribution.toJSON(message.current);
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    if (message.correctionId !== "") {
+      obj.correctionId = message.correctionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttributionCorrected>, I>>(base?: I): AttributionCorrected {
+    return AttributionCorrected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttributionCorrected>, I>>(object: I): AttributionCorrected {
+    const message = createBaseAttributionCorrected();
+    message.previous = (object.previous !== undefined && object.previous !== null)
+      ? Attribution.fromPartial(object.previous)
+      : undefined;
+    message.current = (object.current !== undefined && object.current !== null)
+      ? Attribution.fromPartial(object.current)
+      : undefined;
+    message.cause = object.cause ?? "";
+    message.correctionId = object.correctionId ?? "";
     return message;
   },
 };

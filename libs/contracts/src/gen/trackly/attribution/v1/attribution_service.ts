@@ -36,7 +36,11 @@ export interface AttributeConversionRequest {
   /** Partner status; unspecified means approved. */
   status: ConversionStatus;
   /** When it happened; unset means now. */
-  occurredAt: Date | undefined;
+  occurredAt:
+    | Date
+    | undefined;
+  /** Our message id, when the partner passed it back (view-through). */
+  messageId: string;
 }
 
 /** AttributeConversionResponse returns the decision. */
@@ -83,6 +87,7 @@ function createBaseAttributeConversionRequest(): AttributeConversionRequest {
     payout: undefined,
     status: 0,
     occurredAt: undefined,
+    messageId: "",
   };
 }
 
@@ -108,6 +113,9 @@ export const AttributeConversionRequest: MessageFns<AttributeConversionRequest> 
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(58).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(66).string(message.messageId);
     }
     return writer;
   },
@@ -181,6 +189,14 @@ export const AttributeConversionRequest: MessageFns<AttributeConversionRequest> 
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -222,6 +238,11 @@ export const AttributeConversionRequest: MessageFns<AttributeConversionRequest> 
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
     };
   },
 
@@ -248,6 +269,9 @@ export const AttributeConversionRequest: MessageFns<AttributeConversionRequest> 
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt.toISOString();
     }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
     return obj;
   },
 
@@ -265,6 +289,7 @@ export const AttributeConversionRequest: MessageFns<AttributeConversionRequest> 
       : undefined;
     message.status = object.status ?? 0;
     message.occurredAt = object.occurredAt ?? undefined;
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };

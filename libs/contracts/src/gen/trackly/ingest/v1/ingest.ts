@@ -95,6 +95,8 @@ export interface Conversion {
   attributionReason: string;
   /** Message credited, when attributed. */
   creditedMessageId: string;
+  /** Our message id, when the partner passed it back (enables view-through attribution without a click). */
+  messageId: string;
 }
 
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
@@ -121,6 +123,7 @@ function createBaseConversion(): Conversion {
     attributionState: 0,
     attributionReason: "",
     creditedMessageId: "",
+    messageId: "",
   };
 }
 
@@ -158,6 +161,9 @@ export const Conversion: MessageFns<Conversion> = {
     }
     if (message.creditedMessageId !== "") {
       writer.uint32(90).string(message.creditedMessageId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(98).string(message.messageId);
     }
     return writer;
   },
@@ -263,6 +269,14 @@ export const Conversion: MessageFns<Conversion> = {
             message.creditedMessageId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -320,6 +334,11 @@ export const Conversion: MessageFns<Conversion> = {
         : isSet(object.credited_message_id)
         ? globalThis.String(object.credited_message_id)
         : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
     };
   },
 
@@ -358,6 +377,9 @@ export const Conversion: MessageFns<Conversion> = {
     if (message.creditedMessageId !== "") {
       obj.creditedMessageId = message.creditedMessageId;
     }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
     return obj;
   },
 
@@ -379,6 +401,7 @@ export const Conversion: MessageFns<Conversion> = {
     message.attributionState = object.attributionState ?? 0;
     message.attributionReason = object.attributionReason ?? "";
     message.creditedMessageId = object.creditedMessageId ?? "";
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };

@@ -6,6 +6,8 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { ConversionStatus, conversionStatusFromJSON, conversionStatusToJSON } from "../../common/v1/conversion_status";
+import { Money } from "../../common/v1/money";
 import { Conversion } from "./ingest";
 
 export const protobufPackage = "trackly.ingest.v1";
@@ -16,6 +18,27 @@ export const protobufFileName = "trackly/ingest/v1/ingest_events.proto";
 export interface ConversionReceived {
   /** The conversion as stored. */
   conversion: Conversion | undefined;
+}
+
+/**
+ * ConversionAdjusted is published on subject trackly.ingest.v1.ConversionAdjusted when a stored conversion's status or
+ * payout changes (a later postback with the same dedupe key, or a reversal).
+ */
+export interface ConversionAdjusted {
+  /** The conversion's new state. */
+  conversion:
+    | Conversion
+    | undefined;
+  /** Status before this adjustment. */
+  previousStatus: ConversionStatus;
+  /** Payout before this adjustment. */
+  previousPayout:
+    | Money
+    | undefined;
+  /** Unique id of this adjustment (several adjustments of one conversion are applied in order). */
+  adjustmentId: string;
+  /** Why: "postback", "reversal", "import", "replay". */
+  cause: string;
 }
 
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
@@ -85,6 +108,155 @@ export const ConversionReceived: MessageFns<ConversionReceived> = {
     message.conversion = (object.conversion !== undefined && object.conversion !== null)
       ? Conversion.fromPartial(object.conversion)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseConversionAdjusted(): ConversionAdjusted {
+  return { conversion: undefined, previousStatus: 0, previousPayout: undefined, adjustmentId: "", cause: "" };
+}
+
+export const ConversionAdjusted: MessageFns<ConversionAdjusted> = {
+  encode(message: ConversionAdjusted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversion !== undefined) {
+      Conversion.encode(message.conversion, writer.uint32(10).fork()).join();
+    }
+    if (message.previousStatus !== 0) {
+      writer.uint32(16).int32(message.previousStatus);
+    }
+    if (message.previousPayout !== undefined) {
+      Money.encode(message.previousPayout, writer.uint32(26).fork()).join();
+    }
+    if (message.adjustmentId !== "") {
+      writer.uint32(34).string(message.adjustmentId);
+    }
+    if (message.cause !== "") {
+      writer.uint32(42).string(message.cause);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionAdjusted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionAdjusted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversion = Conversion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previousStatus = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.previousPayout = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.adjustmentId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cause = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionAdjusted {
+    return {
+      conversion: isSet(object.conversion) ? Conversion.fromJSON(object.conversion) : undefined,
+      previousStatus: isSet(object.previousStatus)
+        ? conversionStatusFromJSON(object.previousStatus)
+        : isSet(object.previous_status)
+        ? conversionStatusFromJSON(object.previous_status)
+        : 0,
+      previousPayout: isSet(object.previousPayout)
+        ? Money.fromJSON(object.previousPayout)
+        : isSet(object.previous_payout)
+        ? Money.fromJSON(object.previous_payout)
+        : undefined,
+      adjustmentId: isSet(object.adjustmentId)
+        ? globalThis.String(object.adjustmentId)
+        : isSet(object.adjustment_id)
+        ? globalThis.String(object.adjustment_id)
+        : "",
+      cause: isSet(object.cause) ? globalThis.String(object.cause) : "",
+    };
+  },
+
+  toJSON(message: ConversionAdjusted): unknown {
+    const obj: any = {};
+    if (message.conversion !== undefined) {
+      obj.conversion = Conversion.toJSON(message.conversion);
+    }
+    if (message.previousStatus !== 0) {
+      obj.previousStatus = conversionStatusToJSON(message.previousStatus);
+    }
+    if (message.previousPayout !== undefined) {
+      obj.previousPayout = Money.toJSON(message.previousPayout);
+    }
+    if (message.adjustmentId !== "") {
+      obj.adjustmentId = message.adjustmentId;
+    }
+    if (message.cause !== "") {
+      obj.cause = message.cause;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionAdjusted>, I>>(base?: I): ConversionAdjusted {
+    return ConversionAdjusted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionAdjusted>, I>>(object: I): ConversionAdjusted {
+    const message = createBaseConversionAdjusted();
+    message.conversion = (object.conversion !== undefined && object.conversion !== null)
+      ? Conversion.fromPartial(object.conversion)
+      : undefined;
+    message.previousStatus = object.previousStatus ?? 0;
+    message.previousPayout = (object.previousPayout !== undefined && object.previousPayout !== null)
+      ? Money.fromPartial(object.previousPayout)
+      : undefined;
+    message.adjustmentId = object.adjustmentId ?? "";
+    message.cause = object.cause ?? "";
     return message;
   },
 };

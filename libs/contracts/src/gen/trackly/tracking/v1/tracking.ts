@@ -14,6 +14,56 @@ export const protobufPackage = "trackly.tracking.v1";
 
 export const protobufFileName = "trackly/tracking/v1/tracking.proto";
 
+/** ClickClass says who fetched a tracked link. Only HUMAN hits are clicks; previews and bots are kept, never counted. */
+export enum ClickClass {
+  /** CLICK_CLASS_UNSPECIFIED - Not classified (events written before classification existed are treated as human). */
+  CLICK_CLASS_UNSPECIFIED = 0,
+  /** CLICK_CLASS_HUMAN - A person tapped the link. */
+  CLICK_CLASS_HUMAN = 1,
+  /** CLICK_CLASS_PREVIEW - A link preview (iMessage, WhatsApp, Telegram, Slack...) fetched it to draw a card. */
+  CLICK_CLASS_PREVIEW = 2,
+  /** CLICK_CLASS_BOT - A crawler, scanner or other automated client. */
+  CLICK_CLASS_BOT = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function clickClassFromJSON(object: any): ClickClass {
+  switch (object) {
+    case 0:
+    case "CLICK_CLASS_UNSPECIFIED":
+      return ClickClass.CLICK_CLASS_UNSPECIFIED;
+    case 1:
+    case "CLICK_CLASS_HUMAN":
+      return ClickClass.CLICK_CLASS_HUMAN;
+    case 2:
+    case "CLICK_CLASS_PREVIEW":
+      return ClickClass.CLICK_CLASS_PREVIEW;
+    case 3:
+    case "CLICK_CLASS_BOT":
+      return ClickClass.CLICK_CLASS_BOT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ClickClass.UNRECOGNIZED;
+  }
+}
+
+export function clickClassToJSON(object: ClickClass): string {
+  switch (object) {
+    case ClickClass.CLICK_CLASS_UNSPECIFIED:
+      return "CLICK_CLASS_UNSPECIFIED";
+    case ClickClass.CLICK_CLASS_HUMAN:
+      return "CLICK_CLASS_HUMAN";
+    case ClickClass.CLICK_CLASS_PREVIEW:
+      return "CLICK_CLASS_PREVIEW";
+    case ClickClass.CLICK_CLASS_BOT:
+      return "CLICK_CLASS_BOT";
+    case ClickClass.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Offer is what a tracked link sells: where the click is sent and what a conversion usually pays. */
 export interface Offer {
   /** Caller-chosen stable id. */
@@ -31,7 +81,15 @@ export interface Offer {
     | number
     | undefined;
   /** When this version of the offer was written. */
-  updatedAt: Date | undefined;
+  updatedAt:
+    | Date
+    | undefined;
+  /** Anti-fraud: conversions faster than this after the credited click are not credited (TOO_FAST); unset = no minimum. */
+  minConversionSeconds?:
+    | number
+    | undefined;
+  /** View-through lookback in days after a send with no click; unset = view-through off for this offer. */
+  viewThroughWindowDays?: number | undefined;
 }
 
 /** Creative is the message template a send used. */
@@ -101,7 +159,15 @@ export interface Click {
   /** User agent as sent by the client, truncated. */
   userAgent: string;
   /** When the clicked message was sent. */
-  messageSentAt: Date | undefined;
+  messageSentAt:
+    | Date
+    | undefined;
+  /** Who fetched the link; only HUMAN hits are clicks and can be first clicks. */
+  clickClass: ClickClass;
+  /** Why it was classified so, e.g. "user agent matches facebookexternalhit". */
+  classificationReason: string;
+  /** Version of the classification rules applied. */
+  classifierVersion: string;
 }
 
 export const TRACKLY_TRACKING_V1_PACKAGE_NAME = "trackly.tracking.v1";
@@ -138,6 +204,12 @@ export const Offer: MessageFns<Offer> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.minConversionSeconds !== undefined) {
+      writer.uint32(56).uint32(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      writer.uint32(64).uint32(message.viewThroughWindowDays);
     }
     return writer;
   },
@@ -203,6 +275,22 @@ export const Offer: MessageFns<Offer> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.minConversionSeconds = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.viewThroughWindowDays = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -243,6 +331,16 @@ export const Offer: MessageFns<Offer> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      minConversionSeconds: isSet(object.minConversionSeconds)
+        ? globalThis.Number(object.minConversionSeconds)
+        : isSet(object.min_conversion_seconds)
+        ? globalThis.Number(object.min_conversion_seconds)
+        : undefined,
+      viewThroughWindowDays: isSet(object.viewThroughWindowDays)
+        ? globalThis.Number(object.viewThroughWindowDays)
+        : isSet(object.view_through_window_days)
+        ? globalThis.Number(object.view_through_window_days)
+        : undefined,
     };
   },
 
@@ -266,6 +364,12 @@ export const Offer: MessageFns<Offer> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.minConversionSeconds !== undefined) {
+      obj.minConversionSeconds = Math.round(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      obj.viewThroughWindowDays = Math.round(message.viewThroughWindowDays);
+    }
     return obj;
   },
 
@@ -282,6 +386,8 @@ export const Offer: MessageFns<Offer> = {
       : undefined;
     message.clickWindowDays = object.clickWindowDays ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.minConversionSeconds = object.minConversionSeconds ?? undefined;
+    message.viewThroughWindowDays = object.viewThroughWindowDays ?? undefined;
     return message;
   },
 };
@@ -759,6 +865,9 @@ function createBaseClick(): Click {
     firstClickOnMessage: false,
     userAgent: "",
     messageSentAt: undefined,
+    clickClass: 0,
+    classificationReason: "",
+    classifierVersion: "",
   };
 }
 
@@ -793,6 +902,15 @@ export const Click: MessageFns<Click> = {
     }
     if (message.messageSentAt !== undefined) {
       Timestamp.encode(toTimestamp(message.messageSentAt), writer.uint32(82).fork()).join();
+    }
+    if (message.clickClass !== 0) {
+      writer.uint32(88).int32(message.clickClass);
+    }
+    if (message.classificationReason !== "") {
+      writer.uint32(98).string(message.classificationReason);
+    }
+    if (message.classifierVersion !== "") {
+      writer.uint32(106).string(message.classifierVersion);
     }
     return writer;
   },
@@ -890,6 +1008,30 @@ export const Click: MessageFns<Click> = {
             message.messageSentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.clickClass = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.classificationReason = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.classifierVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -954,6 +1096,21 @@ export const Click: MessageFns<Click> = {
         : isSet(object.message_sent_at)
         ? fromJsonTimestamp(object.message_sent_at)
         : undefined,
+      clickClass: isSet(object.clickClass)
+        ? clickClassFromJSON(object.clickClass)
+        : isSet(object.click_class)
+        ? clickClassFromJSON(object.click_class)
+        : 0,
+      classificationReason: isSet(object.classificationReason)
+        ? globalThis.String(object.classificationReason)
+        : isSet(object.classification_reason)
+        ? globalThis.String(object.classification_reason)
+        : "",
+      classifierVersion: isSet(object.classifierVersion)
+        ? globalThis.String(object.classifierVersion)
+        : isSet(object.classifier_version)
+        ? globalThis.String(object.classifier_version)
+        : "",
     };
   },
 
@@ -989,6 +1146,15 @@ export const Click: MessageFns<Click> = {
     if (message.messageSentAt !== undefined) {
       obj.messageSentAt = message.messageSentAt.toISOString();
     }
+    if (message.clickClass !== 0) {
+      obj.clickClass = clickClassToJSON(message.clickClass);
+    }
+    if (message.classificationReason !== "") {
+      obj.classificationReason = message.classificationReason;
+    }
+    if (message.classifierVersion !== "") {
+      obj.classifierVersion = message.classifierVersion;
+    }
     return obj;
   },
 
@@ -1007,6 +1173,9 @@ export const Click: MessageFns<Click> = {
     message.firstClickOnMessage = object.firstClickOnMessage ?? false;
     message.userAgent = object.userAgent ?? "";
     message.messageSentAt = object.messageSentAt ?? undefined;
+    message.clickClass = object.clickClass ?? 0;
+    message.classificationReason = object.classificationReason ?? "";
+    message.classifierVersion = object.classifierVersion ?? "";
     return message;
   },
 };

@@ -31,7 +31,15 @@ export interface UpsertOfferRequest {
     | Money
     | undefined;
   /** Attribution lookback in days (1..365); unset means 90. */
-  clickWindowDays?: number | undefined;
+  clickWindowDays?:
+    | number
+    | undefined;
+  /** Minimum seconds from click to conversion (0..86400); faster conversions are not credited; unset = none. */
+  minConversionSeconds?:
+    | number
+    | undefined;
+  /** View-through lookback in days (1..90); unset = view-through off. */
+  viewThroughWindowDays?: number | undefined;
 }
 
 /** UpsertOfferResponse returns the stored offer. */
@@ -166,6 +174,12 @@ export const UpsertOfferRequest: MessageFns<UpsertOfferRequest> = {
     if (message.clickWindowDays !== undefined) {
       writer.uint32(40).uint32(message.clickWindowDays);
     }
+    if (message.minConversionSeconds !== undefined) {
+      writer.uint32(48).uint32(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      writer.uint32(56).uint32(message.viewThroughWindowDays);
+    }
     return writer;
   },
 
@@ -222,6 +236,22 @@ export const UpsertOfferRequest: MessageFns<UpsertOfferRequest> = {
             message.clickWindowDays = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minConversionSeconds = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.viewThroughWindowDays = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -257,6 +287,16 @@ export const UpsertOfferRequest: MessageFns<UpsertOfferRequest> = {
         : isSet(object.click_window_days)
         ? globalThis.Number(object.click_window_days)
         : undefined,
+      minConversionSeconds: isSet(object.minConversionSeconds)
+        ? globalThis.Number(object.minConversionSeconds)
+        : isSet(object.min_conversion_seconds)
+        ? globalThis.Number(object.min_conversion_seconds)
+        : undefined,
+      viewThroughWindowDays: isSet(object.viewThroughWindowDays)
+        ? globalThis.Number(object.viewThroughWindowDays)
+        : isSet(object.view_through_window_days)
+        ? globalThis.Number(object.view_through_window_days)
+        : undefined,
     };
   },
 
@@ -277,6 +317,12 @@ export const UpsertOfferRequest: MessageFns<UpsertOfferRequest> = {
     if (message.clickWindowDays !== undefined) {
       obj.clickWindowDays = Math.round(message.clickWindowDays);
     }
+    if (message.minConversionSeconds !== undefined) {
+      obj.minConversionSeconds = Math.round(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      obj.viewThroughWindowDays = Math.round(message.viewThroughWindowDays);
+    }
     return obj;
   },
 
@@ -292,6 +338,8 @@ export const UpsertOfferRequest: MessageFns<UpsertOfferRequest> = {
       ? Money.fromPartial(object.defaultPayout)
       : undefined;
     message.clickWindowDays = object.clickWindowDays ?? undefined;
+    message.minConversionSeconds = object.minConversionSeconds ?? undefined;
+    message.viewThroughWindowDays = object.viewThroughWindowDays ?? undefined;
     return message;
   },
 };

@@ -11,6 +11,11 @@ export const attributionConfigShape = {
   ATTRIBUTION_DEFAULT_WINDOW_DAYS: z.coerce.number().int().min(1).max(365).default(90),
   /** Conversions this many minutes after the credited click are DIRECT. */
   ATTRIBUTION_DIRECT_SESSION_MINUTES: z.coerce.number().int().min(0).max(1440).default(30),
+  /**
+   * How long a conversion naming a click nobody knows yet stays parked (PENDING, retried with backoff and whenever
+   * the click's event arrives) before it is settled as UNKNOWN_CLICK_ID. Default 24 h; tests set a second or two.
+   */
+  ATTRIBUTION_PARK_HORIZON_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
 };
 
 export type AttributionConfig = ReturnType<typeof loadAttributionConfig>;

@@ -5,12 +5,20 @@ import {
   AttributeConversionResponse,
   AttributionServiceController,
   AttributionServiceControllerMethods,
+  ExplainConversionRequest,
+  ExplainConversionResponse,
   GetAttributionRequest,
   GetAttributionResponse,
+  ListAttributionsRequest,
+  ListAttributionsResponse,
+  ReattributeRequest,
+  ReattributeResponse,
 } from '@trackly/contracts/attribution/v1/attribution_service';
 import { validateConversionInput } from './domain/conversion-input.rules';
 import { statusFromEnum } from './decisions/attribution.mappers';
 import { AttributionService } from './decisions/attribution.service';
+import { ExplainService } from './decisions/explain.service';
+import { ReattributionService } from './decisions/reattribution.service';
 
 /** gRPC adapter of attribution. */
 @Controller()
@@ -18,6 +26,8 @@ import { AttributionService } from './decisions/attribution.service';
 export class AttributionGrpcController implements AttributionServiceController {
   constructor(
     private readonly attribution: AttributionService,
+    private readonly explainer: ExplainService,
+    private readonly reattribution: ReattributionService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -31,5 +41,17 @@ export class AttributionGrpcController implements AttributionServiceController {
 
   async getAttribution(req: GetAttributionRequest): Promise<GetAttributionResponse> {
     return { attribution: await this.attribution.get(req.partnerId, req.conversionId) };
+  }
+
+  explainConversion(req: ExplainConversionRequest): Promise<ExplainConversionResponse> {
+    return this.explainer.explain(req.partnerId, req.conversionId);
+  }
+
+  listAttributions(req: ListAttributionsRequest): Promise<ListAttributionsResponse> {
+    return this.explainer.list(req);
+  }
+
+  reattribute(req: ReattributeRequest): Promise<ReattributeResponse> {
+    return this.reattribution.run(req);
   }
 }

@@ -7,17 +7,22 @@ import { MessagingModule, Streams } from '@trackly/messaging';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import type { AttributionConfig } from './attribution.config';
 import { AttributionGrpcController } from './attribution.grpc.controller';
-import { ATTRIBUTION_CONFIG, TRACKING_CLIENT } from './attribution.tokens';
+import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER, TRACKING_CLIENT } from './attribution.tokens';
 import { AttributionService } from './decisions/attribution.service';
 import { ClickResolver } from './decisions/click-resolver';
 import { ConversionsConsumer } from './decisions/conversions.consumer';
 import { DecisionEntity } from './decisions/decision.entity';
+import { ParkedConversionEntity } from './decisions/parked.entity';
+import { AdjustmentsService } from './decisions/adjustments.service';
+import { ExplainService } from './decisions/explain.service';
+import { ParkedSweeper } from './decisions/parked-sweeper';
+import { ReattributionService } from './decisions/reattribution.service';
 import { attributionMigrations } from './migrations';
 import { ProjectionsRepository } from './projections/projections.repository';
 import { TrackingEventsConsumer } from './projections/tracking-events.consumer';
 
 export const ATTRIBUTION_SCHEMA = 'attribution';
-export const attributionEntities = [DecisionEntity];
+export const attributionEntities = [DecisionEntity, ParkedConversionEntity];
 
 @Module({})
 export class AttributionModule implements OnApplicationShutdown {
@@ -49,6 +54,7 @@ export class AttributionModule implements OnApplicationShutdown {
       providers: [
         { provide: ATTRIBUTION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
+        { provide: ATTRIBUTION_LOGGER, useValue: logger },
         {
           provide: TRACKING_CLIENT,
           useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS }),
@@ -56,6 +62,10 @@ export class AttributionModule implements OnApplicationShutdown {
         ProjectionsRepository,
         ClickResolver,
         AttributionService,
+        AdjustmentsService,
+        ExplainService,
+        ReattributionService,
+        ParkedSweeper,
         TrackingEventsConsumer,
         ConversionsConsumer,
       ],

@@ -15,7 +15,9 @@ import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { IngestServiceServer, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import {
+  DateBasis,
   GetPerformanceReportRequest,
+  GetReconciliationReportRequest,
   JourneyEventKind,
   ReportGrouping,
   ReportingServiceServer,
@@ -97,6 +99,7 @@ const conversion = (conversionId: string, over: Partial<Conversion> = {}) =>
 describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
   const performanceRequests: GetPerformanceReportRequest[] = [];
+  const reconciliationRequests: GetReconciliationReportRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
   let base: string;
@@ -109,13 +112,39 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         rows: [
           {
             key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
-            revenue: [{ revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000') }],
+            revenue: [{
+              revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
+              reversed: USD('0'), conversions: '48', reversedConversions: '0',
+            }],
+            key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000',
           },
         ],
         total: {
           key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', conversions: '0',
-          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined }],
+          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0' }],
+          key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0',
         },
+        thenBy: call.request.thenBy,
+        dateBasis: call.request.dateBasis,
+      });
+    },
+    getCohortMaturity: (call, cb) => {
+      const usd = (amountMicros: string) => ({ currencyCode: 'USD', amountMicros });
+      const point = (days: number, rev: string, perSend: string) => ({ days, revenue: [usd(rev)], revenuePerSend: [usd(perSend)] });
+      const total = { key: '', name: '', sends: '10000', points: [point(1, '240000000', '24000'), point(7, '960000000', '96000'), point(30, '1152000000', '115200'), point(90, '1152000000', '115200')] };
+      cb(null, { timeZone: call.request.timeZone, rows: call.request.groupBy ? [{ ...total, key: 'cr-summer', name: 'Summer Sale 20%' }] : [], total });
+    },
+    getReconciliationReport: (call, cb) => {
+      reconciliationRequests.push(call.request);
+      cb(null, {
+        timeZone: call.request.timeZone,
+        rows: [{
+          partnerId: 'tune-1', date: '2026-02-20', currencyCode: 'USD',
+          received: { count: '3', amount: USD('34990000') }, receivedPendingStatus: { count: '0', amount: USD('0') },
+          credited: { count: '1', amount: USD('24990000') }, reversed: { count: '0', amount: USD('0') },
+          unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: USD('5000000') } }],
+          pending: { count: '1', amount: USD('5000000') },
+        }],
       });
     },
     getMessageReport: (call, cb) => {
@@ -143,6 +172,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const messageReport = {
     messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
     sentAt: new Date('2026-02-16T08:00:00Z'), clicked: true, firstClickedAt: new Date('2026-02-16T09:00:00Z'), clickCount: '2',
+    clickTimes: [new Date('2026-02-16T09:00:00Z'), new Date('2026-02-17T10:00:00Z')],
     conversions: [
       { partnerId: 'tune-1', conversionId: 'tx-1', clickId: 'clickA', payout: USD('24990000'), occurredAt: new Date('2026-02-20T12:00:00Z'), status: 'approved', messageId: 'msg-a', offerId: 'summer' },
     ],
@@ -152,6 +182,14 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const ingestImpl: IngestServiceServer = {
     submitConversion: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
     listConversions: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    upsertPartner: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getPartner: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    listPartners: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    rotatePartnerToken: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getPostbackTemplate: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getPartnerCounters: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    replayPostbacks: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    importConversions: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
     getConversion: (call, cb) => {
       const { partnerId, conversionId } = call.request;
       if (partnerId === 'tune-1' && conversionId === 'tx-1') {
@@ -169,6 +207,9 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       if (call.request.conversionId === 'tx-1') return cb(null, { attribution: attributed });
       cb(fail(grpc.status.NOT_FOUND, 'no decision for this conversion'));
     },
+    explainConversion: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    listAttributions: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    reattribute: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
   };
 
   async function start(keys: string, clockToUse = clock): Promise<{ running: RunningService; base: string }> {
@@ -219,15 +260,19 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await json(res)).toEqual({
         timeZone: 'Europe/Paris',
+        dateBasis: 'DATE_BASIS_CONVERSION',
         rows: [
           {
             key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            ctrPpm: '120000', cvrPpm: '40000',
             revenue: [
               {
                 revenue: { currencyCode: 'USD', amountMicros: '1152000000', amount: '1152.00' },
                 pendingRevenue: { currencyCode: 'USD', amountMicros: '0', amount: '0.00' },
                 revenuePerSend: { currencyCode: 'USD', amountMicros: '115200', amount: '0.1152' },
                 epc: { currencyCode: 'USD', amountMicros: '960000', amount: '0.96' },
+                reversed: { currencyCode: 'USD', amountMicros: '0', amount: '0.00' },
+                conversions: '48',
               },
             ],
           },
@@ -237,6 +282,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris',
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
       });
     });
 
@@ -246,6 +292,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.status).toBe(200);
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York',
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
       });
       await get('/api/reports/performance?group_by=offer');
       expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: '2026-01-31', toDate: '2026-03-01', timeZone: 'UTC' });
@@ -281,6 +328,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(await json(res)).toEqual({
         messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
         sentAt: '2026-02-16T08:00:00.000Z', clicked: true, firstClickedAt: '2026-02-16T09:00:00.000Z', clickCount: '2',
+        clickTimes: ['2026-02-16T09:00:00.000Z', '2026-02-17T10:00:00.000Z'],
         conversions: [
           {
             partnerId: 'tune-1', conversionId: 'tx-1', clickId: 'clickA', occurredAt: '2026-02-20T12:00:00.000Z', status: 'approved', messageId: 'msg-a', offerId: 'summer',
@@ -316,6 +364,67 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       const bad = await get('/api/reports/contacts/bad%20id/journey');
       expect(bad.status).toBe(400);
       expect(await json(bad)).toEqual({ error: 'INVALID_ARGUMENT', message: 'contact_id must be letters and digits' });
+    });
+
+    it('passes a second grouping and the send-date basis, and refuses a repeated dimension', async () => {
+      const res = await get('/api/reports/performance?group_by=creative&then_by=date&date_basis=send&from=2026-02-01&to=2026-02-28');
+      expect(res.status).toBe(200);
+      expect(await json(res)).toMatchObject({ thenBy: 'REPORT_GROUPING_DATE', dateBasis: 'DATE_BASIS_SEND' });
+      expect(performanceRequests.at(-1)).toMatchObject({ thenBy: ReportGrouping.REPORT_GROUPING_DATE, dateBasis: DateBasis.DATE_BASIS_SEND });
+      const bad = await get('/api/reports/performance?group_by=offer&then_by=offer&date_basis=click');
+      expect(bad.status).toBe(400);
+      expect((await json(bad)).fields).toEqual({ then_by: 'must differ from group_by', date_basis: 'must be one of conversion, send' });
+    });
+
+    it('serves the reconciliation report with its range, zone and partner', async () => {
+      const res = await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&tz=Europe/Paris&partner=tune-1');
+      expect(res.status).toBe(200);
+      expect(reconciliationRequests.at(-1)).toEqual({ fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris', partnerId: 'tune-1' });
+      expect(((await json(res)).rows as unknown[])[0]).toMatchObject({
+        partnerId: 'tune-1', received: { count: '3', amount: { amount: '34.99' } },
+        unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: { amount: '5.00' } } }],
+      });
+    });
+
+    it('serves the send-cohort maturity report, as JSON and CSV', async () => {
+      const res = await get('/api/reports/maturity?from=2026-02-01&to=2026-02-07&group_by=creative');
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect((body.total as { points: unknown[] }).points[2]).toEqual({
+        days: 30, revenue: [{ currencyCode: 'USD', amountMicros: '1152000000', amount: '1152.00' }],
+        revenuePerSend: [{ currencyCode: 'USD', amountMicros: '115200', amount: '0.1152' }],
+      });
+      const text = await (await get('/api/reports/maturity?from=2026-02-01&to=2026-02-07&group_by=creative&format=csv')).text();
+      expect(text.split('\r\n').slice(0, 3)).toEqual([
+        'key,name,sends,days,currency,revenue,revenue_per_send', 'cr-summer,Summer Sale 20%,10000,1,USD,240.00,0.024', 'cr-summer,Summer Sale 20%,10000,7,USD,960.00,0.096',
+      ]);
+      expect((await json(await get('/api/reports/maturity?group_by=date'))).fields).toEqual({ group_by: 'must be one of creative, offer, campaign' });
+    });
+
+    it('exports every report as CSV with exact decimals, one line per group and currency', async () => {
+      const perf = await get('/api/reports/performance?group_by=creative&from=2026-02-01&to=2026-02-28&format=csv');
+      expect(perf.status).toBe(200);
+      expect(perf.headers.get('content-type')).toMatch(/^text\/csv/);
+      expect(perf.headers.get('content-disposition')).toBe('attachment; filename="trackly-performance.csv"');
+      expect((await perf.text()).split('\r\n')).toEqual([
+        'key,name,key2,name2,currency,sends,clicks,unique_clicks,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc',
+        'cr-1,Summer Sale 20%,,,USD,10000,1200,1100,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96',
+        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00',
+        '',
+      ]);
+      const rec = await (await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&format=csv')).text();
+      expect(rec.split('\r\n')[1]).toBe('tune-1,2026-02-20,USD,3,34.99,1,24.99,0,0.00,1,5.00,UNKNOWN_CLICK_ID=1,1,5.00,0,0.00');
+      const msg = await (await get('/api/reports/messages/msg-a?format=csv')).text();
+      expect(msg.split('\r\n')[1]).toBe(
+        // A cell starting with + is kept from spreadsheets' formula parsing by a leading apostrophe.
+        "msg-a,contact-1,'+1***1234,camp-1,cr-1,summer,2026-02-16T08:00:00.000Z,true,2026-02-16T09:00:00.000Z,2,tune-1,tx-1,clickA,2026-02-20T12:00:00.000Z,approved,USD,24.99",
+      );
+      const journey = await (await get('/api/reports/contacts/contact-1/journey?format=csv')).text();
+      expect(journey.split('\r\n').slice(1, 3)).toEqual([
+        'contact-1,2026-02-16T08:00:00.000Z,MESSAGE_SENT,msg-a,,summer,,,',
+        'contact-1,2026-02-20T12:00:00.000Z,CONVERSION,msg-a,clickA,summer,tx-1,USD,24.99',
+      ]);
+      expect((await get('/api/reports/messages/msg-a?format=xml')).status).toBe(400);
     });
 
     it('gives up on a downstream slower than the deadline with 504', async () => {
@@ -363,6 +472,42 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.status).toBe(404);
       expect(await json(res)).toEqual({ error: 'NOT_FOUND', message: 'conversion tune-1/unknown not found' });
       expect((await get('/api/conversions/tune-1/slow')).status).toBe(504);
+    });
+  });
+
+  describe('OpenAPI and dashboard', () => {
+    it('documents every route it serves, and serves every documented path', async () => {
+      const res = await get('/api/openapi.json', {});
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(doc.openapi).toBe('3.1.0');
+      // The routes Nest registered, in OpenAPI's {param} form.
+      const server = gateway.app.getHttpAdapter().getInstance() as { router?: { stack: { route?: { path: string } }[] }; _router?: { stack: { route?: { path: string } }[] } };
+      const stack = (server.router ?? server._router)!.stack;
+      const routes = stack.filter((l) => l.route).map((l) => l.route!.path.replace(/:(\w+)/g, '{$1}'));
+      const documented = Object.keys(doc.paths);
+      // /metrics belongs to the platform library (Prometheus text for the scraper), not to this API.
+      const api = routes.filter((r) => r !== '/dashboard/{file}' && r !== '/metrics');
+      expect(api.sort()).toEqual([...documented].sort());
+      for (const path of documented) {
+        const concrete = path.replace('{messageId}', 'msg-a').replace('{contactId}', 'contact-1').replace('{partnerId}', 'tune-1').replace('{conversionId}', 'tx-1');
+        const query = path === '/api/reports/performance' ? '?group_by=offer' : '';
+        expect([path, (await get(`${concrete}${query}`)).status]).toEqual([path, 200]);
+      }
+    });
+
+    it('serves the dashboard and its files from this origin only, without a key', async () => {
+      const page = await get('/', {});
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+      const html = await page.text();
+      expect(html).toContain('<script src="/dashboard/app.js" defer></script>');
+      expect(html).not.toMatch(/https?:\/\//);
+      expect((await get('/dashboard/app.js', {})).headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect((await get('/dashboard/app.css', {})).status).toBe(200);
+      expect((await get('/dashboard/..%2Fpackage.json', {})).status).toBe(404);
+      expect((await get('/dashboard/main.js', {})).status).toBe(404);
     });
   });
 

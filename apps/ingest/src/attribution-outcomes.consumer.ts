@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Logger } from '@trackly/logging';
 import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import { AttributionVerdict, attributedVerdict, unattributedVerdict } from './domain/attribution-verdict';
+import { AttributionVerdict, attributedVerdict, correctedVerdict, unattributedVerdict } from './domain/attribution-verdict';
 import { ConversionsService } from './conversions/conversions.service';
 import { INGEST_LOGGER } from './ingest.tokens';
 
@@ -19,7 +19,12 @@ export class AttributionOutcomesConsumer implements OnModuleInit {
     this.lifecycle
       .consumer(Streams.attribution)
       .on(Events.ConversionAttributed, (e, { manager, eventId }) => this.apply(manager, attributedVerdict(e.attribution), eventId))
-      .on(Events.ConversionUnattributed, (e, { manager, eventId }) => this.apply(manager, unattributedVerdict(e.attribution), eventId));
+      .on(Events.ConversionUnattributed, (e, { manager, eventId }) => this.apply(manager, unattributedVerdict(e.attribution), eventId))
+      // Adjustments and re-attribution move credit later: keep the verdict shown by GetConversion current.
+      .on(Events.AttributionCorrected, async (e, { manager, eventId }) => {
+        const verdict = correctedVerdict(e.current);
+        if (verdict) await this.apply(manager, verdict, eventId);
+      });
   }
 
   private async apply(manager: EntityManager, verdict: AttributionVerdict, eventId: string): Promise<void> {

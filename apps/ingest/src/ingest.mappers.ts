@@ -1,7 +1,9 @@
 /** Rows <-> contract messages. */
-import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import type { Conversion, Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { attributionStateFromName, statusFromName } from './domain/conversion.rules';
+import { partnerKindFromName } from './domain/partner.rules';
 import { ConversionEntity } from './conversions/conversion.entity';
+import { PartnerEntity } from './partners/partner.entity';
 
 export function toConversion(e: ConversionEntity): Conversion {
   return {
@@ -17,5 +19,19 @@ export function toConversion(e: ConversionEntity): Conversion {
     attributionReason: e.attributionReason ?? '',
     creditedMessageId: e.creditedMessageId ?? '',
     messageId: '',
+  };
+}
+
+export function toPartner(e: PartnerEntity): Partner {
+  return {
+    partnerId: e.partnerId,
+    name: e.name,
+    kind: partnerKindFromName(e.kind),
+    clickIdParam: e.clickIdParam ?? '',
+    defaultCurrency: e.defaultCurrency,
+    allowedSources: e.allowedSources,
+    tokenIssuedAt: e.tokenIssuedAt,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
   };
 }

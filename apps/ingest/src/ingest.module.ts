@@ -11,13 +11,16 @@ import type { IngestConfig } from './ingest.config';
 import { IngestGrpcController } from './ingest.grpc.controller';
 import { INGEST_CONFIG, INGEST_LOGGER } from './ingest.tokens';
 import { ingestMigrations } from './migrations';
+import { ConversionsImportService } from './imports/conversions-import.service';
+import { PartnerEntity } from './partners/partner.entity';
+import { PartnersService } from './partners/partners.service';
 import { PostbackArchive } from './postbacks/postback-archive.service';
 import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
 import { PostbacksService } from './postbacks/postbacks.service';
 
 export const INGEST_SCHEMA = 'ingest';
-export const ingestEntities = [ConversionEntity, PostbackRequestEntity];
+export const ingestEntities = [ConversionEntity, PostbackRequestEntity, PartnerEntity];
 
 @Module({})
 export class IngestModule {
@@ -49,6 +52,8 @@ export class IngestModule {
         { provide: INGEST_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
         ConversionsService,
+        PartnersService,
+        ConversionsImportService,
         PostbackArchive,
         PostbacksService,
         AttributionOutcomesConsumer,

@@ -8,7 +8,7 @@ import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
-import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { AttributionState, Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
@@ -62,6 +62,10 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     pg = new Client({ connectionString: db.url });
     await pg.connect();
     nc = await connect({ servers: testInfra().natsUrl });
+    for (const partnerId of ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon']) {
+      const r = await client.upsertPartner({ partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [] });
+      tokens[partnerId] = r.token;
+    }
   });
 
   afterAll(async () => {
@@ -80,28 +84,34 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     const out: Conversion[] = [];
     const batch = await c.fetch({ max_messages: 500, expires: 1000 });
     for await (const m of batch) {
-      expect(m.subject).toBe(`${prefix}.${Events.ConversionReceived.subject}`);
-      out.push(ConversionReceived.decode(m.data).conversion!);
+      if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.push(ConversionReceived.decode(m.data).conversion!);
+      else expect(m.subject).toBe(`${prefix}.${Events.ConversionAdjusted.subject}`);
     }
     return out;
   }
 
   async function archived(partnerId: string) {
     const { rows } = await pg.query(
-      `SELECT method, path, query, content_type, body, outcome, reason, conversion_ref, source_ip, received_at
+      `SELECT method, path, query, content_type, body, outcome, reason, reason_code, conversion_ref, source_ip, received_at
        FROM "ingest".postback_requests WHERE partner_id = $1 ORDER BY id`,
       [partnerId],
     );
     return rows;
   }
 
+  /** Tokens of the partners registered in beforeAll; postback() adds the partner's token to the query. */
+  const tokens: Record<string, string> = {};
+
   async function postback(path: string, init: RequestInit = {}) {
-    const res = await fetch(`${httpBase}${path}`, init);
+    const partner = /^\/postbacks\/([^/?]+)/.exec(path)?.[1];
+    const token = partner ? tokens[partner] : undefined;
+    const url = token ? `${path}${path.includes('?') ? '&' : '?'}token=${token}` : path;
+    const res = await fetch(`${httpBase}${url}`, init);
     return { status: res.status, body: ((await res.json().catch(() => undefined)) ?? {}) as Answer, headers: res.headers };
   }
 
   describe('HTTP postbacks', () => {
-    it('stores a GET postback once; a repeat is a 200 duplicate with the same id; both are archived', async () => {
+    it('stores a GET postback once; a repeat is a 200 duplicate with the same id; both are archived, token redacted', async () => {
       const url = '/postbacks/acme?click_id=Ab3dEf9hIj2LmN0pQr5tUv&transaction_id=tx-100&payout=24.99&currency=usd&status=sale&offer_id=42';
       const first = await postback(url);
       expect(first.status).toBe(200);
@@ -109,7 +119,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       expect(first.body).toEqual({ status: 'stored', id: expect.stringMatching(UUID), conversion_id: 'tx-100' });
 
       clock.advance(60_000);
-      const again = await postback(url.replace('payout=24.99', 'payout=99.00'));
+      const again = await postback(url.replace('click_id=Ab3dEf9hIj2LmN0pQr5tUv', 'click_id=other'));
       expect(again).toMatchObject({ status: 200, body: { status: 'duplicate', id: first.body.id, conversion_id: 'tx-100' } });
 
       const { conversion } = await client.getConversion({ partnerId: 'acme', conversionId: 'tx-100' });
@@ -127,7 +137,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
 
       const rows = await archived('acme');
       expect(rows).toEqual([
-        expect.objectContaining({ method: 'GET', path: '/postbacks/acme', query: url.split('?')[1], body: null, outcome: 'stored', reason: null, conversion_ref: first.body.id }),
+        expect.objectContaining({ method: 'GET', path: '/postbacks/acme', query: `${url.split('?')[1]}&token=REDACTED`, body: null, outcome: 'stored', reason: null, conversion_ref: first.body.id }),
         expect.objectContaining({ outcome: 'duplicate', reason: expect.stringContaining('already stored'), conversion_ref: first.body.id }),
       ]);
       expect(rows[0].source_ip).toMatch(/127\.0\.0\.1/);
@@ -152,7 +162,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       const dup = await postback('/postbacks/beta', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ order_id: 'json-1', payout: '1' }),
+        body: JSON.stringify({ order_id: 'json-1', payout: '24.990', currency: 'EUR', token: tokens.beta }),
       });
       expect(dup).toMatchObject({ status: 200, body: { status: 'duplicate', id: json.body.id } });
 
@@ -167,6 +177,8 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       expect(rows.map((r) => [r.method, r.outcome])).toEqual([['POST', 'stored'], ['POST', 'stored'], ['POST', 'duplicate']]);
       expect(rows[0]).toMatchObject({ content_type: 'application/x-www-form-urlencoded', body: expect.stringContaining('conversion_id=form-1') });
       expect(rows[1].body).toBe('{"order_id": "json-1", "subid": 12345, "payout": 24.99, "datetime": 1793520000}');
+      // The body's token (which wins over the query's) is checked, and redacted like the query's.
+      expect(rows[2].body).toBe('{"order_id":"json-1","payout":"24.990","currency":"EUR","token":"REDACTED"}');
     });
 
     it('publishes exactly one ConversionReceived per stored conversion, duplicates none', async () => {
@@ -228,7 +240,12 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
 
       const rows = await archived('gamma');
       expect(rows.map((r) => r.outcome)).toEqual(['invalid', 'invalid', 'invalid', 'invalid']);
-      expect(rows[0]).toMatchObject({ query: 'click_id=a&click_id=b&payout=1e3&status=maybe&occurred_at=2026-11-02T10:00:00', reason: expect.stringContaining('conversion_id is required'), conversion_ref: null });
+      expect(rows[0]).toMatchObject({
+        query: 'click_id=a&click_id=b&payout=1e3&status=maybe&occurred_at=2026-11-02T10:00:00&token=REDACTED',
+        reason: expect.stringContaining('conversion_id is required'),
+        reason_code: 'INVALID_FIELDS',
+        conversion_ref: null,
+      });
       expect(rows[3]).toMatchObject({ body: '{"conversion_id": ', content_type: 'application/json' });
       const stored = await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'gamma'`);
       expect(stored.rows[0].n).toBe(0);
@@ -260,7 +277,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
 
       const rows = await archived('delta');
       expect(rows.map((r) => r.outcome)).toEqual(['invalid', 'invalid', 'stored', 'invalid']);
-      expect(rows[0]).toMatchObject({ body: null, reason: `request body exceeds ${MAX_BODY} bytes`, query: 'conversion_id=big-1&payout=1' });
+      expect(rows[0]).toMatchObject({ body: null, reason: `request body exceeds ${MAX_BODY} bytes`, reason_code: 'BODY_TOO_LARGE', query: 'conversion_id=big-1&payout=1&token=REDACTED' });
       expect(rows[3]).toMatchObject({ body: 'conversion_id=t-1&payout=1', content_type: 'text/plain' });
       await expect(client.getConversion({ partnerId: 'delta', conversionId: 'big-1' })).rejects.toMatchObject({ code: status.NOT_FOUND });
       // Off the postback routes an unreadable body is an ordinary HTTP error, not a 500.

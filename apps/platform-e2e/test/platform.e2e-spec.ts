@@ -2,7 +2,7 @@ import { createGrpcClient } from '@trackly/grpc';
 import { eventually } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
-import { AttributionState } from '@trackly/contracts/ingest/v1/ingest';
+import { AttributionState, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { runDemo } from '../../../tools/demo/src/demo';
 import { Platform, ShiftedClock, startPlatform } from './platform';
 
@@ -20,6 +20,8 @@ describe('Trackly end to end', () => {
   let tracking: ReturnType<typeof createGrpcClient<typeof TrackingServiceService>>;
   let ingest: ReturnType<typeof createGrpcClient<typeof IngestServiceService>>;
   const clickIds: Record<string, string> = {};
+  /** The network's postback token, issued when it is registered with ingest. */
+  let partnerToken = '';
 
   const api = async (path: string): Promise<Json> => {
     const res = await fetch(`${p.gatewayHttp}${path}`, { headers: { authorization: `Bearer ${p.apiKey}` } });
@@ -29,7 +31,7 @@ describe('Trackly end to end', () => {
   };
   const postback = async (params: Record<string, string>) => {
     const url = new URL(`${p.ingestHttp}/postbacks/everflow`);
-    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({ ...params, token: partnerToken })) url.searchParams.set(k, v);
     const res = await fetch(url);
     return { status: res.status, body: (await res.json()) as Json };
   };
@@ -45,6 +47,11 @@ describe('Trackly end to end', () => {
     p = await startPlatform(clock);
     tracking = createGrpcClient(TrackingServiceService, p.trackingGrpc);
     ingest = createGrpcClient(IngestServiceService, p.ingestGrpc);
+    // The edge only takes postbacks from registered partners, with their token.
+    const registered = await ingest.upsertPartner({
+      partnerId: 'everflow', name: 'Everflow network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
+    });
+    partnerToken = registered.token;
   }, 60_000);
 
   afterAll(async () => {
@@ -95,7 +102,11 @@ describe('Trackly end to end', () => {
     }, 15_000);
     expect(ord1.attribution).toMatchObject({ outcome: 'ATTRIBUTION_OUTCOME_ATTRIBUTED', creditedClickId: clickIds.A, reportedClickId: clickIds.B, messageId: 'msg-A' });
     expect(ord1.diagnosis).toMatchObject({ clickIdMatched: true, clickInWindow: true });
-    const ord2 = await eventually(async () => ((await api('/api/conversions/everflow/ord-2')).attribution ? api('/api/conversions/everflow/ord-2') : undefined), 15_000);
+    // An unknown click id is parked (outcome PENDING) until the park horizon, then settled.
+    const ord2 = await eventually(async () => {
+      const j = await api('/api/conversions/everflow/ord-2');
+      return j.attribution && j.attribution.outcome !== 'ATTRIBUTION_OUTCOME_PENDING' ? j : undefined;
+    }, 15_000);
     expect(ord2.attribution).toMatchObject({ outcome: 'ATTRIBUTION_OUTCOME_UNATTRIBUTED', reason: 'UNATTRIBUTED_REASON_UNKNOWN_CLICK_ID' });
     expect(ord2.diagnosis).toMatchObject({ clickIdMatched: false });
     const ord3 = await eventually(async () => ((await api('/api/conversions/everflow/ord-3')).attribution ? api('/api/conversions/everflow/ord-3') : undefined), 15_000);
@@ -160,7 +171,7 @@ describe('Trackly end to end', () => {
     clock.reset();
     const lines: string[] = [];
     const result = await runDemo(
-      { trackingGrpc: p.trackingGrpc, ingestHttp: p.ingestHttp, gatewayHttp: p.gatewayHttp, apiKey: p.apiKey },
+      { trackingGrpc: p.trackingGrpc, ingestGrpc: p.ingestGrpc, ingestHttp: p.ingestHttp, gatewayHttp: p.gatewayHttp, apiKey: p.apiKey, settleWaitMs: 15_000 },
       (l) => lines.push(l),
     );
     const summer = result.byOffer.rows!.find((r) => r.key.startsWith('summer-'))!;

@@ -74,6 +74,8 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
     }), { clock }));
     apps.push(await startAttribution(loadAttributionConfig({
       ...common, DATABASE_URL: dbs[2].url, ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+      // Unknown click ids are parked until this horizon (24 h by default) before settling as UNKNOWN_CLICK_ID.
+      ATTRIBUTION_PARK_HORIZON_SECONDS: '1',
     }), { clock }));
     apps.push(await startReporting(loadReportingConfig({
       ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}`,

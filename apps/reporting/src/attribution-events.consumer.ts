@@ -1,9 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import { attributedFact, unattributedFact } from './domain/facts';
+import { attributedFact, correctionFact, unattributedFact } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
 
-/** Credited and unattributed conversions from the attribution stream. */
+/** Credited and unattributed conversions, and later corrections of either, from the attribution stream. */
 @Injectable()
 export class AttributionEventsConsumer implements OnModuleInit {
   constructor(
@@ -19,6 +19,7 @@ export class AttributionEventsConsumer implements OnModuleInit {
         if (decided.kind === 'credited') await this.projection.recordCreditedConversion(manager, decided.fact);
         else await this.projection.recordUnattributedConversion(manager, decided.fact);
       })
-      .on(Events.ConversionUnattributed, (e, { manager }) => this.projection.recordUnattributedConversion(manager, unattributedFact(e)));
+      .on(Events.ConversionUnattributed, (e, { manager }) => this.projection.recordUnattributedConversion(manager, unattributedFact(e)))
+      .on(Events.AttributionCorrected, (e, { manager }) => this.projection.applyCorrection(manager, correctionFact(e)));
   }
 }

@@ -1,11 +1,15 @@
 import { Controller } from '@nestjs/common';
 import {
+  GetCohortMaturityRequest,
+  GetCohortMaturityResponse,
   GetContactJourneyRequest,
   GetContactJourneyResponse,
   GetMessageReportRequest,
   GetMessageReportResponse,
   GetPerformanceReportRequest,
   GetPerformanceReportResponse,
+  GetReconciliationReportRequest,
+  GetReconciliationReportResponse,
   ReportingServiceController,
   ReportingServiceControllerMethods,
 } from '@trackly/contracts/reporting/v1/reporting_service';
@@ -18,7 +22,14 @@ export class ReportingGrpcController implements ReportingServiceController {
   constructor(private readonly reports: ReportsService) {}
 
   getPerformanceReport(req: GetPerformanceReportRequest): Promise<GetPerformanceReportResponse> {
-    return this.reports.performance({ groupBy: req.groupBy, fromDate: req.fromDate, toDate: req.toDate, timeZone: req.timeZone });
+    return this.reports.performance({
+      groupBy: req.groupBy,
+      fromDate: req.fromDate,
+      toDate: req.toDate,
+      timeZone: req.timeZone,
+      thenBy: req.thenBy,
+      dateBasis: req.dateBasis,
+    });
   }
 
   getMessageReport(req: GetMessageReportRequest): Promise<GetMessageReportResponse> {
@@ -27,5 +38,13 @@ export class ReportingGrpcController implements ReportingServiceController {
 
   getContactJourney(req: GetContactJourneyRequest): Promise<GetContactJourneyResponse> {
     return this.reports.contactJourney(req.contactId);
+  }
+
+  getReconciliationReport(req: GetReconciliationReportRequest): Promise<GetReconciliationReportResponse> {
+    return this.reports.reconciliation(req);
+  }
+
+  getCohortMaturity(req: GetCohortMaturityRequest): Promise<GetCohortMaturityResponse> {
+    return this.reports.cohortMaturity(req);
   }
 }

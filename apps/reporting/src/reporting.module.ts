@@ -4,6 +4,7 @@ import { DatabaseModule } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { MessagingModule, Streams } from '@trackly/messaging';
 import { AttributionEventsConsumer } from './attribution-events.consumer';
+import { IngestEventsConsumer } from './ingest-events.consumer';
 import { reportingMigrations } from './migrations';
 import { ProjectionService } from './projection/projection.service';
 import type { ReportingConfig } from './reporting.config';
@@ -35,7 +36,7 @@ export class ReportingModule {
           service: 'reporting',
           schema: REPORTING_SCHEMA,
           publishes: [],
-          consumes: [Streams.tracking, Streams.attribution],
+          consumes: [Streams.tracking, Streams.ingest, Streams.attribution],
           logger,
         }),
       ],
@@ -46,6 +47,7 @@ export class ReportingModule {
         ReportsService,
         TrackingEventsConsumer,
         AttributionEventsConsumer,
+        IngestEventsConsumer,
       ],
     };
   }

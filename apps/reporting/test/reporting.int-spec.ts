@@ -96,19 +96,41 @@ const UNATTRIBUTED: Attribution = {
 };
 
 const money = (currencyCode: string, micros: number) => ({ currencyCode, amountMicros: String(micros) });
-const rev = (cur: string, approved: number, pending: number, perSend: number, epc: number): RevenueTotal => ({
+/** [approved or pending conversions, reversed conversions, reversed micros] of one currency. */
+type Counts = [number, number, number];
+const rev = (cur: string, approved: number, pending: number, perSend: number, epc: number, [n, nReversed, reversed]: Counts): RevenueTotal => ({
   revenue: money(cur, approved),
   pendingRevenue: money(cur, pending),
   revenuePerSend: money(cur, perSend),
   epc: money(cur, epc),
+  reversed: money(cur, reversed),
+  conversions: String(n),
+  reversedConversions: String(nReversed),
 });
-const row = (key: string, name: string, sends: number, clicks: number, unique: number, conversions: number, revenue: RevenueTotal[]): PerformanceRow => ({
+// Ratios in millionths, computed here in floating point as an independent check of the service's integer maths.
+const ppm = (a: number, b: number) => String(b ? Math.round((a * 1e6) / b) : 0);
+const row = (
+  key: string,
+  name: string,
+  sends: number,
+  clicks: number,
+  unique: number,
+  [conversions, reversedConversions]: [number, number],
+  revenue: RevenueTotal[],
+  key2 = '',
+  name2 = '',
+): PerformanceRow => ({
   key,
   name,
+  key2,
+  name2,
   sends: String(sends),
   clicks: String(clicks),
   uniqueClicks: String(unique),
   conversions: String(conversions),
+  reversedConversions: String(reversedConversions),
+  ctrPpm: ppm(clicks, sends),
+  cvrPpm: ppm(conversions, clicks),
   revenue,
 });
 
@@ -124,8 +146,8 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
   }
 
-  const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '') =>
-    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone });
+  const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '', more: Partial<GetPerformanceReportRequest> = {}) =>
+    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, ...more });
 
   beforeAll(async () => {
     db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
@@ -192,7 +214,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
       const r = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-04-01', '2026-04-01');
       return r.total?.sends === '1' && r.total.conversions === '1';
     }, 20_000);
-  });
+  }, 60_000);
 
   afterAll(async () => {
     client?.close();
@@ -206,38 +228,50 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
     expect(r.timeZone).toBe('UTC');
     expect(r.rows).toEqual([
-      row('cr-1', 'Summer Sale 20%', 2, 3, 2, 5, [
-        rev('EUR', 35_000_000, 0, 17_500_000, 11_666_667),
-        rev('USD', 24_990_000, 10_000_000, 12_495_000, 8_330_000),
+      row('cr-1', 'Summer Sale 20%', 2, 3, 2, [4, 1], [
+        rev('EUR', 35_000_000, 0, 17_500_000, 11_666_667, [2, 0, 0]),
+        rev('USD', 24_990_000, 10_000_000, 12_495_000, 8_330_000, [2, 1, 5_000_000]),
       ]),
-      row('cr-2', '', 2, 1, 1, 1, [rev('USD', 12_000_000, 0, 6_000_000, 12_000_000)]),
+      row('cr-2', '', 2, 1, 1, [1, 0], [rev('USD', 12_000_000, 0, 6_000_000, 12_000_000, [1, 0, 0])]),
     ]);
     expect(r.total).toEqual(
-      row('', '', 4, 4, 3, 6, [rev('EUR', 35_000_000, 0, 8_750_000, 8_750_000), rev('USD', 36_990_000, 10_000_000, 9_247_500, 9_247_500)]),
+      row('', '', 4, 4, 3, [5, 1], [
+        rev('EUR', 35_000_000, 0, 8_750_000, 8_750_000, [2, 0, 0]),
+        rev('USD', 36_990_000, 10_000_000, 9_247_500, 9_247_500, [3, 1, 5_000_000]),
+      ]),
     );
   });
 
   it('reports per offer', async () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_OFFER, '2026-03-10', '2026-03-11');
     expect(r.rows).toEqual([
-      row('off-1', 'Summer Clearance', 2, 2, 1, 3, [rev('USD', 24_990_000, 10_000_000, 12_495_000, 12_495_000)]),
-      row('off-2', 'EU Shoes', 2, 2, 2, 3, [rev('EUR', 35_000_000, 0, 17_500_000, 17_500_000), rev('USD', 12_000_000, 0, 6_000_000, 6_000_000)]),
+      row('off-1', 'Summer Clearance', 2, 2, 1, [2, 1], [rev('USD', 24_990_000, 10_000_000, 12_495_000, 12_495_000, [2, 1, 5_000_000])]),
+      row('off-2', 'EU Shoes', 2, 2, 2, [3, 0], [
+        rev('EUR', 35_000_000, 0, 17_500_000, 17_500_000, [2, 0, 0]),
+        rev('USD', 12_000_000, 0, 6_000_000, 6_000_000, [1, 0, 0]),
+      ]),
     ]);
   });
 
   it('reports per campaign', async () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_CAMPAIGN, '2026-03-10', '2026-03-11');
     expect(r.rows).toEqual([
-      row('camp-1', 'Weekly blast', 1, 2, 1, 3, [rev('USD', 24_990_000, 10_000_000, 24_990_000, 12_495_000)]),
-      row('camp-2', 'Flash sale', 3, 2, 2, 3, [rev('EUR', 35_000_000, 0, 11_666_667, 17_500_000), rev('USD', 12_000_000, 0, 4_000_000, 6_000_000)]),
+      row('camp-1', 'Weekly blast', 1, 2, 1, [2, 1], [rev('USD', 24_990_000, 10_000_000, 24_990_000, 12_495_000, [2, 1, 5_000_000])]),
+      row('camp-2', 'Flash sale', 3, 2, 2, [3, 0], [
+        rev('EUR', 35_000_000, 0, 11_666_667, 17_500_000, [2, 0, 0]),
+        rev('USD', 12_000_000, 0, 4_000_000, 6_000_000, [1, 0, 0]),
+      ]),
     ]);
   });
 
   it('reports per UTC date, only days with activity', async () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-01', '2026-03-31', '');
     expect(r.rows).toEqual([
-      row('2026-03-10', '', 2, 2, 1, 2, [rev('USD', 0, 10_000_000, 0, 0)]),
-      row('2026-03-11', '', 2, 2, 2, 4, [rev('EUR', 35_000_000, 0, 17_500_000, 17_500_000), rev('USD', 36_990_000, 0, 18_495_000, 18_495_000)]),
+      row('2026-03-10', '', 2, 2, 1, [1, 1], [rev('USD', 0, 10_000_000, 0, 0, [1, 1, 5_000_000])]),
+      row('2026-03-11', '', 2, 2, 2, [4, 0], [
+        rev('EUR', 35_000_000, 0, 17_500_000, 17_500_000, [2, 0, 0]),
+        rev('USD', 36_990_000, 0, 18_495_000, 18_495_000, [2, 0, 0]),
+      ]),
     ]);
   });
 
@@ -245,32 +279,44 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-11', 'America/New_York');
     expect(r.timeZone).toBe('America/New_York');
     expect(r.rows).toEqual([
-      row('2026-03-10', '', 3, 3, 2, 3, [rev('USD', 24_990_000, 10_000_000, 8_330_000, 8_330_000)]),
-      row('2026-03-11', '', 1, 1, 1, 3, [rev('EUR', 35_000_000, 0, 35_000_000, 35_000_000), rev('USD', 12_000_000, 0, 12_000_000, 12_000_000)]),
+      row('2026-03-10', '', 3, 3, 2, [2, 1], [rev('USD', 24_990_000, 10_000_000, 8_330_000, 8_330_000, [2, 1, 5_000_000])]),
+      row('2026-03-11', '', 1, 1, 1, [3, 0], [
+        rev('EUR', 35_000_000, 0, 35_000_000, 35_000_000, [2, 0, 0]),
+        rev('USD', 12_000_000, 0, 12_000_000, 12_000_000, [1, 0, 0]),
+      ]),
     ]);
   });
 
   it('cuts days in Asia/Kolkata (+05:30): evening UTC moves to the next local day', async () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-12', 'Asia/Kolkata');
     expect(r.rows).toEqual([
-      row('2026-03-10', '', 2, 2, 1, 2, [rev('USD', 0, 10_000_000, 0, 0)]),
-      row('2026-03-11', '', 1, 1, 1, 2, [rev('EUR', 5_000_000, 0, 5_000_000, 5_000_000), rev('USD', 24_990_000, 0, 24_990_000, 24_990_000)]),
-      row('2026-03-12', '', 1, 1, 1, 2, [rev('EUR', 30_000_000, 0, 30_000_000, 30_000_000), rev('USD', 12_000_000, 0, 12_000_000, 12_000_000)]),
+      row('2026-03-10', '', 2, 2, 1, [1, 1], [rev('USD', 0, 10_000_000, 0, 0, [1, 1, 5_000_000])]),
+      row('2026-03-11', '', 1, 1, 1, [2, 0], [
+        rev('EUR', 5_000_000, 0, 5_000_000, 5_000_000, [1, 0, 0]),
+        rev('USD', 24_990_000, 0, 24_990_000, 24_990_000, [1, 0, 0]),
+      ]),
+      row('2026-03-12', '', 1, 1, 1, [2, 0], [
+        rev('EUR', 30_000_000, 0, 30_000_000, 30_000_000, [1, 0, 0]),
+        rev('USD', 12_000_000, 0, 12_000_000, 12_000_000, [1, 0, 0]),
+      ]),
     ]);
-    expect(r.total).toMatchObject({ sends: '4', clicks: '4', uniqueClicks: '3', conversions: '6' });
+    expect(r.total).toMatchObject({ sends: '4', clicks: '4', uniqueClicks: '3', conversions: '5', reversedConversions: '1' });
   });
 
   it('cuts a single day in Asia/Kathmandu (+05:45) exactly at the quarter hour', async () => {
     // The day is [2026-03-10T18:15Z, 2026-03-11T18:15Z): conversion D at 18:14:59Z is in, C at 19:00Z is not.
     const r = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-11', '2026-03-11', 'Asia/Kathmandu');
     expect(r.rows).toEqual([
-      row('2026-03-11', '', 1, 1, 1, 2, [rev('EUR', 5_000_000, 0, 5_000_000, 5_000_000), rev('USD', 24_990_000, 0, 24_990_000, 24_990_000)]),
+      row('2026-03-11', '', 1, 1, 1, [2, 0], [
+        rev('EUR', 5_000_000, 0, 5_000_000, 5_000_000, [1, 0, 0]),
+        rev('USD', 24_990_000, 0, 24_990_000, 24_990_000, [1, 0, 0]),
+      ]),
     ]);
   });
 
   it('counts the clicks of a message whose send never arrived, in the click date range', async () => {
     const r = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-02-01', '2026-02-01');
-    expect(r.rows).toEqual([row('cr-1', 'Summer Sale 20%', 0, 1, 1, 0, [])]);
+    expect(r.rows).toEqual([row('cr-1', 'Summer Sale 20%', 0, 1, 1, [0, 0], [])]);
   });
 
   it.each<[string, Partial<GetPerformanceReportRequest>, RegExp]>([
@@ -282,7 +328,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     ['an offset instead of a zone', { timeZone: '+05:30' }, /time_zone/],
   ])('refuses %s with INVALID_ARGUMENT', async (_what, over, why) => {
     const err = await client
-      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', ...over })
+      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, ...over })
       .catch((e) => e);
     expect(err).toBeInstanceOf(GrpcCallError);
     expect(err.code).toBe(status.INVALID_ARGUMENT);
@@ -308,6 +354,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
         { partnerId: 'p1', conversionId: 'A', clickId: 'k1', payout: money('USD', 24_990_000), occurredAt: at('2026-03-11T02:00:00Z'), status: 'approved', messageId: 'm1', offerId: 'off-1' },
       ],
       revenue: [money('USD', 24_990_000)],
+      clickTimes: [at('2026-03-10T12:10:00Z'), at('2026-03-10T12:20:00Z')],
     });
   });
 

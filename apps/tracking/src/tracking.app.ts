@@ -6,6 +6,7 @@ import { runServiceMigrations } from '@trackly/database';
 import { TrackingConfig } from './tracking.config';
 import { TRACKING_SCHEMA, TrackingModule, trackingEntities } from './tracking.module';
 import { trackingMigrations } from './migrations';
+import { mountClickEdge } from './clicks/click.http.controller';
 
 export const TRACKING_SERVICE_FULL_NAME = 'trackly.tracking.v1.TrackingService';
 
@@ -17,6 +18,7 @@ export async function startTracking(config: TrackingConfig, deps: { clock?: Cloc
     logger,
     grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
     http: { host: config.TRACKING_HOST, port: config.TRACKING_HTTP_PORT },
+    configure: (app) => mountClickEdge(app, logger),
   });
   logger.info(
     { grpc: config.TRACKING_GRPC_PORT, http: config.TRACKING_HTTP_PORT },

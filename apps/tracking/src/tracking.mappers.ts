@@ -3,6 +3,7 @@ import { Campaign, Click, ClickClass, Creative, Message, Offer } from '@trackly/
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog/catalog.entity';
 import { ClickEntity } from './clicks/click.entity';
 import { MessageEntity } from './messages/message.entity';
+import type { HitClass } from './domain/click-classifier';
 
 export function toOffer(e: OfferEntity): Offer {
   return {
@@ -43,6 +44,12 @@ export function trackedUrl(publicUrl: string, shortCode: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/c/${shortCode}`;
 }
 
+const CLICK_CLASSES: Record<HitClass, ClickClass> = {
+  HUMAN: ClickClass.CLICK_CLASS_HUMAN,
+  PREVIEW: ClickClass.CLICK_CLASS_PREVIEW,
+  BOT: ClickClass.CLICK_CLASS_BOT,
+};
+
 export function toClick(e: ClickEntity, messageSentAt: Date | undefined): Click {
   return {
     clickId: e.clickId,
@@ -55,9 +62,8 @@ export function toClick(e: ClickEntity, messageSentAt: Date | undefined): Click 
     firstClickOnMessage: e.firstClickOnMessage,
     userAgent: e.userAgent,
     messageSentAt,
-    // Classification of hits arrives with the click-edge work; until then every recorded GET is a human click.
-    clickClass: ClickClass.CLICK_CLASS_HUMAN,
-    classificationReason: '',
-    classifierVersion: '',
+    clickClass: CLICK_CLASSES[e.clickClass] ?? ClickClass.CLICK_CLASS_UNSPECIFIED,
+    classificationReason: e.classificationReason,
+    classifierVersion: e.classifierVersion,
   };
 }

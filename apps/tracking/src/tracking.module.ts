@@ -7,8 +7,9 @@ import { MessagingModule, Streams } from '@trackly/messaging';
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog/catalog.entity';
 import { CatalogService } from './catalog/catalog.service';
 import { ClickEntity } from './clicks/click.entity';
-import { ClickHttpController } from './clicks/click.http.controller';
 import { ClicksService } from './clicks/clicks.service';
+import { ClickWriter } from './clicks/click-writer';
+import { LinkCache } from './clicks/link-cache';
 import { MessageEntity } from './messages/message.entity';
 import { MessagesService } from './messages/messages.service';
 import { trackingMigrations } from './migrations';
@@ -43,12 +44,14 @@ export class TrackingModule {
           logger,
         }),
       ],
-      controllers: [TrackingGrpcController, ClickHttpController, HealthHttpController],
+      controllers: [TrackingGrpcController, HealthHttpController],
       providers: [
         { provide: TRACKING_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
         CatalogService,
         MessagesService,
+        LinkCache,
+        ClickWriter,
         ClicksService,
       ],
     };

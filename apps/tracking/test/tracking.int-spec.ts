@@ -7,13 +7,21 @@ import { Events, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { ClickRecorded, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
+import { Client } from 'pg';
+import { CLASSIFIER_VERSION } from '../src/domain/click-classifier';
 import { trackingMigrations } from '../src/migrations';
 import { loadTrackingConfig } from '../src/tracking.config';
 import { migrateTracking, startTracking } from '../src/tracking.app';
 
 
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
+const IMESSAGE = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0';
+const BROWSER = { 'user-agent': IPHONE, 'accept-language': 'en-US,en;q=0.9' };
+
 describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
   let db: TestDatabase;
+  let pg: Client;
   let prefix: string;
   let app: RunningService;
   let client: PromiseClient<typeof TrackingServiceService>;
@@ -39,14 +47,20 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       { clock },
     );
     client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
   });
 
+  const messageRow = async (messageId: string) =>
+    (await pg.query('SELECT click_count, first_clicked_at FROM "tracking".messages WHERE message_id = $1', [messageId])).rows[0];
+
   afterAll(async () => {
+    await pg?.end();
     client?.close();
-    await app?.close();
+    await app?.close(); // drains HTTP, gRPC and the outbox: a few seconds on a loaded box
     await db?.drop();
     await deleteNatsPrefix(prefix);
-  });
+  }, 30_000);
 
   async function seedCatalog(offerId = 'summer', template = 'https://shop.example/land?cid={click_id}&m={message_id}') {
     await client.upsertCampaign({ campaignId: 'camp-1', name: 'Weekly blast' });
@@ -143,15 +157,22 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     }
   });
 
-  it('answers 404 for unknown codes, never a redirect, and does not count HEAD', async () => {
+  it('answers 404 for unknown codes, never a redirect; HEAD is kept as a BOT hit and never counted', async () => {
     const res = await fetch(`${httpBase}/c/ZZZZZZZZZZZZ`, { redirect: 'manual' });
     expect(res.status).toBe(404);
     expect(res.headers.get('location')).toBeNull();
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-robots-tag')).toBe('noindex, nofollow');
+    expect(await res.text()).toBe('This link does not exist or has expired.\n');
     const evil = await fetch(`${httpBase}/c/%2F%2Fevil.example`, { redirect: 'manual' });
     expect(evil.status).toBe(404);
-    const { messages } = await client.getMessage({ messageId: 'msg-a' }).then((r) => ({ messages: [r.message!] }));
-    const head = await fetch(messages[0].trackedUrl, { method: 'HEAD', redirect: 'manual' });
-    expect(head.status).toBe(204);
+    const { message } = await client.getMessage({ messageId: 'msg-a' });
+    const before = await messageRow('msg-a');
+    const head = await fetch(message!.trackedUrl, { method: 'HEAD', redirect: 'manual', headers: { 'user-agent': IPHONE } });
+    expect(head.status).toBe(302);
+    const click = (await client.getClick({ clickId: new URL(head.headers.get('location')!).searchParams.get('cid')! })).click!;
+    expect(click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_BOT, classificationReason: 'HEAD request (link checker)', firstClickOnMessage: false });
+    expect(await messageRow('msg-a')).toEqual(before);
   });
 
   it('rejects a batch naming unknown catalog ids, storing none of it', async () => {
@@ -178,4 +199,222 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     expect(err.details).toMatch(/messages\[0\]\.phone_e164/);
     expect(err.details).toMatch(/messages\[0\]\.sent_at/);
   });
+  /** ClickRecorded events on the stream, decoded (filtered to the subject so other events do not count). */
+  async function clickEvents(wanted: (ids: string[]) => boolean) {
+    const nc = await connect({ servers: testInfra().natsUrl });
+    try {
+      const js = jetstream(nc);
+      const stream = `${prefix.toUpperCase()}_${Streams.tracking.name}`;
+      return await eventually(async () => {
+        const c = await js.consumers.get(stream, { filter_subjects: `${prefix}.${Events.ClickRecorded.subject}` });
+        const got: ReturnType<typeof ClickRecorded.decode>[] = [];
+        const batch = await c.fetch({ max_messages: 10_000, expires: 2000 });
+        for await (const m of batch) {
+          got.push(ClickRecorded.decode(m.data));
+          if (m.info.pending === 0) break;
+        }
+        return wanted(got.map((g) => g.click!.clickId)) ? got : undefined;
+      }, 20_000, 200);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  const register = async (messageId: string, sentAt: Date) =>
+    (await client.registerMessages({ messages: [{ messageId, contactId: `c-${messageId}`, phoneE164: '+15551231234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer', sentAt }] })).messages[0];
+  const cid = (res: Response) => new URL(res.headers.get('location')!).searchParams.get('cid')!;
+
+  it('keeps every hit with its class; a preview seconds after delivery never becomes the first click', async () => {
+    await seedCatalog();
+    clock.set('2026-11-03T08:00:00Z');
+    const msg = await register('msg-preview', clock.now());
+    const tap = async (advanceMs: number, headers: Record<string, string>) => {
+      clock.advance(advanceMs);
+      const res = await fetch(msg.trackedUrl, { redirect: 'manual', headers });
+      expect(res.status).toBe(302); // previews are redirected too, so the card renders
+      expect(new URL(res.headers.get('location')!).host).toBe('shop.example');
+      return (await client.getClick({ clickId: cid(res) })).click!;
+    };
+    const imessage = await tap(2_000, { 'user-agent': IMESSAGE });
+    const early = await tap(1_000, { 'user-agent': IPHONE }); // 3 s after the send, no Accept-Language
+    const person = await tap(60_000, BROWSER);
+    const firstHumanAt = clock.now();
+    const again = await tap(60_000, BROWSER);
+
+    expect(imessage).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_PREVIEW, firstClickOnMessage: false, classifierVersion: CLASSIFIER_VERSION });
+    expect(imessage.classificationReason).toMatch(/iMessage.*facebookexternalhit/);
+    expect(early).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_PREVIEW, firstClickOnMessage: false });
+    expect(early.classificationReason).toMatch(/3\.0 s after the send without Accept-Language/);
+    expect(person).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true, classificationReason: 'browser user agent' });
+    expect(again).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: false });
+    expect(await messageRow('msg-preview')).toEqual({ click_count: 2, first_clicked_at: firstHumanAt });
+
+    const ids = [imessage, early, person, again].map((c) => c.clickId);
+    const events = await clickEvents((got) => ids.every((id) => got.includes(id)));
+    const mine = events.filter((e) => ids.includes(e.click!.clickId)).map((e) => [e.click!.clickClass, e.click!.firstClickOnMessage]);
+    expect(mine).toEqual([
+      [ClickClass.CLICK_CLASS_PREVIEW, false],
+      [ClickClass.CLICK_CLASS_PREVIEW, false],
+      [ClickClass.CLICK_CLASS_HUMAN, true],
+      [ClickClass.CLICK_CLASS_HUMAN, false],
+    ]);
+  }, 30_000);
+
+  describe('open-redirect attempts', () => {
+    let code: string;
+    beforeAll(async () => {
+      await seedCatalog();
+      code = (await register('msg-redirect', new Date('2026-11-01T00:00:00Z'))).shortCode;
+    });
+
+    it.each([
+      ['a destination in the query', (c: string) => `/c/${c}?url=https://evil.example&next=%2F%2Fevil.example&cid=evil`],
+      ['CRLF in a query parameter', (c: string) => `/c/${c}?x=%0d%0aSet-Cookie:%20a=b%0d%0aLocation:%20https://evil.example`],
+      ['an encoded scheme in a parameter', (c: string) => `/c/${c}?u=javascript%3Aalert(1)&r=%68ttps%3A%2F%2Fevil.example`],
+    ])('ignores %s: always the offer URL with our own click id', async (_what, path) => {
+      const res = await fetch(`${httpBase}${path(code)}`, { redirect: 'manual', headers: BROWSER });
+      expect(res.status).toBe(302);
+      const location = new URL(res.headers.get('location')!);
+      expect(location.origin + location.pathname).toBe('https://shop.example/land');
+      expect(location.searchParams.get('cid')).toMatch(/^[0-9A-Za-z]{22}$/);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(res.headers.get('x-robots-tag')).toBe('noindex, nofollow');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+    });
+
+    it.each([
+      ['CRLF in the code', (c: string) => `/c/${c}%0d%0aLocation:%20https://evil.example`],
+      ['an encoded URL as the code', () => '/c/https%3A%2F%2Fevil.example'],
+      ['a double-encoded //evil', () => '/c/%252F%252Fevil.example'],
+      ['//evil after the prefix', () => '/c//evil.example'],
+      ['a javascript: code', () => '/c/javascript:alert(1)'],
+      ['full-width look-alike characters', (c: string) => `/c/${[...c].map((ch) => String.fromCodePoint(ch.codePointAt(0)! + 0xfee0)).join('')}`],
+      ['a dotless-i look-alike appended', (c: string) => `/c/${c}\u0131`],
+      ['a code with a path after it', (c: string) => `/c/${c}/https://evil.example`],
+    ])('answers %s with a plain 404', async (_what, path) => {
+      const res = await fetch(`${httpBase}${path(code)}`, { redirect: 'manual', headers: BROWSER });
+      expect(res.status).toBe(404);
+      expect(res.headers.get('location')).toBeNull();
+    });
+
+    it('stores nothing for refused requests', async () => {
+      const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "tracking".clicks WHERE user_agent = $1 AND message_id = 'msg-redirect'`, [IPHONE]);
+      expect(rows[0].n).toBe(3); // the three redirects above, no more
+    });
+  });
+
+  it('reads the new template on the next click after an offer upsert (cache invalidated)', async () => {
+    await seedCatalog();
+    const msg = await register('msg-cache', new Date('2026-11-01T00:00:00Z'));
+    const before = await fetch(msg.trackedUrl, { redirect: 'manual', headers: BROWSER });
+    expect(new URL(before.headers.get('location')!).host).toBe('shop.example');
+    await seedCatalog('summer', 'https://other.example/go?c={click_id}');
+    const after = await fetch(msg.trackedUrl, { redirect: 'manual', headers: BROWSER });
+    const location = new URL(after.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe('https://other.example/go');
+    expect(location.searchParams.get('c')).toMatch(/^[0-9A-Za-z]{22}$/);
+    await seedCatalog();
+  });
+
+  it('group commit: 1,000 concurrent clicks give 1,000 rows before their 302s, 1,000 events, one first click per message', async () => {
+    await seedCatalog();
+    clock.set('2026-11-05T12:00:00Z');
+    const sentAt = new Date('2026-11-05T11:00:00Z');
+    const hot = await register('msg-hot', sentAt);
+    const { messages: spread } = await client.registerMessages({
+      messages: Array.from({ length: 100 }, (_, i) => ({ messageId: `msg-g-${i}`, contactId: `g-${i}`, phoneE164: '+15551231234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer', sentAt })),
+    });
+    const clickOutbox = `SELECT count(*)::int AS n FROM "tracking".outbox WHERE subject = '${Events.ClickRecorded.subject}'`;
+    const outboxBefore = (await pg.query(clickOutbox)).rows[0].n;
+    // Half on one message (first-click race), half over 100 messages; every device its own user agent.
+    const urls = Array.from({ length: 1000 }, (_, i) => (i % 2 ? hot.trackedUrl : spread[i % 100].trackedUrl));
+    const responses = await Promise.all(
+      urls.map((u, i) => fetch(u, { redirect: 'manual', headers: { ...BROWSER, 'user-agent': `${IPHONE} device/${i}` } })),
+    );
+    expect(responses.map((r) => r.status)).toEqual(urls.map(() => 302));
+    const ids = responses.map(cid);
+    expect(new Set(ids).size).toBe(1000);
+
+    // Durable before the answers: read right after the 302s, without waiting.
+    const rows = await pg.query(
+      `SELECT message_id, count(*)::int AS n, count(*) FILTER (WHERE first_click_on_message)::int AS firsts,
+              count(DISTINCT xmin::text)::int AS txs, bool_and(click_class = 'HUMAN') AS human
+       FROM "tracking".clicks WHERE click_id = ANY($1) GROUP BY message_id`,
+      [ids],
+    );
+    expect(rows.rows.reduce((a, r) => a + r.n, 0)).toBe(1000);
+    for (const r of rows.rows) expect({ m: r.message_id, firsts: r.firsts, human: r.human }).toEqual({ m: r.message_id, firsts: 1, human: true });
+    expect(rows.rows.find((r) => r.message_id === 'msg-hot').n).toBe(500);
+    // Their events too: committed outbox rows are published by whichever relay runs next, even after a crash.
+    expect((await pg.query(clickOutbox)).rows[0].n - outboxBefore).toBe(1000);
+    const txs = await pg.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
+    expect(txs.rows[0].n).toBeLessThan(500); // shared transactions, not one per click
+    expect(await messageRow('msg-hot')).toEqual({ click_count: 500, first_clicked_at: clock.now() });
+    const counts = await pg.query(`SELECT sum(click_count)::int AS n FROM "tracking".messages WHERE message_id LIKE 'msg-g-%'`);
+    expect(counts.rows[0].n).toBe(500);
+
+    const events = await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); });
+    const ours = events.filter((e) => ids.includes(e.click!.clickId));
+    expect(ours).toHaveLength(1000);
+    expect(ours.filter((e) => e.click!.messageId === 'msg-hot' && e.click!.firstClickOnMessage)).toHaveLength(1);
+  }, 60_000);
+  it('registers 10,000 messages in one call, with their MessageSent outbox rows in bulk', async () => {
+    await seedCatalog();
+    const sentAt = new Date('2026-11-06T09:00:00Z');
+    const batch = Array.from({ length: 10_000 }, (_, i) => ({
+      messageId: `bulk-${i}`, contactId: `bulk-c-${i}`, phoneE164: `+1555${String(1_000_000 + i).slice(-7)}`,
+      campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer', sentAt,
+    }));
+    const allSent = `SELECT count(*)::int AS n FROM "tracking".outbox WHERE subject = $1`;
+    const sentAtStart = (await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n;
+    const started = performance.now();
+    const { messages } = await client.registerMessages({ messages: batch }, { deadlineMs: 30_000 });
+    const took = performance.now() - started;
+    expect(messages).toHaveLength(10_000);
+    expect(messages.map((m) => m.messageId)).toEqual(batch.map((b) => b.messageId)); // request order
+    expect(new Set(messages.map((m) => m.shortCode)).size).toBe(10_000);
+    // Well under a second on an idle machine, a few seconds on a loaded 2-CPU box; one round trip per message
+    // (10,000 of them, each with its own outbox insert) would be far slower.
+    expect(took).toBeLessThan(10_000);
+    // One MessageSent outbox row per new message (published rows are kept an hour, so the difference is exact).
+    expect((await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n - sentAtStart).toBe(10_000);
+    const sentBefore = (await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n;
+    // Again: nothing new stored or published, the same links returned.
+    const again = await client.registerMessages({ messages: batch }, { deadlineMs: 30_000 });
+    expect(again.messages.map((m) => m.shortCode)).toEqual(messages.map((m) => m.shortCode));
+    expect((await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n).toBe(sentBefore);
+  }, 30_000);
+  it('two replicas, one with group commit off, racing on one message: still exactly one first click', async () => {
+    await seedCatalog();
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const replica = await startTracking(
+      loadTrackingConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: testInfra().natsUrl,
+        NATS_PREFIX: prefix,
+        TRACKING_HOST: '127.0.0.1',
+        TRACKING_GRPC_PORT: String(grpcPort),
+        TRACKING_HTTP_PORT: String(httpPort),
+        TRACKING_GROUP_COMMIT: 'false',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      }),
+      { clock },
+    );
+    try {
+      const msg = await register('msg-race', new Date('2026-11-05T11:00:00Z'));
+      const paths = Array.from({ length: 100 }, (_, i) => `${i % 2 ? httpBase : `http://127.0.0.1:${httpPort}`}/c/${msg.shortCode}`);
+      const responses = await Promise.all(
+        paths.map((u, i) => fetch(u, { redirect: 'manual', headers: { ...BROWSER, 'user-agent': `${IPHONE} racer/${i}` } })),
+      );
+      expect(responses.map((r) => r.status)).toEqual(paths.map(() => 302));
+      const { rows } = await pg.query(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE first_click_on_message)::int AS firsts FROM "tracking".clicks WHERE message_id = 'msg-race'`,
+      );
+      expect(rows[0]).toEqual({ n: 100, firsts: 1 });
+      expect((await messageRow('msg-race')).click_count).toBe(100);
+    } finally {
+      await replica.close();
+    }
+  }, 60_000);
 });

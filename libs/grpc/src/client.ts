@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { outgoingContextHeaders } from '@trackly/observability';
 
 /** Promise-returning client derived from a ts-proto grpc-js service definition (types come from the contract). */
 export type PromiseClient<S> = {
@@ -46,12 +47,15 @@ export function createGrpcClient<S extends Record<string, unknown>>(
     client[name] = (request: unknown, options: CallOptions = {}) =>
       new Promise((resolve, reject) => {
         const deadline = new Date(Date.now() + (options.deadlineMs ?? opts.deadlineMs ?? 5000));
+        // The request id (and trace context) of the work this call is part of travels with it.
+        const metadata = options.metadata?.clone() ?? new grpc.Metadata();
+        for (const [k, v] of Object.entries(outgoingContextHeaders(false))) if (!metadata.get(k).length) metadata.set(k, v);
         raw.makeUnaryRequest(
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
           request,
-          options.metadata ?? new grpc.Metadata(),
+          metadata,
           { deadline },
           (err: grpc.ServiceError | null, res?: unknown) =>
             err ? reject(new GrpcCallError(err.code, err.details, method.path)) : resolve(res),

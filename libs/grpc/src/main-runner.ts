@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError } from '@trackly/config';
-import type { RunningService } from './service-app';
+import { enableDefaultMetricsServer, type RunningService } from './service-app';
 
 export interface MainSpec<C> {
   service: string;
@@ -34,6 +34,7 @@ export function runMain<C>(spec: MainSpec<C>): void {
       process.stdout.write(`${spec.service}: ${ran.length ? `applied ${ran.join(', ')}` : 'schema up to date'}\n`);
       return;
     }
+    enableDefaultMetricsServer();
     const running = await spec.start(config).catch(fail);
     let stopping = false;
     const stop = (signal: string) => {

@@ -15,8 +15,14 @@ import {
   AttributionServiceController,
   AttributionServiceControllerMethods,
   AttributionServiceService,
+  ExplainConversionRequest,
+  ExplainConversionResponse,
   GetAttributionRequest,
   GetAttributionResponse,
+  ListAttributionsRequest,
+  ListAttributionsResponse,
+  ReattributeRequest,
+  ReattributeResponse,
 } from '@trackly/contracts/attribution/v1/attribution_service';
 import { AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
@@ -81,6 +87,19 @@ class FakeAttributionController implements AttributionServiceController {
   getAttribution(req: GetAttributionRequest): GetAttributionResponse {
     if (req.conversionId === 'missing') throw new NotFoundError('attribution', req.conversionId);
     return { attribution: undefined };
+  }
+
+  // Not exercised here; present because the controller contract requires them.
+  explainConversion(req: ExplainConversionRequest): ExplainConversionResponse {
+    throw new NotFoundError('attribution', req.conversionId);
+  }
+
+  listAttributions(_req: ListAttributionsRequest): ListAttributionsResponse {
+    return { attributions: [], nextPageToken: '' };
+  }
+
+  reattribute(_req: ReattributeRequest): ReattributeResponse {
+    throw new FailedPreconditionError('not supported by this stand-in');
   }
 }
 

@@ -1,11 +1,13 @@
 /** Structured JSON logs (pino) for every app, and a NestJS LoggerService over the same logger. */
 import type { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
+import { logContextFields } from '@trackly/observability';
 
 export type { Logger };
 
 export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime });
+  // Lines written while handling a request or an event carry its request id (and trace id when tracing is on).
+  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime, mixin: logContextFields });
 }
 
 /** Routes Nest's own log lines into the JSON logger. */

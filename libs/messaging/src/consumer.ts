@@ -2,6 +2,18 @@ import { AckPolicy, DeliverPolicy, JsMsg, JetStreamApiError } from '@nats-io/jet
 import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '@trackly/logging';
+import {
+  addScrapeHook,
+  consumerAckPending,
+  consumerHandling,
+  consumerMessages,
+  consumerPending,
+  consumerRedeliveries,
+  incomingRequestId,
+  runWithRequestContext,
+  SpanKind,
+  withSpan,
+} from '@trackly/observability';
 import { DeadLetterStream, EventType, StreamSpec } from './events';
 import { Messaging } from './messaging';
 
@@ -11,6 +23,8 @@ export interface HandlerContext {
   /** Nats-Msg-Id of the event (its outbox id at the publisher). */
   eventId: string;
   subject: string;
+  /** Request id of the work that produced the event (from its headers), also on every log line of the handler. */
+  requestId?: string;
 }
 
 export type EventHandler<T> = (event: T, ctx: HandlerContext) => Promise<void>;
@@ -42,6 +56,8 @@ export class DurableConsumer {
   private readonly handlers = new Map<string, { type: EventType<unknown>; handle: EventHandler<unknown> }>();
   private running = false;
   private loop?: Promise<void>;
+  private removeScrapeHook?: () => void;
+  private streamName = '';
 
   constructor(private readonly opts: ConsumerOptions) {}
 
@@ -76,6 +92,14 @@ export class DurableConsumer {
       await messaging.jsm.consumers.add(streamName, config);
     }
     this.running = true;
+    this.streamName = streamName;
+    // Lag as JetStream counts it, read when Prometheus scrapes (shared by all replicas of the durable consumer).
+    const labels = { stream: streamName, durable };
+    this.removeScrapeHook = addScrapeHook(async () => {
+      const info = await messaging.jsm.consumers.info(streamName, durable);
+      consumerPending.set(labels, info.num_pending);
+      consumerAckPending.set(labels, info.num_ack_pending);
+    });
     this.loop = this.run(streamName);
   }
 
@@ -86,6 +110,10 @@ export class DurableConsumer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    this.removeScrapeHook?.();
+    this.removeScrapeHook = undefined;
+    consumerPending.remove({ stream: this.streamName, durable: this.opts.durable });
+    consumerAckPending.remove({ stream: this.streamName, durable: this.opts.durable });
   }
 
   private async run(streamName: string): Promise<void> {
@@ -114,21 +142,41 @@ export class DurableConsumer {
     }
   }
 
+  /**
+   * One message in the context of the work that produced it: its request id (NATS header, else the event id) on
+   * every log line, a consumer span continuing the producer's trace, and the consumer metrics.
+   */
   private async handle(m: JsMsg): Promise<void> {
+    const labels = { stream: this.streamName || m.info.stream, durable: this.opts.durable };
+    if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
+    const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+    const carrier: Record<string, string> = {};
+    for (const k of m.headers?.keys() ?? []) carrier[k.toLowerCase()] = m.headers!.get(k);
+    const requestId = incomingRequestId((name) => m.headers?.get(name) || undefined, eventId);
+    const end = consumerHandling.startTimer(labels);
+    const outcome = await runWithRequestContext({ requestId }, () =>
+      withSpan(`${this.opts.durable} process`, { kind: SpanKind.CONSUMER, carrier, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject } }, () =>
+        this.handleInContext(m, eventId, requestId),
+      ),
+    );
+    end();
+    consumerMessages.inc({ ...labels, outcome });
+  }
+
+  private async handleInContext(m: JsMsg, eventId: string, requestId: string): Promise<'applied' | 'duplicate' | 'ignored' | 'retry' | 'dead_letter'> {
     const { messaging, dataSource, schema, durable, logger } = this.opts;
     const subject = messaging.unprefixed(m.subject);
     const entry = this.handlers.get(subject);
     if (!entry) {
       m.ack(); // an event this service does not need
-      return;
+      return 'ignored';
     }
-    const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
     let event: unknown;
     try {
       event = entry.type.codec.decode(m.data);
     } catch (e) {
       await this.deadLetter(m, subject, eventId, `undecodable payload: ${(e as Error).message}`);
-      return;
+      return 'dead_letter';
     }
     try {
       let applied = false;
@@ -138,19 +186,21 @@ export class DurableConsumer {
           [durable, eventId],
         );
         if (!fresh.length) return; // applied before: acknowledge only
-        await entry.handle(event, { manager, eventId, subject });
+        await entry.handle(event, { manager, eventId, subject, requestId });
         applied = true;
       });
       m.ack();
       if (applied) this.opts.onCommitted?.();
+      return applied ? 'applied' : 'duplicate';
     } catch (e) {
       const attempt = m.info.deliveryCount;
       if (attempt >= this.maxDeliver) {
         await this.deadLetter(m, subject, eventId, `failed ${attempt} times: ${(e as Error).message}`);
-        return;
+        return 'dead_letter';
       }
       logger?.warn({ err: (e as Error).message, subject, eventId, attempt, durable }, 'event handling failed; will retry');
       m.nak(Math.min(30_000, 250 * 2 ** attempt));
+      return 'retry';
     }
   }
 

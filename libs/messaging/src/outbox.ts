@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '@trackly/logging';
+import { addScrapeHook, outboxBacklog, outboxOldestAge, outboxPublished, outboxPublishFailures, outgoingContextHeaders } from '@trackly/observability';
 import { EventType } from './events';
 import { Messaging } from './messaging';
 
@@ -63,10 +64,12 @@ export class Outbox {
     const ids = payloads.map(() => randomUUID());
     if (!payloads.length) return ids;
     const bodies = payloads.map((p) => Buffer.from(type.codec.encode(p).finish()));
+    // The request id (and trace context) of the work that writes the event travels with it to its consumers.
+    const all = { ...outgoingContextHeaders(true), ...headers };
     await manager.query(
       `INSERT INTO "${this.schema}".outbox (id, subject, payload, headers)
        SELECT unnest($1::uuid[]), $2, unnest($3::bytea[]), $4::jsonb`,
-      [ids, type.subject, bodies, JSON.stringify(headers)],
+      [ids, type.subject, bodies, JSON.stringify(all)],
     );
     return ids;
   }
@@ -91,6 +94,7 @@ export class OutboxRelay {
   private wake?: () => void;
   private pending = false;
   private lastCleanup = 0;
+  private removeScrapeHook?: () => void;
 
   constructor(
     private readonly ds: DataSource,
@@ -103,6 +107,16 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // Backlog and age of the oldest unpublished row, read when Prometheus scrapes (all replicas report the same).
+    const labels = { schema: this.schema };
+    this.removeScrapeHook = addScrapeHook(async () => {
+      const [row]: { n: string; age: number | null }[] = await this.ds.query(
+        `SELECT count(*) AS n, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+         FROM "${this.schema}".outbox WHERE published_at IS NULL`,
+      );
+      outboxBacklog.set(labels, Number(row.n));
+      outboxOldestAge.set(labels, row.age ?? 0);
+    });
     this.loop = this.run();
   }
 
@@ -119,6 +133,10 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     await this.flush().catch((e) => this.logger?.warn({ err: e }, 'outbox final flush failed'));
+    this.removeScrapeHook?.();
+    this.removeScrapeHook = undefined;
+    outboxBacklog.remove({ schema: this.schema });
+    outboxOldestAge.remove({ schema: this.schema });
   }
 
   /** Publishes everything committed so far; resolves when the outbox is empty. */
@@ -139,6 +157,7 @@ export class OutboxRelay {
         await this.maybeCleanup();
       } catch (e) {
         failures++;
+        outboxPublishFailures.inc({ schema: this.schema });
         this.logger?.warn({ err: (e as Error).message, failures }, 'outbox relay: publish failed, will retry');
       }
       if (!this.running) break;
@@ -182,6 +201,7 @@ export class OutboxRelay {
         rows.map((r) => r.seq),
       ]);
       await runner.commitTransaction();
+      outboxPublished.inc({ schema: this.schema }, rows.length);
       return rows.length;
     } catch (e) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

@@ -5,13 +5,22 @@
  */
 import { createGrpcClient } from '@trackly/grpc';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 
 export interface DemoEndpoints {
   trackingGrpc: string;
+  /** Where the network is registered as a partner (host:port). */
+  ingestGrpc: string;
   ingestHttp: string;
   gatewayHttp: string;
   /** Sent as a bearer token to the gateway when set. */
   apiKey?: string;
+  /**
+   * How long to wait for the unknown click id to be settled. Attribution parks it first (the click's event might
+   * still be on its way) and settles it at its horizon (24 h by default), so by default the demo shows it parked.
+   */
+  settleWaitMs?: number;
 }
 
 export interface DemoResult {
@@ -49,6 +58,7 @@ export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = c
   const run = Date.now().toString(36);
   const id = (s: string) => `${s}-${run}`;
   const tracking = createGrpcClient(TrackingServiceService, ep.trackingGrpc, { deadlineMs: 5000 });
+  const ingest = createGrpcClient(IngestServiceService, ep.ingestGrpc, { deadlineMs: 5000 });
   try {
     log(`1. Catalog: a campaign, two creatives, two offers (run ${run})`);
     await tracking.upsertCampaign({ campaignId: id('bf-blast'), name: 'Black Friday blast' });
@@ -91,9 +101,13 @@ export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = c
     await tap(4, ANDROID); // dev clicks but never buys
     log(`   ana ${anaFirst}, ${anaSecond}; ben ${ben}; cleo ${cleo}`);
 
-    log('4. The affiliate network posts conversions back to the ingest edge');
+    log('4. The affiliate network is registered with ingest and posts conversions back to the ingest edge');
+    const { token } = await ingest.upsertPartner({
+      partnerId: id('everflow'), name: 'Everflow network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
+    });
     const post = async (query: Record<string, string>, method: 'GET' | 'POST' = 'GET') => {
       const url = new URL(`${ep.ingestHttp}/postbacks/${id('everflow')}`);
+      url.searchParams.set('token', token);
       const init: RequestInit = {};
       if (method === 'GET') for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
       else Object.assign(init, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(query) });
@@ -135,7 +149,12 @@ export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = c
     const byCreative: ReportJson = await get(`/api/reports/performance?group_by=creative&${range}`);
     const message = await get(`/api/reports/messages/${encodeURIComponent(messages[0].messageId)}`);
     const journey = await get(`/api/reports/contacts/${encodeURIComponent(id('ana'))}/journey`);
-    const unknownConversion = await eventuallyJson(() => get(`/api/conversions/${id('everflow')}/${id('ord-1004')}`), (j) => !!j.attribution);
+    // Attribution parks an unknown click id (PENDING) until its horizon before settling it as UNKNOWN_CLICK_ID.
+    const decided = (j: Record<string, unknown>) => !!j.attribution;
+    const settled = (j: Record<string, unknown>) => decided(j) && (j.attribution as { outcome?: string }).outcome !== 'ATTRIBUTION_OUTCOME_PENDING';
+    const conversionUrl = `/api/conversions/${id('everflow')}/${id('ord-1004')}`;
+    await eventuallyJson(() => get(conversionUrl), decided, 15_000);
+    const unknownConversion = await eventuallyJson(() => get(conversionUrl), settled, ep.settleWaitMs ?? 0);
 
     log('\nPerformance by offer (this run):');
     printRows(byOffer.rows?.filter((r) => r.key.endsWith(run)) ?? [], log, 'EPC');
@@ -148,11 +167,12 @@ export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = c
     return { byOffer, byCreative, message, journey, unknownConversion, postbackAnswers: answers };
   } finally {
     tracking.close();
+    ingest.close();
   }
 }
 
-async function eventuallyJson(fetcher: () => Promise<Record<string, unknown>>, ok: (j: Record<string, unknown>) => boolean) {
-  const deadline = Date.now() + 15_000;
+async function eventuallyJson(fetcher: () => Promise<Record<string, unknown>>, ok: (j: Record<string, unknown>) => boolean, waitMs: number) {
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const j = await fetcher().catch(() => ({}) as Record<string, unknown>);
     if (ok(j) || Date.now() > deadline) return j;

@@ -3,6 +3,7 @@ import { runDemo } from './demo';
 const env = process.env;
 runDemo({
   trackingGrpc: env.TRACKING_GRPC_URL ?? '127.0.0.1:50051',
+  ingestGrpc: env.INGEST_GRPC_URL ?? '127.0.0.1:50052',
   ingestHttp: env.INGEST_PUBLIC_URL ?? 'http://127.0.0.1:3002',
   gatewayHttp: env.GATEWAY_URL ?? 'http://127.0.0.1:3000',
   apiKey: env.GATEWAY_API_KEY,

@@ -8,6 +8,7 @@ import {
 import { ConversionStatus as ConversionStatusEnum } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
 import { DecisionEntity } from './decision.entity';
+import { ParkedConversionEntity } from './parked.entity';
 
 const STATUS_FROM_ENUM: Partial<Record<ConversionStatusEnum, ConversionStatus>> = {
   [ConversionStatusEnum.CONVERSION_STATUS_UNSPECIFIED]: 'APPROVED',
@@ -25,15 +26,19 @@ export function statusToEnum(s: string): ConversionStatusEnum {
   return ConversionStatusEnum[`CONVERSION_STATUS_${s}` as keyof typeof ConversionStatusEnum] ?? ConversionStatusEnum.CONVERSION_STATUS_UNSPECIFIED;
 }
 
+export function reasonToEnum(reason: string | null | undefined): UnattributedReason {
+  return reason
+    ? UnattributedReason[`UNATTRIBUTED_REASON_${reason}` as keyof typeof UnattributedReason] ?? UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED
+    : UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED;
+}
+
 export function toAttribution(d: DecisionEntity): Attribution {
   return {
     partnerId: d.partnerId,
     conversionId: d.conversionId,
     conversionRef: d.conversionRef,
     outcome: d.outcome === 'ATTRIBUTED' ? AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED : AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED,
-    reason: d.reason
-      ? UnattributedReason[`UNATTRIBUTED_REASON_${d.reason}` as keyof typeof UnattributedReason]
-      : UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
+    reason: reasonToEnum(d.reason),
     type: d.type ? AttributionType[`ATTRIBUTION_TYPE_${d.type}` as keyof typeof AttributionType] : AttributionType.ATTRIBUTION_TYPE_UNSPECIFIED,
     reportedClickId: d.reportedClickId,
     creditedClickId: d.creditedClickId ?? '',
@@ -49,6 +54,36 @@ export function toAttribution(d: DecisionEntity): Attribution {
     windowDays: d.windowDays,
     decidedAt: d.decidedAt,
     explanation: d.explanation,
+    ruleVersion: d.ruleVersion,
+  };
+}
+
+/** A parked conversion as GetAttribution shows it: outcome PENDING, nothing credited yet. */
+export function parkedToAttribution(p: ParkedConversionEntity): Attribution {
+  return {
+    partnerId: p.partnerId,
+    conversionId: p.conversionId,
+    conversionRef: p.conversionRef,
+    outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING,
+    reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
+    type: AttributionType.ATTRIBUTION_TYPE_UNSPECIFIED,
+    reportedClickId: p.clickId,
+    creditedClickId: '',
+    messageId: '',
+    contactId: '',
+    offerId: '',
+    campaignId: '',
+    creativeId: '',
+    payout: { currencyCode: p.currency, amountMicros: p.payoutMicros.toString() },
+    status: statusToEnum(p.status),
+    occurredAt: p.occurredAt,
+    creditedClickedAt: undefined,
+    windowDays: 0,
+    decidedAt: undefined,
+    explanation:
+      `Click id "${p.clickId}" is not known yet, neither here nor in tracking (its click event may still be on its way). ` +
+      `Parked at ${p.parkedAt.toISOString()}; retried when the click arrives and with backoff (${p.attempts} attempt(s) so far) ` +
+      `until ${p.horizonAt.toISOString()}, then settled as UNKNOWN_CLICK_ID.`,
     ruleVersion: RULE_VERSION,
   };
 }

@@ -10,6 +10,9 @@ import { TRACKING_CLIENT } from '../attribution.tokens';
 
 const PLAUSIBLE_CLICK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/** Tracking never issues other click ids: such a conversion cannot be waited for. */
+export const isPlausibleClickId = (clickId: string): boolean => PLAUSIBLE_CLICK_ID.test(clickId);
+
 /**
  * Finds the click a conversion names: in the projection first; if its event has not arrived yet (streams are
  * consumed independently), from tracking over gRPC, saving it into the projection. Tracking being unreachable is
@@ -23,7 +26,7 @@ export class ClickResolver {
   ) {}
 
   async resolve(m: EntityManager, clickId: string): Promise<ClickFact | undefined> {
-    if (!clickId || !PLAUSIBLE_CLICK_ID.test(clickId)) return undefined;
+    if (!clickId || !isPlausibleClickId(clickId)) return undefined;
     const local = await this.projections.findClick(m, clickId);
     if (local) return local;
     try {

@@ -1,7 +1,10 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintTransformer } from '@trackly/database';
 
-/** One decision per conversion, written once: adjustments move credit by new events, never by rewriting this. */
+/**
+ * One decision per conversion (the primary key). Adjustments change status and payout in place, but each change is
+ * logged in corrections and published as AttributionCorrected (previous and current): never silently.
+ */
 @Entity({ name: 'decisions' })
 export class DecisionEntity {
   @PrimaryColumn({ name: 'partner_id', type: 'text' }) partnerId!: string;
@@ -25,4 +28,12 @@ export class DecisionEntity {
   @Column({ name: 'window_days', type: 'int' }) windowDays!: number;
   @Column({ name: 'decided_at', type: 'timestamptz' }) decidedAt!: Date;
   @Column({ type: 'text' }) explanation!: string;
+  @Column({ name: 'rule_version', type: 'text' }) ruleVersion!: string;
+  @Column({ type: 'text', nullable: true }) rule!: string | null;
+  @Column({ name: 'window_source', type: 'text', nullable: true }) windowSource!: string | null;
+  /** The message id the conversion itself carried (view-through reference); '' when none. */
+  @Column({ name: 'conversion_message_id', type: 'text' }) conversionMessageId!: string;
+  @Column({ type: 'text', nullable: true }) fingerprint!: string | null;
+  @Column({ type: 'int' }) revision!: number;
+  @Column({ name: 'updated_at', type: 'timestamptz', nullable: true }) updatedAt!: Date | null;
 }

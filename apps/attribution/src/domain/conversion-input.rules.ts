@@ -7,6 +7,8 @@ export interface ConversionToDecide {
   conversionId: string;
   conversionRef: string;
   clickId: string;
+  /** Our message id echoed back by the partner ('' when none): the contact reference for view-through. */
+  messageId: string;
   payout: Money;
   status: ConversionStatus;
   occurredAt: Date;
@@ -17,6 +19,7 @@ export interface RawConversionInput {
   conversionId: string;
   conversionRef?: string;
   clickId: string;
+  messageId?: string;
   payout?: { currencyCode: string; amountMicros: string };
   status: ConversionStatus | undefined;
   occurredAt?: Date;
@@ -35,6 +38,7 @@ export function validateConversionInput(input: RawConversionInput, now: Date): C
   attempt('partner_id', () => assertId(input.partnerId, 'partner_id'));
   attempt('conversion_id', () => assertId(input.conversionId, 'conversion_id'));
   if (input.clickId.length > 256) problems.click_id = 'must be at most 256 characters';
+  if (input.messageId) attempt('message_id', () => assertId(input.messageId!, 'message_id'));
   let payout: Money | undefined;
   if (!input.payout) problems.payout = 'is required';
   else {
@@ -52,6 +56,7 @@ export function validateConversionInput(input: RawConversionInput, now: Date): C
     conversionId: input.conversionId,
     conversionRef: input.conversionRef ?? '',
     clickId: input.clickId,
+    messageId: input.messageId ?? '',
     payout: payout!,
     status: input.status ?? 'APPROVED',
     occurredAt: input.occurredAt ?? now,

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import type { Click, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { ClickFact } from '../domain/first-click.rules';
+import { ClickClass, ClickFact, NO_OFFER_TERMS, OfferTerms, SendFact } from '../domain/first-click.rules';
 
 interface ClickRow {
   click_id: string;
@@ -12,6 +12,16 @@ interface ClickRow {
   campaign_id: string;
   creative_id: string;
   clicked_at: Date;
+  click_class: ClickClass;
+}
+
+interface SendRow {
+  message_id: string;
+  contact_id: string;
+  offer_id: string;
+  campaign_id: string;
+  creative_id: string;
+  sent_at: Date;
 }
 
 const toFact = (r: ClickRow): ClickFact => ({
@@ -22,7 +32,24 @@ const toFact = (r: ClickRow): ClickFact => ({
   campaignId: r.campaign_id,
   creativeId: r.creative_id,
   clickedAt: r.clicked_at,
+  clickClass: r.click_class,
 });
+
+const toSend = (r: SendRow): SendFact => ({
+  messageId: r.message_id,
+  contactId: r.contact_id,
+  offerId: r.offer_id,
+  campaignId: r.campaign_id,
+  creativeId: r.creative_id,
+  sentAt: r.sent_at,
+});
+
+/** Unclassified clicks (UNSPECIFIED, or events from before classification) count as human. */
+export function clickClassOf(c: ClickClassEnum): ClickClass {
+  if (c === ClickClassEnum.CLICK_CLASS_PREVIEW) return 'PREVIEW';
+  if (c === ClickClassEnum.CLICK_CLASS_BOT) return 'BOT';
+  return 'HUMAN';
+}
 
 /** Attribution's own copies of tracking facts, built from tracking's events (never from tracking's tables). */
 @Injectable()
@@ -30,10 +57,13 @@ export class ProjectionsRepository {
   async saveOffer(m: EntityManager, offer: Offer): Promise<void> {
     // Last write wins by the offer's own updated_at, so a late redelivery of an old version changes nothing.
     await m.query(
-      `INSERT INTO "attribution".offers (offer_id, click_window_days, updated_at) VALUES ($1, $2, $3)
-       ON CONFLICT (offer_id) DO UPDATE SET click_window_days = EXCLUDED.click_window_days, updated_at = EXCLUDED.updated_at
+      `INSERT INTO "attribution".offers (offer_id, click_window_days, min_conversion_seconds, view_through_window_days, updated_at)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (offer_id) DO UPDATE SET click_window_days = EXCLUDED.click_window_days,
+         min_conversion_seconds = EXCLUDED.min_conversion_seconds, view_through_window_days = EXCLUDED.view_through_window_days,
+         updated_at = EXCLUDED.updated_at
        WHERE "attribution".offers.updated_at <= EXCLUDED.updated_at`,
-      [offer.offerId, offer.clickWindowDays ?? null, offer.updatedAt ?? new Date(0)],
+      [offer.offerId, offer.clickWindowDays ?? null, offer.minConversionSeconds ?? null, offer.viewThroughWindowDays ?? null, offer.updatedAt ?? new Date(0)],
     );
   }
 
@@ -47,9 +77,9 @@ export class ProjectionsRepository {
 
   async saveClick(m: EntityManager, c: Click): Promise<void> {
     await m.query(
-      `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (click_id) DO NOTHING`,
-      [c.clickId, c.messageId, c.contactId, c.offerId, c.campaignId, c.creativeId, c.clickedAt, c.firstClickOnMessage],
+      `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (click_id) DO NOTHING`,
+      [c.clickId, c.messageId, c.contactId, c.offerId, c.campaignId, c.creativeId, c.clickedAt, c.firstClickOnMessage, clickClassOf(c.clickClass)],
     );
   }
 
@@ -58,8 +88,11 @@ export class ProjectionsRepository {
     return rows[0] && toFact(rows[0]);
   }
 
-  /** The contact's clicks on the offer in [from, to], earliest first (the index serves exactly this). */
-  async clicksInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = 20): Promise<ClickFact[]> {
+  /**
+   * The contact's clicks on the offer in [from, to], earliest first (the index serves exactly this). Previews and
+   * bots are included (the rules skip them), so the limit is generous.
+   */
+  async clicksInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = 100): Promise<ClickFact[]> {
     const rows: ClickRow[] = await m.query(
       `SELECT * FROM "attribution".clicks
        WHERE contact_id = $1 AND offer_id = $2 AND clicked_at >= $3 AND clicked_at <= $4
@@ -69,11 +102,38 @@ export class ProjectionsRepository {
     return rows.map(toFact);
   }
 
-  async offerWindowDays(m: EntityManager, offerId: string): Promise<number | null> {
-    const rows: { click_window_days: number | null }[] = await m.query(
-      `SELECT click_window_days FROM "attribution".offers WHERE offer_id = $1`,
+  /** All the contact's clicks on the offer, earliest first (ExplainConversion). */
+  async contactClicks(m: EntityManager, contactId: string, offerId: string, limit = 100): Promise<ClickFact[]> {
+    const rows: ClickRow[] = await m.query(
+      `SELECT * FROM "attribution".clicks WHERE contact_id = $1 AND offer_id = $2 ORDER BY clicked_at, click_id LIMIT $3`,
+      [contactId, offerId, limit],
+    );
+    return rows.map(toFact);
+  }
+
+  async findSend(m: EntityManager, messageId: string): Promise<SendFact | undefined> {
+    const rows: SendRow[] = await m.query(`SELECT * FROM "attribution".sends WHERE message_id = $1`, [messageId]);
+    return rows[0] && toSend(rows[0]);
+  }
+
+  /** Sends to the contact for the offer in [from, to], earliest first. */
+  async sendsInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = 20): Promise<SendFact[]> {
+    const rows: SendRow[] = await m.query(
+      `SELECT * FROM "attribution".sends
+       WHERE contact_id = $1 AND offer_id = $2 AND sent_at >= $3 AND sent_at <= $4
+       ORDER BY sent_at, message_id LIMIT $5`,
+      [contactId, offerId, from, to, limit],
+    );
+    return rows.map(toSend);
+  }
+
+  async offerTerms(m: EntityManager, offerId: string): Promise<OfferTerms> {
+    const rows: { click_window_days: number | null; min_conversion_seconds: number | null; view_through_window_days: number | null }[] = await m.query(
+      `SELECT click_window_days, min_conversion_seconds, view_through_window_days FROM "attribution".offers WHERE offer_id = $1`,
       [offerId],
     );
-    return rows[0]?.click_window_days ?? null;
+    const r = rows[0];
+    if (!r) return NO_OFFER_TERMS;
+    return { clickWindowDays: r.click_window_days, minConversionSeconds: r.min_conversion_seconds, viewThroughWindowDays: r.view_through_window_days };
   }
 }

@@ -154,3 +154,13 @@ describe('diagnose', () => {
     expect(diagnose(staleIngest, attributed).outcome).toBe('ATTRIBUTED');
   });
 });
+
+describe('diagnose a parked conversion', () => {
+  it('reports PENDING, not UNATTRIBUTED, while attribution waits for the click', () => {
+    const parked = diagnose(
+      conversion(),
+      Attribution.fromPartial({ ...attributed, outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING, creditedClickId: '', messageId: '', explanation: 'parked: click not seen yet' }),
+    );
+    expect(parked).toMatchObject({ outcome: 'PENDING', clickIdMatched: null, alreadyAttributed: false, reason: null, explanation: 'parked: click not seen yet' });
+  });
+});

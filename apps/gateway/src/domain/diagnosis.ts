@@ -58,6 +58,18 @@ export function diagnose(conversion: Conversion, attribution: Attribution | null
       explanation: null,
     };
   }
+  if (a.outcome === AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING) {
+    // Parked by attribution: the click id is not known yet, and may still arrive before the horizon.
+    return {
+      outcome: 'PENDING',
+      clickIdMatched: null,
+      clickInWindow: null,
+      alreadyAttributed: false,
+      creditedTo: null,
+      reason: null,
+      explanation: a.explanation || null,
+    };
+  }
   const attributed = a.outcome === AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED;
   return {
     outcome: attributed ? 'ATTRIBUTED' : 'UNATTRIBUTED',

@@ -62,14 +62,14 @@ describe('withMoneyAmounts', () => {
   });
 
   it('decorates the generated toJSON of a real contract message', () => {
-    const json = GetPerformanceReportResponse.toJSON({
+    const json = GetPerformanceReportResponse.toJSON(GetPerformanceReportResponse.fromPartial({
       rows: [],
       timeZone: 'Europe/Paris',
       total: {
         key: '', name: '', sends: '3', clicks: '2', uniqueClicks: '1', conversions: '1',
         revenue: [{ revenue: { currencyCode: 'EUR', amountMicros: '24990000' }, pendingRevenue: undefined, revenuePerSend: { currencyCode: 'EUR', amountMicros: '8330000' }, epc: undefined }],
       },
-    });
+    }));
     expect(withMoneyAmounts(json)).toEqual({
       timeZone: 'Europe/Paris',
       total: {

@@ -1,6 +1,15 @@
-import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 import { DomainError, ManualClock } from '@trackly/kernel';
-import { addDays, canonicalTimeZone, localToday, parseDay, parsePerformanceQuery, PerformanceQuery } from './performance-query';
+import {
+  addDays,
+  canonicalTimeZone,
+  localToday,
+  parseDay,
+  parseFormat,
+  parsePerformanceQuery,
+  parseReconciliationQuery,
+  PerformanceQuery,
+} from './performance-query';
 
 // 2026-03-01 02:30 UTC: still 2026-02-28 in New York, already 2026-03-01 in UTC and Tokyo.
 const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
@@ -29,7 +38,30 @@ describe('parsePerformanceQuery', () => {
       fromDate: '2026-01-01',
       toDate: '2026-01-31',
       timeZone: 'UTC',
+      thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
+      dateBasis: DateBasis.DATE_BASIS_CONVERSION,
     });
+  });
+
+  it('reads then_by (none means none) and date_basis', () => {
+    expect(parsePerformanceQuery({ group_by: 'creative', then_by: 'Date', date_basis: 'SEND' }, clock.now())).toMatchObject({
+      groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, thenBy: ReportGrouping.REPORT_GROUPING_DATE, dateBasis: DateBasis.DATE_BASIS_SEND,
+    });
+    expect(parsePerformanceQuery({ group_by: 'creative', then_by: 'none' }, clock.now()).thenBy).toBe(ReportGrouping.REPORT_GROUPING_UNSPECIFIED);
+  });
+
+  it('reads the reconciliation range and partner, with the same defaults', () => {
+    expect(parseReconciliationQuery({ partner: ' tune-1 ', tz: 'America/New_York' }, clock.now())).toEqual({
+      fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York', partnerId: 'tune-1',
+    });
+    expect(() => parseReconciliationQuery({ from: '2026-02-30' }, clock.now())).toThrow(/from must be a date/);
+  });
+
+  it('reads format: json by default, csv, nothing else', () => {
+    expect(parseFormat({})).toBe('json');
+    expect(parseFormat({ format: 'csv' })).toBe('csv');
+    expect(() => parseFormat({ format: 'xlsx' })).toThrow(/format must be json or csv/);
+    expect(() => parseFormat({ format: ['csv', 'csv'] })).toThrow(/format/);
   });
 
   it('defaults to the last 30 days ending today in UTC', () => {
@@ -46,6 +78,8 @@ describe('parsePerformanceQuery', () => {
       fromDate: '2026-01-30',
       toDate: '2026-02-28',
       timeZone: 'America/New_York',
+      thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
+      dateBasis: DateBasis.DATE_BASIS_CONVERSION,
     });
     clock.advance(3 * 3_600_000); // 05:30 UTC = 00:30 in New York: the local day has turned
     expect(parsePerformanceQuery({ group_by: 'date', tz: 'America/New_York' }, clock.now()).toDate).toBe('2026-03-01');

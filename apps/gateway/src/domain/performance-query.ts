@@ -1,8 +1,15 @@
 /**
- * Query parameters of GET /api/reports/performance: group_by, from, to (local days, inclusive) and tz (IANA).
- * All problems are reported together, one message per field.
+ * Query parameters of GET /api/reports/performance: group_by, then_by (optional second grouping), date_basis
+ * (conversion | send), from, to (local days, inclusive) and tz (IANA). All problems are reported together, one
+ * message per field.
  */
-import { GetPerformanceReportRequest, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import {
+  DateBasis,
+  GetCohortMaturityRequest,
+  GetPerformanceReportRequest,
+  GetReconciliationReportRequest,
+  ReportGrouping,
+} from '@trackly/contracts/reporting/v1/reporting_service';
 import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
 
 export const GROUPINGS: Record<string, ReportGrouping> = {
@@ -24,17 +31,33 @@ const IANA = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 /** Raw query values as Express hands them: absent, a string, or an array/object for repeated or nested keys. */
 export type QueryValue = unknown;
 
+export const DATE_BASES: Record<string, DateBasis> = {
+  conversion: DateBasis.DATE_BASIS_CONVERSION,
+  send: DateBasis.DATE_BASIS_SEND,
+};
+
 export interface PerformanceQuery {
   group_by?: QueryValue;
+  then_by?: QueryValue;
+  date_basis?: QueryValue;
   from?: QueryValue;
   to?: QueryValue;
   tz?: QueryValue;
+  format?: QueryValue;
 }
 
-export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPerformanceReportRequest {
-  const errors: Record<string, string> = {};
-  const single = (field: keyof PerformanceQuery): string | undefined => {
-    const v = query[field];
+export interface RangeQuery {
+  from?: QueryValue;
+  to?: QueryValue;
+  tz?: QueryValue;
+  partner?: QueryValue;
+  format?: QueryValue;
+}
+
+/** Reads each parameter as one string (or absent), recording "given more than once" as a field error. */
+function singles<Q extends object>(query: Q, errors: Record<string, string>) {
+  return (field: keyof Q & string): string | undefined => {
+    const v = (query as Record<string, unknown>)[field];
     if (v === undefined || v === '') return undefined;
     if (typeof v !== 'string') {
       errors[field] = 'must be given once';
@@ -42,6 +65,44 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
     }
     return v.trim();
   };
+}
+
+/** `format`: json (default) or csv. */
+export function parseFormat(query: { format?: QueryValue }): 'json' | 'csv' {
+  const v = query.format;
+  if (v === undefined || v === '' || v === 'json') return 'json';
+  if (v === 'csv') return 'csv';
+  throw InvalidArgumentError.of({ format: 'must be json or csv' });
+}
+
+/** GET /api/reports/reconciliation: from, to, tz as for performance, and an optional partner. */
+export function parseReconciliationQuery(query: RangeQuery, now: Date): GetReconciliationReportRequest {
+  const errors: Record<string, string> = {};
+  const single = singles(query, errors);
+  const partnerId = single('partner') ?? '';
+  const range = parseRange(single, errors, now);
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+  return { ...range(), partnerId };
+}
+
+/** GET /api/reports/maturity: the send days (from, to, tz as for performance) and an optional group_by. */
+export function parseMaturityQuery(query: RangeQuery & { group_by?: QueryValue }, now: Date): GetCohortMaturityRequest {
+  const errors: Record<string, string> = {};
+  const single = singles(query, errors);
+  const groupText = single('group_by')?.toLowerCase();
+  let groupBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
+  if (groupText !== undefined && groupText !== 'none') {
+    if (groupText === 'date' || !Object.hasOwn(GROUPINGS, groupText)) errors.group_by = 'must be one of creative, offer, campaign';
+    else groupBy = GROUPINGS[groupText];
+  }
+  const range = parseRange(single, errors, now);
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+  return { ...range(), groupBy };
+}
+
+export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPerformanceReportRequest {
+  const errors: Record<string, string> = {};
+  const single = singles(query, errors);
 
   const groupText = single('group_by');
   let groupBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
@@ -53,6 +114,28 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
     errors.group_by = `must be one of ${Object.keys(GROUPINGS).join(', ')}`;
   }
 
+  let thenBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
+  const thenText = single('then_by');
+  if (thenText !== undefined && thenText.toLowerCase() !== 'none') {
+    if (!Object.hasOwn(GROUPINGS, thenText.toLowerCase())) errors.then_by = `must be one of ${Object.keys(GROUPINGS).join(', ')}`;
+    else if (GROUPINGS[thenText.toLowerCase()] === groupBy) errors.then_by = 'must differ from group_by';
+    else thenBy = GROUPINGS[thenText.toLowerCase()];
+  }
+
+  let dateBasis = DateBasis.DATE_BASIS_CONVERSION;
+  const basisText = single('date_basis');
+  if (basisText !== undefined) {
+    if (Object.hasOwn(DATE_BASES, basisText.toLowerCase())) dateBasis = DATE_BASES[basisText.toLowerCase()];
+    else errors.date_basis = `must be one of ${Object.keys(DATE_BASES).join(', ')}`;
+  }
+
+  const range = parseRange(single, errors, now);
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+  return { groupBy, ...range(), thenBy, dateBasis };
+}
+
+/** from/to/tz with their defaults; call the returned function once the errors are known to be empty. */
+function parseRange(single: (field: 'from' | 'to' | 'tz') => string | undefined, errors: Record<string, string>, now: Date) {
   let timeZone: string | undefined = DEFAULT_TIME_ZONE;
   const tzText = single('tz');
   if (tzText !== undefined) {
@@ -67,13 +150,13 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
   if (fromText !== undefined && from === undefined) errors.from = 'must be a date YYYY-MM-DD';
   if (toText !== undefined && to === undefined) errors.to = 'must be a date YYYY-MM-DD';
 
-  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-
-  // Defaults: a missing end is today in the report's zone; a missing start is 30 days before the end, inclusive.
-  const toDay = to ?? localToday(now, timeZone!);
-  const fromDay = from ?? addDays(toDay, -(DEFAULT_RANGE_DAYS - 1));
-  if (fromDay > toDay) throw InvalidArgumentError.of({ from: `must not be after to (${toDay})` });
-  return { groupBy, fromDate: fromDay, toDate: toDay, timeZone: timeZone! };
+  return () => {
+    // Defaults: a missing end is today in the report's zone; a missing start is 30 days before the end, inclusive.
+    const toDay = to ?? localToday(now, timeZone!);
+    const fromDay = from ?? addDays(toDay, -(DEFAULT_RANGE_DAYS - 1));
+    if (fromDay > toDay) throw InvalidArgumentError.of({ from: `must not be after to (${toDay})` });
+    return { fromDate: fromDay, toDate: toDay, timeZone: timeZone! };
+  };
 }
 
 /** The zone's canonical name ("utc" -> "UTC"), or undefined when the runtime does not know it. */

@@ -45,4 +45,22 @@ export class ConversionEntity {
 
   @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
   raw!: RawParams;
+
+  @Column({ name: 'transaction_id', type: 'text', nullable: true })
+  transactionId!: string | null;
+
+  /** Everflow event / TUNE goal; NULL for the base conversion. */
+  @Column({ name: 'event_id', type: 'text', nullable: true })
+  eventId!: string | null;
+
+  /** Order value as reported, in the payout's currency. */
+  @Column({ name: 'sale_amount_micros', type: 'bigint', nullable: true, transformer: bigintTransformer })
+  saleAmountMicros!: bigint | null;
+
+  @Column({ name: 'sub_ids', type: 'jsonb', default: () => "'{}'::jsonb" })
+  subIds!: RawParams;
+
+  /** Last adjustment (status or payout change, reversal); NULL while unchanged. */
+  @Column({ name: 'updated_at', type: 'timestamptz', nullable: true })
+  updatedAt!: Date | null;
 }

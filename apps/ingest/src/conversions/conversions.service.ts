@@ -1,22 +1,42 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, In } from 'typeorm';
-import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
+import { CLOCK, Clock, InvalidArgumentError, Money, NotFoundError } from '@trackly/kernel';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
-import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import type { ListConversionsRequest, SubmitConversionRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { AttributionVerdict } from '../domain/attribution-verdict';
-import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdProblem, statusName, validateSubmission } from '../domain/conversion.rules';
+import { AdjustmentCause, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
+import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdProblem, statusFromName, statusName, validateSubmission } from '../domain/conversion.rules';
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
 import { toConversion } from '../ingest.mappers';
 import { ConversionEntity } from './conversion.entity';
 
 export interface StoreResult {
-  /** The stored conversion: the first one stored, for a duplicate. */
+  /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
   conversion: Conversion;
   duplicate: boolean;
+  outcome: 'stored' | 'duplicate' | 'adjusted';
+  /** Why a repeat was a duplicate. */
+  reason?: string;
 }
 
-/** Conversions: stored once per (partner_id, conversion_id), announced through the outbox when new. */
+export interface StoreOptions {
+  /** Repeats with a changed status or payout adjust the stored conversion (for this cause); otherwise the first wins. */
+  adjust?: AdjustmentCause;
+  /** The archived request this came from, kept with an adjustment. */
+  postbackRequestId?: string;
+}
+
+export interface ReversalResult {
+  conversion: Conversion;
+  outcome: 'reversed' | 'duplicate';
+}
+
+const REVERSED = ConversionStatus.CONVERSION_STATUS_REVERSED;
+
+/** Conversions: stored once per (partner_id, conversion_id), announced through the outbox when new or changed. */
 @Injectable()
 export class ConversionsService {
   constructor(
@@ -27,22 +47,25 @@ export class ConversionsService {
   ) {}
 
   /** IngestService.SubmitConversion: the same rules and the same idempotency as the postback edge. */
-  async submit(req: SubmitConversionRequest): Promise<StoreResult> {
+  async submit(req: SubmitConversionRequest): Promise<{ conversion: Conversion; duplicate: boolean }> {
     const receivedAt = this.clock.now();
     const draft = orThrow(validateSubmission(req, receivedAt));
     const result = await this.ds.transaction((m) => this.storeIn(m, draft, receivedAt));
     this.relay.kick();
-    return result;
+    return { conversion: result.conversion, duplicate: result.duplicate };
   }
 
   /**
-   * Inserts unless (partner_id, conversion_id) exists; only a new row emits ConversionReceived, in the caller's
-   * transaction. A concurrent insert of the same key waits for the other transaction and then counts as a duplicate.
+   * Inserts unless (partner_id, conversion_id) exists; a new row emits ConversionReceived, in the caller's
+   * transaction. A concurrent insert of the same key waits for the other transaction and then sees its row. With
+   * `adjust`, a repeat that changes status or payout updates the row (locked, so concurrent repeats apply one by
+   * one) and emits ConversionAdjusted; an identical repeat is a duplicate and emits nothing.
    */
-  async storeIn(m: EntityManager, draft: ConversionDraft, receivedAt: Date): Promise<StoreResult> {
+  async storeIn(m: EntityManager, draft: ConversionDraft, receivedAt: Date, opts: StoreOptions = {}): Promise<StoreResult> {
     const inserted: { id: string }[] = await m.query(
-      `INSERT INTO "ingest".conversions (partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+      `INSERT INTO "ingest".conversions (partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
+         transaction_id, event_id, sale_amount_micros, sub_ids)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb)
        ON CONFLICT (partner_id, conversion_id) DO NOTHING
        RETURNING id`,
       [
@@ -55,15 +78,147 @@ export class ConversionsService {
         draft.occurredAt,
         receivedAt,
         JSON.stringify(draft.raw),
+        draft.transactionId ?? null,
+        draft.eventId ?? null,
+        draft.saleAmountMicros?.toString() ?? null,
+        JSON.stringify(draft.subIds ?? {}),
       ],
     );
     if (inserted.length) {
       const conversion = toConversion(await m.findOneByOrFail(ConversionEntity, { id: inserted[0].id }));
       await this.outbox.add(m, Events.ConversionReceived, { conversion });
-      return { conversion, duplicate: false };
+      return { conversion, duplicate: false, outcome: 'stored' };
     }
-    const existing = await m.findOneByOrFail(ConversionEntity, { partnerId: draft.partnerId, conversionId: draft.conversionId });
-    return { conversion: toConversion(existing), duplicate: true };
+    const key = { partnerId: draft.partnerId, conversionId: draft.conversionId };
+    if (!opts.adjust) {
+      return { conversion: toConversion(await m.findOneByOrFail(ConversionEntity, key)), duplicate: true, outcome: 'duplicate', reason: 'conversion_id already stored for this partner' };
+    }
+    const existing = await m.findOneOrFail(ConversionEntity, { where: key, lock: { mode: 'pessimistic_write' } });
+    const verdict = repeatVerdict(
+      { status: statusFromName(existing.status), payout: { currency: existing.currency, micros: existing.payoutMicros } },
+      { status: draft.status, payout: draft.payout },
+      REVERSED,
+    );
+    if (verdict.kind === 'duplicate') return { conversion: toConversion(existing), duplicate: true, outcome: 'duplicate', reason: verdict.reason };
+    const conversion = await this.adjust(m, existing, { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null }, opts.adjust, receivedAt, opts.postbackRequestId);
+    return { conversion, duplicate: false, outcome: 'adjusted' };
+  }
+
+  /**
+   * Stores many conversions of one partner in the caller's transaction: one multi-row insert for the new ones (one
+   * ConversionReceived each), then the usual repeat rules, row by row, for keys already stored (or repeated in the
+   * batch). Rows are taken in key order so concurrent batches lock in the same order.
+   */
+  async storeBatchIn(m: EntityManager, drafts: ConversionDraft[], receivedAt: Date, cause: AdjustmentCause): Promise<StoreResult['outcome'][]> {
+    if (!drafts.length) return [];
+    const order = drafts.map((d, i) => i).sort((a, b) => (drafts[a].conversionId < drafts[b].conversionId ? -1 : drafts[a].conversionId > drafts[b].conversionId ? 1 : a - b));
+    const sorted = order.map((i) => drafts[i]);
+    const inserted: { id: string; conversion_id: string }[] = await m.query(
+      `INSERT INTO "ingest".conversions (partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
+         transaction_id, event_id, sale_amount_micros, sub_ids)
+       SELECT t.partner_id, t.conversion_id, t.click_id, t.payout_micros, t.currency, t.status, t.occurred_at, $14, t.raw,
+         t.transaction_id, t.event_id, t.sale_amount_micros, t.sub_ids
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::timestamptz[], $8::jsonb[],
+         $9::text[], $10::text[], $11::bigint[], $12::jsonb[], $13::int[])
+         AS t(partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, ord)
+       ORDER BY t.ord
+       ON CONFLICT (partner_id, conversion_id) DO NOTHING
+       RETURNING id, conversion_id`,
+      [
+        sorted.map((d) => d.partnerId),
+        sorted.map((d) => d.conversionId),
+        sorted.map((d) => d.clickId),
+        sorted.map((d) => d.payout.micros.toString()),
+        sorted.map((d) => d.payout.currency),
+        sorted.map((d) => statusName(d.status)),
+        sorted.map((d) => d.occurredAt),
+        sorted.map((d) => JSON.stringify(d.raw)),
+        sorted.map((d) => d.transactionId ?? null),
+        sorted.map((d) => d.eventId ?? null),
+        sorted.map((d) => d.saleAmountMicros?.toString() ?? null),
+        sorted.map((d) => JSON.stringify(d.subIds ?? {})),
+        sorted.map((_d, i) => i),
+        receivedAt,
+      ],
+    );
+    // A new row is exactly its draft (the defaults are known): no need to read 500 rows back.
+    // The row inserted for a key is its first draft in order: a later one with the same key was skipped.
+    const byKey = new Map<string, ConversionDraft>();
+    for (const d of sorted) if (!byKey.has(d.conversionId)) byKey.set(d.conversionId, d);
+    await this.outbox.addMany(
+      m,
+      Events.ConversionReceived,
+      inserted.map((r) => ({ conversion: newConversion(r.id, byKey.get(r.conversion_id)!, receivedAt) })),
+    );
+    // The first row of each inserted key is the one stored; any later row with that key is a repeat.
+    const fresh = new Set(inserted.map((r) => r.conversion_id));
+    const outcomes: StoreResult['outcome'][] = new Array(drafts.length);
+    for (const [k, i] of order.entries()) {
+      const d = sorted[k];
+      if (fresh.delete(d.conversionId)) outcomes[i] = 'stored';
+      else outcomes[i] = (await this.storeIn(m, d, receivedAt, { adjust: cause })).outcome;
+    }
+    return outcomes;
+  }
+
+  /**
+   * Reverses one conversion named by its narrowest key, in the caller's transaction: REVERSED, with a
+   * ConversionAdjusted (cause "reversal"). Reversing it again changes nothing.
+   */
+  async reverseIn(m: EntityManager, partnerId: string, key: ReversalKey, at: Date, postbackRequestId?: string): Promise<ReversalResult> {
+    let rows: ConversionEntity[];
+    if ('conversionId' in key) {
+      rows = await m.find(ConversionEntity, { where: { partnerId, conversionId: key.conversionId }, lock: { mode: 'pessimistic_write' } });
+    } else {
+      rows = await m.find(ConversionEntity, {
+        where: { partnerId, transactionId: key.transactionId, eventId: key.eventId === null ? IsNull() : key.eventId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (rows.length > 1) {
+        throw new InvalidArgumentError('transaction_id', `with this event_id matches ${rows.length} conversions; reverse by conversion_id`);
+      }
+    }
+    const existing = rows[0];
+    if (!existing) {
+      throw new NotFoundError('conversion', 'conversionId' in key ? `${partnerId}/${key.conversionId}` : `${partnerId}/transaction ${key.transactionId} event ${key.eventId ?? '0'}`);
+    }
+    if (existing.status === statusName(REVERSED)) return { conversion: toConversion(existing), outcome: 'duplicate' };
+    const payout = { currency: existing.currency, micros: existing.payoutMicros };
+    const conversion = await this.adjust(m, existing, { status: REVERSED, payout, saleAmountMicros: null }, 'reversal', at, postbackRequestId);
+    return { conversion, outcome: 'reversed' };
+  }
+
+  private async adjust(
+    m: EntityManager,
+    existing: ConversionEntity,
+    next: { status: ConversionDraft['status']; payout: Money; saleAmountMicros: bigint | null },
+    cause: AdjustmentCause,
+    at: Date,
+    postbackRequestId: string | undefined,
+  ): Promise<Conversion> {
+    const previous = toConversion(existing);
+    await m.query(
+      `UPDATE "ingest".conversions SET status = $2, payout_micros = $3, currency = $4, sale_amount_micros = COALESCE($5, sale_amount_micros), updated_at = $6
+       WHERE id = $1`,
+      [existing.id, statusName(next.status), next.payout.micros.toString(), next.payout.currency, next.saleAmountMicros?.toString() ?? null, at],
+    );
+    const adjustmentId = randomUUID();
+    await m.query(
+      `INSERT INTO "ingest".conversion_adjustments (id, conversion_ref, cause, previous_status, previous_payout_micros, previous_currency,
+         status, payout_micros, currency, postback_request_id, adjusted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [adjustmentId, existing.id, cause, existing.status, existing.payoutMicros.toString(), existing.currency, statusName(next.status),
+        next.payout.micros.toString(), next.payout.currency, postbackRequestId ?? null, at],
+    );
+    const conversion = toConversion(await m.findOneByOrFail(ConversionEntity, { id: existing.id }));
+    await this.outbox.add(m, Events.ConversionAdjusted, {
+      conversion,
+      previousStatus: previous.status,
+      previousPayout: previous.payout,
+      adjustmentId,
+      cause,
+    });
+    return conversion;
   }
 
   async get(partnerId: string, conversionId: string): Promise<Conversion> {
@@ -125,4 +280,22 @@ export class ConversionsService {
     );
     return rows.length > 0;
   }
+}
+
+/** The message of a row just inserted from a draft (attribution pending), as toConversion would read it back. */
+function newConversion(id: string, d: ConversionDraft, receivedAt: Date): Conversion {
+  return {
+    id,
+    partnerId: d.partnerId,
+    conversionId: d.conversionId,
+    clickId: d.clickId ?? '',
+    payout: { currencyCode: d.payout.currency, amountMicros: d.payout.micros.toString() },
+    status: d.status,
+    occurredAt: d.occurredAt,
+    receivedAt,
+    attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
+    attributionReason: '',
+    creditedMessageId: '',
+    messageId: '',
+  };
 }

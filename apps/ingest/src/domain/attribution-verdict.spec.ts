@@ -1,6 +1,6 @@
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { attributedVerdict, unattributedVerdict } from './attribution-verdict';
+import { attributedVerdict, correctedVerdict, unattributedVerdict } from './attribution-verdict';
 
 const attribution = (over: Partial<Attribution> = {}): Attribution => ({
   partnerId: 'acme',
@@ -47,5 +47,22 @@ describe('attribution verdicts', () => {
   it('fails on a decision that does not name its conversion', () => {
     expect(() => attributedVerdict(undefined)).toThrow(/without partner_id/);
     expect(() => unattributedVerdict(attribution({ conversionId: '' }))).toThrow(/without partner_id/);
+  });
+});
+
+describe('correctedVerdict', () => {
+  it('follows the corrected decision', () => {
+    expect(correctedVerdict(attribution({ outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED, reason: UnattributedReason.UNATTRIBUTED_REASON_REJECTED }))).toMatchObject({
+      state: 'UNATTRIBUTED', reason: 'REJECTED', creditedMessageId: null,
+    });
+    expect(correctedVerdict(attribution({ messageId: 'msg-9' }))).toMatchObject({ state: 'ATTRIBUTED', creditedMessageId: 'msg-9' });
+  });
+
+  it('leaves a conversion pending again untouched', () => {
+    expect(correctedVerdict(attribution({ outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING }))).toBeUndefined();
+  });
+
+  it('refuses a correction without its subject', () => {
+    expect(() => correctedVerdict(undefined)).toThrow(/partner_id/);
   });
 });

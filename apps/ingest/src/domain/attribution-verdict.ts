@@ -1,5 +1,5 @@
 /** What ingest keeps of attribution's decision about one of its conversions. */
-import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
+import { Attribution, AttributionOutcome } from '@trackly/contracts/attribution/v1/attribution';
 import { unattributedReasonName } from './conversion.rules';
 
 export interface AttributionVerdict {
@@ -38,4 +38,12 @@ function required(a: Attribution | undefined): Attribution {
   // A decision without its subject is a publisher bug: fail so the event ends up in the dead letters.
   if (!a || !a.partnerId || !a.conversionId) throw new Error('attribution event without partner_id and conversion_id');
   return a;
+}
+
+/** The verdict a correction leaves standing (adjustment or re-attribution); undefined while it is pending again. */
+export function correctedVerdict(current: Attribution | undefined): AttributionVerdict | undefined {
+  const attribution = required(current);
+  if (attribution.outcome === AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED) return attributedVerdict(attribution);
+  if (attribution.outcome === AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED) return unattributedVerdict(attribution);
+  return undefined;
 }

@@ -30,8 +30,16 @@ export interface ConversionDraft {
   payout: Money;
   status: Exclude<ConversionStatus, ConversionStatus.CONVERSION_STATUS_UNSPECIFIED | ConversionStatus.UNRECOGNIZED>;
   occurredAt: Date;
-  /** Every parameter the partner sent (empty for gRPC submissions). */
+  /** Every parameter the partner sent but the token (empty for gRPC submissions). */
   raw: RawParams;
+  /** The partner's transaction id, when sent (reversals name a conversion by it and event_id). */
+  transactionId?: string | null;
+  /** Everflow event / TUNE goal; null for the base conversion (0 or absent). */
+  eventId?: string | null;
+  /** The order value the partner reported, in the payout's currency. */
+  saleAmountMicros?: bigint | null;
+  /** The sub-id parameters as sent (aff_sub*, sub1..sub10, source, ...). */
+  subIds?: RawParams;
 }
 
 export function orThrow<T>(result: Validated<T>): T {

@@ -1,4 +1,4 @@
-import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, storableParams, withoutNul } from './postback-params';
+import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, storableParams, withoutNul } from './postback-params';
 
 describe('parseUrlEncoded', () => {
   it('decodes names and values, "+" as a space, with or without the leading "?"', () => {
@@ -100,5 +100,21 @@ describe('storable text', () => {
   it('replaces NUL, which Postgres text and jsonb cannot hold, and leaves everything else', () => {
     expect(withoutNul('a\u0000b\u0001é')).toBe('a\uFFFDb\u0001é');
     expect(storableParams({ 'a\u0000': ['x\u0000', 'y'], b: 'z' })).toEqual({ 'a\uFFFD': ['x\uFFFD', 'y'], b: 'z' });
+  });
+});
+
+describe('token redaction', () => {
+  it('replaces every token value in a query or form body, however its name is encoded', () => {
+    expect(redactUrlEncodedToken('a=1&token=s3cret&b=2')).toBe('a=1&token=REDACTED&b=2');
+    expect(redactUrlEncodedToken('token=x&token=y')).toBe('token=REDACTED&token=REDACTED');
+    expect(redactUrlEncodedToken('%74oken=s3cret&tokens=keep')).toBe('%74oken=REDACTED&tokens=keep');
+    expect(redactUrlEncodedToken('token&x=%zz')).toBe('token=REDACTED&x=%zz');
+    expect(redactUrlEncodedToken('')).toBe('');
+  });
+
+  it('replaces the token in a JSON body', () => {
+    expect(redactJsonToken('{"token": "s3cret", "payout": "1"}')).toBe('{"token": "REDACTED", "payout": "1"}');
+    expect(redactJsonToken('{"token":12345,"a":"token"}')).toBe('{"token":"REDACTED","a":"token"}');
+    expect(redactJsonToken('{"token":"a\\"b"}')).toBe('{"token":"REDACTED"}');
   });
 });

@@ -120,3 +120,33 @@ function readFlatMembers(text: string): Map<string, string[]> {
     return members;
   }
 }
+
+/** What the archive keeps in place of a partner's token. */
+export const REDACTED = 'REDACTED';
+
+/**
+ * The query string or form body with every `token` value replaced: the archive keeps the request exactly otherwise,
+ * but a secret in a table many people read is a leaked secret.
+ */
+export function redactUrlEncodedToken(text: string): string {
+  if (!text) return text;
+  return text
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const rawName = eq >= 0 ? pair.slice(0, eq) : pair;
+      let name: string;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        name = rawName;
+      }
+      return name === 'token' ? `${rawName}=${REDACTED}` : pair;
+    })
+    .join('&');
+}
+
+/** A JSON body with the value of every "token" member replaced (string or number). */
+export function redactJsonToken(text: string): string {
+  return text.replace(/("token"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+)/g, `$1"${REDACTED}"`);
+}

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
-import type { PostbackOutcome } from './postback-request.entity';
+import type { ArchiveGroup } from '../domain/partner-counters';
+import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
 export interface ArchivedRequest {
   receivedAt: Date;
@@ -45,14 +46,50 @@ export class PostbackArchive {
 
   async finish(
     id: string,
-    outcome: { outcome: PostbackOutcome; reason?: string; conversionRef?: string },
+    outcome: { outcome: PostbackOutcome; reason?: string; reasonCode?: string; conversionRef?: string },
     m: EntityManager = this.ds.manager,
   ): Promise<void> {
-    await m.query(`UPDATE "ingest".postback_requests SET outcome = $2, reason = $3, conversion_ref = $4 WHERE id = $1`, [
+    await m.query(`UPDATE "ingest".postback_requests SET outcome = $2, reason = $3, reason_code = $4, conversion_ref = $5 WHERE id = $1`, [
       id,
       outcome.outcome,
       outcome.reason === undefined ? null : withoutNul(outcome.reason),
+      outcome.reasonCode ?? null,
       outcome.conversionRef ?? null,
     ]);
+  }
+
+  /** The archive grouped by partner, outcome and reason code (the source of per-partner counters). */
+  async groups(partnerId: string | null, since: Date | null): Promise<ArchiveGroup[]> {
+    const rows: { partner_id: string; outcome: string | null; reason_code: string | null; n: string }[] = await this.ds.query(
+      `SELECT partner_id, outcome, reason_code, count(*)::text AS n FROM "ingest".postback_requests
+       WHERE ($1::text IS NULL OR partner_id = $1) AND ($2::timestamptz IS NULL OR received_at >= $2) AND replay_of IS NULL
+       GROUP BY partner_id, outcome, reason_code`,
+      [partnerId, since],
+    );
+    return rows.map((r) => ({ partnerId: r.partner_id, outcome: r.outcome, reasonCode: r.reason_code, count: BigInt(r.n) }));
+  }
+
+  /** Archived partner requests (not replays themselves) to replay, oldest first; one more than `limit` tells of more. */
+  selectForReplay(m: EntityManager, q: { partnerId: string; from: Date; to: Date; outcomes: readonly string[]; limit: number }): Promise<PostbackRequestEntity[]> {
+    return m
+      .getRepository(PostbackRequestEntity)
+      .createQueryBuilder('r')
+      .where('r.partner_id = :partnerId AND r.received_at >= :from AND r.received_at < :to AND r.replay_of IS NULL', q)
+      .andWhere('r.outcome IN (:...outcomes)', { outcomes: q.outcomes })
+      .orderBy('r.received_at', 'ASC')
+      .addOrderBy('r.id', 'ASC')
+      .limit(q.limit + 1)
+      .getMany();
+  }
+
+  /** The record of one replay: a copy of the original request pointing at it; its outcome is filled in by finish(). */
+  async recordReplay(m: EntityManager, originalId: string, at: Date): Promise<string> {
+    const [row]: { id: string }[] = await m.query(
+      `INSERT INTO "ingest".postback_requests (received_at, partner_id, source_ip, method, path, query, content_type, body, replay_of)
+       SELECT $2, partner_id, source_ip, method, path, query, content_type, body, id
+       FROM "ingest".postback_requests WHERE id = $1 RETURNING id`,
+      [originalId, at],
+    );
+    return row.id;
   }
 }

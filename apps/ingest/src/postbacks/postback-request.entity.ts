@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type PostbackOutcome = 'stored' | 'duplicate' | 'invalid' | 'error';
+export type PostbackOutcome = 'stored' | 'duplicate' | 'adjusted' | 'reversed' | 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'error';
 
 /** One partner HTTP request exactly as received, and what became of it (NULL outcome: still being handled). */
 @Entity({ name: 'postback_requests' })
@@ -40,6 +40,14 @@ export class PostbackRequestEntity {
 
   @Column({ type: 'text', nullable: true })
   reason!: string | null;
+
+  /** Machine-readable reason (BAD_TOKEN, INVALID_FIELDS, QUERY_TOO_LONG, ...), for counters and replay selection. */
+  @Column({ name: 'reason_code', type: 'text', nullable: true })
+  reasonCode!: string | null;
+
+  /** Set on the record of a replay: the archived request it re-processed. */
+  @Column({ name: 'replay_of', type: 'bigint', nullable: true })
+  replayOf!: string | null;
 
   @Column({ name: 'conversion_ref', type: 'uuid', nullable: true })
   conversionRef!: string | null;

@@ -1,20 +1,29 @@
+import { countPostback } from '@trackly/observability';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { CLOCK, Clock, DomainError, InvalidArgumentError } from '@trackly/kernel';
+import { DataSource, EntityManager } from 'typeorm';
+import { CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import type { ReplayedPostback, ReplayPostbacksRequest, ReplayPostbacksResponse } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { Logger } from '@trackly/logging';
 import { OutboxRelay } from '@trackly/messaging';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionDraft, FieldProblems, partnerIdProblem, RawParams } from '../domain/conversion.rules';
-import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded } from '../domain/postback-params';
+import { AdjustmentCause, parseReversal, ReversalKey } from '../domain/conversion-adjustment';
+import { validateReplay } from '../domain/replay.rules';
+import { ConversionDraft, FieldProblems, orThrow, partnerIdProblem, RawParams } from '../domain/conversion.rules';
+import { effectiveClickIdParam } from '../domain/partner.rules';
+import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken } from '../domain/postback-params';
 import { parsePostback } from '../domain/postback.parser';
 import { ConversionsService } from '../conversions/conversions.service';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
+import { PartnerEntity } from '../partners/partner.entity';
+import { PartnersService } from '../partners/partners.service';
 import { PostbackArchive } from './postback-archive.service';
+import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
 /** A partner HTTP request as the edge received it. */
 export interface IncomingPostback {
   partnerId: string;
+  /** The client address (the socket peer, or the trusted proxy header's entry). */
   sourceIp: string;
   method: string;
   path: string;
@@ -27,17 +36,44 @@ export interface IncomingPostback {
   bodyError: { status: number; message: string } | null;
 }
 
-export type PostbackReply =
-  | { kind: 'stored' | 'duplicate'; conversion: Conversion }
-  | { kind: 'too_large' | 'unsupported_media_type'; message: string };
+/** Refusals the edge answers itself with a status of their own (400s come as InvalidArgumentError). */
+export type Refusal = 'too_large' | 'uri_too_long' | 'unsupported_media_type' | 'unauthorized' | 'forbidden' | 'not_found';
 
-type Interpreted = { draft: ConversionDraft } | { reject: 'too_large' | 'unsupported_media_type'; message: string };
+export type PostbackReply =
+  | { kind: 'stored' | 'duplicate' | 'adjusted' | 'reversed'; conversion: Conversion }
+  | { kind: Refusal; message: string };
+
+/** A request refused before anything was stored: what the archive records and what the partner is told. */
+class Refused extends Error {
+  constructor(
+    readonly reply: Refusal | 'invalid',
+    readonly reasonCode: string,
+    message: string,
+    readonly error?: DomainError,
+  ) {
+    super(message);
+  }
+}
+
+const OUTCOME_OF_REFUSAL: Record<Refusal | 'invalid', PostbackOutcome> = {
+  too_large: 'invalid',
+  uri_too_long: 'invalid',
+  unsupported_media_type: 'invalid',
+  invalid: 'invalid',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  not_found: 'not_found',
+};
+
+export type PostbackRoute = 'postback' | 'reversal';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * A postback's life: archived raw first; then read, checked and stored (or refused with every field problem); the
- * archive row then says what happened. Only a failure to store gives an error the partner should retry.
+ * A postback's life: archived raw first (token redacted); then size limits, the partner's registration, token and
+ * source address; then read by the partner's kind, and stored, found duplicate or applied as an adjustment (or a
+ * reversal); the archive row then says what happened and why. Only a failure to store gives an error the partner
+ * should retry.
  */
 @Injectable()
 export class PostbacksService {
@@ -45,13 +81,27 @@ export class PostbacksService {
     private readonly ds: DataSource,
     private readonly archive: PostbackArchive,
     private readonly conversions: ConversionsService,
+    private readonly partners: PartnersService,
     private readonly relay: OutboxRelay,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
   ) {}
 
-  async receive(req: IncomingPostback): Promise<PostbackReply> {
+  async receive(req: IncomingPostback, route: PostbackRoute = 'postback'): Promise<PostbackReply> {
+    // Labelled by registered partner only, so junk partner ids in URLs cannot grow the metric's label set.
+    let partnerLabel = 'unregistered';
+    try {
+      const reply = await this.handle(req, route, (id) => (partnerLabel = id));
+      countPostback(partnerLabel, reply.kind);
+      return reply;
+    } catch (e) {
+      countPostback(partnerLabel, e instanceof DomainError && e.kind === 'INVALID_ARGUMENT' ? 'invalid' : 'error');
+      throw e;
+    }
+  }
+
+  private async handle(req: IncomingPostback, route: PostbackRoute, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
     const receivedAt = this.clock.now();
     const archiveId = await this.archive.record({
       receivedAt,
@@ -59,88 +109,267 @@ export class PostbacksService {
       sourceIp: req.sourceIp,
       method: req.method,
       path: req.path,
-      query: req.query,
+      query: redactUrlEncodedToken(req.query),
       contentType: req.contentType,
-      body: req.body ? req.body.toString('utf8') : null,
+      body: req.body ? redactBody(req.body.toString('utf8'), req.contentType) : null,
     });
 
-    let interpreted: Interpreted;
+    let partner: PartnerEntity;
+    let params: RawParams;
     try {
-      interpreted = this.interpret(req, receivedAt);
+      params = this.readParams(req);
+      const check = await this.partners.check(req.partnerId, tokenOf(params), req.sourceIp);
+      if (!check.ok) throw new Refused(check.refusal, check.reasonCode, check.message);
+      partner = check.partner;
+      onPartner(partner.partnerId);
     } catch (e) {
-      if (e instanceof DomainError) await this.archive.finish(archiveId, { outcome: 'invalid', reason: e.message });
-      else await this.markError(archiveId, e);
-      throw e;
-    }
-    if ('reject' in interpreted) {
-      await this.archive.finish(archiveId, { outcome: 'invalid', reason: interpreted.message });
-      return { kind: interpreted.reject, message: interpreted.message };
+      return this.refuse(archiveId, e);
     }
 
     try {
-      const result = await this.ds.transaction(async (m) => {
-        const stored = await this.conversions.storeIn(m, interpreted.draft, receivedAt);
-        await this.archive.finish(
-          archiveId,
-          stored.duplicate
-            ? { outcome: 'duplicate', reason: 'conversion_id already stored for this partner', conversionRef: stored.conversion.id }
-            : { outcome: 'stored', conversionRef: stored.conversion.id },
-          m,
-        );
-        return stored;
-      });
-      this.relay.kick();
-      return { kind: result.duplicate ? 'duplicate' : 'stored', conversion: result.conversion };
+      if (route === 'reversal') return await this.reverse(archiveId, partner, params, receivedAt);
+      return await this.store(archiveId, partner, params, receivedAt);
     } catch (e) {
+      // Errors of ours (not refusals) were archived as such by stored().
+      if (e instanceof Refused) return this.refuse(archiveId, e);
+      throw e;
+    }
+  }
+
+  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
+    const draft = this.parse(partner, params, receivedAt);
+    const applied = await this.stored(archiveId, () =>
+      this.ds.transaction(async (m) => {
+        const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
+        await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
+        return r;
+      }),
+    );
+    return { kind: applied.outcome, conversion: applied.conversion };
+  }
+
+  private async reverse(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
+    const key = reversalKey(params);
+    const applied = await this.stored(archiveId, () =>
+      this.ds.transaction(async (m) => {
+        const r = await this.reverseKey(m, partner, key, receivedAt, archiveId);
+        await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
+        return r;
+      }),
+    );
+    return { kind: applied.outcome, conversion: applied.conversion };
+  }
+
+  /** A postback read with the partner's current settings, or a refusal naming every problem. */
+  private parse(partner: PartnerEntity, params: RawParams, receivedAt: Date): ConversionDraft {
+    const parsed = parsePostback(params, {
+      receivedAt,
+      defaultCurrency: partner.defaultCurrency,
+      kind: partner.kind,
+      clickIdParam: effectiveClickIdParam(partner),
+    });
+    if (!parsed.ok) {
+      const error = InvalidArgumentError.of(parsed.fields);
+      throw new Refused('invalid', 'INVALID_FIELDS', error.message, error);
+    }
+    return { partnerId: partner.partnerId, ...parsed.value };
+  }
+
+  private async storeDraft(m: EntityManager, draft: ConversionDraft, receivedAt: Date, cause: AdjustmentCause, requestId: string): Promise<Applied> {
+    const r = await this.conversions.storeIn(m, draft, receivedAt, { adjust: cause, postbackRequestId: requestId });
+    if (r.outcome === 'stored') return { outcome: 'stored', conversion: r.conversion };
+    if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversion: r.conversion };
+    return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversion: r.conversion };
+  }
+
+  private async reverseKey(m: EntityManager, partner: PartnerEntity, key: ReversalKey, at: Date, requestId: string): Promise<Applied> {
+    const r = await this.conversions.reverseIn(m, partner.partnerId, key, at, requestId);
+    if (r.outcome === 'reversed') return { outcome: 'reversed', conversion: r.conversion };
+    return { outcome: 'duplicate', reason: 'conversion already reversed', reasonCode: 'ALREADY_REVERSED', conversion: r.conversion };
+  }
+
+  /**
+   * IngestService.ReplayPostbacks: archived requests of one partner re-read with its current settings, oldest first,
+   * in one transaction (rolled back for a dry run, so the answer is exactly what a real replay would do). The token
+   * and source address are not checked again: the archive holds no token, and an operator asked for the replay.
+   * A conversion already stored comes back as a duplicate, so replaying twice is harmless.
+   */
+  async replay(req: ReplayPostbacksRequest): Promise<ReplayPostbacksResponse> {
+    const q = orThrow(validateReplay(req));
+    const partner = await this.partnerOrThrow(q.partnerId);
+    const now = this.clock.now();
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const m = runner.manager;
+      const rows = await this.archive.selectForReplay(m, q);
+      const selected = rows.slice(0, q.limit);
+      const results: ReplayedPostback[] = [];
+      for (const row of selected) {
+        const requestId = q.dryRun ? row.id : await this.archive.recordReplay(m, row.id, now);
+        let applied: Applied | { outcome: PostbackOutcome; reason: string; reasonCode: string; conversion?: undefined };
+        try {
+          const params = this.readParams(incomingFromArchive(row));
+          applied = row.path.endsWith('/reversal')
+            ? await this.reverseKey(m, partner, reversalKey(params), row.receivedAt, requestId)
+            : await this.storeDraft(m, this.parse(partner, params, row.receivedAt), row.receivedAt, 'replay', requestId);
+        } catch (e) {
+          const refused = e instanceof Refused ? e : e instanceof DomainError ? refusalOf(e) : undefined;
+          if (!refused) throw e;
+          applied = { outcome: OUTCOME_OF_REFUSAL[refused.reply], reason: refused.message, reasonCode: refused.reasonCode };
+        }
+        if (!q.dryRun) await this.archive.finish(requestId, { ...applied, conversionRef: applied.conversion?.id }, m);
+        results.push({
+          requestId: row.id,
+          originalOutcome: row.outcome ?? '',
+          outcome: applied.outcome,
+          reasonCode: applied.reasonCode ?? '',
+          reason: applied.reason ?? '',
+          conversionId: applied.conversion?.conversionId ?? '',
+        });
+      }
+      if (q.dryRun) await runner.rollbackTransaction();
+      else await runner.commitTransaction();
+      if (!q.dryRun) this.relay.kick();
+      const counts: Record<string, bigint> = {};
+      for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0n) + 1n;
+      return {
+        dryRun: q.dryRun,
+        results,
+        outcomeCounts: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v.toString()])),
+        truncated: rows.length > q.limit,
+      };
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async partnerOrThrow(partnerId: string): Promise<PartnerEntity> {
+    const partner = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    if (!partner) throw new NotFoundError('partner', partnerId);
+    return partner;
+  }
+
+  /** Runs the storing transaction; its domain refusals (unknown conversion, ambiguous key) are the partner's, the rest ours. */
+  private async stored<T>(archiveId: string, tx: () => Promise<T>): Promise<T> {
+    try {
+      const result = await tx();
+      this.relay.kick();
+      return result;
+    } catch (e) {
+      if (e instanceof Refused) throw e;
+      if (e instanceof DomainError) throw refusalOf(e);
       await this.markError(archiveId, e);
       throw e;
     }
   }
 
-  /** Reads the parameters (query, then body over it) and applies the generic postback rules. */
-  private interpret(req: IncomingPostback, receivedAt: Date): Interpreted {
+  /** Archives a refusal and turns it into the answer; anything else is an error of ours, archived and rethrown. */
+  private async refuse(archiveId: string, e: unknown): Promise<PostbackReply> {
+    if (!(e instanceof Refused)) {
+      await this.markError(archiveId, e);
+      throw e;
+    }
+    await this.archive.finish(archiveId, { outcome: OUTCOME_OF_REFUSAL[e.reply], reason: e.message, reasonCode: e.reasonCode });
+    if (e.reply === 'invalid') throw e.error ?? new InvalidArgumentError('request', e.message);
+    return { kind: e.reply, message: e.message };
+  }
+
+  /** Query and body parameters (the body wins), after the size limits; unreadable input is refused here. */
+  private readParams(req: IncomingPostback): RawParams {
+    const maxQuery = this.config.INGEST_MAX_QUERY_BYTES;
+    if (Buffer.byteLength(req.query, 'utf8') > maxQuery) throw new Refused('uri_too_long', 'QUERY_TOO_LONG', `query string exceeds ${maxQuery} bytes`);
     if (req.bodyError) {
       if (req.bodyError.status === 413) {
-        return { reject: 'too_large', message: `request body exceeds ${this.config.INGEST_MAX_BODY_BYTES} bytes` };
+        throw new Refused('too_large', 'BODY_TOO_LARGE', `request body exceeds ${this.config.INGEST_MAX_BODY_BYTES} bytes`);
       }
-      if (req.bodyError.status === 415) return { reject: 'unsupported_media_type', message: req.bodyError.message };
-      throw new InvalidArgumentError('body', `could not be read (${req.bodyError.message})`);
+      if (req.bodyError.status === 415) throw new Refused('unsupported_media_type', 'UNSUPPORTED_MEDIA_TYPE', req.bodyError.message);
+      const error = new InvalidArgumentError('body', `could not be read (${req.bodyError.message})`);
+      throw new Refused('invalid', 'UNREADABLE_BODY', error.message, error);
     }
     const fields: FieldProblems = {};
     const partner = partnerIdProblem(req.partnerId);
     if (partner) fields.partner_id = partner;
+    const invalid = (reasonCode: string, more: FieldProblems) => {
+      const error = InvalidArgumentError.of({ ...fields, ...more });
+      return new Refused('invalid', reasonCode, error.message, error);
+    };
 
     let body: RawParams = {};
     if (req.body && req.body.length > 0) {
       const kind = bodyKind(req.contentType ?? undefined);
-      if ('unsupported' in kind) return { reject: 'unsupported_media_type', message: kind.unsupported };
+      if ('unsupported' in kind) throw new Refused('unsupported_media_type', 'UNSUPPORTED_MEDIA_TYPE', kind.unsupported);
       let text: string;
       try {
         text = utf8.decode(req.body);
       } catch {
-        throw InvalidArgumentError.of({ ...fields, body: 'must be UTF-8 text' });
+        throw invalid('UNREADABLE_BODY', { body: 'must be UTF-8 text' });
       }
       if (kind.kind === 'form') body = parseUrlEncoded(text);
       else {
         const json = parseJsonParams(text);
-        if (!json.ok) throw InvalidArgumentError.of({ ...fields, ...json.fields });
+        if (!json.ok) throw invalid('UNREADABLE_BODY', json.fields);
         body = json.value;
       }
     }
-
-    const parsed = parsePostback(mergeParams(parseUrlEncoded(req.query), body), {
-      receivedAt,
-      defaultCurrency: this.config.INGEST_DEFAULT_CURRENCY,
-    });
-    if (!parsed.ok) Object.assign(fields, parsed.fields);
-    if (Object.keys(fields).length || !parsed.ok) throw InvalidArgumentError.of(fields);
-    return { draft: { partnerId: req.partnerId, ...parsed.value } };
+    if (Object.keys(fields).length) throw invalid('INVALID_PARTNER_ID', {});
+    return mergeParams(parseUrlEncoded(req.query), body);
   }
 
   private async markError(archiveId: string, e: unknown): Promise<void> {
     const reason = e instanceof Error ? e.message : String(e);
-    await this.archive.finish(archiveId, { outcome: 'error', reason }).catch((err: Error) => {
+    await this.archive.finish(archiveId, { outcome: 'error', reason, reasonCode: 'STORE_FAILED' }).catch((err: Error) => {
       this.logger.error({ err: err.message, archiveId }, 'could not record the outcome of a failed postback');
     });
   }
+}
+
+/** A conversion stored, found, adjusted or reversed, with what the archive records about it. */
+interface Applied {
+  outcome: 'stored' | 'duplicate' | 'adjusted' | 'reversed';
+  reason?: string;
+  reasonCode?: string;
+  conversion: Conversion;
+}
+
+/** Domain refusals met while storing (unknown conversion to reverse, ambiguous key) are the partner's to fix. */
+function refusalOf(e: DomainError): Refused {
+  return e.kind === 'NOT_FOUND' ? new Refused('not_found', 'UNKNOWN_CONVERSION', e.message, e) : new Refused('invalid', 'INVALID_FIELDS', e.message, e);
+}
+
+function reversalKey(params: RawParams): ReversalKey {
+  const key = parseReversal(params);
+  if (key.ok) return key.value;
+  const error = InvalidArgumentError.of(key.fields);
+  throw new Refused('invalid', 'INVALID_FIELDS', error.message, error);
+}
+
+/** An archived request as the edge would have received it (the token was never archived). */
+function incomingFromArchive(row: PostbackRequestEntity): IncomingPostback {
+  return {
+    partnerId: row.partnerId,
+    sourceIp: row.sourceIp,
+    method: row.method,
+    path: row.path,
+    query: row.query,
+    contentType: row.contentType,
+    body: row.body === null ? null : Buffer.from(row.body, 'utf8'),
+    bodyError: null,
+  };
+}
+
+/** The token as sent; a repeated token is ambiguous, so it is checked as their concatenation and cannot match. */
+function tokenOf(params: RawParams): string | undefined {
+  const t = params.token;
+  return Array.isArray(t) ? t.join('&') : t;
+}
+
+function redactBody(text: string, contentType: string | null): string {
+  const kind = bodyKind(contentType ?? undefined);
+  if ('unsupported' in kind) return text;
+  return kind.kind === 'form' ? redactUrlEncodedToken(text) : redactJsonToken(text);
 }

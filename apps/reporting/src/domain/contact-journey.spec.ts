@@ -6,7 +6,7 @@ import type { ClickFact, CreditedConversionFact, MessageFact } from './facts';
 const dims = { campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1' };
 const sent = (messageId: string, at: string): MessageFact => ({ ...dims, messageId, contactId: 'c1', phoneMasked: '+1***1234', sentAt: new Date(at) });
 const clicked = (clickId: string, messageId: string, at: string): ClickFact => ({
-  ...dims, clickId, messageId, contactId: 'c1', clickedAt: new Date(at), firstClickOnMessage: true,
+  ...dims, clickId, messageId, contactId: 'c1', clickedAt: new Date(at), firstClickOnMessage: true, clickClass: 'HUMAN', messageSentAt: undefined,
 });
 const converted = (conversionId: string, at: string, micros: bigint, status: CreditedConversionFact['status'], currency = 'USD'): CreditedConversionFact => ({
   ...dims, partnerId: 'p1', conversionId, messageId: 'm1', clickId: 'k1', contactId: 'c1', payout: { currency, micros }, status, occurredAt: new Date(at), type: 'DIRECT',

@@ -1,15 +1,22 @@
 import { DomainError } from '@trackly/kernel';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
+import { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import {
+  adjustedFact,
   attributedFact,
   BUCKET_MS,
   clickFact,
+  correctionFact,
+  countsAsClick,
   creativeName,
   creditStatus,
   messageFact,
   offerName,
+  receivedFact,
+  revenueDelta,
   rollupBucket,
+  rollupBuckets,
   unattributedFact,
 } from './facts';
 
@@ -154,5 +161,65 @@ describe('unattributedFact', () => {
       partnerId: 'p1', conversionId: 'conv-1', reason: 'UNKNOWN_CLICK_ID', reportedClickId: 'click-9',
       payout: { currency: 'EUR', micros: 7_000_000n }, status: 'pending', occurredAt: new Date('2026-03-10T12:00:00Z'),
     });
+  });
+});
+
+describe('corrections, click classes and received conversions', () => {
+  const base = Attribution.fromPartial({
+    partnerId: 'p1', conversionId: 'X1', outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, messageId: 'm1',
+    campaignId: 'camp', creativeId: 'cr', offerId: 'off', payout: { currencyCode: 'usd', amountMicros: '12500000' },
+    status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: new Date('2026-05-05T12:00:00Z'),
+  });
+
+  it('reads a correction as the decision that now stands', () => {
+    const c = correctionFact({ previous: base, current: { ...base, status: ConversionStatus.CONVERSION_STATUS_REVERSED }, cause: 'adjustment', correctionId: 'c1' });
+    expect(c).toMatchObject({ correctionId: 'c1', cause: 'adjustment', partnerId: 'p1', conversionId: 'X1', next: { kind: 'credited', fact: { status: 'reversed' } } });
+    const rejected = correctionFact({ previous: base, current: { ...base, status: ConversionStatus.CONVERSION_STATUS_REJECTED }, cause: 'adjustment', correctionId: 'c2' });
+    expect(rejected.next).toMatchObject({ kind: 'unattributed', fact: { reason: 'REJECTED' } });
+    const unattributed = correctionFact({
+      previous: base, cause: 'reattribution', correctionId: 'c3',
+      current: { ...base, outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED, reason: UnattributedReason.UNATTRIBUTED_REASON_OUTSIDE_WINDOW },
+    });
+    expect(unattributed.next).toMatchObject({ kind: 'unattributed', fact: { reason: 'OUTSIDE_WINDOW' } });
+  });
+
+  it('refuses a correction without id, without current, or naming two conversions', () => {
+    expect(() => correctionFact({ previous: base, current: base, cause: '', correctionId: '' })).toThrow(/correction_id/);
+    expect(() => correctionFact({ previous: base, current: undefined, cause: '', correctionId: 'c' })).toThrow(/current/);
+    expect(() => correctionFact({ previous: { ...base, conversionId: 'X2' }, current: base, cause: '', correctionId: 'c' })).toThrow(/another conversion/);
+  });
+
+  it('undoes exactly what it adds: a delta and its negation sum to zero for every status', () => {
+    for (const status of ['approved', 'pending', 'reversed'] as const) {
+      const f = { status, payout: { currency: 'USD', micros: 12_345_678n } };
+      const plus = revenueDelta(f, 1);
+      const minus = revenueDelta(f, -1);
+      for (const k of Object.keys(plus) as (keyof typeof plus)[]) expect(plus[k] + minus[k]).toBe(0n);
+    }
+    expect(revenueDelta({ status: 'reversed', payout: { currency: 'USD', micros: 5n } }, 1)).toEqual({
+      conversions: 0n, reversedConversions: 1n, approvedMicros: 0n, pendingMicros: 0n, reversedMicros: 5n,
+    });
+  });
+
+  it('counts people and unclassified clicks only', () => {
+    expect(['HUMAN', 'UNSPECIFIED', 'PREVIEW', 'BOT'].map((clickClass) => countsAsClick({ clickClass }))).toEqual([true, true, false, false]);
+  });
+
+  it('keeps every grain of a rollup bucket', () => {
+    expect(rollupBuckets(new Date('2026-05-05T10:37:12Z')).buckets.map((d) => d.toISOString())).toEqual([
+      '2026-05-05T10:30:00.000Z', '2026-05-05T10:00:00.000Z', '2026-05-05T00:00:00.000Z',
+    ]);
+  });
+
+  it('reads a received conversion and an adjustment', () => {
+    const conversion = Conversion.fromPartial({
+      partnerId: 'p1', conversionId: 'X1', payout: { currencyCode: 'USD', amountMicros: '2000000' }, status: ConversionStatus.CONVERSION_STATUS_PENDING,
+      occurredAt: new Date('2026-05-05T16:00:00Z'),
+    });
+    expect(receivedFact({ conversion })).toEqual({
+      partnerId: 'p1', conversionId: 'X1', payout: { currency: 'USD', micros: 2_000_000n }, status: 'pending',
+      occurredAt: new Date('2026-05-05T16:00:00Z'), receivedAt: new Date('2026-05-05T16:00:00Z'),
+    });
+    expect(() => adjustedFact({ conversion, previousStatus: 0, previousPayout: undefined, adjustmentId: '', cause: '' })).toThrow(/adjustment_id/);
   });
 });

@@ -12,9 +12,17 @@ import type {
   MessageSent,
   OfferUpserted,
 } from '@trackly/contracts/tracking/v1/tracking_events';
-import type { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
+import type {
+  AttributionCorrected,
+  ConversionAttributed,
+  ConversionUnattributed,
+} from '@trackly/contracts/attribution/v1/attribution_events';
+import type { ConversionAdjusted, ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
+import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { ClickClass, clickClassToJSON } from '@trackly/contracts/tracking/v1/tracking';
 import {
   Attribution,
+  AttributionOutcome,
   AttributionType,
   attributionTypeToJSON,
   UnattributedReason,
@@ -24,6 +32,13 @@ import { conversionStatusToJSON } from '@trackly/contracts/common/v1/conversion_
 
 /** Rollup grain: 15 minutes, the largest step that every IANA offset (…, +05:30, +05:45, …) is a multiple of. */
 export const BUCKET_MS = 15 * 60 * 1000;
+
+/**
+ * Every rollup row exists at three grains (minutes): 15 serves any zone's day edges, 60 and 1440 (UTC days) let a
+ * 30-day report read a few thousand rows instead of every quarter hour.
+ */
+export const GRAINS = [15, 60, 1440] as const;
+export type Grain = (typeof GRAINS)[number];
 
 export type NameKind = 'offer' | 'creative' | 'campaign';
 
@@ -53,6 +68,15 @@ export interface ClickFact extends Dimensions {
   contactId: string;
   clickedAt: Date;
   firstClickOnMessage: boolean;
+  /** HUMAN, PREVIEW, BOT or UNSPECIFIED (events from before classification). */
+  clickClass: string;
+  /** Send time of the clicked message, when the event carries it (the send-date cohort). */
+  messageSentAt: Date | undefined;
+}
+
+/** Only people's taps are clicks; unclassified clicks predate classification and were people's. */
+export function countsAsClick(f: Pick<ClickFact, 'clickClass'>): boolean {
+  return f.clickClass === 'HUMAN' || f.clickClass === 'UNSPECIFIED';
 }
 
 /** Status of a credited conversion; a rejected one is never credited. */
@@ -86,6 +110,33 @@ export interface UnattributedConversionFact {
 /** Start of the 15-minute UTC bucket holding the instant. */
 export function rollupBucket(at: Date): Date {
   return new Date(Math.floor(at.getTime() / BUCKET_MS) * BUCKET_MS);
+}
+
+/** The instant's bucket at each grain, e.g. 10:37 -> 10:30 (15), 10:00 (60), 00:00 UTC (1440). */
+export function rollupBuckets(at: Date): { grains: Grain[]; buckets: Date[] } {
+  const buckets = GRAINS.map((g) => new Date(Math.floor(at.getTime() / (g * 60_000)) * g * 60_000));
+  return { grains: [...GRAINS], buckets };
+}
+
+/** What one credited conversion adds to (sign 1) or takes from (sign -1) a revenue rollup. */
+export interface RevenueDelta {
+  conversions: bigint;
+  reversedConversions: bigint;
+  approvedMicros: bigint;
+  pendingMicros: bigint;
+  reversedMicros: bigint;
+}
+
+export function revenueDelta(f: Pick<CreditedConversionFact, 'status' | 'payout'>, sign: 1 | -1): RevenueDelta {
+  const s = BigInt(sign);
+  const m = f.payout.micros * s;
+  return {
+    conversions: f.status === 'reversed' ? 0n : s,
+    reversedConversions: f.status === 'reversed' ? s : 0n,
+    approvedMicros: f.status === 'approved' ? m : 0n,
+    pendingMicros: f.status === 'pending' ? m : 0n,
+    reversedMicros: f.status === 'reversed' ? m : 0n,
+  };
 }
 
 export function offerName(e: OfferUpserted): NameFact {
@@ -131,7 +182,14 @@ export function clickFact(e: ClickRecorded): ClickFact {
     offerId: c.offerId,
     clickedAt: requiredTime(c.clickedAt, 'click.clicked_at'),
     firstClickOnMessage: c.firstClickOnMessage,
+    clickClass: clickClassName(c.clickClass),
+    messageSentAt: c.messageSentAt && !Number.isNaN(c.messageSentAt.getTime()) ? c.messageSentAt : undefined,
   };
+}
+
+function clickClassName(c: ClickClass): string {
+  if (c === ClickClass.UNRECOGNIZED || !(c in ClickClass)) throw new InvalidArgumentError('click.click_class', `is unknown: ${c}`);
+  return stripPrefix(clickClassToJSON(c), 'CLICK_CLASS_');
 }
 
 /**
@@ -143,7 +201,12 @@ export type AttributedFact =
   | { kind: 'unattributed'; fact: UnattributedConversionFact };
 
 export function attributedFact(e: ConversionAttributed): AttributedFact {
-  const a = required(e.attribution, 'attribution');
+  return decisionFact(required(e.attribution, 'attribution'));
+}
+
+/** A decision as the read models keep it: credited when attributed and not rejected, else unattributed. */
+export function decisionFact(a: Attribution): AttributedFact {
+  if (a.outcome === AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED) return { kind: 'unattributed', fact: unattributedOf(a, a.reason) };
   if (a.status === ConversionStatus.CONVERSION_STATUS_REJECTED) {
     return { kind: 'unattributed', fact: unattributedOf(a, UnattributedReason.UNATTRIBUTED_REASON_REJECTED) };
   }
@@ -163,6 +226,69 @@ export function attributedFact(e: ConversionAttributed): AttributedFact {
       occurredAt: requiredTime(a.occurredAt, 'attribution.occurred_at'),
       type: a.type === AttributionType.ATTRIBUTION_TYPE_UNSPECIFIED ? '' : stripPrefix(attributionTypeToJSON(a.type), 'ATTRIBUTION_TYPE_'),
     },
+  };
+}
+
+/**
+ * A correction replaces whatever the read models hold for the conversion with `current`. The stored state is what
+ * is undone (it is `previous` when the stream is applied in order), so the rollups always equal the sum of the facts.
+ */
+export interface CorrectionFact {
+  correctionId: string;
+  cause: string;
+  partnerId: string;
+  conversionId: string;
+  next: AttributedFact;
+}
+
+export function correctionFact(e: AttributionCorrected): CorrectionFact {
+  const current = required(e.current, 'current');
+  const next = decisionFact(current);
+  if (e.previous && (e.previous.partnerId !== current.partnerId || e.previous.conversionId !== current.conversionId)) {
+    throw new InvalidArgumentError('previous', 'names another conversion than current');
+  }
+  return {
+    correctionId: requiredId(e.correctionId, 'correction_id'),
+    cause: e.cause,
+    partnerId: next.fact.partnerId,
+    conversionId: next.fact.conversionId,
+    next,
+  };
+}
+
+/** A conversion as ingest stored it: the received side of reconciliation. */
+export interface ReceivedConversionFact {
+  partnerId: string;
+  conversionId: string;
+  payout: Money;
+  /** ConversionStatus without its prefix, lower case. */
+  status: string;
+  occurredAt: Date;
+  receivedAt: Date;
+}
+
+export function receivedFact(e: ConversionReceived): ReceivedConversionFact {
+  return receivedOf(required(e.conversion, 'conversion'));
+}
+
+export function adjustedFact(e: ConversionAdjusted): { adjustmentId: string; fact: ReceivedConversionFact } {
+  return { adjustmentId: requiredId(e.adjustmentId, 'adjustment_id'), fact: receivedOf(required(e.conversion, 'conversion')) };
+}
+
+function receivedOf(c: Conversion): ReceivedConversionFact {
+  const p = required(c.payout, 'conversion.payout');
+  const currency = normaliseCurrency(p.currencyCode, 'conversion.payout.currency_code');
+  if (!/^-?\d{1,19}$/.test(p.amountMicros)) {
+    throw new InvalidArgumentError('conversion.payout.amount_micros', `must be an integer, got "${p.amountMicros}"`);
+  }
+  const occurredAt = requiredTime(c.occurredAt, 'conversion.occurred_at');
+  return {
+    partnerId: requiredId(c.partnerId, 'conversion.partner_id'),
+    conversionId: requiredId(c.conversionId, 'conversion.conversion_id'),
+    payout: { currency, micros: BigInt(p.amountMicros) },
+    status: stripPrefix(conversionStatusToJSON(c.status), 'CONVERSION_STATUS_').toLowerCase(),
+    occurredAt,
+    receivedAt: c.receivedAt ?? occurredAt,
   };
 }
 

@@ -8,7 +8,7 @@ const message: MessageFact = {
 };
 
 function click(clickId: string, at: string, first = false): ClickFact {
-  return { clickId, messageId: 'm1', contactId: 'c1', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1', clickedAt: new Date(at), firstClickOnMessage: first };
+  return { clickId, messageId: 'm1', contactId: 'c1', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1', clickedAt: new Date(at), firstClickOnMessage: first, clickClass: 'HUMAN', messageSentAt: undefined };
 }
 
 function conversion(conversionId: string, at: string, currency: string, micros: bigint, status: CreditedConversionFact['status']): CreditedConversionFact {
@@ -40,6 +40,7 @@ describe('buildMessageReport', () => {
     expect(report).toMatchObject({
       messageId: 'm1', contactId: 'c1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1',
       sentAt: message.sentAt, clicked: true, firstClickedAt: new Date('2026-03-10T12:10:00Z'), clickCount: '2',
+      clickTimes: [new Date('2026-03-10T12:10:00Z'), new Date('2026-03-10T12:20:00Z')],
       revenue: [{ currencyCode: 'EUR', amountMicros: '1000000' }, { currencyCode: 'USD', amountMicros: '24990001' }],
     });
     expect(report.conversions.map((c) => [c.conversionId, c.status])).toEqual([['B', 'pending'], ['E', 'reversed'], ['A', 'approved'], ['G', 'approved'], ['H', 'approved']]);

@@ -14,7 +14,8 @@ export function buildMessageReport(
   clicks: readonly ClickFact[],
   conversions: readonly CreditedConversionFact[],
 ): GetMessageReportResponse {
-  const firstClick = [...clicks].sort((a, b) => a.clickedAt.getTime() - b.clickedAt.getTime() || compareCodeUnits(a.clickId, b.clickId))[0];
+  const ordered = [...clicks].sort((a, b) => a.clickedAt.getTime() - b.clickedAt.getTime() || compareCodeUnits(a.clickId, b.clickId));
+  const firstClick = ordered[0];
   const known = message ?? firstClick;
   if (!known) throw new NotFoundError('message', messageId);
   return {
@@ -30,6 +31,7 @@ export function buildMessageReport(
     clickCount: String(clicks.length),
     conversions: [...conversions].sort(byOccurrence).map(toCreditedConversion),
     revenue: approvedRevenue(conversions),
+    clickTimes: ordered.map((c) => c.clickedAt),
   };
 }
 

@@ -1,11 +1,12 @@
-import { buildPerformanceReport, revenueTotal } from './performance';
+import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { buildPerformanceReport, ratioPpm, revenueTotal } from './performance';
 
 const usd = (micros: number | bigint) => ({ currencyCode: 'USD', amountMicros: String(micros) });
 const eur = (micros: number | bigint) => ({ currencyCode: 'EUR', amountMicros: String(micros) });
 
 describe('revenueTotal', () => {
   it('divides approved revenue by sends and by clicks, rounding half away from zero', () => {
-    expect(revenueTotal('EUR', 35_000_000n, 1n, 3n, 2n)).toEqual({
+    expect(revenueTotal('EUR', 35_000_000n, 1n, 3n, 2n)).toMatchObject({
       revenue: eur(35_000_000),
       pendingRevenue: eur(1),
       revenuePerSend: eur(11_666_667),
@@ -42,7 +43,7 @@ describe('buildPerformanceReport', () => {
       'America/New_York',
     );
     expect(report.timeZone).toBe('America/New_York');
-    expect(report.rows).toEqual([
+    expect(report.rows).toMatchObject([
       {
         key: 'cr-1', name: 'Summer Sale 20%', sends: '2', clicks: '3', uniqueClicks: '2', conversions: '5',
         revenue: [
@@ -71,7 +72,7 @@ describe('buildPerformanceReport', () => {
       'UTC',
     );
     // Per row: a = 10/1 and b = 10/3 -> 3; summing those would say 13. Over the total: 20 / 4 = 5.
-    expect(report.total).toEqual({
+    expect(report.total).toMatchObject({
       key: '', name: '', sends: '4', clicks: '1', uniqueClicks: '1', conversions: '2',
       revenue: [{ revenue: usd(20), pendingRevenue: usd(4), revenuePerSend: usd(5), epc: usd(20) }],
     });
@@ -94,8 +95,46 @@ describe('buildPerformanceReport', () => {
   it('answers an empty report with a zero total', () => {
     expect(buildPerformanceReport([], [], new Map(), 'UTC')).toEqual({
       rows: [],
-      total: { key: '', name: '', sends: '0', clicks: '0', uniqueClicks: '0', conversions: '0', revenue: [] },
+      total: {
+        key: '', name: '', key2: '', name2: '', sends: '0', clicks: '0', uniqueClicks: '0', conversions: '0', reversedConversions: '0',
+        ctrPpm: '0', cvrPpm: '0', revenue: [],
+      },
       timeZone: 'UTC',
+      thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
+      dateBasis: DateBasis.DATE_BASIS_CONVERSION,
     });
+  });
+
+  it('keys rows by two dimensions with both names, and keeps reversed revenue and counts apart', () => {
+    const report = buildPerformanceReport(
+      [
+        { key: 'cr-1', key2: 'off-2', sends: 3n, clicks: 1n, uniqueClicks: 1n },
+        { key: 'cr-1', key2: 'off-1', sends: 10_000n, clicks: 1_200n, uniqueClicks: 1_100n },
+      ],
+      [
+        { key: 'cr-1', key2: 'off-1', currency: 'USD', conversions: 48n, reversedConversions: 2n, approvedMicros: 1_152_000_000n, pendingMicros: 0n, reversedMicros: 50_000_000n },
+      ],
+      new Map([['cr-1', 'Summer Sale 20%']]),
+      { timeZone: 'UTC', thenBy: ReportGrouping.REPORT_GROUPING_OFFER, dateBasis: DateBasis.DATE_BASIS_SEND, names2: new Map([['off-1', 'Summer Clearance']]) },
+    );
+    expect(report.rows.map((r) => [r.key, r.name, r.key2, r.name2])).toEqual([
+      ['cr-1', 'Summer Sale 20%', 'off-1', 'Summer Clearance'],
+      ['cr-1', 'Summer Sale 20%', 'off-2', ''],
+    ]);
+    expect(report.rows[0]).toMatchObject({
+      conversions: '48', reversedConversions: '2', ctrPpm: '120000', cvrPpm: '40000',
+      revenue: [{ revenue: usd(1_152_000_000), revenuePerSend: usd(115_200), epc: usd(960_000), reversed: usd(50_000_000), conversions: '48', reversedConversions: '2' }],
+    });
+    // 1 / 3 sends = 333,333.33 ppm; no clicks -> CVR 0, not a division error.
+    expect(report.rows[1]).toMatchObject({ ctrPpm: '333333', cvrPpm: '0' });
+    expect(report).toMatchObject({ thenBy: ReportGrouping.REPORT_GROUPING_OFFER, dateBasis: DateBasis.DATE_BASIS_SEND });
+  });
+});
+
+describe('ratioPpm', () => {
+  it('is a ratio in millionths, rounded half away from zero, 0 for a zero denominator', () => {
+    expect(ratioPpm(1_200n, 10_000n)).toBe(120_000n);
+    expect(ratioPpm(2n, 3n)).toBe(666_667n);
+    expect(ratioPpm(1n, 0n)).toBe(0n);
   });
 });

@@ -4,15 +4,19 @@
  */
 import { divideRounded } from '@trackly/kernel';
 import type { Money as WireMoney } from '@trackly/contracts/common/v1/money';
-import type {
+import {
+  DateBasis,
   GetPerformanceReportResponse,
   PerformanceRow,
+  ReportGrouping,
   RevenueTotal,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 
 /** Sends and clicks of one group. */
 export interface ActivityAggregate {
   key: string;
+  /** Second key (then_by), '' without one. */
+  key2?: string;
   sends: bigint;
   clicks: bigint;
   uniqueClicks: bigint;
@@ -21,90 +25,144 @@ export interface ActivityAggregate {
 /** Credited conversions of one group in one currency. */
 export interface RevenueAggregate {
   key: string;
+  key2?: string;
   currency: string;
+  /** Approved or pending. */
   conversions: bigint;
+  reversedConversions?: bigint;
   approvedMicros: bigint;
   pendingMicros: bigint;
+  reversedMicros?: bigint;
+}
+
+interface CurrencyTotals {
+  conversions: bigint;
+  reversedConversions: bigint;
+  approved: bigint;
+  pending: bigint;
+  reversed: bigint;
 }
 
 interface Totals {
+  key: string;
+  key2: string;
   sends: bigint;
   clicks: bigint;
   uniqueClicks: bigint;
   conversions: bigint;
-  byCurrency: Map<string, { approved: bigint; pending: bigint }>;
+  reversedConversions: bigint;
+  byCurrency: Map<string, CurrencyTotals>;
 }
+
+export interface ReportLabels {
+  timeZone: string;
+  thenBy?: ReportGrouping;
+  dateBasis?: DateBasis;
+  /** Display names of key2's dimension. */
+  names2?: ReadonlyMap<string, string>;
+}
+
+/** One part per million: ratios (CTR, CVR) are integers in millionths, like money in micros. */
+export const PPM = 1_000_000n;
 
 export function buildPerformanceReport(
   activity: readonly ActivityAggregate[],
   revenue: readonly RevenueAggregate[],
   names: ReadonlyMap<string, string>,
-  timeZone: string,
+  labels: ReportLabels | string,
 ): GetPerformanceReportResponse {
+  const l = typeof labels === 'string' ? { timeZone: labels } : labels;
   const groups = new Map<string, Totals>();
-  const total = emptyTotals();
-  const group = (key: string) => {
-    let t = groups.get(key);
-    if (!t) groups.set(key, (t = emptyTotals()));
+  const total = emptyTotals('', '');
+  const group = (key: string, key2 = '') => {
+    const id = `${key}\u0000${key2}`;
+    let t = groups.get(id);
+    if (!t) groups.set(id, (t = emptyTotals(key, key2)));
     return t;
   };
   for (const a of activity) {
-    for (const t of [group(a.key), total]) {
+    for (const t of [group(a.key, a.key2), total]) {
       t.sends += a.sends;
       t.clicks += a.clicks;
       t.uniqueClicks += a.uniqueClicks;
     }
   }
   for (const r of revenue) {
-    for (const t of [group(r.key), total]) {
+    for (const t of [group(r.key, r.key2), total]) {
       t.conversions += r.conversions;
-      const c = t.byCurrency.get(r.currency) ?? { approved: 0n, pending: 0n };
+      t.reversedConversions += r.reversedConversions ?? 0n;
+      const c = t.byCurrency.get(r.currency) ?? { conversions: 0n, reversedConversions: 0n, approved: 0n, pending: 0n, reversed: 0n };
+      c.conversions += r.conversions;
+      c.reversedConversions += r.reversedConversions ?? 0n;
       c.approved += r.approvedMicros;
       c.pending += r.pendingMicros;
+      c.reversed += r.reversedMicros ?? 0n;
       t.byCurrency.set(r.currency, c);
     }
   }
-  const keys = [...groups.keys()].sort(compareCodeUnits);
+  const rows = [...groups.values()].sort((a, b) => compareCodeUnits(a.key, b.key) || compareCodeUnits(a.key2, b.key2));
   return {
-    rows: keys.map((key) => toRow(key, names.get(key) ?? '', groups.get(key)!)),
-    total: toRow('', '', total),
-    timeZone,
+    rows: rows.map((t) => toRow(t, names.get(t.key) ?? '', l.names2?.get(t.key2) ?? '')),
+    total: toRow(total, '', ''),
+    timeZone: l.timeZone,
+    thenBy: l.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
+    dateBasis: l.dateBasis ?? DateBasis.DATE_BASIS_CONVERSION,
   };
 }
 
-/** Approved revenue, pending revenue, revenue per send and per click, for one currency. */
-export function revenueTotal(currency: string, approved: bigint, pending: bigint, sends: bigint, clicks: bigint): RevenueTotal {
+/** Approved, pending and reversed revenue, revenue per send and per click, for one currency. */
+export function revenueTotal(
+  currency: string,
+  approved: bigint,
+  pending: bigint,
+  sends: bigint,
+  clicks: bigint,
+  more: { reversed?: bigint; conversions?: bigint; reversedConversions?: bigint } = {},
+): RevenueTotal {
   return {
     revenue: wireMoney(currency, approved),
     pendingRevenue: wireMoney(currency, pending),
     // divideRounded answers 0 for a zero divisor: revenue with no sends in range has no meaningful ratio.
     revenuePerSend: wireMoney(currency, divideRounded(approved, sends)),
     epc: wireMoney(currency, divideRounded(approved, clicks)),
+    reversed: wireMoney(currency, more.reversed ?? 0n),
+    conversions: (more.conversions ?? 0n).toString(),
+    reversedConversions: (more.reversedConversions ?? 0n).toString(),
   };
+}
+
+/** numerator / denominator in millionths, rounded half away from zero; 0 when the denominator is 0. */
+export function ratioPpm(numerator: bigint, denominator: bigint): bigint {
+  return divideRounded(numerator * PPM, denominator);
 }
 
 export function wireMoney(currency: string, micros: bigint): WireMoney {
   return { currencyCode: currency, amountMicros: micros.toString() };
 }
 
-function toRow(key: string, name: string, t: Totals): PerformanceRow {
+function toRow(t: Totals, name: string, name2: string): PerformanceRow {
   const currencies = [...t.byCurrency.keys()].sort(compareCodeUnits);
   return {
-    key,
+    key: t.key,
     name,
+    key2: t.key2,
+    name2,
     sends: t.sends.toString(),
     clicks: t.clicks.toString(),
     uniqueClicks: t.uniqueClicks.toString(),
     conversions: t.conversions.toString(),
+    reversedConversions: t.reversedConversions.toString(),
+    ctrPpm: ratioPpm(t.clicks, t.sends).toString(),
+    cvrPpm: ratioPpm(t.conversions, t.clicks).toString(),
     revenue: currencies.map((c) => {
-      const { approved, pending } = t.byCurrency.get(c)!;
-      return revenueTotal(c, approved, pending, t.sends, t.clicks);
+      const x = t.byCurrency.get(c)!;
+      return revenueTotal(c, x.approved, x.pending, t.sends, t.clicks, x);
     }),
   };
 }
 
-function emptyTotals(): Totals {
-  return { sends: 0n, clicks: 0n, uniqueClicks: 0n, conversions: 0n, byCurrency: new Map() };
+function emptyTotals(key: string, key2: string): Totals {
+  return { key, key2, sends: 0n, clicks: 0n, uniqueClicks: 0n, conversions: 0n, reversedConversions: 0n, byCurrency: new Map() };
 }
 
 /** Plain code-unit order: ids and YYYY-MM-DD keys sort the same on every machine, whatever its locale. */

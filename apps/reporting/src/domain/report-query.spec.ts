@@ -1,5 +1,5 @@
 import { DomainError } from '@trackly/kernel';
-import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 import { parseLocalDate, resolveTimeZone, validatePerformanceQuery } from './report-query';
 
 const base = { groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: '' };
@@ -22,7 +22,22 @@ describe('validatePerformanceQuery', () => {
     [ReportGrouping.REPORT_GROUPING_CAMPAIGN, 'campaign'],
     [ReportGrouping.REPORT_GROUPING_DATE, 'date'],
   ])('maps grouping %p to %p; an empty zone means UTC', (groupBy, dimension) => {
-    expect(validatePerformanceQuery({ ...base, groupBy })).toEqual({ dimension, fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: 'UTC' });
+    const q = validatePerformanceQuery({ ...base, groupBy });
+    expect(q).toMatchObject({ dimension, dimension2: undefined, basis: 'conversion', fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: 'UTC' });
+    expect(q.days).toHaveLength(31);
+    expect([q.days[0], q.days[30]]).toEqual(['2026-03-01', '2026-03-31']);
+  });
+
+  it('takes a second, different dimension and the send-date basis', () => {
+    expect(validatePerformanceQuery({ ...base, thenBy: ReportGrouping.REPORT_GROUPING_DATE, dateBasis: DateBasis.DATE_BASIS_SEND })).toMatchObject({
+      dimension: 'creative', dimension2: 'date', basis: 'send',
+    });
+    expect(problems(() => validatePerformanceQuery({ ...base, thenBy: ReportGrouping.REPORT_GROUPING_CREATIVE }))).toEqual({ then_by: 'must differ from group_by' });
+    expect(Object.keys(problems(() => validatePerformanceQuery({ ...base, thenBy: 9 as ReportGrouping, dateBasis: 9 as DateBasis })))).toEqual(['then_by', 'date_basis']);
+  });
+
+  it('lists the days of a range across a month end and a leap day', () => {
+    expect(validatePerformanceQuery({ ...base, fromDate: '2028-02-28', toDate: '2028-03-01' }).days).toEqual(['2028-02-28', '2028-02-29', '2028-03-01']);
   });
 
   it.each([ReportGrouping.REPORT_GROUPING_UNSPECIFIED, ReportGrouping.UNRECOGNIZED, 9])('rejects grouping %p', (groupBy) => {

@@ -1,6 +1,6 @@
 /** Validation of report requests: the grouping, the local-day range and the time zone it is cut in. */
 import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
-import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
+import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 
 /** A leap year is the longest range a dashboard asks for; longer scans are refused rather than served slowly. */
 export const MAX_RANGE_DAYS = 366;
@@ -12,13 +12,29 @@ export interface PerformanceQueryInput {
   fromDate: string;
   toDate: string;
   timeZone: string;
+  thenBy?: ReportGrouping;
+  dateBasis?: DateBasis;
 }
 
-/** Local days [fromDate 00:00, toDate + 1 00:00) in timeZone, grouped by dimension. */
+/** Which instant puts clicks and conversions on a day: their own, or their message's send time (cohort). */
+export type Basis = 'conversion' | 'send';
+
+/** Local days [fromDate 00:00, toDate + 1 00:00) in timeZone, grouped by dimension (and then by dimension2). */
 export interface PerformanceQuery {
   dimension: Dimension;
+  dimension2: Dimension | undefined;
+  basis: Basis;
   fromDate: string;
   toDate: string;
+  /** Local days in range, in order. */
+  days: string[];
+  timeZone: string;
+}
+
+export interface DayRangeQuery {
+  fromDate: string;
+  toDate: string;
+  days: string[];
   timeZone: string;
 }
 
@@ -39,6 +55,32 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
   const problems: Record<string, string> = {};
   const dimension = DIMENSIONS[input.groupBy];
   if (!dimension) problems.group_by = 'must be CREATIVE, OFFER, CAMPAIGN or DATE';
+  const thenBy = input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
+  const dimension2 = thenBy === ReportGrouping.REPORT_GROUPING_UNSPECIFIED ? undefined : DIMENSIONS[thenBy];
+  if (thenBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension2) problems.then_by = 'must be CREATIVE, OFFER, CAMPAIGN or DATE';
+  else if (dimension2 && dimension2 === dimension) problems.then_by = 'must differ from group_by';
+  const basis = BASES[input.dateBasis ?? DateBasis.DATE_BASIS_UNSPECIFIED];
+  if (!basis) problems.date_basis = 'must be CONVERSION or SEND';
+  const range = validateDayRange(input, problems);
+  if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
+  return { dimension: dimension!, dimension2, basis: basis!, ...range! };
+}
+
+const BASES: Partial<Record<DateBasis, Basis>> = {
+  [DateBasis.DATE_BASIS_UNSPECIFIED]: 'conversion',
+  [DateBasis.DATE_BASIS_CONVERSION]: 'conversion',
+  [DateBasis.DATE_BASIS_SEND]: 'send',
+};
+
+/** Checks a from/to/zone range alone (the reconciliation report). */
+export function validateDayRangeQuery(input: { fromDate: string; toDate: string; timeZone: string }): DayRangeQuery {
+  const problems: Record<string, string> = {};
+  const range = validateDayRange(input, problems);
+  if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
+  return range!;
+}
+
+function validateDayRange(input: { fromDate: string; toDate: string; timeZone: string }, problems: Record<string, string>): DayRangeQuery | undefined {
   const from = collect(problems, 'from_date', () => parseLocalDate(input.fromDate, 'from_date'));
   const to = collect(problems, 'to_date', () => parseLocalDate(input.toDate, 'to_date'));
   const timeZone = collect(problems, 'time_zone', () => resolveTimeZone(input.timeZone));
@@ -46,8 +88,10 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
     if (from > to) problems.to_date = 'must not be before from_date';
     else if (to - from + 1 > MAX_RANGE_DAYS) problems.to_date = `must be at most ${MAX_RANGE_DAYS} days from from_date (inclusive)`;
   }
-  if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
-  return { dimension: dimension!, fromDate: input.fromDate, toDate: input.toDate, timeZone: timeZone! };
+  if (from === undefined || to === undefined || timeZone === undefined || problems.to_date) return undefined;
+  const days: string[] = [];
+  for (let d = from; d <= to; d++) days.push(new Date(d * MS_PER_DAY).toISOString().slice(0, 10));
+  return { fromDate: input.fromDate, toDate: input.toDate, days, timeZone };
 }
 
 /** 'YYYY-MM-DD' of a real calendar day -> days since 1970-01-01. */

@@ -1,28 +1,52 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { assertId, InvalidArgumentError } from '@trackly/kernel';
-import type {
+import { DataSource, EntityManager } from 'typeorm';
+import { assertId, InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import {
+  DateBasis,
   GetContactJourneyResponse,
   GetMessageReportResponse,
   GetPerformanceReportResponse,
+  GetCohortMaturityResponse,
+  GetReconciliationReportResponse,
+  ReportGrouping,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { buildContactJourney } from '../domain/contact-journey';
 import type { ClickFact, CreditedConversionFact, CreditStatus, MessageFact, NameKind } from '../domain/facts';
 import { buildMessageReport } from '../domain/message-report';
 import { ActivityAggregate, buildPerformanceReport, RevenueAggregate } from '../domain/performance';
-import { Dimension, PerformanceQuery, PerformanceQueryInput, validatePerformanceQuery } from '../domain/report-query';
+import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
+import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
+import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
+import { daySegments } from '../domain/segments';
 
 // Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
 const KEY_SQL: Record<Dimension, string> = {
-  creative: 'creative_id',
-  offer: 'offer_id',
-  campaign: 'campaign_id',
-  date: `to_char(bucket AT TIME ZONE $3::text, 'YYYY-MM-DD')`,
+  creative: 'r.creative_id',
+  offer: 'r.offer_id',
+  campaign: 'r.campaign_id',
+  date: 's.day',
 };
 
-// Local midnights of the first and the day after the last day, as instants: Postgres applies the zone's rules
-// (DST included) for those dates. Buckets are 15-minute aligned, as every zone's midnight is.
-const IN_RANGE = `bucket >= ($1::date::timestamp AT TIME ZONE $3::text) AND bucket < (($2::date + 1)::timestamp AT TIME ZONE $3::text)`;
+// Segments of rollup rows to read (see domain/segments): grain, [lo, hi), local day label.
+const SEGMENTS = `SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::timestamptz[], $4::text[]) AS s(grain, lo, hi, day)`;
+// LATERAL keeps each segment an index range scan on (grain, bucket), however large the rollup grows.
+const rows = (table: string, columns: string) =>
+  `FROM s CROSS JOIN LATERAL (SELECT ${columns} FROM "reporting".${table} r
+     WHERE r.grain = s.grain AND r.bucket >= s.lo AND r.bucket < s.hi) r`;
+const ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, r.clicks, r.unique_clicks';
+const COHORT_ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, 0::bigint AS sends, r.clicks, r.unique_clicks';
+const SENDS_ONLY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, 0::bigint AS clicks, 0::bigint AS unique_clicks';
+const REVENUE = `r.campaign_id, r.creative_id, r.offer_id, r.currency, r.conversions, r.reversed_conversions,
+  r.approved_micros, r.pending_micros, r.reversed_micros`;
+
+const MATURITY_DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
+  [ReportGrouping.REPORT_GROUPING_CREATIVE]: 'creative',
+  [ReportGrouping.REPORT_GROUPING_OFFER]: 'offer',
+  [ReportGrouping.REPORT_GROUPING_CAMPAIGN]: 'campaign',
+};
+
+// Previews and bots are stored but are nobody's click: message detail and journeys show people's taps only.
+const COUNTED_CLICK = `click_class IN ('HUMAN', 'UNSPECIFIED')`;
 
 const NAME_KIND: Partial<Record<Dimension, NameKind>> = { creative: 'creative', offer: 'offer', campaign: 'campaign' };
 
@@ -45,6 +69,7 @@ interface ClickRow {
   creative_id: string;
   clicked_at: Date;
   first_click_on_message: boolean;
+  click_class: string;
 }
 
 interface ConversionRow {
@@ -73,40 +98,162 @@ export class ReportsService {
 
   async performance(input: PerformanceQueryInput): Promise<GetPerformanceReportResponse> {
     const q = validatePerformanceQuery(input);
-    const key = KEY_SQL[q.dimension];
-    const params = [q.fromDate, q.toDate, q.timeZone];
-    // One snapshot for both rollups, so a report never mixes two moments.
-    const { activity, revenue } = await this.withZone(q, () =>
+    const k1 = KEY_SQL[q.dimension];
+    const k2 = q.dimension2 ? KEY_SQL[q.dimension2] : `''`;
+    // One snapshot for the day edges and both rollups, so a report never mixes two moments.
+    const { activity, revenue } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
-        const activity: { key: string; sends: string; clicks: string; unique_clicks: string }[] = await m.query(
-          `SELECT ${key} AS key, sum(sends)::text AS sends, sum(clicks)::text AS clicks, sum(unique_clicks)::text AS unique_clicks
-           FROM "reporting".activity_rollup WHERE ${IN_RANGE} GROUP BY 1`,
+        // These aggregates are costed high enough to trigger JIT, whose compilation takes longer than the query.
+        await m.query('SET LOCAL jit = off');
+        const segments = daySegments(await this.midnights(m, q), q.days, q.dimension === 'date' || q.dimension2 === 'date');
+        const params = [segments.map((x) => x.grain), segments.map((x) => new Date(x.from)), segments.map((x) => new Date(x.to)), segments.map((x) => x.day)];
+        const activitySource =
+          q.basis === 'conversion'
+            ? `SELECT ${k1} AS k1, ${k2} AS k2, r.sends, r.clicks, r.unique_clicks ${rows('activity_rollup', ACTIVITY)}`
+            : `SELECT ${k1} AS k1, ${k2} AS k2, r.sends, r.clicks, r.unique_clicks ${rows('activity_rollup', SENDS_ONLY)}
+               UNION ALL SELECT ${k1}, ${k2}, r.sends, r.clicks, r.unique_clicks ${rows('cohort_activity_rollup', COHORT_ACTIVITY)}`;
+        const activity: { k1: string; k2: string; sends: string; clicks: string; unique_clicks: string }[] = await m.query(
+          `WITH s AS (${SEGMENTS})
+           SELECT k1, k2, sum(sends)::text AS sends, sum(clicks)::text AS clicks, sum(unique_clicks)::text AS unique_clicks
+           FROM (${activitySource}) a GROUP BY 1, 2`,
           params,
         );
-        const revenue: { key: string; currency: string; conversions: string; approved: string; pending: string }[] = await m.query(
-          `SELECT ${key} AS key, currency, sum(conversions)::text AS conversions,
-                  sum(approved_micros)::text AS approved, sum(pending_micros)::text AS pending
-           FROM "reporting".revenue_rollup WHERE ${IN_RANGE} GROUP BY 1, 2`,
+        const revenueTable = q.basis === 'conversion' ? 'revenue_rollup' : 'cohort_revenue_rollup';
+        const revenue: {
+          k1: string; k2: string; currency: string; conversions: string; reversed_conversions: string; approved: string; pending: string; reversed: string;
+        }[] = await m.query(
+          `WITH s AS (${SEGMENTS})
+           SELECT ${k1} AS k1, ${k2} AS k2, r.currency, sum(r.conversions)::text AS conversions,
+                  sum(r.reversed_conversions)::text AS reversed_conversions, sum(r.approved_micros)::text AS approved,
+                  sum(r.pending_micros)::text AS pending, sum(r.reversed_micros)::text AS reversed
+           ${rows(revenueTable, REVENUE)} GROUP BY 1, 2, 3`,
           params,
         );
         return { activity, revenue };
       }),
     );
-    const activityAggregates: ActivityAggregate[] = activity.map((r) => ({
-      key: r.key,
-      sends: BigInt(r.sends),
-      clicks: BigInt(r.clicks),
-      uniqueClicks: BigInt(r.unique_clicks),
-    }));
-    const revenueAggregates: RevenueAggregate[] = revenue.map((r) => ({
-      key: r.key,
-      currency: r.currency,
-      conversions: BigInt(r.conversions),
-      approvedMicros: BigInt(r.approved),
-      pendingMicros: BigInt(r.pending),
-    }));
-    const names = await this.names(NAME_KIND[q.dimension], [...new Set([...activity, ...revenue].map((r) => r.key))]);
-    return buildPerformanceReport(activityAggregates, revenueAggregates, names, q.timeZone);
+    // Rows that only ever netted to zero (a conversion corrected away) are not shown.
+    const revenueAggregates: RevenueAggregate[] = revenue
+      .map((r) => ({
+        key: r.k1,
+        key2: r.k2,
+        currency: r.currency,
+        conversions: BigInt(r.conversions),
+        reversedConversions: BigInt(r.reversed_conversions),
+        approvedMicros: BigInt(r.approved),
+        pendingMicros: BigInt(r.pending),
+        reversedMicros: BigInt(r.reversed),
+      }))
+      .filter((r) => r.conversions || r.reversedConversions || r.approvedMicros || r.pendingMicros || r.reversedMicros);
+    const activityAggregates: ActivityAggregate[] = activity
+      .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.clicks), uniqueClicks: BigInt(r.unique_clicks) }))
+      .filter((a) => a.sends || a.clicks || a.uniqueClicks);
+    const all = [...activityAggregates, ...revenueAggregates];
+    const [names, names2] = await Promise.all([
+      this.names(NAME_KIND[q.dimension], [...new Set(all.map((r) => r.key))]),
+      q.dimension2 ? this.names(NAME_KIND[q.dimension2], [...new Set(all.map((r) => r.key2 ?? ''))]) : new Map<string, string>(),
+    ]);
+    return buildPerformanceReport(activityAggregates, revenueAggregates, names, {
+      timeZone: q.timeZone,
+      thenBy: input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
+      dateBasis: q.basis === 'send' ? DateBasis.DATE_BASIS_SEND : DateBasis.DATE_BASIS_CONVERSION,
+      names2,
+    });
+  }
+
+  /**
+   * Per partner, local conversion day and currency: received (ingest), credited, reversed, unattributed by reason,
+   * and received with no decision yet. Read from the fact tables: their volume is the partners' postbacks.
+   */
+  async reconciliation(input: { fromDate: string; toDate: string; timeZone: string; partnerId: string }): Promise<GetReconciliationReportResponse> {
+    const q = validateDayRangeQuery(input);
+    const partner = (input.partnerId ?? '').trim();
+    if (partner) assertId(partner, 'partner_id');
+    const day = `to_char(occurred_at AT TIME ZONE $3::text, 'YYYY-MM-DD')`;
+    const where = `occurred_at >= ($1::date::timestamp AT TIME ZONE $3::text) AND occurred_at < (($2::date + 1)::timestamp AT TIME ZONE $3::text)
+      AND ($4 = '' OR partner_id = $4)`;
+    const params = [q.fromDate, q.toDate, q.timeZone, partner];
+    type Agg = { partner_id: string; day: string; currency: string; n: string; micros: string; reason?: string; flag?: boolean };
+    const agg = (r: Agg): ReconciliationAggregate => ({
+      partnerId: r.partner_id, day: r.day, currency: r.currency, count: BigInt(r.n), micros: BigInt(r.micros),
+    });
+    const result = await this.withZone(q.timeZone, () =>
+      this.ds.transaction('REPEATABLE READ', async (m) => {
+        const received: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, status = 'pending' AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".received_conversions WHERE ${where} GROUP BY 1, 2, 3, 4`,
+          params,
+        );
+        const credited: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, status = 'reversed' AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".credited_conversions WHERE ${where} GROUP BY 1, 2, 3, 4`,
+          params,
+        );
+        const unattributed: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, reason, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".unattributed_conversions WHERE ${where} GROUP BY 1, 2, 3, 4`,
+          params,
+        );
+        const pending: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".received_conversions r WHERE ${where.replace(/partner_id/g, 'r.partner_id')}
+             AND NOT EXISTS (SELECT 1 FROM "reporting".credited_conversions c WHERE c.partner_id = r.partner_id AND c.conversion_id = r.conversion_id)
+             AND NOT EXISTS (SELECT 1 FROM "reporting".unattributed_conversions u WHERE u.partner_id = r.partner_id AND u.conversion_id = r.conversion_id)
+           GROUP BY 1, 2, 3`,
+          params,
+        );
+        return { received, credited, unattributed, pending };
+      }),
+    );
+    return buildReconciliationReport(
+      {
+        received: result.received.map(agg),
+        receivedPendingStatus: result.received.filter((r) => r.flag).map(agg),
+        credited: result.credited.filter((r) => !r.flag).map(agg),
+        reversed: result.credited.filter((r) => r.flag).map(agg),
+        unattributed: result.unattributed.map((r) => ({ ...agg(r), reason: r.reason! })),
+        pending: result.pending.map(agg),
+      },
+      q.timeZone,
+    );
+  }
+
+  /** A send cohort's revenue per send at day 1/7/30/90: sends from the rollups, revenue from the credited facts. */
+  async cohortMaturity(input: { fromDate: string; toDate: string; timeZone: string; groupBy: ReportGrouping }): Promise<GetCohortMaturityResponse> {
+    const q = validateDayRangeQuery(input);
+    const dimension = input.groupBy === ReportGrouping.REPORT_GROUPING_UNSPECIFIED ? undefined : MATURITY_DIMENSIONS[input.groupBy];
+    if (input.groupBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension) {
+      throw new InvalidArgumentError('group_by', 'must be CREATIVE, OFFER or CAMPAIGN, or unspecified for the total');
+    }
+    const key = dimension ? KEY_SQL[dimension] : `''`;
+    const { sends, revenue } = await this.withZone(q.timeZone, () =>
+      this.ds.transaction('REPEATABLE READ', async (m) => {
+        const midnights = await this.midnights(m, q);
+        const segments = daySegments(midnights, q.days, false);
+        const params = [segments.map((x) => x.grain), segments.map((x) => new Date(x.from)), segments.map((x) => new Date(x.to)), segments.map((x) => x.day)];
+        const sends: { k: string; sends: string }[] = await m.query(
+          `WITH s AS (${SEGMENTS}) SELECT ${key} AS k, sum(r.sends)::text AS sends ${rows('activity_rollup', SENDS_ONLY)} GROUP BY 1`,
+          params,
+        );
+        const within = MATURITY_DAYS.map(
+          (d) => `coalesce(sum(payout_micros) FILTER (WHERE occurred_at < cohort_at + interval '${d} days'), 0)::text AS d${d}`,
+        );
+        const revenue: Record<string, string>[] = await m.query(
+          `SELECT ${key.replace('r.', '')} AS k, currency, ${within.join(', ')} FROM "reporting".credited_conversions
+           WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 GROUP BY 1, 2`,
+          [midnights[0], midnights[midnights.length - 1]],
+        );
+        return { sends, revenue };
+      }),
+    );
+    const names = await this.names(dimension ? NAME_KIND[dimension] : undefined, [...new Set([...sends, ...revenue].map((r) => r.k))]);
+    return buildCohortMaturity(
+      sends.map((r) => ({ key: r.k, sends: BigInt(r.sends) })),
+      revenue.map((r) => ({ key: r.k, currency: r.currency, withinDays: MATURITY_DAYS.map((d) => BigInt(r[`d${d}`])) })),
+      names,
+      q.timeZone,
+      dimension !== undefined,
+    );
   }
 
   async message(messageId: string): Promise<GetMessageReportResponse> {
@@ -117,7 +264,7 @@ export class ReportsService {
          FROM "reporting".messages WHERE message_id = $1`,
         [messageId],
       ) as Promise<MessageRow[]>,
-      this.ds.query(`SELECT * FROM "reporting".clicks WHERE message_id = $1`, [messageId]) as Promise<ClickRow[]>,
+      this.ds.query(`SELECT * FROM "reporting".clicks WHERE message_id = $1 AND ${COUNTED_CLICK}`, [messageId]) as Promise<ClickRow[]>,
       this.ds.query(`SELECT ${CONVERSION_COLUMNS} FROM "reporting".credited_conversions WHERE message_id = $1`, [messageId]) as Promise<
         ConversionRow[]
       >,
@@ -133,7 +280,7 @@ export class ReportsService {
          FROM "reporting".messages WHERE contact_id = $1`,
         [contactId],
       ) as Promise<MessageRow[]>,
-      this.ds.query(`SELECT * FROM "reporting".clicks WHERE contact_id = $1`, [contactId]) as Promise<ClickRow[]>,
+      this.ds.query(`SELECT * FROM "reporting".clicks WHERE contact_id = $1 AND ${COUNTED_CLICK}`, [contactId]) as Promise<ClickRow[]>,
       this.ds.query(`SELECT ${CONVERSION_COLUMNS} FROM "reporting".credited_conversions WHERE contact_id = $1`, [contactId]) as Promise<
         ConversionRow[]
       >,
@@ -150,18 +297,32 @@ export class ReportsService {
     return new Map(rows.map((r) => [r.id, r.name]));
   }
 
+  /** Local midnights of every day in range and of the day after, from the database's zone rules (DST included). */
+  private async midnights(m: EntityManager, q: { days: string[]; timeZone: string }): Promise<Date[]> {
+    const dates = [...q.days, addDay(q.days[q.days.length - 1])];
+    const rows: { at: Date }[] = await m.query(
+      `SELECT (d::timestamp AT TIME ZONE $2::text) AS at FROM unnest($1::date[]) WITH ORDINALITY AS u(d, i) ORDER BY i`,
+      [dates, q.timeZone],
+    );
+    return rows.map((r) => r.at);
+  }
+
   /** Intl and Postgres carry separate copies of the zone database: a name only Intl knows is still the caller's error. */
-  private async withZone<T>(q: PerformanceQuery, fn: () => Promise<T>): Promise<T> {
+  private async withZone<T>(timeZone: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
       const err = e as { code?: string; message?: string };
       if (err.code === '22023' && /time zone/i.test(err.message ?? '')) {
-        throw new InvalidArgumentError('time_zone', `is not a time zone the database knows: "${q.timeZone}"`);
+        throw new InvalidArgumentError('time_zone', `is not a time zone the database knows: "${timeZone}"`);
       }
       throw e;
     }
   }
+}
+
+function addDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + MS_PER_DAY).toISOString().slice(0, 10);
 }
 
 function toMessageFact(r: MessageRow): MessageFact {
@@ -186,6 +347,8 @@ function toClickFact(r: ClickRow): ClickFact {
     creativeId: r.creative_id,
     clickedAt: r.clicked_at,
     firstClickOnMessage: r.first_click_on_message,
+    clickClass: r.click_class,
+    messageSentAt: undefined,
   };
 }
 

@@ -7,6 +7,7 @@ import { OfferInput, validateName, validateOffer } from '../domain/catalog.rules
 import { assertId } from '@trackly/kernel';
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog.entity';
 import { toCampaign, toCreative, toOffer } from '../tracking.mappers';
+import { LinkCache } from '../clicks/link-cache';
 
 /** Offers, creatives and campaigns: upserts that publish their new state in the same transaction. */
 @Injectable()
@@ -16,11 +17,12 @@ export class CatalogService {
     private readonly outbox: Outbox,
     private readonly relay: OutboxRelay,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly links: LinkCache,
   ) {}
 
   async upsertOffer(input: OfferInput): Promise<{ offer: Offer; created: boolean }> {
     const o = validateOffer(input);
-    return this.write(async (m) => {
+    const result = await this.write(async (m) => {
       const [row] = await m.query(
         `INSERT INTO "tracking".offers AS t (offer_id, name, destination_url_template, default_payout_micros, currency,
            click_window_days, min_conversion_seconds, view_through_window_days, created_at, updated_at)
@@ -37,6 +39,9 @@ export class CatalogService {
       await this.outbox.add(m, Events.OfferUpserted, { offer });
       return { offer, created: row.created };
     });
+    // After the commit: the next click on any of this offer's links reads the new template.
+    this.links.invalidateOffer(o.offerId);
+    return result;
   }
 
   async upsertCreative(creativeId: string, name: string): Promise<{ creative: Creative; created: boolean }> {

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { HitClass } from '../domain/click-classifier';
 
 @Entity({ name: 'clicks' })
 export class ClickEntity {
@@ -32,4 +33,13 @@ export class ClickEntity {
 
   @Column({ name: 'ip', type: 'text' })
   ip!: string;
+
+  @Column({ name: 'click_class', type: 'text', default: 'HUMAN' })
+  clickClass!: HitClass;
+
+  @Column({ name: 'classification_reason', type: 'text', default: '' })
+  classificationReason!: string;
+
+  @Column({ name: 'classifier_version', type: 'text', default: '' })
+  classifierVersion!: string;
 }

@@ -1,78 +1,86 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { countClick } from '@trackly/observability';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
-import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
-import type { Click } from '@trackly/contracts/tracking/v1/tracking';
+import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
+import { classifyHit, DEFAULT_THRESHOLDS, RepeatWindow, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
 import { newClickId, SHORT_CODE_PATTERN } from '../domain/tokens';
 import { toClick } from '../tracking.mappers';
+import { TRACKING_CONFIG } from '../tracking.tokens';
+import type { TrackingConfig } from '../tracking.config';
 import { ClickEntity } from './click.entity';
+import { ClickBatcher } from './click-batcher';
+import { ClickWriter, PendingClick } from './click-writer';
+import { LinkCache } from './link-cache';
 import { MessageEntity } from '../messages/message.entity';
 
+/** What the edge read from the request; header values '' when absent. */
 export interface ClickRequest {
+  method: string;
   userAgent: string;
+  acceptLanguage: string;
+  purpose: string;
   ip: string;
 }
 
-/** The click edge's rule: record the click durably (with its outbox row), then say where to send the contact. */
+/**
+ * The click edge's rule: classify the hit, record it durably (with its outbox row), then say where to send the
+ * contact. Every hit is kept; only HUMAN ones count as clicks. With group commit on, concurrent hits share one
+ * transaction, but each call still returns only after its own row committed.
+ */
 @Injectable()
-export class ClicksService {
+export class ClicksService implements BeforeApplicationShutdown {
+  private readonly batcher?: ClickBatcher<PendingClick, Click>;
+  private readonly repeats = new RepeatWindow(60_000);
+  private readonly thresholds: Thresholds;
+
   constructor(
     private readonly ds: DataSource,
-    private readonly outbox: Outbox,
-    private readonly relay: OutboxRelay,
+    private readonly links: LinkCache,
+    private readonly writer: ClickWriter,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(TRACKING_CONFIG) config: TrackingConfig,
+  ) {
+    this.thresholds = { ...DEFAULT_THRESHOLDS, repeatCodes: config.TRACKING_BOT_REPEAT_CODES };
+    if (config.TRACKING_GROUP_COMMIT) {
+      this.batcher = new ClickBatcher((items) => this.writer.write(items), {
+        windowMs: config.TRACKING_GROUP_COMMIT_WINDOW_MS,
+        maxBatch: config.TRACKING_GROUP_COMMIT_MAX_BATCH,
+        maxInFlight: config.TRACKING_GROUP_COMMIT_IN_FLIGHT,
+      });
+    }
+  }
 
-  /** Records a click on a short code and returns the offer URL with the click id filled in. */
+  /** Records a hit on a short code and returns the offer URL with the click id filled in. */
   async recordClick(shortCode: string, req: ClickRequest): Promise<{ destination: string; click: Click }> {
     if (!SHORT_CODE_PATTERN.test(shortCode)) throw new NotFoundError('link', shortCode);
+    const link = await this.links.resolve(shortCode);
+    if (!link) throw new NotFoundError('link', shortCode);
     const clickedAt = this.clock.now();
-    const clickId = newClickId();
-    const result = await this.ds.transaction(async (m) => {
-      // One statement finds the link and counts the click; the row lock orders concurrent clicks on one message,
-      // so exactly one of them is the first. (A CTE, because TypeORM returns UPDATE results as [rows, count].)
-      const rows: { message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; click_count: number; destination_url_template: string }[] =
-        await m.query(
-          `WITH counted AS (
-           UPDATE "tracking".messages AS msg
-           SET click_count = msg.click_count + 1, first_clicked_at = COALESCE(msg.first_clicked_at, $2)
-           FROM "tracking".offers AS o
-           WHERE msg.short_code = $1 AND o.offer_id = msg.offer_id
-           RETURNING msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id, msg.sent_at,
-                     msg.click_count, o.destination_url_template)
-           SELECT * FROM counted`,
-          [shortCode, clickedAt],
-        );
-      const row = rows[0];
-      if (!row) return undefined;
-      const entity = m.create(ClickEntity, {
-        clickId,
-        messageId: row.message_id,
-        contactId: row.contact_id,
-        offerId: row.offer_id,
-        campaignId: row.campaign_id,
-        creativeId: row.creative_id,
-        clickedAt,
-        firstClickOnMessage: row.click_count === 1,
-        userAgent: req.userAgent.slice(0, 512),
-        ip: req.ip.slice(0, 64),
-      });
-      await m.insert(ClickEntity, entity);
-      const click = toClick(entity, row.sent_at);
-      await this.outbox.add(m, Events.ClickRecorded, { click });
-      const destination = renderDestination(row.destination_url_template, {
-        click_id: clickId,
-        message_id: row.message_id,
-        campaign_id: row.campaign_id,
-        creative_id: row.creative_id,
-        offer_id: row.offer_id,
-      });
-      return { destination, click };
+    const classification = classifyHit(
+      {
+        method: req.method,
+        userAgent: req.userAgent,
+        acceptLanguage: req.acceptLanguage,
+        purpose: req.purpose,
+        at: clickedAt,
+        messageSentAt: link.sentAt,
+        distinctCodesFromClient: this.repeats.record(`${req.ip}|${req.userAgent}`, shortCode, clickedAt),
+      },
+      this.thresholds,
+    );
+    const pending: PendingClick = { clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip };
+    const click = this.batcher ? await this.batcher.submit(pending) : (await this.writer.write([pending]))[0];
+    countClick(ClickClass[click.clickClass]?.replace('CLICK_CLASS_', '').toLowerCase() ?? 'unspecified');
+    const destination = renderDestination(link.destinationUrlTemplate, {
+      click_id: click.clickId,
+      message_id: link.messageId,
+      campaign_id: link.campaignId,
+      creative_id: link.creativeId,
+      offer_id: link.offerId,
     });
-    if (!result) throw new NotFoundError('link', shortCode);
-    this.relay.kick();
-    return result;
+    return { destination, click };
   }
 
   async get(clickId: string): Promise<Click> {
@@ -81,5 +89,10 @@ export class ClicksService {
     if (!click) throw new NotFoundError('click', clickId);
     const message = await this.ds.getRepository(MessageEntity).findOneBy({ messageId: click.messageId });
     return toClick(click, message?.sentAt);
+  }
+
+  /** Clicks already queued are written before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher?.drain();
   }
 }

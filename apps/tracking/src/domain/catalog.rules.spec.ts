@@ -120,8 +120,8 @@ describe('validateMessageBatch', () => {
   it('bounds the batch size', () => {
     expect(failure(() => validateMessageBatch([])).fields).toEqual({ messages: 'must not be empty' });
     const full = Array.from({ length: MAX_MESSAGES_PER_BATCH }, (_, i) => message(i));
-    expect(validateMessageBatch(full)).toHaveLength(1000);
-    expect(failure(() => validateMessageBatch([...full, message(1000)])).fields).toEqual({ messages: 'must hold at most 1000 messages' });
+    expect(validateMessageBatch(full)).toHaveLength(10_000);
+    expect(failure(() => validateMessageBatch([...full, message(10_000)])).fields).toEqual({ messages: 'must hold at most 10000 messages' });
   });
 
   it('reports every bad field of every message at once, as messages[i].field', () => {

@@ -4,7 +4,8 @@ import { validateDestinationTemplate } from './destination-url';
 
 export const DEFAULT_CLICK_WINDOW_DAYS = 90;
 export const MAX_CLICK_WINDOW_DAYS = 365;
-export const MAX_MESSAGES_PER_BATCH = 1000;
+/** One SMS blast segment per call: large enough that a 1M-message blast is 100 calls. */
+export const MAX_MESSAGES_PER_BATCH = 10_000;
 
 export interface OfferInput {
   offerId: string;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { FailedPreconditionError, NotFoundError, maskPhone, assertId } from '@trackly/kernel';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Message } from '@trackly/contracts/tracking/v1/tracking';
@@ -10,7 +10,11 @@ import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { MessageEntity } from './message.entity';
 
-/** Sent messages: each gets one unguessable short code; registering the same message id again is a no-op. */
+/**
+ * Sent messages: each gets one unguessable short code; registering the same message id again is a no-op. A batch
+ * (up to 10,000) is a fixed number of statements whatever its size: three catalog checks, one multi-row INSERT of
+ * the messages, one multi-row INSERT of their MessageSent outbox rows, one read-back.
+ */
 @Injectable()
 export class MessagesService {
   constructor(
@@ -56,7 +60,25 @@ export class MessagesService {
           sentAt: x.sentAt,
         })),
       );
-      return m.findBy(MessageEntity, { messageId: In(ids) });
+      // Fresh and previously registered alike: the stored row (and short code) is the answer.
+      const stored: { message_id: string; contact_id: string; phone_e164: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; short_code: string }[] =
+        await m.query(
+          `SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
+           FROM "tracking".messages WHERE message_id = ANY($1::text[])`,
+          [ids],
+        );
+      return stored.map((r) =>
+        m.create(MessageEntity, {
+          messageId: r.message_id,
+          contactId: r.contact_id,
+          phoneE164: r.phone_e164,
+          campaignId: r.campaign_id,
+          creativeId: r.creative_id,
+          offerId: r.offer_id,
+          sentAt: r.sent_at,
+          shortCode: r.short_code,
+        }),
+      );
     });
     this.relay.kick();
     const byId = new Map(rows.map((r) => [r.messageId, r]));

@@ -23,6 +23,11 @@ export enum AttributionOutcome {
   ATTRIBUTION_OUTCOME_ATTRIBUTED = 1,
   /** ATTRIBUTION_OUTCOME_UNATTRIBUTED - Not credited; see reason. */
   ATTRIBUTION_OUTCOME_UNATTRIBUTED = 2,
+  /**
+   * ATTRIBUTION_OUTCOME_PENDING - Not decided yet: the named click is unknown so far; the conversion is parked and retried until the click
+   * arrives or the park horizon passes (then UNATTRIBUTED with UNKNOWN_CLICK_ID). No event is published for it.
+   */
+  ATTRIBUTION_OUTCOME_PENDING = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -37,6 +42,9 @@ export function attributionOutcomeFromJSON(object: any): AttributionOutcome {
     case 2:
     case "ATTRIBUTION_OUTCOME_UNATTRIBUTED":
       return AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED;
+    case 3:
+    case "ATTRIBUTION_OUTCOME_PENDING":
+      return AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -52,6 +60,8 @@ export function attributionOutcomeToJSON(object: AttributionOutcome): string {
       return "ATTRIBUTION_OUTCOME_ATTRIBUTED";
     case AttributionOutcome.ATTRIBUTION_OUTCOME_UNATTRIBUTED:
       return "ATTRIBUTION_OUTCOME_UNATTRIBUTED";
+    case AttributionOutcome.ATTRIBUTION_OUTCOME_PENDING:
+      return "ATTRIBUTION_OUTCOME_PENDING";
     case AttributionOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -13,11 +13,54 @@ import { Observable } from "rxjs";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { ConversionStatus, conversionStatusFromJSON, conversionStatusToJSON } from "../../common/v1/conversion_status";
 import { Money } from "../../common/v1/money";
-import { Attribution } from "./attribution";
+import { Attribution, UnattributedReason, unattributedReasonFromJSON, unattributedReasonToJSON } from "./attribution";
 
 export const protobufPackage = "trackly.attribution.v1";
 
 export const protobufFileName = "trackly/attribution/v1/attribution_service.proto";
+
+/** WindowSource says where the applied click window came from. */
+export enum WindowSource {
+  /** WINDOW_SOURCE_UNSPECIFIED - Not set (no click was matched, so no window applied). */
+  WINDOW_SOURCE_UNSPECIFIED = 0,
+  /** WINDOW_SOURCE_OFFER - The offer's click_window_days. */
+  WINDOW_SOURCE_OFFER = 1,
+  /** WINDOW_SOURCE_DEFAULT - The platform default (the offer sets none). */
+  WINDOW_SOURCE_DEFAULT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function windowSourceFromJSON(object: any): WindowSource {
+  switch (object) {
+    case 0:
+    case "WINDOW_SOURCE_UNSPECIFIED":
+      return WindowSource.WINDOW_SOURCE_UNSPECIFIED;
+    case 1:
+    case "WINDOW_SOURCE_OFFER":
+      return WindowSource.WINDOW_SOURCE_OFFER;
+    case 2:
+    case "WINDOW_SOURCE_DEFAULT":
+      return WindowSource.WINDOW_SOURCE_DEFAULT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return WindowSource.UNRECOGNIZED;
+  }
+}
+
+export function windowSourceToJSON(object: WindowSource): string {
+  switch (object) {
+    case WindowSource.WINDOW_SOURCE_UNSPECIFIED:
+      return "WINDOW_SOURCE_UNSPECIFIED";
+    case WindowSource.WINDOW_SOURCE_OFFER:
+      return "WINDOW_SOURCE_OFFER";
+    case WindowSource.WINDOW_SOURCE_DEFAULT:
+      return "WINDOW_SOURCE_DEFAULT";
+    case WindowSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** AttributeConversionRequest describes the conversion to decide. */
 export interface AttributeConversionRequest {
@@ -65,6 +108,174 @@ export interface GetAttributionRequest {
 export interface GetAttributionResponse {
   /** The decision. */
   attribution: Attribution | undefined;
+}
+
+/** ExplainConversionRequest names a conversion. */
+export interface ExplainConversionRequest {
+  /** Partner id. */
+  partnerId: string;
+  /** Partner's dedupe key. */
+  conversionId: string;
+}
+
+/** CandidateClick is one click of the contact on the offer, as the rules saw it. */
+export interface CandidateClick {
+  /** Click id. */
+  clickId: string;
+  /** Message whose link was clicked. */
+  messageId: string;
+  /** When it was clicked. */
+  clickedAt:
+    | Date
+    | undefined;
+  /** HUMAN, PREVIEW or BOT (unclassified clicks count as HUMAN). */
+  clickClass: string;
+  /** True when the click lies inside the window before the conversion. */
+  inWindow: boolean;
+  /** True for the click that got the credit. */
+  credited: boolean;
+  /** Why the click did or did not get credit, e.g. "after the conversion", "link preview, never a first click". */
+  note: string;
+}
+
+/** ExplainConversionResponse is the trace of one decision. */
+export interface ExplainConversionResponse {
+  /** The decision (outcome PENDING while parked). */
+  attribution:
+    | Attribution
+    | undefined;
+  /** The click the partner named, when it is known. */
+  matchedClick:
+    | CandidateClick
+    | undefined;
+  /** The contact's clicks on the offer (up to 100, earliest first), with their class and time. */
+  candidateClicks: CandidateClick[];
+  /** Window applied, in days. */
+  windowDays: number;
+  /** Where the window came from. */
+  windowSource: WindowSource;
+  /** Earliest click time the window admits. */
+  windowFrom:
+    | Date
+    | undefined;
+  /** Latest click time the window admits (the conversion time). */
+  windowTo:
+    | Date
+    | undefined;
+  /** The rule that fired, e.g. FIRST_CLICK, TOO_FAST, OUTSIDE_WINDOW, VIEW_THROUGH. */
+  rule: string;
+  /** Reason code when unattributed. */
+  reason: UnattributedReason;
+  /** Version of the rule set that made the decision. */
+  ruleVersion: string;
+  /** The offer's minimum click-to-conversion seconds, when it sets one. */
+  minConversionSeconds?:
+    | number
+    | undefined;
+  /** The offer's view-through window, when view-through is on for it. */
+  viewThroughWindowDays?:
+    | number
+    | undefined;
+  /** The decision's explanation followed by any corrections applied since, oldest first. */
+  history: string[];
+}
+
+/** ListAttributionsRequest filters decisions; every filter is optional and they combine with AND. */
+export interface ListAttributionsRequest {
+  /** Credited (or matched) message. */
+  messageId: string;
+  /** Offer. */
+  offerId: string;
+  /** Contact. */
+  contactId: string;
+  /** Conversions that occurred at or after this time. */
+  occurredFrom:
+    | Date
+    | undefined;
+  /** Conversions that occurred before this time. */
+  occurredTo:
+    | Date
+    | undefined;
+  /** Page size: 1..500, default 100. */
+  pageSize: number;
+  /** Token from the previous page's next_page_token. */
+  pageToken: string;
+}
+
+/** ListAttributionsResponse is one page of decisions, newest conversion first. */
+export interface ListAttributionsResponse {
+  /** Decisions. */
+  attributions: Attribution[];
+  /** Pass as page_token for the next page; empty on the last page. */
+  nextPageToken: string;
+}
+
+/** ReattributeRequest selects the decisions to re-run; at least a time range or an offer is required. */
+export interface ReattributeRequest {
+  /** Conversions that occurred at or after this time. */
+  occurredFrom:
+    | Date
+    | undefined;
+  /** Conversions that occurred before this time. */
+  occurredTo:
+    | Date
+    | undefined;
+  /** Only decisions credited to (or matched on) this offer. */
+  offerId: string;
+  /** True: compute and report, change nothing. */
+  dryRun: boolean;
+  /** Most decisions to examine: 1..10000, default 10000; more matching decisions fail with FAILED_PRECONDITION. */
+  limit: number;
+}
+
+/** RevenueDiff is the credited revenue of one offer or message in one currency, before and after. */
+export interface RevenueDiff {
+  /** Offer id or message id. */
+  key: string;
+  /** Approved revenue credited before. */
+  approvedBefore:
+    | Money
+    | undefined;
+  /** Approved revenue credited after. */
+  approvedAfter:
+    | Money
+    | undefined;
+  /** Pending revenue credited before. */
+  pendingBefore:
+    | Money
+    | undefined;
+  /** Pending revenue credited after. */
+  pendingAfter: Money | undefined;
+}
+
+/** ReattributionChange is one decision the re-run changes. */
+export interface ReattributionChange {
+  /** The decision as it stands. */
+  previous:
+    | Attribution
+    | undefined;
+  /** The decision under the current rules. */
+  current: Attribution | undefined;
+}
+
+/** ReattributeResponse reports the re-run. */
+export interface ReattributeResponse {
+  /** Id of this run (the source of its corrections). */
+  runId: string;
+  /** Echo of the request's dry_run. */
+  dryRun: boolean;
+  /** Decisions examined. */
+  examined: number;
+  /** Decisions that change (dry run) or changed. */
+  changed: number;
+  /** Revenue diff per offer whose revenue changes. */
+  byOffer: RevenueDiff[];
+  /** Revenue diff per message whose revenue changes. */
+  byMessage: RevenueDiff[];
+  /** The changes, up to 100. */
+  changes: ReattributionChange[];
+  /** Rule-set version the re-run used. */
+  ruleVersion: string;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -547,6 +758,1512 @@ export const GetAttributionResponse: MessageFns<GetAttributionResponse> = {
   },
 };
 
+function createBaseExplainConversionRequest(): ExplainConversionRequest {
+  return { partnerId: "", conversionId: "" };
+}
+
+export const ExplainConversionRequest: MessageFns<ExplainConversionRequest> = {
+  encode(message: ExplainConversionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.conversionId !== "") {
+      writer.uint32(18).string(message.conversionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainConversionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainConversionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.conversionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainConversionRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      conversionId: isSet(object.conversionId)
+        ? globalThis.String(object.conversionId)
+        : isSet(object.conversion_id)
+        ? globalThis.String(object.conversion_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExplainConversionRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.conversionId !== "") {
+      obj.conversionId = message.conversionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExplainConversionRequest>, I>>(base?: I): ExplainConversionRequest {
+    return ExplainConversionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExplainConversionRequest>, I>>(object: I): ExplainConversionRequest {
+    const message = createBaseExplainConversionRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.conversionId = object.conversionId ?? "";
+    return message;
+  },
+};
+
+function createBaseCandidateClick(): CandidateClick {
+  return {
+    clickId: "",
+    messageId: "",
+    clickedAt: undefined,
+    clickClass: "",
+    inWindow: false,
+    credited: false,
+    note: "",
+  };
+}
+
+export const CandidateClick: MessageFns<CandidateClick> = {
+  encode(message: CandidateClick, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clickId !== "") {
+      writer.uint32(10).string(message.clickId);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.clickedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.clickedAt), writer.uint32(26).fork()).join();
+    }
+    if (message.clickClass !== "") {
+      writer.uint32(34).string(message.clickClass);
+    }
+    if (message.inWindow !== false) {
+      writer.uint32(40).bool(message.inWindow);
+    }
+    if (message.credited !== false) {
+      writer.uint32(48).bool(message.credited);
+    }
+    if (message.note !== "") {
+      writer.uint32(58).string(message.note);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CandidateClick {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCandidateClick();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clickedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clickClass = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.inWindow = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.credited = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CandidateClick {
+    return {
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      clickedAt: isSet(object.clickedAt)
+        ? fromJsonTimestamp(object.clickedAt)
+        : isSet(object.clicked_at)
+        ? fromJsonTimestamp(object.clicked_at)
+        : undefined,
+      clickClass: isSet(object.clickClass)
+        ? globalThis.String(object.clickClass)
+        : isSet(object.click_class)
+        ? globalThis.String(object.click_class)
+        : "",
+      inWindow: isSet(object.inWindow)
+        ? globalThis.Boolean(object.inWindow)
+        : isSet(object.in_window)
+        ? globalThis.Boolean(object.in_window)
+        : false,
+      credited: isSet(object.credited) ? globalThis.Boolean(object.credited) : false,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+    };
+  },
+
+  toJSON(message: CandidateClick): unknown {
+    const obj: any = {};
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.clickedAt !== undefined) {
+      obj.clickedAt = message.clickedAt.toISOString();
+    }
+    if (message.clickClass !== "") {
+      obj.clickClass = message.clickClass;
+    }
+    if (message.inWindow !== false) {
+      obj.inWindow = message.inWindow;
+    }
+    if (message.credited !== false) {
+      obj.credited = message.credited;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CandidateClick>, I>>(base?: I): CandidateClick {
+    return CandidateClick.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CandidateClick>, I>>(object: I): CandidateClick {
+    const message = createBaseCandidateClick();
+    message.clickId = object.clickId ?? "";
+    message.messageId = object.messageId ?? "";
+    message.clickedAt = object.clickedAt ?? undefined;
+    message.clickClass = object.clickClass ?? "";
+    message.inWindow = object.inWindow ?? false;
+    message.credited = object.credited ?? false;
+    message.note = object.note ?? "";
+    return message;
+  },
+};
+
+function createBaseExplainConversionResponse(): ExplainConversionResponse {
+  return {
+    attribution: undefined,
+    matchedClick: undefined,
+    candidateClicks: [],
+    windowDays: 0,
+    windowSource: 0,
+    windowFrom: undefined,
+    windowTo: undefined,
+    rule: "",
+    reason: 0,
+    ruleVersion: "",
+    history: [],
+  };
+}
+
+export const ExplainConversionResponse: MessageFns<ExplainConversionResponse> = {
+  encode(message: ExplainConversionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attribution !== undefined) {
+      Attribution.encode(message.attribution, writer.uint32(10).fork()).join();
+    }
+    if (message.matchedClick !== undefined) {
+      CandidateClick.encode(message.matchedClick, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.candidateClicks) {
+      CandidateClick.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.windowDays !== 0) {
+      writer.uint32(32).uint32(message.windowDays);
+    }
+    if (message.windowSource !== 0) {
+      writer.uint32(40).int32(message.windowSource);
+    }
+    if (message.windowFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowFrom), writer.uint32(50).fork()).join();
+    }
+    if (message.windowTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.windowTo), writer.uint32(58).fork()).join();
+    }
+    if (message.rule !== "") {
+      writer.uint32(66).string(message.rule);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(72).int32(message.reason);
+    }
+    if (message.ruleVersion !== "") {
+      writer.uint32(82).string(message.ruleVersion);
+    }
+    if (message.minConversionSeconds !== undefined) {
+      writer.uint32(88).uint32(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      writer.uint32(96).uint32(message.viewThroughWindowDays);
+    }
+    for (const v of message.history) {
+      writer.uint32(106).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExplainConversionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExplainConversionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attribution = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.matchedClick = CandidateClick.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.candidateClicks.push(CandidateClick.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowDays = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.windowSource = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.windowFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.windowTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.ruleVersion = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.minConversionSeconds = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.viewThroughWindowDays = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.history.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExplainConversionResponse {
+    return {
+      attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      matchedClick: isSet(object.matchedClick)
+        ? CandidateClick.fromJSON(object.matchedClick)
+        : isSet(object.matched_click)
+        ? CandidateClick.fromJSON(object.matched_click)
+        : undefined,
+      candidateClicks: globalThis.Array.isArray(object?.candidateClicks)
+        ? object.candidateClicks.map((e: any) => CandidateClick.fromJSON(e))
+        : globalThis.Array.isArray(object?.candidate_clicks)
+        ? object.candidate_clicks.map((e: any) => CandidateClick.fromJSON(e))
+        : [],
+      windowDays: isSet(object.windowDays)
+        ? globalThis.Number(object.windowDays)
+        : isSet(object.window_days)
+        ? globalThis.Number(object.window_days)
+        : 0,
+      windowSource: isSet(object.windowSource)
+        ? windowSourceFromJSON(object.windowSource)
+        : isSet(object.window_source)
+        ? windowSourceFromJSON(object.window_source)
+        : 0,
+      windowFrom: isSet(object.windowFrom)
+        ? fromJsonTimestamp(object.windowFrom)
+        : isSet(object.window_from)
+        ? fromJsonTimestamp(object.window_from)
+        : undefined,
+      windowTo: isSet(object.windowTo)
+        ? fromJsonTimestamp(object.windowTo)
+        : isSet(object.window_to)
+        ? fromJsonTimestamp(object.window_to)
+        : undefined,
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      reason: isSet(object.reason) ? unattributedReasonFromJSON(object.reason) : 0,
+      ruleVersion: isSet(object.ruleVersion)
+        ? globalThis.String(object.ruleVersion)
+        : isSet(object.rule_version)
+        ? globalThis.String(object.rule_version)
+        : "",
+      minConversionSeconds: isSet(object.minConversionSeconds)
+        ? globalThis.Number(object.minConversionSeconds)
+        : isSet(object.min_conversion_seconds)
+        ? globalThis.Number(object.min_conversion_seconds)
+        : undefined,
+      viewThroughWindowDays: isSet(object.viewThroughWindowDays)
+        ? globalThis.Number(object.viewThroughWindowDays)
+        : isSet(object.view_through_window_days)
+        ? globalThis.Number(object.view_through_window_days)
+        : undefined,
+      history: globalThis.Array.isArray(object?.history)
+        ? object.history.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ExplainConversionResponse): unknown {
+    const obj: any = {};
+    if (message.attribution !== undefined) {
+      obj.attribution = Attribution.toJSON(message.attribution);
+    }
+    if (message.matchedClick !== undefined) {
+      obj.matchedClick = CandidateClick.toJSON(message.matchedClick);
+    }
+    if (message.candidateClicks?.length) {
+      obj.candidateClicks = message.candidateClicks.map((e) => CandidateClick.toJSON(e));
+    }
+    if (message.windowDays !== 0) {
+      obj.windowDays = Math.round(message.windowDays);
+    }
+    if (message.windowSource !== 0) {
+      obj.windowSource = windowSourceToJSON(message.windowSource);
+    }
+    if (message.windowFrom !== undefined) {
+      obj.windowFrom = message.windowFrom.toISOString();
+    }
+    if (message.windowTo !== undefined) {
+      obj.windowTo = message.windowTo.toISOString();
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.reason !== 0) {
+      obj.reason = unattributedReasonToJSON(message.reason);
+    }
+    if (message.ruleVersion !== "") {
+      obj.ruleVersion = message.ruleVersion;
+    }
+    if (message.minConversionSeconds !== undefined) {
+      obj.minConversionSeconds = Math.round(message.minConversionSeconds);
+    }
+    if (message.viewThroughWindowDays !== undefined) {
+      obj.viewThroughWindowDays = Math.round(message.viewThroughWindowDays);
+    }
+    if (message.history?.length) {
+      obj.history = message.history;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExplainConversionResponse>, I>>(base?: I): ExplainConversionResponse {
+    return ExplainConversionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExplainConversionResponse>, I>>(object: I): ExplainConversionResponse {
+    const message = createBaseExplainConversionResponse();
+    message.attribution = (object.attribution !== undefined && object.attribution !== null)
+      ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.matchedClick = (object.matchedClick !== undefined && object.matchedClick !== null)
+      ? CandidateClick.fromPartial(object.matchedClick)
+      : undefined;
+    message.candidateClicks = object.candidateClicks?.map((e) => CandidateClick.fromPartial(e)) || [];
+    message.windowDays = object.windowDays ?? 0;
+    message.windowSource = object.windowSource ?? 0;
+    message.windowFrom = object.windowFrom ?? undefined;
+    message.windowTo = object.windowTo ?? undefined;
+    message.rule = object.rule ?? "";
+    message.reason = object.reason ?? 0;
+    message.ruleVersion = object.ruleVersion ?? "";
+    message.minConversionSeconds = object.minConversionSeconds ?? undefined;
+    message.viewThroughWindowDays = object.viewThroughWindowDays ?? undefined;
+    message.history = object.history?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListAttributionsRequest(): ListAttributionsRequest {
+  return {
+    messageId: "",
+    offerId: "",
+    contactId: "",
+    occurredFrom: undefined,
+    occurredTo: undefined,
+    pageSize: 0,
+    pageToken: "",
+  };
+}
+
+export const ListAttributionsRequest: MessageFns<ListAttributionsRequest> = {
+  encode(message: ListAttributionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.offerId !== "") {
+      writer.uint32(18).string(message.offerId);
+    }
+    if (message.contactId !== "") {
+      writer.uint32(26).string(message.contactId);
+    }
+    if (message.occurredFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredFrom), writer.uint32(34).fork()).join();
+    }
+    if (message.occurredTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredTo), writer.uint32(42).fork()).join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(48).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(58).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAttributionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAttributionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contactId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.occurredFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.occurredTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAttributionsRequest {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      contactId: isSet(object.contactId)
+        ? globalThis.String(object.contactId)
+        : isSet(object.contact_id)
+        ? globalThis.String(object.contact_id)
+        : "",
+      occurredFrom: isSet(object.occurredFrom)
+        ? fromJsonTimestamp(object.occurredFrom)
+        : isSet(object.occurred_from)
+        ? fromJsonTimestamp(object.occurred_from)
+        : undefined,
+      occurredTo: isSet(object.occurredTo)
+        ? fromJsonTimestamp(object.occurredTo)
+        : isSet(object.occurred_to)
+        ? fromJsonTimestamp(object.occurred_to)
+        : undefined,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAttributionsRequest): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.contactId !== "") {
+      obj.contactId = message.contactId;
+    }
+    if (message.occurredFrom !== undefined) {
+      obj.occurredFrom = message.occurredFrom.toISOString();
+    }
+    if (message.occurredTo !== undefined) {
+      obj.occurredTo = message.occurredTo.toISOString();
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAttributionsRequest>, I>>(base?: I): ListAttributionsRequest {
+    return ListAttributionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAttributionsRequest>, I>>(object: I): ListAttributionsRequest {
+    const message = createBaseListAttributionsRequest();
+    message.messageId = object.messageId ?? "";
+    message.offerId = object.offerId ?? "";
+    message.contactId = object.contactId ?? "";
+    message.occurredFrom = object.occurredFrom ?? undefined;
+    message.occurredTo = object.occurredTo ?? undefined;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListAttributionsResponse(): ListAttributionsResponse {
+  return { attributions: [], nextPageToken: "" };
+}
+
+export const ListAttributionsResponse: MessageFns<ListAttributionsResponse> = {
+  encode(message: ListAttributionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.attributions) {
+      Attribution.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAttributionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAttributionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attributions.push(Attribution.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAttributionsResponse {
+    return {
+      attributions: globalThis.Array.isArray(object?.attributions)
+        ? object.attributions.map((e: any) => Attribution.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAttributionsResponse): unknown {
+    const obj: any = {};
+    if (message.attributions?.length) {
+      obj.attributions = message.attributions.map((e) => Attribution.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAttributionsResponse>, I>>(base?: I): ListAttributionsResponse {
+    return ListAttributionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAttributionsResponse>, I>>(object: I): ListAttributionsResponse {
+    const message = createBaseListAttributionsResponse();
+    message.attributions = object.attributions?.map((e) => Attribution.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseReattributeRequest(): ReattributeRequest {
+  return { occurredFrom: undefined, occurredTo: undefined, offerId: "", dryRun: false, limit: 0 };
+}
+
+export const ReattributeRequest: MessageFns<ReattributeRequest> = {
+  encode(message: ReattributeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.occurredFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredFrom), writer.uint32(10).fork()).join();
+    }
+    if (message.occurredTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredTo), writer.uint32(18).fork()).join();
+    }
+    if (message.offerId !== "") {
+      writer.uint32(26).string(message.offerId);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(32).bool(message.dryRun);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(40).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReattributeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReattributeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.occurredFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.occurredTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReattributeRequest {
+    return {
+      occurredFrom: isSet(object.occurredFrom)
+        ? fromJsonTimestamp(object.occurredFrom)
+        : isSet(object.occurred_from)
+        ? fromJsonTimestamp(object.occurred_from)
+        : undefined,
+      occurredTo: isSet(object.occurredTo)
+        ? fromJsonTimestamp(object.occurredTo)
+        : isSet(object.occurred_to)
+        ? fromJsonTimestamp(object.occurred_to)
+        : undefined,
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ReattributeRequest): unknown {
+    const obj: any = {};
+    if (message.occurredFrom !== undefined) {
+      obj.occurredFrom = message.occurredFrom.toISOString();
+    }
+    if (message.occurredTo !== undefined) {
+      obj.occurredTo = message.occurredTo.toISOString();
+    }
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReattributeRequest>, I>>(base?: I): ReattributeRequest {
+    return ReattributeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReattributeRequest>, I>>(object: I): ReattributeRequest {
+    const message = createBaseReattributeRequest();
+    message.occurredFrom = object.occurredFrom ?? undefined;
+    message.occurredTo = object.occurredTo ?? undefined;
+    message.offerId = object.offerId ?? "";
+    message.dryRun = object.dryRun ?? false;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevenueDiff(): RevenueDiff {
+  return {
+    key: "",
+    approvedBefore: undefined,
+    approvedAfter: undefined,
+    pendingBefore: undefined,
+    pendingAfter: undefined,
+  };
+}
+
+export const RevenueDiff: MessageFns<RevenueDiff> = {
+  encode(message: RevenueDiff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.approvedBefore !== undefined) {
+      Money.encode(message.approvedBefore, writer.uint32(18).fork()).join();
+    }
+    if (message.approvedAfter !== undefined) {
+      Money.encode(message.approvedAfter, writer.uint32(26).fork()).join();
+    }
+    if (message.pendingBefore !== undefined) {
+      Money.encode(message.pendingBefore, writer.uint32(34).fork()).join();
+    }
+    if (message.pendingAfter !== undefined) {
+      Money.encode(message.pendingAfter, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevenueDiff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevenueDiff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.approvedBefore = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.approvedAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingBefore = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pendingAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevenueDiff {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      approvedBefore: isSet(object.approvedBefore)
+        ? Money.fromJSON(object.approvedBefore)
+        : isSet(object.approved_before)
+        ? Money.fromJSON(object.approved_before)
+        : undefined,
+      approvedAfter: isSet(object.approvedAfter)
+        ? Money.fromJSON(object.approvedAfter)
+        : isSet(object.approved_after)
+        ? Money.fromJSON(object.approved_after)
+        : undefined,
+      pendingBefore: isSet(object.pendingBefore)
+        ? Money.fromJSON(object.pendingBefore)
+        : isSet(object.pending_before)
+        ? Money.fromJSON(object.pending_before)
+        : undefined,
+      pendingAfter: isSet(object.pendingAfter)
+        ? Money.fromJSON(object.pendingAfter)
+        : isSet(object.pending_after)
+        ? Money.fromJSON(object.pending_after)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RevenueDiff): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.approvedBefore !== undefined) {
+      obj.approvedBefore = Money.toJSON(message.approvedBefore);
+    }
+    if (message.approvedAfter !== undefined) {
+      obj.approvedAfter = Money.toJSON(message.approvedAfter);
+    }
+    if (message.pendingBefore !== undefined) {
+      obj.pendingBefore = Money.toJSON(message.pendingBefore);
+    }
+    if (message.pendingAfter !== undefined) {
+      obj.pendingAfter = Money.toJSON(message.pendingAfter);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevenueDiff>, I>>(base?: I): RevenueDiff {
+    return RevenueDiff.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevenueDiff>, I>>(object: I): RevenueDiff {
+    const message = createBaseRevenueDiff();
+    message.key = object.key ?? "";
+    message.approvedBefore = (object.approvedBefore !== undefined && object.approvedBefore !== null)
+      ? Money.fromPartial(object.approvedBefore)
+      : undefined;
+    message.approvedAfter = (object.approvedAfter !== undefined && object.approvedAfter !== null)
+      ? Money.fromPartial(object.approvedAfter)
+      : undefined;
+    message.pendingBefore = (object.pendingBefore !== undefined && object.pendingBefore !== null)
+      ? Money.fromPartial(object.pendingBefore)
+      : undefined;
+    message.pendingAfter = (object.pendingAfter !== undefined && object.pendingAfter !== null)
+      ? Money.fromPartial(object.pendingAfter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReattributionChange(): ReattributionChange {
+  return { previous: undefined, current: undefined };
+}
+
+export const ReattributionChange: MessageFns<ReattributionChange> = {
+  encode(message: ReattributionChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.previous !== undefined) {
+      Attribution.encode(message.previous, writer.uint32(10).fork()).join();
+    }
+    if (message.current !== undefined) {
+      Attribution.encode(message.current, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReattributionChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReattributionChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.previous = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.current = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReattributionChange {
+    return {
+      previous: isSet(object.previous) ? Attribution.fromJSON(object.previous) : undefined,
+      current: isSet(object.current) ? Attribution.fromJSON(object.current) : undefined,
+    };
+  },
+
+  toJSON(message: ReattributionChange): unknown {
+    const obj: any = {};
+    if (message.previous !== undefined) {
+      obj.previous = Attribution.toJSON(message.previous);
+    }
+    if (message.current !== undefined) {
+      obj.current = Attribution.toJSON(message.current);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReattributionChange>, I>>(base?: I): ReattributionChange {
+    return ReattributionChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReattributionChange>, I>>(object: I): ReattributionChange {
+    const message = createBaseReattributionChange();
+    message.previous = (object.previous !== undefined && object.previous !== null)
+      ? Attribution.fromPartial(object.previous)
+      : undefined;
+    message.current = (object.current !== undefined && object.current !== null)
+      ? Attribution.fromPartial(object.current)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReattributeResponse(): ReattributeResponse {
+  return {
+    runId: "",
+    dryRun: false,
+    examined: 0,
+    changed: 0,
+    byOffer: [],
+    byMessage: [],
+    changes: [],
+    ruleVersion: "",
+  };
+}
+
+export const ReattributeResponse: MessageFns<ReattributeResponse> = {
+  encode(message: ReattributeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(16).bool(message.dryRun);
+    }
+    if (message.examined !== 0) {
+      writer.uint32(24).uint32(message.examined);
+    }
+    if (message.changed !== 0) {
+      writer.uint32(32).uint32(message.changed);
+    }
+    for (const v of message.byOffer) {
+      RevenueDiff.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.byMessage) {
+      RevenueDiff.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.changes) {
+      ReattributionChange.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.ruleVersion !== "") {
+      writer.uint32(66).string(message.ruleVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReattributeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReattributeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.examined = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.changed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.byOffer.push(RevenueDiff.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.byMessage.push(RevenueDiff.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.changes.push(ReattributionChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ruleVersion = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReattributeResponse {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      examined: isSet(object.examined) ? globalThis.Number(object.examined) : 0,
+      changed: isSet(object.changed) ? globalThis.Number(object.changed) : 0,
+      byOffer: globalThis.Array.isArray(object?.byOffer)
+        ? object.byOffer.map((e: any) => RevenueDiff.fromJSON(e))
+        : globalThis.Array.isArray(object?.by_offer)
+        ? object.by_offer.map((e: any) => RevenueDiff.fromJSON(e))
+        : [],
+      byMessage: globalThis.Array.isArray(object?.byMessage)
+        ? object.byMessage.map((e: any) => RevenueDiff.fromJSON(e))
+        : globalThis.Array.isArray(object?.by_message)
+        ? object.by_message.map((e: any) => RevenueDiff.fromJSON(e))
+        : [],
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ReattributionChange.fromJSON(e))
+        : [],
+      ruleVersion: isSet(object.ruleVersion)
+        ? globalThis.String(object.ruleVersion)
+        : isSet(object.rule_version)
+        ? globalThis.String(object.rule_version)
+        : "",
+    };
+  },
+
+  toJSON(message: ReattributeResponse): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.examined !== 0) {
+      obj.examined = Math.round(message.examined);
+    }
+    if (message.changed !== 0) {
+      obj.changed = Math.round(message.changed);
+    }
+    if (message.byOffer?.length) {
+      obj.byOffer = message.byOffer.map((e) => RevenueDiff.toJSON(e));
+    }
+    if (message.byMessage?.length) {
+      obj.byMessage = message.byMessage.map((e) => RevenueDiff.toJSON(e));
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ReattributionChange.toJSON(e));
+    }
+    if (message.ruleVersion !== "") {
+      obj.ruleVersion = message.ruleVersion;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReattributeResponse>, I>>(base?: I): ReattributeResponse {
+    return ReattributeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReattributeResponse>, I>>(object: I): ReattributeResponse {
+    const message = createBaseReattributeResponse();
+    message.runId = object.runId ?? "";
+    message.dryRun = object.dryRun ?? false;
+    message.examined = object.examined ?? 0;
+    message.changed = object.changed ?? 0;
+    message.byOffer = object.byOffer?.map((e) => RevenueDiff.fromPartial(e)) || [];
+    message.byMessage = object.byMessage?.map((e) => RevenueDiff.fromPartial(e)) || [];
+    message.changes = object.changes?.map((e) => ReattributionChange.fromPartial(e)) || [];
+    message.ruleVersion = object.ruleVersion ?? "";
+    return message;
+  },
+};
+
 /** AttributionService decides which click, message and offer a conversion is credited to. */
 
 export interface AttributionServiceClient {
@@ -560,6 +2277,25 @@ export interface AttributionServiceClient {
   /** Reads the decision for a conversion. */
 
   getAttribution(request: GetAttributionRequest, metadata?: Metadata): Observable<GetAttributionResponse>;
+
+  /**
+   * Traces a decision: the matched click, the contact's candidate clicks on the offer, the window and its source,
+   * the rule that fired and the reason code.
+   */
+
+  explainConversion(request: ExplainConversionRequest, metadata?: Metadata): Observable<ExplainConversionResponse>;
+
+  /** Lists decisions by message, offer, contact and conversion time, newest first, paged. */
+
+  listAttributions(request: ListAttributionsRequest, metadata?: Metadata): Observable<ListAttributionsResponse>;
+
+  /**
+   * Re-runs the current rules over decided conversions (a time range and/or an offer) after a window or rule change:
+   * a dry run returns the revenue diff per offer and message; applying it updates the decisions and publishes
+   * AttributionCorrected (cause "reattribution") for each one that changed.
+   */
+
+  reattribute(request: ReattributeRequest, metadata?: Metadata): Observable<ReattributeResponse>;
 }
 
 /** AttributionService decides which click, message and offer a conversion is credited to. */
@@ -578,11 +2314,45 @@ export interface AttributionServiceController {
     request: GetAttributionRequest,
     metadata?: Metadata,
   ): Promise<GetAttributionResponse> | Observable<GetAttributionResponse> | GetAttributionResponse;
+
+  /**
+   * Traces a decision: the matched click, the contact's candidate clicks on the offer, the window and its source,
+   * the rule that fired and the reason code.
+   */
+
+  explainConversion(
+    request: ExplainConversionRequest,
+    metadata?: Metadata,
+  ): Promise<ExplainConversionResponse> | Observable<ExplainConversionResponse> | ExplainConversionResponse;
+
+  /** Lists decisions by message, offer, contact and conversion time, newest first, paged. */
+
+  listAttributions(
+    request: ListAttributionsRequest,
+    metadata?: Metadata,
+  ): Promise<ListAttributionsResponse> | Observable<ListAttributionsResponse> | ListAttributionsResponse;
+
+  /**
+   * Re-runs the current rules over decided conversions (a time range and/or an offer) after a window or rule change:
+   * a dry run returns the revenue diff per offer and message; applying it updates the decisions and publishes
+   * AttributionCorrected (cause "reattribution") for each one that changed.
+   */
+
+  reattribute(
+    request: ReattributeRequest,
+    metadata?: Metadata,
+  ): Promise<ReattributeResponse> | Observable<ReattributeResponse> | ReattributeResponse;
 }
 
 export function AttributionServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["attributeConversion", "getAttribution"];
+    const grpcMethods: string[] = [
+      "attributeConversion",
+      "getAttribution",
+      "explainConversion",
+      "listAttributions",
+      "reattribute",
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("AttributionService", method)(constructor.prototype[method], method, descriptor);
@@ -626,6 +2396,47 @@ export const AttributionServiceService = {
       Buffer.from(GetAttributionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAttributionResponse => GetAttributionResponse.decode(value),
   },
+  /**
+   * Traces a decision: the matched click, the contact's candidate clicks on the offer, the window and its source,
+   * the rule that fired and the reason code.
+   */
+  explainConversion: {
+    path: "/trackly.attribution.v1.AttributionService/ExplainConversion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExplainConversionRequest): Buffer =>
+      Buffer.from(ExplainConversionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExplainConversionRequest => ExplainConversionRequest.decode(value),
+    responseSerialize: (value: ExplainConversionResponse): Buffer =>
+      Buffer.from(ExplainConversionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExplainConversionResponse => ExplainConversionResponse.decode(value),
+  },
+  /** Lists decisions by message, offer, contact and conversion time, newest first, paged. */
+  listAttributions: {
+    path: "/trackly.attribution.v1.AttributionService/ListAttributions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAttributionsRequest): Buffer =>
+      Buffer.from(ListAttributionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAttributionsRequest => ListAttributionsRequest.decode(value),
+    responseSerialize: (value: ListAttributionsResponse): Buffer =>
+      Buffer.from(ListAttributionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAttributionsResponse => ListAttributionsResponse.decode(value),
+  },
+  /**
+   * Re-runs the current rules over decided conversions (a time range and/or an offer) after a window or rule change:
+   * a dry run returns the revenue diff per offer and message; applying it updates the decisions and publishes
+   * AttributionCorrected (cause "reattribution") for each one that changed.
+   */
+  reattribute: {
+    path: "/trackly.attribution.v1.AttributionService/Reattribute" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReattributeRequest): Buffer => Buffer.from(ReattributeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReattributeRequest => ReattributeRequest.decode(value),
+    responseSerialize: (value: ReattributeResponse): Buffer => Buffer.from(ReattributeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReattributeResponse => ReattributeResponse.decode(value),
+  },
 } as const;
 
 export interface AttributionServiceServer extends UntypedServiceImplementation {
@@ -633,6 +2444,19 @@ export interface AttributionServiceServer extends UntypedServiceImplementation {
   attributeConversion: handleUnaryCall<AttributeConversionRequest, AttributeConversionResponse>;
   /** Reads the decision for a conversion. */
   getAttribution: handleUnaryCall<GetAttributionRequest, GetAttributionResponse>;
+  /**
+   * Traces a decision: the matched click, the contact's candidate clicks on the offer, the window and its source,
+   * the rule that fired and the reason code.
+   */
+  explainConversion: handleUnaryCall<ExplainConversionRequest, ExplainConversionResponse>;
+  /** Lists decisions by message, offer, contact and conversion time, newest first, paged. */
+  listAttributions: handleUnaryCall<ListAttributionsRequest, ListAttributionsResponse>;
+  /**
+   * Re-runs the current rules over decided conversions (a time range and/or an offer) after a window or rule change:
+   * a dry run returns the revenue diff per offer and message; applying it updates the decisions and publishes
+   * AttributionCorrected (cause "reattribution") for each one that changed.
+   */
+  reattribute: handleUnaryCall<ReattributeRequest, ReattributeResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -65,6 +65,59 @@ export function attributionStateToJSON(object: AttributionState): string {
   }
 }
 
+/**
+ * PartnerKind is the affiliate platform a partner posts from: it decides the parameter names read, the dedupe key
+ * and the postback template.
+ */
+export enum PartnerKind {
+  /** PARTNER_KIND_UNSPECIFIED - Not set; never valid on a stored partner. */
+  PARTNER_KIND_UNSPECIFIED = 0,
+  /** PARTNER_KIND_TUNE - TUNE (HasOffers): click id in aff_click_id (or aff_sub.., source), dedupe transaction_id + goal_id. */
+  PARTNER_KIND_TUNE = 1,
+  /** PARTNER_KIND_EVERFLOW - Everflow: click id in sub1 (or sub2..sub10), dedupe conversion_id, else transaction_id + event_id. */
+  PARTNER_KIND_EVERFLOW = 2,
+  /** PARTNER_KIND_GENERIC - Any other network: the generic parameter aliases. */
+  PARTNER_KIND_GENERIC = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function partnerKindFromJSON(object: any): PartnerKind {
+  switch (object) {
+    case 0:
+    case "PARTNER_KIND_UNSPECIFIED":
+      return PartnerKind.PARTNER_KIND_UNSPECIFIED;
+    case 1:
+    case "PARTNER_KIND_TUNE":
+      return PartnerKind.PARTNER_KIND_TUNE;
+    case 2:
+    case "PARTNER_KIND_EVERFLOW":
+      return PartnerKind.PARTNER_KIND_EVERFLOW;
+    case 3:
+    case "PARTNER_KIND_GENERIC":
+      return PartnerKind.PARTNER_KIND_GENERIC;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PartnerKind.UNRECOGNIZED;
+  }
+}
+
+export function partnerKindToJSON(object: PartnerKind): string {
+  switch (object) {
+    case PartnerKind.PARTNER_KIND_UNSPECIFIED:
+      return "PARTNER_KIND_UNSPECIFIED";
+    case PartnerKind.PARTNER_KIND_TUNE:
+      return "PARTNER_KIND_TUNE";
+    case PartnerKind.PARTNER_KIND_EVERFLOW:
+      return "PARTNER_KIND_EVERFLOW";
+    case PartnerKind.PARTNER_KIND_GENERIC:
+      return "PARTNER_KIND_GENERIC";
+    case PartnerKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Conversion is one conversion reported by a partner, normalised. */
 export interface Conversion {
   /** Internal id (UUID) assigned when first stored. */
@@ -97,6 +150,60 @@ export interface Conversion {
   creditedMessageId: string;
   /** Our message id, when the partner passed it back (enables view-through attribution without a click). */
   messageId: string;
+}
+
+/**
+ * Partner is an affiliate network account registered to post conversions to the ingest edge. Its token is never
+ * part of it: only a hash is stored.
+ */
+export interface Partner {
+  /** Id used in the postback path /postbacks/{partner_id}. */
+  partnerId: string;
+  /** Display name. */
+  name: string;
+  /** Platform the partner posts from. */
+  kind: PartnerKind;
+  /** Parameter that carries our click id (e.g. aff_click_id, aff_sub2, sub1, s1); the kind's default when not set. */
+  clickIdParam: string;
+  /** ISO 4217 currency of payouts sent without one. */
+  defaultCurrency: string;
+  /** Source addresses allowed to post: single IPs, CIDR (v4/v6) or TUNE ranges like 192.0.2.0-255; empty = any. */
+  allowedSources: string[];
+  /** When the current token was issued. */
+  tokenIssuedAt:
+    | Date
+    | undefined;
+  /** When the partner was registered. */
+  createdAt:
+    | Date
+    | undefined;
+  /** When the partner was last changed. */
+  updatedAt: Date | undefined;
+}
+
+/** PartnerCounters counts what a partner's requests to the edge became, from the raw archive. */
+export interface PartnerCounters {
+  /** Partner id as it appeared in the path. */
+  partnerId: string;
+  /** Every request received. */
+  received: string;
+  /** New conversions stored. */
+  stored: string;
+  /** Repeats of a stored conversion with the same content. */
+  duplicates: string;
+  /** Repeats that changed a stored conversion's status or payout. */
+  adjusted: string;
+  /** Reversals applied. */
+  reversed: string;
+  /** Requests refused (4xx), by reason code (e.g. BAD_TOKEN, INVALID_FIELDS). */
+  rejectedByReason: { [key: string]: string };
+  /** Requests that failed on our side (5xx); the partner retries them. */
+  errors: string;
+}
+
+export interface PartnerCounters_RejectedByReasonEntry {
+  key: string;
+  value: string;
 }
 
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
@@ -406,6 +513,567 @@ export const Conversion: MessageFns<Conversion> = {
   },
 };
 
+function createBasePartner(): Partner {
+  return {
+    partnerId: "",
+    name: "",
+    kind: 0,
+    clickIdParam: "",
+    defaultCurrency: "",
+    allowedSources: [],
+    tokenIssuedAt: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+  };
+}
+
+export const Partner: MessageFns<Partner> = {
+  encode(message: Partner, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.clickIdParam !== "") {
+      writer.uint32(34).string(message.clickIdParam);
+    }
+    if (message.defaultCurrency !== "") {
+      writer.uint32(42).string(message.defaultCurrency);
+    }
+    for (const v of message.allowedSources) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.tokenIssuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.tokenIssuedAt), writer.uint32(58).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(66).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Partner {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartner();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clickIdParam = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.defaultCurrency = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.allowedSources.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tokenIssuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Partner {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? partnerKindFromJSON(object.kind) : 0,
+      clickIdParam: isSet(object.clickIdParam)
+        ? globalThis.String(object.clickIdParam)
+        : isSet(object.click_id_param)
+        ? globalThis.String(object.click_id_param)
+        : "",
+      defaultCurrency: isSet(object.defaultCurrency)
+        ? globalThis.String(object.defaultCurrency)
+        : isSet(object.default_currency)
+        ? globalThis.String(object.default_currency)
+        : "",
+      allowedSources: globalThis.Array.isArray(object?.allowedSources)
+        ? object.allowedSources.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allowed_sources)
+        ? object.allowed_sources.map((e: any) => globalThis.String(e))
+        : [],
+      tokenIssuedAt: isSet(object.tokenIssuedAt)
+        ? fromJsonTimestamp(object.tokenIssuedAt)
+        : isSet(object.token_issued_at)
+        ? fromJsonTimestamp(object.token_issued_at)
+        : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Partner): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== 0) {
+      obj.kind = partnerKindToJSON(message.kind);
+    }
+    if (message.clickIdParam !== "") {
+      obj.clickIdParam = message.clickIdParam;
+    }
+    if (message.defaultCurrency !== "") {
+      obj.defaultCurrency = message.defaultCurrency;
+    }
+    if (message.allowedSources?.length) {
+      obj.allowedSources = message.allowedSources;
+    }
+    if (message.tokenIssuedAt !== undefined) {
+      obj.tokenIssuedAt = message.tokenIssuedAt.toISOString();
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Partner>, I>>(base?: I): Partner {
+    return Partner.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Partner>, I>>(object: I): Partner {
+    const message = createBasePartner();
+    message.partnerId = object.partnerId ?? "";
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? 0;
+    message.clickIdParam = object.clickIdParam ?? "";
+    message.defaultCurrency = object.defaultCurrency ?? "";
+    message.allowedSources = object.allowedSources?.map((e) => e) || [];
+    message.tokenIssuedAt = object.tokenIssuedAt ?? undefined;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePartnerCounters(): PartnerCounters {
+  return {
+    partnerId: "",
+    received: "0",
+    stored: "0",
+    duplicates: "0",
+    adjusted: "0",
+    reversed: "0",
+    rejectedByReason: {},
+    errors: "0",
+  };
+}
+
+export const PartnerCounters: MessageFns<PartnerCounters> = {
+  encode(message: PartnerCounters, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.received !== "0") {
+      writer.uint32(16).int64(message.received);
+    }
+    if (message.stored !== "0") {
+      writer.uint32(24).int64(message.stored);
+    }
+    if (message.duplicates !== "0") {
+      writer.uint32(32).int64(message.duplicates);
+    }
+    if (message.adjusted !== "0") {
+      writer.uint32(40).int64(message.adjusted);
+    }
+    if (message.reversed !== "0") {
+      writer.uint32(48).int64(message.reversed);
+    }
+    globalThis.Object.entries(message.rejectedByReason).forEach(([key, value]: [string, string]) => {
+      PartnerCounters_RejectedByReasonEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    if (message.errors !== "0") {
+      writer.uint32(64).int64(message.errors);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerCounters {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerCounters();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.received = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stored = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.duplicates = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.adjusted = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reversed = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = PartnerCounters_RejectedByReasonEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.rejectedByReason[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.errors = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerCounters {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      received: isSet(object.received) ? globalThis.String(object.received) : "0",
+      stored: isSet(object.stored) ? globalThis.String(object.stored) : "0",
+      duplicates: isSet(object.duplicates) ? globalThis.String(object.duplicates) : "0",
+      adjusted: isSet(object.adjusted) ? globalThis.String(object.adjusted) : "0",
+      reversed: isSet(object.reversed) ? globalThis.String(object.reversed) : "0",
+      rejectedByReason: isObject(object.rejectedByReason)
+        ? (globalThis.Object.entries(object.rejectedByReason) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.rejected_by_reason)
+        ? (globalThis.Object.entries(object.rejected_by_reason) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      errors: isSet(object.errors) ? globalThis.String(object.errors) : "0",
+    };
+  },
+
+  toJSON(message: PartnerCounters): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.received !== "0") {
+      obj.received = message.received;
+    }
+    if (message.stored !== "0") {
+      obj.stored = message.stored;
+    }
+    if (message.duplicates !== "0") {
+      obj.duplicates = message.duplicates;
+    }
+    if (message.adjusted !== "0") {
+      obj.adjusted = message.adjusted;
+    }
+    if (message.reversed !== "0") {
+      obj.reversed = message.reversed;
+    }
+    if (message.rejectedByReason) {
+      const entries = globalThis.Object.entries(message.rejectedByReason) as [string, string][];
+      if (entries.length > 0) {
+        obj.rejectedByReason = {};
+        entries.forEach(([k, v]) => {
+          obj.rejectedByReason[k] = v;
+        });
+      }
+    }
+    if (message.errors !== "0") {
+      obj.errors = message.errors;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PartnerCounters>, I>>(base?: I): PartnerCounters {
+    return PartnerCounters.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PartnerCounters>, I>>(object: I): PartnerCounters {
+    const message = createBasePartnerCounters();
+    message.partnerId = object.partnerId ?? "";
+    message.received = object.received ?? "0";
+    message.stored = object.stored ?? "0";
+    message.duplicates = object.duplicates ?? "0";
+    message.adjusted = object.adjusted ?? "0";
+    message.reversed = object.reversed ?? "0";
+    message.rejectedByReason = (globalThis.Object.entries(object.rejectedByReason ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.errors = object.errors ?? "0";
+    return message;
+  },
+};
+
+function createBasePartnerCounters_RejectedByReasonEntry(): PartnerCounters_RejectedByReasonEntry {
+  return { key: "", value: "0" };
+}
+
+export const PartnerCounters_RejectedByReasonEntry: MessageFns<PartnerCounters_RejectedByReasonEntry> = {
+  encode(message: PartnerCounters_RejectedByReasonEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerCounters_RejectedByReasonEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerCounters_RejectedByReasonEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerCounters_RejectedByReasonEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: PartnerCounters_RejectedByReasonEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PartnerCounters_RejectedByReasonEntry>, I>>(
+    base?: I,
+  ): PartnerCounters_RejectedByReasonEntry {
+    return PartnerCounters_RejectedByReasonEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PartnerCounters_RejectedByReasonEntry>, I>>(
+    object: I,
+  ): PartnerCounters_RejectedByReasonEntry {
+    const message = createBasePartnerCounters_RejectedByReasonEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -438,6 +1106,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -6,14 +6,24 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleUnaryCall, Metadata, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { handleClientStreamingCall, handleUnaryCall, Metadata, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { GrpcMethod, GrpcStreamMethod } from "@nestjs/microservices";
 import { wrappers } from "protobufjs";
 import { Observable } from "rxjs";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { ConversionStatus, conversionStatusFromJSON, conversionStatusToJSON } from "../../common/v1/conversion_status";
 import { Money } from "../../common/v1/money";
-import { AttributionState, attributionStateFromJSON, attributionStateToJSON, Conversion } from "./ingest";
+import {
+  AttributionState,
+  attributionStateFromJSON,
+  attributionStateToJSON,
+  Conversion,
+  Partner,
+  PartnerCounters,
+  PartnerKind,
+  partnerKindFromJSON,
+  partnerKindToJSON,
+} from "./ingest";
 
 export const protobufPackage = "trackly.ingest.v1";
 
@@ -81,6 +91,195 @@ export interface ListConversionsResponse {
   conversions: Conversion[];
   /** Token for the next page; empty on the last one. */
   nextPageToken: string;
+}
+
+/** UpsertPartnerRequest is a partner's complete settings (every field is replaced). */
+export interface UpsertPartnerRequest {
+  /** Partner id (letters, digits, '-', '_'), used in the postback path. */
+  partnerId: string;
+  /** Display name; the partner id when empty. */
+  name: string;
+  /** Platform the partner posts from; required. */
+  kind: PartnerKind;
+  /** Parameter that carries our click id; empty = the kind's default (tune aff_click_id, everflow sub1, generic aliases). */
+  clickIdParam: string;
+  /** ISO 4217 currency of payouts sent without one; empty = the service default. */
+  defaultCurrency: string;
+  /** Allowed source addresses (single IPs, CIDR, TUNE ranges 192.0.2.0-255), at most 100; empty = any address. */
+  allowedSources: string[];
+}
+
+/** UpsertPartnerResponse is the partner as stored. */
+export interface UpsertPartnerResponse {
+  /** The partner as stored. */
+  partner:
+    | Partner
+    | undefined;
+  /** True when the partner was registered by this call. */
+  created: boolean;
+  /** The postback token, only when created (store it now: it cannot be read back); empty on update. */
+  token: string;
+}
+
+/** GetPartnerRequest names a partner. */
+export interface GetPartnerRequest {
+  /** Partner id. */
+  partnerId: string;
+}
+
+/** GetPartnerResponse returns the partner. */
+export interface GetPartnerResponse {
+  /** The partner. */
+  partner: Partner | undefined;
+}
+
+/** ListPartnersRequest filters partners. */
+export interface ListPartnersRequest {
+  /** Only partners of this kind, when set. */
+  kind: PartnerKind;
+}
+
+/** ListPartnersResponse lists partners. */
+export interface ListPartnersResponse {
+  /** Partners ordered by id. */
+  partners: Partner[];
+}
+
+/** RotatePartnerTokenRequest names the partner whose token to replace. */
+export interface RotatePartnerTokenRequest {
+  /** Partner id. */
+  partnerId: string;
+}
+
+/** RotatePartnerTokenResponse carries the new token, shown only here. */
+export interface RotatePartnerTokenResponse {
+  /** The partner, with the new token_issued_at. */
+  partner:
+    | Partner
+    | undefined;
+  /** The new postback token. */
+  token: string;
+}
+
+/** GetPostbackTemplateRequest names the partner to build the postback URL for. */
+export interface GetPostbackTemplateRequest {
+  /** Partner id. */
+  partnerId: string;
+  /** The partner's current token, to be written into the URL; when empty the URL carries a placeholder to replace. */
+  token: string;
+}
+
+/** GetPostbackTemplateResponse is the URL to paste into the partner's platform. */
+export interface GetPostbackTemplateResponse {
+  /** Postback URL with the platform's macros, e.g. https://in.example/postbacks/acme?token=...&click_id={aff_click_id}&... */
+  url: string;
+  /** The platform macro that fills our click id, e.g. {aff_click_id}. */
+  clickIdMacro: string;
+  /** True when the token given was checked and written into the URL; false when the URL holds a placeholder. */
+  tokenIncluded: boolean;
+}
+
+/** GetPartnerCountersRequest selects the partners and period to count. */
+export interface GetPartnerCountersRequest {
+  /** Only this partner, when set. */
+  partnerId: string;
+  /** Requests received at or after this time, when set. */
+  since: Date | undefined;
+}
+
+/** GetPartnerCountersResponse holds one entry per partner id seen. */
+export interface GetPartnerCountersResponse {
+  /** Counters per partner id, ordered by id. */
+  partners: PartnerCounters[];
+}
+
+/** ReplayPostbacksRequest selects archived requests of one partner by time of receipt. */
+export interface ReplayPostbacksRequest {
+  /** Partner whose archived requests to replay; must be registered. */
+  partnerId: string;
+  /** Requests received at or after this time; required. */
+  receivedFrom:
+    | Date
+    | undefined;
+  /** Requests received before this time; required. */
+  receivedTo:
+    | Date
+    | undefined;
+  /** When true nothing is stored or published: the response says what a replay would do. */
+  dryRun: boolean;
+  /**
+   * Only requests whose archived outcome is one of these (stored, duplicate, adjusted, reversed, invalid,
+   * unauthorized, forbidden, not_found, error); empty = the refused and failed ones (invalid, unauthorized,
+   * forbidden, not_found, error).
+   */
+  outcomes: string[];
+  /** At most this many requests, oldest first, 1..10000; 0 means 1000. */
+  limit: number;
+}
+
+/** ReplayedPostback is what one archived request became on replay. */
+export interface ReplayedPostback {
+  /** Id of the archived request replayed. */
+  requestId: string;
+  /** Its outcome when first received. */
+  originalOutcome: string;
+  /** Its outcome now: stored, duplicate, adjusted, reversed, invalid, not_found. */
+  outcome: string;
+  /** Reason code when not stored (e.g. INVALID_FIELDS, SAME_CONTENT). */
+  reasonCode: string;
+  /** Human-readable reason. */
+  reason: string;
+  /** The conversion's dedupe key, when one was stored or found. */
+  conversionId: string;
+}
+
+/** ReplayPostbacksResponse reports every request replayed, in order. */
+export interface ReplayPostbacksResponse {
+  /** True when nothing was stored. */
+  dryRun: boolean;
+  /** Per request, oldest first. */
+  results: ReplayedPostback[];
+  /** Requests per new outcome. */
+  outcomeCounts: { [key: string]: string };
+  /** True when more requests matched than the limit; replay again from the last one's time. */
+  truncated: boolean;
+}
+
+export interface ReplayPostbacksResponse_OutcomeCountsEntry {
+  key: string;
+  value: string;
+}
+
+/** ImportConversionsRequest is one chunk of a CSV file. */
+export interface ImportConversionsRequest {
+  /** Partner the conversions belong to; required in the first message, and the same in every later one. */
+  partnerId: string;
+  /** The next bytes of the UTF-8 CSV file; a chunk may end anywhere, even inside a line. */
+  chunk: Uint8Array;
+}
+
+/** ImportRowError is one CSV row that was not imported. */
+export interface ImportRowError {
+  /** Line number in the file (1 = the header) where the row starts. */
+  line: string;
+  /** What is wrong, field by field. */
+  message: string;
+}
+
+/** ImportConversionsResponse sums up an import. */
+export interface ImportConversionsResponse {
+  /** Data rows read (the header not counted). */
+  rows: string;
+  /** New conversions stored. */
+  stored: string;
+  /** Rows whose conversion was already stored with the same status and payout. */
+  duplicates: string;
+  /** Rows that changed a stored conversion's status or payout. */
+  adjusted: string;
+  /** Rows refused; see errors. */
+  rejected: string;
+  /** The refused rows, at most the first 1000, in file order. */
+  errors: ImportRowError[];
 }
 
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
@@ -754,6 +953,1980 @@ export const ListConversionsResponse: MessageFns<ListConversionsResponse> = {
   },
 };
 
+function createBaseUpsertPartnerRequest(): UpsertPartnerRequest {
+  return { partnerId: "", name: "", kind: 0, clickIdParam: "", defaultCurrency: "", allowedSources: [] };
+}
+
+export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
+  encode(message: UpsertPartnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(24).int32(message.kind);
+    }
+    if (message.clickIdParam !== "") {
+      writer.uint32(34).string(message.clickIdParam);
+    }
+    if (message.defaultCurrency !== "") {
+      writer.uint32(42).string(message.defaultCurrency);
+    }
+    for (const v of message.allowedSources) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertPartnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertPartnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clickIdParam = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.defaultCurrency = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.allowedSources.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertPartnerRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? partnerKindFromJSON(object.kind) : 0,
+      clickIdParam: isSet(object.clickIdParam)
+        ? globalThis.String(object.clickIdParam)
+        : isSet(object.click_id_param)
+        ? globalThis.String(object.click_id_param)
+        : "",
+      defaultCurrency: isSet(object.defaultCurrency)
+        ? globalThis.String(object.defaultCurrency)
+        : isSet(object.default_currency)
+        ? globalThis.String(object.default_currency)
+        : "",
+      allowedSources: globalThis.Array.isArray(object?.allowedSources)
+        ? object.allowedSources.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allowed_sources)
+        ? object.allowed_sources.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UpsertPartnerRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== 0) {
+      obj.kind = partnerKindToJSON(message.kind);
+    }
+    if (message.clickIdParam !== "") {
+      obj.clickIdParam = message.clickIdParam;
+    }
+    if (message.defaultCurrency !== "") {
+      obj.defaultCurrency = message.defaultCurrency;
+    }
+    if (message.allowedSources?.length) {
+      obj.allowedSources = message.allowedSources;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertPartnerRequest>, I>>(base?: I): UpsertPartnerRequest {
+    return UpsertPartnerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertPartnerRequest>, I>>(object: I): UpsertPartnerRequest {
+    const message = createBaseUpsertPartnerRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? 0;
+    message.clickIdParam = object.clickIdParam ?? "";
+    message.defaultCurrency = object.defaultCurrency ?? "";
+    message.allowedSources = object.allowedSources?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUpsertPartnerResponse(): UpsertPartnerResponse {
+  return { partner: undefined, created: false, token: "" };
+}
+
+export const UpsertPartnerResponse: MessageFns<UpsertPartnerResponse> = {
+  encode(message: UpsertPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partner !== undefined) {
+      Partner.encode(message.partner, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
+    }
+    if (message.token !== "") {
+      writer.uint32(26).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertPartnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertPartnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partner = Partner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertPartnerResponse {
+    return {
+      partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: UpsertPartnerResponse): unknown {
+    const obj: any = {};
+    if (message.partner !== undefined) {
+      obj.partner = Partner.toJSON(message.partner);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertPartnerResponse>, I>>(base?: I): UpsertPartnerResponse {
+    return UpsertPartnerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertPartnerResponse>, I>>(object: I): UpsertPartnerResponse {
+    const message = createBaseUpsertPartnerResponse();
+    message.partner = (object.partner !== undefined && object.partner !== null)
+      ? Partner.fromPartial(object.partner)
+      : undefined;
+    message.created = object.created ?? false;
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPartnerRequest(): GetPartnerRequest {
+  return { partnerId: "" };
+}
+
+export const GetPartnerRequest: MessageFns<GetPartnerRequest> = {
+  encode(message: GetPartnerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartnerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartnerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartnerRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPartnerRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPartnerRequest>, I>>(base?: I): GetPartnerRequest {
+    return GetPartnerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPartnerRequest>, I>>(object: I): GetPartnerRequest {
+    const message = createBaseGetPartnerRequest();
+    message.partnerId = object.partnerId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPartnerResponse(): GetPartnerResponse {
+  return { partner: undefined };
+}
+
+export const GetPartnerResponse: MessageFns<GetPartnerResponse> = {
+  encode(message: GetPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partner !== undefined) {
+      Partner.encode(message.partner, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartnerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartnerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partner = Partner.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartnerResponse {
+    return { partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined };
+  },
+
+  toJSON(message: GetPartnerResponse): unknown {
+    const obj: any = {};
+    if (message.partner !== undefined) {
+      obj.partner = Partner.toJSON(message.partner);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPartnerResponse>, I>>(base?: I): GetPartnerResponse {
+    return GetPartnerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPartnerResponse>, I>>(object: I): GetPartnerResponse {
+    const message = createBaseGetPartnerResponse();
+    message.partner = (object.partner !== undefined && object.partner !== null)
+      ? Partner.fromPartial(object.partner)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListPartnersRequest(): ListPartnersRequest {
+  return { kind: 0 };
+}
+
+export const ListPartnersRequest: MessageFns<ListPartnersRequest> = {
+  encode(message: ListPartnersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPartnersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPartnersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPartnersRequest {
+    return { kind: isSet(object.kind) ? partnerKindFromJSON(object.kind) : 0 };
+  },
+
+  toJSON(message: ListPartnersRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = partnerKindToJSON(message.kind);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPartnersRequest>, I>>(base?: I): ListPartnersRequest {
+    return ListPartnersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPartnersRequest>, I>>(object: I): ListPartnersRequest {
+    const message = createBaseListPartnersRequest();
+    message.kind = object.kind ?? 0;
+    return message;
+  },
+};
+
+function createBaseListPartnersResponse(): ListPartnersResponse {
+  return { partners: [] };
+}
+
+export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
+  encode(message: ListPartnersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.partners) {
+      Partner.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPartnersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPartnersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partners.push(Partner.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListPartnersResponse {
+    return {
+      partners: globalThis.Array.isArray(object?.partners) ? object.partners.map((e: any) => Partner.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListPartnersResponse): unknown {
+    const obj: any = {};
+    if (message.partners?.length) {
+      obj.partners = message.partners.map((e) => Partner.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListPartnersResponse>, I>>(base?: I): ListPartnersResponse {
+    return ListPartnersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListPartnersResponse>, I>>(object: I): ListPartnersResponse {
+    const message = createBaseListPartnersResponse();
+    message.partners = object.partners?.map((e) => Partner.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotatePartnerTokenRequest(): RotatePartnerTokenRequest {
+  return { partnerId: "" };
+}
+
+export const RotatePartnerTokenRequest: MessageFns<RotatePartnerTokenRequest> = {
+  encode(message: RotatePartnerTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotatePartnerTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotatePartnerTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotatePartnerTokenRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RotatePartnerTokenRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotatePartnerTokenRequest>, I>>(base?: I): RotatePartnerTokenRequest {
+    return RotatePartnerTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotatePartnerTokenRequest>, I>>(object: I): RotatePartnerTokenRequest {
+    const message = createBaseRotatePartnerTokenRequest();
+    message.partnerId = object.partnerId ?? "";
+    return message;
+  },
+};
+
+function createBaseRotatePartnerTokenResponse(): RotatePartnerTokenResponse {
+  return { partner: undefined, token: "" };
+}
+
+export const RotatePartnerTokenResponse: MessageFns<RotatePartnerTokenResponse> = {
+  encode(message: RotatePartnerTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partner !== undefined) {
+      Partner.encode(message.partner, writer.uint32(10).fork()).join();
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotatePartnerTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotatePartnerTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partner = Partner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotatePartnerTokenResponse {
+    return {
+      partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined,
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: RotatePartnerTokenResponse): unknown {
+    const obj: any = {};
+    if (message.partner !== undefined) {
+      obj.partner = Partner.toJSON(message.partner);
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotatePartnerTokenResponse>, I>>(base?: I): RotatePartnerTokenResponse {
+    return RotatePartnerTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotatePartnerTokenResponse>, I>>(object: I): RotatePartnerTokenResponse {
+    const message = createBaseRotatePartnerTokenResponse();
+    message.partner = (object.partner !== undefined && object.partner !== null)
+      ? Partner.fromPartial(object.partner)
+      : undefined;
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPostbackTemplateRequest(): GetPostbackTemplateRequest {
+  return { partnerId: "", token: "" };
+}
+
+export const GetPostbackTemplateRequest: MessageFns<GetPostbackTemplateRequest> = {
+  encode(message: GetPostbackTemplateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPostbackTemplateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPostbackTemplateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPostbackTemplateRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: GetPostbackTemplateRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPostbackTemplateRequest>, I>>(base?: I): GetPostbackTemplateRequest {
+    return GetPostbackTemplateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPostbackTemplateRequest>, I>>(object: I): GetPostbackTemplateRequest {
+    const message = createBaseGetPostbackTemplateRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPostbackTemplateResponse(): GetPostbackTemplateResponse {
+  return { url: "", clickIdMacro: "", tokenIncluded: false };
+}
+
+export const GetPostbackTemplateResponse: MessageFns<GetPostbackTemplateResponse> = {
+  encode(message: GetPostbackTemplateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.clickIdMacro !== "") {
+      writer.uint32(18).string(message.clickIdMacro);
+    }
+    if (message.tokenIncluded !== false) {
+      writer.uint32(24).bool(message.tokenIncluded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPostbackTemplateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPostbackTemplateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clickIdMacro = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokenIncluded = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPostbackTemplateResponse {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      clickIdMacro: isSet(object.clickIdMacro)
+        ? globalThis.String(object.clickIdMacro)
+        : isSet(object.click_id_macro)
+        ? globalThis.String(object.click_id_macro)
+        : "",
+      tokenIncluded: isSet(object.tokenIncluded)
+        ? globalThis.Boolean(object.tokenIncluded)
+        : isSet(object.token_included)
+        ? globalThis.Boolean(object.token_included)
+        : false,
+    };
+  },
+
+  toJSON(message: GetPostbackTemplateResponse): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.clickIdMacro !== "") {
+      obj.clickIdMacro = message.clickIdMacro;
+    }
+    if (message.tokenIncluded !== false) {
+      obj.tokenIncluded = message.tokenIncluded;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPostbackTemplateResponse>, I>>(base?: I): GetPostbackTemplateResponse {
+    return GetPostbackTemplateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPostbackTemplateResponse>, I>>(object: I): GetPostbackTemplateResponse {
+    const message = createBaseGetPostbackTemplateResponse();
+    message.url = object.url ?? "";
+    message.clickIdMacro = object.clickIdMacro ?? "";
+    message.tokenIncluded = object.tokenIncluded ?? false;
+    return message;
+  },
+};
+
+function createBaseGetPartnerCountersRequest(): GetPartnerCountersRequest {
+  return { partnerId: "", since: undefined };
+}
+
+export const GetPartnerCountersRequest: MessageFns<GetPartnerCountersRequest> = {
+  encode(message: GetPartnerCountersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartnerCountersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartnerCountersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartnerCountersRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+    };
+  },
+
+  toJSON(message: GetPartnerCountersRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPartnerCountersRequest>, I>>(base?: I): GetPartnerCountersRequest {
+    return GetPartnerCountersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPartnerCountersRequest>, I>>(object: I): GetPartnerCountersRequest {
+    const message = createBaseGetPartnerCountersRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.since = object.since ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetPartnerCountersResponse(): GetPartnerCountersResponse {
+  return { partners: [] };
+}
+
+export const GetPartnerCountersResponse: MessageFns<GetPartnerCountersResponse> = {
+  encode(message: GetPartnerCountersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.partners) {
+      PartnerCounters.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPartnerCountersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPartnerCountersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partners.push(PartnerCounters.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPartnerCountersResponse {
+    return {
+      partners: globalThis.Array.isArray(object?.partners)
+        ? object.partners.map((e: any) => PartnerCounters.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetPartnerCountersResponse): unknown {
+    const obj: any = {};
+    if (message.partners?.length) {
+      obj.partners = message.partners.map((e) => PartnerCounters.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetPartnerCountersResponse>, I>>(base?: I): GetPartnerCountersResponse {
+    return GetPartnerCountersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetPartnerCountersResponse>, I>>(object: I): GetPartnerCountersResponse {
+    const message = createBaseGetPartnerCountersResponse();
+    message.partners = object.partners?.map((e) => PartnerCounters.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReplayPostbacksRequest(): ReplayPostbacksRequest {
+  return { partnerId: "", receivedFrom: undefined, receivedTo: undefined, dryRun: false, outcomes: [], limit: 0 };
+}
+
+export const ReplayPostbacksRequest: MessageFns<ReplayPostbacksRequest> = {
+  encode(message: ReplayPostbacksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.receivedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedFrom), writer.uint32(18).fork()).join();
+    }
+    if (message.receivedTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedTo), writer.uint32(26).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(32).bool(message.dryRun);
+    }
+    for (const v of message.outcomes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(48).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayPostbacksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayPostbacksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.receivedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.receivedTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outcomes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayPostbacksRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      receivedFrom: isSet(object.receivedFrom)
+        ? fromJsonTimestamp(object.receivedFrom)
+        : isSet(object.received_from)
+        ? fromJsonTimestamp(object.received_from)
+        : undefined,
+      receivedTo: isSet(object.receivedTo)
+        ? fromJsonTimestamp(object.receivedTo)
+        : isSet(object.received_to)
+        ? fromJsonTimestamp(object.received_to)
+        : undefined,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      outcomes: globalThis.Array.isArray(object?.outcomes)
+        ? object.outcomes.map((e: any) => globalThis.String(e))
+        : [],
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ReplayPostbacksRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.receivedFrom !== undefined) {
+      obj.receivedFrom = message.receivedFrom.toISOString();
+    }
+    if (message.receivedTo !== undefined) {
+      obj.receivedTo = message.receivedTo.toISOString();
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.outcomes?.length) {
+      obj.outcomes = message.outcomes;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayPostbacksRequest>, I>>(base?: I): ReplayPostbacksRequest {
+    return ReplayPostbacksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayPostbacksRequest>, I>>(object: I): ReplayPostbacksRequest {
+    const message = createBaseReplayPostbacksRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.receivedFrom = object.receivedFrom ?? undefined;
+    message.receivedTo = object.receivedTo ?? undefined;
+    message.dryRun = object.dryRun ?? false;
+    message.outcomes = object.outcomes?.map((e) => e) || [];
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseReplayedPostback(): ReplayedPostback {
+  return { requestId: "", originalOutcome: "", outcome: "", reasonCode: "", reason: "", conversionId: "" };
+}
+
+export const ReplayedPostback: MessageFns<ReplayedPostback> = {
+  encode(message: ReplayedPostback, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.originalOutcome !== "") {
+      writer.uint32(18).string(message.originalOutcome);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    if (message.reasonCode !== "") {
+      writer.uint32(34).string(message.reasonCode);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.conversionId !== "") {
+      writer.uint32(50).string(message.conversionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayedPostback {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayedPostback();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.originalOutcome = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reasonCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.conversionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayedPostback {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      originalOutcome: isSet(object.originalOutcome)
+        ? globalThis.String(object.originalOutcome)
+        : isSet(object.original_outcome)
+        ? globalThis.String(object.original_outcome)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      reasonCode: isSet(object.reasonCode)
+        ? globalThis.String(object.reasonCode)
+        : isSet(object.reason_code)
+        ? globalThis.String(object.reason_code)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      conversionId: isSet(object.conversionId)
+        ? globalThis.String(object.conversionId)
+        : isSet(object.conversion_id)
+        ? globalThis.String(object.conversion_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReplayedPostback): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.originalOutcome !== "") {
+      obj.originalOutcome = message.originalOutcome;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.reasonCode !== "") {
+      obj.reasonCode = message.reasonCode;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.conversionId !== "") {
+      obj.conversionId = message.conversionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayedPostback>, I>>(base?: I): ReplayedPostback {
+    return ReplayedPostback.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayedPostback>, I>>(object: I): ReplayedPostback {
+    const message = createBaseReplayedPostback();
+    message.requestId = object.requestId ?? "";
+    message.originalOutcome = object.originalOutcome ?? "";
+    message.outcome = object.outcome ?? "";
+    message.reasonCode = object.reasonCode ?? "";
+    message.reason = object.reason ?? "";
+    message.conversionId = object.conversionId ?? "";
+    return message;
+  },
+};
+
+function createBaseReplayPostbacksResponse(): ReplayPostbacksResponse {
+  return { dryRun: false, results: [], outcomeCounts: {}, truncated: false };
+}
+
+export const ReplayPostbacksResponse: MessageFns<ReplayPostbacksResponse> = {
+  encode(message: ReplayPostbacksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dryRun !== false) {
+      writer.uint32(8).bool(message.dryRun);
+    }
+    for (const v of message.results) {
+      ReplayedPostback.encode(v!, writer.uint32(18).fork()).join();
+    }
+    globalThis.Object.entries(message.outcomeCounts).forEach(([key, value]: [string, string]) => {
+      ReplayPostbacksResponse_OutcomeCountsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.truncated !== false) {
+      writer.uint32(32).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayPostbacksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayPostbacksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(ReplayedPostback.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ReplayPostbacksResponse_OutcomeCountsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.outcomeCounts[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayPostbacksResponse {
+    return {
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ReplayedPostback.fromJSON(e))
+        : [],
+      outcomeCounts: isObject(object.outcomeCounts)
+        ? (globalThis.Object.entries(object.outcomeCounts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.outcome_counts)
+        ? (globalThis.Object.entries(object.outcome_counts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: ReplayPostbacksResponse): unknown {
+    const obj: any = {};
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ReplayedPostback.toJSON(e));
+    }
+    if (message.outcomeCounts) {
+      const entries = globalThis.Object.entries(message.outcomeCounts) as [string, string][];
+      if (entries.length > 0) {
+        obj.outcomeCounts = {};
+        entries.forEach(([k, v]) => {
+          obj.outcomeCounts[k] = v;
+        });
+      }
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayPostbacksResponse>, I>>(base?: I): ReplayPostbacksResponse {
+    return ReplayPostbacksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayPostbacksResponse>, I>>(object: I): ReplayPostbacksResponse {
+    const message = createBaseReplayPostbacksResponse();
+    message.dryRun = object.dryRun ?? false;
+    message.results = object.results?.map((e) => ReplayedPostback.fromPartial(e)) || [];
+    message.outcomeCounts = (globalThis.Object.entries(object.outcomeCounts ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseReplayPostbacksResponse_OutcomeCountsEntry(): ReplayPostbacksResponse_OutcomeCountsEntry {
+  return { key: "", value: "0" };
+}
+
+export const ReplayPostbacksResponse_OutcomeCountsEntry: MessageFns<ReplayPostbacksResponse_OutcomeCountsEntry> = {
+  encode(message: ReplayPostbacksResponse_OutcomeCountsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplayPostbacksResponse_OutcomeCountsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplayPostbacksResponse_OutcomeCountsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplayPostbacksResponse_OutcomeCountsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: ReplayPostbacksResponse_OutcomeCountsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReplayPostbacksResponse_OutcomeCountsEntry>, I>>(
+    base?: I,
+  ): ReplayPostbacksResponse_OutcomeCountsEntry {
+    return ReplayPostbacksResponse_OutcomeCountsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReplayPostbacksResponse_OutcomeCountsEntry>, I>>(
+    object: I,
+  ): ReplayPostbacksResponse_OutcomeCountsEntry {
+    const message = createBaseReplayPostbacksResponse_OutcomeCountsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseImportConversionsRequest(): ImportConversionsRequest {
+  return { partnerId: "", chunk: new Uint8Array(0) };
+}
+
+export const ImportConversionsRequest: MessageFns<ImportConversionsRequest> = {
+  encode(message: ImportConversionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.chunk.length !== 0) {
+      writer.uint32(18).bytes(message.chunk);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportConversionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportConversionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chunk = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportConversionsRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      chunk: isSet(object.chunk) ? bytesFromBase64(object.chunk) : new Uint8Array(0),
+    };
+  },
+
+  toJSON(message: ImportConversionsRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.chunk.length !== 0) {
+      obj.chunk = base64FromBytes(message.chunk);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportConversionsRequest>, I>>(base?: I): ImportConversionsRequest {
+    return ImportConversionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportConversionsRequest>, I>>(object: I): ImportConversionsRequest {
+    const message = createBaseImportConversionsRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.chunk = object.chunk ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseImportRowError(): ImportRowError {
+  return { line: "0", message: "" };
+}
+
+export const ImportRowError: MessageFns<ImportRowError> = {
+  encode(message: ImportRowError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.line !== "0") {
+      writer.uint32(8).uint64(message.line);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportRowError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportRowError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.line = reader.uint64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportRowError {
+    return {
+      line: isSet(object.line) ? globalThis.String(object.line) : "0",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ImportRowError): unknown {
+    const obj: any = {};
+    if (message.line !== "0") {
+      obj.line = message.line;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportRowError>, I>>(base?: I): ImportRowError {
+    return ImportRowError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportRowError>, I>>(object: I): ImportRowError {
+    const message = createBaseImportRowError();
+    message.line = object.line ?? "0";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseImportConversionsResponse(): ImportConversionsResponse {
+  return { rows: "0", stored: "0", duplicates: "0", adjusted: "0", rejected: "0", errors: [] };
+}
+
+export const ImportConversionsResponse: MessageFns<ImportConversionsResponse> = {
+  encode(message: ImportConversionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rows !== "0") {
+      writer.uint32(8).int64(message.rows);
+    }
+    if (message.stored !== "0") {
+      writer.uint32(16).int64(message.stored);
+    }
+    if (message.duplicates !== "0") {
+      writer.uint32(24).int64(message.duplicates);
+    }
+    if (message.adjusted !== "0") {
+      writer.uint32(32).int64(message.adjusted);
+    }
+    if (message.rejected !== "0") {
+      writer.uint32(40).int64(message.rejected);
+    }
+    for (const v of message.errors) {
+      ImportRowError.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportConversionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportConversionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rows = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stored = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.duplicates = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.adjusted = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rejected = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errors.push(ImportRowError.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportConversionsResponse {
+    return {
+      rows: isSet(object.rows) ? globalThis.String(object.rows) : "0",
+      stored: isSet(object.stored) ? globalThis.String(object.stored) : "0",
+      duplicates: isSet(object.duplicates) ? globalThis.String(object.duplicates) : "0",
+      adjusted: isSet(object.adjusted) ? globalThis.String(object.adjusted) : "0",
+      rejected: isSet(object.rejected) ? globalThis.String(object.rejected) : "0",
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => ImportRowError.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportConversionsResponse): unknown {
+    const obj: any = {};
+    if (message.rows !== "0") {
+      obj.rows = message.rows;
+    }
+    if (message.stored !== "0") {
+      obj.stored = message.stored;
+    }
+    if (message.duplicates !== "0") {
+      obj.duplicates = message.duplicates;
+    }
+    if (message.adjusted !== "0") {
+      obj.adjusted = message.adjusted;
+    }
+    if (message.rejected !== "0") {
+      obj.rejected = message.rejected;
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => ImportRowError.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportConversionsResponse>, I>>(base?: I): ImportConversionsResponse {
+    return ImportConversionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportConversionsResponse>, I>>(object: I): ImportConversionsResponse {
+    const message = createBaseImportConversionsResponse();
+    message.rows = object.rows ?? "0";
+    message.stored = object.stored ?? "0";
+    message.duplicates = object.duplicates ?? "0";
+    message.adjusted = object.adjusted ?? "0";
+    message.rejected = object.rejected ?? "0";
+    message.errors = object.errors?.map((e) => ImportRowError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * IngestService takes conversions from internal callers (the same rules as the partner HTTP edge) and answers what
  * became of them.
@@ -771,6 +2944,50 @@ export interface IngestServiceClient {
   /** Lists conversions, newest first. */
 
   listConversions(request: ListConversionsRequest, metadata?: Metadata): Observable<ListConversionsResponse>;
+
+  /** Registers a partner or replaces its settings; a new partner gets a token, returned only in this response. */
+
+  upsertPartner(request: UpsertPartnerRequest, metadata?: Metadata): Observable<UpsertPartnerResponse>;
+
+  /** Reads one partner. */
+
+  getPartner(request: GetPartnerRequest, metadata?: Metadata): Observable<GetPartnerResponse>;
+
+  /** Lists partners by id. */
+
+  listPartners(request: ListPartnersRequest, metadata?: Metadata): Observable<ListPartnersResponse>;
+
+  /** Issues a new token for a partner; the old one stops working at once. */
+
+  rotatePartnerToken(request: RotatePartnerTokenRequest, metadata?: Metadata): Observable<RotatePartnerTokenResponse>;
+
+  /** The postback URL a partner pastes into its platform. */
+
+  getPostbackTemplate(
+    request: GetPostbackTemplateRequest,
+    metadata?: Metadata,
+  ): Observable<GetPostbackTemplateResponse>;
+
+  /** What each partner's requests became (received, stored, duplicates, refused by reason). */
+
+  getPartnerCounters(request: GetPartnerCountersRequest, metadata?: Metadata): Observable<GetPartnerCountersResponse>;
+
+  /**
+   * Re-processes archived postbacks of one partner (after a mapping or token fix) with its current settings;
+   * dry_run shows what would happen without storing anything. Replaying twice stores nothing twice.
+   */
+
+  replayPostbacks(request: ReplayPostbacksRequest, metadata?: Metadata): Observable<ReplayPostbacksResponse>;
+
+  /**
+   * Imports conversions from a CSV file streamed in chunks (columns click_id, conversion_id, payout, currency,
+   * status, occurred_at; header row first). Idempotent with postbacks: a conversion already stored is a duplicate.
+   */
+
+  importConversions(
+    request: Observable<ImportConversionsRequest>,
+    metadata?: Metadata,
+  ): Observable<ImportConversionsResponse>;
 }
 
 /**
@@ -799,17 +3016,90 @@ export interface IngestServiceController {
     request: ListConversionsRequest,
     metadata?: Metadata,
   ): Promise<ListConversionsResponse> | Observable<ListConversionsResponse> | ListConversionsResponse;
+
+  /** Registers a partner or replaces its settings; a new partner gets a token, returned only in this response. */
+
+  upsertPartner(
+    request: UpsertPartnerRequest,
+    metadata?: Metadata,
+  ): Promise<UpsertPartnerResponse> | Observable<UpsertPartnerResponse> | UpsertPartnerResponse;
+
+  /** Reads one partner. */
+
+  getPartner(
+    request: GetPartnerRequest,
+    metadata?: Metadata,
+  ): Promise<GetPartnerResponse> | Observable<GetPartnerResponse> | GetPartnerResponse;
+
+  /** Lists partners by id. */
+
+  listPartners(
+    request: ListPartnersRequest,
+    metadata?: Metadata,
+  ): Promise<ListPartnersResponse> | Observable<ListPartnersResponse> | ListPartnersResponse;
+
+  /** Issues a new token for a partner; the old one stops working at once. */
+
+  rotatePartnerToken(
+    request: RotatePartnerTokenRequest,
+    metadata?: Metadata,
+  ): Promise<RotatePartnerTokenResponse> | Observable<RotatePartnerTokenResponse> | RotatePartnerTokenResponse;
+
+  /** The postback URL a partner pastes into its platform. */
+
+  getPostbackTemplate(
+    request: GetPostbackTemplateRequest,
+    metadata?: Metadata,
+  ): Promise<GetPostbackTemplateResponse> | Observable<GetPostbackTemplateResponse> | GetPostbackTemplateResponse;
+
+  /** What each partner's requests became (received, stored, duplicates, refused by reason). */
+
+  getPartnerCounters(
+    request: GetPartnerCountersRequest,
+    metadata?: Metadata,
+  ): Promise<GetPartnerCountersResponse> | Observable<GetPartnerCountersResponse> | GetPartnerCountersResponse;
+
+  /**
+   * Re-processes archived postbacks of one partner (after a mapping or token fix) with its current settings;
+   * dry_run shows what would happen without storing anything. Replaying twice stores nothing twice.
+   */
+
+  replayPostbacks(
+    request: ReplayPostbacksRequest,
+    metadata?: Metadata,
+  ): Promise<ReplayPostbacksResponse> | Observable<ReplayPostbacksResponse> | ReplayPostbacksResponse;
+
+  /**
+   * Imports conversions from a CSV file streamed in chunks (columns click_id, conversion_id, payout, currency,
+   * status, occurred_at; header row first). Idempotent with postbacks: a conversion already stored is a duplicate.
+   */
+
+  importConversions(
+    request: Observable<ImportConversionsRequest>,
+    metadata?: Metadata,
+  ): Promise<ImportConversionsResponse> | Observable<ImportConversionsResponse> | ImportConversionsResponse;
 }
 
 export function IngestServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["submitConversion", "getConversion", "listConversions"];
+    const grpcMethods: string[] = [
+      "submitConversion",
+      "getConversion",
+      "listConversions",
+      "upsertPartner",
+      "getPartner",
+      "listPartners",
+      "rotatePartnerToken",
+      "getPostbackTemplate",
+      "getPartnerCounters",
+      "replayPostbacks",
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("IngestService", method)(constructor.prototype[method], method, descriptor);
       Object.defineProperty(constructor.prototype, method, descriptor);
     }
-    const grpcStreamMethods: string[] = [];
+    const grpcStreamMethods: string[] = ["importConversions"];
     for (const method of grpcStreamMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcStreamMethod("IngestService", method)(constructor.prototype[method], method, descriptor);
@@ -861,6 +3151,104 @@ export const IngestServiceService = {
       Buffer.from(ListConversionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListConversionsResponse => ListConversionsResponse.decode(value),
   },
+  /** Registers a partner or replaces its settings; a new partner gets a token, returned only in this response. */
+  upsertPartner: {
+    path: "/trackly.ingest.v1.IngestService/UpsertPartner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpsertPartnerRequest): Buffer => Buffer.from(UpsertPartnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpsertPartnerRequest => UpsertPartnerRequest.decode(value),
+    responseSerialize: (value: UpsertPartnerResponse): Buffer =>
+      Buffer.from(UpsertPartnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpsertPartnerResponse => UpsertPartnerResponse.decode(value),
+  },
+  /** Reads one partner. */
+  getPartner: {
+    path: "/trackly.ingest.v1.IngestService/GetPartner" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPartnerRequest): Buffer => Buffer.from(GetPartnerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPartnerRequest => GetPartnerRequest.decode(value),
+    responseSerialize: (value: GetPartnerResponse): Buffer => Buffer.from(GetPartnerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPartnerResponse => GetPartnerResponse.decode(value),
+  },
+  /** Lists partners by id. */
+  listPartners: {
+    path: "/trackly.ingest.v1.IngestService/ListPartners" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPartnersRequest): Buffer => Buffer.from(ListPartnersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPartnersRequest => ListPartnersRequest.decode(value),
+    responseSerialize: (value: ListPartnersResponse): Buffer =>
+      Buffer.from(ListPartnersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPartnersResponse => ListPartnersResponse.decode(value),
+  },
+  /** Issues a new token for a partner; the old one stops working at once. */
+  rotatePartnerToken: {
+    path: "/trackly.ingest.v1.IngestService/RotatePartnerToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotatePartnerTokenRequest): Buffer =>
+      Buffer.from(RotatePartnerTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotatePartnerTokenRequest => RotatePartnerTokenRequest.decode(value),
+    responseSerialize: (value: RotatePartnerTokenResponse): Buffer =>
+      Buffer.from(RotatePartnerTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotatePartnerTokenResponse => RotatePartnerTokenResponse.decode(value),
+  },
+  /** The postback URL a partner pastes into its platform. */
+  getPostbackTemplate: {
+    path: "/trackly.ingest.v1.IngestService/GetPostbackTemplate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPostbackTemplateRequest): Buffer =>
+      Buffer.from(GetPostbackTemplateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPostbackTemplateRequest => GetPostbackTemplateRequest.decode(value),
+    responseSerialize: (value: GetPostbackTemplateResponse): Buffer =>
+      Buffer.from(GetPostbackTemplateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPostbackTemplateResponse => GetPostbackTemplateResponse.decode(value),
+  },
+  /** What each partner's requests became (received, stored, duplicates, refused by reason). */
+  getPartnerCounters: {
+    path: "/trackly.ingest.v1.IngestService/GetPartnerCounters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPartnerCountersRequest): Buffer =>
+      Buffer.from(GetPartnerCountersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPartnerCountersRequest => GetPartnerCountersRequest.decode(value),
+    responseSerialize: (value: GetPartnerCountersResponse): Buffer =>
+      Buffer.from(GetPartnerCountersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPartnerCountersResponse => GetPartnerCountersResponse.decode(value),
+  },
+  /**
+   * Re-processes archived postbacks of one partner (after a mapping or token fix) with its current settings;
+   * dry_run shows what would happen without storing anything. Replaying twice stores nothing twice.
+   */
+  replayPostbacks: {
+    path: "/trackly.ingest.v1.IngestService/ReplayPostbacks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReplayPostbacksRequest): Buffer =>
+      Buffer.from(ReplayPostbacksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReplayPostbacksRequest => ReplayPostbacksRequest.decode(value),
+    responseSerialize: (value: ReplayPostbacksResponse): Buffer =>
+      Buffer.from(ReplayPostbacksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplayPostbacksResponse => ReplayPostbacksResponse.decode(value),
+  },
+  /**
+   * Imports conversions from a CSV file streamed in chunks (columns click_id, conversion_id, payout, currency,
+   * status, occurred_at; header row first). Idempotent with postbacks: a conversion already stored is a duplicate.
+   */
+  importConversions: {
+    path: "/trackly.ingest.v1.IngestService/ImportConversions" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportConversionsRequest): Buffer =>
+      Buffer.from(ImportConversionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportConversionsRequest => ImportConversionsRequest.decode(value),
+    responseSerialize: (value: ImportConversionsResponse): Buffer =>
+      Buffer.from(ImportConversionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportConversionsResponse => ImportConversionsResponse.decode(value),
+  },
 } as const;
 
 export interface IngestServiceServer extends UntypedServiceImplementation {
@@ -870,6 +3258,53 @@ export interface IngestServiceServer extends UntypedServiceImplementation {
   getConversion: handleUnaryCall<GetConversionRequest, GetConversionResponse>;
   /** Lists conversions, newest first. */
   listConversions: handleUnaryCall<ListConversionsRequest, ListConversionsResponse>;
+  /** Registers a partner or replaces its settings; a new partner gets a token, returned only in this response. */
+  upsertPartner: handleUnaryCall<UpsertPartnerRequest, UpsertPartnerResponse>;
+  /** Reads one partner. */
+  getPartner: handleUnaryCall<GetPartnerRequest, GetPartnerResponse>;
+  /** Lists partners by id. */
+  listPartners: handleUnaryCall<ListPartnersRequest, ListPartnersResponse>;
+  /** Issues a new token for a partner; the old one stops working at once. */
+  rotatePartnerToken: handleUnaryCall<RotatePartnerTokenRequest, RotatePartnerTokenResponse>;
+  /** The postback URL a partner pastes into its platform. */
+  getPostbackTemplate: handleUnaryCall<GetPostbackTemplateRequest, GetPostbackTemplateResponse>;
+  /** What each partner's requests became (received, stored, duplicates, refused by reason). */
+  getPartnerCounters: handleUnaryCall<GetPartnerCountersRequest, GetPartnerCountersResponse>;
+  /**
+   * Re-processes archived postbacks of one partner (after a mapping or token fix) with its current settings;
+   * dry_run shows what would happen without storing anything. Replaying twice stores nothing twice.
+   */
+  replayPostbacks: handleUnaryCall<ReplayPostbacksRequest, ReplayPostbacksResponse>;
+  /**
+   * Imports conversions from a CSV file streamed in chunks (columns click_id, conversion_id, payout, currency,
+   * status, occurred_at; header row first). Idempotent with postbacks: a conversion already stored is a duplicate.
+   */
+  importConversions: handleClientStreamingCall<ImportConversionsRequest, ImportConversionsResponse>;
+}
+
+function bytesFromBase64(b64: string): Uint8Array {
+  if ((globalThis as any).Buffer) {
+    return Uint8Array.from((globalThis as any).Buffer.from(b64, "base64"));
+  } else {
+    const bin = globalThis.atob(b64);
+    const arr = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) {
+      arr[i] = bin.charCodeAt(i);
+    }
+    return arr;
+  }
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  if ((globalThis as any).Buffer) {
+    return (globalThis as any).Buffer.from(arr).toString("base64");
+  } else {
+    const bin: string[] = [];
+    arr.forEach((byte) => {
+      bin.push(globalThis.String.fromCharCode(byte));
+    });
+    return globalThis.btoa(bin.join(""));
+  }
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
@@ -904,6 +3339,10 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -74,6 +74,49 @@ export function reportGroupingToJSON(object: ReportGrouping): string {
   }
 }
 
+/** DateBasis says which instant puts clicks and conversions on a day. */
+export enum DateBasis {
+  /** DATE_BASIS_UNSPECIFIED - Not set: DATE_BASIS_CONVERSION. */
+  DATE_BASIS_UNSPECIFIED = 0,
+  /** DATE_BASIS_CONVERSION - Each event on its own date: sends by send time, clicks by click time, conversions by conversion time. */
+  DATE_BASIS_CONVERSION = 1,
+  /** DATE_BASIS_SEND - Send-date cohort: clicks and conversions counted on the send date of the message they belong to. */
+  DATE_BASIS_SEND = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function dateBasisFromJSON(object: any): DateBasis {
+  switch (object) {
+    case 0:
+    case "DATE_BASIS_UNSPECIFIED":
+      return DateBasis.DATE_BASIS_UNSPECIFIED;
+    case 1:
+    case "DATE_BASIS_CONVERSION":
+      return DateBasis.DATE_BASIS_CONVERSION;
+    case 2:
+    case "DATE_BASIS_SEND":
+      return DateBasis.DATE_BASIS_SEND;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DateBasis.UNRECOGNIZED;
+  }
+}
+
+export function dateBasisToJSON(object: DateBasis): string {
+  switch (object) {
+    case DateBasis.DATE_BASIS_UNSPECIFIED:
+      return "DATE_BASIS_UNSPECIFIED";
+    case DateBasis.DATE_BASIS_CONVERSION:
+      return "DATE_BASIS_CONVERSION";
+    case DateBasis.DATE_BASIS_SEND:
+      return "DATE_BASIS_SEND";
+    case DateBasis.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** JourneyEventKind is what happened at a step of the journey. */
 export enum JourneyEventKind {
   /** JOURNEY_EVENT_KIND_UNSPECIFIED - Not set. */
@@ -134,6 +177,10 @@ export interface GetPerformanceReportRequest {
   toDate: string;
   /** IANA time zone the days are cut in; empty means UTC. */
   timeZone: string;
+  /** Optional second dimension (rows keyed by both); unspecified means a single grouping. Must differ from group_by. */
+  thenBy: ReportGrouping;
+  /** Conversion date (default) or send-date cohort. */
+  dateBasis: DateBasis;
 }
 
 /** RevenueTotal is revenue in one currency, with the ratios derived from it. */
@@ -151,7 +198,17 @@ export interface RevenueTotal {
     | Money
     | undefined;
   /** Earnings per click: approved revenue divided by clicks. */
-  epc: Money | undefined;
+  epc:
+    | Money
+    | undefined;
+  /** Revenue taken back (reversed conversions' payouts). */
+  reversed:
+    | Money
+    | undefined;
+  /** Approved or pending conversions in this currency. */
+  conversions: string;
+  /** Reversed conversions in this currency. */
+  reversedConversions: string;
 }
 
 /** PerformanceRow is one group's totals. */
@@ -166,10 +223,20 @@ export interface PerformanceRow {
   clicks: string;
   /** Messages with at least one click (first-click date in range). */
   uniqueClicks: string;
-  /** Credited conversions (conversion date in range). */
+  /** Credited conversions, approved or pending (conversion date in range). */
   conversions: string;
   /** Revenue per currency; no silent conversion between currencies. */
   revenue: RevenueTotal[];
+  /** Second group key (then_by), empty without one. */
+  key2: string;
+  /** Display name of key2, when it has one. */
+  name2: string;
+  /** Credited conversions later reversed. */
+  reversedConversions: string;
+  /** Click-through rate, clicks / sends, in millionths (120000 = 12%); 0 without sends. */
+  ctrPpm: string;
+  /** Conversion rate, conversions / clicks, in millionths (40000 = 4%); 0 without clicks. */
+  cvrPpm: string;
 }
 
 /** GetPerformanceReportResponse is the report. */
@@ -182,6 +249,10 @@ export interface GetPerformanceReportResponse {
     | undefined;
   /** Time zone applied. */
   timeZone: string;
+  /** Second grouping applied (unspecified when none). */
+  thenBy: ReportGrouping;
+  /** Date basis applied. */
+  dateBasis: DateBasis;
 }
 
 /** GetMessageReportRequest names a message. */
@@ -244,6 +315,8 @@ export interface GetMessageReportResponse {
   conversions: CreditedConversion[];
   /** Approved revenue per currency. */
   revenue: Money[];
+  /** Every click's time, oldest first (the first click, then the later ones); people's clicks only. */
+  clickTimes: Date[];
 }
 
 /** GetContactJourneyRequest names a contact. */
@@ -290,6 +363,118 @@ export interface GetContactJourneyResponse {
   totalRevenue: Money[];
 }
 
+/** GetReconciliationReportRequest selects the local days (by conversion time) and, optionally, one partner. */
+export interface GetReconciliationReportRequest {
+  /** First local day included, YYYY-MM-DD. */
+  fromDate: string;
+  /** Last local day included, YYYY-MM-DD. */
+  toDate: string;
+  /** IANA time zone the days are cut in; empty means UTC. */
+  timeZone: string;
+  /** Only this partner; empty means all. */
+  partnerId: string;
+}
+
+/** ReconciliationCount is a number of conversions and their payouts in one currency. */
+export interface ReconciliationCount {
+  /** Conversions. */
+  count: string;
+  /** Sum of their payouts. */
+  amount: Money | undefined;
+}
+
+/** UnattributedCount is the conversions left uncredited for one reason. */
+export interface UnattributedCount {
+  /** Reason code without prefix, e.g. UNKNOWN_CLICK_ID. */
+  reason: string;
+  /** Conversions and payouts. */
+  total: ReconciliationCount | undefined;
+}
+
+/** ReconciliationRow is one partner's conversions of one local day in one currency. */
+export interface ReconciliationRow {
+  /** Partner id. */
+  partnerId: string;
+  /** Local day of the conversion, YYYY-MM-DD. */
+  date: string;
+  /** Currency of every amount in the row. */
+  currencyCode: string;
+  /** Postbacks received (stored by ingest, duplicates excluded), any status. */
+  received:
+    | ReconciliationCount
+    | undefined;
+  /** Credited to a message, approved or pending. */
+  credited:
+    | ReconciliationCount
+    | undefined;
+  /** Credited, then reversed. */
+  reversed:
+    | ReconciliationCount
+    | undefined;
+  /** Not credited, per reason. */
+  unattributed: UnattributedCount[];
+  /** Received but not decided by attribution yet. */
+  pending:
+    | ReconciliationCount
+    | undefined;
+  /** Received, of which the partner's status is pending (not yet payable). */
+  receivedPendingStatus: ReconciliationCount | undefined;
+}
+
+/** GetReconciliationReportResponse is the reconciliation report. */
+export interface GetReconciliationReportResponse {
+  /** Rows ordered by partner, date, currency. */
+  rows: ReconciliationRow[];
+  /** Time zone applied. */
+  timeZone: string;
+}
+
+/** GetCohortMaturityRequest selects the send cohort: messages sent on these local days. */
+export interface GetCohortMaturityRequest {
+  /** First local send day included, YYYY-MM-DD. */
+  fromDate: string;
+  /** Last local send day included, YYYY-MM-DD. */
+  toDate: string;
+  /** IANA time zone the days are cut in; empty means UTC. */
+  timeZone: string;
+  /** Optional grouping (creative, offer or campaign); unspecified gives the cohort's total only. */
+  groupBy: ReportGrouping;
+}
+
+/** MaturityPoint is what the cohort had earned a number of days after each send. */
+export interface MaturityPoint {
+  /** Days after the send: 1, 7, 30 or 90. */
+  days: number;
+  /** Approved revenue of conversions within that many days of their message's send, per currency. */
+  revenue: Money[];
+  /** That revenue divided by the cohort's sends, per currency. */
+  revenuePerSend: Money[];
+}
+
+/** CohortMaturityRow is one group of the cohort. */
+export interface CohortMaturityRow {
+  /** Group key; empty for the total. */
+  key: string;
+  /** Display name, when the group has one. */
+  name: string;
+  /** Messages sent in the cohort. */
+  sends: string;
+  /** Day 1, 7, 30 and 90, in that order. */
+  points: MaturityPoint[];
+}
+
+/** GetCohortMaturityResponse is the maturity report. */
+export interface GetCohortMaturityResponse {
+  /** Rows ordered by key (none without a grouping). */
+  rows: CohortMaturityRow[];
+  /** The whole cohort. */
+  total:
+    | CohortMaturityRow
+    | undefined;
+  /** Time zone applied. */
+  timeZone: string;
+}
+
 export const TRACKLY_REPORTING_V1_PACKAGE_NAME = "trackly.reporting.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -302,7 +487,7 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
-  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "" };
+  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "", thenBy: 0, dateBasis: 0 };
 }
 
 export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest> = {
@@ -318,6 +503,12 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     }
     if (message.timeZone !== "") {
       writer.uint32(34).string(message.timeZone);
+    }
+    if (message.thenBy !== 0) {
+      writer.uint32(40).int32(message.thenBy);
+    }
+    if (message.dateBasis !== 0) {
+      writer.uint32(48).int32(message.dateBasis);
     }
     return writer;
   },
@@ -367,6 +558,22 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
             message.timeZone = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.thenBy = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dateBasis = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -401,6 +608,16 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
         : isSet(object.time_zone)
         ? globalThis.String(object.time_zone)
         : "",
+      thenBy: isSet(object.thenBy)
+        ? reportGroupingFromJSON(object.thenBy)
+        : isSet(object.then_by)
+        ? reportGroupingFromJSON(object.then_by)
+        : 0,
+      dateBasis: isSet(object.dateBasis)
+        ? dateBasisFromJSON(object.dateBasis)
+        : isSet(object.date_basis)
+        ? dateBasisFromJSON(object.date_basis)
+        : 0,
     };
   },
 
@@ -418,6 +635,12 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     if (message.timeZone !== "") {
       obj.timeZone = message.timeZone;
     }
+    if (message.thenBy !== 0) {
+      obj.thenBy = reportGroupingToJSON(message.thenBy);
+    }
+    if (message.dateBasis !== 0) {
+      obj.dateBasis = dateBasisToJSON(message.dateBasis);
+    }
     return obj;
   },
 
@@ -430,12 +653,22 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     message.fromDate = object.fromDate ?? "";
     message.toDate = object.toDate ?? "";
     message.timeZone = object.timeZone ?? "";
+    message.thenBy = object.thenBy ?? 0;
+    message.dateBasis = object.dateBasis ?? 0;
     return message;
   },
 };
 
 function createBaseRevenueTotal(): RevenueTotal {
-  return { revenue: undefined, pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined };
+  return {
+    revenue: undefined,
+    pendingRevenue: undefined,
+    revenuePerSend: undefined,
+    epc: undefined,
+    reversed: undefined,
+    conversions: "0",
+    reversedConversions: "0",
+  };
 }
 
 export const RevenueTotal: MessageFns<RevenueTotal> = {
@@ -451,6 +684,15 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     }
     if (message.epc !== undefined) {
       Money.encode(message.epc, writer.uint32(34).fork()).join();
+    }
+    if (message.reversed !== undefined) {
+      Money.encode(message.reversed, writer.uint32(42).fork()).join();
+    }
+    if (message.conversions !== "0") {
+      writer.uint32(48).int64(message.conversions);
+    }
+    if (message.reversedConversions !== "0") {
+      writer.uint32(56).int64(message.reversedConversions);
     }
     return writer;
   },
@@ -500,6 +742,30 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
             message.epc = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reversed = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.conversions = reader.int64().toString();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reversedConversions = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -526,6 +792,13 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
         ? Money.fromJSON(object.revenue_per_send)
         : undefined,
       epc: isSet(object.epc) ? Money.fromJSON(object.epc) : undefined,
+      reversed: isSet(object.reversed) ? Money.fromJSON(object.reversed) : undefined,
+      conversions: isSet(object.conversions) ? globalThis.String(object.conversions) : "0",
+      reversedConversions: isSet(object.reversedConversions)
+        ? globalThis.String(object.reversedConversions)
+        : isSet(object.reversed_conversions)
+        ? globalThis.String(object.reversed_conversions)
+        : "0",
     };
   },
 
@@ -542,6 +815,15 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     }
     if (message.epc !== undefined) {
       obj.epc = Money.toJSON(message.epc);
+    }
+    if (message.reversed !== undefined) {
+      obj.reversed = Money.toJSON(message.reversed);
+    }
+    if (message.conversions !== "0") {
+      obj.conversions = message.conversions;
+    }
+    if (message.reversedConversions !== "0") {
+      obj.reversedConversions = message.reversedConversions;
     }
     return obj;
   },
@@ -561,12 +843,30 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
       ? Money.fromPartial(object.revenuePerSend)
       : undefined;
     message.epc = (object.epc !== undefined && object.epc !== null) ? Money.fromPartial(object.epc) : undefined;
+    message.reversed = (object.reversed !== undefined && object.reversed !== null)
+      ? Money.fromPartial(object.reversed)
+      : undefined;
+    message.conversions = object.conversions ?? "0";
+    message.reversedConversions = object.reversedConversions ?? "0";
     return message;
   },
 };
 
 function createBasePerformanceRow(): PerformanceRow {
-  return { key: "", name: "", sends: "0", clicks: "0", uniqueClicks: "0", conversions: "0", revenue: [] };
+  return {
+    key: "",
+    name: "",
+    sends: "0",
+    clicks: "0",
+    uniqueClicks: "0",
+    conversions: "0",
+    revenue: [],
+    key2: "",
+    name2: "",
+    reversedConversions: "0",
+    ctrPpm: "0",
+    cvrPpm: "0",
+  };
 }
 
 export const PerformanceRow: MessageFns<PerformanceRow> = {
@@ -591,6 +891,21 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     }
     for (const v of message.revenue) {
       RevenueTotal.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.key2 !== "") {
+      writer.uint32(66).string(message.key2);
+    }
+    if (message.name2 !== "") {
+      writer.uint32(74).string(message.name2);
+    }
+    if (message.reversedConversions !== "0") {
+      writer.uint32(80).int64(message.reversedConversions);
+    }
+    if (message.ctrPpm !== "0") {
+      writer.uint32(88).int64(message.ctrPpm);
+    }
+    if (message.cvrPpm !== "0") {
+      writer.uint32(96).int64(message.cvrPpm);
     }
     return writer;
   },
@@ -664,6 +979,46 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
             message.revenue.push(RevenueTotal.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.key2 = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.name2 = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.reversedConversions = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.ctrPpm = reader.int64().toString();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cvrPpm = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -691,6 +1046,23 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
       revenue: globalThis.Array.isArray(object?.revenue)
         ? object.revenue.map((e: any) => RevenueTotal.fromJSON(e))
         : [],
+      key2: isSet(object.key2) ? globalThis.String(object.key2) : "",
+      name2: isSet(object.name2) ? globalThis.String(object.name2) : "",
+      reversedConversions: isSet(object.reversedConversions)
+        ? globalThis.String(object.reversedConversions)
+        : isSet(object.reversed_conversions)
+        ? globalThis.String(object.reversed_conversions)
+        : "0",
+      ctrPpm: isSet(object.ctrPpm)
+        ? globalThis.String(object.ctrPpm)
+        : isSet(object.ctr_ppm)
+        ? globalThis.String(object.ctr_ppm)
+        : "0",
+      cvrPpm: isSet(object.cvrPpm)
+        ? globalThis.String(object.cvrPpm)
+        : isSet(object.cvr_ppm)
+        ? globalThis.String(object.cvr_ppm)
+        : "0",
     };
   },
 
@@ -717,6 +1089,21 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     if (message.revenue?.length) {
       obj.revenue = message.revenue.map((e) => RevenueTotal.toJSON(e));
     }
+    if (message.key2 !== "") {
+      obj.key2 = message.key2;
+    }
+    if (message.name2 !== "") {
+      obj.name2 = message.name2;
+    }
+    if (message.reversedConversions !== "0") {
+      obj.reversedConversions = message.reversedConversions;
+    }
+    if (message.ctrPpm !== "0") {
+      obj.ctrPpm = message.ctrPpm;
+    }
+    if (message.cvrPpm !== "0") {
+      obj.cvrPpm = message.cvrPpm;
+    }
     return obj;
   },
 
@@ -732,12 +1119,17 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     message.uniqueClicks = object.uniqueClicks ?? "0";
     message.conversions = object.conversions ?? "0";
     message.revenue = object.revenue?.map((e) => RevenueTotal.fromPartial(e)) || [];
+    message.key2 = object.key2 ?? "";
+    message.name2 = object.name2 ?? "";
+    message.reversedConversions = object.reversedConversions ?? "0";
+    message.ctrPpm = object.ctrPpm ?? "0";
+    message.cvrPpm = object.cvrPpm ?? "0";
     return message;
   },
 };
 
 function createBaseGetPerformanceReportResponse(): GetPerformanceReportResponse {
-  return { rows: [], total: undefined, timeZone: "" };
+  return { rows: [], total: undefined, timeZone: "", thenBy: 0, dateBasis: 0 };
 }
 
 export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportResponse> = {
@@ -750,6 +1142,12 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     }
     if (message.timeZone !== "") {
       writer.uint32(26).string(message.timeZone);
+    }
+    if (message.thenBy !== 0) {
+      writer.uint32(32).int32(message.thenBy);
+    }
+    if (message.dateBasis !== 0) {
+      writer.uint32(40).int32(message.dateBasis);
     }
     return writer;
   },
@@ -791,6 +1189,22 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
             message.timeZone = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.thenBy = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dateBasis = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -812,6 +1226,16 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
         : isSet(object.time_zone)
         ? globalThis.String(object.time_zone)
         : "",
+      thenBy: isSet(object.thenBy)
+        ? reportGroupingFromJSON(object.thenBy)
+        : isSet(object.then_by)
+        ? reportGroupingFromJSON(object.then_by)
+        : 0,
+      dateBasis: isSet(object.dateBasis)
+        ? dateBasisFromJSON(object.dateBasis)
+        : isSet(object.date_basis)
+        ? dateBasisFromJSON(object.date_basis)
+        : 0,
     };
   },
 
@@ -826,6 +1250,12 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
     if (message.timeZone !== "") {
       obj.timeZone = message.timeZone;
     }
+    if (message.thenBy !== 0) {
+      obj.thenBy = reportGroupingToJSON(message.thenBy);
+    }
+    if (message.dateBasis !== 0) {
+      obj.dateBasis = dateBasisToJSON(message.dateBasis);
+    }
     return obj;
   },
 
@@ -839,6 +1269,8 @@ export const GetPerformanceReportResponse: MessageFns<GetPerformanceReportRespon
       ? PerformanceRow.fromPartial(object.total)
       : undefined;
     message.timeZone = object.timeZone ?? "";
+    message.thenBy = object.thenBy ?? 0;
+    message.dateBasis = object.dateBasis ?? 0;
     return message;
   },
 };
@@ -1146,6 +1578,7 @@ function createBaseGetMessageReportResponse(): GetMessageReportResponse {
     clickCount: "0",
     conversions: [],
     revenue: [],
+    clickTimes: [],
   };
 }
 
@@ -1186,6 +1619,9 @@ export const GetMessageReportResponse: MessageFns<GetMessageReportResponse> = {
     }
     for (const v of message.revenue) {
       Money.encode(v!, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.clickTimes) {
+      Timestamp.encode(toTimestamp(v!), writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1299,6 +1735,14 @@ export const GetMessageReportResponse: MessageFns<GetMessageReportResponse> = {
             message.revenue.push(Money.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.clickTimes.push(fromTimestamp(Timestamp.decode(reader, reader.uint32())));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1365,6 +1809,11 @@ export const GetMessageReportResponse: MessageFns<GetMessageReportResponse> = {
       revenue: globalThis.Array.isArray(object?.revenue)
         ? object.revenue.map((e: any) => Money.fromJSON(e))
         : [],
+      clickTimes: globalThis.Array.isArray(object?.clickTimes)
+        ? object.clickTimes.map((e: any) => fromJsonTimestamp(e))
+        : globalThis.Array.isArray(object?.click_times)
+        ? object.click_times.map((e: any) => fromJsonTimestamp(e))
+        : [],
     };
   },
 
@@ -1406,6 +1855,9 @@ export const GetMessageReportResponse: MessageFns<GetMessageReportResponse> = {
     if (message.revenue?.length) {
       obj.revenue = message.revenue.map((e) => Money.toJSON(e));
     }
+    if (message.clickTimes?.length) {
+      obj.clickTimes = message.clickTimes.map((e) => e.toISOString());
+    }
     return obj;
   },
 
@@ -1426,6 +1878,7 @@ export const GetMessageReportResponse: MessageFns<GetMessageReportResponse> = {
     message.clickCount = object.clickCount ?? "0";
     message.conversions = object.conversions?.map((e) => CreditedConversion.fromPartial(e)) || [];
     message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
+    message.clickTimes = object.clickTimes?.map((e) => e) || [];
     return message;
   },
 };
@@ -1847,6 +2300,1100 @@ export const GetContactJourneyResponse: MessageFns<GetContactJourneyResponse> = 
   },
 };
 
+function createBaseGetReconciliationReportRequest(): GetReconciliationReportRequest {
+  return { fromDate: "", toDate: "", timeZone: "", partnerId: "" };
+}
+
+export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportRequest> = {
+  encode(message: GetReconciliationReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromDate !== "") {
+      writer.uint32(10).string(message.fromDate);
+    }
+    if (message.toDate !== "") {
+      writer.uint32(18).string(message.toDate);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(26).string(message.timeZone);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(34).string(message.partnerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReconciliationReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReconciliationReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromDate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toDate = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReconciliationReportRequest {
+    return {
+      fromDate: isSet(object.fromDate)
+        ? globalThis.String(object.fromDate)
+        : isSet(object.from_date)
+        ? globalThis.String(object.from_date)
+        : "",
+      toDate: isSet(object.toDate)
+        ? globalThis.String(object.toDate)
+        : isSet(object.to_date)
+        ? globalThis.String(object.to_date)
+        : "",
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReconciliationReportRequest): unknown {
+    const obj: any = {};
+    if (message.fromDate !== "") {
+      obj.fromDate = message.fromDate;
+    }
+    if (message.toDate !== "") {
+      obj.toDate = message.toDate;
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReconciliationReportRequest>, I>>(base?: I): GetReconciliationReportRequest {
+    return GetReconciliationReportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReconciliationReportRequest>, I>>(
+    object: I,
+  ): GetReconciliationReportRequest {
+    const message = createBaseGetReconciliationReportRequest();
+    message.fromDate = object.fromDate ?? "";
+    message.toDate = object.toDate ?? "";
+    message.timeZone = object.timeZone ?? "";
+    message.partnerId = object.partnerId ?? "";
+    return message;
+  },
+};
+
+function createBaseReconciliationCount(): ReconciliationCount {
+  return { count: "0", amount: undefined };
+}
+
+export const ReconciliationCount: MessageFns<ReconciliationCount> = {
+  encode(message: ReconciliationCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== "0") {
+      writer.uint32(8).int64(message.count);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconciliationCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconciliationCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = reader.int64().toString();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconciliationCount {
+    return {
+      count: isSet(object.count) ? globalThis.String(object.count) : "0",
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+    };
+  },
+
+  toJSON(message: ReconciliationCount): unknown {
+    const obj: any = {};
+    if (message.count !== "0") {
+      obj.count = message.count;
+    }
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconciliationCount>, I>>(base?: I): ReconciliationCount {
+    return ReconciliationCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconciliationCount>, I>>(object: I): ReconciliationCount {
+    const message = createBaseReconciliationCount();
+    message.count = object.count ?? "0";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnattributedCount(): UnattributedCount {
+  return { reason: "", total: undefined };
+}
+
+export const UnattributedCount: MessageFns<UnattributedCount> = {
+  encode(message: UnattributedCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.total !== undefined) {
+      ReconciliationCount.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnattributedCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnattributedCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnattributedCount {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      total: isSet(object.total) ? ReconciliationCount.fromJSON(object.total) : undefined,
+    };
+  },
+
+  toJSON(message: UnattributedCount): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.total !== undefined) {
+      obj.total = ReconciliationCount.toJSON(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnattributedCount>, I>>(base?: I): UnattributedCount {
+    return UnattributedCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnattributedCount>, I>>(object: I): UnattributedCount {
+    const message = createBaseUnattributedCount();
+    message.reason = object.reason ?? "";
+    message.total = (object.total !== undefined && object.total !== null)
+      ? ReconciliationCount.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReconciliationRow(): ReconciliationRow {
+  return {
+    partnerId: "",
+    date: "",
+    currencyCode: "",
+    received: undefined,
+    credited: undefined,
+    reversed: undefined,
+    unattributed: [],
+    pending: undefined,
+    receivedPendingStatus: undefined,
+  };
+}
+
+export const ReconciliationRow: MessageFns<ReconciliationRow> = {
+  encode(message: ReconciliationRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.date !== "") {
+      writer.uint32(18).string(message.date);
+    }
+    if (message.currencyCode !== "") {
+      writer.uint32(26).string(message.currencyCode);
+    }
+    if (message.received !== undefined) {
+      ReconciliationCount.encode(message.received, writer.uint32(34).fork()).join();
+    }
+    if (message.credited !== undefined) {
+      ReconciliationCount.encode(message.credited, writer.uint32(42).fork()).join();
+    }
+    if (message.reversed !== undefined) {
+      ReconciliationCount.encode(message.reversed, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.unattributed) {
+      UnattributedCount.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.pending !== undefined) {
+      ReconciliationCount.encode(message.pending, writer.uint32(66).fork()).join();
+    }
+    if (message.receivedPendingStatus !== undefined) {
+      ReconciliationCount.encode(message.receivedPendingStatus, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconciliationRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconciliationRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.date = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currencyCode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.received = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.credited = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reversed = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.unattributed.push(UnattributedCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pending = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.receivedPendingStatus = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReconciliationRow {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      date: isSet(object.date) ? globalThis.String(object.date) : "",
+      currencyCode: isSet(object.currencyCode)
+        ? globalThis.String(object.currencyCode)
+        : isSet(object.currency_code)
+        ? globalThis.String(object.currency_code)
+        : "",
+      received: isSet(object.received) ? ReconciliationCount.fromJSON(object.received) : undefined,
+      credited: isSet(object.credited) ? ReconciliationCount.fromJSON(object.credited) : undefined,
+      reversed: isSet(object.reversed) ? ReconciliationCount.fromJSON(object.reversed) : undefined,
+      unattributed: globalThis.Array.isArray(object?.unattributed)
+        ? object.unattributed.map((e: any) => UnattributedCount.fromJSON(e))
+        : [],
+      pending: isSet(object.pending) ? ReconciliationCount.fromJSON(object.pending) : undefined,
+      receivedPendingStatus: isSet(object.receivedPendingStatus)
+        ? ReconciliationCount.fromJSON(object.receivedPendingStatus)
+        : isSet(object.received_pending_status)
+        ? ReconciliationCount.fromJSON(object.received_pending_status)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReconciliationRow): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.date !== "") {
+      obj.date = message.date;
+    }
+    if (message.currencyCode !== "") {
+      obj.currencyCode = message.currencyCode;
+    }
+    if (message.received !== undefined) {
+      obj.received = ReconciliationCount.toJSON(message.received);
+    }
+    if (message.credited !== undefined) {
+      obj.credited = ReconciliationCount.toJSON(message.credited);
+    }
+    if (message.reversed !== undefined) {
+      obj.reversed = ReconciliationCount.toJSON(message.reversed);
+    }
+    if (message.unattributed?.length) {
+      obj.unattributed = message.unattributed.map((e) => UnattributedCount.toJSON(e));
+    }
+    if (message.pending !== undefined) {
+      obj.pending = ReconciliationCount.toJSON(message.pending);
+    }
+    if (message.receivedPendingStatus !== undefined) {
+      obj.receivedPendingStatus = ReconciliationCount.toJSON(message.receivedPendingStatus);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReconciliationRow>, I>>(base?: I): ReconciliationRow {
+    return ReconciliationRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReconciliationRow>, I>>(object: I): ReconciliationRow {
+    const message = createBaseReconciliationRow();
+    message.partnerId = object.partnerId ?? "";
+    message.date = object.date ?? "";
+    message.currencyCode = object.currencyCode ?? "";
+    message.received = (object.received !== undefined && object.received !== null)
+      ? ReconciliationCount.fromPartial(object.received)
+      : undefined;
+    message.credited = (object.credited !== undefined && object.credited !== null)
+      ? ReconciliationCount.fromPartial(object.credited)
+      : undefined;
+    message.reversed = (object.reversed !== undefined && object.reversed !== null)
+      ? ReconciliationCount.fromPartial(object.reversed)
+      : undefined;
+    message.unattributed = object.unattributed?.map((e) => UnattributedCount.fromPartial(e)) || [];
+    message.pending = (object.pending !== undefined && object.pending !== null)
+      ? ReconciliationCount.fromPartial(object.pending)
+      : undefined;
+    message.receivedPendingStatus =
+      (object.receivedPendingStatus !== undefined && object.receivedPendingStatus !== null)
+        ? ReconciliationCount.fromPartial(object.receivedPendingStatus)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseGetReconciliationReportResponse(): GetReconciliationReportResponse {
+  return { rows: [], timeZone: "" };
+}
+
+export const GetReconciliationReportResponse: MessageFns<GetReconciliationReportResponse> = {
+  encode(message: GetReconciliationReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      ReconciliationRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(18).string(message.timeZone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReconciliationReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReconciliationReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(ReconciliationRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReconciliationReportResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => ReconciliationRow.fromJSON(e)) : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReconciliationReportResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => ReconciliationRow.toJSON(e));
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReconciliationReportResponse>, I>>(base?: I): GetReconciliationReportResponse {
+    return GetReconciliationReportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReconciliationReportResponse>, I>>(
+    object: I,
+  ): GetReconciliationReportResponse {
+    const message = createBaseGetReconciliationReportResponse();
+    message.rows = object.rows?.map((e) => ReconciliationRow.fromPartial(e)) || [];
+    message.timeZone = object.timeZone ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCohortMaturityRequest(): GetCohortMaturityRequest {
+  return { fromDate: "", toDate: "", timeZone: "", groupBy: 0 };
+}
+
+export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
+  encode(message: GetCohortMaturityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromDate !== "") {
+      writer.uint32(10).string(message.fromDate);
+    }
+    if (message.toDate !== "") {
+      writer.uint32(18).string(message.toDate);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(26).string(message.timeZone);
+    }
+    if (message.groupBy !== 0) {
+      writer.uint32(32).int32(message.groupBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCohortMaturityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCohortMaturityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fromDate = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toDate = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.groupBy = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCohortMaturityRequest {
+    return {
+      fromDate: isSet(object.fromDate)
+        ? globalThis.String(object.fromDate)
+        : isSet(object.from_date)
+        ? globalThis.String(object.from_date)
+        : "",
+      toDate: isSet(object.toDate)
+        ? globalThis.String(object.toDate)
+        : isSet(object.to_date)
+        ? globalThis.String(object.to_date)
+        : "",
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      groupBy: isSet(object.groupBy)
+        ? reportGroupingFromJSON(object.groupBy)
+        : isSet(object.group_by)
+        ? reportGroupingFromJSON(object.group_by)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetCohortMaturityRequest): unknown {
+    const obj: any = {};
+    if (message.fromDate !== "") {
+      obj.fromDate = message.fromDate;
+    }
+    if (message.toDate !== "") {
+      obj.toDate = message.toDate;
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.groupBy !== 0) {
+      obj.groupBy = reportGroupingToJSON(message.groupBy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCohortMaturityRequest>, I>>(base?: I): GetCohortMaturityRequest {
+    return GetCohortMaturityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCohortMaturityRequest>, I>>(object: I): GetCohortMaturityRequest {
+    const message = createBaseGetCohortMaturityRequest();
+    message.fromDate = object.fromDate ?? "";
+    message.toDate = object.toDate ?? "";
+    message.timeZone = object.timeZone ?? "";
+    message.groupBy = object.groupBy ?? 0;
+    return message;
+  },
+};
+
+function createBaseMaturityPoint(): MaturityPoint {
+  return { days: 0, revenue: [], revenuePerSend: [] };
+}
+
+export const MaturityPoint: MessageFns<MaturityPoint> = {
+  encode(message: MaturityPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.days !== 0) {
+      writer.uint32(8).uint32(message.days);
+    }
+    for (const v of message.revenue) {
+      Money.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.revenuePerSend) {
+      Money.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MaturityPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMaturityPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.days = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.revenue.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.revenuePerSend.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MaturityPoint {
+    return {
+      days: isSet(object.days) ? globalThis.Number(object.days) : 0,
+      revenue: globalThis.Array.isArray(object?.revenue) ? object.revenue.map((e: any) => Money.fromJSON(e)) : [],
+      revenuePerSend: globalThis.Array.isArray(object?.revenuePerSend)
+        ? object.revenuePerSend.map((e: any) => Money.fromJSON(e))
+        : globalThis.Array.isArray(object?.revenue_per_send)
+        ? object.revenue_per_send.map((e: any) => Money.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MaturityPoint): unknown {
+    const obj: any = {};
+    if (message.days !== 0) {
+      obj.days = Math.round(message.days);
+    }
+    if (message.revenue?.length) {
+      obj.revenue = message.revenue.map((e) => Money.toJSON(e));
+    }
+    if (message.revenuePerSend?.length) {
+      obj.revenuePerSend = message.revenuePerSend.map((e) => Money.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MaturityPoint>, I>>(base?: I): MaturityPoint {
+    return MaturityPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MaturityPoint>, I>>(object: I): MaturityPoint {
+    const message = createBaseMaturityPoint();
+    message.days = object.days ?? 0;
+    message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
+    message.revenuePerSend = object.revenuePerSend?.map((e) => Money.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCohortMaturityRow(): CohortMaturityRow {
+  return { key: "", name: "", sends: "0", points: [] };
+}
+
+export const CohortMaturityRow: MessageFns<CohortMaturityRow> = {
+  encode(message: CohortMaturityRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.sends !== "0") {
+      writer.uint32(24).int64(message.sends);
+    }
+    for (const v of message.points) {
+      MaturityPoint.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortMaturityRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortMaturityRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sends = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.points.push(MaturityPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CohortMaturityRow {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      sends: isSet(object.sends) ? globalThis.String(object.sends) : "0",
+      points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => MaturityPoint.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CohortMaturityRow): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.sends !== "0") {
+      obj.sends = message.sends;
+    }
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => MaturityPoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CohortMaturityRow>, I>>(base?: I): CohortMaturityRow {
+    return CohortMaturityRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CohortMaturityRow>, I>>(object: I): CohortMaturityRow {
+    const message = createBaseCohortMaturityRow();
+    message.key = object.key ?? "";
+    message.name = object.name ?? "";
+    message.sends = object.sends ?? "0";
+    message.points = object.points?.map((e) => MaturityPoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetCohortMaturityResponse(): GetCohortMaturityResponse {
+  return { rows: [], total: undefined, timeZone: "" };
+}
+
+export const GetCohortMaturityResponse: MessageFns<GetCohortMaturityResponse> = {
+  encode(message: GetCohortMaturityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      CohortMaturityRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== undefined) {
+      CohortMaturityRow.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(26).string(message.timeZone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCohortMaturityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCohortMaturityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(CohortMaturityRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = CohortMaturityRow.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCohortMaturityResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => CohortMaturityRow.fromJSON(e)) : [],
+      total: isSet(object.total) ? CohortMaturityRow.fromJSON(object.total) : undefined,
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCohortMaturityResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => CohortMaturityRow.toJSON(e));
+    }
+    if (message.total !== undefined) {
+      obj.total = CohortMaturityRow.toJSON(message.total);
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCohortMaturityResponse>, I>>(base?: I): GetCohortMaturityResponse {
+    return GetCohortMaturityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCohortMaturityResponse>, I>>(object: I): GetCohortMaturityResponse {
+    const message = createBaseGetCohortMaturityResponse();
+    message.rows = object.rows?.map((e) => CohortMaturityRow.fromPartial(e)) || [];
+    message.total = (object.total !== undefined && object.total !== null)
+      ? CohortMaturityRow.fromPartial(object.total)
+      : undefined;
+    message.timeZone = object.timeZone ?? "";
+    return message;
+  },
+};
+
 /** ReportingService answers the dashboards' questions from read models built from events. */
 
 export interface ReportingServiceClient {
@@ -1864,6 +3411,17 @@ export interface ReportingServiceClient {
   /** One contact's messages, clicks and conversions in time order. */
 
   getContactJourney(request: GetContactJourneyRequest, metadata?: Metadata): Observable<GetContactJourneyResponse>;
+
+  /** Per partner, local day and currency: postbacks received vs credited vs unattributed (by reason) vs pending. */
+
+  getReconciliationReport(
+    request: GetReconciliationReportRequest,
+    metadata?: Metadata,
+  ): Observable<GetReconciliationReportResponse>;
+
+  /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
+
+  getCohortMaturity(request: GetCohortMaturityRequest, metadata?: Metadata): Observable<GetCohortMaturityResponse>;
 }
 
 /** ReportingService answers the dashboards' questions from read models built from events. */
@@ -1889,11 +3447,34 @@ export interface ReportingServiceController {
     request: GetContactJourneyRequest,
     metadata?: Metadata,
   ): Promise<GetContactJourneyResponse> | Observable<GetContactJourneyResponse> | GetContactJourneyResponse;
+
+  /** Per partner, local day and currency: postbacks received vs credited vs unattributed (by reason) vs pending. */
+
+  getReconciliationReport(
+    request: GetReconciliationReportRequest,
+    metadata?: Metadata,
+  ):
+    | Promise<GetReconciliationReportResponse>
+    | Observable<GetReconciliationReportResponse>
+    | GetReconciliationReportResponse;
+
+  /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
+
+  getCohortMaturity(
+    request: GetCohortMaturityRequest,
+    metadata?: Metadata,
+  ): Promise<GetCohortMaturityResponse> | Observable<GetCohortMaturityResponse> | GetCohortMaturityResponse;
 }
 
 export function ReportingServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["getPerformanceReport", "getMessageReport", "getContactJourney"];
+    const grpcMethods: string[] = [
+      "getPerformanceReport",
+      "getMessageReport",
+      "getContactJourney",
+      "getReconciliationReport",
+      "getCohortMaturity",
+    ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("ReportingService", method)(constructor.prototype[method], method, descriptor);
@@ -1949,6 +3530,31 @@ export const ReportingServiceService = {
       Buffer.from(GetContactJourneyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetContactJourneyResponse => GetContactJourneyResponse.decode(value),
   },
+  /** Per partner, local day and currency: postbacks received vs credited vs unattributed (by reason) vs pending. */
+  getReconciliationReport: {
+    path: "/trackly.reporting.v1.ReportingService/GetReconciliationReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReconciliationReportRequest): Buffer =>
+      Buffer.from(GetReconciliationReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReconciliationReportRequest => GetReconciliationReportRequest.decode(value),
+    responseSerialize: (value: GetReconciliationReportResponse): Buffer =>
+      Buffer.from(GetReconciliationReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReconciliationReportResponse =>
+      GetReconciliationReportResponse.decode(value),
+  },
+  /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
+  getCohortMaturity: {
+    path: "/trackly.reporting.v1.ReportingService/GetCohortMaturity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCohortMaturityRequest): Buffer =>
+      Buffer.from(GetCohortMaturityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCohortMaturityRequest => GetCohortMaturityRequest.decode(value),
+    responseSerialize: (value: GetCohortMaturityResponse): Buffer =>
+      Buffer.from(GetCohortMaturityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCohortMaturityResponse => GetCohortMaturityResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
@@ -1958,6 +3564,10 @@ export interface ReportingServiceServer extends UntypedServiceImplementation {
   getMessageReport: handleUnaryCall<GetMessageReportRequest, GetMessageReportResponse>;
   /** One contact's messages, clicks and conversions in time order. */
   getContactJourney: handleUnaryCall<GetContactJourneyRequest, GetContactJourneyResponse>;
+  /** Per partner, local day and currency: postbacks received vs credited vs unattributed (by reason) vs pending. */
+  getReconciliationReport: handleUnaryCall<GetReconciliationReportRequest, GetReconciliationReportResponse>;
+  /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
+  getCohortMaturity: handleUnaryCall<GetCohortMaturityRequest, GetCohortMaturityResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -106,7 +106,7 @@ export interface MessageToRegister {
   sentAt: Date | undefined;
 }
 
-/** RegisterMessagesRequest is a batch of sends (at most 1000). */
+/** RegisterMessagesRequest is a batch of sends (at most 10000). */
 export interface RegisterMessagesRequest {
   /** The messages; the whole batch is validated before any is stored. */
   messages: MessageToRegister[];

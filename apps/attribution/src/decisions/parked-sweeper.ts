@@ -1,0 +1,67 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Logger } from '@trackly/logging';
+import { OutboxRelay } from '@trackly/messaging';
+import type { AttributionConfig } from '../attribution.config';
+import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER } from '../attribution.tokens';
+import { AttributionService } from './attribution.service';
+
+/**
+ * The backoff timer of parked conversions: retries the due ones (each in its own transaction, row locked with SKIP
+ * LOCKED so replicas share the work) and settles them UNKNOWN_CLICK_ID once their horizon has passed.
+ */
+@Injectable()
+export class ParkedSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  private stopped = false;
+  /** A tenth of the horizon, between 100 ms and 5 s: a short test horizon settles promptly, production polls lightly. */
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly relay: OutboxRelay,
+    private readonly attribution: AttributionService,
+    @Inject(ATTRIBUTION_CONFIG) config: AttributionConfig,
+    @Inject(ATTRIBUTION_LOGGER) private readonly logger: Logger,
+  ) {
+    this.intervalMs = Math.max(100, Math.min(5000, Math.floor((config.ATTRIBUTION_PARK_HORIZON_SECONDS * 1000) / 10)));
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.sweeping;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sweeping = this.sweep()
+        .then(() => undefined)
+        .catch((e: unknown) => this.logger.warn({ err: (e as Error).message }, 'parked conversions sweep failed; will retry'))
+        .finally(() => {
+          this.sweeping = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
+  }
+
+  /** One pass over the due parked conversions; returns how many were settled. */
+  async sweep(): Promise<number> {
+    let settled = 0;
+    for (const key of await this.attribution.dueParked(100)) {
+      if (this.stopped) break;
+      const emitted = await this.ds.transaction((m) => this.attribution.retryParked(m, key.partnerId, key.conversionId));
+      if (emitted) {
+        settled++;
+        this.relay.kick();
+      }
+    }
+    return settled;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * CSV exports of the reports (RFC 4180: CRLF, quotes doubled). Money is written as exact decimal strings with the
+ * currency in its own column; one line per group and currency, because totals are never converted. A text cell
+ * starting with = + - @ is prefixed with an apostrophe so a spreadsheet never runs it as a formula.
+ */
+import { formatMicros } from '@trackly/kernel';
+import {
+  CohortMaturityRow,
+  GetCohortMaturityResponse,
+  GetContactJourneyResponse,
+  GetMessageReportResponse,
+  GetPerformanceReportResponse,
+  GetReconciliationReportResponse,
+  journeyEventKindToJSON,
+  PerformanceRow,
+  ReconciliationCount,
+} from '@trackly/contracts/reporting/v1/reporting_service';
+import type { Money } from '@trackly/contracts/common/v1/money';
+
+type Cell = string | number | bigint | boolean | undefined | null;
+
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+export function csvCell(v: Cell): string {
+  if (v === undefined || v === null) return '';
+  let s = String(v);
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s) && !NUMBER.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(header: string[], rows: Cell[][]): string {
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}
+
+const amount = (m: Money | undefined) => formatMicros(BigInt(m?.amountMicros || '0'));
+/** Millionths as a decimal ratio: 120000 -> 0.12. */
+const ratio = (ppm: string) => formatMicros(BigInt(ppm || '0'));
+
+export function performanceCsv(r: GetPerformanceReportResponse): string {
+  const header = [
+    'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
+    'revenue', 'pending_revenue', 'reversed_revenue', 'revenue_per_send', 'epc',
+  ];
+  const lines = (row: PerformanceRow, key: string): Cell[][] => {
+    const base = [key, row.name, row.key2, row.name2];
+    const counts = [row.sends, row.clicks, row.uniqueClicks, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
+    if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '']];
+    return row.revenue.map((t) => [
+      ...base, t.revenue?.currencyCode ?? '', ...counts,
+      amount(t.revenue), amount(t.pendingRevenue), amount(t.reversed), amount(t.revenuePerSend), amount(t.epc),
+    ]);
+  };
+  const rows = r.rows.flatMap((row) => lines(row, row.key));
+  if (r.total) rows.push(...lines(r.total, 'TOTAL'));
+  return toCsv(header, rows);
+}
+
+export function reconciliationCsv(r: GetReconciliationReportResponse): string {
+  const n = (c: ReconciliationCount | undefined) => [c?.count ?? '0', amount(c?.amount)];
+  return toCsv(
+    [
+      'partner', 'date', 'currency', 'received', 'received_amount', 'credited', 'credited_amount', 'reversed', 'reversed_amount',
+      'unattributed', 'unattributed_amount', 'unattributed_reasons', 'pending', 'pending_amount', 'partner_pending', 'partner_pending_amount',
+    ],
+    r.rows.map((row) => {
+      const unCount = row.unattributed.reduce((s, u) => s + BigInt(u.total?.count || '0'), 0n);
+      const unMicros = row.unattributed.reduce((s, u) => s + BigInt(u.total?.amount?.amountMicros || '0'), 0n);
+      return [
+        row.partnerId, row.date, row.currencyCode, ...n(row.received), ...n(row.credited), ...n(row.reversed),
+        unCount, formatMicros(unMicros), row.unattributed.map((u) => `${u.reason}=${u.total?.count ?? 0}`).join(' '),
+        ...n(row.pending), ...n(row.receivedPendingStatus),
+      ];
+    }),
+  );
+}
+
+export function messageCsv(r: GetMessageReportResponse): string {
+  const base = [r.messageId, r.contactId, r.phoneMasked, r.campaignId, r.creativeId, r.offerId, r.sentAt?.toISOString(), r.clicked, r.firstClickedAt?.toISOString(), r.clickCount];
+  const header = [
+    'message_id', 'contact_id', 'phone_masked', 'campaign_id', 'creative_id', 'offer_id', 'sent_at', 'clicked', 'first_clicked_at', 'click_count',
+    'partner', 'conversion_id', 'click_id', 'occurred_at', 'status', 'currency', 'payout',
+  ];
+  if (!r.conversions.length) return toCsv(header, [[...base, '', '', '', '', '', '', '']]);
+  return toCsv(
+    header,
+    r.conversions.map((c) => [...base, c.partnerId, c.conversionId, c.clickId, c.occurredAt?.toISOString(), c.status, c.payout?.currencyCode, amount(c.payout)]),
+  );
+}
+
+export function journeyCsv(r: GetContactJourneyResponse): string {
+  return toCsv(
+    ['contact_id', 'at', 'kind', 'message_id', 'click_id', 'offer_id', 'conversion_id', 'currency', 'payout'],
+    r.events.map((e) => [
+      r.contactId, e.at?.toISOString(), journeyEventKindToJSON(e.kind).replace('JOURNEY_EVENT_KIND_', ''), e.messageId, e.clickId, e.offerId,
+      e.conversionId, e.payout?.currencyCode, e.payout ? amount(e.payout) : '',
+    ]),
+  );
+}
+
+export function maturityCsv(r: GetCohortMaturityResponse): string {
+  const lines = (row: CohortMaturityRow, key: string): Cell[][] =>
+    row.points.flatMap((p) => p.revenue.map((m, i) => [key, row.name, row.sends, p.days, m.currencyCode, amount(m), amount(p.revenuePerSend[i])]));
+  const rows = r.rows.flatMap((row) => lines(row, row.key));
+  if (r.total) rows.push(...lines(r.total, 'TOTAL'));
+  return toCsv(['key', 'name', 'sends', 'days', 'currency', 'revenue', 'revenue_per_send'], rows);
+}

@@ -1,0 +1,20 @@
+import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';
+
+describe('partner tokens', () => {
+  it('are long, URL-safe and different every time', () => {
+    const tokens = new Set(Array.from({ length: 50 }, newPartnerToken));
+    expect(tokens.size).toBe(50);
+    for (const t of tokens) expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('match their own hash only', () => {
+    const token = newPartnerToken();
+    const stored = tokenSha256(token);
+    expect(stored).toHaveLength(32);
+    expect(tokenMatches(token, stored)).toBe(true);
+    expect(tokenMatches(`${token}x`, stored)).toBe(false);
+    expect(tokenMatches(token.slice(1), stored)).toBe(false);
+    expect(tokenMatches('', stored)).toBe(false);
+    expect(tokenMatches(token, Buffer.alloc(16))).toBe(false);
+  });
+});

@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
+import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
+import type {
+  GetPostbackTemplateResponse,
+  UpsertPartnerRequest,
+  UpsertPartnerResponse,
+} from '@trackly/contracts/ingest/v1/ingest_service';
+import { orThrow, partnerIdProblem } from '../domain/conversion.rules';
+import { partnerKindName, postbackTemplate, validatePartner } from '../domain/partner.rules';
+import { addressAllowed, parseAllowList } from '../domain/source-addresses';
+import type { IngestConfig } from '../ingest.config';
+import { toPartner } from '../ingest.mappers';
+import { INGEST_CONFIG } from '../ingest.tokens';
+import { PartnerEntity } from './partner.entity';
+import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';
+
+/** Why the edge refuses a request before reading it. */
+export type PartnerCheck =
+  | { ok: true; partner: PartnerEntity }
+  | { ok: false; refusal: 'not_found' | 'unauthorized' | 'forbidden'; reasonCode: string; message: string };
+
+/** The partner registry: who may post, with which token, from where, and how their postbacks read. */
+@Injectable()
+export class PartnersService {
+  constructor(
+    private readonly ds: DataSource,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+  ) {}
+
+  /** Replaces a partner's settings; a new partner gets a token, which is returned here and never again. */
+  async upsert(req: UpsertPartnerRequest): Promise<UpsertPartnerResponse> {
+    const p = orThrow(validatePartner(req, this.config.INGEST_DEFAULT_CURRENCY));
+    const now = this.clock.now();
+    const token = newPartnerToken();
+    // On conflict the token hash is left alone: only a created row uses the new token.
+    const [row]: { created: boolean }[] = await this.ds.query(
+      `INSERT INTO "ingest".partners AS t (partner_id, name, kind, click_id_param, default_currency, allowed_sources,
+         token_sha256, token_issued_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+       ON CONFLICT (partner_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, click_id_param = EXCLUDED.click_id_param,
+         default_currency = EXCLUDED.default_currency, allowed_sources = EXCLUDED.allowed_sources, updated_at = EXCLUDED.updated_at
+       RETURNING (xmax = 0) AS created`,
+      [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now],
+    );
+    const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
+    return { partner, created: row.created, token: row.created ? token : '' };
+  }
+
+  async get(partnerId: string): Promise<Partner> {
+    return toPartner(await this.find(partnerId));
+  }
+
+  async list(kind: PartnerKind): Promise<Partner[]> {
+    const name = kind === PartnerKind.PARTNER_KIND_UNSPECIFIED ? undefined : partnerKindName(kind);
+    if (kind !== PartnerKind.PARTNER_KIND_UNSPECIFIED && !name) throw new InvalidArgumentError('kind', `is not a known partner kind (${kind})`);
+    const rows = await this.ds.getRepository(PartnerEntity).find({ where: name ? { kind: name } : {}, order: { partnerId: 'ASC' } });
+    return rows.map(toPartner);
+  }
+
+  /** A new token; the old one stops working with this commit. */
+  async rotateToken(partnerId: string): Promise<{ partner: Partner; token: string }> {
+    this.checkId(partnerId);
+    const token = newPartnerToken();
+    const rows: unknown[] = await this.ds.query(
+      `WITH updated AS (
+         UPDATE "ingest".partners SET token_sha256 = $2, token_issued_at = $3, updated_at = $3 WHERE partner_id = $1 RETURNING partner_id)
+       SELECT partner_id FROM updated`,
+      [partnerId, tokenSha256(token), this.clock.now()],
+    );
+    if (!rows.length) throw new NotFoundError('partner', partnerId);
+    return { partner: await this.get(partnerId), token };
+  }
+
+  /** The URL to paste into the partner's platform; a token given is checked before it is written into the URL. */
+  async template(partnerId: string, token: string): Promise<GetPostbackTemplateResponse> {
+    const partner = await this.find(partnerId);
+    if (token && !tokenMatches(token, partner.tokenSha256)) {
+      throw new InvalidArgumentError('token', 'is not the current token of this partner');
+    }
+    const t = postbackTemplate(partner, this.config.INGEST_PUBLIC_URL, token || null);
+    return { url: t.url, clickIdMacro: t.clickIdMacro, tokenIncluded: !!token };
+  }
+
+  /** The edge's gate: a registered partner (404), its token (401), an allowed source address (403). */
+  async check(partnerId: string, token: string | undefined, sourceAddress: string): Promise<PartnerCheck> {
+    const partner = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    if (!partner) return { ok: false, refusal: 'not_found', reasonCode: 'UNKNOWN_PARTNER', message: `partner "${partnerId}" is not registered` };
+    if (!token) return { ok: false, refusal: 'unauthorized', reasonCode: 'MISSING_TOKEN', message: 'token is required' };
+    if (!tokenMatches(token, partner.tokenSha256)) return { ok: false, refusal: 'unauthorized', reasonCode: 'BAD_TOKEN', message: 'token is not valid' };
+    if (partner.allowedSources.length) {
+      const ranges = parseAllowList(partner.allowedSources);
+      // Entries were checked when stored; an unreadable list allows nothing rather than everything.
+      if (!ranges.ok || !addressAllowed(ranges.value, sourceAddress)) {
+        return { ok: false, refusal: 'forbidden', reasonCode: 'SOURCE_NOT_ALLOWED', message: `source address ${sourceAddress} is not in the partner's allow-list` };
+      }
+    }
+    return { ok: true, partner };
+  }
+
+  private async find(partnerId: string): Promise<PartnerEntity> {
+    this.checkId(partnerId);
+    const row = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    if (!row) throw new NotFoundError('partner', partnerId);
+    return row;
+  }
+
+  private checkId(partnerId: string): void {
+    const problem = partnerIdProblem(partnerId);
+    if (problem) throw new InvalidArgumentError('partner_id', problem);
+  }
+}

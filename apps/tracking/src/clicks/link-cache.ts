@@ -1,0 +1,111 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { LruCache } from '../domain/lru-cache';
+import { ClickBatcher } from './click-batcher';
+import { TRACKING_CONFIG } from '../tracking.tokens';
+import type { TrackingConfig } from '../tracking.config';
+
+/** What the click edge needs to know about a short code. Messages never change once registered. */
+export interface Link {
+  shortCode: string;
+  messageId: string;
+  contactId: string;
+  campaignId: string;
+  creativeId: string;
+  offerId: string;
+  sentAt: Date;
+}
+
+export interface ResolvedLink extends Link {
+  destinationUrlTemplate: string;
+}
+
+/**
+ * Short code -> message dimensions, and offer -> destination template, in bounded in-memory LRUs with a TTL. The
+ * template is cached apart from the link so an offer upsert in this process invalidates one entry, not every
+ * link of the offer; other replicas see the change within the TTL. A miss is one indexed read (short_code is
+ * unique, the offer is joined by primary key), shared by the misses that arrive together.
+ */
+@Injectable()
+export class LinkCache {
+  private readonly links: LruCache<string, Link>;
+  private readonly templates: LruCache<string, string>;
+  private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
+  private readonly reads: ClickBatcher<string, ResolvedLink | undefined>;
+
+  constructor(
+    private readonly ds: DataSource,
+    @Inject(TRACKING_CONFIG) config: TrackingConfig,
+    @Inject(CLOCK) clock: Clock,
+  ) {
+    this.links = new LruCache(config.TRACKING_LINK_CACHE_SIZE, config.TRACKING_LINK_CACHE_TTL_MS, clock);
+    this.templates = new LruCache(Math.min(config.TRACKING_LINK_CACHE_SIZE, 10_000), config.TRACKING_LINK_CACHE_TTL_MS, clock);
+    // A blast's clicks are mostly on codes not seen yet: their reads are grouped like the writes, so a burst of
+    // misses takes a few pooled connections instead of queueing one query per request in front of the commits.
+    this.reads = new ClickBatcher((codes) => this.loadMany(codes), { windowMs: 0, maxBatch: 500, maxInFlight: 2 });
+  }
+
+  /** The link and its offer's current template, or undefined for an unknown code. */
+  async resolve(shortCode: string): Promise<ResolvedLink | undefined> {
+    const link = this.links.get(shortCode);
+    if (link) {
+      const template = this.templates.get(link.offerId) ?? (await this.loadTemplate(link.offerId));
+      if (template !== undefined) return { ...link, destinationUrlTemplate: template };
+    }
+    // Single flight: a blast's first burst on one code is one read, not one per request queued on the pool.
+    let pending = this.loading.get(shortCode);
+    if (!pending) {
+      pending = this.reads.submit(shortCode).finally(() => this.loading.delete(shortCode));
+      this.loading.set(shortCode, pending);
+    }
+    return pending;
+  }
+
+  /** Misses of concurrent requests share one read: `short_code = ANY($1)` on the unique index, offers joined by key. */
+  private async loadMany(codes: string[]): Promise<(ResolvedLink | undefined)[]> {
+    const rows: { short_code: string; message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; destination_url_template: string }[] =
+      await this.ds.query(
+        `SELECT msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id, msg.sent_at,
+                o.destination_url_template
+         FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id
+         WHERE msg.short_code = ANY($1::text[])`,
+        [codes],
+      );
+    const found = new Map<string, ResolvedLink>();
+    for (const r of rows) {
+      const link: Link = {
+        shortCode: r.short_code,
+        messageId: r.message_id,
+        contactId: r.contact_id,
+        campaignId: r.campaign_id,
+        creativeId: r.creative_id,
+        offerId: r.offer_id,
+        sentAt: r.sent_at,
+      };
+      this.links.set(r.short_code, link);
+      this.templates.set(r.offer_id, r.destination_url_template);
+      found.set(r.short_code, { ...link, destinationUrlTemplate: r.destination_url_template });
+    }
+    return codes.map((c) => found.get(c));
+  }
+
+  /** Called after an offer upsert commits: the next click reads the new template. */
+  invalidateOffer(offerId: string): void {
+    this.templates.delete(offerId);
+  }
+
+  stats() {
+    return { links: this.links.size, hits: this.links.hits, misses: this.links.misses };
+  }
+
+  private async loadTemplate(offerId: string): Promise<string | undefined> {
+    const rows: { destination_url_template: string }[] = await this.ds.query(
+      `SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`,
+      [offerId],
+    );
+    if (!rows[0]) return undefined;
+    this.templates.set(offerId, rows[0].destination_url_template);
+    return rows[0].destination_url_template;
+  }
+}

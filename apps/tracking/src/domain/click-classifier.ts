@@ -1,0 +1,156 @@
+/**
+ * Who fetched a tracked link. SMS links are fetched by link previews (iMessage, WhatsApp, Telegram...), crawlers
+ * and security scanners, often seconds after delivery; only a person's tap is a click. The rules are data: an
+ * ordered list, first match wins, with a version recorded on every hit so a change of rules is visible in the data.
+ */
+
+export type HitClass = 'HUMAN' | 'PREVIEW' | 'BOT';
+
+/** Bump whenever RULES or the thresholds change; stored on every click. */
+export const CLASSIFIER_VERSION = '2026-11-1';
+
+/** What the edge knows about one hit. Header values are as sent ('' when absent). */
+export interface Hit {
+  method: string;
+  userAgent: string;
+  acceptLanguage: string;
+  /** Purpose / Sec-Purpose / X-Purpose / X-Moz: browsers and apps announce prefetches and previews there. */
+  purpose: string;
+  at: Date;
+  messageSentAt: Date;
+  /** Distinct short codes the same client (IP + user agent) fetched within the repeat window, this one included. */
+  distinctCodesFromClient: number;
+}
+
+export interface Thresholds {
+  /** A hit this soon after the send with no Accept-Language is an OS/carrier preview, not a person. */
+  previewWindowMs: number;
+  /** Faster than anyone reads an SMS and taps: a preview whatever its headers say. */
+  instantMs: number;
+  /** This many distinct links from one client within the repeat window is a scanner (0 turns the rule off). */
+  repeatCodes: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = { previewWindowMs: 5_000, instantMs: 1_000, repeatCodes: 20 };
+
+export interface Classification {
+  class: HitClass;
+  /** Short, stable text, e.g. "user agent: iMessage/Facebook preview (facebookexternalhit)". */
+  reason: string;
+  version: string;
+}
+
+interface UaRule {
+  class: HitClass;
+  /** Who this is, for the reason text. */
+  name: string;
+  pattern: RegExp;
+}
+
+/**
+ * User-agent rules, most specific first. Previews before crawlers: iMessage announces itself as
+ * "facebookexternalhit/1.1 Facebot Twitterbot/1.0" and must read as a preview, not as the Facebook crawler.
+ */
+export const UA_RULES: readonly UaRule[] = [
+  { class: 'PREVIEW', name: 'iMessage/Facebook preview', pattern: /facebookexternalhit|facebot|facebookcatalog/i },
+  { class: 'PREVIEW', name: 'WhatsApp preview', pattern: /whatsapp\//i },
+  { class: 'PREVIEW', name: 'Telegram preview', pattern: /telegrambot/i },
+  { class: 'PREVIEW', name: 'Slack preview', pattern: /slackbot|slack-imgproxy/i },
+  { class: 'PREVIEW', name: 'Discord preview', pattern: /discordbot/i },
+  { class: 'PREVIEW', name: 'Skype/Teams preview', pattern: /skypeuripreview|microsoftpreview/i },
+  { class: 'PREVIEW', name: 'LinkedIn preview', pattern: /linkedinbot/i },
+  { class: 'PREVIEW', name: 'Twitter/X preview', pattern: /twitterbot/i },
+  { class: 'PREVIEW', name: 'Viber preview', pattern: /\bviber\b/i },
+  { class: 'PREVIEW', name: 'Snapchat preview', pattern: /snap url preview/i },
+  { class: 'PREVIEW', name: 'Pinterest preview', pattern: /pinterest(bot)?\//i },
+  { class: 'PREVIEW', name: 'Embed service', pattern: /embedly|iframely/i },
+  { class: 'PREVIEW', name: 'link preview', pattern: /link ?preview|web ?preview|url ?preview/i },
+  { class: 'BOT', name: 'security scanner (Proofpoint)', pattern: /proofpoint/i },
+  { class: 'BOT', name: 'security scanner (Mimecast)', pattern: /mimecast/i },
+  { class: 'BOT', name: 'security scanner (Barracuda)', pattern: /barracuda/i },
+  {
+    class: 'BOT',
+    name: 'security scanner',
+    pattern: /symantec|forcepoint|fortiguard|sophos|trend ?micro|zscaler|cisco-?talos|checkpoint|safelinks|urlscan|virustotal/i,
+  },
+  { class: 'BOT', name: 'search crawler (Google)', pattern: /googlebot|adsbot-google|mediapartners-google|google-inspectiontool|apis-google|storebot-google|googleother/i },
+  { class: 'BOT', name: 'search crawler (Bing)', pattern: /bingbot|bingpreview|msnbot|adidxbot/i },
+  { class: 'BOT', name: 'search crawler', pattern: /applebot|yandex(bot|images)|duckduckbot|baiduspider|petalbot|sogou|seznambot/i },
+  { class: 'BOT', name: 'SEO/AI crawler', pattern: /ahrefsbot|semrushbot|mj12bot|dotbot|gptbot|chatgpt-user|claudebot|ccbot|bytespider|amazonbot/i },
+  { class: 'BOT', name: 'headless browser', pattern: /headlesschrome|phantomjs|puppeteer|playwright|selenium|electron\/.*headless|chrome-lighthouse/i },
+  {
+    class: 'BOT',
+    name: 'HTTP library',
+    pattern: /^(curl|wget|python-requests|python-urllib|python-httpx|aiohttp|go-http-client|okhttp|java|apache-httpclient|axios|node-fetch|undici|got|libwww-perl|lwp|postmanruntime|insomnia|ruby|faraday|guzzlehttp|php|scrapy|httpie|reqwest|dart)[/ ]/i,
+  },
+  { class: 'BOT', name: 'uptime/link checker', pattern: /uptimerobot|pingdom|statuscake|site24x7|linkchecker|w3c_validator|check_http/i },
+  // Last: anything calling itself a bot, crawler or spider that no rule above named.
+  // "[a-z]bot/" and a bare word "bot", so a phone model such as "CUBOT P30" is not read as one.
+  { class: 'BOT', name: 'self-declared bot', pattern: /\bbot\b|[a-z]bot\/|crawler|spider|scraper/i },
+];
+
+function ms(n: number): string {
+  return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`;
+}
+
+/** Classifies one hit; pure, so the same hit always gets the same answer under the same version. */
+export function classifyHit(hit: Hit, t: Thresholds = DEFAULT_THRESHOLDS): Classification {
+  const verdict = (cls: HitClass, reason: string): Classification => ({ class: cls, reason, version: CLASSIFIER_VERSION });
+  const ua = hit.userAgent.trim();
+  if (!ua) return verdict('BOT', 'empty user agent');
+  for (const rule of UA_RULES) {
+    const m = rule.pattern.exec(ua);
+    if (m) return verdict(rule.class, `user agent: ${rule.name} (${m[0].trim().replace(/[/ ]$/, '')})`);
+  }
+  if (hit.method.toUpperCase() === 'HEAD') return verdict('BOT', 'HEAD request (link checker)');
+  const purpose = hit.purpose.toLowerCase();
+  if (/prefetch|prerender|preview/.test(purpose)) return verdict('PREVIEW', `prefetch announced (${purpose})`);
+  if (t.repeatCodes > 0 && hit.distinctCodesFromClient >= t.repeatCodes) {
+    return verdict('BOT', `same IP and user agent fetched ${hit.distinctCodesFromClient} different links within the repeat window`);
+  }
+  const sinceSend = hit.at.getTime() - hit.messageSentAt.getTime();
+  // A negative delay is clock skew between the sender and us, not evidence either way.
+  if (sinceSend >= 0 && sinceSend < t.instantMs) return verdict('PREVIEW', `fetched ${ms(sinceSend)} after the send, faster than a person taps`);
+  // "*" is what HTTP libraries send by default (Node's fetch does); no browser a person uses sends it.
+  const language = hit.acceptLanguage.trim();
+  if (sinceSend >= 0 && sinceSend < t.previewWindowMs && (!language || language === '*')) {
+    return verdict('PREVIEW', `fetched ${ms(sinceSend)} after the send without Accept-Language (preview profile)`);
+  }
+  return verdict('HUMAN', 'browser user agent');
+}
+
+/**
+ * Remembers which codes each client (IP + user agent) fetched recently, so repeat patterns can be seen. Bounded:
+ * at most maxClients clients (the least recently seen is forgotten first) and maxCodesPerClient codes each.
+ */
+export class RepeatWindow {
+  private readonly clients = new Map<string, { codes: Map<string, number> }>();
+
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly maxClients = 50_000,
+    private readonly maxCodesPerClient = 256,
+  ) {}
+
+  /** Records the hit and returns how many distinct codes this client fetched within the window, this one included. */
+  record(clientKey: string, code: string, at: Date): number {
+    const now = at.getTime();
+    let entry = this.clients.get(clientKey);
+    if (entry) this.clients.delete(clientKey);
+    else entry = { codes: new Map() };
+    this.clients.set(clientKey, entry); // re-inserted: Map order is recency order
+    const codes = entry.codes;
+    codes.delete(code);
+    codes.set(code, now);
+    for (const [c, seen] of codes) {
+      if (now - seen < this.windowMs && codes.size <= this.maxCodesPerClient) break; // oldest first: the rest are newer
+      codes.delete(c);
+    }
+    while (this.clients.size > this.maxClients) this.clients.delete(this.clients.keys().next().value as string);
+    return codes.size;
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './context';
+export * from './grpc.interceptor';
+export * from './http';
+export * from './metrics';
+export * from './tracing';

@@ -11,6 +11,7 @@ import type { GatewayConfig } from './gateway.config';
 import { GATEWAY_CONFIG } from './gateway.tokens';
 import { GatewayHealthHttpController } from './health/health.http.controller';
 import { OpenApiHttpController } from './openapi/openapi.http.controller';
+import { PartnersHttpController } from './partners/partners.http.controller';
 import { ReportsHttpController } from './reports/reports.http.controller';
 
 /** The dashboards' HTTP API: no database, no broker; everything comes from the services over gRPC. */
@@ -19,7 +20,7 @@ export class GatewayModule {
   static register(config: GatewayConfig, clock: Clock): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [ReportsHttpController, ConversionsHttpController, GatewayHealthHttpController, OpenApiHttpController, DashboardHttpController],
+      controllers: [ReportsHttpController, ConversionsHttpController, PartnersHttpController, GatewayHealthHttpController, OpenApiHttpController, DashboardHttpController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },

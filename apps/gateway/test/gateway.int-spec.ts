@@ -13,7 +13,7 @@ import {
 } from '@trackly/contracts/attribution/v1/attribution_service';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
-import { IngestServiceServer, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { IngestServiceServer, IngestServiceService, SendTestPostbackRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import {
   DateBasis,
   GetPerformanceReportRequest,
@@ -99,6 +99,7 @@ const conversion = (conversionId: string, over: Partial<Conversion> = {}) =>
 describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
   const performanceRequests: GetPerformanceReportRequest[] = [];
+  const testPostbackRequests: SendTestPostbackRequest[] = [];
   const reconciliationRequests: GetReconciliationReportRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
@@ -190,6 +191,18 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     getPartnerCounters: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
     replayPostbacks: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
     importConversions: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    sendTestPostback: (call, cb) => {
+      testPostbackRequests.push(call.request);
+      const { partnerId, token, clickId } = call.request;
+      if (partnerId !== 'tune-1') return cb(fail(grpc.status.NOT_FOUND, `partner "${partnerId}" not found`));
+      const url = `http://127.0.0.1:3002/postbacks/tune-1?token=REDACTED&click_id=${clickId}&transaction_id=tx-1`;
+      if (token !== 'good-token') {
+        return cb(null, { url, httpStatus: 401, responseBody: '{"error":"UNAUTHENTICATED","message":"token is not valid"}', conversionId: 'test-1', conversion: undefined });
+      }
+      // tx-1 has a decision in the fake attribution, tx-new has none yet.
+      const id = clickId === 'undecided' ? 'tx-new' : 'tx-1';
+      cb(null, { url, httpStatus: 200, responseBody: `{"status":"stored","conversion_id":"${id}"}`, conversionId: id, conversion: conversion(id) });
+    },
     getConversion: (call, cb) => {
       const { partnerId, conversionId } = call.request;
       if (partnerId === 'tune-1' && conversionId === 'tx-1') {
@@ -475,11 +488,43 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     });
   });
 
+  describe('test postback', () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY_1}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    it('returns the edge answer, the stored conversion and its attribution decision', async () => {
+      const res = await post('/api/partners/tune-1/test-postback', { token: 'good-token', click_id: 'clickB', payout: '24.99' });
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(testPostbackRequests.at(-1)).toEqual({ partnerId: 'tune-1', token: 'good-token', clickId: 'clickB', payout: '24.99', currency: '' });
+      expect(body).toMatchObject({
+        url: 'http://127.0.0.1:3002/postbacks/tune-1?token=REDACTED&click_id=clickB&transaction_id=tx-1', httpStatus: 200, conversionId: 'tx-1',
+        conversion: { conversionId: 'tx-1', payout: { currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' } },
+        attribution: { outcome: 'ATTRIBUTION_OUTCOME_ATTRIBUTED', messageId: 'msg-a' },
+      });
+    });
+
+    it('gives attribution: null when not decided yet, and reports an edge 401 with no conversion', async () => {
+      const undecided = await json(await post('/api/partners/tune-1/test-postback', { token: 'good-token', click_id: 'undecided' }));
+      expect(undecided).toMatchObject({ httpStatus: 200, conversionId: 'tx-new', attribution: null });
+      const refused = await post('/api/partners/tune-1/test-postback', { token: 'wrong', click_id: 'clickB' });
+      expect(refused.status).toBe(200);
+      expect(await json(refused)).toMatchObject({ httpStatus: 401, conversion: null, attribution: null, responseBody: expect.stringContaining('UNAUTHENTICATED') });
+    });
+
+    it('answers 400 per field for a bad body and 404 for an unknown partner', async () => {
+      const bad = await post('/api/partners/tune-1/test-postback', { click_id: 7 });
+      expect(bad.status).toBe(400);
+      expect(await json(bad)).toMatchObject({ fields: { token: 'is required', click_id: 'must be a string' } });
+      expect((await post('/api/partners/nobody/test-postback', { token: 'good-token', click_id: 'c' })).status).toBe(404);
+    });
+  });
+
   describe('OpenAPI and dashboard', () => {
     it('documents every route it serves, and serves every documented path', async () => {
       const res = await get('/api/openapi.json', {});
       expect(res.status).toBe(200);
-      const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+      const doc = (await res.json()) as { openapi: string; paths: Record<string, { get?: unknown }> };
       expect(doc.openapi).toBe('3.1.0');
       // The routes Nest registered, in OpenAPI's {param} form.
       const server = gateway.app.getHttpAdapter().getInstance() as { router?: { stack: { route?: { path: string } }[] }; _router?: { stack: { route?: { path: string } }[] } };
@@ -489,7 +534,8 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       // /metrics belongs to the platform library (Prometheus text for the scraper), not to this API.
       const api = routes.filter((r) => r !== '/dashboard/{file}' && r !== '/metrics');
       expect(api.sort()).toEqual([...documented].sort());
-      for (const path of documented) {
+      // POST routes are exercised by their own tests; only the GETs are called here.
+      for (const path of documented.filter((p) => doc.paths[p].get)) {
         const concrete = path.replace('{messageId}', 'msg-a').replace('{contactId}', 'contact-1').replace('{partnerId}', 'tune-1').replace('{conversionId}', 'tx-1');
         const query = path === '/api/reports/performance' ? '?group_by=offer' : '';
         expect([path, (await get(`${concrete}${query}`)).status]).toEqual([path, 200]);

@@ -22,6 +22,8 @@ import {
   ReplayPostbacksResponse,
   RotatePartnerTokenRequest,
   RotatePartnerTokenResponse,
+  SendTestPostbackRequest,
+  SendTestPostbackResponse,
   SubmitConversionRequest,
   SubmitConversionResponse,
   UpsertPartnerRequest,
@@ -35,6 +37,7 @@ import { ConversionsImportService, FlowControl } from './imports/conversions-imp
 import { PartnersService } from './partners/partners.service';
 import { PostbackArchive } from './postbacks/postback-archive.service';
 import { PostbacksService } from './postbacks/postbacks.service';
+import { TestPostbackService } from './postbacks/test-postback.service';
 
 /** gRPC adapter: maps contract messages to the services; errors become status codes in the global filter. */
 @Controller()
@@ -46,6 +49,7 @@ export class IngestGrpcController implements IngestServiceController {
     private readonly archive: PostbackArchive,
     private readonly postbacks: PostbacksService,
     private readonly imports: ConversionsImportService,
+    private readonly testPostbacks: TestPostbackService,
   ) {}
 
   submitConversion(req: SubmitConversionRequest): Promise<SubmitConversionResponse> {
@@ -91,6 +95,10 @@ export class IngestGrpcController implements IngestServiceController {
 
   replayPostbacks(req: ReplayPostbacksRequest): Promise<ReplayPostbacksResponse> {
     return this.postbacks.replay(req);
+  }
+
+  sendTestPostback(req: SendTestPostbackRequest): Promise<SendTestPostbackResponse> {
+    return this.testPostbacks.send(req);
   }
 
   async getPartnerCounters(req: GetPartnerCountersRequest): Promise<GetPartnerCountersResponse> {

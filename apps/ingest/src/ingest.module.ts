@@ -18,6 +18,7 @@ import { PostbackArchive } from './postbacks/postback-archive.service';
 import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
 import { PostbacksService } from './postbacks/postbacks.service';
+import { TestPostbackService } from './postbacks/test-postback.service';
 
 export const INGEST_SCHEMA = 'ingest';
 export const ingestEntities = [ConversionEntity, PostbackRequestEntity, PartnerEntity];
@@ -56,6 +57,7 @@ export class IngestModule {
         ConversionsImportService,
         PostbackArchive,
         PostbacksService,
+        TestPostbackService,
         AttributionOutcomesConsumer,
       ],
     };

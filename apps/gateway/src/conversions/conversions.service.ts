@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { status } from '@grpc/grpc-js';
 import { GrpcCallError } from '@trackly/grpc';
-import { NotFoundError } from '@trackly/kernel';
+import { InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { diagnose } from '../domain/diagnosis';
@@ -16,6 +16,46 @@ export class ConversionsService {
     @Inject(INGEST_CLIENT) private readonly ingest: IngestClient,
     @Inject(ATTRIBUTION_CLIENT) private readonly attribution: AttributionClient,
   ) {}
+
+  /**
+   * "Test with a manual conversion": ingest fires a real postback at its own edge; when it was stored, attribution's
+   * decision is added if it has one already (it decides asynchronously, so usually not yet: null).
+   */
+  async testPostback(partnerId: string, body: unknown) {
+    const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const fields: Record<string, string> = {};
+    const text = (name: string, required: boolean): string => {
+      const v = b[name];
+      if (v === undefined || v === null || v === '') {
+        if (required) fields[name] = 'is required';
+        return '';
+      }
+      if (typeof v !== 'string') fields[name] = 'must be a string';
+      return typeof v === 'string' ? v : '';
+    };
+    const req = { partnerId, token: text('token', true), clickId: text('click_id', true), payout: text('payout', false), currency: text('currency', false) };
+    if (Object.keys(fields).length) throw InvalidArgumentError.of(fields);
+    const res = await this.ingest.sendTestPostback(req);
+    const attribution = res.conversion ? await this.decision(partnerId, res.conversion.conversionId) : null;
+    return {
+      url: res.url,
+      httpStatus: res.httpStatus,
+      responseBody: res.responseBody,
+      conversionId: res.conversionId,
+      conversion: res.conversion ? apiJson(Conversion, res.conversion) : null,
+      attribution: attribution ? apiJson(Attribution, attribution) : null,
+    };
+  }
+
+  private decision(partnerId: string, conversionId: string): Promise<Attribution | null> {
+    return this.attribution.getAttribution({ partnerId, conversionId }).then(
+      (r) => r.attribution ?? null,
+      (e: unknown) => {
+        if (e instanceof GrpcCallError && e.code === status.NOT_FOUND) return null;
+        throw e;
+      },
+    );
+  }
 
   async troubleshoot(partnerId: string, conversionId: string) {
     const key = { partnerId, conversionId };

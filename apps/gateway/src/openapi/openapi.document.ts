@@ -103,6 +103,47 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors, ...notFound },
       },
     },
+    '/api/partners/{partnerId}/test-postback': {
+      post: {
+        summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
+        parameters: [{ name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['token', 'click_id'],
+                properties: {
+                  token: { type: 'string', description: "The partner's current token (only its hash is stored)" },
+                  click_id: { type: 'string' },
+                  payout: { type: 'string', example: '24.99', description: 'Decimal; default 1.00' },
+                  currency: { type: 'string', example: 'USD', description: "Default: the partner's currency" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          200: {
+            description: 'What happened; an edge refusal (e.g. 401 for a wrong token) is reported in httpStatus, not as an error',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    url: { type: 'string', description: 'URL called, token redacted' }, httpStatus: { type: 'integer' }, responseBody: { type: 'string' },
+                    conversionId: { type: 'string' }, conversion: { type: ['object', 'null'] }, attribution: { type: ['object', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          ...errors,
+          ...notFound,
+        },
+      },
+    },
     '/api/openapi.json': {
       get: { summary: 'This document', security: [], responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } } },
     },

@@ -85,6 +85,15 @@ export class PartnersService {
     return { url: t.url, clickIdMacro: t.clickIdMacro, tokenIncluded: !!token };
   }
 
+  /**
+   * The template URL on another base with the token written in unchecked, plus the partner's default currency: the
+   * test postback lets the edge judge the token, so a wrong one is reported as the edge's 401.
+   */
+  async templateForTest(partnerId: string, token: string, baseUrl: string): Promise<{ url: string; clickIdMacro: string; defaultCurrency: string }> {
+    const partner = await this.find(partnerId);
+    return { ...postbackTemplate(partner, baseUrl, token), defaultCurrency: partner.defaultCurrency };
+  }
+
   /** The edge's gate: a registered partner (404), its token (401), an allowed source address (403). */
   async check(partnerId: string, token: string | undefined, sourceAddress: string): Promise<PartnerCheck> {
     const partner = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });

@@ -282,6 +282,36 @@ export interface ImportConversionsResponse {
   errors: ImportRowError[];
 }
 
+/** SendTestPostbackRequest is a manual conversion to send through the edge as the partner would. */
+export interface SendTestPostbackRequest {
+  /** Partner id. */
+  partnerId: string;
+  /** The partner's current token (only its hash is stored, so the caller supplies it); a wrong one gets the edge's 401. */
+  token: string;
+  /** Our click id to report back. */
+  clickId: string;
+  /** Payout as a decimal string, e.g. "24.99"; empty means "1.00". */
+  payout: string;
+  /** ISO 4217 code; empty means the partner's default currency. */
+  currency: string;
+  /** The partner's dedupe key; unset means test-<random>. */
+  conversionId?: string | undefined;
+}
+
+/** SendTestPostbackResponse is what happened end to end. */
+export interface SendTestPostbackResponse {
+  /** The URL called, token redacted. */
+  url: string;
+  /** HTTP status the edge answered. */
+  httpStatus: number;
+  /** Body the edge answered. */
+  responseBody: string;
+  /** The dedupe key sent. */
+  conversionId: string;
+  /** The stored conversion, when the edge stored it (or had it already); unset otherwise. */
+  conversion: Conversion | undefined;
+}
+
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -2927,6 +2957,314 @@ export const ImportConversionsResponse: MessageFns<ImportConversionsResponse> = 
   },
 };
 
+function createBaseSendTestPostbackRequest(): SendTestPostbackRequest {
+  return { partnerId: "", token: "", clickId: "", payout: "", currency: "" };
+}
+
+export const SendTestPostbackRequest: MessageFns<SendTestPostbackRequest> = {
+  encode(message: SendTestPostbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    if (message.clickId !== "") {
+      writer.uint32(26).string(message.clickId);
+    }
+    if (message.payout !== "") {
+      writer.uint32(34).string(message.payout);
+    }
+    if (message.currency !== "") {
+      writer.uint32(42).string(message.currency);
+    }
+    if (message.conversionId !== undefined) {
+      writer.uint32(50).string(message.conversionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendTestPostbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendTestPostbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.payout = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.conversionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendTestPostbackRequest {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+      payout: isSet(object.payout) ? globalThis.String(object.payout) : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      conversionId: isSet(object.conversionId)
+        ? globalThis.String(object.conversionId)
+        : isSet(object.conversion_id)
+        ? globalThis.String(object.conversion_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SendTestPostbackRequest): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    if (message.payout !== "") {
+      obj.payout = message.payout;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.conversionId !== undefined) {
+      obj.conversionId = message.conversionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendTestPostbackRequest>, I>>(base?: I): SendTestPostbackRequest {
+    return SendTestPostbackRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendTestPostbackRequest>, I>>(object: I): SendTestPostbackRequest {
+    const message = createBaseSendTestPostbackRequest();
+    message.partnerId = object.partnerId ?? "";
+    message.token = object.token ?? "";
+    message.clickId = object.clickId ?? "";
+    message.payout = object.payout ?? "";
+    message.currency = object.currency ?? "";
+    message.conversionId = object.conversionId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSendTestPostbackResponse(): SendTestPostbackResponse {
+  return { url: "", httpStatus: 0, responseBody: "", conversionId: "", conversion: undefined };
+}
+
+export const SendTestPostbackResponse: MessageFns<SendTestPostbackResponse> = {
+  encode(message: SendTestPostbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.httpStatus !== 0) {
+      writer.uint32(16).int32(message.httpStatus);
+    }
+    if (message.responseBody !== "") {
+      writer.uint32(26).string(message.responseBody);
+    }
+    if (message.conversionId !== "") {
+      writer.uint32(34).string(message.conversionId);
+    }
+    if (message.conversion !== undefined) {
+      Conversion.encode(message.conversion, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendTestPostbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendTestPostbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.httpStatus = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.responseBody = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.conversionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.conversion = Conversion.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendTestPostbackResponse {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      httpStatus: isSet(object.httpStatus)
+        ? globalThis.Number(object.httpStatus)
+        : isSet(object.http_status)
+        ? globalThis.Number(object.http_status)
+        : 0,
+      responseBody: isSet(object.responseBody)
+        ? globalThis.String(object.responseBody)
+        : isSet(object.response_body)
+        ? globalThis.String(object.response_body)
+        : "",
+      conversionId: isSet(object.conversionId)
+        ? globalThis.String(object.conversionId)
+        : isSet(object.conversion_id)
+        ? globalThis.String(object.conversion_id)
+        : "",
+      conversion: isSet(object.conversion) ? Conversion.fromJSON(object.conversion) : undefined,
+    };
+  },
+
+  toJSON(message: SendTestPostbackResponse): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.httpStatus !== 0) {
+      obj.httpStatus = Math.round(message.httpStatus);
+    }
+    if (message.responseBody !== "") {
+      obj.responseBody = message.responseBody;
+    }
+    if (message.conversionId !== "") {
+      obj.conversionId = message.conversionId;
+    }
+    if (message.conversion !== undefined) {
+      obj.conversion = Conversion.toJSON(message.conversion);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SendTestPostbackResponse>, I>>(base?: I): SendTestPostbackResponse {
+    return SendTestPostbackResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SendTestPostbackResponse>, I>>(object: I): SendTestPostbackResponse {
+    const message = createBaseSendTestPostbackResponse();
+    message.url = object.url ?? "";
+    message.httpStatus = object.httpStatus ?? 0;
+    message.responseBody = object.responseBody ?? "";
+    message.conversionId = object.conversionId ?? "";
+    message.conversion = (object.conversion !== undefined && object.conversion !== null)
+      ? Conversion.fromPartial(object.conversion)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * IngestService takes conversions from internal callers (the same rules as the partner HTTP edge) and answers what
  * became of them.
@@ -2988,6 +3326,13 @@ export interface IngestServiceClient {
     request: Observable<ImportConversionsRequest>,
     metadata?: Metadata,
   ): Observable<ImportConversionsResponse>;
+
+  /**
+   * Fires a real postback at our own edge for a partner ("test with a manual conversion"), in the partner kind's
+   * parameter names, and reports what the edge answered and what was stored. Edge refusals are reported, not thrown.
+   */
+
+  sendTestPostback(request: SendTestPostbackRequest, metadata?: Metadata): Observable<SendTestPostbackResponse>;
 }
 
 /**
@@ -3078,6 +3423,16 @@ export interface IngestServiceController {
     request: Observable<ImportConversionsRequest>,
     metadata?: Metadata,
   ): Promise<ImportConversionsResponse> | Observable<ImportConversionsResponse> | ImportConversionsResponse;
+
+  /**
+   * Fires a real postback at our own edge for a partner ("test with a manual conversion"), in the partner kind's
+   * parameter names, and reports what the edge answered and what was stored. Edge refusals are reported, not thrown.
+   */
+
+  sendTestPostback(
+    request: SendTestPostbackRequest,
+    metadata?: Metadata,
+  ): Promise<SendTestPostbackResponse> | Observable<SendTestPostbackResponse> | SendTestPostbackResponse;
 }
 
 export function IngestServiceControllerMethods() {
@@ -3093,6 +3448,7 @@ export function IngestServiceControllerMethods() {
       "getPostbackTemplate",
       "getPartnerCounters",
       "replayPostbacks",
+      "sendTestPostback",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -3249,6 +3605,21 @@ export const IngestServiceService = {
       Buffer.from(ImportConversionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImportConversionsResponse => ImportConversionsResponse.decode(value),
   },
+  /**
+   * Fires a real postback at our own edge for a partner ("test with a manual conversion"), in the partner kind's
+   * parameter names, and reports what the edge answered and what was stored. Edge refusals are reported, not thrown.
+   */
+  sendTestPostback: {
+    path: "/trackly.ingest.v1.IngestService/SendTestPostback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SendTestPostbackRequest): Buffer =>
+      Buffer.from(SendTestPostbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SendTestPostbackRequest => SendTestPostbackRequest.decode(value),
+    responseSerialize: (value: SendTestPostbackResponse): Buffer =>
+      Buffer.from(SendTestPostbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SendTestPostbackResponse => SendTestPostbackResponse.decode(value),
+  },
 } as const;
 
 export interface IngestServiceServer extends UntypedServiceImplementation {
@@ -3280,6 +3651,11 @@ export interface IngestServiceServer extends UntypedServiceImplementation {
    * status, occurred_at; header row first). Idempotent with postbacks: a conversion already stored is a duplicate.
    */
   importConversions: handleClientStreamingCall<ImportConversionsRequest, ImportConversionsResponse>;
+  /**
+   * Fires a real postback at our own edge for a partner ("test with a manual conversion"), in the partner kind's
+   * parameter names, and reports what the edge answered and what was stored. Edge refusals are reported, not thrown.
+   */
+  sendTestPostback: handleUnaryCall<SendTestPostbackRequest, SendTestPostbackResponse>;
 }
 
 function bytesFromBase64(b64: string): Uint8Array {

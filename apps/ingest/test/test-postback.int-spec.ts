@@ -1,0 +1,88 @@
+import { RunningService, createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { IngestServiceService, SendTestPostbackRequest } from '@trackly/contracts/ingest/v1/ingest_service';
+import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
+import { ingestMigrations } from '../src/migrations';
+import { loadIngestConfig } from '../src/ingest.config';
+import { migrateIngest, startIngest } from '../src/ingest.app';
+
+/** SendTestPostback: a real postback through our own edge, reported end to end (real Postgres, NATS, gRPC, HTTP). */
+describe('ingest SendTestPostback', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let app: RunningService;
+  let client: PromiseClient<typeof IngestServiceService>;
+  let tuneToken: string;
+  let efToken: string;
+
+  const req = (over: Partial<SendTestPostbackRequest>): SendTestPostbackRequest => ({
+    partnerId: 'tune-net', token: tuneToken, clickId: 'clk-1', payout: '', currency: '', ...over,
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
+    prefix = testNatsPrefix();
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    app = await startIngest(
+      loadIngestConfig({
+        DATABASE_URL: db.url,
+        NATS_URL: testInfra().natsUrl,
+        NATS_PREFIX: prefix,
+        INGEST_HOST: '127.0.0.1',
+        INGEST_GRPC_PORT: String(grpcPort),
+        INGEST_HTTP_PORT: String(httpPort),
+        // Unreachable on purpose: the test postback must go to our own listening address.
+        INGEST_PUBLIC_URL: 'https://in.trackly.invalid',
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      }),
+    );
+    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
+    const base = { name: '', allowedSources: [] };
+    tuneToken = (await client.upsertPartner({ ...base, partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'EUR' })).token;
+    efToken = (await client.upsertPartner({ ...base, partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW, clickIdParam: '', defaultCurrency: '' })).token;
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await app?.close();
+    await db?.drop();
+    await deleteNatsPrefix(prefix);
+  });
+
+  it('stores a TUNE test conversion through the edge with the defaults, and reports the URL without the token', async () => {
+    const res = await client.sendTestPostback(req({}));
+    expect(res.httpStatus).toBe(200);
+    expect(JSON.parse(res.responseBody)).toMatchObject({ status: 'stored', conversion_id: res.conversionId });
+    expect(res.conversionId).toMatch(/^test-[0-9a-f]{12}$/);
+    expect(res.url).toBe(`http://127.0.0.1:${new URL(res.url).port}/postbacks/tune-net?token=REDACTED&click_id=clk-1&transaction_id=${res.conversionId}&payout=1.00&currency=EUR`);
+    expect(res.url).not.toContain(tuneToken);
+    expect(res.conversion).toMatchObject({
+      partnerId: 'tune-net', conversionId: res.conversionId, clickId: 'clk-1', payout: { currencyCode: 'EUR', amountMicros: '1000000' },
+    });
+  });
+
+  it('sends Everflow names with the given payout, currency and conversion id; the same again is a duplicate', async () => {
+    const r = req({ partnerId: 'ef-net', token: efToken, payout: '24.99', currency: 'GBP', conversionId: 'manual-1' });
+    const first = await client.sendTestPostback(r);
+    expect(first.httpStatus).toBe(200);
+    expect(first.url).toContain('click_id=clk-1&transaction_id=manual-1&conversion_id=manual-1&payout=24.99&currency=GBP');
+    expect(first.conversion).toMatchObject({ conversionId: 'manual-1', payout: { currencyCode: 'GBP', amountMicros: '24990000' } });
+    const again = await client.sendTestPostback(r);
+    expect(again.httpStatus).toBe(200);
+    expect(JSON.parse(again.responseBody)).toMatchObject({ status: 'duplicate' });
+    expect(again.conversion?.id).toBe(first.conversion?.id);
+  });
+
+  it("reports the edge's 401 for a wrong token instead of failing, and nothing is stored", async () => {
+    const res = await client.sendTestPostback(req({ token: 'not-the-token', conversionId: 'bad-token-1' }));
+    expect(res.httpStatus).toBe(401);
+    expect(JSON.parse(res.responseBody)).toEqual({ error: 'UNAUTHENTICATED', message: 'token is not valid' });
+    expect(res.url).toContain('token=REDACTED');
+    expect(res.conversion).toBeUndefined();
+    await expect(client.getConversion({ partnerId: 'tune-net', conversionId: 'bad-token-1' })).rejects.toMatchObject({ code: 5 });
+  });
+
+  it('refuses an unknown partner as NOT_FOUND', async () => {
+    await expect(client.sendTestPostback(req({ partnerId: 'nobody' }))).rejects.toMatchObject({ code: 5 });
+  });
+});

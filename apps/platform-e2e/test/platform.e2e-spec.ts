@@ -165,6 +165,24 @@ describe('Trackly end to end', () => {
     expect((await postback({ click_id: clickIds.A, conversion_id: 'ord-1', payout: '24.99', currency: 'USD' })).body.status).toBe('duplicate');
     await new Promise((r) => setTimeout(r, 500));
     expect(row(await report('offer'), 'summer')).toMatchObject({ conversions: '1', revenue: [{ revenue: { amountMicros: '24990000' } }] });
+
+    // The advertiser refunds it: the reversal travels ingest -> attribution -> reporting and takes the revenue back.
+    const reversal = await fetch(`${p.ingestHttp}/postbacks/everflow/reversal?token=${encodeURIComponent(partnerToken)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ conversion_id: 'ord-1' }),
+    });
+    expect(reversal.status).toBe(200);
+    expect(await reversal.json()).toMatchObject({ status: 'reversed' });
+    const reversed = await eventually(async () => {
+      const r = row(await report('offer'), 'summer');
+      return r?.reversedConversions === '1' ? r : undefined;
+    }, 15_000);
+    expect(reversed.conversions ?? '0').toBe('0');
+    expect(reversed.revenue[0]).toMatchObject({ reversed: { amountMicros: '24990000' } });
+    expect(reversed.revenue[0].revenue?.amountMicros ?? '0').toBe('0');
+    const afterReversal = await api('/api/conversions/everflow/ord-1');
+    expect(afterReversal.attribution).toMatchObject({ status: 'CONVERSION_STATUS_REVERSED', messageId: 'msg-A' });
   }, 60_000);
 
   it('runs the demo against the platform', async () => {

@@ -1,0 +1,148 @@
+/**
+ * A consumer crash mid-batch: the built attribution app (a real child process) is killed with SIGKILL while it is
+ * deciding a stream of conversions (with duplicates), then started again. Nothing may be lost and nothing counted
+ * twice: one decision per conversion, one ConversionAttributed event per conversion on the stream, an empty outbox.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { Events, Streams } from '@trackly/messaging';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
+import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
+import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
+import { AttributionState } from '@trackly/contracts/ingest/v1/ingest';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { ConversionAttributed } from '@trackly/contracts/attribution/v1/attribution_events';
+import { attributionMigrations } from '../src/migrations';
+import { migrateAttribution } from '../src/attribution.app';
+
+jest.setTimeout(180_000);
+
+const ROOT = path.resolve(__dirname, '../../..');
+/** Same lock as deploy/test: a build removes dist/apps/<app>, which must not happen under another spec reading it. */
+const BUILD_LOCK = '/tmp/trackly-deploy-build.lock';
+const N = 300;
+
+describe('attribution killed with SIGKILL mid-stream', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let copy: string;
+  let pg: Client;
+  const children: ChildProcess[] = [];
+
+  function start(grpcPort: number): ChildProcess {
+    const child = spawn(process.execPath, [path.join(copy, 'apps/attribution/src/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        NATS_URL: testInfra().natsUrl,
+        NATS_PREFIX: prefix,
+        ATTRIBUTION_HOST: '127.0.0.1',
+        ATTRIBUTION_GRPC_PORT: String(grpcPort),
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  }
+
+  const count = async (sql: string) => Number((await pg.query(sql)).rows[0].n);
+
+  beforeAll(async () => {
+    copy = path.join(ROOT, 'dist', `crash-test-attribution-${process.pid}`);
+    execFileSync('flock', [BUILD_LOCK, 'sh', '-c', `npx nx build attribution --output-style=static && rm -rf "${copy}" && cp -r dist/apps/attribution "${copy}"`], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+      timeout: 300_000,
+    });
+    db = await createTestDatabase('attribution', attributionMigrations, (url) => migrateAttribution(url).then(() => undefined));
+    prefix = testNatsPrefix();
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await pg?.end();
+    await db?.drop();
+    await deleteNatsPrefix(prefix);
+    execFileSync('rm', ['-rf', copy]);
+  });
+
+  it('loses nothing and counts nothing twice', async () => {
+    const first = start(await freePort());
+    const nc = await connect({ servers: testInfra().natsUrl });
+    try {
+      const js = jetstream(nc);
+      // The app creates the streams at start-up.
+      await eventually(async () => count(`SELECT count(*) AS n FROM "attribution".migrations`).then((n) => n > 0), 30_000, 200);
+      const jsm = await jetstreamManager(nc);
+      await eventually(async () => !!(await jsm.streams.info(`${prefix.toUpperCase()}_${Streams.ingest.name}`).catch(() => undefined)), 30_000, 200);
+
+      const at = (m: number) => new Date(Date.UTC(2026, 10, 2, 10, m));
+      for (let i = 0; i < N; i++) {
+        const click = {
+          clickId: `click${i}`, messageId: `msg-${i}`, contactId: `contact-${i}`, offerId: 'offer', campaignId: 'camp', creativeId: 'cr',
+          clickedAt: at(0), firstClickOnMessage: true, userAgent: 'test', messageSentAt: at(0),
+          clickClass: ClickClass.CLICK_CLASS_HUMAN, classificationReason: '', classifierVersion: '',
+        };
+        await js.publish(`${prefix}.${Events.ClickRecorded.subject}`, ClickRecorded.encode({ click }).finish(), { msgID: `click-evt-${i}` });
+      }
+      await eventually(() => count(`SELECT count(*) AS n FROM "attribution".clicks`).then((n) => n === N), 60_000, 100);
+
+      // Every conversion once, and a fifth of them again under another event id (a redelivery after the dedupe window).
+      const publishes: Promise<unknown>[] = [];
+      for (let i = 0; i < N; i++) {
+        const conversion = {
+          id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, partnerId: 'partner', conversionId: `conv-${i}`, clickId: `click${i}`,
+          payout: { currencyCode: 'USD', amountMicros: '1000000' }, status: ConversionStatus.CONVERSION_STATUS_APPROVED,
+          occurredAt: at(60), receivedAt: at(60), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
+          attributionReason: '', creditedMessageId: '', messageId: '',
+        };
+        const data = ConversionReceived.encode({ conversion }).finish();
+        publishes.push(js.publish(`${prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}` }));
+        if (i % 5 === 0) publishes.push(js.publish(`${prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}-again` }));
+      }
+      await Promise.all(publishes);
+
+      // Kill it while it is deciding: some decisions made, not all.
+      await eventually(() => count(`SELECT count(*) AS n FROM "attribution".decisions`).then((n) => n >= 20), 60_000, 5);
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      const atKill = await count(`SELECT count(*) AS n FROM "attribution".decisions`);
+      expect(atKill).toBeLessThan(N);
+
+      start(await freePort());
+      await eventually(() => count(`SELECT count(*) AS n FROM "attribution".decisions`).then((n) => n === N), 90_000, 100);
+      await eventually(() => count(`SELECT count(*) AS n FROM "attribution".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+      expect(await count(`SELECT count(*) AS n FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED'`)).toBe(N);
+
+      // The stream holds exactly one ConversionAttributed per conversion.
+      const stream = `${prefix.toUpperCase()}_${Streams.attribution.name}`;
+      const seen = new Map<string, number>();
+      const consumer = await js.consumers.get(stream);
+      const expected = (await jsm.streams.info(stream)).state.messages;
+      let read = 0;
+      while (read < expected) {
+        const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
+        for await (const m of batch) {
+          read++;
+          if (m.subject.endsWith('ConversionAttributed')) {
+            const id = ConversionAttributed.decode(m.data).attribution!.conversionId;
+            seen.set(id, (seen.get(id) ?? 0) + 1);
+          }
+        }
+      }
+      expect(seen.size).toBe(N);
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      await nc.close();
+    }
+  });
+});

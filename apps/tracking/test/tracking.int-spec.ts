@@ -348,6 +348,13 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     expect(rows.rows.find((r) => r.message_id === 'msg-hot').n).toBe(500);
     // Their events too: committed outbox rows are published by whichever relay runs next, even after a crash.
     expect((await pg.query(clickOutbox)).rows[0].n - outboxBefore).toBe(1000);
+    // Shared transactions, but each event carries the request id of the request that made its click.
+    const requestIds = await pg.query(
+      `SELECT count(DISTINCT headers->>'Trackly-Request-Id')::int AS n, count(*) FILTER (WHERE headers->>'Trackly-Request-Id' IS NULL)::int AS missing
+       FROM "tracking".outbox WHERE subject = $1 AND seq > (SELECT max(seq) - 1000 FROM "tracking".outbox)`,
+      [Events.ClickRecorded.subject],
+    );
+    expect(requestIds.rows[0]).toEqual({ n: 1000, missing: 0 });
     const txs = await pg.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
     expect(txs.rows[0].n).toBeLessThan(500); // shared transactions, not one per click
     expect(await messageRow('msg-hot')).toEqual({ click_count: 500, first_clicked_at: clock.now() });
@@ -368,15 +375,11 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     }));
     const allSent = `SELECT count(*)::int AS n FROM "tracking".outbox WHERE subject = $1`;
     const sentAtStart = (await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n;
-    const started = performance.now();
     const { messages } = await client.registerMessages({ messages: batch }, { deadlineMs: 30_000 });
-    const took = performance.now() - started;
     expect(messages).toHaveLength(10_000);
     expect(messages.map((m) => m.messageId)).toEqual(batch.map((b) => b.messageId)); // request order
     expect(new Set(messages.map((m) => m.shortCode)).size).toBe(10_000);
-    // Well under a second on an idle machine, a few seconds on a loaded 2-CPU box; one round trip per message
-    // (10,000 of them, each with its own outbox insert) would be far slower.
-    expect(took).toBeLessThan(10_000);
+    // Its speed is measured by `npm run bench:click` (RegisterMessages of 10,000 per call), not asserted here.
     // One MessageSent outbox row per new message (published rows are kept an hour, so the difference is exact).
     expect((await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n - sentAtStart).toBe(10_000);
     const sentBefore = (await pg.query(allSent, [Events.MessageSent.subject])).rows[0].n;

@@ -73,6 +73,32 @@ export class Outbox {
     );
     return ids;
   }
+
+  /**
+   * Outbox rows encoded for a writer that inserts them in its own statement, so the state change and its events
+   * cost one round trip (a single statement is its own transaction). Each row carries its own context headers:
+   * in a shared write (group commit) every event keeps the request id of the request that caused it.
+   */
+  encodeRows<T>(type: EventType<T>, payloads: T[], headers: Record<string, string>[]): OutboxRows {
+    if (headers.length !== payloads.length) throw new Error('encodeRows: one headers object per payload');
+    return {
+      table: `"${this.schema}".outbox`,
+      subject: type.subject,
+      ids: payloads.map(() => randomUUID()),
+      bodies: payloads.map((p) => Buffer.from(type.codec.encode(p).finish())),
+      headers: headers.map((h) => JSON.stringify(h)),
+    };
+  }
+}
+
+/** See Outbox.encodeRows: insert as `INSERT INTO <table> (id, subject, payload, headers)`. */
+export interface OutboxRows {
+  table: string;
+  subject: string;
+  ids: string[];
+  bodies: Buffer[];
+  /** JSON text of each row's headers (jsonb). */
+  headers: string[];
 }
 
 export interface RelayOptions {
@@ -197,6 +223,8 @@ export class OutboxRelay {
           return this.messaging.js.publish(this.messaging.subject(r.subject), r.payload, { msgID: r.id, headers: h });
         }),
       );
+      // Fault-suite hook (tools/faults): die between publish and mark, the window Nats-Msg-Id dedupe exists for.
+      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
       await runner.query(`UPDATE "${this.schema}".outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
         rows.map((r) => r.seq),
       ]);

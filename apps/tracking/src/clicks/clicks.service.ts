@@ -1,4 +1,4 @@
-import { countClick } from '@trackly/observability';
+import { countClick, outgoingContextHeaders } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
@@ -70,7 +70,9 @@ export class ClicksService implements BeforeApplicationShutdown {
       },
       this.thresholds,
     );
-    const pending: PendingClick = { clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip };
+    const pending: PendingClick = {
+      clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, headers: outgoingContextHeaders(true),
+    };
     const click = this.batcher ? await this.batcher.submit(pending) : (await this.writer.write([pending]))[0];
     countClick(ClickClass[click.clickClass]?.replace('CLICK_CLASS_', '').toLowerCase() ?? 'unspecified');
     const destination = renderDestination(link.destinationUrlTemplate, {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { outgoingContextHeaders } from '@trackly/observability';
 import { FailedPreconditionError, NotFoundError, maskPhone, assertId } from '@trackly/kernel';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Message } from '@trackly/contracts/tracking/v1/tracking';
@@ -12,8 +13,9 @@ import { MessageEntity } from './message.entity';
 
 /**
  * Sent messages: each gets one unguessable short code; registering the same message id again is a no-op. A batch
- * (up to 10,000) is a fixed number of statements whatever its size: three catalog checks, one multi-row INSERT of
- * the messages, one multi-row INSERT of their MessageSent outbox rows, one read-back.
+ * (up to 10,000) costs three statements whatever its size: one catalog check (locking the named catalog rows), one
+ * statement inserting the messages and, for those that are new, their MessageSent outbox rows, and a read-back of
+ * only the ids that were registered before.
  */
 @Injectable()
 export class MessagesService {
@@ -27,13 +29,38 @@ export class MessagesService {
   async register(input: MessageInput[]): Promise<Message[]> {
     const batch = validateMessageBatch(input);
     const ids = batch.map((m) => m.messageId);
+    const codes = batch.map(() => newShortCode());
+    // Encoded for every message; the statement stores the events of those it inserted.
+    const events = this.outbox.encodeRows(
+      Events.MessageSent,
+      batch.map((x) => ({
+        messageId: x.messageId,
+        contactId: x.contactId,
+        phoneMasked: maskPhone(x.phoneE164),
+        campaignId: x.campaignId,
+        creativeId: x.creativeId,
+        offerId: x.offerId,
+        sentAt: x.sentAt,
+      })),
+      batch.map(() => outgoingContextHeaders(true)),
+    );
     const rows = await this.ds.transaction(async (m) => {
       await this.assertCatalogExists(m, batch);
-      const inserted: { message_id: string }[] = await m.query(
-        `INSERT INTO "tracking".messages (message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
-         ON CONFLICT (message_id) DO NOTHING
-         RETURNING message_id`,
+      const inserted: StoredRow[] = await m.query(
+        `WITH input AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+             $8::text[], $9::uuid[], $10::bytea[], $11::jsonb[])
+             AS t(message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code, event_id, payload, headers)
+         ), ins AS (
+           INSERT INTO "tracking".messages (message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code)
+           SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code FROM input
+           ON CONFLICT (message_id) DO NOTHING
+           RETURNING message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
+         ), evt AS (
+           INSERT INTO ${events.table} (id, subject, payload, headers)
+           SELECT i.event_id, $12, i.payload, i.headers FROM ins JOIN input AS i USING (message_id)
+         )
+         SELECT * FROM ins`,
         [
           ids,
           batch.map((x) => x.contactId),
@@ -42,47 +69,28 @@ export class MessagesService {
           batch.map((x) => x.creativeId),
           batch.map((x) => x.offerId),
           batch.map((x) => x.sentAt.toISOString()),
-          batch.map(() => newShortCode()),
+          codes,
+          events.ids,
+          events.bodies,
+          events.headers,
+          events.subject,
         ],
       );
+      // Registered before (same id): the stored row and its short code are the answer.
       const fresh = new Set(inserted.map((r) => r.message_id));
-      const fresh_batch = batch.filter((x) => fresh.has(x.messageId));
-      await this.outbox.addMany(
-        m,
-        Events.MessageSent,
-        fresh_batch.map((x) => ({
-          messageId: x.messageId,
-          contactId: x.contactId,
-          phoneMasked: maskPhone(x.phoneE164),
-          campaignId: x.campaignId,
-          creativeId: x.creativeId,
-          offerId: x.offerId,
-          sentAt: x.sentAt,
-        })),
-      );
-      // Fresh and previously registered alike: the stored row (and short code) is the answer.
-      const stored: { message_id: string; contact_id: string; phone_e164: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; short_code: string }[] =
-        await m.query(
-          `SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
-           FROM "tracking".messages WHERE message_id = ANY($1::text[])`,
-          [ids],
-        );
-      return stored.map((r) =>
-        m.create(MessageEntity, {
-          messageId: r.message_id,
-          contactId: r.contact_id,
-          phoneE164: r.phone_e164,
-          campaignId: r.campaign_id,
-          creativeId: r.creative_id,
-          offerId: r.offer_id,
-          sentAt: r.sent_at,
-          shortCode: r.short_code,
-        }),
-      );
+      const earlier = ids.filter((id) => !fresh.has(id));
+      const stored: StoredRow[] = earlier.length
+        ? await m.query(
+            `SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
+             FROM "tracking".messages WHERE message_id = ANY($1::text[])`,
+            [earlier],
+          )
+        : [];
+      return [...inserted, ...stored];
     });
     this.relay.kick();
-    const byId = new Map(rows.map((r) => [r.messageId, r]));
-    return ids.map((id) => toMessage(byId.get(id)!, this.config.TRACKING_PUBLIC_URL));
+    const byId = new Map(rows.map((r) => [r.message_id, r]));
+    return ids.map((id) => toMessage(toEntity(byId.get(id)!), this.config.TRACKING_PUBLIC_URL));
   }
 
   async get(messageId: string): Promise<Message> {
@@ -92,18 +100,54 @@ export class MessagesService {
     return toMessage(row, this.config.TRACKING_PUBLIC_URL);
   }
 
-  private async assertCatalogExists(m: import('typeorm').EntityManager, batch: Required<MessageInput>[]): Promise<void> {
+  /**
+   * One statement for the batch's distinct catalog ids. FOR KEY SHARE is the lock a foreign-key check takes: the rows
+   * cannot be deleted or re-keyed before this transaction commits.
+   */
+  private async assertCatalogExists(m: EntityManager, batch: Required<MessageInput>[]): Promise<void> {
+    const wanted = {
+      campaign_id: [...new Set(batch.map((b) => b.campaignId))],
+      creative_id: [...new Set(batch.map((b) => b.creativeId))],
+      offer_id: [...new Set(batch.map((b) => b.offerId))],
+    };
+    const found: { kind: keyof typeof wanted; id: string }[] = await m.query(
+      `WITH ca AS (SELECT campaign_id FROM "tracking".campaigns WHERE campaign_id = ANY($1::text[]) FOR KEY SHARE),
+            cr AS (SELECT creative_id FROM "tracking".creatives WHERE creative_id = ANY($2::text[]) FOR KEY SHARE),
+            o AS (SELECT offer_id FROM "tracking".offers WHERE offer_id = ANY($3::text[]) FOR KEY SHARE)
+       SELECT 'campaign_id' AS kind, campaign_id AS id FROM ca
+       UNION ALL SELECT 'creative_id', creative_id FROM cr
+       UNION ALL SELECT 'offer_id', offer_id FROM o`,
+      [wanted.campaign_id, wanted.creative_id, wanted.offer_id],
+    );
+    const have = new Set(found.map((r) => `${r.kind}:${r.id}`));
     const missing: string[] = [];
-    for (const [table, key, values] of [
-      ['campaigns', 'campaign_id', batch.map((b) => b.campaignId)],
-      ['creatives', 'creative_id', batch.map((b) => b.creativeId)],
-      ['offers', 'offer_id', batch.map((b) => b.offerId)],
-    ] as const) {
-      const wanted = [...new Set(values)];
-      const found: Record<string, string>[] = await m.query(`SELECT ${key} FROM "tracking".${table} WHERE ${key} = ANY($1::text[])`, [wanted]);
-      const have = new Set(found.map((r) => r[key]));
-      for (const v of wanted) if (!have.has(v)) missing.push(`${key} "${v}"`);
+    for (const [key, values] of Object.entries(wanted)) {
+      for (const v of values) if (!have.has(`${key}:${v}`)) missing.push(`${key} "${v}"`);
     }
     if (missing.length) throw new FailedPreconditionError(`unknown ${missing.join(', ')}: upsert it first`);
   }
+}
+
+interface StoredRow {
+  message_id: string;
+  contact_id: string;
+  phone_e164: string;
+  campaign_id: string;
+  creative_id: string;
+  offer_id: string;
+  sent_at: Date;
+  short_code: string;
+}
+
+function toEntity(r: StoredRow): MessageEntity {
+  return Object.assign(new MessageEntity(), {
+    messageId: r.message_id,
+    contactId: r.contact_id,
+    phoneE164: r.phone_e164,
+    campaignId: r.campaign_id,
+    creativeId: r.creative_id,
+    offerId: r.offer_id,
+    sentAt: r.sent_at,
+    shortCode: r.short_code,
+  });
 }

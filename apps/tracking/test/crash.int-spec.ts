@@ -1,0 +1,155 @@
+/**
+ * A click's 302 is answered only after its row and its outbox row committed, so killing the edge right after the
+ * answers loses nothing: the built tracking app (a real child process, group commit on) answers 1,000 concurrent
+ * clicks, is killed with SIGKILL at once, and every click is in the table; after a restart every ClickRecorded event
+ * is on the stream exactly once (unpublished outbox rows are published by the next relay, rows published but not
+ * yet marked are dropped by the stream's duplicate window).
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { createGrpcClient } from '@trackly/grpc';
+import { Events, Streams } from '@trackly/messaging';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
+import { trackingMigrations } from '../src/migrations';
+import { migrateTracking } from '../src/tracking.app';
+
+jest.setTimeout(240_000);
+
+const ROOT = path.resolve(__dirname, '../../..');
+/** Same lock as deploy/test and attribution's crash spec: a build removes dist/apps/<app> while another reads it. */
+const BUILD_LOCK = '/tmp/trackly-deploy-build.lock';
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
+const N = 1000;
+
+describe('tracking killed with SIGKILL right after answering 1,000 clicks', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let copy: string;
+  let pg: Client;
+  const children: ChildProcess[] = [];
+
+  function start(grpcPort: number, httpPort: number): ChildProcess {
+    const child = spawn(process.execPath, [path.join(copy, 'apps/tracking/src/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        NATS_URL: testInfra().natsUrl,
+        NATS_PREFIX: prefix,
+        TRACKING_HOST: '127.0.0.1',
+        TRACKING_GRPC_PORT: String(grpcPort),
+        TRACKING_HTTP_PORT: String(httpPort),
+        TRACKING_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+        TRACKING_GROUP_COMMIT: 'true',
+        // Every request comes from this one address: the repeat-pattern rule would call it a scanner.
+        TRACKING_BOT_REPEAT_CODES: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  }
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
+  const ready = (port: number) =>
+    eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false), 60_000, 200);
+
+  beforeAll(async () => {
+    copy = path.join(ROOT, 'dist', `crash-test-tracking-${process.pid}`);
+    execFileSync('flock', [BUILD_LOCK, 'sh', '-c', `npx nx build tracking --output-style=static && rm -rf "${copy}" && cp -r dist/apps/tracking "${copy}"`], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+      timeout: 300_000,
+    });
+    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
+    prefix = testNatsPrefix();
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await pg?.end();
+    await db?.drop();
+    await deleteNatsPrefix(prefix);
+    execFileSync('rm', ['-rf', copy]);
+  });
+
+  it('has every click row at the kill and every event once after the restart', async () => {
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const first = start(grpcPort, httpPort);
+    await ready(httpPort);
+    const client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`, { deadlineMs: 30_000 });
+    let links: string[];
+    try {
+      await client.upsertCampaign({ campaignId: 'camp', name: 'Blast' });
+      await client.upsertCreative({ creativeId: 'cr', name: 'Creative' });
+      await client.upsertOffer({
+        offerId: 'offer', name: 'Offer', destinationUrlTemplate: 'https://shop.example/land?cid={click_id}',
+        defaultPayout: { currencyCode: 'USD', amountMicros: '1000000' },
+      });
+      // Sent an hour ago (this process's clock is the real one): taps now are people, not link previews.
+      const sentAt = new Date(Date.now() - 3_600_000);
+      const { messages } = await client.registerMessages({
+        messages: Array.from({ length: 100 }, (_, i) => ({ messageId: `m-${i}`, contactId: `c-${i}`, phoneE164: '+15551231234', campaignId: 'camp', creativeId: 'cr', offerId: 'offer', sentAt })),
+      });
+      links = messages.map((m) => m.trackedUrl);
+    } finally {
+      client.close();
+    }
+    // The MessageSent rows are published before the blast, so what is left in the outbox at the kill is clicks.
+    await eventually(() => count(`SELECT count(*) AS n FROM "tracking".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+
+    const responses = await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        fetch(links[i % links.length], { redirect: 'manual', headers: { 'user-agent': `${IPHONE} device/${i}`, 'accept-language': 'en-US' } }),
+      ),
+    );
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    expect(responses.map((r) => r.status)).toEqual(responses.map(() => 302));
+    const ids = responses.map((r) => new URL(r.headers.get('location')!).searchParams.get('cid')!);
+    expect(new Set(ids).size).toBe(N);
+
+    // Every answered click is durable, with its outbox row, although the process died right after answering.
+    expect(await count(`SELECT count(*) AS n FROM "tracking".clicks WHERE click_id = ANY($1) AND click_class = 'HUMAN'`, [ids])).toBe(N);
+    expect(await count(`SELECT count(*) AS n FROM "tracking".outbox WHERE subject = $1`, [Events.ClickRecorded.subject])).toBe(N);
+    expect(await count(`SELECT sum(click_count) AS n FROM "tracking".messages`)).toBe(N);
+
+    const [grpc2, http2] = [await freePort(), await freePort()];
+    start(grpc2, http2);
+    await eventually(() => count(`SELECT count(*) AS n FROM "tracking".outbox WHERE published_at IS NULL`).then((n) => n === 0), 60_000, 100);
+
+    // Exactly one ClickRecorded per click on the stream.
+    const nc = await connect({ servers: testInfra().natsUrl });
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      const stream = `${prefix.toUpperCase()}_${Streams.tracking.name}`;
+      const subject = `${prefix}.${Events.ClickRecorded.subject}`;
+      const expected = (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+      expect(expected).toBe(N);
+      const consumer = await js.consumers.get(stream, { filter_subjects: subject });
+      const seen = new Map<string, number>();
+      let read = 0;
+      while (read < expected) {
+        const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
+        for await (const m of batch) {
+          read++;
+          const id = ClickRecorded.decode(m.data).click!.clickId;
+          seen.set(id, (seen.get(id) ?? 0) + 1);
+        }
+      }
+      expect([...seen.keys()].sort()).toEqual([...ids].sort());
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      await nc.close();
+    }
+  });
+});

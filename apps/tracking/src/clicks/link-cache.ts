@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
 import { LruCache } from '../domain/lru-cache';
@@ -65,13 +66,13 @@ export class LinkCache {
   /** Misses of concurrent requests share one read: `short_code = ANY($1)` on the unique index, offers joined by key. */
   private async loadMany(codes: string[]): Promise<(ResolvedLink | undefined)[]> {
     const rows: { short_code: string; message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; destination_url_template: string }[] =
-      await this.ds.query(
+      (await rawPool(this.ds).query(
         `SELECT msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id, msg.sent_at,
                 o.destination_url_template
          FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id
          WHERE msg.short_code = ANY($1::text[])`,
         [codes],
-      );
+      )).rows;
     const found = new Map<string, ResolvedLink>();
     for (const r of rows) {
       const link: Link = {
@@ -100,7 +101,7 @@ export class LinkCache {
   }
 
   private async loadTemplate(offerId: string): Promise<string | undefined> {
-    const rows: { destination_url_template: string }[] = await this.ds.query(
+    const { rows } = await rawPool(this.ds).query<{ destination_url_template: string }>(
       `SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`,
       [offerId],
     );

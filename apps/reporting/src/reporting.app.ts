@@ -15,7 +15,7 @@ export async function startReporting(config: ReportingConfig, deps: { clock?: Cl
   const services = { [REPORTING_SERVICE_FULL_NAME]: ReportingServiceService };
   const running = await startServiceApp(ReportingModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
-    grpc: { url: `${config.REPORTING_HOST}:${config.REPORTING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    grpc: { url: `${config.REPORTING_HOST}:${config.REPORTING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },
   });
   logger.info({ grpc: config.REPORTING_GRPC_PORT }, `reporting ready: gRPC ${config.REPORTING_HOST}:${config.REPORTING_GRPC_PORT}`);
   return running;

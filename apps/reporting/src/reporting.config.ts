@@ -1,7 +1,8 @@
-import { env, loadConfig, platformShape, z } from '@trackly/config';
+import { checkGrpcSecurity, env, grpcSecurityShape, loadConfig, platformShape, z } from '@trackly/config';
 
 export const reportingConfigShape = {
   ...platformShape,
+  ...grpcSecurityShape,
   REPORTING_GRPC_PORT: env.port(50054),
   REPORTING_HOST: z.string().default('0.0.0.0'),
 };
@@ -9,5 +10,5 @@ export const reportingConfigShape = {
 export type ReportingConfig = ReturnType<typeof loadReportingConfig>;
 
 export function loadReportingConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig('reporting', reportingConfigShape, source);
+  return loadConfig('reporting', reportingConfigShape, source, checkGrpcSecurity);
 }

@@ -29,6 +29,7 @@ export class ReportingGrpcController implements ReportingServiceController {
       timeZone: req.timeZone,
       thenBy: req.thenBy,
       dateBasis: req.dateBasis,
+      filter: req.filter,
     });
   }
 

@@ -100,7 +100,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
   }
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, ...more });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...more });
   const pick = (r: PerformanceRow) => ({
     key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, conversions: r.conversions,
     reversedConversions: r.reversedConversions,
@@ -281,13 +281,39 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('keeps every figure when the corrections are replayed under new event ids, and matches a rebuild from the facts', async () => {
-    const before = await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND })]);
+    // By date alone reads the per-bucket total rollups: they must agree with the per-creative rows summed, and with a rebuild.
+    const byDate = () =>
+      Promise.all([
+        report(DATE, { timeZone: 'Asia/Kathmandu' }),
+        report(DATE, { timeZone: 'America/New_York', dateBasis: DateBasis.DATE_BASIS_SEND }),
+      ]);
+    const summedByDate = async () =>
+      Promise.all(
+        [
+          report(CREATIVE, { thenBy: DATE, timeZone: 'Asia/Kathmandu' }),
+          report(CREATIVE, { thenBy: DATE, timeZone: 'America/New_York', dateBasis: DateBasis.DATE_BASIS_SEND }),
+        ].map(async (r) => {
+          const days = new Map<string, bigint[]>();
+          for (const row of (await r).rows) {
+            const d = days.get(row.key2) ?? [0n, 0n, 0n, 0n];
+            [row.sends, row.clicks, row.conversions, row.reversedConversions].forEach((v, i) => (d[i] += BigInt(v)));
+            days.set(row.key2, d);
+          }
+          return [...days].filter(([, d]) => d.some((v) => v !== 0n)).sort(([a], [b]) => a.localeCompare(b));
+        }),
+      );
+    const totalsOf = (r: { rows: PerformanceRow[] }) =>
+      r.rows.map((x) => [x.key, [x.sends, x.clicks, x.conversions, x.reversedConversions].map(BigInt)] as const);
+    const before = await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND }), ...(await byDate())]);
     for (const c of corrections) await publish(Events.AttributionCorrected, c);
     await publish(Events.ConversionAttributed, { attribution: X1 });
     await publish(Events.ConversionAttributed, { attribution: decision('p9', 'Z2', 'mZ', D2, 'USD', 1, APPROVED, '2026-05-09T01:00:00Z') });
     await eventually(async () => (await report(DATE, { fromDate: '2026-05-09', toDate: '2026-05-09' })).total?.conversions === '2', 20_000);
-    const after = await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND })]);
+    const after = await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND }), ...(await byDate())]);
     expect(after).toEqual(before);
+    const summed = await summedByDate();
+    expect(summed.map((days) => days.length > 0)).toEqual([true, true]);
+    expect((await byDate()).map(totalsOf)).toEqual(summed);
 
     const pg = new Client({ connectionString: db.url });
     await pg.connect();
@@ -298,6 +324,8 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     } finally {
       await pg.end();
     }
-    expect(await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND })])).toEqual(before);
+    expect(
+      await Promise.all([report(CREATIVE, { thenBy: DATE }), report(OFFER, { dateBasis: DateBasis.DATE_BASIS_SEND }), ...(await byDate())]),
+    ).toEqual(before);
   });
 });

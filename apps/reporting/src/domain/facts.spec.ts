@@ -207,7 +207,7 @@ describe('corrections, click classes and received conversions', () => {
 
   it('keeps every grain of a rollup bucket', () => {
     expect(rollupBuckets(new Date('2026-05-05T10:37:12Z')).buckets.map((d) => d.toISOString())).toEqual([
-      '2026-05-05T10:30:00.000Z', '2026-05-05T10:00:00.000Z', '2026-05-05T00:00:00.000Z',
+      '2026-05-05T10:30:00.000Z', '2026-05-05T10:00:00.000Z', '2026-05-05T00:00:00.000Z', '2026-04-30T00:00:00.000Z',
     ]);
   });
 

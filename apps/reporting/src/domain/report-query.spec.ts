@@ -36,6 +36,21 @@ describe('validatePerformanceQuery', () => {
     expect(Object.keys(problems(() => validatePerformanceQuery({ ...base, thenBy: 9 as ReportGrouping, dateBasis: 9 as DateBasis })))).toEqual(['then_by', 'date_basis']);
   });
 
+  it('takes campaign and offer filters (deduplicated; none = all) and refuses malformed or too many ids', () => {
+    expect(validatePerformanceQuery(base)).toMatchObject({ campaignIds: [], offerIds: [] });
+    expect(validatePerformanceQuery({ ...base, filter: { campaignIds: [], offerIds: [] } })).toMatchObject({ campaignIds: [], offerIds: [] });
+    expect(validatePerformanceQuery({ ...base, filter: { campaignIds: ['c1', 'c1', 'c2'], offerIds: ['o:1'] } })).toMatchObject({
+      campaignIds: ['c1', 'c2'], offerIds: ['o:1'],
+    });
+    expect(Object.keys(problems(() => validatePerformanceQuery({ ...base, filter: { campaignIds: ["c1' OR 1=1"], offerIds: [''] } })))).toEqual([
+      'filter.campaign_ids', 'filter.offer_ids',
+    ]);
+    const many = { campaignIds: Array.from({ length: 1001 }, (_, i) => `c${i}`), offerIds: [] };
+    expect(problems(() => validatePerformanceQuery({ ...base, filter: many }))['filter.campaign_ids']).toMatch(
+      /at most 1000/,
+    );
+  });
+
   it('lists the days of a range across a month end and a leap day', () => {
     expect(validatePerformanceQuery({ ...base, fromDate: '2028-02-28', toDate: '2028-03-01' }).days).toEqual(['2028-02-28', '2028-02-29', '2028-03-01']);
   });

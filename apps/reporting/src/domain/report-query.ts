@@ -1,5 +1,5 @@
 /** Validation of report requests: the grouping, the local-day range and the time zone it is cut in. */
-import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import { assertId, InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
 import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 
 /** A leap year is the longest range a dashboard asks for; longer scans are refused rather than served slowly. */
@@ -14,7 +14,12 @@ export interface PerformanceQueryInput {
   timeZone: string;
   thenBy?: ReportGrouping;
   dateBasis?: DateBasis;
+  /** Only these campaigns / offers; unset or empty lists = all. */
+  filter?: { campaignIds: string[]; offerIds: string[] };
 }
+
+/** More ids than any grant lists is a malformed request, not a filter. */
+export const MAX_FILTER_IDS = 1000;
 
 /** Which instant puts clicks and conversions on a day: their own, or their message's send time (cohort). */
 export type Basis = 'conversion' | 'send';
@@ -29,6 +34,9 @@ export interface PerformanceQuery {
   /** Local days in range, in order. */
   days: string[];
   timeZone: string;
+  /** Rows of these campaigns / offers only; empty = no restriction. */
+  campaignIds: string[];
+  offerIds: string[];
 }
 
 export interface DayRangeQuery {
@@ -62,8 +70,17 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
   const basis = BASES[input.dateBasis ?? DateBasis.DATE_BASIS_UNSPECIFIED];
   if (!basis) problems.date_basis = 'must be CONVERSION or SEND';
   const range = validateDayRange(input, problems);
+  const campaignIds = collect(problems, 'filter.campaign_ids', () => idFilter(input.filter?.campaignIds, 'filter.campaign_ids'));
+  const offerIds = collect(problems, 'filter.offer_ids', () => idFilter(input.filter?.offerIds, 'filter.offer_ids'));
   if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
-  return { dimension: dimension!, dimension2, basis: basis!, ...range! };
+  return { dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds! };
+}
+
+function idFilter(ids: string[] | undefined, field: string): string[] {
+  const list = ids ?? [];
+  if (list.length > MAX_FILTER_IDS) throw new InvalidArgumentError(field, `must list at most ${MAX_FILTER_IDS} ids`);
+  for (const id of list) assertId(id, field);
+  return [...new Set(list)];
 }
 
 const BASES: Partial<Record<DateBasis, Basis>> = {

@@ -5,8 +5,13 @@ const show = (segments: ReturnType<typeof rangeSegments>) =>
   segments.map((s) => `${s.grain}:${new Date(s.from).toISOString().slice(0, 16)}-${new Date(s.to).toISOString().slice(0, 16)}${s.day ? `@${s.day}` : ''}`);
 
 describe('rangeSegments', () => {
-  it('reads whole UTC days as daily rows', () => {
-    expect(show(rangeSegments(t('2026-05-01T00:00Z'), t('2026-05-31T00:00Z')))).toEqual(['1440:2026-05-01T00:00-2026-05-31T00:00']);
+  it('reads whole UTC days as daily rows, and the whole weeks among them (Thursday to Thursday) as weekly rows', () => {
+    expect(show(rangeSegments(t('2026-05-01T00:00Z'), t('2026-05-31T00:00Z')))).toEqual([
+      '1440:2026-05-01T00:00-2026-05-07T00:00',
+      '10080:2026-05-07T00:00-2026-05-28T00:00',
+      '1440:2026-05-28T00:00-2026-05-31T00:00',
+    ]);
+    expect(show(rangeSegments(t('2026-05-01T00:00Z'), t('2026-05-06T00:00Z')))).toEqual(['1440:2026-05-01T00:00-2026-05-06T00:00']);
   });
 
   it('climbs quarter hours -> hours -> days and back down at the edges (Kathmandu, +05:45)', () => {
@@ -14,7 +19,9 @@ describe('rangeSegments', () => {
     expect(show(rangeSegments(t('2026-04-30T18:15Z'), t('2026-05-30T18:15Z')))).toEqual([
       '15:2026-04-30T18:15-2026-04-30T19:00',
       '60:2026-04-30T19:00-2026-05-01T00:00',
-      '1440:2026-05-01T00:00-2026-05-30T00:00',
+      '1440:2026-05-01T00:00-2026-05-07T00:00',
+      '10080:2026-05-07T00:00-2026-05-28T00:00',
+      '1440:2026-05-28T00:00-2026-05-30T00:00',
       '60:2026-05-30T00:00-2026-05-30T18:00',
       '15:2026-05-30T18:00-2026-05-30T18:15',
     ]);
@@ -30,7 +37,8 @@ describe('rangeSegments', () => {
     const start = t('2026-03-07T00:00Z');
     for (let i = 0; i < 200; i++) {
       const from = start + ((i * 37) % 400) * q;
-      const to = from + ((i * 53) % 600) * q;
+      // Up to ~41 days: every grain, weeks included, at every alignment.
+      const to = from + ((i * 53) % 4000) * q;
       const segments = rangeSegments(from, to);
       let at = from;
       for (const s of segments) {

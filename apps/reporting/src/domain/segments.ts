@@ -1,6 +1,7 @@
 /**
  * Splits report ranges into runs of rollup rows: the coarsest grain whose buckets fit entirely inside the range is
- * read, so a 30-day range costs about 30 daily rows per group plus the hours and quarter hours at its two edges.
+ * read, so a 30-day range costs about 3 weekly and 9 daily rows per group plus the hours and quarter hours at its
+ * two edges.
  */
 import { Grain } from './facts';
 
@@ -22,7 +23,8 @@ export function rangeSegments(from: number, to: number, day = ''): Segment[] {
   if (from % QUARTER !== 0 || to % QUARTER !== 0) throw new Error(`range [${from}, ${to}) is not quarter-hour aligned`);
   const out: Segment[] = [];
   let at = from;
-  // Climb: quarter hours to the first whole hour, hours to the first UTC midnight, whole days, then back down.
+  // Climb: quarter hours to the first whole hour, hours to the first UTC midnight, days to the first week start
+  // (weeks are counted from the epoch, a Thursday), whole weeks, then back down.
   const step = (grain: Grain, until: number) => {
     const size = grain * MINUTE;
     const end = Math.min(until, to);
@@ -33,6 +35,8 @@ export function rangeSegments(from: number, to: number, day = ''): Segment[] {
   };
   step(15, ceilTo(at, 60 * MINUTE));
   step(60, ceilTo(at, 1440 * MINUTE));
+  step(1440, ceilTo(at, 10080 * MINUTE));
+  step(10080, to);
   step(1440, to);
   step(60, to);
   step(15, to);

@@ -1,5 +1,10 @@
 import { ReportingInitial1764500000000 } from './1764500000000-initial.migration';
 import { ReportingCorrectionsCohortsReconciliation1764600000000 } from './1764600000000-corrections-cohorts-reconciliation.migration';
+import { ReportingCoveringRollupsAndTotals1764700000000 } from './1764700000000-covering-rollups-and-totals.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
-export const reportingMigrations = [ReportingInitial1764500000000, ReportingCorrectionsCohortsReconciliation1764600000000];
+export const reportingMigrations = [
+  ReportingInitial1764500000000,
+  ReportingCorrectionsCohortsReconciliation1764600000000,
+  ReportingCoveringRollupsAndTotals1764700000000,
+];

@@ -197,10 +197,18 @@ export class ProjectionService {
     add: { sends: number; clicks: number; uniqueClicks: number },
   ): Promise<void> {
     const { grains, buckets } = rollupBuckets(at);
+    // The dimensional rows and the bucket's total (by-date reports), in one statement.
     await m.query(
-      `INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
-       SELECT g, b, $3, $4, $5, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-       ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET
+      `WITH dims AS (
+         INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
+         SELECT g, b, $3, $4, $5, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET
+           sends = r.sends + EXCLUDED.sends,
+           clicks = r.clicks + EXCLUDED.clicks,
+           unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks)
+       INSERT INTO "reporting".${totalTable(table)} AS r (grain, bucket, sends, clicks, unique_clicks)
+       SELECT g, b, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+       ON CONFLICT (grain, bucket) DO UPDATE SET
          sends = r.sends + EXCLUDED.sends,
          clicks = r.clicks + EXCLUDED.clicks,
          unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`,
@@ -210,20 +218,30 @@ export class ProjectionService {
 
   private async addRevenue(m: EntityManager, table: RevenueTable, at: Date, d: Dimensions, currency: string, x: RevenueDelta): Promise<void> {
     const { grains, buckets } = rollupBuckets(at);
-    await m.query(
-      `INSERT INTO "reporting".${table} AS r
-         (grain, bucket, campaign_id, creative_id, offer_id, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-       SELECT g, b, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-       ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, currency) DO UPDATE SET
-         conversions = r.conversions + EXCLUDED.conversions,
+    const set = `conversions = r.conversions + EXCLUDED.conversions,
          reversed_conversions = r.reversed_conversions + EXCLUDED.reversed_conversions,
          approved_micros = r.approved_micros + EXCLUDED.approved_micros,
          pending_micros = r.pending_micros + EXCLUDED.pending_micros,
-         reversed_micros = r.reversed_micros + EXCLUDED.reversed_micros`,
+         reversed_micros = r.reversed_micros + EXCLUDED.reversed_micros`;
+    await m.query(
+      `WITH dims AS (
+         INSERT INTO "reporting".${table} AS r
+           (grain, bucket, campaign_id, creative_id, offer_id, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
+         SELECT g, b, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, currency) DO UPDATE SET ${set})
+       INSERT INTO "reporting".${totalTable(table)} AS r
+         (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
+       SELECT g, b, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+       ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${set}`,
       [grains, buckets, d.campaignId, d.creativeId, d.offerId, currency,
         x.conversions.toString(), x.reversedConversions.toString(), x.approvedMicros.toString(), x.pendingMicros.toString(), x.reversedMicros.toString()],
     );
   }
+}
+
+/** Each rollup's per-bucket total across dimensions (created by migration 1764700000000). */
+function totalTable<T extends ActivityTable | RevenueTable>(table: T): string {
+  return table.replace(/_rollup$/, '_total_rollup');
 }
 
 function dims(r: StoredCredited): Dimensions {

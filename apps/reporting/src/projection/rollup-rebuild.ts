@@ -7,38 +7,63 @@ import { GRAINS } from '../domain/facts';
 
 const DIMS = 'campaign_id, creative_id, offer_id';
 const HUMAN = `click_class IN ('HUMAN', 'UNSPECIFIED')`;
+const ACTIVITY = 'sends, clicks, unique_clicks';
+const REVENUE = 'conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros';
+const [BASE, ...COARSER] = GRAINS;
 const bucket = (col: string, g: number) => `date_bin(interval '${g} minutes', ${col}, timestamptz '1970-01-01 00:00:00+00')`;
-const eachGrain = (select: (g: number) => string) => GRAINS.map(select).join(' UNION ALL ');
+const total = (table: string) => table.replace(/_rollup$/, '_total_rollup');
+const sums = (columns: string) => columns.split(', ').map((c) => `sum(${c})`).join(', ');
+
+/**
+ * The coarser grains of a rollup, summed from its base-grain rows (every coarser bucket is a whole number of base
+ * buckets): the facts are read once, not once per grain.
+ */
+const coarser = (table: string, key: string, measures: string) => `INSERT INTO "reporting".${table} (grain, bucket, ${key}, ${measures})
+  SELECT g.grain, date_bin(g.grain * interval '1 minute', r.bucket, timestamptz '1970-01-01 00:00:00+00'), ${key.replace(/\w+/g, 'r.$&')},
+    ${sums(measures)}
+  FROM "reporting".${table} r CROSS JOIN unnest('{${COARSER.join(',')}}'::smallint[]) AS g(grain)
+  WHERE r.grain = ${BASE} GROUP BY 1, 2, ${key.split(', ').map((_, i) => i + 3).join(', ')}`;
 
 export function rebuildRollupsSql(): string[] {
-  const revenue = (table: string, col: string) => `INSERT INTO "reporting".${table}
-      (grain, bucket, ${DIMS}, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-    SELECT grain, bucket, ${DIMS}, currency,
+  const revenue = (table: string, col: string) => `INSERT INTO "reporting".${table} (grain, bucket, ${DIMS}, currency, ${REVENUE})
+    SELECT ${BASE}, ${bucket(col, BASE)}, ${DIMS}, currency,
       count(*) FILTER (WHERE status <> 'reversed'), count(*) FILTER (WHERE status = 'reversed'),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'pending'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'reversed'), 0)
-    FROM (${eachGrain((g) => `SELECT ${g} AS grain, ${bucket(col, g)} AS bucket, ${DIMS}, currency, status, payout_micros
-      FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL`)}) x
+    FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6`;
   return [
     `UPDATE "reporting".clicks c SET cohort_at = m.sent_at FROM "reporting".messages m
       WHERE m.message_id = c.message_id AND c.cohort_at IS NULL AND c.${HUMAN}`,
     `UPDATE "reporting".credited_conversions c SET cohort_at = m.sent_at FROM "reporting".messages m
       WHERE m.message_id = c.message_id AND c.cohort_at IS NULL`,
-    `TRUNCATE "reporting".activity_rollup, "reporting".revenue_rollup, "reporting".cohort_activity_rollup, "reporting".cohort_revenue_rollup`,
-    `INSERT INTO "reporting".activity_rollup (grain, bucket, ${DIMS}, sends, clicks, unique_clicks)
-      SELECT grain, bucket, ${DIMS}, sum(sends), sum(clicks), sum(unique_clicks) FROM (
-        ${eachGrain((g) => `SELECT ${g} AS grain, ${bucket('sent_at', g)} AS bucket, ${DIMS}, 1 AS sends, 0 AS clicks, 0 AS unique_clicks FROM "reporting".messages`)}
+    `TRUNCATE "reporting".activity_rollup, "reporting".revenue_rollup, "reporting".cohort_activity_rollup, "reporting".cohort_revenue_rollup,
+      "reporting".activity_total_rollup, "reporting".revenue_total_rollup, "reporting".cohort_activity_total_rollup,
+      "reporting".cohort_revenue_total_rollup`,
+    `INSERT INTO "reporting".activity_rollup (grain, bucket, ${DIMS}, ${ACTIVITY})
+      SELECT ${BASE}, bucket, ${DIMS}, sum(sends), sum(clicks), sum(unique_clicks) FROM (
+        SELECT ${bucket('sent_at', BASE)} AS bucket, ${DIMS}, 1 AS sends, 0 AS clicks, 0 AS unique_clicks FROM "reporting".messages
         UNION ALL
-        ${eachGrain((g) => `SELECT ${g}, ${bucket('clicked_at', g)}, ${DIMS}, 0, 1, first_click_on_message::int FROM "reporting".clicks WHERE ${HUMAN}`)}
-      ) x GROUP BY 1, 2, 3, 4, 5`,
+        SELECT ${bucket('clicked_at', BASE)}, ${DIMS}, 0, 1, first_click_on_message::int FROM "reporting".clicks WHERE ${HUMAN}
+      ) x GROUP BY 2, 3, 4, 5`,
     `INSERT INTO "reporting".cohort_activity_rollup (grain, bucket, ${DIMS}, clicks, unique_clicks)
-      SELECT grain, bucket, ${DIMS}, count(*), count(*) FILTER (WHERE first_click_on_message) FROM (
-        ${eachGrain((g) => `SELECT ${g} AS grain, ${bucket('cohort_at', g)} AS bucket, ${DIMS}, first_click_on_message
-          FROM "reporting".clicks WHERE ${HUMAN} AND cohort_at IS NOT NULL`)}
-      ) x GROUP BY 1, 2, 3, 4, 5`,
+      SELECT ${BASE}, ${bucket('cohort_at', BASE)}, ${DIMS}, count(*), count(*) FILTER (WHERE first_click_on_message)
+      FROM "reporting".clicks WHERE ${HUMAN} AND cohort_at IS NOT NULL GROUP BY 2, 3, 4, 5`,
     revenue('revenue_rollup', 'occurred_at'),
     revenue('cohort_revenue_rollup', 'cohort_at'),
+    coarser('activity_rollup', DIMS, ACTIVITY),
+    coarser('cohort_activity_rollup', DIMS, ACTIVITY),
+    coarser('revenue_rollup', `${DIMS}, currency`, REVENUE),
+    coarser('cohort_revenue_rollup', `${DIMS}, currency`, REVENUE),
+    // Totals per bucket are the dimensional rows summed (every grain), as the projection adds each event to both.
+    ...['activity_rollup', 'cohort_activity_rollup'].map(
+      (t) => `INSERT INTO "reporting".${total(t)} (grain, bucket, ${ACTIVITY})
+        SELECT grain, bucket, ${sums(ACTIVITY)} FROM "reporting".${t} GROUP BY 1, 2`,
+    ),
+    ...['revenue_rollup', 'cohort_revenue_rollup'].map(
+      (t) => `INSERT INTO "reporting".${total(t)} (grain, bucket, currency, ${REVENUE})
+        SELECT grain, bucket, currency, ${sums(REVENUE)} FROM "reporting".${t} GROUP BY 1, 2, 3`,
+    ),
   ];
 }

@@ -267,10 +267,34 @@ describe('overlays', () => {
     for (const w of workloads('overlays/prod')) {
       for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
         for (const e of c.envFrom ?? []) if (e.secretRef && !e.secretRef.optional) required.add(e.secretRef.name);
+        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef && !e.valueFrom.secretKeyRef.optional) required.add(e.valueFrom.secretKeyRef.name);
+      }
+      for (const v of w.spec.template.spec.volumes ?? []) if (v.secret && !v.secret.optional) required.add(v.secret.secretName);
+    }
+    expect([...required].sort()).toEqual([
+      'attribution-database', 'gateway-api-keys', 'ingest-database', 'reporting-database', 'tracking-database', 'trackly-grpc-auth',
+    ]);
+    for (const s of required) expect(docs).toContain(s);
+  });
+
+  it.each(TREES)('%s: runs every app in production mode with token-authenticated gRPC, the token from a Secret, gateway keys from a mounted Secret', (tree) => {
+    for (const app of APPS) {
+      const cm = named(tree, 'ConfigMap', app)!.data;
+      expect([app, cm.TRACKLY_ENV, cm.GRPC_AUTH_MODE, cm.GRPC_AUTH_TOKEN]).toEqual([app, 'production', 'token', undefined]);
+      const spec = named(tree, 'Deployment', app)!.spec.template.spec;
+      // The migration (init container) loads the same configuration, so it needs the token as much as the app.
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        expect(c.envFrom).toContainEqual({ configMapRef: { name: app } });
+        expect(c.env).toContainEqual({ name: 'GRPC_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'trackly-grpc-auth', key: 'GRPC_AUTH_TOKEN' } } });
       }
     }
-    expect([...required].sort()).toEqual(['attribution-database', 'gateway-api-keys', 'ingest-database', 'reporting-database', 'tracking-database']);
-    for (const s of required) expect(docs).toContain(s);
+    const gateway = named(tree, 'Deployment', 'gateway')!.spec.template.spec;
+    const file: string = named(tree, 'ConfigMap', 'gateway')!.data.GATEWAY_API_KEYS_FILE;
+    const mount = gateway.containers[0].volumeMounts.find((m: Container) => file.startsWith(`${m.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = gateway.volumes.find((v: Container) => v.name === mount.name);
+    expect(volume.secret).toMatchObject({ secretName: 'gateway-api-keys', items: [{ key: 'api-keys.json', path: file.slice(mount.mountPath.length + 1) }] });
+    expect(JSON.stringify(gateway.containers[0].envFrom)).not.toContain('gateway-api-keys');
   });
 
   it.each(['overlays/dev', 'overlays/prod'])('%s: NATS runs 3 JetStream servers with file storage, fsync on every write', (tree) => {

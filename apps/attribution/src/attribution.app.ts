@@ -15,7 +15,7 @@ export async function startAttribution(config: AttributionConfig, deps: { clock?
   const services = { [ATTRIBUTION_SERVICE_FULL_NAME]: AttributionServiceService };
   const running = await startServiceApp(AttributionModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
-    grpc: { url: `${config.ATTRIBUTION_HOST}:${config.ATTRIBUTION_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    grpc: { url: `${config.ATTRIBUTION_HOST}:${config.ATTRIBUTION_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },
   });
   logger.info({ grpc: config.ATTRIBUTION_GRPC_PORT }, `attribution ready: gRPC ${config.ATTRIBUTION_HOST}:${config.ATTRIBUTION_GRPC_PORT}`);
   return running;

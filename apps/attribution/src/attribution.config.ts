@@ -1,7 +1,8 @@
-import { env, loadConfig, platformShape, z } from '@trackly/config';
+import { checkGrpcSecurity, env, grpcSecurityShape, loadConfig, platformShape, z } from '@trackly/config';
 
 export const attributionConfigShape = {
   ...platformShape,
+  ...grpcSecurityShape,
   ATTRIBUTION_GRPC_PORT: env.port(50053),
   ATTRIBUTION_HOST: z.string().default('0.0.0.0'),
   /** Tracking's gRPC address, asked for a click whose event has not arrived yet. */
@@ -21,5 +22,5 @@ export const attributionConfigShape = {
 export type AttributionConfig = ReturnType<typeof loadAttributionConfig>;
 
 export function loadAttributionConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig('attribution', attributionConfigShape, source);
+  return loadConfig('attribution', attributionConfigShape, source, checkGrpcSecurity);
 }

@@ -57,7 +57,7 @@ export class AttributionModule implements OnApplicationShutdown {
         { provide: ATTRIBUTION_LOGGER, useValue: logger },
         {
           provide: TRACKING_CLIENT,
-          useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS }),
+          useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS, security: config }),
         },
         ProjectionsRepository,
         ClickResolver,

@@ -1,5 +1,6 @@
-import { env, loadConfig, z } from '@trackly/config';
-import { parseApiKeys } from './domain/api-keys';
+import { readFileSync } from 'node:fs';
+import { checkGrpcSecurity, ConfigCheck, env, grpcSecurityShape, loadConfig, z } from '@trackly/config';
+import { ApiKeyGrant, parseApiKeys } from './domain/api-keys';
 
 /** A gRPC target: host:port (127.0.0.1:50054, [::1]:50054), optionally with a resolver scheme (dns:///reporting:50054). */
 const grpcTarget = (def: string) =>
@@ -16,20 +17,58 @@ export const gatewayConfigShape = {
   TRACKING_GRPC_URL: grpcTarget('127.0.0.1:50051'),
   /** Deadline of every downstream call (and of each readiness check). */
   GATEWAY_DEADLINE_MS: env.positiveInt(3000),
-  /** Comma-separated API keys; empty leaves /api open (local development only). */
-  GATEWAY_API_KEYS: z.string().default('').transform((v, ctx) => {
-    try {
-      return parseApiKeys(v);
-    } catch (e) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  /**
+   * API keys as a JSON array of {"name","sha256","scopes",["campaigns"],["offers"]} (mint with `npm run
+   * gateway:key`); only digests, never a key. None configured leaves /api open, in development only.
+   */
+  GATEWAY_API_KEYS: z.string().default('').transform(apiKeys),
+  /** The same JSON in a file (a mounted Secret); instead of GATEWAY_API_KEYS, not with it. */
+  GATEWAY_API_KEYS_FILE: z
+    .string()
+    .default('')
+    .transform((path, ctx): ApiKeyGrant[] | undefined => {
+      if (!path) return undefined;
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `cannot read "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        return z.NEVER;
+      }
+      return apiKeys(text, ctx);
+    }),
+  ...grpcSecurityShape,
   LOG_LEVEL: env.logLevel(),
+};
+
+function apiKeys(text: string, ctx: z.RefinementCtx): ApiKeyGrant[] {
+  try {
+    return parseApiKeys(text);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+}
+
+type ParsedGatewayConfig = z.infer<z.ZodObject<typeof gatewayConfigShape>>;
+
+const checkApiKeys: ConfigCheck<ParsedGatewayConfig> = (c, ctx) => {
+  if (c.GATEWAY_API_KEYS_FILE && c.GATEWAY_API_KEYS.length) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['GATEWAY_API_KEYS_FILE'], message: 'set GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE, not both' });
+  }
+  if (c.TRACKLY_ENV === 'production' && !(c.GATEWAY_API_KEYS_FILE ?? c.GATEWAY_API_KEYS).length) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['GATEWAY_API_KEYS'],
+      message: 'at least one key is required when TRACKLY_ENV=production (set GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE)',
+    });
+  }
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig('gateway', gatewayConfigShape, source);
+  const c = loadConfig('gateway', gatewayConfigShape, source, checkGrpcSecurity, checkApiKeys);
+  // One list whichever variable held it.
+  return { ...c, GATEWAY_API_KEYS: c.GATEWAY_API_KEYS_FILE ?? c.GATEWAY_API_KEYS };
 }

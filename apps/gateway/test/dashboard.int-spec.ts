@@ -15,6 +15,7 @@ import {
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { loadGatewayConfig } from '../src/gateway.config';
 import { startGateway } from '../src/gateway.app';
+import { apiKeysJson } from './api-key-entries';
 
 /**
  * The dashboard in headless Chromium (Debian's package, driven by playwright-core) against the real gateway and a
@@ -116,7 +117,7 @@ describe('dashboard (headless Chromium, real gateway, reporting stub)', () => {
         GATEWAY_HOST: '127.0.0.1', GATEWAY_HTTP_PORT: String(httpPort), REPORTING_GRPC_URL: `127.0.0.1:${port}`,
         // Not called by the dashboard: they only need to be well-formed targets.
         INGEST_GRPC_URL: '127.0.0.1:9', ATTRIBUTION_GRPC_URL: '127.0.0.1:9', TRACKING_GRPC_URL: '127.0.0.1:9',
-        GATEWAY_API_KEYS: KEY, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+        GATEWAY_API_KEYS: apiKeysJson([{ name: 'dashboard', key: KEY }]), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       }),
     );
     base = `http://127.0.0.1:${httpPort}`;

@@ -27,10 +27,15 @@ import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_
 import { HealthImplementation } from 'grpc-health-check';
 import { loadGatewayConfig } from '../src/gateway.config';
 import { startGateway } from '../src/gateway.app';
+import { apiKeysJson } from './api-key-entries';
 
 const DEADLINE_MS = 400;
 const KEY_1 = 'dash-key-0123456789abcdef';
 const KEY_2 = 'ops-key-fedcba9876543210';
+const READER_KEY = 'reader-key-0123456789abcdef';
+const NO_REPORTS_KEY = 'no-reports-key-0123456789abcdef';
+const CAMP_1_KEY = 'camp-1-key-0123456789abcdef';
+const CAMP_2_KEY = 'camp-2-key-0123456789abcdef';
 const USD = (amountMicros: string) => ({ currencyCode: 'USD', amountMicros });
 
 /** A real grpc-js server on a random port serving one contract service (stubbed) and grpc.health.v1. */
@@ -250,7 +255,16 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     attribution = await startStub(AttributionServiceService, attributionImpl, 'trackly.attribution.v1.AttributionService');
     // The gateway calls no tracking RPC; tracking only has to be up.
     tracking = await startStub(TrackingServiceService, undefined, 'trackly.tracking.v1.TrackingService');
-    ({ running: gateway, base } = await start(`${KEY_1}, ${KEY_2}`));
+    ({ running: gateway, base } = await start(
+      apiKeysJson([
+        { name: 'dash', key: KEY_1 },
+        { name: 'ops', key: KEY_2 },
+        { name: 'reader', key: READER_KEY, scopes: ['reports:read'] },
+        { name: 'no-reports', key: NO_REPORTS_KEY, scopes: ['conversions:read', 'partners:write'] },
+        { name: 'camp-1-only', key: CAMP_1_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-1'] },
+        { name: 'camp-2-only', key: CAMP_2_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-2'] },
+      ]),
+    ));
   });
 
   afterAll(async () => {
@@ -574,6 +588,67 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect((await get('/api/reports/messages/msg-a', { authorization: `Bearer ${KEY_2}` })).status).toBe(200);
       expect((await get('/api/reports/messages/msg-a', { 'x-api-key': KEY_1 })).status).toBe(200);
       expect((await get('/api/reports/messages/msg-a', { authorization: 'Bearer nope', 'x-api-key': KEY_2 })).status).toBe(200);
+    });
+
+    it('answers 403 to a known key without the scope the route needs, before any downstream call', async () => {
+      const reader = { authorization: `Bearer ${READER_KEY}` };
+      expect((await get('/api/reports/messages/msg-a', reader)).status).toBe(200);
+      const denied = await get('/api/conversions/tune-1/tx-1', reader);
+      expect(denied.status).toBe(403);
+      expect(await json(denied)).toEqual({ error: 'PERMISSION_DENIED', message: 'this API key does not grant the scope "conversions:read"' });
+      const before = testPostbackRequests.length;
+      const post = await fetch(`${base}/api/partners/tune-1/test-postback`, {
+        method: 'POST', headers: { ...reader, 'content-type': 'application/json' }, body: JSON.stringify({ token: 'good-token', click_id: 'k' }),
+      });
+      expect(post.status).toBe(403);
+      expect(testPostbackRequests.length).toBe(before);
+    });
+
+    it('refuses every documented /api operation to a key without the scope the document names for it', async () => {
+      const doc = (await (await get('/api/openapi.json', {})).json()) as { paths: Record<string, Record<string, { 'x-required-scope'?: string }>> };
+      const keys: Record<string, string> = { 'reports:read': NO_REPORTS_KEY, 'conversions:read': READER_KEY, 'partners:write': READER_KEY };
+      let checked = 0;
+      for (const [path, ops] of Object.entries(doc.paths)) {
+        for (const [method, op] of Object.entries(ops)) {
+          if (!path.startsWith('/api/') || path === '/api/openapi.json') continue;
+          const scope = op['x-required-scope'];
+          expect([path, method, scope]).toEqual([path, method, expect.stringMatching(/^(reports:read|conversions:read|partners:write)$/)]);
+          const concrete = path.replace('{messageId}', 'msg-a').replace('{contactId}', 'contact-1').replace('{partnerId}', 'tune-1').replace('{conversionId}', 'tx-1');
+          const res = await fetch(`${base}${concrete}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${keys[scope!]}` } });
+          expect([path, method, res.status]).toEqual([path, method, 403]);
+          checked++;
+        }
+      }
+      expect(checked).toBe(7);
+    });
+
+    it('filters a campaign-restricted key\'s performance report and hides other campaigns\' details as 404', async () => {
+      const camp1 = { authorization: `Bearer ${CAMP_1_KEY}` };
+      const camp2 = { authorization: `Bearer ${CAMP_2_KEY}` };
+      performanceRequests.length = 0;
+      expect((await get('/api/reports/performance?group_by=offer', camp1)).status).toBe(200);
+      expect((await get('/api/reports/performance?group_by=offer')).status).toBe(200);
+      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [] }, undefined]);
+
+      // msg-a and conversion tune-1/tx-1 belong to camp-1.
+      expect((await get('/api/reports/messages/msg-a', camp1)).status).toBe(200);
+      expect((await get('/api/conversions/tune-1/tx-1', camp1)).status).toBe(200);
+      const hidden = await get('/api/reports/messages/msg-a', camp2);
+      const missing = await get('/api/reports/messages/msg-nope', camp2);
+      expect([hidden.status, missing.status]).toEqual([404, 404]);
+      expect(await json(hidden)).toEqual({ error: 'NOT_FOUND', message: 'message "msg-a" not found' });
+      const hiddenConversion = await get('/api/conversions/tune-1/tx-1', camp2);
+      expect(hiddenConversion.status).toBe(404);
+      expect(await json(hiddenConversion)).toEqual({ error: 'NOT_FOUND', message: 'conversion "tune-1/tx-1" not found' });
+      // Not decided yet: no campaign to check against, so not shown to a restricted key.
+      expect((await get('/api/conversions/tune-1/tx-new', camp1)).status).toBe(404);
+      expect((await get('/api/conversions/tune-1/tx-new')).status).toBe(200);
+
+      // Reports with no campaign filter are not for restricted keys.
+      for (const path of ['/api/reports/reconciliation', '/api/reports/maturity', '/api/reports/contacts/contact-1/journey']) {
+        const res = await get(path, camp1);
+        expect([path, res.status]).toEqual([path, 403]);
+      }
     });
 
     it('leaves the probes open', async () => {

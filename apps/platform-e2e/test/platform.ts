@@ -1,5 +1,6 @@
 /** Boots all five apps in this process, each with its own database and one shared NATS prefix. */
 import { Clock } from '@trackly/kernel';
+import { apiKeysJson } from '../../gateway/test/api-key-entries';
 import { RunningService } from '@trackly/grpc';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { loadTrackingConfig } from '../../tracking/src/tracking.config';
@@ -81,7 +82,7 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
       ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}`,
     }), { clock }));
     apps.push(await startGateway(loadGatewayConfig({
-      LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_API_KEYS: apiKey,
+      LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_API_KEYS: apiKeysJson([{ name: 'e2e', key: apiKey }]),
       REPORTING_GRPC_URL: `${host}:${rGrpc}`, INGEST_GRPC_URL: `${host}:${iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${aGrpc}`,
       TRACKING_GRPC_URL: `${host}:${tGrpc}`,
     }), { clock }));

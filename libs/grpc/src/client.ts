@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { outgoingContextHeaders } from '@trackly/observability';
+import { authMetadata, channelCredentials, DEVELOPMENT_GRPC_SECURITY, GrpcSecurityConfig, messageLimitOptions } from './security';
 
 /** Promise-returning client derived from a ts-proto grpc-js service definition (types come from the contract). */
 export type PromiseClient<S> = {
@@ -20,6 +21,8 @@ export interface CallOptions {
 export interface ClientOptions {
   /** Deadline applied to every call unless overridden (a call without a deadline can hang for ever). */
   deadlineMs?: number;
+  /** Auth mode and message limits, as the calling app is configured; unset = development, no auth, 4 MiB. */
+  security?: GrpcSecurityConfig;
 }
 
 export class GrpcCallError extends Error {
@@ -38,10 +41,13 @@ export function createGrpcClient<S extends Record<string, unknown>>(
   opts: ClientOptions = {},
 ): PromiseClient<S> {
   const Ctor = grpc.makeGenericClientConstructor(definition as unknown as grpc.ServiceDefinition, 'client');
-  const raw = new Ctor(address, grpc.credentials.createInsecure(), {
+  const security = opts.security ?? DEVELOPMENT_GRPC_SECURITY;
+  const raw = new Ctor(address, channelCredentials(security), {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.enable_retries': 1,
+    ...messageLimitOptions(security),
   });
+  const auth = Object.entries(authMetadata(security));
   const client: Record<string, unknown> = { close: () => raw.close() };
   for (const [name, method] of Object.entries(definition as unknown as grpc.ServiceDefinition)) {
     client[name] = (request: unknown, options: CallOptions = {}) =>
@@ -50,6 +56,8 @@ export function createGrpcClient<S extends Record<string, unknown>>(
         // The request id (and trace context) of the work this call is part of travels with it.
         const metadata = options.metadata?.clone() ?? new grpc.Metadata();
         for (const [k, v] of Object.entries(outgoingContextHeaders(false))) if (!metadata.get(k).length) metadata.set(k, v);
+        // The token is set, not added: a caller's metadata cannot carry a second authorization value.
+        for (const [k, v] of auth) metadata.set(k, v);
         raw.makeUnaryRequest(
           method.path,
           method.requestSerialize,

@@ -4,6 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, DomainErrorKind } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
+import { currentRequestId } from '@trackly/observability';
 
 const CODES: Record<DomainErrorKind, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -26,8 +27,11 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
       const e = exception.getError();
       return throwError(() => (typeof e === 'object' ? e : { code: status.UNKNOWN, message: String(e) }));
     }
-    this.logger?.error({ err: exception }, 'unhandled error in gRPC handler');
-    const message = exception instanceof Error ? exception.message : 'internal error';
+    // The cause stays in the server's log; the caller learns only that it failed and which request id to look for,
+    // never a driver message, SQL or a stack.
+    const requestId = currentRequestId();
+    this.logger?.error({ err: exception, requestId }, 'unhandled error in gRPC handler');
+    const message = requestId ? `internal error (request id ${requestId})` : 'internal error';
     return throwError(() => ({ code: status.INTERNAL, message, details: message }));
   }
 }

@@ -3,7 +3,7 @@
  * registered over gRPC, contacts tapping tracked links over HTTP, an affiliate network posting conversions back
  * (one twice, one with a click id we never issued), then the dashboards' reports read from the gateway.
  */
-import { createGrpcClient } from '@trackly/grpc';
+import { createGrpcClient, GrpcSecurityConfig } from '@trackly/grpc';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
@@ -16,6 +16,8 @@ export interface DemoEndpoints {
   gatewayHttp: string;
   /** Sent as a bearer token to the gateway when set. */
   apiKey?: string;
+  /** gRPC auth of the services (GRPC_AUTH_MODE and friends); unset = development, no auth. */
+  grpcSecurity?: GrpcSecurityConfig;
   /**
    * How long to wait for the unknown click id to be settled. Attribution parks it first (the click's event might
    * still be on its way) and settles it at its horizon (24 h by default), so by default the demo shows it parked.
@@ -57,8 +59,8 @@ const ANDROID = 'Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KH
 export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = console.log): Promise<DemoResult> {
   const run = Date.now().toString(36);
   const id = (s: string) => `${s}-${run}`;
-  const tracking = createGrpcClient(TrackingServiceService, ep.trackingGrpc, { deadlineMs: 5000 });
-  const ingest = createGrpcClient(IngestServiceService, ep.ingestGrpc, { deadlineMs: 5000 });
+  const tracking = createGrpcClient(TrackingServiceService, ep.trackingGrpc, { deadlineMs: 5000, security: ep.grpcSecurity });
+  const ingest = createGrpcClient(IngestServiceService, ep.ingestGrpc, { deadlineMs: 5000, security: ep.grpcSecurity });
   try {
     log(`1. Catalog: a campaign, two creatives, two offers (run ${run})`);
     await tracking.upsertCampaign({ campaignId: id('bf-blast'), name: 'Black Friday blast' });

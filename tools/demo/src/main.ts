@@ -1,3 +1,4 @@
+import { checkGrpcSecurity, grpcSecurityShape, loadConfig } from '@trackly/config';
 import { runDemo } from './demo';
 
 const env = process.env;
@@ -7,6 +8,7 @@ runDemo({
   ingestHttp: env.INGEST_PUBLIC_URL ?? 'http://127.0.0.1:3002',
   gatewayHttp: env.GATEWAY_URL ?? 'http://127.0.0.1:3000',
   apiKey: env.GATEWAY_API_KEY,
+  grpcSecurity: loadConfig('demo', grpcSecurityShape, env, checkGrpcSecurity),
 }).then(
   () => process.exit(0),
   (e) => {

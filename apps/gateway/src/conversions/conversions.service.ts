@@ -4,6 +4,7 @@ import { GrpcCallError } from '@trackly/grpc';
 import { InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { ApiKeyGrant, canSee, isRestricted } from '../domain/api-keys';
 import { diagnose } from '../domain/diagnosis';
 import { apiJson } from '../domain/money-json';
 import type { AttributionClient, IngestClient } from '../downstream/downstream.providers';
@@ -57,7 +58,11 @@ export class ConversionsService {
     );
   }
 
-  async troubleshoot(partnerId: string, conversionId: string) {
+  /**
+   * A key restricted to campaigns/offers sees a conversion only when it was credited to one of them; anything else
+   * (another campaign's, unattributed, not decided yet, unknown) is the same 404.
+   */
+  async troubleshoot(partnerId: string, conversionId: string, grant?: ApiKeyGrant) {
     const key = { partnerId, conversionId };
     const [{ conversion }, attribution] = await Promise.all([
       this.ingest.getConversion(key),
@@ -70,7 +75,9 @@ export class ConversionsService {
         },
       ),
     ]);
-    if (!conversion) throw new NotFoundError('conversion', `${partnerId}/${conversionId}`);
+    if (!conversion || (isRestricted(grant) && !(attribution && canSee(grant, attribution)))) {
+      throw new NotFoundError('conversion', `${partnerId}/${conversionId}`);
+    }
     return {
       conversion: apiJson(Conversion, conversion),
       attribution: attribution ? apiJson(Attribution, attribution) : null,

@@ -131,7 +131,7 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
 
   const range = parseRange(single, errors, now);
   if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-  return { groupBy, ...range(), thenBy, dateBasis };
+  return { groupBy, ...range(), thenBy, dateBasis, filter: undefined };
 }
 
 /** from/to/tz with their defaults; call the returned function once the errors are known to be empty. */

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { channelCredentials, DEVELOPMENT_GRPC_SECURITY, GrpcSecurityConfig } from '@trackly/grpc';
 
 export interface Downstream {
   /** Short name shown in /readyz, e.g. "reporting". */
@@ -25,11 +26,12 @@ const check = healthService.Check;
 export class DownstreamHealth {
   private readonly clients: { downstream: Downstream; client: grpc.Client }[];
 
-  constructor(downstreams: Downstream[], private readonly deadlineMs: number) {
+  constructor(downstreams: Downstream[], private readonly deadlineMs: number, security: GrpcSecurityConfig = DEVELOPMENT_GRPC_SECURITY) {
     this.clients = downstreams.map((downstream) => ({
       downstream,
+      // Health needs no token, but under mTLS the channel itself must present our certificate.
       // A short reconnect backoff: readiness should notice a downstream that came back within seconds, not minutes.
-      client: new grpc.Client(downstream.target, grpc.credentials.createInsecure(), {
+      client: new grpc.Client(downstream.target, channelCredentials(security), {
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 5000,
       }),

@@ -18,19 +18,19 @@ export const downstreamProviders: Provider[] = [
     provide: REPORTING_CLIENT,
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig): ReportingClient =>
-      createGrpcClient(ReportingServiceService, c.REPORTING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+      createGrpcClient(ReportingServiceService, c.REPORTING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
   },
   {
     provide: INGEST_CLIENT,
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig): IngestClient =>
-      createGrpcClient(IngestServiceService, c.INGEST_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+      createGrpcClient(IngestServiceService, c.INGEST_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
   },
   {
     provide: ATTRIBUTION_CLIENT,
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig): AttributionClient =>
-      createGrpcClient(AttributionServiceService, c.ATTRIBUTION_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS }),
+      createGrpcClient(AttributionServiceService, c.ATTRIBUTION_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
   },
   {
     provide: DownstreamHealth,
@@ -44,6 +44,7 @@ export const downstreamProviders: Provider[] = [
           { name: 'tracking', target: c.TRACKING_GRPC_URL, service: grpcServiceName(TrackingServiceService) },
         ],
         c.GATEWAY_DEADLINE_MS,
+        c,
       ),
   },
 ];

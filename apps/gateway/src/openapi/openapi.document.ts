@@ -19,9 +19,21 @@ const grouping = { type: 'string', enum: ['creative', 'offer', 'campaign', 'date
 
 const errors = {
   400: { description: 'Invalid parameters, per field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-  401: { description: 'Missing or wrong API key', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  401: { description: 'Missing or unknown API key', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  403: {
+    description: "The API key does not grant this route's scope (error PERMISSION_DENIED), or the report is not available to a key restricted to campaigns/offers",
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  },
   504: { description: 'A downstream service did not answer within the deadline', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
 };
+/**
+ * The scope an operation needs (OpenAPI 3.1 lets non-OAuth schemes list roles in a security requirement); a key
+ * restricted to campaigns/offers sees only their data, other ids answer 404 as if unknown.
+ */
+const scope = (name: 'reports:read' | 'conversions:read' | 'partners:write') => ({
+  security: [{ bearer: [name] }, { apiKey: [name] }],
+  'x-required-scope': name,
+});
 const notFound = { 404: { description: 'Unknown id', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } };
 const ok = (schema: string, csv = true) => ({
   200: {
@@ -48,6 +60,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/reports/performance': {
       get: {
         summary: 'Sends, clicks, conversions and revenue grouped by one or two dimensions',
+        description: 'A key restricted to campaigns/offers gets only their rows (and totals over them).',
+        ...scope('reports:read'),
         parameters: [
           { name: 'group_by', in: 'query', required: true, schema: grouping },
           { name: 'then_by', in: 'query', schema: grouping, description: 'Optional second grouping; must differ from group_by.' },
@@ -64,6 +78,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/reports/reconciliation': {
       get: {
         summary: 'Per partner, local day and currency: received vs credited vs reversed vs unattributed by reason vs pending',
+        description: 'Not available to a key restricted to campaigns/offers (403).',
+        ...scope('reports:read'),
         parameters: [...rangeParams, { name: 'partner', in: 'query', schema: { type: 'string' }, description: 'Only this partner.' }, formatParam],
         responses: { ...ok('ReconciliationReport'), ...errors },
       },
@@ -71,6 +87,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/reports/maturity': {
       get: {
         summary: 'Revenue per send of a send cohort (messages sent on these days) within 1, 7, 30 and 90 days of each send',
+        description: 'Not available to a key restricted to campaigns/offers (403).',
+        ...scope('reports:read'),
         parameters: [
           ...rangeParams,
           { name: 'group_by', in: 'query', schema: { type: 'string', enum: ['creative', 'offer', 'campaign'] }, description: 'Optional; the total is always given.' },
@@ -82,6 +100,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/reports/messages/{messageId}': {
       get: {
         summary: 'One message: sent to, clicked, conversions, revenue',
+        description: 'A key restricted to campaigns/offers gets 404 for a message outside them.',
+        ...scope('reports:read'),
         parameters: [{ name: 'messageId', in: 'path', required: true, schema: { type: 'string' } }, formatParam],
         responses: { ...ok('MessageReport'), ...errors, ...notFound },
       },
@@ -89,6 +109,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/reports/contacts/{contactId}/journey': {
       get: {
         summary: 'One contact\'s messages, clicks and conversions in time order',
+        description: 'Not available to a key restricted to campaigns/offers (403).',
+        ...scope('reports:read'),
         parameters: [{ name: 'contactId', in: 'path', required: true, schema: { type: 'string' } }, formatParam],
         responses: { ...ok('ContactJourney'), ...errors, ...notFound },
       },
@@ -96,6 +118,8 @@ export const OPENAPI_DOCUMENT = {
     '/api/conversions/{partnerId}/{conversionId}': {
       get: {
         summary: 'One conversion with its attribution and a diagnosis (click id matched? in window? already attributed?)',
+        description: 'A key restricted to campaigns/offers gets 404 unless the conversion was credited to one of them.',
+        ...scope('conversions:read'),
         parameters: [
           { name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'conversionId', in: 'path', required: true, schema: { type: 'string' } },
@@ -106,6 +130,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/partners/{partnerId}/test-postback': {
       post: {
         summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
+        ...scope('partners:write'),
         parameters: [{ name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } }],
         requestBody: {
           required: true,

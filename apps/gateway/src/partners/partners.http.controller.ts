@@ -1,7 +1,9 @@
 import { Body, Controller, Header, HttpCode, Param, Post } from '@nestjs/common';
+import { RequireScope } from '../auth/api-key.guard';
 import { ConversionsService } from '../conversions/conversions.service';
 
 @Controller('api/partners')
+@RequireScope('partners:write')
 export class PartnersHttpController {
   constructor(private readonly conversions: ConversionsService) {}
 

@@ -1,6 +1,6 @@
-import { Controller, Get, Header, Inject, Param, Query, Res } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, Header, Inject, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { CLOCK, Clock } from '@trackly/kernel';
+import { CLOCK, Clock, NotFoundError } from '@trackly/kernel';
 import {
   GetCohortMaturityResponse,
   GetContactJourneyResponse,
@@ -8,6 +8,8 @@ import {
   GetPerformanceReportResponse,
   GetReconciliationReportResponse,
 } from '@trackly/contracts/reporting/v1/reporting_service';
+import { Grant, RequireScope } from '../auth/api-key.guard';
+import { ApiKeyGrant, canSee, isRestricted, reportFilter } from '../domain/api-keys';
 import { journeyCsv, maturityCsv, messageCsv, performanceCsv, reconciliationCsv } from '../domain/csv';
 import { apiJson } from '../domain/money-json';
 import {
@@ -24,9 +26,12 @@ import { REPORTING_CLIENT } from '../gateway.tokens';
 
 /**
  * Dashboard reports, straight from ReportingService, as JSON or (format=csv) as a CSV download; downstream errors
- * become HTTP statuses in the global filter.
+ * become HTTP statuses in the global filter. A key restricted to campaigns/offers gets the performance report
+ * filtered to them, a message of theirs only (404 otherwise, as if it did not exist), and no report that has no such
+ * filter (reconciliation, maturity, journeys: 403).
  */
 @Controller('api/reports')
+@RequireScope('reports:read')
 export class ReportsHttpController {
   constructor(
     @Inject(REPORTING_CLIENT) private readonly reporting: ReportingClient,
@@ -35,15 +40,16 @@ export class ReportsHttpController {
 
   @Get('performance')
   @Header('Cache-Control', 'no-store')
-  async performance(@Query() query: PerformanceQuery, @Res({ passthrough: true }) res: Response) {
+  async performance(@Query() query: PerformanceQuery, @Res({ passthrough: true }) res: Response, @Grant() grant?: ApiKeyGrant) {
     const format = parseFormat(query);
-    const report = await this.reporting.getPerformanceReport(parsePerformanceQuery(query, this.clock.now()));
+    const report = await this.reporting.getPerformanceReport({ ...parsePerformanceQuery(query, this.clock.now()), filter: reportFilter(grant) });
     return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : apiJson(GetPerformanceReportResponse, report);
   }
 
   @Get('reconciliation')
   @Header('Cache-Control', 'no-store')
-  async reconciliation(@Query() query: RangeQuery, @Res({ passthrough: true }) res: Response) {
+  async reconciliation(@Query() query: RangeQuery, @Res({ passthrough: true }) res: Response, @Grant() grant?: ApiKeyGrant) {
+    unrestrictedOnly(grant);
     const format = parseFormat(query);
     const report = await this.reporting.getReconciliationReport(parseReconciliationQuery(query, this.clock.now()));
     return format === 'csv' ? csv(res, 'reconciliation', reconciliationCsv(report)) : apiJson(GetReconciliationReportResponse, report);
@@ -51,7 +57,8 @@ export class ReportsHttpController {
 
   @Get('maturity')
   @Header('Cache-Control', 'no-store')
-  async maturity(@Query() query: RangeQuery & { group_by?: QueryValue }, @Res({ passthrough: true }) res: Response) {
+  async maturity(@Query() query: RangeQuery & { group_by?: QueryValue }, @Res({ passthrough: true }) res: Response, @Grant() grant?: ApiKeyGrant) {
+    unrestrictedOnly(grant);
     const format = parseFormat(query);
     const report = await this.reporting.getCohortMaturity(parseMaturityQuery(query, this.clock.now()));
     return format === 'csv' ? csv(res, 'maturity', maturityCsv(report)) : apiJson(GetCohortMaturityResponse, report);
@@ -59,18 +66,39 @@ export class ReportsHttpController {
 
   @Get('messages/:messageId')
   @Header('Cache-Control', 'no-store')
-  async message(@Param('messageId') messageId: string, @Query('format') formatParam: QueryValue, @Res({ passthrough: true }) res: Response) {
+  async message(
+    @Param('messageId') messageId: string,
+    @Query('format') formatParam: QueryValue,
+    @Res({ passthrough: true }) res: Response,
+    @Grant() grant?: ApiKeyGrant,
+  ) {
     const format = parseFormat({ format: formatParam });
     const report = await this.reporting.getMessageReport({ messageId });
+    // The same answer as for a message that does not exist: a restricted key learns nothing about others' messages.
+    if (!canSee(grant, report)) throw new NotFoundError('message', messageId);
     return format === 'csv' ? csv(res, 'message', messageCsv(report)) : apiJson(GetMessageReportResponse, report);
   }
 
   @Get('contacts/:contactId/journey')
   @Header('Cache-Control', 'no-store')
-  async journey(@Param('contactId') contactId: string, @Query('format') formatParam: QueryValue, @Res({ passthrough: true }) res: Response) {
+  async journey(
+    @Param('contactId') contactId: string,
+    @Query('format') formatParam: QueryValue,
+    @Res({ passthrough: true }) res: Response,
+    @Grant() grant?: ApiKeyGrant,
+  ) {
+    // A contact's journey crosses campaigns, and its events do not all name theirs: not for a restricted key.
+    unrestrictedOnly(grant);
     const format = parseFormat({ format: formatParam });
     const report = await this.reporting.getContactJourney({ contactId });
     return format === 'csv' ? csv(res, 'journey', journeyCsv(report)) : apiJson(GetContactJourneyResponse, report);
+  }
+}
+
+/** Reports that cannot be filtered to a key's campaigns/offers are refused to a restricted key, before any call. */
+function unrestrictedOnly(grant: ApiKeyGrant | undefined): void {
+  if (isRestricted(grant)) {
+    throw new ForbiddenException({ error: 'PERMISSION_DENIED', message: 'this report is not available to an API key restricted to campaigns or offers' });
   }
 }
 

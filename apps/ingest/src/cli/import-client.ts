@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { authMetadata, channelCredentials, DEVELOPMENT_GRPC_SECURITY, GrpcSecurityConfig, messageLimitOptions } from '@trackly/grpc';
 import { ImportConversionsRequest, ImportConversionsResponse, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 
 /**
@@ -13,9 +14,12 @@ export async function importCsv(
   file: Readable,
   onProgress: (bytesSent: number) => void = () => undefined,
   deadlineMs = 3_600_000,
+  security: GrpcSecurityConfig = DEVELOPMENT_GRPC_SECURITY,
 ): Promise<ImportConversionsResponse> {
   const Client = grpc.makeGenericClientConstructor(IngestServiceService as unknown as grpc.ServiceDefinition, 'IngestService');
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, channelCredentials(security), messageLimitOptions(security));
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(authMetadata(security))) metadata.set(k, v);
   const method = IngestServiceService.importConversions;
   try {
     let call!: grpc.ClientWritableStream<ImportConversionsRequest>;
@@ -24,7 +28,7 @@ export async function importCsv(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
-        new grpc.Metadata(),
+        metadata,
         { deadline: new Date(Date.now() + deadlineMs) },
         (err: grpc.ServiceError | null, res?: ImportConversionsResponse) => (err ? reject(err) : resolve(res!)),
       );

@@ -4,6 +4,7 @@
  * IngestService.ImportConversions, with a progress bar. Exits 1 when the import failed, 2 when rows were refused.
  */
 import { createReadStream, statSync } from 'node:fs';
+import { checkGrpcSecurity, ConfigError, grpcSecurityShape, loadConfig } from '@trackly/config';
 import { importCsv } from './import-client';
 
 function usage(message?: string): never {
@@ -54,7 +55,14 @@ async function main(): Promise<void> {
     last = now;
     process.stderr.write(`\r${bar(sent, size)}`);
   };
-  const result = await importCsv(args.ingest, args.partner, createReadStream(args.file, { highWaterMark: 64 * 1024 }), progress);
+  // The same GRPC_AUTH_MODE / GRPC_AUTH_TOKEN / GRPC_TLS_* as the services.
+  let security;
+  try {
+    security = loadConfig('import', grpcSecurityShape, process.env, checkGrpcSecurity);
+  } catch (e) {
+    usage(e instanceof ConfigError ? e.message : String(e));
+  }
+  const result = await importCsv(args.ingest, args.partner, createReadStream(args.file, { highWaterMark: 64 * 1024 }), progress, undefined, security);
   if (tty) process.stderr.write(`\r${bar(size, size)}\n`);
   process.stdout.write(
     `${args.file}: ${result.rows} rows: ${result.stored} stored, ${result.duplicates} duplicates, ${result.adjusted} adjusted, ${result.rejected} refused\n`,

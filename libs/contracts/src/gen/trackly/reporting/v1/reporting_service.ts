@@ -181,6 +181,16 @@ export interface GetPerformanceReportRequest {
   thenBy: ReportGrouping;
   /** Conversion date (default) or send-date cohort. */
   dateBasis: DateBasis;
+  /** Only rows of these campaigns/offers; unset means all (the gateway sets it from a restricted API key). */
+  filter: PerformanceFilter | undefined;
+}
+
+/** PerformanceFilter restricts a performance report to some campaigns and/or offers. */
+export interface PerformanceFilter {
+  /** Only these campaigns; empty means all. */
+  campaignIds: string[];
+  /** Only these offers; empty means all. With campaign_ids too, a row must match both. */
+  offerIds: string[];
 }
 
 /** RevenueTotal is revenue in one currency, with the ratios derived from it. */
@@ -487,7 +497,7 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
-  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "", thenBy: 0, dateBasis: 0 };
+  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "", thenBy: 0, dateBasis: 0, filter: undefined };
 }
 
 export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest> = {
@@ -509,6 +519,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     }
     if (message.dateBasis !== 0) {
       writer.uint32(48).int32(message.dateBasis);
+    }
+    if (message.filter !== undefined) {
+      PerformanceFilter.encode(message.filter, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -574,6 +587,14 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
             message.dateBasis = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.filter = PerformanceFilter.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -618,6 +639,7 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
         : isSet(object.date_basis)
         ? dateBasisFromJSON(object.date_basis)
         : 0,
+      filter: isSet(object.filter) ? PerformanceFilter.fromJSON(object.filter) : undefined,
     };
   },
 
@@ -641,6 +663,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     if (message.dateBasis !== 0) {
       obj.dateBasis = dateBasisToJSON(message.dateBasis);
     }
+    if (message.filter !== undefined) {
+      obj.filter = PerformanceFilter.toJSON(message.filter);
+    }
     return obj;
   },
 
@@ -655,6 +680,102 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     message.timeZone = object.timeZone ?? "";
     message.thenBy = object.thenBy ?? 0;
     message.dateBasis = object.dateBasis ?? 0;
+    message.filter = (object.filter !== undefined && object.filter !== null)
+      ? PerformanceFilter.fromPartial(object.filter)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePerformanceFilter(): PerformanceFilter {
+  return { campaignIds: [], offerIds: [] };
+}
+
+export const PerformanceFilter: MessageFns<PerformanceFilter> = {
+  encode(message: PerformanceFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.campaignIds) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.offerIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PerformanceFilter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePerformanceFilter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.offerIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PerformanceFilter {
+    return {
+      campaignIds: globalThis.Array.isArray(object?.campaignIds)
+        ? object.campaignIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.campaign_ids)
+        ? object.campaign_ids.map((e: any) => globalThis.String(e))
+        : [],
+      offerIds: globalThis.Array.isArray(object?.offerIds)
+        ? object.offerIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.offer_ids)
+        ? object.offer_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PerformanceFilter): unknown {
+    const obj: any = {};
+    if (message.campaignIds?.length) {
+      obj.campaignIds = message.campaignIds;
+    }
+    if (message.offerIds?.length) {
+      obj.offerIds = message.offerIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PerformanceFilter>, I>>(base?: I): PerformanceFilter {
+    return PerformanceFilter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PerformanceFilter>, I>>(object: I): PerformanceFilter {
+    const message = createBasePerformanceFilter();
+    message.campaignIds = object.campaignIds?.map((e) => e) || [];
+    message.offerIds = object.offerIds?.map((e) => e) || [];
     return message;
   },
 };

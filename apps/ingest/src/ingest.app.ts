@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Clock, systemClock } from '@trackly/kernel';
 import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
 import { createLogger } from '@trackly/logging';
@@ -16,9 +17,15 @@ export async function startIngest(config: IngestConfig, deps: { clock?: Clock } 
   const services = { [INGEST_SERVICE_FULL_NAME]: IngestServiceService };
   const running = await startServiceApp(IngestModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
-    grpc: { url: `${config.INGEST_HOST}:${config.INGEST_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    grpc: { url: `${config.INGEST_HOST}:${config.INGEST_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },
     http: { host: config.INGEST_HOST, port: config.INGEST_HTTP_PORT },
-    configure: (app) => configurePostbackBodies(app, config.INGEST_MAX_BODY_BYTES),
+    configure: (app) => {
+      // Node reads maxHeaderSize (the createServer option; untyped as a property) from its server at each new
+      // connection, so setting it before listen() covers every request: a longer head (request line included) is
+      // answered 431 by Node itself, before any of our code runs.
+      (app.getHttpServer() as Server & { maxHeaderSize?: number }).maxHeaderSize = config.INGEST_MAX_HEADER_BYTES;
+      configurePostbackBodies(app, config.INGEST_MAX_BODY_BYTES);
+    },
   });
   logger.info(
     { grpc: config.INGEST_GRPC_PORT, http: config.INGEST_HTTP_PORT },

@@ -14,7 +14,6 @@
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const net = require('node:net');
-const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
 

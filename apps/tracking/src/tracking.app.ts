@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Clock, systemClock } from '@trackly/kernel';
 import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
 import { createLogger } from '@trackly/logging';
@@ -16,9 +17,18 @@ export async function startTracking(config: TrackingConfig, deps: { clock?: Cloc
   const services = { [TRACKING_SERVICE_FULL_NAME]: TrackingServiceService };
   const running = await startServiceApp(TrackingModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
-    grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)) },
+    grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },
     http: { host: config.TRACKING_HOST, port: config.TRACKING_HTTP_PORT },
-    configure: (app) => mountClickEdge(app, logger),
+    configure: (app) => {
+      // Node reads maxHeaderSize (the createServer option; untyped as a property) from its server at each new
+      // connection, so setting it before listen() covers every request: a longer head (request line included) is
+      // answered 431 by Node itself, before any of our code runs.
+      (app.getHttpServer() as Server & { maxHeaderSize?: number }).maxHeaderSize = config.TRACKING_MAX_HEADER_BYTES;
+      // The client address (noise limit, repeat rule, stored ip) behind our load balancer; Express walks
+      // X-Forwarded-For from the right, skipping these, as ingest does for partners.
+      if (config.TRACKING_TRUSTED_PROXIES.length) app.getHttpAdapter().getInstance().set('trust proxy', config.TRACKING_TRUSTED_PROXIES);
+      mountClickEdge(app, logger, config);
+    },
   });
   logger.info(
     { grpc: config.TRACKING_GRPC_PORT, http: config.TRACKING_HTTP_PORT },

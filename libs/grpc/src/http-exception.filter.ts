@@ -13,6 +13,38 @@ const HTTP: Record<DomainErrorKind, number> = {
   UNAVAILABLE: 503,
 };
 
+/** Seconds a client is told to wait before retrying while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** Node socket errors of a connection to Postgres that is refused, cut or unreachable. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when an error says the database cannot be reached right now (down, restarting, failing over), not that the
+ * request or the data is wrong: refused/reset sockets, SQLSTATE class 08 (connection exception) and 57P01–57P03
+ * (admin/crash shutdown, cannot connect now), and the pg pool's own connect/termination messages. Looks through
+ * TypeORM's QueryFailedError (driverError) and `cause` chains.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let e: unknown = error;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (SOCKET_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code))) return true;
+    if (
+      typeof message === 'string' &&
+      /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection due to administrator command|the database system is (shutting down|starting up|in recovery mode|not yet accepting connections)|connect ECONNREFUSED/i.test(
+        message,
+      )
+    ) {
+      return true;
+    }
+    e = (e as { driverError?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 const FROM_GRPC: Partial<Record<GrpcStatus, number>> = {
   [GrpcStatus.INVALID_ARGUMENT]: 400,
   [GrpcStatus.NOT_FOUND]: 404,
@@ -24,7 +56,8 @@ const FROM_GRPC: Partial<Record<GrpcStatus, number>> = {
 
 /**
  * The one place HTTP edges (and, for rpc contexts, gRPC servers) turn errors into responses: domain errors by kind (with field-level details), errors
- * from a downstream gRPC call by status, Nest's own HTTP exceptions as they are, anything else 500 (logged).
+ * from a downstream gRPC call by status, Nest's own HTTP exceptions as they are, the database being unreachable 503
+ * with Retry-After (partners and probes retry; the pool reconnects by itself), anything else 500 (logged).
  * Bodies are JSON: { error, message, fields? }.
  */
 @Catch()
@@ -50,6 +83,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
       status = exception.getStatus();
       const r = exception.getResponse();
       body = typeof r === 'string' ? { error: exception.name, message: r } : { error: exception.name, ...(r as object) };
+    } else if (isDatabaseUnavailable(exception)) {
+      status = 503;
+      body = { error: 'UNAVAILABLE', message: 'temporarily unavailable, retry later' };
+      this.logger?.warn({ err: (exception as Error).message }, 'database unavailable: answering 503');
+      if (typeof res.setHeader === 'function') res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      else res.header?.('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
     } else {
       this.logger?.error({ err: exception }, 'unhandled error in HTTP handler');
     }

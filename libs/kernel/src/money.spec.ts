@@ -22,6 +22,9 @@ describe('parseDecimalMicros', () => {
 
   it('rejects negatives unless allowed', () => {
     expect(() => parseDecimalMicros('-1.00')).toThrow(/must not be negative/);
+    expect(() => parseDecimalMicros('-0')).toThrow(/must not be negative/);
+    expect(() => parseDecimalMicros('-0.00')).toThrow(/must not be negative/);
+    expect(parseDecimalMicros('-0', { allowNegative: true })).toBe(0n);
     expect(parseDecimalMicros('-1.00', { allowNegative: true })).toBe(-1_000_000n);
   });
 
@@ -55,5 +58,8 @@ describe('money helpers', () => {
   it('normalises currency codes', () => {
     expect(normaliseCurrency(' usd ')).toBe('USD');
     expect(() => normaliseCurrency('US')).toThrow(DomainError);
+    expect(() => normaliseCurrency('\u0131dr')).toThrow(DomainError);
+    expect(() => normaliseCurrency('u\u017Fd')).toThrow(DomainError);
+    expect(() => normaliseCurrency('\uFF35\uFF33\uFF24')).toThrow(DomainError);
   });
 });

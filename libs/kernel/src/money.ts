@@ -23,7 +23,10 @@ export function assertCurrency(code: string, field = 'currency'): string {
 
 /** Normalises a currency code as partners send it ("usd", " USD ") or fails. */
 export function normaliseCurrency(code: string, field = 'currency'): string {
-  return assertCurrency(code.trim().toUpperCase(), field);
+  const trimmed = code.trim();
+  // Upper-casing first would let look-alikes through: "ıdr" (dotless i) and "uſd" (long s) become IDR and USD.
+  if (!/^[A-Za-z]{3}$/.test(trimmed)) return assertCurrency(trimmed, field);
+  return assertCurrency(trimmed.toUpperCase(), field);
 }
 
 export interface ParseDecimalOptions {
@@ -39,7 +42,8 @@ export function parseDecimalMicros(text: string, opts: ParseDecimalOptions = {})
   const [, sign, whole, frac = ''] = m;
   const micros = BigInt(whole) * MICROS_PER_UNIT + BigInt(frac.padEnd(6, '0'));
   const value = sign ? -micros : micros;
-  if (value < 0n && !opts.allowNegative) throw new InvalidArgumentError(field, 'must not be negative');
+  // "-0" and "-0.00" too: a minus sign where none is allowed means the mapping is wrong, whatever the digits.
+  if (sign && !opts.allowNegative) throw new InvalidArgumentError(field, 'must not be negative');
   if (value > MAX_ABS_MICROS || -value > MAX_ABS_MICROS) throw new InvalidArgumentError(field, 'is too large to be an amount');
   return value;
 }

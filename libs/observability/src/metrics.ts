@@ -132,6 +132,18 @@ export function countPostback(partner: string, outcome: string): void {
   postbacks.inc({ partner, outcome });
 }
 
+const noiseRejected = new Counter({
+  name: 'edge_noise_rejected_total',
+  help: 'Unauthenticated requests answered 429 by an edge because their source sent too many refused requests',
+  labelNames: ['edge'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Counts one request refused by an edge's noise limiter; `edge` is a fixed name (ingest, tracking). */
+export function countNoiseRejected(edge: string): void {
+  noiseRejected.inc({ edge });
+}
+
 /** Refreshes some gauges when Prometheus scrapes; a hook that fails or hangs only leaves its gauges as they were. */
 export type ScrapeHook = () => Promise<void>;
 

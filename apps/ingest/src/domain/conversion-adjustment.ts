@@ -4,7 +4,7 @@
  * reversed conversion stays reversed: a late retry of the original postback must not bring the revenue back.
  */
 import type { Money } from '@trackly/kernel';
-import { ConversionDraft, externalIdProblem, FieldProblems, RawParams, Validated } from './conversion.rules';
+import { ConversionDraft, externalIdProblem, FieldProblems, hiddenCharacterProblem, RawParams, Validated } from './conversion.rules';
 
 export type AdjustmentCause = 'postback' | 'reversal' | 'import' | 'replay';
 
@@ -34,6 +34,8 @@ export function parseReversal(params: RawParams): Validated<ReversalKey> {
     if (!Object.hasOwn(params, name)) return undefined;
     const v = params[name];
     if (Array.isArray(v)) return { problem: `must be given once, got ${v.length} values` };
+    const hidden = hiddenCharacterProblem(v);
+    if (hidden) return { problem: hidden };
     const t = v.trim();
     if (!t) return undefined;
     const p = externalIdProblem(t);

@@ -8,8 +8,11 @@ import {
   attributionStateName,
   ConversionDraft,
   externalIdProblem,
+  hiddenCharacterProblem,
+  isIsoCurrency,
   partnerIdProblem,
   statusFromName,
+  statusFromWord,
   statusName,
   unattributedReasonName,
   validateSubmission,
@@ -116,6 +119,35 @@ describe('externalIdProblem', () => {
   });
   it.each([' lead', 'trail ', 'tab\there', 'del\u007f', '{transaction_id}', 'x'.repeat(257)])('refuses %p', (id) => {
     expect(externalIdProblem(id)).toEqual(expect.any(String));
+  });
+});
+
+describe('hiddenCharacterProblem, isIsoCurrency, statusFromWord', () => {
+  it.each(['ORD-1', 'ключ', '注文-7', 'a b', 'émoji 😀'])('lets %p through', (v) => {
+    expect(hiddenCharacterProblem(v)).toBeUndefined();
+  });
+  it.each([
+    ['a\r\nb', 'must not contain control characters'],
+    ['\u0085', 'must not contain control characters'],
+    ['a\u200bb', 'must not contain invisible, private-use or replacement characters (U+200B)'],
+    ['\u202eabc', 'must not contain invisible, private-use or replacement characters (U+202E)'],
+    ['\ufeffabc', 'must not contain invisible, private-use or replacement characters (U+FEFF)'],
+    ['a\ud800', 'must not contain invisible, private-use or replacement characters (U+D800)'],
+    ['\ue000', 'must not contain invisible, private-use or replacement characters (U+E000)'],
+    ['\ufffd', 'must not contain invisible, private-use or replacement characters (U+FFFD)'],
+    ['a\u2028b', 'must not contain invisible, private-use or replacement characters (U+2028)'],
+  ])('refuses %p', (v, problem) => {
+    expect(hiddenCharacterProblem(v)).toBe(problem);
+    expect(externalIdProblem(v)).toBe(problem);
+  });
+  it('knows currencies in use, not test, fund or metal codes', () => {
+    for (const c of ['USD', 'EUR', 'JPY', 'XOF', 'BRL']) expect(isIsoCurrency(c)).toBe(true);
+    for (const c of ['XXX', 'XTS', 'XAU', 'ABC', 'usd', 'US']) expect(isIsoCurrency(c)).toBe(false);
+  });
+  it('reads status words in ASCII only', () => {
+    expect(statusFromWord(' Chargeback ')).toBe(ConversionStatus.CONVERSION_STATUS_REVERSED);
+    expect(statusFromWord('chargebac\u212a')).toBeUndefined();
+    expect(statusFromWord('PEND\u0130NG')).toBeUndefined();
   });
 });
 

@@ -12,6 +12,11 @@ import { DomainError, InvalidArgumentError, MAX_ABS_MICROS, Money, MS_PER_DAY, n
 export const MAX_VALUE_LENGTH = 256;
 /** Partners' clocks drift; a conversion dated further ahead than this is a bad mapping, not a sale. */
 export const MAX_FUTURE_SKEW_MS = MS_PER_DAY;
+/**
+ * Networks pay within months and attribution windows are days; a conversion dated years before it reached us is a
+ * macro filled with 0 or a broken date mapping (1970-01-01, 0001-01-01), not a late sale.
+ */
+export const MAX_PAST_AGE_DAYS = 730;
 /** Partner ids appear in postback URLs: short, URL-safe, no dots (no path tricks). */
 export const PARTNER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -59,10 +64,41 @@ export function partnerIdProblem(partnerId: string): string | undefined {
  */
 export function externalIdProblem(value: string): string | undefined {
   if (value.length > MAX_VALUE_LENGTH) return `must be at most ${MAX_VALUE_LENGTH} characters`;
-  if (/[\u0000-\u001f\u007f]/.test(value)) return 'must not contain control characters';
+  const hidden = hiddenCharacterProblem(value);
+  if (hidden) return hidden;
   if (value !== value.trim()) return 'must not start or end with blanks';
   if (/^\{[^{}]*\}$/.test(value)) return `looks like a macro the partner did not fill in ("${value}")`;
   return undefined;
+}
+
+const INVISIBLE = /[\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}\uFFFD\uFFFE\uFFFF]/u;
+
+/**
+ * Characters no value we interpret may hold: control characters (CR/LF is header injection, NUL cannot be stored),
+ * invisible formatting (zero-width, bidi overrides: an id that displays like another one), line and paragraph
+ * separators (U+2028/9 end lines in logs and scripts), lone surrogates,
+ * private-use code points, and U+FFFD, which is what invalid UTF-8 or percent-encoding decodes to.
+ */
+export function hiddenCharacterProblem(value: string): string | undefined {
+  if (/\p{Cc}/u.test(value)) return 'must not contain control characters';
+  const m = INVISIBLE.exec(value);
+  if (m) return `must not contain invisible, private-use or replacement characters (U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')})`;
+  return undefined;
+}
+
+/**
+ * The currencies the runtime's ICU knows as in use (ISO 4217 minus funds, metals and the testing/no-currency codes
+ * XTS, XXX): a well-formed "ABC" or "XXX" from a partner would open a revenue bucket in a currency nobody pays in.
+ * A runtime without the list (small ICU) falls back to the 3-letter shape.
+ */
+const ISO_CURRENCIES: ReadonlySet<string> | undefined = (() => {
+  const intl = Intl as { supportedValuesOf?: (key: string) => string[] };
+  const codes = intl.supportedValuesOf?.('currency');
+  return codes && codes.length > 100 ? new Set(codes) : undefined;
+})();
+
+export function isIsoCurrency(code: string): boolean {
+  return ISO_CURRENCIES ? ISO_CURRENCIES.has(code) : /^[A-Z]{3}$/.test(code);
 }
 
 const A = ConversionStatus.CONVERSION_STATUS_APPROVED;
@@ -79,7 +115,10 @@ export const STATUS_WORDS: ReadonlyMap<string, ConversionDraft['status']> = new 
 ]);
 
 export function statusFromWord(word: string): ConversionDraft['status'] | undefined {
-  return STATUS_WORDS.get(word.trim().toLowerCase());
+  const w = word.trim();
+  // ASCII only: toLowerCase maps look-alikes onto the words ("chargebac\u212A" with a Kelvin sign becomes "chargeback").
+  if (!/^[\x20-\x7e]*$/.test(w)) return undefined;
+  return STATUS_WORDS.get(w.toLowerCase());
 }
 
 const STATUS_NAMES: Record<ConversionDraft['status'], string> = {
@@ -168,6 +207,7 @@ export function occurredAtOrProblem(at: Date | undefined, receivedAt: Date): Dat
   if (at === undefined) return receivedAt;
   if (Number.isNaN(at.getTime())) return 'is not a valid time';
   if (at.getTime() - receivedAt.getTime() > MAX_FUTURE_SKEW_MS) return 'must not be more than 1 day in the future';
+  if (receivedAt.getTime() - at.getTime() > MAX_PAST_AGE_DAYS * MS_PER_DAY) return `must not be more than ${MAX_PAST_AGE_DAYS} days in the past`;
   return at;
 }
 

@@ -1,4 +1,4 @@
-import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, storableParams, withoutNul } from './postback-params';
+import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, storableParams, urlEncodingProblem, withoutNul } from './postback-params';
 
 describe('parseUrlEncoded', () => {
   it('decodes names and values, "+" as a space, with or without the leading "?"', () => {
@@ -103,6 +103,18 @@ describe('storable text', () => {
   });
 });
 
+describe('urlEncodingProblem', () => {
+  it.each(['', 'a=1&b=2', 'a=%20%E2%82%AC&b=+', 'name=%F0%9F%98%80', 'x=%00', 'k=%ef%bf%bd'])('accepts %p', (text) => {
+    expect(urlEncodingProblem(text)).toBeUndefined();
+  });
+  it.each(['a=%ZZ', 'a=1%', 'a=%4', '%G0=1', 'a=%C0%AF', 'a=%E0%80%AE', 'a=%ED%A0%80', 'a=%F4%90%80%80', 'a=%FF', 'a=%E0%A4%A', 'a=%C3%28'])(
+    'refuses %p',
+    (text) => {
+      expect(urlEncodingProblem(text)).toEqual(expect.any(String));
+    },
+  );
+});
+
 describe('token redaction', () => {
   it('replaces every token value in a query or form body, however its name is encoded', () => {
     expect(redactUrlEncodedToken('a=1&token=s3cret&b=2')).toBe('a=1&token=REDACTED&b=2');
@@ -110,11 +122,13 @@ describe('token redaction', () => {
     expect(redactUrlEncodedToken('%74oken=s3cret&tokens=keep')).toBe('%74oken=REDACTED&tokens=keep');
     expect(redactUrlEncodedToken('token&x=%zz')).toBe('token=REDACTED&x=%zz');
     expect(redactUrlEncodedToken('')).toBe('');
+    expect(redactUrlEncodedToken('Token=s3cret&TOKEN=s3cret&a=1')).toBe('Token=REDACTED&TOKEN=REDACTED&a=1');
   });
 
   it('replaces the token in a JSON body', () => {
     expect(redactJsonToken('{"token": "s3cret", "payout": "1"}')).toBe('{"token": "REDACTED", "payout": "1"}');
     expect(redactJsonToken('{"token":12345,"a":"token"}')).toBe('{"token":"REDACTED","a":"token"}');
     expect(redactJsonToken('{"token":"a\\"b"}')).toBe('{"token":"REDACTED"}');
+    expect(redactJsonToken('{"Token":"s3cret"}')).toBe('{"Token":"REDACTED"}');
   });
 });

@@ -31,6 +31,26 @@ export function parseUrlEncoded(text: string): RawParams {
   return toParams(values);
 }
 
+/**
+ * Why a query string or form body is not valid percent-encoded UTF-8, or undefined. URLSearchParams quietly turns a
+ * "%" without two hex digits into a literal "%" and undecodable bytes (overlong forms, surrogates, truncated
+ * sequences) into U+FFFD, so a mangled value could be stored as if the partner had sent it; refusing says the
+ * partner's URL is broken instead.
+ */
+export function urlEncodingProblem(text: string): string | undefined {
+  const stray = /%(?![0-9A-Fa-f]{2})/.exec(text);
+  if (stray) return `has a "%" not followed by two hex digits (at character ${stray.index})`;
+  for (const part of text.split(/[&=]/)) {
+    if (!part.includes('%')) continue;
+    try {
+      decodeURIComponent(part);
+    } catch {
+      return `is not percent-encoded UTF-8 ("${part.length > 40 ? `${part.slice(0, 40)}…` : part}")`;
+    }
+  }
+  return undefined;
+}
+
 /** A JSON body must be one flat object whose values are strings or numbers. */
 export function parseJsonParams(text: string): Validated<RawParams> {
   let parsed: unknown;
@@ -44,12 +64,20 @@ export function parseJsonParams(text: string): Validated<RawParams> {
   }
   const fields: FieldProblems = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== 'string' && typeof value !== 'number') fields[name] = 'must be a string or a number';
+    // defineProperty, not assignment: a member named "__proto__" must become a problem, not the object's prototype.
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      Object.defineProperty(fields, name, { value: 'must be a string or a number', enumerable: true, writable: true, configurable: true });
+    }
   }
   if (Object.keys(fields).length) return { ok: false, fields };
   // JSON.parse has vouched for the syntax; reading the members again keeps each number's source digits
   // ("24.990" stays "24.990", 1e3 stays "1e3" and is refused later) and sees repeated names, which JSON.parse hides.
-  return { ok: true, value: toParams(readFlatMembers(text)) };
+  try {
+    return { ok: true, value: toParams(readFlatMembers(text)) };
+  } catch (e) {
+    // Only reachable if the two readers disagree; the partner still gets a 400, not our 500.
+    return { ok: false, fields: { body: `could not be read as a flat JSON object (${(e as Error).message})` } };
+  }
 }
 
 /** Query and body together; a name in the body replaces the same name in the query. */
@@ -141,12 +169,13 @@ export function redactUrlEncodedToken(text: string): string {
       } catch {
         name = rawName;
       }
-      return name === 'token' ? `${rawName}=${REDACTED}` : pair;
+      // Any capitalisation: a partner who wrote "Token=" still sent its secret.
+      return name.toLowerCase() === 'token' ? `${rawName}=${REDACTED}` : pair;
     })
     .join('&');
 }
 
 /** A JSON body with the value of every "token" member replaced (string or number). */
 export function redactJsonToken(text: string): string {
-  return text.replace(/("token"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+)/g, `$1"${REDACTED}"`);
+  return text.replace(/("token"\s*:\s*)("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+)/gi, `$1"${REDACTED}"`);
 }

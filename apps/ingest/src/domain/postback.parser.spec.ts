@@ -191,7 +191,19 @@ describe('parsePostback: occurred_at', () => {
     ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00.000Z'],
     ['2000-02-29T00:00:00Z', '2000-02-29T00:00:00.000Z'],
   ])('parses %p', (text, iso) => {
+    // Received an hour later, so the leap days of past years are within the age limit too.
+    clock.set(new Date(Date.parse(iso) + 3_600_000));
     expect(ok({ ...base, occurred_at: text }).occurredAt.toISOString()).toBe(iso);
+  });
+
+  it('accepts up to 730 days before the receipt time, and refuses older (1970, 0001: zero-filled macros)', () => {
+    const oldest = new Date(clock.now().getTime() - 730 * MS_PER_DAY).toISOString();
+    const older = new Date(clock.now().getTime() - 730 * MS_PER_DAY - 1000).toISOString();
+    expect(ok({ ...base, occurred_at: oldest }).occurredAt.toISOString()).toBe(oldest);
+    expect(problems({ ...base, occurred_at: older })).toEqual({ occurred_at: 'must not be more than 730 days in the past' });
+    for (const text of ['0', '1970-01-01T00:00:00Z', '0001-01-01T00:00:00Z']) {
+      expect(problems({ ...base, occurred_at: text })).toEqual({ occurred_at: 'must not be more than 730 days in the past' });
+    }
   });
 
   it.each([

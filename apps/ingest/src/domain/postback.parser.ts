@@ -10,6 +10,8 @@ import {
   ConversionDraft,
   externalIdProblem,
   FieldProblems,
+  hiddenCharacterProblem,
+  isIsoCurrency,
   MAX_VALUE_LENGTH,
   occurredAtOrProblem,
   parseTimestamp,
@@ -131,8 +133,12 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
   let currency: string | undefined = ctx.defaultCurrency;
   if (currencyParam) {
     currency = currencyParam.value.toUpperCase();
-    if (!/^[A-Z]{3}$/.test(currency)) {
+    // Checked before upper-casing too: "ıdr" and "uſd" upper-case to IDR and USD.
+    if (!/^[A-Za-z]{3}$/.test(currencyParam.value) || !/^[A-Z]{3}$/.test(currency)) {
       fields[currencyParam.name] = `must be a 3-letter ISO 4217 code, got "${truncate(currencyParam.value)}"`;
+      currency = undefined;
+    } else if (!isIsoCurrency(currency)) {
+      fields[currencyParam.name] = `is not a currency in ISO 4217 ("${currency}")`;
       currency = undefined;
     }
   }
@@ -254,6 +260,12 @@ function pickParam(params: RawParams, aliases: readonly string[], fields: FieldP
     }
     if (raw.length > MAX_VALUE_LENGTH) {
       fields[name] = `must be at most ${MAX_VALUE_LENGTH} characters`;
+      continue;
+    }
+    // Checked before trimming: a CR/LF or NUL at either end is as wrong as one in the middle.
+    const hidden = hiddenCharacterProblem(raw);
+    if (hidden) {
+      fields[name] = hidden;
       continue;
     }
     const value = raw.trim();

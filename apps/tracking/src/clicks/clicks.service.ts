@@ -1,7 +1,7 @@
 import { countClick, outgoingContextHeaders } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
+import { Batcher, CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { classifyHit, DEFAULT_THRESHOLDS, RepeatWindow, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
@@ -10,7 +10,6 @@ import { toClick } from '../tracking.mappers';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { ClickEntity } from './click.entity';
-import { ClickBatcher } from './click-batcher';
 import { ClickWriter, PendingClick } from './click-writer';
 import { LinkCache } from './link-cache';
 import { MessageEntity } from '../messages/message.entity';
@@ -31,7 +30,7 @@ export interface ClickRequest {
  */
 @Injectable()
 export class ClicksService implements BeforeApplicationShutdown {
-  private readonly batcher?: ClickBatcher<PendingClick, Click>;
+  private readonly batcher?: Batcher<PendingClick, Click>;
   private readonly repeats = new RepeatWindow(60_000);
   private readonly thresholds: Thresholds;
 
@@ -44,7 +43,7 @@ export class ClicksService implements BeforeApplicationShutdown {
   ) {
     this.thresholds = { ...DEFAULT_THRESHOLDS, repeatCodes: config.TRACKING_BOT_REPEAT_CODES };
     if (config.TRACKING_GROUP_COMMIT) {
-      this.batcher = new ClickBatcher((items) => this.writer.write(items), {
+      this.batcher = new Batcher((items) => this.writer.write(items), {
         windowMs: config.TRACKING_GROUP_COMMIT_WINDOW_MS,
         maxBatch: config.TRACKING_GROUP_COMMIT_MAX_BATCH,
         maxInFlight: config.TRACKING_GROUP_COMMIT_IN_FLIGHT,

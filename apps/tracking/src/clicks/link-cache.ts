@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
-import { CLOCK, Clock } from '@trackly/kernel';
+import { Batcher, CLOCK, Clock } from '@trackly/kernel';
 import { LruCache } from '../domain/lru-cache';
-import { ClickBatcher } from './click-batcher';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
@@ -33,7 +32,7 @@ export class LinkCache {
   private readonly links: LruCache<string, Link>;
   private readonly templates: LruCache<string, string>;
   private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
-  private readonly reads: ClickBatcher<string, ResolvedLink | undefined>;
+  private readonly reads: Batcher<string, ResolvedLink | undefined>;
 
   constructor(
     private readonly ds: DataSource,
@@ -44,7 +43,7 @@ export class LinkCache {
     this.templates = new LruCache(Math.min(config.TRACKING_LINK_CACHE_SIZE, 10_000), config.TRACKING_LINK_CACHE_TTL_MS, clock);
     // A blast's clicks are mostly on codes not seen yet: their reads are grouped like the writes, so a burst of
     // misses takes a few pooled connections instead of queueing one query per request in front of the commits.
-    this.reads = new ClickBatcher((codes) => this.loadMany(codes), { windowMs: 0, maxBatch: 500, maxInFlight: 2 });
+    this.reads = new Batcher((codes) => this.loadMany(codes), { windowMs: 0, maxBatch: 500, maxInFlight: 2 });
   }
 
   /** The link and its offer's current template, or undefined for an unknown code. */

@@ -1,0 +1,71 @@
+import { ArgumentsHost } from '@nestjs/common';
+import { Client } from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { DomainError } from '@trackly/kernel';
+import { freePort } from '@trackly/testing';
+import { HttpExceptionFilter, isDatabaseUnavailable } from './http-exception.filter';
+
+/** A driver error as pg reports a server-side failure: an Error with the SQLSTATE in `code`. */
+const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+describe('isDatabaseUnavailable', () => {
+  it('recognises a refused connection as pg reports it', async () => {
+    // Nothing listens on a port just freed: a real ECONNREFUSED from the driver.
+    const client = new Client({ host: '127.0.0.1', port: await freePort(), user: 'postgres', connectionTimeoutMillis: 2000 });
+    const error = await client.connect().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeDefined();
+    expect(isDatabaseUnavailable(error)).toBe(true);
+  });
+
+  it.each([
+    ['admin shutdown', pgError('57P01', 'terminating connection due to administrator command')],
+    ['crash shutdown', pgError('57P02', 'terminating connection due to crash of another server process')],
+    ['cannot connect now', pgError('57P03', 'the database system is starting up')],
+    ['connection exception class 08', pgError('08006', 'connection failure')],
+    ['reset socket', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    ['pool connect timeout', new Error('timeout exceeded when trying to connect')],
+    ['connection cut mid-query', new Error('Connection terminated unexpectedly')],
+    ['wrapped by TypeORM', new QueryFailedError('SELECT 1', [], pgError('57P01', 'terminating connection due to administrator command'))],
+    ['as a cause', new Error('could not record', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }) })],
+  ])('%s -> unavailable', (_name, error) => {
+    expect(isDatabaseUnavailable(error)).toBe(true);
+  });
+
+  it.each([
+    ['unique violation', new QueryFailedError('INSERT', [], pgError('23505', 'duplicate key value violates unique constraint'))],
+    ['syntax error', pgError('42601', 'syntax error at or near "UNION"')],
+    ['domain error', new DomainError('INVALID_ARGUMENT', 'bad payout')],
+    ['plain error', new Error('boom')],
+    ['not an error', 'Connection terminated'],
+  ])('%s -> not unavailable', (_name, error) => {
+    expect(isDatabaseUnavailable(error)).toBe(false);
+  });
+});
+
+describe('HttpExceptionFilter', () => {
+  function respond(exception: unknown) {
+    const sent: { status?: number; body?: unknown; headers: Record<string, string> } = { headers: {} };
+    const res = {
+      setHeader: (k: string, v: string) => (sent.headers[k] = v),
+      status(code: number) {
+        sent.status = code;
+        return this;
+      },
+      json: (body: unknown) => (sent.body = body),
+    };
+    const host = { getType: () => 'http', switchToHttp: () => ({ getResponse: () => res }) } as unknown as ArgumentsHost;
+    new HttpExceptionFilter().catch(exception, host);
+    return sent;
+  }
+
+  it('answers 503 with Retry-After when the database is unreachable', () => {
+    const sent = respond(new QueryFailedError('SELECT 1', [], pgError('57P01', 'terminating connection due to administrator command')));
+    expect(sent).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' }, headers: { 'Retry-After': '5' } });
+  });
+
+  it('keeps 500 for other failures, without Retry-After', () => {
+    const sent = respond(new Error('boom'));
+    expect(sent.status).toBe(500);
+    expect(sent.headers).toEqual({});
+  });
+});

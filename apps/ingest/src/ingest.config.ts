@@ -1,17 +1,43 @@
-import { env, loadConfig, platformShape, z } from '@trackly/config';
+import { checkGrpcSecurity, env, grpcSecurityShape, loadConfig, platformShape, z } from '@trackly/config';
 import { parseAllowList } from './domain/source-addresses';
 
 export const ingestConfigShape = {
   ...platformShape,
+  ...grpcSecurityShape,
   INGEST_GRPC_PORT: env.port(50052),
   INGEST_HTTP_PORT: env.port(3002),
   INGEST_HOST: z.string().default('0.0.0.0'),
+  /**
+   * Group commit: concurrent postbacks are archived by one multi-row INSERT and stored in one shared transaction
+   * (each in its own savepoint), so a burst pays one commit per batch; each answer still waits for its commit.
+   */
+  INGEST_GROUP_COMMIT: env.bool(true),
+  /** Longest a postback waits for others to join its batch. */
+  INGEST_GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(2),
+  /** A batch is written as soon as it holds this many postbacks. */
+  INGEST_GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(64),
+  /** How long the edge reuses a partner row it read (0 = read it for every postback); see PartnersService. */
+  INGEST_PARTNER_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  /** Batches written at once (each holds a connection of the pool). */
+  INGEST_GROUP_COMMIT_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
   /** Currency of a postback payout sent without one. */
   INGEST_DEFAULT_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO 4217 code in upper case').default('USD'),
   /** Largest postback body accepted; a postback is a handful of parameters, so anything bigger is refused with 413. */
   INGEST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
   /** Longest query string accepted (414 beyond); Node itself refuses request heads over 16 KiB. */
   INGEST_MAX_QUERY_BYTES: z.coerce.number().int().min(512).max(16_000).default(8192),
+  /**
+   * Largest request head (request line + headers) Node accepts; 431 beyond. It must leave room for the longest
+   * query (INGEST_MAX_QUERY_BYTES) plus ordinary headers.
+   */
+  INGEST_MAX_HEADER_BYTES: z.coerce.number().int().min(4096).max(65_536).default(16_384),
+  /**
+   * Refused requests (401/403/404, bad partner ids) one source address (IPv6: one /64) may send per second before
+   * it is answered 429; a request with a valid token is never limited. 0 = off.
+   */
+  INGEST_NOISE_RATE_PER_S: z.coerce.number().min(0).max(100_000).default(20),
+  /** Refused requests a quiet source may send at once before the rate applies. */
+  INGEST_NOISE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Our edge as partners reach it: the base of the postback URLs GetPostbackTemplate hands out. */
   INGEST_PUBLIC_URL: env.url('http://127.0.0.1:3002', ['http:', 'https:']),
   /**
@@ -37,5 +63,5 @@ export const ingestConfigShape = {
 export type IngestConfig = ReturnType<typeof loadIngestConfig>;
 
 export function loadIngestConfig(source: Record<string, string | undefined> = process.env) {
-  return loadConfig('ingest', ingestConfigShape, source);
+  return loadConfig('ingest', ingestConfigShape, source, checkGrpcSecurity);
 }

@@ -2,3 +2,4 @@ export * from './data-source';
 export * from './database.module';
 export * from './transformers';
 export * from './raw-pool';
+export * from './group-commit';

@@ -1,4 +1,4 @@
-import { ClickBatcher } from './click-batcher';
+import { Batcher } from './batcher';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,10 +23,10 @@ function fakeStore() {
   };
 }
 
-describe('ClickBatcher', () => {
+describe('Batcher', () => {
   it('groups concurrent submissions into one flush and hands each caller its own result', async () => {
     const store = fakeStore();
-    const b = new ClickBatcher(store.flush, { windowMs: 5, maxBatch: 100, maxInFlight: 1 });
+    const b = new Batcher(store.flush, { windowMs: 5, maxBatch: 100, maxInFlight: 1 });
     const results = await Promise.all([1, 2, 3, 4].map((i) => b.submit(i)));
     expect(results).toEqual([10, 20, 30, 40]);
     expect(store.batches).toEqual([[1, 2, 3, 4]]);
@@ -34,7 +34,7 @@ describe('ClickBatcher', () => {
 
   it('flushes at maxBatch without waiting for the window', async () => {
     const store = fakeStore();
-    const b = new ClickBatcher(store.flush, { windowMs: 60_000, maxBatch: 3, maxInFlight: 4 });
+    const b = new Batcher(store.flush, { windowMs: 60_000, maxBatch: 3, maxInFlight: 4 });
     const all = Promise.all([1, 2, 3, 4, 5, 6].map((i) => b.submit(i)));
     await expect(all).resolves.toEqual([10, 20, 30, 40, 50, 60]);
     expect(store.batches).toEqual([[1, 2, 3], [4, 5, 6]]);
@@ -43,7 +43,7 @@ describe('ClickBatcher', () => {
   it('does not resolve a caller before its flush has committed', async () => {
     const store = fakeStore();
     store.hold();
-    const b = new ClickBatcher(store.flush, { windowMs: 0, maxBatch: 10, maxInFlight: 1 });
+    const b = new Batcher(store.flush, { windowMs: 0, maxBatch: 10, maxInFlight: 1 });
     let done = false;
     const p = b.submit(7).then((r) => (done = true) && r);
     await tick(10);
@@ -56,7 +56,7 @@ describe('ClickBatcher', () => {
   it('queues behind a busy flush and takes everything waiting in the next one', async () => {
     const store = fakeStore();
     store.hold();
-    const b = new ClickBatcher(store.flush, { windowMs: 0, maxBatch: 100, maxInFlight: 1 });
+    const b = new Batcher(store.flush, { windowMs: 0, maxBatch: 100, maxInFlight: 1 });
     const first = b.submit(1);
     await tick(5);
     const rest = [2, 3, 4].map((i) => b.submit(i));
@@ -69,7 +69,7 @@ describe('ClickBatcher', () => {
 
   it('fails every caller of a failed flush, and keeps working afterwards', async () => {
     let fail = true;
-    const b = new ClickBatcher<number, number>(
+    const b = new Batcher<number, number>(
       async (items) => {
         if (fail) throw new Error('database down');
         return items;
@@ -83,7 +83,7 @@ describe('ClickBatcher', () => {
   });
 
   it('rejects a flush that returns the wrong number of results', async () => {
-    const b = new ClickBatcher<number, number>(async () => [], { windowMs: 0, maxBatch: 10, maxInFlight: 1 });
+    const b = new Batcher<number, number>(async () => [], { windowMs: 0, maxBatch: 10, maxInFlight: 1 });
     await expect(b.submit(1)).rejects.toThrow(/0 results for 1 items/);
   });
 
@@ -91,7 +91,7 @@ describe('ClickBatcher', () => {
     let inFlight = 0;
     let peak = 0;
     const seen: number[] = [];
-    const b = new ClickBatcher<number, number>(
+    const b = new Batcher<number, number>(
       async (items) => {
         peak = Math.max(peak, ++inFlight);
         await tick(2);
@@ -112,7 +112,7 @@ describe('ClickBatcher', () => {
 
   it('drain waits for everything submitted', async () => {
     const store = fakeStore();
-    const b = new ClickBatcher(store.flush, { windowMs: 50, maxBatch: 100, maxInFlight: 1 });
+    const b = new Batcher(store.flush, { windowMs: 50, maxBatch: 100, maxInFlight: 1 });
     const p = b.submit(1);
     await b.drain();
     expect(store.batches).toEqual([[1]]);

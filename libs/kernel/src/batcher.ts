@@ -21,7 +21,7 @@ interface Waiting<T, R> {
   reject: (e: unknown) => void;
 }
 
-export class ClickBatcher<T, R> {
+export class Batcher<T, R> {
   private queue: Waiting<T, R>[] = [];
   private timer?: NodeJS.Timeout;
   private inFlight = 0;

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { CLOCK, Clock, InvalidArgumentError, Money, NotFoundError } from '@trackly/kernel';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import { outgoingContextHeaders } from '@trackly/observability';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import type { ListConversionsRequest, SubmitConversionRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { AttributionVerdict } from '../domain/attribution-verdict';
@@ -62,19 +63,43 @@ export class ConversionsService {
    * one) and emits ConversionAdjusted; an identical repeat is a duplicate and emits nothing.
    */
   async storeIn(m: EntityManager, draft: ConversionDraft, receivedAt: Date, opts: StoreOptions = {}): Promise<StoreResult> {
+    // The row and its ConversionReceived event in one statement: the conversion is built here (its id too), so its
+    // event is encoded before the INSERT and stored only if the row was new.
+    const fresh = Object.assign(new ConversionEntity(), {
+      id: randomUUID(),
+      partnerId: draft.partnerId,
+      conversionId: draft.conversionId,
+      clickId: draft.clickId,
+      payoutMicros: draft.payout.micros,
+      currency: draft.payout.currency,
+      status: statusName(draft.status),
+      occurredAt: draft.occurredAt,
+      receivedAt,
+      attributionState: 'PENDING',
+      attributionReason: null,
+      creditedMessageId: null,
+    });
+    const created = toConversion(fresh);
+    const event = this.outbox.encodeRows(Events.ConversionReceived, [{ conversion: created }], [outgoingContextHeaders(true)]);
     const inserted: { id: string }[] = await m.query(
-      `INSERT INTO "ingest".conversions (partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
-         transaction_id, event_id, sale_amount_micros, sub_ids)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb)
-       ON CONFLICT (partner_id, conversion_id) DO NOTHING
-       RETURNING id`,
+      `WITH ins AS (
+         INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb)
+         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         RETURNING id
+       ), evt AS (
+         INSERT INTO ${event.table} (id, subject, payload, headers) SELECT $15, $16, $17, $18::jsonb FROM ins
+       )
+       SELECT id FROM ins`,
       [
+        fresh.id,
         draft.partnerId,
         draft.conversionId,
         draft.clickId,
         draft.payout.micros.toString(),
         draft.payout.currency,
-        statusName(draft.status),
+        fresh.status,
         draft.occurredAt,
         receivedAt,
         JSON.stringify(draft.raw),
@@ -82,13 +107,13 @@ export class ConversionsService {
         draft.eventId ?? null,
         draft.saleAmountMicros?.toString() ?? null,
         JSON.stringify(draft.subIds ?? {}),
+        event.ids[0],
+        event.subject,
+        event.bodies[0],
+        event.headers[0],
       ],
     );
-    if (inserted.length) {
-      const conversion = toConversion(await m.findOneByOrFail(ConversionEntity, { id: inserted[0].id }));
-      await this.outbox.add(m, Events.ConversionReceived, { conversion });
-      return { conversion, duplicate: false, outcome: 'stored' };
-    }
+    if (inserted.length) return { conversion: created, duplicate: false, outcome: 'stored' };
     const key = { partnerId: draft.partnerId, conversionId: draft.conversionId };
     if (!opts.adjust) {
       return { conversion: toConversion(await m.findOneByOrFail(ConversionEntity, key)), duplicate: true, outcome: 'duplicate', reason: 'conversion_id already stored for this partner' };

@@ -17,6 +17,8 @@ import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from './partner.entity';
 import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';
 
+const PARTNER_CACHE_MAX = 10_000;
+
 /** Why the edge refuses a request before reading it. */
 export type PartnerCheck =
   | { ok: true; partner: PartnerEntity }
@@ -25,11 +27,32 @@ export type PartnerCheck =
 /** The partner registry: who may post, with which token, from where, and how their postbacks read. */
 @Injectable()
 export class PartnersService {
+  /**
+   * Partner rows as the edge last read them (misses included), for INGEST_PARTNER_CACHE_MS: a partner's every
+   * postback read the same row, one query per postback. Upserts and rotations here drop the entry at once; other
+   * replicas see a change within the TTL (so a rotated token keeps working there for at most that long).
+   */
+  private readonly cache = new Map<string, { row: PartnerEntity | null; until: number }>();
+
   constructor(
     private readonly ds: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
   ) {}
+
+  private async cachedRow(partnerId: string): Promise<PartnerEntity | null> {
+    const ttl = this.config.INGEST_PARTNER_CACHE_MS;
+    if (ttl <= 0) return this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    const now = Date.now();
+    const hit = this.cache.get(partnerId);
+    if (hit && hit.until > now) return hit.row;
+    const row = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    // Bounded: junk partner ids cannot grow it past the cap (oldest entry dropped first).
+    if (this.cache.size >= PARTNER_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.delete(partnerId);
+    this.cache.set(partnerId, { row, until: now + ttl });
+    return row;
+  }
 
   /** Replaces a partner's settings; a new partner gets a token, which is returned here and never again. */
   async upsert(req: UpsertPartnerRequest): Promise<UpsertPartnerResponse> {
@@ -46,6 +69,7 @@ export class PartnersService {
        RETURNING (xmax = 0) AS created`,
       [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now],
     );
+    this.cache.delete(p.partnerId);
     const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
     return { partner, created: row.created, token: row.created ? token : '' };
   }
@@ -71,6 +95,7 @@ export class PartnersService {
        SELECT partner_id FROM updated`,
       [partnerId, tokenSha256(token), this.clock.now()],
     );
+    this.cache.delete(partnerId);
     if (!rows.length) throw new NotFoundError('partner', partnerId);
     return { partner: await this.get(partnerId), token };
   }
@@ -96,7 +121,7 @@ export class PartnersService {
 
   /** The edge's gate: a registered partner (404), its token (401), an allowed source address (403). */
   async check(partnerId: string, token: string | undefined, sourceAddress: string): Promise<PartnerCheck> {
-    const partner = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    const partner = await this.cachedRow(partnerId);
     if (!partner) return { ok: false, refusal: 'not_found', reasonCode: 'UNKNOWN_PARTNER', message: `partner "${partnerId}" is not registered` };
     if (!token) return { ok: false, refusal: 'unauthorized', reasonCode: 'MISSING_TOKEN', message: 'token is required' };
     if (!tokenMatches(token, partner.tokenSha256)) return { ok: false, refusal: 'unauthorized', reasonCode: 'BAD_TOKEN', message: 'token is not valid' };
@@ -108,6 +133,13 @@ export class PartnersService {
       }
     }
     return { ok: true, partner };
+  }
+
+  /** Whether `token` is the current token of a registered partner (no refusal reasons: the noise limiter asks). */
+  async tokenValid(partnerId: string, token: string): Promise<boolean> {
+    if (partnerIdProblem(partnerId)) return false;
+    const partner = await this.cachedRow(partnerId);
+    return !!partner && tokenMatches(token, partner.tokenSha256);
   }
 
   private async find(partnerId: string): Promise<PartnerEntity> {

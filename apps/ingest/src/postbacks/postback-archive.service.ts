@@ -44,6 +44,37 @@ export class PostbackArchive {
     return row.id;
   }
 
+  /**
+   * Several requests in one INSERT (group commit), ids in input order: the ids are drawn from the sequence in the
+   * input CTE, which is materialised once, so each row keeps the id it was given.
+   */
+  async recordMany(rs: ArchivedRequest[]): Promise<string[]> {
+    const col = <V>(f: (r: ArchivedRequest) => V) => rs.map(f);
+    const rows: { id: string }[] = await this.ds.query(
+      `WITH input AS (
+         SELECT nextval(pg_get_serial_sequence('"ingest".postback_requests', 'id')) AS id, t.*
+         FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           WITH ORDINALITY AS t(received_at, partner_id, source_ip, method, path, query, content_type, body, ord)
+       ), ins AS (
+         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body)
+         SELECT id, received_at, partner_id, source_ip, method, path, query, content_type, body FROM input
+       )
+       SELECT id FROM input ORDER BY ord`,
+      [
+        col((r) => r.receivedAt.toISOString()),
+        col((r) => withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID))),
+        col((r) => withoutNul(r.sourceIp)),
+        col((r) => withoutNul(r.method)),
+        col((r) => withoutNul(r.path)),
+        col((r) => withoutNul(r.query)),
+        col((r) => (r.contentType === null ? null : withoutNul(r.contentType))),
+        col((r) => (r.body === null ? null : withoutNul(r.body))),
+      ],
+    );
+    if (rows.length !== rs.length) throw new Error(`archived ${rows.length} of ${rs.length} requests`);
+    return rows.map((r) => String(r.id));
+  }
+
   async finish(
     id: string,
     outcome: { outcome: PostbackOutcome; reason?: string; reasonCode?: string; conversionRef?: string },

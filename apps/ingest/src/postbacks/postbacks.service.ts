@@ -1,7 +1,8 @@
 import { countPostback } from '@trackly/observability';
-import { Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { GroupCommit } from '@trackly/database';
 import { DataSource, EntityManager } from 'typeorm';
-import { CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { Batcher, CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import type { ReplayedPostback, ReplayPostbacksRequest, ReplayPostbacksResponse } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { Logger } from '@trackly/logging';
 import { OutboxRelay } from '@trackly/messaging';
@@ -10,14 +11,14 @@ import { AdjustmentCause, parseReversal, ReversalKey } from '../domain/conversio
 import { validateReplay } from '../domain/replay.rules';
 import { ConversionDraft, FieldProblems, orThrow, partnerIdProblem, RawParams } from '../domain/conversion.rules';
 import { effectiveClickIdParam } from '../domain/partner.rules';
-import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken } from '../domain/postback-params';
+import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, urlEncodingProblem } from '../domain/postback-params';
 import { parsePostback } from '../domain/postback.parser';
 import { ConversionsService } from '../conversions/conversions.service';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { PartnerEntity } from '../partners/partner.entity';
 import { PartnersService } from '../partners/partners.service';
-import { PostbackArchive } from './postback-archive.service';
+import { ArchivedRequest, PostbackArchive } from './postback-archive.service';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
 /** A partner HTTP request as the edge received it. */
@@ -76,7 +77,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * should retry.
  */
 @Injectable()
-export class PostbacksService {
+export class PostbacksService implements BeforeApplicationShutdown {
   constructor(
     private readonly ds: DataSource,
     private readonly archive: PostbackArchive,
@@ -86,13 +87,35 @@ export class PostbacksService {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    const opts = {
+      enabled: config.INGEST_GROUP_COMMIT,
+      windowMs: config.INGEST_GROUP_COMMIT_WINDOW_MS,
+      maxBatch: config.INGEST_GROUP_COMMIT_MAX_BATCH,
+      maxInFlight: config.INGEST_GROUP_COMMIT_IN_FLIGHT,
+    };
+    this.commits = new GroupCommit(ds, opts);
+    if (opts.enabled) this.archiveBatch = new Batcher((rs) => this.archive.recordMany(rs), opts);
+  }
 
-  async receive(req: IncomingPostback, route: PostbackRoute = 'postback'): Promise<PostbackReply> {
+  private readonly commits: GroupCommit;
+  private readonly archiveBatch?: Batcher<ArchivedRequest, string>;
+
+  /** Postbacks already queued are archived and stored before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.archiveBatch?.drain();
+    await this.commits.drain();
+  }
+
+  /** `onAuthenticated` is called once the partner, its token and the source address passed (the noise limiter's cue). */
+  async receive(req: IncomingPostback, route: PostbackRoute = 'postback', onAuthenticated?: () => void): Promise<PostbackReply> {
     // Labelled by registered partner only, so junk partner ids in URLs cannot grow the metric's label set.
     let partnerLabel = 'unregistered';
     try {
-      const reply = await this.handle(req, route, (id) => (partnerLabel = id));
+      const reply = await this.handle(req, route, (id) => {
+        partnerLabel = id;
+        onAuthenticated?.();
+      });
       countPostback(partnerLabel, reply.kind);
       return reply;
     } catch (e) {
@@ -101,9 +124,24 @@ export class PostbacksService {
     }
   }
 
+  /**
+   * Whether the request carries the current token of the partner it names: what lets a partner through the noise
+   * limiter when its address is limited. One read by primary key and nothing written, so a limited storm stays cheap.
+   */
+  async carriesValidToken(req: IncomingPostback): Promise<boolean> {
+    let token: string | undefined;
+    try {
+      token = tokenOf(this.readParams(req));
+    } catch {
+      return false;
+    }
+    return !!token && this.partners.tokenValid(req.partnerId, token);
+  }
+
   private async handle(req: IncomingPostback, route: PostbackRoute, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
     const receivedAt = this.clock.now();
-    const archiveId = await this.archive.record({
+    const record = (r: ArchivedRequest) => (this.archiveBatch ? this.archiveBatch.submit(r) : this.archive.record(r));
+    const archiveId = await record({
       receivedAt,
       partnerId: req.partnerId,
       sourceIp: req.sourceIp,
@@ -139,7 +177,7 @@ export class PostbacksService {
   private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
     const draft = this.parse(partner, params, receivedAt);
     const applied = await this.stored(archiveId, () =>
-      this.ds.transaction(async (m) => {
+      this.commits.run(async (m) => {
         const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
         await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
         return r;
@@ -151,7 +189,7 @@ export class PostbacksService {
   private async reverse(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
     const key = reversalKey(params);
     const applied = await this.stored(archiveId, () =>
-      this.ds.transaction(async (m) => {
+      this.commits.run(async (m) => {
         const r = await this.reverseKey(m, partner, key, receivedAt, archiveId);
         await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
         return r;
@@ -274,7 +312,7 @@ export class PostbacksService {
       await this.markError(archiveId, e);
       throw e;
     }
-    await this.archive.finish(archiveId, { outcome: OUTCOME_OF_REFUSAL[e.reply], reason: e.message, reasonCode: e.reasonCode });
+    await this.commits.run((m) => this.archive.finish(archiveId, { outcome: OUTCOME_OF_REFUSAL[e.reply], reason: e.message, reasonCode: e.reasonCode }, m));
     if (e.reply === 'invalid') throw e.error ?? new InvalidArgumentError('request', e.message);
     return { kind: e.reply, message: e.message };
   }
@@ -309,14 +347,19 @@ export class PostbacksService {
       } catch {
         throw invalid('UNREADABLE_BODY', { body: 'must be UTF-8 text' });
       }
-      if (kind.kind === 'form') body = parseUrlEncoded(text);
-      else {
+      if (kind.kind === 'form') {
+        const encoding = urlEncodingProblem(text);
+        if (encoding) throw invalid('UNREADABLE_BODY', { body: encoding });
+        body = parseUrlEncoded(text);
+      } else {
         const json = parseJsonParams(text);
         if (!json.ok) throw invalid('UNREADABLE_BODY', json.fields);
         body = json.value;
       }
     }
     if (Object.keys(fields).length) throw invalid('INVALID_PARTNER_ID', {});
+    const encoding = urlEncodingProblem(req.query);
+    if (encoding) throw invalid('UNREADABLE_QUERY', { query: encoding });
     return mergeParams(parseUrlEncoded(req.query), body);
   }
 
@@ -370,6 +413,7 @@ function tokenOf(params: RawParams): string | undefined {
 
 function redactBody(text: string, contentType: string | null): string {
   const kind = bodyKind(contentType ?? undefined);
-  if ('unsupported' in kind) return text;
+  // A body we refuse to read is still archived: whatever it looks like, no token in it may be kept.
+  if ('unsupported' in kind) return redactJsonToken(redactUrlEncodedToken(text));
   return kind.kind === 'form' ? redactUrlEncodedToken(text) : redactJsonToken(text);
 }

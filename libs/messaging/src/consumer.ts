@@ -42,6 +42,8 @@ export interface ConsumerOptions {
   maxDeliver?: number;
   ackWaitMs?: number;
   batchSize?: number;
+  /** Most events applied in one transaction (1 = a transaction per event). */
+  groupSize?: number;
   /** Called after a transaction commits (e.g. to kick the outbox relay). */
   onCommitted?: () => void;
 }
@@ -123,6 +125,7 @@ export class DurableConsumer {
         const consumer = await messaging.js.consumers.get(streamName, durable);
         while (this.running) {
           const batch = await consumer.fetch({ max_messages: this.opts.batchSize ?? 100, expires: 1000 });
+          let group: JsMsg[] = [];
           for await (const m of batch) {
             if (!this.running) {
               // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
@@ -131,8 +134,14 @@ export class DurableConsumer {
               m.nak();
               continue;
             }
-            await this.handle(m);
+            group.push(m);
+            // Apply what has arrived as one group when nothing more is waiting, or the group is full.
+            if (m.info.pending === 0 || group.length >= this.groupSize) {
+              await this.handleGroup(group);
+              group = [];
+            }
           }
+          if (group.length) await this.handleGroup(group);
         }
       } catch (e) {
         if (!this.running) break;
@@ -140,6 +149,111 @@ export class DurableConsumer {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+  }
+
+  private get groupSize(): number {
+    return this.opts.groupSize ?? 50;
+  }
+
+  /**
+   * Group commit of a consumer: the group's events are applied in order inside ONE transaction (each with its
+   * processed-event record, each handler in its own request context and savepoint), committed once, then
+   * acknowledged. A burst then costs one commit per group instead of one per event. An event whose handler fails is
+   * rolled back to its savepoint (its processed-event record too) and retried or dead-lettered like any failed
+   * delivery; the others commit. Undecodable, unhandled and redelivered messages take the ordinary path.
+   */
+  private async handleGroup(group: JsMsg[]): Promise<void> {
+    if (group.length === 1 || this.groupSize <= 1) {
+      for (const m of group) await this.handle(m);
+      return;
+    }
+    type Ready = { m: JsMsg; event: unknown; entry: { handle: EventHandler<unknown> }; eventId: string; subject: string; requestId: string };
+    let ready: Ready[] = [];
+    for (const m of group) {
+      const subject = this.opts.messaging.unprefixed(m.subject);
+      const entry = this.handlers.get(subject);
+      let event: unknown;
+      try {
+        event = entry ? entry.type.codec.decode(m.data) : undefined;
+      } catch {
+        event = undefined;
+      }
+      // Unhandled, undecodable and redelivered messages (the last count towards the dead-letter limit one by one)
+      // take the ordinary path, in their place in the order.
+      if (!entry || event === undefined || m.info.deliveryCount > 1) {
+        await this.applyTogether(ready);
+        ready = [];
+        await this.handle(m);
+        continue;
+      }
+      const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      const requestId = incomingRequestId((name) => m.headers?.get(name) || undefined, eventId);
+      ready.push({ m, event, entry, eventId, subject, requestId });
+    }
+    await this.applyTogether(ready);
+  }
+
+  private async applyTogether(
+    ready: { m: JsMsg; event: unknown; entry: { handle: EventHandler<unknown> }; eventId: string; subject: string; requestId: string }[],
+  ): Promise<void> {
+    if (ready.length <= 1) {
+      for (const r of ready) await this.handle(r.m);
+      return;
+    }
+    const { dataSource, schema, durable } = this.opts;
+    const labels = { stream: this.streamName || ready[0].m.info.stream, durable };
+    // One handling observation per event (its time includes waiting for the group's commit).
+    const timers = ready.map(() => consumerHandling.startTimer(labels));
+    // Outcome per event; a failed one was rolled back to its savepoint (its processed-event record with it).
+    let outcomes: ({ kind: 'applied' | 'duplicate' } | { kind: 'failed'; error: unknown })[] = [];
+    try {
+      await dataSource.transaction(async (manager) => {
+        outcomes = [];
+        const fresh: { event_id: string }[] = await manager.query(
+          `INSERT INTO "${schema}".processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+          [durable, ready.map((r) => r.eventId)],
+        );
+        const isFresh = new Set(fresh.map((f) => f.event_id));
+        const seen = new Set<string>();
+        for (const r of ready) {
+          // Applied before, or the same event twice in one group (a republish): applied once.
+          if (!isFresh.has(r.eventId) || seen.has(r.eventId)) {
+            outcomes.push({ kind: 'duplicate' });
+            continue;
+          }
+          seen.add(r.eventId);
+          await manager.query('SAVEPOINT consumer_event');
+          try {
+            await runWithRequestContext({ requestId: r.requestId }, () =>
+              r.entry.handle(r.event, { manager, eventId: r.eventId, subject: r.subject, requestId: r.requestId }),
+            );
+            await manager.query('RELEASE SAVEPOINT consumer_event');
+            outcomes.push({ kind: 'applied' });
+          } catch (error) {
+            await manager.query('ROLLBACK TO SAVEPOINT consumer_event');
+            await manager.query(`DELETE FROM "${schema}".processed_events WHERE consumer = $1 AND event_id = $2`, [durable, r.eventId]);
+            outcomes.push({ kind: 'failed', error });
+          }
+        }
+      });
+    } catch (e) {
+      // The transaction itself failed (connection lost, commit refused): nothing was applied; one by one instead.
+      this.opts.logger?.warn({ err: (e as Error).message, durable, events: ready.length }, 'group transaction failed; applying its events one by one');
+      for (const r of ready) await this.handle(r.m);
+      return;
+    }
+    for (const end of timers) end();
+    for (const [i, r] of ready.entries()) {
+      const o = outcomes[i];
+      if (o.kind === 'failed') {
+        const outcome = await this.failed(r.m, r.subject, r.eventId, o.error);
+        consumerMessages.inc({ ...labels, outcome });
+        continue;
+      }
+      r.m.ack();
+      consumerMessages.inc({ ...labels, outcome: o.kind });
+    }
+    if (outcomes.some((o) => o.kind === 'applied')) this.opts.onCommitted?.();
   }
 
   /**
@@ -164,7 +278,7 @@ export class DurableConsumer {
   }
 
   private async handleInContext(m: JsMsg, eventId: string, requestId: string): Promise<'applied' | 'duplicate' | 'ignored' | 'retry' | 'dead_letter'> {
-    const { messaging, dataSource, schema, durable, logger } = this.opts;
+    const { messaging, dataSource, schema, durable } = this.opts;
     const subject = messaging.unprefixed(m.subject);
     const entry = this.handlers.get(subject);
     if (!entry) {
@@ -193,15 +307,20 @@ export class DurableConsumer {
       if (applied) this.opts.onCommitted?.();
       return applied ? 'applied' : 'duplicate';
     } catch (e) {
-      const attempt = m.info.deliveryCount;
-      if (attempt >= this.maxDeliver) {
-        await this.deadLetter(m, subject, eventId, `failed ${attempt} times: ${(e as Error).message}`);
-        return 'dead_letter';
-      }
-      logger?.warn({ err: (e as Error).message, subject, eventId, attempt, durable }, 'event handling failed; will retry');
-      m.nak(Math.min(30_000, 250 * 2 ** attempt));
-      return 'retry';
+      return this.failed(m, subject, eventId, e);
     }
+  }
+
+  /** A delivery whose handler failed (its effect rolled back): retried with backoff, or dead-lettered at the limit. */
+  private async failed(m: JsMsg, subject: string, eventId: string, e: unknown): Promise<'retry' | 'dead_letter'> {
+    const attempt = m.info.deliveryCount;
+    if (attempt >= this.maxDeliver) {
+      await this.deadLetter(m, subject, eventId, `failed ${attempt} times: ${(e as Error).message}`);
+      return 'dead_letter';
+    }
+    this.opts.logger?.warn({ err: (e as Error).message, subject, eventId, attempt, durable: this.opts.durable }, 'event handling failed; will retry');
+    m.nak(Math.min(30_000, 250 * 2 ** attempt));
+    return 'retry';
   }
 
   private async deadLetter(m: JsMsg, subject: string, eventId: string, reason: string): Promise<void> {

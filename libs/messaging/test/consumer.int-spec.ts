@@ -94,6 +94,32 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     expect(processed).toEqual([{ event_id: 'evt-retry-1' }]);
   });
 
+  it('applies a backlog in shared transactions (group commit); a failing event is rolled back alone and retried', async () => {
+    const m = await nats.connect('consumer-group');
+    for (let i = 0; i < 40; i++) await publish(m, `evt-group-${i}`, campaign(`group-${String(i).padStart(2, '0')}`));
+    await publish(m, 'evt-group-0', campaign('group-00')); // a republish inside the dedupe window: dropped by the stream
+    const txids: string[] = [];
+    let failed = false;
+    const c = consumer(m, 'group', async (event, ctx) => {
+      await record(event, ctx); // the failing one's write must be rolled back with its savepoint
+      if (event.campaign!.campaignId === 'group-07' && !failed) {
+        failed = true;
+        throw new Error('transient failure');
+      }
+      const [{ txid }] = await ctx.manager.query(`SELECT txid_current()::text AS txid`);
+      txids.push(txid);
+    }, { groupSize: 50 });
+    await c.start();
+    await eventually(async () => (await items('group-')).length === 40);
+    await drained(m, 'group', 40);
+    const keys = await items('group-');
+    expect(new Set(keys).size).toBe(40); // each applied once, the failed one after its retry
+    expect(keys.filter((k) => k.startsWith('group-07|'))).toEqual(['group-07|evt-group-7']);
+    expect(new Set(txids).size).toBeLessThan(20); // shared commits, not one per event
+    const processed = await ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".processed_events WHERE consumer = 'group'`);
+    expect(processed[0].n).toBe(40);
+  });
+
   it('keys deduplication on the event id: identical payloads with different ids are two events', async () => {
     const m = await nats.connect('consumer-key');
     const seen: { eventId: string; subject: string }[] = [];

@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench:ingest [-- --tiny|--quick] [-- --connections=64 --duration=S --duplicates=0.2 --cpu-prof --json=F]`
+ *
+ * Postbacks/s stored and evented by the real ingest app (built, child process, real Postgres + NATS, a partner
+ * registered over gRPC with its token) at a fixed concurrency, against a bare node:http + pg server doing one
+ * INSERT per request (the approach of apps/tracking/bench/bare-server.js), in the same run on the same database
+ * server. A share of the requests repeat an earlier conversion (a partner's retry). Afterwards it checks that every
+ * conversion answered 200 has its row, that each stored conversion has its outbox row, published, and that the
+ * stream holds the events.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { fork } = require('node:child_process');
+const autocannon = require('autocannon');
+const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, connect, freePort, sleep, deleteStreams, printTable, NATS_URL } = require('./lib/common');
+const { ensureBuilt, startApps, grpcClient, requireDist } = require('./lib/platform');
+const { metric, emitResults } = require('./lib/results');
+
+const args = parseArgs();
+const MODE = modeOf(args);
+const DURATION = Number(args.duration ?? { tiny: 2, quick: 5, full: 15 }[MODE]);
+const WARMUP = Number(args.warmup ?? { tiny: 1, quick: 2, full: 3 }[MODE]);
+const CONNECTIONS = Number(args.connections ?? 64);
+const DUPLICATES = Number(args.duplicates ?? 0.2);
+const POOL_SIZE = Number(args.pool ?? 10);
+const DB = 'trackly_bench_ingest';
+const PREFIX = 'benchingest';
+const PARTNER = 'bench-net';
+
+/** Fixed concurrency; each request a new conversion, or (DUPLICATES of the time) a repeat of an earlier one. */
+async function load(baseUrl, token, runTag, seconds) {
+  let n = 0;
+  const answered = new Set();
+  let other = 0;
+  const payout = (i) => `${1 + (i % 500)}.${String(i % 100).padStart(2, '0')}`;
+  const result = await autocannon({
+    url: baseUrl,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req, context) => {
+          // Deterministic mix: every 5th request (for 0.2) repeats a conversion sent a little earlier.
+          const dup = n > 100 && DUPLICATES > 0 && n % Math.round(1 / DUPLICATES) === 0;
+          const i = dup ? n - 50 : n;
+          n++;
+          context.id = `${runTag}-${i}`;
+          const q = `token=${token}&click_id=clk${i}&conversion_id=${context.id}&payout=${payout(i)}&currency=USD`;
+          return { ...req, path: `/postbacks/${PARTNER}?${q}` };
+        },
+        onResponse: (status, _body, context) => {
+          if (status === 200) answered.add(context.id);
+          else other++;
+        },
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result['2xx'],
+    other: other + result.errors + result.timeouts + result.non2xx,
+    answered,
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function measure(name, baseUrl, token, label, pid) {
+  await load(baseUrl, token, `${label}-warm`, WARMUP).then((w) => w.answered.forEach((id) => allAnswered[label].add(id)));
+  const cpu0 = cpuSeconds(pid);
+  const r = await load(baseUrl, token, label, DURATION);
+  // Server CPU per answered postback: what a request costs, less sensitive than req/s to a shared, loaded machine.
+  const cpuMs = cpu0 === undefined ? undefined : ((cpuSeconds(pid) - cpu0) * 1000) / Math.max(1, r.total);
+  r.answered.forEach((id) => allAnswered[label].add(id));
+  console.log(`  ${name}: ${Math.round(r.rps)} postbacks/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.total} answered 200, ${r.other} other${cpuMs === undefined ? '' : `, ${cpuMs.toFixed(2)} ms server CPU per postback`})`);
+  return { name, ...r, cpuMs };
+}
+const allAnswered = { bare: new Set(), app: new Set() };
+
+async function startBare(databaseUrl) {
+  const port = await freePort();
+  const child = fork(path.join(__dirname, 'lib/bare-postback-server.js'), [], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), POOL_SIZE: String(POOL_SIZE) },
+    stdio: 'inherit',
+  });
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+/** Rows of answered ids missing from a table: the lost ones. */
+async function missing(c, ids, table, column) {
+  const { rows } = await c.query(`SELECT count(*)::int AS n FROM unnest($1::text[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.${column} = a.id)`, [[...ids]]);
+  return rows[0].n;
+}
+
+async function streamMessages() {
+  const { connect: natsConnect } = require('@nats-io/transport-node');
+  const { jetstreamManager } = require('@nats-io/jetstream');
+  const nc = await natsConnect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let n = 0;
+    for await (const s of jsm.streams.list()) if (s.config.name.startsWith(`${PREFIX.toUpperCase()}_`)) n += s.state.messages;
+    return n;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function main() {
+  // Run alone (not by bench/run.js, which holds the lock and passes --no-build): wait for any other bench.
+  if (args['no-build'] !== 'true') await acquireBenchLock();
+  ensureBuilt(args);
+  // Streams left by an interrupted run would be consumed first (durable consumers resume) and skew the figures.
+  await deleteStreams(PREFIX);
+  const databaseUrl = await createDatabase(DB);
+  const c = await connect(databaseUrl);
+  const notes = [];
+  let platform;
+  try {
+    await c.query(`CREATE SCHEMA bench_bare`);
+    await c.query(`CREATE TABLE bench_bare.postbacks (partner_id text NOT NULL, conversion_id text NOT NULL, click_id text NOT NULL,
+      payout text NOT NULL, currency text NOT NULL, received_at timestamptz NOT NULL, raw text NOT NULL, PRIMARY KEY (partner_id, conversion_id))`);
+    console.log(`ingest bench (${MODE}): ${CONNECTIONS} connections, ${DURATION} s per server (+${WARMUP} s warm-up), ${Math.round(DUPLICATES * 100)}% duplicates, pool ${POOL_SIZE}`);
+
+    const bareServer = await startBare(databaseUrl);
+    const bare = await measure('bare node:http + pg, one INSERT per request', bareServer.url, 'x', 'bare', bareServer.child.pid);
+    await new Promise((r) => {
+      bareServer.child.once('exit', r);
+      bareServer.child.kill('SIGTERM');
+    });
+
+    platform = await startApps(['ingest'], {
+      databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'ingest', env: { DATABASE_POOL_SIZE: String(POOL_SIZE) },
+    });
+    const { IngestServiceService } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_service');
+    const { PartnerKind } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest');
+    const ingest = grpcClient(IngestServiceService, platform.ingestGrpc);
+    const { token } = await ingest.upsertPartner({
+      partnerId: PARTNER, name: 'Bench network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
+    });
+    ingest.close();
+    const app = await measure('ingest app (archive + conversion + outbox)', platform.ingestHttp, token, 'app', platform.pids.ingest);
+
+    // Correctness: answered 200 => stored (or a duplicate of a stored one); stored => outbox row => published => in the stream.
+    const lostBare = await missing(c, allAnswered.bare, 'bench_bare.postbacks', 'conversion_id');
+    const lostApp = await missing(c, allAnswered.app, '"ingest".conversions', 'conversion_id');
+    const { rows: [counts] } = await c.query(`SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions,
+      (SELECT count(*)::int FROM "ingest".outbox) AS outbox`);
+    let unpublished = -1;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      unpublished = (await c.query(`SELECT count(*)::int AS n FROM "ingest".outbox WHERE published_at IS NULL`)).rows[0].n;
+      if (unpublished === 0) break;
+      await sleep(250);
+    }
+    const inStream = await streamMessages();
+    const memory = await platform.stop();
+    platform = undefined;
+    const checks = [
+      { check: 'answered 200, no row (bare)', value: lostBare, ok: lostBare === 0 },
+      { check: 'answered 200, no row (ingest)', value: lostApp, ok: lostApp === 0 },
+      // Requests still in flight when the load stops are stored but not counted as answered: rows >= answered.
+      { check: 'distinct conversions answered 200 / rows', value: `${allAnswered.app.size} / ${counts.conversions}`, ok: counts.conversions >= allAnswered.app.size },
+      { check: 'outbox rows (one event per stored conversion)', value: counts.outbox, ok: counts.outbox >= counts.conversions },
+      { check: 'outbox rows unpublished after the run', value: unpublished, ok: unpublished === 0 },
+      { check: 'events in the stream', value: inStream, ok: inStream >= counts.outbox },
+      { check: 'non-200 answers (ingest)', value: app.other, ok: app.other === 0 },
+    ];
+    console.log('');
+    printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
+    console.log('');
+    printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
+    console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
+    notes.push('ingest has no batching: each postback is an archive INSERT (own commit), then one transaction (conversion + outbox + archive outcome).');
+    const ok = checks.every((k) => k.ok);
+    emitResults({
+      scenario: 'ingest',
+      mode: MODE,
+      ok,
+      config: { connections: CONNECTIONS, durationS: DURATION, duplicates: DUPLICATES, pool: POOL_SIZE },
+      metrics: [
+        metric('ingest postbacks/s (stored + evented, 20% duplicates)', app.rps, 'req/s', { baseline: bare.rps, target: { op: '>=', value: 1.0, of: 'ratio', text: '≥ 1.0× baseline (with batching)' } }),
+        metric('ingest p50', app.p50, 'ms', { baseline: bare.p50 }),
+        metric('ingest p99', app.p99, 'ms', { baseline: bare.p99 }),
+        ...(app.cpuMs === undefined ? [] : [metric('ingest server CPU per postback', app.cpuMs, 'ms', { baseline: bare.cpuMs })]),
+      ],
+      checks,
+      memory,
+      notes,
+    });
+    if (!ok) process.exitCode = 1;
+  } finally {
+    await platform?.stop();
+    await c.end();
+    await dropDatabase(DB);
+    await deleteStreams(PREFIX).catch(() => undefined);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,169 @@
+'use strict';
+/**
+ * The apps under test, built into a folder of the bench's own (dist/bench/platform, so a concurrent `nx build`
+ * cannot pull files away mid-run) and started as child processes on one throwaway database, one NATS prefix and
+ * free ports, as `npm start` runs them. Reads each child's peak RSS (VmHWM) before stopping it.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
+const grpc = require('@grpc/grpc-js');
+const { freePort, NATS_URL, sleep } = require('./common');
+
+const ROOT = path.resolve(__dirname, '../..');
+const DIST = path.join(ROOT, 'dist/bench/platform');
+const PROFILE_DIR = path.join(ROOT, 'dist/bench/profiles');
+const mainOf = (app) => path.join(DIST, 'apps', app, 'src/main.js');
+
+/** Compiles the five apps (and the libs they import) with one tsc run; the gateway also needs its dashboard files. */
+function build() {
+  const t = Date.now();
+  fs.rmSync(DIST, { recursive: true, force: true });
+  const bin = (name) => path.join(ROOT, 'node_modules/.bin', name);
+  try {
+    execFileSync(bin('tsc'), ['-p', 'bench/tsconfig.apps.json'], { cwd: ROOT, stdio: 'inherit' });
+  } catch {
+    // tsc still emits on type errors (the typecheck of `npm test` owns those); a missing main is what stops us.
+    console.warn('bench build: tsc reported type errors (see above); running what it emitted');
+  }
+  execFileSync(bin('tsc-alias'), ['-p', 'bench/tsconfig.apps.json'], { cwd: ROOT, stdio: 'inherit' });
+  fs.cpSync(path.join(ROOT, 'apps/gateway/dashboard'), path.join(DIST, 'apps/gateway/dashboard'), { recursive: true });
+  for (const app of ['tracking', 'ingest', 'attribution', 'reporting', 'gateway']) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
+  console.log(`built the apps into ${path.relative(ROOT, DIST)} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+}
+
+/** Builds unless told the orchestrator already did (`--no-build`) or the build is missing. */
+function ensureBuilt(args) {
+  if (args['no-build'] === 'true' && fs.existsSync(mainOf('gateway'))) return;
+  build();
+}
+
+/** A compiled module of the tree (contracts, libs), for the bench's own gRPC clients. */
+const requireDist = (rel) => require(path.join(DIST, rel));
+
+function grpcClient(service, address, deadlineMs = 30_000) {
+  const { createGrpcClient } = requireDist('libs/grpc/src');
+  return createGrpcClient(service, address, { deadlineMs });
+}
+
+function grpcServing(address) {
+  return new Promise((resolve) => {
+    const Client = grpc.makeGenericClientConstructor({}, 'health');
+    const c = new Client(address, grpc.credentials.createInsecure());
+    // grpc.health.v1.Health/Check with an empty request; HealthCheckResponse { status: SERVING } encodes as 08 01.
+    c.makeUnaryRequest('/grpc.health.v1.Health/Check', (x) => x, (b) => b, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) => {
+      c.close();
+      resolve(!err && res && res[0] === 0x08 && res[1] === 0x01);
+    });
+  });
+}
+
+async function waitReady(name, child, check) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting`);
+    try {
+      if (await check()) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(200);
+  }
+  throw new Error(`${name} was not ready after 90 s`);
+}
+
+/** Peak resident set size (VmHWM) of a live process in MB, from /proc (Linux only). */
+function peakRssMb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? +(Number(m[1]) / 1024).toFixed(1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts the named apps (in dependency order) on `databaseUrl` and NATS prefix `prefix`. `cpuProf` writes a
+ * .cpuprofile per app into dist/bench/profiles when it stops; `label` names the files. `env` adds variables.
+ */
+async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 'bench', env = {} }) {
+  const host = '127.0.0.1';
+  const p = {};
+  for (const k of ['tGrpc', 'tHttp', 'iGrpc', 'iHttp', 'aGrpc', 'rGrpc', 'gHttp']) p[k] = await freePort();
+  const common = { ...process.env, DATABASE_URL: databaseUrl, NATS_URL, NATS_PREFIX: prefix, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env };
+  const specs = {
+    tracking: {
+      env: { TRACKING_HOST: host, TRACKING_GRPC_PORT: `${p.tGrpc}`, TRACKING_HTTP_PORT: `${p.tHttp}`, TRACKING_PUBLIC_URL: `http://${host}:${p.tHttp}`,
+        // One load generator = one IP and one user agent: the repeat-pattern rule would call it a scanner.
+        TRACKING_BOT_REPEAT_CODES: '0' },
+      ready: () => grpcServing(`${host}:${p.tGrpc}`),
+    },
+    ingest: {
+      env: { INGEST_HOST: host, INGEST_GRPC_PORT: `${p.iGrpc}`, INGEST_HTTP_PORT: `${p.iHttp}`, INGEST_PUBLIC_URL: `http://${host}:${p.iHttp}` },
+      ready: () => grpcServing(`${host}:${p.iGrpc}`),
+    },
+    attribution: {
+      // METRICS_PORT 0: any free port, so a bench never collides with an `npm start` running on this machine.
+      env: { ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}`, METRICS_PORT: '0' },
+      ready: () => grpcServing(`${host}:${p.aGrpc}`),
+    },
+    reporting: {
+      env: { REPORTING_HOST: host, REPORTING_GRPC_PORT: `${p.rGrpc}`, METRICS_PORT: '0' },
+      ready: () => grpcServing(`${host}:${p.rGrpc}`),
+    },
+    gateway: {
+      env: { GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${p.gHttp}`,
+        // No API keys: /api is open, as in local development (key checks are not what this measures).
+        REPORTING_GRPC_URL: `${host}:${p.rGrpc}`,
+        INGEST_GRPC_URL: `${host}:${p.iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}` },
+      ready: async () => (await fetch(`http://${host}:${p.gHttp}/healthz`)).ok,
+    },
+  };
+  const order = ['tracking', 'ingest', 'attribution', 'reporting', 'gateway'].filter((n) => names.includes(n));
+  const running = [];
+  const stop = async () => {
+    const memory = {};
+    for (const r of running) memory[r.name] = peakRssMb(r.child.pid);
+    for (const r of [...running].reverse()) {
+      if (r.child.exitCode !== null) continue;
+      await new Promise((resolve) => {
+        r.child.once('exit', resolve);
+        r.child.kill('SIGTERM');
+        setTimeout(() => r.child.kill('SIGKILL'), 20_000).unref();
+      });
+    }
+    return memory;
+  };
+  try {
+    for (const name of order) {
+      const execArgv = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${name}.cpuprofile`] : [];
+      const child = spawn(process.execPath, [...execArgv, mainOf(name)], { env: { ...common, ...specs[name].env, ...(env[name] ?? {}) }, stdio: ['ignore', 'inherit', 'inherit'] });
+      running.push({ name, child });
+      await waitReady(name, child, specs[name].ready);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    trackingGrpc: `${host}:${p.tGrpc}`,
+    trackingHttp: `http://${host}:${p.tHttp}`,
+    ingestGrpc: `${host}:${p.iGrpc}`,
+    ingestHttp: `http://${host}:${p.iHttp}`,
+    attributionGrpc: `${host}:${p.aGrpc}`,
+    reportingGrpc: `${host}:${p.rGrpc}`,
+    gatewayHttp: `http://${host}:${p.gHttp}`,
+    pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])),
+    /** Peak RSS so far per app (MB). */
+    memory: () => Object.fromEntries(running.map((r) => [r.name, peakRssMb(r.child.pid)])),
+    /** Stops every app; resolves to each one's peak RSS (MB) read just before. */
+    stop,
+  };
+}
+
+/** Runs an app's `migrate` command once (creates its schema) without starting it. */
+function migrate(app, databaseUrl) {
+  execFileSync(process.execPath, [mainOf(app), 'migrate'], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: 'inherit' });
+}
+
+module.exports = { ROOT, DIST, PROFILE_DIR, build, ensureBuilt, requireDist, grpcClient, startApps, migrate, peakRssMb };

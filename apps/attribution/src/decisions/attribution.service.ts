@@ -19,7 +19,7 @@ import {
   SendFact,
 } from '../domain/first-click.rules';
 import { ConversionToDecide } from '../domain/conversion-input.rules';
-import { ProjectionsRepository } from '../projections/projections.repository';
+import { CLICKS_IN_WINDOW_LIMIT, ProjectionsRepository, WindowRequest } from '../projections/projections.repository';
 import { ATTRIBUTION_CONFIG } from '../attribution.tokens';
 import type { AttributionConfig } from '../attribution.config';
 import { ClickResolver, isPlausibleClickId } from './click-resolver';
@@ -44,6 +44,56 @@ export interface DecisionContext {
   referencedSend?: SendFact;
   contactSends: SendFact[];
   duplicateOf?: string;
+}
+
+/** One conversion of a batch `contexts` call: its facts, its resolved named click, and clicks it must not see yet. */
+export interface ContextRequest {
+  facts: ConversionFacts;
+  named?: ClickFact;
+  /** Clicks the resolver saved into the projection for later conversions of the batch (the per-row path had not yet). */
+  hidden?: ReadonlySet<string>;
+}
+
+/** A conversion ready to be decided again in a batch: `ctx.duplicateOf` is set from `CreditedTwins` at its turn. */
+export interface Redecision {
+  conv: ConversionToDecide;
+  facts: ConversionFacts;
+  fp: string | null;
+  ctx: DecisionContext;
+}
+
+/**
+ * The credited decision holding each fingerprint (as the decisions table has it), kept up to date in memory as a
+ * re-attribution run changes decisions, so a batch sees its own earlier changes as the per-row path's queries did.
+ */
+export class CreditedTwins {
+  /** Fingerprints freed by a change of this batch, and by which conversion. */
+  private readonly released = new Map<string, string>();
+
+  constructor(private readonly holders: Map<string, string>) {}
+
+  /** What `creditedTwin(fp, conversionId)` would return now. */
+  twinOf(fp: string | null, conversionId: string): string | undefined {
+    if (!fp) return undefined;
+    const holder = this.holders.get(fp);
+    return holder !== undefined && holder !== conversionId ? holder : undefined;
+  }
+
+  /**
+   * Records a decision's change (before → after, both as rows). Returns true when it takes a fingerprint another
+   * conversion of this batch released: then one multi-row UPDATE could trip the unique index mid-statement, and the
+   * changes must be written one by one in order.
+   */
+  moved(before: DecisionEntity, after: DecisionEntity): boolean {
+    if (before.outcome === 'ATTRIBUTED' && before.fingerprint && this.holders.get(before.fingerprint) === before.conversionId) {
+      this.holders.delete(before.fingerprint);
+      this.released.set(before.fingerprint, before.conversionId);
+    }
+    if (after.outcome !== 'ATTRIBUTED' || !after.fingerprint) return false;
+    this.holders.set(after.fingerprint, after.conversionId);
+    const by = this.released.get(after.fingerprint);
+    return by !== undefined && by !== after.conversionId;
+  }
 }
 
 /**
@@ -128,6 +178,91 @@ export class AttributionService {
       contactSends = await this.projections.sendsInWindow(m, referencedSend.contactId, referencedSend.offerId, view.from, view.to);
     }
     return { named, contactClicks, offer, referencedSend, contactSends };
+  }
+
+  /**
+   * `context` for many conversions at once, in a few set-based queries: each result equals what `context` returns
+   * for that conversion (clicks listed in `hidden` left out, as if not yet in the projection).
+   */
+  async contexts(m: EntityManager, items: ContextRequest[]): Promise<DecisionContext[]> {
+    const sends = await this.projections.findSends(m, items.map((x) => x.facts.messageId).filter((id) => !!id));
+    const referenced = items.map((x) => (x.facts.messageId ? sends.get(x.facts.messageId) : undefined));
+    const offerIds = items.map((x, i) => x.named?.offerId ?? referenced[i]?.offerId);
+    const terms = await this.projections.offerTermsOf(m, offerIds.filter((id): id is string => !!id));
+    const offers = offerIds.map((id) => (id ? terms.get(id) ?? NO_OFFER_TERMS : NO_OFFER_TERMS));
+
+    const clickReqs: WindowRequest[] = [];
+    const clickRows: number[] = [];
+    const sendReqs: WindowRequest[] = [];
+    const sendRows: number[] = [];
+    items.forEach((x, i) => {
+      if (x.named) {
+        const span = lookback(x.facts.occurredAt, offers[i].clickWindowDays ?? this.policy.defaultWindowDays);
+        // Hidden clicks may take places under the limit: ask for that many more, drop them, then cut.
+        const limit = CLICKS_IN_WINDOW_LIMIT + (x.hidden?.size ?? 0);
+        clickReqs.push({ contactId: x.named.contactId, offerId: x.named.offerId, from: span.from, to: span.to, limit });
+        clickRows.push(i);
+      }
+      const send = referenced[i];
+      if (send && offers[i].viewThroughWindowDays != null) {
+        const view = lookback(x.facts.occurredAt, offers[i].viewThroughWindowDays!);
+        sendReqs.push({ contactId: send.contactId, offerId: send.offerId, from: view.from, to: view.to });
+        sendRows.push(i);
+      }
+    });
+    const clicks = await this.projections.clicksInWindows(m, clickReqs);
+    const contactSends = await this.projections.sendsInWindows(m, sendReqs);
+
+    const out: DecisionContext[] = items.map((x, i) => ({ named: x.named, contactClicks: [], offer: offers[i], referencedSend: referenced[i], contactSends: [] }));
+    clickRows.forEach((i, k) => {
+      const hidden = items[i].hidden;
+      out[i].contactClicks = hidden?.size ? clicks[k].filter((c) => !hidden.has(c.clickId)).slice(0, CLICKS_IN_WINDOW_LIMIT) : clicks[k];
+    });
+    sendRows.forEach((i, k) => (out[i].contactSends = contactSends[k]));
+    return out;
+  }
+
+  /**
+   * `redecide`'s reads for a chunk of conversions (in order), set-based. Named clicks missing from the projection go
+   * through the resolver one by one, as before (it may ask tracking and save the click); a click saved that way
+   * stays hidden from the chunk's earlier conversions, which the per-row path decided before it was saved.
+   */
+  async prepareRedecisions(m: EntityManager, convs: ConversionToDecide[]): Promise<{ items: Redecision[]; twins: CreditedTwins }> {
+    const usable = (id: string) => !!id && isPlausibleClickId(id);
+    const local = await this.projections.findClicks(m, convs.map((c) => c.clickId).filter(usable));
+    const named: (ClickFact | undefined)[] = [];
+    const appearedAt = new Map<string, number>();
+    for (let i = 0; i < convs.length; i++) {
+      const id = convs[i].clickId;
+      const hit = usable(id) ? local.get(id) : undefined;
+      if (hit || !usable(id)) {
+        named.push(hit);
+        continue;
+      }
+      const found = await this.clicks.resolve(m, id);
+      if (found && !local.has(found.clickId) && !appearedAt.has(found.clickId)) appearedAt.set(found.clickId, i);
+      named.push(found);
+    }
+    const facts = convs.map(factsOf);
+    const hiddenFor = (i: number): Set<string> | undefined => {
+      const later = [...appearedAt].filter(([, at]) => at > i).map(([id]) => id);
+      return later.length ? new Set(later) : undefined;
+    };
+    const ctxs = await this.contexts(m, facts.map((f, i) => ({ facts: f, named: named[i], hidden: hiddenFor(i) })));
+    const fps = facts.map(fingerprint);
+    const twins = await this.creditedTwins(m, fps.filter((fp): fp is string => !!fp));
+    return { items: convs.map((conv, i) => ({ conv, facts: facts[i], fp: fps[i], ctx: ctxs[i] })), twins };
+  }
+
+  /** The credited holder of each of these fingerprints (at most one each: a unique index enforces it). */
+  async creditedTwins(m: EntityManager, fps: string[]): Promise<CreditedTwins> {
+    if (!fps.length) return new CreditedTwins(new Map());
+    const rows: { fingerprint: string; conversion_id: string }[] = await m.query(
+      `SELECT fingerprint, conversion_id FROM "attribution".decisions
+       WHERE fingerprint = ANY($1::text[]) AND outcome = 'ATTRIBUTED' AND fingerprint IS NOT NULL`,
+      [[...new Set(fps)]],
+    );
+    return new CreditedTwins(new Map(rows.map((r) => [r.fingerprint, r.conversion_id])));
   }
 
   /** The credited conversion (another conversion id) holding this fingerprint, if any. */

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { assertId, CLOCK, Clock, FailedPreconditionError, InvalidArgumentError } from '@trackly/kernel';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import type { AttributionCorrected } from '@trackly/contracts/attribution/v1/attribution_events';
 import type { ReattributeRequest, ReattributeResponse, ReattributionChange, RevenueDiff } from '@trackly/contracts/attribution/v1/attribution_service';
 import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLine, decisionChanged, revenueDiff, RevenueTotals } from '../domain/reattribution.rules';
+import { ConversionToDecide } from '../domain/conversion-input.rules';
 import { AttributionService } from './attribution.service';
 import { toAttribution } from './attribution.mappers';
 import { DecisionEntity } from './decision.entity';
@@ -35,6 +37,36 @@ const toDiff = (t: RevenueTotals): RevenueDiff => ({
   pendingAfter: money(t.currency, t.pendingAfter),
 });
 
+/** Conversions read, decided and written together (a few queries per chunk instead of several per conversion). */
+const CHUNK = 1_000;
+
+interface RunContext {
+  m: EntityManager;
+  runId: string;
+  dryRun: boolean;
+  pairs: { before: CreditLine; after: CreditLine }[];
+  changes: ReattributionChange[];
+}
+
+/** A changed decision to save, with its correction note and its AttributionCorrected event. */
+interface Write {
+  row: DecisionEntity;
+  next: DecisionEntity;
+  note: string;
+  event: AttributionCorrected;
+}
+
+const conversionOf = (row: DecisionEntity): ConversionToDecide => ({
+  partnerId: row.partnerId,
+  conversionId: row.conversionId,
+  conversionRef: row.conversionRef,
+  clickId: row.reportedClickId,
+  messageId: row.conversionMessageId,
+  payout: { currency: row.currency, micros: row.payoutMicros },
+  status: row.status as ConversionStatus,
+  occurredAt: row.occurredAt,
+});
+
 /**
  * Re-runs the current rules (and the current projections: offer windows, click classes) over decided conversions.
  * One run at a time (advisory lock), rows locked against concurrent adjustments; applying updates each changed
@@ -50,7 +82,11 @@ export class ReattributionService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async run(req: ReattributeRequest): Promise<ReattributeResponse> {
+  /**
+   * `opts` are for tests only: `perRow` runs the original one-conversion-at-a-time path (the reference the batched
+   * one is checked against); `chunkSize` changes how many conversions are read and written together.
+   */
+  async run(req: ReattributeRequest, opts: { perRow?: boolean; chunkSize?: number } = {}): Promise<ReattributeResponse> {
     if (!req.occurredFrom && !req.occurredTo && !req.offerId) throw new InvalidArgumentError('occurred_from', 'or occurred_to or offer_id is required');
     if (req.offerId) assertId(req.offerId, 'offer_id');
     const limit = req.limit || MAX_LIMIT;
@@ -68,36 +104,9 @@ export class ReattributionService {
       if (rows.length > limit) throw new FailedPreconditionError(`more than ${limit} decisions match: narrow the range or raise limit (at most ${MAX_LIMIT})`);
       const pairs: { before: CreditLine; after: CreditLine }[] = [];
       const changes: ReattributionChange[] = [];
-      for (const row of rows) {
-        const next = await this.attribution.redecide(m, {
-          partnerId: row.partnerId,
-          conversionId: row.conversionId,
-          conversionRef: row.conversionRef,
-          clickId: row.reportedClickId,
-          messageId: row.conversionMessageId,
-          payout: { currency: row.currency, micros: row.payoutMicros },
-          status: row.status as ConversionStatus,
-          occurredAt: row.occurredAt,
-        });
-        if (!decisionChanged(lineOf(row), lineOf(next))) continue;
-        next.decidedAt = row.decidedAt;
-        next.revision = row.revision + 1;
-        next.updatedAt = this.clock.now();
-        const note = `Re-attributed (run ${runId}, ${RULE_VERSION}); before: ${row.outcome}${row.reason ? ` ${row.reason}` : ''}${row.messageId ? ` on message ${row.messageId}` : ''} (${row.ruleVersion}).`;
-        next.explanation = `${next.explanation} ${note}`.slice(0, 8000);
-        pairs.push({ before: lineOf(row), after: lineOf(next) });
-        const change = { previous: toAttribution(row), current: toAttribution(next) };
-        if (changes.length < MAX_CHANGES_SHOWN) changes.push(change);
-        if (dryRun) continue;
-        await m.save(DecisionEntity, next);
-        const correctionId = randomUUID();
-        await m.query(
-          `INSERT INTO "attribution".corrections (correction_id, partner_id, conversion_id, cause, source_id, emitted, explanation, created_at)
-           VALUES ($1, $2, $3, $4, $5, true, $6, $7)`,
-          [correctionId, row.partnerId, row.conversionId, REATTRIBUTION_CAUSE, `${runId}:${row.partnerId}/${row.conversionId}`, note, this.clock.now()],
-        );
-        await this.outbox.add(m, Events.AttributionCorrected, { ...change, cause: REATTRIBUTION_CAUSE, correctionId });
-      }
+      const ctx: RunContext = { m, runId, dryRun, pairs, changes };
+      if (opts.perRow) await this.perRow(ctx, rows);
+      else await this.batched(ctx, rows, opts.chunkSize ?? CHUNK);
       return {
         runId,
         dryRun,
@@ -111,5 +120,103 @@ export class ReattributionService {
     });
     if (!dryRun && result.changed) this.relay.kick();
     return result;
+  }
+
+  /**
+   * Chunk by chunk: the chunk's reads in a few set-based queries, then each conversion decided in order (seeing the
+   * fingerprints earlier changes moved, as the per-row path's queries saw its own earlier saves), then the chunk's
+   * changes written together before the next chunk is read.
+   */
+  private async batched(ctx: RunContext, rows: DecisionEntity[], chunkSize: number): Promise<void> {
+    for (let start = 0; start < rows.length; start += chunkSize) {
+      const chunk = rows.slice(start, start + chunkSize);
+      const { items, twins } = await this.attribution.prepareRedecisions(ctx.m, chunk.map(conversionOf));
+      const writes: Write[] = [];
+      let ordered = false;
+      chunk.forEach((row, i) => {
+        const { conv, facts, fp, ctx: decisionCtx } = items[i];
+        decisionCtx.duplicateOf = twins.twinOf(fp, row.conversionId);
+        const write = this.compare(ctx, row, this.attribution.rowOf(ctx.m, conv, this.attribution.decideFor(facts, decisionCtx), fp));
+        if (!write || ctx.dryRun) return;
+        if (twins.moved(row, write.next)) ordered = true;
+        writes.push(write);
+      });
+      if (ordered) for (const w of writes) await this.write(ctx, [w]);
+      else await this.write(ctx, writes);
+    }
+  }
+
+  /** The original path, one conversion at a time (several queries each); kept as the batched path's reference. */
+  private async perRow(ctx: RunContext, rows: DecisionEntity[]): Promise<void> {
+    for (const row of rows) {
+      const write = this.compare(ctx, row, await this.attribution.redecide(ctx.m, conversionOf(row)));
+      if (!write || ctx.dryRun) continue;
+      await ctx.m.save(DecisionEntity, write.next);
+      await this.writeCorrections(ctx, [write]);
+      await this.outbox.add(ctx.m, Events.AttributionCorrected, write.event);
+    }
+  }
+
+  /** Records a changed decision in the diff and the changes list; undefined when the decision holds. */
+  private compare(ctx: RunContext, row: DecisionEntity, next: DecisionEntity): Write | undefined {
+    if (!decisionChanged(lineOf(row), lineOf(next))) return undefined;
+    next.decidedAt = row.decidedAt;
+    next.revision = row.revision + 1;
+    next.updatedAt = this.clock.now();
+    const note = `Re-attributed (run ${ctx.runId}, ${RULE_VERSION}); before: ${row.outcome}${row.reason ? ` ${row.reason}` : ''}${row.messageId ? ` on message ${row.messageId}` : ''} (${row.ruleVersion}).`;
+    next.explanation = `${next.explanation} ${note}`.slice(0, 8000);
+    ctx.pairs.push({ before: lineOf(row), after: lineOf(next) });
+    const change = { previous: toAttribution(row), current: toAttribution(next) };
+    if (ctx.changes.length < MAX_CHANGES_SHOWN) ctx.changes.push(change);
+    return { row, next, note, event: { ...change, cause: REATTRIBUTION_CAUSE, correctionId: randomUUID() } };
+  }
+
+  /** Changed decisions in one UPDATE, their corrections in one INSERT, their events in one outbox write. */
+  private async write(ctx: RunContext, writes: Write[]): Promise<void> {
+    if (!writes.length) return;
+    const col = <T>(f: (d: DecisionEntity) => T) => writes.map((w) => f(w.next));
+    // Every column a re-decision can change (the others are the conversion's own facts, copied from the row).
+    await ctx.m.query(
+      `UPDATE "attribution".decisions d SET outcome = u.outcome, reason = u.reason, type = u.type, credited_click_id = u.credited_click_id,
+         message_id = u.message_id, contact_id = u.contact_id, offer_id = u.offer_id, campaign_id = u.campaign_id, creative_id = u.creative_id,
+         credited_clicked_at = u.credited_clicked_at, window_days = u.window_days, decided_at = u.decided_at, explanation = u.explanation,
+         rule_version = u.rule_version, rule = u.rule, window_source = u.window_source, fingerprint = u.fingerprint, revision = u.revision,
+         updated_at = u.updated_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+         $11::text[], $12::timestamptz[], $13::int[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+         $20::int[], $21::timestamptz[])
+         AS u(partner_id, conversion_id, outcome, reason, type, credited_click_id, message_id, contact_id, offer_id, campaign_id, creative_id,
+           credited_clicked_at, window_days, decided_at, explanation, rule_version, rule, window_source, fingerprint, revision, updated_at)
+       WHERE d.partner_id = u.partner_id AND d.conversion_id = u.conversion_id`,
+      [
+        col((d) => d.partnerId), col((d) => d.conversionId), col((d) => d.outcome), col((d) => d.reason), col((d) => d.type),
+        col((d) => d.creditedClickId), col((d) => d.messageId), col((d) => d.contactId), col((d) => d.offerId), col((d) => d.campaignId),
+        col((d) => d.creativeId), col((d) => d.creditedClickedAt), col((d) => d.windowDays), col((d) => d.decidedAt), col((d) => d.explanation),
+        col((d) => d.ruleVersion), col((d) => d.rule), col((d) => d.windowSource), col((d) => d.fingerprint), col((d) => d.revision),
+        col((d) => d.updatedAt),
+      ],
+    );
+    await this.writeCorrections(ctx, writes);
+    await this.outbox.addMany(ctx.m, Events.AttributionCorrected, writes.map((w) => w.event));
+  }
+
+  private async writeCorrections(ctx: RunContext, writes: Write[]): Promise<void> {
+    const now = this.clock.now();
+    // In the given order, so the corrections' seq follows the decisions' order as the per-row inserts did.
+    await ctx.m.query(
+      `INSERT INTO "attribution".corrections (correction_id, partner_id, conversion_id, cause, source_id, emitted, explanation, created_at)
+       SELECT u.correction_id, u.partner_id, u.conversion_id, $4, u.source_id, true, u.explanation, $7
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(correction_id, partner_id, conversion_id, source_id, explanation, n)
+       ORDER BY u.n`,
+      [
+        writes.map((w) => w.event.correctionId),
+        writes.map((w) => w.row.partnerId),
+        writes.map((w) => w.row.conversionId),
+        REATTRIBUTION_CAUSE,
+        writes.map((w) => `${ctx.runId}:${w.row.partnerId}/${w.row.conversionId}`),
+        writes.map((w) => w.note),
+        now,
+      ],
+    );
   }
 }

@@ -125,6 +125,16 @@ export class DurableConsumer {
         const consumer = await messaging.js.consumers.get(streamName, durable);
         while (this.running) {
           const batch = await consumer.fetch({ max_messages: this.opts.batchSize ?? 100, expires: 1000 });
+          // The pull is read to its end while the groups are applied one after another in the background: a loop
+          // that awaited the database between reads would stop seeing the pull's heartbeats, and the client would
+          // abandon it ("heartbeats missed") with its messages unacknowledged until the ack wait.
+          let work = Promise.resolve();
+          const apply = (group: JsMsg[]) => {
+            work = work.then(() => this.handleGroup(group)).catch((e: Error) => {
+              // Unacknowledged messages of a failed group come back after the ack wait.
+              logger?.error({ err: e.message, durable }, 'applying a group of events failed');
+            });
+          };
           let group: JsMsg[] = [];
           for await (const m of batch) {
             if (!this.running) {
@@ -137,11 +147,12 @@ export class DurableConsumer {
             group.push(m);
             // Apply what has arrived as one group when nothing more is waiting, or the group is full.
             if (m.info.pending === 0 || group.length >= this.groupSize) {
-              await this.handleGroup(group);
+              apply(group);
               group = [];
             }
           }
-          if (group.length) await this.handleGroup(group);
+          if (group.length) apply(group);
+          await work;
         }
       } catch (e) {
         if (!this.running) break;

@@ -136,9 +136,8 @@ describe('batched re-attribution equals the per-row path', () => {
       } else if (kind < 0.81) {
         conv({ ...base, clickId: 'bad id!', messageId: '', occurredAt: at(r.between(0, 30)) });
       } else if (convs.some(namesHuman)) {
-        // A duplicate: same click, same second, same payout, another dedupe key. Only of conversions naming a human
-        // click: the rules give view-through credit (no click, or only a preview/bot) before checking duplicates, so
-        // a twin credited that way trips the credited-fingerprint unique index on either path.
+        // A duplicate: same click, same second, same payout, another dedupe key (of conversions naming a human
+        // click; view-through twins are covered by the rules' unit specs).
         const o = r.pick(convs.filter(namesHuman));
         conv({ ...o, partner: o.partner, status: r.pick([...statuses]), occurredAt: new Date(Math.floor(o.occurredAt.getTime() / 1000) * 1000 + Math.floor(r.next() * 1000)) });
       }

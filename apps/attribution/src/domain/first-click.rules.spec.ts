@@ -155,6 +155,14 @@ describe('first-click attribution', () => {
       expect(vt(conversion('P2', at(MON, 1), { messageId: 'msg-S' }), { viewThroughWindowDays: 2 }, [S], [preview])).toMatchObject({ outcome: 'ATTRIBUTED', type: 'VIEW_THROUGH' });
     });
 
+    it('a credited twin makes a would-be view-through DUPLICATE, with no click and with only a preview', () => {
+      expect(run(conversion('', at(MON, 1), { messageId: 'msg-S' }), [], { viewThroughWindowDays: 1 }, { referencedSend: S, contactSends: [S], duplicateOf: 'c0' }))
+        .toMatchObject({ outcome: 'UNATTRIBUTED', reason: 'DUPLICATE', touch: { messageId: 'msg-S' } });
+      const preview = click('P3', at(MON, 0, SEC), { clickClass: 'PREVIEW', messageId: 'msg-S' });
+      expect(run(conversion('P3', at(MON, 1), { messageId: 'msg-S' }), [preview], { viewThroughWindowDays: 2 }, { referencedSend: S, contactSends: [S], duplicateOf: 'c0' }))
+        .toMatchObject({ outcome: 'UNATTRIBUTED', reason: 'DUPLICATE' });
+    });
+
     it('never beats a human click', () => {
       expect(vt(conversion('A', at(MON, 1), { messageId: 'msg-S' }), { viewThroughWindowDays: 2 }, [S], [A])).toMatchObject({ type: 'CLICK_THROUGH', touch: { clickId: 'A' } });
     });

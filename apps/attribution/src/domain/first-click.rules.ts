@@ -285,6 +285,18 @@ function viewThrough(input: DecisionInput): Decision | undefined {
     .filter((s) => s.sentAt.getTime() >= from.getTime() && s.sentAt.getTime() <= to.getTime())
     .sort(compareSends)[0];
   if (!first) return undefined;
+  if (input.duplicateOf) {
+    // The same sale under another dedupe key is credited once, whichever way it would have been credited.
+    return {
+      outcome: 'UNATTRIBUTED',
+      rule: 'DUPLICATE',
+      reason: 'DUPLICATE',
+      touch: sendTouch(first),
+      windowDays: offer.viewThroughWindowDays,
+      windowSource: 'OFFER',
+      explanation: `Conversion ${input.duplicateOf} of the same partner, with the same click, time (to the second) and payout, is already credited: this one is the same sale under another dedupe key.`,
+    };
+  }
   const sinceSendMs = conversion.occurredAt.getTime() - first.sentAt.getTime();
   return {
     outcome: 'ATTRIBUTED',

@@ -137,7 +137,11 @@ async function main() {
   scenarios.push({
     scenario: 'memory',
     ok: true,
-    metrics: Object.entries(peaks).map(([app, mb]) => metric(`peak RSS, ${app}`, mb, 'MB', { target: { op: '<', value: 300, of: 'value', text: '< 300 MB' } })),
+    // The reports bench hosts reporting inside its own process, next to the COPY seeding of 23 M rows: that figure
+    // is the bench's, shown but not judged against the apps' target.
+    metrics: Object.entries(peaks).map(([app, mb]) =>
+      metric(`peak RSS, ${app}`, mb, 'MB', { target: { op: '<', value: 300, of: 'value', text: '< 300 MB', applies: !app.includes('bench process') } }),
+    ),
     checks: [],
     notes: ['VmHWM of each app process, read just before it stopped, highest over the scenarios above.'],
   });

@@ -136,7 +136,8 @@ async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 
   };
   try {
     for (const name of order) {
-      const execArgv = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${name}.cpuprofile`] : [];
+      // The heap cap every app container gets in deploy/k8s (NODE_OPTIONS there), so peak RSS is what production sees.
+      const execArgv = ['--max-old-space-size=256', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${name}.cpuprofile`] : [])];
       const child = spawn(process.execPath, [...execArgv, mainOf(name)], { env: { ...common, ...specs[name].env, ...(env[name] ?? {}) }, stdio: ['ignore', 'inherit', 'inherit'] });
       running.push({ name, child });
       await waitReady(name, child, specs[name].ready);

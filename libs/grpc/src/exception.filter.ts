@@ -5,6 +5,7 @@ import { Observable, throwError } from 'rxjs';
 import { DomainError, DomainErrorKind } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
 import { currentRequestId } from '@trackly/observability';
+import { isDatabaseUnavailable } from './database-unavailable';
 
 const CODES: Record<DomainErrorKind, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -27,9 +28,15 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
       const e = exception.getError();
       return throwError(() => (typeof e === 'object' ? e : { code: status.UNKNOWN, message: String(e) }));
     }
+    const requestId = currentRequestId();
+    if (isDatabaseUnavailable(exception)) {
+      // Retryable, like the edges' 503: the pool reconnects once Postgres is back.
+      this.logger?.warn({ err: (exception as Error).message, requestId }, 'database unavailable in gRPC handler');
+      const message = 'database unavailable, retry shortly';
+      return throwError(() => ({ code: status.UNAVAILABLE, message, details: message }));
+    }
     // The cause stays in the server's log; the caller learns only that it failed and which request id to look for,
     // never a driver message, SQL or a stack.
-    const requestId = currentRequestId();
     this.logger?.error({ err: exception, requestId }, 'unhandled error in gRPC handler');
     const message = requestId ? `internal error (request id ${requestId})` : 'internal error';
     return throwError(() => ({ code: status.INTERNAL, message, details: message }));

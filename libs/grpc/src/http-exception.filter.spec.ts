@@ -3,7 +3,8 @@ import { Client } from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { DomainError } from '@trackly/kernel';
 import { freePort } from '@trackly/testing';
-import { HttpExceptionFilter, isDatabaseUnavailable } from './http-exception.filter';
+import { HttpExceptionFilter } from './http-exception.filter';
+import { isDatabaseUnavailable } from './database-unavailable';
 
 /** A driver error as pg reports a server-side failure: an Error with the SQLSTATE in `code`. */
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -67,5 +68,18 @@ describe('HttpExceptionFilter', () => {
     const sent = respond(new Error('boom'));
     expect(sent.status).toBe(500);
     expect(sent.headers).toEqual({});
+  });
+});
+
+describe('GrpcExceptionFilter and an unreachable database', () => {
+  it('answers UNAVAILABLE (retryable) instead of INTERNAL', async () => {
+    const { GrpcExceptionFilter } = await import('./exception.filter');
+    const { status } = await import('@grpc/grpc-js');
+    const { firstValueFrom } = await import('rxjs');
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const err = await firstValueFrom(new GrpcExceptionFilter().catch(refused, {} as never)).catch((e: { code: number }) => e);
+    expect(err).toMatchObject({ code: status.UNAVAILABLE });
+    const other = await firstValueFrom(new GrpcExceptionFilter().catch(new Error('boom'), {} as never)).catch((e: { code: number }) => e);
+    expect(other).toMatchObject({ code: status.INTERNAL });
   });
 });

@@ -6,3 +6,4 @@ export * from './service-app';
 export * from './http-exception.filter';
 export * from './health.http.controller';
 export * from './main-runner';
+export * from './database-unavailable';

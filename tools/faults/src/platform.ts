@@ -1,0 +1,151 @@
+/**
+ * The four services as real child processes (their built main.js), on the suite's private Postgres and NATS. Each
+ * app keeps its ports across restarts, so clients and the other apps find it again.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { freePort, portOpen, waitFor } from './infra';
+
+export type AppName = 'tracking' | 'ingest' | 'attribution' | 'reporting';
+
+export interface Ports {
+  trackingGrpc: number;
+  trackingHttp: number;
+  ingestGrpc: number;
+  ingestHttp: number;
+  attributionGrpc: number;
+  reportingGrpc: number;
+}
+
+export async function allocatePorts(): Promise<Ports> {
+  const [trackingGrpc, trackingHttp, ingestGrpc, ingestHttp, attributionGrpc, reportingGrpc] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
+  );
+  return { trackingGrpc, trackingHttp, ingestGrpc, ingestHttp, attributionGrpc, reportingGrpc };
+}
+
+export class AppProcess {
+  private child?: ChildProcess;
+  /** Unexpected exits (e.g. the relay fault hook's exit 137), for the report. */
+  readonly exits: { code: number | null; signal: string | null }[] = [];
+
+  constructor(
+    readonly name: AppName,
+    private readonly main: string,
+    private readonly env: Record<string, string>,
+    private readonly logFile: string,
+    private readonly ready: () => Promise<boolean>,
+  ) {}
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the process (with extra env for this run only) and waits until it answers. */
+  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    if (this.running) throw new Error(`${this.name} is already running`);
+    const log = fs.openSync(this.logFile, 'a');
+    fs.writeSync(log, `\n--- start ${new Date().toISOString()} ${JSON.stringify(extraEnv)}\n`);
+    const child = spawn(process.execPath, [this.main], { env: { ...this.env, ...extraEnv }, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    this.child = child;
+    child.once('exit', (code, signal) => this.exits.push({ code, signal }));
+    await waitFor(`${this.name} to be ready`, async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} exited (${child.exitCode ?? child.signalCode}); see ${this.logFile}`);
+      return this.ready();
+    }, 90_000, 200);
+  }
+
+  /** Resolves when the process has exited (by itself or by a signal). */
+  async exited(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise((r) => child.once('exit', r));
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const done = this.exited();
+    child.kill(signal);
+    await done;
+  }
+}
+
+async function httpReady(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.status === 200;
+}
+
+export interface Platform {
+  apps: Record<AppName, AppProcess>;
+  ports: Ports;
+  trackingHttp: string;
+  ingestHttp: string;
+  grpc: { tracking: string; ingest: string; attribution: string; reporting: string };
+  stop(): Promise<void>;
+}
+
+/** The built apps, copied out of dist/apps by the driver so a concurrent build elsewhere cannot remove them. */
+export async function startPlatform(opts: { appsDir: string; logDir: string; databaseUrl: string; natsUrl: string; parkHorizonSeconds: number }): Promise<Platform> {
+  const ports = await allocatePorts();
+  const host = '127.0.0.1';
+  fs.mkdirSync(opts.logDir, { recursive: true });
+  const common: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: opts.databaseUrl,
+    NATS_URL: opts.natsUrl,
+    NATS_PREFIX: '',
+    LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
+    METRICS_PORT: '0',
+  };
+  const main = (app: AppName) => path.join(opts.appsDir, app, 'apps', app, 'src/main.js');
+  const make = (name: AppName, env: Record<string, string>, ready: () => Promise<boolean>) =>
+    new AppProcess(name, main(name), { ...common, ...env }, path.join(opts.logDir, `${name}.log`), ready);
+  const trackingHttp = `http://${host}:${ports.trackingHttp}`;
+  const ingestHttp = `http://${host}:${ports.ingestHttp}`;
+  const apps: Record<AppName, AppProcess> = {
+    tracking: make('tracking', {
+      TRACKING_HOST: host, TRACKING_GRPC_PORT: `${ports.trackingGrpc}`, TRACKING_HTTP_PORT: `${ports.trackingHttp}`, TRACKING_PUBLIC_URL: trackingHttp,
+      // The load driver taps thousands of links from one address and user agent: not a scanner here.
+      TRACKING_BOT_REPEAT_CODES: '0',
+    }, () => httpReady(`${trackingHttp}/readyz`)),
+    ingest: make('ingest', {
+      INGEST_HOST: host, INGEST_GRPC_PORT: `${ports.ingestGrpc}`, INGEST_HTTP_PORT: `${ports.ingestHttp}`, INGEST_PUBLIC_URL: ingestHttp,
+    }, () => httpReady(`${ingestHttp}/readyz`)),
+    attribution: make('attribution', {
+      ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${ports.attributionGrpc}`, TRACKING_GRPC_URL: `${host}:${ports.trackingGrpc}`,
+      ATTRIBUTION_PARK_HORIZON_SECONDS: String(opts.parkHorizonSeconds),
+    }, () => portOpen(ports.attributionGrpc)),
+    reporting: make('reporting', { REPORTING_HOST: host, REPORTING_GRPC_PORT: `${ports.reportingGrpc}` }, () => portOpen(ports.reportingGrpc)),
+  };
+  const order: AppName[] = ['tracking', 'ingest', 'attribution', 'reporting'];
+  const stop = async () => {
+    for (const n of [...order].reverse()) await apps[n].kill('SIGTERM').catch(() => undefined);
+  };
+  try {
+    // One at a time: each creates its schema and runs its migrations at start-up.
+    for (const n of order) await apps[n].start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    apps,
+    ports,
+    trackingHttp,
+    ingestHttp,
+    grpc: {
+      tracking: `${host}:${ports.trackingGrpc}`,
+      ingest: `${host}:${ports.ingestGrpc}`,
+      attribution: `${host}:${ports.attributionGrpc}`,
+      reporting: `${host}:${ports.reportingGrpc}`,
+    },
+    stop,
+  };
+}

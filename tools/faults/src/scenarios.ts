@@ -1,0 +1,327 @@
+/** The fault scenarios: load through the edges, one fault, recovery, then the books. */
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DeadLetterStream, Events, Streams } from '@trackly/messaging';
+import { Auditor, Check, checkBooks, expectedBooks, Expected, Books } from './books';
+import { PrivateNats, PrivatePostgres, sleep } from './infra';
+import { Counters, LoadDriver, newCounters, Sale } from './load';
+import type { AppName, Platform } from './platform';
+
+export interface Context {
+  platform: Platform;
+  pg: PrivatePostgres;
+  nats: PrivateNats;
+  nc: NatsConnection;
+  load: LoadDriver;
+  auditor: Auditor;
+  log: (line: string) => void;
+  settleTimeoutMs: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  sales: number;
+  counters: Counters;
+  expected?: Expected;
+  books?: Books;
+  checks: Check[];
+  /** Fault over (process restarted / server back) until the books settled. */
+  recoveryMs?: number;
+  faultNote: string;
+  error?: string;
+}
+
+export const passed = (r: ScenarioResult) => !r.error && r.checks.length > 0 && r.checks.every((c) => c.ok);
+
+interface Run {
+  sales: Sale[];
+  counters: Counters;
+  partner: string;
+  offer: string;
+}
+
+/**
+ * Sets up a partner, offer and sends, taps the links, then sends the postbacks; `atProgress` runs once when
+ * `faultAt` of the postbacks have been answered, concurrently with the rest of the load.
+ */
+async function drive(ctx: Context, id: string, n: number, faultAt?: number, fault?: () => Promise<void>): Promise<Run & { faultDone: Promise<void> }> {
+  const counters = newCounters();
+  const { partner, token, offer, messages } = await ctx.load.setup(id, n);
+  ctx.log(`  ${id}: ${n} sends registered; tapping links`);
+  const clickIds = await ctx.load.clicks(messages, n, counters);
+  const sales = ctx.load.plan(id, n, messages, clickIds);
+  ctx.log(`  ${id}: ${counters.clicks} clicks; sending ${sales.length} postbacks`);
+  let faultDone: Promise<void> = Promise.resolve();
+  let fired = false;
+  let loading = true;
+  const watcher = (async () => {
+    while (loading) {
+      const rows = await ctx.auditor.q(`SELECT count(*) AS n FROM attribution.parked_conversions WHERE partner_id = $1`, [partner]).catch(() => [{ n: 0 }]);
+      counters.parkedPeak = Math.max(counters.parkedPeak, Number(rows[0].n));
+      await sleep(300);
+    }
+  })();
+  await ctx.load.postbacks(partner, token, sales, counters, {
+    onProgress: (done) => {
+      if (fault && !fired && done >= Math.floor(sales.length * (faultAt ?? 0.3))) {
+        fired = true;
+        faultDone = fault();
+      }
+    },
+  });
+  await faultDone;
+  loading = false;
+  await watcher;
+  return { sales, counters, partner, offer, faultDone };
+}
+
+async function audit(ctx: Context, r: ScenarioResult, run: Run, since: number, opts: { deadLetters?: number; eventCopies?: number } = {}): Promise<void> {
+  const expected = expectedBooks(run.sales);
+  const settled = await ctx.auditor.settle(run.partner, expected.stored, ctx.settleTimeoutMs);
+  r.recoveryMs = Date.now() - since;
+  const books = await ctx.auditor.books(run.partner, run.offer);
+  r.expected = expected;
+  r.books = books;
+  r.counters = run.counters;
+  r.sales = run.sales.filter((s) => !s.resend).length;
+  r.checks.push({ name: 'settled', ok: settled.settled, detail: settled.settled ? `in ${settled.ms} ms after load` : `not within ${ctx.settleTimeoutMs} ms` });
+  r.checks.push(...checkBooks(expected, books, { ...opts, clicks: run.counters.clicks + run.counters.earlyClickEvents }));
+}
+
+async function restartApp(ctx: Context, app: AppName, signal: NodeJS.Signals, downMs: number): Promise<number> {
+  ctx.log(`  ${signal} ${app} (pid ${ctx.platform.apps[app].pid})`);
+  await ctx.platform.apps[app].kill(signal);
+  await sleep(downMs);
+  await ctx.platform.apps[app].start();
+  ctx.log(`  ${app} restarted (pid ${ctx.platform.apps[app].pid})`);
+  return Date.now();
+}
+
+export async function scenarioKill(ctx: Context, id: string, app: AppName, n: number): Promise<ScenarioResult> {
+  const r: ScenarioResult = { id, title: `${app} killed with SIGKILL mid-stream, restarted`, sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  let restartedAt = 0;
+  let decidedAtKill = 0;
+  const run = await drive(ctx, id, n, 0.3, async () => {
+    const [row] = await ctx.auditor.q(`SELECT count(*) AS n FROM attribution.decisions WHERE partner_id = $1`, [`p-${id}`]);
+    decidedAtKill = Number(row.n);
+    restartedAt = await restartApp(ctx, app, 'SIGKILL', 2000);
+  });
+  r.faultNote = `SIGKILL at 30% of postbacks (${decidedAtKill} decided then), down 2 s`;
+  await audit(ctx, r, run, restartedAt);
+  return r;
+}
+
+/** c: the relays of ingest and attribution die between publish and marking published (exit 137), restarted without the hook. */
+export async function scenarioRelayCrash(ctx: Context, n: number): Promise<ScenarioResult> {
+  const id = 'c';
+  const r: ScenarioResult = { id, title: 'outbox relay killed between publish and mark (ingest, attribution)', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const hook = { TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH: '1' };
+  let lastRestart = 0;
+  const crashes: string[] = [];
+  const unmarked: string[] = [];
+  const armed: Promise<void>[] = [];
+  const arm = async (app: AppName) => {
+    await ctx.platform.apps[app].kill('SIGTERM');
+    await ctx.platform.apps[app].start(hook);
+    armed.push((async () => {
+      await ctx.platform.apps[app].exited();
+      const exit = ctx.platform.apps[app].exits.at(-1);
+      // Published to JetStream but not marked: the restarted relay publishes these again (same Nats-Msg-Id).
+      const [row] = await ctx.auditor.q(`SELECT count(*) AS n FROM "${app}".outbox WHERE published_at IS NULL`);
+      crashes.push(`${app} exit ${exit?.code ?? exit?.signal}`);
+      unmarked.push(`${app}: ${row.n} rows unmarked at the crash`);
+      await ctx.platform.apps[app].start();
+      lastRestart = Date.now();
+    })());
+  };
+  // Armed before the load: the first batch each relay publishes is its last (a fast load could otherwise finish
+  // before a later arming took effect).
+  await arm('attribution');
+  await arm('ingest');
+  const run = await drive(ctx, id, n);
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 120_000).unref());
+  await Promise.race([Promise.all(armed).then(() => undefined), timeout]);
+  for (const app of ['attribution', 'ingest'] as const) if (!ctx.platform.apps[app].running) await ctx.platform.apps[app].start();
+  r.faultNote = `hook armed before the load; ${crashes.join(', ')} (${unmarked.join(', ')}); restarted without the hook`;
+  const exitedOk = crashes.length === 2 && crashes.every((c) => c.endsWith('137'));
+  await audit(ctx, r, run, lastRestart);
+  r.checks.unshift({ name: 'relays died after publish (exit 137)', ok: exitedOk, detail: crashes.join(', ') });
+  return r;
+}
+
+/** d: nats-server stopped and started again under load; file storage keeps streams and durable consumers. */
+export async function scenarioNatsRestart(ctx: Context, n: number, signal: NodeJS.Signals): Promise<ScenarioResult> {
+  const id = 'd';
+  const r: ScenarioResult = { id, title: `nats-server restarted under load (${signal})`, sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const jsm = await jetstreamManager(ctx.nc);
+  const before = new Set<string>();
+  for await (const s of jsm.streams.list()) for await (const c of jsm.consumers.list(s.config.name)) before.add(`${s.config.name}/${c.config.durable_name}`);
+  const pids = Object.fromEntries(Object.entries(ctx.platform.apps).map(([k, a]) => [k, a.pid]));
+  let back = 0;
+  const run = await drive(ctx, id, n, 0.3, async () => {
+    ctx.log(`  ${signal} nats-server`);
+    await ctx.nats.stop(signal);
+    await sleep(3000);
+    await ctx.nats.start();
+    back = Date.now();
+    ctx.log('  nats-server started again');
+  });
+  r.faultNote = `nats-server ${signal} at 30% of postbacks, down 3 s, same store directory`;
+  await audit(ctx, r, run, back);
+  const after = new Set<string>();
+  for await (const s of (await jetstreamManager(ctx.nc)).streams.list()) for await (const c of jsm.consumers.list(s.config.name)) after.add(`${s.config.name}/${c.config.durable_name}`);
+  const lost = [...before].filter((x) => !after.has(x));
+  r.checks.unshift({ name: 'streams and durables survived', ok: before.size > 0 && lost.length === 0, detail: `${before.size} durables before, missing after: ${lost.join(', ') || 'none'}` });
+  const restarted = Object.entries(ctx.platform.apps).filter(([k, a]) => a.pid !== pids[k]).map(([k]) => k);
+  r.checks.unshift({ name: 'apps reconnected without restart', ok: restarted.length === 0, detail: restarted.length ? `restarted: ${restarted.join(', ')}` : 'same pids' });
+  return r;
+}
+
+/** e: Postgres crash-stopped under load: the edges answer 503 + Retry-After, readiness fails, all recover by themselves. */
+export async function scenarioPostgresRestart(ctx: Context, n: number): Promise<ScenarioResult> {
+  const id = 'e';
+  const r: ScenarioResult = { id, title: 'Postgres restarted under load (immediate stop)', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const pids = Object.fromEntries(Object.entries(ctx.platform.apps).map(([k, a]) => [k, a.pid]));
+  const probes: Record<string, string[]> = { ingest: [], tracking: [] };
+  let back = 0;
+  let firstOk = 0;
+  let downMs = 0;
+  const run = await drive(ctx, id, n, 0.3, async () => {
+    ctx.log('  pg_ctl stop -m immediate');
+    ctx.pg.stop('immediate');
+    const down = Date.now();
+    // While it is down: what the edges' readiness and a postback/click answer.
+    for (let i = 0; i < 8; i++) {
+      for (const [app, url] of [['ingest', `${ctx.platform.ingestHttp}/readyz`], ['tracking', `${ctx.platform.trackingHttp}/readyz`]]) {
+        const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch((e: Error) => ({ status: `error ${e.message}`, headers: new Headers() }));
+        probes[app].push(`${res.status}${res.headers.get('retry-after') ? ` (Retry-After ${res.headers.get('retry-after')})` : ''}`);
+      }
+      await sleep(500);
+    }
+    await ctx.pg.start();
+    back = Date.now();
+    downMs = back - down;
+    ctx.log('  Postgres started again');
+    // The first request that succeeds again at the edge (its pool reconnects by itself).
+    for (;;) {
+      const res = await fetch(`${ctx.platform.ingestHttp}/readyz`).catch(() => undefined);
+      if (res?.status === 200) break;
+      await sleep(100);
+    }
+    firstOk = Date.now() - back;
+  });
+  r.faultNote = `Postgres down ${(downMs / 1000).toFixed(1)} s (stop at 30% of postbacks to accepting connections again); edges ready again ${firstOk} ms after it was`;
+  await audit(ctx, r, run, back);
+  const restarted = Object.entries(ctx.platform.apps).filter(([k, a]) => a.pid !== pids[k]).map(([k]) => k);
+  const uniq = (xs: string[]) => [...new Set(xs)].join(' | ');
+  r.checks.unshift(
+    { name: 'apps recovered without restart', ok: restarted.length === 0, detail: restarted.length ? `restarted: ${restarted.join(', ')}` : 'same pids' },
+    { name: 'edges answered 503 with Retry-After while down', ok: run.counters.http503 > 0 && run.counters.retryAfterSeen > 0, detail: `${run.counters.http503} x 503, ${run.counters.retryAfterSeen} with Retry-After, ${run.counters.connErrors} connection errors` },
+    { name: '/readyz failed while down', ok: [...probes.ingest, ...probes.tracking].every((p) => p.startsWith('503')), detail: `ingest ${uniq(probes.ingest)}; tracking ${uniq(probes.tracking)}` },
+  );
+  return r;
+}
+
+/**
+ * f: after the load settled, every ClickRecorded, ConversionReceived and decision event of the scenario is published
+ * again under new Nats-Msg-Ids (so stream dedupe cannot help), conversions and decisions before the clicks and each
+ * list in reverse: consumers must absorb them by their own idempotency.
+ */
+export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Promise<ScenarioResult> {
+  const id = 'f';
+  const r: ScenarioResult = { id, title: 'same events again under new ids, out of order across streams', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const run = await drive(ctx, id, n);
+  const expected = expectedBooks(run.sales);
+  await ctx.auditor.settle(run.partner, expected.stored, ctx.settleTimeoutMs);
+  const js = jetstream(ctx.nc);
+  const collect = async (stream: string, subjects: string[], keep: (subject: string, data: Uint8Array) => boolean) => {
+    const out: { subject: string; data: Uint8Array }[] = [];
+    // Whole stream, filtered here: filter_subjects needs nats-server 2.10.
+    const consumer = await js.consumers.get(stream);
+    for (;;) {
+      const batch = await consumer.fetch({ max_messages: 1000, expires: 1500 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        if (subjects.includes(m.subject) && keep(m.subject, m.data)) out.push({ subject: m.subject, data: m.data });
+      }
+      if (!got) break;
+    }
+    return out;
+  };
+  const bytesHave = (needle: string) => (_s: string, data: Uint8Array) => Buffer.from(data).includes(needle);
+  const clicks = await collect(Streams.tracking.name, [Events.ClickRecorded.subject], bytesHave(`offer-${id}`));
+  const received = await collect(Streams.ingest.name, [Events.ConversionReceived.subject], bytesHave(run.partner));
+  const decided = await collect(Streams.attribution.name, [Events.ConversionAttributed.subject, Events.ConversionUnattributed.subject], bytesHave(run.partner));
+  const again = [...decided.reverse(), ...received.reverse(), ...clicks.reverse()];
+  const start = Date.now();
+  let k = 0;
+  for (const m of again) {
+    await js.publish(m.subject, m.data, { msgID: `fault-f-copy-${k++}` });
+  }
+  r.faultNote = `${clicks.length} ClickRecorded, ${received.length} ConversionReceived, ${decided.length} decision events re-published under new ids, decisions first, each list reversed`;
+  await audit(ctx, r, run, start, { eventCopies: 2 });
+  return r;
+}
+
+/** g: an undecodable payload on two consumed subjects goes to the dead letters with its reason; later events still flow. */
+export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioResult> {
+  const id = 'g';
+  const r: ScenarioResult = { id, title: 'poison message (undecodable payload) on consumed subjects', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const js = jetstream(ctx.nc);
+  const dlBefore = await ctx.auditor.deadLetters();
+  // A length-delimited field 1 claiming 2^35 bytes: no protobuf reader can decode it.
+  const poison = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01, 0x02]);
+  // And one that decodes (to an event without its conversion) but that no handler can apply: retried, then dead.
+  const failing = new Uint8Array(0);
+  const seqs: number[] = [];
+  for (const [subject, data, tag] of [
+    [Events.ConversionReceived.subject, poison, 'undecodable'],
+    [Events.ClickRecorded.subject, poison, 'undecodable'],
+    [Events.ConversionReceived.subject, failing, 'failing'],
+  ] as const) {
+    const h = natsHeaders();
+    h.set('Trackly-Fault', 'poison');
+    seqs.push((await js.publish(subject, data, { msgID: `fault-poison-${tag}-${subject}`, headers: h })).seq);
+  }
+  const start = Date.now();
+  const run = await drive(ctx, id, n);
+  await audit(ctx, r, run, start, { deadLetters: dlBefore });
+  const rows = await ctx.auditor.q<{ schema: string; consumer: string; subject: string; reason: string }>(
+    ['attribution', 'reporting', 'ingest', 'tracking'].map((s) => `SELECT '${s}' AS schema, consumer, subject, reason FROM "${s}".dead_letters`).join(' UNION ALL '));
+  const jsm = await jetstreamManager(ctx.nc);
+  const dl = await jsm.streams.info(DeadLetterStream.name).catch(() => undefined);
+  const undecodable = rows.filter((x) => x.reason.startsWith('undecodable payload'));
+  const exhausted = rows.filter((x) => /^failed 10 times/.test(x.reason));
+  // Each dead letter is also a message on the dead-letter stream, its reason in a header.
+  const reasons: string[] = [];
+  const consumer = await js.consumers.get(DeadLetterStream.name);
+  for (;;) {
+    const batch = await consumer.fetch({ max_messages: 100, expires: 1500 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      reasons.push(`${m.subject}: ${m.headers?.get('Trackly-Dead-Letter-Reason') ?? '(no reason header)'}`);
+    }
+    if (!got) break;
+  }
+  // The dead letters checked here replace the generic "no dead letters" check.
+  r.checks = r.checks.filter((c) => c.name !== 'dead letters');
+  const list = (xs: typeof rows) => xs.map((x) => `${x.consumer}: ${x.subject}: ${x.reason.slice(0, 70)}`).join('; ');
+  r.checks.push(
+    { name: 'undecodable payloads dead-lettered at once', ok: undecodable.length >= 2, detail: list(undecodable) },
+    { name: 'unappliable event dead-lettered after 10 deliveries', ok: exhausted.length >= 1, detail: list(exhausted) },
+    { name: 'no other dead letters', ok: rows.length - dlBefore === undecodable.length + exhausted.length, detail: `${rows.length} rows` },
+    {
+      name: `dead-letter stream ${DeadLetterStream.name} holds them with reasons`,
+      ok: (dl?.state.messages ?? 0) === rows.length && reasons.every((x) => !x.includes('(no reason header)')),
+      detail: `${dl?.state.messages ?? 0} messages: ${reasons.map((x) => x.slice(0, 90)).join('; ')}`,
+    },
+  );
+  r.faultNote = `3 poison messages (stream seqs ${seqs.join(', ')}) before the load; ${rows.length} dead letters`;
+  return r;
+}
+
+export type { Books };

@@ -3,13 +3,12 @@
  * deciding a stream of conversions (with duplicates), then started again. Nothing may be lost and nothing counted
  * twice: one decision per conversion, one ConversionAttributed event per conversion on the stream, an empty outbox.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import * as path from 'node:path';
+import { ChildProcess, spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -21,20 +20,17 @@ import { migrateAttribution } from '../src/attribution.app';
 
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, '../../..');
-/** Same lock as deploy/test: a build removes dist/apps/<app>, which must not happen under another spec reading it. */
-const BUILD_LOCK = '/tmp/trackly-deploy-build.lock';
 const N = 300;
 
 describe('attribution killed with SIGKILL mid-stream', () => {
   let db: TestDatabase;
   let prefix: string;
-  let copy: string;
+  let app: ReturnType<typeof builtAppCopy>;
   let pg: Client;
   const children: ChildProcess[] = [];
 
   function start(grpcPort: number): ChildProcess {
-    const child = spawn(process.execPath, [path.join(copy, 'apps/attribution/src/main.js')], {
+    const child = spawn(process.execPath, [app.main], {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: db.url,
@@ -54,13 +50,7 @@ describe('attribution killed with SIGKILL mid-stream', () => {
   const count = async (sql: string) => Number((await pg.query(sql)).rows[0].n);
 
   beforeAll(async () => {
-    copy = path.join(ROOT, 'dist', `crash-test-attribution-${process.pid}`);
-    execFileSync('flock', [BUILD_LOCK, 'sh', '-c', `npx nx build attribution --output-style=static && rm -rf "${copy}" && cp -r dist/apps/attribution "${copy}"`], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-      timeout: 300_000,
-    });
+    app = builtAppCopy('attribution', 'crash-test');
     db = await createTestDatabase('attribution', attributionMigrations, (url) => migrateAttribution(url).then(() => undefined));
     prefix = testNatsPrefix();
     pg = new Client({ connectionString: db.url });
@@ -72,7 +62,7 @@ describe('attribution killed with SIGKILL mid-stream', () => {
     await pg?.end();
     await db?.drop();
     await deleteNatsPrefix(prefix);
-    execFileSync('rm', ['-rf', copy]);
+    app?.remove();
   });
 
   it('loses nothing and counts nothing twice', async () => {

@@ -5,14 +5,13 @@
  * is on the stream exactly once (unpublished outbox rows are published by the next relay, rows published but not
  * yet marked are dropped by the stream's duplicate window).
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import * as path from 'node:path';
+import { ChildProcess, spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { createGrpcClient } from '@trackly/grpc';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { trackingMigrations } from '../src/migrations';
@@ -20,21 +19,18 @@ import { migrateTracking } from '../src/tracking.app';
 
 jest.setTimeout(240_000);
 
-const ROOT = path.resolve(__dirname, '../../..');
-/** Same lock as deploy/test and attribution's crash spec: a build removes dist/apps/<app> while another reads it. */
-const BUILD_LOCK = '/tmp/trackly-deploy-build.lock';
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
 const N = 1000;
 
 describe('tracking killed with SIGKILL right after answering 1,000 clicks', () => {
   let db: TestDatabase;
   let prefix: string;
-  let copy: string;
+  let app: ReturnType<typeof builtAppCopy>;
   let pg: Client;
   const children: ChildProcess[] = [];
 
   function start(grpcPort: number, httpPort: number): ChildProcess {
-    const child = spawn(process.execPath, [path.join(copy, 'apps/tracking/src/main.js')], {
+    const child = spawn(process.execPath, [app.main], {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: db.url,
@@ -60,13 +56,7 @@ describe('tracking killed with SIGKILL right after answering 1,000 clicks', () =
     eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false), 60_000, 200);
 
   beforeAll(async () => {
-    copy = path.join(ROOT, 'dist', `crash-test-tracking-${process.pid}`);
-    execFileSync('flock', [BUILD_LOCK, 'sh', '-c', `npx nx build tracking --output-style=static && rm -rf "${copy}" && cp -r dist/apps/tracking "${copy}"`], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-      timeout: 300_000,
-    });
+    app = builtAppCopy('tracking', 'crash-test');
     db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
     prefix = testNatsPrefix();
     pg = new Client({ connectionString: db.url });
@@ -78,7 +68,7 @@ describe('tracking killed with SIGKILL right after answering 1,000 clicks', () =
     await pg?.end();
     await db?.drop();
     await deleteNatsPrefix(prefix);
-    execFileSync('rm', ['-rf', copy]);
+    app?.remove();
   });
 
   it('has every click row at the kill and every event once after the restart', async () => {

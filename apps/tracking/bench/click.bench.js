@@ -13,9 +13,10 @@
  */
 const path = require('node:path');
 const { fork } = require('node:child_process');
-const net = require('node:net');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
+// The suite's own helpers (bench/lib): one definition of where Postgres and NATS are and how to reach them.
+const { NATS_URL, admin, dbUrl, freePort } = require('../../../bench/lib/common');
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -35,38 +36,9 @@ const CPU_PROF = args['cpu-prof'] === 'true';
 const ROOT = path.resolve(__dirname, '../../..');
 // Built by the npm script into a folder of its own, so a concurrent `nx build` cannot pull it away mid-run.
 const APP_MAIN = path.join(ROOT, 'dist/bench/tracking/apps/tracking/src/main.js');
-const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/trackly';
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const DB_NAME = 'trackly_bench_click';
 const IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
-
-function dbUrl(name) {
-  const u = new URL(BASE_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(fn) {
-  const c = new Client({ connectionString: dbUrl('postgres') });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHttp(url, child) {
   const end = Date.now() + 60_000;

@@ -4,3 +4,4 @@ export * from './ids';
 export * from './money';
 export * from './noise-limiter';
 export * from './batcher';
+export * from './lru-cache';

@@ -29,6 +29,16 @@ export interface HandlerContext {
 
 export type EventHandler<T> = (event: T, ctx: HandlerContext) => Promise<void>;
 
+/** A delivered message decoded and matched to its handler, waiting to be applied with its group. */
+interface ReadyEvent {
+  m: JsMsg;
+  event: unknown;
+  entry: { handle: EventHandler<unknown> };
+  eventId: string;
+  subject: string;
+  requestId: string;
+}
+
 export interface ConsumerOptions {
   messaging: Messaging;
   dataSource: DataSource;
@@ -178,8 +188,7 @@ export class DurableConsumer {
       for (const m of group) await this.handle(m);
       return;
     }
-    type Ready = { m: JsMsg; event: unknown; entry: { handle: EventHandler<unknown> }; eventId: string; subject: string; requestId: string };
-    let ready: Ready[] = [];
+    let ready: ReadyEvent[] = [];
     for (const m of group) {
       const subject = this.opts.messaging.unprefixed(m.subject);
       const entry = this.handlers.get(subject);
@@ -204,9 +213,7 @@ export class DurableConsumer {
     await this.applyTogether(ready);
   }
 
-  private async applyTogether(
-    ready: { m: JsMsg; event: unknown; entry: { handle: EventHandler<unknown> }; eventId: string; subject: string; requestId: string }[],
-  ): Promise<void> {
+  private async applyTogether(ready: ReadyEvent[]): Promise<void> {
     if (ready.length <= 1) {
       for (const r of ready) await this.handle(r.m);
       return;

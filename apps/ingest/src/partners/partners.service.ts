@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { CLOCK, Clock, InvalidArgumentError, LruCache, NotFoundError } from '@trackly/kernel';
 import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type {
@@ -30,27 +30,24 @@ export class PartnersService {
   /**
    * Partner rows as the edge last read them (misses included), for INGEST_PARTNER_CACHE_MS: a partner's every
    * postback read the same row, one query per postback. Upserts and rotations here drop the entry at once; other
-   * replicas see a change within the TTL (so a rotated token keeps working there for at most that long).
+   * replicas see a change within the TTL (so a rotated token keeps working there for at most that long). Bounded, so
+   * junk partner ids cannot grow it.
    */
-  private readonly cache = new Map<string, { row: PartnerEntity | null; until: number }>();
+  private readonly cache?: LruCache<string, PartnerEntity | null>;
 
   constructor(
     private readonly ds: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
-  ) {}
+  ) {
+    if (config.INGEST_PARTNER_CACHE_MS > 0) this.cache = new LruCache(PARTNER_CACHE_MAX, config.INGEST_PARTNER_CACHE_MS, clock);
+  }
 
   private async cachedRow(partnerId: string): Promise<PartnerEntity | null> {
-    const ttl = this.config.INGEST_PARTNER_CACHE_MS;
-    if (ttl <= 0) return this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
-    const now = Date.now();
-    const hit = this.cache.get(partnerId);
-    if (hit && hit.until > now) return hit.row;
+    const hit = this.cache?.get(partnerId);
+    if (hit !== undefined) return hit;
     const row = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
-    // Bounded: junk partner ids cannot grow it past the cap (oldest entry dropped first).
-    if (this.cache.size >= PARTNER_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.delete(partnerId);
-    this.cache.set(partnerId, { row, until: now + ttl });
+    this.cache?.set(partnerId, row);
     return row;
   }
 
@@ -69,7 +66,7 @@ export class PartnersService {
        RETURNING (xmax = 0) AS created`,
       [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now],
     );
-    this.cache.delete(p.partnerId);
+    this.cache?.delete(p.partnerId);
     const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
     return { partner, created: row.created, token: row.created ? token : '' };
   }
@@ -95,7 +92,7 @@ export class PartnersService {
        SELECT partner_id FROM updated`,
       [partnerId, tokenSha256(token), this.clock.now()],
     );
-    this.cache.delete(partnerId);
+    this.cache?.delete(partnerId);
     if (!rows.length) throw new NotFoundError('partner', partnerId);
     return { partner: await this.get(partnerId), token };
   }

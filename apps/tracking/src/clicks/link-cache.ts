@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
-import { Batcher, CLOCK, Clock } from '@trackly/kernel';
-import { LruCache } from '../domain/lru-cache';
+import { Batcher, CLOCK, Clock, LruCache } from '@trackly/kernel';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 

@@ -1,4 +1,4 @@
-import { ManualClock } from '@trackly/kernel';
+import { ManualClock } from './clock';
 import { LruCache } from './lru-cache';
 
 describe('LruCache', () => {

@@ -1,13 +1,7 @@
 import { connect as netConnect } from 'node:net';
-import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
 
 /**
  * The postback edge against malformed and hostile requests: each row is one request and the 4xx it must get, and
@@ -399,59 +393,37 @@ const allRows: [string, Row][] = Object.entries(rows).flatMap(([category, list])
 const tokens: Record<string, string> = {};
 
 describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
-  let client: PromiseClient<typeof IngestServiceService>;
-  let pg: Client;
+  let t: IngestTestApp;
+  let client: IngestTestApp['client'];
+  let pg: IngestTestApp['pg'];
   let httpPort: number;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    httpPort = await freePort();
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
+    t = await startIngestForTest(
+      {
         INGEST_MAX_QUERY_BYTES: String(MAX_QUERY),
         INGEST_MAX_BODY_BYTES: String(MAX_BODY),
         INGEST_MAX_HEADER_BYTES: String(MAX_HEADER),
         INGEST_TRUSTED_PROXY_HEADER: 'x-forwarded-for',
         // Every row comes from 127.0.0.1: the noise limiter has its own spec.
         INGEST_NOISE_RATE_PER_S: '0',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const partner = (over: Partial<UpsertPartnerRequest>): UpsertPartnerRequest => ({
-      partnerId: 'p', name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over,
-    });
+    ({ client, pg, httpPort } = t);
     for (const p of [
-      partner({ partnerId: 'gen' }),
-      partner({ partnerId: 'walled', allowedSources: ['192.0.2.0/24'] }),
-      partner({ partnerId: 'tune', kind: PartnerKind.PARTNER_KIND_TUNE }),
-      partner({ partnerId: 'ef', kind: PartnerKind.PARTNER_KIND_EVERFLOW }),
+      partnerRequest('gen'),
+      partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] }),
+      partnerRequest('tune', { kind: PartnerKind.PARTNER_KIND_TUNE }),
+      partnerRequest('ef', { kind: PartnerKind.PARTNER_KIND_EVERFLOW }),
     ]) {
       tokens[p.partnerId] = (await client.upsertPartner(p)).token;
     }
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   async function counts(): Promise<{ conversions: number; outbox: number; archive: number }> {

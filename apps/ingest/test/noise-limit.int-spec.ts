@@ -1,12 +1,5 @@
-import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
-import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
 
 const BURST = 20;
 
@@ -18,50 +11,26 @@ const BURST = 20;
  */
 describe('postback edge: noise limiter (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(120_000);
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
-  let client: PromiseClient<typeof IngestServiceService>;
-  let pg: Client;
+  let t: IngestTestApp;
+  let client: IngestTestApp['client'];
+  let pg: IngestTestApp['pg'];
   let base: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
   const tokens: Record<string, string> = {};
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    base = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
-        INGEST_TRUSTED_PROXY_HEADER: 'x-forwarded-for',
-        INGEST_NOISE_RATE_PER_S: '1',
-        INGEST_NOISE_BURST: String(BURST),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+    t = await startIngestForTest(
+      { INGEST_TRUSTED_PROXY_HEADER: 'x-forwarded-for', INGEST_NOISE_RATE_PER_S: '1', INGEST_NOISE_BURST: String(BURST) },
+      clock,
     );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const partner = (partnerId: string, over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest => ({
-      partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over,
-    });
-    for (const p of [partner('good'), partner('other'), partner('walled', { allowedSources: ['192.0.2.0/24'] })]) tokens[p.partnerId] = (await client.upsertPartner(p)).token;
+    ({ client, pg, base } = t);
+    for (const p of [partnerRequest('good'), partnerRequest('other'), partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] })]) {
+      tokens[p.partnerId] = (await client.upsertPartner(p)).token;
+    }
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   async function get(path: string, from?: string) {

@@ -1,14 +1,8 @@
 import fc from 'fast-check';
-import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { POSTBACK_ALIASES } from '../src/domain/postback.parser';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
 
 const RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -20,11 +14,9 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
  */
 describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(300_000);
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
-  let client: PromiseClient<typeof IngestServiceService>;
-  let pg: Client;
+  let t: IngestTestApp;
+  let client: IngestTestApp['client'];
+  let pg: IngestTestApp['pg'];
   let base: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
   const tokens: Record<string, string> = {};
@@ -33,37 +25,22 @@ describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    base = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
+    t = await startIngestForTest(
+      {
         INGEST_MAX_QUERY_BYTES: '2048',
         INGEST_MAX_BODY_BYTES: '4096',
         // One source sends every request, most of them refused.
         INGEST_NOISE_RATE_PER_S: '0',
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const partner = (partnerId: string, over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest => ({
-      partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over,
-    });
+    ({ client, pg, base } = t);
     for (const p of [
-      partner('gen'),
-      partner('tune', { kind: PartnerKind.PARTNER_KIND_TUNE }),
-      partner('ef', { kind: PartnerKind.PARTNER_KIND_EVERFLOW, clickIdParam: 'sub3' }),
-      partner('walled', { allowedSources: ['192.0.2.0/24'] }),
+      partnerRequest('gen'),
+      partnerRequest('tune', { kind: PartnerKind.PARTNER_KIND_TUNE }),
+      partnerRequest('ef', { kind: PartnerKind.PARTNER_KIND_EVERFLOW, clickIdParam: 'sub3' }),
+      partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] }),
     ]) {
       tokens[p.partnerId] = (await client.upsertPartner(p)).token;
     }
@@ -71,11 +48,7 @@ describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
 
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);
-    client?.close();
-    await app?.close();
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   const names = fc.constantFrom(...new Set([...Object.values(POSTBACK_ALIASES).flat(), 'token', 'sale_amount', 'goal_id', 'event_id', 'sub1', 'sub3', 'aff_click_id', '__proto__', 'x']));

@@ -1,12 +1,6 @@
 import { connect as netConnect } from 'node:net';
-import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
-import { trackingMigrations } from '../src/migrations';
-import { loadTrackingConfig } from '../src/tracking.config';
-import { migrateTracking, startTracking } from '../src/tracking.app';
+import { startTrackingForTest, TrackingTestApp } from './tracking-test-app';
 
 /**
  * The click edge against malformed and hostile requests. Refused rows (4xx) must leave no click row, no outbox event
@@ -147,41 +141,25 @@ const redirected: Row[] = [
 ];
 
 describe('click edge: hostile input (real Postgres, NATS, HTTP)', () => {
-  let db: TestDatabase;
-  let pg: Client;
-  let prefix: string;
-  let app: RunningService;
-  let client: PromiseClient<typeof TrackingServiceService>;
+  let t: TrackingTestApp;
+  let pg: TrackingTestApp['pg'];
+  let client: TrackingTestApp['client'];
   let httpPort: number;
   let code: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    httpPort = await freePort();
-    app = await startTracking(
-      loadTrackingConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        TRACKING_HOST: '127.0.0.1',
-        TRACKING_GRPC_PORT: String(grpcPort),
-        TRACKING_HTTP_PORT: String(httpPort),
-        TRACKING_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+    t = await startTrackingForTest(
+      {
         TRACKING_MAX_URL_BYTES: String(MAX_URL),
         TRACKING_MAX_HEADER_BYTES: String(MAX_HEADER),
         // Every row comes from 127.0.0.1 with one user agent: neither the noise limiter nor the repeat rule is tested here.
         TRACKING_NOISE_RATE_PER_S: '0',
         TRACKING_BOT_REPEAT_CODES: '0',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    ({ client, pg, httpPort } = t);
     await client.upsertCampaign({ campaignId: 'camp-1', name: 'Weekly blast' });
     await client.upsertCreative({ creativeId: 'cr-1', name: 'Summer' });
     await client.upsertOffer({
@@ -198,11 +176,7 @@ describe('click edge: hostile input (real Postgres, NATS, HTTP)', () => {
   });
 
   afterAll(async () => {
-    await pg?.end();
-    client?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   }, 30_000);
 
   async function counts(): Promise<{ clicks: number; human: number; outbox: number; counted: number }> {

@@ -1,11 +1,5 @@
-import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
-import { trackingMigrations } from '../src/migrations';
-import { loadTrackingConfig } from '../src/tracking.config';
-import { migrateTracking, startTracking } from '../src/tracking.app';
+import { startTrackingForTest, TrackingTestApp } from './tracking-test-app';
 
 const BURST = 10;
 const BROWSER = {
@@ -20,41 +14,25 @@ const BROWSER = {
  */
 describe('click edge: noise limiter (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(120_000);
-  let db: TestDatabase;
-  let pg: Client;
-  let prefix: string;
-  let app: RunningService;
-  let client: PromiseClient<typeof TrackingServiceService>;
+  let t: TrackingTestApp;
+  let pg: TrackingTestApp['pg'];
+  let client: TrackingTestApp['client'];
   let base: string;
   let codes: string[];
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    base = `http://127.0.0.1:${httpPort}`;
-    app = await startTracking(
-      loadTrackingConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        TRACKING_HOST: '127.0.0.1',
-        TRACKING_GRPC_PORT: String(grpcPort),
-        TRACKING_HTTP_PORT: String(httpPort),
-        TRACKING_PUBLIC_URL: base,
+    t = await startTrackingForTest(
+      {
         TRACKING_NOISE_RATE_PER_S: '1',
         TRACKING_NOISE_BURST: String(BURST),
         TRACKING_BOT_REPEAT_CODES: '0',
         // Requests come through "our load balancer" (the test, on loopback) when they carry X-Forwarded-For.
         TRACKING_TRUSTED_PROXIES: '127.0.0.1, ::1',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    ({ client, pg, base } = t);
     await client.upsertCampaign({ campaignId: 'camp-1', name: 'Blast' });
     await client.upsertCreative({ creativeId: 'cr-1', name: 'Creative' });
     await client.upsertOffer({
@@ -73,11 +51,7 @@ describe('click edge: noise limiter (real Postgres, NATS, HTTP)', () => {
   });
 
   afterAll(async () => {
-    await pg?.end();
-    client?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   }, 30_000);
 
   const hit = async (path: string, from?: string) => {

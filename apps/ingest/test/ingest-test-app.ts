@@ -1,0 +1,60 @@
+import { Client } from 'pg';
+import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import type { Clock } from '@trackly/kernel';
+import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
+import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
+import { ingestMigrations } from '../src/migrations';
+import { loadIngestConfig } from '../src/ingest.config';
+import { migrateIngest, startIngest } from '../src/ingest.app';
+
+/** The ingest app as a spec drives it: its own database and NATS prefix, a gRPC client, a pg client, the HTTP base. */
+export interface IngestTestApp {
+  db: TestDatabase;
+  app: RunningService;
+  client: PromiseClient<typeof IngestServiceService>;
+  pg: Client;
+  /** http://127.0.0.1:<port> of the postback edge. */
+  base: string;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+/** Starts ingest on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn). */
+export async function startIngestForTest(env: Record<string, string>, clock: Clock): Promise<IngestTestApp> {
+  const db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
+  const prefix = testNatsPrefix();
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const app = await startIngest(
+    loadIngestConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: testInfra().natsUrl,
+      NATS_PREFIX: prefix,
+      INGEST_HOST: '127.0.0.1',
+      INGEST_GRPC_PORT: String(grpcPort),
+      INGEST_HTTP_PORT: String(httpPort),
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      ...env,
+    }),
+    { clock },
+  );
+  const client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
+  const pg = new Client({ connectionString: db.url });
+  await pg.connect();
+  return {
+    db, app, client, pg, httpPort,
+    base: `http://127.0.0.1:${httpPort}`,
+    close: async () => {
+      client.close();
+      await app.close();
+      await pg.end();
+      await db.drop();
+      await deleteNatsPrefix(prefix);
+    },
+  };
+}
+
+/** A generic partner registration with `over` applied. */
+export function partnerRequest(partnerId: string, over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest {
+  return { partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over };
+}

@@ -1,0 +1,55 @@
+import { Client } from 'pg';
+import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import type { Clock } from '@trackly/kernel';
+import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
+import { trackingMigrations } from '../src/migrations';
+import { loadTrackingConfig } from '../src/tracking.config';
+import { migrateTracking, startTracking } from '../src/tracking.app';
+
+/** The tracking app as a spec drives it: its own database and NATS prefix, a gRPC client, a pg client, the click edge. */
+export interface TrackingTestApp {
+  db: TestDatabase;
+  app: RunningService;
+  client: PromiseClient<typeof TrackingServiceService>;
+  pg: Client;
+  /** http://127.0.0.1:<port> of the click edge (also TRACKING_PUBLIC_URL). */
+  base: string;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+/** Starts tracking on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn). */
+export async function startTrackingForTest(env: Record<string, string>, clock: Clock): Promise<TrackingTestApp> {
+  const db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
+  const prefix = testNatsPrefix();
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const app = await startTracking(
+    loadTrackingConfig({
+      DATABASE_URL: db.url,
+      NATS_URL: testInfra().natsUrl,
+      NATS_PREFIX: prefix,
+      TRACKING_HOST: '127.0.0.1',
+      TRACKING_GRPC_PORT: String(grpcPort),
+      TRACKING_HTTP_PORT: String(httpPort),
+      TRACKING_PUBLIC_URL: base,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      ...env,
+    }),
+    { clock },
+  );
+  const client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
+  const pg = new Client({ connectionString: db.url });
+  await pg.connect();
+  return {
+    db, app, client, pg, base, httpPort,
+    close: async () => {
+      await pg.end();
+      client.close();
+      await app.close(); // drains HTTP, gRPC and the outbox
+      await db.drop();
+      await deleteNatsPrefix(prefix);
+    },
+  };
+}

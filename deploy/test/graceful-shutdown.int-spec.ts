@@ -198,7 +198,7 @@ describe('graceful shutdown of a built app (tracking)', () => {
         return ok.every((i) => seen.has(`c-${i}`)) || undefined;
       }, 15_000);
       // ... and published: group commit writes clicks of concurrent requests together, so they are counted, not named.
-      const clickConsumer = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.tracking.name}`, {
+      const clickConsumer = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.trackingClicks.name}`, {
         filter_subjects: `${prefix}.${Events.ClickRecorded.subject}`,
       });
       let published = 0;

@@ -46,7 +46,7 @@ export class AttributionModule implements OnApplicationShutdown {
           service: 'attribution',
           schema: ATTRIBUTION_SCHEMA,
           publishes: [Streams.attribution],
-          consumes: [Streams.tracking, Streams.ingest],
+          consumes: [Streams.tracking, Streams.trackingClicks, Streams.ingest],
           logger,
         }),
       ],

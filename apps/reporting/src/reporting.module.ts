@@ -36,7 +36,7 @@ export class ReportingModule {
           service: 'reporting',
           schema: REPORTING_SCHEMA,
           publishes: [],
-          consumes: [Streams.tracking, Streams.ingest, Streams.attribution],
+          consumes: [Streams.tracking, Streams.trackingClicks, Streams.ingest, Streams.attribution],
           logger,
         }),
       ],

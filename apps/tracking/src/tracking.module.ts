@@ -39,7 +39,7 @@ export class TrackingModule {
           replicas: config.NATS_STREAM_REPLICAS,
           service: 'tracking',
           schema: TRACKING_SCHEMA,
-          publishes: [Streams.tracking],
+          publishes: [Streams.tracking, Streams.trackingClicks],
           consumes: [],
           logger,
         }),

@@ -121,7 +121,7 @@ describe('tracking killed with SIGKILL right after answering 1,000 clicks', () =
     try {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      const stream = `${prefix.toUpperCase()}_${Streams.tracking.name}`;
+      const stream = `${prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
       const subject = `${prefix}.${Events.ClickRecorded.subject}`;
       const expected = (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
       expect(expected).toBe(N);

@@ -140,12 +140,17 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const js = jetstream(nc);
-      const stream = `${prefix.toUpperCase()}_${Streams.tracking.name}`;
+      // Sends on the tracking stream, taps on a stream of their own.
       const seen = await eventually(async () => {
         const got: { subject: string; data: Uint8Array }[] = [];
-        const c = await js.consumers.get(stream); // ephemeral ordered consumer
-        const batch = await c.fetch({ max_messages: 100, expires: 1000 });
-        for await (const m of batch) got.push({ subject: m.subject, data: m.data });
+        for (const s of [Streams.tracking, Streams.trackingClicks]) {
+          const c = await js.consumers.get(`${prefix.toUpperCase()}_${s.name}`); // ephemeral ordered consumer
+          const batch = await c.fetch({ max_messages: 100, expires: 1000 });
+          for await (const m of batch) {
+            got.push({ subject: m.subject, data: m.data });
+            if (m.info.pending === 0) break;
+          }
+        }
         return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 ? got : undefined;
       });
       const sent = seen.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`).map((g) => MessageSent.decode(g.data));
@@ -204,7 +209,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const js = jetstream(nc);
-      const stream = `${prefix.toUpperCase()}_${Streams.tracking.name}`;
+      const stream = `${prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
       return await eventually(async () => {
         const c = await js.consumers.get(stream, { filter_subjects: `${prefix}.${Events.ClickRecorded.subject}` });
         const got: ReturnType<typeof ClickRecorded.decode>[] = [];

@@ -5,7 +5,7 @@ import { Observable, throwError } from 'rxjs';
 import { DomainError, DomainErrorKind } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
 import { currentRequestId } from '@trackly/observability';
-import { isDatabaseUnavailable } from './database-unavailable';
+import { isDatabaseUnavailable } from '@trackly/database';
 
 const CODES: Record<DomainErrorKind, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,

@@ -4,7 +4,7 @@ import { QueryFailedError } from 'typeorm';
 import { DomainError } from '@trackly/kernel';
 import { freePort } from '@trackly/testing';
 import { HttpExceptionFilter } from './http-exception.filter';
-import { isDatabaseUnavailable } from './database-unavailable';
+import { isDatabaseUnavailable } from '@trackly/database';
 
 /** A driver error as pg reports a server-side failure: an Error with the SQLSTATE in `code`. */
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });

@@ -4,7 +4,7 @@ import type { Logger } from '@trackly/logging';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { GrpcCallError } from './client';
 import { GrpcExceptionFilter } from './exception.filter';
-import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-unavailable';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '@trackly/database';
 
 const HTTP: Record<DomainErrorKind, number> = {
   INVALID_ARGUMENT: 400,

@@ -6,4 +6,5 @@ export * from './service-app';
 export * from './http-exception.filter';
 export * from './health.http.controller';
 export * from './main-runner';
-export * from './database-unavailable';
+// Moved to @trackly/database (consumers need it too); re-exported for the HTTP/gRPC edges.
+export { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '@trackly/database';

@@ -1,21 +1,54 @@
 import { AckPolicy, DeliverPolicy, JsMsg, JetStreamApiError } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
 import type { DataSource, EntityManager } from 'typeorm';
+import { isDatabaseUnavailable } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import {
   addScrapeHook,
   consumerAckPending,
+  consumerBatchDuration,
+  consumerBatchSize,
+  consumerBisections,
   consumerHandling,
   consumerMessages,
   consumerPending,
   consumerRedeliveries,
   incomingRequestId,
+  processedEventsPruned,
   runWithRequestContext,
   SpanKind,
   withSpan,
 } from '@trackly/observability';
-import { DeadLetterStream, EventType, StreamSpec } from './events';
-import { Messaging } from './messaging';
+import { deadLetterSubject, EventType, StreamSpec } from './events';
+import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
+
+/** One decoded event of a pull, as a batch handler receives it. */
+export interface Delivered<T> {
+  event: T;
+  /** Nats-Msg-Id of the event (its outbox id at the publisher). */
+  eventId: string;
+  subject: string;
+  /** Request id of the work that produced the event (from its headers): give it to the events this one causes. */
+  requestId: string;
+  /** Stream sequence: the stream's order. */
+  seq: number;
+  /** 1 on the first delivery. */
+  deliveryCount: number;
+}
+
+export interface BatchContext {
+  /** The transaction holding the batch's processed-event records: apply every effect through it. */
+  manager: EntityManager;
+  durable: string;
+}
+
+/**
+ * Applies a run of events of one type, in stream order, inside the consumer's transaction. Each event is new to this
+ * consumer (already-applied ones and copies inside the pull are left out). Write each table once for the whole
+ * batch (multi-row INSERT … ON CONFLICT, unnest): that is what makes a backlog cheap. Throwing rolls the batch back;
+ * the consumer then splits it to find the failing event.
+ */
+export type BatchHandler<T> = (events: Delivered<T>[], ctx: BatchContext) => Promise<void>;
 
 export interface HandlerContext {
   /** The transaction in which the processed-event record is written: apply the effect through it. */
@@ -27,13 +60,14 @@ export interface HandlerContext {
   requestId?: string;
 }
 
+/** One event at a time, for low-volume events (catalog upserts, adjustments), run inside the batch's transaction. */
 export type EventHandler<T> = (event: T, ctx: HandlerContext) => Promise<void>;
 
 /** A delivered message decoded and matched to its handler, waiting to be applied with its group. */
-interface ReadyEvent {
+interface Ready {
   m: JsMsg;
   event: unknown;
-  entry: { handle: EventHandler<unknown> };
+  handle: BatchHandler<unknown>;
   eventId: string;
   subject: string;
   requestId: string;
@@ -51,31 +85,68 @@ export interface ConsumerOptions {
   /** Deliveries before a failing message goes to the dead letters. */
   maxDeliver?: number;
   ackWaitMs?: number;
+  /** Messages asked for in one pull. */
   batchSize?: number;
-  /** Most events applied in one transaction (1 = a transaction per event). */
+  /** Most events applied in one transaction. */
   groupSize?: number;
+  /** Most messages delivered and not yet acknowledged (JetStream max_ack_pending). */
+  maxAckPending?: number;
+  /** processed_events rows older than this are deleted (default: the streams' max age plus a day). */
+  processedRetentionMs?: number;
+  /** How often this consumer prunes its processed_events rows (0 = never). */
+  pruneIntervalMs?: number;
   /** Called after a transaction commits (e.g. to kick the outbox relay). */
   onCommitted?: () => void;
 }
 
+const PRUNE_CHUNK = 10_000;
+
 /**
- * A durable JetStream pull consumer with explicit acks that applies each event at most once: the handler's effect
- * and the processed-event record commit in one transaction, and a redelivered event finds its record and is only
- * acknowledged. Undecodable messages and those failing maxDeliver times are recorded as dead letters and
- * terminated, so one poison message never blocks a stream.
+ * A durable JetStream pull consumer with explicit acks that applies each event at most once, a batch at a time.
+ *
+ * A pull's events are applied in groups (up to `groupSize`), each group in ONE transaction: one set-based INSERT of
+ * the group's processed-event records tells which events are new (the rest were applied before, or are copies
+ * inside the pull), then each run of consecutive same-type events goes to its handler in stream order, then the
+ * commit, then the acks. A redelivered event finds its record and is only acknowledged.
+ *
+ * When a group's transaction fails, the group is split in halves and each half applied on its own (recursively),
+ * so one poison event costs log2(group) transactions and every other event commits; the failing event alone is
+ * retried with backoff and dead-lettered after `maxDeliver` deliveries. A database that cannot be reached is not
+ * poison: the whole group is retried later, unsplit. Undecodable messages are dead-lettered at once (decoding is
+ * deterministic), so one poison message never blocks a stream.
  */
 export class DurableConsumer {
-  private readonly handlers = new Map<string, { type: EventType<unknown>; handle: EventHandler<unknown> }>();
+  private readonly handlers = new Map<string, BatchHandler<unknown>>();
+  private readonly types = new Map<string, EventType<unknown>>();
   private running = false;
   private loop?: Promise<void>;
   private removeScrapeHook?: () => void;
+  private pruneTimer?: NodeJS.Timeout;
+  private pruning?: Promise<void>;
   private streamName = '';
+  /** Groups waiting to be applied or being applied, in order; the next pull overlaps with them. */
+  private tail: Promise<void> = Promise.resolve();
+  private readonly inflight: { size: number; done: Promise<void> }[] = [];
 
   constructor(private readonly opts: ConsumerOptions) {}
 
+  /** Applies events of this type one at a time (inside the batch's transaction). */
   on<T>(type: EventType<T>, handle: EventHandler<T>): this {
-    if (type.stream.name !== this.opts.stream.name) throw new Error(`${type.subject} is not in stream ${this.opts.stream.name}`);
-    this.handlers.set(type.subject, { type: type as EventType<unknown>, handle: handle as EventHandler<unknown> });
+    return this.onBatch(type, async (events, { manager }) => {
+      for (const d of events) {
+        await runWithRequestContext({ requestId: d.requestId }, () =>
+          handle(d.event, { manager, eventId: d.eventId, subject: d.subject, requestId: d.requestId }),
+        );
+      }
+    });
+  }
+
+  /** Applies events of this type a batch at a time: see BatchHandler. */
+  onBatch<T>(type: EventType<T>, handle: BatchHandler<T>): this {
+    const mine = type.stream.name === this.opts.stream.name || type.formerStream?.name === this.opts.stream.name;
+    if (!mine) throw new Error(`${type.subject} is not in stream ${this.opts.stream.name}`);
+    this.handlers.set(type.subject, handle as BatchHandler<unknown>);
+    this.types.set(type.subject, type as EventType<unknown>);
     return this;
   }
 
@@ -83,49 +154,100 @@ export class DurableConsumer {
     return this.opts.maxDeliver ?? 10;
   }
 
+  private get batchSize(): number {
+    return this.opts.batchSize ?? 500;
+  }
+
+  private get groupSize(): number {
+    return this.opts.groupSize ?? 500;
+  }
+
+  private get labels() {
+    return { stream: this.streamName, durable: this.opts.durable };
+  }
+
   async start(): Promise<void> {
     const { messaging, durable, stream } = this.opts;
     const streamName = messaging.streamName(stream);
-    const config = {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: messaging.subject(stream.subjects),
-      ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
-      // Redelivery is bounded by our own count (dead letter after maxDeliver); the server must not give up first.
-      max_deliver: -1,
-      max_ack_pending: 1000,
-    };
+    const ackWait = nanos(this.opts.ackWaitMs ?? 30_000);
+    const maxAckPending = this.opts.maxAckPending ?? Math.max(10_000, 4 * this.batchSize);
     try {
       await messaging.jsm.consumers.info(streamName, durable);
-      await messaging.jsm.consumers.update(streamName, durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+      await messaging.jsm.consumers.update(streamName, durable, { ack_wait: ackWait, max_ack_pending: maxAckPending });
     } catch (e) {
       if (!(e instanceof JetStreamApiError) || !/not found/i.test(e.message)) throw e;
-      await messaging.jsm.consumers.add(streamName, config);
+      // No filter: the durable takes every subject of its stream (streams list their subjects).
+      await messaging.jsm.consumers.add(streamName, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        // Redelivery is bounded by our own count (dead letter after maxDeliver); the server must not give up first.
+        max_deliver: -1,
+        max_ack_pending: maxAckPending,
+      });
     }
     this.running = true;
     this.streamName = streamName;
     // Lag as JetStream counts it, read when Prometheus scrapes (shared by all replicas of the durable consumer).
-    const labels = { stream: streamName, durable };
+    const labels = this.labels;
     this.removeScrapeHook = addScrapeHook(async () => {
       const info = await messaging.jsm.consumers.info(streamName, durable);
       consumerPending.set(labels, info.num_pending);
       consumerAckPending.set(labels, info.num_ack_pending);
     });
+    const every = this.opts.pruneIntervalMs ?? 600_000;
+    if (every > 0) {
+      this.pruneTimer = setInterval(() => {
+        this.pruning ??= this.prune()
+          .then(() => undefined)
+          .catch((e: Error) => this.opts.logger?.warn({ err: e.message, durable }, 'pruning processed_events failed; will try again'))
+          .finally(() => (this.pruning = undefined));
+      }, every);
+      this.pruneTimer.unref();
+    }
     this.loop = this.run(streamName);
   }
 
   /**
-   * Stops fetching, lets the message being handled finish, hands back the rest of the current pull (it ends within
-   * the fetch's 1 s expiry), then returns.
+   * Stops fetching, lets the groups already received finish (the rest of the current pull is handed back, it ends
+   * within the fetch's 1 s expiry), then returns.
    */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
+    await this.tail;
+    await this.pruning;
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
-    consumerPending.remove({ stream: this.streamName, durable: this.opts.durable });
-    consumerAckPending.remove({ stream: this.streamName, durable: this.opts.durable });
+    consumerPending.remove(this.labels);
+    consumerAckPending.remove(this.labels);
+  }
+
+  /**
+   * Deletes this consumer's processed_events rows older than the retention, in chunks (short transactions, never
+   * a long lock). Safe once the stream itself no longer holds the event: JetStream cannot redeliver it, and a relay
+   * that republishes an old outbox row is still absorbed by the handlers' business keys.
+   */
+  async prune(): Promise<number> {
+    const { dataSource, schema, durable } = this.opts;
+    const keepMs = this.opts.processedRetentionMs ?? STREAM_MAX_AGE_MS + 24 * 3600 * 1000;
+    let total = 0;
+    for (;;) {
+      const rows: { n: number }[] = await dataSource.query(
+        `WITH old AS (
+           SELECT ctid FROM "${schema}".processed_events
+           WHERE consumer = $1 AND processed_at < now() - ($2 || ' milliseconds')::interval LIMIT ${PRUNE_CHUNK}),
+         gone AS (DELETE FROM "${schema}".processed_events p USING old WHERE p.ctid = old.ctid RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [durable, String(keepMs)],
+      );
+      const n = rows[0]?.n ?? 0;
+      total += n;
+      if (n) processedEventsPruned.inc({ schema, durable }, n);
+      if (n < PRUNE_CHUNK) return total;
+    }
   }
 
   private async run(streamName: string): Promise<void> {
@@ -134,35 +256,27 @@ export class DurableConsumer {
       try {
         const consumer = await messaging.js.consumers.get(streamName, durable);
         while (this.running) {
-          const batch = await consumer.fetch({ max_messages: this.opts.batchSize ?? 100, expires: 1000 });
-          // The pull is read to its end while the groups are applied one after another in the background: a loop
-          // that awaited the database between reads would stop seeing the pull's heartbeats, and the client would
-          // abandon it ("heartbeats missed") with its messages unacknowledged until the ack wait.
-          let work = Promise.resolve();
-          const apply = (group: JsMsg[]) => {
-            work = work.then(() => this.handleGroup(group)).catch((e: Error) => {
-              // Unacknowledged messages of a failed group come back after the ack wait.
-              logger?.error({ err: e.message, durable }, 'applying a group of events failed');
-            });
-          };
+          const batch = await consumer.fetch({ max_messages: this.batchSize, expires: 1000 });
+          // The pull is read to its end while groups are applied behind it: a loop that awaited the database between
+          // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
           let group: JsMsg[] = [];
           for await (const m of batch) {
             if (!this.running) {
               // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
-              // (30 s by default) before another consumer could have it. The pull is not cut short either, since
-              // messages already on the wire would be lost the same way.
+              // before another replica could have it.
               m.nak();
               continue;
             }
             group.push(m);
-            // Apply what has arrived as one group when nothing more is waiting, or the group is full.
+            // A group is applied when nothing more is waiting on the server, or when it is full.
             if (m.info.pending === 0 || group.length >= this.groupSize) {
-              apply(group);
+              this.enqueue(group);
               group = [];
             }
           }
-          if (group.length) apply(group);
-          await work;
+          if (group.length) this.enqueue(group);
+          // The next pull overlaps with applying this one, but never runs more than one pull ahead.
+          await this.inflightAtMost(this.batchSize);
         }
       } catch (e) {
         if (!this.running) break;
@@ -172,161 +286,121 @@ export class DurableConsumer {
     }
   }
 
-  private get groupSize(): number {
-    return this.opts.groupSize ?? 50;
+  private enqueue(group: JsMsg[]): void {
+    const done = this.tail.then(() => this.applyGroup(group)).catch((e: Error) => {
+      // Unacknowledged messages of a failed group come back after the ack wait.
+      this.opts.logger?.error({ err: e.message, durable: this.opts.durable }, 'applying a group of events failed');
+    });
+    this.tail = done;
+    const entry = { size: group.length, done };
+    this.inflight.push(entry);
+    void done.then(() => this.inflight.splice(this.inflight.indexOf(entry), 1));
   }
 
-  /**
-   * Group commit of a consumer: the group's events are applied in order inside ONE transaction (each with its
-   * processed-event record, each handler in its own request context and savepoint), committed once, then
-   * acknowledged. A burst then costs one commit per group instead of one per event. An event whose handler fails is
-   * rolled back to its savepoint (its processed-event record too) and retried or dead-lettered like any failed
-   * delivery; the others commit. Undecodable, unhandled and redelivered messages take the ordinary path.
-   */
-  private async handleGroup(group: JsMsg[]): Promise<void> {
-    if (group.length === 1 || this.groupSize <= 1) {
-      for (const m of group) await this.handle(m);
-      return;
-    }
-    let ready: ReadyEvent[] = [];
+  private async inflightAtMost(limit: number): Promise<void> {
+    while (this.inflight.length && this.inflight.reduce((n, x) => n + x.size, 0) > limit) await this.inflight[0].done;
+  }
+
+  /** Decodes a group; unhandled messages are acknowledged and undecodable ones dead-lettered on the way. */
+  private async applyGroup(group: JsMsg[]): Promise<void> {
+    const labels = this.labels;
+    const ready: Ready[] = [];
     for (const m of group) {
+      if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
       const subject = this.opts.messaging.unprefixed(m.subject);
-      const entry = this.handlers.get(subject);
-      let event: unknown;
-      try {
-        event = entry ? entry.type.codec.decode(m.data) : undefined;
-      } catch {
-        event = undefined;
-      }
-      // Unhandled, undecodable and redelivered messages (the last count towards the dead-letter limit one by one)
-      // take the ordinary path, in their place in the order.
-      if (!entry || event === undefined || m.info.deliveryCount > 1) {
-        await this.applyTogether(ready);
-        ready = [];
-        await this.handle(m);
+      const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      const handle = this.handlers.get(subject);
+      if (!handle) {
+        m.ack(); // an event this service does not need
+        consumerMessages.inc({ ...labels, outcome: 'ignored' });
         continue;
       }
-      const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      let event: unknown;
+      try {
+        event = this.types.get(subject)!.codec.decode(m.data);
+      } catch (e) {
+        await this.deadLetter(m, subject, eventId, `undecodable payload: ${(e as Error).message}`);
+        consumerMessages.inc({ ...labels, outcome: 'dead_letter' });
+        continue;
+      }
       const requestId = incomingRequestId((name) => m.headers?.get(name) || undefined, eventId);
-      ready.push({ m, event, entry, eventId, subject, requestId });
+      ready.push({ m, event, handle, eventId, subject, requestId });
     }
     await this.applyTogether(ready);
   }
 
-  private async applyTogether(ready: ReadyEvent[]): Promise<void> {
-    if (ready.length <= 1) {
-      for (const r of ready) await this.handle(r.m);
-      return;
-    }
-    const { dataSource, schema, durable } = this.opts;
-    const labels = { stream: this.streamName || ready[0].m.info.stream, durable };
-    // One handling observation per event (its time includes waiting for the group's commit).
-    const timers = ready.map(() => consumerHandling.startTimer(labels));
-    // Outcome per event; a failed one was rolled back to its savepoint (its processed-event record with it).
-    let outcomes: ({ kind: 'applied' | 'duplicate' } | { kind: 'failed'; error: unknown })[] = [];
-    try {
-      await dataSource.transaction(async (manager) => {
-        outcomes = [];
-        const fresh: { event_id: string }[] = await manager.query(
-          `INSERT INTO "${schema}".processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-          [durable, ready.map((r) => r.eventId)],
-        );
-        const isFresh = new Set(fresh.map((f) => f.event_id));
-        const seen = new Set<string>();
-        for (const r of ready) {
-          // Applied before, or the same event twice in one group (a republish): applied once.
-          if (!isFresh.has(r.eventId) || seen.has(r.eventId)) {
-            outcomes.push({ kind: 'duplicate' });
-            continue;
-          }
-          seen.add(r.eventId);
-          await manager.query('SAVEPOINT consumer_event');
-          try {
-            await runWithRequestContext({ requestId: r.requestId }, () =>
-              r.entry.handle(r.event, { manager, eventId: r.eventId, subject: r.subject, requestId: r.requestId }),
-            );
-            await manager.query('RELEASE SAVEPOINT consumer_event');
-            outcomes.push({ kind: 'applied' });
-          } catch (error) {
-            await manager.query('ROLLBACK TO SAVEPOINT consumer_event');
-            await manager.query(`DELETE FROM "${schema}".processed_events WHERE consumer = $1 AND event_id = $2`, [durable, r.eventId]);
-            outcomes.push({ kind: 'failed', error });
-          }
-        }
-      });
-    } catch (e) {
-      // The transaction itself failed (connection lost, commit refused): nothing was applied; one by one instead.
-      this.opts.logger?.warn({ err: (e as Error).message, durable, events: ready.length }, 'group transaction failed; applying its events one by one');
-      for (const r of ready) await this.handle(r.m);
-      return;
-    }
-    for (const end of timers) end();
-    for (const [i, r] of ready.entries()) {
-      const o = outcomes[i];
-      if (o.kind === 'failed') {
-        const outcome = await this.failed(r.m, r.subject, r.eventId, o.error);
-        consumerMessages.inc({ ...labels, outcome });
-        continue;
-      }
-      r.m.ack();
-      consumerMessages.inc({ ...labels, outcome: o.kind });
-    }
-    if (outcomes.some((o) => o.kind === 'applied')) this.opts.onCommitted?.();
-  }
-
   /**
-   * One message in the context of the work that produced it: its request id (NATS header, else the event id) on
-   * every log line, a consumer span continuing the producer's trace, and the consumer metrics.
+   * One transaction for the events; on failure, each half on its own (the database being unreachable aside), down
+   * to the one failing event, which is retried or dead-lettered alone.
    */
-  private async handle(m: JsMsg): Promise<void> {
-    const labels = { stream: this.streamName || m.info.stream, durable: this.opts.durable };
-    if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
-    const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
-    const carrier: Record<string, string> = {};
-    for (const k of m.headers?.keys() ?? []) carrier[k.toLowerCase()] = m.headers!.get(k);
-    const requestId = incomingRequestId((name) => m.headers?.get(name) || undefined, eventId);
-    const end = consumerHandling.startTimer(labels);
-    const outcome = await runWithRequestContext({ requestId }, () =>
-      withSpan(`${this.opts.durable} process`, { kind: SpanKind.CONSUMER, carrier, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject } }, () =>
-        this.handleInContext(m, eventId, requestId),
-      ),
-    );
-    end();
-    consumerMessages.inc({ ...labels, outcome });
-  }
-
-  private async handleInContext(m: JsMsg, eventId: string, requestId: string): Promise<'applied' | 'duplicate' | 'ignored' | 'retry' | 'dead_letter'> {
-    const { messaging, dataSource, schema, durable } = this.opts;
-    const subject = messaging.unprefixed(m.subject);
-    const entry = this.handlers.get(subject);
-    if (!entry) {
-      m.ack(); // an event this service does not need
-      return 'ignored';
-    }
-    let event: unknown;
+  private async applyTogether(ready: Ready[]): Promise<void> {
+    if (!ready.length) return;
+    const { dataSource, schema, durable, logger } = this.opts;
+    const labels = this.labels;
+    const endBatch = consumerBatchDuration.startTimer(labels);
+    const timers = ready.map(() => consumerHandling.startTimer(labels));
+    let fresh = new Set<string>();
     try {
-      event = entry.type.codec.decode(m.data);
+      await withSpan(`${durable} process`, {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': this.streamName, 'messaging.batch.message_count': ready.length },
+      }, () =>
+        dataSource.transaction(async (manager) => {
+          const rows: { event_id: string }[] = await manager.query(
+            `INSERT INTO "${schema}".processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+            [durable, ready.map((r) => r.eventId)],
+          );
+          fresh = new Set(rows.map((r) => r.event_id));
+          // Applied before, or the same event twice in one pull (a republish): applied once.
+          const todo: Ready[] = [];
+          const taken = new Set<string>();
+          for (const r of ready) {
+            if (!fresh.has(r.eventId) || taken.has(r.eventId)) continue;
+            taken.add(r.eventId);
+            todo.push(r);
+          }
+          // Consecutive events of one type go to their handler together, so order across types is kept.
+          for (let i = 0; i < todo.length; ) {
+            let j = i + 1;
+            while (j < todo.length && todo[j].subject === todo[i].subject) j++;
+            const run = todo.slice(i, j);
+            await run[0].handle(
+              run.map((r) => ({ event: r.event, eventId: r.eventId, subject: r.subject, requestId: r.requestId, seq: r.m.seq, deliveryCount: r.m.info.deliveryCount })),
+              { manager, durable },
+            );
+            i = j;
+          }
+        }),
+      );
     } catch (e) {
-      await this.deadLetter(m, subject, eventId, `undecodable payload: ${(e as Error).message}`);
-      return 'dead_letter';
+      endBatch();
+      if (isDatabaseUnavailable(e)) {
+        logger?.warn({ err: (e as Error).message, durable, events: ready.length }, 'database unavailable; the group will be retried');
+        for (const r of ready) consumerMessages.inc({ ...labels, outcome: await this.failed(r.m, r.subject, r.eventId, e) });
+        return;
+      }
+      if (ready.length > 1) {
+        consumerBisections.inc(labels);
+        const mid = ready.length >> 1;
+        await this.applyTogether(ready.slice(0, mid));
+        await this.applyTogether(ready.slice(mid));
+        return;
+      }
+      const [r] = ready;
+      consumerMessages.inc({ ...labels, outcome: await this.failed(r.m, r.subject, r.eventId, e) });
+      return;
     }
-    try {
-      let applied = false;
-      await dataSource.transaction(async (manager) => {
-        const fresh = await manager.query(
-          `INSERT INTO "${schema}".processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
-          [durable, eventId],
-        );
-        if (!fresh.length) return; // applied before: acknowledge only
-        await entry.handle(event, { manager, eventId, subject, requestId });
-        applied = true;
-      });
-      m.ack();
-      if (applied) this.opts.onCommitted?.();
-      return applied ? 'applied' : 'duplicate';
-    } catch (e) {
-      return this.failed(m, subject, eventId, e);
+    endBatch();
+    consumerBatchSize.observe(labels, ready.length);
+    for (const end of timers) end();
+    const applied = new Set<string>();
+    for (const r of ready) {
+      r.m.ack();
+      const first = fresh.has(r.eventId) && !applied.has(r.eventId);
+      if (first) applied.add(r.eventId);
+      consumerMessages.inc({ ...labels, outcome: first ? 'applied' : 'duplicate' });
     }
+    if (applied.size) this.opts.onCommitted?.();
   }
 
   /** A delivery whose handler failed (its effect rolled back): retried with backoff, or dead-lettered at the limit. */
@@ -354,11 +428,7 @@ export class DurableConsumer {
       h.set('Trackly-Dead-Letter-Reason', reason.slice(0, 1000));
       h.set('Trackly-Original-Subject', subject);
       h.set('Trackly-Original-Stream-Seq', String(m.seq));
-      await messaging.js.publish(
-        messaging.subject(`${DeadLetterStream.subjects.slice(0, -1)}${durable}`),
-        m.data,
-        { headers: h, msgID: `${durable}:${m.info.stream}:${m.seq}` },
-      );
+      await messaging.js.publish(messaging.subject(deadLetterSubject(durable)), m.data, { headers: h, msgID: `${durable}:${m.info.stream}:${m.seq}` });
       // No reason on the wire: servers before 2.10.4 ignore "+TERM <reason>" and would redeliver the message after
       // every ack wait for ever. The reason is in dead_letters and in the dead-letter message's header.
       m.term();

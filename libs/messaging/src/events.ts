@@ -14,43 +14,61 @@ export interface Codec<T> {
 export interface StreamSpec {
   /** Stream name without environment prefix, e.g. TRACKLY_TRACKING_V1. */
   readonly name: string;
-  /** Subject filter without prefix, e.g. trackly.tracking.v1.> */
-  readonly subjects: string;
+  /** Subjects (or subject filters) without prefix, e.g. trackly.tracking.v1.MessageSent. */
+  readonly subjects: readonly string[];
 }
 
 export interface EventType<T> {
   /** Full protobuf name, which is also the NATS subject, e.g. trackly.tracking.v1.ClickRecorded. */
   readonly subject: string;
   readonly stream: StreamSpec;
+  /**
+   * A stream that held this event before it moved to its own (ClickRecorded was on the tracking stream until
+   * clicks got theirs): consumers of the old stream still apply what was stored there before the move.
+   */
+  readonly formerStream?: StreamSpec;
   readonly codec: Codec<T>;
 }
 
-function streamOf(pkg: string): StreamSpec {
-  return { name: pkg.toUpperCase().replace(/\./g, '_'), subjects: `${pkg}.>` };
+function stream(name: string, subjects: string[]): StreamSpec {
+  return { name, subjects };
 }
 
-function event<T>(pkg: string, name: string, codec: Codec<T>): EventType<T> {
-  return { subject: `${pkg}.${name}`, stream: streamOf(pkg), codec };
+function event<T>(pkg: string, name: string, codec: Codec<T>, s: StreamSpec, formerStream?: StreamSpec): EventType<T> {
+  return { subject: `${pkg}.${name}`, stream: s, codec, formerStream };
 }
 
+const subjectsOf = (pkg: string, names: string[]) => names.map((n) => `${pkg}.${n}`);
+
+/**
+ * One stream per producing service, except clicks: a tap must never wait behind the MessageSent events of a blast
+ * (hundreds of thousands in a minute) before attribution and reporting see it, so ClickRecorded has a stream, and
+ * so durable consumers, of its own. Stream subjects are listed, not wildcards, because two streams may not overlap.
+ */
 export const Streams = {
-  tracking: streamOf(tracking.protobufPackage),
-  ingest: streamOf(ingest.protobufPackage),
-  attribution: streamOf(attribution.protobufPackage),
+  tracking: stream('TRACKLY_TRACKING_V1', subjectsOf(tracking.protobufPackage, ['OfferUpserted', 'CreativeUpserted', 'CampaignUpserted', 'MessageSent'])),
+  trackingClicks: stream('TRACKLY_TRACKING_CLICKS_V1', subjectsOf(tracking.protobufPackage, ['ClickRecorded'])),
+  ingest: stream('TRACKLY_INGEST_V1', [`${ingest.protobufPackage}.>`]),
+  attribution: stream('TRACKLY_ATTRIBUTION_V1', [`${attribution.protobufPackage}.>`]),
 } as const;
 
 export const Events = {
-  OfferUpserted: event(tracking.protobufPackage, 'OfferUpserted', tracking.OfferUpserted),
-  CreativeUpserted: event(tracking.protobufPackage, 'CreativeUpserted', tracking.CreativeUpserted),
-  CampaignUpserted: event(tracking.protobufPackage, 'CampaignUpserted', tracking.CampaignUpserted),
-  MessageSent: event(tracking.protobufPackage, 'MessageSent', tracking.MessageSent),
-  ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded),
-  ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived),
-  ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted),
-  ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed),
-  ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed),
-  AttributionCorrected: event(attribution.protobufPackage, 'AttributionCorrected', attribution.AttributionCorrected),
+  OfferUpserted: event(tracking.protobufPackage, 'OfferUpserted', tracking.OfferUpserted, Streams.tracking),
+  CreativeUpserted: event(tracking.protobufPackage, 'CreativeUpserted', tracking.CreativeUpserted, Streams.tracking),
+  CampaignUpserted: event(tracking.protobufPackage, 'CampaignUpserted', tracking.CampaignUpserted, Streams.tracking),
+  MessageSent: event(tracking.protobufPackage, 'MessageSent', tracking.MessageSent, Streams.tracking),
+  ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded, Streams.trackingClicks, Streams.tracking),
+  ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived, Streams.ingest),
+  ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted, Streams.ingest),
+  ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed, Streams.attribution),
+  ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed, Streams.attribution),
+  AttributionCorrected: event(attribution.protobufPackage, 'AttributionCorrected', attribution.AttributionCorrected, Streams.attribution),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */
-export const DeadLetterStream: StreamSpec = { name: 'TRACKLY_DEADLETTER', subjects: 'trackly.deadletter.>' };
+export const DeadLetterStream: StreamSpec = { name: 'TRACKLY_DEADLETTER', subjects: ['trackly.deadletter.>'] };
+
+/** Subject of the dead letters of one durable consumer. */
+export function deadLetterSubject(durable: string): string {
+  return `trackly.deadletter.${durable}`;
+}

@@ -27,6 +27,12 @@ export interface MessagingOptions {
 
 export class MessagingUnavailableError extends Error {}
 
+/**
+ * How long a stream keeps an event (14 days): a consumer that was down, or a new read model, can replay that far.
+ * processed_events rows must outlive it (see DurableConsumer's pruning).
+ */
+export const STREAM_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+
 /** One NATS connection with JetStream handles and the prefix rules every publisher and consumer applies. */
 export class Messaging {
   private constructor(
@@ -83,29 +89,43 @@ export class Messaging {
     return this.opts.prefix ? `${this.opts.prefix.toUpperCase()}_${stream.name}` : stream.name;
   }
 
-  /** Creates or updates the streams; file storage, a 2-minute duplicate window (Nats-Msg-Id), 14 days kept. */
+  /**
+   * Creates or updates the streams; file storage, a 2-minute duplicate window (Nats-Msg-Id), 14 days kept. Existing
+   * streams are updated before new ones are created: when a subject moves to a stream of its own (ClickRecorded did),
+   * the old stream must give it up first, since two streams may not share a subject.
+   */
   async ensureStreams(streams: StreamSpec[]): Promise<void> {
-    for (const s of [...streams, DeadLetterStream]) {
-      const config = {
-        name: this.streamName(s),
-        subjects: [this.subject(s.subjects)],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-        max_age: nanos(14 * 24 * 3600 * 1000),
-        duplicate_window: nanos(2 * 60 * 1000),
-        num_replicas: this.opts.replicas ?? 1,
-      };
+    const all = [...streams, DeadLetterStream].filter((s, i, list) => list.findIndex((x) => x.name === s.name) === i);
+    const missing: StreamSpec[] = [];
+    for (const s of all) {
+      const config = this.streamConfig(s);
       try {
         await this.jsm.streams.info(config.name);
-        await this.jsm.streams.update(config.name, config);
       } catch (e) {
         if (!(e instanceof JetStreamApiError) || !/not found/i.test(e.message)) throw e;
-        await this.jsm.streams.add(config).catch((err: Error) => {
-          if (!/already in use|already exists/i.test(err.message)) throw err;
-        });
+        missing.push(s);
+        continue;
       }
+      await this.jsm.streams.update(config.name, config);
     }
+    for (const s of missing) {
+      await this.jsm.streams.add(this.streamConfig(s)).catch((err: Error) => {
+        if (!/already in use|already exists/i.test(err.message)) throw err;
+      });
+    }
+  }
+
+  private streamConfig(s: StreamSpec) {
+    return {
+      name: this.streamName(s),
+      subjects: s.subjects.map((x) => this.subject(x)),
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(STREAM_MAX_AGE_MS),
+      duplicate_window: nanos(2 * 60 * 1000),
+      num_replicas: this.opts.replicas ?? 1,
+    };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { Logger } from '@trackly/logging';
 import { addScrapeHook, outboxBacklog, outboxOldestAge, outboxPublished, outboxPublishFailures, outgoingContextHeaders } from '@trackly/observability';
 import { EventType } from './events';
@@ -42,6 +42,18 @@ export function messagingTablesSql(schema: string): string[] {
       created_at timestamptz NOT NULL DEFAULT now()
     )`,
   ];
+}
+
+/**
+ * DDL of the index that lets each durable consumer prune its old processed_events rows (DurableConsumer.prune)
+ * without scanning the table: each service's migration after 1765000000000 runs it.
+ */
+export function processedEventsAgeIndexSql(schema: string): string {
+  return `CREATE INDEX IF NOT EXISTS processed_events_age_idx ON "${schema}".processed_events (consumer, processed_at)`;
+}
+
+export function dropProcessedEventsAgeIndexSql(schema: string): string {
+  return `DROP INDEX IF EXISTS "${schema}".processed_events_age_idx`;
 }
 
 export function dropMessagingTablesSql(schema: string): string[] {
@@ -107,6 +119,15 @@ export interface RelayOptions {
   pollMs?: number;
   /** Published rows are kept this long for inspection, then deleted. */
   retainPublishedMs?: number;
+  /** Batches claimed and published while earlier ones wait for their acks (default 3). */
+  inFlight?: number;
+}
+
+/** A batch of outbox rows claimed (its transaction open, rows locked) and published, not yet marked. */
+interface Claimed {
+  runner: QueryRunner;
+  seqs: string[];
+  acks: Promise<unknown>;
 }
 
 /**
@@ -167,7 +188,7 @@ export class OutboxRelay {
 
   /** Publishes everything committed so far; resolves when the outbox is empty. */
   async flush(): Promise<void> {
-    while ((await this.publishBatch()) > 0) {
+    while ((await this.publishPipelined()) > 0) {
       /* keep going */
     }
   }
@@ -177,7 +198,7 @@ export class OutboxRelay {
     while (this.running) {
       try {
         this.pending = false;
-        const n = await this.publishBatch();
+        const n = await this.publishPipelined();
         failures = 0;
         if (n > 0) continue;
         await this.maybeCleanup();
@@ -200,7 +221,43 @@ export class OutboxRelay {
     }
   }
 
-  private async publishBatch(): Promise<number> {
+  /**
+   * Publishes until the outbox is empty (or a batch fails), with up to `inFlight` batches between claim and mark:
+   * the next batch is claimed and its publishes are on the wire while the previous one waits for its acks, so a
+   * backlog (a blast's MessageSent events) costs the broker's and the database's time, not their sum. Batches are
+   * claimed one after another and published on one connection, so the stream receives them in outbox order.
+   * Returns how many rows were published.
+   */
+  private async publishPipelined(): Promise<number> {
+    const inFlight = Math.max(1, this.opts.inFlight ?? 3);
+    const window: Claimed[] = [];
+    let total = 0;
+    let failure: unknown;
+    const settle = async (c: Claimed) => {
+      try {
+        total += await this.finish(c);
+      } catch (e) {
+        failure ??= e;
+      }
+    };
+    try {
+      for (;;) {
+        if (failure) break;
+        const c = await this.claim();
+        if (!c) break;
+        window.push(c);
+        if (window.length >= inFlight) await settle(window.shift()!);
+      }
+    } catch (e) {
+      failure ??= e;
+    }
+    while (window.length) await settle(window.shift()!);
+    if (failure) throw failure;
+    return total;
+  }
+
+  /** Claims the next unpublished rows (FOR UPDATE SKIP LOCKED, in a transaction kept open) and publishes them. */
+  private async claim(): Promise<Claimed | undefined> {
     const runner = this.ds.createQueryRunner();
     await runner.connect();
     try {
@@ -209,33 +266,45 @@ export class OutboxRelay {
         await runner.query(
           `SELECT seq, id, subject, payload, headers FROM "${this.schema}".outbox
            WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-          [this.opts.batchSize ?? 500],
+          [this.opts.batchSize ?? 1000],
         );
       if (!rows.length) {
         await runner.commitTransaction();
-        return 0;
+        await runner.release();
+        return undefined;
       }
-      // Pipelined: all publishes are in flight at once and acknowledged together.
-      await Promise.all(
+      // All publishes of the batch in flight at once, acknowledged together.
+      const acks = Promise.all(
         rows.map((r) => {
           const h = natsHeaders();
           for (const [k, v] of Object.entries(r.headers ?? {})) h.set(k, v);
           return this.messaging.js.publish(this.messaging.subject(r.subject), r.payload, { msgID: r.id, headers: h });
         }),
       );
-      // Fault-suite hook (tools/faults): die between publish and mark, the window Nats-Msg-Id dedupe exists for.
-      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
-      await runner.query(`UPDATE "${this.schema}".outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
-        rows.map((r) => r.seq),
-      ]);
-      await runner.commitTransaction();
-      outboxPublished.inc({ schema: this.schema }, rows.length);
-      return rows.length;
+      acks.catch(() => undefined); // awaited in finish(); never an unhandled rejection meanwhile
+      return { runner, seqs: rows.map((r) => r.seq), acks };
     } catch (e) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release();
+      throw e;
+    }
+  }
+
+  /** Waits for a claimed batch's acks, marks its rows published and commits. */
+  private async finish(c: Claimed): Promise<number> {
+    try {
+      await c.acks;
+      // Fault-suite hook (tools/faults): die between publish and mark, the window Nats-Msg-Id dedupe exists for.
+      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
+      await c.runner.query(`UPDATE "${this.schema}".outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [c.seqs]);
+      await c.runner.commitTransaction();
+      outboxPublished.inc({ schema: this.schema }, c.seqs.length);
+      return c.seqs.length;
+    } catch (e) {
+      if (c.runner.isTransactionActive) await c.runner.rollbackTransaction().catch(() => undefined);
       throw e;
     } finally {
-      await runner.release();
+      await c.runner.release();
     }
   }
 

@@ -101,7 +101,7 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     const txids: string[] = [];
     let failed = false;
     const c = consumer(m, 'group', async (event, ctx) => {
-      await record(event, ctx); // the failing one's write must be rolled back with its savepoint
+      await record(event, ctx); // the failing one's write must be rolled back with its transaction
       if (event.campaign!.campaignId === 'group-07' && !failed) {
         failed = true;
         throw new Error('transient failure');
@@ -237,8 +237,12 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     }, 10_000);
     expect(letters).toEqual([{ event_id: 'evt-failing-bad', reason: 'failed 3 times: handler always fails' }]);
     await drained(m, 'failing', 2);
+    const callsWhenDeadLettered = calls.length;
+    // Three deliveries; the first may have run it twice (with the good event, then alone after the split).
+    expect(callsWhenDeadLettered).toBeGreaterThanOrEqual(3);
+    expect(callsWhenDeadLettered).toBeLessThanOrEqual(4);
     await sleep(1500); // longer than any backoff: a terminated message must not come back
-    expect(calls).toHaveLength(3);
+    expect(calls).toHaveLength(callsWhenDeadLettered);
     expect(await items('failing-bad')).toEqual([]); // every attempt's effect was rolled back
     expect(await deadLetterMessages(m)).toEqual([expect.objectContaining({ reason: 'failed 3 times: handler always fails' })]);
   });

@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
 import { deleteNatsPrefix, testInfra, testNatsPrefix } from '@trackly/testing';
-import { Messaging, messagingTablesSql, Streams } from '@trackly/messaging';
+import { Messaging, messagingTablesSql, processedEventsAgeIndexSql, Streams } from '@trackly/messaging';
 
 export const SCHEMA = 'msgtest';
 
@@ -12,6 +12,7 @@ export class MessagingTestInitial1764300000001 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     for (const sql of messagingTablesSql('msgtest')) await q.query(sql);
+    await q.query(processedEventsAgeIndexSql('msgtest'));
     // Effects of the test handlers; deliberately no unique key, so an effect applied twice shows as two rows.
     await q.query(`CREATE TABLE "msgtest".items (
       id bigserial PRIMARY KEY,
@@ -48,7 +49,7 @@ export class NatsPrefixes {
     this.prefixes.push(prefix);
     const m = await Messaging.connect({ url: testInfra().natsUrl, prefix, name });
     this.connections.push(m);
-    await m.ensureStreams([Streams.tracking]);
+    await m.ensureStreams([Streams.tracking, Streams.trackingClicks]);
     return m;
   }
 

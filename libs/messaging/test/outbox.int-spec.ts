@@ -1,5 +1,7 @@
+import * as trackingEvents from '@trackly/contracts/tracking/v1/tracking_events';
 import type { DataSource } from 'typeorm';
 import type { Msg } from '@nats-io/nats-core';
+import { AckPolicy } from '@nats-io/jetstream';
 import { createTestDatabase, eventually, freePort, TestDatabase } from '@trackly/testing';
 import { DeadLetterStream, Events, Messaging, MessagingUnavailableError, Outbox, OutboxRelay, Streams } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
@@ -51,7 +53,7 @@ async function streamCount(m: Messaging): Promise<number> {
  */
 async function watchPublishes(m: Messaging): Promise<{ ids: Map<string, number>; stop(): void }> {
   const ids = new Map<string, number>();
-  const sub = m.nc.subscribe(m.subject(Streams.tracking.subjects), {
+  const sub = m.nc.subscribe(m.subject('trackly.tracking.v1.>'), {
     callback: (_err: Error | null, msg: Msg) => {
       const id = msg.headers?.get('Nats-Msg-Id') ?? '';
       ids.set(id, (ids.get(id) ?? 0) + 1);
@@ -248,11 +250,46 @@ describe('Messaging (real NATS JetStream)', () => {
     const m = await nats.connect('streams');
     await m.ensureStreams([Streams.tracking]); // a second service start: update, not fail
     const tracking = await m.jsm.streams.info(`${m.prefix.toUpperCase()}_TRACKLY_TRACKING_V1`);
-    expect(tracking.config.subjects).toEqual([`${m.prefix}.trackly.tracking.v1.>`]);
+    expect(tracking.config.subjects).toEqual(Streams.tracking.subjects.map((x) => `${m.prefix}.${x}`));
+    expect(tracking.config.subjects).not.toContain(`${m.prefix}.${Events.ClickRecorded.subject}`);
     expect(tracking.config.duplicate_window).toBe(2 * 60 * 1e9);
     const dl = await m.jsm.streams.info(m.streamName(DeadLetterStream));
     expect(dl.config.subjects).toEqual([`${m.prefix}.trackly.deadletter.>`]);
     expect(m.unprefixed(`${m.prefix}.${Events.ClickRecorded.subject}`)).toBe(Events.ClickRecorded.subject);
+  });
+
+  it('moves ClickRecorded from a wildcard tracking stream (as deployed before) to a stream of its own, keeping what is stored', async () => {
+    const m = await nats.connect('streams-move');
+    const old = m.streamName(Streams.tracking);
+    // The tracking stream as earlier versions made it: every tracking subject, clicks included, and no click stream.
+    await m.jsm.streams.delete(m.streamName(Streams.trackingClicks));
+    await m.jsm.streams.update(old, { ...(await m.jsm.streams.info(old)).config, subjects: [m.subject('trackly.tracking.v1.>')] });
+    // A durable made by earlier versions: filtered on the wildcard.
+    await m.jsm.consumers.add(old, { durable_name: 'old-durable', ack_policy: AckPolicy.Explicit, filter_subject: m.subject('trackly.tracking.v1.>') });
+    await m.js.publish(m.subject(Events.ClickRecorded.subject), new Uint8Array([0x0a, 0x00]), { msgID: 'click-before-move' });
+    await m.ensureStreams([Streams.tracking, Streams.trackingClicks]);
+    // The old durable still delivers what its stream holds: the click from before the move and a later send.
+    await m.js.publish(m.subject(Events.MessageSent.subject), new Uint8Array([0x0a, 0x01, 0x6d]), { msgID: 'send-after-move' });
+    const got: string[] = [];
+    for await (const msg of await (await m.js.consumers.get(old, 'old-durable')).fetch({ max_messages: 2, expires: 2000 })) {
+      got.push(m.unprefixed(msg.subject));
+      msg.ack();
+    }
+    expect(got).toEqual([Events.ClickRecorded.subject, Events.MessageSent.subject]);
+    expect((await m.jsm.streams.info(old)).config.subjects).not.toContain(m.subject(Events.ClickRecorded.subject));
+    expect((await m.jsm.streams.info(old)).state.messages).toBe(2); // the click stored before the move stays there
+    const ack = await m.js.publish(m.subject(Events.ClickRecorded.subject), new Uint8Array([0x0a, 0x00]), { msgID: 'click-after-move' });
+    expect(ack.stream).toBe(m.streamName(Streams.trackingClicks));
+  });
+
+  it('lists every tracking event in exactly one stream (an unlisted subject would have no stream to publish to)', () => {
+    const declared = Object.values(Events).filter((e) => e.subject.startsWith('trackly.tracking.'));
+    const generated = Object.keys(trackingEvents).filter((k) => /^[A-Z]/.test(k) && typeof (trackingEvents as Record<string, unknown>)[k] === 'object');
+    expect(declared.map((e) => e.subject.split('.').pop()).sort()).toEqual(generated.sort());
+    for (const e of declared) {
+      const homes = [Streams.tracking, Streams.trackingClicks].filter((s) => s.subjects.includes(e.subject));
+      expect(homes).toEqual([e.stream]);
+    }
   });
 
   it('fails fast with MessagingUnavailableError when nothing listens', async () => {

@@ -80,6 +80,38 @@ export const consumerHandling = new Histogram({
   registers: [metricsRegistry],
 });
 
+/** One transaction of a consumer: the processed-event record of a group of events and their handlers' effects. */
+export const consumerBatchDuration = new Histogram({
+  name: 'nats_consumer_batch_seconds',
+  help: 'Time to apply one group of events in one transaction (handlers, processed-event records, commit)',
+  labelNames: ['stream', 'durable'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [metricsRegistry],
+});
+
+export const consumerBatchSize = new Histogram({
+  name: 'nats_consumer_batch_events',
+  help: 'Events in one group applied in one transaction',
+  labelNames: ['stream', 'durable'] as const,
+  buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000],
+  registers: [metricsRegistry],
+});
+
+/** A group whose transaction failed and was split in halves to find the failing event (poison isolation). */
+export const consumerBisections = new Counter({
+  name: 'nats_consumer_bisections_total',
+  help: 'Groups of events split in two after their transaction failed, to isolate the failing event',
+  labelNames: ['stream', 'durable'] as const,
+  registers: [metricsRegistry],
+});
+
+export const processedEventsPruned = new Counter({
+  name: 'processed_events_pruned_total',
+  help: 'processed_events rows deleted after their retention',
+  labelNames: ['schema', 'durable'] as const,
+  registers: [metricsRegistry],
+});
+
 export const outboxBacklog = new Gauge({
   name: 'outbox_backlog_messages',
   help: 'Outbox rows committed and not yet published',

@@ -252,7 +252,7 @@ export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Pro
     return out;
   };
   const bytesHave = (needle: string) => (_s: string, data: Uint8Array) => Buffer.from(data).includes(needle);
-  const clicks = await collect(Streams.tracking.name, [Events.ClickRecorded.subject], bytesHave(`offer-${id}`));
+  const clicks = await collect(Streams.trackingClicks.name, [Events.ClickRecorded.subject], bytesHave(`offer-${id}`));
   const received = await collect(Streams.ingest.name, [Events.ConversionReceived.subject], bytesHave(run.partner));
   const decided = await collect(Streams.attribution.name, [Events.ConversionAttributed.subject, Events.ConversionUnattributed.subject], bytesHave(run.partner));
   const again = [...decided.reverse(), ...received.reverse(), ...clicks.reverse()];

@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
+import { Events, HandlerContext, MessagingLifecycle, Streams } from '@trackly/messaging';
+import type { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { AttributionService } from '../decisions/attribution.service';
 import { ProjectionsRepository } from './projections.repository';
 
@@ -16,16 +17,20 @@ export class TrackingEventsConsumer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    const click = async (e: ClickRecorded, { manager }: HandlerContext) => {
+      if (!e.click) return;
+      await this.projections.saveClick(manager, e.click);
+      await this.attribution.retryParkedForClick(manager, e.click.clickId);
+    };
     this.lifecycle
       .consumer(Streams.tracking)
       .on(Events.OfferUpserted, async (e, { manager }) => {
         if (e.offer) await this.projections.saveOffer(manager, e.offer);
       })
       .on(Events.MessageSent, (e, { manager }) => this.projections.saveSend(manager, e))
-      .on(Events.ClickRecorded, async (e, { manager }) => {
-        if (!e.click) return;
-        await this.projections.saveClick(manager, e.click);
-        await this.attribution.retryParkedForClick(manager, e.click.clickId);
-      });
+      // Clicks stored on the tracking stream before they got a stream of their own.
+      .on(Events.ClickRecorded, click);
+    // Taps on their own stream and durable consumer: never behind a blast's MessageSent events.
+    this.lifecycle.consumer(Streams.trackingClicks).on(Events.ClickRecorded, click);
   }
 }

@@ -1,10 +1,12 @@
 import { ReportingInitial1764500000000 } from './1764500000000-initial.migration';
 import { ReportingCorrectionsCohortsReconciliation1764600000000 } from './1764600000000-corrections-cohorts-reconciliation.migration';
 import { ReportingCoveringRollupsAndTotals1764700000000 } from './1764700000000-covering-rollups-and-totals.migration';
+import { ReportingProcessedEventsPruning1765000000000 } from './1765000000000-processed-events-pruning.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
   ReportingInitial1764500000000,
   ReportingCorrectionsCohortsReconciliation1764600000000,
   ReportingCoveringRollupsAndTotals1764700000000,
+  ReportingProcessedEventsPruning1765000000000,
 ];

@@ -3,6 +3,7 @@ import {
   Attribution,
   AttributionOutcome,
   AttributionType,
+  ConversionSource,
   UnattributedReason,
 } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus as ConversionStatusEnum } from '@trackly/contracts/common/v1/conversion_status';
@@ -55,6 +56,9 @@ export function toAttribution(d: DecisionEntity): Attribution {
     decidedAt: d.decidedAt,
     explanation: d.explanation,
     ruleVersion: d.ruleVersion,
+    test: false,
+    source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
+    payoutDefaulted: false,
   };
 }
 
@@ -85,5 +89,8 @@ export function parkedToAttribution(p: ParkedConversionEntity): Attribution {
       `Parked at ${p.parkedAt.toISOString()}; retried when the click arrives and with backoff (${p.attempts} attempt(s) so far) ` +
       `until ${p.horizonAt.toISOString()}, then settled as UNKNOWN_CLICK_ID.`,
     ruleVersion: RULE_VERSION,
+    test: false,
+    source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
+    payoutDefaulted: false,
   };
 }

@@ -203,6 +203,49 @@ export function unattributedReasonToJSON(object: UnattributedReason): string {
   }
 }
 
+/** ConversionSource says which way a conversion reached attribution (reconciliation counts every way). */
+export enum ConversionSource {
+  /** CONVERSION_SOURCE_UNSPECIFIED - Not set (decisions made before the source was recorded: they came from ingest). */
+  CONVERSION_SOURCE_UNSPECIFIED = 0,
+  /** CONVERSION_SOURCE_INGEST - Stored by ingest (a partner postback, a CSV import or a replay) and received as ConversionReceived. */
+  CONVERSION_SOURCE_INGEST = 1,
+  /** CONVERSION_SOURCE_DIRECT - Sent straight to attribution over the AttributeConversion RPC, bypassing ingest. */
+  CONVERSION_SOURCE_DIRECT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function conversionSourceFromJSON(object: any): ConversionSource {
+  switch (object) {
+    case 0:
+    case "CONVERSION_SOURCE_UNSPECIFIED":
+      return ConversionSource.CONVERSION_SOURCE_UNSPECIFIED;
+    case 1:
+    case "CONVERSION_SOURCE_INGEST":
+      return ConversionSource.CONVERSION_SOURCE_INGEST;
+    case 2:
+    case "CONVERSION_SOURCE_DIRECT":
+      return ConversionSource.CONVERSION_SOURCE_DIRECT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConversionSource.UNRECOGNIZED;
+  }
+}
+
+export function conversionSourceToJSON(object: ConversionSource): string {
+  switch (object) {
+    case ConversionSource.CONVERSION_SOURCE_UNSPECIFIED:
+      return "CONVERSION_SOURCE_UNSPECIFIED";
+    case ConversionSource.CONVERSION_SOURCE_INGEST:
+      return "CONVERSION_SOURCE_INGEST";
+    case ConversionSource.CONVERSION_SOURCE_DIRECT:
+      return "CONVERSION_SOURCE_DIRECT";
+    case ConversionSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Attribution is the decision for one conversion, with what it was based on. */
 export interface Attribution {
   /** Partner that reported the conversion. */
@@ -255,6 +298,15 @@ export interface Attribution {
   explanation: string;
   /** Version of the rule set that made this decision. */
   ruleVersion: string;
+  /**
+   * A test conversion (a partner's test postback): decided and explained like any other, never revenue; reports,
+   * rollups, CSV and reconciliation leave it out unless asked for test data.
+   */
+  test: boolean;
+  /** Which way the conversion reached attribution. */
+  source: ConversionSource;
+  /** The partner reported no payout, so `payout` is the offer's default_payout (the explanation says so). */
+  payoutDefaulted: boolean;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -291,6 +343,9 @@ function createBaseAttribution(): Attribution {
     decidedAt: undefined,
     explanation: "",
     ruleVersion: "",
+    test: false,
+    source: 0,
+    payoutDefaulted: false,
   };
 }
 
@@ -358,6 +413,15 @@ export const Attribution: MessageFns<Attribution> = {
     }
     if (message.ruleVersion !== "") {
       writer.uint32(170).string(message.ruleVersion);
+    }
+    if (message.test !== false) {
+      writer.uint32(176).bool(message.test);
+    }
+    if (message.source !== 0) {
+      writer.uint32(184).int32(message.source);
+    }
+    if (message.payoutDefaulted !== false) {
+      writer.uint32(192).bool(message.payoutDefaulted);
     }
     return writer;
   },
@@ -543,6 +607,30 @@ export const Attribution: MessageFns<Attribution> = {
             message.ruleVersion = reader.string();
             continue;
           }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.test = reader.bool();
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.payoutDefaulted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -638,6 +726,13 @@ export const Attribution: MessageFns<Attribution> = {
         : isSet(object.rule_version)
         ? globalThis.String(object.rule_version)
         : "",
+      test: isSet(object.test) ? globalThis.Boolean(object.test) : false,
+      source: isSet(object.source) ? conversionSourceFromJSON(object.source) : 0,
+      payoutDefaulted: isSet(object.payoutDefaulted)
+        ? globalThis.Boolean(object.payoutDefaulted)
+        : isSet(object.payout_defaulted)
+        ? globalThis.Boolean(object.payout_defaulted)
+        : false,
     };
   },
 
@@ -706,6 +801,15 @@ export const Attribution: MessageFns<Attribution> = {
     if (message.ruleVersion !== "") {
       obj.ruleVersion = message.ruleVersion;
     }
+    if (message.test !== false) {
+      obj.test = message.test;
+    }
+    if (message.source !== 0) {
+      obj.source = conversionSourceToJSON(message.source);
+    }
+    if (message.payoutDefaulted !== false) {
+      obj.payoutDefaulted = message.payoutDefaulted;
+    }
     return obj;
   },
 
@@ -737,6 +841,9 @@ export const Attribution: MessageFns<Attribution> = {
     message.decidedAt = object.decidedAt ?? undefined;
     message.explanation = object.explanation ?? "";
     message.ruleVersion = object.ruleVersion ?? "";
+    message.test = object.test ?? false;
+    message.source = object.source ?? 0;
+    message.payoutDefaulted = object.payoutDefaulted ?? false;
     return message;
   },
 };

@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { Logger } from '@trackly/logging';
-import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
+import { BatchContext, Delivered, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
 import { AttributionVerdict, attributedVerdict, correctedVerdict, unattributedVerdict } from './domain/attribution-verdict';
 import { ConversionsService } from './conversions/conversions.service';
 import { INGEST_LOGGER } from './ingest.tokens';
@@ -18,19 +17,22 @@ export class AttributionOutcomesConsumer implements OnModuleInit {
   onModuleInit(): void {
     this.lifecycle
       .consumer(Streams.attribution)
-      .on(Events.ConversionAttributed, (e, { manager, eventId }) => this.apply(manager, attributedVerdict(e.attribution), eventId))
-      .on(Events.ConversionUnattributed, (e, { manager, eventId }) => this.apply(manager, unattributedVerdict(e.attribution), eventId))
+      .onBatch(Events.ConversionAttributed, (events, ctx) => this.apply(events.map((d) => attributedVerdict(d.event.attribution)), events, ctx))
+      .onBatch(Events.ConversionUnattributed, (events, ctx) => this.apply(events.map((d) => unattributedVerdict(d.event.attribution)), events, ctx))
       // Adjustments and re-attribution move credit later: keep the verdict shown by GetConversion current.
-      .on(Events.AttributionCorrected, async (e, { manager, eventId }) => {
-        const verdict = correctedVerdict(e.current);
-        if (verdict) await this.apply(manager, verdict, eventId);
-      });
+      .onBatch(Events.AttributionCorrected, (events, ctx) =>
+        this.apply(events.map((d) => correctedVerdict(d.event.current)).filter((v): v is AttributionVerdict => !!v), events, ctx),
+      );
   }
 
-  private async apply(manager: EntityManager, verdict: AttributionVerdict, eventId: string): Promise<void> {
-    if (!(await this.conversions.recordVerdict(manager, verdict))) {
+  private async apply(verdicts: AttributionVerdict[], events: Delivered<unknown>[], { manager }: BatchContext): Promise<void> {
+    const unknown = await this.conversions.recordVerdicts(manager, verdicts);
+    if (unknown.length) {
       // Attribution also decides conversions submitted to it directly; those were never stored here.
-      this.logger.warn({ eventId, partnerId: verdict.partnerId, conversionId: verdict.conversionId }, 'attribution decision for an unknown conversion ignored');
+      this.logger.warn(
+        { events: events.length, unknown: unknown.length, first: `${unknown[0].partnerId}/${unknown[0].conversionId}` },
+        'attribution decisions for conversions ingest never stored ignored',
+      );
     }
   }
 }

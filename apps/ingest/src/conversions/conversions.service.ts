@@ -294,16 +294,26 @@ export class ConversionsService {
   }
 
   /** Applies attribution's verdict; false when no such conversion is stored here. */
-  async recordVerdict(m: EntityManager, v: AttributionVerdict): Promise<boolean> {
-    const rows: { id: string }[] = await m.query(
-      `WITH updated AS (
-         UPDATE "ingest".conversions SET attribution_state = $3, attribution_reason = $4, credited_message_id = $5
-         WHERE partner_id = $1 AND conversion_id = $2
-         RETURNING id)
-       SELECT id FROM updated`,
-      [v.partnerId, v.conversionId, v.state, v.reason, v.creditedMessageId],
+  /**
+   * Keeps attribution's verdicts on the conversions, one statement for a batch (the last verdict of a conversion in
+   * the batch wins: they come in stream order). Returns the verdicts naming no stored conversion (decisions of
+   * conversions sent to attribution directly, never stored here).
+   */
+  async recordVerdicts(m: EntityManager, verdicts: AttributionVerdict[]): Promise<AttributionVerdict[]> {
+    const last = new Map<string, AttributionVerdict>();
+    for (const v of verdicts) last.set(`${v.partnerId}\u0000${v.conversionId}`, v);
+    const vs = [...last.values()];
+    if (!vs.length) return [];
+    const rows: { partner_id: string; conversion_id: string }[] = await m.query(
+      `UPDATE "ingest".conversions AS c
+       SET attribution_state = v.state, attribution_reason = v.reason, credited_message_id = v.message_id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(partner_id, conversion_id, state, reason, message_id)
+       WHERE c.partner_id = v.partner_id AND c.conversion_id = v.conversion_id
+       RETURNING c.partner_id, c.conversion_id`,
+      [vs.map((v) => v.partnerId), vs.map((v) => v.conversionId), vs.map((v) => v.state), vs.map((v) => v.reason), vs.map((v) => v.creditedMessageId)],
     );
-    return rows.length > 0;
+    const found = new Set(rows.map((r) => `${r.partner_id}\u0000${r.conversion_id}`));
+    return vs.filter((v) => !found.has(`${v.partnerId}\u0000${v.conversionId}`));
   }
 }
 

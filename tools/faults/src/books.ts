@@ -212,6 +212,15 @@ export class Auditor {
     };
   }
 
+  /** Sends of an offer in GetPerformanceReport (grouped by offer, two days around today, UTC). */
+  async offerSends(offer: string): Promise<number> {
+    const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
+    const report = await this.reporting.getPerformanceReport(
+      GetPerformanceReportRequest.fromPartial({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: day(-2), toDate: day(2), timeZone: 'UTC' }),
+    );
+    return Number(report.rows.find((r) => r.key === offer)?.sends ?? 0);
+  }
+
   /** Waits until the partner's conversions are all decided, reported, published and consumed (or the timeout). */
   async settle(partner: string, stored: number, timeoutMs: number): Promise<{ settled: boolean; ms: number }> {
     const start = Date.now();

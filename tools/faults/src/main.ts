@@ -1,5 +1,5 @@
 /**
- * `npm run test:faults [-- --quick] [--n 10000] [--m 1000] [--only a,c] [--keep]`: the fault suite. Starts a private
+ * `npm run test:faults [-- --quick] [--n 10000] [--m 1000] [--blast 100000] [--only a,c] [--keep]`: the fault suite. Starts a private
  * Postgres and nats-server, the four services as real processes on them, then runs each scenario and prints the
  * books. Exits non-zero when any check fails. The driver (tools/faults/run.js) builds the apps first.
  */
@@ -16,6 +16,7 @@ import {
   Context,
   passed,
   ScenarioResult,
+  scenarioBlastKill,
   scenarioDuplicatesOutOfOrder,
   scenarioKill,
   scenarioNatsRestart,
@@ -35,7 +36,8 @@ function args() {
     quick,
     n: Number(val('--n') ?? (quick ? 1000 : 10_000)),
     m: Number(val('--m') ?? (quick ? 300 : 1000)),
-    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
+    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
+    blast: Number(val('--blast') ?? (quick ? 20_000 : 100_000)),
     keep: argv.includes('--keep'),
     root: val('--root') ?? process.cwd(),
     natsSignal: (val('--nats-signal') ?? 'SIGTERM') as NodeJS.Signals,
@@ -112,6 +114,7 @@ async function main(): Promise<number> {
     e: () => scenarioPostgresRestart(ctx, a.m),
     f: () => scenarioDuplicatesOutOfOrder(ctx, a.m),
     g: () => scenarioPoison(ctx, a.m),
+    h: () => scenarioBlastKill(ctx, a.blast, a.m),
   };
   const results: ScenarioResult[] = [];
   for (const id of a.only) {

@@ -225,6 +225,66 @@ export async function scenarioPostgresRestart(ctx: Context, n: number): Promise<
 }
 
 /**
+ * h: an SMS blast (`blastSize` messages registered over gRPC in calls of 10,000), then attribution and reporting
+ * SIGKILLed together while they apply the blast's backlog in batches (a third of it acknowledged by reporting),
+ * restarted 2 s later, with taps and postbacks for the scenario's own sends going on meanwhile. Beyond the books of
+ * the sales: the report shows every send of the blast exactly once.
+ */
+export async function scenarioBlastKill(ctx: Context, blastSize: number, n: number): Promise<ScenarioResult> {
+  const id = 'h';
+  const r: ScenarioResult = { id, title: `a ${blastSize.toLocaleString('en-US')}-message blast; attribution and reporting SIGKILLed mid-batch`, sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  const counters = newCounters();
+  const { partner, token, offer, messages } = await ctx.load.setup(id, n);
+  const sentAt = new Date(Date.now() - 10 * 60_000);
+  const t0 = Date.now();
+  for (let from = 0; from < blastSize; from += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, blastSize - from) }, (_, k) => ({
+      messageId: `mb-${id}-${from + k}`, contactId: `cb-${id}-${from + k}`, phoneE164: '+15551234567',
+      campaignId: `camp-${id}`, creativeId: `cr-${id}`, offerId: offer, sentAt,
+    }));
+    await ctx.load.tracking.registerMessages({ messages: batch }, { deadlineMs: 120_000 });
+  }
+  ctx.log(`  ${id}: ${blastSize} blast messages registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  // The kill: once reporting has acknowledged a third of the blast (its batches are being applied right then).
+  const jsm = await jetstreamManager(ctx.nc);
+  let killedAt = '';
+  let restartedAt = 0;
+  const fault = (async () => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const info = await jsm.consumers.info(Streams.tracking.name, 'reporting-trackly-tracking-v1').catch(() => undefined);
+      if (info && info.ack_floor.consumer_seq >= blastSize / 3) {
+        killedAt = `reporting had acknowledged ${info.ack_floor.consumer_seq} tracking events, ${info.num_pending} pending`;
+        break;
+      }
+      if (info && info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.consumer_seq > 0) {
+        killedAt = 'reporting had already drained the blast (kill came late)';
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('reporting never started on the blast');
+      await sleep(50);
+    }
+    ctx.log(`  SIGKILL attribution and reporting (${killedAt})`);
+    await Promise.all([ctx.platform.apps.attribution.kill('SIGKILL'), ctx.platform.apps.reporting.kill('SIGKILL')]);
+    await sleep(2000);
+    await Promise.all([ctx.platform.apps.attribution.start(), ctx.platform.apps.reporting.start()]);
+    restartedAt = Date.now();
+    ctx.log('  attribution and reporting restarted');
+  })();
+  const clickIds = await ctx.load.clicks(messages, n, counters);
+  const sales = ctx.load.plan(id, n, messages, clickIds);
+  await ctx.load.postbacks(partner, token, sales, counters);
+  await fault;
+  r.faultNote = `blast of ${blastSize} sends; SIGKILL of attribution and reporting when ${killedAt}; down 2 s`;
+  await audit(ctx, r, { sales, counters, partner, offer }, restartedAt);
+  const sends = await ctx.auditor.offerSends(offer);
+  r.checks.push({ name: 'every send of the blast in the report once', ok: sends === blastSize + n, detail: `${sends} sends on ${offer}, ${blastSize + n} registered` });
+  r.checks.unshift({ name: 'killed mid-blast', ok: !killedAt.includes('late'), detail: killedAt });
+  return r;
+}
+
+/**
  * f: after the load settled, every ClickRecorded, ConversionReceived and decision event of the scenario is published
  * again under new Nats-Msg-Ids (so stream dedupe cannot help), conversions and decisions before the clicks and each
  * list in reverse: consumers must absorb them by their own idempotency.

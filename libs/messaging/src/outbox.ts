@@ -136,6 +136,12 @@ interface Claimed {
  * claimed with FOR UPDATE SKIP LOCKED, so several replicas can relay without publishing a row twice concurrently.
  */
 export class OutboxRelay {
+  /**
+   * Test seam, empty in production: the fault suite preloads a module (`node --require`) that sets `afterPublish`
+   * to kill the process between publish and mark, the window Nats-Msg-Id dedupe exists for.
+   */
+  static readonly seams: { afterPublish?: () => void } = {};
+
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -294,8 +300,7 @@ export class OutboxRelay {
   private async finish(c: Claimed): Promise<number> {
     try {
       await c.acks;
-      // Fault-suite hook (tools/faults): die between publish and mark, the window Nats-Msg-Id dedupe exists for.
-      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
+      OutboxRelay.seams.afterPublish?.();
       await c.runner.query(`UPDATE "${this.schema}".outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [c.seqs]);
       await c.runner.commitTransaction();
       outboxPublished.inc({ schema: this.schema }, c.seqs.length);

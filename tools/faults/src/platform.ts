@@ -46,12 +46,13 @@ export class AppProcess {
     return this.child?.pid;
   }
 
-  /** Starts the process (with extra env for this run only) and waits until it answers. */
-  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+  /** Starts the process (with modules preloaded for this run only, e.g. a fault seam) and waits until it answers. */
+  async start(opts: { preload?: string[] } = {}): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`);
+    const preload = opts.preload ?? [];
     const log = fs.openSync(this.logFile, 'a');
-    fs.writeSync(log, `\n--- start ${new Date().toISOString()} ${JSON.stringify(extraEnv)}\n`);
-    const child = spawn(process.execPath, [this.main], { env: { ...this.env, ...extraEnv }, stdio: ['ignore', log, log] });
+    fs.writeSync(log, `\n--- start ${new Date().toISOString()}${preload.length ? ` preloading ${preload.map((p) => path.basename(p)).join(', ')}` : ''}\n`);
+    const child = spawn(process.execPath, [...preload.flatMap((p) => ['--require', p]), this.main], { env: this.env, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.child = child;
     child.once('exit', (code, signal) => this.exits.push({ code, signal }));

@@ -1,4 +1,5 @@
 /** The fault scenarios: load through the edges, one fault, recovery, then the books. */
+import * as path from 'node:path';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -117,7 +118,8 @@ export async function scenarioKill(ctx: Context, id: string, app: AppName, n: nu
 export async function scenarioRelayCrash(ctx: Context, n: number): Promise<ScenarioResult> {
   const id = 'c';
   const r: ScenarioResult = { id, title: 'outbox relay killed between publish and mark (ingest, attribution)', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
-  const hook = { TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH: '1' };
+  // The seam: OutboxRelay.seams.afterPublish set by a preloaded module (built next to this file).
+  const hook = { preload: [path.join(__dirname, 'relay-crash.preload.js')] };
   let lastRestart = 0;
   const crashes: string[] = [];
   const unmarked: string[] = [];

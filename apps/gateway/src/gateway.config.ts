@@ -17,6 +17,22 @@ export const gatewayConfigShape = {
   TRACKING_GRPC_URL: grpcTarget('127.0.0.1:50051'),
   /** Deadline of every downstream call (and of each readiness check). */
   GATEWAY_DEADLINE_MS: env.positiveInt(3000),
+  /** Deadline of the long operations: a CSV import streamed through, a re-attribution or replay applied. */
+  GATEWAY_OPERATION_DEADLINE_MS: env.positiveInt(600_000),
+  /** Longest request URL (path + query) read; longer ones are answered 414. */
+  GATEWAY_MAX_URL_BYTES: z.coerce.number().int().min(1024).max(32_768).default(8192),
+  /**
+   * Largest request head (request line + headers) Node accepts, 431 beyond. Well above GATEWAY_MAX_URL_BYTES, so an
+   * over-long URL with ordinary headers reaches the gateway and is answered 414 (URI Too Long), as meant.
+   */
+  GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(8192).max(262_144).default(65_536),
+  /** Largest CSV file an import through the console/API may upload (413 beyond). */
+  GATEWAY_MAX_IMPORT_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(104_857_600),
+  /**
+   * Folder of the built console (index.html, assets/). Empty: the copy the gateway's build puts beside it
+   * (dist/apps/gateway/console), else the console's own build (dist/apps/console).
+   */
+  GATEWAY_CONSOLE_DIR: z.string().default(''),
   /**
    * API keys as a JSON array of {"name","sha256","scopes",["campaigns"],["offers"]} (mint with `npm run
    * gateway:key`); only digests, never a key. None configured leaves /api open, in development only.
@@ -65,10 +81,20 @@ const checkApiKeys: ConfigCheck<ParsedGatewayConfig> = (c, ctx) => {
   }
 };
 
+const checkLimits: ConfigCheck<ParsedGatewayConfig> = (c, ctx) => {
+  if (c.GATEWAY_MAX_HEADER_BYTES < c.GATEWAY_MAX_URL_BYTES + 4096) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['GATEWAY_MAX_HEADER_BYTES'],
+      message: `must leave room for the longest URL plus headers: at least GATEWAY_MAX_URL_BYTES + 4096 (${c.GATEWAY_MAX_URL_BYTES + 4096})`,
+    });
+  }
+};
+
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(source: Record<string, string | undefined> = process.env) {
-  const c = loadConfig('gateway', gatewayConfigShape, source, checkGrpcSecurity, checkApiKeys);
+  const c = loadConfig('gateway', gatewayConfigShape, source, checkGrpcSecurity, checkApiKeys, checkLimits);
   // One list whichever variable held it.
   return { ...c, GATEWAY_API_KEYS: c.GATEWAY_API_KEYS_FILE ?? c.GATEWAY_API_KEYS };
 }

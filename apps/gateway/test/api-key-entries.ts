@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Scope } from '../src/domain/api-keys';
+import { Scope, SCOPES } from '../src/domain/api-keys';
 
-export const ALL_SCOPES: Scope[] = ['reports:read', 'conversions:read', 'partners:write'];
+export const ALL_SCOPES: Scope[] = [...SCOPES];
 
 /** GATEWAY_API_KEYS for test keys: only their SHA-256 goes into the configuration, as in production. */
 export function apiKeysJson(keys: { name: string; key: string; scopes?: Scope[]; campaigns?: string[]; offers?: string[] }[]): string {

@@ -16,12 +16,16 @@ import { GATEWAY_CONFIG } from '../gateway.tokens';
 
 const PUBLIC_ROUTE = 'trackly.gateway.publicRoute';
 const REQUIRED_SCOPE = 'trackly.gateway.requiredScope';
+const ANY_KEY = 'trackly.gateway.anyKey';
 
 /** Marks a controller or handler as open without an API key (the probes, the page, the API document). */
 export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /** The scope a route needs; every non-public route must name one (a route without is refused to every key). */
 export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);
+
+/** A route any configured key may call, whatever its scopes (the key's own description, GET /api/me). */
+export const AnyKey = () => SetMetadata(ANY_KEY, true);
 
 type GrantedRequest = Request & { apiKeyGrant?: ApiKeyGrant };
 
@@ -59,6 +63,10 @@ export class ApiKeyGuard implements CanActivate {
       });
     }
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, targets);
+    if (!scope && this.reflector.getAllAndOverride<boolean>(ANY_KEY, targets)) {
+      req.apiKeyGrant = grant;
+      return true;
+    }
     if (!scope || !hasScope(grant, scope)) {
       throw new ForbiddenException({
         error: 'PERMISSION_DENIED',

@@ -7,6 +7,7 @@ import {
   parseApiKeys,
   presentedKeys,
   reportFilter,
+  scopedFilter,
   sha256,
 } from './api-keys';
 
@@ -50,10 +51,35 @@ describe('parseApiKeys', () => {
     expect(() => parseApiKeys(entries([ok, { ...ok, name: 'b' }]))).toThrow(/key of "b" is configured twice/);
   });
 
-  it('refuses partners:write on a key restricted to campaigns or offers', () => {
+  it('refuses setup and operations scopes on a key restricted to campaigns or offers', () => {
     expect(() => parseApiKeys(entries([{ name: 'a', sha256: hex(K1), scopes: ['partners:write'], campaigns: ['c'] }]))).toThrow(
       /partners:write cannot be combined/,
     );
+    for (const scope of ['partners:read', 'partners:test', 'offers:write', 'operations:write']) {
+      expect(() => parseApiKeys(entries([{ name: 'a', sha256: hex(K1), scopes: ['reports:read', scope], offers: ['o'] }]))).toThrow(`${scope} cannot be combined`);
+    }
+    // Reading reports, conversions and the offers a key may see stays possible.
+    expect(parseApiKeys(entries([{ name: 'a', sha256: hex(K1), scopes: ['reports:read', 'conversions:read', 'offers:read'], campaigns: ['c'] }]))).toHaveLength(1);
+  });
+});
+
+describe('scopedFilter', () => {
+  const grant = (campaigns: string[], offers: string[] = []) => parseApiKeys(entries([{ name: 'g', sha256: hex(K1), scopes: ['reports:read'], campaigns, offers }]))[0];
+  const none = { campaignIds: [], offerIds: [] };
+
+  it('passes an unrestricted key\'s own filters through, and no filter at all when it asks none', () => {
+    expect(scopedFilter(undefined, none)).toEqual({ filter: undefined, outside: [] });
+    expect(scopedFilter(undefined, { campaignIds: ['a'], offerIds: [] })).toEqual({ filter: { campaignIds: ['a'], offerIds: [] }, outside: [] });
+  });
+
+  it('narrows a restricted key to what it asks inside its grant, names what lies outside, and never widens or empties it', () => {
+    expect(scopedFilter(grant(['a', 'b']), none)).toEqual({ filter: { campaignIds: ['a', 'b'], offerIds: [] }, outside: [] });
+    expect(scopedFilter(grant(['a', 'b']), { campaignIds: ['b'], offerIds: ['o'] })).toEqual({ filter: { campaignIds: ['b'], offerIds: ['o'] }, outside: [] });
+    const out = scopedFilter(grant(['a']), { campaignIds: ['z'], offerIds: [] });
+    expect(out.outside).toEqual(['campaign z']);
+    // Nothing left inside the grant: the filter is still the grant's own ids, never an empty "everything".
+    expect(out.filter).toEqual({ campaignIds: ['a'], offerIds: [] });
+    expect(scopedFilter(grant([], ['o1']), { campaignIds: [], offerIds: ['o2'] }).outside).toEqual(['offer o2']);
   });
 });
 

@@ -8,8 +8,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** What a key may do; every /api route names the one it needs. */
-export const SCOPES = ['reports:read', 'conversions:read', 'partners:write'] as const;
+export const SCOPES = [
+  'reports:read',
+  'conversions:read',
+  'partners:read',
+  'partners:write',
+  'partners:test',
+  'offers:read',
+  'offers:write',
+  'operations:write',
+] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/**
+ * Scopes that act on, or read across, every campaign (partner settings and tokens, test postbacks, the offer catalog's
+ * terms, imports, replays, re-attribution): never on a key restricted to some campaigns or offers.
+ */
+export const UNRESTRICTED_ONLY_SCOPES: readonly Scope[] = ['partners:read', 'partners:write', 'partners:test', 'offers:write', 'operations:write'];
 
 export interface ApiKeyGrant {
   /** Who holds it (shown in logs instead of the key). */
@@ -74,9 +89,11 @@ function parseEntry(entry: unknown, where: string): ApiKeyGrant {
   const campaigns = idList(e.campaigns, `${where}: campaigns`);
   const offers = idList(e.offers, `${where}: offers`);
   const scopes = [...new Set(e.scopes as Scope[])];
-  // A test postback acts for a whole partner and shows whichever campaign it lands on: not a campaign-sized grant.
-  if ((campaigns.length || offers.length) && scopes.includes('partners:write')) {
-    throw new Error(`${where}: partners:write cannot be combined with a campaign or offer restriction`);
+  // A test postback acts for a whole partner and shows whichever campaign it lands on; setup and operations change
+  // every campaign's numbers: not campaign-sized grants.
+  const wide = scopes.filter((s) => UNRESTRICTED_ONLY_SCOPES.includes(s));
+  if ((campaigns.length || offers.length) && wide.length) {
+    throw new Error(`${where}: ${wide.join(', ')} cannot be combined with a campaign or offer restriction`);
   }
   return { name: e.name, digest: Buffer.from(e.sha256.toLowerCase(), 'hex'), scopes, campaigns, offers };
 }
@@ -133,6 +150,34 @@ export function canSee(grant: ApiKeyGrant | undefined, of: { campaignId: string;
 /** The performance report filter for this grant: undefined (everything) unless the key is restricted. */
 export function reportFilter(grant: ApiKeyGrant | undefined): { campaignIds: string[]; offerIds: string[] } | undefined {
   return grant && isRestricted(grant) ? { campaignIds: [...grant.campaigns], offerIds: [...grant.offers] } : undefined;
+}
+
+/**
+ * The performance filter for a request's own campaign/offer filters under this grant. A restricted key's filter is
+ * its grant, narrowed by what the request asks; asking for ids outside the grant is named in `outside` (the caller
+ * refuses it) — never widened, and never emptied (an empty list would mean "all" downstream).
+ */
+export function scopedFilter(
+  grant: ApiKeyGrant | undefined,
+  requested: { campaignIds: string[]; offerIds: string[] },
+): { filter?: { campaignIds: string[]; offerIds: string[] }; outside: string[] } {
+  const outside: string[] = [];
+  const narrow = (granted: string[], asked: string[], what: string): string[] => {
+    if (!granted.length) return asked;
+    for (const id of asked) if (!granted.includes(id)) outside.push(`${what} ${id}`);
+    const inside = asked.filter((id) => granted.includes(id));
+    // Nothing asked, or nothing asked inside the grant: the grant itself (an empty list would read as "all").
+    return inside.length ? inside : [...granted];
+  };
+  const campaignIds = narrow(grant?.campaigns ?? [], requested.campaignIds, 'campaign');
+  const offerIds = narrow(grant?.offers ?? [], requested.offerIds, 'offer');
+  return { filter: campaignIds.length || offerIds.length ? { campaignIds, offerIds } : undefined, outside };
+}
+
+/** What a key may do, as the console shows it; undefined grant = no keys configured (development: everything). */
+export function describeGrant(grant: ApiKeyGrant | undefined): { name: string | null; open: boolean; scopes: Scope[]; campaigns: string[]; offers: string[] } {
+  if (!grant) return { name: null, open: true, scopes: [...SCOPES], campaigns: [], offers: [] };
+  return { name: grant.name, open: false, scopes: [...grant.scopes], campaigns: [...grant.campaigns], offers: [...grant.offers] };
 }
 
 export interface MintRequest {

@@ -44,6 +44,66 @@ export interface PerformanceQuery {
   to?: QueryValue;
   tz?: QueryValue;
   format?: QueryValue;
+  campaign?: QueryValue;
+  offer?: QueryValue;
+  creative?: QueryValue;
+  partner?: QueryValue;
+}
+
+/** The performance report's parameters; any other is refused (400), never silently ignored. */
+export const PERFORMANCE_PARAMS = ['group_by', 'then_by', 'date_basis', 'from', 'to', 'tz', 'format', 'campaign', 'offer', 'creative', 'partner'] as const;
+export const RECONCILIATION_PARAMS = ['from', 'to', 'tz', 'partner', 'format'] as const;
+export const MATURITY_PARAMS = ['from', 'to', 'tz', 'group_by', 'format'] as const;
+
+/** Filters of the performance report: ids, repeated (`campaign=a&campaign=b`) or comma-separated (`campaign=a,b`). */
+export interface PerformanceFilters {
+  campaignIds: string[];
+  offerIds: string[];
+  creativeIds: string[];
+  partnerIds: string[];
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const MAX_FILTER_IDS = 100;
+
+/** Records every parameter not in `known` as a field error. */
+export function unknownParams(query: object, known: readonly string[], errors: Record<string, string>): void {
+  for (const name of Object.keys(query)) {
+    if (!known.includes(name)) errors[name.slice(0, 64)] = `is not a parameter here (known: ${known.join(', ')})`;
+  }
+}
+
+/** Refuses (400) a query with any parameter not in `known`. */
+export function rejectUnknownParams(query: object, known: readonly string[]): void {
+  const errors: Record<string, string> = {};
+  unknownParams(query, known, errors);
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+}
+
+/** A list of ids from a repeated and/or comma-separated parameter; empty when absent. */
+export function idList(v: QueryValue, field: string, errors: Record<string, string>): string[] {
+  if (v === undefined || v === '') return [];
+  const parts = (Array.isArray(v) ? v : [v]).flatMap((x) => (typeof x === 'string' ? x.split(',') : [undefined]));
+  if (parts.some((x) => x === undefined)) {
+    errors[field] = 'must be ids, repeated or comma-separated';
+    return [];
+  }
+  const ids = [...new Set((parts as string[]).map((x) => x.trim()).filter(Boolean))];
+  if (ids.length > MAX_FILTER_IDS) errors[field] = `must name at most ${MAX_FILTER_IDS} ids`;
+  else if (ids.some((id) => !ID.test(id))) errors[field] = 'must be ids of 1-128 letters, digits, ".", "_", ":" or "-"';
+  return ids;
+}
+
+export function parsePerformanceFilters(query: PerformanceQuery): PerformanceFilters {
+  const errors: Record<string, string> = {};
+  const filters = {
+    campaignIds: idList(query.campaign, 'campaign', errors),
+    offerIds: idList(query.offer, 'offer', errors),
+    creativeIds: idList(query.creative, 'creative', errors),
+    partnerIds: idList(query.partner, 'partner', errors),
+  };
+  if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+  return filters;
 }
 
 export interface RangeQuery {
@@ -78,6 +138,7 @@ export function parseFormat(query: { format?: QueryValue }): 'json' | 'csv' {
 /** GET /api/reports/reconciliation: from, to, tz as for performance, and an optional partner. */
 export function parseReconciliationQuery(query: RangeQuery, now: Date): GetReconciliationReportRequest {
   const errors: Record<string, string> = {};
+  unknownParams(query, RECONCILIATION_PARAMS, errors);
   const single = singles(query, errors);
   const partnerId = single('partner') ?? '';
   const range = parseRange(single, errors, now);
@@ -88,6 +149,7 @@ export function parseReconciliationQuery(query: RangeQuery, now: Date): GetRecon
 /** GET /api/reports/maturity: the send days (from, to, tz as for performance) and an optional group_by. */
 export function parseMaturityQuery(query: RangeQuery & { group_by?: QueryValue }, now: Date): GetCohortMaturityRequest {
   const errors: Record<string, string> = {};
+  unknownParams(query, MATURITY_PARAMS, errors);
   const single = singles(query, errors);
   const groupText = single('group_by')?.toLowerCase();
   let groupBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
@@ -100,8 +162,13 @@ export function parseMaturityQuery(query: RangeQuery & { group_by?: QueryValue }
   return { ...range(), groupBy };
 }
 
+/**
+ * The request without its filter: campaign and offer filters are merged with the API key's grant by the caller
+ * (scopedFilter), creative and partner filters are checked by it too (parsePerformanceFilters).
+ */
 export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPerformanceReportRequest {
   const errors: Record<string, string> = {};
+  unknownParams(query, PERFORMANCE_PARAMS, errors);
   const single = singles(query, errors);
 
   const groupText = single('group_by');

@@ -5,12 +5,13 @@ import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_servic
 import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import type { GatewayConfig } from '../gateway.config';
-import { ATTRIBUTION_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT } from '../gateway.tokens';
+import { ATTRIBUTION_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT, TRACKING_CLIENT } from '../gateway.tokens';
 import { DownstreamHealth, grpcServiceName } from './downstream-health';
 
 export type ReportingClient = PromiseClient<typeof ReportingServiceService>;
 export type IngestClient = PromiseClient<typeof IngestServiceService>;
 export type AttributionClient = PromiseClient<typeof AttributionServiceService>;
+export type TrackingClient = PromiseClient<typeof TrackingServiceService>;
 
 /** One client (channel) per downstream for the whole process; every call carries GATEWAY_DEADLINE_MS. */
 export const downstreamProviders: Provider[] = [
@@ -31,6 +32,12 @@ export const downstreamProviders: Provider[] = [
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig): AttributionClient =>
       createGrpcClient(AttributionServiceService, c.ATTRIBUTION_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
+  },
+  {
+    provide: TRACKING_CLIENT,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): TrackingClient =>
+      createGrpcClient(TrackingServiceService, c.TRACKING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
   },
   {
     provide: DownstreamHealth,
@@ -56,6 +63,7 @@ export class DownstreamChannels implements OnApplicationShutdown {
     @Inject(REPORTING_CLIENT) private readonly reporting: ReportingClient,
     @Inject(INGEST_CLIENT) private readonly ingest: IngestClient,
     @Inject(ATTRIBUTION_CLIENT) private readonly attribution: AttributionClient,
+    @Inject(TRACKING_CLIENT) private readonly tracking: TrackingClient,
     private readonly health: DownstreamHealth,
   ) {}
 
@@ -63,6 +71,7 @@ export class DownstreamChannels implements OnApplicationShutdown {
     this.reporting.close();
     this.ingest.close();
     this.attribution.close();
+    this.tracking.close();
     this.health.close();
   }
 }

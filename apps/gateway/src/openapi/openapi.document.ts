@@ -2,6 +2,8 @@
  * The gateway's HTTP API as OpenAPI 3.1, written by hand next to the controllers it describes; a test checks that
  * every documented path answers and every route is documented.
  */
+import type { Scope } from '../domain/api-keys';
+
 const money = { $ref: '#/components/schemas/Money' };
 const count = { type: 'string', pattern: '^-?\\d+$', description: 'int64 as a decimal string (omitted when 0)' };
 const date = { type: 'string', format: 'date', example: '2026-05-01' };
@@ -30,10 +32,27 @@ const errors = {
  * The scope an operation needs (OpenAPI 3.1 lets non-OAuth schemes list roles in a security requirement); a key
  * restricted to campaigns/offers sees only their data, other ids answer 404 as if unknown.
  */
-const scope = (name: 'reports:read' | 'conversions:read' | 'partners:write') => ({
+const scope = (name: Scope) => ({
   security: [{ bearer: [name] }, { apiKey: [name] }],
   'x-required-scope': name,
 });
+const waiting = {
+  501: { description: 'Not available yet: the downstream RPC it needs is not deployed (the message names it)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+};
+const jsonBody = (schema: object, required = true) => ({ required, content: { 'application/json': { schema } } });
+const obj = { type: 'object' };
+const okObject = (description = 'OK') => ({ 200: { description, content: { 'application/json': { schema: obj } } } });
+const idList = (what: string) => ({
+  name: what, in: 'query', schema: { type: 'array', items: { type: 'string' } }, style: 'form', explode: true,
+  description: `Only these ${what}s (repeat the parameter or separate ids with commas).`,
+});
+const partnerSettings = {
+  name: { type: 'string' }, kind: { type: 'string', enum: ['tune', 'everflow', 'generic'] },
+  click_id_param: { type: 'string', description: "Parameter carrying our click id; empty = the kind's default" },
+  default_currency: { type: 'string', example: 'USD' },
+  allowed_sources: { type: 'array', items: { type: 'string' }, description: 'Allow-list: IPs, CIDR, TUNE ranges (192.0.2.0-255); empty = any address' },
+};
+const partnerPath = { name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } };
 const notFound = { 404: { description: 'Unknown id', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } };
 const ok = (schema: string, csv = true) => ({
   200: {
@@ -51,16 +70,19 @@ export const OPENAPI_DOCUMENT = {
     title: 'Trackly gateway',
     version: '1.0.0',
     description:
-      'The dashboards\' HTTP/JSON API over the Trackly services. JSON is proto3 JSON: int64 counters are decimal strings ' +
+      "The console's HTTP/JSON API over the Trackly services. JSON is proto3 JSON: int64 counters are decimal strings " +
       'and zero values are omitted. Every Money carries `amount`, the exact decimal string. Ratios named *Ppm are in ' +
-      'millionths (120000 = 12%).',
+      'millionths (120000 = 12%). Every error, a path that is no route included (404), is { error, message, fields? }; a ' +
+      'URL longer than GATEWAY_MAX_URL_BYTES is answered 414.',
   },
   security: [{ bearer: [] }, { apiKey: [] }],
   paths: {
     '/api/reports/performance': {
       get: {
         summary: 'Sends, clicks, conversions and revenue grouped by one or two dimensions',
-        description: 'A key restricted to campaigns/offers gets only their rows (and totals over them).',
+        description:
+          'A key restricted to campaigns/offers gets only their rows (and totals over them); its own campaign/offer filters ' +
+          'narrow that, and ids outside the grant are a 403. Unknown parameters are a 400.',
         ...scope('reports:read'),
         parameters: [
           { name: 'group_by', in: 'query', required: true, schema: grouping },
@@ -70,9 +92,13 @@ export const OPENAPI_DOCUMENT = {
             description: 'conversion: each event on its own date; send: clicks and conversions on their message\'s send date (cohort).',
           },
           ...rangeParams,
+          idList('campaign'),
+          idList('offer'),
+          { ...idList('creative'), description: 'Only these creatives: answered 501 until reporting filters by creative.' },
+          { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
           formatParam,
         ],
-        responses: { ...ok('PerformanceReport'), ...errors },
+        responses: { ...ok('PerformanceReport'), ...errors, ...waiting },
       },
     },
     '/api/reports/reconciliation': {
@@ -127,31 +153,94 @@ export const OPENAPI_DOCUMENT = {
         responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } }, ...errors, ...notFound },
       },
     },
-    '/api/partners/{partnerId}/test-postback': {
-      post: {
-        summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
-        ...scope('partners:write'),
-        parameters: [{ name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } }],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['token', 'click_id'],
-                properties: {
-                  token: { type: 'string', description: "The partner's current token (only its hash is stored)" },
-                  click_id: { type: 'string' },
-                  payout: { type: 'string', example: '24.99', description: 'Decimal; default 1.00' },
-                  currency: { type: 'string', example: 'USD', description: "Default: the partner's currency" },
+    '/api/me': {
+      get: {
+        summary: 'What the presented API key may do: its name, scopes and campaign/offer restriction (open: no keys configured)',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        'x-required-scope': 'any key',
+        responses: {
+          200: {
+            description: 'OK',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    name: { type: ['string', 'null'] }, open: { type: 'boolean' }, scopes: { type: 'array', items: { type: 'string' } },
+                    campaigns: { type: 'array', items: { type: 'string' } }, offers: { type: 'array', items: { type: 'string' } },
+                  },
                 },
               },
             },
           },
+          401: errors[401],
         },
+      },
+    },
+    '/api/conversions': {
+      get: {
+        summary: 'Conversions newest first, by partner, outcome, partner status and reason; paged',
+        description: 'Not available to a key restricted to campaigns/offers (403). Unknown parameters are a 400.',
+        ...scope('conversions:read'),
+        parameters: [
+          { name: 'partner', in: 'query', schema: { type: 'string' } },
+          { name: 'outcome', in: 'query', schema: { type: 'string', enum: ['attributed', 'unattributed', 'pending'] } },
+          { name: 'status', in: 'query', schema: { type: 'string', enum: ['approved', 'pending', 'rejected', 'reversed'] } },
+          { name: 'reason', in: 'query', schema: { type: 'string', example: 'UNKNOWN_CLICK_ID' } },
+          { name: 'click_id', in: 'query', schema: { type: 'string' } },
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { ...okObject('{ conversions, nextPageToken }'), ...errors },
+      },
+    },
+    '/api/partners': {
+      get: { summary: 'Partners with their counters (never a token)', ...scope('partners:read'), responses: { ...okObject('{ partners }'), ...errors } },
+      post: {
+        summary: 'Registers a partner; the answer holds its token, shown this once, and its postback URL',
+        ...scope('partners:write'),
+        requestBody: jsonBody({ type: 'object', required: ['partner_id', 'kind'], properties: { partner_id: { type: 'string' }, ...partnerSettings } }),
+        responses: { ...okObject('{ partner, token, template }'), 409: { description: 'The id is taken' }, ...errors },
+      },
+    },
+    '/api/partners/{partnerId}': {
+      get: {
+        summary: 'One partner: settings, counters and its postback URL (a placeholder where the token goes)',
+        ...scope('partners:read'), parameters: [partnerPath], responses: { ...okObject('{ partner, counters, template }'), ...errors, ...notFound },
+      },
+      put: {
+        summary: "Replaces a partner's settings (allow-list included); the token stays",
+        ...scope('partners:write'), parameters: [partnerPath],
+        requestBody: jsonBody({ type: 'object', required: ['kind'], properties: partnerSettings }),
+        responses: { ...okObject('{ partner }'), ...errors, ...notFound },
+      },
+    },
+    '/api/partners/{partnerId}/rotate-token': {
+      post: {
+        summary: 'A new token (the old one stops at once), shown in this answer only, with the postback URL carrying it',
+        ...scope('partners:write'), parameters: [partnerPath], responses: { ...okObject('{ partner, token, template }'), ...errors, ...notFound },
+      },
+    },
+    '/api/partners/{partnerId}/test-postback': {
+      post: {
+        summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
+        description: "Needs partners:test, not the partner's token: ingest sends the postback as the partner would.",
+        ...scope('partners:test'),
+        parameters: [partnerPath],
+        requestBody: jsonBody({
+          type: 'object',
+          required: ['click_id'],
+          properties: {
+            click_id: { type: 'string' },
+            payout: { type: 'string', example: '24.99', description: 'Decimal; default 1.00' },
+            currency: { type: 'string', example: 'USD', description: "Default: the partner's currency" },
+            conversion_id: { type: 'string', description: 'Default: test-<random>' },
+            token: { type: 'string', description: 'Optional: only for an ingest that cannot sign tests itself' },
+          },
+        }),
         responses: {
           200: {
-            description: 'What happened; an edge refusal (e.g. 401 for a wrong token) is reported in httpStatus, not as an error',
+            description: 'What happened; an edge refusal (e.g. 403 for an address outside the allow-list) is reported in httpStatus, not as an error',
             content: {
               'application/json': {
                 schema: {
@@ -169,6 +258,75 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/api/offers': {
+      get: { summary: 'Offers with all their terms (waits for tracking ListOffers: 501)', ...scope('offers:read'), responses: { ...okObject(), ...errors, ...waiting } },
+    },
+    '/api/offers/{offerId}': {
+      get: {
+        summary: "One offer's terms (waits for tracking GetOffer: 501)", ...scope('offers:read'),
+        parameters: [{ name: 'offerId', in: 'path', required: true, schema: { type: 'string' } }], responses: { ...okObject(), ...errors, ...waiting },
+      },
+      put: {
+        summary: "Creates or replaces an offer's terms (every field: one left out is unset)",
+        ...scope('offers:write'),
+        parameters: [{ name: 'offerId', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: jsonBody({
+          type: 'object',
+          required: ['name', 'destination_url_template', 'default_payout', 'currency'],
+          properties: {
+            name: { type: 'string' }, destination_url_template: { type: 'string', description: 'http(s) URL with {click_id}' },
+            default_payout: { type: 'string', example: '24.99' }, currency: { type: 'string', example: 'USD' },
+            click_window_days: { type: ['integer', 'null'], minimum: 1, maximum: 365, description: 'Unset: 90' },
+            min_conversion_seconds: { type: ['integer', 'null'], minimum: 0, maximum: 86400 },
+            view_through_window_days: { type: ['integer', 'null'], minimum: 1, maximum: 90, description: 'Unset: view-through off' },
+          },
+        }),
+        responses: { ...okObject('{ offer, created }'), ...errors },
+      },
+    },
+    '/api/messages': {
+      get: { summary: 'Messages by campaign/creative with clicked/converted/revenue, paged (waits for reporting ListMessages: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
+    },
+    '/api/contacts': {
+      get: { summary: 'Contacts, paged (waits for reporting ListContacts: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
+    },
+    '/api/operations/import': {
+      post: {
+        summary: 'Imports conversions from a CSV file (the body, text/csv), streamed to ingest: counts and the refused rows with their line numbers',
+        ...scope('operations:write'),
+        parameters: [{ name: 'partner', in: 'query', required: true, schema: { type: 'string' } }],
+        requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string', description: 'click_id,conversion_id,payout,currency,status,occurred_at' } } } },
+        responses: { ...okObject('{ rows, stored, duplicates, adjusted, rejected, errors: [{ line, message }] }'), 413: { description: 'Larger than GATEWAY_MAX_IMPORT_BYTES' }, 415: { description: 'Not text/csv' }, ...errors },
+      },
+    },
+    '/api/operations/replay': {
+      post: {
+        summary: "Replays one partner's archived postbacks with its current settings: dry run (default) first, then dry_run false",
+        ...scope('operations:write'),
+        requestBody: jsonBody({
+          type: 'object', required: ['partner', 'from', 'to'],
+          properties: {
+            partner: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
+            outcomes: { type: 'array', items: { type: 'string' } }, limit: { type: 'integer' }, dry_run: { type: 'boolean', default: true },
+          },
+        }),
+        responses: { ...okObject('ReplayPostbacksResponse'), ...errors, ...notFound },
+      },
+    },
+    '/api/operations/reattribute': {
+      post: {
+        summary: 'Re-runs the current rules over decided conversions (time range and/or offer): the revenue diff per offer and message (dry run, default), then apply',
+        ...scope('operations:write'),
+        requestBody: jsonBody({
+          type: 'object',
+          properties: {
+            from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, offer: { type: 'string' },
+            limit: { type: 'integer' }, dry_run: { type: 'boolean', default: true },
+          },
+        }),
+        responses: { ...okObject('ReattributeResponse'), ...errors },
+      },
+    },
     '/api/openapi.json': {
       get: { summary: 'This document', security: [], responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object' } } } } } },
     },
@@ -176,7 +334,16 @@ export const OPENAPI_DOCUMENT = {
     '/readyz': {
       get: { summary: 'Readiness: every downstream SERVING', security: [], responses: { 200: { description: 'Ready' }, 503: { description: 'A downstream is not serving' } } },
     },
-    '/': { get: { summary: 'The dashboard (HTML; the API key is entered in the page)', security: [], responses: { 200: { description: 'text/html' } } } },
+    '/': {
+      get: {
+        summary: 'The console (HTML; the API key is entered in the page). Any other GET for text/html outside /api answers the same page (its own addresses)',
+        security: [], responses: { 200: { description: 'text/html' }, 503: { description: 'The console is not built' } },
+      },
+    },
+    '/assets/{file}': {
+      get: { summary: "The console's hashed scripts and styles (cached for a year)", security: [], parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'OK' }, 404: { description: 'No such file' } } },
+    },
+    '/favicon.svg': { get: { summary: "The console's icon", security: [], responses: { 200: { description: 'image/svg+xml' } } } },
   },
   components: {
     securitySchemes: {

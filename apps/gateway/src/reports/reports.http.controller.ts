@@ -9,26 +9,30 @@ import {
   GetReconciliationReportResponse,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { Grant, RequireScope } from '../auth/api-key.guard';
-import { ApiKeyGrant, canSee, isRestricted, reportFilter } from '../domain/api-keys';
+import { ApiKeyGrant, canSee, isRestricted, scopedFilter } from '../domain/api-keys';
+import { WaitingForDownstream } from '../downstream/not-yet';
 import { journeyCsv, maturityCsv, messageCsv, performanceCsv, reconciliationCsv } from '../domain/csv';
 import { apiJson } from '../domain/money-json';
 import {
   parseFormat,
   parseMaturityQuery,
+  parsePerformanceFilters,
   parsePerformanceQuery,
   parseReconciliationQuery,
   PerformanceQuery,
   QueryValue,
   RangeQuery,
+  rejectUnknownParams,
 } from '../domain/performance-query';
 import type { ReportingClient } from '../downstream/downstream.providers';
 import { REPORTING_CLIENT } from '../gateway.tokens';
 
 /**
- * Dashboard reports, straight from ReportingService, as JSON or (format=csv) as a CSV download; downstream errors
+ * Reports, straight from ReportingService, as JSON or (format=csv) as a CSV download; downstream errors
  * become HTTP statuses in the global filter. A key restricted to campaigns/offers gets the performance report
- * filtered to them, a message of theirs only (404 otherwise, as if it did not exist), and no report that has no such
- * filter (reconciliation, maturity, journeys: 403).
+ * filtered to them (a request's own campaign/offer filters narrow that, never widen it: ids outside the grant are a
+ * 403), a message of theirs only (404 otherwise, as if it did not exist), and no report that has no such filter
+ * (reconciliation, maturity, journeys: 403). Unknown parameters are a 400, never silently ignored.
  */
 @Controller('api/reports')
 @RequireScope('reports:read')
@@ -41,8 +45,16 @@ export class ReportsHttpController {
   @Get('performance')
   @Header('Cache-Control', 'no-store')
   async performance(@Query() query: PerformanceQuery, @Res({ passthrough: true }) res: Response, @Grant() grant?: ApiKeyGrant) {
+    const request = parsePerformanceQuery(query, this.clock.now());
     const format = parseFormat(query);
-    const report = await this.reporting.getPerformanceReport({ ...parsePerformanceQuery(query, this.clock.now()), filter: reportFilter(grant) });
+    const filters = parsePerformanceFilters(query);
+    const waiting = [filters.creativeIds.length && 'creative_ids', filters.partnerIds.length && 'partner_ids'].filter(Boolean);
+    if (waiting.length) throw new WaitingForDownstream(`ReportingService's PerformanceFilter.${waiting.join(' and ')} to filter by ${waiting.map((w) => String(w).replace('_ids', '')).join(' and ')}`);
+    const { filter, outside } = scopedFilter(grant, filters);
+    if (outside.length) {
+      throw new ForbiddenException({ error: 'PERMISSION_DENIED', message: `this API key may not see ${outside.join(', ')}` });
+    }
+    const report = await this.reporting.getPerformanceReport({ ...request, filter });
     return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : apiJson(GetPerformanceReportResponse, report);
   }
 
@@ -68,11 +80,12 @@ export class ReportsHttpController {
   @Header('Cache-Control', 'no-store')
   async message(
     @Param('messageId') messageId: string,
-    @Query('format') formatParam: QueryValue,
+    @Query() query: { format?: QueryValue },
     @Res({ passthrough: true }) res: Response,
     @Grant() grant?: ApiKeyGrant,
   ) {
-    const format = parseFormat({ format: formatParam });
+    rejectUnknownParams(query, ['format']);
+    const format = parseFormat({ format: query.format });
     const report = await this.reporting.getMessageReport({ messageId });
     // The same answer as for a message that does not exist: a restricted key learns nothing about others' messages.
     if (!canSee(grant, report)) throw new NotFoundError('message', messageId);
@@ -83,13 +96,14 @@ export class ReportsHttpController {
   @Header('Cache-Control', 'no-store')
   async journey(
     @Param('contactId') contactId: string,
-    @Query('format') formatParam: QueryValue,
+    @Query() query: { format?: QueryValue },
     @Res({ passthrough: true }) res: Response,
     @Grant() grant?: ApiKeyGrant,
   ) {
     // A contact's journey crosses campaigns, and its events do not all name theirs: not for a restricted key.
     unrestrictedOnly(grant);
-    const format = parseFormat({ format: formatParam });
+    rejectUnknownParams(query, ['format']);
+    const format = parseFormat({ format: query.format });
     const report = await this.reporting.getContactJourney({ contactId });
     return format === 'csv' ? csv(res, 'journey', journeyCsv(report)) : apiJson(GetContactJourneyResponse, report);
   }

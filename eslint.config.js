@@ -1,6 +1,7 @@
 // Flat config: typescript-eslint's recommended rules, the project tag constraint table, and the rule that domain
 // code (pure business rules) imports no framework, ORM, broker or transport.
 const tseslint = require('typescript-eslint');
+const reactHooks = require('eslint-plugin-react-hooks');
 const moduleBoundaries = require('./tools/eslint/module-boundaries.js');
 
 const FRAMEWORK_IMPORTS = [
@@ -21,6 +22,12 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
     },
+  },
+  {
+    // The console (React): the rules of hooks and their dependency lists.
+    files: ['apps/console/src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
   },
   {
     files: ['apps/*/src/domain/**/*.ts', 'libs/kernel/src/**/*.ts'],

@@ -1,0 +1,336 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ADMIN_KEY, READER_KEY, Stack, startStack } from './stack';
+import { ARTEFACTS, axeViolations, launchChromium, shot } from './browser';
+
+/**
+ * The console in headless Chromium against the real stack (five apps, real Postgres and NATS, data seeded through
+ * the public interfaces): every screen renders with data and passes axe-core without serious or critical
+ * violations; the partner manager's journey (create a partner, copy its TUNE template, send a test postback, find it
+ * under Conversions, open its explanation); an offer's window edited and re-attribution's dry-run diff; a CSV upload
+ * with a bad row. Screenshots of each screen go to dist/console-e2e/.
+ */
+describe('console (headless Chromium, real stack)', () => {
+  jest.setTimeout(90_000);
+  let stack: Stack;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const failedRequests: string[] = [];
+  const consoleErrors: string[] = [];
+  const measured: Record<string, number> = {};
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    stack = await startStack();
+    context = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true, timezoneId: 'UTC', locale: 'en-US' });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.gatewayHttp });
+    page = await context.newPage();
+    // Shorter than Jest's own timeout, so a missing element names itself.
+    page.setDefaultTimeout(15_000);
+    // A request cancelled by leaving its page is not a failure.
+    page.on('requestfailed', (r) => r.failure()?.errorText !== 'net::ERR_ABORTED' && failedRequests.push(`${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    page.on('console', (m) => m.type() === 'error' && !/status of (4\d\d|501)/.test(m.text()) && consoleErrors.push(m.text()));
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  }, 180_000);
+
+  afterAll(async () => {
+    writeFileSync(path.join(ARTEFACTS, 'measurements.json'), JSON.stringify(measured, null, 2));
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const base = () => stack.gatewayHttp;
+  const range = () => `from=${stack.seed.sendDay}&to=${stack.seed.today}&tz=UTC`;
+  const main = () => page.locator('main');
+  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name });
+  async function accessible(name: string) {
+    expect([name, await axeViolations(page)]).toEqual([name, []]);
+    await shot(page, name);
+  }
+
+  it('asks for an API key, then shows what the key may do and the overview with the seeded figures', async () => {
+    await page.goto(`${base()}/?${range()}`);
+    await heading('Sign in with an API key').waitFor();
+    await accessible('00-sign-in');
+    await page.getByLabel('API key', { exact: true }).fill(ADMIN_KEY);
+    const started = Date.now();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const kpis = page.getByRole('list', { name: 'Key figures' });
+    await kpis.waitFor();
+    measured.signInToOverviewMs = Date.now() - started;
+    // 3 sends, 2 engagements (ana tapped twice: one engagement), CTR 66.67%, one conversion of $24.99.
+    const tile = (label: string) => kpis.locator('li', { has: page.locator('.kpi-label', { hasText: new RegExp(`^${label.replace(/[()/]/g, '\\$&')}$`) }) }).locator('.kpi-value');
+    expect(await tile('Sends').textContent()).toBe('3');
+    expect(await tile('Engagements').textContent()).toBe('2');
+    expect(await tile('CTR').textContent()).toBe('66.67%');
+    expect(await tile('Conversions').textContent()).toBe('1');
+    expect(await tile('Approved revenue (USD)').textContent()).toBe('$24.99');
+    expect(await tile('Approved revenue (USD)').locator('span').getAttribute('title')).toBe('24.99 USD');
+    expect(await tile('EPC (USD)').textContent()).toBe('$12.50');
+    // The series: one point per day of the range, zeros included, and the metric picker.
+    const canvas = page.getByRole('img', { name: /Sends per day/ });
+    expect(Number(await canvas.getAttribute('data-points'))).toBe(11);
+    await page.getByLabel('Metric', { exact: true }).selectOption({ label: 'Approved revenue (USD)' });
+    await page.getByRole('img', { name: /Approved revenue \(USD\) per day/ }).waitFor();
+    await page.getByText('The numbers').click();
+    expect(await main().locator('details table tbody tr').count()).toBe(11);
+    await page.getByText('The numbers').click();
+    // What the key may do, one click away.
+    await page.getByText('Key: console-admin').click();
+    await page.locator('.key-panel').getByText('operations:write').waitFor();
+    await page.getByText('Key: console-admin').click();
+    await accessible('01-overview');
+  });
+
+  it('measures the first load of the console (cold cache: page, scripts, key check, the overview with data), for the report', async () => {
+    // A new context: an empty cache, as a person opening the console for the first time.
+    const cold = await browser.newContext({ viewport: { width: 1366, height: 900 }, timezoneId: 'UTC', locale: 'en-US' });
+    // The key is in the tab already (set before the page's own scripts run), as after signing in.
+    await cold.addInitScript(`sessionStorage.setItem('trackly.apiKey', ${JSON.stringify(ADMIN_KEY)})`);
+    const fresh = await cold.newPage();
+    try {
+      const started = Date.now();
+      await fresh.goto(`${base()}/?${range()}`);
+      await fresh.getByRole('list', { name: 'Key figures' }).waitFor();
+      measured.firstLoadToDataMs = Date.now() - started;
+      const timing = JSON.parse(
+        (await fresh.evaluate(
+          `JSON.stringify({ nav: performance.getEntriesByType('navigation')[0], paint: performance.getEntriesByType('paint'), resources: performance.getEntriesByType('resource').map((r) => ({ name: r.name, bytes: r.encodedBodySize })) })`,
+        )) as string,
+      ) as { nav: { responseEnd: number; domContentLoadedEventEnd: number; loadEventEnd: number }; paint: { name: string; startTime: number }[]; resources: { name: string; bytes: number }[] };
+      measured.htmlResponseEndMs = Math.round(timing.nav.responseEnd);
+      measured.domContentLoadedMs = Math.round(timing.nav.domContentLoadedEventEnd);
+      measured.loadEventMs = Math.round(timing.nav.loadEventEnd);
+      measured.firstContentfulPaintMs = Math.round(timing.paint.find((p) => p.name === 'first-contentful-paint')?.startTime ?? -1);
+      measured.firstLoadScriptBytesGzip = timing.resources.filter((r) => r.name.endsWith('.js')).reduce((s, r) => s + r.bytes, 0);
+    } finally {
+      await cold.close();
+    }
+    expect(measured.firstLoadScriptBytesGzip).toBeGreaterThan(0);
+  });
+
+  it('Performance: groups, then-by, sorts, pages, chooses columns, filters in the API, and downloads the CSV of what is shown', async () => {
+    await page.getByRole('link', { name: 'Performance' }).click();
+    await heading('Performance').waitFor();
+    const table = page.getByTestId('performance');
+    await table.locator('tbody tr').first().waitFor();
+    const rows = () => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(await rows()).toEqual([
+      ['Spring 20% off (cr-20off)', '2', '1', '50.00%', '1', '100.00%', '$24.99', '$12.50', '$24.99'],
+      ['Free shipping (cr-ship)', '1', '1', '100.00%', '0', '0.00%', '–', '–', '–'],
+    ]);
+    expect(await table.locator('tfoot td').allTextContents()).toEqual(['Total', '3', '2', '66.67%', '1', '50.00%', '$24.99', '$8.33', '$12.50']);
+    // Sorting by sends, ascending then descending.
+    await table.getByRole('button', { name: /^Sends/ }).click();
+    expect((await rows()).map((r) => r[0])).toEqual(['Spring 20% off (cr-20off)', 'Free shipping (cr-ship)']);
+    expect(await table.locator('th[aria-sort]').getAttribute('aria-sort')).toBe('descending');
+    await table.getByRole('button', { name: /^Sends/ }).click();
+    expect((await rows()).map((r) => r[0])).toEqual(['Free shipping (cr-ship)', 'Spring 20% off (cr-20off)']);
+    // The column chooser: taps shown, EPC hidden.
+    await table.locator('summary', { hasText: /^Columns/ }).click();
+    await table.getByLabel('Taps', { exact: true }).check();
+    await table.getByLabel('EPC', { exact: true }).uncheck();
+    await table.locator('summary', { hasText: /^Columns/ }).click();
+    expect(await table.locator('thead th').allTextContents()).toEqual(['Creative ↕', 'Sends ▲', 'Engagements ↕', 'Taps ↕', 'CTR ↕', 'Conversions ↕', 'CVR ↕', 'Approved revenue ↕', 'Revenue / send ↕']);
+    // The CSV is exactly the table: visible columns, this order, exact values.
+    const [download] = await Promise.all([page.waitForEvent('download'), table.getByRole('button', { name: /Download CSV/ }).click()]);
+    const csv = readFileSync((await download.path())!, 'utf8').split('\r\n');
+    expect(csv).toEqual([
+      'Creative,Sends,Engagements,Taps,CTR,Conversions,CVR,Approved revenue,Revenue / send',
+      'Free shipping (cr-ship),1,1,1,1.00,0,0.00,,',
+      'Spring 20% off (cr-20off),2,1,2,0.50,1,1.00,24.99,12.495',
+      'TOTAL,3,2,3,0.666667,1,0.50,24.99,8.33',
+      '',
+    ]);
+    // Then by date, filtered by campaign in the API.
+    await page.getByLabel('Then by', { exact: true }).selectOption('date');
+    await page.getByLabel('Campaign ids', { exact: true }).fill('camp-spring');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await table.locator('thead th', { hasText: 'Date' }).waitFor();
+    // Sends and taps on the send day, the conversion on its own day (conversion date basis).
+    expect(new Set((await rows()).map((r) => r[1]))).toEqual(new Set([stack.seed.sendDay, stack.seed.today]));
+    await accessible('02-performance');
+    // A filter reporting cannot apply yet is said so next to the action, not silently ignored.
+    await page.getByLabel('Partner ids', { exact: true }).fill('network-a');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('form', { name: 'Grouping and filters' }).getByRole('alert').filter({ hasText: 'Not available yet' }).waitFor();
+    await page.getByLabel('Partner ids', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+  });
+
+  it('Messages and contacts: a message with every tap, and a contact journey', async () => {
+    await page.getByRole('link', { name: 'Messages & contacts' }).click();
+    await heading('Messages & contacts').waitFor();
+    // The paged lists wait for reporting: said so, with the look-ups next to them.
+    await main().getByText(/ReportingService\.ListMessages/).waitFor();
+    await accessible('03-messages');
+    await page.getByLabel('Message id', { exact: true }).fill('m1');
+    await page.getByRole('button', { name: 'Open message' }).click();
+    await heading('Message m1').waitFor();
+    await main().getByText(/Yes, first at .* \(2 taps\)/).waitFor();
+    expect(await main().locator('ol.taps li .badge').allTextContents()).toEqual(['person · engagement', 'person · repeat tap']);
+    await main().getByText('$24.99').first().waitFor();
+    await accessible('04-message');
+    await main().getByRole('link', { name: 'ana' }).click();
+    await heading('Contact ana').waitFor();
+    await main().locator('ol.journey li').nth(2).waitFor();
+    expect(await main().locator('ol.journey li strong').allTextContents()).toEqual(['Message sent', 'Tapped the link', 'Tapped the link', 'Converted']);
+    await accessible('05-contact');
+  });
+
+  let tuneTemplate = '';
+
+  it('journey: creates a TUNE partner (token shown once) and copies its postback template', async () => {
+    await page.getByRole('link', { name: 'Partners' }).click();
+    await heading('Partners').waitFor();
+    await page.getByTestId('partners').getByRole('link', { name: /Network A/ }).waitFor();
+    await page.getByLabel('Partner id (in the postback path)', { exact: true }).fill('tune-acme');
+    await page.getByLabel('Name', { exact: true }).fill('Acme on TUNE');
+    await page.getByLabel('Platform', { exact: true }).selectOption('tune');
+    await page.getByRole('button', { name: 'Register partner' }).click();
+    const created = page.getByTestId('created-partner');
+    await created.waitFor();
+    const token = await created.getByLabel('Postback token (shown once)', { exact: true }).inputValue();
+    expect(token.length).toBeGreaterThan(20);
+    await created.getByRole('button', { name: 'Copy' }).nth(1).click();
+    await created.getByText('Copied to the clipboard.').waitFor();
+    tuneTemplate = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    expect(tuneTemplate).toContain('/postbacks/tune-acme?');
+    expect(tuneTemplate).toContain('{aff_click_id}');
+    expect(tuneTemplate).toContain(token);
+    await page.getByTestId('partners').getByRole('link', { name: /Acme on TUNE/ }).waitFor();
+    await accessible('06-partners');
+  });
+
+  it('journey: sends a test postback without typing the token, finds it under Conversions and opens its explanation', async () => {
+    await page.getByTestId('partners').getByRole('link', { name: /Acme on TUNE/ }).click();
+    await heading('Partner tune-acme').waitFor();
+    expect(await page.getByLabel('Postback URL template', { exact: true }).inputValue()).toContain('/postbacks/tune-acme?');
+    // ben's tap (message m2) converts through the new partner.
+    await page.getByLabel('Click id', { exact: true }).fill(stack.seed.clickIds[2]);
+    await page.getByLabel('Payout', { exact: true }).fill('19.99');
+    await page.getByRole('button', { name: 'Send test postback' }).click();
+    const result = page.getByTestId('test-result');
+    await result.waitFor();
+    expect(await result.textContent()).toContain('HTTP 200');
+    const conversionId = (await result.getByRole('link').textContent())!;
+    await accessible('07-partner');
+
+    await page.getByRole('link', { name: 'Conversions' }).click();
+    await heading('Conversions').waitFor();
+    await page.getByLabel('Partner id', { exact: true }).fill('tune-acme');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const row = page.getByTestId('conversions').getByRole('link', { name: `tune-acme / ${conversionId}` });
+    await row.waitFor();
+    await accessible('08-conversions');
+    await row.click();
+    await heading(`Conversion tune-acme / ${conversionId}`).waitFor();
+    // Attribution decides within seconds: refresh until it has.
+    for (let i = 0; i < 40 && !(await main().getByRole('heading', { name: /Credited to message m2/ }).isVisible()); i++) {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await page.getByRole('button', { name: 'Refresh' }).isEnabled();
+      await page.waitForTimeout(250);
+    }
+    await main().getByRole('heading', { name: 'Credited to message m2' }).waitFor();
+    const checklist = await page.getByRole('list', { name: 'Troubleshooting checklist' }).locator('li .check-answer').allTextContents();
+    expect(checklist).toEqual(['yes', 'yes', 'yes', 'yes']);
+    await main().getByText('30 days, the offer\'s own window').waitFor();
+    await main().getByRole('img', { name: /Timeline of 1 candidate clicks/ }).waitFor();
+    await main().locator('ol.history li').first().waitFor();
+    await accessible('09-conversion');
+  });
+
+  it("edits an offer's window and shows re-attribution's dry-run revenue diff", async () => {
+    await page.getByRole('link', { name: 'Offers' }).click();
+    await heading('Offers').waitFor();
+    // The catalog list waits for tracking's ListOffers: said so in place.
+    await main().getByText(/TrackingService\.ListOffers/).waitFor();
+    await page.getByLabel('Offer id', { exact: true }).fill('summer');
+    await page.getByLabel('Name', { exact: true }).fill('Summer Clearance');
+    await page.getByLabel('Destination URL (with {click_id})', { exact: true }).fill('https://shop.example.com/summer?aff_click_id={click_id}');
+    await page.getByLabel('Default payout', { exact: true }).fill('24.99');
+    await page.getByLabel('Currency', { exact: true }).fill('USD');
+    // The seed's taps are ten days old: a 5-day window takes both conversions' credit away.
+    await page.getByLabel('Click window (days, 1-365)', { exact: true }).fill('5');
+    await page.getByRole('button', { name: 'Save offer' }).click();
+    await main().getByText(/Saved Summer Clearance \(summer\): window 5 days/).waitFor();
+    await page.getByRole('button', { name: 'Dry run: show the revenue diff' }).click();
+    const diff = page.getByTestId('reattribution-result');
+    await diff.waitFor();
+    expect(await diff.getByRole('status').textContent()).toMatch(/Dry run, nothing changed: 2 decisions examined, 2 would change/);
+    const byOffer = await diff.getByRole('table', { name: 'Revenue by offer' }).locator('tbody td').allTextContents();
+    expect(byOffer).toEqual(['summer', '$44.98', '$0.00', '-$44.98', '$0.00 → $0.00']);
+    await accessible('10-offers');
+  });
+
+  it('Operations: uploads a CSV with a bad row, replays, reconciles against the partner totals, shows cohort maturity', async () => {
+    await page.getByRole('link', { name: 'Operations' }).click();
+    await heading('Operations').waitFor();
+    const csv = ['click_id,conversion_id,payout,currency,status,occurred_at', `${stack.seed.clickIds[0]},imp-1,5.00,USD,approved,${new Date().toISOString()}`, 'nope,imp-2,abc,USD,approved,2026-01-01T00:00:00Z', ''].join('\n');
+    await page.locator('#import').getByLabel('Partner id', { exact: true }).fill('network-a');
+    await page.getByLabel('CSV file', { exact: true }).setInputFiles({ name: 'conversions.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Upload and import' }).click();
+    const imported = page.getByTestId('import-result');
+    await imported.waitFor();
+    expect(await imported.locator('p').textContent()).toMatch(/^2 rows: 1 stored, 0 duplicates, 0 adjusted, 1 refused\./);
+    const refused = await imported.locator('tbody tr td').allTextContents();
+    expect(refused[0]).toBe('3');
+    expect(refused[1]).toMatch(/payout/);
+
+    await page.locator('#replay').getByLabel('Partner id', { exact: true }).fill('network-a');
+    await page.locator('#replay').getByLabel(/Original outcomes/).fill('stored');
+    await page.locator('#replay').getByRole('button', { name: 'Dry run' }).click();
+    const replay = page.getByTestId('replay-result');
+    await replay.waitFor();
+    expect(await replay.locator('p').textContent()).toMatch(/^Dry run, nothing stored: 1 duplicate/);
+
+    const rec = page.getByTestId('reconciliation');
+    await rec.locator('tbody tr').first().waitFor();
+    // The partner's platform says one conversion and $10.01 more than we received.
+    const received = (await rec.locator('tbody tr').first().locator('td').first().textContent())!;
+    const [, count, dollars] = /^(\d+) · \$([\d,]+\.\d\d)$/.exec(received)!;
+    const theirs = (Number(dollars.replace(/,/g, '')) * 100 + 1001) / 100;
+    await rec.getByLabel(/Partner's conversions, network-a/).first().fill(String(Number(count) + 1));
+    await rec.getByLabel(/Partner's payout, network-a/).first().fill(theirs.toFixed(2));
+    expect(await rec.getByTestId('reconciliation-diff').first().textContent()).toBe('+1 conversions +$10.01');
+    const maturity = page.getByTestId('maturity');
+    await maturity.locator('tbody tr').first().waitFor();
+    expect(await maturity.locator('tbody tr').last().locator('th').textContent()).toBe('All sends');
+    await accessible('11-operations');
+  });
+
+  it('fits a 390 px wide phone: no sideways scrolling of the page, tables scroll inside their card', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [link, title] of [['Overview', 'Overview'], ['Performance', 'Performance'], ['Partners', 'Partners'], ['Operations', 'Operations']]) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await heading(title).waitFor();
+      await page.waitForLoadState('networkidle');
+      const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
+      expect([title, width]).toEqual([title, 390]);
+      await shot(page, `12-phone-${title.toLowerCase()}`, false);
+    }
+    await page.setViewportSize({ width: 1366, height: 900 });
+  });
+
+  it('shows a campaign-restricted read-only key what it may do, and offers it no setup action', async () => {
+    await page.getByText('Key: console-admin').click();
+    await page.getByRole('button', { name: 'Use another key' }).click();
+    await page.getByLabel('API key', { exact: true }).fill(READER_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('list', { name: 'Key figures' }).waitFor();
+    await page.getByText('Key: camp-reader').click();
+    await page.getByText(/Only campaigns camp-spring/).waitFor();
+    await page.getByText('Key: camp-reader').click();
+    await page.getByRole('link', { name: 'Partners' }).click();
+    await heading('Partners').waitFor();
+    expect(await main().locator('.status-scope').allTextContents()).toEqual([
+      'Your API key does not grant partners:read: this action is not available to it.',
+      'Your API key does not grant partners:write: this action is not available to it.',
+    ]);
+    expect(failedRequests).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+});

@@ -10,7 +10,7 @@ const APPS = [
   { name: 'ingest', main: main('ingest'), db: true, listens: (e) => [`gRPC  127.0.0.1:${e.INGEST_GRPC_PORT || 50052}`, `HTTP  http://127.0.0.1:${e.INGEST_HTTP_PORT || 3002}/postbacks/{partner}  (partner postbacks)`], ready: (e) => ({ http: `http://127.0.0.1:${e.INGEST_HTTP_PORT || 3002}/readyz` }) },
   { name: 'attribution', main: main('attribution'), db: true, listens: (e) => [`gRPC  127.0.0.1:${e.ATTRIBUTION_GRPC_PORT || 50053}`], ready: (e) => ({ grpc: `127.0.0.1:${e.ATTRIBUTION_GRPC_PORT || 50053}` }) },
   { name: 'reporting', main: main('reporting'), db: true, listens: (e) => [`gRPC  127.0.0.1:${e.REPORTING_GRPC_PORT || 50054}`], ready: (e) => ({ grpc: `127.0.0.1:${e.REPORTING_GRPC_PORT || 50054}` }) },
-  { name: 'gateway', main: main('gateway'), db: false, listens: (e) => [`HTTP  http://127.0.0.1:${e.GATEWAY_HTTP_PORT || 3000}/api/reports/performance?group_by=offer  (dashboards)`], ready: (e) => ({ http: `http://127.0.0.1:${e.GATEWAY_HTTP_PORT || 3000}/healthz` }) },
+  { name: 'gateway', main: main('gateway'), db: false, listens: (e) => [`HTTP  http://127.0.0.1:${e.GATEWAY_HTTP_PORT || 3000}/  (the console; its API under /api, described at /api/openapi.json)`], ready: (e) => ({ http: `http://127.0.0.1:${e.GATEWAY_HTTP_PORT || 3000}/healthz` }) },
 ];
 
 module.exports = { APPS, root };

@@ -15,7 +15,7 @@ const DIST = path.join(ROOT, 'dist/bench/platform');
 const PROFILE_DIR = path.join(ROOT, 'dist/bench/profiles');
 const mainOf = (app) => path.join(DIST, 'apps', app, 'src/main.js');
 
-/** Compiles the five apps (and the libs they import) with one tsc run; the gateway also needs its dashboard files. */
+/** Compiles the five apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
 function build() {
   const t = Date.now();
   fs.rmSync(DIST, { recursive: true, force: true });
@@ -27,7 +27,6 @@ function build() {
     console.warn('bench build: tsc reported type errors (see above); running what it emitted');
   }
   execFileSync(bin('tsc-alias'), ['-p', 'bench/tsconfig.apps.json'], { cwd: ROOT, stdio: 'inherit' });
-  fs.cpSync(path.join(ROOT, 'apps/gateway/dashboard'), path.join(DIST, 'apps/gateway/dashboard'), { recursive: true });
   for (const app of ['tracking', 'ingest', 'attribution', 'reporting', 'gateway']) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
   console.log(`built the apps into ${path.relative(ROOT, DIST)} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }

@@ -3,3 +3,4 @@ export * from './events';
 export * from './messaging';
 export * from './messaging.module';
 export * from './outbox';
+export * from './table-relay';

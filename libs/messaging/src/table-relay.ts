@@ -1,0 +1,337 @@
+import type { Pool, PoolClient } from 'pg';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { Counter, Gauge } from 'prom-client';
+import type { Logger } from '@trackly/logging';
+import { addScrapeHook, metricsRegistry } from '@trackly/observability';
+import { Messaging } from './messaging';
+
+/**
+ * A relay that publishes the rows of a business table itself as events, for a write path where one durable row must
+ * be the whole synchronous write (the click edge: no outbox row beside each click). The table carries, on each row
+ * written for the relay, `xid xid8` = pg_current_xact_id() of the writing transaction and `seq bigint` from a
+ * sequence; the relay reads rows in (xid, seq) order after a cursor kept in `table_relay_cursors`.
+ *
+ * Why not a cursor over `seq` alone: sequence values are taken when a row is inserted, not when its transaction
+ * commits, so a row with a smaller seq can become visible after a larger one has been read; a cursor that moved
+ * past it would never see it. Transaction ids have the same problem. The relay therefore reads only rows whose xid
+ * is below the xmin of its snapshot (`pg_snapshot_xmin(pg_current_snapshot())`): every transaction with a smaller
+ * xid has ended, so each such row is either visible now or will never exist, and no row can later appear behind
+ * the cursor. The price: a row waits until every write transaction older than its own has ended (normally
+ * milliseconds; an open write transaction anywhere on the cluster holds publication back for as long as it stays
+ * open, which `table_relay_backlog_rows` and `table_relay_oldest_age_seconds` show).
+ *
+ * One relay publishes at a time per cursor (a session advisory lock; replicas that do not get it skip the pass).
+ * Each event goes out with Nats-Msg-Id = the row's stable id, and the cursor moves only after JetStream acknowledged
+ * the batch, so a crash between publish and cursor update republishes, and the stream's duplicate window drops it.
+ */
+
+/** DDL of the cursor table; run by a migration of the service that owns the source table. */
+export function tableRelayCursorsSql(schema: string): string[] {
+  return [
+    `CREATE TABLE "${schema}".table_relay_cursors (
+      relay text PRIMARY KEY,
+      xid xid8 NOT NULL,
+      seq bigint NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`,
+  ];
+}
+
+export function dropTableRelayCursorsSql(schema: string): string[] {
+  return [`DROP TABLE "${schema}".table_relay_cursors`];
+}
+
+/** DDL of the index the relay reads in order (partial: rows written before the table became a source have no xid). */
+export function tableRelayIndexSql(table: string, indexName: string): string {
+  return `CREATE INDEX ${indexName} ON ${table} (xid, seq) WHERE xid IS NOT NULL`;
+}
+
+/** One event built from one row. */
+export interface RelayedEvent {
+  /** Subject without the environment prefix, e.g. trackly.tracking.v1.ClickRecorded. */
+  subject: string;
+  /** Nats-Msg-Id: stable for the row (a republish must carry the same id). */
+  id: string;
+  payload: Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface TableRelayOptions<Row> {
+  pool: Pool;
+  messaging: Messaging;
+  /** Schema holding table_relay_cursors. */
+  schema: string;
+  /** This relay's cursor, unique within the schema (e.g. "clicks"). */
+  name: string;
+  /** The source table, schema-qualified; it is aliased `t` in `columns` and `joins`. */
+  table: string;
+  /** Select list for `toEvent` (columns of `t` and of the joins). */
+  columns: string;
+  /** Joins after `FROM <table> AS t` (e.g. a parent row the event also needs). */
+  joins?: string;
+  toEvent(row: Row): RelayedEvent;
+  /** A timestamp column of `t` for the age of the oldest unpublished row (metrics). */
+  timeColumn?: string;
+  /** Rows per read (default 1000). */
+  batchSize?: number;
+  /** Batches published while earlier ones wait for their acks (default 3). */
+  inFlight?: number;
+  /** Poll interval when nothing wakes the relay (another replica's writes, a missed kick); default 200 ms. */
+  pollMs?: number;
+  logger?: Logger;
+}
+
+const published = new Counter({
+  name: 'table_relay_published_total',
+  help: 'Rows of a table published as events by its relay',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});
+
+const failures = new Counter({
+  name: 'table_relay_publish_failures_total',
+  help: 'Table relay passes that failed (retried)',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});
+
+const backlog = new Gauge({
+  name: 'table_relay_backlog_rows',
+  help: 'Committed rows of a relayed table not yet published (past the cursor)',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});
+
+const oldestAge = new Gauge({
+  name: 'table_relay_oldest_age_seconds',
+  help: 'Age of the oldest committed, unpublished row of a relayed table (0 when none)',
+  labelNames: ['relay'] as const,
+  registers: [metricsRegistry],
+});
+
+interface Cursor {
+  xid: string;
+  seq: string;
+}
+
+interface Leader {
+  client: PoolClient;
+  /** Where the persisted cursor is (rows after it are unpublished or in flight). */
+  cursor: Cursor;
+}
+
+interface InFlightBatch {
+  end: Cursor;
+  count: number;
+  acks: Promise<unknown>;
+}
+
+export class TableRelay<Row extends Record<string, unknown>> {
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private pending = false;
+  private removeScrapeHook?: () => void;
+  private leader?: Leader;
+  private readonly label: string;
+  private readonly lockKey: string;
+  private readonly selectSql: string;
+
+  constructor(private readonly opts: TableRelayOptions<Row>) {
+    this.label = `${opts.schema}.${opts.name}`;
+    this.lockKey = `trackly-table-relay:${this.label}`;
+    // xid below the snapshot's xmin: every older transaction has ended, so nothing can still appear behind the cursor.
+    this.selectSql = `SELECT t.xid::text AS relay_xid, t.seq::text AS relay_seq, ${opts.columns}
+      FROM ${opts.table} AS t ${opts.joins ?? ''}
+      WHERE t.xid IS NOT NULL AND (t.xid, t.seq) > ($1::xid8, $2::bigint)
+        AND t.xid < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY t.xid, t.seq
+      LIMIT $3`;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const labels = { relay: this.label };
+    const age = this.opts.timeColumn
+      ? `EXTRACT(EPOCH FROM now() - min(t.${this.opts.timeColumn}))::float8`
+      : 'NULL::float8';
+    this.removeScrapeHook = addScrapeHook(async () => {
+      const { rows } = await this.opts.pool.query<{ n: string; age: number | null }>(
+        `SELECT count(*) AS n, ${age} AS age FROM ${this.opts.table} AS t, "${this.opts.schema}".table_relay_cursors AS c
+         WHERE c.relay = $1 AND t.xid IS NOT NULL AND (t.xid, t.seq) > (c.xid, c.seq)`,
+        [this.opts.name],
+      );
+      backlog.set(labels, Number(rows[0]?.n ?? 0));
+      oldestAge.set(labels, rows[0]?.age ?? 0);
+    });
+    this.loop = this.run();
+  }
+
+  /** Called after a commit that wrote source rows: publish soon instead of at the next poll. */
+  kick(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Stops polling after a final flush of what is committed (and publishable). */
+  async stop(): Promise<void> {
+    if (!this.running) {
+      await this.resign(); // a relay only ever flushed by hand may still lead
+      return;
+    }
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await this.flush().catch((e) => this.opts.logger?.warn({ err: e, relay: this.label }, 'table relay final flush failed'));
+    await this.resign();
+    this.removeScrapeHook?.();
+    this.removeScrapeHook = undefined;
+    backlog.remove({ relay: this.label });
+    oldestAge.remove({ relay: this.label });
+  }
+
+  /** Publishes every publishable row; resolves when none is left (or another replica holds the relay). */
+  async flush(): Promise<void> {
+    while ((await this.pass()) > 0) {
+      /* keep going */
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failed = 0;
+    while (this.running) {
+      try {
+        this.pending = false;
+        const n = await this.pass();
+        failed = 0;
+        if (n > 0) continue;
+      } catch (e) {
+        failed++;
+        failures.inc({ relay: this.label });
+        this.opts.logger?.warn({ err: (e as Error).message, failures: failed, relay: this.label }, 'table relay: publish failed, will retry');
+      }
+      if (!this.running) break;
+      const wait = failed ? Math.min(5000, 100 * 2 ** failed) : (this.opts.pollMs ?? 200);
+      if (this.pending && !failed) {
+        // Rows committed by a kick can still be above xmin for a moment (an older transaction ending): a short
+        // breath, not a busy loop.
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, wait);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /**
+   * One pass as the leader (the holder of the relay's advisory lock): reads batches after the cursor and publishes
+   * them, up to `inFlight` batches on the wire before the oldest one's acks are awaited and the cursor is moved past
+   * it. Returns how many rows were published (0 also when another replica leads).
+   */
+  private async pass(): Promise<number> {
+    const leader = await this.lead();
+    if (!leader) return 0;
+    try {
+      return await this.publishFrom(leader);
+    } catch (e) {
+      this.resign(e);
+      throw e;
+    }
+  }
+
+  /**
+   * Leadership is kept between passes on one pooled connection holding a session advisory lock (and the cursor is
+   * cached), so a busy relay costs one read and one cursor update per batch. The lock dies with the connection:
+   * a crashed or cut-off leader frees it for another replica.
+   */
+  private async lead(): Promise<Leader | undefined> {
+    if (this.leader) return this.leader;
+    const client = await this.opts.pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey]);
+      if (!rows[0].ok) {
+        client.release();
+        return undefined;
+      }
+      const table = `"${this.opts.schema}".table_relay_cursors`;
+      await client.query(`INSERT INTO ${table} (relay, xid, seq) VALUES ($1, '0', 0) ON CONFLICT (relay) DO NOTHING`, [this.opts.name]);
+      const cursor = (await client.query<Cursor>(`SELECT xid::text AS xid, seq::text AS seq FROM ${table} WHERE relay = $1`, [this.opts.name])).rows[0];
+      this.leader = { client, cursor };
+      return this.leader;
+    } catch (e) {
+      // Destroyed, not returned to the pool: a lock it may hold goes with it.
+      client.release(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
+  }
+
+  /** Gives leadership up: after an error by destroying the connection (and its lock), else by unlocking. */
+  private resign(error?: unknown): Promise<void> {
+    const leader = this.leader;
+    this.leader = undefined;
+    if (!leader) return Promise.resolve();
+    if (error !== undefined) {
+      leader.client.release(error instanceof Error ? error : new Error(String(error)));
+      return Promise.resolve();
+    }
+    return leader.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]).then(
+      () => leader.client.release(),
+      (e: Error) => leader.client.release(e),
+    );
+  }
+
+  private async publishFrom(leader: Leader): Promise<number> {
+    const { client } = leader;
+    const limit = this.opts.batchSize ?? 1000;
+    const inFlight = Math.max(1, this.opts.inFlight ?? 3);
+    const window: InFlightBatch[] = [];
+    let cursor = leader.cursor;
+    let total = 0;
+    const settle = async (b: InFlightBatch) => {
+      await b.acks;
+      // Fault-suite hook (tools/faults): die between publish and cursor update, the window Nats-Msg-Id dedupe exists for.
+      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
+      await client.query(`UPDATE "${this.opts.schema}".table_relay_cursors SET xid = $2::xid8, seq = $3::bigint, updated_at = now() WHERE relay = $1`, [
+        this.opts.name,
+        b.end.xid,
+        b.end.seq,
+      ]);
+      leader.cursor = b.end;
+      published.inc({ relay: this.label }, b.count);
+      total += b.count;
+    };
+    try {
+      for (;;) {
+        const { rows } = await client.query<Row & { relay_xid: string; relay_seq: string }>(this.selectSql, [cursor.xid, cursor.seq, limit]);
+        if (!rows.length) break;
+        const acks = Promise.all(
+          rows.map((row) => {
+            const e = this.opts.toEvent(row);
+            const h = natsHeaders();
+            for (const [k, v] of Object.entries(e.headers ?? {})) h.set(k, v);
+            return this.opts.messaging.js.publish(this.opts.messaging.subject(e.subject), e.payload, { msgID: e.id, headers: h });
+          }),
+        );
+        acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
+        const last = rows[rows.length - 1];
+        cursor = { xid: last.relay_xid, seq: last.relay_seq };
+        window.push({ end: cursor, count: rows.length, acks });
+        if (window.length >= inFlight) await settle(window.shift()!);
+        if (rows.length < limit) break;
+      }
+      while (window.length) await settle(window.shift()!);
+      return total;
+    } catch (e) {
+      // The cursor stays after the last acknowledged batch; later ones are republished (and deduplicated) next pass.
+      await Promise.allSettled(window.map((b) => b.acks));
+      throw e;
+    }
+  }
+}

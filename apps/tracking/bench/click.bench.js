@@ -16,7 +16,7 @@ const { fork } = require('node:child_process');
 const { Client } = require('pg');
 const autocannon = require('autocannon');
 // The suite's own helpers (bench/lib): one definition of where Postgres and NATS are and how to reach them.
-const { NATS_URL, admin, dbUrl, freePort } = require('../../../bench/lib/common');
+const { NATS_URL, acquireBenchLock, admin, dbUrl, freePort } = require('../../../bench/lib/common');
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -148,6 +148,40 @@ async function load(port, codes, seconds) {
   };
 }
 
+/** Peak resident set size of a process so far, in MB (VmHWM, Linux); undefined elsewhere. */
+function peakRssMb(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One bench at a time on the machine (bench/lib/common.js's lock), unless `npm run bench` (an ancestor of this
+ * process) already holds it.
+ */
+async function benchLock() {
+  const fs = require('node:fs');
+  const file = path.join(require('node:os').tmpdir(), 'trackly-bench.lock');
+  let holder = 0;
+  try {
+    holder = Number(fs.readFileSync(file, 'utf8')) || 0;
+  } catch {
+    /* free */
+  }
+  for (let pid = process.ppid; pid > 1; ) {
+    if (pid === holder) return;
+    try {
+      pid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  await acquireBenchLock(file);
+}
+
 /** CPU seconds (user + system) the process has used so far, from /proc (Linux); undefined elsewhere. */
 function cpuSeconds(pid) {
   try {
@@ -166,8 +200,13 @@ async function measure(name, start, codes) {
     const r = await load(port, codes, DURATION);
     const cpu = cpu0 === undefined ? undefined : (cpuSeconds(child.pid) - cpu0) / DURATION;
     const cpuText = cpu === undefined ? '' : `, server CPU ${(cpu * 100).toFixed(0)}% of a core`;
-    console.log(`  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.redirects} redirects, ${r.other} other${cpuText})`);
-    return { name, ...r };
+    const rss = peakRssMb(child.pid);
+    const cpuPerReq = cpu === undefined || !r.rps ? undefined : (cpu * 1000) / r.rps;
+    console.log(
+      `  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.redirects} redirects, ${r.other} other${cpuText}` +
+        `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
+    );
+    return { name, ...r, rss, cpuPerReq };
   } finally {
     await stop(child);
   }
@@ -225,6 +264,7 @@ function startApp(groupCommit, label) {
 }
 
 async function main() {
+  await benchLock();
   const c = await prepareDatabase();
   try {
     console.log(`click edge bench: ${CONNECTIONS} connections, ${DURATION} s per run (+${WARMUP} s warm-up), ${MESSAGES} messages, pool ${POOL_SIZE}`);

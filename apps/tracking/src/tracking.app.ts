@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { Clock, systemClock } from '@trackly/kernel';
+import { CLOCK, Clock, systemClock } from '@trackly/kernel';
 import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
 import { createLogger } from '@trackly/logging';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
@@ -7,7 +7,9 @@ import { runServiceMigrations } from '@trackly/database';
 import { TrackingConfig } from './tracking.config';
 import { TRACKING_SCHEMA, TrackingModule, trackingEntities } from './tracking.module';
 import { trackingMigrations } from './migrations';
-import { mountClickEdge } from './clicks/click.http.controller';
+import { ClickEdge } from './clicks/click-edge';
+import { ClicksService } from './clicks/clicks.service';
+import { LinkCache } from './clicks/link-cache';
 
 export const TRACKING_SERVICE_FULL_NAME = 'trackly.tracking.v1.TrackingService';
 
@@ -20,14 +22,21 @@ export async function startTracking(config: TrackingConfig, deps: { clock?: Cloc
     grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },
     http: { host: config.TRACKING_HOST, port: config.TRACKING_HTTP_PORT },
     configure: (app) => {
+      const server = app.getHttpServer() as Server & { maxHeaderSize?: number };
       // Node reads maxHeaderSize (the createServer option; untyped as a property) from its server at each new
       // connection, so setting it before listen() covers every request: a longer head (request line included) is
       // answered 431 by Node itself, before any of our code runs.
-      (app.getHttpServer() as Server & { maxHeaderSize?: number }).maxHeaderSize = config.TRACKING_MAX_HEADER_BYTES;
-      // The client address (noise limit, repeat rule, stored ip) behind our load balancer; Express walks
-      // X-Forwarded-For from the right, skipping these, as ingest does for partners.
-      if (config.TRACKING_TRUSTED_PROXIES.length) app.getHttpAdapter().getInstance().set('trust proxy', config.TRACKING_TRUSTED_PROXIES);
-      mountClickEdge(app, logger, config);
+      server.maxHeaderSize = config.TRACKING_MAX_HEADER_BYTES;
+      // The click edge answers /c/... on this server before Express sees the request (its lean path).
+      const clock = app.get<Clock>(CLOCK);
+      new ClickEdge({
+        clicks: app.get(ClicksService),
+        links: app.get(LinkCache),
+        now: () => clock.now().getTime(),
+        logger,
+        config,
+        service: 'tracking',
+      }).mount(server);
     },
   });
   logger.info(

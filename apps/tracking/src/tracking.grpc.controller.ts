@@ -54,7 +54,7 @@ export class TrackingGrpcController implements TrackingServiceController {
   }
 
   async getMessage(req: GetMessageRequest): Promise<GetMessageResponse> {
-    return { message: await this.messages.get(req.messageId) };
+    return this.messages.get(req.messageId);
   }
 
   async getClick(req: GetClickRequest): Promise<GetClickResponse> {

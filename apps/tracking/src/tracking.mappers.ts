@@ -1,9 +1,7 @@
 /** Rows <-> contract messages. */
-import { Campaign, Click, ClickClass, Creative, Message, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { Campaign, Creative, Message, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog/catalog.entity';
-import { ClickEntity } from './clicks/click.entity';
 import { MessageEntity } from './messages/message.entity';
-import type { HitClass } from './domain/click-classifier';
 
 export function toOffer(e: OfferEntity): Offer {
   return {
@@ -42,28 +40,4 @@ export function toMessage(e: MessageEntity, publicUrl: string): Message {
 
 export function trackedUrl(publicUrl: string, shortCode: string): string {
   return `${publicUrl.replace(/\/+$/, '')}/c/${shortCode}`;
-}
-
-const CLICK_CLASSES: Record<HitClass, ClickClass> = {
-  HUMAN: ClickClass.CLICK_CLASS_HUMAN,
-  PREVIEW: ClickClass.CLICK_CLASS_PREVIEW,
-  BOT: ClickClass.CLICK_CLASS_BOT,
-};
-
-export function toClick(e: ClickEntity, messageSentAt: Date | undefined): Click {
-  return {
-    clickId: e.clickId,
-    messageId: e.messageId,
-    contactId: e.contactId,
-    offerId: e.offerId,
-    campaignId: e.campaignId,
-    creativeId: e.creativeId,
-    clickedAt: e.clickedAt,
-    firstClickOnMessage: e.firstClickOnMessage,
-    userAgent: e.userAgent,
-    messageSentAt,
-    clickClass: CLICK_CLASSES[e.clickClass] ?? ClickClass.CLICK_CLASS_UNSPECIFIED,
-    classificationReason: e.classificationReason,
-    classifierVersion: e.classifierVersion,
-  };
 }

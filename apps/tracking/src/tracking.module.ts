@@ -9,13 +9,14 @@ import { CatalogService } from './catalog/catalog.service';
 import { ClickEntity } from './clicks/click.entity';
 import { ClicksService } from './clicks/clicks.service';
 import { ClickWriter } from './clicks/click-writer';
+import { ClickEventsRelay } from './clicks/click-events';
 import { LinkCache } from './clicks/link-cache';
 import { MessageEntity } from './messages/message.entity';
 import { MessagesService } from './messages/messages.service';
 import { trackingMigrations } from './migrations';
 import type { TrackingConfig } from './tracking.config';
 import { TrackingGrpcController } from './tracking.grpc.controller';
-import { TRACKING_CONFIG } from './tracking.tokens';
+import { TRACKING_CONFIG, TRACKING_LOGGER } from './tracking.tokens';
 
 export const TRACKING_SCHEMA = 'tracking';
 export const trackingEntities = [OfferEntity, CreativeEntity, CampaignEntity, MessageEntity, ClickEntity];
@@ -47,10 +48,12 @@ export class TrackingModule {
       controllers: [TrackingGrpcController, HealthHttpController],
       providers: [
         { provide: TRACKING_CONFIG, useValue: config },
+        { provide: TRACKING_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
         CatalogService,
         MessagesService,
         LinkCache,
+        ClickEventsRelay,
         ClickWriter,
         ClicksService,
       ],

@@ -87,7 +87,7 @@ describe('click edge: noise limiter (real Postgres, NATS, HTTP)', () => {
     expect(statuses).toEqual({ 404: BURST, 429: 200 - BURST });
     expect(real).toEqual(Array(40).fill(302));
     const { rows: [r] } = await pg.query(
-      `SELECT (SELECT count(*)::int FROM "tracking".clicks) AS clicks, (SELECT sum(click_count)::int FROM "tracking".messages) AS counted`,
+      `SELECT (SELECT count(*)::int FROM "tracking".clicks) AS clicks, (SELECT count(*)::int FROM "tracking".clicks WHERE click_class = 'HUMAN') AS counted`,
     );
     // Every real click recorded and counted as HUMAN; none of the guesses left a row.
     expect(r).toEqual({ clicks: 40, counted: 40 });

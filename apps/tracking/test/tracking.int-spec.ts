@@ -51,8 +51,11 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     await pg.connect();
   });
 
-  const messageRow = async (messageId: string) =>
-    (await pg.query('SELECT click_count, first_clicked_at FROM "tracking".messages WHERE message_id = $1', [messageId])).rows[0];
+  /** The message's counts as GetMessage derives them from its clicks. */
+  const messageRow = async (messageId: string) => {
+    const res = await client.getMessage({ messageId });
+    return { click_count: Number(res.humanClicks), first_clicked_at: res.firstClickedAt ?? null };
+  };
 
   afterAll(async () => {
     await pg?.end();
@@ -212,10 +215,10 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       const stream = `${prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
       return await eventually(async () => {
         const c = await js.consumers.get(stream, { filter_subjects: `${prefix}.${Events.ClickRecorded.subject}` });
-        const got: ReturnType<typeof ClickRecorded.decode>[] = [];
+        const got: (ReturnType<typeof ClickRecorded.decode> & { msgId?: string; requestId?: string })[] = [];
         const batch = await c.fetch({ max_messages: 10_000, expires: 2000 });
         for await (const m of batch) {
-          got.push(ClickRecorded.decode(m.data));
+          got.push({ ...ClickRecorded.decode(m.data), msgId: m.headers?.get('Nats-Msg-Id'), requestId: m.headers?.get('Trackly-Request-Id') });
           if (m.info.pending === 0) break;
         }
         return wanted(got.map((g) => g.click!.clickId)) ? got : undefined;
@@ -331,45 +334,52 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       messages: Array.from({ length: 100 }, (_, i) => ({ messageId: `msg-g-${i}`, contactId: `g-${i}`, phoneE164: '+15551231234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer', sentAt })),
     });
     const clickOutbox = `SELECT count(*)::int AS n FROM "tracking".outbox WHERE subject = '${Events.ClickRecorded.subject}'`;
-    const outboxBefore = (await pg.query(clickOutbox)).rows[0].n;
-    // Half on one message (first-click race), half over 100 messages; every device its own user agent.
+    // Half on one message (first-click race), half over 100 messages; every device its own user agent and request id.
     const urls = Array.from({ length: 1000 }, (_, i) => (i % 2 ? hot.trackedUrl : spread[i % 100].trackedUrl));
     const responses = await Promise.all(
-      urls.map((u, i) => fetch(u, { redirect: 'manual', headers: { ...BROWSER, 'user-agent': `${IPHONE} device/${i}` } })),
+      urls.map((u, i) => fetch(u, { redirect: 'manual', headers: { ...BROWSER, 'user-agent': `${IPHONE} device/${i}`, 'x-request-id': `gc-${i}` } })),
     );
     expect(responses.map((r) => r.status)).toEqual(urls.map(() => 302));
+    expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual(urls.map((_, i) => `gc-${i}`));
     const ids = responses.map(cid);
     expect(new Set(ids).size).toBe(1000);
 
-    // Durable before the answers: read right after the 302s, without waiting.
+    // Durable before the answers, read right after the 302s without waiting: each row is its own event's source
+    // (stamped with its transaction id and its request id), and nothing else was written: no outbox row, no counter.
     const rows = await pg.query(
-      `SELECT message_id, count(*)::int AS n, count(*) FILTER (WHERE first_click_on_message)::int AS firsts,
-              count(DISTINCT xmin::text)::int AS txs, bool_and(click_class = 'HUMAN') AS human
+      `SELECT message_id, count(*)::int AS n, bool_and(click_class = 'HUMAN') AS human, bool_and(xid IS NOT NULL) AS sourced
        FROM "tracking".clicks WHERE click_id = ANY($1) GROUP BY message_id`,
       [ids],
     );
     expect(rows.rows.reduce((a, r) => a + r.n, 0)).toBe(1000);
-    for (const r of rows.rows) expect({ m: r.message_id, firsts: r.firsts, human: r.human }).toEqual({ m: r.message_id, firsts: 1, human: true });
+    for (const r of rows.rows) expect({ m: r.message_id, human: r.human, sourced: r.sourced }).toEqual({ m: r.message_id, human: true, sourced: true });
     expect(rows.rows.find((r) => r.message_id === 'msg-hot').n).toBe(500);
-    // Their events too: committed outbox rows are published by whichever relay runs next, even after a crash.
-    expect((await pg.query(clickOutbox)).rows[0].n - outboxBefore).toBe(1000);
-    // Shared transactions, but each event carries the request id of the request that made its click.
-    const requestIds = await pg.query(
-      `SELECT count(DISTINCT headers->>'Trackly-Request-Id')::int AS n, count(*) FILTER (WHERE headers->>'Trackly-Request-Id' IS NULL)::int AS missing
-       FROM "tracking".outbox WHERE subject = $1 AND seq > (SELECT max(seq) - 1000 FROM "tracking".outbox)`,
-      [Events.ClickRecorded.subject],
-    );
-    expect(requestIds.rows[0]).toEqual({ n: 1000, missing: 0 });
-    const txs = await pg.query(`SELECT count(DISTINCT xmin::text)::int AS n FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
+    expect((await pg.query(clickOutbox)).rows[0].n).toBe(0);
+    expect((await pg.query(`SELECT click_count FROM "tracking".messages WHERE message_id = 'msg-hot'`)).rows[0].click_count).toBe(0);
+    const requestIds = await pg.query(`SELECT click_id, request_id FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
+    const requestOf = new Map(requestIds.rows.map((r) => [r.click_id, r.request_id]));
+    expect(ids.map((id) => requestOf.get(id))).toEqual(urls.map((_, i) => `gc-${i}`));
+    const txs = await pg.query(`SELECT count(DISTINCT xid::text)::int AS n FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
     expect(txs.rows[0].n).toBeLessThan(500); // shared transactions, not one per click
     expect(await messageRow('msg-hot')).toEqual({ click_count: 500, first_clicked_at: clock.now() });
-    const counts = await pg.query(`SELECT sum(click_count)::int AS n FROM "tracking".messages WHERE message_id LIKE 'msg-g-%'`);
+    const counts = await pg.query(`SELECT count(*)::int AS n FROM "tracking".clicks WHERE message_id LIKE 'msg-g-%' AND click_class = 'HUMAN'`);
     expect(counts.rows[0].n).toBe(500);
 
+    // Every click published once, Nats-Msg-Id = its click id, carrying its own request's id; one first click per message.
     const events = await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); });
     const ours = events.filter((e) => ids.includes(e.click!.clickId));
     expect(ours).toHaveLength(1000);
-    expect(ours.filter((e) => e.click!.messageId === 'msg-hot' && e.click!.firstClickOnMessage)).toHaveLength(1);
+    expect(ours.every((e) => e.msgId === e.click!.clickId)).toBe(true);
+    expect(ours.map((e) => [e.click!.clickId, e.requestId]).sort()).toEqual(ids.map((id, i) => [id, `gc-${i}`]).sort());
+    const firsts = new Map<string, number>();
+    for (const e of ours) if (e.click!.firstClickOnMessage) firsts.set(e.click!.messageId, (firsts.get(e.click!.messageId) ?? 0) + 1);
+    expect(firsts.size).toBe(51); // msg-hot and the 50 spread messages the even requests went to
+    expect([...firsts.values()].every((n) => n === 1)).toBe(true);
+    // GetClick derives the same flag as the event carries.
+    const hotFirst = ours.find((e) => e.click!.messageId === 'msg-hot' && e.click!.firstClickOnMessage)!;
+    expect((await client.getClick({ clickId: hotFirst.click!.clickId })).click!.firstClickOnMessage).toBe(true);
+    const hotLater = ours.find((e) => e.click!.messageId === 'msg-hot' && !e.click!.firstClickOnMessage)!;
+    expect((await client.getClick({ clickId: hotLater.click!.clickId })).click!.firstClickOnMessage).toBe(false);
   }, 60_000);
   it('registers 10,000 messages in one call, with their MessageSent outbox rows in bulk', async () => {
     await seedCatalog();
@@ -416,11 +426,12 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
         paths.map((u, i) => fetch(u, { redirect: 'manual', headers: { ...BROWSER, 'user-agent': `${IPHONE} racer/${i}` } })),
       );
       expect(responses.map((r) => r.status)).toEqual(paths.map(() => 302));
-      const { rows } = await pg.query(
-        `SELECT count(*)::int AS n, count(*) FILTER (WHERE first_click_on_message)::int AS firsts FROM "tracking".clicks WHERE message_id = 'msg-race'`,
-      );
-      expect(rows[0]).toEqual({ n: 100, firsts: 1 });
+      const ids = responses.map(cid);
       expect((await messageRow('msg-race')).click_count).toBe(100);
+      // Both replicas relay from the same table, one at a time: every click once, exactly one of them the first.
+      const events = (await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); })).filter((e) => e.click!.messageId === 'msg-race');
+      expect(events).toHaveLength(100);
+      expect(events.filter((e) => e.click!.firstClickOnMessage)).toHaveLength(1);
     } finally {
       await replica.close();
     }

@@ -52,6 +52,9 @@ export class Messaging {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         timeout: 5000,
+        // Without this every request (each JetStream publish waits for its ack through one) builds two Error objects
+        // with stack traces up front, for nicer traces on a timeout: 6% of the click edge's CPU in its profile.
+        noAsyncTraces: true,
       });
     } catch (e) {
       throw new MessagingUnavailableError(

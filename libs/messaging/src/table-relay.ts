@@ -78,6 +78,8 @@ export interface TableRelayOptions<Row> {
   inFlight?: number;
   /** Poll interval when nothing wakes the relay (another replica's writes, a missed kick); default 200 ms. */
   pollMs?: number;
+  /** On stop, how long to wait for committed rows still held behind an older open transaction (default 5 s). */
+  stopWaitMs?: number;
   logger?: Logger;
 }
 
@@ -183,7 +185,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
     this.running = false;
     this.wake?.();
     await this.loop;
-    await this.flush().catch((e) => this.opts.logger?.warn({ err: e, relay: this.label }, 'table relay final flush failed'));
+    await this.finalFlush().catch((e) => this.opts.logger?.warn({ err: e, relay: this.label }, 'table relay final flush failed'));
     await this.resign();
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
@@ -195,6 +197,26 @@ export class TableRelay<Row extends Record<string, unknown>> {
   async flush(): Promise<void> {
     while ((await this.pass()) > 0) {
       /* keep going */
+    }
+  }
+
+  /**
+   * Publishes what is committed, waiting up to `stopWaitMs` for rows that an older transaction still holds behind
+   * xmin (another writer's transaction ending, on this cluster). What is still held after that is published by the
+   * next relay to run (another replica, or this service after its restart): late, never lost.
+   */
+  private async finalFlush(): Promise<void> {
+    const end = Date.now() + (this.opts.stopWaitMs ?? 5000);
+    for (;;) {
+      await this.flush();
+      const leader = this.leader;
+      if (!leader || Date.now() >= end) return;
+      const { rows } = await leader.client.query<{ behind: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM ${this.opts.table} AS t WHERE t.xid IS NOT NULL AND (t.xid, t.seq) > ($1::xid8, $2::bigint)) AS behind`,
+        [leader.cursor.xid, leader.cursor.seq],
+      );
+      if (!rows[0].behind) return;
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 

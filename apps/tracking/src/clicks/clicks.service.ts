@@ -1,18 +1,16 @@
-import { countClick, outgoingContextHeaders } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { rawPool } from '@trackly/database';
 import { Batcher, CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
-import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
-import { classifyHit, DEFAULT_THRESHOLDS, RepeatWindow, Thresholds } from '../domain/click-classifier';
+import type { Click } from '@trackly/contracts/tracking/v1/tracking';
+import { classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatWindow, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
 import { newClickId, SHORT_CODE_PATTERN } from '../domain/tokens';
-import { toClick } from '../tracking.mappers';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
-import { ClickEntity } from './click.entity';
+import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';
 import { ClickWriter, PendingClick } from './click-writer';
 import { LinkCache } from './link-cache';
-import { MessageEntity } from '../messages/message.entity';
 
 /** What the edge read from the request; header values '' when absent. */
 export interface ClickRequest {
@@ -21,16 +19,24 @@ export interface ClickRequest {
   acceptLanguage: string;
   purpose: string;
   ip: string;
+  requestId: string;
+}
+
+/** What the edge answers with. */
+export interface RecordedClick {
+  destination: string;
+  clickId: string;
+  clickClass: HitClass;
 }
 
 /**
- * The click edge's rule: classify the hit, record it durably (with its outbox row), then say where to send the
- * contact. Every hit is kept; only HUMAN ones count as clicks. With group commit on, concurrent hits share one
- * transaction, but each call still returns only after its own row committed.
+ * The click edge's rule: classify the hit, record it durably (its row is also the source of its ClickRecorded
+ * event), then say where to send the contact. Every hit is kept; only HUMAN ones count as clicks. With group commit
+ * on, concurrent hits share one statement, but each call still returns only after its own row committed.
  */
 @Injectable()
 export class ClicksService implements BeforeApplicationShutdown {
-  private readonly batcher?: Batcher<PendingClick, Click>;
+  private readonly batcher?: Batcher<PendingClick, void>;
   private readonly repeats = new RepeatWindow(60_000);
   private readonly thresholds: Thresholds;
 
@@ -38,6 +44,7 @@ export class ClicksService implements BeforeApplicationShutdown {
     private readonly ds: DataSource,
     private readonly links: LinkCache,
     private readonly writer: ClickWriter,
+    private readonly events: ClickEventsRelay,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TRACKING_CONFIG) config: TrackingConfig,
   ) {
@@ -52,7 +59,7 @@ export class ClicksService implements BeforeApplicationShutdown {
   }
 
   /** Records a hit on a short code and returns the offer URL with the click id filled in. */
-  async recordClick(shortCode: string, req: ClickRequest): Promise<{ destination: string; click: Click }> {
+  async recordClick(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     if (!SHORT_CODE_PATTERN.test(shortCode)) throw new NotFoundError('link', shortCode);
     const link = await this.links.resolve(shortCode);
     if (!link) throw new NotFoundError('link', shortCode);
@@ -69,31 +76,30 @@ export class ClicksService implements BeforeApplicationShutdown {
       },
       this.thresholds,
     );
-    const pending: PendingClick = {
-      clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, headers: outgoingContextHeaders(true),
-    };
-    const click = this.batcher ? await this.batcher.submit(pending) : (await this.writer.write([pending]))[0];
-    countClick(ClickClass[click.clickClass]?.replace('CLICK_CLASS_', '').toLowerCase() ?? 'unspecified');
+    const pending: PendingClick = { clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
+    if (this.batcher) await this.batcher.submit(pending);
+    else await this.writer.write([pending]);
     const destination = renderDestination(link.destinationUrlTemplate, {
-      click_id: click.clickId,
+      click_id: pending.clickId,
       message_id: link.messageId,
       campaign_id: link.campaignId,
       creative_id: link.creativeId,
       offer_id: link.offerId,
     });
-    return { destination, click };
+    return { destination, clickId: pending.clickId, clickClass: classification.class };
   }
 
+  /** One click as its ClickRecorded event describes it (the first-click flag derived the same way). */
   async get(clickId: string): Promise<Click> {
     assertId(clickId, 'click_id');
-    const click = await this.ds.getRepository(ClickEntity).findOneBy({ clickId });
-    if (!click) throw new NotFoundError('click', clickId);
-    const message = await this.ds.getRepository(MessageEntity).findOneBy({ messageId: click.messageId });
-    return toClick(click, message?.sentAt);
+    const { rows } = await rawPool(this.ds).query<ClickRow>(`SELECT ${CLICK_COLUMNS} FROM "tracking".clicks AS t ${CLICK_JOINS} WHERE t.click_id = $1`, [clickId]);
+    if (!rows[0]) throw new NotFoundError('click', clickId);
+    return clickFromRow(rows[0]);
   }
 
-  /** Clicks already queued are written before the database closes. */
+  /** Clicks already queued are written, then their events published, before NATS and the database close. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.batcher?.drain();
+    await this.events.stop();
   }
 }

@@ -54,6 +54,15 @@ describe('newShortCode', () => {
     for (const n of [1, 6, 32, 100]) expect(newShortCode(cryptoRandom, n)).toMatch(new RegExp(`^[0-9A-Za-z]{${n}}$`));
   });
 
+  it('draws crypto bytes from a pool without ever handing the same bytes out twice', () => {
+    // 2,000 draws of 44 bytes cross the 8 KiB pool's refill several times; any reuse would repeat a 44-byte run.
+    const draws = Array.from({ length: 2000 }, () => Buffer.from(cryptoRandom(44)).toString('hex'));
+    expect(new Set(draws).size).toBe(2000);
+    expect(cryptoRandom(10_000)).toHaveLength(10_000); // larger than the pool: drawn directly
+    const ids = Array.from({ length: 10_000 }, () => newClickId());
+    expect(new Set(ids).size).toBe(10_000);
+  });
+
   it('maps byte b to alphabet[b % 62] and skips bytes from 248 up (rejection sampling)', () => {
     const bytes = [0, 9, 10, 35, 36, 61, 62, 123, 247, 248, 249, 255, 1, 200];
     const src = scripted([...bytes, ...new Array(100).fill(0)]);
@@ -149,13 +158,15 @@ describe('unguessability of the crypto source (what production uses)', () => {
     return { sameFirst, sameTwo, gaps: gaps.size };
   }
 
-  it('draws from crypto.randomBytes by default', () => {
+  it('draws from crypto.randomBytes by default (8 KiB at a time)', () => {
     const crypto = require('node:crypto') as typeof import('node:crypto');
     const spy = jest.spyOn(crypto, 'randomBytes');
     try {
+      // 400 click ids use ~17.6 KB of randomness: at least two refills of the pool.
+      for (let i = 0; i < 400; i++) newClickId();
       newShortCode();
-      newClickId();
-      expect(spy).toHaveBeenCalledTimes(2);
+      expect(spy.mock.calls.length).toBeGreaterThanOrEqual(2);
+      expect(spy.mock.calls.every(([n]) => n === 8192)).toBe(true);
     } finally {
       spy.mockRestore();
     }

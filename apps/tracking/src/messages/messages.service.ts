@@ -93,11 +93,23 @@ export class MessagesService {
     return ids.map((id) => toMessage(toEntity(byId.get(id)!), this.config.TRACKING_PUBLIC_URL));
   }
 
-  async get(messageId: string): Promise<Message> {
+  /**
+   * The message, with its HUMAN clicks counted and its first click's time read from the clicks (index on
+   * message_id): the click edge writes one row per click and nothing to the message.
+   */
+  async get(messageId: string): Promise<{ message: Message; humanClicks: string; firstClickedAt: Date | undefined }> {
     assertId(messageId, 'message_id');
     const row = await this.ds.getRepository(MessageEntity).findOneBy({ messageId });
     if (!row) throw new NotFoundError('message', messageId);
-    return toMessage(row, this.config.TRACKING_PUBLIC_URL);
+    // The first click is the first HUMAN one in commit order (click-events.ts); rows from before xid was recorded first.
+    const [counts]: { n: string; first: Date | null }[] = await this.ds.query(
+      `SELECT count(*) AS n,
+              (SELECT clicked_at FROM "tracking".clicks WHERE message_id = $1 AND click_class = 'HUMAN'
+               ORDER BY xid NULLS FIRST, seq NULLS FIRST, clicked_at LIMIT 1) AS first
+       FROM "tracking".clicks WHERE message_id = $1 AND click_class = 'HUMAN'`,
+      [messageId],
+    );
+    return { message: toMessage(row, this.config.TRACKING_PUBLIC_URL), humanClicks: counts.n, firstClickedAt: counts.first ?? undefined };
   }
 
   /**

@@ -154,7 +154,11 @@ export interface Click {
   clickedAt:
     | Date
     | undefined;
-  /** True for the first click recorded on this message; later clicks are tracked, not new engagements. */
+  /**
+   * True for the message's first HUMAN click; later clicks are tracked, not new engagements. Derived when the
+   * event is published (and when GetClick reads it): the HUMAN click of the message that comes first in the order
+   * the clicks were committed, final once ClickRecorded is published (exactly one per message).
+   */
   firstClickOnMessage: boolean;
   /** User agent as sent by the client, truncated. */
   userAgent: string;

@@ -124,10 +124,22 @@ export interface GetMessageRequest {
   messageId: string;
 }
 
-/** GetMessageResponse returns the message. */
+/** GetMessageResponse returns the message and what its clicks add up to so far. */
 export interface GetMessageResponse {
   /** The message. */
-  message: Message | undefined;
+  message:
+    | Message
+    | undefined;
+  /**
+   * HUMAN clicks recorded on the message (previews and bots are kept but not counted), counted from the clicks
+   * when read: a click does not update its message when it is recorded.
+   */
+  humanClicks: string;
+  /**
+   * When the message's first click was made (the click whose ClickRecorded has first_click_on_message); unset
+   * before any.
+   */
+  firstClickedAt: Date | undefined;
 }
 
 /** GetClickRequest names a click. */
@@ -1196,13 +1208,19 @@ export const GetMessageRequest: MessageFns<GetMessageRequest> = {
 };
 
 function createBaseGetMessageResponse(): GetMessageResponse {
-  return { message: undefined };
+  return { message: undefined, humanClicks: "0", firstClickedAt: undefined };
 }
 
 export const GetMessageResponse: MessageFns<GetMessageResponse> = {
   encode(message: GetMessageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.message !== undefined) {
       Message.encode(message.message, writer.uint32(10).fork()).join();
+    }
+    if (message.humanClicks !== "0") {
+      writer.uint32(16).int64(message.humanClicks);
+    }
+    if (message.firstClickedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstClickedAt), writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1228,6 +1246,22 @@ export const GetMessageResponse: MessageFns<GetMessageResponse> = {
             message.message = Message.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.humanClicks = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.firstClickedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1241,13 +1275,31 @@ export const GetMessageResponse: MessageFns<GetMessageResponse> = {
   },
 
   fromJSON(object: any): GetMessageResponse {
-    return { message: isSet(object.message) ? Message.fromJSON(object.message) : undefined };
+    return {
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+      humanClicks: isSet(object.humanClicks)
+        ? globalThis.String(object.humanClicks)
+        : isSet(object.human_clicks)
+        ? globalThis.String(object.human_clicks)
+        : "0",
+      firstClickedAt: isSet(object.firstClickedAt)
+        ? fromJsonTimestamp(object.firstClickedAt)
+        : isSet(object.first_clicked_at)
+        ? fromJsonTimestamp(object.first_clicked_at)
+        : undefined,
+    };
   },
 
   toJSON(message: GetMessageResponse): unknown {
     const obj: any = {};
     if (message.message !== undefined) {
       obj.message = Message.toJSON(message.message);
+    }
+    if (message.humanClicks !== "0") {
+      obj.humanClicks = message.humanClicks;
+    }
+    if (message.firstClickedAt !== undefined) {
+      obj.firstClickedAt = message.firstClickedAt.toISOString();
     }
     return obj;
   },
@@ -1260,6 +1312,8 @@ export const GetMessageResponse: MessageFns<GetMessageResponse> = {
     message.message = (object.message !== undefined && object.message !== null)
       ? Message.fromPartial(object.message)
       : undefined;
+    message.humanClicks = object.humanClicks ?? "0";
+    message.firstClickedAt = object.firstClickedAt ?? undefined;
     return message;
   },
 };

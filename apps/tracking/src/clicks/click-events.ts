@@ -1,0 +1,119 @@
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { rawPool } from '@trackly/database';
+import { Events, Messaging, TableRelay } from '@trackly/messaging';
+import type { Logger } from '@trackly/logging';
+import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
+import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
+import type { HitClass } from '../domain/click-classifier';
+import { TRACKING_LOGGER } from '../tracking.tokens';
+
+/** A click as the relay and GetClick read it (snake_case: straight from pg). */
+export interface ClickRow extends Record<string, unknown> {
+  click_id: string;
+  message_id: string;
+  contact_id: string;
+  offer_id: string;
+  campaign_id: string;
+  creative_id: string;
+  clicked_at: Date;
+  user_agent: string;
+  click_class: HitClass;
+  classification_reason: string;
+  classifier_version: string;
+  request_id: string | null;
+  message_sent_at: Date | null;
+  first_click_on_message: boolean;
+}
+
+/**
+ * "First click on message", derived instead of decided in the click's write: a HUMAN click is its message's first
+ * click when no HUMAN click of the message comes before it in (xid, seq) order; rows from before the clicks table
+ * became the event source (xid NULL) come before every new one and keep the flag they were written with. The relay
+ * publishes a click only once every transaction older than its own has ended (xid below the snapshot's xmin), so the
+ * answer it publishes is final: exactly one first click per message, whatever replicas or batches wrote the clicks.
+ */
+const FIRST_CLICK = `CASE WHEN t.xid IS NULL THEN t.first_click_on_message ELSE t.click_class = 'HUMAN' AND NOT EXISTS (
+    SELECT 1 FROM "tracking".clicks AS p
+    WHERE p.message_id = t.message_id AND p.click_class = 'HUMAN' AND (p.xid IS NULL OR (p.xid, p.seq) < (t.xid, t.seq))
+  ) END`;
+
+export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id, t.campaign_id, t.creative_id, t.clicked_at,
+  t.user_agent, t.click_class, t.classification_reason, t.classifier_version, t.request_id, m.sent_at AS message_sent_at,
+  ${FIRST_CLICK} AS first_click_on_message`;
+
+export const CLICK_JOINS = `LEFT JOIN "tracking".messages AS m ON m.message_id = t.message_id`;
+
+const CLICK_CLASSES: Record<HitClass, ClickClass> = {
+  HUMAN: ClickClass.CLICK_CLASS_HUMAN,
+  PREVIEW: ClickClass.CLICK_CLASS_PREVIEW,
+  BOT: ClickClass.CLICK_CLASS_BOT,
+};
+
+export function clickFromRow(r: ClickRow): Click {
+  return {
+    clickId: r.click_id,
+    messageId: r.message_id,
+    contactId: r.contact_id,
+    offerId: r.offer_id,
+    campaignId: r.campaign_id,
+    creativeId: r.creative_id,
+    clickedAt: r.clicked_at,
+    firstClickOnMessage: r.first_click_on_message,
+    userAgent: r.user_agent,
+    messageSentAt: r.message_sent_at ?? undefined,
+    clickClass: CLICK_CLASSES[r.click_class] ?? ClickClass.CLICK_CLASS_UNSPECIFIED,
+    classificationReason: r.classification_reason,
+    classifierVersion: r.classifier_version,
+  };
+}
+
+/**
+ * Publishes ClickRecorded from the clicks table (no outbox row per click): Nats-Msg-Id = the click id, the request
+ * id of the request that made the click in Trackly-Request-Id. Started with the app; stopped (after a final flush) by
+ * ClicksService once the last queued clicks are written.
+ */
+@Injectable()
+export class ClickEventsRelay implements OnApplicationBootstrap {
+  private readonly relay: TableRelay<ClickRow>;
+
+  constructor(ds: DataSource, messaging: Messaging, @Inject(TRACKING_LOGGER) logger: Logger) {
+    this.relay = new TableRelay<ClickRow>({
+      pool: rawPool(ds),
+      messaging,
+      schema: 'tracking',
+      name: 'clicks',
+      table: '"tracking".clicks',
+      columns: CLICK_COLUMNS,
+      joins: CLICK_JOINS,
+      timeColumn: 'clicked_at',
+      // A tap should reach attribution within milliseconds; the poll only covers what no kick announced.
+      pollMs: 100,
+      logger,
+      toEvent: (row) => ({
+        subject: Events.ClickRecorded.subject,
+        id: row.click_id,
+        payload: Events.ClickRecorded.codec.encode({ click: clickFromRow(row) }).finish(),
+        headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
+      }),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.relay.start();
+  }
+
+  kick(): void {
+    this.relay.kick();
+  }
+
+  /** Final flush; called by ClicksService after its queued clicks are written. */
+  stop(): Promise<void> {
+    return this.relay.stop();
+  }
+
+  /** Publishes what is publishable now (tests). */
+  flush(): Promise<void> {
+    return this.relay.flush();
+  }
+}

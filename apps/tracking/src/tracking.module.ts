@@ -13,6 +13,7 @@ import { ClickEventsRelay } from './clicks/click-events';
 import { LinkCache } from './clicks/link-cache';
 import { MessageEntity } from './messages/message.entity';
 import { MessagesService } from './messages/messages.service';
+import { MessageEventsRelay } from './messages/message-events';
 import { trackingMigrations } from './migrations';
 import type { TrackingConfig } from './tracking.config';
 import { TrackingGrpcController } from './tracking.grpc.controller';
@@ -51,6 +52,7 @@ export class TrackingModule {
         { provide: TRACKING_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
         CatalogService,
+        MessageEventsRelay,
         MessagesService,
         LinkCache,
         ClickEventsRelay,

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { headers as natsHeaders } from '@nats-io/nats-core';
+import { createInbox, headers as natsHeaders, type Msg } from '@nats-io/nats-core';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '@trackly/logging';
 import { addScrapeHook, metricsRegistry } from '@trackly/observability';
@@ -76,8 +76,12 @@ export interface TableRelayOptions<Row> {
   batchSize?: number;
   /** Batches published while earlier ones wait for their acks (default 3). */
   inFlight?: number;
+  /** After a kick, how long to let further commits gather before the pass (default 1 ms). */
+  lingerMs?: number;
   /** Poll interval when nothing wakes the relay (another replica's writes, a missed kick); default 200 ms. */
   pollMs?: number;
+  /** How long a published batch may wait for its acks before the pass fails and is retried (default 10 s). */
+  ackTimeoutMs?: number;
   /** On stop, how long to wait for committed rows still held behind an older open transaction (default 5 s). */
   stopWaitMs?: number;
   logger?: Logger;
@@ -220,35 +224,40 @@ export class TableRelay<Row extends Record<string, unknown>> {
     }
   }
 
+  /**
+   * Passes back to back while a backlog lasts (a read came back full); otherwise waits for a kick (a commit of
+   * source rows) or the poll, then lingers `lingerMs` so that the commits arriving meanwhile share the next pass:
+   * each pass costs a read, a cursor update and an ack subscription, which must not be paid per click.
+   */
   private async run(): Promise<void> {
     let failed = 0;
+    const batch = this.opts.batchSize ?? 1000;
     while (this.running) {
       try {
         this.pending = false;
         const n = await this.pass();
         failed = 0;
-        if (n > 0) continue;
+        if (n >= batch) continue;
       } catch (e) {
         failed++;
         failures.inc({ relay: this.label });
         this.opts.logger?.warn({ err: (e as Error).message, failures: failed, relay: this.label }, 'table relay: publish failed, will retry');
       }
       if (!this.running) break;
-      const wait = failed ? Math.min(5000, 100 * 2 ** failed) : (this.opts.pollMs ?? 200);
-      if (this.pending && !failed) {
-        // Rows committed by a kick can still be above xmin for a moment (an older transaction ending): a short
-        // breath, not a busy loop.
-        await new Promise((r) => setTimeout(r, 1));
-        continue;
+      // A kick during the pass: rows committed meanwhile (or still held behind an older transaction for a moment).
+      if (!this.pending || failed) {
+        const wait = failed ? Math.min(5000, 100 * 2 ** failed) : (this.opts.pollMs ?? 200);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        if (!this.running) break;
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await new Promise((r) => setTimeout(r, Math.max(1, this.opts.lingerMs ?? 1)));
     }
   }
 
@@ -309,6 +318,56 @@ export class TableRelay<Row extends Record<string, unknown>> {
     );
   }
 
+  /**
+   * Publishes a batch to JetStream and resolves once every message is acknowledged (stored, or recognised as a
+   * duplicate by its Nats-Msg-Id). The acks come back on one inbox subscription per batch, reply subject
+   * `<inbox>.<i>`, rather than through js.publish(): that makes a request object, a timer, a promise and an Error
+   * with a stack trace for every message, which was most of the relay's CPU per event at blast rates.
+   */
+  private publishAcked(events: RelayedEvent[]): Promise<void> {
+    const m = this.opts.messaging;
+    const inbox = createInbox();
+    const timeoutMs = this.opts.ackTimeoutMs ?? 10_000;
+    return new Promise<void>((resolve, reject) => {
+      let left = events.length;
+      let done = false;
+      const acked = new Uint8Array(events.length);
+      const finish = (error?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        sub.unsubscribe();
+        if (error) reject(error);
+        else resolve();
+      };
+      const sub = m.nc.subscribe(`${inbox}.*`, {
+        callback: (err: Error | null, msg: Msg) => {
+          if (err) return finish(err);
+          const problem = pubAckProblem(msg);
+          if (problem) return finish(new Error(`JetStream refused an event: ${problem}`));
+          const i = Number(msg.subject.slice(inbox.length + 1));
+          if (!acked[i]) {
+            acked[i] = 1;
+            if (--left === 0) finish();
+          }
+        },
+      });
+      const timer = setTimeout(() => finish(new Error(`${left} of ${events.length} events not acknowledged within ${timeoutMs} ms`)), timeoutMs);
+      try {
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i];
+          const h = natsHeaders();
+          h.set('Nats-Msg-Id', e.id);
+          if (e.headers) for (const k in e.headers) h.set(k, e.headers[k]);
+          m.nc.publish(m.subject(e.subject), e.payload, { reply: `${inbox}.${i}`, headers: h });
+        }
+        if (!events.length) finish();
+      } catch (e) {
+        finish(e as Error);
+      }
+    });
+  }
+
   private async publishFrom(leader: Leader): Promise<number> {
     const { client } = leader;
     const limit = this.opts.batchSize ?? 1000;
@@ -333,14 +392,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
       for (;;) {
         const { rows } = await client.query<Row & { relay_xid: string; relay_seq: string }>(this.selectSql, [cursor.xid, cursor.seq, limit]);
         if (!rows.length) break;
-        const acks = Promise.all(
-          rows.map((row) => {
-            const e = this.opts.toEvent(row);
-            const h = natsHeaders();
-            for (const [k, v] of Object.entries(e.headers ?? {})) h.set(k, v);
-            return this.opts.messaging.js.publish(this.opts.messaging.subject(e.subject), e.payload, { msgID: e.id, headers: h });
-          }),
-        );
+        const acks = this.publishAcked(rows.map((row) => this.opts.toEvent(row)));
         acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
         const last = rows[rows.length - 1];
         cursor = { xid: last.relay_xid, seq: last.relay_seq };
@@ -355,5 +407,22 @@ export class TableRelay<Row extends Record<string, unknown>> {
       await Promise.allSettled(window.map((b) => b.acks));
       throw e;
     }
+  }
+}
+
+const UTF8 = new TextDecoder();
+
+/** Why a JetStream reply is not a positive publish ack (no stream for the subject, an API error), or undefined. */
+function pubAckProblem(msg: Msg): string | undefined {
+  if (!msg.data.length) {
+    const code = msg.headers?.code;
+    return code === 503 ? 'no stream takes the subject (no responders)' : `empty reply${code ? ` (status ${code})` : ''}`;
+  }
+  try {
+    const ack = JSON.parse(UTF8.decode(msg.data)) as { stream?: string; error?: { description?: string; code?: number } };
+    if (ack.error) return `${ack.error.description ?? 'error'} (${ack.error.code ?? '?'})`;
+    return ack.stream ? undefined : 'reply is not a publish ack';
+  } catch {
+    return 'reply is not JSON';
   }
 }

@@ -286,6 +286,25 @@ describe('TableRelay (real Postgres and NATS JetStream)', () => {
     ]);
   });
 
+  it('a batch JetStream does not acknowledge (no stream takes the subject) fails the pass and leaves the cursor', async () => {
+    const m = await nats.connect('table-relay-nostream');
+    await pool.query(INSERT, ['n-1', 'one']);
+    const r = new TableRelay<Row>({
+      pool,
+      messaging: m,
+      schema: SCHEMA,
+      name: 'nostream',
+      table: `"${SCHEMA}".src`,
+      columns: 't.id',
+      ackTimeoutMs: 2000,
+      toEvent: (row) => ({ subject: 'trackly.nowhere.v1.Nothing', id: row.id, payload: new Uint8Array([1]) }),
+    });
+    relays.push(r);
+    await expect(eventually(async () => (await r.flush(), false), 20_000, 20)).rejects.toThrow(/no stream takes the subject/);
+    const { rows } = await pool.query(`SELECT xid::text FROM "${SCHEMA}".table_relay_cursors WHERE relay = 'nostream'`);
+    expect(rows.map((x) => x.xid)).toEqual(['0']);
+  });
+
   it('stop() publishes what was committed even when nothing kicked it', async () => {
     const m = await nats.connect('table-relay-stop');
     const r = relay(m, 'stop', { pollMs: 60_000 });

@@ -16,13 +16,13 @@ export interface ClickRow extends Record<string, unknown> {
   offer_id: string;
   campaign_id: string;
   creative_id: string;
-  clicked_at: Date;
+  clicked_ms: number;
   user_agent: string;
   click_class: HitClass;
   classification_reason: string;
   classifier_version: string;
   request_id: string | null;
-  message_sent_at: Date | null;
+  message_sent_ms: number | null;
   first_click_on_message: boolean;
 }
 
@@ -38,8 +38,10 @@ const FIRST_CLICK = `CASE WHEN t.xid IS NULL THEN t.first_click_on_message ELSE 
     WHERE p.message_id = t.message_id AND p.click_class = 'HUMAN' AND (p.xid IS NULL OR (p.xid, p.seq) < (t.xid, t.seq))
   ) END`;
 
-export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id, t.campaign_id, t.creative_id, t.clicked_at,
-  t.user_agent, t.click_class, t.classification_reason, t.classifier_version, t.request_id, m.sent_at AS message_sent_at,
+/** Times as epoch milliseconds (double): parsed far faster than timestamp strings, a relay batch at a time. */
+export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id, t.campaign_id, t.creative_id,
+  date_part('epoch', t.clicked_at) * 1000 AS clicked_ms, t.user_agent, t.click_class, t.classification_reason,
+  t.classifier_version, t.request_id, date_part('epoch', m.sent_at) * 1000 AS message_sent_ms,
   ${FIRST_CLICK} AS first_click_on_message`;
 
 export const CLICK_JOINS = `LEFT JOIN "tracking".messages AS m ON m.message_id = t.message_id`;
@@ -58,10 +60,10 @@ export function clickFromRow(r: ClickRow): Click {
     offerId: r.offer_id,
     campaignId: r.campaign_id,
     creativeId: r.creative_id,
-    clickedAt: r.clicked_at,
+    clickedAt: new Date(r.clicked_ms),
     firstClickOnMessage: r.first_click_on_message,
     userAgent: r.user_agent,
-    messageSentAt: r.message_sent_at ?? undefined,
+    messageSentAt: r.message_sent_ms === null ? undefined : new Date(r.message_sent_ms),
     clickClass: CLICK_CLASSES[r.click_class] ?? ClickClass.CLICK_CLASS_UNSPECIFIED,
     classificationReason: r.classification_reason,
     classifierVersion: r.classifier_version,
@@ -87,8 +89,11 @@ export class ClickEventsRelay implements OnApplicationBootstrap {
       columns: CLICK_COLUMNS,
       joins: CLICK_JOINS,
       timeColumn: 'clicked_at',
-      // A tap should reach attribution within milliseconds; the poll only covers what no kick announced.
+      // A tap should reach attribution within milliseconds; the poll only covers what no kick announced. The
+      // linger lets the commits of a few ms share one read and one cursor update (one pass per click otherwise
+      // when each click commits alone, group commit off).
       pollMs: 100,
+      lingerMs: 5,
       logger,
       toEvent: (row) => ({
         subject: Events.ClickRecorded.subject,

@@ -1,96 +1,117 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { outgoingContextHeaders } from '@trackly/observability';
-import { FailedPreconditionError, NotFoundError, maskPhone, assertId } from '@trackly/kernel';
-import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { rawPool } from '@trackly/database';
+import { currentRequestId } from '@trackly/observability';
+import { FailedPreconditionError, NotFoundError, assertId } from '@trackly/kernel';
 import type { Message } from '@trackly/contracts/tracking/v1/tracking';
 import { MessageInput, validateMessageBatch } from '../domain/catalog.rules';
 import { newShortCode } from '../domain/tokens';
-import { toMessage } from '../tracking.mappers';
+import { toMessage, trackedUrl } from '../tracking.mappers';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { MessageEntity } from './message.entity';
+import { MessageEventsRelay } from './message-events';
 
 /**
- * Sent messages: each gets one unguessable short code; registering the same message id again is a no-op. A batch
- * (up to 10,000) costs three statements whatever its size: one catalog check (locking the named catalog rows), one
- * statement inserting the messages and, for those that are new, their MessageSent outbox rows, and a read-back of
- * only the ids that were registered before.
+ * A RegisterMessages batch (up to 10,000) is ONE statement, so one round trip and its own transaction:
+ * - the catalog check: the batch's distinct campaign, creative and offer ids, read FOR KEY SHARE (the lock a foreign
+ *   key check takes, so none can be deleted or re-keyed before the batch commits); any missing id and nothing is
+ *   inserted;
+ * - the insert of the messages (ON CONFLICT (message_id) DO NOTHING: registering an id again is a no-op), each row
+ *   stamped with the transaction id for the relay that publishes it as MessageSent (message-events.ts). No outbox
+ *   row: the message row is its event's source.
+ * The columns travel as one comma-joined string each (ids, numbers and codes cannot hold a comma), split by
+ * string_to_array: pg's array serialisation quoted and escaped 70,000 strings per batch. Only a count comes back;
+ * a batch holding ids registered before reads the stored rows back (their first short codes are the answer).
  */
+const REGISTER = {
+  name: 'tracking.register-messages.v1',
+  text: `WITH ca AS (SELECT campaign_id FROM "tracking".campaigns WHERE campaign_id = ANY($8::text[]) FOR KEY SHARE),
+      cr AS (SELECT creative_id FROM "tracking".creatives WHERE creative_id = ANY($9::text[]) FOR KEY SHARE),
+      o AS (SELECT offer_id FROM "tracking".offers WHERE offer_id = ANY($10::text[]) FOR KEY SHARE),
+      missing AS (
+        SELECT 'campaign_id' AS kind, id FROM unnest($8::text[]) AS id WHERE id NOT IN (SELECT campaign_id FROM ca)
+        UNION ALL SELECT 'creative_id', id FROM unnest($9::text[]) AS id WHERE id NOT IN (SELECT creative_id FROM cr)
+        UNION ALL SELECT 'offer_id', id FROM unnest($10::text[]) AS id WHERE id NOT IN (SELECT offer_id FROM o)
+      ),
+      ins AS (
+        INSERT INTO "tracking".messages (message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code, request_id, xid)
+        SELECT i.message_id, i.contact_id, i.phone_e164, i.campaign_id, i.creative_id, i.offer_id, to_timestamp(i.sent_ms::float8 / 1000),
+          i.short_code, $11, pg_current_xact_id()
+        FROM unnest(string_to_array($1, ','), string_to_array($2, ','), string_to_array($3, ','), string_to_array($4, ','),
+          string_to_array($5, ','), string_to_array($6, ','), string_to_array($7, ',')::bigint[], string_to_array($12, ','))
+          AS i(message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_ms, short_code)
+        WHERE NOT EXISTS (SELECT 1 FROM missing)
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING 1
+      )
+    SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT coalesce(json_agg(kind || ' "' || id || '"'), '[]'::json) FROM missing) AS missing`,
+};
+
+const SHORT_CODE_TAKEN = 'IDX_messages_short_code';
+
 @Injectable()
-export class MessagesService {
+export class MessagesService implements BeforeApplicationShutdown {
+  private readonly pool: Pool;
+
   constructor(
     private readonly ds: DataSource,
-    private readonly outbox: Outbox,
-    private readonly relay: OutboxRelay,
+    private readonly events: MessageEventsRelay,
     @Inject(TRACKING_CONFIG) private readonly config: TrackingConfig,
-  ) {}
+  ) {
+    this.pool = rawPool(ds);
+  }
 
   async register(input: MessageInput[]): Promise<Message[]> {
     const batch = validateMessageBatch(input);
-    const ids = batch.map((m) => m.messageId);
-    const codes = batch.map(() => newShortCode());
-    // Encoded for every message; the statement stores the events of those it inserted.
-    const events = this.outbox.encodeRows(
-      Events.MessageSent,
-      batch.map((x) => ({
-        messageId: x.messageId,
-        contactId: x.contactId,
-        phoneMasked: maskPhone(x.phoneE164),
-        campaignId: x.campaignId,
-        creativeId: x.creativeId,
-        offerId: x.offerId,
-        sentAt: x.sentAt,
-      })),
-      batch.map(() => outgoingContextHeaders(true)),
-    );
-    const rows = await this.ds.transaction(async (m) => {
-      await this.assertCatalogExists(m, batch);
-      const inserted: StoredRow[] = await m.query(
-        `WITH input AS (
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-             $8::text[], $9::uuid[], $10::bytea[], $11::jsonb[])
-             AS t(message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code, event_id, payload, headers)
-         ), ins AS (
-           INSERT INTO "tracking".messages (message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code)
-           SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code FROM input
-           ON CONFLICT (message_id) DO NOTHING
-           RETURNING message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
-         ), evt AS (
-           INSERT INTO ${events.table} (id, subject, payload, headers)
-           SELECT i.event_id, $12, i.payload, i.headers FROM ins JOIN input AS i USING (message_id)
-         )
-         SELECT * FROM ins`,
-        [
-          ids,
-          batch.map((x) => x.contactId),
-          batch.map((x) => x.phoneE164),
-          batch.map((x) => x.campaignId),
-          batch.map((x) => x.creativeId),
-          batch.map((x) => x.offerId),
-          batch.map((x) => x.sentAt.toISOString()),
-          codes,
-          events.ids,
-          events.bodies,
-          events.headers,
-          events.subject,
-        ],
-      );
-      // Registered before (same id): the stored row and its short code are the answer.
-      const fresh = new Set(inserted.map((r) => r.message_id));
-      const earlier = ids.filter((id) => !fresh.has(id));
-      const stored: StoredRow[] = earlier.length
-        ? await m.query(
-            `SELECT message_id, contact_id, phone_e164, campaign_id, creative_id, offer_id, sent_at, short_code
-             FROM "tracking".messages WHERE message_id = ANY($1::text[])`,
-            [earlier],
-          )
-        : [];
-      return [...inserted, ...stored];
-    });
-    this.relay.kick();
-    const byId = new Map(rows.map((r) => [r.message_id, r]));
-    return ids.map((id) => toMessage(toEntity(byId.get(id)!), this.config.TRACKING_PUBLIC_URL));
+    const n = batch.length;
+    const cols = { ids: new Array<string>(n), contacts: new Array<string>(n), phones: new Array<string>(n), campaigns: new Array<string>(n), creatives: new Array<string>(n), offers: new Array<string>(n), sent: new Array<number>(n) };
+    for (let i = 0; i < n; i++) {
+      const m = batch[i];
+      cols.ids[i] = m.messageId;
+      cols.contacts[i] = m.contactId;
+      cols.phones[i] = m.phoneE164;
+      cols.campaigns[i] = m.campaignId;
+      cols.creatives[i] = m.creativeId;
+      cols.offers[i] = m.offerId;
+      cols.sent[i] = m.sentAt.getTime();
+    }
+    const joined = [cols.ids, cols.contacts, cols.phones, cols.campaigns, cols.creatives, cols.offers, cols.sent].map((c) => c.join(','));
+    const catalog = [[...new Set(cols.campaigns)], [...new Set(cols.creatives)], [...new Set(cols.offers)]];
+    const requestId = currentRequestId() ?? null;
+    for (let attempt = 1; ; attempt++) {
+      const codes = Array.from({ length: n }, () => newShortCode());
+      let result: { inserted: number; missing: string[] };
+      try {
+        ({ rows: [result] } = await this.pool.query<{ inserted: number; missing: string[] }>({
+          ...REGISTER,
+          values: [...joined, ...catalog, requestId, codes.join(',')],
+        }));
+      } catch (e) {
+        // 71 random bits per code: a clash with a stored code is next to impossible, but must not fail the batch.
+        if ((e as { constraint?: string }).constraint === SHORT_CODE_TAKEN && attempt < 3) continue;
+        throw e;
+      }
+      if (result.missing.length) throw new FailedPreconditionError(`unknown ${result.missing.join(', ')}: upsert it first`);
+      if (result.inserted) this.events.kick();
+      if (result.inserted === n) {
+        const base = this.config.TRACKING_PUBLIC_URL;
+        return batch.map((m, i) => ({
+          messageId: m.messageId,
+          contactId: m.contactId,
+          phoneE164: m.phoneE164,
+          campaignId: m.campaignId,
+          creativeId: m.creativeId,
+          offerId: m.offerId,
+          sentAt: m.sentAt,
+          shortCode: codes[i],
+          trackedUrl: trackedUrl(base, codes[i]),
+        }));
+      }
+      // Some (or all) were registered before: the stored rows, with their first short codes, are the answer.
+      return this.readBack(cols.ids);
+    }
   }
 
   /**
@@ -112,54 +133,14 @@ export class MessagesService {
     return { message: toMessage(row, this.config.TRACKING_PUBLIC_URL), humanClicks: counts.n, firstClickedAt: counts.first ?? undefined };
   }
 
-  /**
-   * One statement for the batch's distinct catalog ids. FOR KEY SHARE is the lock a foreign-key check takes: the rows
-   * cannot be deleted or re-keyed before this transaction commits.
-   */
-  private async assertCatalogExists(m: EntityManager, batch: Required<MessageInput>[]): Promise<void> {
-    const wanted = {
-      campaign_id: [...new Set(batch.map((b) => b.campaignId))],
-      creative_id: [...new Set(batch.map((b) => b.creativeId))],
-      offer_id: [...new Set(batch.map((b) => b.offerId))],
-    };
-    const found: { kind: keyof typeof wanted; id: string }[] = await m.query(
-      `WITH ca AS (SELECT campaign_id FROM "tracking".campaigns WHERE campaign_id = ANY($1::text[]) FOR KEY SHARE),
-            cr AS (SELECT creative_id FROM "tracking".creatives WHERE creative_id = ANY($2::text[]) FOR KEY SHARE),
-            o AS (SELECT offer_id FROM "tracking".offers WHERE offer_id = ANY($3::text[]) FOR KEY SHARE)
-       SELECT 'campaign_id' AS kind, campaign_id AS id FROM ca
-       UNION ALL SELECT 'creative_id', creative_id FROM cr
-       UNION ALL SELECT 'offer_id', offer_id FROM o`,
-      [wanted.campaign_id, wanted.creative_id, wanted.offer_id],
-    );
-    const have = new Set(found.map((r) => `${r.kind}:${r.id}`));
-    const missing: string[] = [];
-    for (const [key, values] of Object.entries(wanted)) {
-      for (const v of values) if (!have.has(`${key}:${v}`)) missing.push(`${key} "${v}"`);
-    }
-    if (missing.length) throw new FailedPreconditionError(`unknown ${missing.join(', ')}: upsert it first`);
+  /** After the gRPC server drained (no call can register more): the last MessageSent events go out. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.events.stop();
   }
-}
 
-interface StoredRow {
-  message_id: string;
-  contact_id: string;
-  phone_e164: string;
-  campaign_id: string;
-  creative_id: string;
-  offer_id: string;
-  sent_at: Date;
-  short_code: string;
-}
-
-function toEntity(r: StoredRow): MessageEntity {
-  return Object.assign(new MessageEntity(), {
-    messageId: r.message_id,
-    contactId: r.contact_id,
-    phoneE164: r.phone_e164,
-    campaignId: r.campaign_id,
-    creativeId: r.creative_id,
-    offerId: r.offer_id,
-    sentAt: r.sent_at,
-    shortCode: r.short_code,
-  });
+  private async readBack(ids: string[]): Promise<Message[]> {
+    const rows: MessageEntity[] = await this.ds.getRepository(MessageEntity).createQueryBuilder('m').where('m.message_id = ANY(:ids)', { ids }).getMany();
+    const byId = new Map(rows.map((r) => [r.messageId, r]));
+    return ids.map((id) => toMessage(byId.get(id)!, this.config.TRACKING_PUBLIC_URL));
+  }
 }

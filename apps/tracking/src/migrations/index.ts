@@ -3,9 +3,10 @@ import { OfferAttributionTerms1764310000000 } from './1764310000000-offer-attrib
 import { ClickClassification1764320000000 } from './1764320000000-click-classification.migration';
 import { MessageBatchCatalogCheck1764330000000 } from './1764330000000-message-batch-catalog-check.migration';
 import { ClicksEventSource1765100000000 } from './1765100000000-clicks-event-source.migration';
+import { MessagesEventSource1765100000001 } from './1765100000001-messages-event-source.migration';
 
 /** In order; each runs once per database (recorded in "tracking".migrations). */
 export const trackingMigrations = [
   TrackingInitial1764300000000, OfferAttributionTerms1764310000000, ClickClassification1764320000000, MessageBatchCatalogCheck1764330000000,
-  ClicksEventSource1765100000000,
+  ClicksEventSource1765100000000, MessagesEventSource1765100000001,
 ];

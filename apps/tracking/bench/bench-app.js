@@ -1,0 +1,199 @@
+'use strict';
+// What the tracking benches (click.bench.js, register.bench.js) share: the built app as a child process, its gRPC
+// client, the catalog seed, the machine-wide bench lock, and per-process CPU and memory from /proc.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { fork } = require('node:child_process');
+// The suite's own helpers (bench/lib): one definition of where Postgres and NATS are and how to reach them.
+const { NATS_URL, acquireBenchLock, dbUrl, freePort } = require('../../../bench/lib/common');
+
+const ROOT = path.resolve(__dirname, '../../..');
+// Built by the npm scripts into a folder of their own, so a concurrent `nx build` cannot pull it away mid-run.
+const BUILD = path.join(ROOT, 'dist/bench/tracking');
+const APP_MAIN = path.join(BUILD, 'apps/tracking/src/main.js');
+const PROFILES = path.join(ROOT, 'dist/bench-profiles');
+
+/**
+ * One bench at a time on the machine (bench/lib/common.js's lock), unless `npm run bench` (an ancestor of this
+ * process) already holds it.
+ */
+async function benchLock() {
+  const file = path.join(os.tmpdir(), 'trackly-bench.lock');
+  let holder = 0;
+  try {
+    holder = Number(fs.readFileSync(file, 'utf8')) || 0;
+  } catch {
+    /* free */
+  }
+  for (let pid = process.ppid; pid > 1; ) {
+    if (pid === holder) return;
+    try {
+      pid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  await acquireBenchLock(file);
+}
+
+async function waitHttp(url, child) {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(url, { redirect: 'manual' });
+      if (r.status < 500) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+  });
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set size of a process so far, in MB (VmHWM, Linux); undefined elsewhere. */
+function peakRssMb(pid) {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of every Postgres server process so far (the database's share of a run), from /proc. */
+function postgresCpuSeconds() {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return total;
+}
+
+/** Starts the built tracking app on free ports; `env` on top of the bench defaults. */
+async function startTracking({ dbName, prefix, env = {}, label, cpuProf = false, pool = 10 }) {
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const execArgv = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
+  const child = fork(APP_MAIN, [], {
+    execArgv,
+    env: {
+      ...process.env,
+      DATABASE_URL: dbUrl(dbName),
+      DATABASE_POOL_SIZE: String(pool),
+      NATS_URL,
+      NATS_PREFIX: prefix,
+      TRACKING_HOST: '127.0.0.1',
+      TRACKING_HTTP_PORT: String(port),
+      TRACKING_GRPC_PORT: String(grpcPort),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: 'inherit',
+  });
+  await waitHttp(`http://127.0.0.1:${port}/c/none`, child);
+  return { child, port, grpcPort };
+}
+
+/** A plain grpc-js client of the built app's TrackingService (the generated service definition, no proto files). */
+function trackingClient(grpcPort) {
+  const grpc = require('@grpc/grpc-js');
+  const { TrackingServiceService } = require(path.join(BUILD, 'libs/contracts/src/gen/trackly/tracking/v1/tracking_service.js'));
+  const Ctor = grpc.makeGenericClientConstructor(TrackingServiceService, 'TrackingService');
+  const client = new Ctor(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 << 20,
+    'grpc.max_send_message_length': 64 << 20,
+  });
+  const authToken = process.env.GRPC_AUTH_TOKEN;
+  const call = (method) => (req) =>
+    new Promise((resolve, reject) => {
+      const md = new grpc.Metadata();
+      if (authToken) md.set('authorization', `Bearer ${authToken}`);
+      client[method](req, md, { deadline: Date.now() + 120_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  return { registerMessages: call('registerMessages'), close: () => client.close() };
+}
+
+/** `n` campaigns, creatives and offers named bench-0..n-1, written straight into the app's tables. */
+async function seedCatalog(c, n = 1) {
+  for (let i = 0; i < n; i++) {
+    await c.query(`INSERT INTO "tracking".campaigns (campaign_id, name) VALUES ($1, 'Bench') ON CONFLICT DO NOTHING`, [`bench-${i}`]);
+    await c.query(`INSERT INTO "tracking".creatives (creative_id, name) VALUES ($1, 'Bench') ON CONFLICT DO NOTHING`, [`bench-${i}`]);
+    await c.query(
+      `INSERT INTO "tracking".offers (offer_id, name, destination_url_template, default_payout_micros, currency)
+       VALUES ($1, 'Bench', 'https://shop.example/land?cid={click_id}&m={message_id}', 1000000, 'USD') ON CONFLICT DO NOTHING`,
+      [`bench-${i}`],
+    );
+  }
+}
+
+/** Messages in one stream of the bench's NATS prefix (0 when the stream does not exist). */
+async function streamMessages(streamName) {
+  const { connect } = require('@nats-io/transport-node');
+  const { jetstreamManager } = require('@nats-io/jetstream');
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(streamName)).state.messages;
+  } catch (e) {
+    if (/not found/i.test(e.message)) return 0;
+    throw e;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Removes every stream of a bench prefix (upper case, e.g. BENCHCLICK_), so runs do not pile up events. */
+async function deleteStreams(streamPrefix) {
+  const { connect } = require('@nats-io/transport-node');
+  const { jetstreamManager } = require('@nats-io/jetstream');
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const s of jsm.streams.list()) if (s.config.name.startsWith(streamPrefix)) await jsm.streams.delete(s.config.name);
+  } finally {
+    await nc.close();
+  }
+}
+
+module.exports = {
+  ROOT,
+  PROFILES,
+  benchLock,
+  waitHttp,
+  stop,
+  cpuSeconds,
+  peakRssMb,
+  postgresCpuSeconds,
+  startTracking,
+  trackingClient,
+  seedCatalog,
+  streamMessages,
+  deleteStreams,
+};

@@ -51,7 +51,10 @@ export const trackingConfigShape = {
         }
       }
     }),
-  /** Distinct links one IP + user agent may fetch within a minute before its hits are classified BOT; 0 = off. */
+  /**
+   * Scanner rule: distinct links one client (address + user agent + Accept-Language) may fetch within 2 s, or within
+   * 5 s of their sends in a minute, before such hits are classified BOT (docs/click-edge.md); 0 = off.
+   */
   TRACKING_BOT_REPEAT_CODES: z.coerce.number().int().min(0).default(20),
 };
 

@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { rawPool } from '@trackly/database';
-import { Batcher, CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
+import { Batcher, CLOCK, Clock, NotFoundError, assertId, noiseSourceKey } from '@trackly/kernel';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
-import { classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatWindow, Thresholds } from '../domain/click-classifier';
+import { classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatCounts, RepeatWindow, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
 import { newClickId, SHORT_CODE_PATTERN } from '../domain/tokens';
 import { TRACKING_CONFIG } from '../tracking.tokens';
@@ -11,6 +11,8 @@ import type { TrackingConfig } from '../tracking.config';
 import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';
 import { ClickWriter, PendingClick } from './click-writer';
 import { LinkCache } from './link-cache';
+
+const NO_REPEATS: RepeatCounts = { early: 0, burst: 0 };
 
 /** What the edge read from the request; header values '' when absent. */
 export interface ClickRequest {
@@ -37,7 +39,7 @@ export interface RecordedClick {
 @Injectable()
 export class ClicksService implements BeforeApplicationShutdown {
   private readonly batcher?: Batcher<PendingClick, void>;
-  private readonly repeats = new RepeatWindow(60_000);
+  private readonly repeats = new RepeatWindow();
   private readonly thresholds: Thresholds;
 
   constructor(
@@ -64,6 +66,10 @@ export class ClicksService implements BeforeApplicationShutdown {
     const link = await this.links.resolve(shortCode);
     if (!link) throw new NotFoundError('link', shortCode);
     const clickedAt = this.clock.now();
+    // The client as a scanner keeps it and as phones behind a carrier NAT share it (an IPv6 client by its /64).
+    const repeats = this.thresholds.repeatCodes
+      ? this.repeats.record(`${noiseSourceKey(req.ip)}|${req.userAgent}|${req.acceptLanguage}`, shortCode, clickedAt, clickedAt.getTime() - link.sentAt.getTime())
+      : NO_REPEATS;
     const classification = classifyHit(
       {
         method: req.method,
@@ -72,7 +78,7 @@ export class ClicksService implements BeforeApplicationShutdown {
         purpose: req.purpose,
         at: clickedAt,
         messageSentAt: link.sentAt,
-        distinctCodesFromClient: this.repeats.record(`${req.ip}|${req.userAgent}`, shortCode, clickedAt),
+        repeats,
       },
       this.thresholds,
     );

@@ -7,7 +7,7 @@
 export type HitClass = 'HUMAN' | 'PREVIEW' | 'BOT';
 
 /** Bump whenever RULES or the thresholds change; stored on every click. */
-export const CLASSIFIER_VERSION = '2026-11-1';
+export const CLASSIFIER_VERSION = '2026-12-1';
 
 /** What the edge knows about one hit. Header values are as sent ('' when absent). */
 export interface Hit {
@@ -18,8 +18,16 @@ export interface Hit {
   purpose: string;
   at: Date;
   messageSentAt: Date;
-  /** Distinct short codes the same client (IP + user agent) fetched within the repeat window, this one included. */
-  distinctCodesFromClient: number;
+  /** What the same client (see RepeatWindow) fetched recently, this hit included. */
+  repeats: RepeatCounts;
+}
+
+/** One client's recent distinct links, as RepeatWindow counts them. */
+export interface RepeatCounts {
+  /** Distinct links fetched within the repeat window (a minute) sooner after their send than a person reads. */
+  early: number;
+  /** Distinct links fetched within the burst span (2 s). */
+  burst: number;
 }
 
 export interface Thresholds {
@@ -27,11 +35,18 @@ export interface Thresholds {
   previewWindowMs: number;
   /** Faster than anyone reads an SMS and taps: a preview whatever its headers say. */
   instantMs: number;
-  /** This many distinct links from one client within the repeat window is a scanner (0 turns the rule off). */
+  /**
+   * Distinct links one client may fetch early (each within readMs of its send) in the repeat window, or within
+   * the burst span, before its hits are a scanner's (0 turns the rule off).
+   */
   repeatCodes: number;
+  /** Sooner after the send than this, a fetch is before most people have read the SMS ("early"). */
+  readMs: number;
+  /** The burst span: repeatCodes different links within it is a machine walking links, at any time after the send. */
+  burstMs: number;
 }
 
-export const DEFAULT_THRESHOLDS: Thresholds = { previewWindowMs: 5_000, instantMs: 1_000, repeatCodes: 20 };
+export const DEFAULT_THRESHOLDS: Thresholds = { previewWindowMs: 5_000, instantMs: 1_000, repeatCodes: 20, readMs: 5_000, burstMs: 2_000 };
 
 export interface Classification {
   class: HitClass;
@@ -105,10 +120,14 @@ export function classifyHit(hit: Hit, t: Thresholds = DEFAULT_THRESHOLDS): Class
   if (hit.method.toUpperCase() === 'HEAD') return verdict('BOT', 'HEAD request (link checker)');
   const purpose = hit.purpose.toLowerCase();
   if (/prefetch|prerender|preview/.test(purpose)) return verdict('PREVIEW', `prefetch announced (${purpose})`);
-  if (t.repeatCodes > 0 && hit.distinctCodesFromClient >= t.repeatCodes) {
-    return verdict('BOT', `same IP and user agent fetched ${hit.distinctCodesFromClient} different links within the repeat window`);
+  if (t.repeatCodes > 0 && hit.repeats.burst >= t.repeatCodes) {
+    return verdict('BOT', `same client fetched ${hit.repeats.burst} different links within ${ms(t.burstMs)}`);
   }
   const sinceSend = hit.at.getTime() - hit.messageSentAt.getTime();
+  // Only an early hit itself: the client's later, human-paced hits (phones sharing its NAT address) stay people.
+  if (t.repeatCodes > 0 && sinceSend >= 0 && sinceSend < t.readMs && hit.repeats.early >= t.repeatCodes) {
+    return verdict('BOT', `same client fetched ${hit.repeats.early} different links within ${ms(t.readMs)} of their sends in a minute`);
+  }
   // A negative delay is clock skew between the sender and us, not evidence either way.
   if (sinceSend >= 0 && sinceSend < t.instantMs) return verdict('PREVIEW', `fetched ${ms(sinceSend)} after the send, faster than a person taps`);
   // "*" is what HTTP libraries send by default (Node's fetch does); no browser a person uses sends it.
@@ -120,37 +139,68 @@ export function classifyHit(hit: Hit, t: Thresholds = DEFAULT_THRESHOLDS): Class
 }
 
 /**
- * Remembers which codes each client (IP + user agent) fetched recently, so repeat patterns can be seen. Bounded:
- * at most maxClients clients (the least recently seen is forgotten first) and maxCodesPerClient codes each.
+ * Remembers which links each client fetched recently, so scanners walking links can be told from people. A client is
+ * what a scanner keeps constant and a phone shares with others behind a carrier NAT: address, user agent and
+ * Accept-Language (the caller builds the key). Many phones behind one carrier address with one iPhone user agent
+ * fetch many different links in a minute after a blast, so a plain count of links per client cannot separate them
+ * from a scanner; what does is pace. People tap at human pace: seconds at least after the SMS arrives, spread over
+ * minutes, so a client's fetches soon after their sends and its fetches within a couple of seconds stay few however
+ * many phones share it. A scanner fetches each link as the SMS is delivered (early) or walks links back to back (a
+ * burst). RepeatWindow counts both for each hit; the thresholds are the classifier's.
+ *
+ * Bounded: at most maxClients clients (the least recently seen is forgotten first) and maxCodesPerClient links each,
+ * kept at most windowMs.
  */
 export class RepeatWindow {
-  private readonly clients = new Map<string, { codes: Map<string, number> }>();
+  private readonly clients = new Map<string, ClientLinks>();
 
   constructor(
     private readonly windowMs = 60_000,
+    private readonly readMs = DEFAULT_THRESHOLDS.readMs,
+    private readonly burstMs = DEFAULT_THRESHOLDS.burstMs,
     private readonly maxClients = 50_000,
     private readonly maxCodesPerClient = 256,
   ) {}
 
-  /** Records the hit and returns how many distinct codes this client fetched within the window, this one included. */
-  record(clientKey: string, code: string, at: Date): number {
+  /**
+   * Records a hit on `code` at `at`, `sinceSendMs` after its message was sent, and returns the client's counts,
+   * this hit included. A link fetched again counts once, at its latest fetch.
+   */
+  record(clientKey: string, code: string, at: Date, sinceSendMs: number): RepeatCounts {
     const now = at.getTime();
-    let entry = this.clients.get(clientKey);
-    if (entry) this.clients.delete(clientKey);
-    else entry = { codes: new Map() };
-    this.clients.set(clientKey, entry); // re-inserted: Map order is recency order
-    const codes = entry.codes;
-    codes.delete(code);
-    codes.set(code, now);
-    for (const [c, seen] of codes) {
-      if (now - seen < this.windowMs && codes.size <= this.maxCodesPerClient) break; // oldest first: the rest are newer
-      codes.delete(c);
+    let c = this.clients.get(clientKey);
+    if (c) this.clients.delete(clientKey);
+    else c = { links: new Map(), early: 0 };
+    this.clients.set(clientKey, c); // re-inserted: Map order is recency order
+    const links = c.links;
+    const before = links.get(code);
+    if (before) {
+      links.delete(code);
+      if (before.early) c.early--;
     }
+    const early = sinceSendMs >= 0 && sinceSendMs < this.readMs;
+    links.set(code, { at: now, early });
+    if (early) c.early++;
+    // Oldest first (Map insertion order): drop what left the window or overflows the bound.
+    for (const [k, v] of links) {
+      if (now - v.at < this.windowMs && links.size <= this.maxCodesPerClient) break;
+      links.delete(k);
+      if (v.early) c.early--;
+    }
+    let burst = 0;
+    for (const v of links.values()) if (now - v.at < this.burstMs) burst++;
     while (this.clients.size > this.maxClients) this.clients.delete(this.clients.keys().next().value as string);
-    return codes.size;
+    return { early: c.early, burst };
   }
 
   get size(): number {
     return this.clients.size;
   }
+}
+
+interface ClientLinks {
+  /** Link -> when it was last fetched and whether that was early; in fetch order. */
+  links: Map<string, { at: number; early: boolean }>;
+  /** How many of `links` were fetched early. */
+  early: number;
 }

@@ -1,9 +1,21 @@
 import { Controller } from '@nestjs/common';
 import {
+  GetCampaignRequest,
+  GetCampaignResponse,
   GetClickRequest,
   GetClickResponse,
+  GetCreativeRequest,
+  GetCreativeResponse,
   GetMessageRequest,
   GetMessageResponse,
+  GetOfferRequest,
+  GetOfferResponse,
+  ListCampaignsRequest,
+  ListCampaignsResponse,
+  ListCreativesRequest,
+  ListCreativesResponse,
+  ListOffersRequest,
+  ListOffersResponse,
   RegisterMessagesRequest,
   RegisterMessagesResponse,
   TrackingServiceController,
@@ -59,5 +71,29 @@ export class TrackingGrpcController implements TrackingServiceController {
 
   async getClick(req: GetClickRequest): Promise<GetClickResponse> {
     return { click: await this.clicks.get(req.clickId) };
+  }
+
+  async getOffer(req: GetOfferRequest): Promise<GetOfferResponse> {
+    return { offer: await this.catalog.getOffer(req.offerId) };
+  }
+
+  listOffers(req: ListOffersRequest): Promise<ListOffersResponse> {
+    return this.catalog.listOffers(req.pageSize, req.pageToken);
+  }
+
+  async getCreative(req: GetCreativeRequest): Promise<GetCreativeResponse> {
+    return { creative: await this.catalog.getCreative(req.creativeId) };
+  }
+
+  listCreatives(req: ListCreativesRequest): Promise<ListCreativesResponse> {
+    return this.catalog.listCreatives(req.pageSize, req.pageToken);
+  }
+
+  async getCampaign(req: GetCampaignRequest): Promise<GetCampaignResponse> {
+    return { campaign: await this.catalog.getCampaign(req.campaignId) };
+  }
+
+  listCampaigns(req: ListCampaignsRequest): Promise<ListCampaignsResponse> {
+    return this.catalog.listCampaigns(req.pageSize, req.pageToken);
   }
 }

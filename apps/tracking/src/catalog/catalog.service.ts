@@ -1,15 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { CLOCK, Clock } from '@trackly/kernel';
+import { DataSource, EntityManager, MoreThan } from 'typeorm';
+import { CLOCK, Clock, NotFoundError } from '@trackly/kernel';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Campaign, Creative, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import { OfferInput, validateName, validateOffer } from '../domain/catalog.rules';
+import { CatalogList, nextPageToken, readPageRequest } from '../domain/catalog-paging';
 import { assertId } from '@trackly/kernel';
 import { CampaignEntity, CreativeEntity, OfferEntity } from './catalog.entity';
 import { toCampaign, toCreative, toOffer } from '../tracking.mappers';
 import { LinkCache } from '../clicks/link-cache';
 
-/** Offers, creatives and campaigns: upserts that publish their new state in the same transaction. */
+/** Offers, creatives and campaigns: upserts that publish their new state in the same transaction, and reads. */
 @Injectable()
 export class CatalogService {
   constructor(
@@ -64,6 +65,61 @@ export class CatalogService {
       await this.outbox.add(m, Events.CampaignUpserted, { campaign });
       return { campaign, created };
     });
+  }
+
+  async getOffer(offerId: string): Promise<Offer> {
+    assertId(offerId, 'offer_id');
+    const row = await this.ds.getRepository(OfferEntity).findOneBy({ offerId });
+    if (!row) throw new NotFoundError('offer', offerId);
+    return toOffer(row);
+  }
+
+  async getCreative(creativeId: string): Promise<Creative> {
+    assertId(creativeId, 'creative_id');
+    const row = await this.ds.getRepository(CreativeEntity).findOneBy({ creativeId });
+    if (!row) throw new NotFoundError('creative', creativeId);
+    return toCreative(row);
+  }
+
+  async getCampaign(campaignId: string): Promise<Campaign> {
+    assertId(campaignId, 'campaign_id');
+    const row = await this.ds.getRepository(CampaignEntity).findOneBy({ campaignId });
+    if (!row) throw new NotFoundError('campaign', campaignId);
+    return toCampaign(row);
+  }
+
+  async listOffers(pageSize: number, pageToken: string): Promise<{ offers: Offer[]; nextPageToken: string }> {
+    const page = await this.page(OfferEntity, 'offerId', 'offers', pageSize, pageToken);
+    return { offers: page.rows.map(toOffer), nextPageToken: page.next };
+  }
+
+  async listCreatives(pageSize: number, pageToken: string): Promise<{ creatives: Creative[]; nextPageToken: string }> {
+    const page = await this.page(CreativeEntity, 'creativeId', 'creatives', pageSize, pageToken);
+    return { creatives: page.rows.map(toCreative), nextPageToken: page.next };
+  }
+
+  async listCampaigns(pageSize: number, pageToken: string): Promise<{ campaigns: Campaign[]; nextPageToken: string }> {
+    const page = await this.page(CampaignEntity, 'campaignId', 'campaigns', pageSize, pageToken);
+    return { campaigns: page.rows.map(toCampaign), nextPageToken: page.next };
+  }
+
+  /** One keyset page in id order (primary key range): one row more than asked tells whether another page follows. */
+  private async page<E extends object, K extends keyof E & string>(
+    entity: new () => E,
+    key: K,
+    list: CatalogList,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ rows: E[]; next: string }> {
+    const { limit, after } = readPageRequest(list, pageSize, pageToken);
+    const rows = await this.ds.getRepository(entity).find({
+      where: (after === undefined ? {} : { [key]: MoreThan(after) }) as never,
+      order: { [key]: 'ASC' } as never,
+      take: limit + 1,
+    });
+    const more = rows.length > limit;
+    const served = more ? rows.slice(0, limit) : rows;
+    return { rows: served, next: nextPageToken(list, served.length ? String(served[served.length - 1][key]) : undefined, more) };
   }
 
   private async upsertNamed(m: EntityManager, table: string, key: string, id: string, name: string): Promise<boolean> {

@@ -154,6 +154,93 @@ export interface GetClickResponse {
   click: Click | undefined;
 }
 
+/** GetOfferRequest names an offer. */
+export interface GetOfferRequest {
+  /** Id of the offer. */
+  offerId: string;
+}
+
+/** GetOfferResponse returns the offer as stored, with every attribution term. */
+export interface GetOfferResponse {
+  /**
+   * The offer; an unset click_window_days means the platform default (90 days), an unset min_conversion_seconds no
+   * minimum, an unset view_through_window_days no view-through.
+   */
+  offer: Offer | undefined;
+}
+
+/** ListOffersRequest asks for one page of offers. */
+export interface ListOffersRequest {
+  /** Page size, 1..500; 0 means 50. */
+  pageSize: number;
+  /** Opaque token from a previous ListOffers response; empty for the first page. */
+  pageToken: string;
+}
+
+/** ListOffersResponse is one page of offers. */
+export interface ListOffersResponse {
+  /** Offers in offer id order. */
+  offers: Offer[];
+  /** Token for the next page; empty on the last one. */
+  nextPageToken: string;
+}
+
+/** GetCreativeRequest names a creative. */
+export interface GetCreativeRequest {
+  /** Id of the creative. */
+  creativeId: string;
+}
+
+/** GetCreativeResponse returns the creative. */
+export interface GetCreativeResponse {
+  /** The creative. */
+  creative: Creative | undefined;
+}
+
+/** ListCreativesRequest asks for one page of creatives. */
+export interface ListCreativesRequest {
+  /** Page size, 1..500; 0 means 50. */
+  pageSize: number;
+  /** Opaque token from a previous ListCreatives response; empty for the first page. */
+  pageToken: string;
+}
+
+/** ListCreativesResponse is one page of creatives. */
+export interface ListCreativesResponse {
+  /** Creatives in creative id order. */
+  creatives: Creative[];
+  /** Token for the next page; empty on the last one. */
+  nextPageToken: string;
+}
+
+/** GetCampaignRequest names a campaign. */
+export interface GetCampaignRequest {
+  /** Id of the campaign. */
+  campaignId: string;
+}
+
+/** GetCampaignResponse returns the campaign. */
+export interface GetCampaignResponse {
+  /** The campaign. */
+  campaign: Campaign | undefined;
+}
+
+/** ListCampaignsRequest asks for one page of campaigns. */
+export interface ListCampaignsRequest {
+  /** Page size, 1..500; 0 means 50. */
+  pageSize: number;
+  /** Opaque token from a previous ListCampaigns response; empty for the first page. */
+  pageToken: string;
+}
+
+/** ListCampaignsResponse is one page of campaigns. */
+export interface ListCampaignsResponse {
+  /** Campaigns in campaign id order. */
+  campaigns: Campaign[];
+  /** Token for the next page; empty on the last one. */
+  nextPageToken: string;
+}
+
 export const TRACKLY_TRACKING_V1_PACKAGE_NAME = "trackly.tracking.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -1458,6 +1545,980 @@ export const GetClickResponse: MessageFns<GetClickResponse> = {
   },
 };
 
+function createBaseGetOfferRequest(): GetOfferRequest {
+  return { offerId: "" };
+}
+
+export const GetOfferRequest: MessageFns<GetOfferRequest> = {
+  encode(message: GetOfferRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offerId !== "") {
+      writer.uint32(10).string(message.offerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOfferRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOfferRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOfferRequest {
+    return {
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetOfferRequest): unknown {
+    const obj: any = {};
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOfferRequest>, I>>(base?: I): GetOfferRequest {
+    return GetOfferRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOfferRequest>, I>>(object: I): GetOfferRequest {
+    const message = createBaseGetOfferRequest();
+    message.offerId = object.offerId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetOfferResponse(): GetOfferResponse {
+  return { offer: undefined };
+}
+
+export const GetOfferResponse: MessageFns<GetOfferResponse> = {
+  encode(message: GetOfferResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offer !== undefined) {
+      Offer.encode(message.offer, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOfferResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOfferResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offer = Offer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOfferResponse {
+    return { offer: isSet(object.offer) ? Offer.fromJSON(object.offer) : undefined };
+  },
+
+  toJSON(message: GetOfferResponse): unknown {
+    const obj: any = {};
+    if (message.offer !== undefined) {
+      obj.offer = Offer.toJSON(message.offer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOfferResponse>, I>>(base?: I): GetOfferResponse {
+    return GetOfferResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOfferResponse>, I>>(object: I): GetOfferResponse {
+    const message = createBaseGetOfferResponse();
+    message.offer = (object.offer !== undefined && object.offer !== null) ? Offer.fromPartial(object.offer) : undefined;
+    return message;
+  },
+};
+
+function createBaseListOffersRequest(): ListOffersRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListOffersRequest: MessageFns<ListOffersRequest> = {
+  encode(message: ListOffersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOffersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOffersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOffersRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListOffersRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOffersRequest>, I>>(base?: I): ListOffersRequest {
+    return ListOffersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOffersRequest>, I>>(object: I): ListOffersRequest {
+    const message = createBaseListOffersRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListOffersResponse(): ListOffersResponse {
+  return { offers: [], nextPageToken: "" };
+}
+
+export const ListOffersResponse: MessageFns<ListOffersResponse> = {
+  encode(message: ListOffersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.offers) {
+      Offer.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListOffersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListOffersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offers.push(Offer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListOffersResponse {
+    return {
+      offers: globalThis.Array.isArray(object?.offers) ? object.offers.map((e: any) => Offer.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListOffersResponse): unknown {
+    const obj: any = {};
+    if (message.offers?.length) {
+      obj.offers = message.offers.map((e) => Offer.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListOffersResponse>, I>>(base?: I): ListOffersResponse {
+    return ListOffersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListOffersResponse>, I>>(object: I): ListOffersResponse {
+    const message = createBaseListOffersResponse();
+    message.offers = object.offers?.map((e) => Offer.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCreativeRequest(): GetCreativeRequest {
+  return { creativeId: "" };
+}
+
+export const GetCreativeRequest: MessageFns<GetCreativeRequest> = {
+  encode(message: GetCreativeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.creativeId !== "") {
+      writer.uint32(10).string(message.creativeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCreativeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCreativeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCreativeRequest {
+    return {
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCreativeRequest): unknown {
+    const obj: any = {};
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCreativeRequest>, I>>(base?: I): GetCreativeRequest {
+    return GetCreativeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCreativeRequest>, I>>(object: I): GetCreativeRequest {
+    const message = createBaseGetCreativeRequest();
+    message.creativeId = object.creativeId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCreativeResponse(): GetCreativeResponse {
+  return { creative: undefined };
+}
+
+export const GetCreativeResponse: MessageFns<GetCreativeResponse> = {
+  encode(message: GetCreativeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.creative !== undefined) {
+      Creative.encode(message.creative, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCreativeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCreativeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.creative = Creative.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCreativeResponse {
+    return { creative: isSet(object.creative) ? Creative.fromJSON(object.creative) : undefined };
+  },
+
+  toJSON(message: GetCreativeResponse): unknown {
+    const obj: any = {};
+    if (message.creative !== undefined) {
+      obj.creative = Creative.toJSON(message.creative);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCreativeResponse>, I>>(base?: I): GetCreativeResponse {
+    return GetCreativeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCreativeResponse>, I>>(object: I): GetCreativeResponse {
+    const message = createBaseGetCreativeResponse();
+    message.creative = (object.creative !== undefined && object.creative !== null)
+      ? Creative.fromPartial(object.creative)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCreativesRequest(): ListCreativesRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListCreativesRequest: MessageFns<ListCreativesRequest> = {
+  encode(message: ListCreativesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCreativesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCreativesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCreativesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCreativesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCreativesRequest>, I>>(base?: I): ListCreativesRequest {
+    return ListCreativesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCreativesRequest>, I>>(object: I): ListCreativesRequest {
+    const message = createBaseListCreativesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListCreativesResponse(): ListCreativesResponse {
+  return { creatives: [], nextPageToken: "" };
+}
+
+export const ListCreativesResponse: MessageFns<ListCreativesResponse> = {
+  encode(message: ListCreativesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.creatives) {
+      Creative.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCreativesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCreativesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.creatives.push(Creative.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCreativesResponse {
+    return {
+      creatives: globalThis.Array.isArray(object?.creatives)
+        ? object.creatives.map((e: any) => Creative.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCreativesResponse): unknown {
+    const obj: any = {};
+    if (message.creatives?.length) {
+      obj.creatives = message.creatives.map((e) => Creative.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCreativesResponse>, I>>(base?: I): ListCreativesResponse {
+    return ListCreativesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCreativesResponse>, I>>(object: I): ListCreativesResponse {
+    const message = createBaseListCreativesResponse();
+    message.creatives = object.creatives?.map((e) => Creative.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCampaignRequest(): GetCampaignRequest {
+  return { campaignId: "" };
+}
+
+export const GetCampaignRequest: MessageFns<GetCampaignRequest> = {
+  encode(message: GetCampaignRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCampaignRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(base?: I): GetCampaignRequest {
+    return GetCampaignRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignRequest>, I>>(object: I): GetCampaignRequest {
+    const message = createBaseGetCampaignRequest();
+    message.campaignId = object.campaignId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCampaignResponse(): GetCampaignResponse {
+  return { campaign: undefined };
+}
+
+export const GetCampaignResponse: MessageFns<GetCampaignResponse> = {
+  encode(message: GetCampaignResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaign !== undefined) {
+      Campaign.encode(message.campaign, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCampaignResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCampaignResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaign = Campaign.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCampaignResponse {
+    return { campaign: isSet(object.campaign) ? Campaign.fromJSON(object.campaign) : undefined };
+  },
+
+  toJSON(message: GetCampaignResponse): unknown {
+    const obj: any = {};
+    if (message.campaign !== undefined) {
+      obj.campaign = Campaign.toJSON(message.campaign);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(base?: I): GetCampaignResponse {
+    return GetCampaignResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCampaignResponse>, I>>(object: I): GetCampaignResponse {
+    const message = createBaseGetCampaignResponse();
+    message.campaign = (object.campaign !== undefined && object.campaign !== null)
+      ? Campaign.fromPartial(object.campaign)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCampaignsRequest(): ListCampaignsRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListCampaignsRequest: MessageFns<ListCampaignsRequest> = {
+  encode(message: ListCampaignsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCampaignsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(base?: I): ListCampaignsRequest {
+    return ListCampaignsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsRequest>, I>>(object: I): ListCampaignsRequest {
+    const message = createBaseListCampaignsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListCampaignsResponse(): ListCampaignsResponse {
+  return { campaigns: [], nextPageToken: "" };
+}
+
+export const ListCampaignsResponse: MessageFns<ListCampaignsResponse> = {
+  encode(message: ListCampaignsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.campaigns) {
+      Campaign.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCampaignsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCampaignsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaigns.push(Campaign.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCampaignsResponse {
+    return {
+      campaigns: globalThis.Array.isArray(object?.campaigns)
+        ? object.campaigns.map((e: any) => Campaign.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCampaignsResponse): unknown {
+    const obj: any = {};
+    if (message.campaigns?.length) {
+      obj.campaigns = message.campaigns.map((e) => Campaign.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(base?: I): ListCampaignsResponse {
+    return ListCampaignsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCampaignsResponse>, I>>(object: I): ListCampaignsResponse {
+    const message = createBaseListCampaignsResponse();
+    message.campaigns = object.campaigns?.map((e) => Campaign.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** TrackingService owns the catalog (offers, creatives, campaigns), sent messages and their tracked links, and clicks. */
 
 export interface TrackingServiceClient {
@@ -1484,6 +2545,49 @@ export interface TrackingServiceClient {
   /** Reads one click by its click id. */
 
   getClick(request: GetClickRequest, metadata?: Metadata): Observable<GetClickResponse>;
+
+  /**
+   * Reads one offer with every attribution term: destination template, default payout and currency, click window,
+   * minimum time to convert, view-through window. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/offers/{offer_id}.
+   */
+
+  getOffer(request: GetOfferRequest, metadata?: Metadata): Observable<GetOfferResponse>;
+
+  /**
+   * Lists offers in offer id order, a page at a time.
+   * Gateway route (to come): GET /api/offers?page_size=&page_token=.
+   */
+
+  listOffers(request: ListOffersRequest, metadata?: Metadata): Observable<ListOffersResponse>;
+
+  /**
+   * Reads one creative. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/creatives/{creative_id}.
+   */
+
+  getCreative(request: GetCreativeRequest, metadata?: Metadata): Observable<GetCreativeResponse>;
+
+  /**
+   * Lists creatives in creative id order, a page at a time.
+   * Gateway route (to come): GET /api/creatives?page_size=&page_token=.
+   */
+
+  listCreatives(request: ListCreativesRequest, metadata?: Metadata): Observable<ListCreativesResponse>;
+
+  /**
+   * Reads one campaign. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/campaigns/{campaign_id}.
+   */
+
+  getCampaign(request: GetCampaignRequest, metadata?: Metadata): Observable<GetCampaignResponse>;
+
+  /**
+   * Lists campaigns in campaign id order, a page at a time.
+   * Gateway route (to come): GET /api/campaigns?page_size=&page_token=.
+   */
+
+  listCampaigns(request: ListCampaignsRequest, metadata?: Metadata): Observable<ListCampaignsResponse>;
 }
 
 /** TrackingService owns the catalog (offers, creatives, campaigns), sent messages and their tracked links, and clicks. */
@@ -1530,6 +2634,67 @@ export interface TrackingServiceController {
     request: GetClickRequest,
     metadata?: Metadata,
   ): Promise<GetClickResponse> | Observable<GetClickResponse> | GetClickResponse;
+
+  /**
+   * Reads one offer with every attribution term: destination template, default payout and currency, click window,
+   * minimum time to convert, view-through window. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/offers/{offer_id}.
+   */
+
+  getOffer(
+    request: GetOfferRequest,
+    metadata?: Metadata,
+  ): Promise<GetOfferResponse> | Observable<GetOfferResponse> | GetOfferResponse;
+
+  /**
+   * Lists offers in offer id order, a page at a time.
+   * Gateway route (to come): GET /api/offers?page_size=&page_token=.
+   */
+
+  listOffers(
+    request: ListOffersRequest,
+    metadata?: Metadata,
+  ): Promise<ListOffersResponse> | Observable<ListOffersResponse> | ListOffersResponse;
+
+  /**
+   * Reads one creative. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/creatives/{creative_id}.
+   */
+
+  getCreative(
+    request: GetCreativeRequest,
+    metadata?: Metadata,
+  ): Promise<GetCreativeResponse> | Observable<GetCreativeResponse> | GetCreativeResponse;
+
+  /**
+   * Lists creatives in creative id order, a page at a time.
+   * Gateway route (to come): GET /api/creatives?page_size=&page_token=.
+   */
+
+  listCreatives(
+    request: ListCreativesRequest,
+    metadata?: Metadata,
+  ): Promise<ListCreativesResponse> | Observable<ListCreativesResponse> | ListCreativesResponse;
+
+  /**
+   * Reads one campaign. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/campaigns/{campaign_id}.
+   */
+
+  getCampaign(
+    request: GetCampaignRequest,
+    metadata?: Metadata,
+  ): Promise<GetCampaignResponse> | Observable<GetCampaignResponse> | GetCampaignResponse;
+
+  /**
+   * Lists campaigns in campaign id order, a page at a time.
+   * Gateway route (to come): GET /api/campaigns?page_size=&page_token=.
+   */
+
+  listCampaigns(
+    request: ListCampaignsRequest,
+    metadata?: Metadata,
+  ): Promise<ListCampaignsResponse> | Observable<ListCampaignsResponse> | ListCampaignsResponse;
 }
 
 export function TrackingServiceControllerMethods() {
@@ -1541,6 +2706,12 @@ export function TrackingServiceControllerMethods() {
       "registerMessages",
       "getMessage",
       "getClick",
+      "getOffer",
+      "listOffers",
+      "getCreative",
+      "listCreatives",
+      "getCampaign",
+      "listCampaigns",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -1627,6 +2798,87 @@ export const TrackingServiceService = {
     responseSerialize: (value: GetClickResponse): Buffer => Buffer.from(GetClickResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetClickResponse => GetClickResponse.decode(value),
   },
+  /**
+   * Reads one offer with every attribution term: destination template, default payout and currency, click window,
+   * minimum time to convert, view-through window. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/offers/{offer_id}.
+   */
+  getOffer: {
+    path: "/trackly.tracking.v1.TrackingService/GetOffer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOfferRequest): Buffer => Buffer.from(GetOfferRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOfferRequest => GetOfferRequest.decode(value),
+    responseSerialize: (value: GetOfferResponse): Buffer => Buffer.from(GetOfferResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOfferResponse => GetOfferResponse.decode(value),
+  },
+  /**
+   * Lists offers in offer id order, a page at a time.
+   * Gateway route (to come): GET /api/offers?page_size=&page_token=.
+   */
+  listOffers: {
+    path: "/trackly.tracking.v1.TrackingService/ListOffers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListOffersRequest): Buffer => Buffer.from(ListOffersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListOffersRequest => ListOffersRequest.decode(value),
+    responseSerialize: (value: ListOffersResponse): Buffer => Buffer.from(ListOffersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListOffersResponse => ListOffersResponse.decode(value),
+  },
+  /**
+   * Reads one creative. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/creatives/{creative_id}.
+   */
+  getCreative: {
+    path: "/trackly.tracking.v1.TrackingService/GetCreative" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCreativeRequest): Buffer => Buffer.from(GetCreativeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCreativeRequest => GetCreativeRequest.decode(value),
+    responseSerialize: (value: GetCreativeResponse): Buffer => Buffer.from(GetCreativeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCreativeResponse => GetCreativeResponse.decode(value),
+  },
+  /**
+   * Lists creatives in creative id order, a page at a time.
+   * Gateway route (to come): GET /api/creatives?page_size=&page_token=.
+   */
+  listCreatives: {
+    path: "/trackly.tracking.v1.TrackingService/ListCreatives" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCreativesRequest): Buffer => Buffer.from(ListCreativesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCreativesRequest => ListCreativesRequest.decode(value),
+    responseSerialize: (value: ListCreativesResponse): Buffer =>
+      Buffer.from(ListCreativesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCreativesResponse => ListCreativesResponse.decode(value),
+  },
+  /**
+   * Reads one campaign. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/campaigns/{campaign_id}.
+   */
+  getCampaign: {
+    path: "/trackly.tracking.v1.TrackingService/GetCampaign" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCampaignRequest): Buffer => Buffer.from(GetCampaignRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCampaignRequest => GetCampaignRequest.decode(value),
+    responseSerialize: (value: GetCampaignResponse): Buffer => Buffer.from(GetCampaignResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCampaignResponse => GetCampaignResponse.decode(value),
+  },
+  /**
+   * Lists campaigns in campaign id order, a page at a time.
+   * Gateway route (to come): GET /api/campaigns?page_size=&page_token=.
+   */
+  listCampaigns: {
+    path: "/trackly.tracking.v1.TrackingService/ListCampaigns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCampaignsRequest): Buffer => Buffer.from(ListCampaignsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCampaignsRequest => ListCampaignsRequest.decode(value),
+    responseSerialize: (value: ListCampaignsResponse): Buffer =>
+      Buffer.from(ListCampaignsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCampaignsResponse => ListCampaignsResponse.decode(value),
+  },
 } as const;
 
 export interface TrackingServiceServer extends UntypedServiceImplementation {
@@ -1642,6 +2894,37 @@ export interface TrackingServiceServer extends UntypedServiceImplementation {
   getMessage: handleUnaryCall<GetMessageRequest, GetMessageResponse>;
   /** Reads one click by its click id. */
   getClick: handleUnaryCall<GetClickRequest, GetClickResponse>;
+  /**
+   * Reads one offer with every attribution term: destination template, default payout and currency, click window,
+   * minimum time to convert, view-through window. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/offers/{offer_id}.
+   */
+  getOffer: handleUnaryCall<GetOfferRequest, GetOfferResponse>;
+  /**
+   * Lists offers in offer id order, a page at a time.
+   * Gateway route (to come): GET /api/offers?page_size=&page_token=.
+   */
+  listOffers: handleUnaryCall<ListOffersRequest, ListOffersResponse>;
+  /**
+   * Reads one creative. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/creatives/{creative_id}.
+   */
+  getCreative: handleUnaryCall<GetCreativeRequest, GetCreativeResponse>;
+  /**
+   * Lists creatives in creative id order, a page at a time.
+   * Gateway route (to come): GET /api/creatives?page_size=&page_token=.
+   */
+  listCreatives: handleUnaryCall<ListCreativesRequest, ListCreativesResponse>;
+  /**
+   * Reads one campaign. NOT_FOUND for an unknown id.
+   * Gateway route (to come): GET /api/campaigns/{campaign_id}.
+   */
+  getCampaign: handleUnaryCall<GetCampaignRequest, GetCampaignResponse>;
+  /**
+   * Lists campaigns in campaign id order, a page at a time.
+   * Gateway route (to come): GET /api/campaigns?page_size=&page_token=.
+   */
+  listCampaigns: handleUnaryCall<ListCampaignsRequest, ListCampaignsResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

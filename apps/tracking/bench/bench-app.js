@@ -97,6 +97,27 @@ function postgresCpuSeconds() {
   return total;
 }
 
+/**
+ * CPU seconds so far of the Postgres backends serving one database (its connections, from pg_stat_activity): the
+ * database's share of a run without the other databases of a shared server. Per pid, so sample before and after.
+ */
+async function dbBackendsCpu(c, dbName) {
+  const { rows } = await c.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+  const out = new Map();
+  for (const { pid } of rows) {
+    const s = cpuSeconds(pid);
+    if (s !== undefined) out.set(pid, s);
+  }
+  return out;
+}
+
+/** CPU seconds used between two dbBackendsCpu samples (backends that appeared meanwhile count from zero). */
+function cpuBetween(before, after) {
+  let total = 0;
+  for (const [pid, s] of after) total += s - (before.get(pid) ?? 0);
+  return total;
+}
+
 /** Starts the built tracking app on free ports; `env` on top of the bench defaults. */
 async function startTracking({ dbName, prefix, env = {}, label, cpuProf = false, pool = 10 }) {
   const [port, grpcPort] = [await freePort(), await freePort()];
@@ -191,6 +212,8 @@ module.exports = {
   cpuSeconds,
   peakRssMb,
   postgresCpuSeconds,
+  dbBackendsCpu,
+  cpuBetween,
   startTracking,
   trackingClient,
   seedCatalog,

@@ -68,21 +68,24 @@ async function load(port, codes, seconds) {
   };
 }
 
-async function measure(name, start, codes) {
+async function measure(name, start, codes, c) {
   const { child, port } = await start();
   try {
     await load(port, codes, WARMUP);
     const cpu0 = app.cpuSeconds(child.pid);
+    const db0 = await app.dbBackendsCpu(c, DB_NAME);
     const r = await load(port, codes, DURATION);
     const cpu = cpu0 === undefined ? undefined : (app.cpuSeconds(child.pid) - cpu0) / DURATION;
+    const dbPerReq = r.rps ? (app.cpuBetween(db0, await app.dbBackendsCpu(c, DB_NAME)) * 1000) / (r.rps * DURATION) : undefined;
     const cpuText = cpu === undefined ? '' : `, server CPU ${(cpu * 100).toFixed(0)}% of a core`;
     const rss = app.peakRssMb(child.pid);
     const cpuPerReq = cpu === undefined || !r.rps ? undefined : (cpu * 1000) / r.rps;
     console.log(
       `  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.redirects} redirects, ${r.other} other${cpuText}` +
-        `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
+        `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}` +
+        `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
     );
-    return { name, ...r, rss, cpuPerReq };
+    return { name, ...r, rss, cpuPerReq, dbPerReq };
   } finally {
     await app.stop(child);
   }
@@ -141,15 +144,15 @@ async function main() {
     const codes = registered.codes.slice(0, MESSAGES);
     console.log(`  RegisterMessages, ${REGISTER_BATCH} per call: ${registered.times.map((t) => `${Math.round(t)} ms`).join(', ')} (npm run bench:register measures it)`);
 
-    const bare = await measure('bare node:http + pg, one INSERT per request', startBare, codes);
-    const grouped = await measure('tracking app, group commit on ', startApp(true, 'group-commit'), codes);
-    const single = await measure('tracking app, group commit off', startApp(false, 'no-group-commit'), codes);
+    const bare = await measure('bare node:http + pg, one INSERT per request', startBare, codes, c);
+    const grouped = await measure('tracking app, group commit on ', startApp(true, 'group-commit'), codes, c);
+    const single = await measure('tracking app, group commit off', startApp(false, 'no-group-commit'), codes, c);
 
     const ratio = (r) => (r.rps / bare.rps).toFixed(2);
-    console.log('\n| server | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | vs bare |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('\n| server | req/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | peak RSS MB | vs bare |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of [bare, grouped, single]) {
-      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.cpuPerReq?.toFixed(3) ?? '—'} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
+      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.cpuPerReq?.toFixed(3) ?? '—'} | ${r.dbPerReq?.toFixed(3) ?? '—'} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
     }
 
     // Every 302 the app answered must have its click row (committed before the answer).

@@ -82,6 +82,8 @@ export interface TableRelayOptions<Row> {
   pollMs?: number;
   /** How long a published batch may wait for its acks before the pass fails and is retried (default 10 s). */
   ackTimeoutMs?: number;
+  /** How often, at most, the acknowledged position is saved while a backlog is being published (default 100 ms). */
+  cursorSaveMs?: number;
   /** On stop, how long to wait for committed rows still held behind an older open transaction (default 5 s). */
   stopWaitMs?: number;
   logger?: Logger;
@@ -122,8 +124,11 @@ interface Cursor {
 
 interface Leader {
   client: PoolClient;
-  /** Where the persisted cursor is (rows after it are unpublished or in flight). */
-  cursor: Cursor;
+  /** Everything up to here is acknowledged by JetStream. */
+  acked: Cursor;
+  /** The cursor as saved in table_relay_cursors (at or behind `acked`), and when. */
+  saved: Cursor;
+  savedAt: number;
 }
 
 interface InFlightBatch {
@@ -142,10 +147,13 @@ export class TableRelay<Row extends Record<string, unknown>> {
   private readonly label: string;
   private readonly lockKey: string;
   private readonly selectSql: string;
+  private readonly statementName: string;
 
   constructor(private readonly opts: TableRelayOptions<Row>) {
     this.label = `${opts.schema}.${opts.name}`;
     this.lockKey = `trackly-table-relay:${this.label}`;
+    // Prepared once on the leader's connection: planning was a third of a small pass's database time.
+    this.statementName = `trackly-table-relay:${this.label}`;
     // xid below the snapshot's xmin: every older transaction has ended, so nothing can still appear behind the cursor.
     this.selectSql = `SELECT t.xid::text AS relay_xid, t.seq::text AS relay_seq, ${opts.columns}
       FROM ${opts.table} AS t ${opts.joins ?? ''}
@@ -217,9 +225,12 @@ export class TableRelay<Row extends Record<string, unknown>> {
       if (!leader || Date.now() >= end) return;
       const { rows } = await leader.client.query<{ behind: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM ${this.opts.table} AS t WHERE t.xid IS NOT NULL AND (t.xid, t.seq) > ($1::xid8, $2::bigint)) AS behind`,
-        [leader.cursor.xid, leader.cursor.seq],
+        [leader.acked.xid, leader.acked.seq],
       );
-      if (!rows[0].behind) return;
+      if (!rows[0].behind) {
+        if (leader.saved !== leader.acked) await this.saveCursor(leader);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -294,7 +305,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
       const table = `"${this.opts.schema}".table_relay_cursors`;
       await client.query(`INSERT INTO ${table} (relay, xid, seq) VALUES ($1, '0', 0) ON CONFLICT (relay) DO NOTHING`, [this.opts.name]);
       const cursor = (await client.query<Cursor>(`SELECT xid::text AS xid, seq::text AS seq FROM ${table} WHERE relay = $1`, [this.opts.name])).rows[0];
-      this.leader = { client, cursor };
+      this.leader = { client, acked: cursor, saved: cursor, savedAt: Date.now() };
       return this.leader;
     } catch (e) {
       // Destroyed, not returned to the pool: a lock it may hold goes with it.
@@ -372,25 +383,26 @@ export class TableRelay<Row extends Record<string, unknown>> {
     const { client } = leader;
     const limit = this.opts.batchSize ?? 1000;
     const inFlight = Math.max(1, this.opts.inFlight ?? 3);
+    const saveEvery = this.opts.cursorSaveMs ?? 100;
     const window: InFlightBatch[] = [];
-    let cursor = leader.cursor;
+    let cursor = leader.acked;
     let total = 0;
     const settle = async (b: InFlightBatch) => {
       await b.acks;
       // Fault-suite hook (tools/faults): die between publish and cursor update, the window Nats-Msg-Id dedupe exists for.
       if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
-      await client.query(`UPDATE "${this.opts.schema}".table_relay_cursors SET xid = $2::xid8, seq = $3::bigint, updated_at = now() WHERE relay = $1`, [
-        this.opts.name,
-        b.end.xid,
-        b.end.seq,
-      ]);
-      leader.cursor = b.end;
+      leader.acked = b.end;
       published.inc({ relay: this.label }, b.count);
       total += b.count;
+      if (Date.now() - leader.savedAt >= saveEvery) await this.saveCursor(leader);
     };
     try {
       for (;;) {
-        const { rows } = await client.query<Row & { relay_xid: string; relay_seq: string }>(this.selectSql, [cursor.xid, cursor.seq, limit]);
+        const { rows } = await client.query<Row & { relay_xid: string; relay_seq: string }>({
+          name: this.statementName,
+          text: this.selectSql,
+          values: [cursor.xid, cursor.seq, limit],
+        });
         if (!rows.length) break;
         const acks = this.publishAcked(rows.map((row) => this.opts.toEvent(row)));
         acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
@@ -401,12 +413,30 @@ export class TableRelay<Row extends Record<string, unknown>> {
         if (rows.length < limit) break;
       }
       while (window.length) await settle(window.shift()!);
+      // Caught up: what was acknowledged is saved now (during a backlog, at most every cursorSaveMs).
+      if (total === 0 && leader.saved !== leader.acked) await this.saveCursor(leader);
       return total;
     } catch (e) {
-      // The cursor stays after the last acknowledged batch; later ones are republished (and deduplicated) next pass.
+      // The saved cursor stays behind the unacknowledged batches: they are republished (and deduplicated) next pass.
       await Promise.allSettled(window.map((b) => b.acks));
       throw e;
     }
+  }
+
+  /**
+   * Saves the acknowledged position. Saved lazily (every cursorSaveMs while busy, at once when caught up, on stop):
+   * one UPDATE and one commit per batch was most of a small pass's cost; a crash in between only means events
+   * published again from the last saved position, which the stream's duplicate window drops.
+   */
+  private async saveCursor(leader: Leader): Promise<void> {
+    const at = leader.acked;
+    await leader.client.query(`UPDATE "${this.opts.schema}".table_relay_cursors SET xid = $2::xid8, seq = $3::bigint, updated_at = now() WHERE relay = $1`, [
+      this.opts.name,
+      at.xid,
+      at.seq,
+    ]);
+    leader.saved = at;
+    leader.savedAt = Date.now();
   }
 }
 

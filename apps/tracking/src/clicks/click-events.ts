@@ -93,7 +93,7 @@ export class ClickEventsRelay implements OnApplicationBootstrap {
       // linger lets the commits of a few ms share one read and one cursor update (one pass per click otherwise
       // when each click commits alone, group commit off).
       pollMs: 100,
-      lingerMs: 5,
+      lingerMs: 10,
       logger,
       toEvent: (row) => ({
         subject: Events.ClickRecorded.subject,

@@ -81,9 +81,20 @@ const CASES: [string, HitClass, RegExp][] = [
   ['   ', 'BOT', /empty user agent/],
 ];
 
+const IPHONE_UA = CASES[0][0];
+
 describe('classifyHit: user agents', () => {
   it('has a corpus of at least 40 real user agents', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('answers the same for a user agent seen before (the user-agent verdicts are memoised)', () => {
+    const first = CASES.map(([ua]) => classifyHit(hit(ua)));
+    const again = [...CASES].reverse().map(([ua]) => classifyHit(hit(ua))).reverse();
+    expect(again).toEqual(first);
+    // Timing and method still apply to a memoised browser user agent.
+    expect(classifyHit(hit(IPHONE_UA, { method: 'HEAD' })).class).toBe('BOT');
+    expect(classifyHit(hit(IPHONE_UA, { at: new Date(SENT.getTime() + 400) })).class).toBe('PREVIEW');
   });
 
   it.each(CASES)('%p is %s', (ua, expected, reason) => {

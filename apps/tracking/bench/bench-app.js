@@ -81,6 +81,16 @@ function peakRssMb(pid) {
   }
 }
 
+/** Resident set size of a process now, in MB (VmRSS, Linux); undefined elsewhere. */
+function rssMb(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds of every Postgres server process so far (the database's share of a run), from /proc. */
 function postgresCpuSeconds() {
   let total = 0;
@@ -121,7 +131,9 @@ function cpuBetween(before, after) {
 /** Starts the built tracking app on free ports; `env` on top of the bench defaults. */
 async function startTracking({ dbName, prefix, env = {}, label, cpuProf = false, pool = 10 }) {
   const [port, grpcPort] = [await freePort(), await freePort()];
-  const execArgv = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
+  // The heap cap the tracking container gets in deploy/k8s (NODE_OPTIONS there), as bench/lib/platform.js runs the
+  // apps, so the peak RSS measured is what production sees.
+  const execArgv = ['--max-old-space-size=256', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${label}.cpuprofile`] : [])];
   const child = fork(APP_MAIN, [], {
     execArgv,
     env: {
@@ -211,6 +223,7 @@ module.exports = {
   stop,
   cpuSeconds,
   peakRssMb,
+  rssMb,
   postgresCpuSeconds,
   dbBackendsCpu,
   cpuBetween,

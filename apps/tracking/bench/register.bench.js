@@ -70,6 +70,7 @@ async function main() {
     child = started.child;
     await app.seedCatalog(pg, 10);
     const client = app.trackingClient(started.grpcPort);
+    const idleRss = app.rssMb(child.pid);
     console.log(`RegisterMessages bench: ${TOTAL} messages in calls of ${BATCH}, ${CALLERS} callers, 10 campaigns/creatives/offers`);
     try {
       // Warm-up (JIT, prepared plans, pool), then wait for its events, so the run starts from an empty outbox.
@@ -99,7 +100,7 @@ async function main() {
       console.log(`  per call of ${BATCH}: p50 ${Math.round(sorted[Math.floor(sorted.length / 2)])} ms, max ${Math.round(sorted[sorted.length - 1])} ms`);
       console.log(
         `  CPU per 1,000 messages: app ${((cpuRpc * 1e6) / TOTAL).toFixed(1)} ms answering, ${((cpuAll * 1e6) / TOTAL).toFixed(1)} ms with the relay; ` +
-          `Postgres ${((pgRpc * 1e6) / TOTAL).toFixed(1)} ms / ${((pgAll * 1e6) / TOTAL).toFixed(1)} ms; app peak RSS ${app.peakRssMb(child.pid)} MB`,
+          `Postgres ${((pgRpc * 1e6) / TOTAL).toFixed(1)} ms / ${((pgAll * 1e6) / TOTAL).toFixed(1)} ms; app RSS ${idleRss} MB started, peak ${app.peakRssMb(child.pid)} MB`,
       );
 
       // Correctness: each message stored once with its own code, each evented once.
@@ -131,6 +132,7 @@ async function main() {
             metric('RegisterMessages messages/s with MessageSent published', evented, 'msg/s', { target: { op: '>=', value: 20_000, of: 'value', text: '≥ 20,000 messages/s' } }),
             metric(`RegisterMessages p50 per call of ${BATCH}`, sorted[Math.floor(sorted.length / 2)], 'ms'),
           ],
+          memory: { tracking: app.peakRssMb(child.pid) },
           checks,
         });
       }

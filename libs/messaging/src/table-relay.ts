@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import { Client, type ClientConfig, type Pool } from 'pg';
 import { createInbox, headers as natsHeaders, type Msg } from '@nats-io/nats-core';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '@trackly/logging';
@@ -123,7 +123,7 @@ interface Cursor {
 }
 
 interface Leader {
-  client: PoolClient;
+  client: Client;
   /** Everything up to here is acknowledged by JetStream. */
   acked: Cursor;
   /** The cursor as saved in table_relay_cursors (at or behind `acked`), and when. */
@@ -144,6 +144,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
   private pending = false;
   private removeScrapeHook?: () => void;
   private leader?: Leader;
+  private conn?: Client;
   private readonly label: string;
   private readonly lockKey: string;
   private readonly selectSql: string;
@@ -191,7 +192,9 @@ export class TableRelay<Row extends Record<string, unknown>> {
   /** Stops polling after a final flush of what is committed (and publishable). */
   async stop(): Promise<void> {
     if (!this.running) {
-      await this.resign(); // a relay only ever flushed by hand may still lead
+      // A relay only ever flushed by hand may still lead, and holds its connection.
+      await this.resign();
+      this.dropConnection();
       return;
     }
     this.running = false;
@@ -199,6 +202,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
     await this.loop;
     await this.finalFlush().catch((e) => this.opts.logger?.warn({ err: e, relay: this.label }, 'table relay final flush failed'));
     await this.resign();
+    this.dropConnection();
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
     backlog.remove({ relay: this.label });
@@ -283,50 +287,58 @@ export class TableRelay<Row extends Record<string, unknown>> {
     try {
       return await this.publishFrom(leader);
     } catch (e) {
-      this.resign(e);
+      void this.resign(e);
       throw e;
     }
   }
 
   /**
-   * Leadership is kept between passes on one pooled connection holding a session advisory lock (and the cursor is
-   * cached), so a busy relay costs one read and one cursor update per batch. The lock dies with the connection:
-   * a crashed or cut-off leader frees it for another replica.
+   * Leadership is kept between passes on the relay's own connection (outside the pool, so requests never wait for a
+   * connection the relay holds), which holds a session advisory lock while it leads; the cursor is cached meanwhile,
+   * so a busy relay costs one read per batch. The lock dies with the connection: a crashed or cut-off leader frees it
+   * for another replica, which tries for it on each pass on its own connection.
    */
   private async lead(): Promise<Leader | undefined> {
     if (this.leader) return this.leader;
-    const client = await this.opts.pool.connect();
+    const client = await this.connection();
     try {
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey]);
-      if (!rows[0].ok) {
-        client.release();
-        return undefined;
-      }
+      if (!rows[0].ok) return undefined;
       const table = `"${this.opts.schema}".table_relay_cursors`;
       await client.query(`INSERT INTO ${table} (relay, xid, seq) VALUES ($1, '0', 0) ON CONFLICT (relay) DO NOTHING`, [this.opts.name]);
       const cursor = (await client.query<Cursor>(`SELECT xid::text AS xid, seq::text AS seq FROM ${table} WHERE relay = $1`, [this.opts.name])).rows[0];
       this.leader = { client, acked: cursor, saved: cursor, savedAt: Date.now() };
       return this.leader;
     } catch (e) {
-      // Destroyed, not returned to the pool: a lock it may hold goes with it.
-      client.release(e instanceof Error ? e : new Error(String(e)));
+      this.dropConnection(); // a lock it may have taken goes with it
       throw e;
     }
   }
 
-  /** Gives leadership up: after an error by destroying the connection (and its lock), else by unlocking. */
-  private resign(error?: unknown): Promise<void> {
+  /** The relay's own connection, made with the pool's settings when first needed (or after it broke). */
+  private async connection(): Promise<Client> {
+    if (this.conn) return this.conn;
+    const settings = (this.opts.pool as Pool & { options: ClientConfig }).options;
+    const client = new Client({ ...settings, application_name: `${settings.application_name ?? 'trackly'}-relay` });
+    client.on('error', () => undefined); // a broken connection fails the next query, which drops it
+    await client.connect();
+    this.conn = client;
+    return client;
+  }
+
+  private dropConnection(): void {
+    const client = this.conn;
+    this.conn = undefined;
+    this.leader = undefined;
+    client?.end().catch(() => undefined);
+  }
+
+  /** Gives leadership up: after an error by closing the connection (and so its lock), else by unlocking. */
+  private async resign(error?: unknown): Promise<void> {
+    if (error !== undefined) return this.dropConnection();
     const leader = this.leader;
     this.leader = undefined;
-    if (!leader) return Promise.resolve();
-    if (error !== undefined) {
-      leader.client.release(error instanceof Error ? error : new Error(String(error)));
-      return Promise.resolve();
-    }
-    return leader.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]).then(
-      () => leader.client.release(),
-      (e: Error) => leader.client.release(e),
-    );
+    if (leader) await leader.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]).catch(() => this.dropConnection());
   }
 
   /**

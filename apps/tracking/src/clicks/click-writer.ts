@@ -35,6 +35,14 @@ const INSERT_CLICKS = {
       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS i`,
 };
 
+/** The same for one hit (group commit off, or a batch of one): scalar parameters serialise and plan cheaper. */
+const INSERT_CLICK = {
+  name: 'tracking.insert-click.v1',
+  text: `INSERT INTO "tracking".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at,
+      user_agent, ip, click_class, classification_reason, classifier_version, request_id, xid)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, pg_current_xact_id())`,
+};
+
 @Injectable()
 export class ClickWriter {
   private readonly pool: Pool;
@@ -49,6 +57,18 @@ export class ClickWriter {
   /** Resolves (one entry per item) once the batch committed. */
   async write(items: PendingClick[]): Promise<void[]> {
     const n = items.length;
+    if (n === 1) {
+      const [it] = items;
+      const l = it.link;
+      const c = it.classification;
+      await this.pool.query({
+        ...INSERT_CLICK,
+        values: [it.clickId, l.messageId, l.contactId, l.offerId, l.campaignId, l.creativeId, it.clickedAt.toISOString(),
+          clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
+      });
+      this.events.kick();
+      return [undefined];
+    }
     const cols: unknown[][] = Array.from({ length: 13 }, () => new Array<unknown>(n));
     for (let i = 0; i < n; i++) {
       const it = items[i];

@@ -5,6 +5,14 @@ import { Batcher, CLOCK, Clock, LruCache } from '@trackly/kernel';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
+const READ_LINKS = {
+  name: 'tracking.read-links.v1',
+  text: `SELECT msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id,
+      date_part('epoch', msg.sent_at) * 1000 AS sent_ms, o.destination_url_template
+    FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id
+    WHERE msg.short_code = ANY($1::text[])`,
+};
+
 /** What the click edge needs to know about a short code. Messages never change once registered. */
 export interface Link {
   shortCode: string;
@@ -61,16 +69,14 @@ export class LinkCache {
     return pending;
   }
 
-  /** Misses of concurrent requests share one read: `short_code = ANY($1)` on the unique index, offers joined by key. */
+  /**
+   * Misses of concurrent requests share one read: `short_code = ANY($1)` on the unique index, offers joined by key.
+   * A blast's taps are mostly misses (one tap per message), so the read is a prepared statement (planning was most
+   * of its database time) and sent_at comes as epoch milliseconds (a double parses far faster than a timestamp).
+   */
   private async loadMany(codes: string[]): Promise<(ResolvedLink | undefined)[]> {
-    const rows: { short_code: string; message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_at: Date; destination_url_template: string }[] =
-      (await rawPool(this.ds).query(
-        `SELECT msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id, msg.sent_at,
-                o.destination_url_template
-         FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id
-         WHERE msg.short_code = ANY($1::text[])`,
-        [codes],
-      )).rows;
+    const rows: { short_code: string; message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_ms: number; destination_url_template: string }[] =
+      (await rawPool(this.ds).query({ ...READ_LINKS, values: [codes] })).rows;
     const found = new Map<string, ResolvedLink>();
     for (const r of rows) {
       const link: Link = {
@@ -80,7 +86,7 @@ export class LinkCache {
         campaignId: r.campaign_id,
         creativeId: r.creative_id,
         offerId: r.offer_id,
-        sentAt: r.sent_at,
+        sentAt: new Date(r.sent_ms),
       };
       this.links.set(r.short_code, link);
       this.templates.set(r.offer_id, r.destination_url_template);

@@ -91,6 +91,18 @@ function rssMb(pid) {
   }
 }
 
+/** CPU seconds so far of the local nats-server (shared with everything else that uses it), or undefined. */
+function natsServerCpuSeconds() {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'nats-server') return cpuSeconds(pid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return undefined;
+}
+
 /** CPU seconds of every Postgres server process so far (the database's share of a run), from /proc. */
 function postgresCpuSeconds() {
   let total = 0;
@@ -225,6 +237,7 @@ module.exports = {
   peakRssMb,
   rssMb,
   postgresCpuSeconds,
+  natsServerCpuSeconds,
   dbBackendsCpu,
   cpuBetween,
   startTracking,

@@ -74,7 +74,12 @@ async function measure(name, start, codes, c) {
     await load(port, codes, WARMUP);
     const cpu0 = app.cpuSeconds(child.pid);
     const db0 = await app.dbBackendsCpu(c, DB_NAME);
+    const nats0 = app.natsServerCpuSeconds();
+    const gen0 = process.cpuUsage();
     const r = await load(port, codes, DURATION);
+    const gen = process.cpuUsage(gen0);
+    const genPerReq = r.rps ? (gen.user + gen.system) / 1000 / (r.rps * DURATION) : undefined;
+    const natsPerReq = nats0 === undefined || !r.rps ? undefined : ((app.natsServerCpuSeconds() - nats0) * 1000) / (r.rps * DURATION);
     const cpu = cpu0 === undefined ? undefined : (app.cpuSeconds(child.pid) - cpu0) / DURATION;
     const dbPerReq = r.rps ? (app.cpuBetween(db0, await app.dbBackendsCpu(c, DB_NAME)) * 1000) / (r.rps * DURATION) : undefined;
     const cpuText = cpu === undefined ? '' : `, server CPU ${(cpu * 100).toFixed(0)}% of a core`;
@@ -83,9 +88,11 @@ async function measure(name, start, codes, c) {
     console.log(
       `  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.redirects} redirects, ${r.other} other${cpuText}` +
         `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}` +
-        `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
+        `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}` +
+        `${natsPerReq === undefined ? '' : ` + ${natsPerReq.toFixed(3)} ms in nats-server`}` +
+        `${genPerReq === undefined ? '' : `; the load generator ${genPerReq.toFixed(3)} ms`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
     );
-    return { name, ...r, rss, cpuPerReq, dbPerReq };
+    return { name, ...r, rss, cpuPerReq, dbPerReq, natsPerReq, genPerReq };
   } finally {
     await app.stop(child);
   }
@@ -149,10 +156,11 @@ async function main() {
     const single = await measure('tracking app, group commit off', startApp(false, 'no-group-commit'), codes, c);
 
     const ratio = (r) => (r.rps / bare.rps).toFixed(2);
-    console.log('\n| server | req/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | peak RSS MB | vs bare |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('\n| server | req/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | nats-server CPU ms/req | load generator CPU ms/req | peak RSS MB | vs bare |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const f = (x) => (x === undefined ? '—' : x.toFixed(3));
     for (const r of [bare, grouped, single]) {
-      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.cpuPerReq?.toFixed(3) ?? '—'} | ${r.dbPerReq?.toFixed(3) ?? '—'} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
+      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${f(r.cpuPerReq)} | ${f(r.dbPerReq)} | ${f(r.natsPerReq)} | ${f(r.genPerReq)} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
     }
 
     // Every 302 the app answered must have its click row (committed before the answer).

@@ -20,6 +20,7 @@ export const EDGE_HEADERS = {
 } as const;
 
 const TEXT = { ...EDGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' } as const;
+const REDIRECT_HEADERS: readonly string[] = Object.entries(EDGE_HEADERS).flat();
 const ROUTE = '/c/:code';
 
 /** The edge's limits, its noise limiter's settings and the trusted proxies (from TrackingConfig). */
@@ -75,8 +76,9 @@ export class ClickEdge {
     const started = process.hrtime.bigint();
     const requestId = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
     const method = req.method ?? 'GET';
-    const send = (status: number, headers: OutgoingHttpHeaders, body?: string) => {
-      headers[REQUEST_ID_HEADER] = requestId;
+    const send = (status: number, headers: OutgoingHttpHeaders | string[], body?: string) => {
+      if (Array.isArray(headers)) headers.push(REQUEST_ID_HEADER, requestId);
+      else headers[REQUEST_ID_HEADER] = requestId;
       res.writeHead(status, headers).end(body);
       this.observe(method, status, started);
     };
@@ -123,7 +125,7 @@ export class ClickEdge {
     ip: string,
     requestId: string,
     took: boolean,
-    send: (status: number, headers: OutgoingHttpHeaders, body?: string) => void,
+    send: (status: number, headers: OutgoingHttpHeaders | string[], body?: string) => void,
   ): void {
     const h = req.headers;
     this.deps.clicks
@@ -139,7 +141,8 @@ export class ClickEdge {
         (click) => {
           if (took) this.noise.refund(ip);
           countClick(CLASS_LABELS[click.clickClass]);
-          send(302, { ...EDGE_HEADERS, Location: click.destination });
+          // Headers as a flat list: the redirect is every tap's answer, and Node writes a list without walking an object.
+          send(302, [...REDIRECT_HEADERS, 'Location', click.destination]);
         },
         (e: unknown) => {
           if (e instanceof DomainError) {

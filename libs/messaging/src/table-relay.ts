@@ -138,6 +138,12 @@ interface InFlightBatch {
 }
 
 export class TableRelay<Row extends Record<string, unknown>> {
+  /**
+   * Test seam, empty in production (as OutboxRelay.seams): a fault test can preload a module that sets
+   * `afterPublish` to kill the process between JetStream's acks and the cursor update.
+   */
+  static readonly seams: { afterPublish?: () => void } = {};
+
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -401,8 +407,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
     let total = 0;
     const settle = async (b: InFlightBatch) => {
       await b.acks;
-      // Fault-suite hook (tools/faults): die between publish and cursor update, the window Nats-Msg-Id dedupe exists for.
-      if (process.env.TRACKLY_FAULT_RELAY_CRASH_AFTER_PUBLISH === '1') process.exit(137);
+      TableRelay.seams.afterPublish?.();
       leader.acked = b.end;
       published.inc({ relay: this.label }, b.count);
       total += b.count;

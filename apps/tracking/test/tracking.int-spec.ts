@@ -154,8 +154,9 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
             if (m.info.pending === 0) break;
           }
         }
-        return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 ? got : undefined;
-      });
+        // Sends and taps come from two relays (their tables): wait for both.
+        return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 && got.some((g) => g.subject.endsWith('MessageSent')) ? got : undefined;
+      }, 30_000, 100);
       const sent = seen.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`).map((g) => MessageSent.decode(g.data));
       expect(sent).toEqual([expect.objectContaining({ messageId: 'msg-a', phoneMasked: '+1***1234', sentAt })]);
       const clicks = seen.filter((g) => g.subject.endsWith('ClickRecorded')).map((g) => ClickRecorded.decode(g.data).click!.clickId);

@@ -35,7 +35,7 @@ const CAMP_B: Dims = { campaignId: 'camp-b', creativeId: 'cr-2', offerId: 'off-1
 function attributed(conversionId: string, messageId: string, clickId: string, d: Dims, amountMicros: string): Attribution {
   return {
     partnerId: 'p1', conversionId, conversionRef: randomUUID(), ruleVersion: 'first-click/1',
-    test: false, source: 0, payoutDefaulted: false,
+    test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
     outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
     type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH, reportedClickId: clickId, creditedClickId: clickId, messageId, contactId: `c-${messageId}`,
     ...d, payout: { currencyCode: 'USD', amountMicros }, status: ConversionStatus.CONVERSION_STATUS_APPROVED,

@@ -394,7 +394,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       conversionId: 'tx-100',
       conversionRef: '',
       ruleVersion: 'first-click/1',
-      test: false, source: 0, payoutDefaulted: false,
+      test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
       outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
       reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
       type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,

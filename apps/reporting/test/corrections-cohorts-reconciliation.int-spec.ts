@@ -42,7 +42,7 @@ function click(clickId: string, messageId: string, d: Dims, clickedAt: string, f
 function decision(partnerId: string, conversionId: string, messageId: string, d: Dims, currencyCode: string, micros: number, status: ConversionStatus, occurredAt: string): Attribution {
   return {
     partnerId, conversionId, conversionRef: randomUUID(), ruleVersion: 'first-click/1',
-    test: false, source: 0, payoutDefaulted: false,
+    test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
     outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
     type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH, reportedClickId: `k-${messageId}`, creditedClickId: `k-${messageId}`,
     messageId, contactId: `c-${messageId}`, ...d, payout: { currencyCode, amountMicros: String(micros) }, status,

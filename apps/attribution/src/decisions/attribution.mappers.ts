@@ -59,6 +59,8 @@ export function toAttribution(d: DecisionEntity): Attribution {
     test: false,
     source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
     payoutDefaulted: false,
+    overCap: false,
+    holdUntil: undefined,
   };
 }
 
@@ -92,5 +94,7 @@ export function parkedToAttribution(p: ParkedConversionEntity): Attribution {
     test: false,
     source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
     payoutDefaulted: false,
+    overCap: false,
+    holdUntil: undefined,
   };
 }

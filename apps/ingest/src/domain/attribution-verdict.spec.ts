@@ -7,7 +7,7 @@ const attribution = (over: Partial<Attribution> = {}): Attribution => ({
   conversionId: 'conv-1',
   conversionRef: '0b6a3f1e-8c1d-4d55-9a57-0e3c1b2a4f60',
   ruleVersion: 'first-click/1',
-  test: false, source: 0, payoutDefaulted: false,
+  test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
   outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
   reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
   type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,

@@ -26,7 +26,7 @@ function attribution(over: Partial<Attribution> = {}): Attribution {
     conversionId: 'conv-1',
     conversionRef: 'ref',
     ruleVersion: 'first-click/1',
-    test: false, source: 0, payoutDefaulted: false,
+    test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
     outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED,
     reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
     type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH,

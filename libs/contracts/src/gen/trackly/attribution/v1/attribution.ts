@@ -138,6 +138,11 @@ export enum UnattributedReason {
   UNATTRIBUTED_REASON_REJECTED = 7,
   /** UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW - No click id and no view to credit. */
   UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW = 8,
+  /**
+   * UNATTRIBUTED_REASON_OVER_CAP - Over one of the offer's caps (daily/monthly conversions or payout, in the offer's time zone) whose setting is
+   * to refuse credit; the explanation names the cap.
+   */
+  UNATTRIBUTED_REASON_OVER_CAP = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -170,6 +175,9 @@ export function unattributedReasonFromJSON(object: any): UnattributedReason {
     case 8:
     case "UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW":
       return UnattributedReason.UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW;
+    case 9:
+    case "UNATTRIBUTED_REASON_OVER_CAP":
+      return UnattributedReason.UNATTRIBUTED_REASON_OVER_CAP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -197,6 +205,8 @@ export function unattributedReasonToJSON(object: UnattributedReason): string {
       return "UNATTRIBUTED_REASON_REJECTED";
     case UnattributedReason.UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW:
       return "UNATTRIBUTED_REASON_NO_CLICK_NO_VIEW";
+    case UnattributedReason.UNATTRIBUTED_REASON_OVER_CAP:
+      return "UNATTRIBUTED_REASON_OVER_CAP";
     case UnattributedReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -307,6 +317,16 @@ export interface Attribution {
   source: ConversionSource;
   /** The partner reported no payout, so `payout` is the offer's default_payout (the explanation says so). */
   payoutDefaulted: boolean;
+  /**
+   * Credited but over a cap whose setting is to hold: the status stays pending until a person approves or reverses
+   * it (reports show capped amounts apart).
+   */
+  overCap: boolean;
+  /**
+   * The offer's hold period: the conversion stays pending until then and is approved automatically unless it was
+   * adjusted or reversed meanwhile (reports show held amounts apart). Unset when no hold applies.
+   */
+  holdUntil: Date | undefined;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -346,6 +366,8 @@ function createBaseAttribution(): Attribution {
     test: false,
     source: 0,
     payoutDefaulted: false,
+    overCap: false,
+    holdUntil: undefined,
   };
 }
 
@@ -422,6 +444,12 @@ export const Attribution: MessageFns<Attribution> = {
     }
     if (message.payoutDefaulted !== false) {
       writer.uint32(192).bool(message.payoutDefaulted);
+    }
+    if (message.overCap !== false) {
+      writer.uint32(200).bool(message.overCap);
+    }
+    if (message.holdUntil !== undefined) {
+      Timestamp.encode(toTimestamp(message.holdUntil), writer.uint32(210).fork()).join();
     }
     return writer;
   },
@@ -631,6 +659,22 @@ export const Attribution: MessageFns<Attribution> = {
             message.payoutDefaulted = reader.bool();
             continue;
           }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.overCap = reader.bool();
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.holdUntil = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -733,6 +777,16 @@ export const Attribution: MessageFns<Attribution> = {
         : isSet(object.payout_defaulted)
         ? globalThis.Boolean(object.payout_defaulted)
         : false,
+      overCap: isSet(object.overCap)
+        ? globalThis.Boolean(object.overCap)
+        : isSet(object.over_cap)
+        ? globalThis.Boolean(object.over_cap)
+        : false,
+      holdUntil: isSet(object.holdUntil)
+        ? fromJsonTimestamp(object.holdUntil)
+        : isSet(object.hold_until)
+        ? fromJsonTimestamp(object.hold_until)
+        : undefined,
     };
   },
 
@@ -810,6 +864,12 @@ export const Attribution: MessageFns<Attribution> = {
     if (message.payoutDefaulted !== false) {
       obj.payoutDefaulted = message.payoutDefaulted;
     }
+    if (message.overCap !== false) {
+      obj.overCap = message.overCap;
+    }
+    if (message.holdUntil !== undefined) {
+      obj.holdUntil = message.holdUntil.toISOString();
+    }
     return obj;
   },
 
@@ -844,6 +904,8 @@ export const Attribution: MessageFns<Attribution> = {
     message.test = object.test ?? false;
     message.source = object.source ?? 0;
     message.payoutDefaulted = object.payoutDefaulted ?? false;
+    message.overCap = object.overCap ?? false;
+    message.holdUntil = object.holdUntil ?? undefined;
     return message;
   },
 };

@@ -150,6 +150,15 @@ export interface Conversion {
   creditedMessageId: string;
   /** Our message id, when the partner passed it back (enables view-through attribution without a click). */
   messageId: string;
+  /** True when the postback carried no payout: attribution then applies the offer's default payout and says so. */
+  payoutAbsent?:
+    | boolean
+    | undefined;
+  /**
+   * True for a test postback (the partner's test flag or the console's Send test postback): stored and explained,
+   * never counted as revenue unless a report asks for tests.
+   */
+  test?: boolean | undefined;
 }
 
 /**
@@ -272,6 +281,12 @@ export const Conversion: MessageFns<Conversion> = {
     if (message.messageId !== "") {
       writer.uint32(98).string(message.messageId);
     }
+    if (message.payoutAbsent !== undefined) {
+      writer.uint32(104).bool(message.payoutAbsent);
+    }
+    if (message.test !== undefined) {
+      writer.uint32(112).bool(message.test);
+    }
     return writer;
   },
 
@@ -384,6 +399,22 @@ export const Conversion: MessageFns<Conversion> = {
             message.messageId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.payoutAbsent = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.test = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -446,6 +477,12 @@ export const Conversion: MessageFns<Conversion> = {
         : isSet(object.message_id)
         ? globalThis.String(object.message_id)
         : "",
+      payoutAbsent: isSet(object.payoutAbsent)
+        ? globalThis.Boolean(object.payoutAbsent)
+        : isSet(object.payout_absent)
+        ? globalThis.Boolean(object.payout_absent)
+        : undefined,
+      test: isSet(object.test) ? globalThis.Boolean(object.test) : undefined,
     };
   },
 
@@ -487,6 +524,12 @@ export const Conversion: MessageFns<Conversion> = {
     if (message.messageId !== "") {
       obj.messageId = message.messageId;
     }
+    if (message.payoutAbsent !== undefined) {
+      obj.payoutAbsent = message.payoutAbsent;
+    }
+    if (message.test !== undefined) {
+      obj.test = message.test;
+    }
     return obj;
   },
 
@@ -509,6 +552,8 @@ export const Conversion: MessageFns<Conversion> = {
     message.attributionReason = object.attributionReason ?? "";
     message.creditedMessageId = object.creditedMessageId ?? "";
     message.messageId = object.messageId ?? "";
+    message.payoutAbsent = object.payoutAbsent ?? undefined;
+    message.test = object.test ?? undefined;
     return message;
   },
 };

@@ -251,17 +251,17 @@ describe('console (headless Chromium, real stack)', () => {
   it("edits an offer's window and shows re-attribution's dry-run revenue diff", async () => {
     await page.getByRole('link', { name: 'Offers' }).click();
     await heading('Offers').waitFor();
-    // The catalog list waits for tracking's ListOffers: said so in place.
-    await main().getByText(/TrackingService\.ListOffers/).waitFor();
-    await page.getByLabel('Offer id', { exact: true }).fill('summer');
-    await page.getByLabel('Name', { exact: true }).fill('Summer Clearance');
-    await page.getByLabel('Destination URL (with {click_id})', { exact: true }).fill('https://shop.example.com/summer?aff_click_id={click_id}');
-    await page.getByLabel('Default payout', { exact: true }).fill('24.99');
-    await page.getByLabel('Currency', { exact: true }).fill('USD');
+    // The catalog lists the seed's offer with its terms; Edit fills the form with them.
+    const row = main().getByRole('row', { name: /Summer Clearance \(summer\)/ });
+    await row.getByText('30 days').waitFor();
+    await row.getByRole('button', { name: 'Edit' }).click();
+    expect(await page.getByLabel('Destination URL (with {click_id})', { exact: true }).inputValue()).toBe('https://shop.example.com/summer?aff_click_id={click_id}');
+    expect(await page.getByLabel('Default payout', { exact: true }).inputValue()).toBe('24.99');
     // The seed's taps are ten days old: a 5-day window takes both conversions' credit away.
     await page.getByLabel('Click window (days, 1-365)', { exact: true }).fill('5');
     await page.getByRole('button', { name: 'Save offer' }).click();
     await main().getByText(/Saved Summer Clearance \(summer\): window 5 days/).waitFor();
+    await row.getByText('5 days').waitFor();
     await page.getByRole('button', { name: 'Dry run: show the revenue diff' }).click();
     const diff = page.getByTestId('reattribution-result');
     await diff.waitFor();

@@ -19,7 +19,8 @@ import {
   UpsertPartnerRequest,
 } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
-import { TrackingServiceServer, TrackingServiceService, UpsertOfferRequest } from '@trackly/contracts/tracking/v1/tracking_service';
+import { Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { ListOffersRequest, TrackingServiceServer, TrackingServiceService, UpsertOfferRequest } from '@trackly/contracts/tracking/v1/tracking_service';
 import { SCOPES, Scope } from '../src/domain/api-keys';
 import { loadGatewayConfig } from '../src/gateway.config';
 import { startGateway } from '../src/gateway.app';
@@ -64,6 +65,11 @@ describe('gateway: the console API, its files, and the error shapes', () => {
   const replays: ReplayPostbacksRequest[] = [];
   const reattributions: ReattributeRequest[] = [];
   const offers: UpsertOfferRequest[] = [];
+  const offerPages: ListOffersRequest[] = [];
+  const catalogOffer = (offerId: string): Offer => ({
+    offerId, name: `Offer ${offerId}`, destinationUrlTemplate: `https://shop.example/${offerId}?c={click_id}`, defaultPayout: USD('24990000'),
+    clickWindowDays: 30, minConversionSeconds: 0, viewThroughWindowDays: 0, updatedAt: new Date('2026-03-01T00:00:00Z'),
+  } as Offer);
   const imported: string[] = [];
   const stubs: { stop(): void }[] = [];
   let gateway: RunningService;
@@ -143,6 +149,14 @@ describe('gateway: the console API, its files, and the error shapes', () => {
       offers.push(call.request);
       const { offerId, name, destinationUrlTemplate, defaultPayout, clickWindowDays, minConversionSeconds, viewThroughWindowDays } = call.request;
       cb(null, { created: offers.length === 1, offer: { offerId, name, destinationUrlTemplate, defaultPayout, clickWindowDays, minConversionSeconds, viewThroughWindowDays, updatedAt: new Date('2026-03-01T00:00:00Z') } });
+    },
+    listOffers: (call, cb) => {
+      offerPages.push(call.request);
+      cb(null, { offers: [catalogOffer('spring'), catalogOffer('summer')], nextPageToken: 'next-1' });
+    },
+    getOffer: (call, cb) => {
+      if (call.request.offerId !== 'summer' && call.request.offerId !== 'spring') return cb({ code: grpc.status.NOT_FOUND, details: `offer ${call.request.offerId} not found` } as grpc.ServiceError);
+      cb(null, { offer: catalogOffer(call.request.offerId) });
     },
   };
 
@@ -255,7 +269,7 @@ describe('gateway: the console API, its files, and the error shapes', () => {
   });
 
   describe('offers', () => {
-    it('writes an offer with all its terms, strict money, and says the list waits for tracking (501)', async () => {
+    it('writes an offer with all its terms and strict money', async () => {
       const res = await call('PUT', '/api/offers/summer', {
         name: 'Summer Clearance', destination_url_template: 'https://shop.example/?c={click_id}', default_payout: '24.99', currency: 'usd', click_window_days: 30, min_conversion_seconds: 10,
       });
@@ -268,9 +282,24 @@ describe('gateway: the console API, its files, and the error shapes', () => {
       const bad = await call('PUT', '/api/offers/summer', { name: 'x', destination_url_template: 'https://x/{click_id}', default_payout: '1e3', currency: 'dollars', click_window_days: 400 });
       expect(bad.status).toBe(400);
       expect(Object.keys((await json(bad)).fields).sort()).toEqual(['click_window_days', 'currency', 'default_payout']);
-      const list = await call('GET', '/api/offers');
-      expect(list.status).toBe(501);
-      expect(await json(list)).toEqual({ error: 'NOT_IMPLEMENTED', message: 'not available yet: needs TrackingService.ListOffers (issue 16, item 8)' });
+    });
+
+    it('lists and reads offers from tracking, paged, with strict parameters and 404 for unknown ids', async () => {
+      const list = await call('GET', '/api/offers?page_size=2&page_token=abc');
+      expect(list.status).toBe(200);
+      const body = await json(list);
+      expect(body.nextPageToken).toBe('next-1');
+      expect(body.offers.map((o: { offerId: string }) => o.offerId)).toEqual(['spring', 'summer']);
+      expect(body.offers[1]).toMatchObject({ clickWindowDays: 30, defaultPayout: { currencyCode: 'USD', amount: '24.99' } });
+      expect(offerPages.at(-1)).toEqual({ pageSize: 2, pageToken: 'abc' });
+      expect((await call('GET', '/api/offers?page_size=0')).status).toBe(400);
+      expect(Object.keys((await json(await call('GET', '/api/offers?sort=name'))).fields)).toEqual(['sort']);
+      const one = await call('GET', '/api/offers/summer');
+      expect(one.status).toBe(200);
+      expect((await json(one)).offer).toMatchObject({ offerId: 'summer', name: 'Offer summer' });
+      const missing = await call('GET', '/api/offers/autumn');
+      expect(missing.status).toBe(404);
+      expect((await json(missing)).error).toBe('NOT_FOUND');
     });
   });
 

@@ -1,5 +1,5 @@
 import { FormEvent, useId, useState } from 'react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { NeedsScope, Page } from '../App';
 import { api } from '../api';
 import { Amount } from '../components/Money';
@@ -83,7 +83,10 @@ export default function OffersScreen() {
 }
 
 function OfferForm({ draft, setDraft }: { draft: Draft; setDraft: (d: Draft) => void }) {
+  const queryClient = useQueryClient();
   const save = useMutation({
+    // The catalog above shows the saved terms at once.
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['offers'] }),
     mutationFn: (d: Draft) => {
       const int = (v: string) => (v.trim() === '' ? null : Number(v));
       return api<{ offer: Offer; created: boolean }>(`/api/offers/${encodeURIComponent(d.offer_id.trim())}`, {

@@ -1,32 +1,54 @@
-import { Body, Controller, Get, Header, Inject, Param, Put } from '@nestjs/common';
-import { assertId, normaliseCurrency, parseDecimalMicros } from '@trackly/kernel';
+import { Body, Controller, Get, Header, Inject, Param, Put, Query } from '@nestjs/common';
+import { status } from '@grpc/grpc-js';
+import { GrpcCallError } from '@trackly/grpc';
+import { assertId, InvalidArgumentError, normaliseCurrency, NotFoundError, parseDecimalMicros } from '@trackly/kernel';
 import { Offer } from '@trackly/contracts/tracking/v1/tracking';
 import { Grant, RequireScope } from '../auth/api-key.guard';
 import type { ApiKeyGrant } from '../domain/api-keys';
 import { BodyReader } from '../domain/body';
 import { apiJson } from '../domain/money-json';
-import { WaitingForDownstream } from '../downstream/not-yet';
+import { rejectUnknownParams } from '../domain/performance-query';
 import type { TrackingClient } from '../downstream/downstream.providers';
 import { TRACKING_CLIENT } from '../gateway.tokens';
 
 /**
- * The offer catalog: list and read (waiting for tracking's ListOffers/GetOffer) and edit (UpsertOffer: window, minimum
- * time, view window, default payout and currency, destination). A restricted key reads only its offers.
+ * The offer catalog: list and read (tracking's ListOffers/GetOffer) and edit (UpsertOffer: window, minimum time, view
+ * window, default payout and currency, destination). A key restricted to offers reads only those; a key restricted to
+ * campaigns only reads the catalog (offers are not campaign data).
  */
 @Controller('api/offers')
 export class OffersHttpController {
   constructor(@Inject(TRACKING_CLIENT) private readonly tracking: TrackingClient) {}
 
+  /** One page of offers in id order (`page_size` 1..500, default 50; `page_token` from the previous page). */
   @Get()
   @RequireScope('offers:read')
-  list(@Grant() _grant?: ApiKeyGrant) {
-    throw new WaitingForDownstream('TrackingService.ListOffers (issue 16, item 8)');
+  async list(@Query() query: Record<string, unknown>, @Grant() grant?: ApiKeyGrant) {
+    rejectUnknownParams(query, ['page_size', 'page_token']);
+    const size = query.page_size;
+    const token = query.page_token;
+    const errors: Record<string, string> = {};
+    if (size !== undefined && (typeof size !== 'string' || !/^\d{1,3}$/.test(size) || +size < 1 || +size > 500)) errors.page_size = 'must be a whole number from 1 to 500';
+    if (token !== undefined && typeof token !== 'string') errors.page_token = 'must be given once';
+    if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
+    if (grant?.offers.length) {
+      // A key restricted to offers: exactly its offers (at most a few), read one by one, no paging.
+      const offers = await Promise.all(grant.offers.map((id) => this.tracking.getOffer({ offerId: id }).then((r) => r.offer ?? null, notFoundIsNull)));
+      return { offers: offers.filter((o): o is Offer => !!o).map((o) => apiJson(Offer, o)), nextPageToken: '' };
+    }
+    const page = await this.tracking.listOffers({ pageSize: size ? Number(size) : 50, pageToken: (token as string | undefined) ?? '' });
+    return { offers: page.offers.map((o) => apiJson(Offer, o)), nextPageToken: page.nextPageToken };
   }
 
   @Get(':offerId')
   @RequireScope('offers:read')
-  get(@Param('offerId') _offerId: string, @Grant() _grant?: ApiKeyGrant) {
-    throw new WaitingForDownstream('TrackingService.GetOffer (issue 16, item 8)');
+  async get(@Param('offerId') offerId: string, @Grant() grant?: ApiKeyGrant) {
+    assertId(offerId, 'offer_id');
+    // Outside a key's offers answers 404, as an unknown id does (no probing what exists).
+    if (grant?.offers.length && !grant.offers.includes(offerId)) throw new NotFoundError('offer', offerId);
+    const offer = await this.tracking.getOffer({ offerId }).then((r) => r.offer ?? null, notFoundIsNull);
+    if (!offer) throw new NotFoundError('offer', offerId);
+    return { offer: apiJson(Offer, offer) };
   }
 
   /** Replaces the offer's terms (every field: what is left out is unset, as UpsertOffer does). */
@@ -61,4 +83,9 @@ export class OffersHttpController {
     });
     return { offer: apiJson(Offer, res.offer!), created: res.created };
   }
+}
+
+function notFoundIsNull(e: unknown): null {
+  if (e instanceof GrpcCallError && e.code === status.NOT_FOUND) return null;
+  throw e;
 }

@@ -259,12 +259,15 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/offers': {
-      get: { summary: 'Offers with all their terms (waits for tracking ListOffers: 501)', ...scope('offers:read'), responses: { ...okObject(), ...errors, ...waiting } },
+      get: {
+        summary: 'Offers with all their terms, a page at a time (page_size 1..500, default 50; page_token from the previous page). A key restricted to offers gets exactly those.',
+        ...scope('offers:read'), responses: { ...okObject(), ...errors },
+      },
     },
     '/api/offers/{offerId}': {
       get: {
-        summary: "One offer's terms (waits for tracking GetOffer: 501)", ...scope('offers:read'),
-        parameters: [{ name: 'offerId', in: 'path', required: true, schema: { type: 'string' } }], responses: { ...okObject(), ...errors, ...waiting },
+        summary: "One offer's terms (404 for an unknown offer or one outside the key's offers)", ...scope('offers:read'),
+        parameters: [{ name: 'offerId', in: 'path', required: true, schema: { type: 'string' } }], responses: { ...okObject(), ...errors, ...notFound },
       },
       put: {
         summary: "Creates or replaces an offer's terms (every field: one left out is unset)",

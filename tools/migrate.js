@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run migrate`: applies every service's pending migrations (what the Kubernetes migration Jobs run).
+// `npm run migrate`: applies every service's pending migrations (what the Kubernetes migrate init containers run).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { APPS } = require('./platform');

@@ -1,5 +1,6 @@
 import { Clock, systemClock } from '@trackly/kernel';
-import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { createLogger } from '@trackly/logging';
 import { runServiceMigrations } from '@trackly/database';
 import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
@@ -7,7 +8,7 @@ import { AttributionConfig } from './attribution.config';
 import { ATTRIBUTION_SCHEMA, AttributionModule, attributionEntities } from './attribution.module';
 import { attributionMigrations } from './migrations';
 
-export const ATTRIBUTION_SERVICE_FULL_NAME = 'trackly.attribution.v1.AttributionService';
+export const ATTRIBUTION_SERVICE_FULL_NAME = serviceNameOf(AttributionServiceService);
 
 /** Starts attribution: gRPC, the projections consumer (tracking stream) and the decisions consumer (ingest stream). */
 export async function startAttribution(config: AttributionConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {

@@ -1,4 +1,4 @@
-import { runMain } from '@trackly/grpc';
+import { runMain } from '@trackly/app-shell';
 import { loadAttributionConfig } from './attribution.config';
 import { migrateAttribution, startAttribution } from './attribution.app';
 

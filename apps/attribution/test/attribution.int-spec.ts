@@ -1,7 +1,8 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { Events, EventType, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';

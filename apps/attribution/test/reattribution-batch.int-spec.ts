@@ -8,7 +8,8 @@
  */
 import { DataSource } from 'typeorm';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { Events } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';

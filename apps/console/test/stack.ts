@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Clock } from '@trackly/kernel';
-import { createGrpcClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { Clock, systemClock } from '@trackly/kernel';
-import { RunningService, startServiceApp } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { createLogger } from '@trackly/logging';
 import { ConsoleAssets } from './console/console-assets';
 import { GatewayConfig } from './gateway.config';

@@ -1,4 +1,4 @@
-import { runMain } from '@trackly/grpc';
+import { runMain } from '@trackly/app-shell';
 import { loadGatewayConfig } from './gateway.config';
 import { startGateway } from './gateway.app';
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { createHealth, RunningService } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { freePort } from '@trackly/testing';
 import { Attribution, AttributionOutcome } from '@trackly/contracts/attribution/v1/attribution';
 import { AttributionServiceServer, AttributionServiceService, ReattributeRequest } from '@trackly/contracts/attribution/v1/attribution_service';
@@ -162,10 +163,10 @@ describe('gateway: the console API, its files, and the error shapes', () => {
 
   beforeAll(async () => {
     const [i, a, t, r] = [
-      await serve(IngestServiceService, ingest as grpc.UntypedServiceImplementation, 'trackly.ingest.v1.IngestService'),
-      await serve(AttributionServiceService, attribution as grpc.UntypedServiceImplementation, 'trackly.attribution.v1.AttributionService'),
-      await serve(TrackingServiceService, tracking as grpc.UntypedServiceImplementation, 'trackly.tracking.v1.TrackingService'),
-      await serve(ReportingServiceService, {}, 'trackly.reporting.v1.ReportingService'),
+      await serve(IngestServiceService, ingest as grpc.UntypedServiceImplementation, serviceNameOf(IngestServiceService)),
+      await serve(AttributionServiceService, attribution as grpc.UntypedServiceImplementation, serviceNameOf(AttributionServiceService)),
+      await serve(TrackingServiceService, tracking as grpc.UntypedServiceImplementation, serviceNameOf(TrackingServiceService)),
+      await serve(ReportingServiceService, {}, serviceNameOf(ReportingServiceService)),
     ];
     stubs.push(i, a, t, r);
     // A console build as the gateway finds it: the page, a hashed script, the icon.

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { createHealth, RunningService } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
 import { freePort } from '@trackly/testing';
 import {
@@ -260,11 +261,11 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   }
 
   beforeAll(async () => {
-    reporting = await startStub(ReportingServiceService, reportingImpl, 'trackly.reporting.v1.ReportingService');
-    ingest = await startStub(IngestServiceService, ingestImpl, 'trackly.ingest.v1.IngestService');
-    attribution = await startStub(AttributionServiceService, attributionImpl, 'trackly.attribution.v1.AttributionService');
+    reporting = await startStub(ReportingServiceService, reportingImpl, serviceNameOf(ReportingServiceService));
+    ingest = await startStub(IngestServiceService, ingestImpl, serviceNameOf(IngestServiceService));
+    attribution = await startStub(AttributionServiceService, attributionImpl, serviceNameOf(AttributionServiceService));
     // The gateway calls no tracking RPC; tracking only has to be up.
-    tracking = await startStub(TrackingServiceService, undefined, 'trackly.tracking.v1.TrackingService');
+    tracking = await startStub(TrackingServiceService, undefined, serviceNameOf(TrackingServiceService));
     ({ running: gateway, base } = await start(
       apiKeysJson([
         { name: 'dash', key: KEY_1 },

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { Clock, systemClock } from '@trackly/kernel';
-import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { createLogger } from '@trackly/logging';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { runServiceMigrations } from '@trackly/database';
@@ -9,7 +10,7 @@ import { INGEST_SCHEMA, IngestModule, ingestEntities } from './ingest.module';
 import { ingestMigrations } from './migrations';
 import { configurePostbackBodies } from './postbacks/postback-body.middleware';
 
-export const INGEST_SERVICE_FULL_NAME = 'trackly.ingest.v1.IngestService';
+export const INGEST_SERVICE_FULL_NAME = serviceNameOf(IngestServiceService);
 
 /** Starts the ingest service: gRPC (submit, get, list conversions), the partner postback edge, and the consumer of attribution's decisions. */
 export async function startIngest(config: IngestConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
@@ -34,7 +35,7 @@ export async function startIngest(config: IngestConfig, deps: { clock?: Clock } 
   return running;
 }
 
-/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+/** Applies pending migrations and exits (the Kubernetes migrate init container, `npm run migrate`, test templates). */
 export function migrateIngest(databaseUrl: string): Promise<string[]> {
   return runServiceMigrations({ url: databaseUrl, schema: INGEST_SCHEMA, entities: ingestEntities, migrations: ingestMigrations });
 }

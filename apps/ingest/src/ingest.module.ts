@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CLOCK, Clock } from '@trackly/kernel';
 import { DatabaseModule } from '@trackly/database';
-import { HealthHttpController } from '@trackly/grpc';
+import { HealthHttpController } from '@trackly/app-shell';
 import type { Logger } from '@trackly/logging';
 import { MessagingModule, Streams } from '@trackly/messaging';
 import { AttributionOutcomesConsumer } from './attribution-outcomes.consumer';

@@ -1,4 +1,4 @@
-import { runMain } from '@trackly/grpc';
+import { runMain } from '@trackly/app-shell';
 import { loadIngestConfig } from './ingest.config';
 import { migrateIngest, startIngest } from './ingest.app';
 

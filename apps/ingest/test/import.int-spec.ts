@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
 import { Events } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';

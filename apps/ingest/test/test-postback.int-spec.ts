@@ -1,4 +1,5 @@
-import { RunningService, createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService, SendTestPostbackRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';

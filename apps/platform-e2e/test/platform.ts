@@ -1,7 +1,7 @@
 /** Boots all five apps in this process, each with its own database and one shared NATS prefix. */
 import { Clock } from '@trackly/kernel';
 import { apiKeysJson } from '../../gateway/test/api-key-entries';
-import { RunningService } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { loadTrackingConfig } from '../../tracking/src/tracking.config';
 import { migrateTracking, startTracking } from '../../tracking/src/tracking.app';

@@ -1,4 +1,4 @@
-import { runMain } from '@trackly/grpc';
+import { runMain } from '@trackly/app-shell';
 import { loadReportingConfig } from './reporting.config';
 import { migrateReporting, startReporting } from './reporting.app';
 

@@ -1,5 +1,6 @@
 import { Clock, systemClock } from '@trackly/kernel';
-import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { createLogger } from '@trackly/logging';
 import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { runServiceMigrations } from '@trackly/database';
@@ -7,7 +8,7 @@ import { ReportingConfig } from './reporting.config';
 import { REPORTING_SCHEMA, ReportingModule, reportingEntities } from './reporting.module';
 import { reportingMigrations } from './migrations';
 
-export const REPORTING_SERVICE_FULL_NAME = 'trackly.reporting.v1.ReportingService';
+export const REPORTING_SERVICE_FULL_NAME = serviceNameOf(ReportingServiceService);
 
 /** Starts the reporting service: event consumers building the read models, and the gRPC reports (no HTTP edge). */
 export async function startReporting(config: ReportingConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
@@ -21,7 +22,7 @@ export async function startReporting(config: ReportingConfig, deps: { clock?: Cl
   return running;
 }
 
-/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+/** Applies pending migrations and exits (the Kubernetes migrate init container, `npm run migrate`, test templates). */
 export function migrateReporting(databaseUrl: string): Promise<string[]> {
   return runServiceMigrations({ url: databaseUrl, schema: REPORTING_SCHEMA, entities: reportingEntities, migrations: reportingMigrations });
 }

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { DateBasis, ReportGrouping, ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { reportingMigrations } from '../src/migrations';

@@ -1,4 +1,4 @@
-import { runMain } from '@trackly/grpc';
+import { runMain } from '@trackly/app-shell';
 import { loadTrackingConfig } from './tracking.config';
 import { migrateTracking, startTracking } from './tracking.app';
 

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { CLOCK, Clock, systemClock } from '@trackly/kernel';
-import { createHealth, RunningService, startServiceApp } from '@trackly/grpc';
+import { createHealth, serviceNameOf } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { createLogger } from '@trackly/logging';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { runServiceMigrations } from '@trackly/database';
@@ -11,7 +12,7 @@ import { ClickEdge } from './clicks/click-edge';
 import { ClicksService } from './clicks/clicks.service';
 import { LinkCache } from './clicks/link-cache';
 
-export const TRACKING_SERVICE_FULL_NAME = 'trackly.tracking.v1.TrackingService';
+export const TRACKING_SERVICE_FULL_NAME = serviceNameOf(TrackingServiceService);
 
 /** Starts the tracking service: gRPC (catalog, messages, clicks) and the HTTP click edge. */
 export async function startTracking(config: TrackingConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
@@ -46,7 +47,7 @@ export async function startTracking(config: TrackingConfig, deps: { clock?: Cloc
   return running;
 }
 
-/** Applies pending migrations and exits (the Kubernetes migration Job, `npm run migrate`, test templates). */
+/** Applies pending migrations and exits (the Kubernetes migrate init container, `npm run migrate`, test templates). */
 export function migrateTracking(databaseUrl: string): Promise<string[]> {
   return runServiceMigrations({ url: databaseUrl, schema: TRACKING_SCHEMA, entities: trackingEntities, migrations: trackingMigrations });
 }

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import type { Clock } from '@trackly/kernel';
 import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';

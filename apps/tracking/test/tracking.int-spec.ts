@@ -1,7 +1,8 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Metadata, status } from '@grpc/grpc-js';
-import { createGrpcClient, GrpcCallError, PromiseClient, RunningService } from '@trackly/grpc';
+import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
+import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';

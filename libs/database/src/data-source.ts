@@ -71,7 +71,7 @@ export async function ensureDatabase(url: string): Promise<void> {
 
 /**
  * Creates the schema and runs pending migrations under an advisory lock, so replicas starting together (or a
- * migration Job racing a pod) never run the same migration twice.
+ * migrate init container racing another pod) never run the same migration twice.
  */
 export async function migrate(ds: DataSource, schema: string): Promise<string[]> {
   const runner = ds.createQueryRunner();
@@ -110,7 +110,7 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Applies pending migrations and closes: for the migration Job, `npm run migrate` and test templates. */
+/** Applies pending migrations and closes: for the migrate init container, `npm run migrate` and test templates. */
 export async function runServiceMigrations(opts: ServiceDatabaseOptions): Promise<string[]> {
   await ensureDatabase(opts.url);
   const ds = await new DataSource(dataSourceOptions(opts)).initialize();

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { Batcher, BatcherOptions } from '@trackly/kernel';
+import { Batcher, BatcherOptions } from '@trackly/platform';
 
 const DEADLOCK = '40P01';
 const codeOf = (e: unknown): string | undefined =>

@@ -79,3 +79,14 @@ export function drainGrpcServer(setup: GrpcServerSetup, timeoutMs: number): Prom
     });
   });
 }
+
+/**
+ * A service's fully-qualified name (e.g. trackly.tracking.v1.TrackingService) read off its generated definition (every
+ * method's path is /<full name>/<Method>), so no one types it by hand.
+ */
+export function serviceNameOf(definition: ServiceDefinition): string {
+  const first = Object.values(definition)[0];
+  const m = first && /^\/([^/]+)\/[^/]+$/.exec(first.path);
+  if (!m) throw new Error('not a generated gRPC service definition (no method path)');
+  return m[1];
+}

@@ -8,14 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import pino from 'pino';
 import { checkGrpcSecurity, ConfigError, grpcSecurityShape, loadConfig } from '@trackly/config';
-import {
-  createGrpcClient,
-  createHealth,
-  DEVELOPMENT_GRPC_SECURITY,
-  GrpcCallError,
-  GrpcSecurityConfig,
-  startServiceApp,
-} from '@trackly/grpc';
+import { createGrpcClient, createHealth, DEVELOPMENT_GRPC_SECURITY, GrpcCallError, GrpcSecurityConfig, serviceNameOf } from '@trackly/grpc';
+import { startServiceApp } from '@trackly/app-shell';
 import { freePort } from '@trackly/testing';
 import {
   AttributeConversionRequest,
@@ -32,7 +26,7 @@ import {
 import { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 
-const SERVICE = 'trackly.attribution.v1.AttributionService';
+const SERVICE = serviceNameOf(AttributionServiceService);
 const TOKEN = 'internal-token-0123456789abcdef-0123456789';
 const seenAuthorization: string[][] = [];
 

@@ -7,7 +7,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import pino from 'pino';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
-import { createGrpcClient, createHealth, GrpcCallError, PromiseClient, RunningService, startServiceApp } from '@trackly/grpc';
+import { createGrpcClient, createHealth, GrpcCallError, PromiseClient, serviceNameOf } from '@trackly/grpc';
+import { RunningService, startServiceApp } from '@trackly/app-shell';
 import { freePort } from '@trackly/testing';
 import {
   AttributeConversionRequest,
@@ -27,7 +28,7 @@ import {
 import { AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 
-const SERVICE = 'trackly.attribution.v1.AttributionService';
+const SERVICE = serviceNameOf(AttributionServiceService);
 const DECIDED_AT = new Date('2026-11-02T10:00:00.123Z');
 
 // Unref'd: a handler left sleeping by a cancelled call must not keep Jest's worker alive.

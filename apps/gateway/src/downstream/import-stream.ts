@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { authMetadata, channelCredentials, GrpcCallError, messageLimitOptions } from '@trackly/grpc';
 import { outgoingContextHeaders } from '@trackly/observability';
-import { ImportConversionsRequest, ImportConversionsResponse, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { ImportConversionsRequest, ImportConversionsResponse, INGEST_SERVICE_NAME, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { GatewayConfig } from '../gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
 
@@ -20,7 +20,7 @@ export class ImportStream implements OnApplicationShutdown {
   private readonly method = IngestServiceService.importConversions;
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
-    const Client = grpc.makeGenericClientConstructor(IngestServiceService as unknown as grpc.ServiceDefinition, 'IngestService');
+    const Client = grpc.makeGenericClientConstructor(IngestServiceService as unknown as grpc.ServiceDefinition, INGEST_SERVICE_NAME);
     this.client = new Client(config.INGEST_GRPC_URL, channelCredentials(config), messageLimitOptions(config));
   }
 

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { authMetadata, channelCredentials, DEVELOPMENT_GRPC_SECURITY, GrpcSecurityConfig, messageLimitOptions } from '@trackly/grpc';
-import { ImportConversionsRequest, ImportConversionsResponse, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { ImportConversionsRequest, ImportConversionsResponse, INGEST_SERVICE_NAME, IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 
 /**
  * Streams a CSV file to IngestService.ImportConversions: the file is read in chunks and written as the server takes
@@ -16,7 +16,7 @@ export async function importCsv(
   deadlineMs = 3_600_000,
   security: GrpcSecurityConfig = DEVELOPMENT_GRPC_SECURITY,
 ): Promise<ImportConversionsResponse> {
-  const Client = grpc.makeGenericClientConstructor(IngestServiceService as unknown as grpc.ServiceDefinition, 'IngestService');
+  const Client = grpc.makeGenericClientConstructor(IngestServiceService as unknown as grpc.ServiceDefinition, INGEST_SERVICE_NAME);
   const client = new Client(address, channelCredentials(security), messageLimitOptions(security));
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(authMetadata(security))) metadata.set(k, v);

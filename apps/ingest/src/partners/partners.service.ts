@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CLOCK, Clock, InvalidArgumentError, LruCache, NotFoundError } from '@trackly/kernel';
+import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { LruCache } from '@trackly/platform';
 import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type {

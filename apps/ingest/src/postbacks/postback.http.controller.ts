@@ -19,7 +19,8 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CLOCK, Clock, NoiseLimiter } from '@trackly/kernel';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { NoiseLimiter } from '@trackly/platform';
 import { countNoiseRejected } from '@trackly/observability';
 import { AddressRange, clientAddress, parseAllowList } from '../domain/source-addresses';
 import type { IngestConfig } from '../ingest.config';

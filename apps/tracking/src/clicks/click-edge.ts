@@ -1,10 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
-import { DomainError, NoiseLimiter } from '@trackly/kernel';
+import { DomainError } from '@trackly/kernel';
+import { NoiseLimiter } from '@trackly/platform';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { acceptRequestId, countClick, countNoiseRejected, httpRequestDuration, httpRequests, REQUEST_ID_HEADER } from '@trackly/observability';
 import { clientAddress, trustedProxies } from '../domain/client-address';
-import { SHORT_CODE_PATTERN } from '../domain/tokens';
+import { SHORT_CODE_PATTERN } from '../domain/short-codes';
 import type { TrackingConfig } from '../tracking.config';
 import { ClicksService } from './clicks.service';
 import { LinkCache } from './link-cache';

@@ -1,11 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { rawPool } from '@trackly/database';
-import { Batcher, CLOCK, Clock, NotFoundError, assertId, noiseSourceKey } from '@trackly/kernel';
+import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
+import { Batcher, noiseSourceKey } from '@trackly/platform';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
 import { classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatCounts, RepeatWindow, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
-import { newClickId, SHORT_CODE_PATTERN } from '../domain/tokens';
+import { newClickId, SHORT_CODE_PATTERN } from '../domain/short-codes';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
-import { Batcher, CLOCK, Clock, LruCache } from '@trackly/kernel';
+import { CLOCK, Clock } from '@trackly/kernel';
+import { Batcher, LruCache } from '@trackly/platform';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 

@@ -6,7 +6,7 @@ import { currentRequestId } from '@trackly/observability';
 import { FailedPreconditionError, NotFoundError, assertId } from '@trackly/kernel';
 import type { Message } from '@trackly/contracts/tracking/v1/tracking';
 import { MessageInput, validateMessageBatch } from '../domain/catalog.rules';
-import { newShortCode } from '../domain/tokens';
+import { newShortCode } from '../domain/short-codes';
 import { toMessage, trackedUrl } from '../tracking.mappers';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';

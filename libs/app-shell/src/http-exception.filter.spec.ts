@@ -73,7 +73,7 @@ describe('HttpExceptionFilter', () => {
 
 describe('GrpcExceptionFilter and an unreachable database', () => {
   it('answers UNAVAILABLE (retryable) instead of INTERNAL', async () => {
-    const { GrpcExceptionFilter } = await import('./exception.filter');
+    const { GrpcExceptionFilter } = await import('@trackly/grpc');
     const { status } = await import('@grpc/grpc-js');
     const { firstValueFrom } = await import('rxjs');
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });

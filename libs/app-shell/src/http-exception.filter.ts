@@ -2,8 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/co
 import { DomainError, DomainErrorKind } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { GrpcCallError } from './client';
-import { GrpcExceptionFilter } from './exception.filter';
+import { GrpcCallError, GrpcExceptionFilter } from '@trackly/grpc';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '@trackly/database';
 
 const HTTP: Record<DomainErrorKind, number> = {

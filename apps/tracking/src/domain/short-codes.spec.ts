@@ -1,4 +1,4 @@
-import { cryptoRandom, newClickId, newShortCode, RandomSource, SHORT_CODE_PATTERN } from './tokens';
+import { cryptoRandom, newClickId, newShortCode, RandomSource, SHORT_CODE_PATTERN } from './short-codes';
 
 // Written out here rather than imported, so the test checks the alphabet instead of restating it.
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

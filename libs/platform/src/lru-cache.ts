@@ -1,5 +1,5 @@
 /** A bounded map with a time-to-live: least recently used entries go first when full, stale ones on read. */
-import type { Clock } from './clock';
+import type { Clock } from '@trackly/kernel';
 
 export class LruCache<K, V> {
   private readonly entries = new Map<K, { value: V; expires: number }>();

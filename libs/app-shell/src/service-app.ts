@@ -13,7 +13,7 @@ import {
   startMetricsServer,
 } from '@trackly/observability';
 import { HttpExceptionFilter } from './http-exception.filter';
-import { drainGrpcServer, GrpcServerSetup, grpcServerOptions } from './server';
+import { drainGrpcServer, GrpcServerSetup, grpcServerOptions } from '@trackly/grpc';
 
 export interface ServiceAppOptions {
   logger: Logger;

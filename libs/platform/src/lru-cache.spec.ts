@@ -1,4 +1,4 @@
-import { ManualClock } from './clock';
+import { ManualClock } from '@trackly/kernel';
 import { LruCache } from './lru-cache';
 
 describe('LruCache', () => {

@@ -1,0 +1,4 @@
+// Runtime building blocks with no business meaning: request batching, a bounded cache, the noise limiter.
+export * from './noise-limiter';
+export * from './batcher';
+export * from './lru-cache';

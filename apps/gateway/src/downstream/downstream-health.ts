@@ -11,12 +11,6 @@ export interface Downstream {
   service: string;
 }
 
-/** "/trackly.reporting.v1.ReportingService/GetPerformanceReport" of any method -> "trackly.reporting.v1.ReportingService". */
-export function grpcServiceName(definition: Record<string, { path: string }>): string {
-  const first = Object.values(definition)[0];
-  return first.path.slice(1, first.path.lastIndexOf('/'));
-}
-
 const check = healthService.Check;
 
 /**

@@ -6,7 +6,8 @@ import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporti
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import type { GatewayConfig } from '../gateway.config';
 import { ATTRIBUTION_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT, TRACKING_CLIENT } from '../gateway.tokens';
-import { DownstreamHealth, grpcServiceName } from './downstream-health';
+import { serviceNameOf } from '@trackly/grpc';
+import { DownstreamHealth } from './downstream-health';
 
 export type ReportingClient = PromiseClient<typeof ReportingServiceService>;
 export type IngestClient = PromiseClient<typeof IngestServiceService>;
@@ -45,10 +46,10 @@ export const downstreamProviders: Provider[] = [
     useFactory: (c: GatewayConfig) =>
       new DownstreamHealth(
         [
-          { name: 'reporting', target: c.REPORTING_GRPC_URL, service: grpcServiceName(ReportingServiceService) },
-          { name: 'ingest', target: c.INGEST_GRPC_URL, service: grpcServiceName(IngestServiceService) },
-          { name: 'attribution', target: c.ATTRIBUTION_GRPC_URL, service: grpcServiceName(AttributionServiceService) },
-          { name: 'tracking', target: c.TRACKING_GRPC_URL, service: grpcServiceName(TrackingServiceService) },
+          { name: 'reporting', target: c.REPORTING_GRPC_URL, service: serviceNameOf(ReportingServiceService) },
+          { name: 'ingest', target: c.INGEST_GRPC_URL, service: serviceNameOf(IngestServiceService) },
+          { name: 'attribution', target: c.ATTRIBUTION_GRPC_URL, service: serviceNameOf(AttributionServiceService) },
+          { name: 'tracking', target: c.TRACKING_GRPC_URL, service: serviceNameOf(TrackingServiceService) },
         ],
         c.GATEWAY_DEADLINE_MS,
         c,

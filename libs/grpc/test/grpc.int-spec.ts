@@ -29,6 +29,8 @@ import { AttributionOutcome, AttributionType, UnattributedReason } from '@trackl
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 
 const SERVICE = serviceNameOf(AttributionServiceService);
+/** Slow calls that have reached the fake's handler (a spec waits on this before shutting down under them). */
+let slowCallsEntered = 0;
 const DECIDED_AT = new Date('2026-11-02T10:00:00.123Z');
 
 // Unref'd: a handler left sleeping by a cancelled call must not keep Jest's worker alive.
@@ -54,6 +56,7 @@ class FakeAttributionController implements AttributionServiceController {
       case 'rpc':
         throw new RpcException({ code: grpc.status.RESOURCE_EXHAUSTED, message: 'slow down' });
       case 'slow':
+        slowCallsEntered++;
         await sleep(Number(req.conversionRef));
         break;
     }
@@ -341,11 +344,12 @@ describe('gRPC platform: shutdown', () => {
       await waitUntil(() => statuses.length > 0);
       expect(statuses).toEqual(['SERVING']);
 
+      const enteredBefore = slowCallsEntered;
       const inFlight = client.attributeConversion(request('slow', { conversionRef: '500' })).then(
         (r) => r.attribution?.partnerId,
         (e: GrpcCallError) => `${grpc.status[e.code]}: ${e.details}`,
       );
-      await sleep(100); // the call has reached the handler
+      await waitUntil(() => slowCallsEntered > enteredBefore); // the call has reached the handler
       const closing = app.close();
       await waitUntil(() => statuses.length > 1);
       expect(statuses).toEqual(['SERVING', 'NOT_SERVING']);
@@ -366,8 +370,9 @@ describe('gRPC platform: shutdown', () => {
     const { app, address } = await startFake(300);
     const client = createGrpcClient(AttributionServiceService, address, { deadlineMs: 10_000 });
     try {
+      const enteredBefore = slowCallsEntered;
       const stuck = callError(client.attributeConversion(request('slow', { conversionRef: '5000' })));
-      await sleep(100);
+      await waitUntil(() => slowCallsEntered > enteredBefore);
       const started = Date.now();
       await app.close();
       expect(Date.now() - started).toBeLessThan(2000);
@@ -381,7 +386,7 @@ describe('gRPC platform: shutdown', () => {
 async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met');
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms: ${cond.toString()}`);
     await sleep(10);
   }
 }

@@ -199,6 +199,11 @@ export class OutboxRelay {
     }
   }
 
+  /** Between polls: everything committed before the last poll is published (specs wait on this, not on a sleep). */
+  get waiting(): boolean {
+    return this.wake !== undefined;
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
     while (this.running) {

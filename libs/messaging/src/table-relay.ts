@@ -250,6 +250,11 @@ export class TableRelay<Row extends Record<string, unknown>> {
    * source rows) or the poll, then lingers `lingerMs` so that the commits arriving meanwhile share the next pass:
    * each pass costs a read, a cursor update and an ack subscription, which must not be paid per click.
    */
+  /** Between polls: everything committed before the last poll is published (specs wait on this, not on a sleep). */
+  get waiting(): boolean {
+    return this.wake !== undefined;
+  }
+
   private async run(): Promise<void> {
     let failed = 0;
     const batch = this.opts.batchSize ?? 1000;

@@ -241,7 +241,9 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     // Three deliveries; the first may have run it twice (with the good event, then alone after the split).
     expect(callsWhenDeadLettered).toBeGreaterThanOrEqual(3);
     expect(callsWhenDeadLettered).toBeLessThanOrEqual(4);
-    await sleep(1500); // longer than any backoff: a terminated message must not come back
+    // Terminated, not merely nak'ed: the consumer holds nothing pending or unacknowledged, so nothing can come back.
+    const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), 'failing');
+    expect([info.num_pending, info.num_ack_pending, info.num_redelivered]).toEqual([0, 0, 0]);
     expect(calls).toHaveLength(callsWhenDeadLettered);
     expect(await items('failing-bad')).toEqual([]); // every attempt's effect was rolled back
     expect(await deadLetterMessages(m)).toEqual([expect.objectContaining({ reason: 'failed 3 times: handler always fails' })]);
@@ -261,8 +263,9 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     await first.stop();
     const applied = (await items('restart-')).length;
     expect(applied).toBeLessThan(30);
-    await sleep(100);
-    expect((await items('restart-')).length).toBe(applied); // stopped means stopped
+    // Stopped means stopped: nothing pulled and left unacknowledged, nothing applied after stop() returned.
+    expect((await m.jsm.consumers.info(m.streamName(Streams.tracking), 'restart')).num_ack_pending).toBe(0);
+    expect((await items('restart-')).length).toBe(applied);
 
     for (let i = 30; i < 40; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
     const second = consumer(m, 'restart', slow, { batchSize: 10 });

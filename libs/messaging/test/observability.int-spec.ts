@@ -116,8 +116,11 @@ describe('consumer and relay metrics, request ids across NATS', () => {
       expect(stored.map((r) => r.headers['Trackly-Request-Id'])).toEqual(['rq-outbox', 'rq-outbox']);
       // No stream yet: every publish fails and the rows wait.
       relay.start();
-      await new Promise((r) => setTimeout(r, 300));
-      let text = await renderMetrics();
+      // The age is measured from the rows' creation: wait until the relay has failed once and the rows are 0.2 s old.
+      let text = await eventually(async () => {
+        const t = await renderMetrics();
+        return (series(t, 'outbox_publish_failures_total', labels) ?? 0) >= 1 && (series(t, 'outbox_oldest_unpublished_age_seconds', labels) ?? 0) > 0.2 ? t : undefined;
+      }, 10_000, 50);
       expect(series(text, 'outbox_backlog_messages', labels)).toBe(2);
       expect(series(text, 'outbox_oldest_unpublished_age_seconds', labels)).toBeGreaterThan(0.2);
       expect(series(text, 'outbox_publish_failures_total', labels)).toBeGreaterThanOrEqual(1);

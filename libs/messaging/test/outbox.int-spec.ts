@@ -179,7 +179,7 @@ describe('Outbox and OutboxRelay (real Postgres and NATS JetStream)', () => {
     const m = await nats.connect('outbox-stop');
     const r = relay(m, { pollMs: 60_000 });
     r.start();
-    await sleep(200); // the relay has found the outbox empty and sleeps for a minute
+    await eventually(async () => r.waiting); // the relay has found the outbox empty and sleeps for a minute
     const ids = await ds.transaction((manager) =>
       outbox.addMany(manager, Events.CampaignUpserted, Array.from({ length: 25 }, (_, i) => campaign(i, 'late'))),
     );

@@ -309,7 +309,7 @@ describe('TableRelay (real Postgres and NATS JetStream)', () => {
     const m = await nats.connect('table-relay-stop');
     const r = relay(m, 'stop', { pollMs: 60_000 });
     r.start();
-    await sleep(100);
+    await eventually(async () => r.waiting); // found nothing, and sleeps for a minute
     for (let i = 0; i < 25; i++) await pool.query(INSERT, [`s-${i}`, 's']);
     await r.stop();
     expect(await readStream(m)).toHaveLength(25);

@@ -114,7 +114,9 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
       last = e;
     }
     if (Date.now() > end) {
-      throw last instanceof Error ? last : new Error(`condition not met within ${timeoutMs} ms`);
+      // Name what did not happen: the last error the check threw, else the check itself.
+      const what = check.toString().replace(/\s+/g, ' ').slice(0, 240);
+      throw last instanceof Error ? last : new Error(`condition not met within ${timeoutMs} ms: ${what}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -1,6 +1,5 @@
 'use strict';
 // What every scenario of `npm run bench` shares: flags, throwaway databases, free ports, percentiles, NATS clean-up.
-const net = require('node:net');
 const { Client } = require('pg');
 
 /** `--tiny --rate=20 --json=x.json` -> { tiny: 'true', rate: '20', json: 'x.json' }. */
@@ -57,16 +56,6 @@ async function connect(url) {
   return c;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function percentile(sorted, p) {
   if (!sorted.length) return NaN;
@@ -136,5 +125,8 @@ async function acquireBenchLock(file = require('node:path').join(require('node:o
     await sleep(2000);
   }
 }
+
+// One freePort for the whole tree: the launcher's.
+const { freePort } = require('../../tools/launcher');
 
 module.exports = { acquireBenchLock, parseArgs, modeOf, BASE_URL, NATS_URL, dbUrl, admin, createDatabase, dropDatabase, connect, freePort, percentile, sleep, deleteStreams, printTable };

@@ -6,13 +6,14 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn, execFileSync } = require('node:child_process');
-const grpc = require('@grpc/grpc-js');
-const { freePort, NATS_URL, sleep } = require('./common');
+const { execFileSync } = require('node:child_process');
+const { allocatePorts, appEnv, endpoints, NAMES, spawnApp, waitReady } = require('../../tools/launcher');
+const { NATS_URL } = require('./common');
 
 const ROOT = path.resolve(__dirname, '../..');
 const DIST = path.join(ROOT, 'dist/bench/platform');
 const PROFILE_DIR = path.join(ROOT, 'dist/bench/profiles');
+// The bench's tsc build puts every app under one root (dist/bench/platform/apps/<app>/src), not nx's per-app folders.
 const mainOf = (app) => path.join(DIST, 'apps', app, 'src/main.js');
 
 /** Compiles the five apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
@@ -27,7 +28,7 @@ function build() {
     console.warn('bench build: tsc reported type errors (see above); running what it emitted');
   }
   execFileSync(bin('tsc-alias'), ['-p', 'bench/tsconfig.apps.json'], { cwd: ROOT, stdio: 'inherit' });
-  for (const app of ['tracking', 'ingest', 'attribution', 'reporting', 'gateway']) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
+  for (const app of NAMES) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
   console.log(`built the apps into ${path.relative(ROOT, DIST)} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }
 
@@ -45,32 +46,6 @@ function grpcClient(service, address, deadlineMs = 30_000) {
   return createGrpcClient(service, address, { deadlineMs });
 }
 
-function grpcServing(address) {
-  return new Promise((resolve) => {
-    const Client = grpc.makeGenericClientConstructor({}, 'health');
-    const c = new Client(address, grpc.credentials.createInsecure());
-    // grpc.health.v1.Health/Check with an empty request; HealthCheckResponse { status: SERVING } encodes as 08 01.
-    c.makeUnaryRequest('/grpc.health.v1.Health/Check', (x) => x, (b) => b, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 1000 }, (err, res) => {
-      c.close();
-      resolve(!err && res && res[0] === 0x08 && res[1] === 0x01);
-    });
-  });
-}
-
-async function waitReady(name, child, check) {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting`);
-    try {
-      if (await check()) return;
-    } catch {
-      /* not yet */
-    }
-    await sleep(200);
-  }
-  throw new Error(`${name} was not ready after 90 s`);
-}
-
 /** Peak resident set size (VmHWM) of a live process in MB, from /proc (Linux only). */
 function peakRssMb(pid) {
   try {
@@ -86,39 +61,17 @@ function peakRssMb(pid) {
  * .cpuprofile per app into dist/bench/profiles when it stops; `label` names the files. `env` adds variables.
  */
 async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 'bench', env = {} }) {
-  const host = '127.0.0.1';
-  const p = {};
-  for (const k of ['tGrpc', 'tHttp', 'iGrpc', 'iHttp', 'aGrpc', 'rGrpc', 'gHttp']) p[k] = await freePort();
+  const ports = await allocatePorts();
   const common = { ...process.env, DATABASE_URL: databaseUrl, NATS_URL, NATS_PREFIX: prefix, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env };
-  const specs = {
-    tracking: {
-      env: { TRACKING_HOST: host, TRACKING_GRPC_PORT: `${p.tGrpc}`, TRACKING_HTTP_PORT: `${p.tHttp}`, TRACKING_PUBLIC_URL: `http://${host}:${p.tHttp}`,
-        // One load generator = one IP and one user agent: the repeat-pattern rule would call it a scanner.
-        TRACKING_BOT_REPEAT_CODES: '0' },
-      ready: () => grpcServing(`${host}:${p.tGrpc}`),
-    },
-    ingest: {
-      env: { INGEST_HOST: host, INGEST_GRPC_PORT: `${p.iGrpc}`, INGEST_HTTP_PORT: `${p.iHttp}`, INGEST_PUBLIC_URL: `http://${host}:${p.iHttp}` },
-      ready: () => grpcServing(`${host}:${p.iGrpc}`),
-    },
-    attribution: {
-      // METRICS_PORT 0: any free port, so a bench never collides with an `npm start` running on this machine.
-      env: { ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}`, METRICS_PORT: '0' },
-      ready: () => grpcServing(`${host}:${p.aGrpc}`),
-    },
-    reporting: {
-      env: { REPORTING_HOST: host, REPORTING_GRPC_PORT: `${p.rGrpc}`, METRICS_PORT: '0' },
-      ready: () => grpcServing(`${host}:${p.rGrpc}`),
-    },
-    gateway: {
-      env: { GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${p.gHttp}`,
-        // No API keys: /api is open, as in local development (key checks are not what this measures).
-        REPORTING_GRPC_URL: `${host}:${p.rGrpc}`,
-        INGEST_GRPC_URL: `${host}:${p.iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}` },
-      ready: async () => (await fetch(`http://${host}:${p.gHttp}/healthz`)).ok,
-    },
+  // What the benches set beyond the launcher's ports and peers. METRICS_PORT 0: any free port, so a bench never
+  // collides with an `npm start` on this machine. The gateway has no API keys: /api is open, as in local development.
+  const extra = {
+    // One load generator = one IP and one user agent: the repeat-pattern rule would call it a scanner.
+    tracking: { TRACKING_BOT_REPEAT_CODES: '0' },
+    attribution: { METRICS_PORT: '0' },
+    reporting: { METRICS_PORT: '0' },
   };
-  const order = ['tracking', 'ingest', 'attribution', 'reporting', 'gateway'].filter((n) => names.includes(n));
+  const order = NAMES.filter((n) => names.includes(n));
   const running = [];
   const stop = async () => {
     const memory = {};
@@ -137,22 +90,16 @@ async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 
     for (const name of order) {
       // The heap cap every app container gets in deploy/k8s (NODE_OPTIONS there), so peak RSS is what production sees.
       const execArgv = ['--max-old-space-size=256', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}-${name}.cpuprofile`] : [])];
-      const child = spawn(process.execPath, [...execArgv, mainOf(name)], { env: { ...common, ...specs[name].env, ...(env[name] ?? {}) }, stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawnApp(name, { main: mainOf(name), execArgv, env: { ...common, ...appEnv(name, ports), ...(extra[name] ?? {}), ...(env[name] ?? {}) } });
       running.push({ name, child });
-      await waitReady(name, child, specs[name].ready);
+      await waitReady(name, ports, { child });
     }
   } catch (e) {
     await stop();
     throw e;
   }
   return {
-    trackingGrpc: `${host}:${p.tGrpc}`,
-    trackingHttp: `http://${host}:${p.tHttp}`,
-    ingestGrpc: `${host}:${p.iGrpc}`,
-    ingestHttp: `http://${host}:${p.iHttp}`,
-    attributionGrpc: `${host}:${p.aGrpc}`,
-    reportingGrpc: `${host}:${p.rGrpc}`,
-    gatewayHttp: `http://${host}:${p.gHttp}`,
+    ...endpoints(ports),
     pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])),
     /** Peak RSS so far per app (MB). */
     memory: () => Object.fromEntries(running.map((r) => [r.name, peakRssMb(r.child.pid)])),

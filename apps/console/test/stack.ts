@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { Clock } from '@trackly/kernel';
 import { createGrpcClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, eventually, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { allocatePorts, appEnv, endpoints } from '../../../tools/launcher';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
@@ -76,8 +77,9 @@ export async function startStack(): Promise<Stack> {
     createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
     createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
   ]);
-  const [tGrpc, tHttp, iGrpc, iHttp, aGrpc, rGrpc, gHttp] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-  const host = '127.0.0.1';
+  // The launcher's ports and peers, as `npm start` wires the apps, booted in this process.
+  const ports = await allocatePorts();
+  const ep = endpoints(ports);
   const common = { NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' };
   const apps: RunningService[] = [];
   const stop = async () => {
@@ -86,27 +88,19 @@ export async function startStack(): Promise<Stack> {
     await deleteNatsPrefix(prefix);
   };
   try {
-    apps.push(await startTracking(loadTrackingConfig({
-      ...common, DATABASE_URL: dbs[0].url, TRACKING_HOST: host, TRACKING_GRPC_PORT: `${tGrpc}`, TRACKING_HTTP_PORT: `${tHttp}`, TRACKING_PUBLIC_URL: `http://${host}:${tHttp}`,
-    }), { clock }));
-    apps.push(await startIngest(loadIngestConfig({
-      ...common, DATABASE_URL: dbs[1].url, INGEST_HOST: host, INGEST_GRPC_PORT: `${iGrpc}`, INGEST_HTTP_PORT: `${iHttp}`, INGEST_PUBLIC_URL: `http://${host}:${iHttp}`,
-    })));
-    apps.push(await startAttribution(loadAttributionConfig({
-      ...common, DATABASE_URL: dbs[2].url, ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`, ATTRIBUTION_PARK_HORIZON_SECONDS: '1',
-    })));
-    apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}` })));
+    apps.push(await startTracking(loadTrackingConfig({ ...common, DATABASE_URL: dbs[0].url, ...appEnv('tracking', ports) }), { clock }));
+    apps.push(await startIngest(loadIngestConfig({ ...common, DATABASE_URL: dbs[1].url, ...appEnv('ingest', ports) })));
+    apps.push(await startAttribution(loadAttributionConfig({ ...common, DATABASE_URL: dbs[2].url, ...appEnv('attribution', ports), ATTRIBUTION_PARK_HORIZON_SECONDS: '1' })));
+    apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, ...appEnv('reporting', ports) })));
     apps.push(await startGateway(loadGatewayConfig({
-      LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
+      LOG_LEVEL: common.LOG_LEVEL, ...appEnv('gateway', ports), GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
       GATEWAY_API_KEYS: apiKeysJson([
         { name: 'console-admin', key: ADMIN_KEY },
         { name: 'camp-reader', key: READER_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-spring'] },
       ]),
-      REPORTING_GRPC_URL: `${host}:${rGrpc}`, INGEST_GRPC_URL: `${host}:${iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`,
     })));
-    const gatewayHttp = `http://${host}:${gHttp}`;
-    const seed = await seedData({ trackingGrpc: `${host}:${tGrpc}`, ingestGrpc: `${host}:${iGrpc}`, ingestHttp: `http://${host}:${iHttp}`, gatewayHttp }, clock);
-    return { gatewayHttp, seed, stop };
+    const seed = await seedData(ep, clock);
+    return { gatewayHttp: ep.gatewayHttp, seed, stop };
   } catch (e) {
     await stop();
     throw e;

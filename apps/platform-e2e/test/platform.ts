@@ -2,7 +2,8 @@
 import { Clock } from '@trackly/kernel';
 import { apiKeysJson } from '../../gateway/test/api-key-entries';
 import { RunningService } from '@trackly/app-shell';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { allocatePorts, appEnv, endpoints } from '../../../tools/launcher';
 import { loadTrackingConfig } from '../../tracking/src/tracking.config';
 import { migrateTracking, startTracking } from '../../tracking/src/tracking.app';
 import { trackingMigrations } from '../../tracking/src/migrations';
@@ -54,10 +55,9 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
     createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
     createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
   ]);
-  const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-  const [tGrpc, tHttp, iGrpc, iHttp, aGrpc, rGrpc, gHttp] = ports;
+  // The launcher's ports and peers, as `npm start` wires the apps, booted in this process.
+  const ports = await allocatePorts();
   const common = { NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' };
-  const host = '127.0.0.1';
   const apiKey = 'e2e-dashboard-key-0123456789';
   const apps: RunningService[] = [];
   const stop = async () => {
@@ -66,38 +66,23 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
     await deleteNatsPrefix(prefix);
   };
   try {
-    apps.push(await startTracking(loadTrackingConfig({
-      ...common, DATABASE_URL: dbs[0].url, TRACKING_HOST: host, TRACKING_GRPC_PORT: `${tGrpc}`, TRACKING_HTTP_PORT: `${tHttp}`,
-      TRACKING_PUBLIC_URL: `http://${host}:${tHttp}`,
-    }), { clock }));
-    apps.push(await startIngest(loadIngestConfig({
-      ...common, DATABASE_URL: dbs[1].url, INGEST_HOST: host, INGEST_GRPC_PORT: `${iGrpc}`, INGEST_HTTP_PORT: `${iHttp}`,
-    }), { clock }));
+    apps.push(await startTracking(loadTrackingConfig({ ...common, DATABASE_URL: dbs[0].url, ...appEnv('tracking', ports) }), { clock }));
+    apps.push(await startIngest(loadIngestConfig({ ...common, DATABASE_URL: dbs[1].url, ...appEnv('ingest', ports) }), { clock }));
     apps.push(await startAttribution(loadAttributionConfig({
-      ...common, DATABASE_URL: dbs[2].url, ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+      ...common, DATABASE_URL: dbs[2].url, ...appEnv('attribution', ports),
       // Unknown click ids are parked until this horizon (24 h by default) before settling as UNKNOWN_CLICK_ID.
       ATTRIBUTION_PARK_HORIZON_SECONDS: '1',
     }), { clock }));
-    apps.push(await startReporting(loadReportingConfig({
-      ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}`,
-    }), { clock }));
+    apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, ...appEnv('reporting', ports) }), { clock }));
     apps.push(await startGateway(loadGatewayConfig({
-      LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_API_KEYS: apiKeysJson([{ name: 'e2e', key: apiKey }]),
-      REPORTING_GRPC_URL: `${host}:${rGrpc}`, INGEST_GRPC_URL: `${host}:${iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${aGrpc}`,
-      TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+      LOG_LEVEL: common.LOG_LEVEL, ...appEnv('gateway', ports), GATEWAY_API_KEYS: apiKeysJson([{ name: 'e2e', key: apiKey }]),
     }), { clock }));
   } catch (e) {
     await stop();
     throw e;
   }
   return {
-    trackingGrpc: `${host}:${tGrpc}`,
-    trackingHttp: `http://${host}:${tHttp}`,
-    ingestGrpc: `${host}:${iGrpc}`,
-    ingestHttp: `http://${host}:${iHttp}`,
-    attributionGrpc: `${host}:${aGrpc}`,
-    reportingGrpc: `${host}:${rGrpc}`,
-    gatewayHttp: `http://${host}:${gHttp}`,
+    ...endpoints(ports),
     apiKey,
     stop,
   };

@@ -149,8 +149,14 @@ export async function runDemo(ep: DemoEndpoints, log: (line: string) => void = c
       await new Promise((r) => setTimeout(r, 200));
     }
     const byCreative: ReportJson = await get(`/api/reports/performance?group_by=creative&${range}`);
-    const message = await get(`/api/reports/messages/${encodeURIComponent(messages[0].messageId)}`);
-    const journey = await get(`/api/reports/contacts/${encodeURIComponent(id('ana'))}/journey`);
+    // The message and journey views are read models of the send and tap streams, which run apart from the
+    // conversions: wait for them too (a 404 until the send is applied), then read them for good.
+    const messagePath = `/api/reports/messages/${encodeURIComponent(messages[0].messageId)}`;
+    const journeyPath = `/api/reports/contacts/${encodeURIComponent(id('ana'))}/journey`;
+    await eventuallyJson(() => get(messagePath), (j) => Array.isArray(j.conversions) && j.conversions.length > 0, 30_000);
+    await eventuallyJson(() => get(journeyPath), (j) => Number(j.conversions) > 0, 30_000);
+    const message = await get(messagePath);
+    const journey = await get(journeyPath);
     // Attribution parks an unknown click id (PENDING) until its horizon before settling it as UNKNOWN_CLICK_ID.
     const decided = (j: Record<string, unknown>) => !!j.attribution;
     const settled = (j: Record<string, unknown>) => decided(j) && (j.attribution as { outcome?: string }).outcome !== 'ATTRIBUTION_OUTCOME_PENDING';

@@ -2,28 +2,14 @@
  * The four services as real child processes (their built main.js), on the suite's private Postgres and NATS. Each
  * app keeps its ports across restarts, so clients and the other apps find it again.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { freePort, portOpen, waitFor } from './infra';
+import { allocatePorts, appEnv, endpoints, isReady, mainOf, Ports, spawnApp } from '../../launcher';
+import { waitFor } from './infra';
 
+/** The four services the suite faults (the gateway only reads, through reporting). */
 export type AppName = 'tracking' | 'ingest' | 'attribution' | 'reporting';
-
-export interface Ports {
-  trackingGrpc: number;
-  trackingHttp: number;
-  ingestGrpc: number;
-  ingestHttp: number;
-  attributionGrpc: number;
-  reportingGrpc: number;
-}
-
-export async function allocatePorts(): Promise<Ports> {
-  const [trackingGrpc, trackingHttp, ingestGrpc, ingestHttp, attributionGrpc, reportingGrpc] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
-  );
-  return { trackingGrpc, trackingHttp, ingestGrpc, ingestHttp, attributionGrpc, reportingGrpc };
-}
 
 export class AppProcess {
   private child?: ChildProcess;
@@ -52,7 +38,7 @@ export class AppProcess {
     const preload = opts.preload ?? [];
     const log = fs.openSync(this.logFile, 'a');
     fs.writeSync(log, `\n--- start ${new Date().toISOString()}${preload.length ? ` preloading ${preload.map((p) => path.basename(p)).join(', ')}` : ''}\n`);
-    const child = spawn(process.execPath, [...preload.flatMap((p) => ['--require', p]), this.main], { env: this.env, stdio: ['ignore', log, log] });
+    const child = spawnApp(this.name, { main: this.main, preload, env: this.env, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.child = child;
     child.once('exit', (code, signal) => this.exits.push({ code, signal }));
@@ -78,11 +64,6 @@ export class AppProcess {
   }
 }
 
-async function httpReady(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  return res.status === 200;
-}
-
 export interface Platform {
   apps: Record<AppName, AppProcess>;
   ports: Ports;
@@ -105,26 +86,20 @@ export async function startPlatform(opts: { appsDir: string; logDir: string; dat
     LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
     METRICS_PORT: '0',
   };
-  const main = (app: AppName) => path.join(opts.appsDir, app, 'apps', app, 'src/main.js');
-  const make = (name: AppName, env: Record<string, string>, ready: () => Promise<boolean>) =>
-    new AppProcess(name, main(name), { ...common, ...env }, path.join(opts.logDir, `${name}.log`), ready);
-  const trackingHttp = `http://${host}:${ports.trackingHttp}`;
-  const ingestHttp = `http://${host}:${ports.ingestHttp}`;
-  const apps: Record<AppName, AppProcess> = {
-    tracking: make('tracking', {
-      TRACKING_HOST: host, TRACKING_GRPC_PORT: `${ports.trackingGrpc}`, TRACKING_HTTP_PORT: `${ports.trackingHttp}`, TRACKING_PUBLIC_URL: trackingHttp,
-      // The load driver taps thousands of links from one address and user agent: not a scanner here.
-      TRACKING_BOT_REPEAT_CODES: '0',
-    }, () => httpReady(`${trackingHttp}/readyz`)),
-    ingest: make('ingest', {
-      INGEST_HOST: host, INGEST_GRPC_PORT: `${ports.ingestGrpc}`, INGEST_HTTP_PORT: `${ports.ingestHttp}`, INGEST_PUBLIC_URL: ingestHttp,
-    }, () => httpReady(`${ingestHttp}/readyz`)),
-    attribution: make('attribution', {
-      ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${ports.attributionGrpc}`, TRACKING_GRPC_URL: `${host}:${ports.trackingGrpc}`,
-      ATTRIBUTION_PARK_HORIZON_SECONDS: String(opts.parkHorizonSeconds),
-    }, () => portOpen(ports.attributionGrpc)),
-    reporting: make('reporting', { REPORTING_HOST: host, REPORTING_GRPC_PORT: `${ports.reportingGrpc}` }, () => portOpen(ports.reportingGrpc)),
+  const ep = endpoints(ports, host);
+  // Beyond the launcher's ports and peers: the load driver taps thousands of links from one address and user agent
+  // (not a scanner here), and parked conversions settle on the suite's horizon.
+  const extra: Record<AppName, Record<string, string>> = {
+    tracking: { TRACKING_BOT_REPEAT_CODES: '0' },
+    ingest: {},
+    attribution: { ATTRIBUTION_PARK_HORIZON_SECONDS: String(opts.parkHorizonSeconds) },
+    reporting: {},
   };
+  const make = (name: AppName) =>
+    new AppProcess(name, mainOf(name, opts.appsDir), { ...common, ...appEnv(name, ports, host), ...extra[name] }, path.join(opts.logDir, `${name}.log`), () => isReady(name, ports, host));
+  const trackingHttp = ep.trackingHttp;
+  const ingestHttp = ep.ingestHttp;
+  const apps: Record<AppName, AppProcess> = { tracking: make('tracking'), ingest: make('ingest'), attribution: make('attribution'), reporting: make('reporting') };
   const order: AppName[] = ['tracking', 'ingest', 'attribution', 'reporting'];
   const stop = async () => {
     for (const n of [...order].reverse()) await apps[n].kill('SIGTERM').catch(() => undefined);
@@ -141,12 +116,7 @@ export async function startPlatform(opts: { appsDir: string; logDir: string; dat
     ports,
     trackingHttp,
     ingestHttp,
-    grpc: {
-      tracking: `${host}:${ports.trackingGrpc}`,
-      ingest: `${host}:${ports.ingestGrpc}`,
-      attribution: `${host}:${ports.attributionGrpc}`,
-      reporting: `${host}:${ports.reportingGrpc}`,
-    },
+    grpc: { tracking: ep.trackingGrpc, ingest: ep.ingestGrpc, attribution: ep.attributionGrpc, reporting: ep.reportingGrpc },
     stop,
   };
 }

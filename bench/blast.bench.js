@@ -17,8 +17,7 @@
  * Reports are read from the gateway over HTTP; nothing internal is used to decide "in the report".
  */
 const fs = require('node:fs');
-const http = require('node:http');
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, sleep, deleteStreams, printTable, NATS_URL } = require('./lib/common');
+const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, sleep, deleteStreams, printTable, NATS_URL, IPHONE, keepAliveGet, pool } = require('./lib/common');
 const { ensureBuilt, startApps, grpcClient, requireDist } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 
@@ -35,29 +34,8 @@ const PER_CALL = 10_000;
 const DB = 'trackly_bench_blast';
 const PREFIX = 'benchblast';
 const PARTNER = 'blast-net';
-const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-function get(url, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-  });
-}
-
-async function pool(items, concurrency, fn) {
-  let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < items.length) {
-      const k = i++;
-      await fn(items[k], k);
-    }
-  }));
-}
+const get = keepAliveGet(256);
 
 /** Total CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 function cpuSeconds(pid) {

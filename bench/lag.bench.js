@@ -12,8 +12,7 @@
  * arrival minus its 200's. No internal timestamp is used. At the end every creative's revenue must equal, to the
  * micro, the payouts answered 200 for it.
  */
-const http = require('node:http');
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, percentile, sleep, deleteStreams, printTable } = require('./lib/common');
+const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, percentile, sleep, deleteStreams, printTable, IPHONE, keepAliveGet, pool } = require('./lib/common');
 const { ensureBuilt, startApps, grpcClient, requireDist } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 
@@ -27,29 +26,8 @@ const DRAIN = Number(args.drain ?? { tiny: 60, quick: 300, full: 900 }[MODE]);
 const DB = 'trackly_bench_lag';
 const PREFIX = 'benchlag';
 const PARTNER = 'lag-net';
-const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
-function get(url, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-  });
-}
-
-async function pool(items, concurrency, fn) {
-  let i = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < items.length) {
-      const k = i++;
-      await fn(items[k], k);
-    }
-  }));
-}
+const get = keepAliveGet(128);
 
 const micros = (k) => 1_000_000n + BigInt(k) * 10_000n; // $1.00 + k cents: every conversion its own amount
 const amount = (m) => `${m / 1_000_000n}.${String(m % 1_000_000n).padStart(6, '0')}`;

@@ -1,5 +1,6 @@
 'use strict';
 // What every scenario of `npm run bench` shares: flags, throwaway databases, free ports, percentiles, NATS clean-up.
+const http = require('node:http');
 const { Client } = require('pg');
 
 /** `--tiny --rate=20 --json=x.json` -> { tiny: 'true', rate: '20', json: 'x.json' }. */
@@ -126,7 +127,35 @@ async function acquireBenchLock(file = require('node:path').join(require('node:o
   }
 }
 
+/** A phone's user agent for taps the classifier must call HUMAN. */
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
+
+/** GET over a keep-alive agent of `maxSockets` sockets, resolving to { status, headers, body } (redirects not followed). */
+function keepAliveGet(maxSockets) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  return (url, headers = {}) =>
+    new Promise((resolve, reject) => {
+      const req = http.get(url, { agent, headers }, (res) => {
+        const chunks = [];
+        res.on('data', (d) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+    });
+}
+
+/** Runs fn over items with at most `concurrency` at a time. */
+async function pool(items, concurrency, fn) {
+  let i = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (i < items.length) {
+      const k = i++;
+      await fn(items[k], k);
+    }
+  }));
+}
+
 // One freePort for the whole tree: the launcher's.
 const { freePort } = require('../../tools/launcher');
 
-module.exports = { acquireBenchLock, parseArgs, modeOf, BASE_URL, NATS_URL, dbUrl, admin, createDatabase, dropDatabase, connect, freePort, percentile, sleep, deleteStreams, printTable };
+module.exports = { IPHONE, keepAliveGet, pool, acquireBenchLock, parseArgs, modeOf, BASE_URL, NATS_URL, dbUrl, admin, createDatabase, dropDatabase, connect, freePort, percentile, sleep, deleteStreams, printTable };

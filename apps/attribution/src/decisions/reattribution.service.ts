@@ -8,7 +8,7 @@ import type { ReattributeRequest, ReattributeResponse, ReattributionChange, Reve
 import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLine, decisionChanged, revenueDiff, RevenueTotals } from '../domain/reattribution.rules';
 import { ConversionToDecide } from '../domain/conversion-input.rules';
-import { AttributionService } from './attribution.service';
+import { DecisionFlow } from '../flow/decision-flow';
 import { toAttribution } from './attribution.mappers';
 import { DecisionEntity } from './decision.entity';
 
@@ -78,15 +78,12 @@ export class ReattributionService {
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly relay: OutboxRelay,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /**
-   * `opts` are for tests only: `perRow` runs the original one-conversion-at-a-time path (the reference the batched
-   * one is checked against); `chunkSize` changes how many conversions are read and written together.
-   */
-  async run(req: ReattributeRequest, opts: { perRow?: boolean; chunkSize?: number } = {}): Promise<ReattributeResponse> {
+  /** `opts.chunkSize` (tests) changes how many conversions are read, decided and written together. */
+  async run(req: ReattributeRequest, opts: { chunkSize?: number } = {}): Promise<ReattributeResponse> {
     if (!req.occurredFrom && !req.occurredTo && !req.offerId) throw new InvalidArgumentError('occurred_from', 'or occurred_to or offer_id is required');
     if (req.offerId) assertId(req.offerId, 'offer_id');
     const limit = req.limit || MAX_LIMIT;
@@ -105,8 +102,7 @@ export class ReattributionService {
       const pairs: { before: CreditLine; after: CreditLine }[] = [];
       const changes: ReattributionChange[] = [];
       const ctx: RunContext = { m, runId, dryRun, pairs, changes };
-      if (opts.perRow) await this.perRow(ctx, rows);
-      else await this.batched(ctx, rows, opts.chunkSize ?? CHUNK);
+      await this.batched(ctx, rows, opts.chunkSize ?? CHUNK);
       return {
         runId,
         dryRun,
@@ -123,37 +119,25 @@ export class ReattributionService {
   }
 
   /**
-   * Chunk by chunk: the chunk's reads in a few set-based queries, then each conversion decided in order (seeing the
-   * fingerprints earlier changes moved, as the per-row path's queries saw its own earlier saves), then the chunk's
-   * changes written together before the next chunk is read.
+   * Chunk by chunk through the DecisionFlow: the chunk's facts in one load, each conversion decided in order
+   * (seeing the fingerprints earlier changes of the chunk moved; earlier chunks are already written), then the
+   * chunk's changes written together before the next chunk is read.
    */
   private async batched(ctx: RunContext, rows: DecisionEntity[], chunkSize: number): Promise<void> {
     for (let start = 0; start < rows.length; start += chunkSize) {
       const chunk = rows.slice(start, start + chunkSize);
-      const { items, twins } = await this.attribution.prepareRedecisions(ctx.m, chunk.map(conversionOf));
+      const redecided = await this.flow.redecide(ctx.m, chunk.map((row) => ({ conv: conversionOf(row), before: row })), !ctx.dryRun);
       const writes: Write[] = [];
       let ordered = false;
       chunk.forEach((row, i) => {
-        const { conv, facts, fp, ctx: decisionCtx } = items[i];
-        decisionCtx.duplicateOf = twins.twinOf(fp, row.conversionId);
-        const write = this.compare(ctx, row, this.attribution.rowOf(ctx.m, conv, this.attribution.decideFor(facts, decisionCtx), fp));
+        const write = this.compare(ctx, row, redecided[i].row);
         if (!write || ctx.dryRun) return;
-        if (twins.moved(row, write.next)) ordered = true;
+        // A credit passing between two conversions of the chunk: one UPDATE could trip the unique index mid-statement.
+        if (redecided[i].takesReleased) ordered = true;
         writes.push(write);
       });
       if (ordered) for (const w of writes) await this.write(ctx, [w]);
       else await this.write(ctx, writes);
-    }
-  }
-
-  /** The original path, one conversion at a time (several queries each); kept as the batched path's reference. */
-  private async perRow(ctx: RunContext, rows: DecisionEntity[]): Promise<void> {
-    for (const row of rows) {
-      const write = this.compare(ctx, row, await this.attribution.redecide(ctx.m, conversionOf(row)));
-      if (!write || ctx.dryRun) continue;
-      await ctx.m.save(DecisionEntity, write.next);
-      await this.writeCorrections(ctx, [write]);
-      await this.outbox.add(ctx.m, Events.AttributionCorrected, write.event);
     }
   }
 

@@ -125,4 +125,25 @@ describe('attribution consumers, a batch at a time', () => {
     expect(ids.indexOf('sale')).toBeLessThan(ids.indexOf('twin'));
     expect(ids.indexOf('twin')).toBeLessThan(ids.indexOf('other'));
   });
+
+  it("credits view-through from a postback's message id, applies the offer's default payout, keeps test and source", async () => {
+    await publish(
+      Events.OfferUpserted,
+      { offer: Offer.fromPartial({ offerId: 'o2', name: 'o2', viewThroughWindowDays: 3, defaultPayout: { currencyCode: 'USD', amountMicros: '12000000' }, updatedAt: T0 }) },
+      'offer-2',
+    );
+    await publish(Events.MessageSent, { messageId: 'm-view', contactId: 'bea', offerId: 'o2', campaignId: 'camp', creativeId: 'cr', sentAt: at(0), phoneMasked: '' }, 'sent-m-view');
+    const viewed = Conversion.fromPartial({
+      ...conversion('view', '', 3_600_000), messageId: 'm-view', payout: { currencyCode: 'USD', amountMicros: '0' }, payoutAbsent: true, test: true,
+    });
+    // After the offer and the send on the tracking stream, so the view is known when it is decided.
+    await eventually(async () => (await pg.query(`SELECT 1 FROM "attribution".sends WHERE message_id = 'm-view'`)).rows.length > 0, 15_000);
+    await publish(Events.ConversionReceived, { conversion: viewed }, 'evt-view');
+    const row = await eventually(async () => (await pg.query(`SELECT * FROM "attribution".decisions WHERE conversion_id = 'view'`)).rows[0], 15_000);
+    expect(row).toMatchObject({
+      outcome: 'ATTRIBUTED', type: 'VIEW_THROUGH', message_id: 'm-view', payout_micros: '12000000', currency: 'USD',
+      payout_defaulted: true, test: true, source: 'INGEST',
+    });
+    expect(row.explanation).toMatch(/default payout of 12(\.0+)? USD applies/);
+  });
 });

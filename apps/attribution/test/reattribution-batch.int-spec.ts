@@ -187,7 +187,7 @@ describe('re-attribution through the decision flow', () => {
 
   const toDecide = (c: Conv): ConversionToDecide => ({
     partnerId: c.partner, conversionId: c.id, conversionRef: 'ref', clickId: c.clickId, messageId: c.messageId,
-    payout: { currency: c.currency, micros: c.micros }, status: c.status, occurredAt: c.occurredAt,
+    payout: { currency: c.currency, micros: c.micros }, status: c.status, occurredAt: c.occurredAt, test: false, source: 'INGEST', payoutAbsent: false,
   });
 
   const json = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
@@ -266,6 +266,8 @@ describe('re-attribution through the decision flow', () => {
       od: { clickWindowDays: 5, minConversionSeconds: 3600, viewThroughWindowDays: 7 },
     };
     const none = { clickWindowDays: null, minConversionSeconds: null, viewThroughWindowDays: null };
+    for (const t of Object.values(terms)) Object.assign(t, { defaultPayout: null });
+    Object.assign(none, { defaultPayout: null });
     const byTime = <T>(key: (x: T) => [number, string]) => (a: T, b: T) => key(a)[0] - key(b)[0] || (key(a)[1] < key(b)[1] ? -1 : key(a)[1] > key(b)[1] ? 1 : 0);
     const facts = convs.map((c) => factsOf(toDecide(c)));
     const stored = (await pg.query(`SELECT conversion_id, fingerprint FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED' AND fingerprint IS NOT NULL`)).rows;

@@ -5,10 +5,10 @@ import { assertId, CLOCK, Clock, FailedPreconditionError, InvalidArgumentError }
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { AttributionCorrected } from '@trackly/contracts/attribution/v1/attribution_events';
 import type { ReattributeRequest, ReattributeResponse, ReattributionChange, RevenueDiff } from '@trackly/contracts/attribution/v1/attribution_service';
-import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
+import { RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLine, decisionChanged, revenueDiff, RevenueTotals } from '../domain/reattribution.rules';
-import { ConversionToDecide } from '../domain/conversion-input.rules';
 import { DecisionFlow } from '../flow/decision-flow';
+import { conversionFromDecision, moneyToWire } from '../flow/wire';
 import { toAttribution } from './attribution.mappers';
 import { DecisionEntity } from './decision.entity';
 
@@ -28,7 +28,7 @@ const lineOf = (d: DecisionEntity): CreditLine => ({
   payout: { currency: d.currency, micros: d.payoutMicros },
 });
 
-const money = (currency: string, micros: bigint) => ({ currencyCode: currency, amountMicros: micros.toString() });
+const money = (currency: string, micros: bigint) => moneyToWire({ currency, micros });
 const toDiff = (t: RevenueTotals): RevenueDiff => ({
   key: t.key,
   approvedBefore: money(t.currency, t.approvedBefore),
@@ -55,17 +55,6 @@ interface Write {
   note: string;
   event: AttributionCorrected;
 }
-
-const conversionOf = (row: DecisionEntity): ConversionToDecide => ({
-  partnerId: row.partnerId,
-  conversionId: row.conversionId,
-  conversionRef: row.conversionRef,
-  clickId: row.reportedClickId,
-  messageId: row.conversionMessageId,
-  payout: { currency: row.currency, micros: row.payoutMicros },
-  status: row.status as ConversionStatus,
-  occurredAt: row.occurredAt,
-});
 
 /**
  * Re-runs the current rules (and the current projections: offer windows, click classes) over decided conversions.
@@ -126,7 +115,7 @@ export class ReattributionService {
   private async batched(ctx: RunContext, rows: DecisionEntity[], chunkSize: number): Promise<void> {
     for (let start = 0; start < rows.length; start += chunkSize) {
       const chunk = rows.slice(start, start + chunkSize);
-      const redecided = await this.flow.redecide(ctx.m, chunk.map((row) => ({ conv: conversionOf(row), before: row })), !ctx.dryRun);
+      const redecided = await this.flow.redecide(ctx.m, chunk.map((row) => ({ conv: conversionFromDecision(row), before: row })), !ctx.dryRun);
       const writes: Write[] = [];
       let ordered = false;
       chunk.forEach((row, i) => {

@@ -64,9 +64,11 @@ export interface OfferTerms {
   minConversionSeconds: number | null;
   /** null = view-through off for this offer (the default). */
   viewThroughWindowDays: number | null;
+  /** What a conversion of this offer earns when its postback names no payout; null = not known here. */
+  defaultPayout?: Money | null;
 }
 
-export const NO_OFFER_TERMS: OfferTerms = { clickWindowDays: null, minConversionSeconds: null, viewThroughWindowDays: null };
+export const NO_OFFER_TERMS: OfferTerms = { clickWindowDays: null, minConversionSeconds: null, viewThroughWindowDays: null, defaultPayout: null };
 
 export interface ConversionFacts {
   partnerId: string;
@@ -78,6 +80,10 @@ export interface ConversionFacts {
   occurredAt: Date;
   status: ConversionStatus;
   payout: Money;
+  /** The postback carried no payout: the offer's default payout applies (the decision says so). */
+  payoutAbsent?: boolean;
+  /** A partner's test conversion: decided like any other, and said to be a test. */
+  test?: boolean;
 }
 
 export interface AttributionPolicy {
@@ -127,6 +133,10 @@ export interface Decision {
   windowDays: number;
   windowSource: WindowSource;
   explanation: string;
+  /** What the conversion earns: the postback's payout, or the offer's default when the postback had none. */
+  payout: Money;
+  /** True when `payout` is the offer's default payout. */
+  payoutDefaulted: boolean;
 }
 
 /** Earliest click first; ties broken by click id so every replica and every replay decides the same. */
@@ -177,10 +187,31 @@ export function fingerprint(c: ConversionFacts): string | null {
  * preview/bot only — view-through may still apply —, or outside the window); too fast; duplicate; credit.
  */
 export function decide(input: DecisionInput, policy: AttributionPolicy = DEFAULT_POLICY): Decision {
+  const verdict = decideVerdict(input, policy);
+  const { conversion, offer } = input;
+  const notes: string[] = [];
+  let payout = conversion.payout;
+  let payoutDefaulted = false;
+  if (conversion.payoutAbsent) {
+    if (offer.defaultPayout) {
+      payout = offer.defaultPayout;
+      payoutDefaulted = true;
+      notes.push(`The postback carried no payout: the offer's default payout of ${formatMicros(payout.micros)} ${payout.currency} applies.`);
+    } else {
+      notes.push('The postback carried no payout and no default payout of the offer is known: it counts as zero.');
+    }
+  }
+  if (conversion.test) notes.push("This is the partner's test conversion: it is decided as any other and kept out of revenue.");
+  return { ...verdict, payout, payoutDefaulted, explanation: [verdict.explanation, ...notes].join(' ') };
+}
+
+type Verdict = Omit<Decision, 'payout' | 'payoutDefaulted'>;
+
+function decideVerdict(input: DecisionInput, policy: AttributionPolicy): Verdict {
   const { conversion, named, offer } = input;
   const { windowDays, windowSource } = windowOf(offer, policy);
   const at = conversion.occurredAt.toISOString();
-  const unattributed = (rule: Rule, reason: UnattributedReason, explanation: string, touch?: Touch): Decision => ({
+  const unattributed = (rule: Rule, reason: UnattributedReason, explanation: string, touch?: Touch): Verdict => ({
     outcome: 'UNATTRIBUTED', rule, reason, touch, windowDays, windowSource, explanation,
   });
 
@@ -276,7 +307,7 @@ export function decide(input: DecisionInput, policy: AttributionPolicy = DEFAULT
 }
 
 /** VIEW_THROUGH credit: the first send to the contact for the offer inside the offer's view window, if it opts in. */
-function viewThrough(input: DecisionInput): Decision | undefined {
+function viewThrough(input: DecisionInput): Verdict | undefined {
   const { conversion, referencedSend: send, offer } = input;
   if (!conversion.messageId || !send || offer.viewThroughWindowDays == null) return undefined;
   const { from, to } = lookback(conversion.occurredAt, offer.viewThroughWindowDays);

@@ -109,7 +109,7 @@ class FakeStore implements DecisionStore {
       this.db.parked.set(keyOf(c), {
         partnerId: c.partnerId, conversionId: c.conversionId, conversionRef: c.conversionRef, clickId: c.clickId, messageId: c.messageId,
         payoutMicros: c.payout.micros, currency: c.payout.currency, status: c.status, occurredAt: c.occurredAt, parkedAt, attempts: 0,
-        nextAttemptAt, horizonAt, lastError: null,
+        nextAttemptAt, horizonAt, lastError: null, test: c.test, source: c.source, payoutAbsent: c.payoutAbsent,
       });
     }
     return convs.map((c) => this.db.parked.get(keyOf(c))!);
@@ -149,7 +149,7 @@ const click = (id: string, minutes: number, klass: ClickFact['clickClass'] = 'HU
 
 const conv = (id: string, clickId: string, over: Partial<ConversionToDecide> = {}): ConversionToDecide => ({
   partnerId: 'p', conversionId: id, conversionRef: `ref-${id}`, clickId, messageId: '', payout: { currency: 'USD', micros: 1_000_000n },
-  status: 'APPROVED' as ConversionStatus, occurredAt: new Date(T0 + MS_PER_DAY), ...over,
+  status: 'APPROVED' as ConversionStatus, occurredAt: new Date(T0 + MS_PER_DAY), test: false, source: 'INGEST', payoutAbsent: false, ...over,
 });
 
 function setup() {

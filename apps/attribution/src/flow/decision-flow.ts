@@ -12,12 +12,13 @@
 import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import type { Clock } from '@trackly/kernel';
 import { DomainError } from '@trackly/kernel';
-import { AttributionPolicy, ClickFact, ConversionFacts, ConversionStatus, Decision, fingerprint, nextParkAttempt, RULE_VERSION } from '../domain/first-click.rules';
+import { AttributionPolicy, ClickFact, ConversionFacts, Decision, fingerprint, nextParkAttempt, RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLedger, decideInOrder } from '../domain/decide-in-order.rules';
 import type { ConversionToDecide } from '../domain/conversion-input.rules';
 import { DecisionEntity } from '../decisions/decision.entity';
 import type { ParkedConversionEntity } from '../decisions/parked.entity';
 import { parkedToAttribution, toAttribution } from '../decisions/attribution.mappers';
+import { conversionFromParked } from './wire';
 import { ClickProjectionWriter, ConversionKey, DecisionFactsReader, DecisionStore, keyOf, TrackedClick, TrackingClicks, Tx, UnitOfWork } from './ports';
 
 const PLAUSIBLE_CLICK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -62,19 +63,8 @@ export function factsOf(conv: ConversionToDecide): ConversionFacts {
     occurredAt: conv.occurredAt,
     status: conv.status,
     payout: conv.payout,
-  };
-}
-
-export function parkedConversion(p: ParkedConversionEntity): ConversionToDecide {
-  return {
-    partnerId: p.partnerId,
-    conversionId: p.conversionId,
-    conversionRef: p.conversionRef,
-    clickId: p.clickId,
-    messageId: p.messageId,
-    payout: { currency: p.currency, micros: p.payoutMicros },
-    status: p.status as ConversionStatus,
-    occurredAt: p.occurredAt,
+    payoutAbsent: conv.payoutAbsent,
+    test: conv.test,
   };
 }
 
@@ -97,8 +87,8 @@ export function decisionRow(conv: ConversionToDecide, d: Decision, fp: string | 
     offerId: touch?.offerId ?? null,
     campaignId: touch?.campaignId ?? null,
     creativeId: touch?.creativeId ?? null,
-    payoutMicros: conv.payout.micros,
-    currency: conv.payout.currency,
+    payoutMicros: d.payout.micros,
+    currency: d.payout.currency,
     status: conv.status,
     occurredAt: conv.occurredAt,
     creditedClickedAt: credited && touch ? touch.at : null,
@@ -112,6 +102,9 @@ export function decisionRow(conv: ConversionToDecide, d: Decision, fp: string | 
     fingerprint: fp,
     revision: 0,
     updatedAt: null,
+    test: conv.test,
+    source: conv.source,
+    payoutDefaulted: d.payoutDefaulted,
   });
 }
 
@@ -295,7 +288,7 @@ export class DecisionFlow {
     if (!clickIds.length) return 0;
     const parked = await this.store.parkedForClicks(tx, clickIds);
     if (!parked.length) return 0;
-    const results = await this.decideWithin(tx, parked.map(parkedConversion), {});
+    const results = await this.decideWithin(tx, parked.map(conversionFromParked), {});
     return results.filter((r) => r.emitted).length;
   }
 
@@ -340,7 +333,7 @@ export class DecisionFlow {
       }
       if (later.length) await this.store.reschedule(tx, later);
       if (!settle.length) return 0;
-      const results = await this.decideWithin(tx, settle.map(parkedConversion), { final: true });
+      const results = await this.decideWithin(tx, settle.map(conversionFromParked), { final: true });
       return results.filter((r) => r.emitted).length;
     });
   }

@@ -38,6 +38,9 @@ const DECISION_COLUMNS: [string, string, (d: DecisionEntity) => unknown][] = [
   ['fingerprint', 'text', (d) => d.fingerprint],
   ['revision', 'int', (d) => d.revision],
   ['updated_at', 'timestamptz', (d) => d.updatedAt],
+  ['test', 'bool', (d) => d.test],
+  ['source', 'text', (d) => d.source],
+  ['payout_defaulted', 'bool', (d) => d.payoutDefaulted],
 ];
 
 const N = DECISION_COLUMNS.length;
@@ -111,15 +114,17 @@ export class PgDecisionStore implements DecisionStore {
     // Concurrent callers and redeliveries park it once; the first parking's facts and horizon stand.
     await m.query(
       `INSERT INTO "attribution".parked_conversions (partner_id, conversion_id, conversion_ref, click_id, message_id, payout_micros,
-         currency, status, occurred_at, parked_at, attempts, next_attempt_at, horizon_at)
+         currency, status, occurred_at, test, source, payout_absent, parked_at, attempts, next_attempt_at, horizon_at)
        SELECT u.*, $10::timestamptz, 0, $11::timestamptz, $12::timestamptz
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[])
-         AS u(partner_id, conversion_id, conversion_ref, click_id, message_id, payout_micros, currency, status, occurred_at)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[],
+           $13::bool[], $14::text[], $15::bool[])
+         AS u(partner_id, conversion_id, conversion_ref, click_id, message_id, payout_micros, currency, status, occurred_at, test, source, payout_absent)
        ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
       [
         convs.map((c) => c.partnerId), convs.map((c) => c.conversionId), convs.map((c) => c.conversionRef), convs.map((c) => c.clickId),
         convs.map((c) => c.messageId), convs.map((c) => c.payout.micros.toString()), convs.map((c) => c.payout.currency),
         convs.map((c) => c.status), convs.map((c) => c.occurredAt), parkedAt, nextAttemptAt, horizonAt,
+        convs.map((c) => c.test), convs.map((c) => c.source), convs.map((c) => c.payoutAbsent),
       ],
     );
     return m

@@ -97,15 +97,19 @@ export class ProjectionsRepository {
     }
     const rows = [...newest.values()];
     await m.query(
-      `INSERT INTO "attribution".offers (offer_id, click_window_days, min_conversion_seconds, view_through_window_days, updated_at)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::timestamptz[])
+      `INSERT INTO "attribution".offers (offer_id, click_window_days, min_conversion_seconds, view_through_window_days, updated_at,
+         default_payout_micros, default_payout_currency)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::bigint[], $7::text[])
        ON CONFLICT (offer_id) DO UPDATE SET click_window_days = EXCLUDED.click_window_days,
          min_conversion_seconds = EXCLUDED.min_conversion_seconds, view_through_window_days = EXCLUDED.view_through_window_days,
-         updated_at = EXCLUDED.updated_at
+         updated_at = EXCLUDED.updated_at, default_payout_micros = EXCLUDED.default_payout_micros,
+         default_payout_currency = EXCLUDED.default_payout_currency
        WHERE "attribution".offers.updated_at <= EXCLUDED.updated_at`,
       [
         rows.map((o) => o.offerId), rows.map((o) => o.clickWindowDays ?? null), rows.map((o) => o.minConversionSeconds ?? null),
         rows.map((o) => o.viewThroughWindowDays ?? null), rows.map((o) => o.updatedAt ?? new Date(0)),
+        rows.map((o) => (o.defaultPayout?.currencyCode ? o.defaultPayout.amountMicros || '0' : null)),
+        rows.map((o) => o.defaultPayout?.currencyCode || null),
       ],
     );
   }
@@ -159,13 +163,28 @@ export class ProjectionsRepository {
   /** Terms per offer id; an offer without a row is absent (the caller uses NO_OFFER_TERMS). */
   async offerTermsOf(m: EntityManager, offerIds: string[]): Promise<Map<string, OfferTerms>> {
     if (!offerIds.length) return new Map();
-    const rows: { offer_id: string; click_window_days: number | null; min_conversion_seconds: number | null; view_through_window_days: number | null }[] =
-      await m.query(
-        `SELECT offer_id, click_window_days, min_conversion_seconds, view_through_window_days FROM "attribution".offers WHERE offer_id = ANY($1::text[])`,
-        [[...new Set(offerIds)]],
-      );
+    const rows: {
+      offer_id: string;
+      click_window_days: number | null;
+      min_conversion_seconds: number | null;
+      view_through_window_days: number | null;
+      default_payout_micros: string | null;
+      default_payout_currency: string | null;
+    }[] = await m.query(
+      `SELECT offer_id, click_window_days, min_conversion_seconds, view_through_window_days, default_payout_micros, default_payout_currency
+       FROM "attribution".offers WHERE offer_id = ANY($1::text[])`,
+      [[...new Set(offerIds)]],
+    );
     return new Map(
-      rows.map((r) => [r.offer_id, { clickWindowDays: r.click_window_days, minConversionSeconds: r.min_conversion_seconds, viewThroughWindowDays: r.view_through_window_days }]),
+      rows.map((r) => [
+        r.offer_id,
+        {
+          clickWindowDays: r.click_window_days,
+          minConversionSeconds: r.min_conversion_seconds,
+          viewThroughWindowDays: r.view_through_window_days,
+          defaultPayout: r.default_payout_currency && r.default_payout_micros != null ? { currency: r.default_payout_currency, micros: BigInt(r.default_payout_micros) } : null,
+        },
+      ]),
     );
   }
 

@@ -20,6 +20,9 @@ import { attributionMigrations } from './migrations';
 import { ProjectionsRepository } from './projections/projections.repository';
 import { TrackingEventsConsumer } from './projections/tracking-events.consumer';
 import { DecisionFlow } from './flow/decision-flow';
+import { OfferRulesRepository } from './rules/offer-rules.repository';
+import { OfferRulesService } from './rules/offer-rules.service';
+import { HoldSweeper } from './rules/hold-sweeper';
 import { PgDecisionStore } from './flow/pg-decision.store';
 import { PgFactsReader } from './flow/pg-facts.reader';
 import { GrpcTrackingClicks, PgClickProjectionWriter, PgUnitOfWork } from './flow/pg-adapters';
@@ -63,6 +66,9 @@ export class AttributionModule implements OnApplicationShutdown {
           useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS, security: config }),
         },
         ProjectionsRepository,
+        OfferRulesRepository,
+        OfferRulesService,
+        HoldSweeper,
         PgUnitOfWork,
         PgFactsReader,
         PgDecisionStore,

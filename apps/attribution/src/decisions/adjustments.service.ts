@@ -81,6 +81,8 @@ export class AdjustmentsService {
         payoutMicros: conv.payout.micros,
         currency: conv.payout.currency,
         explanation: `${current.explanation} ${effect.explanation}`,
+        // Adjusted meanwhile: the partner's status stands, the hold no longer applies.
+        holdUntil: conv.status !== current.status ? null : current.holdUntil,
       });
       if (effect.kind === 'WITHDRAW') {
         Object.assign(next, { outcome: 'UNATTRIBUTED', reason: 'REJECTED', rule: 'REJECTED_STATUS', type: null, creditedClickId: null, creditedClickedAt: null });

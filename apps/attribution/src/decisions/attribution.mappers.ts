@@ -59,8 +59,8 @@ export function toAttribution(d: DecisionEntity): Attribution {
     test: d.test,
     source: sourceToEnum(d.source),
     payoutDefaulted: d.payoutDefaulted,
-    overCap: false,
-    holdUntil: undefined,
+    overCap: d.overCap,
+    holdUntil: d.holdUntil ?? undefined,
   };
 }
 

@@ -42,4 +42,8 @@ export class DecisionEntity {
   @Column({ type: 'text', nullable: true }) source!: string | null;
   /** The postback had no payout: the offer's default payout was applied. */
   @Column({ name: 'payout_defaulted', type: 'boolean', default: false }) payoutDefaulted!: boolean;
+  /** Credited over one of the offer's caps (action HOLD): pending until an operator decides. */
+  @Column({ name: 'over_cap', type: 'boolean', default: false }) overCap!: boolean;
+  /** Held by the offer's hold period until then (status PENDING); the hold sweeper approves it when due. */
+  @Column({ name: 'hold_until', type: 'timestamptz', nullable: true }) holdUntil!: Date | null;
 }

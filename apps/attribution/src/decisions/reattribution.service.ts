@@ -132,7 +132,13 @@ export class ReattributionService {
 
   /** Records a changed decision in the diff and the changes list; undefined when the decision holds. */
   private compare(ctx: RunContext, row: DecisionEntity, next: DecisionEntity): Write | undefined {
-    if (!decisionChanged(lineOf(row), lineOf(next))) return undefined;
+    const now = this.clock.now();
+    const capOrHoldMoved = row.overCap !== next.overCap || (row.holdUntil?.getTime() ?? null) !== (next.holdUntil?.getTime() ?? null);
+    if (!decisionChanged(lineOf(row), lineOf(next)) && !capOrHoldMoved) return undefined;
+    // The status is the partner's (and the hold sweeper's): a re-run only puts a conversion on hold anew (a new
+    // hold not yet due, or newly over a cap with HOLD); otherwise the stored status stands.
+    const newHold = !!next.holdUntil && !row.holdUntil && next.holdUntil.getTime() > now.getTime();
+    if (!newHold && !(next.overCap && !row.overCap)) next.status = row.status;
     next.decidedAt = row.decidedAt;
     next.revision = row.revision + 1;
     next.updatedAt = this.clock.now();
@@ -154,19 +160,22 @@ export class ReattributionService {
          message_id = u.message_id, contact_id = u.contact_id, offer_id = u.offer_id, campaign_id = u.campaign_id, creative_id = u.creative_id,
          credited_clicked_at = u.credited_clicked_at, window_days = u.window_days, decided_at = u.decided_at, explanation = u.explanation,
          rule_version = u.rule_version, rule = u.rule, window_source = u.window_source, fingerprint = u.fingerprint, revision = u.revision,
-         updated_at = u.updated_at
+         updated_at = u.updated_at, status = u.status, over_cap = u.over_cap, hold_until = u.hold_until, payout_micros = u.payout_micros,
+         currency = u.currency, payout_defaulted = u.payout_defaulted
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
          $11::text[], $12::timestamptz[], $13::int[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::int[], $21::timestamptz[])
+         $20::int[], $21::timestamptz[], $22::text[], $23::bool[], $24::timestamptz[], $25::bigint[], $26::text[], $27::bool[])
          AS u(partner_id, conversion_id, outcome, reason, type, credited_click_id, message_id, contact_id, offer_id, campaign_id, creative_id,
-           credited_clicked_at, window_days, decided_at, explanation, rule_version, rule, window_source, fingerprint, revision, updated_at)
+           credited_clicked_at, window_days, decided_at, explanation, rule_version, rule, window_source, fingerprint, revision, updated_at,
+           status, over_cap, hold_until, payout_micros, currency, payout_defaulted)
        WHERE d.partner_id = u.partner_id AND d.conversion_id = u.conversion_id`,
       [
         col((d) => d.partnerId), col((d) => d.conversionId), col((d) => d.outcome), col((d) => d.reason), col((d) => d.type),
         col((d) => d.creditedClickId), col((d) => d.messageId), col((d) => d.contactId), col((d) => d.offerId), col((d) => d.campaignId),
         col((d) => d.creativeId), col((d) => d.creditedClickedAt), col((d) => d.windowDays), col((d) => d.decidedAt), col((d) => d.explanation),
         col((d) => d.ruleVersion), col((d) => d.rule), col((d) => d.windowSource), col((d) => d.fingerprint), col((d) => d.revision),
-        col((d) => d.updatedAt),
+        col((d) => d.updatedAt), col((d) => d.status), col((d) => d.overCap), col((d) => d.holdUntil), col((d) => d.payoutMicros.toString()),
+        col((d) => d.currency), col((d) => d.payoutDefaulted),
       ],
     );
     await this.writeCorrections(ctx, writes);

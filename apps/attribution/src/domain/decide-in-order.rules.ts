@@ -5,6 +5,7 @@
  * exactly as one-at-a-time decisions with a query per conversion would (a property test checks this).
  */
 import { decide, Decision, DecisionInput, AttributionPolicy, DEFAULT_POLICY } from './first-click.rules';
+import { recordUsage } from './caps.rules';
 
 /** The credited holder of each fingerprint (one at most: a unique index enforces it), updated as a batch decides. */
 export class CreditLedger {
@@ -61,6 +62,10 @@ export function decideInOrder(items: OrderedInput[], ledger: CreditLedger, polic
     const conversionId = input.conversion.conversionId;
     const decision = decide({ ...input, duplicateOf: ledger.twinOf(fp, conversionId) }, policy);
     const takesReleased = apply ? ledger.record(conversionId, before, { credited: decision.outcome === 'ATTRIBUTED', fp }) : false;
+    // A credit of the batch counts against the caps of the conversions after it.
+    if (apply && input.rules && input.usage && decision.outcome === 'ATTRIBUTED' && !decision.overCap && decision.status !== 'REVERSED' && !input.conversion.test) {
+      recordUsage(input.rules, input.usage, input.conversion.partnerId, input.conversion.occurredAt, decision.payout);
+    }
     return { decision, takesReleased };
   });
 }

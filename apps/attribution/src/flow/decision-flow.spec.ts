@@ -114,6 +114,10 @@ class FakeStore implements DecisionStore {
     }
     return convs.map((c) => this.db.parked.get(keyOf(c))!);
   }
+  settledEvents: { conversionId: string; expired: boolean }[] = [];
+  async settled(_tx: Tx, items: { attribution: { conversionId: string }; expired: boolean }[]) {
+    for (const x of items) this.settledEvents.push({ conversionId: x.attribution.conversionId, expired: x.expired });
+  }
   async parkedForClicks(_tx: Tx, ids: string[]) {
     return [...this.db.parked.values()].filter((p) => ids.includes(p.clickId));
   }

@@ -9,7 +9,7 @@
  * 3. decide in memory, in order, twins credited earlier in the batch honoured (`decideInOrder`);
  * 4. save the decisions and their outbox rows in one write.
  */
-import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
+import { Attribution, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import type { Clock } from '@trackly/kernel';
 import { DomainError } from '@trackly/kernel';
 import { AttributionPolicy, ClickFact, ConversionFacts, Decision, fingerprint, nextParkAttempt, RULE_VERSION } from '../domain/first-click.rules';
@@ -89,7 +89,7 @@ export function decisionRow(conv: ConversionToDecide, d: Decision, fp: string | 
     creativeId: touch?.creativeId ?? null,
     payoutMicros: d.payout.micros,
     currency: d.payout.currency,
-    status: conv.status,
+    status: d.status,
     occurredAt: conv.occurredAt,
     creditedClickedAt: credited && touch ? touch.at : null,
     windowDays: d.windowDays,
@@ -105,6 +105,8 @@ export function decisionRow(conv: ConversionToDecide, d: Decision, fp: string | 
     test: conv.test,
     source: conv.source,
     payoutDefaulted: d.payoutDefaulted,
+    overCap: d.overCap,
+    holdUntil: d.holdUntil ?? null,
   });
 }
 
@@ -283,13 +285,23 @@ export class DecisionFlow {
     return this.decideRows(tx, items.map((x) => x.conv), known, items.map((x) => x.before), apply);
   }
 
+  /** ConversionSettled for the parked conversions these results decided; returns how many. */
+  private async settled(tx: Tx, results: AttributeResult[]): Promise<number> {
+    const decided = results.filter((r) => r.emitted);
+    await this.store.settled(
+      tx,
+      decided.map((r) => ({ attribution: r.attribution, expired: r.attribution.reason === UnattributedReason.UNATTRIBUTED_REASON_UNKNOWN_CLICK_ID })),
+    );
+    return decided.length;
+  }
+
   /** Parked conversions naming these clicks (just written to the projection, in the caller's transaction). */
   async settleParkedForClicks(tx: Tx, clickIds: string[]): Promise<number> {
     if (!clickIds.length) return 0;
     const parked = await this.store.parkedForClicks(tx, clickIds);
     if (!parked.length) return 0;
     const results = await this.decideWithin(tx, parked.map(conversionFromParked), {});
-    return results.filter((r) => r.emitted).length;
+    return this.settled(tx, results);
   }
 
   /**
@@ -334,7 +346,7 @@ export class DecisionFlow {
       if (later.length) await this.store.reschedule(tx, later);
       if (!settle.length) return 0;
       const results = await this.decideWithin(tx, settle.map(conversionFromParked), { final: true });
-      return results.filter((r) => r.emitted).length;
+      return this.settled(tx, results);
     });
   }
 }

@@ -6,6 +6,8 @@ import type { ConversionToDecide } from '../domain/conversion-input.rules';
 import { DecisionEntity } from '../decisions/decision.entity';
 import { ParkedConversionEntity } from '../decisions/parked.entity';
 import { toAttribution } from '../decisions/attribution.mappers';
+import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
+import { moneyToWire } from './wire';
 import { ConversionKey, DecisionStore, keyOf, Tx } from './ports';
 
 /** Every column of a decision row: [column, SQL array type, read from the row]. */
@@ -41,6 +43,8 @@ const DECISION_COLUMNS: [string, string, (d: DecisionEntity) => unknown][] = [
   ['test', 'bool', (d) => d.test],
   ['source', 'text', (d) => d.source],
   ['payout_defaulted', 'bool', (d) => d.payoutDefaulted],
+  ['over_cap', 'bool', (d) => d.overCap],
+  ['hold_until', 'timestamptz', (d) => d.holdUntil],
 ];
 
 const N = DECISION_COLUMNS.length;
@@ -112,14 +116,14 @@ export class PgDecisionStore implements DecisionStore {
   async park(tx: Tx, convs: ConversionToDecide[], parkedAt: Date, nextAttemptAt: Date, horizonAt: Date): Promise<ParkedConversionEntity[]> {
     const m = tx as EntityManager;
     // Concurrent callers and redeliveries park it once; the first parking's facts and horizon stand.
-    await m.query(
+    const fresh: { partner_id: string; conversion_id: string }[] = await m.query(
       `INSERT INTO "attribution".parked_conversions (partner_id, conversion_id, conversion_ref, click_id, message_id, payout_micros,
          currency, status, occurred_at, test, source, payout_absent, parked_at, attempts, next_attempt_at, horizon_at)
        SELECT u.*, $10::timestamptz, 0, $11::timestamptz, $12::timestamptz
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::timestamptz[],
            $13::bool[], $14::text[], $15::bool[])
          AS u(partner_id, conversion_id, conversion_ref, click_id, message_id, payout_micros, currency, status, occurred_at, test, source, payout_absent)
-       ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
+       ON CONFLICT (partner_id, conversion_id) DO NOTHING RETURNING partner_id, conversion_id`,
       [
         convs.map((c) => c.partnerId), convs.map((c) => c.conversionId), convs.map((c) => c.conversionRef), convs.map((c) => c.clickId),
         convs.map((c) => c.messageId), convs.map((c) => c.payout.micros.toString()), convs.map((c) => c.payout.currency),
@@ -127,10 +131,23 @@ export class PgDecisionStore implements DecisionStore {
         convs.map((c) => c.test), convs.map((c) => c.source), convs.map((c) => c.payoutAbsent),
       ],
     );
-    return m
+    const rows = await m
       .createQueryBuilder(ParkedConversionEntity, 'p')
       .where(`(p.partner_id, p.conversion_id) IN (SELECT * FROM unnest(CAST(:p AS text[]), CAST(:c AS text[])))`, { p: convs.map((k) => k.partnerId), c: convs.map((k) => k.conversionId) })
       .getMany();
+    const isNew = new Set(fresh.map((r) => keyOf({ partnerId: r.partner_id, conversionId: r.conversion_id })));
+    const parkedEvents = rows
+      .filter((p) => isNew.has(keyOf(p)))
+      .map((p) => ({
+        partnerId: p.partnerId, conversionId: p.conversionId, clickId: p.clickId, payout: moneyToWire({ currency: p.currency, micros: p.payoutMicros }),
+        parkedAt: p.parkedAt, horizonAt: p.horizonAt,
+      }));
+    if (parkedEvents.length) await this.outbox.addMany(m, Events.ConversionParked, parkedEvents);
+    return rows;
+  }
+
+  async settled(tx: Tx, items: { attribution: Attribution; expired: boolean }[]): Promise<void> {
+    if (items.length) await this.outbox.addMany(tx as EntityManager, Events.ConversionSettled, items);
   }
 
   parkedForClicks(tx: Tx, clickIds: string[]): Promise<ParkedConversionEntity[]> {

@@ -3,6 +3,7 @@
  * production (`pg-*.ts`), in-memory fakes in the flow's unit spec. `Tx` is the caller's open transaction, opaque
  * to the flow; the tracking port is only ever called with no transaction open.
  */
+import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import type { ClickFact, ConversionFacts, DecisionInput } from '../domain/first-click.rules';
 import type { ConversionToDecide } from '../domain/conversion-input.rules';
 import type { DecisionEntity } from '../decisions/decision.entity';
@@ -50,8 +51,13 @@ export interface DecisionStore {
    * keys actually inserted.
    */
   insertDecisions(tx: Tx, rows: DecisionEntity[]): Promise<Set<string>>;
-  /** Parks conversions (first parking's facts stand); returns the parked rows as stored. */
+  /**
+   * Parks conversions (first parking's facts stand) and publishes ConversionParked for the newly parked ones;
+   * returns the parked rows as stored.
+   */
   park(tx: Tx, convs: ConversionToDecide[], parkedAt: Date, nextAttemptAt: Date, horizonAt: Date): Promise<ParkedConversionEntity[]>;
+  /** Publishes ConversionSettled for parked conversions just decided (expired = settled UNKNOWN_CLICK_ID). */
+  settled(tx: Tx, items: { attribution: Attribution; expired: boolean }[]): Promise<void>;
   /** Parked conversions naming these click ids, locked (the ClickRecorded path). */
   parkedForClicks(tx: Tx, clickIds: string[]): Promise<ParkedConversionEntity[]>;
   /** These parked conversions, locked, skipping rows another replica holds (the backoff timer). */

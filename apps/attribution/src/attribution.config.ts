@@ -17,6 +17,8 @@ export const attributionConfigShape = {
    * the click's event arrives) before it is settled as UNKNOWN_CLICK_ID. Default 24 h; tests set a second or two.
    */
   ATTRIBUTION_PARK_HORIZON_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(86_400),
+  /** How often the hold sweeper approves held conversions whose hold period has passed. */
+  ATTRIBUTION_HOLD_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 };
 
 export type AttributionConfig = ReturnType<typeof loadAttributionConfig>;

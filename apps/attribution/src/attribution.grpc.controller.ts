@@ -13,7 +13,12 @@ import {
   ListAttributionsResponse,
   ReattributeRequest,
   ReattributeResponse,
+  GetOfferRulesRequest,
+  GetOfferRulesResponse,
+  SetOfferRulesRequest,
+  SetOfferRulesResponse,
 } from '@trackly/contracts/attribution/v1/attribution_service';
+import { OfferRulesService } from './rules/offer-rules.service';
 import { validateConversionInput } from './domain/conversion-input.rules';
 import { statusFromEnum } from './decisions/attribution.mappers';
 import { AttributionService } from './decisions/attribution.service';
@@ -28,6 +33,7 @@ export class AttributionGrpcController implements AttributionServiceController {
     private readonly attribution: AttributionService,
     private readonly explainer: ExplainService,
     private readonly reattribution: ReattributionService,
+    private readonly offerRules: OfferRulesService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -53,5 +59,13 @@ export class AttributionGrpcController implements AttributionServiceController {
 
   reattribute(req: ReattributeRequest): Promise<ReattributeResponse> {
     return this.reattribution.run(req);
+  }
+
+  async setOfferRules(req: SetOfferRulesRequest): Promise<SetOfferRulesResponse> {
+    return { rules: await this.offerRules.set(req.rules) };
+  }
+
+  async getOfferRules(req: GetOfferRulesRequest): Promise<GetOfferRulesResponse> {
+    return { rules: await this.offerRules.get(req.offerId) };
   }
 }

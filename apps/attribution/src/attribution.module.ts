@@ -9,7 +9,6 @@ import type { AttributionConfig } from './attribution.config';
 import { AttributionGrpcController } from './attribution.grpc.controller';
 import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER, TRACKING_CLIENT } from './attribution.tokens';
 import { AttributionService } from './decisions/attribution.service';
-import { ClickResolver } from './decisions/click-resolver';
 import { ConversionsConsumer } from './decisions/conversions.consumer';
 import { DecisionEntity } from './decisions/decision.entity';
 import { ParkedConversionEntity } from './decisions/parked.entity';
@@ -20,6 +19,13 @@ import { ReattributionService } from './decisions/reattribution.service';
 import { attributionMigrations } from './migrations';
 import { ProjectionsRepository } from './projections/projections.repository';
 import { TrackingEventsConsumer } from './projections/tracking-events.consumer';
+import { DecisionFlow } from './flow/decision-flow';
+import { OfferRulesRepository } from './rules/offer-rules.repository';
+import { OfferRulesService } from './rules/offer-rules.service';
+import { HoldSweeper } from './rules/hold-sweeper';
+import { PgDecisionStore } from './flow/pg-decision.store';
+import { PgFactsReader } from './flow/pg-facts.reader';
+import { GrpcTrackingClicks, PgClickProjectionWriter, PgUnitOfWork } from './flow/pg-adapters';
 
 export const ATTRIBUTION_SCHEMA = 'attribution';
 export const attributionEntities = [DecisionEntity, ParkedConversionEntity];
@@ -60,7 +66,23 @@ export class AttributionModule implements OnApplicationShutdown {
           useFactory: () => createGrpcClient(TrackingServiceService, config.TRACKING_GRPC_URL, { deadlineMs: config.TRACKING_DEADLINE_MS, security: config }),
         },
         ProjectionsRepository,
-        ClickResolver,
+        OfferRulesRepository,
+        OfferRulesService,
+        HoldSweeper,
+        PgUnitOfWork,
+        PgFactsReader,
+        PgDecisionStore,
+        PgClickProjectionWriter,
+        GrpcTrackingClicks,
+        {
+          provide: DecisionFlow,
+          inject: [PgUnitOfWork, PgFactsReader, PgDecisionStore, PgClickProjectionWriter, GrpcTrackingClicks, CLOCK],
+          useFactory: (uow: PgUnitOfWork, reader: PgFactsReader, store: PgDecisionStore, clicks: PgClickProjectionWriter, tracking: GrpcTrackingClicks, c: Clock) =>
+            new DecisionFlow(uow, reader, store, clicks, tracking, c, {
+              policy: { defaultWindowDays: config.ATTRIBUTION_DEFAULT_WINDOW_DAYS, directSessionMs: config.ATTRIBUTION_DIRECT_SESSION_MINUTES * 60_000 },
+              horizonMs: config.ATTRIBUTION_PARK_HORIZON_SECONDS * 1000,
+            }),
+        },
         AttributionService,
         AdjustmentsService,
         ExplainService,

@@ -223,6 +223,8 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
 
   const attributionImpl: AttributionServiceServer = {
     attributeConversion: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    setOfferRules: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
+    getOfferRules: (_call, cb) => cb(fail(grpc.status.UNIMPLEMENTED, 'not used by the gateway')),
     getAttribution: (call, cb) => {
       if (call.request.conversionId === 'tx-1') return cb(null, { attribution: attributed });
       cb(fail(grpc.status.NOT_FOUND, 'no decision for this conversion'));

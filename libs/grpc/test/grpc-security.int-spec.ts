@@ -54,6 +54,14 @@ class EchoController implements AttributionServiceController {
   reattribute(): ReattributeResponse {
     throw new Error('not used');
   }
+
+  setOfferRules(): never {
+    throw new Error('not used');
+  }
+
+  getOfferRules(): never {
+    throw new Error('not used');
+  }
 }
 
 @Module({ controllers: [EchoController] })

@@ -106,6 +106,14 @@ class FakeAttributionController implements AttributionServiceController {
   reattribute(_req: ReattributeRequest): ReattributeResponse {
     throw new FailedPreconditionError('not supported by this stand-in');
   }
+
+  setOfferRules(): never {
+    throw new FailedPreconditionError('not supported by this stand-in');
+  }
+
+  getOfferRules(): never {
+    throw new FailedPreconditionError('not supported by this stand-in');
+  }
 }
 
 @Module({ controllers: [FakeAttributionController] })

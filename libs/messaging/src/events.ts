@@ -63,6 +63,9 @@ export const Events = {
   ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed, Streams.attribution),
   ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed, Streams.attribution),
   AttributionCorrected: event(attribution.protobufPackage, 'AttributionCorrected', attribution.AttributionCorrected, Streams.attribution),
+  ConversionParked: event(attribution.protobufPackage, 'ConversionParked', attribution.ConversionParked, Streams.attribution),
+  ConversionSettled: event(attribution.protobufPackage, 'ConversionSettled', attribution.ConversionSettled, Streams.attribution),
+  OfferRulesChanged: event(attribution.protobufPackage, 'OfferRulesChanged', attribution.OfferRulesChanged, Streams.attribution),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */

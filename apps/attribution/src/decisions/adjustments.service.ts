@@ -6,8 +6,9 @@ import { Events, Outbox } from '@trackly/messaging';
 import type { ConversionAdjusted } from '@trackly/contracts/ingest/v1/ingest_events';
 import { adjustmentEffect, ConversionStatus } from '../domain/first-click.rules';
 import { ConversionToDecide } from '../domain/conversion-input.rules';
-import { AttributionService } from './attribution.service';
-import { statusFromEnum, toAttribution } from './attribution.mappers';
+import { DecisionFlow } from '../flow/decision-flow';
+import { conversionFromIngest } from '../flow/wire';
+import { toAttribution } from './attribution.mappers';
 import { DecisionEntity } from './decision.entity';
 
 export const ADJUSTMENT_CAUSE = 'adjustment';
@@ -21,7 +22,7 @@ export const ADJUSTMENT_CAUSE = 'adjustment';
 export class AdjustmentsService {
   constructor(
     private readonly outbox: Outbox,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -30,16 +31,7 @@ export class AdjustmentsService {
     const c = e.conversion;
     if (!c) throw new Error('ConversionAdjusted without a conversion');
     if (!e.adjustmentId) throw new Error('ConversionAdjusted without an adjustment_id');
-    const conv: ConversionToDecide = {
-      partnerId: c.partnerId,
-      conversionId: c.conversionId,
-      conversionRef: c.id,
-      clickId: c.clickId,
-      messageId: c.messageId,
-      payout: { currency: c.payout?.currencyCode ?? '', micros: BigInt(c.payout?.amountMicros ?? '0') },
-      status: statusFromEnum(c.status) ?? 'APPROVED',
-      occurredAt: c.occurredAt ?? c.receivedAt ?? this.clock.now(),
-    };
+    const conv = conversionFromIngest(c, this.clock.now());
     // The row lock serialises adjustments of one conversion across replicas.
     const current = await m
       .createQueryBuilder(DecisionEntity, 'd')
@@ -60,7 +52,7 @@ export class AdjustmentsService {
       }
       // Never decided here (its ConversionReceived was lost to us, or it was only ever adjusted): decide its new state.
       await this.log(m, conv, e.adjustmentId, false, `Adjusted before any decision (${e.cause}): decided with the adjusted state.`);
-      await this.attribution.attributeWithin(m, conv);
+      await this.flow.decideWithin(m, [conv]);
       return 'decided';
     }
 
@@ -78,7 +70,7 @@ export class AdjustmentsService {
     const basis: ConversionToDecide = { ...conv, clickId: current.reportedClickId, messageId: current.conversionMessageId, occurredAt: current.occurredAt };
     let next: DecisionEntity;
     if (effect.kind === 'REDECIDE') {
-      next = await this.attribution.redecide(m, basis);
+      [{ row: next }] = await this.flow.redecide(m, [{ conv: basis, before: current }]);
       next.decidedAt = current.decidedAt;
       next.conversionRef = current.conversionRef || conv.conversionRef;
       next.explanation = `${next.explanation} ${effect.explanation}`;
@@ -89,6 +81,8 @@ export class AdjustmentsService {
         payoutMicros: conv.payout.micros,
         currency: conv.payout.currency,
         explanation: `${current.explanation} ${effect.explanation}`,
+        // Adjusted meanwhile: the partner's status stands, the hold no longer applies.
+        holdUntil: conv.status !== current.status ? null : current.holdUntil,
       });
       if (effect.kind === 'WITHDRAW') {
         Object.assign(next, { outcome: 'UNATTRIBUTED', reason: 'REJECTED', rule: 'REJECTED_STATUS', type: null, creditedClickId: null, creditedClickedAt: null });

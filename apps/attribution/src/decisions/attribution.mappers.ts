@@ -3,13 +3,13 @@ import {
   Attribution,
   AttributionOutcome,
   AttributionType,
-  ConversionSource,
   UnattributedReason,
 } from '@trackly/contracts/attribution/v1/attribution';
 import { ConversionStatus as ConversionStatusEnum } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
 import { DecisionEntity } from './decision.entity';
 import { ParkedConversionEntity } from './parked.entity';
+import { moneyToWire, sourceToEnum } from '../flow/wire';
 
 const STATUS_FROM_ENUM: Partial<Record<ConversionStatusEnum, ConversionStatus>> = {
   [ConversionStatusEnum.CONVERSION_STATUS_UNSPECIFIED]: 'APPROVED',
@@ -48,7 +48,7 @@ export function toAttribution(d: DecisionEntity): Attribution {
     offerId: d.offerId ?? '',
     campaignId: d.campaignId ?? '',
     creativeId: d.creativeId ?? '',
-    payout: { currencyCode: d.currency, amountMicros: d.payoutMicros.toString() },
+    payout: moneyToWire({ currency: d.currency, micros: d.payoutMicros }),
     status: statusToEnum(d.status),
     occurredAt: d.occurredAt,
     creditedClickedAt: d.creditedClickedAt ?? undefined,
@@ -56,11 +56,11 @@ export function toAttribution(d: DecisionEntity): Attribution {
     decidedAt: d.decidedAt,
     explanation: d.explanation,
     ruleVersion: d.ruleVersion,
-    test: false,
-    source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
-    payoutDefaulted: false,
-    overCap: false,
-    holdUntil: undefined,
+    test: d.test,
+    source: sourceToEnum(d.source),
+    payoutDefaulted: d.payoutDefaulted,
+    overCap: d.overCap,
+    holdUntil: d.holdUntil ?? undefined,
   };
 }
 
@@ -80,7 +80,7 @@ export function parkedToAttribution(p: ParkedConversionEntity): Attribution {
     offerId: '',
     campaignId: '',
     creativeId: '',
-    payout: { currencyCode: p.currency, amountMicros: p.payoutMicros.toString() },
+    payout: moneyToWire({ currency: p.currency, micros: p.payoutMicros }),
     status: statusToEnum(p.status),
     occurredAt: p.occurredAt,
     creditedClickedAt: undefined,
@@ -91,8 +91,8 @@ export function parkedToAttribution(p: ParkedConversionEntity): Attribution {
       `Parked at ${p.parkedAt.toISOString()}; retried when the click arrives and with backoff (${p.attempts} attempt(s) so far) ` +
       `until ${p.horizonAt.toISOString()}, then settled as UNKNOWN_CLICK_ID.`,
     ruleVersion: RULE_VERSION,
-    test: false,
-    source: ConversionSource.CONVERSION_SOURCE_UNSPECIFIED,
+    test: p.test,
+    source: sourceToEnum(p.source),
     payoutDefaulted: false,
     overCap: false,
     holdUntil: undefined,

@@ -1,40 +1,37 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { CLOCK, Clock } from '@trackly/kernel';
 import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import { statusFromEnum } from './attribution.mappers';
-import { AttributionService } from './attribution.service';
+import { DecisionFlow } from '../flow/decision-flow';
+import { conversionFromIngest } from '../flow/wire';
 import { AdjustmentsService } from './adjustments.service';
 
 /**
- * Decides every conversion ingest stores (redelivery returns the first decision and emits nothing new) and applies
- * its adjustments (each adjustment id once).
+ * Decides every conversion ingest stores, a pull's batch at a time through the one DecisionFlow (redelivery returns
+ * the first decision and emits nothing new), and applies adjustments (each adjustment id once), in stream order.
  */
 @Injectable()
 export class ConversionsConsumer implements OnModuleInit {
   constructor(
     private readonly lifecycle: MessagingLifecycle,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
     private readonly adjustments: AdjustmentsService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   onModuleInit(): void {
     this.lifecycle
       .consumer(Streams.ingest)
-      .on(Events.ConversionReceived, async (e, { manager }) => {
-        const c = e.conversion;
-        if (!c) throw new Error('ConversionReceived without a conversion');
-        await this.attribution.attributeWithin(manager, {
-          partnerId: c.partnerId,
-          conversionId: c.conversionId,
-          conversionRef: c.id,
-          clickId: c.clickId,
-          messageId: c.messageId,
-          payout: { currency: c.payout?.currencyCode ?? '', micros: BigInt(c.payout?.amountMicros ?? '0') },
-          status: statusFromEnum(c.status) ?? 'APPROVED',
-          occurredAt: c.occurredAt ?? c.receivedAt ?? new Date(),
+      .onBatch(Events.ConversionReceived, async (events, { manager }) => {
+        const now = this.clock.now();
+        const convs = events.map((d) => {
+          if (!d.event.conversion) throw new Error(`ConversionReceived ${d.eventId} without a conversion`);
+          return conversionFromIngest(d.event.conversion, now);
         });
+        // Unknown clicks park with their first retry due now: the backoff timer asks tracking outside a transaction.
+        await this.flow.decideWithin(manager, convs, { retryNow: true });
       })
-      .on(Events.ConversionAdjusted, async (e, { manager }) => {
-        await this.adjustments.applyWithin(manager, e);
+      .onBatch(Events.ConversionAdjusted, async (events, { manager }) => {
+        for (const d of events) await this.adjustments.applyWithin(manager, d.event);
       });
   }
 }

@@ -36,4 +36,14 @@ export class DecisionEntity {
   @Column({ type: 'text', nullable: true }) fingerprint!: string | null;
   @Column({ type: 'int' }) revision!: number;
   @Column({ name: 'updated_at', type: 'timestamptz', nullable: true }) updatedAt!: Date | null;
+  /** A partner's test conversion: decided and explained like any other, kept out of revenue by the read models. */
+  @Column({ type: 'boolean', default: false }) test!: boolean;
+  /** INGEST or DIRECT (the AttributeConversion RPC); null on decisions made before it was recorded (ingest's). */
+  @Column({ type: 'text', nullable: true }) source!: string | null;
+  /** The postback had no payout: the offer's default payout was applied. */
+  @Column({ name: 'payout_defaulted', type: 'boolean', default: false }) payoutDefaulted!: boolean;
+  /** Credited over one of the offer's caps (action HOLD): pending until an operator decides. */
+  @Column({ name: 'over_cap', type: 'boolean', default: false }) overCap!: boolean;
+  /** Held by the offer's hold period until then (status PENDING); the hold sweeper approves it when due. */
+  @Column({ name: 'hold_until', type: 'timestamptz', nullable: true }) holdUntil!: Date | null;
 }

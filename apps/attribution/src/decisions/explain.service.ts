@@ -36,9 +36,9 @@ export class ExplainService {
         ruleVersion: attribution.ruleVersion, minConversionSeconds: undefined, viewThroughWindowDays: undefined, history: [attribution.explanation],
       };
     }
-    const named = d.reportedClickId ? await this.projections.findClick(m, d.reportedClickId) : undefined;
+    const named = d.reportedClickId ? (await this.projections.findClicks(m, [d.reportedClickId])).get(d.reportedClickId) : undefined;
     const offerId = d.offerId ?? named?.offerId;
-    const terms = offerId ? await this.projections.offerTerms(m, offerId) : undefined;
+    const terms = offerId ? (await this.projections.offerTermsOf(m, [offerId])).get(offerId) : undefined;
     const contactId = d.contactId ?? named?.contactId;
     const clicks = contactId && offerId ? await this.projections.contactClicks(m, contactId, offerId, 100) : [];
     const facts: ConversionFacts = {

@@ -1,14 +1,14 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { Logger } from '@trackly/logging';
 import { OutboxRelay } from '@trackly/messaging';
 import type { AttributionConfig } from '../attribution.config';
 import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER } from '../attribution.tokens';
-import { AttributionService } from './attribution.service';
+import { DecisionFlow } from '../flow/decision-flow';
 
 /**
- * The backoff timer of parked conversions: retries the due ones (each in its own transaction, row locked with SKIP
- * LOCKED so replicas share the work) and settles them UNKNOWN_CLICK_ID once their horizon has passed.
+ * The backoff timer of parked conversions: asks tracking for the due ones' clicks (no transaction open), then
+ * settles or reschedules them in one transaction (rows locked with SKIP LOCKED so replicas share the work); past
+ * the horizon they are settled UNKNOWN_CLICK_ID.
  */
 @Injectable()
 export class ParkedSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -19,9 +19,8 @@ export class ParkedSweeper implements OnApplicationBootstrap, BeforeApplicationS
   private readonly intervalMs: number;
 
   constructor(
-    private readonly ds: DataSource,
     private readonly relay: OutboxRelay,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
     @Inject(ATTRIBUTION_CONFIG) config: AttributionConfig,
     @Inject(ATTRIBUTION_LOGGER) private readonly logger: Logger,
   ) {
@@ -51,17 +50,11 @@ export class ParkedSweeper implements OnApplicationBootstrap, BeforeApplicationS
     }, this.intervalMs);
   }
 
-  /** One pass over the due parked conversions; returns how many were settled. */
+  /** One pass over the due parked conversions (up to 100); returns how many were settled. */
   async sweep(): Promise<number> {
-    let settled = 0;
-    for (const key of await this.attribution.dueParked(100)) {
-      if (this.stopped) break;
-      const emitted = await this.ds.transaction((m) => this.attribution.retryParked(m, key.partnerId, key.conversionId));
-      if (emitted) {
-        settled++;
-        this.relay.kick();
-      }
-    }
+    if (this.stopped) return 0;
+    const settled = await this.flow.sweepParked(100);
+    if (settled) this.relay.kick();
     return settled;
   }
 }

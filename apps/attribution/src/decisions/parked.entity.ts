@@ -18,4 +18,8 @@ export class ParkedConversionEntity {
   @Column({ name: 'next_attempt_at', type: 'timestamptz' }) nextAttemptAt!: Date;
   @Column({ name: 'horizon_at', type: 'timestamptz' }) horizonAt!: Date;
   @Column({ name: 'last_error', type: 'text', nullable: true }) lastError!: string | null;
+  @Column({ type: 'boolean', default: false }) test!: boolean;
+  @Column({ type: 'text', nullable: true }) source!: string | null;
+  /** The postback had no payout (the offer's default applies when it is decided). */
+  @Column({ name: 'payout_absent', type: 'boolean', default: false }) payoutAbsent!: boolean;
 }

@@ -5,10 +5,10 @@ import { assertId, CLOCK, Clock, FailedPreconditionError, InvalidArgumentError }
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { AttributionCorrected } from '@trackly/contracts/attribution/v1/attribution_events';
 import type { ReattributeRequest, ReattributeResponse, ReattributionChange, RevenueDiff } from '@trackly/contracts/attribution/v1/attribution_service';
-import { ConversionStatus, RULE_VERSION } from '../domain/first-click.rules';
+import { RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLine, decisionChanged, revenueDiff, RevenueTotals } from '../domain/reattribution.rules';
-import { ConversionToDecide } from '../domain/conversion-input.rules';
-import { AttributionService } from './attribution.service';
+import { DecisionFlow } from '../flow/decision-flow';
+import { conversionFromDecision, moneyToWire } from '../flow/wire';
 import { toAttribution } from './attribution.mappers';
 import { DecisionEntity } from './decision.entity';
 
@@ -28,7 +28,7 @@ const lineOf = (d: DecisionEntity): CreditLine => ({
   payout: { currency: d.currency, micros: d.payoutMicros },
 });
 
-const money = (currency: string, micros: bigint) => ({ currencyCode: currency, amountMicros: micros.toString() });
+const money = (currency: string, micros: bigint) => moneyToWire({ currency, micros });
 const toDiff = (t: RevenueTotals): RevenueDiff => ({
   key: t.key,
   approvedBefore: money(t.currency, t.approvedBefore),
@@ -56,17 +56,6 @@ interface Write {
   event: AttributionCorrected;
 }
 
-const conversionOf = (row: DecisionEntity): ConversionToDecide => ({
-  partnerId: row.partnerId,
-  conversionId: row.conversionId,
-  conversionRef: row.conversionRef,
-  clickId: row.reportedClickId,
-  messageId: row.conversionMessageId,
-  payout: { currency: row.currency, micros: row.payoutMicros },
-  status: row.status as ConversionStatus,
-  occurredAt: row.occurredAt,
-});
-
 /**
  * Re-runs the current rules (and the current projections: offer windows, click classes) over decided conversions.
  * One run at a time (advisory lock), rows locked against concurrent adjustments; applying updates each changed
@@ -78,15 +67,12 @@ export class ReattributionService {
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly relay: OutboxRelay,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /**
-   * `opts` are for tests only: `perRow` runs the original one-conversion-at-a-time path (the reference the batched
-   * one is checked against); `chunkSize` changes how many conversions are read and written together.
-   */
-  async run(req: ReattributeRequest, opts: { perRow?: boolean; chunkSize?: number } = {}): Promise<ReattributeResponse> {
+  /** `opts.chunkSize` (tests) changes how many conversions are read, decided and written together. */
+  async run(req: ReattributeRequest, opts: { chunkSize?: number } = {}): Promise<ReattributeResponse> {
     if (!req.occurredFrom && !req.occurredTo && !req.offerId) throw new InvalidArgumentError('occurred_from', 'or occurred_to or offer_id is required');
     if (req.offerId) assertId(req.offerId, 'offer_id');
     const limit = req.limit || MAX_LIMIT;
@@ -105,8 +91,7 @@ export class ReattributionService {
       const pairs: { before: CreditLine; after: CreditLine }[] = [];
       const changes: ReattributionChange[] = [];
       const ctx: RunContext = { m, runId, dryRun, pairs, changes };
-      if (opts.perRow) await this.perRow(ctx, rows);
-      else await this.batched(ctx, rows, opts.chunkSize ?? CHUNK);
+      await this.batched(ctx, rows, opts.chunkSize ?? CHUNK);
       return {
         runId,
         dryRun,
@@ -123,22 +108,21 @@ export class ReattributionService {
   }
 
   /**
-   * Chunk by chunk: the chunk's reads in a few set-based queries, then each conversion decided in order (seeing the
-   * fingerprints earlier changes moved, as the per-row path's queries saw its own earlier saves), then the chunk's
-   * changes written together before the next chunk is read.
+   * Chunk by chunk through the DecisionFlow: the chunk's facts in one load, each conversion decided in order
+   * (seeing the fingerprints earlier changes of the chunk moved; earlier chunks are already written), then the
+   * chunk's changes written together before the next chunk is read.
    */
   private async batched(ctx: RunContext, rows: DecisionEntity[], chunkSize: number): Promise<void> {
     for (let start = 0; start < rows.length; start += chunkSize) {
       const chunk = rows.slice(start, start + chunkSize);
-      const { items, twins } = await this.attribution.prepareRedecisions(ctx.m, chunk.map(conversionOf));
+      const redecided = await this.flow.redecide(ctx.m, chunk.map((row) => ({ conv: conversionFromDecision(row), before: row })), !ctx.dryRun);
       const writes: Write[] = [];
       let ordered = false;
       chunk.forEach((row, i) => {
-        const { conv, facts, fp, ctx: decisionCtx } = items[i];
-        decisionCtx.duplicateOf = twins.twinOf(fp, row.conversionId);
-        const write = this.compare(ctx, row, this.attribution.rowOf(ctx.m, conv, this.attribution.decideFor(facts, decisionCtx), fp));
+        const write = this.compare(ctx, row, redecided[i].row);
         if (!write || ctx.dryRun) return;
-        if (twins.moved(row, write.next)) ordered = true;
+        // A credit passing between two conversions of the chunk: one UPDATE could trip the unique index mid-statement.
+        if (redecided[i].takesReleased) ordered = true;
         writes.push(write);
       });
       if (ordered) for (const w of writes) await this.write(ctx, [w]);
@@ -146,20 +130,15 @@ export class ReattributionService {
     }
   }
 
-  /** The original path, one conversion at a time (several queries each); kept as the batched path's reference. */
-  private async perRow(ctx: RunContext, rows: DecisionEntity[]): Promise<void> {
-    for (const row of rows) {
-      const write = this.compare(ctx, row, await this.attribution.redecide(ctx.m, conversionOf(row)));
-      if (!write || ctx.dryRun) continue;
-      await ctx.m.save(DecisionEntity, write.next);
-      await this.writeCorrections(ctx, [write]);
-      await this.outbox.add(ctx.m, Events.AttributionCorrected, write.event);
-    }
-  }
-
   /** Records a changed decision in the diff and the changes list; undefined when the decision holds. */
   private compare(ctx: RunContext, row: DecisionEntity, next: DecisionEntity): Write | undefined {
-    if (!decisionChanged(lineOf(row), lineOf(next))) return undefined;
+    const now = this.clock.now();
+    const capOrHoldMoved = row.overCap !== next.overCap || (row.holdUntil?.getTime() ?? null) !== (next.holdUntil?.getTime() ?? null);
+    if (!decisionChanged(lineOf(row), lineOf(next)) && !capOrHoldMoved) return undefined;
+    // The status is the partner's (and the hold sweeper's): a re-run only puts a conversion on hold anew (a new
+    // hold not yet due, or newly over a cap with HOLD); otherwise the stored status stands.
+    const newHold = !!next.holdUntil && !row.holdUntil && next.holdUntil.getTime() > now.getTime();
+    if (!newHold && !(next.overCap && !row.overCap)) next.status = row.status;
     next.decidedAt = row.decidedAt;
     next.revision = row.revision + 1;
     next.updatedAt = this.clock.now();
@@ -181,19 +160,22 @@ export class ReattributionService {
          message_id = u.message_id, contact_id = u.contact_id, offer_id = u.offer_id, campaign_id = u.campaign_id, creative_id = u.creative_id,
          credited_clicked_at = u.credited_clicked_at, window_days = u.window_days, decided_at = u.decided_at, explanation = u.explanation,
          rule_version = u.rule_version, rule = u.rule, window_source = u.window_source, fingerprint = u.fingerprint, revision = u.revision,
-         updated_at = u.updated_at
+         updated_at = u.updated_at, status = u.status, over_cap = u.over_cap, hold_until = u.hold_until, payout_micros = u.payout_micros,
+         currency = u.currency, payout_defaulted = u.payout_defaulted
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
          $11::text[], $12::timestamptz[], $13::int[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::int[], $21::timestamptz[])
+         $20::int[], $21::timestamptz[], $22::text[], $23::bool[], $24::timestamptz[], $25::bigint[], $26::text[], $27::bool[])
          AS u(partner_id, conversion_id, outcome, reason, type, credited_click_id, message_id, contact_id, offer_id, campaign_id, creative_id,
-           credited_clicked_at, window_days, decided_at, explanation, rule_version, rule, window_source, fingerprint, revision, updated_at)
+           credited_clicked_at, window_days, decided_at, explanation, rule_version, rule, window_source, fingerprint, revision, updated_at,
+           status, over_cap, hold_until, payout_micros, currency, payout_defaulted)
        WHERE d.partner_id = u.partner_id AND d.conversion_id = u.conversion_id`,
       [
         col((d) => d.partnerId), col((d) => d.conversionId), col((d) => d.outcome), col((d) => d.reason), col((d) => d.type),
         col((d) => d.creditedClickId), col((d) => d.messageId), col((d) => d.contactId), col((d) => d.offerId), col((d) => d.campaignId),
         col((d) => d.creativeId), col((d) => d.creditedClickedAt), col((d) => d.windowDays), col((d) => d.decidedAt), col((d) => d.explanation),
         col((d) => d.ruleVersion), col((d) => d.rule), col((d) => d.windowSource), col((d) => d.fingerprint), col((d) => d.revision),
-        col((d) => d.updatedAt),
+        col((d) => d.updatedAt), col((d) => d.status), col((d) => d.overCap), col((d) => d.holdUntil), col((d) => d.payoutMicros.toString()),
+        col((d) => d.currency), col((d) => d.payoutDefaulted),
       ],
     );
     await this.writeCorrections(ctx, writes);

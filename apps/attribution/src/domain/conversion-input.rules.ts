@@ -12,7 +12,15 @@ export interface ConversionToDecide {
   payout: Money;
   status: ConversionStatus;
   occurredAt: Date;
+  /** A partner's test conversion. */
+  test: boolean;
+  /** How it reached attribution. */
+  source: ConversionSource;
+  /** The postback carried no payout (`payout` is then zero and the offer's default payout applies). */
+  payoutAbsent: boolean;
 }
+
+export type ConversionSource = 'INGEST' | 'DIRECT';
 
 export interface RawConversionInput {
   partnerId: string;
@@ -60,5 +68,8 @@ export function validateConversionInput(input: RawConversionInput, now: Date): C
     payout: payout!,
     status: input.status ?? 'APPROVED',
     occurredAt: input.occurredAt ?? now,
+    test: false,
+    source: 'DIRECT',
+    payoutAbsent: false,
   };
 }

@@ -226,3 +226,27 @@ describe('first-click attribution', () => {
     });
   });
 });
+
+describe('payout and test conversions', () => {
+  const A = click('A', MON);
+  const DEFAULT = { currency: 'USD', micros: 12_000_000n };
+
+  it("applies the offer's default payout when the postback carried none, and says so", () => {
+    const d = run(conversion('A', at(MON, 1), { payout: { currency: 'USD', micros: 0n }, payoutAbsent: true }), [A], { defaultPayout: DEFAULT });
+    expect(d).toMatchObject({ outcome: 'ATTRIBUTED', payout: DEFAULT, payoutDefaulted: true });
+    expect(d.explanation).toMatch(/no payout: the offer's default payout of 12(\.0+)? USD applies/);
+  });
+
+  it('keeps the reported payout when there is one, and zero (said) when the offer has no default either', () => {
+    expect(run(conversion('A', at(MON, 1)), [A], { defaultPayout: DEFAULT })).toMatchObject({ payout: { currency: 'USD', micros: 24_990_000n }, payoutDefaulted: false });
+    const none = run(conversion('A', at(MON, 1), { payout: { currency: 'USD', micros: 0n }, payoutAbsent: true }), [A]);
+    expect(none).toMatchObject({ payout: { currency: 'USD', micros: 0n }, payoutDefaulted: false });
+    expect(none.explanation).toMatch(/no default payout of the offer is known/);
+  });
+
+  it('decides a test conversion like any other and says it is a test', () => {
+    const d = run(conversion('A', at(MON, 1), { test: true }), [A]);
+    expect(d.outcome).toBe('ATTRIBUTED');
+    expect(d.explanation).toMatch(/test conversion/);
+  });
+});

@@ -6,6 +6,7 @@
  * The checks run in a fixed order (see `decide`), so each conversion gets exactly one rule and one reason code.
  */
 import { formatMicros, Money, MS_PER_DAY } from '@trackly/kernel';
+import { CapUsage, holdUntil, OfferRules, overCap } from './caps.rules';
 
 /** Recorded on every decision, so a later rule change can tell which decisions it would alter. */
 export const RULE_VERSION = 'first-click/2';
@@ -21,7 +22,8 @@ export type UnattributedReason =
   | 'CLICK_AFTER_CONVERSION'
   | 'OFFER_MISMATCH'
   | 'REJECTED'
-  | 'NO_CLICK_NO_VIEW';
+  | 'NO_CLICK_NO_VIEW'
+  | 'OVER_CAP';
 /** The rule that settled a decision (more specific than the reason: e.g. NO_HUMAN_CLICK gives NO_CLICK_NO_VIEW). */
 export type Rule =
   | 'REJECTED_STATUS'
@@ -34,7 +36,8 @@ export type Rule =
   | 'TOO_FAST'
   | 'DUPLICATE'
   | 'FIRST_CLICK'
-  | 'VIEW_THROUGH';
+  | 'VIEW_THROUGH'
+  | 'OVER_CAP';
 export type WindowSource = 'OFFER' | 'DEFAULT';
 
 export interface ClickFact {
@@ -64,9 +67,11 @@ export interface OfferTerms {
   minConversionSeconds: number | null;
   /** null = view-through off for this offer (the default). */
   viewThroughWindowDays: number | null;
+  /** What a conversion of this offer earns when its postback names no payout; null = not known here. */
+  defaultPayout?: Money | null;
 }
 
-export const NO_OFFER_TERMS: OfferTerms = { clickWindowDays: null, minConversionSeconds: null, viewThroughWindowDays: null };
+export const NO_OFFER_TERMS: OfferTerms = { clickWindowDays: null, minConversionSeconds: null, viewThroughWindowDays: null, defaultPayout: null };
 
 export interface ConversionFacts {
   partnerId: string;
@@ -78,6 +83,10 @@ export interface ConversionFacts {
   occurredAt: Date;
   status: ConversionStatus;
   payout: Money;
+  /** The postback carried no payout: the offer's default payout applies (the decision says so). */
+  payoutAbsent?: boolean;
+  /** A partner's test conversion: decided like any other, and said to be a test. */
+  test?: boolean;
 }
 
 export interface AttributionPolicy {
@@ -115,6 +124,10 @@ export interface DecisionInput {
   contactSends?: SendFact[];
   /** Another conversion of the partner, already credited, with this one's fingerprint (see `fingerprint`). */
   duplicateOf?: string;
+  /** Caps and hold period of the offer (of the named click, else of the referenced send), when it has any. */
+  rules?: OfferRules;
+  /** What is already credited in the rules' cap periods (shared by a batch, which counts its own credits in). */
+  usage?: CapUsage;
 }
 
 export interface Decision {
@@ -127,6 +140,16 @@ export interface Decision {
   windowDays: number;
   windowSource: WindowSource;
   explanation: string;
+  /** What the conversion earns: the postback's payout, or the offer's default when the postback had none. */
+  payout: Money;
+  /** True when `payout` is the offer's default payout. */
+  payoutDefaulted: boolean;
+  /** The status the decision keeps: the partner's, or PENDING when held (hold period, or over a cap with HOLD). */
+  status: ConversionStatus;
+  /** Credited although over a cap of the offer (action HOLD): pending until an operator decides. */
+  overCap: boolean;
+  /** Held by the offer's hold period until then; approved after unless adjusted meanwhile. */
+  holdUntil?: Date;
 }
 
 /** Earliest click first; ties broken by click id so every replica and every replay decides the same. */
@@ -177,10 +200,60 @@ export function fingerprint(c: ConversionFacts): string | null {
  * preview/bot only — view-through may still apply —, or outside the window); too fast; duplicate; credit.
  */
 export function decide(input: DecisionInput, policy: AttributionPolicy = DEFAULT_POLICY): Decision {
+  const verdict = decideVerdict(input, policy);
+  const { conversion, offer } = input;
+  const notes: string[] = [];
+  let payout = conversion.payout;
+  let payoutDefaulted = false;
+  if (conversion.payoutAbsent) {
+    if (offer.defaultPayout) {
+      payout = offer.defaultPayout;
+      payoutDefaulted = true;
+      notes.push(`The postback carried no payout: the offer's default payout of ${formatMicros(payout.micros)} ${payout.currency} applies.`);
+    } else {
+      notes.push('The postback carried no payout and no default payout of the offer is known: it counts as zero.');
+    }
+  }
+  if (conversion.test) notes.push("This is the partner's test conversion: it is decided as any other and kept out of revenue.");
+  let status = conversion.status;
+  let over = false;
+  let heldUntil: Date | undefined;
+  let final = verdict;
+  const rules = input.rules;
+  // Test conversions are never capped nor held: they are not revenue.
+  if (verdict.outcome === 'ATTRIBUTED' && rules && !conversion.test && rules.offerId === verdict.touch?.offerId) {
+    const o = overCap(rules, input.usage ?? new Map(), conversion.partnerId, conversion.occurredAt, payout);
+    if (o && rules.overCapAction === 'REFUSE') {
+      final = {
+        ...verdict,
+        outcome: 'UNATTRIBUTED',
+        rule: 'OVER_CAP',
+        reason: 'OVER_CAP',
+        type: undefined,
+        explanation: `Not credited: ${o.why} (the offer refuses conversions over its caps). Otherwise: ${verdict.explanation}`,
+      };
+    } else if (o) {
+      over = true;
+      if (status === 'APPROVED') status = 'PENDING';
+      notes.push(`Held over cap: ${o.why}; credited with status ${status} for an operator to approve or reject.`);
+    } else {
+      heldUntil = status === 'APPROVED' || status === 'PENDING' ? holdUntil(rules, conversion.occurredAt) : undefined;
+      if (heldUntil) {
+        status = 'PENDING';
+        notes.push(`Held: offer ${rules.offerId} holds credited conversions ${rules.holdDays} day(s): pending until ${heldUntil.toISOString()}, then approved unless adjusted meanwhile.`);
+      }
+    }
+  }
+  return { ...final, payout, payoutDefaulted, status, overCap: over, holdUntil: heldUntil, explanation: [final.explanation, ...notes].join(' ') };
+}
+
+type Verdict = Omit<Decision, 'payout' | 'payoutDefaulted' | 'status' | 'overCap' | 'holdUntil'>;
+
+function decideVerdict(input: DecisionInput, policy: AttributionPolicy): Verdict {
   const { conversion, named, offer } = input;
   const { windowDays, windowSource } = windowOf(offer, policy);
   const at = conversion.occurredAt.toISOString();
-  const unattributed = (rule: Rule, reason: UnattributedReason, explanation: string, touch?: Touch): Decision => ({
+  const unattributed = (rule: Rule, reason: UnattributedReason, explanation: string, touch?: Touch): Verdict => ({
     outcome: 'UNATTRIBUTED', rule, reason, touch, windowDays, windowSource, explanation,
   });
 
@@ -276,7 +349,7 @@ export function decide(input: DecisionInput, policy: AttributionPolicy = DEFAULT
 }
 
 /** VIEW_THROUGH credit: the first send to the contact for the offer inside the offer's view window, if it opts in. */
-function viewThrough(input: DecisionInput): Decision | undefined {
+function viewThrough(input: DecisionInput): Verdict | undefined {
   const { conversion, referencedSend: send, offer } = input;
   if (!conversion.messageId || !send || offer.viewThroughWindowDays == null) return undefined;
   const { from, to } = lookback(conversion.occurredAt, offer.viewThroughWindowDays);

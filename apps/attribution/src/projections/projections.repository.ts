@@ -2,7 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { ClickClass, ClickFact, NO_OFFER_TERMS, OfferTerms, SendFact } from '../domain/first-click.rules';
+import { ClickClass, ClickFact, OfferTerms, SendFact } from '../domain/first-click.rules';
+
+/** A click as the projection stores it. */
+export type ProjectedClick = ClickFact & { firstClickOnMessage: boolean };
+
+/** A tracking click (event or GetClick answer) as the projection stores it. */
+export function projectedClick(c: Click): ProjectedClick {
+  return {
+    clickId: c.clickId, messageId: c.messageId, contactId: c.contactId, offerId: c.offerId, campaignId: c.campaignId, creativeId: c.creativeId,
+    clickedAt: c.clickedAt ?? new Date(0), clickClass: clickClassOf(c.clickClass), firstClickOnMessage: c.firstClickOnMessage,
+  };
+}
 
 interface ClickRow {
   click_id: string;
@@ -44,11 +55,11 @@ const toSend = (r: SendRow): SendFact => ({
   sentAt: r.sent_at,
 });
 
-/** How many rows `clicksInWindow` / `sendsInWindow` return at most (previews and bots included). */
+/** How many clicks / sends one conversion's window read returns at most (previews and bots included). */
 export const CLICKS_IN_WINDOW_LIMIT = 100;
 export const SENDS_IN_WINDOW_LIMIT = 20;
 
-/** One `clicksInWindow` / `sendsInWindow` call of a batch; limit defaults to the per-row method's. */
+/** One conversion's window read of a batch. */
 export interface WindowRequest {
   contactId: string;
   offerId: string;
@@ -75,52 +86,55 @@ export function clickClassOf(c: ClickClassEnum): ClickClass {
 /** Attribution's own copies of tracking facts, built from tracking's events (never from tracking's tables). */
 @Injectable()
 export class ProjectionsRepository {
-  async saveOffer(m: EntityManager, offer: Offer): Promise<void> {
-    // Last write wins by the offer's own updated_at, so a late redelivery of an old version changes nothing.
+  /** Offers, last write winning by the offer's own updated_at (a late redelivery of an old version changes nothing). */
+  async saveOffers(m: EntityManager, offers: Offer[]): Promise<void> {
+    if (!offers.length) return;
+    // One row per key per statement: within a batch the newest version of each offer is the one written.
+    const newest = new Map<string, Offer>();
+    for (const o of offers) {
+      const seen = newest.get(o.offerId);
+      if (!seen || (seen.updatedAt?.getTime() ?? 0) <= (o.updatedAt?.getTime() ?? 0)) newest.set(o.offerId, o);
+    }
+    const rows = [...newest.values()];
     await m.query(
-      `INSERT INTO "attribution".offers (offer_id, click_window_days, min_conversion_seconds, view_through_window_days, updated_at)
-       VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO "attribution".offers (offer_id, click_window_days, min_conversion_seconds, view_through_window_days, updated_at,
+         default_payout_micros, default_payout_currency)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::bigint[], $7::text[])
        ON CONFLICT (offer_id) DO UPDATE SET click_window_days = EXCLUDED.click_window_days,
          min_conversion_seconds = EXCLUDED.min_conversion_seconds, view_through_window_days = EXCLUDED.view_through_window_days,
-         updated_at = EXCLUDED.updated_at
+         updated_at = EXCLUDED.updated_at, default_payout_micros = EXCLUDED.default_payout_micros,
+         default_payout_currency = EXCLUDED.default_payout_currency
        WHERE "attribution".offers.updated_at <= EXCLUDED.updated_at`,
-      [offer.offerId, offer.clickWindowDays ?? null, offer.minConversionSeconds ?? null, offer.viewThroughWindowDays ?? null, offer.updatedAt ?? new Date(0)],
+      [
+        rows.map((o) => o.offerId), rows.map((o) => o.clickWindowDays ?? null), rows.map((o) => o.minConversionSeconds ?? null),
+        rows.map((o) => o.viewThroughWindowDays ?? null), rows.map((o) => o.updatedAt ?? new Date(0)),
+        rows.map((o) => (o.defaultPayout?.currencyCode ? o.defaultPayout.amountMicros || '0' : null)),
+        rows.map((o) => o.defaultPayout?.currencyCode || null),
+      ],
     );
   }
 
-  async saveSend(m: EntityManager, e: MessageSent): Promise<void> {
+  async saveSends(m: EntityManager, sends: MessageSent[]): Promise<void> {
+    if (!sends.length) return;
     await m.query(
       `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id) DO NOTHING`,
-      [e.messageId, e.contactId, e.offerId, e.campaignId, e.creativeId, e.sentAt],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) ON CONFLICT (message_id) DO NOTHING`,
+      [sends.map((e) => e.messageId), sends.map((e) => e.contactId), sends.map((e) => e.offerId), sends.map((e) => e.campaignId), sends.map((e) => e.creativeId), sends.map((e) => e.sentAt)],
     );
   }
 
-  async saveClick(m: EntityManager, c: Click): Promise<void> {
+  async saveClicks(m: EntityManager, clicks: ProjectedClick[]): Promise<void> {
+    if (!clicks.length) return;
     await m.query(
       `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (click_id) DO NOTHING`,
-      [c.clickId, c.messageId, c.contactId, c.offerId, c.campaignId, c.creativeId, c.clickedAt, c.firstClickOnMessage, clickClassOf(c.clickClass)],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bool[], $9::text[])
+       ON CONFLICT (click_id) DO NOTHING`,
+      [
+        clicks.map((c) => c.clickId), clicks.map((c) => c.messageId), clicks.map((c) => c.contactId), clicks.map((c) => c.offerId),
+        clicks.map((c) => c.campaignId), clicks.map((c) => c.creativeId), clicks.map((c) => c.clickedAt), clicks.map((c) => c.firstClickOnMessage),
+        clicks.map((c) => c.clickClass),
+      ],
     );
-  }
-
-  async findClick(m: EntityManager, clickId: string): Promise<ClickFact | undefined> {
-    const rows: ClickRow[] = await m.query(`SELECT * FROM "attribution".clicks WHERE click_id = $1`, [clickId]);
-    return rows[0] && toFact(rows[0]);
-  }
-
-  /**
-   * The contact's clicks on the offer in [from, to], earliest first (the index serves exactly this). Previews and
-   * bots are included (the rules skip them), so the limit is generous.
-   */
-  async clicksInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = CLICKS_IN_WINDOW_LIMIT): Promise<ClickFact[]> {
-    const rows: ClickRow[] = await m.query(
-      `SELECT * FROM "attribution".clicks
-       WHERE contact_id = $1 AND offer_id = $2 AND clicked_at >= $3 AND clicked_at <= $4
-       ORDER BY clicked_at, click_id LIMIT $5`,
-      [contactId, offerId, from, to, limit],
-    );
-    return rows.map(toFact);
   }
 
   /** All the contact's clicks on the offer, earliest first (ExplainConversion). */
@@ -132,24 +146,7 @@ export class ProjectionsRepository {
     return rows.map(toFact);
   }
 
-  async findSend(m: EntityManager, messageId: string): Promise<SendFact | undefined> {
-    const rows: SendRow[] = await m.query(`SELECT * FROM "attribution".sends WHERE message_id = $1`, [messageId]);
-    return rows[0] && toSend(rows[0]);
-  }
-
-  /** Sends to the contact for the offer in [from, to], earliest first. */
-  async sendsInWindow(m: EntityManager, contactId: string, offerId: string, from: Date, to: Date, limit = SENDS_IN_WINDOW_LIMIT): Promise<SendFact[]> {
-    const rows: SendRow[] = await m.query(
-      `SELECT * FROM "attribution".sends
-       WHERE contact_id = $1 AND offer_id = $2 AND sent_at >= $3 AND sent_at <= $4
-       ORDER BY sent_at, message_id LIMIT $5`,
-      [contactId, offerId, from, to, limit],
-    );
-    return rows.map(toSend);
-  }
-
-  // Set-based twins of the per-row reads above, for re-attribution (one round trip per chunk instead of per row).
-  // Each returns exactly what the per-row query would for every key / request, in the same order.
+  // Batch reads: one statement per kind of fact, whatever the number of conversions.
 
   async findClicks(m: EntityManager, clickIds: string[]): Promise<Map<string, ClickFact>> {
     if (!clickIds.length) return new Map();
@@ -163,22 +160,37 @@ export class ProjectionsRepository {
     return new Map(rows.map((r) => [r.message_id, toSend(r)]));
   }
 
-  /** Terms per offer id; an offer without a row is absent (the caller uses NO_OFFER_TERMS, as `offerTerms` does). */
+  /** Terms per offer id; an offer without a row is absent (the caller uses NO_OFFER_TERMS). */
   async offerTermsOf(m: EntityManager, offerIds: string[]): Promise<Map<string, OfferTerms>> {
     if (!offerIds.length) return new Map();
-    const rows: { offer_id: string; click_window_days: number | null; min_conversion_seconds: number | null; view_through_window_days: number | null }[] =
-      await m.query(
-        `SELECT offer_id, click_window_days, min_conversion_seconds, view_through_window_days FROM "attribution".offers WHERE offer_id = ANY($1::text[])`,
-        [[...new Set(offerIds)]],
-      );
+    const rows: {
+      offer_id: string;
+      click_window_days: number | null;
+      min_conversion_seconds: number | null;
+      view_through_window_days: number | null;
+      default_payout_micros: string | null;
+      default_payout_currency: string | null;
+    }[] = await m.query(
+      `SELECT offer_id, click_window_days, min_conversion_seconds, view_through_window_days, default_payout_micros, default_payout_currency
+       FROM "attribution".offers WHERE offer_id = ANY($1::text[])`,
+      [[...new Set(offerIds)]],
+    );
     return new Map(
-      rows.map((r) => [r.offer_id, { clickWindowDays: r.click_window_days, minConversionSeconds: r.min_conversion_seconds, viewThroughWindowDays: r.view_through_window_days }]),
+      rows.map((r) => [
+        r.offer_id,
+        {
+          clickWindowDays: r.click_window_days,
+          minConversionSeconds: r.min_conversion_seconds,
+          viewThroughWindowDays: r.view_through_window_days,
+          defaultPayout: r.default_payout_currency && r.default_payout_micros != null ? { currency: r.default_payout_currency, micros: BigInt(r.default_payout_micros) } : null,
+        },
+      ]),
     );
   }
 
   /**
-   * `clicksInWindow` for many requests in one statement: the very same filter, order and per-request limit, run
-   * per request by a lateral join (so collation, timestamp precision and the limit cut are Postgres's, as before).
+   * Each request's clicks (the contact's on the offer in [from, to], earliest first, at most `limit`) in one
+   * statement: a lateral join runs the indexed per-request query for every request.
    */
   async clicksInWindows(m: EntityManager, reqs: WindowRequest[]): Promise<ClickFact[][]> {
     const out: ClickFact[][] = reqs.map(() => []);
@@ -197,7 +209,7 @@ export class ProjectionsRepository {
     return out;
   }
 
-  /** `sendsInWindow` for many requests in one statement (same filter, order and per-request limit). */
+  /** Each request's sends (the contact's for the offer in [from, to], earliest first), in one statement. */
   async sendsInWindows(m: EntityManager, reqs: WindowRequest[]): Promise<SendFact[][]> {
     const out: SendFact[][] = reqs.map(() => []);
     if (!reqs.length) return out;
@@ -213,15 +225,5 @@ export class ProjectionsRepository {
     );
     for (const r of rows) out[Number(r.i) - 1].push(toSend(r));
     return out;
-  }
-
-  async offerTerms(m: EntityManager, offerId: string): Promise<OfferTerms> {
-    const rows: { click_window_days: number | null; min_conversion_seconds: number | null; view_through_window_days: number | null }[] = await m.query(
-      `SELECT click_window_days, min_conversion_seconds, view_through_window_days FROM "attribution".offers WHERE offer_id = $1`,
-      [offerId],
-    );
-    const r = rows[0];
-    if (!r) return NO_OFFER_TERMS;
-    return { clickWindowDays: r.click_window_days, minConversionSeconds: r.min_conversion_seconds, viewThroughWindowDays: r.view_through_window_days };
   }
 }

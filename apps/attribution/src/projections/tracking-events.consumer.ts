@@ -1,36 +1,37 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { Events, HandlerContext, MessagingLifecycle, Streams } from '@trackly/messaging';
+import { BatchHandler, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
 import type { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
-import { AttributionService } from '../decisions/attribution.service';
-import { ProjectionsRepository } from './projections.repository';
+import { DecisionFlow } from '../flow/decision-flow';
+import { projectedClick, ProjectionsRepository } from './projections.repository';
 
 /**
- * Keeps attribution's projections of offers, sends and clicks current from tracking's stream. A click's arrival also
- * settles the conversions parked waiting for it, in the same transaction.
+ * Keeps attribution's projections of offers, sends and clicks current from tracking's streams, a batch at a time
+ * (one multi-row write per table per batch). A batch of clicks also settles the conversions parked waiting for
+ * them, in the same transaction.
  */
 @Injectable()
 export class TrackingEventsConsumer implements OnModuleInit {
   constructor(
     private readonly lifecycle: MessagingLifecycle,
     private readonly projections: ProjectionsRepository,
-    private readonly attribution: AttributionService,
+    private readonly flow: DecisionFlow,
   ) {}
 
   onModuleInit(): void {
-    const click = async (e: ClickRecorded, { manager }: HandlerContext) => {
-      if (!e.click) return;
-      await this.projections.saveClick(manager, e.click);
-      await this.attribution.retryParkedForClick(manager, e.click.clickId);
+    const clicks: BatchHandler<ClickRecorded> = async (events, { manager }) => {
+      const rows = events.flatMap((d) => (d.event.click ? [projectedClick(d.event.click)] : []));
+      await this.projections.saveClicks(manager, rows);
+      await this.flow.settleParkedForClicks(manager, rows.map((c) => c.clickId));
     };
     this.lifecycle
       .consumer(Streams.tracking)
-      .on(Events.OfferUpserted, async (e, { manager }) => {
-        if (e.offer) await this.projections.saveOffer(manager, e.offer);
-      })
-      .on(Events.MessageSent, (e, { manager }) => this.projections.saveSend(manager, e))
+      .onBatch(Events.OfferUpserted, (events, { manager }) =>
+        this.projections.saveOffers(manager, events.flatMap((d) => (d.event.offer ? [d.event.offer] : []))),
+      )
+      .onBatch(Events.MessageSent, (events, { manager }) => this.projections.saveSends(manager, events.map((d) => d.event)))
       // Clicks stored on the tracking stream before they got a stream of their own.
-      .on(Events.ClickRecorded, click);
+      .onBatch(Events.ClickRecorded, clicks);
     // Taps on their own stream and durable consumer: never behind a blast's MessageSent events.
-    this.lifecycle.consumer(Streams.trackingClicks).on(Events.ClickRecorded, click);
+    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, clicks);
   }
 }

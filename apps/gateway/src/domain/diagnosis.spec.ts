@@ -106,6 +106,16 @@ const SCENARIOS: { name: string; rule: string; input: DecisionInput; conversion?
     expected: { outcome: 'UNATTRIBUTED', clickIdMatched: true, humanClick: null, clickInWindow: false, alreadyAttributed: false, reason: 'CLICK_AFTER_CONVERSION' },
   },
   {
+    name: "a conversion over the offer's daily cap (refused)",
+    rule: 'OVER_CAP',
+    input: input({
+      named: click('clickB', ago(2 * DAY)),
+      rules: { offerId: 'summer', timeZone: 'America/New_York', caps: [{ period: 'DAY', partnerId: '', maxConversions: 1, maxPayout: null }], overCapAction: 'REFUSE', holdDays: 0 },
+      usage: new Map([[`summer|*|DAY|${occurredAt.toLocaleDateString('en-CA', { timeZone: 'America/New_York' })}`, { conversions: 1, micros: {} }]]),
+    }),
+    expected: { outcome: 'UNATTRIBUTED', clickIdMatched: true, humanClick: true, clickInWindow: true, alreadyAttributed: false, reason: 'OVER_CAP' },
+  },
+  {
     name: 'a conversion faster than the offer minimum',
     rule: 'TOO_FAST',
     input: input({ named: click('clickB', ago(10_000)), offer: { ...NO_OFFER_TERMS, minConversionSeconds: 60 } }),

@@ -75,6 +75,9 @@ export const CHECKLIST: Record<string, Row> = {
   DUPLICATE: { clickIdMatched: 'reported', humanClick: { ifClick: true }, clickInWindow: { ifClick: true }, alreadyAttributed: true, credited: true },
   // No click id (and no view to credit), or a click id that matched only a link preview or bot fetch in the window.
   NO_CLICK_NO_VIEW: { clickIdMatched: 'reported', humanClick: { ifClick: false }, clickInWindow: { ifClick: true }, alreadyAttributed: false, credited: false },
+  // Every attribution check passed (by click, or by view), but the offer's cap for the period was reached and the
+  // offer refuses conversions over it.
+  OVER_CAP: { clickIdMatched: 'reported', humanClick: { ifClick: true }, clickInWindow: { ifClick: true }, alreadyAttributed: false, credited: false },
 };
 
 const REASON_PREFIX = 'UNATTRIBUTED_REASON_';

@@ -256,6 +256,92 @@ export function conversionSourceToJSON(object: ConversionSource): string {
   }
 }
 
+/** CapPeriod is the calendar period a cap counts over, in the offer's time zone. */
+export enum CapPeriod {
+  /** CAP_PERIOD_UNSPECIFIED - Not set (refused). */
+  CAP_PERIOD_UNSPECIFIED = 0,
+  /** CAP_PERIOD_DAY - A calendar day. */
+  CAP_PERIOD_DAY = 1,
+  /** CAP_PERIOD_MONTH - A calendar month. */
+  CAP_PERIOD_MONTH = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function capPeriodFromJSON(object: any): CapPeriod {
+  switch (object) {
+    case 0:
+    case "CAP_PERIOD_UNSPECIFIED":
+      return CapPeriod.CAP_PERIOD_UNSPECIFIED;
+    case 1:
+    case "CAP_PERIOD_DAY":
+      return CapPeriod.CAP_PERIOD_DAY;
+    case 2:
+    case "CAP_PERIOD_MONTH":
+      return CapPeriod.CAP_PERIOD_MONTH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CapPeriod.UNRECOGNIZED;
+  }
+}
+
+export function capPeriodToJSON(object: CapPeriod): string {
+  switch (object) {
+    case CapPeriod.CAP_PERIOD_UNSPECIFIED:
+      return "CAP_PERIOD_UNSPECIFIED";
+    case CapPeriod.CAP_PERIOD_DAY:
+      return "CAP_PERIOD_DAY";
+    case CapPeriod.CAP_PERIOD_MONTH:
+      return "CAP_PERIOD_MONTH";
+    case CapPeriod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** OverCapAction says what happens to a conversion that would pass a cap. */
+export enum OverCapAction {
+  /** OVER_CAP_ACTION_UNSPECIFIED - Not set: refuse. */
+  OVER_CAP_ACTION_UNSPECIFIED = 0,
+  /** OVER_CAP_ACTION_REFUSE - Not credited: UNATTRIBUTED with reason OVER_CAP. */
+  OVER_CAP_ACTION_REFUSE = 1,
+  /** OVER_CAP_ACTION_HOLD - Credited, marked over_cap and held with status PENDING for an operator to approve or reject. */
+  OVER_CAP_ACTION_HOLD = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function overCapActionFromJSON(object: any): OverCapAction {
+  switch (object) {
+    case 0:
+    case "OVER_CAP_ACTION_UNSPECIFIED":
+      return OverCapAction.OVER_CAP_ACTION_UNSPECIFIED;
+    case 1:
+    case "OVER_CAP_ACTION_REFUSE":
+      return OverCapAction.OVER_CAP_ACTION_REFUSE;
+    case 2:
+    case "OVER_CAP_ACTION_HOLD":
+      return OverCapAction.OVER_CAP_ACTION_HOLD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return OverCapAction.UNRECOGNIZED;
+  }
+}
+
+export function overCapActionToJSON(object: OverCapAction): string {
+  switch (object) {
+    case OverCapAction.OVER_CAP_ACTION_UNSPECIFIED:
+      return "OVER_CAP_ACTION_UNSPECIFIED";
+    case OverCapAction.OVER_CAP_ACTION_REFUSE:
+      return "OVER_CAP_ACTION_REFUSE";
+    case OverCapAction.OVER_CAP_ACTION_HOLD:
+      return "OVER_CAP_ACTION_HOLD";
+    case OverCapAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Attribution is the decision for one conversion, with what it was based on. */
 export interface Attribution {
   /** Partner that reported the conversion. */
@@ -327,6 +413,37 @@ export interface Attribution {
    * adjusted or reversed meanwhile (reports show held amounts apart). Unset when no hold applies.
    */
   holdUntil: Date | undefined;
+}
+
+/** Cap limits the credited conversions (and/or their payout) of an offer, or of one partner on it, per period. */
+export interface Cap {
+  /** The period counted. */
+  period: CapPeriod;
+  /** Empty: the offer as a whole; else only this partner's conversions on it. */
+  partnerId: string;
+  /** Most credited conversions per period; 0 = no count limit. */
+  maxConversions: number;
+  /** Most credited payout per period, in this currency (only payouts in it count); unset = no payout limit. */
+  maxPayout: Money | undefined;
+}
+
+/** OfferRules are attribution's caps and hold period for one offer. */
+export interface OfferRules {
+  /** The offer. */
+  offerId: string;
+  /** IANA time zone the cap periods are counted in (e.g. America/New_York); empty = UTC. */
+  timeZone: string;
+  /** The caps; a conversion must fit every one that applies to it. */
+  caps: Cap[];
+  /** What happens over a cap. */
+  overCapAction: OverCapAction;
+  /**
+   * Credited conversions stay PENDING this many days after they occurred, then are approved unless adjusted
+   * meanwhile; 0 = no hold.
+   */
+  holdDays: number;
+  /** When the rules were last set. */
+  updatedAt: Date | undefined;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -906,6 +1023,306 @@ export const Attribution: MessageFns<Attribution> = {
     message.payoutDefaulted = object.payoutDefaulted ?? false;
     message.overCap = object.overCap ?? false;
     message.holdUntil = object.holdUntil ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCap(): Cap {
+  return { period: 0, partnerId: "", maxConversions: 0, maxPayout: undefined };
+}
+
+export const Cap: MessageFns<Cap> = {
+  encode(message: Cap, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== 0) {
+      writer.uint32(8).int32(message.period);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.maxConversions !== 0) {
+      writer.uint32(24).uint32(message.maxConversions);
+    }
+    if (message.maxPayout !== undefined) {
+      Money.encode(message.maxPayout, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Cap {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCap();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.period = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxConversions = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.maxPayout = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Cap {
+    return {
+      period: isSet(object.period) ? capPeriodFromJSON(object.period) : 0,
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      maxConversions: isSet(object.maxConversions)
+        ? globalThis.Number(object.maxConversions)
+        : isSet(object.max_conversions)
+        ? globalThis.Number(object.max_conversions)
+        : 0,
+      maxPayout: isSet(object.maxPayout)
+        ? Money.fromJSON(object.maxPayout)
+        : isSet(object.max_payout)
+        ? Money.fromJSON(object.max_payout)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Cap): unknown {
+    const obj: any = {};
+    if (message.period !== 0) {
+      obj.period = capPeriodToJSON(message.period);
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.maxConversions !== 0) {
+      obj.maxConversions = Math.round(message.maxConversions);
+    }
+    if (message.maxPayout !== undefined) {
+      obj.maxPayout = Money.toJSON(message.maxPayout);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Cap>, I>>(base?: I): Cap {
+    return Cap.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Cap>, I>>(object: I): Cap {
+    const message = createBaseCap();
+    message.period = object.period ?? 0;
+    message.partnerId = object.partnerId ?? "";
+    message.maxConversions = object.maxConversions ?? 0;
+    message.maxPayout = (object.maxPayout !== undefined && object.maxPayout !== null)
+      ? Money.fromPartial(object.maxPayout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOfferRules(): OfferRules {
+  return { offerId: "", timeZone: "", caps: [], overCapAction: 0, holdDays: 0, updatedAt: undefined };
+}
+
+export const OfferRules: MessageFns<OfferRules> = {
+  encode(message: OfferRules, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offerId !== "") {
+      writer.uint32(10).string(message.offerId);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(18).string(message.timeZone);
+    }
+    for (const v of message.caps) {
+      Cap.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.overCapAction !== 0) {
+      writer.uint32(32).int32(message.overCapAction);
+    }
+    if (message.holdDays !== 0) {
+      writer.uint32(40).uint32(message.holdDays);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfferRules {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfferRules();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.caps.push(Cap.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.overCapAction = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.holdDays = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OfferRules {
+    return {
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      caps: globalThis.Array.isArray(object?.caps) ? object.caps.map((e: any) => Cap.fromJSON(e)) : [],
+      overCapAction: isSet(object.overCapAction)
+        ? overCapActionFromJSON(object.overCapAction)
+        : isSet(object.over_cap_action)
+        ? overCapActionFromJSON(object.over_cap_action)
+        : 0,
+      holdDays: isSet(object.holdDays)
+        ? globalThis.Number(object.holdDays)
+        : isSet(object.hold_days)
+        ? globalThis.Number(object.hold_days)
+        : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: OfferRules): unknown {
+    const obj: any = {};
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.caps?.length) {
+      obj.caps = message.caps.map((e) => Cap.toJSON(e));
+    }
+    if (message.overCapAction !== 0) {
+      obj.overCapAction = overCapActionToJSON(message.overCapAction);
+    }
+    if (message.holdDays !== 0) {
+      obj.holdDays = Math.round(message.holdDays);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OfferRules>, I>>(base?: I): OfferRules {
+    return OfferRules.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfferRules>, I>>(object: I): OfferRules {
+    const message = createBaseOfferRules();
+    message.offerId = object.offerId ?? "";
+    message.timeZone = object.timeZone ?? "";
+    message.caps = object.caps?.map((e) => Cap.fromPartial(e)) || [];
+    message.overCapAction = object.overCapAction ?? 0;
+    message.holdDays = object.holdDays ?? 0;
+    message.updatedAt = object.updatedAt ?? undefined;
     return message;
   },
 };

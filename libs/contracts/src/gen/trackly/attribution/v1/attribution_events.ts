@@ -6,7 +6,10 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Attribution } from "./attribution";
+import { wrappers } from "protobufjs";
+import { Timestamp } from "../../../google/protobuf/timestamp";
+import { Money } from "../../common/v1/money";
+import { Attribution, OfferRules } from "./attribution";
 
 export const protobufPackage = "trackly.attribution.v1";
 
@@ -50,7 +53,61 @@ export interface AttributionCorrected {
   correctionId: string;
 }
 
+/**
+ * ConversionParked is published on subject trackly.attribution.v1.ConversionParked when a conversion naming a click
+ * attribution does not know yet is parked (outcome PENDING) instead of decided.
+ */
+export interface ConversionParked {
+  /** The partner. */
+  partnerId: string;
+  /** The partner's conversion id. */
+  conversionId: string;
+  /** The click id it names. */
+  clickId: string;
+  /** The conversion's payout. */
+  payout:
+    | Money
+    | undefined;
+  /** When it was parked. */
+  parkedAt:
+    | Date
+    | undefined;
+  /** When it is settled UNKNOWN_CLICK_ID unless its click arrives first. */
+  horizonAt: Date | undefined;
+}
+
+/**
+ * ConversionSettled is published on subject trackly.attribution.v1.ConversionSettled when a parked conversion is
+ * decided: its click arrived (or tracking knew it), or its horizon passed (UNKNOWN_CLICK_ID).
+ */
+export interface ConversionSettled {
+  /** The decision it got (also published as ConversionAttributed / ConversionUnattributed). */
+  attribution:
+    | Attribution
+    | undefined;
+  /** True when the horizon passed without the click: the decision is UNKNOWN_CLICK_ID. */
+  expired: boolean;
+}
+
+/**
+ * OfferRulesChanged is published on subject trackly.attribution.v1.OfferRulesChanged when an offer's caps or hold
+ * period are set.
+ */
+export interface OfferRulesChanged {
+  /** The rules now in force. */
+  rules: OfferRules | undefined;
+}
+
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
+
+wrappers[".google.protobuf.Timestamp"] = {
+  fromObject(value: Date) {
+    return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
+  },
+  toObject(message: { seconds: number; nanos: number }) {
+    return new Date(message.seconds * 1000 + message.nanos / 1e6);
+  },
+} as any;
 
 function createBaseConversionAttributed(): ConversionAttributed {
   return { attribution: undefined };
@@ -315,6 +372,333 @@ export const AttributionCorrected: MessageFns<AttributionCorrected> = {
   },
 };
 
+function createBaseConversionParked(): ConversionParked {
+  return { partnerId: "", conversionId: "", clickId: "", payout: undefined, parkedAt: undefined, horizonAt: undefined };
+}
+
+export const ConversionParked: MessageFns<ConversionParked> = {
+  encode(message: ConversionParked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.conversionId !== "") {
+      writer.uint32(18).string(message.conversionId);
+    }
+    if (message.clickId !== "") {
+      writer.uint32(26).string(message.clickId);
+    }
+    if (message.payout !== undefined) {
+      Money.encode(message.payout, writer.uint32(34).fork()).join();
+    }
+    if (message.parkedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.parkedAt), writer.uint32(42).fork()).join();
+    }
+    if (message.horizonAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.horizonAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionParked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionParked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.conversionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clickId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.payout = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parkedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.horizonAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionParked {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      conversionId: isSet(object.conversionId)
+        ? globalThis.String(object.conversionId)
+        : isSet(object.conversion_id)
+        ? globalThis.String(object.conversion_id)
+        : "",
+      clickId: isSet(object.clickId)
+        ? globalThis.String(object.clickId)
+        : isSet(object.click_id)
+        ? globalThis.String(object.click_id)
+        : "",
+      payout: isSet(object.payout) ? Money.fromJSON(object.payout) : undefined,
+      parkedAt: isSet(object.parkedAt)
+        ? fromJsonTimestamp(object.parkedAt)
+        : isSet(object.parked_at)
+        ? fromJsonTimestamp(object.parked_at)
+        : undefined,
+      horizonAt: isSet(object.horizonAt)
+        ? fromJsonTimestamp(object.horizonAt)
+        : isSet(object.horizon_at)
+        ? fromJsonTimestamp(object.horizon_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ConversionParked): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.conversionId !== "") {
+      obj.conversionId = message.conversionId;
+    }
+    if (message.clickId !== "") {
+      obj.clickId = message.clickId;
+    }
+    if (message.payout !== undefined) {
+      obj.payout = Money.toJSON(message.payout);
+    }
+    if (message.parkedAt !== undefined) {
+      obj.parkedAt = message.parkedAt.toISOString();
+    }
+    if (message.horizonAt !== undefined) {
+      obj.horizonAt = message.horizonAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionParked>, I>>(base?: I): ConversionParked {
+    return ConversionParked.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionParked>, I>>(object: I): ConversionParked {
+    const message = createBaseConversionParked();
+    message.partnerId = object.partnerId ?? "";
+    message.conversionId = object.conversionId ?? "";
+    message.clickId = object.clickId ?? "";
+    message.payout = (object.payout !== undefined && object.payout !== null)
+      ? Money.fromPartial(object.payout)
+      : undefined;
+    message.parkedAt = object.parkedAt ?? undefined;
+    message.horizonAt = object.horizonAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseConversionSettled(): ConversionSettled {
+  return { attribution: undefined, expired: false };
+}
+
+export const ConversionSettled: MessageFns<ConversionSettled> = {
+  encode(message: ConversionSettled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attribution !== undefined) {
+      Attribution.encode(message.attribution, writer.uint32(10).fork()).join();
+    }
+    if (message.expired !== false) {
+      writer.uint32(16).bool(message.expired);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionSettled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionSettled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attribution = Attribution.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expired = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionSettled {
+    return {
+      attribution: isSet(object.attribution) ? Attribution.fromJSON(object.attribution) : undefined,
+      expired: isSet(object.expired) ? globalThis.Boolean(object.expired) : false,
+    };
+  },
+
+  toJSON(message: ConversionSettled): unknown {
+    const obj: any = {};
+    if (message.attribution !== undefined) {
+      obj.attribution = Attribution.toJSON(message.attribution);
+    }
+    if (message.expired !== false) {
+      obj.expired = message.expired;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionSettled>, I>>(base?: I): ConversionSettled {
+    return ConversionSettled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionSettled>, I>>(object: I): ConversionSettled {
+    const message = createBaseConversionSettled();
+    message.attribution = (object.attribution !== undefined && object.attribution !== null)
+      ? Attribution.fromPartial(object.attribution)
+      : undefined;
+    message.expired = object.expired ?? false;
+    return message;
+  },
+};
+
+function createBaseOfferRulesChanged(): OfferRulesChanged {
+  return { rules: undefined };
+}
+
+export const OfferRulesChanged: MessageFns<OfferRulesChanged> = {
+  encode(message: OfferRulesChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rules !== undefined) {
+      OfferRules.encode(message.rules, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OfferRulesChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOfferRulesChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules = OfferRules.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OfferRulesChanged {
+    return { rules: isSet(object.rules) ? OfferRules.fromJSON(object.rules) : undefined };
+  },
+
+  toJSON(message: OfferRulesChanged): unknown {
+    const obj: any = {};
+    if (message.rules !== undefined) {
+      obj.rules = OfferRules.toJSON(message.rules);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OfferRulesChanged>, I>>(base?: I): OfferRulesChanged {
+    return OfferRulesChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OfferRulesChanged>, I>>(object: I): OfferRulesChanged {
+    const message = createBaseOfferRulesChanged();
+    message.rules = (object.rules !== undefined && object.rules !== null)
+      ? OfferRules.fromPartial(object.rules)
+      : undefined;
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -326,6 +710,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

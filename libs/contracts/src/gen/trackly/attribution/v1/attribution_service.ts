@@ -13,7 +13,13 @@ import { Observable } from "rxjs";
 import { Timestamp } from "../../../google/protobuf/timestamp";
 import { ConversionStatus, conversionStatusFromJSON, conversionStatusToJSON } from "../../common/v1/conversion_status";
 import { Money } from "../../common/v1/money";
-import { Attribution, UnattributedReason, unattributedReasonFromJSON, unattributedReasonToJSON } from "./attribution";
+import {
+  Attribution,
+  OfferRules,
+  UnattributedReason,
+  unattributedReasonFromJSON,
+  unattributedReasonToJSON,
+} from "./attribution";
 
 export const protobufPackage = "trackly.attribution.v1";
 
@@ -276,6 +282,30 @@ export interface ReattributeResponse {
   changes: ReattributionChange[];
   /** Rule-set version the re-run used. */
   ruleVersion: string;
+}
+
+/** SetOfferRulesRequest carries the offer's new rules. */
+export interface SetOfferRulesRequest {
+  /** The rules (offer_id required; updated_at is ignored). */
+  rules: OfferRules | undefined;
+}
+
+/** SetOfferRulesResponse returns the rules as stored. */
+export interface SetOfferRulesResponse {
+  /** The rules, with updated_at. */
+  rules: OfferRules | undefined;
+}
+
+/** GetOfferRulesRequest names the offer. */
+export interface GetOfferRulesRequest {
+  /** The offer. */
+  offerId: string;
+}
+
+/** GetOfferRulesResponse returns the offer's rules. */
+export interface GetOfferRulesResponse {
+  /** The rules (no caps and no hold when none were set; updated_at then unset). */
+  rules: OfferRules | undefined;
 }
 
 export const TRACKLY_ATTRIBUTION_V1_PACKAGE_NAME = "trackly.attribution.v1";
@@ -2264,6 +2294,286 @@ export const ReattributeResponse: MessageFns<ReattributeResponse> = {
   },
 };
 
+function createBaseSetOfferRulesRequest(): SetOfferRulesRequest {
+  return { rules: undefined };
+}
+
+export const SetOfferRulesRequest: MessageFns<SetOfferRulesRequest> = {
+  encode(message: SetOfferRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rules !== undefined) {
+      OfferRules.encode(message.rules, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetOfferRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetOfferRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules = OfferRules.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetOfferRulesRequest {
+    return { rules: isSet(object.rules) ? OfferRules.fromJSON(object.rules) : undefined };
+  },
+
+  toJSON(message: SetOfferRulesRequest): unknown {
+    const obj: any = {};
+    if (message.rules !== undefined) {
+      obj.rules = OfferRules.toJSON(message.rules);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetOfferRulesRequest>, I>>(base?: I): SetOfferRulesRequest {
+    return SetOfferRulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetOfferRulesRequest>, I>>(object: I): SetOfferRulesRequest {
+    const message = createBaseSetOfferRulesRequest();
+    message.rules = (object.rules !== undefined && object.rules !== null)
+      ? OfferRules.fromPartial(object.rules)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetOfferRulesResponse(): SetOfferRulesResponse {
+  return { rules: undefined };
+}
+
+export const SetOfferRulesResponse: MessageFns<SetOfferRulesResponse> = {
+  encode(message: SetOfferRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rules !== undefined) {
+      OfferRules.encode(message.rules, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetOfferRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetOfferRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules = OfferRules.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetOfferRulesResponse {
+    return { rules: isSet(object.rules) ? OfferRules.fromJSON(object.rules) : undefined };
+  },
+
+  toJSON(message: SetOfferRulesResponse): unknown {
+    const obj: any = {};
+    if (message.rules !== undefined) {
+      obj.rules = OfferRules.toJSON(message.rules);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetOfferRulesResponse>, I>>(base?: I): SetOfferRulesResponse {
+    return SetOfferRulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetOfferRulesResponse>, I>>(object: I): SetOfferRulesResponse {
+    const message = createBaseSetOfferRulesResponse();
+    message.rules = (object.rules !== undefined && object.rules !== null)
+      ? OfferRules.fromPartial(object.rules)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOfferRulesRequest(): GetOfferRulesRequest {
+  return { offerId: "" };
+}
+
+export const GetOfferRulesRequest: MessageFns<GetOfferRulesRequest> = {
+  encode(message: GetOfferRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offerId !== "") {
+      writer.uint32(10).string(message.offerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOfferRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOfferRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOfferRulesRequest {
+    return {
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetOfferRulesRequest): unknown {
+    const obj: any = {};
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOfferRulesRequest>, I>>(base?: I): GetOfferRulesRequest {
+    return GetOfferRulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOfferRulesRequest>, I>>(object: I): GetOfferRulesRequest {
+    const message = createBaseGetOfferRulesRequest();
+    message.offerId = object.offerId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetOfferRulesResponse(): GetOfferRulesResponse {
+  return { rules: undefined };
+}
+
+export const GetOfferRulesResponse: MessageFns<GetOfferRulesResponse> = {
+  encode(message: GetOfferRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rules !== undefined) {
+      OfferRules.encode(message.rules, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOfferRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOfferRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules = OfferRules.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOfferRulesResponse {
+    return { rules: isSet(object.rules) ? OfferRules.fromJSON(object.rules) : undefined };
+  },
+
+  toJSON(message: GetOfferRulesResponse): unknown {
+    const obj: any = {};
+    if (message.rules !== undefined) {
+      obj.rules = OfferRules.toJSON(message.rules);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOfferRulesResponse>, I>>(base?: I): GetOfferRulesResponse {
+    return GetOfferRulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOfferRulesResponse>, I>>(object: I): GetOfferRulesResponse {
+    const message = createBaseGetOfferRulesResponse();
+    message.rules = (object.rules !== undefined && object.rules !== null)
+      ? OfferRules.fromPartial(object.rules)
+      : undefined;
+    return message;
+  },
+};
+
 /** AttributionService decides which click, message and offer a conversion is credited to. */
 
 export interface AttributionServiceClient {
@@ -2296,6 +2606,17 @@ export interface AttributionServiceClient {
    */
 
   reattribute(request: ReattributeRequest, metadata?: Metadata): Observable<ReattributeResponse>;
+
+  /**
+   * Sets an offer's caps and hold period (replacing what it had) and publishes OfferRulesChanged. Decisions already
+   * made keep their verdict until re-attributed.
+   */
+
+  setOfferRules(request: SetOfferRulesRequest, metadata?: Metadata): Observable<SetOfferRulesResponse>;
+
+  /** Reads an offer's caps and hold period (none set: no caps, no hold). */
+
+  getOfferRules(request: GetOfferRulesRequest, metadata?: Metadata): Observable<GetOfferRulesResponse>;
 }
 
 /** AttributionService decides which click, message and offer a conversion is credited to. */
@@ -2342,6 +2663,23 @@ export interface AttributionServiceController {
     request: ReattributeRequest,
     metadata?: Metadata,
   ): Promise<ReattributeResponse> | Observable<ReattributeResponse> | ReattributeResponse;
+
+  /**
+   * Sets an offer's caps and hold period (replacing what it had) and publishes OfferRulesChanged. Decisions already
+   * made keep their verdict until re-attributed.
+   */
+
+  setOfferRules(
+    request: SetOfferRulesRequest,
+    metadata?: Metadata,
+  ): Promise<SetOfferRulesResponse> | Observable<SetOfferRulesResponse> | SetOfferRulesResponse;
+
+  /** Reads an offer's caps and hold period (none set: no caps, no hold). */
+
+  getOfferRules(
+    request: GetOfferRulesRequest,
+    metadata?: Metadata,
+  ): Promise<GetOfferRulesResponse> | Observable<GetOfferRulesResponse> | GetOfferRulesResponse;
 }
 
 export function AttributionServiceControllerMethods() {
@@ -2352,6 +2690,8 @@ export function AttributionServiceControllerMethods() {
       "explainConversion",
       "listAttributions",
       "reattribute",
+      "setOfferRules",
+      "getOfferRules",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -2437,6 +2777,31 @@ export const AttributionServiceService = {
     responseSerialize: (value: ReattributeResponse): Buffer => Buffer.from(ReattributeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReattributeResponse => ReattributeResponse.decode(value),
   },
+  /**
+   * Sets an offer's caps and hold period (replacing what it had) and publishes OfferRulesChanged. Decisions already
+   * made keep their verdict until re-attributed.
+   */
+  setOfferRules: {
+    path: "/trackly.attribution.v1.AttributionService/SetOfferRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetOfferRulesRequest): Buffer => Buffer.from(SetOfferRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetOfferRulesRequest => SetOfferRulesRequest.decode(value),
+    responseSerialize: (value: SetOfferRulesResponse): Buffer =>
+      Buffer.from(SetOfferRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetOfferRulesResponse => SetOfferRulesResponse.decode(value),
+  },
+  /** Reads an offer's caps and hold period (none set: no caps, no hold). */
+  getOfferRules: {
+    path: "/trackly.attribution.v1.AttributionService/GetOfferRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOfferRulesRequest): Buffer => Buffer.from(GetOfferRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOfferRulesRequest => GetOfferRulesRequest.decode(value),
+    responseSerialize: (value: GetOfferRulesResponse): Buffer =>
+      Buffer.from(GetOfferRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOfferRulesResponse => GetOfferRulesResponse.decode(value),
+  },
 } as const;
 
 export interface AttributionServiceServer extends UntypedServiceImplementation {
@@ -2457,6 +2822,13 @@ export interface AttributionServiceServer extends UntypedServiceImplementation {
    * AttributionCorrected (cause "reattribution") for each one that changed.
    */
   reattribute: handleUnaryCall<ReattributeRequest, ReattributeResponse>;
+  /**
+   * Sets an offer's caps and hold period (replacing what it had) and publishes OfferRulesChanged. Decisions already
+   * made keep their verdict until re-attributed.
+   */
+  setOfferRules: handleUnaryCall<SetOfferRulesRequest, SetOfferRulesResponse>;
+  /** Reads an offer's caps and hold period (none set: no caps, no hold). */
+  getOfferRules: handleUnaryCall<GetOfferRulesRequest, GetOfferRulesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,149 @@
+/**
+ * Live conversions a batch at a time, on real Postgres and NATS: a backlog published while attribution is stopped
+ * reaches its consumers as one pull, and the batch's edge cases hold — the same conversion twice in the batch (two
+ * event ids), an event already applied (its processed-event record exists), a poison event in the middle, a twin
+ * credited earlier in the same batch, a conversion whose click is only further down the clicks stream (parked if its
+ * batch runs first, then settled by the clicks batch) — with one decision and one event per conversion, in order.
+ */
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { RunningService } from '@trackly/app-shell';
+import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
+import { Events, EventType, Streams } from '@trackly/messaging';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { Click, ClickClass, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { attributionMigrations } from '../src/migrations';
+import { loadAttributionConfig } from '../src/attribution.config';
+import { migrateAttribution, startAttribution } from '../src/attribution.app';
+
+jest.setTimeout(60_000);
+
+const T0 = new Date('2026-06-01T10:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const log = process.env.TEST_LOG_LEVEL ?? 'warn';
+/** Attribution's durable consumer of ingest's stream (MessagingModule names it service-stream). */
+const INGEST_DURABLE = `attribution-${Streams.ingest.name.toLowerCase().replace(/_/g, '-')}`;
+
+describe('attribution consumers, a batch at a time', () => {
+  const clock = new ManualClock(at(MS_PER_DAY));
+  let db: TestDatabase;
+  let prefix: string;
+  let nc: NatsConnection;
+  let pg: Client;
+  let app: RunningService | undefined;
+
+  async function start() {
+    app = await startAttribution(
+      loadAttributionConfig({
+        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, ATTRIBUTION_HOST: '127.0.0.1',
+        ATTRIBUTION_GRPC_PORT: String(await freePort()), TRACKING_GRPC_URL: `127.0.0.1:${await freePort()}`, LOG_LEVEL: log,
+        // Long enough that nothing parked is settled by the timer during the test: the clicks batch must do it.
+        ATTRIBUTION_PARK_HORIZON_SECONDS: '3600',
+      }),
+      { clock },
+    );
+  }
+
+  async function publish<T>(type: EventType<T>, payload: T, msgID: string) {
+    await jetstream(nc).publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
+  }
+
+  const click = (clickId: string, ms: number): Click =>
+    Click.fromPartial({
+      clickId, messageId: `m-${clickId}`, contactId: 'ann', offerId: 'o1', campaignId: 'camp', creativeId: 'cr', clickedAt: at(ms),
+      clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true,
+    });
+
+  const conversion = (conversionId: string, clickId: string, ms: number, micros = '5000000'): Conversion =>
+    Conversion.fromPartial({
+      id: `ref-${conversionId}`, partnerId: 'tune', conversionId, clickId, payout: { currencyCode: 'USD', amountMicros: micros },
+      status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: at(ms), receivedAt: at(ms), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
+    });
+
+  beforeAll(async () => {
+    prefix = testNatsPrefix();
+    db = await createTestDatabase('attribution', attributionMigrations, (u) => migrateAttribution(u).then(() => undefined));
+    nc = await connect({ servers: testInfra().natsUrl });
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    // A first start creates the streams and the durable consumers; then the backlog builds while it is stopped.
+    await start();
+    await app!.close();
+    app = undefined;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await pg?.end();
+    await nc?.close();
+    await db?.drop();
+    await deleteNatsPrefix(prefix);
+  });
+
+  it('applies a backlog with repeats, an applied event, a poison event and twins: one decision and one event per conversion', async () => {
+    await publish(Events.OfferUpserted, { offer: Offer.fromPartial({ offerId: 'o1', name: 'o1', clickWindowDays: 30, updatedAt: T0 }) }, 'offer-1');
+    await publish(Events.ClickRecorded, { click: click('k1', 0) }, 'click-k1');
+    await publish(Events.ClickRecorded, { click: click('k2', 60_000) }, 'click-k2');
+
+    const sale = conversion('sale', 'k2', 3_600_000);
+    await publish(Events.ConversionReceived, { conversion: sale }, 'evt-sale-1');
+    await publish(Events.ConversionReceived, { conversion: sale }, 'evt-sale-2'); // the same conversion again, another event id
+    await publish(Events.ConversionReceived, { conversion: conversion('twin', 'k2', 3_600_000 + 400) }, 'evt-twin'); // same sale, new dedupe key
+    await publish(Events.ConversionReceived, { conversion: undefined }, 'evt-poison'); // a poison event in the middle
+    await publish(Events.ConversionReceived, { conversion: conversion('applied', 'k1', 7_200_000) }, 'evt-applied');
+    await publish(Events.ConversionReceived, { conversion: conversion('early', 'k3', 7_200_000, '7000000') }, 'evt-early'); // click not seen yet
+    await publish(Events.ConversionReceived, { conversion: conversion('other', 'k1', 10_800_000, '9000000') }, 'evt-other');
+    await publish(Events.ClickRecorded, { click: click('k3', 3_000_000) }, 'click-k3'); // on the clicks stream: its own batch
+    // evt-applied was applied before (say, by a replica that committed and died before acking): only acknowledged now.
+    expect((await pg.query(`SELECT 1 FROM "attribution".processed_events`)).rows).toEqual([]); // the backlog is whole
+    await pg.query(`INSERT INTO "attribution".processed_events (consumer, event_id) VALUES ($1, 'evt-applied')`, [INGEST_DURABLE]);
+
+    await start();
+    const decided = await eventually(async () => {
+      const rows = (await pg.query(`SELECT conversion_id, outcome, reason, credited_click_id FROM "attribution".decisions ORDER BY conversion_id`)).rows;
+      return rows.length === 4 ? rows : undefined;
+    }, 30_000);
+    expect(decided).toEqual([
+      { conversion_id: 'early', outcome: 'ATTRIBUTED', reason: null, credited_click_id: 'k1' },
+      { conversion_id: 'other', outcome: 'ATTRIBUTED', reason: null, credited_click_id: 'k1' },
+      { conversion_id: 'sale', outcome: 'ATTRIBUTED', reason: null, credited_click_id: 'k1' },
+      { conversion_id: 'twin', outcome: 'UNATTRIBUTED', reason: 'DUPLICATE', credited_click_id: null },
+    ]);
+    // The applied event was not applied again; the poison one is waiting for redelivery or the dead letters.
+    expect((await pg.query(`SELECT 1 FROM "attribution".decisions WHERE conversion_id = 'applied'`)).rows).toHaveLength(0);
+    expect((await pg.query(`SELECT 1 FROM "attribution".parked_conversions`)).rows).toHaveLength(0);
+    // One event per decision, in the order the decisions were made (the parked one last, when its click came).
+    const outbox = (await pg.query(`SELECT subject, payload FROM "attribution".outbox ORDER BY seq`)).rows;
+    const ids = outbox.map((o) =>
+      (o.subject === Events.ConversionAttributed.subject ? Events.ConversionAttributed : Events.ConversionUnattributed).codec.decode(o.payload).attribution!.conversionId,
+    );
+    expect([...ids].sort()).toEqual(['early', 'other', 'sale', 'twin']);
+    expect(ids.indexOf('sale')).toBeLessThan(ids.indexOf('twin'));
+    expect(ids.indexOf('twin')).toBeLessThan(ids.indexOf('other'));
+  });
+
+  it("credits view-through from a postback's message id, applies the offer's default payout, keeps test and source", async () => {
+    await publish(
+      Events.OfferUpserted,
+      { offer: Offer.fromPartial({ offerId: 'o2', name: 'o2', viewThroughWindowDays: 3, defaultPayout: { currencyCode: 'USD', amountMicros: '12000000' }, updatedAt: T0 }) },
+      'offer-2',
+    );
+    await publish(Events.MessageSent, { messageId: 'm-view', contactId: 'bea', offerId: 'o2', campaignId: 'camp', creativeId: 'cr', sentAt: at(0), phoneMasked: '' }, 'sent-m-view');
+    const viewed = Conversion.fromPartial({
+      ...conversion('view', '', 3_600_000), messageId: 'm-view', payout: { currencyCode: 'USD', amountMicros: '0' }, payoutAbsent: true, test: true,
+    });
+    // After the offer and the send on the tracking stream, so the view is known when it is decided.
+    await eventually(async () => (await pg.query(`SELECT 1 FROM "attribution".sends WHERE message_id = 'm-view'`)).rows.length > 0, 15_000);
+    await publish(Events.ConversionReceived, { conversion: viewed }, 'evt-view');
+    const row = await eventually(async () => (await pg.query(`SELECT * FROM "attribution".decisions WHERE conversion_id = 'view'`)).rows[0], 15_000);
+    expect(row).toMatchObject({
+      outcome: 'ATTRIBUTED', type: 'VIEW_THROUGH', message_id: 'm-view', payout_micros: '12000000', currency: 'USD',
+      payout_defaulted: true, test: true, source: 'INGEST',
+    });
+    expect(row.explanation).toMatch(/default payout of 12(\.0+)? USD applies/);
+  });
+});

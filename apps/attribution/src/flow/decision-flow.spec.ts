@@ -128,7 +128,7 @@ class FakeStore implements DecisionStore {
     for (const x of items) Object.assign(this.db.parked.get(keyOf(x.key))!, { nextAttemptAt: x.nextAttemptAt, lastError: x.error, attempts: this.db.parked.get(keyOf(x.key))!.attempts + 1 });
   }
   async dueParked(now: Date, limit: number) {
-    return [...this.db.parked.values()].filter((p) => p.nextAttemptAt <= now).slice(0, limit).map((p) => ({ partnerId: p.partnerId, conversionId: p.conversionId, clickId: p.clickId }));
+    return [...this.db.parked.values()].filter((p) => p.nextAttemptAt <= now).slice(0, limit).map((p) => ({ partnerId: p.partnerId, conversionId: p.conversionId, clickId: p.clickId, horizonAt: p.horizonAt }));
   }
 }
 
@@ -211,28 +211,28 @@ describe('DecisionFlow', () => {
     expect([...db.decisions.values()].map((d) => d.creditedClickId)).toEqual(['k9', 'k9']);
   });
 
-  it('asks tracking before its transaction (RPC): found clicks are saved and credited, unreachable is UNAVAILABLE', async () => {
+  it('parks an RPC conversion whose click is not projected yet, even one tracking knows, and never calls tracking (RPC)', async () => {
     const { db, tracking, flow } = setup();
+    // The contact's earlier click may still be on its way behind this one: crediting now could credit the wrong click.
     tracking.known.set('kt', click('kt', 0));
-    expect((await flow.attribute(conv('a', 'kt'))).attribution.creditedClickId).toBe('kt');
-    expect(db.clicks.has('kt')).toBe(true);
-    expect(tracking.calls).toEqual(['kt']);
-    tracking.down = true;
-    await expect(flow.attribute(conv('b', 'kx'))).rejects.toMatchObject({ kind: 'UNAVAILABLE' });
-    expect(db.decisions.has(keyOf(conv('b', '')))).toBe(false);
-    expect(db.parked.size).toBe(0);
-    tracking.down = false;
-    // Tracking has no such click: parked until the horizon.
-    expect(await flow.attribute(conv('c', 'kx'))).toMatchObject({ parked: true });
+    expect(await flow.attribute(conv('a', 'kt'))).toMatchObject({ parked: true });
+    expect(db.clicks.has('kt')).toBe(false);
+    expect(tracking.calls).toEqual([]);
+    // Its event arrives: the contact's first click (k0, earlier on the stream) came with it and gets the credit.
+    db.clicks.set('k0', click('k0', -60));
+    db.clicks.set('kt', click('kt', 0));
+    expect(await new FakeUow(db).run((tx) => flow.settleParkedForClicks(tx, ['kt']))).toBe(1);
+    expect(db.decisions.get(keyOf(conv('a', '')))!.creditedClickId).toBe('k0');
   });
 
-  it('sweeps due parked conversions: tracking asked outside the transaction, unknown settled at the horizon, unreachable kept', async () => {
+  it('sweeps due parked conversions: a click only tracking knows waits for its event until the horizon, then is taken from tracking; unknown settles at the horizon; unreachable is kept', async () => {
     const { db, clock, tracking, flow, batch } = setup();
     await batch([conv('a', 'ka'), conv('b', 'kb'), conv('c', 'kc')], { retryNow: true });
     tracking.known.set('ka', click('ka', 0));
-    expect(await flow.sweepParked()).toBe(1);
-    expect(db.decisions.get(keyOf(conv('a', '')))!.creditedClickId).toBe('ka');
-    expect(db.parked.get(keyOf(conv('b', '')))!.attempts).toBe(1);
+    // Before the horizon tracking is not asked: every conversion waits for its click's event.
+    expect(await flow.sweepParked()).toBe(0);
+    expect(tracking.calls).toEqual([]);
+    expect(db.parked.get(keyOf(conv('a', '')))!.attempts).toBe(1);
 
     clock.set(new Date(clock.now().getTime() + HORIZON_MS));
     tracking.down = true;
@@ -240,7 +240,8 @@ describe('DecisionFlow', () => {
     expect(db.parked.get(keyOf(conv('b', '')))!.lastError).toMatch(/unreachable/);
     tracking.down = false;
     clock.set(new Date(clock.now().getTime() + HORIZON_MS));
-    expect(await flow.sweepParked()).toBe(2);
+    expect(await flow.sweepParked()).toBe(3);
+    expect(db.decisions.get(keyOf(conv('a', '')))!.creditedClickId).toBe('ka');
     expect(db.decisions.get(keyOf(conv('b', '')))).toMatchObject({ reason: 'UNKNOWN_CLICK_ID' });
     expect(db.parked.size).toBe(0);
   });

@@ -131,30 +131,16 @@ export class DecisionFlow {
   }
 
   /**
-   * The RPC: a batch of one in its own transaction. A click missing from the projection is asked of tracking
-   * first, with no transaction open; tracking unreachable is UNAVAILABLE (the caller retries), never "unknown".
+   * The RPC: a batch of one in its own transaction. A click missing from the projection parks the conversion
+   * (PENDING), even when tracking knows the click: its event has not arrived, and neither may the contact's earlier
+   * clicks that come before it on the same stream, so crediting now could credit a later click than the first. The
+   * click's event settles it (settleParkedForClicks) moments later.
    */
   async attribute(conv: ConversionToDecide): Promise<AttributeResult> {
-    let fetched: TrackedClick | undefined;
-    if (conv.clickId && isPlausibleClickId(conv.clickId)) {
-      const local = await this.uow.run((tx) => this.reader.findClicks(tx, [conv.clickId]));
-      if (!local.has(conv.clickId)) {
-        fetched = await this.askTracking(conv.clickId);
-      }
-    }
     return this.uow.run(async (tx) => {
-      if (fetched) await this.clicks.saveClicks(tx, [fetched]);
       const [result] = await this.decideWithin(tx, [conv], {});
       return result;
     });
-  }
-
-  private async askTracking(clickId: string): Promise<TrackedClick | undefined> {
-    try {
-      return await this.tracking.getClick(clickId);
-    } catch (e) {
-      throw new DomainError('UNAVAILABLE', `cannot look up click ${clickId} in tracking: ${(e as Error).message}`);
-    }
   }
 
   /**
@@ -305,9 +291,12 @@ export class DecisionFlow {
   }
 
   /**
-   * One pass of the backoff timer over due parked conversions: clicks missing from the projection are asked of
-   * tracking with no transaction open, then one transaction settles the rows still parked (click found, or horizon
-   * passed) and reschedules the others. Tracking unreachable keeps a conversion parked, even past its horizon.
+   * One pass of the backoff timer over due parked conversions. A click in the projection settles its conversion (its
+   * event arrived after the park). A click only tracking knows does not, before the horizon: its event, and the
+   * contact's earlier clicks ahead of it on the stream, are still on their way, and deciding without them could credit
+   * the wrong click; the click's event settles it. At the horizon a click tracking knows is taken from tracking (its
+   * event was lost: best effort, said in the explanation's rule trail) and one it does not know settles as unknown.
+   * Tracking is asked with no transaction open; unreachable keeps a conversion parked, even past its horizon.
    * Returns how many were settled.
    */
   async sweepParked(limit = 100): Promise<number> {
@@ -316,10 +305,11 @@ export class DecisionFlow {
     if (!due.length) return 0;
     const ids = [...new Set(due.map((d) => d.clickId).filter((id) => !!id && isPlausibleClickId(id)))];
     const local = ids.length ? await this.uow.run((tx) => this.reader.findClicks(tx, ids)) : new Map<string, ClickFact>();
+    // Only conversions past their horizon need tracking's answer: the others wait for the click's event either way.
+    const askIds = new Set(due.filter((d) => now.getTime() >= d.horizonAt.getTime()).map((d) => d.clickId).filter((id) => ids.includes(id) && !local.has(id)));
     const fetched: TrackedClick[] = [];
     const unreachable = new Map<string, string>();
-    for (const id of ids) {
-      if (local.has(id)) continue;
+    for (const id of askIds) {
       try {
         const c = await this.tracking.getClick(id);
         if (c) fetched.push(c);
@@ -327,7 +317,6 @@ export class DecisionFlow {
         unreachable.set(id, (e as Error).message);
       }
     }
-    const found = new Set([...local.keys(), ...fetched.map((c) => c.clickId)]);
     return this.uow.run(async (tx) => {
       const rows = await this.store.lockParked(tx, due);
       if (fetched.length) await this.clicks.saveClicks(tx, fetched);
@@ -336,7 +325,7 @@ export class DecisionFlow {
       for (const p of rows) {
         const error = unreachable.get(p.clickId) ?? null;
         const pastHorizon = now.getTime() >= p.horizonAt.getTime();
-        if (found.has(p.clickId) || !isPlausibleClickId(p.clickId) || (pastHorizon && error === null)) settle.push(p);
+        if (local.has(p.clickId) || !isPlausibleClickId(p.clickId) || (pastHorizon && error === null)) settle.push(p);
         else {
           // Past the horizon only an unreachable tracking keeps it parked: try again after the base delay.
           const nextAttemptAt = pastHorizon ? new Date(now.getTime() + this.retryBaseMs) : nextParkAttempt(now, p.attempts + 1, p.horizonAt, this.retryBaseMs);

@@ -184,11 +184,11 @@ export class PgDecisionStore implements DecisionStore {
     );
   }
 
-  async dueParked(now: Date, limit: number): Promise<(ConversionKey & { clickId: string })[]> {
-    const rows: { partner_id: string; conversion_id: string; click_id: string }[] = await this.ds.query(
-      `SELECT partner_id, conversion_id, click_id FROM "attribution".parked_conversions WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
+  async dueParked(now: Date, limit: number): Promise<(ConversionKey & { clickId: string; horizonAt: Date })[]> {
+    const rows: { partner_id: string; conversion_id: string; click_id: string; horizon_at: Date }[] = await this.ds.query(
+      `SELECT partner_id, conversion_id, click_id, horizon_at FROM "attribution".parked_conversions WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
       [now, limit],
     );
-    return rows.map((r) => ({ partnerId: r.partner_id, conversionId: r.conversion_id, clickId: r.click_id }));
+    return rows.map((r) => ({ partnerId: r.partner_id, conversionId: r.conversion_id, clickId: r.click_id, horizonAt: new Date(r.horizon_at) }));
   }
 }

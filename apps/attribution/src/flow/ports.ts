@@ -65,7 +65,7 @@ export interface DecisionStore {
   /** Reschedules parked conversions not settled by this attempt. */
   reschedule(tx: Tx, items: { key: ConversionKey; nextAttemptAt: Date; error: string | null }[]): Promise<void>;
   /** Parked conversions due at `now` (key and click id), oldest due first; read outside any transaction. */
-  dueParked(now: Date, limit: number): Promise<(ConversionKey & { clickId: string })[]>;
+  dueParked(now: Date, limit: number): Promise<(ConversionKey & { clickId: string; horizonAt: Date })[]>;
 }
 
 /** A click as tracking has it (and the projection stores it). */

@@ -11,7 +11,6 @@
  */
 import { Attribution, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import type { Clock } from '@trackly/kernel';
-import { DomainError } from '@trackly/kernel';
 import { AttributionPolicy, ClickFact, ConversionFacts, Decision, fingerprint, nextParkAttempt, RULE_VERSION } from '../domain/first-click.rules';
 import { CreditLedger, decideInOrder } from '../domain/decide-in-order.rules';
 import type { ConversionToDecide } from '../domain/conversion-input.rules';

@@ -15,7 +15,7 @@ const DIST = path.join(ROOT, 'dist/bench/platform');
 const PROFILE_DIR = path.join(ROOT, 'dist/bench/profiles');
 const mainOf = (app) => path.join(DIST, 'apps', app, 'src/main.js');
 
-/** Compiles the five apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
+/** Compiles the apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
 function build() {
   const t = Date.now();
   fs.rmSync(DIST, { recursive: true, force: true });
@@ -27,7 +27,7 @@ function build() {
     console.warn('bench build: tsc reported type errors (see above); running what it emitted');
   }
   execFileSync(bin('tsc-alias'), ['-p', 'bench/tsconfig.apps.json'], { cwd: ROOT, stdio: 'inherit' });
-  for (const app of ['tracking', 'ingest', 'attribution', 'reporting', 'gateway']) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
+  for (const app of ['tracking', 'ingest', 'attribution', 'reporting', 'delivery', 'gateway']) if (!fs.existsSync(mainOf(app))) throw new Error(`bench build: ${mainOf(app)} is missing`);
   console.log(`built the apps into ${path.relative(ROOT, DIST)} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }
 
@@ -88,7 +88,7 @@ function peakRssMb(pid) {
 async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 'bench', env = {} }) {
   const host = '127.0.0.1';
   const p = {};
-  for (const k of ['tGrpc', 'tHttp', 'iGrpc', 'iHttp', 'aGrpc', 'rGrpc', 'gHttp']) p[k] = await freePort();
+  for (const k of ['tGrpc', 'tHttp', 'iGrpc', 'iHttp', 'aGrpc', 'rGrpc', 'dGrpc', 'gHttp']) p[k] = await freePort();
   const common = { ...process.env, DATABASE_URL: databaseUrl, NATS_URL, NATS_PREFIX: prefix, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...env };
   const specs = {
     tracking: {
@@ -110,15 +110,21 @@ async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 
       env: { REPORTING_HOST: host, REPORTING_GRPC_PORT: `${p.rGrpc}`, METRICS_PORT: '0' },
       ready: () => grpcServing(`${host}:${p.rGrpc}`),
     },
+    delivery: {
+      // The benches' receivers listen on 127.0.0.1: the SSRF guard would refuse them.
+      env: { DELIVERY_HOST: host, DELIVERY_GRPC_PORT: `${p.dGrpc}`, METRICS_PORT: '0', DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true' },
+      ready: () => grpcServing(`${host}:${p.dGrpc}`),
+    },
     gateway: {
       env: { GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${p.gHttp}`,
         // No API keys: /api is open, as in local development (key checks are not what this measures).
         REPORTING_GRPC_URL: `${host}:${p.rGrpc}`,
-        INGEST_GRPC_URL: `${host}:${p.iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}` },
+        INGEST_GRPC_URL: `${host}:${p.iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${p.aGrpc}`, TRACKING_GRPC_URL: `${host}:${p.tGrpc}`,
+        DELIVERY_GRPC_URL: `${host}:${p.dGrpc}` },
       ready: async () => (await fetch(`http://${host}:${p.gHttp}/healthz`)).ok,
     },
   };
-  const order = ['tracking', 'ingest', 'attribution', 'reporting', 'gateway'].filter((n) => names.includes(n));
+  const order = ['tracking', 'ingest', 'attribution', 'reporting', 'delivery', 'gateway'].filter((n) => names.includes(n));
   const running = [];
   const stop = async () => {
     const memory = {};
@@ -152,6 +158,7 @@ async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 
     ingestHttp: `http://${host}:${p.iHttp}`,
     attributionGrpc: `${host}:${p.aGrpc}`,
     reportingGrpc: `${host}:${p.rGrpc}`,
+    deliveryGrpc: `${host}:${p.dGrpc}`,
     gatewayHttp: `http://${host}:${p.gHttp}`,
     pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])),
     /** Peak RSS so far per app (MB). */

@@ -29,7 +29,8 @@ interface Claimed {
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
   body: string;
-  macros: MacroValues;
+  /** Only for postback templates (a webhook sends the stored body). */
+  macros: MacroValues | null;
 }
 
 interface Outcome {
@@ -159,7 +160,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
        FROM ranked r, "delivery".endpoints e, "delivery".events ev
        WHERE d.delivery_id = r.delivery_id AND e.endpoint_id = d.endpoint_id AND r.rn <= e.rate_limit_per_second AND ev.event_key = d.event_key
        RETURNING d.delivery_id, d.endpoint_id, d.message_id, d.attempts, d.queued_at, e.kind, e.url, e.timeout_ms, e.rate_limit_per_second,
-         e.secret, e.previous_secret, e.previous_secret_expires_at, ev.body, ev.macros`,
+         e.secret, e.previous_secret, e.previous_secret_expires_at, ev.body,
+         CASE WHEN e.kind = 'POSTBACK_TEMPLATE' THEN ev.macros END AS macros`,
       [this.clock.now(), saturated, limit, LEASE_MARGIN_MS],
     )) as [Claimed[], number];
     return rows[0];
@@ -189,7 +191,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
 
   private request(c: Claimed, at: Date) {
     if (c.kind === 'POSTBACK_TEMPLATE') {
-      return { method: 'GET' as const, url: renderTemplate(c.url, c.macros), headers: { 'user-agent': 'Trackly-Postback/1' }, timeoutMs: c.timeout_ms };
+      return { method: 'GET' as const, url: renderTemplate(c.url, c.macros ?? {}), headers: { 'user-agent': 'Trackly-Postback/1' }, timeoutMs: c.timeout_ms };
     }
     const secrets = [c.secret];
     if (c.previous_secret && c.previous_secret_expires_at && c.previous_secret_expires_at > at) secrets.push(c.previous_secret);

@@ -1,5 +1,5 @@
 /**
- * The real stack for the console's browser specs: the five apps in this process (each with its own database, one
+ * The real stack for the console's browser specs: the six apps in this process (each with its own database, one
  * NATS prefix), the gateway serving the built console, and seed data written through the public interfaces only
  * (catalog and sends over tracking's gRPC, taps on the tracked links over HTTP, a partner registered with ingest and
  * its postbacks sent to the ingest edge).
@@ -24,6 +24,9 @@ import { attributionMigrations } from '../../attribution/src/migrations';
 import { loadReportingConfig } from '../../reporting/src/reporting.config';
 import { migrateReporting, startReporting } from '../../reporting/src/reporting.app';
 import { reportingMigrations } from '../../reporting/src/migrations';
+import { loadDeliveryConfig } from '../../delivery/src/delivery.config';
+import { migrateDelivery, startDelivery } from '../../delivery/src/delivery.app';
+import { deliveryMigrations } from '../../delivery/src/migrations';
 import { loadGatewayConfig } from '../../gateway/src/gateway.config';
 import { startGateway } from '../../gateway/src/gateway.app';
 import { apiKeysJson } from '../../gateway/test/api-key-entries';
@@ -74,8 +77,9 @@ export async function startStack(): Promise<Stack> {
     createTestDatabase('ingest', ingestMigrations, migrate(migrateIngest)),
     createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
     createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
+    createTestDatabase('delivery', deliveryMigrations, migrate(migrateDelivery)),
   ]);
-  const [tGrpc, tHttp, iGrpc, iHttp, aGrpc, rGrpc, gHttp] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const [tGrpc, tHttp, iGrpc, iHttp, aGrpc, rGrpc, gHttp, dGrpc] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
   const host = '127.0.0.1';
   const common = { NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' };
   const apps: RunningService[] = [];
@@ -95,6 +99,10 @@ export async function startStack(): Promise<Stack> {
       ...common, DATABASE_URL: dbs[2].url, ATTRIBUTION_HOST: host, ATTRIBUTION_GRPC_PORT: `${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`, ATTRIBUTION_PARK_HORIZON_SECONDS: '1',
     })));
     apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, REPORTING_HOST: host, REPORTING_GRPC_PORT: `${rGrpc}` })));
+    // The specs' webhook receiver listens on 127.0.0.1.
+    apps.push(await startDelivery(loadDeliveryConfig({
+      ...common, DATABASE_URL: dbs[4].url, DELIVERY_HOST: host, DELIVERY_GRPC_PORT: `${dGrpc}`, DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true', METRICS_PORT: '0',
+    })));
     apps.push(await startGateway(loadGatewayConfig({
       LOG_LEVEL: common.LOG_LEVEL, GATEWAY_HOST: host, GATEWAY_HTTP_PORT: `${gHttp}`, GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
       GATEWAY_API_KEYS: apiKeysJson([
@@ -102,6 +110,7 @@ export async function startStack(): Promise<Stack> {
         { name: 'camp-reader', key: READER_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-spring'] },
       ]),
       REPORTING_GRPC_URL: `${host}:${rGrpc}`, INGEST_GRPC_URL: `${host}:${iGrpc}`, ATTRIBUTION_GRPC_URL: `${host}:${aGrpc}`, TRACKING_GRPC_URL: `${host}:${tGrpc}`,
+      DELIVERY_GRPC_URL: `${host}:${dGrpc}`,
     })));
     const gatewayHttp = `http://${host}:${gHttp}`;
     const seed = await seedData({ trackingGrpc: `${host}:${tGrpc}`, ingestGrpc: `${host}:${iGrpc}`, ingestHttp: `http://${host}:${iHttp}`, gatewayHttp }, clock);

@@ -47,7 +47,8 @@ export class HttpSender {
   private readonly httpsAgent: https.Agent;
 
   constructor(private readonly allowPrivate: boolean, maxSockets = 256) {
-    const opts = { keepAlive: true, maxSockets, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    // As many idle sockets kept as may be busy: a burst that finishes together must not close and reopen connections.
+    const opts = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
     this.httpAgent = new http.Agent(opts);
     this.httpsAgent = new https.Agent(opts);
   }

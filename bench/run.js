@@ -32,6 +32,7 @@ const SCENARIOS = {
   replay: () => [process.execPath, ['bench/replay.bench.js', '--no-build', ...modeFlag, ...prof]],
   backlog: () => [process.execPath, ['bench/backlog.bench.js', '--no-build', ...modeFlag, ...prof]],
   blast: () => [process.execPath, ['bench/blast.bench.js', '--no-build', ...modeFlag, ...prof]],
+  delivery: () => [process.execPath, ['bench/delivery.bench.js', '--no-build', ...modeFlag, ...prof]],
   // Last: its full seed (10 M clicks) is the longest step of the suite.
   reports: () => ['npm', ['run', '--silent', 'bench:reports', '--', ...(MODE === 'full' ? [] : ['--quick'])]],
 };

@@ -1,7 +1,7 @@
 // Types of tools/launcher.js (plain CommonJS so `npm start` runs it unbuilt), for the TypeScript harnesses.
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 
-export type AppName = 'tracking' | 'ingest' | 'attribution' | 'reporting' | 'gateway';
+export type AppName = 'tracking' | 'ingest' | 'attribution' | 'reporting' | 'delivery' | 'gateway';
 export type Ports = Record<AppName, { grpc?: number; http?: number }>;
 export interface AppSpec {
   name: AppName;
@@ -19,6 +19,7 @@ export interface Endpoints {
   ingestHttp: string;
   attributionGrpc: string;
   reportingGrpc: string;
+  deliveryGrpc: string;
   gatewayHttp: string;
 }
 

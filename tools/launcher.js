@@ -20,9 +20,13 @@ const APPS = [
   { name: 'ingest', db: true, ports: { grpc: ['INGEST_GRPC_PORT', 50052], http: ['INGEST_HTTP_PORT', 3002] }, host: 'INGEST_HOST', publicUrl: 'INGEST_PUBLIC_URL', peers: {}, ready: 'http' },
   { name: 'attribution', db: true, ports: { grpc: ['ATTRIBUTION_GRPC_PORT', 50053] }, host: 'ATTRIBUTION_HOST', peers: { TRACKING_GRPC_URL: 'tracking' }, ready: 'grpc' },
   { name: 'reporting', db: true, ports: { grpc: ['REPORTING_GRPC_PORT', 50054] }, host: 'REPORTING_HOST', peers: {}, ready: 'grpc' },
+  { name: 'delivery', db: true, ports: { grpc: ['DELIVERY_GRPC_PORT', 50055] }, host: 'DELIVERY_HOST', peers: {}, ready: 'grpc' },
   {
     name: 'gateway', db: false, ports: { http: ['GATEWAY_HTTP_PORT', 3000] }, host: 'GATEWAY_HOST',
-    peers: { REPORTING_GRPC_URL: 'reporting', INGEST_GRPC_URL: 'ingest', ATTRIBUTION_GRPC_URL: 'attribution', TRACKING_GRPC_URL: 'tracking' }, ready: 'http',
+    peers: {
+      REPORTING_GRPC_URL: 'reporting', INGEST_GRPC_URL: 'ingest', ATTRIBUTION_GRPC_URL: 'attribution', TRACKING_GRPC_URL: 'tracking', DELIVERY_GRPC_URL: 'delivery',
+    },
+    ready: 'http',
   },
 ];
 const NAMES = APPS.map((a) => a.name);

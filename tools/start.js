@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: runs all five apps (built by nx) against DATABASE_URL and NATS_URL, prints where each listens,
+// `npm start`: runs every app (built by nx) against DATABASE_URL and NATS_URL, prints where each listens,
 // and stops them all on Ctrl-C. Each app creates its database schema, runs its migrations and creates its streams.
 'use strict';
 const fs = require('node:fs');
@@ -7,7 +7,7 @@ const readline = require('node:readline');
 const { APPS, defaultPorts, endpoints, appEnv, mainOf, spawnApp, waitReady } = require('./launcher');
 const { checkInfra } = require('./infra-check');
 
-const COLORS = [36, 33, 35, 32, 34];
+const COLORS = [36, 33, 35, 32, 31, 34];
 const color = (i, s) => (process.stdout.isTTY ? `\x1b[${COLORS[i % COLORS.length]}m${s}\x1b[0m` : s);
 
 /** What each app offers a person, on the ports `npm start` uses. */
@@ -15,6 +15,7 @@ function listens(name, ep) {
   switch (name) {
     case 'tracking': return [`gRPC  ${ep.trackingGrpc}`, `HTTP  ${ep.trackingHttp}/c/{code}  (click edge)`];
     case 'ingest': return [`gRPC  ${ep.ingestGrpc}`, `HTTP  ${ep.ingestHttp}/postbacks/{partner}  (partner postbacks)`];
+    case 'delivery': return [`gRPC  ${ep.deliveryGrpc}  (outbound webhooks and postbacks)`];
     case 'gateway': return [`HTTP  ${ep.gatewayHttp}/  (the console; its API under /api, described at /api/openapi.json)`];
     default: return [`gRPC  ${ep[`${name}Grpc`]}`];
   }

@@ -16,7 +16,7 @@ const PROFILE_DIR = path.join(ROOT, 'dist/bench/profiles');
 // The bench's tsc build puts every app under one root (dist/bench/platform/apps/<app>/src), not nx's per-app folders.
 const mainOf = (app) => path.join(DIST, 'apps', app, 'src/main.js');
 
-/** Compiles the five apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
+/** Compiles the apps (and the libs they import) with one tsc run (the benches use the gateway's API, not the console). */
 function build() {
   const t = Date.now();
   fs.rmSync(DIST, { recursive: true, force: true });
@@ -70,6 +70,8 @@ async function startApps(names, { databaseUrl, prefix, cpuProf = false, label = 
     tracking: { TRACKING_BOT_REPEAT_CODES: '0' },
     attribution: { METRICS_PORT: '0' },
     reporting: { METRICS_PORT: '0' },
+    // The bench's receiver listens on 127.0.0.1, which production refuses as a destination.
+    delivery: { METRICS_PORT: '0', DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true' },
   };
   const order = NAMES.filter((n) => names.includes(n));
   const running = [];

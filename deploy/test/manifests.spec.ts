@@ -12,8 +12,8 @@ import { EXTERNAL, K8sObject, modelFor, NetworkModel, Peer, render, selects } fr
 const TREES = ['base', 'overlays/dev', 'overlays/prod'];
 const APPS = deployableApps();
 const EDGES: Record<string, number> = { gateway: 3000, tracking: 3001, ingest: 3002 };
-const GRPC: Record<string, number> = { tracking: 50051, ingest: 50052, attribution: 50053, reporting: 50054 };
-const DB_APPS = ['tracking', 'ingest', 'attribution', 'reporting'];
+const GRPC: Record<string, number> = { tracking: 50051, ingest: 50052, attribution: 50053, reporting: 50054, delivery: 50055 };
+const DB_APPS = ['tracking', 'ingest', 'attribution', 'reporting', 'delivery'];
 const NATS_APPS = DB_APPS;
 
 const rendered = new Map(TREES.map((t) => [t, render(t)]));
@@ -30,7 +30,7 @@ describe.each(TREES)('%s', (tree) => {
   const objects = rendered.get(tree)!;
 
   it('renders the expected objects', () => {
-    expect(APPS).toEqual(['attribution', 'gateway', 'ingest', 'reporting', 'tracking']);
+    expect(APPS).toEqual(['attribution', 'delivery', 'gateway', 'ingest', 'reporting', 'tracking']);
     for (const app of APPS) {
       for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy']) {
         expect(named(tree, kind, app)).toBeDefined();
@@ -200,6 +200,7 @@ describe.each(TREES)('%s', (tree) => {
         ingest: ['gateway'],
         attribution: ['gateway'],
         reporting: ['gateway'],
+        delivery: ['gateway'],
       };
       for (const [to, port] of Object.entries(GRPC)) {
         for (const from of APPS.filter((a) => a !== to)) {
@@ -272,7 +273,7 @@ describe('overlays', () => {
       for (const v of w.spec.template.spec.volumes ?? []) if (v.secret && !v.secret.optional) required.add(v.secret.secretName);
     }
     expect([...required].sort()).toEqual([
-      'attribution-database', 'gateway-api-keys', 'ingest-database', 'reporting-database', 'tracking-database', 'trackly-grpc-auth',
+      'attribution-database', 'delivery-database', 'gateway-api-keys', 'ingest-database', 'reporting-database', 'tracking-database', 'trackly-grpc-auth',
     ]);
     for (const s of required) expect(docs).toContain(s);
   });

@@ -22,9 +22,10 @@ const CONSTRAINTS = [
   { sourceTag: 'scope:attribution', onlyDependOnLibsWithTags: ['scope:shared', 'scope:attribution'] },
   { sourceTag: 'scope:reporting', onlyDependOnLibsWithTags: ['scope:shared', 'scope:reporting'] },
   { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'] },
+  { sourceTag: 'scope:delivery', onlyDependOnLibsWithTags: ['scope:shared', 'scope:delivery'] },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
   { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:shared', 'scope:tools'] },
-  { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared', 'scope:tools', 'scope:e2e', 'scope:tracking', 'scope:ingest', 'scope:attribution', 'scope:reporting', 'scope:gateway'] },
+  { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared', 'scope:tools', 'scope:e2e', 'scope:tracking', 'scope:ingest', 'scope:attribution', 'scope:reporting', 'scope:gateway', 'scope:delivery'] },
 ];
 
 function loadProjects() {

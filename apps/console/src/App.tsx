@@ -15,6 +15,7 @@ const OffersScreen = lazy(() => import('./screens/Offers'));
 const PartnersScreen = lazy(() => import('./screens/Partners'));
 const PartnerScreen = lazy(() => import('./screens/Partner'));
 const OperationsScreen = lazy(() => import('./screens/Operations'));
+const WebhooksScreen = lazy(() => import('./screens/Webhooks'));
 
 const NAV: [string, string][] = [
   ['/', 'Overview'],
@@ -24,6 +25,7 @@ const NAV: [string, string][] = [
   ['/offers', 'Offers'],
   ['/partners', 'Partners'],
   ['/operations', 'Operations'],
+  ['/webhooks', 'Webhooks'],
 ];
 
 const ZONES = ['UTC', 'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles', 'Europe/London', 'Europe/Paris', 'Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Tokyo', 'Australia/Sydney'];
@@ -77,6 +79,7 @@ export function App() {
               <Route path="/partners" component={PartnersScreen} />
               <Route path="/partners/:id">{(p) => <PartnerScreen id={p.id} />}</Route>
               <Route path="/operations" component={OperationsScreen} />
+              <Route path="/webhooks" component={WebhooksScreen} />
               <Route>
                 <Page title="Page not found">
                   <p>

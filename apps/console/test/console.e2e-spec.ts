@@ -1,16 +1,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { eventually } from '@trackly/testing';
 import { ADMIN_KEY, READER_KEY, Stack, startStack } from './stack';
 import { ARTEFACTS, axeViolations, launchChromium, shot } from './browser';
+import { verify } from '../../delivery/src/domain/webhook-signing';
 
 /**
- * The console in headless Chromium against the real stack (five apps, real Postgres and NATS, data seeded through
+ * The console in headless Chromium against the real stack (six apps, real Postgres and NATS, data seeded through
  * the public interfaces): every screen renders with data and passes axe-core without serious or critical
  * violations; the partner manager's journey (create a partner, copy its TUNE template, send a test postback, find it
  * under Conversions, open its explanation); an offer's window edited and re-attribution's dry-run diff; a CSV upload
- * with a bad row. Screenshots of each screen go to dist/console-e2e/.
+ * with a bad row; a webhook endpoint added (secret shown once), a credited conversion delivered to a receiver that
+ * verifies its signature, then redelivered from the log under the same id. Screenshots of each screen go to dist/console-e2e/.
  */
 describe('console (headless Chromium, real stack)', () => {
   jest.setTimeout(90_000);
@@ -40,6 +44,23 @@ describe('console (headless Chromium, real stack)', () => {
     writeFileSync(path.join(ARTEFACTS, 'measurements.json'), JSON.stringify(measured, null, 2));
     await browser?.close();
     await stack?.stop();
+    receiver.closeAllConnections();
+    receiver.close();
+  });
+
+  // A customer's webhook receiver: keeps what verifies against the secret the console showed, refuses the rest.
+  const hooks: { id: string; body: { type: string; data: { conversion_id: string } } }[] = [];
+  let hookSecret = '';
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const h = { id: String(req.headers['webhook-id']), timestamp: String(req.headers['webhook-timestamp']), signature: String(req.headers['webhook-signature']) };
+      if (!verify(hookSecret, h, body, Math.floor(Date.now() / 1000)).ok) return void res.writeHead(401).end();
+      hooks.push({ id: h.id, body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
   });
 
   const base = () => stack.gatewayHttp;
@@ -210,6 +231,25 @@ describe('console (headless Chromium, real stack)', () => {
     await accessible('06-partners');
   });
 
+  it('Webhooks: adds an endpoint and shows its signing secret once', async () => {
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await heading('Webhooks').waitFor();
+    await page.getByLabel('Endpoint id', { exact: true }).fill('crm');
+    await page.getByLabel('Name', { exact: true }).fill('CRM');
+    await page.getByLabel('URL', { exact: true }).fill(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`);
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const created = page.getByTestId('created-endpoint');
+    await created.waitFor();
+    hookSecret = await created.getByLabel('Signing secret (shown once)', { exact: true }).inputValue();
+    expect(hookSecret).toMatch(/^whsec_/);
+    await page.getByTestId('endpoints').getByRole('cell', { name: 'CRM (crm)' }).waitFor();
+    await accessible('06b-webhooks');
+    // The next journey starts where the partner journey left off.
+    await page.getByRole('link', { name: 'Partners' }).click();
+    await heading('Partners').waitFor();
+  });
+
   it('journey: sends a test postback without typing the token, finds it under Conversions and opens its explanation', async () => {
     await page.getByTestId('partners').getByRole('link', { name: /Acme on TUNE/ }).click();
     await heading('Partner tune-acme').waitFor();
@@ -305,6 +345,19 @@ describe('console (headless Chromium, real stack)', () => {
     await maturity.locator('tbody tr').first().waitFor();
     expect(await maturity.locator('tbody tr').last().locator('th').textContent()).toBe('All sends');
     await accessible('11-operations');
+  });
+
+  it('Webhooks: the credited test conversion reaches the receiver signed; the log shows it and redelivers it under the same id', async () => {
+    const hook = await eventually(async () => hooks.find((x) => x.body.type === 'conversion.attributed'), 30_000);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await heading('Webhooks').waitFor();
+    await page.getByTestId('endpoints').getByRole('button', { name: 'Deliveries' }).click();
+    const log = page.getByTestId('deliveries');
+    await log.getByRole('cell', { name: hook.id }).waitFor();
+    await accessible('06c-webhook-deliveries');
+    const before = hooks.filter((x) => x.id === hook.id).length;
+    await log.getByRole('row', { name: new RegExp(hook.id) }).getByRole('button', { name: 'Redeliver' }).click();
+    await eventually(async () => hooks.filter((x) => x.id === hook.id).length === before + 1, 15_000);
   });
 
   it('fits a 390 px wide phone: no sideways scrolling of the page, tables scroll inside their card', async () => {

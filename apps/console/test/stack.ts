@@ -1,5 +1,5 @@
 /**
- * The real stack for the console's browser specs: the five apps in this process (each with its own database, one
+ * The real stack for the console's browser specs: the six apps in this process (each with its own database, one
  * NATS prefix), the gateway serving the built console, and seed data written through the public interfaces only
  * (catalog and sends over tracking's gRPC, taps on the tracked links over HTTP, a partner registered with ingest and
  * its postbacks sent to the ingest edge).
@@ -26,6 +26,9 @@ import { attributionMigrations } from '../../attribution/src/migrations';
 import { loadReportingConfig } from '../../reporting/src/reporting.config';
 import { migrateReporting, startReporting } from '../../reporting/src/reporting.app';
 import { reportingMigrations } from '../../reporting/src/migrations';
+import { loadDeliveryConfig } from '../../delivery/src/delivery.config';
+import { migrateDelivery, startDelivery } from '../../delivery/src/delivery.app';
+import { deliveryMigrations } from '../../delivery/src/migrations';
 import { loadGatewayConfig } from '../../gateway/src/gateway.config';
 import { startGateway } from '../../gateway/src/gateway.app';
 import { apiKeysJson } from '../../gateway/test/api-key-entries';
@@ -76,6 +79,7 @@ export async function startStack(): Promise<Stack> {
     createTestDatabase('ingest', ingestMigrations, migrate(migrateIngest)),
     createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
     createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
+    createTestDatabase('delivery', deliveryMigrations, migrate(migrateDelivery)),
   ]);
   // The launcher's ports and peers, as `npm start` wires the apps, booted in this process.
   const ports = await allocatePorts();
@@ -92,6 +96,8 @@ export async function startStack(): Promise<Stack> {
     apps.push(await startIngest(loadIngestConfig({ ...common, DATABASE_URL: dbs[1].url, ...appEnv('ingest', ports) })));
     apps.push(await startAttribution(loadAttributionConfig({ ...common, DATABASE_URL: dbs[2].url, ...appEnv('attribution', ports), ATTRIBUTION_PARK_HORIZON_SECONDS: '1' })));
     apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, ...appEnv('reporting', ports) })));
+    // The Webhooks screen's receiver listens on 127.0.0.1, which production refuses as a destination.
+    apps.push(await startDelivery(loadDeliveryConfig({ ...common, DATABASE_URL: dbs[4].url, ...appEnv('delivery', ports), DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true', METRICS_PORT: '0' })));
     apps.push(await startGateway(loadGatewayConfig({
       LOG_LEVEL: common.LOG_LEVEL, ...appEnv('gateway', ports), GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
       GATEWAY_API_KEYS: apiKeysJson([

@@ -15,6 +15,8 @@ export const gatewayConfigShape = {
   INGEST_GRPC_URL: grpcTarget('127.0.0.1:50052'),
   ATTRIBUTION_GRPC_URL: grpcTarget('127.0.0.1:50053'),
   TRACKING_GRPC_URL: grpcTarget('127.0.0.1:50051'),
+  /** Outbound delivery (webhook endpoints); not part of readiness: the console works without it. */
+  DELIVERY_GRPC_URL: grpcTarget('127.0.0.1:50055'),
   /** Deadline of every downstream call (and of each readiness check). */
   GATEWAY_DEADLINE_MS: env.positiveInt(3000),
   /** Deadline of the long operations: a CSV import streamed through, a re-attribution or replay applied. */

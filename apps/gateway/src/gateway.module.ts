@@ -6,6 +6,7 @@ import { ConsoleAssets } from './console/console-assets';
 import { ConsoleHttpController } from './console/console.http.controller';
 import { ConversionsHttpController } from './conversions/conversions.http.controller';
 import { ConversionsService } from './conversions/conversions.service';
+import { DeliveryHttpController } from './delivery/delivery.http.controller';
 import { DownstreamChannels, downstreamProviders } from './downstream/downstream.providers';
 import { ImportStream } from './downstream/import-stream';
 import type { GatewayConfig } from './gateway.config';
@@ -33,6 +34,7 @@ export class GatewayModule {
         PartnersHttpController,
         OffersHttpController,
         OperationsHttpController,
+        DeliveryHttpController,
         GatewayHealthHttpController,
         OpenApiHttpController,
         // Last: its catch-all answers every path no other route took.

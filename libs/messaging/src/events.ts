@@ -3,6 +3,7 @@
  * published on the subject that is its full protobuf name, into the stream of the package that owns it.
  */
 import * as attribution from '@trackly/contracts/attribution/v1/attribution_events';
+import * as delivery from '@trackly/contracts/delivery/v1/delivery_events';
 import * as ingest from '@trackly/contracts/ingest/v1/ingest_events';
 import * as tracking from '@trackly/contracts/tracking/v1/tracking_events';
 
@@ -50,6 +51,7 @@ export const Streams = {
   trackingClicks: stream('TRACKLY_TRACKING_CLICKS_V1', subjectsOf(tracking.protobufPackage, ['ClickRecorded'])),
   ingest: stream('TRACKLY_INGEST_V1', [`${ingest.protobufPackage}.>`]),
   attribution: stream('TRACKLY_ATTRIBUTION_V1', [`${attribution.protobufPackage}.>`]),
+  delivery: stream('TRACKLY_DELIVERY_V1', [`${delivery.protobufPackage}.>`]),
 } as const;
 
 export const Events = {
@@ -66,6 +68,8 @@ export const Events = {
   ConversionParked: event(attribution.protobufPackage, 'ConversionParked', attribution.ConversionParked, Streams.attribution),
   ConversionSettled: event(attribution.protobufPackage, 'ConversionSettled', attribution.ConversionSettled, Streams.attribution),
   OfferRulesChanged: event(attribution.protobufPackage, 'OfferRulesChanged', attribution.OfferRulesChanged, Streams.attribution),
+  EndpointUpserted: event(delivery.protobufPackage, 'EndpointUpserted', delivery.EndpointUpserted, Streams.delivery),
+  EndpointDisabled: event(delivery.protobufPackage, 'EndpointDisabled', delivery.EndpointDisabled, Streams.delivery),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */

@@ -11,7 +11,7 @@ export const METRICS_PATH = '/metrics';
  * app, so that all apps can run side by side on one machine. Only apps without an HTTP server use it (attribution,
  * reporting); in Kubernetes every pod sets METRICS_PORT=9464.
  */
-export const METRICS_PORT_OFFSETS: Record<string, number> = { tracking: 0, ingest: 1, attribution: 2, reporting: 3, gateway: 4 };
+export const METRICS_PORT_OFFSETS: Record<string, number> = { tracking: 0, ingest: 1, attribution: 2, reporting: 3, gateway: 4, delivery: 5 };
 
 export function defaultMetricsPort(service: string): number {
   return 9464 + (METRICS_PORT_OFFSETS[service] ?? 0);

@@ -164,6 +164,18 @@ export function countPostback(partner: string, outcome: string): void {
   postbacks.inc({ partner, outcome });
 }
 
+const deliveryAttempts = new Counter({
+  name: 'delivery_attempts_total',
+  help: 'Outbound delivery attempts (webhooks, postback templates), by endpoint kind and outcome (delivered, retry, failed)',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Counts outbound delivery attempts after their result committed; `kind` and `outcome` are small fixed sets (never endpoint ids or URLs). */
+export function countDeliveryAttempts(kind: string, outcome: string, n = 1): void {
+  deliveryAttempts.inc({ kind, outcome }, n);
+}
+
 const noiseRejected = new Counter({
   name: 'edge_noise_rejected_total',
   help: 'Unauthenticated requests answered 429 by an edge because their source sent too many refused requests',

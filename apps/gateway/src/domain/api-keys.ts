@@ -17,6 +17,8 @@ export const SCOPES = [
   'offers:read',
   'offers:write',
   'operations:write',
+  'webhooks:read',
+  'webhooks:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -24,7 +26,7 @@ export type Scope = (typeof SCOPES)[number];
  * Scopes that act on, or read across, every campaign (partner settings and tokens, test postbacks, the offer catalog's
  * terms, imports, replays, re-attribution): never on a key restricted to some campaigns or offers.
  */
-export const UNRESTRICTED_ONLY_SCOPES: readonly Scope[] = ['partners:read', 'partners:write', 'partners:test', 'offers:write', 'operations:write'];
+export const UNRESTRICTED_ONLY_SCOPES: readonly Scope[] = ['partners:read', 'partners:write', 'partners:test', 'offers:write', 'operations:write', 'webhooks:read', 'webhooks:write'];
 
 export interface ApiKeyGrant {
   /** Who holds it (shown in logs instead of the key). */

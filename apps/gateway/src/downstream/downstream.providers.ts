@@ -1,11 +1,12 @@
 import { Inject, Injectable, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
+import { DeliveryServiceService } from '@trackly/contracts/delivery/v1/delivery_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import type { GatewayConfig } from '../gateway.config';
-import { ATTRIBUTION_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT, TRACKING_CLIENT } from '../gateway.tokens';
+import { ATTRIBUTION_CLIENT, DELIVERY_CLIENT, GATEWAY_CONFIG, INGEST_CLIENT, REPORTING_CLIENT, TRACKING_CLIENT } from '../gateway.tokens';
 import { serviceNameOf } from '@trackly/grpc';
 import { DownstreamHealth } from './downstream-health';
 
@@ -13,6 +14,7 @@ export type ReportingClient = PromiseClient<typeof ReportingServiceService>;
 export type IngestClient = PromiseClient<typeof IngestServiceService>;
 export type AttributionClient = PromiseClient<typeof AttributionServiceService>;
 export type TrackingClient = PromiseClient<typeof TrackingServiceService>;
+export type DeliveryClient = PromiseClient<typeof DeliveryServiceService>;
 
 /** One client (channel) per downstream for the whole process; every call carries GATEWAY_DEADLINE_MS. */
 export const downstreamProviders: Provider[] = [
@@ -41,6 +43,13 @@ export const downstreamProviders: Provider[] = [
       createGrpcClient(TrackingServiceService, c.TRACKING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
   },
   {
+    provide: DELIVERY_CLIENT,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): DeliveryClient =>
+      createGrpcClient(DeliveryServiceService, c.DELIVERY_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
+  },
+  {
+    // Delivery is left out on purpose: webhook administration being down must not take the console out of rotation.
     provide: DownstreamHealth,
     inject: [GATEWAY_CONFIG],
     useFactory: (c: GatewayConfig) =>
@@ -65,6 +74,7 @@ export class DownstreamChannels implements OnApplicationShutdown {
     @Inject(INGEST_CLIENT) private readonly ingest: IngestClient,
     @Inject(ATTRIBUTION_CLIENT) private readonly attribution: AttributionClient,
     @Inject(TRACKING_CLIENT) private readonly tracking: TrackingClient,
+    @Inject(DELIVERY_CLIENT) private readonly delivery: DeliveryClient,
     private readonly health: DownstreamHealth,
   ) {}
 
@@ -73,6 +83,7 @@ export class DownstreamChannels implements OnApplicationShutdown {
     this.ingest.close();
     this.attribution.close();
     this.tracking.close();
+    this.delivery.close();
     this.health.close();
   }
 }

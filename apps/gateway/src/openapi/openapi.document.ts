@@ -53,6 +53,19 @@ const partnerSettings = {
   allowed_sources: { type: 'array', items: { type: 'string' }, description: 'Allow-list: IPs, CIDR, TUNE ranges (192.0.2.0-255); empty = any address' },
 };
 const partnerPath = { name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } };
+const endpointPath = { name: 'endpointId', in: 'path', required: true, schema: { type: 'string' } };
+const endpointSettings = {
+  name: { type: 'string' },
+  kind: { type: 'string', enum: ['webhook', 'postback'], description: 'webhook: signed JSON POST (Standard Webhooks); postback: GET of the URL template' },
+  url: { type: 'string', description: 'Webhook URL, or postback template with macros such as {click_id}, {payout}, {currency}, {status} (docs/delivery.md)' },
+  event_types: { type: 'array', items: { type: 'string', enum: ['conversion.attributed', 'conversion.unattributed', 'conversion.adjusted', 'conversion.reversed', 'click.recorded'] } },
+  campaign_ids: { type: 'array', items: { type: 'string' } },
+  offer_ids: { type: 'array', items: { type: 'string' } },
+  partner_ids: { type: 'array', items: { type: 'string' } },
+  active: { type: 'boolean', default: true },
+  rate_limit_per_second: { type: 'integer', minimum: 1, maximum: 10000, description: 'Default 50' },
+  timeout_ms: { type: 'integer', minimum: 100, maximum: 30000, description: 'Default 10000' },
+};
 const notFound = { 404: { description: 'Unknown id', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } };
 const ok = (schema: string, csv = true) => ({
   200: {
@@ -336,6 +349,62 @@ export const OPENAPI_DOCUMENT = {
     '/healthz': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'The process answers' } } } },
     '/readyz': {
       get: { summary: 'Readiness: every downstream SERVING', security: [], responses: { 200: { description: 'Ready' }, 503: { description: 'A downstream is not serving' } } },
+    },
+    '/api/delivery/endpoints': {
+      get: { summary: 'Outbound webhook and postback endpoints (never a secret)', ...scope('webhooks:read'), responses: { ...okObject('{ endpoints }'), ...errors } },
+      post: {
+        summary: 'Creates an endpoint; the answer holds its signing secret (whsec_...), shown this once',
+        ...scope('webhooks:write'),
+        requestBody: jsonBody({ type: 'object', required: ['endpoint_id', 'kind', 'url', 'event_types'], properties: { endpoint_id: { type: 'string' }, ...endpointSettings } }),
+        responses: { ...okObject('{ endpoint, secret }'), 409: { description: 'The id is taken' }, ...errors },
+      },
+    },
+    '/api/delivery/endpoints/{endpointId}': {
+      get: { summary: 'One endpoint', ...scope('webhooks:read'), parameters: [endpointPath], responses: { ...okObject('{ endpoint }'), ...errors, ...notFound } },
+      put: {
+        summary: "Replaces an endpoint's settings (its secret stays); active: true resumes an automatically disabled one",
+        ...scope('webhooks:write'), parameters: [endpointPath],
+        requestBody: jsonBody({ type: 'object', required: ['kind', 'url', 'event_types'], properties: endpointSettings }),
+        responses: { ...okObject('{ endpoint }'), ...errors, ...notFound },
+      },
+      delete: { summary: 'Deletes an endpoint; its pending deliveries fail, its log stays', ...scope('webhooks:write'), parameters: [endpointPath], responses: { ...okObject('{ deleted, pending_failed }'), ...errors, ...notFound } },
+    },
+    '/api/delivery/endpoints/{endpointId}/rotate-secret': {
+      post: {
+        summary: 'A new signing secret, shown in this answer only; the previous one still signs during the overlap (both signatures sent)',
+        ...scope('webhooks:write'), parameters: [endpointPath],
+        requestBody: jsonBody({ type: 'object', properties: { overlap_seconds: { type: 'integer', minimum: 0, maximum: 2592000, description: '0 = the default (24 h)' } } }, false),
+        responses: { ...okObject('{ endpoint, secret }'), ...errors, ...notFound },
+      },
+    },
+    '/api/delivery/endpoints/{endpointId}/deliveries': {
+      get: {
+        summary: 'The delivery log, newest first: status, attempts, last status code, latency, error',
+        ...scope('webhooks:read'),
+        parameters: [
+          endpointPath,
+          { name: 'status', in: 'query', schema: { type: 'string', enum: ['pending', 'delivered', 'failed'] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { ...okObject('{ deliveries, next_page_token }'), ...errors },
+      },
+    },
+    '/api/delivery/endpoints/{endpointId}/deliveries/{deliveryId}/attempts': {
+      get: {
+        summary: 'Every attempt of one delivery',
+        ...scope('webhooks:read'),
+        parameters: [endpointPath, { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        responses: { ...okObject('{ attempts }'), ...errors },
+      },
+    },
+    '/api/delivery/endpoints/{endpointId}/redeliver': {
+      post: {
+        summary: 'Sends again with the same webhook-id: one delivery, or every delivery created in [from, to)',
+        ...scope('webhooks:write'), parameters: [endpointPath],
+        requestBody: jsonBody({ type: 'object', properties: { delivery_id: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } }),
+        responses: { ...okObject('{ queued }'), ...errors, ...notFound },
+      },
     },
     '/': {
       get: {

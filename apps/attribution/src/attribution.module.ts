@@ -48,6 +48,7 @@ export class AttributionModule implements OnApplicationShutdown {
           publishes: [Streams.attribution],
           consumes: [Streams.tracking, Streams.trackingClicks, Streams.ingest],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
       controllers: [AttributionGrpcController],

@@ -45,6 +45,7 @@ export class IngestModule {
           publishes: [Streams.ingest],
           consumes: [Streams.attribution],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
       controllers: [IngestGrpcController, PostbackHttpController, HealthHttpController],

@@ -44,6 +44,7 @@ export class TrackingModule {
           publishes: [Streams.tracking, Streams.trackingClicks],
           consumes: [],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
       controllers: [TrackingGrpcController, HealthHttpController],

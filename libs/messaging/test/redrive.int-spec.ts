@@ -1,0 +1,184 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { Pool } from 'pg';
+import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
+import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
+import {
+  Events,
+  Messaging,
+  messagingTablesSql,
+  Outbox,
+  outboxCreatedIndexSql,
+  OutboxRedriveSource,
+  OutboxRelay,
+  Redriver,
+  Streams,
+  TableRedriveSource,
+  TableRelay,
+  tableRelayCursorsSql,
+  tableRelayIndexSql,
+} from '@trackly/messaging';
+import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
+import { NatsPrefixes } from './msgtest';
+
+jest.setTimeout(60_000);
+
+const SCHEMA = 'redrivetest';
+
+class RedriveTestInitial1765600000001 implements MigrationInterface {
+  name = 'RedriveTestInitial1765600000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    for (const sql of messagingTablesSql(SCHEMA)) await q.query(sql);
+    await q.query(outboxCreatedIndexSql(SCHEMA));
+    await q.query(`CREATE SEQUENCE "${SCHEMA}".src_seq`);
+    await q.query(`CREATE TABLE "${SCHEMA}".src (
+      id text PRIMARY KEY,
+      xid xid8,
+      seq bigint DEFAULT nextval('"${SCHEMA}".src_seq'),
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    await q.query(tableRelayIndexSql(`"${SCHEMA}".src`, 'src_relay_idx'));
+    for (const sql of tableRelayCursorsSql(SCHEMA)) await q.query(sql);
+  }
+
+  async down(): Promise<void> {
+    /* throwaway database */
+  }
+}
+
+const campaign = (id: string) => ({ campaign: { campaignId: id, name: id, updatedAt: undefined } });
+
+/** [Nats-Msg-Id, campaign id] of everything in the prefix's tracking stream, in stream order. */
+async function readStream(m: Messaging): Promise<[string, string][]> {
+  const name = m.streamName(Streams.tracking);
+  const total = (await m.jsm.streams.info(name)).state.messages;
+  const out: [string, string][] = [];
+  if (!total) return out;
+  const consumer = await m.js.consumers.get(name);
+  while (out.length < total) {
+    const batch = await consumer.fetch({ max_messages: total - out.length, expires: 2000 });
+    for await (const msg of batch) out.push([msg.headers?.get('Nats-Msg-Id') ?? '', CampaignUpserted.decode(msg.data).campaign?.campaignId ?? '']);
+  }
+  return out;
+}
+
+/** The broker lost its store: the stream is deleted and made again, empty. */
+async function wipe(m: Messaging): Promise<void> {
+  await m.jsm.streams.delete(m.streamName(Streams.tracking));
+  await m.ensureStreams([Streams.tracking]);
+}
+
+describe('re-drive from the outbox and from a relayed table (real Postgres and NATS JetStream)', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let pool: Pool;
+  const nats = new NatsPrefixes();
+  const outbox = new Outbox(SCHEMA);
+
+  beforeAll(async () => {
+    const migrate = (url: string) => runServiceMigrations({ url, schema: SCHEMA, entities: [], migrations: [RedriveTestInitial1765600000001] }).then(() => undefined);
+    db = await createTestDatabase('redrive', [RedriveTestInitial1765600000001], migrate);
+    ds = await new DataSource(dataSourceOptions({ url: db.url, schema: SCHEMA, entities: [], migrations: [] })).initialize();
+    pool = new Pool({ connectionString: db.url, max: 3 });
+  });
+
+  beforeEach(async () => {
+    await ds.query(`DELETE FROM "${SCHEMA}".outbox`);
+    await ds.query(`DELETE FROM "${SCHEMA}".src`);
+    await ds.query(`DELETE FROM "${SCHEMA}".table_relay_cursors`);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await ds?.destroy();
+    await nats.cleanup();
+    await db?.drop();
+  });
+
+  it('republishes the published outbox rows of a range under their original ids, in outbox order; a dry run only counts', async () => {
+    const m = await nats.connect('redrive-outbox');
+    const ids: string[] = [];
+    await ds.transaction(async (manager) => {
+      for (let i = 0; i < 25; i++) ids.push(await outbox.add(manager, Events.CampaignUpserted, campaign(`c-${i}`)));
+    });
+    const relay = new OutboxRelay(ds, m, SCHEMA);
+    await relay.flush();
+    // Outside the range: created two days ago (kept, published) and one not yet published (the relay's to send).
+    await ds.query(`UPDATE "${SCHEMA}".outbox SET created_at = now() - interval '2 days' WHERE id = $1`, [ids[0]]);
+    await ds.transaction((manager) => outbox.add(manager, Events.CampaignUpserted, campaign('late')));
+    expect(await readStream(m)).toHaveLength(25);
+
+    await wipe(m);
+    const redriver = new Redriver([new OutboxRedriveSource(ds, m, SCHEMA)]);
+    const range = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [] };
+
+    const plan = await redriver.plan(range);
+    expect(plan).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 24, published: 0 }]);
+    expect(await readStream(m)).toHaveLength(0); // a dry run publishes nothing
+
+    const seen: number[] = [];
+    const done = await redriver.run(range, (p) => seen.push(p[0].published));
+    expect(done).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 24, published: 24 }]);
+    expect(seen[0]).toBe(0);
+    expect(await readStream(m)).toEqual(ids.slice(1).map((id, i) => [id, `c-${i + 1}`]));
+
+    // Another subject only: nothing of this source matches.
+    expect(await redriver.plan({ ...range, subjects: [Events.MessageSent.subject] })).toEqual([]);
+    // Per day: what was published, the day of each row's creation.
+    const daily = await redriver.daily(new Date(Date.now() - 5 * 86400_000), new Date(Date.now() + 86400_000));
+    expect(daily.reduce((n, d) => n + d.count, 0)).toBe(25);
+  });
+
+  it('prunes published rows past the retention in chunks and never an unpublished one', async () => {
+    const m = await nats.connect('redrive-prune');
+    await ds.transaction(async (manager) => {
+      for (let i = 0; i < 12; i++) await outbox.add(manager, Events.CampaignUpserted, campaign(`p-${i}`));
+    });
+    const relay = new OutboxRelay(ds, m, SCHEMA, undefined, { retainPublishedMs: 86400_000, pruneChunkRows: 5 });
+    await relay.flush();
+    await ds.transaction((manager) => outbox.add(manager, Events.CampaignUpserted, campaign('unpublished')));
+    await ds.query(`UPDATE "${SCHEMA}".outbox SET created_at = now() - interval '3 days'`);
+    // Two of the twelve published rows are still young.
+    await ds.query(`UPDATE "${SCHEMA}".outbox SET created_at = now() WHERE seq IN (SELECT seq FROM "${SCHEMA}".outbox WHERE published_at IS NOT NULL ORDER BY seq LIMIT 2)`);
+
+    expect(await relay.prune(1)).toBe(5); // one chunk per call when asked for one
+    expect(await relay.prune()).toBe(5);
+    const left: { published: boolean; n: number }[] = await ds.query(
+      `SELECT published_at IS NOT NULL AS published, count(*)::int AS n FROM "${SCHEMA}".outbox GROUP BY 1 ORDER BY 1`,
+    );
+    expect(left).toEqual([{ published: false, n: 1 }, { published: true, n: 2 }]);
+  });
+
+  it('re-drives a relayed table: only rows its relay has passed, rebuilt with the same ids', async () => {
+    const m = await nats.connect('redrive-table');
+    const toEvent = (row: { id: string }) => ({
+      subject: Events.CampaignUpserted.subject,
+      id: `src:${row.id}`,
+      payload: CampaignUpserted.encode(campaign(row.id)).finish(),
+    });
+    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'src', table: `"${SCHEMA}".src`, columns: 't.id', toEvent });
+    for (let i = 0; i < 30; i++) await pool.query(`INSERT INTO "${SCHEMA}".src (id, xid) VALUES ($1, pg_current_xact_id())`, [`r-${String(i).padStart(2, '0')}`]);
+    await eventually(async () => {
+      await relay.flush();
+      return (await readStream(m)).length === 30 || undefined;
+    }, 20_000, 20);
+    await relay.stop();
+    // Written after the relay stopped (not published yet) and a legacy row without xid: neither is re-driven.
+    await pool.query(`INSERT INTO "${SCHEMA}".src (id, xid) VALUES ('r-late', pg_current_xact_id())`);
+    await pool.query(`INSERT INTO "${SCHEMA}".src (id) VALUES ('r-legacy')`);
+    const before = await readStream(m);
+
+    await wipe(m);
+    const source = new TableRedriveSource<{ id: string }>({
+      ds, messaging: m, schema: SCHEMA, relay: 'src', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
+      columns: 't.id', timeColumn: 'created_at', keyColumn: 'id', toEvent,
+    });
+    const range = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [Events.CampaignUpserted.subject] };
+    const done = await new Redriver([source]).run(range);
+    expect(done).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 30, published: 30 }]);
+    const after = await readStream(m);
+    expect(new Set(after.map(([id]) => id))).toEqual(new Set(before.map(([id]) => id)));
+    expect(after).toHaveLength(30);
+  });
+});

@@ -20,6 +20,7 @@ import { ReattributionService } from './decisions/reattribution.service';
 import { attributionMigrations } from './migrations';
 import { ProjectionsRepository } from './projections/projections.repository';
 import { TrackingEventsConsumer } from './projections/tracking-events.consumer';
+import { AttributionRedriveGrpcController } from './redrive/attribution-redrive.grpc.controller';
 
 export const ATTRIBUTION_SCHEMA = 'attribution';
 export const attributionEntities = [DecisionEntity, ParkedConversionEntity];
@@ -51,7 +52,7 @@ export class AttributionModule implements OnApplicationShutdown {
           outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
-      controllers: [AttributionGrpcController],
+      controllers: [AttributionRedriveGrpcController, AttributionGrpcController],
       providers: [
         { provide: ATTRIBUTION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },

@@ -18,6 +18,7 @@ import { trackingMigrations } from './migrations';
 import type { TrackingConfig } from './tracking.config';
 import { TrackingGrpcController } from './tracking.grpc.controller';
 import { TRACKING_CONFIG, TRACKING_LOGGER } from './tracking.tokens';
+import { TrackingRedriveGrpcController } from './redrive/tracking-redrive.grpc.controller';
 
 export const TRACKING_SCHEMA = 'tracking';
 export const trackingEntities = [OfferEntity, CreativeEntity, CampaignEntity, MessageEntity, ClickEntity];
@@ -47,7 +48,7 @@ export class TrackingModule {
           outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
-      controllers: [TrackingGrpcController, HealthHttpController],
+      controllers: [TrackingRedriveGrpcController, TrackingGrpcController, HealthHttpController],
       providers: [
         { provide: TRACKING_CONFIG, useValue: config },
         { provide: TRACKING_LOGGER, useValue: logger },

@@ -5,3 +5,4 @@ export * from './messaging.module';
 export * from './outbox';
 export * from './table-relay';
 export * from './redrive';
+export * from './redrive-grpc';

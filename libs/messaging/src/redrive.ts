@@ -245,3 +245,27 @@ export function outboxCreatedIndexSql(schema: string): string {
 export function dropOutboxCreatedIndexSql(schema: string): string {
   return `DROP INDEX IF EXISTS "${schema}".outbox_created_idx`;
 }
+
+/** One count of the drift check: rows of `table` (schema-qualified) per UTC day of `timeColumn`, as `subject`. */
+export interface DailyQuery {
+  subject: string;
+  table: string;
+  timeColumn: string;
+  /** Extra condition on the table's rows (aliased `t`). */
+  where?: string;
+}
+
+/** Runs each DailyQuery over [from, to): per UTC day and subject, sorted. */
+export async function countPerDay(ds: DataSource, queries: DailyQuery[], from: Date, to: Date): Promise<DailyCount[]> {
+  const out: DailyCount[] = [];
+  for (const q of queries) {
+    const rows: { day: string; n: string }[] = await ds.query(
+      `SELECT to_char(t.${q.timeColumn} AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n
+       FROM ${q.table} AS t WHERE t.${q.timeColumn} >= $1 AND t.${q.timeColumn} < $2 ${q.where ? `AND (${q.where})` : ''}
+       GROUP BY 1`,
+      [from, to],
+    );
+    out.push(...rows.map((r) => ({ day: r.day, subject: q.subject, count: Number(r.n) })));
+  }
+  return out.sort((a, b) => a.day.localeCompare(b.day) || a.subject.localeCompare(b.subject));
+}

@@ -4,6 +4,7 @@ import { Pool } from 'pg';
 import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
 import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
 import {
+  DurableConsumer,
   Events,
   Messaging,
   messagingTablesSql,
@@ -180,5 +181,58 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     const after = await readStream(m);
     expect(new Set(after.map(([id]) => id))).toEqual(new Set(before.map(([id]) => id)));
     expect(after).toHaveLength(30);
+  });
+  it('a consumer recreates its wiped stream and durable by itself; a re-drive then applies what was lost, nothing twice', async () => {
+    const m = await nats.connect('redrive-consumer');
+    const applied: string[] = [];
+    const consumer = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable: 'redrive-c', stream: Streams.tracking });
+    consumer.on(Events.CampaignUpserted, async (e) => {
+      applied.push(e.campaign!.campaignId);
+    });
+    await consumer.start();
+    try {
+      const relay = new OutboxRelay(ds, m, SCHEMA);
+      const add = async (tag: string, n: number) =>
+        ds.transaction(async (manager) => {
+          for (let i = 0; i < n; i++) await outbox.add(manager, Events.CampaignUpserted, campaign(`${tag}-${i}`));
+        });
+      await add('before', 10);
+      await relay.flush();
+      await eventually(async () => applied.length === 10 || undefined, 20_000, 20);
+      await consumer.stop();
+      // Published and acknowledged while the consumer was away, then the store is lost with them.
+      await add('lost', 7);
+      await relay.flush();
+      await m.jsm.streams.delete(m.streamName(Streams.tracking));
+      const healing = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable: 'redrive-c', stream: Streams.tracking });
+      healing.on(Events.CampaignUpserted, async (e) => {
+        applied.push(e.campaign!.campaignId);
+      });
+      // Started while the stream exists, then the stream vanishes under its fetch loop.
+      await m.ensureStreams([Streams.tracking]);
+      await healing.start();
+      await m.jsm.streams.delete(m.streamName(Streams.tracking));
+      await eventually(async () => (await m.jsm.streams.info(m.streamName(Streams.tracking)).catch(() => undefined)) && (await m.jsm.consumers.info(m.streamName(Streams.tracking), 'redrive-c').catch(() => undefined)), 20_000, 100);
+      await add('after', 3);
+      await eventually(async () => {
+        await relay.flush().catch(() => undefined);
+        return applied.filter((x) => x.startsWith('after')).length === 3 || undefined;
+      }, 20_000, 50);
+      expect(applied.filter((x) => x.startsWith('lost'))).toEqual([]);
+
+      // Everything of the last hour again: the 10 applied before and the 3 after are skipped, the 7 lost applied.
+      const done = await new Redriver([new OutboxRedriveSource(ds, m, SCHEMA)]).run({ from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [] });
+      expect(done[0]).toMatchObject({ matched: 20, published: 20 });
+      await eventually(async () => applied.filter((x) => x.startsWith('lost')).length === 7 || undefined, 20_000, 50);
+      const info = await eventually(async () => {
+        const i = await m.jsm.consumers.info(m.streamName(Streams.tracking), 'redrive-c');
+        return i.num_pending === 0 && i.num_ack_pending === 0 ? i : undefined;
+      }, 20_000, 50);
+      expect(info.num_pending).toBe(0);
+      expect(applied.sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `before-${i}`), ...Array.from({ length: 7 }, (_, i) => `lost-${i}`), ...Array.from({ length: 3 }, (_, i) => `after-${i}`)].sort());
+      await healing.stop();
+    } finally {
+      await consumer.stop();
+    }
   });
 });

@@ -19,7 +19,7 @@ import {
   SpanKind,
   withSpan,
 } from '@trackly/observability';
-import { deadLetterSubject, EventType, StreamSpec } from './events';
+import { deadLetterSubject, EVENT_ID_HEADER, EventType, StreamSpec } from './events';
 import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
 
 /** One decoded event of a pull, as a batch handler receives it. */
@@ -328,7 +328,9 @@ export class DurableConsumer {
     for (const m of group) {
       if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
       const subject = this.opts.messaging.unprefixed(m.subject);
-      const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      // A re-driven event carries its original id in Trackly-Event-Id (its Nats-Msg-Id is the re-drive's own, so the
+      // stream's duplicate window cannot drop it): applied at most once either way.
+      const eventId = m.headers?.get(EVENT_ID_HEADER) || m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
       const handle = this.handlers.get(subject);
       if (!handle) {
         m.ack(); // an event this service does not need

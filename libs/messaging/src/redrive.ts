@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { DataSource } from 'typeorm';
+import { EVENT_ID_HEADER } from './events';
 import { Messaging } from './messaging';
 import type { RelayedEvent } from './table-relay';
 
@@ -38,21 +40,28 @@ export interface DailyCount {
 export interface RedriveSource {
   /** Counts per subject of what a re-drive of the range would publish. */
   count(range: RedriveRange): Promise<Map<string, number>>;
-  /** Publishes the range again, in batches, calling `progress` after each acknowledged batch. */
-  publish(range: RedriveRange, progress: (subject: string, published: number) => void): Promise<void>;
+  /** Publishes the range again (`run` names this re-drive in the Nats-Msg-Ids), calling `progress` after each acknowledged batch. */
+  publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void>;
   /** Published events per UTC day and subject in [from, to) (the drift check's producer side). */
   daily(from: Date, to: Date): Promise<DailyCount[]>;
 }
 
 const BATCH = 1000;
 
-/** Publishes a batch and resolves when JetStream acknowledged every message (stored or recognised as duplicate). */
-async function publishAll(messaging: Messaging, events: RelayedEvent[]): Promise<void> {
+/**
+ * Publishes a batch and resolves when JetStream acknowledged every message. Each goes out with its original id in
+ * Trackly-Event-Id (what consumers record) and Nats-Msg-Id = `redrive:<run>:<id>`: under the original Nats-Msg-Id the
+ * stream would drop an event first published less than its duplicate window (2 min) ago, which after a restore of
+ * a read model from a backup is exactly the recent events it is missing. A batch retried within the run is still
+ * dropped by the stream; a second run is absorbed by the consumers' processed_events.
+ */
+async function publishAll(messaging: Messaging, events: RelayedEvent[], run: string): Promise<void> {
   await Promise.all(
     events.map((e) => {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(e.headers ?? {})) h.set(k, v);
-      return messaging.js.publish(messaging.subject(e.subject), e.payload, { msgID: e.id, headers: h });
+      h.set(EVENT_ID_HEADER, e.id);
+      return messaging.js.publish(messaging.subject(e.subject), e.payload, { msgID: `redrive:${run}:${e.id}`, headers: h });
     }),
   );
 }
@@ -84,7 +93,7 @@ export class OutboxRedriveSource implements RedriveSource {
     return new Map(rows.map((r) => [r.subject, Number(r.n)]));
   }
 
-  async publish(range: RedriveRange, progress: (subject: string, published: number) => void): Promise<void> {
+  async publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void> {
     let after = '0';
     for (;;) {
       const w = this.where(range, 2);
@@ -98,6 +107,7 @@ export class OutboxRedriveSource implements RedriveSource {
       await publishAll(
         this.messaging,
         rows.map((r) => ({ subject: r.subject, id: r.id, payload: r.payload, headers: r.headers ?? {} })),
+        run,
       );
       const per = new Map<string, number>();
       for (const r of rows) per.set(r.subject, (per.get(r.subject) ?? 0) + 1);
@@ -163,7 +173,7 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
     return new Map([[this.o.subject, Number(rows[0].n)]]);
   }
 
-  async publish(range: RedriveRange, progress: (subject: string, published: number) => void): Promise<void> {
+  async publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void> {
     if (!this.wanted(range)) return;
     const { timeColumn: tc, keyColumn: kc } = this.o;
     // Keyset over (time, key): served by the time index, whatever the size of the table outside the range.
@@ -183,7 +193,7 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
         params,
       );
       if (!rows.length) return;
-      await publishAll(this.o.messaging, rows.map((r) => this.o.toEvent(r)));
+      await publishAll(this.o.messaging, rows.map((r) => this.o.toEvent(r)), run);
       progress(this.o.subject, rows.length);
       const last = rows[rows.length - 1];
       after = { at: last.redrive_at, key: last.redrive_key };
@@ -219,13 +229,14 @@ export class Redriver {
   async run(range: RedriveRange, onProgress: (p: RedriveProgress[]) => void = () => undefined): Promise<RedriveProgress[]> {
     const table = await this.plan(range);
     onProgress(table);
+    const run = randomUUID().slice(0, 8);
     for (const s of this.sources) {
       await s.publish(range, (subject, n) => {
         let row = table.find((r) => r.subject === subject);
         if (!row) table.push((row = { subject, matched: 0, published: 0 }));
         row.published += n;
         onProgress(table);
-      });
+      }, run);
     }
     return table;
   }

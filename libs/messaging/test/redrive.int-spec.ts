@@ -59,7 +59,8 @@ async function readStream(m: Messaging): Promise<[string, string][]> {
   const consumer = await m.js.consumers.get(name);
   while (out.length < total) {
     const batch = await consumer.fetch({ max_messages: total - out.length, expires: 2000 });
-    for await (const msg of batch) out.push([msg.headers?.get('Nats-Msg-Id') ?? '', CampaignUpserted.decode(msg.data).campaign?.campaignId ?? '']);
+    // The event's own id: Trackly-Event-Id on a re-driven copy, else Nats-Msg-Id.
+    for await (const msg of batch) out.push([msg.headers?.get('Trackly-Event-Id') || (msg.headers?.get('Nats-Msg-Id') ?? ''), CampaignUpserted.decode(msg.data).campaign?.campaignId ?? '']);
   }
   return out;
 }
@@ -231,6 +232,39 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
       expect(info.num_pending).toBe(0);
       expect(applied.sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `before-${i}`), ...Array.from({ length: 7 }, (_, i) => `lost-${i}`), ...Array.from({ length: 3 }, (_, i) => `after-${i}`)].sort());
       await healing.stop();
+    } finally {
+      await consumer.stop();
+    }
+  });
+  it('re-drives into a stream that still has the events (inside its duplicate window): a consumer that lost them gets them once', async () => {
+    const m = await nats.connect('redrive-window');
+    await ds.transaction(async (manager) => {
+      for (let i = 0; i < 5; i++) await outbox.add(manager, Events.CampaignUpserted, campaign(`w-${i}`));
+    });
+    await new OutboxRelay(ds, m, SCHEMA).flush();
+    const applied: string[] = [];
+    const consumer = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable: 'redrive-w', stream: Streams.tracking });
+    consumer.on(Events.CampaignUpserted, async (e) => {
+      applied.push(e.campaign!.campaignId);
+    });
+    await consumer.start();
+    try {
+      await eventually(async () => applied.length === 5 || undefined, 20_000, 20);
+      // The read model lost w-3 and w-4 (restored from a backup): their processed_events rows go with them.
+      await ds.query(`DELETE FROM "${SCHEMA}".processed_events WHERE consumer = 'redrive-w' AND event_id IN (SELECT id::text FROM "${SCHEMA}".outbox WHERE seq > (SELECT min(seq) + 2 FROM "${SCHEMA}".outbox))`);
+      const range = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [] };
+      await new Redriver([new OutboxRedriveSource(ds, m, SCHEMA)]).run(range);
+      await new Redriver([new OutboxRedriveSource(ds, m, SCHEMA)]).run(range); // twice: still once
+      await eventually(async () => (applied.length === 7 ? applied : undefined), 20_000, 20);
+      await eventually(async () => {
+        const i = await m.jsm.consumers.info(m.streamName(Streams.tracking), 'redrive-w');
+        return i.num_pending === 0 && i.num_ack_pending === 0 || undefined;
+      }, 20_000, 20);
+      expect(applied).toEqual(['w-0', 'w-1', 'w-2', 'w-3', 'w-4', 'w-3', 'w-4']);
+      // Every copy carries the original id; the stream holds the 5 originals and the two runs' 10 copies.
+      const ids = await readStream(m);
+      expect(ids).toHaveLength(15);
+      expect(new Set(ids.map(([id]) => id)).size).toBe(5);
     } finally {
       await consumer.stop();
     }

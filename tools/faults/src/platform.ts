@@ -38,6 +38,11 @@ export class AppProcess {
     private readonly ready: () => Promise<boolean>,
   ) {}
 
+  /** Changes the environment of the next start (e.g. a DATABASE_URL on another server). */
+  setEnv(patch: Record<string, string>): void {
+    Object.assign(this.env, patch);
+  }
+
   get running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -25,6 +25,7 @@ import {
   scenarioRelayCrash,
 } from './scenarios';
 import { scenarioBackupRestore, scenarioReportingOwnServer, scenarioStoreWiped } from './redrive-scenarios';
+import { scenarioTwoReplicas } from './scale-scenarios';
 
 function args() {
   const argv = process.argv.slice(2);
@@ -37,7 +38,7 @@ function args() {
     quick,
     n: Number(val('--n') ?? (quick ? 1000 : 10_000)),
     m: Number(val('--m') ?? (quick ? 300 : 1000)),
-    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'],
+    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'l', 'k'],
     blast: Number(val('--blast') ?? (quick ? 20_000 : 100_000)),
     keep: argv.includes('--keep'),
     root: val('--root') ?? process.cwd(),
@@ -120,6 +121,7 @@ async function main(): Promise<number> {
     h: () => scenarioBlastKill(ctx, a.blast, a.m),
     i: () => scenarioStoreWiped(ctx, a.m),
     j: () => scenarioBackupRestore(ctx, a.m),
+    l: () => scenarioTwoReplicas(ctx, a.m),
     // Last: reporting stays on the second server for whatever runs after it.
     k: () => scenarioReportingOwnServer(ctx, a.m, suiteStart, (stop) => cleanups.push(stop)),
   };

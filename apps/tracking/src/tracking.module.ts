@@ -19,6 +19,7 @@ import type { TrackingConfig } from './tracking.config';
 import { TrackingGrpcController } from './tracking.grpc.controller';
 import { TRACKING_CONFIG, TRACKING_LOGGER } from './tracking.tokens';
 import { TrackingRedriveGrpcController } from './redrive/tracking-redrive.grpc.controller';
+import { ClickPartitionsJob } from './partitions/click-partitions.job';
 
 export const TRACKING_SCHEMA = 'tracking';
 export const trackingEntities = [OfferEntity, CreativeEntity, CampaignEntity, MessageEntity, ClickEntity];
@@ -53,6 +54,7 @@ export class TrackingModule {
         { provide: TRACKING_CONFIG, useValue: config },
         { provide: TRACKING_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
+        ClickPartitionsJob,
         CatalogService,
         MessageEventsRelay,
         MessagesService,

@@ -26,6 +26,7 @@ import { HoldSweeper } from './rules/hold-sweeper';
 import { PgDecisionStore } from './flow/pg-decision.store';
 import { PgFactsReader } from './flow/pg-facts.reader';
 import { GrpcTrackingClicks, PgClickProjectionWriter, PgUnitOfWork } from './flow/pg-adapters';
+import { AttributionRedriveGrpcController } from './redrive/attribution-redrive.grpc.controller';
 
 export const ATTRIBUTION_SCHEMA = 'attribution';
 export const attributionEntities = [DecisionEntity, ParkedConversionEntity];
@@ -54,9 +55,10 @@ export class AttributionModule implements OnApplicationShutdown {
           publishes: [Streams.attribution],
           consumes: [Streams.tracking, Streams.trackingClicks, Streams.ingest],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
-      controllers: [AttributionGrpcController],
+      controllers: [AttributionRedriveGrpcController, AttributionGrpcController],
       providers: [
         { provide: ATTRIBUTION_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },

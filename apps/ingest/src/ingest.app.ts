@@ -9,13 +9,15 @@ import { IngestConfig } from './ingest.config';
 import { INGEST_SCHEMA, IngestModule, ingestEntities } from './ingest.module';
 import { ingestMigrations } from './migrations';
 import { configurePostbackBodies } from './postbacks/postback-body.middleware';
+import { RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
+import { REDRIVE_SERVICE_FULL_NAME } from '@trackly/messaging';
 
 export const INGEST_SERVICE_FULL_NAME = serviceNameOf(IngestServiceService);
 
 /** Starts the ingest service: gRPC (submit, get, list conversions), the partner postback edge, and the consumer of attribution's decisions. */
 export async function startIngest(config: IngestConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
   const logger = createLogger('ingest', config.LOG_LEVEL);
-  const services = { [INGEST_SERVICE_FULL_NAME]: IngestServiceService };
+  const services = { [INGEST_SERVICE_FULL_NAME]: IngestServiceService, [REDRIVE_SERVICE_FULL_NAME]: RedriveServiceService };
   const running = await startServiceApp(IngestModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
     grpc: { url: `${config.INGEST_HOST}:${config.INGEST_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },

@@ -19,6 +19,7 @@ import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
 import { PostbacksService } from './postbacks/postbacks.service';
 import { TestPostbackService } from './postbacks/test-postback.service';
+import { IngestRedriveGrpcController } from './redrive/ingest-redrive.grpc.controller';
 
 export const INGEST_SCHEMA = 'ingest';
 export const ingestEntities = [ConversionEntity, PostbackRequestEntity, PartnerEntity];
@@ -45,9 +46,10 @@ export class IngestModule {
           publishes: [Streams.ingest],
           consumes: [Streams.attribution],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
-      controllers: [IngestGrpcController, PostbackHttpController, HealthHttpController],
+      controllers: [IngestRedriveGrpcController, IngestGrpcController, PostbackHttpController, HealthHttpController],
       providers: [
         { provide: INGEST_CONFIG, useValue: config },
         { provide: INGEST_LOGGER, useValue: logger },

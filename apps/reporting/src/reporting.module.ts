@@ -11,6 +11,7 @@ import type { ReportingConfig } from './reporting.config';
 import { ReportingGrpcController } from './reporting.grpc.controller';
 import { ReportsService } from './reports/reports.service';
 import { TrackingEventsConsumer } from './tracking-events.consumer';
+import { ReportingRedriveGrpcController } from './redrive/reporting-redrive.grpc.controller';
 
 export const REPORTING_SCHEMA = 'reporting';
 // The read models are written with INSERT ... ON CONFLICT and read as aggregates, all in SQL: no mapped entities.
@@ -40,7 +41,7 @@ export class ReportingModule {
           logger,
         }),
       ],
-      controllers: [ReportingGrpcController],
+      controllers: [ReportingRedriveGrpcController, ReportingGrpcController],
       providers: [
         { provide: CLOCK, useValue: clock },
         ProjectionService,

@@ -11,13 +11,15 @@ import { trackingMigrations } from './migrations';
 import { ClickEdge } from './clicks/click-edge';
 import { ClicksService } from './clicks/clicks.service';
 import { LinkCache } from './clicks/link-cache';
+import { RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
+import { REDRIVE_SERVICE_FULL_NAME } from '@trackly/messaging';
 
 export const TRACKING_SERVICE_FULL_NAME = serviceNameOf(TrackingServiceService);
 
 /** Starts the tracking service: gRPC (catalog, messages, clicks) and the HTTP click edge. */
 export async function startTracking(config: TrackingConfig, deps: { clock?: Clock } = {}): Promise<RunningService> {
   const logger = createLogger('tracking', config.LOG_LEVEL);
-  const services = { [TRACKING_SERVICE_FULL_NAME]: TrackingServiceService };
+  const services = { [TRACKING_SERVICE_FULL_NAME]: TrackingServiceService, [REDRIVE_SERVICE_FULL_NAME]: RedriveServiceService };
   const running = await startServiceApp(TrackingModule.register(config, logger, deps.clock ?? systemClock), {
     logger,
     grpc: { url: `${config.TRACKING_HOST}:${config.TRACKING_GRPC_PORT}`, services, health: createHealth(Object.keys(services)), security: config },

@@ -56,6 +56,13 @@ export const trackingConfigShape = {
    * 5 s of their sends in a minute, before such hits are classified BOT (docs/click-edge.md); 0 = off.
    */
   TRACKING_BOT_REPEAT_CODES: z.coerce.number().int().min(0).default(20),
+  /**
+   * Days a click is kept: whole daily partitions of tracking.clicks older than this are dropped. Longer than the
+   * longest attribution window (90 days by default) plus room for late postbacks and re-drives.
+   */
+  TRACKING_CLICKS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(120),
+  /** Longest a partition's DDL waits for its lock (it gives up until the next hourly run rather than queue clicks). */
+  TRACKING_PARTITION_LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
 };
 
 export type TrackingConfig = ReturnType<typeof loadTrackingConfig>;

@@ -18,6 +18,8 @@ import { trackingMigrations } from './migrations';
 import type { TrackingConfig } from './tracking.config';
 import { TrackingGrpcController } from './tracking.grpc.controller';
 import { TRACKING_CONFIG, TRACKING_LOGGER } from './tracking.tokens';
+import { TrackingRedriveGrpcController } from './redrive/tracking-redrive.grpc.controller';
+import { ClickPartitionsJob } from './partitions/click-partitions.job';
 
 export const TRACKING_SCHEMA = 'tracking';
 export const trackingEntities = [OfferEntity, CreativeEntity, CampaignEntity, MessageEntity, ClickEntity];
@@ -44,13 +46,15 @@ export class TrackingModule {
           publishes: [Streams.tracking, Streams.trackingClicks],
           consumes: [],
           logger,
+          outboxRetentionDays: config.OUTBOX_RETENTION_DAYS,
         }),
       ],
-      controllers: [TrackingGrpcController, HealthHttpController],
+      controllers: [TrackingRedriveGrpcController, TrackingGrpcController, HealthHttpController],
       providers: [
         { provide: TRACKING_CONFIG, useValue: config },
         { provide: TRACKING_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
+        ClickPartitionsJob,
         CatalogService,
         MessageEventsRelay,
         MessagesService,

@@ -59,6 +59,8 @@ export const platformShape = {
   NATS_URL: z.string().default(DEFAULT_NATS_URL),
   NATS_PREFIX: env.natsPrefix(),
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Days a published outbox row is kept as the source of a re-drive (docs/operations.md, "Re-drive"). */
+  OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(400).default(35),
   LOG_LEVEL: env.logLevel(),
 };
 

@@ -3,3 +3,5 @@ export * from './client';
 export * from './exception.filter';
 export * from './server';
 export * from './security';
+export * from './ops-client';
+export * from './drift';

@@ -19,7 +19,7 @@ import {
   SpanKind,
   withSpan,
 } from '@trackly/observability';
-import { deadLetterSubject, EventType, StreamSpec } from './events';
+import { deadLetterSubject, EVENT_ID_HEADER, EventType, StreamSpec } from './events';
 import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
 
 /** One decoded event of a pull, as a batch handler receives it. */
@@ -166,9 +166,9 @@ export class DurableConsumer {
     return { stream: this.streamName, durable: this.opts.durable };
   }
 
-  async start(): Promise<void> {
-    const { messaging, durable, stream } = this.opts;
-    const streamName = messaging.streamName(stream);
+  /** Creates the durable consumer, or updates the settings this version wants on the one that exists. */
+  private async ensureDurable(streamName: string): Promise<void> {
+    const { messaging, durable } = this.opts;
     const ackWait = nanos(this.opts.ackWaitMs ?? 30_000);
     const maxAckPending = this.opts.maxAckPending ?? Math.max(10_000, 4 * this.batchSize);
     try {
@@ -187,6 +187,23 @@ export class DurableConsumer {
         max_ack_pending: maxAckPending,
       });
     }
+  }
+
+  /**
+   * The broker lost its store (streams deleted, a volume replaced): the stream and this durable are made again, so
+   * what is published from now on flows without an app restart; what the lost store held is re-driven by its
+   * producers (docs/operations.md, "Re-drive").
+   */
+  private async restore(streamName: string): Promise<void> {
+    this.opts.logger?.error({ stream: streamName, durable: this.opts.durable }, 'stream or durable consumer missing: recreating them; re-drive the producers for the time the broker lost');
+    await this.opts.messaging.ensureStreams([this.opts.stream]);
+    await this.ensureDurable(streamName);
+  }
+
+  async start(): Promise<void> {
+    const { messaging, durable, stream } = this.opts;
+    const streamName = messaging.streamName(stream);
+    await this.ensureDurable(streamName);
     this.running = true;
     this.streamName = streamName;
     // Lag as JetStream counts it, read when Prometheus scrapes (shared by all replicas of the durable consumer).
@@ -282,6 +299,9 @@ export class DurableConsumer {
         if (!this.running) break;
         logger?.warn({ err: (e as Error).message, durable }, 'consumer fetch failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
+        if (this.running && e instanceof JetStreamApiError && /not found/i.test(e.message)) {
+          await this.restore(streamName).catch((err: Error) => logger?.warn({ err: err.message, durable }, 'recreating the stream failed; retrying'));
+        }
       }
     }
   }
@@ -308,7 +328,9 @@ export class DurableConsumer {
     for (const m of group) {
       if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
       const subject = this.opts.messaging.unprefixed(m.subject);
-      const eventId = m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      // A re-driven event carries its original id in Trackly-Event-Id (its Nats-Msg-Id is the re-drive's own, so the
+      // stream's duplicate window cannot drop it): applied at most once either way.
+      const eventId = m.headers?.get(EVENT_ID_HEADER) || m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
       const handle = this.handlers.get(subject);
       if (!handle) {
         m.ack(); // an event this service does not need

@@ -79,3 +79,10 @@ export const DeadLetterStream: StreamSpec = { name: 'TRACKLY_DEADLETTER', subjec
 export function deadLetterSubject(durable: string): string {
   return `trackly.deadletter.${durable}`;
 }
+
+/**
+ * The event's own id when it differs from its Nats-Msg-Id: a re-drive publishes under a Nats-Msg-Id of its own (the
+ * stream would drop the original id as a duplicate for 2 minutes after its first publish) and puts the original id
+ * here; consumers record this id, when present, in processed_events.
+ */
+export const EVENT_ID_HEADER = 'Trackly-Event-Id';

@@ -4,3 +4,5 @@ export * from './messaging';
 export * from './messaging.module';
 export * from './outbox';
 export * from './table-relay';
+export * from './redrive';
+export * from './redrive-grpc';

@@ -26,6 +26,8 @@ export interface MessagingModuleOptions {
   /** Streams this service consumes (must exist: created here too so start-up order does not matter). */
   consumes: StreamSpec[];
   logger: Logger;
+  /** How long published outbox rows are kept for re-drives (default DEFAULT_OUTBOX_RETENTION_MS). */
+  outboxRetentionDays?: number;
 }
 
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
@@ -103,7 +105,9 @@ export class MessagingModule {
         {
           provide: OutboxRelay,
           inject: [DataSource, Messaging],
-          useFactory: (ds: DataSource, m: Messaging) => new OutboxRelay(ds, m, opts.schema, opts.logger),
+          useFactory: (ds: DataSource, m: Messaging) => new OutboxRelay(ds, m, opts.schema, opts.logger, {
+            retainPublishedMs: opts.outboxRetentionDays ? opts.outboxRetentionDays * 24 * 3600 * 1000 : undefined,
+          }),
         },
         MessagingLifecycle,
       ],

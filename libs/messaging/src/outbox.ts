@@ -117,11 +117,24 @@ export interface RelayOptions {
   batchSize?: number;
   /** Poll interval when nothing wakes the relay (another replica's writes, a missed kick). */
   pollMs?: number;
-  /** Published rows are kept this long for inspection, then deleted. */
+  /**
+   * Published rows are kept this long (by creation time), then pruned: they are the source a re-drive publishes
+   * again after the broker lost events (see redrive.ts). Default DEFAULT_OUTBOX_RETENTION_MS.
+   */
   retainPublishedMs?: number;
+  /** Rows per pruning statement (default 5000) and statements per idle pass of the relay (default 10). */
+  pruneChunkRows?: number;
+  pruneChunks?: number;
   /** Batches claimed and published while earlier ones wait for their acks (default 3). */
   inFlight?: number;
 }
+
+/**
+ * 35 days: longer than the streams keep events (14 days) plus processed_events (15 days), so any event a consumer
+ * could still be missing after a broker loss is re-drivable for a month, the window in which a drift check or a
+ * monthly close would notice; an hourly retention (the old value) made a lost event lost for good.
+ */
+export const DEFAULT_OUTBOX_RETENTION_MS = 35 * 24 * 3600 * 1000;
 
 /** A batch of outbox rows claimed (its transaction open, rows locked) and published, not yet marked. */
 interface Claimed {
@@ -318,14 +331,37 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * Deletes published rows older than the retention, a chunk per short statement (through the created_at index),
+   * at most a few chunks per idle moment of the relay: pruning never holds locks the relay or the writers wait on for
+   * long, and a large backlog of old rows is worked off over several idle moments instead of in one long delete.
+   */
   private async maybeCleanup(): Promise<void> {
     const now = Date.now();
     if (now - this.lastCleanup < 60_000) return;
     this.lastCleanup = now;
-    const keep = this.opts.retainPublishedMs ?? 3_600_000;
-    await this.ds.query(
-      `DELETE FROM "${this.schema}".outbox WHERE published_at IS NOT NULL AND published_at < now() - ($1 || ' milliseconds')::interval`,
-      [String(keep)],
-    );
+    await this.prune(this.opts.pruneChunks ?? 10);
+  }
+
+  /** Deletes up to `chunks` × `pruneChunkRows` published rows past the retention; returns how many went. */
+  async prune(chunks = 10): Promise<number> {
+    const keep = this.opts.retainPublishedMs ?? DEFAULT_OUTBOX_RETENTION_MS;
+    const size = this.opts.pruneChunkRows ?? 5000;
+    let total = 0;
+    for (let i = 0; i < chunks; i++) {
+      const rows: { n: number }[] = await this.ds.query(
+        `WITH old AS (
+           SELECT seq FROM "${this.schema}".outbox
+           WHERE created_at < now() - ($1 || ' milliseconds')::interval AND published_at IS NOT NULL
+           ORDER BY created_at LIMIT ${size}),
+         gone AS (DELETE FROM "${this.schema}".outbox o USING old WHERE o.seq = old.seq RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [String(keep)],
+      );
+      const n = rows[0]?.n ?? 0;
+      total += n;
+      if (n < size) break;
+    }
+    return total;
   }
 }

@@ -3,7 +3,7 @@ import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
 import { BatchHandler, ConsumerOptions, Delivered, DurableConsumer, Events, Messaging, Streams } from '@trackly/messaging';
 import { CampaignUpserted, OfferUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA, sleep } from './msgtest';
+import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA } from './msgtest';
 
 jest.setTimeout(30_000);
 

@@ -5,7 +5,7 @@ import { AckPolicy } from '@nats-io/jetstream';
 import { createTestDatabase, eventually, freePort, TestDatabase } from '@trackly/testing';
 import { DeadLetterStream, Events, Messaging, MessagingUnavailableError, Outbox, OutboxRelay, Streams } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA, sleep } from './msgtest';
+import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA } from './msgtest';
 
 jest.setTimeout(30_000);
 

@@ -94,6 +94,21 @@ export class Auditor {
 
   async end(): Promise<void> {
     await this.pg.end().catch(() => undefined);
+    await this.reportingPg?.end().catch(() => undefined);
+  }
+
+  private reportingPg?: Pool;
+
+  /** Reporting's schema now lives on a Postgres server of its own (scenario k): its queries go there from now on. */
+  useReportingServer(url: string): void {
+    this.reportingPg = new Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000, query_timeout: 60_000 });
+    this.reportingPg.on('error', () => undefined);
+  }
+
+  /** A query on one service's schema, on the server that holds it. */
+  async qs<T = Record<string, unknown>>(schema: string, sql: string, params: unknown[] = []): Promise<T[]> {
+    const pool = schema === 'reporting' && this.reportingPg ? this.reportingPg : this.pg;
+    return (await pool.query(sql, params)).rows as T[];
   }
 
   /**
@@ -102,7 +117,7 @@ export class Auditor {
    */
   async unpublishedOutbox(): Promise<number> {
     let n = 0;
-    for (const s of SCHEMAS) n += num((await this.q(`SELECT count(*) AS n FROM "${s}".outbox WHERE published_at IS NULL`))[0].n);
+    for (const s of SCHEMAS) n += num((await this.qs(s, `SELECT count(*) AS n FROM "${s}".outbox WHERE published_at IS NULL`))[0].n);
     for (const [relay, table] of [['clicks', 'clicks'], ['messages', 'messages']]) {
       const [row] = await this.q(
         `SELECT count(*) AS n FROM "tracking".${table} t
@@ -117,7 +132,7 @@ export class Auditor {
 
   async deadLetters(): Promise<number> {
     let n = 0;
-    for (const s of SCHEMAS) n += num((await this.q(`SELECT count(*) AS n FROM "${s}".dead_letters`))[0].n);
+    for (const s of SCHEMAS) n += num((await this.qs(s, `SELECT count(*) AS n FROM "${s}".dead_letters`))[0].n);
     return n;
   }
 
@@ -181,10 +196,10 @@ export class Auditor {
       if (r.outcome === 'ATTRIBUTED') credited += num(r.n);
       else unattributed[r.reason ?? '(none)'] = (unattributed[r.reason ?? '(none)'] ?? 0) + num(r.n);
     }
-    const read = await this.q<{ currency: string; micros: string }>(
+    const read = await this.qs<{ currency: string; micros: string }>('reporting',
       `SELECT currency, sum(payout_micros)::text AS micros FROM reporting.credited_conversions
        WHERE partner_id = $1 AND status IN ('approved', 'pending') GROUP BY 1`, [partner]);
-    const [rows] = await this.q(
+    const [rows] = await this.qs('reporting',
       `SELECT (SELECT count(*) FROM reporting.credited_conversions WHERE partner_id = $1) + (SELECT count(*) FROM reporting.unattributed_conversions WHERE partner_id = $1) AS n`,
       [partner]);
     const revenueReport: Record<string, bigint> = {};
@@ -241,9 +256,11 @@ export class Auditor {
       try {
         const [r] = await this.q(
           `SELECT (SELECT count(*) FROM ingest.conversions WHERE partner_id = $1 AND attribution_state <> 'PENDING') AS ing,
-                  (SELECT count(*) FROM attribution.decisions WHERE partner_id = $1) AS dec,
-                  (SELECT count(*) FROM reporting.credited_conversions WHERE partner_id = $1)
+                  (SELECT count(*) FROM attribution.decisions WHERE partner_id = $1) AS dec`, [partner]);
+        const [rep] = await this.qs('reporting',
+          `SELECT (SELECT count(*) FROM reporting.credited_conversions WHERE partner_id = $1)
                 + (SELECT count(*) FROM reporting.unattributed_conversions WHERE partner_id = $1) AS rep`, [partner]);
+        r.rep = rep.rep;
         if (num(r.ing) === stored && num(r.dec) === stored && num(r.rep) === stored && (await this.unpublishedOutbox()) === 0) {
           const lag = await this.lag();
           if (!lag.pending && !lag.ackPending) return { settled: true, ms: Date.now() - start };

@@ -5,13 +5,13 @@
  */
 import { randomInt } from 'node:crypto';
 import { createGrpcClient } from '@trackly/grpc';
-import { Events } from '@trackly/messaging';
+import { EVENT_ID_HEADER, Events } from '@trackly/messaging';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { sleep } from './infra';
 import type { Platform } from './platform';
@@ -233,7 +233,11 @@ export class LoadDriver {
   }
 
   /** The click event of an 'early' sale, as tracking would publish it, arriving after the conversion. */
-  async publishEarlyClick(s: Sale, c: Counters): Promise<void> {
+  /**
+   * With `redrive` set, published again as a re-drive does (the original id in Trackly-Event-Id, a Nats-Msg-Id of the
+   * re-drive's own), for the scenarios that lose what a stream delivered: the driver plays tracking for these clicks.
+   */
+  async publishEarlyClick(s: Sale, c: Counters, redrive?: string): Promise<void> {
     const m = s.message!;
     const offer = `offer-${s.conversionId.split('-')[1]}`;
     const scenario = s.conversionId.split('-')[1];
@@ -245,7 +249,10 @@ export class LoadDriver {
     const data = ClickRecorded.encode({ click }).finish();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.js.publish(Events.ClickRecorded.subject, data, { msgID: `fault-early-click-${s.clickId}`, timeout: 5000 });
+        const id = `fault-early-click-${s.clickId}`;
+        const h = natsHeaders();
+        if (redrive) h.set(EVENT_ID_HEADER, id);
+        await this.js.publish(Events.ClickRecorded.subject, data, { msgID: redrive ? `redrive:${redrive}:${id}` : id, headers: h, timeout: 5000 });
         c.earlyClickEvents++;
         return;
       } catch (e) {

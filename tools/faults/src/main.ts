@@ -24,6 +24,8 @@ import {
   scenarioPostgresRestart,
   scenarioRelayCrash,
 } from './scenarios';
+import { scenarioBackupRestore, scenarioReportingOwnServer, scenarioStoreWiped } from './redrive-scenarios';
+import { scenarioTwoReplicas } from './scale-scenarios';
 
 function args() {
   const argv = process.argv.slice(2);
@@ -36,7 +38,7 @@ function args() {
     quick,
     n: Number(val('--n') ?? (quick ? 1000 : 10_000)),
     m: Number(val('--m') ?? (quick ? 300 : 1000)),
-    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
+    only: val('--only')?.split(',') ?? ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'l', 'k'],
     blast: Number(val('--blast') ?? (quick ? 20_000 : 100_000)),
     keep: argv.includes('--keep'),
     root: val('--root') ?? process.cwd(),
@@ -106,6 +108,8 @@ async function main(): Promise<number> {
   const auditor = new Auditor(pg.url, nc, platform.grpc.reporting);
   const ctx: Context = { platform, pg, nats, nc, load, auditor, log, settleTimeoutMs: a.quick ? 300_000 : 900_000 };
 
+  const suiteStart = new Date();
+  const cleanups: (() => Promise<void>)[] = [];
   const scenarios: Record<string, () => Promise<ScenarioResult>> = {
     a: () => scenarioKill(ctx, 'a', 'attribution', a.n),
     b: () => scenarioKill(ctx, 'b', 'reporting', a.m),
@@ -115,6 +119,11 @@ async function main(): Promise<number> {
     f: () => scenarioDuplicatesOutOfOrder(ctx, a.m),
     g: () => scenarioPoison(ctx, a.m),
     h: () => scenarioBlastKill(ctx, a.blast, a.m),
+    i: () => scenarioStoreWiped(ctx, a.m),
+    j: () => scenarioBackupRestore(ctx, a.m),
+    l: () => scenarioTwoReplicas(ctx, a.m),
+    // Last: reporting stays on the second server for whatever runs after it.
+    k: () => scenarioReportingOwnServer(ctx, a.m, suiteStart, (stop) => cleanups.push(stop)),
   };
   const results: ScenarioResult[] = [];
   for (const id of a.only) {
@@ -147,6 +156,7 @@ async function main(): Promise<number> {
   await nc.close().catch(() => undefined);
   await auditor.end();
   await platform.stop();
+  for (const stop of cleanups) await stop().catch(() => undefined);
   await nats.stop();
   pg.stop('fast');
   if (!a.keep) fs.rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,16 @@ export class AppProcess {
     private readonly ready: () => Promise<boolean>,
   ) {}
 
+  /** Another process of the same app (a second replica): same build and settings, these overridden. */
+  replica(env: Record<string, string>, logFile: string, ready: () => Promise<boolean>): AppProcess {
+    return new AppProcess(this.name, this.main, { ...this.env, ...env }, logFile, ready);
+  }
+
+  /** Changes the environment of the next start (e.g. a DATABASE_URL on another server). */
+  setEnv(patch: Record<string, string>): void {
+    Object.assign(this.env, patch);
+  }
+
   get running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }

@@ -47,7 +47,7 @@ interface Run {
  * Sets up a partner, offer and sends, taps the links, then sends the postbacks; `atProgress` runs once when
  * `faultAt` of the postbacks have been answered, concurrently with the rest of the load.
  */
-async function drive(ctx: Context, id: string, n: number, faultAt?: number, fault?: () => Promise<void>): Promise<Run & { faultDone: Promise<void> }> {
+export async function drive(ctx: Context, id: string, n: number, faultAt?: number, fault?: () => Promise<void>): Promise<Run & { faultDone: Promise<void> }> {
   const counters = newCounters();
   const { partner, token, offer, messages } = await ctx.load.setup(id, n);
   ctx.log(`  ${id}: ${n} sends registered; tapping links`);
@@ -78,7 +78,7 @@ async function drive(ctx: Context, id: string, n: number, faultAt?: number, faul
   return { sales, counters, partner, offer, faultDone };
 }
 
-async function audit(ctx: Context, r: ScenarioResult, run: Run, since: number, opts: { deadLetters?: number; eventCopies?: number } = {}): Promise<void> {
+export async function audit(ctx: Context, r: ScenarioResult, run: Run, since: number, opts: { deadLetters?: number; eventCopies?: number } = {}): Promise<void> {
   const expected = expectedBooks(run.sales);
   const settled = await ctx.auditor.settle(run.partner, expected.stored, ctx.settleTimeoutMs);
   r.recoveryMs = Date.now() - since;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { rawPool } from '@trackly/database';
-import { Events, Messaging, TableRelay } from '@trackly/messaging';
+import { Events, Messaging, RelayedEvent, TableRelay } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
@@ -70,6 +70,16 @@ export function clickFromRow(r: ClickRow): Click {
   };
 }
 
+/** A click row as its ClickRecorded event (the relay's and a re-drive's: the same id, the same payload). */
+export function clickEvent(row: ClickRow): RelayedEvent {
+  return {
+    subject: Events.ClickRecorded.subject,
+    id: row.click_id,
+    payload: Events.ClickRecorded.codec.encode({ click: clickFromRow(row) }).finish(),
+    headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
+  };
+}
+
 /**
  * Publishes ClickRecorded from the clicks table (no outbox row per click): Nats-Msg-Id = the click id, the request
  * id of the request that made the click in Trackly-Request-Id. Started with the app; stopped (after a final flush) by
@@ -95,12 +105,7 @@ export class ClickEventsRelay implements OnApplicationBootstrap {
       pollMs: 100,
       lingerMs: 10,
       logger,
-      toEvent: (row) => ({
-        subject: Events.ClickRecorded.subject,
-        id: row.click_id,
-        payload: Events.ClickRecorded.codec.encode({ click: clickFromRow(row) }).finish(),
-        headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
-      }),
+      toEvent: clickEvent,
     });
   }
 

@@ -2,12 +2,12 @@ import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { rawPool } from '@trackly/database';
 import { maskPhone } from '@trackly/kernel';
-import { Events, Messaging, TableRelay } from '@trackly/messaging';
+import { Events, Messaging, RelayedEvent, TableRelay } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { TRACKING_LOGGER } from '../tracking.tokens';
 
-interface MessageRow extends Record<string, unknown> {
+export interface MessageRow extends Record<string, unknown> {
   message_id: string;
   contact_id: string;
   phone_e164: string;
@@ -17,6 +17,30 @@ interface MessageRow extends Record<string, unknown> {
   /** sent_at as epoch milliseconds: a float parses far faster than a timestamp string, 10,000 rows at a time. */
   sent_ms: number;
   request_id: string | null;
+}
+
+/** Select list of a message row as its event needs it (the relay's and a re-drive's). */
+export const MESSAGE_COLUMNS = `t.message_id, t.contact_id, t.phone_e164, t.campaign_id, t.creative_id, t.offer_id,
+  date_part('epoch', t.sent_at) * 1000 AS sent_ms, t.request_id`;
+
+/** A message row as its MessageSent event (the relay's and a re-drive's: the same id, the same payload). */
+export function messageEvent(row: MessageRow): RelayedEvent {
+  return {
+    subject: Events.MessageSent.subject,
+    id: `sent:${row.message_id}`,
+    payload: Events.MessageSent.codec
+      .encode({
+        messageId: row.message_id,
+        contactId: row.contact_id,
+        phoneMasked: maskPhone(row.phone_e164),
+        campaignId: row.campaign_id,
+        creativeId: row.creative_id,
+        offerId: row.offer_id,
+        sentAt: new Date(row.sent_ms),
+      })
+      .finish(),
+    headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
+  };
 }
 
 /**
@@ -35,29 +59,13 @@ export class MessageEventsRelay implements OnApplicationBootstrap {
       schema: 'tracking',
       name: 'messages',
       table: '"tracking".messages',
-      columns: `t.message_id, t.contact_id, t.phone_e164, t.campaign_id, t.creative_id, t.offer_id,
-        date_part('epoch', t.sent_at) * 1000 AS sent_ms, t.request_id`,
+      columns: MESSAGE_COLUMNS,
       timeColumn: 'created_at',
       // A blast's backlog goes out in large reads, several on the wire at once.
       batchSize: 2000,
       inFlight: 4,
       logger,
-      toEvent: (row) => ({
-        subject: Events.MessageSent.subject,
-        id: `sent:${row.message_id}`,
-        payload: Events.MessageSent.codec
-          .encode({
-            messageId: row.message_id,
-            contactId: row.contact_id,
-            phoneMasked: maskPhone(row.phone_e164),
-            campaignId: row.campaign_id,
-            creativeId: row.creative_id,
-            offerId: row.offer_id,
-            sentAt: new Date(row.sent_ms),
-          })
-          .finish(),
-        headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
-      }),
+      toEvent: messageEvent,
     });
   }
 

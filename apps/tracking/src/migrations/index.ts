@@ -5,9 +5,10 @@ import { MessageBatchCatalogCheck1764330000000 } from './1764330000000-message-b
 import { ClicksEventSource1765100000000 } from './1765100000000-clicks-event-source.migration';
 import { MessagesEventSource1765100000001 } from './1765100000001-messages-event-source.migration';
 import { ClicksWithoutMessageFk1765100000002 } from './1765100000002-clicks-without-message-fk.migration';
+import { TrackingRedriveSources1765600000000 } from './1765600000000-redrive-sources.migration';
+import { TrackingClicksPartitioned1765600000001 } from './1765600000001-clicks-partitioned.migration';
 
 /** In order; each runs once per database (recorded in "tracking".migrations). */
 export const trackingMigrations = [
   TrackingInitial1764300000000, OfferAttributionTerms1764310000000, ClickClassification1764320000000, MessageBatchCatalogCheck1764330000000,
-  ClicksEventSource1765100000000, MessagesEventSource1765100000001, ClicksWithoutMessageFk1765100000002,
-];
+  ClicksEventSource1765100000000, MessagesEventSource1765100000001, ClicksWithoutMessageFk1765100000002, TrackingRedriveSources1765600000000, TrackingClicksPartitioned1765600000001];

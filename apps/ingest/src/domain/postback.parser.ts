@@ -21,6 +21,7 @@ import {
   Validated,
 } from './conversion.rules';
 import type { PartnerKindName } from './partner.rules';
+import { parseMoneySpelling } from './money-spelling';
 import { storableParams } from './postback-params';
 
 /** Aliases in order of preference: when several are present, the first non-empty one is used. */
@@ -32,6 +33,8 @@ export const POSTBACK_ALIASES = {
   currency: ['currency', 'offer_currency'],
   status: ['status', 'cnv_status', 'conversion_status'],
   occurred_at: ['occurred_at', 'datetime', 'timestamp'],
+  // Our message id, passed back by partners whose links carried it: what view-through attribution needs without a click.
+  message_id: ['message_id', 'msg_id', 'sms_id', 'mid'],
 } as const;
 
 export type PostbackField = keyof typeof POSTBACK_ALIASES;
@@ -48,7 +51,7 @@ export interface PostbackContext {
 }
 
 /** The conversion a postback describes, without the partner (which comes from the URL path). */
-export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds'>>;
+export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds' | 'messageId' | 'payoutAbsent'>>;
 
 /** Parameter names one platform uses for each field, in order of preference. */
 interface KindProfile {
@@ -128,6 +131,9 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
 
   const clickId = pick(names.click_id);
   if (clickId) problem(fields, clickId.name, externalIdProblem(clickId.value));
+  // Every kind: the aliases are ours (the partner's platform fills them from the sub-id our link gave it).
+  const messageId = pick(POSTBACK_ALIASES.message_id);
+  if (messageId) problem(fields, messageId.name, externalIdProblem(messageId.value));
 
   const currencyParam = pick(names.currency);
   let currency: string | undefined = ctx.defaultCurrency;
@@ -143,16 +149,22 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
     }
   }
 
+  // A postback without a payout is stored with 0 and says so: attribution then applies the offer's default payout.
   let payout: Money | undefined;
+  let payoutAbsent = false;
   const payoutParam = pick(names.payout);
-  if (!payoutParam) fields.payout ??= 'is required';
-  else {
-    try {
-      const micros = parseDecimalMicros(payoutParam.value, { field: payoutParam.name });
-      if (currency) payout = { currency, micros };
-    } catch (e) {
-      collect(e, fields);
-    }
+  if (!payoutParam) {
+    payoutAbsent = true;
+    if (currency) payout = { currency, micros: 0n };
+  } else {
+    // Read even when the currency parameter is wrong, so every problem is reported at once.
+    const spelled = parseMoneySpelling(payoutParam.value, {
+      field: payoutParam.name,
+      defaultCurrency: ctx.defaultCurrency,
+      currencyParam: currencyParam ? currency : undefined,
+    });
+    if (spelled.ok && (currency || !currencyParam)) payout = { currency: spelled.currency, micros: spelled.micros };
+    else if (!spelled.ok) fields[payoutParam.name] = spelled.problem;
   }
 
   let saleAmountMicros: bigint | null = null;
@@ -194,7 +206,9 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
     value: {
       conversionId: conversionId!,
       clickId: clickId?.value ?? null,
+      messageId: messageId?.value ?? null,
       payout: payout!,
+      payoutAbsent,
       status: status!,
       occurredAt: occurredAt!,
       raw: kept,

@@ -12,7 +12,7 @@ import { orThrow, partnerIdProblem } from '../domain/conversion.rules';
 import { partnerKindName, postbackTemplate, validatePartner } from '../domain/partner.rules';
 import { addressAllowed, parseAllowList } from '../domain/source-addresses';
 import type { IngestConfig } from '../ingest.config';
-import { toPartner } from '../ingest.mappers';
+import { toPartner } from '../wire';
 import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from './partner.entity';
 import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';

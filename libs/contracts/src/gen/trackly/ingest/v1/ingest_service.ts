@@ -44,7 +44,11 @@ export interface SubmitConversionRequest {
   /** Status; unspecified means approved. */
   status: ConversionStatus;
   /** When it happened; unset means now. */
-  occurredAt: Date | undefined;
+  occurredAt:
+    | Date
+    | undefined;
+  /** Our message id, when known (view-through attribution without a click); may be empty. */
+  messageId: string;
 }
 
 /** SubmitConversionResponse says whether it was new. */
@@ -324,7 +328,15 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseSubmitConversionRequest(): SubmitConversionRequest {
-  return { partnerId: "", conversionId: "", clickId: "", payout: undefined, status: 0, occurredAt: undefined };
+  return {
+    partnerId: "",
+    conversionId: "",
+    clickId: "",
+    payout: undefined,
+    status: 0,
+    occurredAt: undefined,
+    messageId: "",
+  };
 }
 
 export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
@@ -346,6 +358,9 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(50).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(58).string(message.messageId);
     }
     return writer;
   },
@@ -411,6 +426,14 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -447,6 +470,11 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
     };
   },
 
@@ -470,6 +498,9 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt.toISOString();
     }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
     return obj;
   },
 
@@ -486,6 +517,7 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
       : undefined;
     message.status = object.status ?? 0;
     message.occurredAt = object.occurredAt ?? undefined;
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };

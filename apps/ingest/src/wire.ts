@@ -29,6 +29,7 @@ export function toConversion(e: ConversionEntity): Conversion {
     creditedMessageId: e.creditedMessageId ?? '',
     messageId: e.messageId ?? '',
     payoutAbsent: e.payoutAbsent,
+    test: e.test,
   };
 }
 
@@ -48,6 +49,7 @@ export function newConversion(id: string, d: ConversionDraft, receivedAt: Date):
     creditedMessageId: '',
     messageId: d.messageId ?? '',
     payoutAbsent: !!d.payoutAbsent,
+    test: !!d.test,
   };
 }
 
@@ -62,5 +64,7 @@ export function toPartner(e: PartnerEntity): Partner {
     tokenIssuedAt: e.tokenIssuedAt,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
+    lastTestPostbackAt: e.lastTestAt ?? undefined,
+    lastTestPostbackOutcome: e.lastTestOutcome ?? '',
   };
 }

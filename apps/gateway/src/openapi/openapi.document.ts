@@ -224,7 +224,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/partners/{partnerId}/test-postback': {
       post: {
         summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
-        description: "Needs partners:test, not the partner's token: ingest sends the postback as the partner would.",
+        description: "Needs partners:test, not the partner's token: ingest authenticates its own test postback (a one-time credential) and sends it as the partner would, with test=1. The conversion is stored as a test (conversion.test true, never revenue); the partner's status (GET /api/partners/{partnerId}) shows lastTestPostbackAt and lastTestPostbackOutcome.",
         ...scope('partners:test'),
         parameters: [partnerPath],
         requestBody: jsonBody({

@@ -35,6 +35,10 @@ export class ConversionEntity {
   @Column({ name: 'payout_absent', type: 'boolean', default: false })
   payoutAbsent!: boolean;
 
+  /** A test conversion: stored and explained, never counted as revenue unless a report asks for tests. */
+  @Column({ type: 'boolean', default: false })
+  test!: boolean;
+
   @Column({ name: 'occurred_at', type: 'timestamptz' })
   occurredAt!: Date;
 

@@ -74,6 +74,7 @@ export class ConversionsService {
       payoutMicros: draft.payout.micros,
       currency: draft.payout.currency,
       payoutAbsent: !!draft.payoutAbsent,
+      test: !!draft.test,
       status: statusName(draft.status),
       occurredAt: draft.occurredAt,
       receivedAt,
@@ -86,8 +87,8 @@ export class ConversionsService {
     const inserted: { id: string }[] = await m.query(
       `WITH ins AS (
          INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, $19, $20)
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, $19, $20, $21)
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
          RETURNING id
        ), evt AS (
@@ -115,6 +116,7 @@ export class ConversionsService {
         event.headers[0],
         !!draft.payoutAbsent,
         draft.messageId ?? null,
+        !!draft.test,
       ],
     );
     if (inserted.length) return { conversion: created, duplicate: false, outcome: 'stored' };

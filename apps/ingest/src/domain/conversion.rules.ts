@@ -34,6 +34,8 @@ export interface ConversionDraft {
   clickId: string | null;
   /** Our message id when the partner passed it back (message_id, msg_id, sms_id, mid): enables view-through. */
   messageId?: string | null;
+  /** A test conversion (the partner's test flag, or SendTestPostback): stored and explained, never revenue. */
+  test?: boolean;
   payout: Money;
   /** The postback carried no payout (payout is then 0): attribution applies the offer's default payout. */
   payoutAbsent?: boolean;

@@ -37,6 +37,7 @@ describe('TUNE (HasOffers) postbacks', () => {
       payout: { currency: 'USD', micros: 12_500_000n },
       payoutAbsent: false,
       messageId: null,
+      test: false,
       status: ConversionStatus.CONVERSION_STATUS_APPROVED,
       occurredAt: new Date('2026-11-01T09:15:42Z'),
       transactionId: '102a8f3e6b5c4d7e9f10',

@@ -29,6 +29,7 @@ describe('parsePostback: a minimal generic postback', () => {
       payout: { currency: 'USD', micros: 24_990_000n },
       payoutAbsent: false,
       messageId: null,
+      test: false,
       status: ConversionStatus.CONVERSION_STATUS_APPROVED,
       occurredAt: new Date('2026-11-02T10:00:00Z'),
       raw: base,
@@ -164,6 +165,16 @@ describe('parsePostback: message id', () => {
   it('is null when absent, and checked like any id', () => {
     expect(ok(base).messageId).toBeNull();
     expect(problems({ ...base, message_id: '{message_id}' })).toEqual({ message_id: expect.stringContaining('macro') });
+  });
+});
+
+describe('parsePostback: test flag', () => {
+  it.each([['1', true], ['true', true], ['YES', true], ['0', false], ['false', false], ['', false]] as const)('reads test=%p as %p', (v, flag) => {
+    expect(ok({ ...base, test: v }).test).toBe(flag);
+  });
+
+  it('refuses a test flag it cannot read, rather than guess whether it is revenue', () => {
+    expect(problems({ ...base, is_test: 'maybe' })).toEqual({ is_test: 'must be 1/true/yes or 0/false/no, got "maybe"' });
   });
 });
 

@@ -35,7 +35,14 @@ export const POSTBACK_ALIASES = {
   occurred_at: ['occurred_at', 'datetime', 'timestamp'],
   // Our message id, passed back by partners whose links carried it: what view-through attribution needs without a click.
   message_id: ['message_id', 'msg_id', 'sms_id', 'mid'],
+  // A test conversion: stored and explained, never counted as revenue.
+  test: ['test', 'is_test'],
 } as const;
+
+const TEST_WORDS: ReadonlyMap<string, boolean> = new Map([
+  ['1', true], ['true', true], ['yes', true],
+  ['0', false], ['false', false], ['no', false],
+]);
 
 export type PostbackField = keyof typeof POSTBACK_ALIASES;
 
@@ -51,7 +58,7 @@ export interface PostbackContext {
 }
 
 /** The conversion a postback describes, without the partner (which comes from the URL path). */
-export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds' | 'messageId' | 'payoutAbsent'>>;
+export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds' | 'messageId' | 'payoutAbsent' | 'test'>>;
 
 /** Parameter names one platform uses for each field, in order of preference. */
 interface KindProfile {
@@ -131,6 +138,13 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
 
   const clickId = pick(names.click_id);
   if (clickId) problem(fields, clickId.name, externalIdProblem(clickId.value));
+  let test = false;
+  const testParam = pick(POSTBACK_ALIASES.test);
+  if (testParam) {
+    const flag = TEST_WORDS.get(testParam.value.toLowerCase());
+    if (flag === undefined) fields[testParam.name] = `must be 1/true/yes or 0/false/no, got "${truncate(testParam.value)}"`;
+    else test = flag;
+  }
   // Every kind: the aliases are ours (the partner's platform fills them from the sub-id our link gave it).
   const messageId = pick(POSTBACK_ALIASES.message_id);
   if (messageId) problem(fields, messageId.name, externalIdProblem(messageId.value));
@@ -207,6 +221,7 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
       conversionId: conversionId!,
       clickId: clickId?.value ?? null,
       messageId: messageId?.value ?? null,
+      test,
       payout: payout!,
       payoutAbsent,
       status: status!,

@@ -16,12 +16,13 @@ import { toPartner } from '../wire';
 import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from './partner.entity';
 import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';
+import { TEST_CREDENTIAL_PREFIX, TestCredentials } from './test-credentials';
 
 const PARTNER_CACHE_MAX = 10_000;
 
 /** Why the edge refuses a request before reading it. */
 export type PartnerCheck =
-  | { ok: true; partner: PartnerEntity }
+  | { ok: true; partner: PartnerEntity; /** Authenticated by a SendTestPostback credential: a test conversion. */ test?: boolean }
   | { ok: false; refusal: 'not_found' | 'unauthorized' | 'forbidden'; reasonCode: string; message: string };
 
 /** The partner registry: who may post, with which token, from where, and how their postbacks read. */
@@ -39,6 +40,7 @@ export class PartnersService {
     private readonly ds: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    private readonly testCredentials: TestCredentials,
   ) {
     if (config.INGEST_PARTNER_CACHE_MS > 0) this.cache = new LruCache(PARTNER_CACHE_MAX, config.INGEST_PARTNER_CACHE_MS, clock);
   }
@@ -121,6 +123,8 @@ export class PartnersService {
     const partner = await this.cachedRow(partnerId);
     if (!partner) return { ok: false, refusal: 'not_found', reasonCode: 'UNKNOWN_PARTNER', message: `partner "${partnerId}" is not registered` };
     if (!token) return { ok: false, refusal: 'unauthorized', reasonCode: 'MISSING_TOKEN', message: 'token is required' };
+    // Ingest's own test postback: sent from this process, so the allow-list (the partner's addresses) does not apply.
+    if (token.startsWith(TEST_CREDENTIAL_PREFIX) && this.testCredentials.consume(partnerId, token)) return { ok: true, partner, test: true };
     if (!tokenMatches(token, partner.tokenSha256)) return { ok: false, refusal: 'unauthorized', reasonCode: 'BAD_TOKEN', message: 'token is not valid' };
     if (partner.allowedSources.length) {
       const ranges = parseAllowList(partner.allowedSources);
@@ -130,6 +134,16 @@ export class PartnersService {
       }
     }
     return { ok: true, partner };
+  }
+
+  /** Keeps the time and outcome of a partner's last test postback (its status shows them). */
+  async recordTest(partnerId: string, at: Date, outcome: string, m: { query: DataSource['query'] } = this.ds): Promise<void> {
+    await m.query(`UPDATE "ingest".partners SET last_test_at = $2, last_test_outcome = $3 WHERE partner_id = $1`, [partnerId, at, outcome.slice(0, 500)]);
+  }
+
+  /** A one-time credential for ingest's own test postback of this partner (see TestCredentials). */
+  testCredential(partnerId: string): string {
+    return this.testCredentials.issue(partnerId);
   }
 
   /** Whether `token` is the current token of a registered partner (no refusal reasons: the noise limiter asks). */

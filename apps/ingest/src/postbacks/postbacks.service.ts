@@ -154,11 +154,13 @@ export class PostbacksService implements BeforeApplicationShutdown {
 
     let partner: PartnerEntity;
     let params: RawParams;
+    let test = false;
     try {
       params = this.readParams(req);
       const check = await this.partners.check(req.partnerId, tokenOf(params), req.sourceIp);
       if (!check.ok) throw new Refused(check.refusal, check.reasonCode, check.message);
       partner = check.partner;
+      test = !!check.test;
       onPartner(partner.partnerId);
     } catch (e) {
       return this.refuse(archiveId, e);
@@ -166,7 +168,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
 
     try {
       if (route === 'reversal') return await this.reverse(archiveId, partner, params, receivedAt);
-      return await this.store(archiveId, partner, params, receivedAt);
+      return await this.store(archiveId, partner, params, receivedAt, test);
     } catch (e) {
       // Errors of ours (not refusals) were archived as such by stored().
       if (e instanceof Refused) return this.refuse(archiveId, e);
@@ -174,12 +176,14 @@ export class PostbacksService implements BeforeApplicationShutdown {
     }
   }
 
-  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
-    const draft = this.parse(partner, params, receivedAt);
+  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date, test: boolean): Promise<PostbackReply> {
+    const parsed = this.parse(partner, params, receivedAt);
+    const draft = test ? { ...parsed, test } : parsed;
     const applied = await this.stored(archiveId, () =>
       this.commits.run(async (m) => {
         const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
         await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
+        if (draft.test) await this.partners.recordTest(partner.partnerId, receivedAt, r.outcome, m);
         return r;
       }),
     );

@@ -290,7 +290,10 @@ export interface ImportConversionsResponse {
 export interface SendTestPostbackRequest {
   /** Partner id. */
   partnerId: string;
-  /** The partner's current token (only its hash is stored, so the caller supplies it); a wrong one gets the edge's 401. */
+  /**
+   * Optional: the partner's current token (a wrong one gets the edge's 401). Empty (the usual case): ingest
+   * authenticates the test itself with a one-time credential, so nobody needs the partner's secret to send a test.
+   */
   token: string;
   /** Our click id to report back. */
   clickId: string;

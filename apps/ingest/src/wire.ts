@@ -66,5 +66,6 @@ export function toPartner(e: PartnerEntity): Partner {
     updatedAt: e.updatedAt,
     lastTestPostbackAt: e.lastTestAt ?? undefined,
     lastTestPostbackOutcome: e.lastTestOutcome ?? '',
+    timeZone: e.timeZone ?? '',
   };
 }

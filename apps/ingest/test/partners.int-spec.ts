@@ -223,6 +223,18 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(rows[0]).toMatchObject({ transaction_id: '102a8f3e6b5c4d7e9f10', event_id: '4', sale_amount_micros: '49990000', sub_ids: { aff_sub: 'ad-7' } });
       expect(rows[0].raw).not.toHaveProperty('token');
     });
+
+    it("reads TUNE's {datetime} in the partner's time zone once it is set; refuses a zone that is not IANA", async () => {
+      const base = { partnerId: 'tune-ny', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2' };
+      const created = await client.upsertPartner(partner({ ...base, timeZone: 'America/New_York' }));
+      expect(created.partner).toMatchObject({ timeZone: 'America/New_York' });
+      const bad = await client.upsertPartner(partner({ ...base, timeZone: 'Mars/Olympus' })).catch((e) => e);
+      expect(bad.details).toContain('time_zone must be an IANA time zone');
+      const res = await http(`/postbacks/tune-ny?token=${created.token}&click_id=k&transaction_id=ny-1&payout=1&datetime=2026-11-01%2009%3A15%3A42`);
+      expect(res).toMatchObject({ status: 200, body: { status: 'stored' } });
+      const { conversion } = await client.getConversion({ partnerId: 'tune-ny', conversionId: 'ny-1' });
+      expect(conversion!.occurredAt).toEqual(new Date('2026-11-01T14:15:42Z'));
+    });
   });
 
   describe('the edge gate', () => {

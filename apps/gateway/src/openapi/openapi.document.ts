@@ -51,6 +51,7 @@ const partnerSettings = {
   click_id_param: { type: 'string', description: "Parameter carrying our click id; empty = the kind's default" },
   default_currency: { type: 'string', example: 'USD' },
   allowed_sources: { type: 'array', items: { type: 'string' }, description: 'Allow-list: IPs, CIDR, TUNE ranges (192.0.2.0-255); empty = any address' },
+  time_zone: { type: 'string', example: 'America/New_York', description: "IANA zone of the partner's account: TUNE {datetime} (no offset) is read in it; empty = UTC" },
 };
 const partnerPath = { name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } };
 const notFound = { 404: { description: 'Unknown id', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } };

@@ -17,7 +17,7 @@ const KINDS: Record<string, PartnerKind> = {
   generic: PartnerKind.PARTNER_KIND_GENERIC,
 };
 const PARTNER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SETTINGS = ['name', 'kind', 'click_id_param', 'default_currency', 'allowed_sources'] as const;
+const SETTINGS = ['name', 'kind', 'click_id_param', 'default_currency', 'allowed_sources', 'time_zone'] as const;
 
 /**
  * Partners: the list with what their postbacks became, registration, settings (allow-list), token rotation (the
@@ -130,6 +130,8 @@ function readSettings(r: BodyReader): Omit<UpsertPartnerRequest, 'partnerId'> {
     clickIdParam: r.text('click_id_param', { max: 64, pattern: /^[A-Za-z0-9_.-]+$/, problem: 'must be a parameter name (letters, digits, "_", "-", ".")' }),
     defaultCurrency: r.text('default_currency', { pattern: /^[A-Z]{3}$/, problem: 'must be a 3-letter ISO 4217 code in upper case' }),
     allowedSources: r.strings('allowed_sources', { max: 100, itemMax: 64 }),
+    // Checked against the IANA database by ingest (400 naming time_zone).
+    timeZone: r.text('time_zone', { max: 64 }),
   };
 }
 

@@ -22,6 +22,7 @@ import {
 } from './conversion.rules';
 import type { PartnerKindName } from './partner.rules';
 import { parseMoneySpelling } from './money-spelling';
+import { zonedWallTimeToInstant } from './partner-time-zone';
 import { storableParams } from './postback-params';
 
 /** Aliases in order of preference: when several are present, the first non-empty one is used. */
@@ -55,6 +56,8 @@ export interface PostbackContext {
   kind?: PartnerKindName;
   /** The partner's click id parameter (see effectiveClickIdParam); null or absent = the kind's default. */
   clickIdParam?: string | null;
+  /** The partner's IANA zone: times without an offset are wall-clock times there. Null or absent = UTC. */
+  timeZone?: string | null;
 }
 
 /** The conversion a postback describes, without the partner (which comes from the URL path). */
@@ -118,8 +121,8 @@ const NOT_KEPT = new Set(['token', 'ran']);
 /** Sub-ids the platforms carry (TUNE aff_sub*, aff_unique*, source, adv_sub*; Everflow sub1..sub10; s1..), kept apart. */
 const SUB_ID = /^(aff_sub\d?|aff_click_id|aff_unique\d|source|adv_sub\d?|sub\d{1,2}|s\d{1,2}|subid\d*|sub_id\d*)$/;
 
-/** TUNE's {datetime} is "YYYY-MM-DD HH:MM:SS" in UTC without an offset. */
-const TUNE_DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+/** TUNE's {datetime}: "YYYY-MM-DD HH:MM:SS" without an offset, in the account's zone (UTC unless the partner says). */
+const LOCAL_DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$/;
 
 export function parsePostback(params: RawParams, ctx: PostbackContext): Validated<ParsedPostback> {
   const kind = ctx.kind ?? 'GENERIC';
@@ -204,8 +207,11 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
   let occurredAt: Date | undefined = ctx.receivedAt;
   const occurredParam = pick(names.occurred_at);
   if (occurredParam) {
-    const text = kind === 'TUNE' && TUNE_DATETIME.test(occurredParam.value) ? `${occurredParam.value}Z` : occurredParam.value;
-    const parsed = parseTimestamp(text);
+    // Without an offset: read in the partner's zone for TUNE (UTC when unset), and for other kinds only once the
+    // partner named its zone (otherwise refused: guessing would shift conversions by hours).
+    const local = LOCAL_DATETIME.test(occurredParam.value) && (kind === 'TUNE' || !!ctx.timeZone);
+    const wall = parseTimestamp(local ? `${occurredParam.value}Z` : occurredParam.value);
+    const parsed = local && ctx.timeZone && typeof wall !== 'string' ? zonedWallTimeToInstant(wall, ctx.timeZone) : wall;
     const checked = typeof parsed === 'string' ? parsed : occurredAtOrProblem(parsed, ctx.receivedAt);
     if (typeof checked === 'string') {
       fields[occurredParam.name] = checked;

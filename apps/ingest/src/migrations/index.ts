@@ -4,6 +4,7 @@ import { IngestProcessedEventsPruning1765000000000 } from './1765000000000-proce
 import { IngestPayoutAbsent1765200000000 } from './1765200000000-payout-absent.migration';
 import { IngestMessageId1765200000001 } from './1765200000001-message-id.migration';
 import { IngestTestConversions1765200000002 } from './1765200000002-test-conversions.migration';
+import { IngestPartnerTimeZone1765200000003 } from './1765200000003-partner-time-zone.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
-export const ingestMigrations = [IngestInitial1764400000000, IngestPartners1764500000000, IngestProcessedEventsPruning1765000000000, IngestPayoutAbsent1765200000000, IngestMessageId1765200000001, IngestTestConversions1765200000002];
+export const ingestMigrations = [IngestInitial1764400000000, IngestPartners1764500000000, IngestProcessedEventsPruning1765000000000, IngestPayoutAbsent1765200000000, IngestMessageId1765200000001, IngestTestConversions1765200000002, IngestPartnerTimeZone1765200000003];

@@ -35,6 +35,10 @@ export class PartnerEntity {
   @Column({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
 
+  /** IANA zone of the partner's account; NULL = UTC. */
+  @Column({ name: 'time_zone', type: 'text', nullable: true })
+  timeZone!: string | null;
+
   /** When the last test postback reached the edge. */
   @Column({ name: 'last_test_at', type: 'timestamptz', nullable: true })
   lastTestAt!: Date | null;

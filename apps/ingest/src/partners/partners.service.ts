@@ -61,12 +61,13 @@ export class PartnersService {
     // On conflict the token hash is left alone: only a created row uses the new token.
     const [row]: { created: boolean }[] = await this.ds.query(
       `INSERT INTO "ingest".partners AS t (partner_id, name, kind, click_id_param, default_currency, allowed_sources,
-         token_sha256, token_issued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+         token_sha256, token_issued_at, created_at, updated_at, time_zone)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
        ON CONFLICT (partner_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, click_id_param = EXCLUDED.click_id_param,
-         default_currency = EXCLUDED.default_currency, allowed_sources = EXCLUDED.allowed_sources, updated_at = EXCLUDED.updated_at
+         default_currency = EXCLUDED.default_currency, allowed_sources = EXCLUDED.allowed_sources, updated_at = EXCLUDED.updated_at,
+         time_zone = EXCLUDED.time_zone
        RETURNING (xmax = 0) AS created`,
-      [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now],
+      [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now, p.timeZone],
     );
     this.cache?.delete(p.partnerId);
     const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));

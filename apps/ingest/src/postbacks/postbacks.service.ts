@@ -209,6 +209,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
       defaultCurrency: partner.defaultCurrency,
       kind: partner.kind,
       clickIdParam: effectiveClickIdParam(partner),
+      timeZone: partner.timeZone,
     });
     if (!parsed.ok) {
       const error = InvalidArgumentError.of(parsed.fields);

@@ -196,6 +196,11 @@ export interface Partner {
     | undefined;
   /** What the last test postback became: stored, duplicate, adjusted, or the edge's refusal ("401 token is not valid"). */
   lastTestPostbackOutcome: string;
+  /**
+   * IANA time zone of the partner's account (e.g. America/New_York): TUNE's {datetime} and other times sent without
+   * an offset are read in it; empty = UTC.
+   */
+  timeZone: string;
 }
 
 /** PartnerCounters counts what a partner's requests to the edge became, from the raw archive. */
@@ -579,6 +584,7 @@ function createBasePartner(): Partner {
     updatedAt: undefined,
     lastTestPostbackAt: undefined,
     lastTestPostbackOutcome: "",
+    timeZone: "",
   };
 }
 
@@ -616,6 +622,9 @@ export const Partner: MessageFns<Partner> = {
     }
     if (message.lastTestPostbackOutcome !== "") {
       writer.uint32(90).string(message.lastTestPostbackOutcome);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(98).string(message.timeZone);
     }
     return writer;
   },
@@ -721,6 +730,14 @@ export const Partner: MessageFns<Partner> = {
             message.lastTestPostbackOutcome = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -782,6 +799,11 @@ export const Partner: MessageFns<Partner> = {
         : isSet(object.last_test_postback_outcome)
         ? globalThis.String(object.last_test_postback_outcome)
         : "",
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
     };
   },
 
@@ -820,6 +842,9 @@ export const Partner: MessageFns<Partner> = {
     if (message.lastTestPostbackOutcome !== "") {
       obj.lastTestPostbackOutcome = message.lastTestPostbackOutcome;
     }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
     return obj;
   },
 
@@ -839,6 +864,7 @@ export const Partner: MessageFns<Partner> = {
     message.updatedAt = object.updatedAt ?? undefined;
     message.lastTestPostbackAt = object.lastTestPostbackAt ?? undefined;
     message.lastTestPostbackOutcome = object.lastTestPostbackOutcome ?? "";
+    message.timeZone = object.timeZone ?? "";
     return message;
   },
 };

@@ -111,6 +111,11 @@ export interface UpsertPartnerRequest {
   defaultCurrency: string;
   /** Allowed source addresses (single IPs, CIDR, TUNE ranges 192.0.2.0-255), at most 100; empty = any address. */
   allowedSources: string[];
+  /**
+   * IANA time zone of the partner's account (e.g. America/New_York), used to read times sent without an offset
+   * (TUNE's {datetime}); empty = UTC.
+   */
+  timeZone?: string | undefined;
 }
 
 /** UpsertPartnerResponse is the partner as stored. */
@@ -1042,6 +1047,9 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     for (const v of message.allowedSources) {
       writer.uint32(50).string(v!);
     }
+    if (message.timeZone !== undefined) {
+      writer.uint32(58).string(message.timeZone);
+    }
     return writer;
   },
 
@@ -1106,6 +1114,14 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
             message.allowedSources.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1142,6 +1158,11 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
         : globalThis.Array.isArray(object?.allowed_sources)
         ? object.allowed_sources.map((e: any) => globalThis.String(e))
         : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : undefined,
     };
   },
 
@@ -1165,6 +1186,9 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     if (message.allowedSources?.length) {
       obj.allowedSources = message.allowedSources;
     }
+    if (message.timeZone !== undefined) {
+      obj.timeZone = message.timeZone;
+    }
     return obj;
   },
 
@@ -1179,6 +1203,7 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     message.clickIdParam = object.clickIdParam ?? "";
     message.defaultCurrency = object.defaultCurrency ?? "";
     message.allowedSources = object.allowedSources?.map((e) => e) || [];
+    message.timeZone = object.timeZone ?? undefined;
     return message;
   },
 };

@@ -158,6 +158,23 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(all.partners.map((p) => p.partnerId)).toEqual(['ef-net', 'racer', 'reg-1', 'tune-net', 'walled']);
       const everflow = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_EVERFLOW });
       expect(everflow.partners.map((p) => p.partnerId)).toEqual(['ef-net', 'reg-1']);
+      expect(all.nextPageToken).toBe('');
+    });
+
+    it('pages by id with an opaque token bound to the kind filter', async () => {
+      const seen: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 2, pageToken });
+        expect(page.partners.length).toBeLessThanOrEqual(2);
+        seen.push(...page.partners.map((p) => p.partnerId));
+        pageToken = page.nextPageToken || undefined;
+      } while (pageToken);
+      expect(seen).toEqual(['ef-net', 'racer', 'reg-1', 'tune-net', 'walled']);
+      const first = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 2 });
+      const other = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_TUNE, pageToken: first.nextPageToken }).catch((e) => e);
+      expect(other.details).toContain('page_token');
+      expect((await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 501 }).catch((e) => e)).details).toContain('page_size');
     });
 
     it('refuses bad settings field by field, and unknown partners', async () => {
@@ -450,6 +467,22 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(one.partners).toEqual([expect.objectContaining({ partnerId: 'walled', stored: '3', rejectedByReason: { SOURCE_NOT_ALLOWED: '3' } })]);
       const later = await client.getPartnerCounters({ partnerId: 'walled', since: new Date('2026-11-03T00:00:00Z') });
       expect(later.partners).toEqual([]);
+    });
+  });
+
+  describe('partner read model', () => {
+    it('GetPartner shows settings, allow-list, template with a placeholder, counters, last postback and tests; never a token', async () => {
+      const r = await client.getPartner({ partnerId: 'walled' });
+      expect(r.partner?.allowedSources.length).toBeGreaterThan(0);
+      expect(r.template?.url).toContain('token=REPLACE_WITH_YOUR_TOKEN');
+      expect(r.template?.tokenIncluded).toBe(false);
+      const { rows: [a] } = await pg.query(
+        `SELECT count(*)::text AS n, max(received_at) AS last FROM "ingest".postback_requests WHERE partner_id = 'walled' AND replay_of IS NULL`,
+      );
+      expect(r.counters).toMatchObject({ partnerId: 'walled', received: a.n });
+      expect(r.lastPostbackAt).toEqual(a.last);
+      expect(r.testConversions).toBe('0');
+      expect(JSON.stringify(r)).not.toContain(tokens['walled']);
     });
   });
 

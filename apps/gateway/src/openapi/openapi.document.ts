@@ -196,7 +196,15 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/partners': {
-      get: { summary: 'Partners with their counters (never a token)', ...scope('partners:read'), responses: { ...okObject('{ partners }'), ...errors } },
+      get: {
+        summary: 'Partners by id with their counters (never a token), one page at a time',
+        ...scope('partners:read'),
+        parameters: [
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' }, description: 'next_page_token of the previous page' },
+        ],
+        responses: { ...okObject('{ partners, next_page_token }'), ...errors },
+      },
       post: {
         summary: 'Registers a partner; the answer holds its token, shown this once, and its postback URL',
         ...scope('partners:write'),

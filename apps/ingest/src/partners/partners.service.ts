@@ -5,10 +5,13 @@ import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type {
   GetPostbackTemplateResponse,
+  ListPartnersRequest,
+  ListPartnersResponse,
   UpsertPartnerRequest,
   UpsertPartnerResponse,
 } from '@trackly/contracts/ingest/v1/ingest_service';
 import { orThrow, partnerIdProblem } from '../domain/conversion.rules';
+import { encodePartnerPageToken, validatePartnerPage } from '../domain/partner-listing';
 import { partnerKindName, postbackTemplate, validatePartner } from '../domain/partner.rules';
 import { addressAllowed, parseAllowList } from '../domain/source-addresses';
 import type { IngestConfig } from '../ingest.config';
@@ -78,11 +81,32 @@ export class PartnersService {
     return toPartner(await this.find(partnerId));
   }
 
-  async list(kind: PartnerKind): Promise<Partner[]> {
+  /** Partners by id, one page at a time (the token holds the last id and the kind filter). */
+  async list(req: ListPartnersRequest): Promise<ListPartnersResponse> {
+    const kind = req.kind ?? PartnerKind.PARTNER_KIND_UNSPECIFIED;
     const name = kind === PartnerKind.PARTNER_KIND_UNSPECIFIED ? undefined : partnerKindName(kind);
     if (kind !== PartnerKind.PARTNER_KIND_UNSPECIFIED && !name) throw new InvalidArgumentError('kind', `is not a known partner kind (${kind})`);
-    const rows = await this.ds.getRepository(PartnerEntity).find({ where: name ? { kind: name } : {}, order: { partnerId: 'ASC' } });
-    return rows.map(toPartner);
+    const filterKey = name ?? 'ALL';
+    const q = validatePartnerPage(req.pageSize, req.pageToken, filterKey);
+    const qb = this.ds.getRepository(PartnerEntity).createQueryBuilder('p');
+    if (name) qb.andWhere('p.kind = :name', { name });
+    if (q.after) qb.andWhere('p.partner_id > :after', { after: q.after });
+    const rows = await qb.orderBy('p.partner_id', 'ASC').limit(q.pageSize + 1).getMany();
+    const page = rows.slice(0, q.pageSize);
+    return {
+      partners: page.map(toPartner),
+      nextPageToken: rows.length > q.pageSize ? encodePartnerPageToken(page[page.length - 1].partnerId, filterKey) : '',
+    };
+  }
+
+  /** When the partner's last request reached the edge (any outcome), and how many test conversions it has. */
+  async activity(partnerId: string): Promise<{ lastPostbackAt: Date | undefined; testConversions: string }> {
+    const [row]: { last: Date | null; tests: string }[] = await this.ds.query(
+      `SELECT (SELECT max(received_at) FROM "ingest".postback_requests WHERE partner_id = $1 AND replay_of IS NULL) AS last,
+              (SELECT count(*) FROM "ingest".conversions WHERE partner_id = $1 AND test)::text AS tests`,
+      [partnerId],
+    );
+    return { lastPostbackAt: row.last ?? undefined, testConversions: row.tests };
   }
 
   /** A new token; the old one stops working with this commit. */

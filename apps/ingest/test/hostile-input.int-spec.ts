@@ -1,3 +1,5 @@
+import { Events } from '@trackly/messaging';
+import { PostbackRefused } from '@trackly/contracts/ingest/v1/ingest_events';
 import { connect as netConnect } from 'node:net';
 import { ManualClock } from '@trackly/kernel';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
@@ -429,10 +431,14 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     await t?.close();
   });
 
-  async function counts(): Promise<{ conversions: number; outbox: number; archive: number }> {
+  /** outbox: the conversion events (to attribution); refused: the PostbackRefused events. */
+  async function counts(): Promise<{ conversions: number; outbox: number; archive: number; refused: number }> {
     const { rows: [r] } = await pg.query(
-      `SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions, (SELECT count(*)::int FROM "ingest".outbox) AS outbox,
+      `SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions,
+              (SELECT count(*)::int FROM "ingest".outbox WHERE subject IN ($2, $3)) AS outbox,
+              (SELECT count(*)::int FROM "ingest".outbox WHERE subject = $1) AS refused,
               (SELECT count(*)::int FROM "ingest".postback_requests) AS archive`,
+      [Events.PostbackRefused.subject, Events.ConversionReceived.subject, Events.ConversionAdjusted.subject],
     );
     return r;
   }
@@ -488,6 +494,12 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
       const { rows: [last] } = await pg.query(`SELECT outcome, reason_code, conversion_ref FROM "ingest".postback_requests ORDER BY id DESC LIMIT 1`);
       expect(last).toMatchObject({ reason_code: row.reason, conversion_ref: null });
       expect(['invalid', 'unauthorized', 'forbidden', 'not_found']).toContain(last.outcome);
+      // Every refusal is accounted for by exactly one PostbackRefused, and it carries no token.
+      expect(after.refused).toBe(before.refused + 1);
+      const { rows: [evt] } = await pg.query(`SELECT payload FROM "ingest".outbox WHERE subject = $1 ORDER BY seq DESC LIMIT 1`, [Events.PostbackRefused.subject]);
+      const refused = PostbackRefused.decode(evt.payload);
+      expect(refused).toMatchObject({ outcome: last.outcome, reasonCode: row.reason });
+      for (const token of Object.values(tokens)) expect(JSON.stringify(refused)).not.toContain(token);
       if (!res.body.startsWith('{')) throw new Error(`expected a JSON error body, got ${res.body.slice(0, 100)}`);
       expect(JSON.parse(res.body)).toMatchObject({ error: expect.any(String), message: expect.any(String) });
     }

@@ -84,8 +84,8 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     const out: Conversion[] = [];
     const batch = await c.fetch({ max_messages: 500, expires: 1000 });
     for await (const m of batch) {
+      // Refusals, partner changes and runs are on this stream too (issue 18); only conversions are read here.
       if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.push(ConversionReceived.decode(m.data).conversion!);
-      else expect(m.subject).toBe(`${prefix}.${Events.ConversionAdjusted.subject}`);
     }
     return out;
   }

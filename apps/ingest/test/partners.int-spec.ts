@@ -10,7 +10,7 @@ import { Events, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionAdjusted, ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
+import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ingestMigrations } from '../src/migrations';
 import { loadIngestConfig } from '../src/ingest.config';
@@ -119,7 +119,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
     for await (const m of batch) {
       if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.received.push(ConversionReceived.decode(m.data).conversion!);
       else if (m.subject === `${prefix}.${Events.ConversionAdjusted.subject}`) out.adjusted.push(ConversionAdjusted.decode(m.data));
-      else throw new Error(`unexpected subject ${m.subject}`);
+      // Refusals, partner changes and runs share the stream (issue 18); this reads the conversions only.
     }
     return out;
   }
@@ -175,6 +175,25 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const other = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_TUNE, pageToken: first.nextPageToken }).catch((e) => e);
       expect(other.details).toContain('page_token');
       expect((await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 501 }).catch((e) => e)).details).toContain('page_size');
+    });
+
+    it('announces every registration, change and rotation through the outbox, never with a secret', async () => {
+      const created = await client.upsertPartner(partner({ partnerId: 'evt-1', kind: PartnerKind.PARTNER_KIND_TUNE }));
+      await client.upsertPartner(partner({ partnerId: 'evt-1', kind: PartnerKind.PARTNER_KIND_TUNE, name: 'Renamed' }));
+      const rotated = await client.rotatePartnerToken({ partnerId: 'evt-1' });
+      const { rows } = await pg.query(`SELECT subject, payload FROM "ingest".outbox WHERE subject IN ($1, $2) ORDER BY seq`, [
+        Events.PartnerUpserted.subject, Events.PartnerTokenRotated.subject,
+      ]);
+      const mine = rows
+        .map((r) => (r.subject === Events.PartnerUpserted.subject ? PartnerUpserted.decode(r.payload) : PartnerTokenRotated.decode(r.payload)))
+        .filter((e) => ('partner' in e ? e.partner?.partnerId : e.partnerId) === 'evt-1');
+      expect(mine).toEqual([
+        expect.objectContaining({ created: true, partner: expect.objectContaining({ name: 'evt-1' }) }),
+        expect.objectContaining({ created: false, partner: expect.objectContaining({ name: 'Renamed' }) }),
+        { partnerId: 'evt-1', tokenIssuedAt: rotated.partner!.tokenIssuedAt },
+      ]);
+      const bytes = Buffer.concat(rows.map((r) => r.payload)).toString('latin1');
+      for (const secret of [created.token, rotated.token]) expect(bytes).not.toContain(secret);
     });
 
     it('refuses bad settings field by field, and unknown partners', async () => {
@@ -514,6 +533,11 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       clock.set('2026-11-05T09:00:00Z');
       const real = await client.replayPostbacks({ partnerId: 'fixme', ...window, dryRun: false, outcomes: [], limit: 0 });
       expect(real.results.map((r) => r.outcome)).toEqual(['stored', 'stored', 'stored']);
+      const { rows: runs } = await pg.query(`SELECT payload FROM "ingest".outbox WHERE subject = $1 ORDER BY seq`, [Events.PostbacksReplayed.subject]);
+      // The dry run published nothing; the real one its counts.
+      expect(runs.map((r) => PostbacksReplayed.decode(r.payload))).toEqual([
+        { partnerId: 'fixme', receivedFrom: window.receivedFrom, receivedTo: window.receivedTo, outcomeCounts: { stored: '3' }, truncated: false },
+      ]);
       const { conversion } = await client.getConversion({ partnerId: 'fixme', conversionId: 'tx-r1' });
       expect(conversion).toMatchObject({ clickId: 'clk-tx-r1', payout: { currencyCode: 'USD', amountMicros: '7250000' } });
       expect(conversion!.occurredAt).toEqual(new Date('2026-11-04T23:59:00Z'));

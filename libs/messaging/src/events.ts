@@ -63,6 +63,11 @@ export const Events = {
   ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed, Streams.attribution),
   ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed, Streams.attribution),
   AttributionCorrected: event(attribution.protobufPackage, 'AttributionCorrected', attribution.AttributionCorrected, Streams.attribution),
+  PartnerUpserted: event(ingest.protobufPackage, 'PartnerUpserted', ingest.PartnerUpserted, Streams.ingest),
+  PartnerTokenRotated: event(ingest.protobufPackage, 'PartnerTokenRotated', ingest.PartnerTokenRotated, Streams.ingest),
+  PostbackRefused: event(ingest.protobufPackage, 'PostbackRefused', ingest.PostbackRefused, Streams.ingest),
+  PostbacksReplayed: event(ingest.protobufPackage, 'PostbacksReplayed', ingest.PostbacksReplayed, Streams.ingest),
+  ConversionsImported: event(ingest.protobufPackage, 'ConversionsImported', ingest.ConversionsImported, Streams.ingest),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { CLOCK, Clock, InvalidArgumentError, LruCache, NotFoundError } from '@trackly/kernel';
 import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
@@ -44,6 +45,8 @@ export class PartnersService {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     private readonly testCredentials: TestCredentials,
+    private readonly outbox: Outbox,
+    private readonly relay: OutboxRelay,
   ) {
     if (config.INGEST_PARTNER_CACHE_MS > 0) this.cache = new LruCache(PARTNER_CACHE_MAX, config.INGEST_PARTNER_CACHE_MS, clock);
   }
@@ -61,8 +64,10 @@ export class PartnersService {
     const p = orThrow(validatePartner(req, this.config.INGEST_DEFAULT_CURRENCY));
     const now = this.clock.now();
     const token = newPartnerToken();
-    // On conflict the token hash is left alone: only a created row uses the new token.
-    const [row]: { created: boolean }[] = await this.ds.query(
+    // On conflict the token hash is left alone: only a created row uses the new token. The change and its
+    // PartnerUpserted (never the token) commit together.
+    const res = await this.ds.transaction(async (m) => {
+    const [row]: { created: boolean }[] = await m.query(
       `INSERT INTO "ingest".partners AS t (partner_id, name, kind, click_id_param, default_currency, allowed_sources,
          token_sha256, token_issued_at, created_at, updated_at, time_zone)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
@@ -72,9 +77,13 @@ export class PartnersService {
        RETURNING (xmax = 0) AS created`,
       [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now, p.timeZone],
     );
-    this.cache?.delete(p.partnerId);
-    const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
+    const partner = toPartner(await m.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
+    await this.outbox.add(m, Events.PartnerUpserted, { partner, created: row.created });
     return { partner, created: row.created, token: row.created ? token : '' };
+    });
+    this.cache?.delete(p.partnerId);
+    this.relay.kick();
+    return res;
   }
 
   async get(partnerId: string): Promise<Partner> {
@@ -113,13 +122,18 @@ export class PartnersService {
   async rotateToken(partnerId: string): Promise<{ partner: Partner; token: string }> {
     this.checkId(partnerId);
     const token = newPartnerToken();
-    const rows: unknown[] = await this.ds.query(
-      `WITH updated AS (
-         UPDATE "ingest".partners SET token_sha256 = $2, token_issued_at = $3, updated_at = $3 WHERE partner_id = $1 RETURNING partner_id)
-       SELECT partner_id FROM updated`,
-      [partnerId, tokenSha256(token), this.clock.now()],
-    );
+    const issuedAt = this.clock.now();
+    const rows = await this.ds.transaction(async (m) => {
+      const updated: unknown[] = await m.query(
+        `UPDATE "ingest".partners SET token_sha256 = $2, token_issued_at = $3, updated_at = $3 WHERE partner_id = $1 RETURNING partner_id`,
+        [partnerId, tokenSha256(token), issuedAt],
+      );
+      // Never the token: who rotated it when is what subscribers need.
+      if (updated.length) await this.outbox.add(m, Events.PartnerTokenRotated, { partnerId, tokenIssuedAt: issuedAt });
+      return updated;
+    });
     this.cache?.delete(partnerId);
+    this.relay.kick();
     if (!rows.length) throw new NotFoundError('partner', partnerId);
     return { partner: await this.get(partnerId), token };
   }

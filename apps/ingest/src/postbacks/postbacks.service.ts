@@ -5,7 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Batcher, CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import type { ReplayedPostback, ReplayPostbacksRequest, ReplayPostbacksResponse } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { Logger } from '@trackly/logging';
-import { OutboxRelay } from '@trackly/messaging';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { AdjustmentCause, parseReversal, ReversalKey } from '../domain/conversion-adjustment';
 import { validateReplay } from '../domain/replay.rules';
@@ -84,6 +84,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
     private readonly conversions: ConversionsService,
     private readonly partners: PartnersService,
     private readonly relay: OutboxRelay,
+    private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
@@ -163,7 +164,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
       test = !!check.test;
       onPartner(partner.partnerId);
     } catch (e) {
-      return this.refuse(archiveId, e);
+      return this.refuse(archiveId, e, req.partnerId, receivedAt);
     }
 
     try {
@@ -171,7 +172,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
       return await this.store(archiveId, partner, params, receivedAt, test);
     } catch (e) {
       // Errors of ours (not refusals) were archived as such by stored().
-      if (e instanceof Refused) return this.refuse(archiveId, e);
+      if (e instanceof Refused) return this.refuse(archiveId, e, req.partnerId, receivedAt);
       throw e;
     }
   }
@@ -272,11 +273,17 @@ export class PostbacksService implements BeforeApplicationShutdown {
           conversionId: applied.conversion?.conversionId ?? '',
         });
       }
+      const counts: Record<string, bigint> = {};
+      for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0n) + 1n;
+      if (!q.dryRun) {
+        await this.outbox.add(m, Events.PostbacksReplayed, {
+          partnerId: q.partnerId, receivedFrom: q.from, receivedTo: q.to,
+          outcomeCounts: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v.toString()])), truncated: rows.length > q.limit,
+        });
+      }
       if (q.dryRun) await runner.rollbackTransaction();
       else await runner.commitTransaction();
       if (!q.dryRun) this.relay.kick();
-      const counts: Record<string, bigint> = {};
-      for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0n) + 1n;
       return {
         dryRun: q.dryRun,
         results,
@@ -312,12 +319,21 @@ export class PostbacksService implements BeforeApplicationShutdown {
   }
 
   /** Archives a refusal and turns it into the answer; anything else is an error of ours, archived and rethrown. */
-  private async refuse(archiveId: string, e: unknown): Promise<PostbackReply> {
+  private async refuse(archiveId: string, e: unknown, partnerId: string, receivedAt: Date): Promise<PostbackReply> {
     if (!(e instanceof Refused)) {
       await this.markError(archiveId, e);
       throw e;
     }
-    await this.commits.run((m) => this.archive.finish(archiveId, { outcome: OUTCOME_OF_REFUSAL[e.reply], reason: e.message, reasonCode: e.reasonCode }, m));
+    const outcome = OUTCOME_OF_REFUSAL[e.reply];
+    // The archive's outcome and its PostbackRefused in one transaction, which group commit shares with the other
+    // requests of the batch: every refusal is accounted for once, without a transaction of its own.
+    await this.commits.run(async (m) => {
+      await this.archive.finish(archiveId, { outcome, reason: e.message, reasonCode: e.reasonCode }, m);
+      await this.outbox.add(m, Events.PostbackRefused, {
+        requestId: archiveId, partnerId: partnerId.slice(0, 256), outcome, reasonCode: e.reasonCode, reason: e.message, receivedAt,
+      });
+    });
+    this.relay.kick();
     if (e.reply === 'invalid') throw e.error ?? new InvalidArgumentError('request', e.message);
     return { kind: e.reply, message: e.message };
   }

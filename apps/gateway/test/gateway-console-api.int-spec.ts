@@ -18,6 +18,8 @@ import {
   ListConversionsRequest,
   ReplayPostbacksRequest,
   UpsertPartnerRequest,
+  GetPartnerResponse,
+  ListPartnersRequest,
 } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { Offer } from '@trackly/contracts/tracking/v1/tracking';
@@ -62,6 +64,7 @@ const conv = (conversionId: string, over: Partial<Conversion> = {}) =>
 describe('gateway: the console API, its files, and the error shapes', () => {
   const partners = new Map<string, Partner>([['tune-1', partner('tune-1')]]);
   const upserts: UpsertPartnerRequest[] = [];
+  const listRequests: ListPartnersRequest[] = [];
   const lists: ListConversionsRequest[] = [];
   const replays: ReplayPostbacksRequest[] = [];
   const reattributions: ReattributeRequest[] = [];
@@ -78,7 +81,10 @@ describe('gateway: the console API, its files, and the error shapes', () => {
   let consoleDir: string;
 
   const ingest: Partial<IngestServiceServer> = {
-    listPartners: (_c, cb) => cb(null, { partners: [...partners.values()] }),
+    listPartners: (call, cb) => {
+      listRequests.push(call.request);
+      cb(null, { partners: [...partners.values()], nextPageToken: call.request.pageSize === 1 ? 'next-1' : '' });
+    },
     getPartnerCounters: (call, cb) =>
       cb(null, {
         partners: [{ partnerId: 'tune-1', received: '12', stored: '9', duplicates: '1', adjusted: '0', reversed: '0', rejectedByReason: { BAD_TOKEN: '2' }, errors: '0' }]
@@ -86,7 +92,7 @@ describe('gateway: the console API, its files, and the error shapes', () => {
       }),
     getPartner: (call, cb) => {
       const p = partners.get(call.request.partnerId);
-      return p ? cb(null, { partner: p }) : cb(fail(grpc.status.NOT_FOUND, `partner "${call.request.partnerId}" not found`));
+      return p ? cb(null, GetPartnerResponse.fromPartial({ partner: p })) : cb(fail(grpc.status.NOT_FOUND, `partner "${call.request.partnerId}" not found`));
     },
     upsertPartner: (call, cb) => {
       upserts.push(call.request);
@@ -220,6 +226,11 @@ describe('gateway: the console API, its files, and the error shapes', () => {
         expect.objectContaining({ partnerId: 'tune-1', kind: 'PARTNER_KIND_TUNE', counters: expect.objectContaining({ received: '12', stored: '9', rejectedByReason: { BAD_TOKEN: '2' } }) }),
       ]);
       expect(JSON.stringify(body)).not.toMatch(/tok-/);
+      expect(body.next_page_token).toBe('');
+      const paged = await json(await call('GET', '/api/partners?page_size=1&page_token=abc'));
+      expect(paged.next_page_token).toBe('next-1');
+      expect(listRequests.at(-1)).toMatchObject({ pageSize: 1, pageToken: 'abc' });
+      expect((await call('GET', '/api/partners?page_size=0')).status).toBe(400);
     });
 
     it('registers a partner: its token once, its postback URL with the token; 409 for a taken id; 400 per field', async () => {

@@ -29,6 +29,7 @@ import {
   UpsertPartnerRequest,
   UpsertPartnerResponse,
 } from '@trackly/contracts/ingest/v1/ingest_service';
+import { PartnerCounters } from '@trackly/contracts/ingest/v1/ingest';
 import { InvalidArgumentError } from '@trackly/kernel';
 import { ConversionsService } from './conversions/conversions.service';
 import { partnerIdProblem } from './domain/conversion.rules';
@@ -68,12 +69,25 @@ export class IngestGrpcController implements IngestServiceController {
     return this.partners.upsert(req);
   }
 
+  /** The partner's read model: settings, template (placeholder token), counters, last postback. Never a token. */
   async getPartner(req: GetPartnerRequest): Promise<GetPartnerResponse> {
-    return { partner: await this.partners.get(req.partnerId) };
+    const partner = await this.partners.get(req.partnerId);
+    const [groups, template, activity] = await Promise.all([
+      this.archive.groups(req.partnerId, null),
+      this.partners.template(req.partnerId, ''),
+      this.partners.activity(req.partnerId),
+    ]);
+    return {
+      partner,
+      counters: partnerCounters(groups)[0] ?? PartnerCounters.fromPartial({ partnerId: req.partnerId }),
+      template,
+      lastPostbackAt: activity.lastPostbackAt,
+      testConversions: activity.testConversions,
+    };
   }
 
-  async listPartners(req: ListPartnersRequest): Promise<ListPartnersResponse> {
-    return { partners: await this.partners.list(req.kind) };
+  listPartners(req: ListPartnersRequest): Promise<ListPartnersResponse> {
+    return this.partners.list(req);
   }
 
   rotatePartnerToken(req: RotatePartnerTokenRequest): Promise<RotatePartnerTokenResponse> {

@@ -14,6 +14,7 @@ import { ingestMigrations } from './migrations';
 import { ConversionsImportService } from './imports/conversions-import.service';
 import { PartnerEntity } from './partners/partner.entity';
 import { PartnersService } from './partners/partners.service';
+import { TestCredentials } from './partners/test-credentials';
 import { PostbackArchive } from './postbacks/postback-archive.service';
 import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
@@ -56,6 +57,7 @@ export class IngestModule {
         { provide: CLOCK, useValue: clock },
         ConversionsService,
         PartnersService,
+        TestCredentials,
         ConversionsImportService,
         PostbackArchive,
         PostbacksService,

@@ -9,6 +9,7 @@ import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { ConversionsImported } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ingestMigrations } from '../src/migrations';
 import { loadIngestConfig } from '../src/ingest.config';
 import { migrateIngest, startIngest } from '../src/ingest.app';
@@ -106,6 +107,9 @@ describe('ingest CSV import (real Postgres, NATS, gRPC client stream)', () => {
     expect(rows[0]).toEqual({ n: 100_000 - bad, total: total.toString() });
     const { rows: events } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".outbox WHERE subject = $1`, [Events.ConversionReceived.subject]);
     expect(events[0].n).toBe(100_000 - bad);
+    const { rows: runs } = await pg.query(`SELECT payload FROM "ingest".outbox WHERE subject = $1 ORDER BY seq`, [Events.ConversionsImported.subject]);
+    const run = runs.map((r) => ConversionsImported.decode(r.payload)).find((e) => e.partnerId === 'bulk');
+    expect(run).toMatchObject({ rows: '100000', stored: String(100_000 - bad), rejected: String(bad) });
     const { conversion } = await client.getConversion({ partnerId: 'bulk', conversionId: 'row-3' });
     expect(conversion).toMatchObject({ clickId: 'clk-3', payout: { currencyCode: 'USD', amountMicros: '3030000' }, status: ConversionStatus.CONVERSION_STATUS_PENDING });
     expect(conversion!.occurredAt).toEqual(new Date('2026-11-09T10:00:00Z'));

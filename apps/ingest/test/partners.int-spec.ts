@@ -11,7 +11,7 @@ import { Events, Streams } from '@trackly/messaging';
 import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionAdjusted, ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
+import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ingestMigrations } from '../src/migrations';
 import { loadIngestConfig } from '../src/ingest.config';
@@ -120,7 +120,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
     for await (const m of batch) {
       if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.received.push(ConversionReceived.decode(m.data).conversion!);
       else if (m.subject === `${prefix}.${Events.ConversionAdjusted.subject}`) out.adjusted.push(ConversionAdjusted.decode(m.data));
-      else throw new Error(`unexpected subject ${m.subject}`);
+      // Refusals, partner changes and runs share the stream (issue 18); this reads the conversions only.
     }
     return out;
   }
@@ -159,6 +159,42 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(all.partners.map((p) => p.partnerId)).toEqual(['ef-net', 'racer', 'reg-1', 'tune-net', 'walled']);
       const everflow = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_EVERFLOW });
       expect(everflow.partners.map((p) => p.partnerId)).toEqual(['ef-net', 'reg-1']);
+      expect(all.nextPageToken).toBe('');
+    });
+
+    it('pages by id with an opaque token bound to the kind filter', async () => {
+      const seen: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 2, pageToken });
+        expect(page.partners.length).toBeLessThanOrEqual(2);
+        seen.push(...page.partners.map((p) => p.partnerId));
+        pageToken = page.nextPageToken || undefined;
+      } while (pageToken);
+      expect(seen).toEqual(['ef-net', 'racer', 'reg-1', 'tune-net', 'walled']);
+      const first = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 2 });
+      const other = await client.listPartners({ kind: PartnerKind.PARTNER_KIND_TUNE, pageToken: first.nextPageToken }).catch((e) => e);
+      expect(other.details).toContain('page_token');
+      expect((await client.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize: 501 }).catch((e) => e)).details).toContain('page_size');
+    });
+
+    it('announces every registration, change and rotation through the outbox, never with a secret', async () => {
+      const created = await client.upsertPartner(partner({ partnerId: 'evt-1', kind: PartnerKind.PARTNER_KIND_TUNE }));
+      await client.upsertPartner(partner({ partnerId: 'evt-1', kind: PartnerKind.PARTNER_KIND_TUNE, name: 'Renamed' }));
+      const rotated = await client.rotatePartnerToken({ partnerId: 'evt-1' });
+      const { rows } = await pg.query(`SELECT subject, payload FROM "ingest".outbox WHERE subject IN ($1, $2) ORDER BY seq`, [
+        Events.PartnerUpserted.subject, Events.PartnerTokenRotated.subject,
+      ]);
+      const mine = rows
+        .map((r) => (r.subject === Events.PartnerUpserted.subject ? PartnerUpserted.decode(r.payload) : PartnerTokenRotated.decode(r.payload)))
+        .filter((e) => ('partner' in e ? e.partner?.partnerId : e.partnerId) === 'evt-1');
+      expect(mine).toEqual([
+        expect.objectContaining({ created: true, partner: expect.objectContaining({ name: 'evt-1' }) }),
+        expect.objectContaining({ created: false, partner: expect.objectContaining({ name: 'Renamed' }) }),
+        { partnerId: 'evt-1', tokenIssuedAt: rotated.partner!.tokenIssuedAt },
+      ]);
+      const bytes = Buffer.concat(rows.map((r) => r.payload)).toString('latin1');
+      for (const secret of [created.token, rotated.token]) expect(bytes).not.toContain(secret);
     });
 
     it('refuses bad settings field by field, and unknown partners', async () => {
@@ -223,6 +259,18 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const { rows } = await pg.query(`SELECT transaction_id, event_id, sale_amount_micros, sub_ids, raw FROM "ingest".conversions WHERE id = $1`, [res.body.id]);
       expect(rows[0]).toMatchObject({ transaction_id: '102a8f3e6b5c4d7e9f10', event_id: '4', sale_amount_micros: '49990000', sub_ids: { aff_sub: 'ad-7' } });
       expect(rows[0].raw).not.toHaveProperty('token');
+    });
+
+    it("reads TUNE's {datetime} in the partner's time zone once it is set; refuses a zone that is not IANA", async () => {
+      const base = { partnerId: 'tune-ny', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2' };
+      const created = await client.upsertPartner(partner({ ...base, timeZone: 'America/New_York' }));
+      expect(created.partner).toMatchObject({ timeZone: 'America/New_York' });
+      const bad = await client.upsertPartner(partner({ ...base, timeZone: 'Mars/Olympus' })).catch((e) => e);
+      expect(bad.details).toContain('time_zone must be an IANA time zone');
+      const res = await http(`/postbacks/tune-ny?token=${created.token}&click_id=k&transaction_id=ny-1&payout=1&datetime=2026-11-01%2009%3A15%3A42`);
+      expect(res).toMatchObject({ status: 200, body: { status: 'stored' } });
+      const { conversion } = await client.getConversion({ partnerId: 'tune-ny', conversionId: 'ny-1' });
+      expect(conversion!.occurredAt).toEqual(new Date('2026-11-01T14:15:42Z'));
     });
   });
 
@@ -367,8 +415,8 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       ['no token', 'NO_TOKEN', undefined, 401, 'MISSING_TOKEN'],
       ['a wrong token', 'BAD_TOKEN', undefined, 401, 'BAD_TOKEN'],
       ['no dedupe key', 'click_id=k&payout=1', undefined, 400, 'INVALID_FIELDS'],
-      ['no payout', 'conversion_id=fz-1', undefined, 400, 'INVALID_FIELDS'],
-      ['an empty payout', 'conversion_id=fz-1&payout=', undefined, 400, 'INVALID_FIELDS'],
+      ['an ambiguous payout', 'conversion_id=fz-1&payout=1%2C000', undefined, 400, 'INVALID_FIELDS'],
+      ['a dollar payout from a partner paid in another currency', 'conversion_id=fz-1&payout=%245&currency=EUR', undefined, 400, 'INVALID_FIELDS'],
       ['NaN', 'conversion_id=fz-1&payout=NaN', undefined, 400, 'INVALID_FIELDS'],
       ['a negative payout', 'conversion_id=fz-1&payout=-1', undefined, 400, 'INVALID_FIELDS'],
       ['an exponent', 'conversion_id=fz-1&payout=1e3', undefined, 400, 'INVALID_FIELDS'],
@@ -442,6 +490,22 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
     });
   });
 
+  describe('partner read model', () => {
+    it('GetPartner shows settings, allow-list, template with a placeholder, counters, last postback and tests; never a token', async () => {
+      const r = await client.getPartner({ partnerId: 'walled' });
+      expect(r.partner?.allowedSources.length).toBeGreaterThan(0);
+      expect(r.template?.url).toContain('token=REPLACE_WITH_YOUR_TOKEN');
+      expect(r.template?.tokenIncluded).toBe(false);
+      const { rows: [a] } = await pg.query(
+        `SELECT count(*)::text AS n, max(received_at) AS last FROM "ingest".postback_requests WHERE partner_id = 'walled' AND replay_of IS NULL`,
+      );
+      expect(r.counters).toMatchObject({ partnerId: 'walled', received: a.n });
+      expect(r.lastPostbackAt).toEqual(a.last);
+      expect(r.testConversions).toBe('0');
+      expect(JSON.stringify(r)).not.toContain(tokens['walled']);
+    });
+  });
+
   describe('replay', () => {
     const window = { receivedFrom: new Date('2026-11-05T00:00:00Z'), receivedTo: new Date('2026-11-06T00:00:00Z') };
     const tuneShaped = (tx: string) => `aff_click_id=clk-${tx}&transaction_id=${tx}&payout=7.25&goal_id=0&datetime=2026-11-04+23%3A59%3A00`;
@@ -470,6 +534,11 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       clock.set('2026-11-05T09:00:00Z');
       const real = await client.replayPostbacks({ partnerId: 'fixme', ...window, dryRun: false, outcomes: [], limit: 0 });
       expect(real.results.map((r) => r.outcome)).toEqual(['stored', 'stored', 'stored']);
+      const { rows: runs } = await pg.query(`SELECT payload FROM "ingest".outbox WHERE subject = $1 ORDER BY seq`, [Events.PostbacksReplayed.subject]);
+      // The dry run published nothing; the real one its counts.
+      expect(runs.map((r) => PostbacksReplayed.decode(r.payload))).toEqual([
+        { partnerId: 'fixme', receivedFrom: window.receivedFrom, receivedTo: window.receivedTo, outcomeCounts: { stored: '3' }, truncated: false },
+      ]);
       const { conversion } = await client.getConversion({ partnerId: 'fixme', conversionId: 'tx-r1' });
       expect(conversion).toMatchObject({ clickId: 'clk-tx-r1', payout: { currencyCode: 'USD', amountMicros: '7250000' } });
       expect(conversion!.occurredAt).toEqual(new Date('2026-11-04T23:59:00Z'));

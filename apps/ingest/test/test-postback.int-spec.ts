@@ -55,11 +55,34 @@ describe('ingest SendTestPostback', () => {
     expect(res.httpStatus).toBe(200);
     expect(JSON.parse(res.responseBody)).toMatchObject({ status: 'stored', conversion_id: res.conversionId });
     expect(res.conversionId).toMatch(/^test-[0-9a-f]{12}$/);
-    expect(res.url).toBe(`http://127.0.0.1:${new URL(res.url).port}/postbacks/tune-net?token=REDACTED&click_id=clk-1&transaction_id=${res.conversionId}&payout=1.00&currency=EUR`);
+    expect(res.url).toBe(`http://127.0.0.1:${new URL(res.url).port}/postbacks/tune-net?token=REDACTED&click_id=clk-1&transaction_id=${res.conversionId}&payout=1.00&currency=EUR&test=1`);
     expect(res.url).not.toContain(tuneToken);
     expect(res.conversion).toMatchObject({
-      partnerId: 'tune-net', conversionId: res.conversionId, clickId: 'clk-1', payout: { currencyCode: 'EUR', amountMicros: '1000000' },
+      partnerId: 'tune-net', conversionId: res.conversionId, clickId: 'clk-1', payout: { currencyCode: 'EUR', amountMicros: '1000000' }, test: true,
     });
+  });
+
+  it("needs no token: ingest authenticates its own test, stores it as a test, and the partner's status shows it", async () => {
+    const res = await client.sendTestPostback(req({ token: '', conversionId: 'no-secret-1' }));
+    expect(res.httpStatus).toBe(200);
+    expect(res.url).toContain('token=REDACTED');
+    expect(res.conversion).toMatchObject({ conversionId: 'no-secret-1', test: true });
+    const { partner } = await client.getPartner({ partnerId: 'tune-net' });
+    expect(partner).toMatchObject({ lastTestPostbackOutcome: 'stored', lastTestPostbackAt: expect.any(Date) });
+    const wrong = await client.sendTestPostback(req({ token: 'not-the-token', conversionId: 'no-secret-2' }));
+    expect(wrong.httpStatus).toBe(401);
+    expect((await client.getPartner({ partnerId: 'tune-net' })).partner?.lastTestPostbackOutcome).toBe('401 token is not valid');
+  });
+
+  it("reads a partner's own test flag: test=1 is stored as a test conversion, test=0 is not", async () => {
+    const port = new URL((await client.sendTestPostback(req({ conversionId: 'port-probe' }))).url).port;
+    const send = (tx: string, flag: string) =>
+      fetch(`http://127.0.0.1:${port}/postbacks/ef-net?token=${efToken}&click_id=c&conversion_id=${tx}&payout=2&test=${flag}`);
+    expect((await send('own-test-1', '1')).status).toBe(200);
+    expect((await send('own-real-1', '0')).status).toBe(200);
+    expect((await client.getConversion({ partnerId: 'ef-net', conversionId: 'own-test-1' })).conversion?.test).toBe(true);
+    expect((await client.getConversion({ partnerId: 'ef-net', conversionId: 'own-real-1' })).conversion?.test).toBe(false);
+    expect((await client.getPartner({ partnerId: 'ef-net' })).partner?.lastTestPostbackOutcome).toBe('stored');
   });
 
   it('sends Everflow names with the given payout, currency and conversion id; the same again is a duplicate', async () => {

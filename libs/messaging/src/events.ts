@@ -70,6 +70,11 @@ export const Events = {
   OfferRulesChanged: event(attribution.protobufPackage, 'OfferRulesChanged', attribution.OfferRulesChanged, Streams.attribution),
   EndpointUpserted: event(delivery.protobufPackage, 'EndpointUpserted', delivery.EndpointUpserted, Streams.delivery),
   EndpointDisabled: event(delivery.protobufPackage, 'EndpointDisabled', delivery.EndpointDisabled, Streams.delivery),
+  PartnerUpserted: event(ingest.protobufPackage, 'PartnerUpserted', ingest.PartnerUpserted, Streams.ingest),
+  PartnerTokenRotated: event(ingest.protobufPackage, 'PartnerTokenRotated', ingest.PartnerTokenRotated, Streams.ingest),
+  PostbackRefused: event(ingest.protobufPackage, 'PostbackRefused', ingest.PostbackRefused, Streams.ingest),
+  PostbacksReplayed: event(ingest.protobufPackage, 'PostbacksReplayed', ingest.PostbacksReplayed, Streams.ingest),
+  ConversionsImported: event(ingest.protobufPackage, 'ConversionsImported', ingest.ConversionsImported, Streams.ingest),
 } as const;
 
 /** Dead letters of every consumer land here, with the reason in a header. */

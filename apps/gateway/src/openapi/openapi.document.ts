@@ -51,6 +51,7 @@ const partnerSettings = {
   click_id_param: { type: 'string', description: "Parameter carrying our click id; empty = the kind's default" },
   default_currency: { type: 'string', example: 'USD' },
   allowed_sources: { type: 'array', items: { type: 'string' }, description: 'Allow-list: IPs, CIDR, TUNE ranges (192.0.2.0-255); empty = any address' },
+  time_zone: { type: 'string', example: 'America/New_York', description: "IANA zone of the partner's account: TUNE {datetime} (no offset) is read in it; empty = UTC" },
 };
 const partnerPath = { name: 'partnerId', in: 'path', required: true, schema: { type: 'string' } };
 const endpointPath = { name: 'endpointId', in: 'path', required: true, schema: { type: 'string' } };
@@ -208,7 +209,15 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/partners': {
-      get: { summary: 'Partners with their counters (never a token)', ...scope('partners:read'), responses: { ...okObject('{ partners }'), ...errors } },
+      get: {
+        summary: 'Partners by id with their counters (never a token), one page at a time',
+        ...scope('partners:read'),
+        parameters: [
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' }, description: 'next_page_token of the previous page' },
+        ],
+        responses: { ...okObject('{ partners, next_page_token }'), ...errors },
+      },
       post: {
         summary: 'Registers a partner; the answer holds its token, shown this once, and its postback URL',
         ...scope('partners:write'),
@@ -237,7 +246,7 @@ export const OPENAPI_DOCUMENT = {
     '/api/partners/{partnerId}/test-postback': {
       post: {
         summary: 'Test with a manual conversion: a real postback through the ingest edge, its answer, the stored conversion and its attribution (null until decided)',
-        description: "Needs partners:test, not the partner's token: ingest sends the postback as the partner would.",
+        description: "Needs partners:test, not the partner's token: ingest authenticates its own test postback (a one-time credential) and sends it as the partner would, with test=1. The conversion is stored as a test (conversion.test true, never revenue); the partner's status (GET /api/partners/{partnerId}) shows lastTestPostbackAt and lastTestPostbackOutcome.",
         ...scope('partners:test'),
         parameters: [partnerPath],
         requestBody: jsonBody({

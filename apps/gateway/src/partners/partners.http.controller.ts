@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { status } from '@grpc/grpc-js';
 import { GrpcCallError } from '@trackly/grpc';
-import { DomainError, NotFoundError } from '@trackly/kernel';
+import { DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import { Partner, PartnerCounters, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type { UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { RequireScope } from '../auth/api-key.guard';
@@ -17,7 +17,7 @@ const KINDS: Record<string, PartnerKind> = {
   generic: PartnerKind.PARTNER_KIND_GENERIC,
 };
 const PARTNER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SETTINGS = ['name', 'kind', 'click_id_param', 'default_currency', 'allowed_sources'] as const;
+const SETTINGS = ['name', 'kind', 'click_id_param', 'default_currency', 'allowed_sources', 'time_zone'] as const;
 
 /**
  * Partners: the list with what their postbacks became, registration, settings (allow-list), token rotation (the
@@ -34,13 +34,17 @@ export class PartnersHttpController {
   @Get()
   @RequireScope('partners:read')
   @Header('Cache-Control', 'no-store')
-  async list() {
-    const [{ partners }, { partners: counters }] = await Promise.all([
-      this.ingest.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED }),
+  async list(@Query() query: Record<string, unknown>) {
+    const { pageSize, pageToken } = readPage(query);
+    const [{ partners, nextPageToken }, { partners: counters }] = await Promise.all([
+      this.ingest.listPartners({ kind: PartnerKind.PARTNER_KIND_UNSPECIFIED, pageSize, pageToken }),
       this.ingest.getPartnerCounters({ partnerId: '', since: undefined }),
     ]);
     const byId = new Map(counters.map((c) => [c.partnerId, c]));
-    return { partners: partners.map((p) => ({ ...(apiJson(Partner, p) as object), counters: countersJson(byId.get(p.partnerId), p.partnerId) })) };
+    return {
+      partners: partners.map((p) => ({ ...(apiJson(Partner, p) as object), counters: countersJson(byId.get(p.partnerId), p.partnerId) })),
+      next_page_token: nextPageToken ?? '',
+    };
   }
 
   /** Registers a new partner (409 when the id is taken). The answer holds its token, shown this once, and its URL. */
@@ -65,13 +69,19 @@ export class PartnersHttpController {
   @RequireScope('partners:read')
   @Header('Cache-Control', 'no-store')
   async get(@Param('partnerId') partnerId: string) {
-    const [{ partner }, { partners: counters }, template] = await Promise.all([
+    const [{ partner, lastPostbackAt, testConversions }, { partners: counters }, template] = await Promise.all([
       this.ingest.getPartner({ partnerId }),
       this.ingest.getPartnerCounters({ partnerId, since: undefined }),
       this.ingest.getPostbackTemplate({ partnerId, token: '' }),
     ]);
     if (!partner) throw new NotFoundError('partner', partnerId);
-    return { partner: apiJson(Partner, partner), counters: countersJson(counters[0], partnerId), template };
+    return {
+      partner: apiJson(Partner, partner),
+      counters: countersJson(counters[0], partnerId),
+      template,
+      last_postback_at: lastPostbackAt?.toISOString() ?? null,
+      test_conversions: testConversions ?? '0',
+    };
   }
 
   /** Replaces a registered partner's settings (allow-list included); its token stays. */
@@ -130,9 +140,24 @@ function readSettings(r: BodyReader): Omit<UpsertPartnerRequest, 'partnerId'> {
     clickIdParam: r.text('click_id_param', { max: 64, pattern: /^[A-Za-z0-9_.-]+$/, problem: 'must be a parameter name (letters, digits, "_", "-", ".")' }),
     defaultCurrency: r.text('default_currency', { pattern: /^[A-Z]{3}$/, problem: 'must be a 3-letter ISO 4217 code in upper case' }),
     allowedSources: r.strings('allowed_sources', { max: 100, itemMax: 64 }),
+    // Checked against the IANA database by ingest (400 naming time_zone).
+    timeZone: r.text('time_zone', { max: 64 }),
   };
 }
 
 function countersJson(c: PartnerCounters | undefined, partnerId: string) {
   return PartnerCounters.toJSON(c ?? PartnerCounters.fromPartial({ partnerId }));
+}
+
+/** ?page_size (1..500, default 100) and ?page_token (from next_page_token); ingest checks the token. */
+function readPage(query: Record<string, unknown>): { pageSize: number | undefined; pageToken: string | undefined } {
+  const unknown = Object.keys(query).filter((k) => k !== 'page_size' && k !== 'page_token');
+  if (unknown.length) throw new InvalidArgumentError(unknown[0], 'is not a parameter of this route (page_size, page_token)');
+  const size = query.page_size;
+  const token = query.page_token;
+  if (size !== undefined && (typeof size !== 'string' || !/^\d{1,3}$/.test(size) || Number(size) < 1 || Number(size) > 500)) {
+    throw new InvalidArgumentError('page_size', 'must be an integer 1..500');
+  }
+  if (token !== undefined && (typeof token !== 'string' || token.length > 512)) throw new InvalidArgumentError('page_token', 'must be one token from next_page_token');
+  return { pageSize: size === undefined ? undefined : Number(size), pageToken: token === undefined || token === '' ? undefined : (token as string) };
 }

@@ -17,6 +17,10 @@ export class ConversionEntity {
   @Column({ name: 'click_id', type: 'text', nullable: true })
   clickId!: string | null;
 
+  /** Our message id as passed back by the partner (view-through without a click). */
+  @Column({ name: 'message_id', type: 'text', nullable: true })
+  messageId!: string | null;
+
   @Column({ name: 'payout_micros', type: 'bigint', transformer: bigintTransformer })
   payoutMicros!: bigint;
 
@@ -26,6 +30,14 @@ export class ConversionEntity {
   /** APPROVED | PENDING | REJECTED | REVERSED */
   @Column({ type: 'text' })
   status!: string;
+
+  /** The postback carried no payout (stored as 0): attribution applies the offer's default payout. */
+  @Column({ name: 'payout_absent', type: 'boolean', default: false })
+  payoutAbsent!: boolean;
+
+  /** A test conversion: stored and explained, never counted as revenue unless a report asks for tests. */
+  @Column({ type: 'boolean', default: false })
+  test!: boolean;
 
   @Column({ name: 'occurred_at', type: 'timestamptz' })
   occurredAt!: Date;

@@ -5,13 +5,13 @@ import { CLOCK, Clock, InvalidArgumentError, Money, NotFoundError } from '@track
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { outgoingContextHeaders } from '@trackly/observability';
-import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import type { ListConversionsRequest, SubmitConversionRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { AttributionVerdict } from '../domain/attribution-verdict';
 import { AdjustmentCause, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
 import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdProblem, statusFromName, statusName, validateSubmission } from '../domain/conversion.rules';
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
-import { toConversion } from '../ingest.mappers';
+import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
 
 export interface StoreResult {
@@ -70,8 +70,11 @@ export class ConversionsService {
       partnerId: draft.partnerId,
       conversionId: draft.conversionId,
       clickId: draft.clickId,
+      messageId: draft.messageId ?? null,
       payoutMicros: draft.payout.micros,
       currency: draft.payout.currency,
+      payoutAbsent: !!draft.payoutAbsent,
+      test: !!draft.test,
       status: statusName(draft.status),
       occurredAt: draft.occurredAt,
       receivedAt,
@@ -84,8 +87,8 @@ export class ConversionsService {
     const inserted: { id: string }[] = await m.query(
       `WITH ins AS (
          INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb)
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, $19, $20, $21)
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
          RETURNING id
        ), evt AS (
@@ -111,6 +114,9 @@ export class ConversionsService {
         event.subject,
         event.bodies[0],
         event.headers[0],
+        !!draft.payoutAbsent,
+        draft.messageId ?? null,
+        !!draft.test,
       ],
     );
     if (inserted.length) return { conversion: created, duplicate: false, outcome: 'stored' };
@@ -125,7 +131,7 @@ export class ConversionsService {
       REVERSED,
     );
     if (verdict.kind === 'duplicate') return { conversion: toConversion(existing), duplicate: true, outcome: 'duplicate', reason: verdict.reason };
-    const conversion = await this.adjust(m, existing, { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null }, opts.adjust, receivedAt, opts.postbackRequestId);
+    const conversion = await this.adjust(m, existing, { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null, payoutAbsent: !!draft.payoutAbsent }, opts.adjust, receivedAt, opts.postbackRequestId);
     return { conversion, duplicate: false, outcome: 'adjusted' };
   }
 
@@ -216,16 +222,17 @@ export class ConversionsService {
   private async adjust(
     m: EntityManager,
     existing: ConversionEntity,
-    next: { status: ConversionDraft['status']; payout: Money; saleAmountMicros: bigint | null },
+    next: { status: ConversionDraft['status']; payout: Money; saleAmountMicros: bigint | null; payoutAbsent?: boolean },
     cause: AdjustmentCause,
     at: Date,
     postbackRequestId: string | undefined,
   ): Promise<Conversion> {
     const previous = toConversion(existing);
     await m.query(
-      `UPDATE "ingest".conversions SET status = $2, payout_micros = $3, currency = $4, sale_amount_micros = COALESCE($5, sale_amount_micros), updated_at = $6
+      `UPDATE "ingest".conversions SET status = $2, payout_micros = $3, currency = $4, sale_amount_micros = COALESCE($5, sale_amount_micros), updated_at = $6,
+         payout_absent = COALESCE($7, payout_absent)
        WHERE id = $1`,
-      [existing.id, statusName(next.status), next.payout.micros.toString(), next.payout.currency, next.saleAmountMicros?.toString() ?? null, at],
+      [existing.id, statusName(next.status), next.payout.micros.toString(), next.payout.currency, next.saleAmountMicros?.toString() ?? null, at, next.payoutAbsent ?? null],
     );
     const adjustmentId = randomUUID();
     await m.query(
@@ -315,22 +322,4 @@ export class ConversionsService {
     const found = new Set(rows.map((r) => `${r.partner_id}\u0000${r.conversion_id}`));
     return vs.filter((v) => !found.has(`${v.partnerId}\u0000${v.conversionId}`));
   }
-}
-
-/** The message of a row just inserted from a draft (attribution pending), as toConversion would read it back. */
-function newConversion(id: string, d: ConversionDraft, receivedAt: Date): Conversion {
-  return {
-    id,
-    partnerId: d.partnerId,
-    conversionId: d.conversionId,
-    clickId: d.clickId ?? '',
-    payout: { currencyCode: d.payout.currency, amountMicros: d.payout.micros.toString() },
-    status: d.status,
-    occurredAt: d.occurredAt,
-    receivedAt,
-    attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
-    attributionReason: '',
-    creditedMessageId: '',
-    messageId: '',
-  };
 }

@@ -26,6 +26,7 @@ const request = (over: Partial<SubmitConversionRequest> = {}): SubmitConversionR
   payout: { currencyCode: 'USD', amountMicros: '24990000' },
   status: ConversionStatus.CONVERSION_STATUS_PENDING,
   occurredAt: new Date('2026-11-01T08:00:00Z'),
+  messageId: '',
   ...over,
 });
 
@@ -43,10 +44,11 @@ function problems(req: SubmitConversionRequest): Record<string, string> {
 
 describe('validateSubmission (gRPC SubmitConversion)', () => {
   it('accepts a complete submission as is', () => {
-    expect(valid(request())).toEqual({
+    expect(valid(request({ messageId: 'msg-1' }))).toEqual({
       partnerId: 'acme-network',
       conversionId: 'conv-1',
       clickId: 'clk-1',
+      messageId: 'msg-1',
       payout: { currency: 'USD', micros: 24_990_000n },
       status: ConversionStatus.CONVERSION_STATUS_PENDING,
       occurredAt: new Date('2026-11-01T08:00:00Z'),

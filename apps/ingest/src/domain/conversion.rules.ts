@@ -32,7 +32,13 @@ export interface ConversionDraft {
   conversionId: string;
   /** Absent when the partner did not echo one (attribution then reports NO_CLICK_NO_VIEW). */
   clickId: string | null;
+  /** Our message id when the partner passed it back (message_id, msg_id, sms_id, mid): enables view-through. */
+  messageId?: string | null;
+  /** A test conversion (the partner's test flag, or SendTestPostback): stored and explained, never revenue. */
+  test?: boolean;
   payout: Money;
+  /** The postback carried no payout (payout is then 0): attribution applies the offer's default payout. */
+  payoutAbsent?: boolean;
   status: Exclude<ConversionStatus, ConversionStatus.CONVERSION_STATUS_UNSPECIFIED | ConversionStatus.UNRECOGNIZED>;
   occurredAt: Date;
   /** Every parameter the partner sent but the token (empty for gRPC submissions). */
@@ -225,6 +231,9 @@ export function validateSubmission(req: SubmitConversionRequest, receivedAt: Dat
   const clickId = req.clickId ?? '';
   const click = clickId ? externalIdProblem(clickId) : undefined;
   if (click) fields.click_id = click;
+  const messageId = req.messageId ?? '';
+  const message = messageId ? externalIdProblem(messageId) : undefined;
+  if (message) fields.message_id = message;
 
   let payout: Money | undefined;
   if (!req.payout) fields.payout = 'is required';
@@ -255,6 +264,7 @@ export function validateSubmission(req: SubmitConversionRequest, receivedAt: Dat
       partnerId: req.partnerId,
       conversionId,
       clickId: clickId || null,
+      messageId: messageId || null,
       payout: payout!,
       status: status!,
       occurredAt: occurredAt as Date,

@@ -7,9 +7,9 @@ import { parsePostback, ParsedPostback } from './postback.parser';
 
 const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
-function parse(kind: PartnerKindName, query: string | RawParams, clickIdParam: string | null = null) {
+function parse(kind: PartnerKindName, query: string | RawParams, clickIdParam: string | null = null, timeZone: string | null = null) {
   const params = typeof query === 'string' ? parseUrlEncoded(query.slice(query.indexOf('?') + 1)) : query;
-  return parsePostback(params, { receivedAt: clock.now(), defaultCurrency: 'EUR', kind, clickIdParam: effectiveClickIdParam({ kind, clickIdParam }) });
+  return parsePostback(params, { receivedAt: clock.now(), defaultCurrency: 'EUR', kind, clickIdParam: effectiveClickIdParam({ kind, clickIdParam }), timeZone });
 }
 
 function ok(kind: PartnerKindName, query: string | RawParams, clickIdParam: string | null = null): ParsedPostback {
@@ -35,6 +35,9 @@ describe('TUNE (HasOffers) postbacks', () => {
       conversionId: '102a8f3e6b5c4d7e9f10',
       clickId: '102a8f3e6b5c4d',
       payout: { currency: 'USD', micros: 12_500_000n },
+      payoutAbsent: false,
+      messageId: null,
+      test: false,
       status: ConversionStatus.CONVERSION_STATUS_APPROVED,
       occurredAt: new Date('2026-11-01T09:15:42Z'),
       transactionId: '102a8f3e6b5c4d7e9f10',
@@ -75,6 +78,27 @@ describe('TUNE (HasOffers) postbacks', () => {
     ['rejected', ConversionStatus.CONVERSION_STATUS_REJECTED],
   ])('maps status %s', (word, status) => {
     expect(ok('TUNE', `${tune}&status=${word}`).status).toBe(status);
+  });
+
+  it.each([
+    // partner zone, {datetime} 2026-11-01 09:15:42 read as
+    [null, '2026-11-01T09:15:42Z'],
+    ['America/New_York', '2026-11-01T14:15:42Z'], // EST (-5): DST ended at 2am that morning
+    ['Asia/Tokyo', '2026-11-01T00:15:42Z'],
+    ['Europe/Berlin', '2026-11-01T08:15:42Z'],
+  ])("reads {datetime} in the partner's time zone %p", (zone, instant) => {
+    const r = parse('TUNE', tune, null, zone);
+    expect(r.ok && r.value.occurredAt).toEqual(new Date(instant));
+  });
+
+  it('reads an offset-less time of a generic partner only once it named its zone', () => {
+    const q = { conversion_id: 'c', payout: '1', occurred_at: '2026-11-01 09:15:42' };
+    expect(problems('GENERIC', q)).toEqual({ occurred_at: expect.stringContaining('UTC offset') });
+    const r = parse('GENERIC', q, null, 'America/Los_Angeles');
+    expect(r.ok && r.value.occurredAt).toEqual(new Date('2026-11-01T17:15:42Z'));
+    // An explicit offset always wins over the zone.
+    const explicit = parse('TUNE', tune.replace(/datetime=[^&]+/, 'datetime=2026-11-01T11:15:42%2B02:00'), null, 'Asia/Tokyo');
+    expect(explicit.ok && explicit.value.occurredAt).toEqual(new Date('2026-11-01T09:15:42Z'));
   });
 
   it('accepts the datetime with an explicit offset too, and refuses a filled-in macro left as is', () => {

@@ -12,11 +12,28 @@ const req = (over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest => 
   ...over,
 });
 
+describe('validatePartner: time zone', () => {
+  it.each([
+    ['America/New_York', 'America/New_York'],
+    [' Europe/Berlin ', 'Europe/Berlin'],
+    ['UTC', null],
+    ['', null],
+  ])('keeps %p as %p', (zone, kept) => {
+    const r = validatePartner(req({ timeZone: zone }), 'USD');
+    expect(r.ok && r.value.timeZone).toBe(kept);
+  });
+
+  it.each(['Mars/Olympus', 'GMT+25', 'Europe/Berlin; x'])('refuses %p with the field named', (zone) => {
+    const r = validatePartner(req({ timeZone: zone }), 'USD');
+    expect(!r.ok && r.fields.time_zone).toContain('must be an IANA time zone');
+  });
+});
+
 describe('validatePartner', () => {
   it('fills defaults: the service currency, the kind default click id param, the id as name', () => {
     expect(validatePartner(req({ name: ' ' }), 'USD')).toEqual({
       ok: true,
-      value: { partnerId: 'acme-net', name: 'acme-net', kind: 'TUNE', clickIdParam: null, defaultCurrency: 'USD', allowedSources: [] },
+      value: { partnerId: 'acme-net', name: 'acme-net', kind: 'TUNE', clickIdParam: null, defaultCurrency: 'USD', allowedSources: [], timeZone: null },
     });
     // Spelling out the default stores the default.
     expect(validatePartner(req({ clickIdParam: 'aff_click_id' }), 'USD')).toMatchObject({ ok: true, value: { clickIdParam: null } });

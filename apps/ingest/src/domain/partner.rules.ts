@@ -6,6 +6,7 @@ import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type { UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { normaliseCurrency } from '@trackly/kernel';
 import { collect, FieldProblems, partnerIdProblem, Validated } from './conversion.rules';
+import { canonicalTimeZone } from './partner-time-zone';
 import { parseAllowList } from './source-addresses';
 
 export type PartnerKindName = 'TUNE' | 'EVERFLOW' | 'GENERIC';
@@ -35,6 +36,8 @@ export interface PartnerSettings {
   defaultCurrency: string;
   /** Allow-list entries as given (trimmed); empty = any source. */
   allowedSources: string[];
+  /** Canonical IANA zone of the partner's account; null = UTC. */
+  timeZone: string | null;
 }
 
 /** Where each platform can put our click id (PARTNERS.md). */
@@ -96,8 +99,16 @@ export function validatePartner(req: UpsertPartnerRequest, serviceDefaultCurrenc
   const allow = parseAllowList(allowedSources);
   if (!allow.ok) Object.assign(fields, allow.fields);
 
+  let timeZone: string | null = null;
+  const zone = (req.timeZone ?? '').trim();
+  if (zone) {
+    const canonical = canonicalTimeZone(zone);
+    if (!canonical) fields.time_zone = `must be an IANA time zone such as America/New_York or Europe/Berlin, got "${zone.slice(0, 40)}"`;
+    else timeZone = canonical === 'UTC' ? null : canonical;
+  }
+
   if (Object.keys(fields).length) return { ok: false, fields };
-  return { ok: true, value: { partnerId, name, kind: kind!, clickIdParam, defaultCurrency, allowedSources } };
+  return { ok: true, value: { partnerId, name, kind: kind!, clickIdParam, defaultCurrency, allowedSources, timeZone } };
 }
 
 /** The parameter carrying our click id for this partner (null: the generic aliases decide). */

@@ -27,6 +27,9 @@ describe('parsePostback: a minimal generic postback', () => {
       conversionId: 'conv-1',
       clickId: 'Ab3dEf9hIj2LmN0pQr5tUv',
       payout: { currency: 'USD', micros: 24_990_000n },
+      payoutAbsent: false,
+      messageId: null,
+      test: false,
       status: ConversionStatus.CONVERSION_STATUS_APPROVED,
       occurredAt: new Date('2026-11-02T10:00:00Z'),
       raw: base,
@@ -110,7 +113,6 @@ describe('parsePostback: aliases', () => {
   it('is not fooled by names of Object.prototype', () => {
     expect(problems({ constructor: 'x', toString: 'y', __proto__: 'z' } as unknown as RawParams)).toEqual({
       conversion_id: 'is required',
-      payout: 'is required',
     });
   });
 });
@@ -123,11 +125,14 @@ describe('parsePostback: payout', () => {
     ['0.000001', 1n],
     ['1000', 1_000_000_000n],
     ['007.50', 7_500_000n],
+    ['1,000.00', 1_000_000_000n],
+    ['$5', 5_000_000n],
+    ['5 USD', 5_000_000n],
   ])('parses %p exactly', (text, micros) => {
     expect(ok({ conversion_id: 'c', payout: text }).payout.micros).toBe(micros);
   });
 
-  it.each(['NaN', 'Infinity', '1e3', '0x10', '12abc', '1.2345678', '-1', '-0.01', '1,000.00', '99999999999999', '$5', '5 USD'])(
+  it.each(['NaN', 'Infinity', '1e3', '0x10', '12abc', '1.2345678', '-1', '-0.01', '1,000', '19,999', '99999999999999', '5 EUR USD'])(
     'refuses %p with a problem under the name it was sent as',
     (text) => {
       const f = problems({ conversion_id: 'c', amount: text });
@@ -139,10 +144,37 @@ describe('parsePostback: payout', () => {
     expect(problems({ conversion_id: 'c', payout: '-5.00' })).toEqual({ payout: 'must not be negative' });
   });
 
-  it('requires a payout: a missing amount is never read as 0', () => {
-    const f = problems({ conversion_id: 'c', click_id: 'k' });
-    expect(f).toEqual({ payout: 'is required' });
-    expect(() => orThrow(parsePostback({ conversion_id: 'c' }, ctx()))).toThrow('payout is required');
+  it('marks a postback without a payout as payout_absent (0 in its currency), for the offer default to apply', () => {
+    expect(ok({ conversion_id: 'c', click_id: 'k' })).toMatchObject({ payoutAbsent: true, payout: { currency: 'USD', micros: 0n } });
+    expect(ok({ conversion_id: 'c', payout: '', currency: 'eur' })).toMatchObject({ payoutAbsent: true, payout: { currency: 'EUR', micros: 0n } });
+    expect(ok({ conversion_id: 'c', payout: '0' }).payoutAbsent).toBe(false);
+  });
+
+  it('takes the currency written with the amount, and refuses one that contradicts the currency parameter', () => {
+    expect(ok({ conversion_id: 'c', payout: '€19,99' }).payout).toEqual({ currency: 'EUR', micros: 19_990_000n });
+    expect(problems({ conversion_id: 'c', payout: '€19,99', currency: 'USD' })).toEqual({ payout: 'says EUR but the currency parameter says USD' });
+    expect(problems({ conversion_id: 'c', payout: '$5', currency: 'CAD' }).payout).toContain('could be any dollar');
+  });
+});
+
+describe('parsePostback: message id', () => {
+  it.each(POSTBACK_ALIASES.message_id.map((a) => [a]))('reads our message id from %s', (alias) => {
+    expect(ok({ ...base, [alias]: 'msg-42' }).messageId).toBe('msg-42');
+  });
+
+  it('is null when absent, and checked like any id', () => {
+    expect(ok(base).messageId).toBeNull();
+    expect(problems({ ...base, message_id: '{message_id}' })).toEqual({ message_id: expect.stringContaining('macro') });
+  });
+});
+
+describe('parsePostback: test flag', () => {
+  it.each([['1', true], ['true', true], ['YES', true], ['0', false], ['false', false], ['', false]] as const)('reads test=%p as %p', (v, flag) => {
+    expect(ok({ ...base, test: v }).test).toBe(flag);
+  });
+
+  it('refuses a test flag it cannot read, rather than guess whether it is revenue', () => {
+    expect(problems({ ...base, is_test: 'maybe' })).toEqual({ is_test: 'must be 1/true/yes or 0/false/no, got "maybe"' });
   });
 });
 

@@ -21,6 +21,8 @@ import {
   Validated,
 } from './conversion.rules';
 import type { PartnerKindName } from './partner.rules';
+import { parseMoneySpelling } from './money-spelling';
+import { zonedWallTimeToInstant } from './partner-time-zone';
 import { storableParams } from './postback-params';
 
 /** Aliases in order of preference: when several are present, the first non-empty one is used. */
@@ -32,7 +34,16 @@ export const POSTBACK_ALIASES = {
   currency: ['currency', 'offer_currency'],
   status: ['status', 'cnv_status', 'conversion_status'],
   occurred_at: ['occurred_at', 'datetime', 'timestamp'],
+  // Our message id, passed back by partners whose links carried it: what view-through attribution needs without a click.
+  message_id: ['message_id', 'msg_id', 'sms_id', 'mid'],
+  // A test conversion: stored and explained, never counted as revenue.
+  test: ['test', 'is_test'],
 } as const;
+
+const TEST_WORDS: ReadonlyMap<string, boolean> = new Map([
+  ['1', true], ['true', true], ['yes', true],
+  ['0', false], ['false', false], ['no', false],
+]);
 
 export type PostbackField = keyof typeof POSTBACK_ALIASES;
 
@@ -45,10 +56,12 @@ export interface PostbackContext {
   kind?: PartnerKindName;
   /** The partner's click id parameter (see effectiveClickIdParam); null or absent = the kind's default. */
   clickIdParam?: string | null;
+  /** The partner's IANA zone: times without an offset are wall-clock times there. Null or absent = UTC. */
+  timeZone?: string | null;
 }
 
 /** The conversion a postback describes, without the partner (which comes from the URL path). */
-export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds'>>;
+export type ParsedPostback = Omit<ConversionDraft, 'partnerId'> & Required<Pick<ConversionDraft, 'transactionId' | 'eventId' | 'saleAmountMicros' | 'subIds' | 'messageId' | 'payoutAbsent' | 'test'>>;
 
 /** Parameter names one platform uses for each field, in order of preference. */
 interface KindProfile {
@@ -108,8 +121,8 @@ const NOT_KEPT = new Set(['token', 'ran']);
 /** Sub-ids the platforms carry (TUNE aff_sub*, aff_unique*, source, adv_sub*; Everflow sub1..sub10; s1..), kept apart. */
 const SUB_ID = /^(aff_sub\d?|aff_click_id|aff_unique\d|source|adv_sub\d?|sub\d{1,2}|s\d{1,2}|subid\d*|sub_id\d*)$/;
 
-/** TUNE's {datetime} is "YYYY-MM-DD HH:MM:SS" in UTC without an offset. */
-const TUNE_DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+/** TUNE's {datetime}: "YYYY-MM-DD HH:MM:SS" without an offset, in the account's zone (UTC unless the partner says). */
+const LOCAL_DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}$/;
 
 export function parsePostback(params: RawParams, ctx: PostbackContext): Validated<ParsedPostback> {
   const kind = ctx.kind ?? 'GENERIC';
@@ -128,6 +141,16 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
 
   const clickId = pick(names.click_id);
   if (clickId) problem(fields, clickId.name, externalIdProblem(clickId.value));
+  let test = false;
+  const testParam = pick(POSTBACK_ALIASES.test);
+  if (testParam) {
+    const flag = TEST_WORDS.get(testParam.value.toLowerCase());
+    if (flag === undefined) fields[testParam.name] = `must be 1/true/yes or 0/false/no, got "${truncate(testParam.value)}"`;
+    else test = flag;
+  }
+  // Every kind: the aliases are ours (the partner's platform fills them from the sub-id our link gave it).
+  const messageId = pick(POSTBACK_ALIASES.message_id);
+  if (messageId) problem(fields, messageId.name, externalIdProblem(messageId.value));
 
   const currencyParam = pick(names.currency);
   let currency: string | undefined = ctx.defaultCurrency;
@@ -143,16 +166,22 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
     }
   }
 
+  // A postback without a payout is stored with 0 and says so: attribution then applies the offer's default payout.
   let payout: Money | undefined;
+  let payoutAbsent = false;
   const payoutParam = pick(names.payout);
-  if (!payoutParam) fields.payout ??= 'is required';
-  else {
-    try {
-      const micros = parseDecimalMicros(payoutParam.value, { field: payoutParam.name });
-      if (currency) payout = { currency, micros };
-    } catch (e) {
-      collect(e, fields);
-    }
+  if (!payoutParam) {
+    payoutAbsent = true;
+    if (currency) payout = { currency, micros: 0n };
+  } else {
+    // Read even when the currency parameter is wrong, so every problem is reported at once.
+    const spelled = parseMoneySpelling(payoutParam.value, {
+      field: payoutParam.name,
+      defaultCurrency: ctx.defaultCurrency,
+      currencyParam: currencyParam ? currency : undefined,
+    });
+    if (spelled.ok && (currency || !currencyParam)) payout = { currency: spelled.currency, micros: spelled.micros };
+    else if (!spelled.ok) fields[payoutParam.name] = spelled.problem;
   }
 
   let saleAmountMicros: bigint | null = null;
@@ -178,8 +207,11 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
   let occurredAt: Date | undefined = ctx.receivedAt;
   const occurredParam = pick(names.occurred_at);
   if (occurredParam) {
-    const text = kind === 'TUNE' && TUNE_DATETIME.test(occurredParam.value) ? `${occurredParam.value}Z` : occurredParam.value;
-    const parsed = parseTimestamp(text);
+    // Without an offset: read in the partner's zone for TUNE (UTC when unset), and for other kinds only once the
+    // partner named its zone (otherwise refused: guessing would shift conversions by hours).
+    const local = LOCAL_DATETIME.test(occurredParam.value) && (kind === 'TUNE' || !!ctx.timeZone);
+    const wall = parseTimestamp(local ? `${occurredParam.value}Z` : occurredParam.value);
+    const parsed = local && ctx.timeZone && typeof wall !== 'string' ? zonedWallTimeToInstant(wall, ctx.timeZone) : wall;
     const checked = typeof parsed === 'string' ? parsed : occurredAtOrProblem(parsed, ctx.receivedAt);
     if (typeof checked === 'string') {
       fields[occurredParam.name] = checked;
@@ -194,7 +226,10 @@ export function parsePostback(params: RawParams, ctx: PostbackContext): Validate
     value: {
       conversionId: conversionId!,
       clickId: clickId?.value ?? null,
+      messageId: messageId?.value ?? null,
+      test,
       payout: payout!,
+      payoutAbsent,
       status: status!,
       occurredAt: occurredAt!,
       raw: kept,

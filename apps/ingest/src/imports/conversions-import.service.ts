@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Observable } from 'rxjs';
 import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
-import { OutboxRelay } from '@trackly/messaging';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { ImportConversionsRequest, ImportConversionsResponse, ImportRowError } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ConversionDraft, partnerIdProblem } from '../domain/conversion.rules';
 import { ImportHeader, readHeader, readImportRow } from '../domain/conversion-import';
@@ -33,6 +33,7 @@ export class ConversionsImportService {
     private readonly ds: DataSource,
     private readonly conversions: ConversionsService,
     private readonly relay: OutboxRelay,
+    private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -113,14 +114,17 @@ export class ConversionsImportService {
       }
       throw e;
     }
-    return {
+    const counts = {
       rows: result.rows.toString(),
       stored: result.stored.toString(),
       duplicates: result.duplicates.toString(),
       adjusted: result.adjusted.toString(),
       rejected: result.rejected.toString(),
-      errors: result.errors,
     };
+    // The run's counts (rows were stored batch by batch, each with its own events).
+    await this.ds.transaction((m) => this.outbox.add(m, Events.ConversionsImported, { partnerId: partner!.partnerId, ...counts }));
+    this.relay.kick();
+    return { ...counts, errors: result.errors };
   }
 
   private async partner(partnerId: string): Promise<PartnerEntity> {

@@ -1,7 +1,20 @@
 import { IngestInitial1764400000000 } from './1764400000000-initial.migration';
 import { IngestPartners1764500000000 } from './1764500000000-partners.migration';
 import { IngestProcessedEventsPruning1765000000000 } from './1765000000000-processed-events-pruning.migration';
+import { IngestPayoutAbsent1765200000000 } from './1765200000000-payout-absent.migration';
+import { IngestMessageId1765200000001 } from './1765200000001-message-id.migration';
+import { IngestTestConversions1765200000002 } from './1765200000002-test-conversions.migration';
+import { IngestPartnerTimeZone1765200000003 } from './1765200000003-partner-time-zone.migration';
 import { IngestOutboxRedrive1765600000000 } from './1765600000000-outbox-redrive.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
-export const ingestMigrations = [IngestInitial1764400000000, IngestPartners1764500000000, IngestProcessedEventsPruning1765000000000, IngestOutboxRedrive1765600000000];
+export const ingestMigrations = [
+  IngestInitial1764400000000,
+  IngestPartners1764500000000,
+  IngestProcessedEventsPruning1765000000000,
+  IngestPayoutAbsent1765200000000,
+  IngestMessageId1765200000001,
+  IngestTestConversions1765200000002,
+  IngestPartnerTimeZone1765200000003,
+  IngestOutboxRedrive1765600000000,
+];

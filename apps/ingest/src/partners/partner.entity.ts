@@ -34,4 +34,16 @@ export class PartnerEntity {
 
   @Column({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
+
+  /** IANA zone of the partner's account; NULL = UTC. */
+  @Column({ name: 'time_zone', type: 'text', nullable: true })
+  timeZone!: string | null;
+
+  /** When the last test postback reached the edge. */
+  @Column({ name: 'last_test_at', type: 'timestamptz', nullable: true })
+  lastTestAt!: Date | null;
+
+  /** What it became (stored, duplicate, or the edge's refusal). */
+  @Column({ name: 'last_test_outcome', type: 'text', nullable: true })
+  lastTestOutcome!: string | null;
 }

@@ -1,28 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import { LruCache } from '@trackly/platform';
 import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type {
   GetPostbackTemplateResponse,
+  ListPartnersRequest,
+  ListPartnersResponse,
   UpsertPartnerRequest,
   UpsertPartnerResponse,
 } from '@trackly/contracts/ingest/v1/ingest_service';
 import { orThrow, partnerIdProblem } from '../domain/conversion.rules';
+import { encodePartnerPageToken, validatePartnerPage } from '../domain/partner-listing';
 import { partnerKindName, postbackTemplate, validatePartner } from '../domain/partner.rules';
 import { addressAllowed, parseAllowList } from '../domain/source-addresses';
 import type { IngestConfig } from '../ingest.config';
-import { toPartner } from '../ingest.mappers';
+import { toPartner } from '../wire';
 import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from './partner.entity';
 import { newPartnerToken, tokenMatches, tokenSha256 } from './partner-token';
+import { TEST_CREDENTIAL_PREFIX, TestCredentials } from './test-credentials';
 
 const PARTNER_CACHE_MAX = 10_000;
 
 /** Why the edge refuses a request before reading it. */
 export type PartnerCheck =
-  | { ok: true; partner: PartnerEntity }
+  | { ok: true; partner: PartnerEntity; /** Authenticated by a SendTestPostback credential: a test conversion. */ test?: boolean }
   | { ok: false; refusal: 'not_found' | 'unauthorized' | 'forbidden'; reasonCode: string; message: string };
 
 /** The partner registry: who may post, with which token, from where, and how their postbacks read. */
@@ -40,6 +45,9 @@ export class PartnersService {
     private readonly ds: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    private readonly testCredentials: TestCredentials,
+    private readonly outbox: Outbox,
+    private readonly relay: OutboxRelay,
   ) {
     if (config.INGEST_PARTNER_CACHE_MS > 0) this.cache = new LruCache(PARTNER_CACHE_MAX, config.INGEST_PARTNER_CACHE_MS, clock);
   }
@@ -57,43 +65,76 @@ export class PartnersService {
     const p = orThrow(validatePartner(req, this.config.INGEST_DEFAULT_CURRENCY));
     const now = this.clock.now();
     const token = newPartnerToken();
-    // On conflict the token hash is left alone: only a created row uses the new token.
-    const [row]: { created: boolean }[] = await this.ds.query(
+    // On conflict the token hash is left alone: only a created row uses the new token. The change and its
+    // PartnerUpserted (never the token) commit together.
+    const res = await this.ds.transaction(async (m) => {
+    const [row]: { created: boolean }[] = await m.query(
       `INSERT INTO "ingest".partners AS t (partner_id, name, kind, click_id_param, default_currency, allowed_sources,
-         token_sha256, token_issued_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+         token_sha256, token_issued_at, created_at, updated_at, time_zone)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
        ON CONFLICT (partner_id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, click_id_param = EXCLUDED.click_id_param,
-         default_currency = EXCLUDED.default_currency, allowed_sources = EXCLUDED.allowed_sources, updated_at = EXCLUDED.updated_at
+         default_currency = EXCLUDED.default_currency, allowed_sources = EXCLUDED.allowed_sources, updated_at = EXCLUDED.updated_at,
+         time_zone = EXCLUDED.time_zone
        RETURNING (xmax = 0) AS created`,
-      [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now],
+      [p.partnerId, p.name, p.kind, p.clickIdParam, p.defaultCurrency, p.allowedSources, tokenSha256(token), now, p.timeZone],
     );
-    this.cache?.delete(p.partnerId);
-    const partner = toPartner(await this.ds.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
+    const partner = toPartner(await m.getRepository(PartnerEntity).findOneByOrFail({ partnerId: p.partnerId }));
+    await this.outbox.add(m, Events.PartnerUpserted, { partner, created: row.created });
     return { partner, created: row.created, token: row.created ? token : '' };
+    });
+    this.cache?.delete(p.partnerId);
+    this.relay.kick();
+    return res;
   }
 
   async get(partnerId: string): Promise<Partner> {
     return toPartner(await this.find(partnerId));
   }
 
-  async list(kind: PartnerKind): Promise<Partner[]> {
+  /** Partners by id, one page at a time (the token holds the last id and the kind filter). */
+  async list(req: ListPartnersRequest): Promise<ListPartnersResponse> {
+    const kind = req.kind ?? PartnerKind.PARTNER_KIND_UNSPECIFIED;
     const name = kind === PartnerKind.PARTNER_KIND_UNSPECIFIED ? undefined : partnerKindName(kind);
     if (kind !== PartnerKind.PARTNER_KIND_UNSPECIFIED && !name) throw new InvalidArgumentError('kind', `is not a known partner kind (${kind})`);
-    const rows = await this.ds.getRepository(PartnerEntity).find({ where: name ? { kind: name } : {}, order: { partnerId: 'ASC' } });
-    return rows.map(toPartner);
+    const filterKey = name ?? 'ALL';
+    const q = validatePartnerPage(req.pageSize, req.pageToken, filterKey);
+    const qb = this.ds.getRepository(PartnerEntity).createQueryBuilder('p');
+    if (name) qb.andWhere('p.kind = :name', { name });
+    if (q.after) qb.andWhere('p.partner_id > :after', { after: q.after });
+    const rows = await qb.orderBy('p.partner_id', 'ASC').limit(q.pageSize + 1).getMany();
+    const page = rows.slice(0, q.pageSize);
+    return {
+      partners: page.map(toPartner),
+      nextPageToken: rows.length > q.pageSize ? encodePartnerPageToken(page[page.length - 1].partnerId, filterKey) : '',
+    };
+  }
+
+  /** When the partner's last request reached the edge (any outcome), and how many test conversions it has. */
+  async activity(partnerId: string): Promise<{ lastPostbackAt: Date | undefined; testConversions: string }> {
+    const [row]: { last: Date | null; tests: string }[] = await this.ds.query(
+      `SELECT (SELECT max(received_at) FROM "ingest".postback_requests WHERE partner_id = $1 AND replay_of IS NULL) AS last,
+              (SELECT count(*) FROM "ingest".conversions WHERE partner_id = $1 AND test)::text AS tests`,
+      [partnerId],
+    );
+    return { lastPostbackAt: row.last ?? undefined, testConversions: row.tests };
   }
 
   /** A new token; the old one stops working with this commit. */
   async rotateToken(partnerId: string): Promise<{ partner: Partner; token: string }> {
     this.checkId(partnerId);
     const token = newPartnerToken();
-    const rows: unknown[] = await this.ds.query(
-      `WITH updated AS (
-         UPDATE "ingest".partners SET token_sha256 = $2, token_issued_at = $3, updated_at = $3 WHERE partner_id = $1 RETURNING partner_id)
-       SELECT partner_id FROM updated`,
-      [partnerId, tokenSha256(token), this.clock.now()],
-    );
+    const issuedAt = this.clock.now();
+    const rows = await this.ds.transaction(async (m) => {
+      const updated: unknown[] = await m.query(
+        `UPDATE "ingest".partners SET token_sha256 = $2, token_issued_at = $3, updated_at = $3 WHERE partner_id = $1 RETURNING partner_id`,
+        [partnerId, tokenSha256(token), issuedAt],
+      );
+      // Never the token: who rotated it when is what subscribers need.
+      if (updated.length) await this.outbox.add(m, Events.PartnerTokenRotated, { partnerId, tokenIssuedAt: issuedAt });
+      return updated;
+    });
     this.cache?.delete(partnerId);
+    this.relay.kick();
     if (!rows.length) throw new NotFoundError('partner', partnerId);
     return { partner: await this.get(partnerId), token };
   }
@@ -122,6 +163,8 @@ export class PartnersService {
     const partner = await this.cachedRow(partnerId);
     if (!partner) return { ok: false, refusal: 'not_found', reasonCode: 'UNKNOWN_PARTNER', message: `partner "${partnerId}" is not registered` };
     if (!token) return { ok: false, refusal: 'unauthorized', reasonCode: 'MISSING_TOKEN', message: 'token is required' };
+    // Ingest's own test postback: sent from this process, so the allow-list (the partner's addresses) does not apply.
+    if (token.startsWith(TEST_CREDENTIAL_PREFIX) && this.testCredentials.consume(partnerId, token)) return { ok: true, partner, test: true };
     if (!tokenMatches(token, partner.tokenSha256)) return { ok: false, refusal: 'unauthorized', reasonCode: 'BAD_TOKEN', message: 'token is not valid' };
     if (partner.allowedSources.length) {
       const ranges = parseAllowList(partner.allowedSources);
@@ -131,6 +174,16 @@ export class PartnersService {
       }
     }
     return { ok: true, partner };
+  }
+
+  /** Keeps the time and outcome of a partner's last test postback (its status shows them). */
+  async recordTest(partnerId: string, at: Date, outcome: string, m: { query: DataSource['query'] } = this.ds): Promise<void> {
+    await m.query(`UPDATE "ingest".partners SET last_test_at = $2, last_test_outcome = $3 WHERE partner_id = $1`, [partnerId, at, outcome.slice(0, 500)]);
+  }
+
+  /** A one-time credential for ingest's own test postback of this partner (see TestCredentials). */
+  testCredential(partnerId: string): string {
+    return this.testCredentials.issue(partnerId);
   }
 
   /** Whether `token` is the current token of a registered partner (no refusal reasons: the noise limiter asks). */

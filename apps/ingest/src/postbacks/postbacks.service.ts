@@ -6,7 +6,7 @@ import { CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '
 import { Batcher } from '@trackly/platform';
 import type { ReplayedPostback, ReplayPostbacksRequest, ReplayPostbacksResponse } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { Logger } from '@trackly/logging';
-import { OutboxRelay } from '@trackly/messaging';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { AdjustmentCause, parseReversal, ReversalKey } from '../domain/conversion-adjustment';
 import { validateReplay } from '../domain/replay.rules';
@@ -85,6 +85,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
     private readonly conversions: ConversionsService,
     private readonly partners: PartnersService,
     private readonly relay: OutboxRelay,
+    private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
@@ -155,32 +156,36 @@ export class PostbacksService implements BeforeApplicationShutdown {
 
     let partner: PartnerEntity;
     let params: RawParams;
+    let test = false;
     try {
       params = this.readParams(req);
       const check = await this.partners.check(req.partnerId, tokenOf(params), req.sourceIp);
       if (!check.ok) throw new Refused(check.refusal, check.reasonCode, check.message);
       partner = check.partner;
+      test = !!check.test;
       onPartner(partner.partnerId);
     } catch (e) {
-      return this.refuse(archiveId, e);
+      return this.refuse(archiveId, e, req.partnerId, receivedAt);
     }
 
     try {
       if (route === 'reversal') return await this.reverse(archiveId, partner, params, receivedAt);
-      return await this.store(archiveId, partner, params, receivedAt);
+      return await this.store(archiveId, partner, params, receivedAt, test);
     } catch (e) {
       // Errors of ours (not refusals) were archived as such by stored().
-      if (e instanceof Refused) return this.refuse(archiveId, e);
+      if (e instanceof Refused) return this.refuse(archiveId, e, req.partnerId, receivedAt);
       throw e;
     }
   }
 
-  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
-    const draft = this.parse(partner, params, receivedAt);
+  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date, test: boolean): Promise<PostbackReply> {
+    const parsed = this.parse(partner, params, receivedAt);
+    const draft = test ? { ...parsed, test } : parsed;
     const applied = await this.stored(archiveId, () =>
       this.commits.run(async (m) => {
         const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
         await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
+        if (draft.test) await this.partners.recordTest(partner.partnerId, receivedAt, r.outcome, m);
         return r;
       }),
     );
@@ -206,6 +211,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
       defaultCurrency: partner.defaultCurrency,
       kind: partner.kind,
       clickIdParam: effectiveClickIdParam(partner),
+      timeZone: partner.timeZone,
     });
     if (!parsed.ok) {
       const error = InvalidArgumentError.of(parsed.fields);
@@ -268,11 +274,17 @@ export class PostbacksService implements BeforeApplicationShutdown {
           conversionId: applied.conversion?.conversionId ?? '',
         });
       }
+      const counts: Record<string, bigint> = {};
+      for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0n) + 1n;
+      if (!q.dryRun) {
+        await this.outbox.add(m, Events.PostbacksReplayed, {
+          partnerId: q.partnerId, receivedFrom: q.from, receivedTo: q.to,
+          outcomeCounts: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v.toString()])), truncated: rows.length > q.limit,
+        });
+      }
       if (q.dryRun) await runner.rollbackTransaction();
       else await runner.commitTransaction();
       if (!q.dryRun) this.relay.kick();
-      const counts: Record<string, bigint> = {};
-      for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0n) + 1n;
       return {
         dryRun: q.dryRun,
         results,
@@ -308,12 +320,21 @@ export class PostbacksService implements BeforeApplicationShutdown {
   }
 
   /** Archives a refusal and turns it into the answer; anything else is an error of ours, archived and rethrown. */
-  private async refuse(archiveId: string, e: unknown): Promise<PostbackReply> {
+  private async refuse(archiveId: string, e: unknown, partnerId: string, receivedAt: Date): Promise<PostbackReply> {
     if (!(e instanceof Refused)) {
       await this.markError(archiveId, e);
       throw e;
     }
-    await this.commits.run((m) => this.archive.finish(archiveId, { outcome: OUTCOME_OF_REFUSAL[e.reply], reason: e.message, reasonCode: e.reasonCode }, m));
+    const outcome = OUTCOME_OF_REFUSAL[e.reply];
+    // The archive's outcome and its PostbackRefused in one transaction, which group commit shares with the other
+    // requests of the batch: every refusal is accounted for once, without a transaction of its own.
+    await this.commits.run(async (m) => {
+      await this.archive.finish(archiveId, { outcome, reason: e.message, reasonCode: e.reasonCode }, m);
+      await this.outbox.add(m, Events.PostbackRefused, {
+        requestId: archiveId, partnerId: partnerId.slice(0, 256), outcome, reasonCode: e.reasonCode, reason: e.message, receivedAt,
+      });
+    });
+    this.relay.kick();
     if (e.reply === 'invalid') throw e.error ?? new InvalidArgumentError('request', e.message);
     return { kind: e.reply, message: e.message };
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import type { SendTestPostbackRequest, SendTestPostbackResponse } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ConversionsService } from '../conversions/conversions.service';
 import { fillPostbackTemplate, ownEdgeBaseUrl, redactToken } from '../domain/test-postback';
@@ -18,25 +18,31 @@ export class TestPostbackService {
     private readonly partners: PartnersService,
     private readonly conversions: ConversionsService,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async send(req: SendTestPostbackRequest): Promise<SendTestPostbackResponse> {
-    if (!req.token) throw new InvalidArgumentError('token', 'is required (only its hash is stored)');
     if (!req.clickId) throw new InvalidArgumentError('click_id', 'is required');
     // Our own listening address rather than INGEST_PUBLIC_URL: the public name may not resolve from inside the
     // cluster (or in tests), and the request still takes the whole edge path: token, allow-list, parsing, archive.
     const base = ownEdgeBaseUrl(this.config.INGEST_HOST, this.config.INGEST_HTTP_PORT);
-    const t = await this.partners.templateForTest(req.partnerId, req.token, base);
+    // Without the partner's token (the usual case), a one-time credential of ours: only its hash is stored.
+    const token = req.token || this.partners.testCredential(req.partnerId);
+    const t = await this.partners.templateForTest(req.partnerId, token, base);
     const conversionId = req.conversionId || `test-${randomBytes(6).toString('hex')}`;
-    const url = fillPostbackTemplate(t.url, t.clickIdMacro, {
+    // test=1: stored as a test conversion, never revenue, whichever token authenticated it.
+    const url = `${fillPostbackTemplate(t.url, t.clickIdMacro, {
       clickId: req.clickId,
       conversionId,
       payout: req.payout || '1.00',
       currency: req.currency || t.defaultCurrency,
-    });
+    })}&test=1`;
+    const sentAt = this.clock.now();
     const res = await fetch(url, { signal: AbortSignal.timeout(EDGE_TIMEOUT_MS) });
     const body = await res.text();
-    return { url: redactToken(url), httpStatus: res.status, responseBody: body, conversionId, conversion: res.ok ? await this.stored(req.partnerId, body, conversionId) : undefined };
+    const conversion = res.ok ? await this.stored(req.partnerId, body, conversionId) : undefined;
+    await this.partners.recordTest(req.partnerId, sentAt, testOutcome(res.status, body));
+    return { url: redactToken(url), httpStatus: res.status, responseBody: body, conversionId, conversion };
   }
 
   /** The edge names the key it stored under (a TUNE goal changes it); fall back to the one sent. */
@@ -55,4 +61,16 @@ export class TestPostbackService {
       throw e;
     }
   }
+}
+
+/** "stored" / "duplicate" for a 2xx, else "<status> <the edge's message>". */
+function testOutcome(status: number, body: string): string {
+  let parsed: { status?: unknown; message?: unknown } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    // A text answer: the status says enough.
+  }
+  if (status < 300 && typeof parsed.status === 'string') return parsed.status;
+  return typeof parsed.message === 'string' ? `${status} ${parsed.message}` : String(status);
 }

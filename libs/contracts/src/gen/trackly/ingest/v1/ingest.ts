@@ -187,7 +187,20 @@ export interface Partner {
     | Date
     | undefined;
   /** When the partner was last changed. */
-  updatedAt: Date | undefined;
+  updatedAt:
+    | Date
+    | undefined;
+  /** When the last test postback (the partner's test flag or SendTestPostback) reached the edge; unset when none did. */
+  lastTestPostbackAt:
+    | Date
+    | undefined;
+  /** What the last test postback became: stored, duplicate, adjusted, or the edge's refusal ("401 token is not valid"). */
+  lastTestPostbackOutcome: string;
+  /**
+   * IANA time zone of the partner's account (e.g. America/New_York): TUNE's {datetime} and other times sent without
+   * an offset are read in it; empty = UTC.
+   */
+  timeZone: string;
 }
 
 /** PartnerCounters counts what a partner's requests to the edge became, from the raw archive. */
@@ -569,6 +582,9 @@ function createBasePartner(): Partner {
     tokenIssuedAt: undefined,
     createdAt: undefined,
     updatedAt: undefined,
+    lastTestPostbackAt: undefined,
+    lastTestPostbackOutcome: "",
+    timeZone: "",
   };
 }
 
@@ -600,6 +616,15 @@ export const Partner: MessageFns<Partner> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.lastTestPostbackAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastTestPostbackAt), writer.uint32(82).fork()).join();
+    }
+    if (message.lastTestPostbackOutcome !== "") {
+      writer.uint32(90).string(message.lastTestPostbackOutcome);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(98).string(message.timeZone);
     }
     return writer;
   },
@@ -689,6 +714,30 @@ export const Partner: MessageFns<Partner> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastTestPostbackAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastTestPostbackOutcome = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -740,6 +789,21 @@ export const Partner: MessageFns<Partner> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      lastTestPostbackAt: isSet(object.lastTestPostbackAt)
+        ? fromJsonTimestamp(object.lastTestPostbackAt)
+        : isSet(object.last_test_postback_at)
+        ? fromJsonTimestamp(object.last_test_postback_at)
+        : undefined,
+      lastTestPostbackOutcome: isSet(object.lastTestPostbackOutcome)
+        ? globalThis.String(object.lastTestPostbackOutcome)
+        : isSet(object.last_test_postback_outcome)
+        ? globalThis.String(object.last_test_postback_outcome)
+        : "",
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
     };
   },
 
@@ -772,6 +836,15 @@ export const Partner: MessageFns<Partner> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.lastTestPostbackAt !== undefined) {
+      obj.lastTestPostbackAt = message.lastTestPostbackAt.toISOString();
+    }
+    if (message.lastTestPostbackOutcome !== "") {
+      obj.lastTestPostbackOutcome = message.lastTestPostbackOutcome;
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
     return obj;
   },
 
@@ -789,6 +862,9 @@ export const Partner: MessageFns<Partner> = {
     message.tokenIssuedAt = object.tokenIssuedAt ?? undefined;
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.lastTestPostbackAt = object.lastTestPostbackAt ?? undefined;
+    message.lastTestPostbackOutcome = object.lastTestPostbackOutcome ?? "";
+    message.timeZone = object.timeZone ?? "";
     return message;
   },
 };

@@ -6,9 +6,11 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { wrappers } from "protobufjs";
+import { Timestamp } from "../../../google/protobuf/timestamp";
 import { ConversionStatus, conversionStatusFromJSON, conversionStatusToJSON } from "../../common/v1/conversion_status";
 import { Money } from "../../common/v1/money";
-import { Conversion } from "./ingest";
+import { Conversion, Partner } from "./ingest";
 
 export const protobufPackage = "trackly.ingest.v1";
 
@@ -41,7 +43,101 @@ export interface ConversionAdjusted {
   cause: string;
 }
 
+/**
+ * PartnerUpserted is published on subject trackly.ingest.v1.PartnerUpserted when a partner is registered or its
+ * settings change. It never carries the token or its hash.
+ */
+export interface PartnerUpserted {
+  /** The partner as stored. */
+  partner:
+    | Partner
+    | undefined;
+  /** True when this change registered the partner. */
+  created: boolean;
+}
+
+/**
+ * PartnerTokenRotated is published on subject trackly.ingest.v1.PartnerTokenRotated when a partner's token is
+ * replaced (the old one stops working). It never carries the token.
+ */
+export interface PartnerTokenRotated {
+  /** Partner id. */
+  partnerId: string;
+  /** When the new token was issued. */
+  tokenIssuedAt: Date | undefined;
+}
+
+/**
+ * PostbackRefused is published on subject trackly.ingest.v1.PostbackRefused for every request the edge refused
+ * (4xx), in the transaction that archives the refusal. No token, no raw request: the archive row holds those.
+ */
+export interface PostbackRefused {
+  /** Id of the archived request (postback_requests.id). */
+  requestId: string;
+  /** Partner id as it appeared in the path (possibly unregistered). */
+  partnerId: string;
+  /** Archived outcome: invalid, unauthorized, forbidden, not_found. */
+  outcome: string;
+  /** Reason code, e.g. BAD_TOKEN, INVALID_FIELDS, SOURCE_NOT_ALLOWED. */
+  reasonCode: string;
+  /** Human-readable reason (field problems; never the token). */
+  reason: string;
+  /** When the request was received. */
+  receivedAt: Date | undefined;
+}
+
+/**
+ * PostbacksReplayed is published on subject trackly.ingest.v1.PostbacksReplayed once per replay run that stored
+ * (dry runs publish nothing).
+ */
+export interface PostbacksReplayed {
+  /** Partner whose archived requests were replayed. */
+  partnerId: string;
+  /** Requests received at or after this time. */
+  receivedFrom:
+    | Date
+    | undefined;
+  /** Requests received before this time. */
+  receivedTo:
+    | Date
+    | undefined;
+  /** Requests replayed per new outcome. */
+  outcomeCounts: { [key: string]: string };
+  /** True when more requests matched than the run's limit. */
+  truncated: boolean;
+}
+
+export interface PostbacksReplayed_OutcomeCountsEntry {
+  key: string;
+  value: string;
+}
+
+/** ConversionsImported is published on subject trackly.ingest.v1.ConversionsImported once per finished CSV import. */
+export interface ConversionsImported {
+  /** Partner the rows belong to. */
+  partnerId: string;
+  /** Data rows read. */
+  rows: string;
+  /** New conversions stored. */
+  stored: string;
+  /** Rows already stored with the same content. */
+  duplicates: string;
+  /** Rows that changed a stored conversion. */
+  adjusted: string;
+  /** Rows refused. */
+  rejected: string;
+}
+
 export const TRACKLY_INGEST_V1_PACKAGE_NAME = "trackly.ingest.v1";
+
+wrappers[".google.protobuf.Timestamp"] = {
+  fromObject(value: Date) {
+    return { seconds: value.getTime() / 1000, nanos: (value.getTime() % 1000) * 1e6 };
+  },
+  toObject(message: { seconds: number; nanos: number }) {
+    return new Date(message.seconds * 1000 + message.nanos / 1e6);
+  },
+} as any;
 
 function createBaseConversionReceived(): ConversionReceived {
   return { conversion: undefined };
@@ -261,6 +357,781 @@ export const ConversionAdjusted: MessageFns<ConversionAdjusted> = {
   },
 };
 
+function createBasePartnerUpserted(): PartnerUpserted {
+  return { partner: undefined, created: false };
+}
+
+export const PartnerUpserted: MessageFns<PartnerUpserted> = {
+  encode(message: PartnerUpserted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partner !== undefined) {
+      Partner.encode(message.partner, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerUpserted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerUpserted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partner = Partner.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerUpserted {
+    return {
+      partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+    };
+  },
+
+  toJSON(message: PartnerUpserted): unknown {
+    const obj: any = {};
+    if (message.partner !== undefined) {
+      obj.partner = Partner.toJSON(message.partner);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PartnerUpserted>, I>>(base?: I): PartnerUpserted {
+    return PartnerUpserted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PartnerUpserted>, I>>(object: I): PartnerUpserted {
+    const message = createBasePartnerUpserted();
+    message.partner = (object.partner !== undefined && object.partner !== null)
+      ? Partner.fromPartial(object.partner)
+      : undefined;
+    message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBasePartnerTokenRotated(): PartnerTokenRotated {
+  return { partnerId: "", tokenIssuedAt: undefined };
+}
+
+export const PartnerTokenRotated: MessageFns<PartnerTokenRotated> = {
+  encode(message: PartnerTokenRotated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.tokenIssuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.tokenIssuedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PartnerTokenRotated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePartnerTokenRotated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tokenIssuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PartnerTokenRotated {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      tokenIssuedAt: isSet(object.tokenIssuedAt)
+        ? fromJsonTimestamp(object.tokenIssuedAt)
+        : isSet(object.token_issued_at)
+        ? fromJsonTimestamp(object.token_issued_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PartnerTokenRotated): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.tokenIssuedAt !== undefined) {
+      obj.tokenIssuedAt = message.tokenIssuedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PartnerTokenRotated>, I>>(base?: I): PartnerTokenRotated {
+    return PartnerTokenRotated.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PartnerTokenRotated>, I>>(object: I): PartnerTokenRotated {
+    const message = createBasePartnerTokenRotated();
+    message.partnerId = object.partnerId ?? "";
+    message.tokenIssuedAt = object.tokenIssuedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePostbackRefused(): PostbackRefused {
+  return { requestId: "", partnerId: "", outcome: "", reasonCode: "", reason: "", receivedAt: undefined };
+}
+
+export const PostbackRefused: MessageFns<PostbackRefused> = {
+  encode(message: PostbackRefused, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.partnerId !== "") {
+      writer.uint32(18).string(message.partnerId);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(26).string(message.outcome);
+    }
+    if (message.reasonCode !== "") {
+      writer.uint32(34).string(message.reasonCode);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.receivedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostbackRefused {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostbackRefused();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reasonCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.receivedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PostbackRefused {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      reasonCode: isSet(object.reasonCode)
+        ? globalThis.String(object.reasonCode)
+        : isSet(object.reason_code)
+        ? globalThis.String(object.reason_code)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      receivedAt: isSet(object.receivedAt)
+        ? fromJsonTimestamp(object.receivedAt)
+        : isSet(object.received_at)
+        ? fromJsonTimestamp(object.received_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: PostbackRefused): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.reasonCode !== "") {
+      obj.reasonCode = message.reasonCode;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.receivedAt !== undefined) {
+      obj.receivedAt = message.receivedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostbackRefused>, I>>(base?: I): PostbackRefused {
+    return PostbackRefused.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostbackRefused>, I>>(object: I): PostbackRefused {
+    const message = createBasePostbackRefused();
+    message.requestId = object.requestId ?? "";
+    message.partnerId = object.partnerId ?? "";
+    message.outcome = object.outcome ?? "";
+    message.reasonCode = object.reasonCode ?? "";
+    message.reason = object.reason ?? "";
+    message.receivedAt = object.receivedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBasePostbacksReplayed(): PostbacksReplayed {
+  return { partnerId: "", receivedFrom: undefined, receivedTo: undefined, outcomeCounts: {}, truncated: false };
+}
+
+export const PostbacksReplayed: MessageFns<PostbacksReplayed> = {
+  encode(message: PostbacksReplayed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.receivedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedFrom), writer.uint32(18).fork()).join();
+    }
+    if (message.receivedTo !== undefined) {
+      Timestamp.encode(toTimestamp(message.receivedTo), writer.uint32(26).fork()).join();
+    }
+    globalThis.Object.entries(message.outcomeCounts).forEach(([key, value]: [string, string]) => {
+      PostbacksReplayed_OutcomeCountsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.truncated !== false) {
+      writer.uint32(40).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostbacksReplayed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostbacksReplayed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.receivedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.receivedTo = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = PostbacksReplayed_OutcomeCountsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.outcomeCounts[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PostbacksReplayed {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      receivedFrom: isSet(object.receivedFrom)
+        ? fromJsonTimestamp(object.receivedFrom)
+        : isSet(object.received_from)
+        ? fromJsonTimestamp(object.received_from)
+        : undefined,
+      receivedTo: isSet(object.receivedTo)
+        ? fromJsonTimestamp(object.receivedTo)
+        : isSet(object.received_to)
+        ? fromJsonTimestamp(object.received_to)
+        : undefined,
+      outcomeCounts: isObject(object.outcomeCounts)
+        ? (globalThis.Object.entries(object.outcomeCounts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.outcome_counts)
+        ? (globalThis.Object.entries(object.outcome_counts) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: PostbacksReplayed): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.receivedFrom !== undefined) {
+      obj.receivedFrom = message.receivedFrom.toISOString();
+    }
+    if (message.receivedTo !== undefined) {
+      obj.receivedTo = message.receivedTo.toISOString();
+    }
+    if (message.outcomeCounts) {
+      const entries = globalThis.Object.entries(message.outcomeCounts) as [string, string][];
+      if (entries.length > 0) {
+        obj.outcomeCounts = {};
+        entries.forEach(([k, v]) => {
+          obj.outcomeCounts[k] = v;
+        });
+      }
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostbacksReplayed>, I>>(base?: I): PostbacksReplayed {
+    return PostbacksReplayed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostbacksReplayed>, I>>(object: I): PostbacksReplayed {
+    const message = createBasePostbacksReplayed();
+    message.partnerId = object.partnerId ?? "";
+    message.receivedFrom = object.receivedFrom ?? undefined;
+    message.receivedTo = object.receivedTo ?? undefined;
+    message.outcomeCounts = (globalThis.Object.entries(object.outcomeCounts ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBasePostbacksReplayed_OutcomeCountsEntry(): PostbacksReplayed_OutcomeCountsEntry {
+  return { key: "", value: "0" };
+}
+
+export const PostbacksReplayed_OutcomeCountsEntry: MessageFns<PostbacksReplayed_OutcomeCountsEntry> = {
+  encode(message: PostbacksReplayed_OutcomeCountsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "0") {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostbacksReplayed_OutcomeCountsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostbacksReplayed_OutcomeCountsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PostbacksReplayed_OutcomeCountsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "0",
+    };
+  },
+
+  toJSON(message: PostbacksReplayed_OutcomeCountsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "0") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostbacksReplayed_OutcomeCountsEntry>, I>>(
+    base?: I,
+  ): PostbacksReplayed_OutcomeCountsEntry {
+    return PostbacksReplayed_OutcomeCountsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostbacksReplayed_OutcomeCountsEntry>, I>>(
+    object: I,
+  ): PostbacksReplayed_OutcomeCountsEntry {
+    const message = createBasePostbacksReplayed_OutcomeCountsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "0";
+    return message;
+  },
+};
+
+function createBaseConversionsImported(): ConversionsImported {
+  return { partnerId: "", rows: "0", stored: "0", duplicates: "0", adjusted: "0", rejected: "0" };
+}
+
+export const ConversionsImported: MessageFns<ConversionsImported> = {
+  encode(message: ConversionsImported, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.partnerId !== "") {
+      writer.uint32(10).string(message.partnerId);
+    }
+    if (message.rows !== "0") {
+      writer.uint32(16).int64(message.rows);
+    }
+    if (message.stored !== "0") {
+      writer.uint32(24).int64(message.stored);
+    }
+    if (message.duplicates !== "0") {
+      writer.uint32(32).int64(message.duplicates);
+    }
+    if (message.adjusted !== "0") {
+      writer.uint32(40).int64(message.adjusted);
+    }
+    if (message.rejected !== "0") {
+      writer.uint32(48).int64(message.rejected);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionsImported {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionsImported();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.partnerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stored = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.duplicates = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.adjusted = reader.int64().toString();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rejected = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionsImported {
+    return {
+      partnerId: isSet(object.partnerId)
+        ? globalThis.String(object.partnerId)
+        : isSet(object.partner_id)
+        ? globalThis.String(object.partner_id)
+        : "",
+      rows: isSet(object.rows) ? globalThis.String(object.rows) : "0",
+      stored: isSet(object.stored) ? globalThis.String(object.stored) : "0",
+      duplicates: isSet(object.duplicates) ? globalThis.String(object.duplicates) : "0",
+      adjusted: isSet(object.adjusted) ? globalThis.String(object.adjusted) : "0",
+      rejected: isSet(object.rejected) ? globalThis.String(object.rejected) : "0",
+    };
+  },
+
+  toJSON(message: ConversionsImported): unknown {
+    const obj: any = {};
+    if (message.partnerId !== "") {
+      obj.partnerId = message.partnerId;
+    }
+    if (message.rows !== "0") {
+      obj.rows = message.rows;
+    }
+    if (message.stored !== "0") {
+      obj.stored = message.stored;
+    }
+    if (message.duplicates !== "0") {
+      obj.duplicates = message.duplicates;
+    }
+    if (message.adjusted !== "0") {
+      obj.adjusted = message.adjusted;
+    }
+    if (message.rejected !== "0") {
+      obj.rejected = message.rejected;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionsImported>, I>>(base?: I): ConversionsImported {
+    return ConversionsImported.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionsImported>, I>>(object: I): ConversionsImported {
+    const message = createBaseConversionsImported();
+    message.partnerId = object.partnerId ?? "";
+    message.rows = object.rows ?? "0";
+    message.stored = object.stored ?? "0";
+    message.duplicates = object.duplicates ?? "0";
+    message.adjusted = object.adjusted ?? "0";
+    message.rejected = object.rejected ?? "0";
+    return message;
+  },
+};
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -272,6 +1143,32 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -44,7 +44,11 @@ export interface SubmitConversionRequest {
   /** Status; unspecified means approved. */
   status: ConversionStatus;
   /** When it happened; unset means now. */
-  occurredAt: Date | undefined;
+  occurredAt:
+    | Date
+    | undefined;
+  /** Our message id, when known (view-through attribution without a click); may be empty. */
+  messageId: string;
 }
 
 /** SubmitConversionResponse says whether it was new. */
@@ -107,6 +111,11 @@ export interface UpsertPartnerRequest {
   defaultCurrency: string;
   /** Allowed source addresses (single IPs, CIDR, TUNE ranges 192.0.2.0-255), at most 100; empty = any address. */
   allowedSources: string[];
+  /**
+   * IANA time zone of the partner's account (e.g. America/New_York), used to read times sent without an offset
+   * (TUNE's {datetime}); empty = UTC.
+   */
+  timeZone?: string | undefined;
 }
 
 /** UpsertPartnerResponse is the partner as stored. */
@@ -127,22 +136,49 @@ export interface GetPartnerRequest {
   partnerId: string;
 }
 
-/** GetPartnerResponse returns the partner. */
+/**
+ * GetPartnerResponse returns the partner's read model: settings (allow-list included), the postback URL with a
+ * token placeholder, counters and the time of its last postback. Never a token.
+ */
 export interface GetPartnerResponse {
   /** The partner. */
-  partner: Partner | undefined;
+  partner:
+    | Partner
+    | undefined;
+  /** What its requests became, from the archive (all time). */
+  counters:
+    | PartnerCounters
+    | undefined;
+  /** The postback URL to paste, with a placeholder where the token goes. */
+  template:
+    | GetPostbackTemplateResponse
+    | undefined;
+  /** When its last request reached the edge (any outcome); unset when none did. */
+  lastPostbackAt:
+    | Date
+    | undefined;
+  /** Test conversions stored for it (never revenue). */
+  testConversions: string;
 }
 
-/** ListPartnersRequest filters partners. */
+/** ListPartnersRequest filters and pages partners. */
 export interface ListPartnersRequest {
   /** Only partners of this kind, when set. */
   kind: PartnerKind;
+  /** Page size, 1..500; unset or 0 means 100. */
+  pageSize?:
+    | number
+    | undefined;
+  /** Opaque token from a previous response (with the same kind). */
+  pageToken?: string | undefined;
 }
 
-/** ListPartnersResponse lists partners. */
+/** ListPartnersResponse is one page of partners. */
 export interface ListPartnersResponse {
   /** Partners ordered by id. */
   partners: Partner[];
+  /** Token for the next page; empty on the last one. */
+  nextPageToken: string;
 }
 
 /** RotatePartnerTokenRequest names the partner whose token to replace. */
@@ -286,7 +322,10 @@ export interface ImportConversionsResponse {
 export interface SendTestPostbackRequest {
   /** Partner id. */
   partnerId: string;
-  /** The partner's current token (only its hash is stored, so the caller supplies it); a wrong one gets the edge's 401. */
+  /**
+   * Optional: the partner's current token (a wrong one gets the edge's 401). Empty (the usual case): ingest
+   * authenticates the test itself with a one-time credential, so nobody needs the partner's secret to send a test.
+   */
   token: string;
   /** Our click id to report back. */
   clickId: string;
@@ -324,7 +363,15 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseSubmitConversionRequest(): SubmitConversionRequest {
-  return { partnerId: "", conversionId: "", clickId: "", payout: undefined, status: 0, occurredAt: undefined };
+  return {
+    partnerId: "",
+    conversionId: "",
+    clickId: "",
+    payout: undefined,
+    status: 0,
+    occurredAt: undefined,
+    messageId: "",
+  };
 }
 
 export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
@@ -346,6 +393,9 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(50).fork()).join();
+    }
+    if (message.messageId !== "") {
+      writer.uint32(58).string(message.messageId);
     }
     return writer;
   },
@@ -411,6 +461,14 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -447,6 +505,11 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
     };
   },
 
@@ -470,6 +533,9 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt.toISOString();
     }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
     return obj;
   },
 
@@ -486,6 +552,7 @@ export const SubmitConversionRequest: MessageFns<SubmitConversionRequest> = {
       : undefined;
     message.status = object.status ?? 0;
     message.occurredAt = object.occurredAt ?? undefined;
+    message.messageId = object.messageId ?? "";
     return message;
   },
 };
@@ -1007,6 +1074,9 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     for (const v of message.allowedSources) {
       writer.uint32(50).string(v!);
     }
+    if (message.timeZone !== undefined) {
+      writer.uint32(58).string(message.timeZone);
+    }
     return writer;
   },
 
@@ -1071,6 +1141,14 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
             message.allowedSources.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1107,6 +1185,11 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
         : globalThis.Array.isArray(object?.allowed_sources)
         ? object.allowed_sources.map((e: any) => globalThis.String(e))
         : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : undefined,
     };
   },
 
@@ -1130,6 +1213,9 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     if (message.allowedSources?.length) {
       obj.allowedSources = message.allowedSources;
     }
+    if (message.timeZone !== undefined) {
+      obj.timeZone = message.timeZone;
+    }
     return obj;
   },
 
@@ -1144,6 +1230,7 @@ export const UpsertPartnerRequest: MessageFns<UpsertPartnerRequest> = {
     message.clickIdParam = object.clickIdParam ?? "";
     message.defaultCurrency = object.defaultCurrency ?? "";
     message.allowedSources = object.allowedSources?.map((e) => e) || [];
+    message.timeZone = object.timeZone ?? undefined;
     return message;
   },
 };
@@ -1325,13 +1412,31 @@ export const GetPartnerRequest: MessageFns<GetPartnerRequest> = {
 };
 
 function createBaseGetPartnerResponse(): GetPartnerResponse {
-  return { partner: undefined };
+  return {
+    partner: undefined,
+    counters: undefined,
+    template: undefined,
+    lastPostbackAt: undefined,
+    testConversions: "0",
+  };
 }
 
 export const GetPartnerResponse: MessageFns<GetPartnerResponse> = {
   encode(message: GetPartnerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.partner !== undefined) {
       Partner.encode(message.partner, writer.uint32(10).fork()).join();
+    }
+    if (message.counters !== undefined) {
+      PartnerCounters.encode(message.counters, writer.uint32(18).fork()).join();
+    }
+    if (message.template !== undefined) {
+      GetPostbackTemplateResponse.encode(message.template, writer.uint32(26).fork()).join();
+    }
+    if (message.lastPostbackAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastPostbackAt), writer.uint32(34).fork()).join();
+    }
+    if (message.testConversions !== "0") {
+      writer.uint32(40).int64(message.testConversions);
     }
     return writer;
   },
@@ -1357,6 +1462,38 @@ export const GetPartnerResponse: MessageFns<GetPartnerResponse> = {
             message.partner = Partner.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counters = PartnerCounters.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.template = GetPostbackTemplateResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastPostbackAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.testConversions = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1370,13 +1507,39 @@ export const GetPartnerResponse: MessageFns<GetPartnerResponse> = {
   },
 
   fromJSON(object: any): GetPartnerResponse {
-    return { partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined };
+    return {
+      partner: isSet(object.partner) ? Partner.fromJSON(object.partner) : undefined,
+      counters: isSet(object.counters) ? PartnerCounters.fromJSON(object.counters) : undefined,
+      template: isSet(object.template) ? GetPostbackTemplateResponse.fromJSON(object.template) : undefined,
+      lastPostbackAt: isSet(object.lastPostbackAt)
+        ? fromJsonTimestamp(object.lastPostbackAt)
+        : isSet(object.last_postback_at)
+        ? fromJsonTimestamp(object.last_postback_at)
+        : undefined,
+      testConversions: isSet(object.testConversions)
+        ? globalThis.String(object.testConversions)
+        : isSet(object.test_conversions)
+        ? globalThis.String(object.test_conversions)
+        : "0",
+    };
   },
 
   toJSON(message: GetPartnerResponse): unknown {
     const obj: any = {};
     if (message.partner !== undefined) {
       obj.partner = Partner.toJSON(message.partner);
+    }
+    if (message.counters !== undefined) {
+      obj.counters = PartnerCounters.toJSON(message.counters);
+    }
+    if (message.template !== undefined) {
+      obj.template = GetPostbackTemplateResponse.toJSON(message.template);
+    }
+    if (message.lastPostbackAt !== undefined) {
+      obj.lastPostbackAt = message.lastPostbackAt.toISOString();
+    }
+    if (message.testConversions !== "0") {
+      obj.testConversions = message.testConversions;
     }
     return obj;
   },
@@ -1389,6 +1552,14 @@ export const GetPartnerResponse: MessageFns<GetPartnerResponse> = {
     message.partner = (object.partner !== undefined && object.partner !== null)
       ? Partner.fromPartial(object.partner)
       : undefined;
+    message.counters = (object.counters !== undefined && object.counters !== null)
+      ? PartnerCounters.fromPartial(object.counters)
+      : undefined;
+    message.template = (object.template !== undefined && object.template !== null)
+      ? GetPostbackTemplateResponse.fromPartial(object.template)
+      : undefined;
+    message.lastPostbackAt = object.lastPostbackAt ?? undefined;
+    message.testConversions = object.testConversions ?? "0";
     return message;
   },
 };
@@ -1401,6 +1572,12 @@ export const ListPartnersRequest: MessageFns<ListPartnersRequest> = {
   encode(message: ListPartnersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.kind !== 0) {
       writer.uint32(8).int32(message.kind);
+    }
+    if (message.pageSize !== undefined) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== undefined) {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -1426,6 +1603,22 @@ export const ListPartnersRequest: MessageFns<ListPartnersRequest> = {
             message.kind = reader.int32() as any;
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1439,13 +1632,31 @@ export const ListPartnersRequest: MessageFns<ListPartnersRequest> = {
   },
 
   fromJSON(object: any): ListPartnersRequest {
-    return { kind: isSet(object.kind) ? partnerKindFromJSON(object.kind) : 0 };
+    return {
+      kind: isSet(object.kind) ? partnerKindFromJSON(object.kind) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : undefined,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : undefined,
+    };
   },
 
   toJSON(message: ListPartnersRequest): unknown {
     const obj: any = {};
     if (message.kind !== 0) {
       obj.kind = partnerKindToJSON(message.kind);
+    }
+    if (message.pageSize !== undefined) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== undefined) {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -1456,18 +1667,23 @@ export const ListPartnersRequest: MessageFns<ListPartnersRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListPartnersRequest>, I>>(object: I): ListPartnersRequest {
     const message = createBaseListPartnersRequest();
     message.kind = object.kind ?? 0;
+    message.pageSize = object.pageSize ?? undefined;
+    message.pageToken = object.pageToken ?? undefined;
     return message;
   },
 };
 
 function createBaseListPartnersResponse(): ListPartnersResponse {
-  return { partners: [] };
+  return { partners: [], nextPageToken: "" };
 }
 
 export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
   encode(message: ListPartnersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.partners) {
       Partner.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1493,6 +1709,14 @@ export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
             message.partners.push(Partner.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1508,6 +1732,11 @@ export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
   fromJSON(object: any): ListPartnersResponse {
     return {
       partners: globalThis.Array.isArray(object?.partners) ? object.partners.map((e: any) => Partner.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -1515,6 +1744,9 @@ export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
     const obj: any = {};
     if (message.partners?.length) {
       obj.partners = message.partners.map((e) => Partner.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1525,6 +1757,7 @@ export const ListPartnersResponse: MessageFns<ListPartnersResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListPartnersResponse>, I>>(object: I): ListPartnersResponse {
     const message = createBaseListPartnersResponse();
     message.partners = object.partners?.map((e) => Partner.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };

@@ -1,6 +1,6 @@
 /**
  * The performance report's rows as the console counts them. One place maps reporting's fields: an engagement is the
- * first human click of a message (reporting's `uniqueClicks` today), taps are every human click (`clicks`). CTR, CVR,
+ * first human click of a message (reporting's `clicks`), taps are every human click (`taps`). CTR, CVR,
  * EPC and revenue per send are computed here from those integers, per currency, so they never count a repeat tap as
  * a new engagement.
  */
@@ -22,6 +22,7 @@ export interface PerformanceRow {
   sends?: string;
   clicks?: string;
   uniqueClicks?: string;
+  taps?: string;
   conversions?: string;
   reversedConversions?: string;
   revenue?: RevenueTotal[];
@@ -53,11 +54,11 @@ export interface Figures {
 
 export function figures(row: PerformanceRow | undefined): Figures {
   const sends = BigInt(row?.sends ?? 0);
-  const engagements = BigInt(row?.uniqueClicks ?? 0);
+  const engagements = BigInt(row?.clicks ?? 0);
   return {
     sends,
     engagements,
-    taps: BigInt(row?.clicks ?? 0),
+    taps: BigInt(row?.taps ?? 0),
     conversions: BigInt(row?.conversions ?? 0),
     reversedConversions: BigInt(row?.reversedConversions ?? 0),
     money: (row?.revenue ?? [])

@@ -48,7 +48,8 @@ describe('how the console writes numbers', () => {
 describe('the performance figures', () => {
   it('counts an engagement per message (not per tap) and derives CTR, EPC and revenue per send from integers, per currency', () => {
     const f = figures({
-      sends: '3', clicks: '3', uniqueClicks: '2', conversions: '1',
+      // Reporting's clicks are engagements; taps every person's tap.
+      sends: '3', clicks: '2', uniqueClicks: '2', taps: '3', conversions: '1',
       revenue: [
         { revenue: { currencyCode: 'USD', amountMicros: '24990000' } },
         { revenue: { currencyCode: 'EUR', amountMicros: '10000000' }, pendingRevenue: { currencyCode: 'EUR', amountMicros: '5000000' } },

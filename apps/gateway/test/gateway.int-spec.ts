@@ -117,7 +117,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         timeZone: call.request.timeZone,
         rows: [
           {
-            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1300', conversions: '48',
             revenue: [{
               revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
               reversed: USD('0'), conversions: '48', reversedConversions: '0',
@@ -126,7 +126,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
           },
         ],
         total: {
-          key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', conversions: '0',
+          key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0',
           revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0' }],
           key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0',
         },
@@ -300,7 +300,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         dateBasis: 'DATE_BASIS_CONVERSION',
         rows: [
           {
-            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1300', conversions: '48',
             ctrPpm: '120000', cvrPpm: '40000',
             revenue: [
               {
@@ -464,9 +464,9 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(perf.headers.get('content-type')).toMatch(/^text\/csv/);
       expect(perf.headers.get('content-disposition')).toBe('attachment; filename="trackly-performance.csv"');
       expect((await perf.text()).split('\r\n')).toEqual([
-        'key,name,key2,name2,currency,sends,clicks,unique_clicks,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc',
-        'cr-1,Summer Sale 20%,,,USD,10000,1200,1100,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96',
-        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00',
+        'key,name,key2,name2,currency,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc',
+        'cr-1,Summer Sale 20%,,,USD,10000,1200,1200,1300,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96',
+        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00',
         '',
       ]);
       const rec = await (await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&format=csv')).text();

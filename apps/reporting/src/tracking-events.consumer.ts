@@ -27,12 +27,12 @@ export class TrackingEventsConsumer implements OnModuleInit {
     const clicks: BatchHandler<ClickRecorded> = async (events, { manager }) => {
       const facts = events.map((d) => clickFact(d.event));
       await lockMessages(manager, facts.map((f) => f.messageId));
-      for (const f of facts) await this.projection.recordClick(manager, f);
+      await this.projection.recordClicks(manager, facts);
     };
     const sends: BatchHandler<MessageSent> = async (events, { manager }) => {
       const facts = events.map((d) => messageFact(d.event));
       await lockMessages(manager, facts.map((f) => f.messageId));
-      for (const f of facts) await this.projection.recordMessage(manager, f);
+      await this.projection.recordMessages(manager, facts);
     };
     this.lifecycle
       .consumer(Streams.tracking)

@@ -103,12 +103,12 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
     client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...more });
   const pick = (r: PerformanceRow) => ({
-    key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, conversions: r.conversions,
+    key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, taps: r.taps, conversions: r.conversions,
     reversedConversions: r.reversedConversions,
     revenue: r.revenue.map((x) => [x.revenue!.currencyCode, x.revenue!.amountMicros, x.pendingRevenue!.amountMicros, x.reversed!.amountMicros]),
   });
-  const counts = (sends: number, clicks: number, conversions: number, reversed: number) => ({
-    sends: String(sends), clicks: String(clicks), uniqueClicks: String(clicks), conversions: String(conversions), reversedConversions: String(reversed),
+  const counts = (sends: number, clicks: number, conversions: number, reversed: number, taps = clicks) => ({
+    sends: String(sends), clicks: String(clicks), uniqueClicks: String(clicks), taps: String(taps), conversions: String(conversions), reversedConversions: String(reversed),
   });
 
   beforeAll(async () => {

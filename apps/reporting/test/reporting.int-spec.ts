@@ -114,8 +114,8 @@ const row = (
   key: string,
   name: string,
   sends: number,
-  clicks: number,
-  unique: number,
+  taps: number,
+  engagements: number,
   [conversions, reversedConversions]: [number, number],
   revenue: RevenueTotal[],
   key2 = '',
@@ -126,13 +126,19 @@ const row = (
   key2,
   name2,
   sends: String(sends),
-  clicks: String(clicks),
-  uniqueClicks: String(unique),
+  // Clicks are engagements (first taps); CTR and CVR divide by them.
+  clicks: String(engagements),
+  uniqueClicks: String(engagements),
+  taps: String(taps),
   conversions: String(conversions),
   reversedConversions: String(reversedConversions),
-  ctrPpm: ppm(clicks, sends),
-  cvrPpm: ppm(conversions, clicks),
-  revenue,
+  ctrPpm: ppm(engagements, sends),
+  cvrPpm: ppm(conversions, engagements),
+  // EPC per engagement, recomputed here in floating point (rev's epc argument was per tap before engagements).
+  revenue: revenue.map((t) => ({
+    ...t,
+    epc: money(t.epc!.currencyCode, engagements ? Math.round(Number(t.revenue!.amountMicros) / engagements) : 0),
+  })),
 });
 
 describe('reporting service (real Postgres, NATS, gRPC)', () => {
@@ -301,7 +307,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
         rev('USD', 12_000_000, 0, 12_000_000, 12_000_000, [1, 0, 0]),
       ]),
     ]);
-    expect(r.total).toMatchObject({ sends: '4', clicks: '4', uniqueClicks: '3', conversions: '5', reversedConversions: '1' });
+    expect(r.total).toMatchObject({ sends: '4', clicks: '3', uniqueClicks: '3', taps: '4', conversions: '5', reversedConversions: '1' });
   });
 
   it('cuts a single day in Asia/Kathmandu (+05:45) exactly at the quarter hour', async () => {
@@ -415,6 +421,24 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     } finally {
       await pg.end();
     }
+  });
+
+  it('counts one engagement per message on its first tap, moving it when an older tap arrives late; repeat taps are taps', async () => {
+    const d: Dims = { campaignId: 'camp-e', creativeId: 'cr-e', offerId: 'off-e' };
+    await publish(Events.MessageSent, sent('me', 'ce', d, '2026-06-01T23:00:00Z'));
+    // The tap of 00:10 on June 2 arrives first, then two taps of June 1 (the earliest of which is the engagement).
+    await publish(Events.ClickRecorded, { click: click('ke-3', 'me', 'ce', d, '2026-06-02T00:10:00Z', true) });
+    await publish(Events.ClickRecorded, { click: click('ke-2', 'me', 'ce', d, '2026-06-01T23:55:00Z', false) });
+    await publish(Events.ClickRecorded, { click: click('ke-1', 'me', 'ce', d, '2026-06-01T23:50:00Z', false) });
+    await eventually(async () => (await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-06-01', '2026-06-02')).total?.taps === '3', 20_000);
+    const byDay = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-06-01', '2026-06-02');
+    expect(byDay.rows.map((r) => [r.key, r.sends, r.clicks, r.taps, r.ctrPpm])).toEqual([
+      ['2026-06-01', '1', '1', '2', '1000000'],
+      ['2026-06-02', '0', '0', '1', '0'],
+    ]);
+    // The send-date cohort counts the same engagement (and every tap) on the send's day.
+    const cohort = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-06-01', '2026-06-01', '', { dateBasis: 2 });
+    expect(cohort.rows.map((r) => [r.key, r.clicks, r.taps])).toEqual([['cr-e', '1', '3']]);
   });
 
   it('applies a late duplicate under a new event id without counting it again', async () => {

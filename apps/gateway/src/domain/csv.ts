@@ -38,12 +38,13 @@ const ratio = (ppm: string) => formatMicros(BigInt(ppm || '0'));
 
 export function performanceCsv(r: GetPerformanceReportResponse): string {
   const header = [
-    'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
+    'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
     'revenue', 'pending_revenue', 'reversed_revenue', 'revenue_per_send', 'epc',
   ];
   const lines = (row: PerformanceRow, key: string): Cell[][] => {
     const base = [key, row.name, row.key2, row.name2];
-    const counts = [row.sends, row.clicks, row.uniqueClicks, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
+    // clicks are engagements (first taps of messages; unique_clicks the same number), taps every person's tap.
+    const counts = [row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
     if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '']];
     return row.revenue.map((t) => [
       ...base, t.revenue?.currencyCode ?? '', ...counts,

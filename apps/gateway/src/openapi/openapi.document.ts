@@ -369,16 +369,20 @@ export const OPENAPI_DOCUMENT = {
         description: 'One currency of a row',
         properties: {
           revenue: { ...money, description: 'Approved revenue' }, pendingRevenue: money, reversed: money,
-          revenuePerSend: money, epc: { ...money, description: 'Approved revenue / clicks' }, conversions: count, reversedConversions: count,
+          revenuePerSend: money, epc: { ...money, description: 'Approved revenue / engagements (clicks)' }, conversions: count, reversedConversions: count,
         },
       },
       PerformanceRow: {
         type: 'object',
         properties: {
           key: { type: 'string' }, name: { type: 'string' }, key2: { type: 'string' }, name2: { type: 'string' },
-          sends: count, clicks: { ...count, description: 'People\'s clicks only (no previews or bots)' }, uniqueClicks: count,
+          sends: count,
+          clicks: { ...count, description: 'Engagements: messages clicked, each once, on its first person\'s tap (no previews or bots)' },
+          uniqueClicks: { ...count, description: 'The same number as clicks (kept for older readers)' },
+          taps: { ...count, description: 'Every person\'s tap, repeat taps of a message included' },
           conversions: { ...count, description: 'Approved or pending' }, reversedConversions: count,
-          ctrPpm: { ...count, description: 'clicks / sends in millionths' }, cvrPpm: { ...count, description: 'conversions / clicks in millionths' },
+          ctrPpm: { ...count, description: 'engagements (clicks) / sends in millionths' },
+          cvrPpm: { ...count, description: 'conversions / engagements (clicks) in millionths' },
           revenue: { type: 'array', items: { $ref: '#/components/schemas/RevenueTotal' } },
         },
       },

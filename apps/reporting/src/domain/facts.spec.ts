@@ -8,7 +8,6 @@ import {
   BUCKET_MS,
   clickFact,
   correctionFact,
-  countsAsClick,
   creativeName,
   creditStatus,
   messageFact,
@@ -200,10 +199,6 @@ describe('corrections, click classes and received conversions', () => {
     expect(revenueDelta({ status: 'reversed', payout: { currency: 'USD', micros: 5n } }, 1)).toEqual({
       conversions: 0n, reversedConversions: 1n, approvedMicros: 0n, pendingMicros: 0n, reversedMicros: 5n,
     });
-  });
-
-  it('counts people and unclassified clicks only', () => {
-    expect(['HUMAN', 'UNSPECIFIED', 'PREVIEW', 'BOT'].map((clickClass) => countsAsClick({ clickClass }))).toEqual([true, true, false, false]);
   });
 
   it('keeps every grain of a rollup bucket', () => {

@@ -75,11 +75,6 @@ export interface ClickFact extends Dimensions {
   messageSentAt: Date | undefined;
 }
 
-/** Only people's taps are clicks; unclassified clicks predate classification and were people's. */
-export function countsAsClick(f: Pick<ClickFact, 'clickClass'>): boolean {
-  return f.clickClass === 'HUMAN' || f.clickClass === 'UNSPECIFIED';
-}
-
 /** Status of a credited conversion; a rejected one is never credited. */
 export type CreditStatus = 'approved' | 'pending' | 'reversed';
 

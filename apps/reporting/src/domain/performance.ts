@@ -12,14 +12,16 @@ import {
   RevenueTotal,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 
-/** Sends and clicks of one group. */
+/** Sends, engagements and taps of one group (domain/engagement.ts says what they are). */
 export interface ActivityAggregate {
   key: string;
   /** Second key (then_by), '' without one. */
   key2?: string;
   sends: bigint;
+  /** Engagements: first taps of messages. */
   clicks: bigint;
-  uniqueClicks: bigint;
+  /** Every person's tap. */
+  taps: bigint;
 }
 
 /** Credited conversions of one group in one currency. */
@@ -48,7 +50,7 @@ interface Totals {
   key2: string;
   sends: bigint;
   clicks: bigint;
-  uniqueClicks: bigint;
+  taps: bigint;
   conversions: bigint;
   reversedConversions: bigint;
   byCurrency: Map<string, CurrencyTotals>;
@@ -84,7 +86,7 @@ export function buildPerformanceReport(
     for (const t of [group(a.key, a.key2), total]) {
       t.sends += a.sends;
       t.clicks += a.clicks;
-      t.uniqueClicks += a.uniqueClicks;
+      t.taps += a.taps;
     }
   }
   for (const r of revenue) {
@@ -110,7 +112,7 @@ export function buildPerformanceReport(
   };
 }
 
-/** Approved, pending and reversed revenue, revenue per send and per click, for one currency. */
+/** Approved, pending and reversed revenue, revenue per send and per engagement (EPC), for one currency. */
 export function revenueTotal(
   currency: string,
   approved: bigint,
@@ -149,7 +151,8 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
     name2,
     sends: t.sends.toString(),
     clicks: t.clicks.toString(),
-    uniqueClicks: t.uniqueClicks.toString(),
+    uniqueClicks: t.clicks.toString(),
+    taps: t.taps.toString(),
     conversions: t.conversions.toString(),
     reversedConversions: t.reversedConversions.toString(),
     ctrPpm: ratioPpm(t.clicks, t.sends).toString(),
@@ -162,7 +165,7 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
 }
 
 function emptyTotals(key: string, key2: string): Totals {
-  return { key, key2, sends: 0n, clicks: 0n, uniqueClicks: 0n, conversions: 0n, reversedConversions: 0n, byCurrency: new Map() };
+  return { key, key2, sends: 0n, clicks: 0n, taps: 0n, conversions: 0n, reversedConversions: 0n, byCurrency: new Map() };
 }
 
 /** Plain code-unit order: ids and YYYY-MM-DD keys sort the same on every machine, whatever its locale. */

@@ -4,7 +4,6 @@ import {
   AttributedFact,
   ClickFact,
   CorrectionFact,
-  countsAsClick,
   CreditedConversionFact,
   CreditStatus,
   Dimensions,
@@ -13,9 +12,10 @@ import {
   ReceivedConversionFact,
   RevenueDelta,
   revenueDelta,
-  rollupBuckets,
   UnattributedConversionFact,
 } from '../domain/facts';
+import { engagementsSql, isTap, tapSql } from '../domain/engagement';
+import { ActivityDelta, activityDeltas, revenueDeltas, RollupDeltas, RollupRow } from '../domain/rollup-deltas';
 
 type ActivityTable = 'activity_rollup' | 'cohort_activity_rollup';
 type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
@@ -49,54 +49,112 @@ export class ProjectionService {
     );
   }
 
-  async recordMessage(m: EntityManager, f: MessageFact): Promise<void> {
-    const inserted = await m.query(
+  /**
+   * A batch of sends: the messages inserted in one statement, then the clicks and conversions that arrived before
+   * their send join its cohort. Each rollup row moves once per batch.
+   */
+  async recordMessages(m: EntityManager, facts: readonly MessageFact[]): Promise<void> {
+    const unique = uniqueBy(facts, (f) => f.messageId);
+    if (!unique.length) return;
+    const inserted: (DimRow & { message_id: string; sent_at: Date })[] = await m.query(
       `INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING RETURNING 1`,
-      [f.messageId, f.contactId, f.phoneMasked, f.campaignId, f.creativeId, f.offerId, f.sentAt],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       ON CONFLICT (message_id) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at`,
+      [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
+        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt)],
     );
     if (!inserted.length) return;
-    await this.addActivity(m, 'activity_rollup', f.sentAt, f, { sends: 1, clicks: 0, uniqueClicks: 0 });
-    // Clicks and conversions that arrived before their send join its cohort now.
-    const clicks: (Dimensions & { first: boolean })[] = await m.query(
-      `WITH c AS (
-         UPDATE "reporting".clicks SET cohort_at = $2
-         WHERE message_id = $1 AND cohort_at IS NULL AND click_class IN ('HUMAN', 'UNSPECIFIED')
-         RETURNING campaign_id, creative_id, offer_id, first_click_on_message)
-       SELECT campaign_id AS "campaignId", creative_id AS "creativeId", offer_id AS "offerId", first_click_on_message AS first FROM c`,
-      [f.messageId, f.sentAt],
+    const activity = activityDeltas();
+    for (const r of inserted) activity.at(r.sent_at, dimsOf(r), { sends: 1n, taps: 0n, engagements: 0n });
+    await this.writeActivity(m, 'activity_rollup', activity);
+    // Taps that arrived before their send join its cohort now; the message's engagement with them.
+    const ids = inserted.map((r) => r.message_id);
+    const sentAt = inserted.map((r) => r.sent_at);
+    const cohort = activityDeltas();
+    const joined: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(
+      // In a WITH: TypeORM answers a bare UPDATE with [rows, count].
+      `WITH u AS (
+         UPDATE "reporting".clicks c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
+         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
+         RETURNING c.click_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at)
+       SELECT * FROM u`,
+      [ids, sentAt],
     );
-    for (const c of clicks) await this.addActivity(m, 'cohort_activity_rollup', f.sentAt, c, { sends: 0, clicks: 1, uniqueClicks: c.first ? 1 : 0 });
+    for (const c of joined) cohort.at(c.cohort_at, dimsOf(c), { sends: 0n, taps: 1n, engagements: 0n });
+    if (joined.length) {
+      const joinedIds = new Set(joined.map((c) => c.click_id));
+      const engaged: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [ids]);
+      for (const e of engaged) if (joinedIds.has(e.click_id)) cohort.at(e.cohort_at, dimsOf(e), { sends: 0n, taps: 0n, engagements: 1n });
+    }
+    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
     const conversions: StoredCredited[] = await m.query(
       `WITH c AS (
-         UPDATE "reporting".credited_conversions SET cohort_at = $2 WHERE message_id = $1 AND cohort_at IS NULL
-         RETURNING campaign_id, creative_id, offer_id, payout_micros::text AS payout_micros, currency, status, occurred_at, cohort_at)
+         UPDATE "reporting".credited_conversions c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
+         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL
+         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at)
        SELECT * FROM c`,
-      [f.messageId, f.sentAt],
+      [ids, sentAt],
     );
-    for (const c of conversions) await this.addRevenue(m, 'cohort_revenue_rollup', f.sentAt, dims(c), c.currency, revenueDelta(storedPayout(c), 1));
+    const revenue = revenueDeltas();
+    for (const c of conversions) revenue.at(c.cohort_at!, dims(c), revenueDelta(storedPayout(c), 1), c.currency);
+    await this.writeRevenue(m, 'cohort_revenue_rollup', revenue);
   }
 
   /**
-   * Clicks carry their own dimensions: they count even when their MessageSent has not arrived yet. Previews and
-   * bots are stored with their class and never counted.
+   * A batch of clicks. Clicks carry their own dimensions: they count even when their MessageSent has not arrived
+   * yet. Previews and bots are stored with their class and never counted. Each tap counts as a tap; a message's
+   * engagement (domain/engagement.ts) is read before and after the insert, so a tap older than the one counted so
+   * far moves the engagement to its own time instead of adding one.
    */
-  async recordClick(m: EntityManager, f: ClickFact): Promise<void> {
-    const counted = countsAsClick(f);
-    const inserted: { cohort_at: Date | null }[] = await m.query(
-      `INSERT INTO "reporting".clicks
+  async recordClicks(m: EntityManager, facts: readonly ClickFact[]): Promise<void> {
+    const unique = uniqueBy(facts, (f) => f.clickId);
+    if (!unique.length) return;
+    const messageIds = [...new Set(unique.filter((f) => isTap(f) && f.messageId).map((f) => f.messageId))];
+    type Engagement = DimRow & { message_id: string; click_id: string; clicked_at: Date; cohort_at: Date | null };
+    const engagements = async (): Promise<Map<string, Engagement>> => {
+      if (!messageIds.length) return new Map();
+      const rows: Engagement[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [messageIds]);
+      return new Map(rows.map((r) => [r.message_id, r]));
+    };
+    const before = await engagements();
+    const inserted: (DimRow & { clicked_at: Date; cohort_at: Date | null; click_class: string })[] = await m.query(
+      `WITH x AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::boolean[], $9::text[],
+           $10::timestamptz[]) AS x(click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message,
+           click_class, message_sent_at))
+       INSERT INTO "reporting".clicks AS c
          (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class, cohort_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-         CASE WHEN $10::boolean THEN coalesce($11::timestamptz, (SELECT sent_at FROM "reporting".messages WHERE message_id = $2)) END)
-       ON CONFLICT (click_id) DO NOTHING RETURNING cohort_at`,
-      [f.clickId, f.messageId, f.contactId, f.offerId, f.campaignId, f.creativeId, f.clickedAt, f.firstClickOnMessage, f.clickClass,
-        counted, f.messageSentAt ?? null],
+       SELECT x.click_id, x.message_id, x.contact_id, x.offer_id, x.campaign_id, x.creative_id, x.clicked_at, x.first_click_on_message, x.click_class,
+         CASE WHEN ${tapSql('x')} THEN coalesce(x.message_sent_at, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id)) END
+       FROM x
+       ON CONFLICT (click_id) DO NOTHING RETURNING c.campaign_id, c.creative_id, c.offer_id, c.clicked_at, c.cohort_at, c.click_class`,
+      [col(unique, (f) => f.clickId), col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.offerId),
+        col(unique, (f) => f.campaignId), col(unique, (f) => f.creativeId), col(unique, (f) => f.clickedAt), col(unique, (f) => f.firstClickOnMessage),
+        col(unique, (f) => f.clickClass), col(unique, (f) => f.messageSentAt ?? null)],
     );
-    if (!inserted.length || !counted) return;
-    const add = { sends: 0, clicks: 1, uniqueClicks: f.firstClickOnMessage ? 1 : 0 };
-    await this.addActivity(m, 'activity_rollup', f.clickedAt, f, add);
-    const cohortAt = inserted[0].cohort_at;
-    if (cohortAt) await this.addActivity(m, 'cohort_activity_rollup', cohortAt, f, add);
+    const activity = activityDeltas();
+    const cohort = activityDeltas();
+    for (const c of inserted) {
+      if (!isTap({ clickClass: c.click_class })) continue;
+      const tap = { sends: 0n, taps: 1n, engagements: 0n };
+      activity.at(c.clicked_at, dimsOf(c), tap);
+      if (c.cohort_at) cohort.at(c.cohort_at, dimsOf(c), tap);
+    }
+    if (inserted.length) {
+      const after = await engagements();
+      for (const [messageId, now] of after) {
+        const was = before.get(messageId);
+        if (was?.click_id === now.click_id) continue;
+        if (was) {
+          activity.at(was.clicked_at, dimsOf(was), { sends: 0n, taps: 0n, engagements: -1n });
+          if (was.cohort_at) cohort.at(was.cohort_at, dimsOf(was), { sends: 0n, taps: 0n, engagements: -1n });
+        }
+        activity.at(now.clicked_at, dimsOf(now), { sends: 0n, taps: 0n, engagements: 1n });
+        if (now.cohort_at) cohort.at(now.cohort_at, dimsOf(now), { sends: 0n, taps: 0n, engagements: 1n });
+      }
+    }
+    await this.writeActivity(m, 'activity_rollup', activity);
+    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
   }
 
   /** A first decision: ignored when the conversion already has one (a late duplicate, or after a correction). */
@@ -189,59 +247,90 @@ export class ProjectionService {
     if (cohortAt) await this.addRevenue(m, 'cohort_revenue_rollup', cohortAt, f, f.payout.currency, delta);
   }
 
-  private async addActivity(
-    m: EntityManager,
-    table: ActivityTable,
-    at: Date,
-    d: Dimensions,
-    add: { sends: number; clicks: number; uniqueClicks: number },
-  ): Promise<void> {
-    const { grains, buckets } = rollupBuckets(at);
-    // The dimensional rows and the bucket's total (by-date reports), in one statement.
+  /** One upsert of the batch's summed deltas into the rollup and one into its per-bucket totals (rollup columns: clicks = taps, unique_clicks = engagements). */
+  private async writeActivity(m: EntityManager, table: ActivityTable, deltas: RollupDeltas<ActivityDelta>): Promise<void> {
+    const rows = deltas.list();
+    if (!rows.length) return;
+    const totals = deltas.totals();
+    const set = `sends = r.sends + EXCLUDED.sends, clicks = r.clicks + EXCLUDED.clicks, unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`;
     await m.query(
       `WITH dims AS (
          INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
-         SELECT g, b, $3, $4, $5, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET
-           sends = r.sends + EXCLUDED.sends,
-           clicks = r.clicks + EXCLUDED.clicks,
-           unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks)
+         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET ${set})
        INSERT INTO "reporting".${totalTable(table)} AS r (grain, bucket, sends, clicks, unique_clicks)
-       SELECT g, b, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-       ON CONFLICT (grain, bucket) DO UPDATE SET
-         sends = r.sends + EXCLUDED.sends,
-         clicks = r.clicks + EXCLUDED.clicks,
-         unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`,
-      [grains, buckets, d.campaignId, d.creativeId, d.offerId, add.sends, add.clicks, add.uniqueClicks],
+       SELECT * FROM unnest($9::smallint[], $10::timestamptz[], $11::bigint[], $12::bigint[], $13::bigint[])
+       ON CONFLICT (grain, bucket) DO UPDATE SET ${set}`,
+      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
+        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.delta.sends.toString()), col(rows, (r) => r.delta.taps.toString()),
+        col(rows, (r) => r.delta.engagements.toString()),
+        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.delta.sends.toString()), col(totals, (r) => r.delta.taps.toString()),
+        col(totals, (r) => r.delta.engagements.toString())],
     );
   }
 
-  private async addRevenue(m: EntityManager, table: RevenueTable, at: Date, d: Dimensions, currency: string, x: RevenueDelta): Promise<void> {
-    const { grains, buckets } = rollupBuckets(at);
+  private async writeRevenue(m: EntityManager, table: RevenueTable, deltas: RollupDeltas<RevenueDelta>): Promise<void> {
+    const rows = deltas.list();
+    if (!rows.length) return;
+    const totals = deltas.totals();
     const set = `conversions = r.conversions + EXCLUDED.conversions,
          reversed_conversions = r.reversed_conversions + EXCLUDED.reversed_conversions,
          approved_micros = r.approved_micros + EXCLUDED.approved_micros,
          pending_micros = r.pending_micros + EXCLUDED.pending_micros,
          reversed_micros = r.reversed_micros + EXCLUDED.reversed_micros`;
+    const measures = (rs: RollupRow<RevenueDelta>[]) => [
+      col(rs, (r) => r.delta.conversions.toString()), col(rs, (r) => r.delta.reversedConversions.toString()), col(rs, (r) => r.delta.approvedMicros.toString()),
+      col(rs, (r) => r.delta.pendingMicros.toString()), col(rs, (r) => r.delta.reversedMicros.toString()),
+    ];
     await m.query(
       `WITH dims AS (
          INSERT INTO "reporting".${table} AS r
            (grain, bucket, campaign_id, creative_id, offer_id, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-         SELECT g, b, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+           $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
          ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, currency) DO UPDATE SET ${set})
        INSERT INTO "reporting".${totalTable(table)} AS r
          (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-       SELECT g, b, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+       SELECT * FROM unnest($12::smallint[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
        ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${set}`,
-      [grains, buckets, d.campaignId, d.creativeId, d.offerId, currency,
-        x.conversions.toString(), x.reversedConversions.toString(), x.approvedMicros.toString(), x.pendingMicros.toString(), x.reversedMicros.toString()],
+      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
+        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.currency), ...measures(rows),
+        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.currency), ...measures(totals)],
     );
+  }
+
+  /** The revenue rollups of single conversions (corrections, first decisions), written as one batch. */
+  private async addRevenue(m: EntityManager, table: RevenueTable, at: Date, d: Dimensions, currency: string, x: RevenueDelta): Promise<void> {
+    const deltas = revenueDeltas();
+    deltas.at(at, d, x, currency);
+    await this.writeRevenue(m, table, deltas);
   }
 }
 
 /** Each rollup's per-bucket total across dimensions (created by migration 1764700000000). */
 function totalTable<T extends ActivityTable | RevenueTable>(table: T): string {
   return table.replace(/_rollup$/, '_total_rollup');
+}
+
+interface DimRow {
+  campaign_id: string;
+  creative_id: string;
+  offer_id: string;
+}
+
+function dimsOf(r: DimRow): Dimensions {
+  return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
+}
+
+/** One column of a multi-row statement (unnest of parallel arrays). */
+function col<T, V>(rows: readonly T[], f: (r: T) => V): V[] {
+  return rows.map(f);
+}
+
+/** First occurrence of each key: a batch may carry the same fact twice under two event ids. */
+function uniqueBy<T>(rows: readonly T[], key: (r: T) => string): T[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => (seen.has(key(r)) ? false : (seen.add(key(r)), true)));
 }
 
 function dims(r: StoredCredited): Dimensions {

@@ -18,6 +18,7 @@ import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
 import { daySegments } from '../domain/segments';
+import { tapSql } from '../domain/engagement';
 
 // Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
 const KEY_SQL: Record<Dimension, string> = {
@@ -57,7 +58,7 @@ const MATURITY_DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
 };
 
 // Previews and bots are stored but are nobody's click: message detail and journeys show people's taps only.
-const COUNTED_CLICK = `click_class IN ('HUMAN', 'UNSPECIFIED')`;
+const COUNTED_CLICK = tapSql();
 
 const NAME_KIND: Partial<Record<Dimension, NameKind>> = { creative: 'creative', offer: 'offer', campaign: 'campaign' };
 
@@ -166,8 +167,9 @@ export class ReportsService {
       }))
       .filter((r) => r.conversions || r.reversedConversions || r.approvedMicros || r.pendingMicros || r.reversedMicros);
     const activityAggregates: ActivityAggregate[] = activity
-      .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.clicks), uniqueClicks: BigInt(r.unique_clicks) }))
-      .filter((a) => a.sends || a.clicks || a.uniqueClicks);
+      // Rollup columns: clicks are taps, unique_clicks engagements (the report's clicks).
+      .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.unique_clicks), taps: BigInt(r.clicks) }))
+      .filter((a) => a.sends || a.clicks || a.taps);
     const all = [...activityAggregates, ...revenueAggregates];
     const [names, names2] = await Promise.all([
       this.names(NAME_KIND[q.dimension], [...new Set(all.map((r) => r.key))]),

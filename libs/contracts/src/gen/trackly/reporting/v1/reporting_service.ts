@@ -207,7 +207,7 @@ export interface RevenueTotal {
   revenuePerSend:
     | Money
     | undefined;
-  /** Earnings per click: approved revenue divided by clicks. */
+  /** Earnings per click: approved revenue divided by engagements (clicks). */
   epc:
     | Money
     | undefined;
@@ -229,9 +229,12 @@ export interface PerformanceRow {
   name: string;
   /** Messages sent (send date in range). */
   sends: string;
-  /** Clicks recorded (click date in range). */
+  /**
+   * Engagements: messages clicked, each counted once on its first person's tap (HUMAN or unclassified; click date
+   * in range). CTR, CVR and EPC divide by this. Later taps of the same message are in taps, not here.
+   */
   clicks: string;
-  /** Messages with at least one click (first-click date in range). */
+  /** The same number as clicks (engagements: the first person's tap of each message), kept for older readers. */
   uniqueClicks: string;
   /** Credited conversions, approved or pending (conversion date in range). */
   conversions: string;
@@ -243,10 +246,12 @@ export interface PerformanceRow {
   name2: string;
   /** Credited conversions later reversed. */
   reversedConversions: string;
-  /** Click-through rate, clicks / sends, in millionths (120000 = 12%); 0 without sends. */
+  /** Click-through rate, engagements (clicks) / sends, in millionths (120000 = 12%); 0 without sends. */
   ctrPpm: string;
   /** Conversion rate, conversions / clicks, in millionths (40000 = 4%); 0 without clicks. */
   cvrPpm: string;
+  /** Every person's tap (repeat taps of a message included; previews and bots never), click date in range. */
+  taps: string;
 }
 
 /** GetPerformanceReportResponse is the report. */
@@ -987,6 +992,7 @@ function createBasePerformanceRow(): PerformanceRow {
     reversedConversions: "0",
     ctrPpm: "0",
     cvrPpm: "0",
+    taps: "0",
   };
 }
 
@@ -1027,6 +1033,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     }
     if (message.cvrPpm !== "0") {
       writer.uint32(96).int64(message.cvrPpm);
+    }
+    if (message.taps !== "0") {
+      writer.uint32(104).int64(message.taps);
     }
     return writer;
   },
@@ -1140,6 +1149,14 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
             message.cvrPpm = reader.int64().toString();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.taps = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1184,6 +1201,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
         : isSet(object.cvr_ppm)
         ? globalThis.String(object.cvr_ppm)
         : "0",
+      taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
     };
   },
 
@@ -1225,6 +1243,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     if (message.cvrPpm !== "0") {
       obj.cvrPpm = message.cvrPpm;
     }
+    if (message.taps !== "0") {
+      obj.taps = message.taps;
+    }
     return obj;
   },
 
@@ -1245,6 +1266,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     message.reversedConversions = object.reversedConversions ?? "0";
     message.ctrPpm = object.ctrPpm ?? "0";
     message.cvrPpm = object.cvrPpm ?? "0";
+    message.taps = object.taps ?? "0";
     return message;
   },
 };

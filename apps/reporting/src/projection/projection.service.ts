@@ -39,6 +39,17 @@ interface StoredCredited {
  */
 @Injectable()
 export class ProjectionService {
+  /**
+   * Serialises, per message, the send and the clicks and conversions applied by other consumers (they are on
+   * different streams and so commit concurrently): a click or credited conversion inserted while its MessageSent is
+   * being applied would otherwise miss its send-date cohort on both sides. Ids are locked in sorted order, so two
+   * batches never deadlock.
+   */
+  async lockMessages(m: EntityManager, messageIds: readonly string[]): Promise<void> {
+    const ids = [...new Set(messageIds.filter((id) => !!id))].sort();
+    if (ids.length) await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [ids]);
+  }
+
   /** Last write by updatedAt wins, whatever order the upserts arrive in. */
   async recordName(m: EntityManager, f: NameFact): Promise<void> {
     await m.query(
@@ -157,94 +168,140 @@ export class ProjectionService {
     await this.writeActivity(m, 'cohort_activity_rollup', cohort);
   }
 
-  /** A first decision: ignored when the conversion already has one (a late duplicate, or after a correction). */
-  async recordCreditedConversion(m: EntityManager, f: CreditedConversionFact): Promise<void> {
-    await this.insertCredited(m, f);
+  /**
+   * First decisions, a batch of them: ignored for a conversion that already has one (a late duplicate, or after a
+   * correction). Credited and unattributed facts each in one statement, the rollups once per key.
+   */
+  async recordDecisions(m: EntityManager, decisions: readonly AttributedFact[]): Promise<void> {
+    await this.insertCredited(m, decisions.filter((d) => d.kind === 'credited').map((d) => d.fact as CreditedConversionFact));
+    await this.recordUnattributedConversions(m, decisions.filter((d) => d.kind === 'unattributed').map((d) => d.fact as UnattributedConversionFact));
   }
 
   /** Kept for reconciliation with the partners' totals; never part of the performance numbers. */
-  async recordUnattributedConversion(m: EntityManager, f: UnattributedConversionFact): Promise<void> {
+  async recordUnattributedConversions(m: EntityManager, facts: readonly UnattributedConversionFact[]): Promise<void> {
+    const u = uniqueBy(facts, conversionKey);
+    if (!u.length) return;
     await m.query(
       `INSERT INTO "reporting".unattributed_conversions
          (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
-      [f.partnerId, f.conversionId, f.reason, f.reportedClickId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[])
+       ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
+      [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.reason), col(u, (f) => f.reportedClickId),
+        col(u, (f) => f.payout.micros.toString()), col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt)],
     );
   }
 
   /**
-   * Undoes what the read models hold for the conversion and applies the corrected decision, once per correction
-   * id: rollups lose exactly what the stored fact had added, so a chain of corrections nets out to the last one.
+   * Corrections, a batch of them, each applied once per correction id: the read models' fact of each corrected
+   * conversion is removed with exactly what it had added to the rollups, then the conversion's last fresh correction
+   * in stream order is applied (the ones between would be undone by it: a chain nets out to its last step).
    */
-  async applyCorrection(m: EntityManager, c: CorrectionFact): Promise<void> {
-    const fresh = await m.query(
-      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause) VALUES ('correction', $1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [c.correctionId, c.partnerId, c.conversionId, c.cause],
+  async applyCorrections(m: EntityManager, corrections: readonly CorrectionFact[]): Promise<void> {
+    const u = uniqueBy(corrections, (c) => c.correctionId);
+    if (!u.length) return;
+    const freshRows: { change_id: string }[] = await m.query(
+      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
+       SELECT 'correction', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING RETURNING change_id`,
+      [col(u, (c) => c.correctionId), col(u, (c) => c.partnerId), col(u, (c) => c.conversionId), col(u, (c) => c.cause)],
     );
-    if (!fresh.length) return;
+    const fresh = new Set(freshRows.map((r) => r.change_id));
+    const last = new Map<string, CorrectionFact>();
+    for (const c of u) if (fresh.has(c.correctionId)) last.set(conversionKey(c), c);
+    const latest = [...last.values()];
+    if (!latest.length) return;
+    const keys = [col(latest, (c) => c.partnerId), col(latest, (c) => c.conversionId)];
     const removed: StoredCredited[] = await m.query(
       `WITH d AS (
-         DELETE FROM "reporting".credited_conversions WHERE partner_id = $1 AND conversion_id = $2
-         RETURNING campaign_id, creative_id, offer_id, payout_micros::text AS payout_micros, currency, status, occurred_at, cohort_at)
+         DELETE FROM "reporting".credited_conversions c USING unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id)
+         WHERE c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id
+         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at)
        SELECT * FROM d`,
-      [c.partnerId, c.conversionId],
+      keys,
     );
+    const revenue = revenueDeltas();
+    const cohort = revenueDeltas();
     for (const r of removed) {
       const undo = revenueDelta(storedPayout(r), -1);
-      await this.addRevenue(m, 'revenue_rollup', r.occurred_at, dims(r), r.currency, undo);
-      if (r.cohort_at) await this.addRevenue(m, 'cohort_revenue_rollup', r.cohort_at, dims(r), r.currency, undo);
+      revenue.at(r.occurred_at, dims(r), undo, r.currency);
+      if (r.cohort_at) cohort.at(r.cohort_at, dims(r), undo, r.currency);
     }
-    await m.query(`DELETE FROM "reporting".unattributed_conversions WHERE partner_id = $1 AND conversion_id = $2`, [c.partnerId, c.conversionId]);
-    await this.applyDecision(m, c.next);
+    await m.query(
+      `WITH d AS (DELETE FROM "reporting".unattributed_conversions u USING unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id)
+         WHERE u.partner_id = k.partner_id AND u.conversion_id = k.conversion_id RETURNING 1) SELECT count(*) FROM d`,
+      keys,
+    );
+    await this.insertCredited(m, latest.filter((c) => c.next.kind === 'credited').map((c) => c.next.fact as CreditedConversionFact), { revenue, cohort });
+    await this.recordUnattributedConversions(m, latest.filter((c) => c.next.kind === 'unattributed').map((c) => c.next.fact as UnattributedConversionFact));
   }
 
   /** The received side of reconciliation: each stored conversion once. */
-  async recordReceivedConversion(m: EntityManager, f: ReceivedConversionFact): Promise<void> {
+  async recordReceivedConversions(m: EntityManager, facts: readonly ReceivedConversionFact[]): Promise<void> {
+    await this.upsertReceived(m, uniqueBy(facts, conversionKey), false);
+  }
+
+  /** An adjustment carries the conversion's new state: it replaces the stored one, once per adjustment id (the last fresh one of a batch wins). */
+  async recordAdjustedConversions(m: EntityManager, adjustments: readonly { adjustmentId: string; cause: string; fact: ReceivedConversionFact }[]): Promise<void> {
+    const u = uniqueBy(adjustments, (a) => a.adjustmentId);
+    if (!u.length) return;
+    const freshRows: { change_id: string }[] = await m.query(
+      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
+       SELECT 'adjustment', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING RETURNING change_id`,
+      [col(u, (a) => a.adjustmentId), col(u, (a) => a.fact.partnerId), col(u, (a) => a.fact.conversionId), col(u, (a) => a.cause)],
+    );
+    const fresh = new Set(freshRows.map((r) => r.change_id));
+    const last = new Map<string, ReceivedConversionFact>();
+    for (const a of u) if (fresh.has(a.adjustmentId)) last.set(conversionKey(a.fact), a.fact);
+    await this.upsertReceived(m, [...last.values()], true);
+  }
+
+  private async upsertReceived(m: EntityManager, facts: readonly ReceivedConversionFact[], replace: boolean): Promise<void> {
+    if (!facts.length) return;
     await m.query(
       `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
-      [f.partnerId, f.conversionId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.receivedAt],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+       ON CONFLICT (partner_id, conversion_id) ${
+         replace
+           ? `DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency, status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at`
+           : 'DO NOTHING'
+       }`,
+      [col(facts, (f) => f.partnerId), col(facts, (f) => f.conversionId), col(facts, (f) => f.payout.micros.toString()), col(facts, (f) => f.payout.currency),
+        col(facts, (f) => f.status), col(facts, (f) => f.occurredAt), col(facts, (f) => f.receivedAt)],
     );
   }
 
-  /** An adjustment carries the conversion's new state: it replaces the stored one, once per adjustment id. */
-  async recordAdjustedConversion(m: EntityManager, adjustmentId: string, cause: string, f: ReceivedConversionFact): Promise<void> {
-    const fresh = await m.query(
-      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause) VALUES ('adjustment', $1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [adjustmentId, f.partnerId, f.conversionId, cause],
-    );
-    if (!fresh.length) return;
-    await m.query(
-      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (partner_id, conversion_id) DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency,
-         status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at`,
-      [f.partnerId, f.conversionId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.receivedAt],
-    );
-  }
-
-  private async applyDecision(m: EntityManager, d: AttributedFact): Promise<void> {
-    if (d.kind === 'credited') await this.insertCredited(m, d.fact);
-    else await this.recordUnattributedConversion(m, d.fact);
-  }
-
-  private async insertCredited(m: EntityManager, f: CreditedConversionFact): Promise<void> {
-    const inserted: { cohort_at: Date | null }[] = await m.query(
-      `INSERT INTO "reporting".credited_conversions
-         (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
-          payout_micros, currency, status, occurred_at, type, cohort_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, (SELECT sent_at FROM "reporting".messages WHERE message_id = $3))
-       ON CONFLICT (partner_id, conversion_id) DO NOTHING RETURNING cohort_at`,
-      [f.partnerId, f.conversionId, f.messageId, f.clickId, f.contactId, f.offerId, f.campaignId, f.creativeId,
-        f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.type],
-    );
-    if (!inserted.length) return;
-    const delta = revenueDelta(f, 1);
-    await this.addRevenue(m, 'revenue_rollup', f.occurredAt, f, f.payout.currency, delta);
-    const cohortAt = inserted[0].cohort_at;
-    if (cohortAt) await this.addRevenue(m, 'cohort_revenue_rollup', cohortAt, f, f.payout.currency, delta);
+  /** Credited facts in one statement; the rollups of those inserted (first wins) move once per key, with `more` deltas if given. */
+  private async insertCredited(
+    m: EntityManager,
+    facts: readonly CreditedConversionFact[],
+    more: { revenue: RollupDeltas<RevenueDelta>; cohort: RollupDeltas<RevenueDelta> } = { revenue: revenueDeltas(), cohort: revenueDeltas() },
+  ): Promise<void> {
+    const u = uniqueBy(facts, conversionKey);
+    if (u.length) {
+      const inserted: StoredCredited[] = await m.query(
+        `WITH x AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+             $10::text[], $11::text[], $12::timestamptz[], $13::text[])
+             AS x(partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id, payout_micros, currency, status, occurred_at, type))
+         INSERT INTO "reporting".credited_conversions AS c
+           (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
+            payout_micros, currency, status, occurred_at, type, cohort_at)
+         SELECT x.*, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id) FROM x
+         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at`,
+        [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.messageId), col(u, (f) => f.clickId), col(u, (f) => f.contactId),
+          col(u, (f) => f.offerId), col(u, (f) => f.campaignId), col(u, (f) => f.creativeId), col(u, (f) => f.payout.micros.toString()),
+          col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt), col(u, (f) => f.type)],
+      );
+      for (const r of inserted) {
+        const delta = revenueDelta(storedPayout(r), 1);
+        more.revenue.at(r.occurred_at, dims(r), delta, r.currency);
+        if (r.cohort_at) more.cohort.at(r.cohort_at, dims(r), delta, r.currency);
+      }
+    }
+    await this.writeRevenue(m, 'revenue_rollup', more.revenue);
+    await this.writeRevenue(m, 'cohort_revenue_rollup', more.cohort);
   }
 
   /** One upsert of the batch's summed deltas into the rollup and one into its per-bucket totals (rollup columns: clicks = taps, unique_clicks = engagements). */
@@ -299,12 +356,6 @@ export class ProjectionService {
     );
   }
 
-  /** The revenue rollups of single conversions (corrections, first decisions), written as one batch. */
-  private async addRevenue(m: EntityManager, table: RevenueTable, at: Date, d: Dimensions, currency: string, x: RevenueDelta): Promise<void> {
-    const deltas = revenueDeltas();
-    deltas.at(at, d, x, currency);
-    await this.writeRevenue(m, table, deltas);
-  }
 }
 
 /** Each rollup's per-bucket total across dimensions (created by migration 1764700000000). */
@@ -331,6 +382,10 @@ function col<T, V>(rows: readonly T[], f: (r: T) => V): V[] {
 function uniqueBy<T>(rows: readonly T[], key: (r: T) => string): T[] {
   const seen = new Set<string>();
   return rows.filter((r) => (seen.has(key(r)) ? false : (seen.add(key(r)), true)));
+}
+
+function conversionKey(f: { partnerId: string; conversionId: string }): string {
+  return `${f.partnerId}\u0000${f.conversionId}`;
 }
 
 function dims(r: StoredCredited): Dimensions {

@@ -101,6 +101,12 @@ const conversion = (conversionId: string, over: Partial<Conversion> = {}) =>
     ...over,
   });
 
+// A revenue total with no view-through, capped, held or test part (proto3 JSON omits them all).
+const NO_PARTS = {
+  clickRevenue: undefined, viewThroughRevenue: undefined, viewThroughConversions: '0', cappedRevenue: undefined, cappedConversions: '0',
+  heldRevenue: undefined, heldConversions: '0', testRevenue: undefined, testConversions: '0',
+};
+
 describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
   const performanceRequests: GetPerformanceReportRequest[] = [];
@@ -120,14 +126,14 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
             key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1300', conversions: '48',
             revenue: [{
               revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
-              reversed: USD('0'), conversions: '48', reversedConversions: '0',
+              reversed: USD('0'), conversions: '48', reversedConversions: '0', ...NO_PARTS,
             }],
             key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000',
           },
         ],
         total: {
           key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0',
-          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0' }],
+          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0', ...NO_PARTS }],
           key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0',
         },
         thenBy: call.request.thenBy,
@@ -150,6 +156,8 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
           credited: { count: '1', amount: USD('24990000') }, reversed: { count: '0', amount: USD('0') },
           unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: USD('5000000') } }],
           pending: { count: '1', amount: USD('5000000') },
+          receivedDirect: { count: '0', amount: USD('0') }, creditedOverCap: { count: '0', amount: USD('0') }, held: { count: '0', amount: USD('0') },
+          test: { count: '0', amount: USD('0') },
         }],
       });
     },
@@ -319,7 +327,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
       });
     });
 
@@ -329,7 +337,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.status).toBe(200);
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
       });
       await get('/api/reports/performance?group_by=offer');
       expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: '2026-01-31', toDate: '2026-03-01', timeZone: 'UTC' });
@@ -436,7 +444,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     it('serves the reconciliation report with its range, zone and partner', async () => {
       const res = await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&tz=Europe/Paris&partner=tune-1');
       expect(res.status).toBe(200);
-      expect(reconciliationRequests.at(-1)).toEqual({ fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris', partnerId: 'tune-1' });
+      expect(reconciliationRequests.at(-1)).toEqual({ fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris', partnerId: 'tune-1', includeTest: false });
       expect(((await json(res)).rows as unknown[])[0]).toMatchObject({
         partnerId: 'tune-1', received: { count: '3', amount: { amount: '34.99' } },
         unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: { amount: '5.00' } } }],
@@ -464,13 +472,14 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(perf.headers.get('content-type')).toMatch(/^text\/csv/);
       expect(perf.headers.get('content-disposition')).toBe('attachment; filename="trackly-performance.csv"');
       expect((await perf.text()).split('\r\n')).toEqual([
-        'key,name,key2,name2,currency,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc',
-        'cr-1,Summer Sale 20%,,,USD,10000,1200,1200,1300,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96',
-        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00',
+        'key,name,key2,name2,currency,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc,'
+          + 'click_revenue,view_through_revenue,view_through_conversions,capped_revenue,capped_conversions,held_revenue,held_conversions,test_revenue,test_conversions',
+        'cr-1,Summer Sale 20%,,,USD,10000,1200,1200,1300,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
+        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
         '',
       ]);
       const rec = await (await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&format=csv')).text();
-      expect(rec.split('\r\n')[1]).toBe('tune-1,2026-02-20,USD,3,34.99,1,24.99,0,0.00,1,5.00,UNKNOWN_CLICK_ID=1,1,5.00,0,0.00');
+      expect(rec.split('\r\n')[1]).toBe('tune-1,2026-02-20,USD,3,34.99,1,24.99,0,0.00,1,5.00,UNKNOWN_CLICK_ID=1,1,5.00,0,0.00,0,0.00,0,0.00,0,0.00,0,0.00');
       const msg = await (await get('/api/reports/messages/msg-a?format=csv')).text();
       expect(msg.split('\r\n')[1]).toBe(
         // A cell starting with + is kept from spreadsheets' formula parsing by a leading apostrophe.

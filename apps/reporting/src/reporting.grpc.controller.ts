@@ -30,6 +30,7 @@ export class ReportingGrpcController implements ReportingServiceController {
       thenBy: req.thenBy,
       dateBasis: req.dateBasis,
       filter: req.filter,
+      includeTest: req.includeTest,
     });
   }
 

@@ -101,7 +101,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
   }
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...more });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
   const pick = (r: PerformanceRow) => ({
     key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, taps: r.taps, conversions: r.conversions,
     reversedConversions: r.reversedConversions,
@@ -167,7 +167,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await publish(Events.ConversionReceived, { conversion: received('p9', 'Z', 'USD', 1, APPROVED, '2026-05-09T00:00:00Z') });
     await eventually(async () => {
       const r = await report(DATE, { fromDate: '2026-05-09', toDate: '2026-05-09' });
-      const rec = await client.getReconciliationReport({ fromDate: '2026-05-09', toDate: '2026-05-09', timeZone: '', partnerId: 'p9' });
+      const rec = await client.getReconciliationReport({ fromDate: '2026-05-09', toDate: '2026-05-09', timeZone: '', partnerId: 'p9', includeTest: false });
       return r.total?.sends === '1' && r.total.conversions === '1' && rec.rows.length === 1;
     }, 20_000);
   }, 60_000);
@@ -242,7 +242,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('matures a send cohort: revenue per send within 1, 7, 30 and 90 days of each send', async () => {
-    const r = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE });
+    const r = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE, includeTest: false });
     const show = (row: { key: string; sends: string; points: { days: number; revenue: { currencyCode: string; amountMicros: string }[]; revenuePerSend: { amountMicros: string }[] }[] }) =>
       [row.key, row.sends, row.points.map((p) => `${p.days}:${p.revenue.map((m, i) => `${m.currencyCode} ${m.amountMicros}/${p.revenuePerSend[i].amountMicros}`).join(' ')}`)];
     // cr-1: U1 ($3, 4.2 days after mA's send) and X2 (EUR 5, 4.4 days after mC's); cr-2's only conversion was reversed.
@@ -252,7 +252,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     ]);
     expect(r.rows[0].name).toBe('Summer Sale 20%');
     expect(show(r.total!)[1]).toBe('3');
-    await expect(client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', groupBy: DATE })).rejects.toMatchObject({
+    await expect(client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', groupBy: DATE, includeTest: false })).rejects.toMatchObject({
       details: expect.stringMatching(/group_by/),
     });
   });
@@ -263,21 +263,23 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('reconciles per partner and day: received vs credited vs reversed vs unattributed by reason vs pending', async () => {
-    const r = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: '' });
+    const r = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: '', includeTest: false });
     const n = (count: number, m: number, cur = usd) => ({ count: String(count), amount: cur(m) });
     expect(r.rows).toEqual([
       {
         partnerId: 'p1', date: '2026-05-05', currencyCode: 'USD',
         received: n(4, 24_500_000), receivedPendingStatus: n(1, 2_000_000), credited: n(1, 3_000_000), reversed: n(1, 12_500_000),
         unattributed: [{ reason: 'REJECTED', total: n(1, 7_000_000) }], pending: n(1, 2_000_000),
+        receivedDirect: n(0, 0), creditedOverCap: n(0, 0), held: n(0, 0), test: n(0, 0),
       },
       {
         partnerId: 'p2', date: '2026-05-06', currencyCode: 'EUR',
         received: n(1, 5_000_000, eur), receivedPendingStatus: n(0, 0, eur), credited: n(1, 5_000_000, eur), reversed: n(0, 0, eur),
         unattributed: [], pending: n(0, 0, eur),
+        receivedDirect: n(0, 0, eur), creditedOverCap: n(0, 0, eur), held: n(0, 0, eur), test: n(0, 0, eur),
       },
     ]);
-    const p2 = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: 'p2' });
+    const p2 = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: 'p2', includeTest: false });
     expect(p2.rows.map((x) => x.partnerId)).toEqual(['p2']);
   });
 

@@ -79,7 +79,7 @@ describe("reporting: the product guide's examples, exact", () => {
   });
 
   const may = (groupBy: ReportGrouping, timeZone = 'UTC', dateBasis = DateBasis.DATE_BASIS_CONVERSION) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false });
 
   it('shows the creative: 10,000 sends, 1,200 clicks, 48 conversions, $1,152, $0.1152 per send, CTR 12%, CVR 4%', async () => {
     const r = await may(ReportGrouping.REPORT_GROUPING_CREATIVE);
@@ -94,6 +94,11 @@ describe("reporting: the product guide's examples, exact", () => {
         revenuePerSend: { currencyCode: 'USD', amountMicros: '115200' },
         epc: { currencyCode: 'USD', amountMicros: '960000' },
         conversions: '48', reversedConversions: '0',
+        clickRevenue: { currencyCode: 'USD', amountMicros: '1152000000' },
+        viewThroughRevenue: { currencyCode: 'USD', amountMicros: '0' }, viewThroughConversions: '0',
+        cappedRevenue: { currencyCode: 'USD', amountMicros: '0' }, cappedConversions: '0',
+        heldRevenue: { currencyCode: 'USD', amountMicros: '0' }, heldConversions: '0',
+        testRevenue: { currencyCode: 'USD', amountMicros: '0' }, testConversions: '0',
       }],
     });
   });
@@ -111,7 +116,7 @@ describe("reporting: the product guide's examples, exact", () => {
     // The seed keeps every event at least a day inside May, so no zone moves any of it out of the range.
     for (const [zone, basis] of [['America/Los_Angeles', DateBasis.DATE_BASIS_CONVERSION], ['Asia/Kathmandu', DateBasis.DATE_BASIS_SEND]] as const) {
       const r = await client.getPerformanceReport({
-        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined,
+        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined, includeTest: false,
       });
       expect(r.total).toMatchObject({ sends: '50000', clicks: '6000', conversions: '240', revenue: [{ revenue: { amountMicros: '5760000000' } }] });
     }

@@ -5,6 +5,9 @@ import { reportingMigrations } from '../src/migrations';
 import { migrateReporting } from '../src/reporting.app';
 import { ProjectionService } from '../src/projection/projection.service';
 import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
+import { ReportsService } from '../src/reports/reports.service';
+import { directReceivedFact } from '../src/domain/facts';
+import { ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 
 /**
  * The projection's batch edge cases on real Postgres, one transaction per batch as the consumer runs them: duplicates
@@ -26,7 +29,7 @@ const credited = (conversionId: string, messageId: string, micros: bigint, statu
   kind: 'credited',
   fact: {
     ...D, partnerId: 'p1', conversionId, messageId, clickId: 'k-' + messageId, contactId: 'c-' + messageId, payout: { currency: 'USD', micros },
-    status, occurredAt: at(occurredAt), type: 'CLICK_THROUGH',
+    status, occurredAt: at(occurredAt), type: 'CLICK_THROUGH', test: false, source: 'INGEST', overCap: false, holdUntil: undefined,
   },
 });
 const correction = (correctionId: string, next: AttributedFact): CorrectionFact => ({
@@ -110,6 +113,7 @@ describe('reporting projection: batches (real Postgres)', () => {
   it('applies the last fresh adjustment of a batch to the received side, once per adjustment id', async () => {
     const received = (micros: bigint, status: string) => ({
       partnerId: 'p1', conversionId: 'R1', payout: { currency: 'USD', micros }, status, occurredAt: at('2026-05-05T10:00:00Z'), receivedAt: at('2026-05-05T10:00:01Z'),
+      test: false, source: 'INGEST',
     });
     await batch((m) => projection.recordReceivedConversions(m, [received(1_000_000n, 'pending'), received(1_000_000n, 'pending')]));
     await batch((m) =>
@@ -120,5 +124,44 @@ describe('reporting projection: batches (real Postgres)', () => {
     );
     await batch((m) => projection.recordAdjustedConversions(m, [{ adjustmentId: 'a1', cause: 'status', fact: received(1_000_000n, 'approved') }]));
     expect(await ds.query(`SELECT payout_micros::text AS micros, status FROM "reporting".received_conversions`)).toEqual([{ micros: '3000000', status: 'approved' }]);
+  });
+
+  it('leaves test conversions out unless asked, shows view-through, capped and held amounts apart, and books a direct call as received', async () => {
+    const reports = new ReportsService(ds);
+    const with_ = (d: AttributedFact, more: Partial<CreditedConversionFact>): AttributedFact => ({ kind: 'credited', fact: { ...(d.fact as CreditedConversionFact), ...more } });
+    const day = '2026-06-10T12:00:00Z';
+    const decisions = [
+      with_(credited('T1', 'm1', 50_000_000n, 'approved', day), { test: true }),
+      with_(credited('V1', 'm1', 4_000_000n, 'approved', day), { type: 'VIEW_THROUGH' }),
+      with_(credited('C1', 'm1', 3_000_000n, 'pending', day), { overCap: true }),
+      with_(credited('H1', 'm1', 2_000_000n, 'pending', day), { holdUntil: new Date(Date.now() + 86_400_000) }),
+      with_(credited('D1', 'm1', 2_000_000n, 'approved', day), { source: 'DIRECT', type: 'DIRECT' }),
+    ];
+    await batch(async (m) => {
+      await projection.recordDecisions(m, decisions);
+      await projection.recordReceivedConversions(m, decisions.flatMap((d) => directReceivedFact(d, at(day)) ?? []));
+    });
+    const q = { groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-06-10', toDate: '2026-06-10', timeZone: 'UTC' };
+    const plain = (await reports.performance(q)).total!;
+    expect(plain.conversions).toBe('4');
+    expect(plain.revenue[0]).toMatchObject({
+      revenue: { amountMicros: '6000000' }, clickRevenue: { amountMicros: '2000000' }, viewThroughRevenue: { amountMicros: '4000000' },
+      viewThroughConversions: '1', pendingRevenue: { amountMicros: '5000000' }, cappedRevenue: { amountMicros: '3000000' }, cappedConversions: '1',
+      heldRevenue: { amountMicros: '2000000' }, heldConversions: '1', testRevenue: { amountMicros: '0' }, testConversions: '0',
+    });
+    const withTests = (await reports.performance({ ...q, includeTest: true })).total!;
+    expect(withTests.conversions).toBe('5');
+    expect(withTests.revenue[0]).toMatchObject({ revenue: { amountMicros: '56000000' }, testRevenue: { amountMicros: '50000000' }, testConversions: '1' });
+    // The direct call is received (and credited) in the books; nothing is pending.
+    const books = await reports.reconciliation({ fromDate: '2026-06-10', toDate: '2026-06-10', timeZone: 'UTC', partnerId: '' });
+    expect(books.rows).toHaveLength(1);
+    expect(books.rows[0]).toMatchObject({
+      received: { count: '1', amount: { amountMicros: '2000000' } }, receivedDirect: { count: '1' }, credited: { count: '4', amount: { amountMicros: '11000000' } },
+      creditedOverCap: { count: '1', amount: { amountMicros: '3000000' } }, held: { count: '1', amount: { amountMicros: '2000000' } },
+      pending: { count: '0' }, test: { count: '0' },
+    });
+    const booksWithTests = await reports.reconciliation({ fromDate: '2026-06-10', toDate: '2026-06-10', timeZone: 'UTC', partnerId: '', includeTest: true });
+    expect(booksWithTests.rows[0]).toMatchObject({ credited: { count: '5' } });
+    await expectRebuildEqual();
   });
 });

@@ -107,6 +107,16 @@ const rev = (cur: string, approved: number, pending: number, perSend: number, ep
   reversed: money(cur, reversed),
   conversions: String(n),
   reversedConversions: String(nReversed),
+  // No view-through, capped, held or test conversions in this seed: all approved revenue is click revenue.
+  clickRevenue: money(cur, approved),
+  viewThroughRevenue: money(cur, 0),
+  viewThroughConversions: '0',
+  cappedRevenue: money(cur, 0),
+  cappedConversions: '0',
+  heldRevenue: money(cur, 0),
+  heldConversions: '0',
+  testRevenue: money(cur, 0),
+  testConversions: '0',
 });
 // Ratios in millionths, computed here in floating point as an independent check of the service's integer maths.
 const ppm = (a: number, b: number) => String(b ? Math.round((a * 1e6) / b) : 0);
@@ -154,7 +164,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
   }
 
   const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '', more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, ...more });
+    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
 
   beforeAll(async () => {
     db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
@@ -335,7 +345,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     ['an offset instead of a zone', { timeZone: '+05:30' }, /time_zone/],
   ])('refuses %s with INVALID_ARGUMENT', async (_what, over, why) => {
     const err = await client
-      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...over })
+      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...over })
       .catch((e) => e);
     expect(err).toBeInstanceOf(GrpcCallError);
     expect(err.code).toBe(status.INVALID_ARGUMENT);

@@ -40,15 +40,20 @@ export function performanceCsv(r: GetPerformanceReportResponse): string {
   const header = [
     'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
     'revenue', 'pending_revenue', 'reversed_revenue', 'revenue_per_send', 'epc',
+    // Parts of the above, apart: click vs view-through revenue, capped and held pending amounts, test (with include_test).
+    'click_revenue', 'view_through_revenue', 'view_through_conversions', 'capped_revenue', 'capped_conversions', 'held_revenue', 'held_conversions',
+    'test_revenue', 'test_conversions',
   ];
   const lines = (row: PerformanceRow, key: string): Cell[][] => {
     const base = [key, row.name, row.key2, row.name2];
     // clicks are engagements (first taps of messages; unique_clicks the same number), taps every person's tap.
     const counts = [row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
-    if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '']];
+    if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '', '', '', '', '', '', '', '', '', '']];
     return row.revenue.map((t) => [
       ...base, t.revenue?.currencyCode ?? '', ...counts,
       amount(t.revenue), amount(t.pendingRevenue), amount(t.reversed), amount(t.revenuePerSend), amount(t.epc),
+      amount(t.clickRevenue), amount(t.viewThroughRevenue), t.viewThroughConversions ?? '0', amount(t.cappedRevenue), t.cappedConversions ?? '0',
+      amount(t.heldRevenue), t.heldConversions ?? '0', amount(t.testRevenue), t.testConversions ?? '0',
     ]);
   };
   const rows = r.rows.flatMap((row) => lines(row, row.key));
@@ -62,6 +67,7 @@ export function reconciliationCsv(r: GetReconciliationReportResponse): string {
     [
       'partner', 'date', 'currency', 'received', 'received_amount', 'credited', 'credited_amount', 'reversed', 'reversed_amount',
       'unattributed', 'unattributed_amount', 'unattributed_reasons', 'pending', 'pending_amount', 'partner_pending', 'partner_pending_amount',
+      'received_direct', 'received_direct_amount', 'credited_over_cap', 'credited_over_cap_amount', 'held', 'held_amount', 'test', 'test_amount',
     ],
     r.rows.map((row) => {
       const unCount = row.unattributed.reduce((s, u) => s + BigInt(u.total?.count || '0'), 0n);
@@ -70,6 +76,7 @@ export function reconciliationCsv(r: GetReconciliationReportResponse): string {
         row.partnerId, row.date, row.currencyCode, ...n(row.received), ...n(row.credited), ...n(row.reversed),
         unCount, formatMicros(unMicros), row.unattributed.map((u) => `${u.reason}=${u.total?.count ?? 0}`).join(' '),
         ...n(row.pending), ...n(row.receivedPendingStatus),
+        ...n(row.receivedDirect), ...n(row.creditedOverCap), ...n(row.held), ...n(row.test),
       ];
     }),
   );

@@ -13,6 +13,10 @@ const rangeParams = [
   { name: 'to', in: 'query', schema: date, description: 'Last local day, inclusive. Default: today in `tz`.' },
   { name: 'tz', in: 'query', schema: { type: 'string', default: 'UTC', example: 'America/New_York' }, description: 'IANA time zone the days are cut in.' },
 ];
+const includeTestParam = {
+  name: 'include_test', in: 'query', schema: { type: 'string', enum: ['true', 'false'], default: 'false' },
+  description: 'Count test conversions too (left out of every figure otherwise).',
+};
 const formatParam = {
   name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv'], default: 'json' },
   description: 'csv answers text/csv as a download: one line per group and currency, exact decimal amounts.',
@@ -96,6 +100,7 @@ export const OPENAPI_DOCUMENT = {
           idList('offer'),
           { ...idList('creative'), description: 'Only these creatives: answered 501 until reporting filters by creative.' },
           { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
+          includeTestParam,
           formatParam,
         ],
         responses: { ...ok('PerformanceReport'), ...errors, ...waiting },
@@ -106,7 +111,9 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Per partner, local day and currency: received vs credited vs reversed vs unattributed by reason vs pending',
         description: 'Not available to a key restricted to campaigns/offers (403).',
         ...scope('reports:read'),
-        parameters: [...rangeParams, { name: 'partner', in: 'query', schema: { type: 'string' }, description: 'Only this partner.' }, formatParam],
+        parameters: [
+          ...rangeParams, { name: 'partner', in: 'query', schema: { type: 'string' }, description: 'Only this partner.' }, includeTestParam, formatParam,
+        ],
         responses: { ...ok('ReconciliationReport'), ...errors },
       },
     },
@@ -118,6 +125,7 @@ export const OPENAPI_DOCUMENT = {
         parameters: [
           ...rangeParams,
           { name: 'group_by', in: 'query', schema: { type: 'string', enum: ['creative', 'offer', 'campaign'] }, description: 'Optional; the total is always given.' },
+          includeTestParam,
           formatParam,
         ],
         responses: { ...ok('CohortMaturity'), ...errors },
@@ -370,6 +378,11 @@ export const OPENAPI_DOCUMENT = {
         properties: {
           revenue: { ...money, description: 'Approved revenue' }, pendingRevenue: money, reversed: money,
           revenuePerSend: money, epc: { ...money, description: 'Approved revenue / engagements (clicks)' }, conversions: count, reversedConversions: count,
+          clickRevenue: { ...money, description: 'Approved revenue credited to a click: revenue minus viewThroughRevenue' },
+          viewThroughRevenue: { ...money, description: 'Approved revenue credited view-through (no click)' }, viewThroughConversions: count,
+          cappedRevenue: { ...money, description: 'Pending revenue credited over a cap (part of pendingRevenue)' }, cappedConversions: count,
+          heldRevenue: { ...money, description: 'Pending revenue under a hold period ending after now (part of pendingRevenue)' }, heldConversions: count,
+          testRevenue: { ...money, description: 'Test conversions\' approved and pending revenue included (include_test=true only)' }, testConversions: count,
         },
       },
       PerformanceRow: {
@@ -437,6 +450,10 @@ export const OPENAPI_DOCUMENT = {
                 credited: { $ref: '#/components/schemas/ReconciliationCount' },
                 reversed: { $ref: '#/components/schemas/ReconciliationCount' },
                 pending: { $ref: '#/components/schemas/ReconciliationCount' },
+                receivedDirect: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of received: sent straight to attribution (AttributeConversion)' },
+                creditedOverCap: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of credited: over a cap, held pending' },
+                held: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of credited: pending under a hold period ending later' },
+                test: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of received: test conversions (include_test=true only)' },
                 unattributed: {
                   type: 'array',
                   items: { type: 'object', properties: { reason: { type: 'string' }, total: { $ref: '#/components/schemas/ReconciliationCount' } } },

@@ -16,6 +16,8 @@ export interface PerformanceQueryInput {
   dateBasis?: DateBasis;
   /** Only these campaigns / offers; unset or empty lists = all. */
   filter?: { campaignIds: string[]; offerIds: string[] };
+  /** Count test conversions too (left out otherwise). */
+  includeTest?: boolean;
 }
 
 /** More ids than any grant lists is a malformed request, not a filter. */

@@ -20,7 +20,12 @@ import { ActivityDelta, activityDeltas, revenueDeltas, RollupDeltas, RollupRow }
 type ActivityTable = 'activity_rollup' | 'cohort_activity_rollup';
 type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
 
+/** The columns of a stored credited fact that its rollup deltas come from. */
+const storedCredited = (a: string) =>
+  `${a}.campaign_id, ${a}.creative_id, ${a}.offer_id, ${a}.payout_micros::text AS payout_micros, ${a}.currency, ${a}.status, ${a}.occurred_at, ${a}.cohort_at, ${a}.test`;
+
 interface StoredCredited {
+  test: boolean;
   campaign_id: string;
   creative_id: string;
   offer_id: string;
@@ -102,7 +107,7 @@ export class ProjectionService {
       `WITH c AS (
          UPDATE "reporting".credited_conversions c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
          WHERE c.message_id = s.message_id AND c.cohort_at IS NULL
-         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at)
+         RETURNING ${storedCredited('c')})
        SELECT * FROM c`,
       [ids, sentAt],
     );
@@ -183,11 +188,13 @@ export class ProjectionService {
     if (!u.length) return;
     await m.query(
       `INSERT INTO "reporting".unattributed_conversions
-         (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[])
+         (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at, test, source)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
+         $9::boolean[], $10::text[])
        ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
       [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.reason), col(u, (f) => f.reportedClickId),
-        col(u, (f) => f.payout.micros.toString()), col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt)],
+        col(u, (f) => f.payout.micros.toString()), col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt),
+        col(u, (f) => f.test), col(u, (f) => f.source)],
     );
   }
 
@@ -215,7 +222,7 @@ export class ProjectionService {
       `WITH d AS (
          DELETE FROM "reporting".credited_conversions c USING unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id)
          WHERE c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id
-         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at)
+         RETURNING ${storedCredited('c')})
        SELECT * FROM d`,
       keys,
     );
@@ -259,15 +266,16 @@ export class ProjectionService {
   private async upsertReceived(m: EntityManager, facts: readonly ReceivedConversionFact[], replace: boolean): Promise<void> {
     if (!facts.length) return;
     await m.query(
-      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at, test, source)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::boolean[], $9::text[])
        ON CONFLICT (partner_id, conversion_id) ${
          replace
-           ? `DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency, status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at`
+           ? `DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency, status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at,
+               test = EXCLUDED.test`
            : 'DO NOTHING'
        }`,
       [col(facts, (f) => f.partnerId), col(facts, (f) => f.conversionId), col(facts, (f) => f.payout.micros.toString()), col(facts, (f) => f.payout.currency),
-        col(facts, (f) => f.status), col(facts, (f) => f.occurredAt), col(facts, (f) => f.receivedAt)],
+        col(facts, (f) => f.status), col(facts, (f) => f.occurredAt), col(facts, (f) => f.receivedAt), col(facts, (f) => f.test), col(facts, (f) => f.source)],
     );
   }
 
@@ -282,17 +290,19 @@ export class ProjectionService {
       const inserted: StoredCredited[] = await m.query(
         `WITH x AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
-             $10::text[], $11::text[], $12::timestamptz[], $13::text[])
-             AS x(partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id, payout_micros, currency, status, occurred_at, type))
+             $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::boolean[], $15::text[], $16::boolean[], $17::timestamptz[])
+             AS x(partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id, payout_micros, currency, status, occurred_at, type,
+               test, source, over_cap, hold_until))
          INSERT INTO "reporting".credited_conversions AS c
            (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
-            payout_micros, currency, status, occurred_at, type, cohort_at)
+            payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until, cohort_at)
          SELECT x.*, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id) FROM x
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
-         RETURNING c.campaign_id, c.creative_id, c.offer_id, c.payout_micros::text AS payout_micros, c.currency, c.status, c.occurred_at, c.cohort_at`,
+         RETURNING ${storedCredited('c')}`,
         [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.messageId), col(u, (f) => f.clickId), col(u, (f) => f.contactId),
           col(u, (f) => f.offerId), col(u, (f) => f.campaignId), col(u, (f) => f.creativeId), col(u, (f) => f.payout.micros.toString()),
-          col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt), col(u, (f) => f.type)],
+          col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt), col(u, (f) => f.type), col(u, (f) => f.test),
+          col(u, (f) => f.source), col(u, (f) => f.overCap), col(u, (f) => f.holdUntil ?? null)],
       );
       for (const r of inserted) {
         const delta = revenueDelta(storedPayout(r), 1);
@@ -392,6 +402,6 @@ function dims(r: StoredCredited): Dimensions {
   return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
 }
 
-function storedPayout(r: StoredCredited): Pick<CreditedConversionFact, 'status' | 'payout'> {
-  return { status: r.status, payout: { currency: r.currency, micros: BigInt(r.payout_micros) } };
+function storedPayout(r: StoredCredited): Pick<CreditedConversionFact, 'status' | 'payout' | 'test'> {
+  return { status: r.status, payout: { currency: r.currency, micros: BigInt(r.payout_micros) }, test: r.test };
 }

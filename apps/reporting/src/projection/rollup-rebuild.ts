@@ -33,7 +33,7 @@ export function rebuildRollupsSql(): string[] {
       coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'pending'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'reversed'), 0)
-    FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL
+    FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL AND NOT test
     GROUP BY 1, 2, 3, 4, 5, 6`;
   return [
     `UPDATE "reporting".clicks c SET cohort_at = m.sent_at FROM "reporting".messages m

@@ -13,7 +13,7 @@ import {
 import { buildContactJourney } from '../domain/contact-journey';
 import type { ClickFact, CreditedConversionFact, CreditStatus, MessageFact, NameKind } from '../domain/facts';
 import { buildMessageReport } from '../domain/message-report';
-import { ActivityAggregate, buildPerformanceReport, RevenueAggregate } from '../domain/performance';
+import { ActivityAggregate, buildPerformanceReport, FactAggregate, RevenueAggregate } from '../domain/performance';
 import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
@@ -98,10 +98,14 @@ interface ConversionRow {
   status: CreditStatus;
   occurred_at: Date;
   type: string;
+  test: boolean;
+  source: string;
+  over_cap: boolean;
+  hold_until: Date | null;
 }
 
 const CONVERSION_COLUMNS = `partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
-  payout_micros::text AS payout_micros, currency, status, occurred_at, type`;
+  payout_micros::text AS payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until`;
 
 /** Answers the reports from the read models only. */
 @Injectable()
@@ -113,11 +117,12 @@ export class ReportsService {
     const k1 = KEY_SQL[q.dimension];
     const k2 = q.dimension2 ? KEY_SQL[q.dimension2] : `''`;
     // One snapshot for the day edges and both rollups, so a report never mixes two moments.
-    const { activity, revenue } = await this.withZone(q.timeZone, () =>
+    const { activity, revenue, facts } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         // These aggregates are costed high enough to trigger JIT, whose compilation takes longer than the query.
         await m.query('SET LOCAL jit = off');
-        const segments = daySegments(await this.midnights(m, q), q.days, q.dimension === 'date' || q.dimension2 === 'date');
+        const midnights = await this.midnights(m, q);
+        const segments = daySegments(midnights, q.days, q.dimension === 'date' || q.dimension2 === 'date');
         const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0;
         // The total rollups have no campaign or offer: a filtered report reads the per-dimension ones.
         const totals = q.dimension === 'date' && !q.dimension2 && !filtered;
@@ -150,9 +155,40 @@ export class ReportsService {
            ${rows(revenueTable, totals ? TOTAL_REVENUE : REVENUE, f)} GROUP BY 1, 2, 3`,
           params,
         );
-        return { activity, revenue };
+        // View-through, capped and held parts, and test conversions when asked: from the credited facts of the range.
+        const basisAt = q.basis === 'send' ? 'r.cohort_at' : 'r.occurred_at';
+        const factKey = (k: string) => (k === 's.day' ? `to_char(${basisAt} AT TIME ZONE $3::text, 'YYYY-MM-DD')` : k);
+        const facts: Record<string, string>[] = await m.query(
+          `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency,
+             count(*) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status <> 'reversed')::text AS vt_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status = 'approved'), 0)::text AS vt,
+             count(*) FILTER (WHERE r.over_cap AND r.status = 'pending')::text AS cap_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.over_cap AND r.status = 'pending'), 0)::text AS cap,
+             count(*) FILTER (WHERE r.hold_until > now() AND r.status = 'pending')::text AS held_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.hold_until > now() AND r.status = 'pending'), 0)::text AS held,
+             count(*) FILTER (WHERE r.test AND r.status <> 'reversed')::text AS t_n,
+             count(*) FILTER (WHERE r.test AND r.status = 'reversed')::text AS t_rn,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'approved'), 0)::text AS t_a,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'pending'), 0)::text AS t_p,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'reversed'), 0)::text AS t_r
+           FROM "reporting".credited_conversions r
+           -- $3 (the zone) types the day key when there is one; named here so it is typed when there is not.
+           WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
+             AND (r.type = 'VIEW_THROUGH' OR r.over_cap OR r.hold_until IS NOT NULL OR r.test)
+             AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
+             AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+           GROUP BY 1, 2, 3`,
+          [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds],
+        );
+        return { activity, revenue, facts };
       }),
     );
+    const factAggregates: FactAggregate[] = facts.map((r) => ({
+      key: r.k1, key2: r.k2, currency: r.currency,
+      viewThroughConversions: BigInt(r.vt_n), viewThroughApproved: BigInt(r.vt), cappedConversions: BigInt(r.cap_n), capped: BigInt(r.cap),
+      heldConversions: BigInt(r.held_n), held: BigInt(r.held), testConversions: BigInt(r.t_n), testReversedConversions: BigInt(r.t_rn),
+      testApproved: BigInt(r.t_a), testPending: BigInt(r.t_p), testReversed: BigInt(r.t_r),
+    }));
     // Rows that only ever netted to zero (a conversion corrected away) are not shown.
     const revenueAggregates: RevenueAggregate[] = revenue
       .map((r) => ({
@@ -170,7 +206,7 @@ export class ReportsService {
       // Rollup columns: clicks are taps, unique_clicks engagements (the report's clicks).
       .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.unique_clicks), taps: BigInt(r.clicks) }))
       .filter((a) => a.sends || a.clicks || a.taps);
-    const all = [...activityAggregates, ...revenueAggregates];
+    const all = [...activityAggregates, ...revenueAggregates, ...factAggregates];
     const [names, names2] = await Promise.all([
       this.names(NAME_KIND[q.dimension], [...new Set(all.map((r) => r.key))]),
       q.dimension2 ? this.names(NAME_KIND[q.dimension2], [...new Set(all.map((r) => r.key2 ?? ''))]) : new Map<string, string>(),
@@ -180,30 +216,46 @@ export class ReportsService {
       thenBy: input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: q.basis === 'send' ? DateBasis.DATE_BASIS_SEND : DateBasis.DATE_BASIS_CONVERSION,
       names2,
-    });
+    }, factAggregates);
   }
 
   /**
    * Per partner, local conversion day and currency: received (ingest), credited, reversed, unattributed by reason,
    * and received with no decision yet. Read from the fact tables: their volume is the partners' postbacks.
    */
-  async reconciliation(input: { fromDate: string; toDate: string; timeZone: string; partnerId: string }): Promise<GetReconciliationReportResponse> {
+  async reconciliation(input: {
+    fromDate: string; toDate: string; timeZone: string; partnerId: string; includeTest?: boolean;
+  }): Promise<GetReconciliationReportResponse> {
     const q = validateDayRangeQuery(input);
     const partner = (input.partnerId ?? '').trim();
     if (partner) assertId(partner, 'partner_id');
     const day = `to_char(occurred_at AT TIME ZONE $3::text, 'YYYY-MM-DD')`;
     const where = `occurred_at >= ($1::date::timestamp AT TIME ZONE $3::text) AND occurred_at < (($2::date + 1)::timestamp AT TIME ZONE $3::text)
-      AND ($4 = '' OR partner_id = $4)`;
-    const params = [q.fromDate, q.toDate, q.timeZone, partner];
-    type Agg = { partner_id: string; day: string; currency: string; n: string; micros: string; reason?: string; flag?: boolean };
+      AND ($4 = '' OR partner_id = $4) AND (NOT test OR $5::boolean)`;
+    const params = [q.fromDate, q.toDate, q.timeZone, partner, input.includeTest === true];
+    type Agg = {
+      partner_id: string; day: string; currency: string; n: string; micros: string; reason?: string; flag?: boolean; direct?: boolean; test?: boolean;
+    };
     const agg = (r: Agg): ReconciliationAggregate => ({
       partnerId: r.partner_id, day: r.day, currency: r.currency, count: BigInt(r.n), micros: BigInt(r.micros),
     });
     const result = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         const received: Agg[] = await m.query(
-          `SELECT partner_id, ${day} AS day, currency, status = 'pending' AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
-           FROM "reporting".received_conversions WHERE ${where} GROUP BY 1, 2, 3, 4`,
+          `SELECT partner_id, ${day} AS day, currency, status = 'pending' AS flag, source = 'DIRECT' AS direct, test,
+             count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".received_conversions WHERE ${where} GROUP BY 1, 2, 3, 4, 5, 6`,
+          params,
+        );
+        // Credited and held, apart: over a cap (pending), and under a hold period ending after now.
+        const held: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, over_cap AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".credited_conversions WHERE ${where} AND status = 'pending' AND (over_cap OR hold_until > now()) GROUP BY 1, 2, 3, 4`,
+          params,
+        );
+        const heldByPeriod: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".credited_conversions WHERE ${where} AND status = 'pending' AND hold_until > now() GROUP BY 1, 2, 3`,
           params,
         );
         const credited: Agg[] = await m.query(
@@ -224,7 +276,7 @@ export class ReportsService {
            GROUP BY 1, 2, 3`,
           params,
         );
-        return { received, credited, unattributed, pending };
+        return { received, credited, unattributed, pending, held, heldByPeriod };
       }),
     );
     return buildReconciliationReport(
@@ -235,13 +287,19 @@ export class ReportsService {
         reversed: result.credited.filter((r) => r.flag).map(agg),
         unattributed: result.unattributed.map((r) => ({ ...agg(r), reason: r.reason! })),
         pending: result.pending.map(agg),
+        receivedDirect: result.received.filter((r) => r.direct).map(agg),
+        creditedOverCap: result.held.filter((r) => r.flag).map(agg),
+        held: result.heldByPeriod.map(agg),
+        test: result.received.filter((r) => r.test).map(agg),
       },
       q.timeZone,
     );
   }
 
   /** A send cohort's revenue per send at day 1/7/30/90: sends from the rollups, revenue from the credited facts. */
-  async cohortMaturity(input: { fromDate: string; toDate: string; timeZone: string; groupBy: ReportGrouping }): Promise<GetCohortMaturityResponse> {
+  async cohortMaturity(input: {
+    fromDate: string; toDate: string; timeZone: string; groupBy: ReportGrouping; includeTest?: boolean;
+  }): Promise<GetCohortMaturityResponse> {
     const q = validateDayRangeQuery(input);
     const dimension = input.groupBy === ReportGrouping.REPORT_GROUPING_UNSPECIFIED ? undefined : MATURITY_DIMENSIONS[input.groupBy];
     if (input.groupBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension) {
@@ -263,8 +321,8 @@ export class ReportsService {
         );
         const revenue: Record<string, string>[] = await m.query(
           `SELECT ${key.replace('r.', '')} AS k, currency, ${within.join(', ')} FROM "reporting".credited_conversions
-           WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 GROUP BY 1, 2`,
-          [midnights[0], midnights[midnights.length - 1]],
+           WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 AND (NOT test OR $3::boolean) GROUP BY 1, 2`,
+          [midnights[0], midnights[midnights.length - 1], input.includeTest === true],
         );
         return { sends, revenue };
       }),
@@ -389,5 +447,9 @@ function toConversionFact(r: ConversionRow): CreditedConversionFact {
     status: r.status,
     occurredAt: r.occurred_at,
     type: r.type,
+    test: r.test,
+    source: r.source,
+    overCap: r.over_cap,
+    holdUntil: r.hold_until ?? undefined,
   };
 }

@@ -182,7 +182,11 @@ export interface GetPerformanceReportRequest {
   /** Conversion date (default) or send-date cohort. */
   dateBasis: DateBasis;
   /** Only rows of these campaigns/offers; unset means all (the gateway sets it from a restricted API key). */
-  filter: PerformanceFilter | undefined;
+  filter:
+    | PerformanceFilter
+    | undefined;
+  /** Count test conversions too (they are left out of every figure otherwise); the rows then say how much was test. */
+  includeTest: boolean;
 }
 
 /** PerformanceFilter restricts a performance report to some campaigns and/or offers. */
@@ -219,6 +223,34 @@ export interface RevenueTotal {
   conversions: string;
   /** Reversed conversions in this currency. */
   reversedConversions: string;
+  /** Approved revenue credited to a click (click-through and direct decisions): revenue minus view_through_revenue. */
+  clickRevenue:
+    | Money
+    | undefined;
+  /** Approved revenue credited view-through (a message seen, no click), apart from click revenue. */
+  viewThroughRevenue:
+    | Money
+    | undefined;
+  /** View-through conversions, approved or pending (part of conversions). */
+  viewThroughConversions: string;
+  /** Pending revenue of conversions credited over a cap and held (part of pending_revenue). */
+  cappedRevenue:
+    | Money
+    | undefined;
+  /** Conversions credited over a cap, still pending (part of conversions). */
+  cappedConversions: string;
+  /** Pending revenue held by the offer's hold period until a later date, as of the report (part of pending_revenue). */
+  heldRevenue:
+    | Money
+    | undefined;
+  /** Conversions held by the hold period, as of the report (part of conversions). */
+  heldConversions: string;
+  /** With include_test: approved and pending revenue of test conversions included in this total (else zero). */
+  testRevenue:
+    | Money
+    | undefined;
+  /** With include_test: test conversions included in conversions (else zero). */
+  testConversions: string;
 }
 
 /** PerformanceRow is one group's totals. */
@@ -388,6 +420,8 @@ export interface GetReconciliationReportRequest {
   timeZone: string;
   /** Only this partner; empty means all. */
   partnerId: string;
+  /** Count test conversions too (left out of every column otherwise); the row's test column says how many. */
+  includeTest: boolean;
 }
 
 /** ReconciliationCount is a number of conversions and their payouts in one currency. */
@@ -433,7 +467,23 @@ export interface ReconciliationRow {
     | ReconciliationCount
     | undefined;
   /** Received, of which the partner's status is pending (not yet payable). */
-  receivedPendingStatus: ReconciliationCount | undefined;
+  receivedPendingStatus:
+    | ReconciliationCount
+    | undefined;
+  /** Received straight over attribution's AttributeConversion (no postback; part of received). */
+  receivedDirect:
+    | ReconciliationCount
+    | undefined;
+  /** Credited over a cap and held pending (part of credited). */
+  creditedOverCap:
+    | ReconciliationCount
+    | undefined;
+  /** Credited and held by the offer's hold period until a later date, as of the report (part of credited). */
+  held:
+    | ReconciliationCount
+    | undefined;
+  /** With include_test: test conversions received (part of received); else zero. */
+  test: ReconciliationCount | undefined;
 }
 
 /** GetReconciliationReportResponse is the reconciliation report. */
@@ -454,6 +504,8 @@ export interface GetCohortMaturityRequest {
   timeZone: string;
   /** Optional grouping (creative, offer or campaign); unspecified gives the cohort's total only. */
   groupBy: ReportGrouping;
+  /** Count test conversions' revenue too (left out otherwise). */
+  includeTest: boolean;
 }
 
 /** MaturityPoint is what the cohort had earned a number of days after each send. */
@@ -502,7 +554,16 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
-  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "", thenBy: 0, dateBasis: 0, filter: undefined };
+  return {
+    groupBy: 0,
+    fromDate: "",
+    toDate: "",
+    timeZone: "",
+    thenBy: 0,
+    dateBasis: 0,
+    filter: undefined,
+    includeTest: false,
+  };
 }
 
 export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest> = {
@@ -527,6 +588,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     }
     if (message.filter !== undefined) {
       PerformanceFilter.encode(message.filter, writer.uint32(58).fork()).join();
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(64).bool(message.includeTest);
     }
     return writer;
   },
@@ -600,6 +664,14 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
             message.filter = PerformanceFilter.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -645,6 +717,11 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
         ? dateBasisFromJSON(object.date_basis)
         : 0,
       filter: isSet(object.filter) ? PerformanceFilter.fromJSON(object.filter) : undefined,
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -671,6 +748,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     if (message.filter !== undefined) {
       obj.filter = PerformanceFilter.toJSON(message.filter);
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -688,6 +768,7 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     message.filter = (object.filter !== undefined && object.filter !== null)
       ? PerformanceFilter.fromPartial(object.filter)
       : undefined;
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };
@@ -794,6 +875,15 @@ function createBaseRevenueTotal(): RevenueTotal {
     reversed: undefined,
     conversions: "0",
     reversedConversions: "0",
+    clickRevenue: undefined,
+    viewThroughRevenue: undefined,
+    viewThroughConversions: "0",
+    cappedRevenue: undefined,
+    cappedConversions: "0",
+    heldRevenue: undefined,
+    heldConversions: "0",
+    testRevenue: undefined,
+    testConversions: "0",
   };
 }
 
@@ -819,6 +909,33 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     }
     if (message.reversedConversions !== "0") {
       writer.uint32(56).int64(message.reversedConversions);
+    }
+    if (message.clickRevenue !== undefined) {
+      Money.encode(message.clickRevenue, writer.uint32(66).fork()).join();
+    }
+    if (message.viewThroughRevenue !== undefined) {
+      Money.encode(message.viewThroughRevenue, writer.uint32(74).fork()).join();
+    }
+    if (message.viewThroughConversions !== "0") {
+      writer.uint32(80).int64(message.viewThroughConversions);
+    }
+    if (message.cappedRevenue !== undefined) {
+      Money.encode(message.cappedRevenue, writer.uint32(90).fork()).join();
+    }
+    if (message.cappedConversions !== "0") {
+      writer.uint32(96).int64(message.cappedConversions);
+    }
+    if (message.heldRevenue !== undefined) {
+      Money.encode(message.heldRevenue, writer.uint32(106).fork()).join();
+    }
+    if (message.heldConversions !== "0") {
+      writer.uint32(112).int64(message.heldConversions);
+    }
+    if (message.testRevenue !== undefined) {
+      Money.encode(message.testRevenue, writer.uint32(122).fork()).join();
+    }
+    if (message.testConversions !== "0") {
+      writer.uint32(128).int64(message.testConversions);
     }
     return writer;
   },
@@ -892,6 +1009,78 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
             message.reversedConversions = reader.int64().toString();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.clickRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.viewThroughRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.viewThroughConversions = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cappedRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cappedConversions = reader.int64().toString();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.heldRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.heldConversions = reader.int64().toString();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.testRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.testConversions = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -925,6 +1114,51 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
         : isSet(object.reversed_conversions)
         ? globalThis.String(object.reversed_conversions)
         : "0",
+      clickRevenue: isSet(object.clickRevenue)
+        ? Money.fromJSON(object.clickRevenue)
+        : isSet(object.click_revenue)
+        ? Money.fromJSON(object.click_revenue)
+        : undefined,
+      viewThroughRevenue: isSet(object.viewThroughRevenue)
+        ? Money.fromJSON(object.viewThroughRevenue)
+        : isSet(object.view_through_revenue)
+        ? Money.fromJSON(object.view_through_revenue)
+        : undefined,
+      viewThroughConversions: isSet(object.viewThroughConversions)
+        ? globalThis.String(object.viewThroughConversions)
+        : isSet(object.view_through_conversions)
+        ? globalThis.String(object.view_through_conversions)
+        : "0",
+      cappedRevenue: isSet(object.cappedRevenue)
+        ? Money.fromJSON(object.cappedRevenue)
+        : isSet(object.capped_revenue)
+        ? Money.fromJSON(object.capped_revenue)
+        : undefined,
+      cappedConversions: isSet(object.cappedConversions)
+        ? globalThis.String(object.cappedConversions)
+        : isSet(object.capped_conversions)
+        ? globalThis.String(object.capped_conversions)
+        : "0",
+      heldRevenue: isSet(object.heldRevenue)
+        ? Money.fromJSON(object.heldRevenue)
+        : isSet(object.held_revenue)
+        ? Money.fromJSON(object.held_revenue)
+        : undefined,
+      heldConversions: isSet(object.heldConversions)
+        ? globalThis.String(object.heldConversions)
+        : isSet(object.held_conversions)
+        ? globalThis.String(object.held_conversions)
+        : "0",
+      testRevenue: isSet(object.testRevenue)
+        ? Money.fromJSON(object.testRevenue)
+        : isSet(object.test_revenue)
+        ? Money.fromJSON(object.test_revenue)
+        : undefined,
+      testConversions: isSet(object.testConversions)
+        ? globalThis.String(object.testConversions)
+        : isSet(object.test_conversions)
+        ? globalThis.String(object.test_conversions)
+        : "0",
     };
   },
 
@@ -951,6 +1185,33 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     if (message.reversedConversions !== "0") {
       obj.reversedConversions = message.reversedConversions;
     }
+    if (message.clickRevenue !== undefined) {
+      obj.clickRevenue = Money.toJSON(message.clickRevenue);
+    }
+    if (message.viewThroughRevenue !== undefined) {
+      obj.viewThroughRevenue = Money.toJSON(message.viewThroughRevenue);
+    }
+    if (message.viewThroughConversions !== "0") {
+      obj.viewThroughConversions = message.viewThroughConversions;
+    }
+    if (message.cappedRevenue !== undefined) {
+      obj.cappedRevenue = Money.toJSON(message.cappedRevenue);
+    }
+    if (message.cappedConversions !== "0") {
+      obj.cappedConversions = message.cappedConversions;
+    }
+    if (message.heldRevenue !== undefined) {
+      obj.heldRevenue = Money.toJSON(message.heldRevenue);
+    }
+    if (message.heldConversions !== "0") {
+      obj.heldConversions = message.heldConversions;
+    }
+    if (message.testRevenue !== undefined) {
+      obj.testRevenue = Money.toJSON(message.testRevenue);
+    }
+    if (message.testConversions !== "0") {
+      obj.testConversions = message.testConversions;
+    }
     return obj;
   },
 
@@ -974,6 +1235,25 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
       : undefined;
     message.conversions = object.conversions ?? "0";
     message.reversedConversions = object.reversedConversions ?? "0";
+    message.clickRevenue = (object.clickRevenue !== undefined && object.clickRevenue !== null)
+      ? Money.fromPartial(object.clickRevenue)
+      : undefined;
+    message.viewThroughRevenue = (object.viewThroughRevenue !== undefined && object.viewThroughRevenue !== null)
+      ? Money.fromPartial(object.viewThroughRevenue)
+      : undefined;
+    message.viewThroughConversions = object.viewThroughConversions ?? "0";
+    message.cappedRevenue = (object.cappedRevenue !== undefined && object.cappedRevenue !== null)
+      ? Money.fromPartial(object.cappedRevenue)
+      : undefined;
+    message.cappedConversions = object.cappedConversions ?? "0";
+    message.heldRevenue = (object.heldRevenue !== undefined && object.heldRevenue !== null)
+      ? Money.fromPartial(object.heldRevenue)
+      : undefined;
+    message.heldConversions = object.heldConversions ?? "0";
+    message.testRevenue = (object.testRevenue !== undefined && object.testRevenue !== null)
+      ? Money.fromPartial(object.testRevenue)
+      : undefined;
+    message.testConversions = object.testConversions ?? "0";
     return message;
   },
 };
@@ -2444,7 +2724,7 @@ export const GetContactJourneyResponse: MessageFns<GetContactJourneyResponse> = 
 };
 
 function createBaseGetReconciliationReportRequest(): GetReconciliationReportRequest {
-  return { fromDate: "", toDate: "", timeZone: "", partnerId: "" };
+  return { fromDate: "", toDate: "", timeZone: "", partnerId: "", includeTest: false };
 }
 
 export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportRequest> = {
@@ -2460,6 +2740,9 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     }
     if (message.partnerId !== "") {
       writer.uint32(34).string(message.partnerId);
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(40).bool(message.includeTest);
     }
     return writer;
   },
@@ -2509,6 +2792,14 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
             message.partnerId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2543,6 +2834,11 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
         : isSet(object.partner_id)
         ? globalThis.String(object.partner_id)
         : "",
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -2560,6 +2856,9 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     if (message.partnerId !== "") {
       obj.partnerId = message.partnerId;
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -2574,6 +2873,7 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     message.toDate = object.toDate ?? "";
     message.timeZone = object.timeZone ?? "";
     message.partnerId = object.partnerId ?? "";
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };
@@ -2763,6 +3063,10 @@ function createBaseReconciliationRow(): ReconciliationRow {
     unattributed: [],
     pending: undefined,
     receivedPendingStatus: undefined,
+    receivedDirect: undefined,
+    creditedOverCap: undefined,
+    held: undefined,
+    test: undefined,
   };
 }
 
@@ -2794,6 +3098,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
     }
     if (message.receivedPendingStatus !== undefined) {
       ReconciliationCount.encode(message.receivedPendingStatus, writer.uint32(74).fork()).join();
+    }
+    if (message.receivedDirect !== undefined) {
+      ReconciliationCount.encode(message.receivedDirect, writer.uint32(82).fork()).join();
+    }
+    if (message.creditedOverCap !== undefined) {
+      ReconciliationCount.encode(message.creditedOverCap, writer.uint32(90).fork()).join();
+    }
+    if (message.held !== undefined) {
+      ReconciliationCount.encode(message.held, writer.uint32(98).fork()).join();
+    }
+    if (message.test !== undefined) {
+      ReconciliationCount.encode(message.test, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2883,6 +3199,38 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
             message.receivedPendingStatus = ReconciliationCount.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.receivedDirect = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.creditedOverCap = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.held = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.test = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2920,6 +3268,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
         : isSet(object.received_pending_status)
         ? ReconciliationCount.fromJSON(object.received_pending_status)
         : undefined,
+      receivedDirect: isSet(object.receivedDirect)
+        ? ReconciliationCount.fromJSON(object.receivedDirect)
+        : isSet(object.received_direct)
+        ? ReconciliationCount.fromJSON(object.received_direct)
+        : undefined,
+      creditedOverCap: isSet(object.creditedOverCap)
+        ? ReconciliationCount.fromJSON(object.creditedOverCap)
+        : isSet(object.credited_over_cap)
+        ? ReconciliationCount.fromJSON(object.credited_over_cap)
+        : undefined,
+      held: isSet(object.held) ? ReconciliationCount.fromJSON(object.held) : undefined,
+      test: isSet(object.test) ? ReconciliationCount.fromJSON(object.test) : undefined,
     };
   },
 
@@ -2952,6 +3312,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
     if (message.receivedPendingStatus !== undefined) {
       obj.receivedPendingStatus = ReconciliationCount.toJSON(message.receivedPendingStatus);
     }
+    if (message.receivedDirect !== undefined) {
+      obj.receivedDirect = ReconciliationCount.toJSON(message.receivedDirect);
+    }
+    if (message.creditedOverCap !== undefined) {
+      obj.creditedOverCap = ReconciliationCount.toJSON(message.creditedOverCap);
+    }
+    if (message.held !== undefined) {
+      obj.held = ReconciliationCount.toJSON(message.held);
+    }
+    if (message.test !== undefined) {
+      obj.test = ReconciliationCount.toJSON(message.test);
+    }
     return obj;
   },
 
@@ -2980,6 +3352,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
       (object.receivedPendingStatus !== undefined && object.receivedPendingStatus !== null)
         ? ReconciliationCount.fromPartial(object.receivedPendingStatus)
         : undefined;
+    message.receivedDirect = (object.receivedDirect !== undefined && object.receivedDirect !== null)
+      ? ReconciliationCount.fromPartial(object.receivedDirect)
+      : undefined;
+    message.creditedOverCap = (object.creditedOverCap !== undefined && object.creditedOverCap !== null)
+      ? ReconciliationCount.fromPartial(object.creditedOverCap)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null)
+      ? ReconciliationCount.fromPartial(object.held)
+      : undefined;
+    message.test = (object.test !== undefined && object.test !== null)
+      ? ReconciliationCount.fromPartial(object.test)
+      : undefined;
     return message;
   },
 };
@@ -3076,7 +3460,7 @@ export const GetReconciliationReportResponse: MessageFns<GetReconciliationReport
 };
 
 function createBaseGetCohortMaturityRequest(): GetCohortMaturityRequest {
-  return { fromDate: "", toDate: "", timeZone: "", groupBy: 0 };
+  return { fromDate: "", toDate: "", timeZone: "", groupBy: 0, includeTest: false };
 }
 
 export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
@@ -3092,6 +3476,9 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     }
     if (message.groupBy !== 0) {
       writer.uint32(32).int32(message.groupBy);
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(40).bool(message.includeTest);
     }
     return writer;
   },
@@ -3141,6 +3528,14 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
             message.groupBy = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3175,6 +3570,11 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
         : isSet(object.group_by)
         ? reportGroupingFromJSON(object.group_by)
         : 0,
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -3192,6 +3592,9 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     if (message.groupBy !== 0) {
       obj.groupBy = reportGroupingToJSON(message.groupBy);
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -3204,6 +3607,7 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     message.toDate = object.toDate ?? "";
     message.timeZone = object.timeZone ?? "";
     message.groupBy = object.groupBy ?? 0;
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };

@@ -472,10 +472,11 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(perf.headers.get('content-type')).toMatch(/^text\/csv/);
       expect(perf.headers.get('content-disposition')).toBe('attachment; filename="trackly-performance.csv"');
       expect((await perf.text()).split('\r\n')).toEqual([
-        'key,name,key2,name2,currency,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc,'
-          + 'click_revenue,view_through_revenue,view_through_conversions,capped_revenue,capped_conversions,held_revenue,held_conversions,test_revenue,test_conversions',
-        'cr-1,Summer Sale 20%,,,USD,10000,1200,1200,1300,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
-        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
+        // One line per group: counts once, money per currency in columns of their own.
+        'key,name,key2,name2,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,'
+          + 'conversions_USD,revenue_USD,pending_revenue_USD,reversed_revenue_USD,revenue_per_send_USD,epc_USD,click_revenue_USD,view_through_revenue_USD,view_through_conversions_USD,capped_revenue_USD,capped_conversions_USD,held_revenue_USD,held_conversions_USD,test_revenue_USD,test_conversions_USD',
+        'cr-1,Summer Sale 20%,,,10000,1200,1200,1300,48,0,0.12,0.04,48,1152.00,0.00,0.00,0.1152,0.96,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
+        'TOTAL,,,,9007199254740993,0,0,0,0,0,0.00,0.00,0,1152.00,0.00,0.00,0.00,0.00,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
         '',
       ]);
       const rec = await (await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&format=csv')).text();

@@ -14,6 +14,7 @@ import {
   journeyEventKindToJSON,
   PerformanceRow,
   ReconciliationCount,
+  RevenueTotal,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import type { Money } from '@trackly/contracts/common/v1/money';
 
@@ -36,28 +37,37 @@ const amount = (m: Money | undefined) => formatMicros(BigInt(m?.amountMicros || 
 /** Millionths as a decimal ratio: 120000 -> 0.12. */
 const ratio = (ppm: string) => formatMicros(BigInt(ppm || '0'));
 
+/**
+ * One line per group (a `TOTAL` line last): counts once, money per currency in the same line, in columns named
+ * with the currency (`revenue_USD`, `revenue_EUR`, …), so summing a column never counts a group twice.
+ */
 export function performanceCsv(r: GetPerformanceReportResponse): string {
-  const header = [
-    'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
-    'revenue', 'pending_revenue', 'reversed_revenue', 'revenue_per_send', 'epc',
+  const all = [...r.rows, ...(r.total ? [r.total] : [])];
+  const currencies = [...new Set(all.flatMap((row) => row.revenue.map((t) => t.revenue?.currencyCode ?? '').filter(Boolean)))].sort();
+  const moneyColumns: [string, (t: RevenueTotal) => Cell][] = [
+    ['conversions', (t) => t.conversions ?? '0'], ['revenue', (t) => amount(t.revenue)], ['pending_revenue', (t) => amount(t.pendingRevenue)],
+    ['reversed_revenue', (t) => amount(t.reversed)], ['revenue_per_send', (t) => amount(t.revenuePerSend)], ['epc', (t) => amount(t.epc)],
     // Parts of the above, apart: click vs view-through revenue, capped and held pending amounts, test (with include_test).
-    'click_revenue', 'view_through_revenue', 'view_through_conversions', 'capped_revenue', 'capped_conversions', 'held_revenue', 'held_conversions',
-    'test_revenue', 'test_conversions',
+    ['click_revenue', (t) => amount(t.clickRevenue)], ['view_through_revenue', (t) => amount(t.viewThroughRevenue)],
+    ['view_through_conversions', (t) => t.viewThroughConversions ?? '0'], ['capped_revenue', (t) => amount(t.cappedRevenue)],
+    ['capped_conversions', (t) => t.cappedConversions ?? '0'], ['held_revenue', (t) => amount(t.heldRevenue)],
+    ['held_conversions', (t) => t.heldConversions ?? '0'], ['test_revenue', (t) => amount(t.testRevenue)], ['test_conversions', (t) => t.testConversions ?? '0'],
   ];
-  const lines = (row: PerformanceRow, key: string): Cell[][] => {
-    const base = [key, row.name, row.key2, row.name2];
+  const header = [
     // clicks are engagements (first taps of messages; unique_clicks the same number), taps every person's tap.
-    const counts = [row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
-    if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '', '', '', '', '', '', '', '', '', '']];
-    return row.revenue.map((t) => [
-      ...base, t.revenue?.currencyCode ?? '', ...counts,
-      amount(t.revenue), amount(t.pendingRevenue), amount(t.reversed), amount(t.revenuePerSend), amount(t.epc),
-      amount(t.clickRevenue), amount(t.viewThroughRevenue), t.viewThroughConversions ?? '0', amount(t.cappedRevenue), t.cappedConversions ?? '0',
-      amount(t.heldRevenue), t.heldConversions ?? '0', amount(t.testRevenue), t.testConversions ?? '0',
-    ]);
-  };
-  const rows = r.rows.flatMap((row) => lines(row, row.key));
-  if (r.total) rows.push(...lines(r.total, 'TOTAL'));
+    'key', 'name', 'key2', 'name2', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
+    ...currencies.flatMap((c) => moneyColumns.map(([name]) => `${name}_${c}`)),
+  ];
+  const line = (row: PerformanceRow, key: string): Cell[] => [
+    key, row.name, row.key2, row.name2,
+    row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm),
+    ...currencies.flatMap((c) => {
+      const t = row.revenue.find((x) => x.revenue?.currencyCode === c);
+      return moneyColumns.map(([name, get]) => (t ? get(t) : name.endsWith('conversions') ? '0' : amount(undefined)));
+    }),
+  ];
+  const rows = r.rows.map((row) => line(row, row.key));
+  if (r.total) rows.push(line(r.total, 'TOTAL'));
   return toCsv(header, rows);
 }
 

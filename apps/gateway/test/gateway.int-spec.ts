@@ -142,7 +142,11 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     },
     getCohortMaturity: (call, cb) => {
       const usd = (amountMicros: string) => ({ currencyCode: 'USD', amountMicros });
-      const point = (days: number, rev: string, perSend: string) => ({ days, revenue: [usd(rev)], revenuePerSend: [usd(perSend)] });
+      // Day 90 of this cohort is not mature yet: reporting sends it empty and marked.
+      const point = (days: number, rev: string, perSend: string) =>
+        days === 90
+          ? { days, revenue: [], revenuePerSend: [], immature: true, maturesAt: new Date('2026-05-09T00:00:00Z') }
+          : { days, revenue: [usd(rev)], revenuePerSend: [usd(perSend)], immature: false, maturesAt: undefined };
       const total = { key: '', name: '', sends: '10000', points: [point(1, '240000000', '24000'), point(7, '960000000', '96000'), point(30, '1152000000', '115200'), point(90, '1152000000', '115200')] };
       cb(null, { timeZone: call.request.timeZone, rows: call.request.groupBy ? [{ ...total, key: 'cr-summer', name: 'Summer Sale 20%' }] : [], total });
     },
@@ -461,8 +465,11 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       const text = await (await get('/api/reports/maturity?from=2026-02-01&to=2026-02-07&group_by=creative&format=csv')).text();
       expect(text.split('\r\n').slice(0, 3)).toEqual([
-        'key,name,sends,days,currency,revenue,revenue_per_send', 'cr-summer,Summer Sale 20%,10000,1,USD,240.00,0.024', 'cr-summer,Summer Sale 20%,10000,7,USD,960.00,0.096',
+        'key,name,sends,days,currency,revenue,revenue_per_send,immature,matures_at',
+        'cr-summer,Summer Sale 20%,10000,1,USD,240.00,0.024,false,', 'cr-summer,Summer Sale 20%,10000,7,USD,960.00,0.096,false,',
       ]);
+      expect(text.split('\r\n')[4]).toBe('cr-summer,Summer Sale 20%,10000,90,,,,true,2026-05-09T00:00:00.000Z');
+      expect((body.total as { points: unknown[] }).points[3]).toEqual({ days: 90, immature: true, maturesAt: '2026-05-09T00:00:00.000Z' });
       expect((await json(await get('/api/reports/maturity?group_by=date'))).fields).toEqual({ group_by: 'must be one of creative, offer, campaign' });
     });
 

@@ -90,6 +90,7 @@ const usd = (m: number) => ({ currencyCode: 'USD', amountMicros: String(m) });
 const eur = (m: number) => ({ currencyCode: 'EUR', amountMicros: String(m) });
 
 describe('reporting: corrections, click classes, cohorts, two groupings, reconciliation', () => {
+  const clock = new ManualClock(at('2026-05-10T00:00:00Z'));
   let db: TestDatabase;
   let prefix: string;
   let app: RunningService;
@@ -120,7 +121,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
         DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1',
         REPORTING_GRPC_PORT: String(grpcPort), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       }),
-      { clock: new ManualClock(at('2026-05-10T00:00:00Z')) },
+      { clock },
     );
     client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
     nc = await connect({ servers: testInfra().natsUrl });
@@ -242,7 +243,15 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('matures a send cohort: revenue per send within 1, 7, 30 and 90 days of each send', async () => {
+    // On May 10 the cohort of May 1-7 (ending May 8, 00:00 UTC) is 2 days old: day 1 has a value, 7, 30 and 90 are immature.
+    const young = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE, includeTest: false });
+    expect(young.total!.points.map((p) => [p.days, p.immature, p.revenue.length > 0, p.maturesAt?.toISOString()])).toEqual([
+      [1, false, true, '2026-05-09T00:00:00.000Z'], [7, true, false, '2026-05-15T00:00:00.000Z'],
+      [30, true, false, '2026-06-07T00:00:00.000Z'], [90, true, false, '2026-08-06T00:00:00.000Z'],
+    ]);
+    clock.set(at('2026-08-06T00:00:00Z'));
     const r = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE, includeTest: false });
+    clock.set(at('2026-05-10T00:00:00Z'));
     const show = (row: { key: string; sends: string; points: { days: number; revenue: { currencyCode: string; amountMicros: string }[]; revenuePerSend: { amountMicros: string }[] }[] }) =>
       [row.key, row.sends, row.points.map((p) => `${p.days}:${p.revenue.map((m, i) => `${m.currencyCode} ${m.amountMicros}/${p.revenuePerSend[i].amountMicros}`).join(' ')}`)];
     // cr-1: U1 ($3, 4.2 days after mA's send) and X2 (EUR 5, 4.4 days after mC's); cr-2's only conversion was reversed.

@@ -116,9 +116,14 @@ export function journeyCsv(r: GetContactJourneyResponse): string {
 }
 
 export function maturityCsv(r: GetCohortMaturityResponse): string {
+  // An immature point (cohort younger than its days) is one line with empty amounts and immature=true.
   const lines = (row: CohortMaturityRow, key: string): Cell[][] =>
-    row.points.flatMap((p) => p.revenue.map((m, i) => [key, row.name, row.sends, p.days, m.currencyCode, amount(m), amount(p.revenuePerSend[i])]));
+    row.points.flatMap((p) =>
+      p.immature
+        ? [[key, row.name, row.sends, p.days, '', '', '', true, p.maturesAt?.toISOString()]]
+        : p.revenue.map((m, i) => [key, row.name, row.sends, p.days, m.currencyCode, amount(m), amount(p.revenuePerSend[i]), false, p.maturesAt?.toISOString()]),
+    );
   const rows = r.rows.flatMap((row) => lines(row, row.key));
   if (r.total) rows.push(...lines(r.total, 'TOTAL'));
-  return toCsv(['key', 'name', 'sends', 'days', 'currency', 'revenue', 'revenue_per_send'], rows);
+  return toCsv(['key', 'name', 'sends', 'days', 'currency', 'revenue', 'revenue_per_send', 'immature', 'matures_at'], rows);
 }

@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { assertId, InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import { assertId, Clock, CLOCK, InvalidArgumentError, MS_PER_DAY, systemClock } from '@trackly/kernel';
 import {
   DateBasis,
   GetContactJourneyResponse,
@@ -110,7 +110,11 @@ const CONVERSION_COLUMNS = `partner_id, conversion_id, message_id, click_id, con
 /** Answers the reports from the read models only. */
 @Injectable()
 export class ReportsService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    // Optional so a spec can build the service on a DataSource alone (then the system clock).
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   async performance(input: PerformanceQueryInput): Promise<GetPerformanceReportResponse> {
     const q = validatePerformanceQuery(input);
@@ -306,7 +310,7 @@ export class ReportsService {
       throw new InvalidArgumentError('group_by', 'must be CREATIVE, OFFER or CAMPAIGN, or unspecified for the total');
     }
     const key = dimension ? KEY_SQL[dimension] : `''`;
-    const { sends, revenue } = await this.withZone(q.timeZone, () =>
+    const { sends, revenue, cohortEnd } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         const midnights = await this.midnights(m, q);
         const segments = daySegments(midnights, q.days, false);
@@ -324,7 +328,7 @@ export class ReportsService {
            WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 AND (NOT test OR $3::boolean) GROUP BY 1, 2`,
           [midnights[0], midnights[midnights.length - 1], input.includeTest === true],
         );
-        return { sends, revenue };
+        return { sends, revenue, cohortEnd: midnights[midnights.length - 1] };
       }),
     );
     const names = await this.names(dimension ? NAME_KIND[dimension] : undefined, [...new Set([...sends, ...revenue].map((r) => r.k))]);
@@ -334,6 +338,7 @@ export class ReportsService {
       names,
       q.timeZone,
       dimension !== undefined,
+      { cohortEnd, now: this.clock.now() },
     );
   }
 

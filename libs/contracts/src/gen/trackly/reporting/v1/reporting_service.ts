@@ -516,6 +516,13 @@ export interface MaturityPoint {
   revenue: Money[];
   /** That revenue divided by the cohort's sends, per currency. */
   revenuePerSend: Money[];
+  /**
+   * True while the cohort's last send day is younger than `days`: the point has no value yet (revenue and
+   * revenue_per_send are empty), it is not the latest value repeated.
+   */
+  immature: boolean;
+  /** When the point becomes mature: the end of the cohort's last local send day plus `days`. */
+  maturesAt: Date | undefined;
 }
 
 /** CohortMaturityRow is one group of the cohort. */
@@ -3613,7 +3620,7 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
 };
 
 function createBaseMaturityPoint(): MaturityPoint {
-  return { days: 0, revenue: [], revenuePerSend: [] };
+  return { days: 0, revenue: [], revenuePerSend: [], immature: false, maturesAt: undefined };
 }
 
 export const MaturityPoint: MessageFns<MaturityPoint> = {
@@ -3626,6 +3633,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     }
     for (const v of message.revenuePerSend) {
       Money.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.immature !== false) {
+      writer.uint32(32).bool(message.immature);
+    }
+    if (message.maturesAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.maturesAt), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3667,6 +3680,22 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
             message.revenuePerSend.push(Money.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.immature = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.maturesAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3688,6 +3717,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
         : globalThis.Array.isArray(object?.revenue_per_send)
         ? object.revenue_per_send.map((e: any) => Money.fromJSON(e))
         : [],
+      immature: isSet(object.immature) ? globalThis.Boolean(object.immature) : false,
+      maturesAt: isSet(object.maturesAt)
+        ? fromJsonTimestamp(object.maturesAt)
+        : isSet(object.matures_at)
+        ? fromJsonTimestamp(object.matures_at)
+        : undefined,
     };
   },
 
@@ -3702,6 +3737,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     if (message.revenuePerSend?.length) {
       obj.revenuePerSend = message.revenuePerSend.map((e) => Money.toJSON(e));
     }
+    if (message.immature !== false) {
+      obj.immature = message.immature;
+    }
+    if (message.maturesAt !== undefined) {
+      obj.maturesAt = message.maturesAt.toISOString();
+    }
     return obj;
   },
 
@@ -3713,6 +3754,8 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     message.days = object.days ?? 0;
     message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
     message.revenuePerSend = object.revenuePerSend?.map((e) => Money.fromPartial(e)) || [];
+    message.immature = object.immature ?? false;
+    message.maturesAt = object.maturesAt ?? undefined;
     return message;
   },
 };

@@ -371,24 +371,26 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(performanceRequests.length).toBe(before);
     });
 
-    it('filters by campaign and offer, refuses unknown parameters (400) and answers 501 for filters reporting lacks', async () => {
+    it('filters by campaign, offer and creative, refuses unknown parameters (400) and answers 501 for the partner filter', async () => {
       const before = performanceRequests.length;
       const res = await get('/api/reports/performance?group_by=offer&campaign=camp-1,camp-2&campaign=camp-3&offer=summer');
       expect(res.status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'], creativeIds: [] });
+      expect((await get('/api/reports/performance?group_by=offer&creative=cr-1,cr-2')).status).toBe(200);
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: [], offerIds: [], creativeIds: ['cr-1', 'cr-2'] });
       const unknown = await get('/api/reports/performance?group_by=offer&campaing=camp-1&colour=red');
       expect(unknown.status).toBe(400);
       expect(Object.keys((await json(unknown)).fields as object)).toEqual(['campaing', 'colour']);
       expect((await json(await get('/api/reports/performance?group_by=offer&campaign=a%20b'))).fields).toEqual({
         campaign: 'must be ids of 1-128 letters, digits, ".", "_", ":" or "-"',
       });
-      const creative = await get('/api/reports/performance?group_by=offer&creative=cr-1');
-      expect(creative.status).toBe(501);
-      expect(await json(creative)).toEqual({ error: 'NOT_IMPLEMENTED', message: expect.stringMatching(/PerformanceFilter\.creative_ids/) });
+      const partner = await get('/api/reports/performance?group_by=offer&partner=tune-1');
+      expect(partner.status).toBe(501);
+      expect(await json(partner)).toEqual({ error: 'NOT_IMPLEMENTED', message: expect.stringMatching(/PerformanceFilter\.partner_ids/) });
       for (const path of ['/api/reports/reconciliation?partnr=x', '/api/reports/maturity?offer=x', '/api/reports/messages/msg-a?fromat=csv', '/api/reports/contacts/contact-1/journey?x=1']) {
         expect([path, (await get(path)).status]).toEqual([path, 400]);
       }
-      expect(performanceRequests.length).toBe(before + 1);
+      expect(performanceRequests.length).toBe(before + 2);
     });
 
     it('serves a message report with timestamps, enums and money', async () => {
@@ -628,10 +630,10 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       performanceRequests.length = 0;
       expect((await get('/api/reports/performance?group_by=offer', camp1)).status).toBe(200);
       expect((await get('/api/reports/performance?group_by=offer')).status).toBe(200);
-      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [] }, undefined]);
+      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [], creativeIds: [] }, undefined]);
       // Its own filters narrow the grant, never widen it; a campaign outside it is refused before any call.
       expect((await get('/api/reports/performance?group_by=offer&campaign=camp-1&offer=summer', camp1)).status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'], creativeIds: [] });
       const outside = await get('/api/reports/performance?group_by=offer&campaign=camp-2', camp1);
       expect(outside.status).toBe(403);
       expect(await json(outside)).toEqual({ error: 'PERMISSION_DENIED', message: 'this API key may not see campaign camp-2' });

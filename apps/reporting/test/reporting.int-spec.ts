@@ -451,6 +451,17 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     expect(cohort.rows.map((r) => [r.key, r.clicks, r.taps])).toEqual([['cr-e', '1', '3']]);
   });
 
+  it('filters by creative: the rows of those creatives, exactly as unfiltered, and totals of them only', async () => {
+    const all = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
+    const only = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11', '', {
+      filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] },
+    });
+    expect(only.rows).toEqual(all.rows.filter((r) => r.key === 'cr-2'));
+    expect(only.total!.sends).toBe(only.rows[0].sends);
+    const byDate = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-11', '', { filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] } });
+    expect(byDate.total).toEqual({ ...only.total });
+  });
+
   it('applies a late duplicate under a new event id without counting it again', async () => {
     const before = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
     await publish(Events.ConversionAttributed, { attribution: C });

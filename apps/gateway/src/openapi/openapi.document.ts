@@ -98,7 +98,7 @@ export const OPENAPI_DOCUMENT = {
           ...rangeParams,
           idList('campaign'),
           idList('offer'),
-          { ...idList('creative'), description: 'Only these creatives: answered 501 until reporting filters by creative.' },
+          { ...idList('creative'), description: 'Only these creatives.' },
           { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
           includeTestParam,
           formatParam,

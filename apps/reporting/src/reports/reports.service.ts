@@ -39,7 +39,8 @@ const rows = (table: string, columns: string, filter = '') =>
 // The performance report's campaign/offer filter ($5, $6: text[]; empty = all), e.g. from a restricted API key.
 const SCOPE_FILTER = `
        AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
-       AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))`;
+       AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+       AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))`;
 const ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, r.clicks, r.unique_clicks';
 const COHORT_ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, 0::bigint AS sends, r.clicks, r.unique_clicks';
 const SENDS_ONLY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, 0::bigint AS clicks, 0::bigint AS unique_clicks';
@@ -127,12 +128,12 @@ export class ReportsService {
         await m.query('SET LOCAL jit = off');
         const midnights = await this.midnights(m, q);
         const segments = daySegments(midnights, q.days, q.dimension === 'date' || q.dimension2 === 'date');
-        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0;
+        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0 || q.creativeIds.length > 0;
         // The total rollups have no campaign or offer: a filtered report reads the per-dimension ones.
         const totals = q.dimension === 'date' && !q.dimension2 && !filtered;
         const f = filtered ? SCOPE_FILTER : '';
         const params: unknown[] = [segments.map((x) => x.grain), segments.map((x) => new Date(x.from)), segments.map((x) => new Date(x.to)), segments.map((x) => x.day)];
-        if (f) params.push(q.campaignIds, q.offerIds);
+        if (f) params.push(q.campaignIds, q.offerIds, q.creativeIds);
         const [activityTable, cohortActivityTable] = totals
           ? ['activity_total_rollup', 'cohort_activity_total_rollup']
           : ['activity_rollup', 'cohort_activity_rollup'];
@@ -181,8 +182,9 @@ export class ReportsService {
              AND (r.type = 'VIEW_THROUGH' OR r.over_cap OR r.hold_until IS NOT NULL OR r.test)
              AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
              AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+             AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))
            GROUP BY 1, 2, 3`,
-          [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds],
+          [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
         );
         return { activity, revenue, facts };
       }),

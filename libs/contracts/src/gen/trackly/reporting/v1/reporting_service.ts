@@ -195,6 +195,8 @@ export interface PerformanceFilter {
   campaignIds: string[];
   /** Only these offers; empty means all. With campaign_ids too, a row must match both. */
   offerIds: string[];
+  /** Only rows of these creatives; unset means all. */
+  creativeIds: string[];
 }
 
 /** RevenueTotal is revenue in one currency, with the ratios derived from it. */
@@ -781,7 +783,7 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
 };
 
 function createBasePerformanceFilter(): PerformanceFilter {
-  return { campaignIds: [], offerIds: [] };
+  return { campaignIds: [], offerIds: [], creativeIds: [] };
 }
 
 export const PerformanceFilter: MessageFns<PerformanceFilter> = {
@@ -791,6 +793,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     }
     for (const v of message.offerIds) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.creativeIds) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -824,6 +829,14 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
             message.offerIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.creativeIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -848,6 +861,11 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
         : globalThis.Array.isArray(object?.offer_ids)
         ? object.offer_ids.map((e: any) => globalThis.String(e))
         : [],
+      creativeIds: globalThis.Array.isArray(object?.creativeIds)
+        ? object.creativeIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.creative_ids)
+        ? object.creative_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -859,6 +877,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     if (message.offerIds?.length) {
       obj.offerIds = message.offerIds;
     }
+    if (message.creativeIds?.length) {
+      obj.creativeIds = message.creativeIds;
+    }
     return obj;
   },
 
@@ -869,6 +890,7 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     const message = createBasePerformanceFilter();
     message.campaignIds = object.campaignIds?.map((e) => e) || [];
     message.offerIds = object.offerIds?.map((e) => e) || [];
+    message.creativeIds = object.creativeIds?.map((e) => e) || [];
     return message;
   },
 };

@@ -22,6 +22,7 @@ import {
   ReportGrouping,
   ReportingServiceServer,
   ReportingServiceService,
+  ListMessagesRequest,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { HealthImplementation } from 'grpc-health-check';
@@ -112,6 +113,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const performanceRequests: GetPerformanceReportRequest[] = [];
   const testPostbackRequests: SendTestPostbackRequest[] = [];
   const reconciliationRequests: GetReconciliationReportRequest[] = [];
+  const listMessagesRequests: ListMessagesRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
   let base: string;
@@ -138,6 +140,16 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         },
         thenBy: call.request.thenBy,
         dateBasis: call.request.dateBasis,
+      });
+    },
+    listMessages: (call, cb) => {
+      listMessagesRequests.push(call.request);
+      cb(null, {
+        messages: [{
+          messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
+          sentAt: new Date('2026-02-20T10:00:00Z'), clicked: true, taps: '2', converted: true, revenue: [USD('24990000')],
+        }],
+        nextPageToken: 'next-1',
       });
     },
     getCohortMaturity: (call, cb) => {
@@ -391,6 +403,19 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         expect([path, (await get(path)).status]).toEqual([path, 400]);
       }
       expect(performanceRequests.length).toBe(before + 2);
+    });
+
+    it('lists messages by campaign and creative, paged, with clicked/converted/revenue; refuses unknown parameters', async () => {
+      const res = await get('/api/messages?campaign=camp-1&creative=cr-1&page_size=20&page_token=abc');
+      expect(res.status).toBe(200);
+      expect(listMessagesRequests.at(-1)).toEqual({ campaignId: 'camp-1', creativeId: 'cr-1', pageSize: 20, pageToken: 'abc' });
+      expect(await json(res)).toMatchObject({
+        messages: [{ messageId: 'msg-a', clicked: true, taps: '2', converted: true, revenue: [{ currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }] }],
+        nextPageToken: 'next-1',
+      });
+      expect((await get('/api/messages?campain=camp-1')).status).toBe(400);
+      expect((await get('/api/messages?page_size=lots')).status).toBe(400);
+      expect((await get('/api/contacts')).status).toBe(501);
     });
 
     it('serves a message report with timestamps, enums and money', async () => {

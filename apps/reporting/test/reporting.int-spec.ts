@@ -462,6 +462,22 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     expect(byDate.total).toEqual({ ...only.total });
   });
 
+  it('lists messages newest first, by campaign and creative, cursor-paged, with taps and clicked', async () => {
+    const first = await client.listMessages({ campaignId: 'camp-2', creativeId: '', pageSize: 2, pageToken: '' });
+    expect(first.messages.map((m) => m.messageId)).toEqual(['m4', 'm3']);
+    expect(first.nextPageToken).not.toBe('');
+    const second = await client.listMessages({ campaignId: 'camp-2', creativeId: '', pageSize: 2, pageToken: first.nextPageToken });
+    expect(second.messages.map((m) => m.messageId)).toEqual(['m2']);
+    expect(second.nextPageToken).toBe('');
+    const cr1 = await client.listMessages({ campaignId: 'camp-1', creativeId: 'cr-1', pageSize: 0, pageToken: '' });
+    expect(cr1.messages.find((m) => m.messageId === 'm1')).toMatchObject({ clicked: true, taps: '2', campaignId: 'camp-1', creativeId: 'cr-1' });
+    // A token is bound to its filters; a forged one is refused.
+    await expect(client.listMessages({ campaignId: 'camp-1', creativeId: '', pageSize: 2, pageToken: first.nextPageToken })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT, details: expect.stringMatching(/page_token/),
+    });
+    await expect(client.listMessages({ campaignId: '', creativeId: '', pageSize: 500, pageToken: '' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
   it('applies a late duplicate under a new event id without counting it again', async () => {
     const before = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
     await publish(Events.ConversionAttributed, { attribution: C });

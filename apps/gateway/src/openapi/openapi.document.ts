@@ -293,7 +293,17 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/messages': {
-      get: { summary: 'Messages by campaign/creative with clicked/converted/revenue, paged (waits for reporting ListMessages: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
+      get: {
+        summary: 'Messages, newest send first, by campaign/creative with clicked/taps/converted/revenue, cursor-paged',
+        description: 'A key restricted to campaigns lists one of its campaigns at a time (campaign=…); one restricted to offers is refused (403).',
+        ...scope('reports:read'),
+        parameters: [
+          { name: 'campaign', in: 'query', schema: { type: 'string' } }, { name: 'creative', in: 'query', schema: { type: 'string' } },
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' }, description: 'nextPageToken of the previous page (bound to the same filters)' },
+        ],
+        responses: { ...okObject('{ messages: [{ messageId, contactId, phoneMasked, campaignId, creativeId, offerId, sentAt, clicked, taps, converted, revenue }], nextPageToken }'), ...errors },
+      },
     },
     '/api/contacts': {
       get: { summary: 'Contacts, paged (waits for reporting ListContacts: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },

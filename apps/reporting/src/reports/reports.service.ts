@@ -8,12 +8,13 @@ import {
   GetPerformanceReportResponse,
   GetCohortMaturityResponse,
   GetReconciliationReportResponse,
+  ListMessagesResponse,
   ReportGrouping,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { buildContactJourney } from '../domain/contact-journey';
 import type { ClickFact, CreditedConversionFact, CreditStatus, MessageFact, NameKind } from '../domain/facts';
 import { buildMessageReport } from '../domain/message-report';
-import { ActivityAggregate, buildPerformanceReport, FactAggregate, RevenueAggregate } from '../domain/performance';
+import { ActivityAggregate, buildPerformanceReport, FactAggregate, RevenueAggregate, wireMoney } from '../domain/performance';
 import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
@@ -342,6 +343,64 @@ export class ReportsService {
       dimension !== undefined,
       { cohortEnd, now: this.clock.now() },
     );
+  }
+
+  /** Messages newest first (keyset on sent_at, message_id), with taps, engagement, conversion and revenue of the page's messages. */
+  async listMessages(input: { campaignId: string; creativeId: string; pageSize: number; pageToken: string }): Promise<ListMessagesResponse> {
+    const campaign = (input.campaignId ?? '').trim();
+    const creative = (input.creativeId ?? '').trim();
+    if (campaign) assertId(campaign, 'campaign_id');
+    if (creative) assertId(creative, 'creative_id');
+    const size = input.pageSize || 50;
+    if (!Number.isInteger(size) || size < 1 || size > 200) throw new InvalidArgumentError('page_size', 'must be 1-200 (0 means 50)');
+    const scope = `${campaign}\u0000${creative}`;
+    let after: { at: Date; id: string } | undefined;
+    if (input.pageToken) {
+      try {
+        const t = JSON.parse(Buffer.from(input.pageToken, 'base64url').toString('utf8')) as { s: string; at: string; id: string };
+        if (t.s !== scope || typeof t.id !== 'string' || Number.isNaN(Date.parse(t.at))) throw new Error('mismatch');
+        after = { at: new Date(t.at), id: t.id };
+      } catch {
+        throw new InvalidArgumentError('page_token', 'is not a token of this list (with these filters)');
+      }
+    }
+    const rows: MessageRow[] = await this.ds.query(
+      `SELECT message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at FROM "reporting".messages
+       WHERE ($1 = '' OR campaign_id = $1) AND ($2 = '' OR creative_id = $2)
+         AND ($3::timestamptz IS NULL OR (sent_at, message_id) < ($3::timestamptz, $4::text))
+       ORDER BY sent_at DESC, message_id DESC LIMIT $5`,
+      [campaign, creative, after?.at ?? null, after?.id ?? '', size + 1],
+    );
+    const page = rows.slice(0, size);
+    const ids = page.map((r) => r.message_id);
+    const [taps, money]: [{ message_id: string; taps: string }[], { message_id: string; currency: string; converted: boolean; approved: string }[]] = ids.length
+      ? await Promise.all([
+          this.ds.query(`SELECT message_id, count(*)::text AS taps FROM "reporting".clicks WHERE message_id = ANY($1::text[]) AND ${COUNTED_CLICK} GROUP BY 1`, [ids]),
+          this.ds.query(
+            `SELECT message_id, currency, bool_or(status <> 'reversed') AS converted,
+               coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0)::text AS approved
+             FROM "reporting".credited_conversions WHERE message_id = ANY($1::text[]) AND NOT test GROUP BY 1, 2 ORDER BY 1, 2`,
+            [ids],
+          ),
+        ])
+      : [[], []];
+    const tapsOf = new Map(taps.map((t) => [t.message_id, BigInt(t.taps)]));
+    const last = page[page.length - 1];
+    return {
+      messages: page.map((r) => {
+        const mine = money.filter((x) => x.message_id === r.message_id);
+        const n = tapsOf.get(r.message_id) ?? 0n;
+        return {
+          messageId: r.message_id, contactId: r.contact_id, phoneMasked: r.phone_masked, campaignId: r.campaign_id, creativeId: r.creative_id,
+          offerId: r.offer_id, sentAt: r.sent_at, clicked: n > 0n, taps: n.toString(), converted: mine.some((x) => x.converted),
+          revenue: mine.filter((x) => BigInt(x.approved) !== 0n).map((x) => wireMoney(x.currency, BigInt(x.approved))),
+        };
+      }),
+      nextPageToken:
+        rows.length > size && last
+          ? Buffer.from(JSON.stringify({ s: scope, at: last.sent_at.toISOString(), id: last.message_id }), 'utf8').toString('base64url')
+          : '',
+    };
   }
 
   async message(messageId: string): Promise<GetMessageReportResponse> {

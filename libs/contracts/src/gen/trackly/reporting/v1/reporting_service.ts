@@ -551,6 +551,54 @@ export interface GetCohortMaturityResponse {
   timeZone: string;
 }
 
+/** ListMessagesRequest selects a page of messages. */
+export interface ListMessagesRequest {
+  /** Only this campaign's messages; empty means all. */
+  campaignId: string;
+  /** Only this creative's messages; empty means all. */
+  creativeId: string;
+  /** Messages per page: 1-200; 0 means 50. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first. Bound to the filters it was made with. */
+  pageToken: string;
+}
+
+/** MessageSummary is one message as a list shows it. */
+export interface MessageSummary {
+  /** Message id. */
+  messageId: string;
+  /** Contact it was sent to. */
+  contactId: string;
+  /** Phone, masked. */
+  phoneMasked: string;
+  /** Campaign. */
+  campaignId: string;
+  /** Creative. */
+  creativeId: string;
+  /** Offer. */
+  offerId: string;
+  /** When it was sent. */
+  sentAt:
+    | Date
+    | undefined;
+  /** A person tapped it (an engagement). */
+  clicked: boolean;
+  /** Every person's tap of it. */
+  taps: string;
+  /** A conversion is credited to it, approved or pending (test conversions excluded). */
+  converted: boolean;
+  /** Approved revenue credited to it, per currency (test conversions excluded). */
+  revenue: Money[];
+}
+
+/** ListMessagesResponse is one page. */
+export interface ListMessagesResponse {
+  /** Newest send first (ties by message id). */
+  messages: MessageSummary[];
+  /** Token of the next page; empty on the last. */
+  nextPageToken: string;
+}
+
 export const TRACKLY_REPORTING_V1_PACKAGE_NAME = "trackly.reporting.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -4006,6 +4054,501 @@ export const GetCohortMaturityResponse: MessageFns<GetCohortMaturityResponse> = 
   },
 };
 
+function createBaseListMessagesRequest(): ListMessagesRequest {
+  return { campaignId: "", creativeId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListMessagesRequest: MessageFns<ListMessagesRequest> = {
+  encode(message: ListMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(18).string(message.creativeId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessagesRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(base?: I): ListMessagesRequest {
+    return ListMessagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(object: I): ListMessagesRequest {
+    const message = createBaseListMessagesRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseMessageSummary(): MessageSummary {
+  return {
+    messageId: "",
+    contactId: "",
+    phoneMasked: "",
+    campaignId: "",
+    creativeId: "",
+    offerId: "",
+    sentAt: undefined,
+    clicked: false,
+    taps: "0",
+    converted: false,
+    revenue: [],
+  };
+}
+
+export const MessageSummary: MessageFns<MessageSummary> = {
+  encode(message: MessageSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.contactId !== "") {
+      writer.uint32(18).string(message.contactId);
+    }
+    if (message.phoneMasked !== "") {
+      writer.uint32(26).string(message.phoneMasked);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(34).string(message.campaignId);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(42).string(message.creativeId);
+    }
+    if (message.offerId !== "") {
+      writer.uint32(50).string(message.offerId);
+    }
+    if (message.sentAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(58).fork()).join();
+    }
+    if (message.clicked !== false) {
+      writer.uint32(64).bool(message.clicked);
+    }
+    if (message.taps !== "0") {
+      writer.uint32(72).int64(message.taps);
+    }
+    if (message.converted !== false) {
+      writer.uint32(80).bool(message.converted);
+    }
+    for (const v of message.revenue) {
+      Money.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contactId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phoneMasked = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.clicked = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.taps = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.converted = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.revenue.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageSummary {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      contactId: isSet(object.contactId)
+        ? globalThis.String(object.contactId)
+        : isSet(object.contact_id)
+        ? globalThis.String(object.contact_id)
+        : "",
+      phoneMasked: isSet(object.phoneMasked)
+        ? globalThis.String(object.phoneMasked)
+        : isSet(object.phone_masked)
+        ? globalThis.String(object.phone_masked)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      sentAt: isSet(object.sentAt)
+        ? fromJsonTimestamp(object.sentAt)
+        : isSet(object.sent_at)
+        ? fromJsonTimestamp(object.sent_at)
+        : undefined,
+      clicked: isSet(object.clicked) ? globalThis.Boolean(object.clicked) : false,
+      taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
+      converted: isSet(object.converted) ? globalThis.Boolean(object.converted) : false,
+      revenue: globalThis.Array.isArray(object?.revenue)
+        ? object.revenue.map((e: any) => Money.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MessageSummary): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.contactId !== "") {
+      obj.contactId = message.contactId;
+    }
+    if (message.phoneMasked !== "") {
+      obj.phoneMasked = message.phoneMasked;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.sentAt !== undefined) {
+      obj.sentAt = message.sentAt.toISOString();
+    }
+    if (message.clicked !== false) {
+      obj.clicked = message.clicked;
+    }
+    if (message.taps !== "0") {
+      obj.taps = message.taps;
+    }
+    if (message.converted !== false) {
+      obj.converted = message.converted;
+    }
+    if (message.revenue?.length) {
+      obj.revenue = message.revenue.map((e) => Money.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MessageSummary>, I>>(base?: I): MessageSummary {
+    return MessageSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MessageSummary>, I>>(object: I): MessageSummary {
+    const message = createBaseMessageSummary();
+    message.messageId = object.messageId ?? "";
+    message.contactId = object.contactId ?? "";
+    message.phoneMasked = object.phoneMasked ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.offerId = object.offerId ?? "";
+    message.sentAt = object.sentAt ?? undefined;
+    message.clicked = object.clicked ?? false;
+    message.taps = object.taps ?? "0";
+    message.converted = object.converted ?? false;
+    message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListMessagesResponse(): ListMessagesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListMessagesResponse: MessageFns<ListMessagesResponse> = {
+  encode(message: ListMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      MessageSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(MessageSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => MessageSummary.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => MessageSummary.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(base?: I): ListMessagesResponse {
+    return ListMessagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(object: I): ListMessagesResponse {
+    const message = createBaseListMessagesResponse();
+    message.messages = object.messages?.map((e) => MessageSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** ReportingService answers the dashboards' questions from read models built from events. */
 
 export interface ReportingServiceClient {
@@ -4034,6 +4577,13 @@ export interface ReportingServiceClient {
   /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
 
   getCohortMaturity(request: GetCohortMaturityRequest, metadata?: Metadata): Observable<GetCohortMaturityResponse>;
+
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+
+  listMessages(request: ListMessagesRequest, metadata?: Metadata): Observable<ListMessagesResponse>;
 }
 
 /** ReportingService answers the dashboards' questions from read models built from events. */
@@ -4076,6 +4626,16 @@ export interface ReportingServiceController {
     request: GetCohortMaturityRequest,
     metadata?: Metadata,
   ): Promise<GetCohortMaturityResponse> | Observable<GetCohortMaturityResponse> | GetCohortMaturityResponse;
+
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+
+  listMessages(
+    request: ListMessagesRequest,
+    metadata?: Metadata,
+  ): Promise<ListMessagesResponse> | Observable<ListMessagesResponse> | ListMessagesResponse;
 }
 
 export function ReportingServiceControllerMethods() {
@@ -4086,6 +4646,7 @@ export function ReportingServiceControllerMethods() {
       "getContactJourney",
       "getReconciliationReport",
       "getCohortMaturity",
+      "listMessages",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -4167,6 +4728,20 @@ export const ReportingServiceService = {
       Buffer.from(GetCohortMaturityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCohortMaturityResponse => GetCohortMaturityResponse.decode(value),
   },
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+  listMessages: {
+    path: "/trackly.reporting.v1.ReportingService/ListMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMessagesRequest): Buffer => Buffer.from(ListMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMessagesRequest => ListMessagesRequest.decode(value),
+    responseSerialize: (value: ListMessagesResponse): Buffer =>
+      Buffer.from(ListMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMessagesResponse => ListMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
@@ -4180,6 +4755,11 @@ export interface ReportingServiceServer extends UntypedServiceImplementation {
   getReconciliationReport: handleUnaryCall<GetReconciliationReportRequest, GetReconciliationReportResponse>;
   /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
   getCohortMaturity: handleUnaryCall<GetCohortMaturityRequest, GetCohortMaturityResponse>;
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+  listMessages: handleUnaryCall<ListMessagesRequest, ListMessagesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

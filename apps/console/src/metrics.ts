@@ -12,6 +12,9 @@ export interface RevenueTotal {
   reversed?: Money;
   conversions?: string;
   reversedConversions?: string;
+  viewThroughRevenue?: Money;
+  cappedRevenue?: Money;
+  heldRevenue?: Money;
 }
 
 export interface PerformanceRow {
@@ -41,6 +44,10 @@ export interface CurrencyFigures {
   reversed: bigint;
   perSend?: bigint;
   epc?: bigint;
+  /** Parts of approved (view-through) and pending (capped, held) revenue, shown apart. */
+  viewThrough: bigint;
+  capped: bigint;
+  held: bigint;
 }
 
 export interface Figures {
@@ -65,7 +72,8 @@ export function figures(row: PerformanceRow | undefined): Figures {
       .map((t) => {
         const currency = t.revenue?.currencyCode || t.pendingRevenue?.currencyCode || t.reversed?.currencyCode || '';
         const approved = micros(t.revenue);
-        return { currency, approved, pending: micros(t.pendingRevenue), reversed: micros(t.reversed), perSend: dividedMicros(approved, sends), epc: dividedMicros(approved, engagements) };
+        return { currency, approved, pending: micros(t.pendingRevenue), reversed: micros(t.reversed), perSend: dividedMicros(approved, sends), epc: dividedMicros(approved, engagements),
+          viewThrough: micros(t.viewThroughRevenue), capped: micros(t.cappedRevenue), held: micros(t.heldRevenue) };
       })
       .filter((m) => m.currency)
       .sort((a, b) => a.currency.localeCompare(b.currency)),

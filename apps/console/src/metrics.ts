@@ -1,6 +1,6 @@
 /**
  * The performance report's rows as the console counts them. One place maps reporting's fields: an engagement is the
- * first human click of a message (reporting's `uniqueClicks` today), taps are every human click (`clicks`). CTR, CVR,
+ * first human click of a message (reporting's `clicks`), taps are every human click (`taps`). CTR, CVR,
  * EPC and revenue per send are computed here from those integers, per currency, so they never count a repeat tap as
  * a new engagement.
  */
@@ -12,6 +12,9 @@ export interface RevenueTotal {
   reversed?: Money;
   conversions?: string;
   reversedConversions?: string;
+  viewThroughRevenue?: Money;
+  cappedRevenue?: Money;
+  heldRevenue?: Money;
 }
 
 export interface PerformanceRow {
@@ -22,6 +25,7 @@ export interface PerformanceRow {
   sends?: string;
   clicks?: string;
   uniqueClicks?: string;
+  taps?: string;
   conversions?: string;
   reversedConversions?: string;
   revenue?: RevenueTotal[];
@@ -40,6 +44,10 @@ export interface CurrencyFigures {
   reversed: bigint;
   perSend?: bigint;
   epc?: bigint;
+  /** Parts of approved (view-through) and pending (capped, held) revenue, shown apart. */
+  viewThrough: bigint;
+  capped: bigint;
+  held: bigint;
 }
 
 export interface Figures {
@@ -53,18 +61,19 @@ export interface Figures {
 
 export function figures(row: PerformanceRow | undefined): Figures {
   const sends = BigInt(row?.sends ?? 0);
-  const engagements = BigInt(row?.uniqueClicks ?? 0);
+  const engagements = BigInt(row?.clicks ?? 0);
   return {
     sends,
     engagements,
-    taps: BigInt(row?.clicks ?? 0),
+    taps: BigInt(row?.taps ?? 0),
     conversions: BigInt(row?.conversions ?? 0),
     reversedConversions: BigInt(row?.reversedConversions ?? 0),
     money: (row?.revenue ?? [])
       .map((t) => {
         const currency = t.revenue?.currencyCode || t.pendingRevenue?.currencyCode || t.reversed?.currencyCode || '';
         const approved = micros(t.revenue);
-        return { currency, approved, pending: micros(t.pendingRevenue), reversed: micros(t.reversed), perSend: dividedMicros(approved, sends), epc: dividedMicros(approved, engagements) };
+        return { currency, approved, pending: micros(t.pendingRevenue), reversed: micros(t.reversed), perSend: dividedMicros(approved, sends), epc: dividedMicros(approved, engagements),
+          viewThrough: micros(t.viewThroughRevenue), capped: micros(t.cappedRevenue), held: micros(t.heldRevenue) };
       })
       .filter((m) => m.currency)
       .sort((a, b) => a.currency.localeCompare(b.currency)),

@@ -190,8 +190,12 @@ describe('console (headless Chromium, real stack)', () => {
   it('Messages and contacts: a message with every tap, and a contact journey', async () => {
     await page.getByRole('link', { name: 'Messages & contacts' }).click();
     await heading('Messages & contacts').waitFor();
-    // The paged lists wait for reporting: said so, with the look-ups next to them.
-    await main().getByText(/ReportingService\.ListMessages/).waitFor();
+    // The messages list (newest send first) with the seed's three messages: m1 tapped twice and converted; contacts
+    // still wait for reporting's list, said so next to their look-up.
+    await main().locator('table[data-testid="messages"] tbody tr').nth(2).waitFor();
+    const m1 = main().locator('table[data-testid="messages"] tbody tr', { has: page.getByRole('link', { name: 'm1', exact: true }) });
+    expect((await m1.locator('td').allTextContents()).slice(2)).toEqual(['Yes', '2', 'Yes', '$24.99']);
+    await main().getByText(/ReportingService\.ListContacts/).waitFor();
     await accessible('03-messages');
     await page.getByLabel('Message id', { exact: true }).fill('m1');
     await page.getByRole('button', { name: 'Open message' }).click();

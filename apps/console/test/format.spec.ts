@@ -48,7 +48,8 @@ describe('how the console writes numbers', () => {
 describe('the performance figures', () => {
   it('counts an engagement per message (not per tap) and derives CTR, EPC and revenue per send from integers, per currency', () => {
     const f = figures({
-      sends: '3', clicks: '3', uniqueClicks: '2', conversions: '1',
+      // Reporting's clicks are engagements; taps every person's tap.
+      sends: '3', clicks: '2', uniqueClicks: '2', taps: '3', conversions: '1',
       revenue: [
         { revenue: { currencyCode: 'USD', amountMicros: '24990000' } },
         { revenue: { currencyCode: 'EUR', amountMicros: '10000000' }, pendingRevenue: { currencyCode: 'EUR', amountMicros: '5000000' } },
@@ -56,8 +57,8 @@ describe('the performance figures', () => {
     });
     expect([f.sends, f.engagements, f.taps, f.conversions]).toEqual([3n, 2n, 3n, 1n]);
     expect(f.money).toEqual([
-      { currency: 'EUR', approved: 10_000_000n, pending: 5_000_000n, reversed: 0n, perSend: 3_333_333n, epc: 5_000_000n },
-      { currency: 'USD', approved: 24_990_000n, pending: 0n, reversed: 0n, perSend: 8_330_000n, epc: 12_495_000n },
+      { currency: 'EUR', approved: 10_000_000n, pending: 5_000_000n, reversed: 0n, perSend: 3_333_333n, epc: 5_000_000n, viewThrough: 0n, capped: 0n, held: 0n },
+      { currency: 'USD', approved: 24_990_000n, pending: 0n, reversed: 0n, perSend: 8_330_000n, epc: 12_495_000n, viewThrough: 0n, capped: 0n, held: 0n },
     ]);
     expect(figures(undefined)).toMatchObject({ sends: 0n, engagements: 0n, money: [] });
   });

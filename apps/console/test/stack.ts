@@ -155,8 +155,9 @@ async function seedData(ep: { trackingGrpc: string; ingestGrpc: string; ingestHt
     // The reports have it all once the sends, taps and the credit went through the events.
     await eventually(async () => {
       const r = await fetch(`${ep.gatewayHttp}/api/reports/performance?group_by=offer&from=${sendDay}&to=${today}&tz=UTC`, { headers: { 'x-api-key': ADMIN_KEY } });
-      const body = (await r.json()) as { total?: { sends?: string; clicks?: string; conversions?: string } };
-      return body.total?.sends === '3' && body.total.clicks === '3' && body.total.conversions === '1';
+      const body = (await r.json()) as { total?: { sends?: string; clicks?: string; taps?: string; conversions?: string } };
+      // Two engagements (m1 tapped twice, m2 once) and three taps.
+      return body.total?.sends === '3' && body.total.clicks === '2' && body.total.taps === '3' && body.total.conversions === '1';
     }, 30_000);
     return {
       today, sendDay, offerId: 'summer', messageIds: messages.map((m) => m.messageId), contactIds: plan.map(([c]) => c), clickIds,

@@ -23,6 +23,7 @@ import {
   ReportGrouping,
   ReportingServiceServer,
   ReportingServiceService,
+  ListMessagesRequest,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { HealthImplementation } from 'grpc-health-check';
@@ -102,11 +103,18 @@ const conversion = (conversionId: string, over: Partial<Conversion> = {}) =>
     ...over,
   });
 
+// A revenue total with no view-through, capped, held or test part (proto3 JSON omits them all).
+const NO_PARTS = {
+  clickRevenue: undefined, viewThroughRevenue: undefined, viewThroughConversions: '0', cappedRevenue: undefined, cappedConversions: '0',
+  heldRevenue: undefined, heldConversions: '0', testRevenue: undefined, testConversions: '0',
+};
+
 describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const clock = new ManualClock(new Date('2026-03-01T02:30:00Z'));
   const performanceRequests: GetPerformanceReportRequest[] = [];
   const testPostbackRequests: SendTestPostbackRequest[] = [];
   const reconciliationRequests: GetReconciliationReportRequest[] = [];
+  const listMessagesRequests: ListMessagesRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
   let base: string;
@@ -118,26 +126,40 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         timeZone: call.request.timeZone,
         rows: [
           {
-            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1300', conversions: '48',
             revenue: [{
               revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
-              reversed: USD('0'), conversions: '48', reversedConversions: '0',
+              reversed: USD('0'), conversions: '48', reversedConversions: '0', ...NO_PARTS,
             }],
             key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000',
           },
         ],
         total: {
-          key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', conversions: '0',
-          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0' }],
+          key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0',
+          revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0', ...NO_PARTS }],
           key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0',
         },
         thenBy: call.request.thenBy,
         dateBasis: call.request.dateBasis,
       });
     },
+    listMessages: (call, cb) => {
+      listMessagesRequests.push(call.request);
+      cb(null, {
+        messages: [{
+          messageId: 'msg-a', contactId: 'contact-1', phoneMasked: '+1***1234', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'summer',
+          sentAt: new Date('2026-02-20T10:00:00Z'), clicked: true, taps: '2', converted: true, revenue: [USD('24990000')],
+        }],
+        nextPageToken: 'next-1',
+      });
+    },
     getCohortMaturity: (call, cb) => {
       const usd = (amountMicros: string) => ({ currencyCode: 'USD', amountMicros });
-      const point = (days: number, rev: string, perSend: string) => ({ days, revenue: [usd(rev)], revenuePerSend: [usd(perSend)] });
+      // Day 90 of this cohort is not mature yet: reporting sends it empty and marked.
+      const point = (days: number, rev: string, perSend: string) =>
+        days === 90
+          ? { days, revenue: [], revenuePerSend: [], immature: true, maturesAt: new Date('2026-05-09T00:00:00Z') }
+          : { days, revenue: [usd(rev)], revenuePerSend: [usd(perSend)], immature: false, maturesAt: undefined };
       const total = { key: '', name: '', sends: '10000', points: [point(1, '240000000', '24000'), point(7, '960000000', '96000'), point(30, '1152000000', '115200'), point(90, '1152000000', '115200')] };
       cb(null, { timeZone: call.request.timeZone, rows: call.request.groupBy ? [{ ...total, key: 'cr-summer', name: 'Summer Sale 20%' }] : [], total });
     },
@@ -151,6 +173,8 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
           credited: { count: '1', amount: USD('24990000') }, reversed: { count: '0', amount: USD('0') },
           unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: USD('5000000') } }],
           pending: { count: '1', amount: USD('5000000') },
+          receivedDirect: { count: '0', amount: USD('0') }, creditedOverCap: { count: '0', amount: USD('0') }, held: { count: '0', amount: USD('0') },
+          test: { count: '0', amount: USD('0') },
         }],
       });
     },
@@ -303,7 +327,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
         dateBasis: 'DATE_BASIS_CONVERSION',
         rows: [
           {
-            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1100', conversions: '48',
+            key: 'cr-1', name: 'Summer Sale 20%', sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1300', conversions: '48',
             ctrPpm: '120000', cvrPpm: '40000',
             revenue: [
               {
@@ -322,7 +346,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
       });
     });
 
@@ -332,7 +356,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.status).toBe(200);
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
       });
       await get('/api/reports/performance?group_by=offer');
       expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: '2026-01-31', toDate: '2026-03-01', timeZone: 'UTC' });
@@ -362,24 +386,39 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(performanceRequests.length).toBe(before);
     });
 
-    it('filters by campaign and offer, refuses unknown parameters (400) and answers 501 for filters reporting lacks', async () => {
+    it('filters by campaign, offer and creative, refuses unknown parameters (400) and answers 501 for the partner filter', async () => {
       const before = performanceRequests.length;
       const res = await get('/api/reports/performance?group_by=offer&campaign=camp-1,camp-2&campaign=camp-3&offer=summer');
       expect(res.status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'], creativeIds: [] });
+      expect((await get('/api/reports/performance?group_by=offer&creative=cr-1,cr-2')).status).toBe(200);
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: [], offerIds: [], creativeIds: ['cr-1', 'cr-2'] });
       const unknown = await get('/api/reports/performance?group_by=offer&campaing=camp-1&colour=red');
       expect(unknown.status).toBe(400);
       expect(Object.keys((await json(unknown)).fields as object)).toEqual(['campaing', 'colour']);
       expect((await json(await get('/api/reports/performance?group_by=offer&campaign=a%20b'))).fields).toEqual({
         campaign: 'must be ids of 1-128 letters, digits, ".", "_", ":" or "-"',
       });
-      const creative = await get('/api/reports/performance?group_by=offer&creative=cr-1');
-      expect(creative.status).toBe(501);
-      expect(await json(creative)).toEqual({ error: 'NOT_IMPLEMENTED', message: expect.stringMatching(/PerformanceFilter\.creative_ids/) });
+      const partner = await get('/api/reports/performance?group_by=offer&partner=tune-1');
+      expect(partner.status).toBe(501);
+      expect(await json(partner)).toEqual({ error: 'NOT_IMPLEMENTED', message: expect.stringMatching(/PerformanceFilter\.partner_ids/) });
       for (const path of ['/api/reports/reconciliation?partnr=x', '/api/reports/maturity?offer=x', '/api/reports/messages/msg-a?fromat=csv', '/api/reports/contacts/contact-1/journey?x=1']) {
         expect([path, (await get(path)).status]).toEqual([path, 400]);
       }
-      expect(performanceRequests.length).toBe(before + 1);
+      expect(performanceRequests.length).toBe(before + 2);
+    });
+
+    it('lists messages by campaign and creative, paged, with clicked/converted/revenue; refuses unknown parameters', async () => {
+      const res = await get('/api/messages?campaign=camp-1&creative=cr-1&page_size=20&page_token=abc');
+      expect(res.status).toBe(200);
+      expect(listMessagesRequests.at(-1)).toEqual({ campaignId: 'camp-1', creativeId: 'cr-1', pageSize: 20, pageToken: 'abc' });
+      expect(await json(res)).toMatchObject({
+        messages: [{ messageId: 'msg-a', clicked: true, taps: '2', converted: true, revenue: [{ currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }] }],
+        nextPageToken: 'next-1',
+      });
+      expect((await get('/api/messages?campain=camp-1')).status).toBe(400);
+      expect((await get('/api/messages?page_size=lots')).status).toBe(400);
+      expect((await get('/api/contacts')).status).toBe(501);
     });
 
     it('serves a message report with timestamps, enums and money', async () => {
@@ -439,7 +478,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
     it('serves the reconciliation report with its range, zone and partner', async () => {
       const res = await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&tz=Europe/Paris&partner=tune-1');
       expect(res.status).toBe(200);
-      expect(reconciliationRequests.at(-1)).toEqual({ fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris', partnerId: 'tune-1' });
+      expect(reconciliationRequests.at(-1)).toEqual({ fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris', partnerId: 'tune-1', includeTest: false });
       expect(((await json(res)).rows as unknown[])[0]).toMatchObject({
         partnerId: 'tune-1', received: { count: '3', amount: { amount: '34.99' } },
         unattributed: [{ reason: 'UNKNOWN_CLICK_ID', total: { count: '1', amount: { amount: '5.00' } } }],
@@ -456,8 +495,11 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       const text = await (await get('/api/reports/maturity?from=2026-02-01&to=2026-02-07&group_by=creative&format=csv')).text();
       expect(text.split('\r\n').slice(0, 3)).toEqual([
-        'key,name,sends,days,currency,revenue,revenue_per_send', 'cr-summer,Summer Sale 20%,10000,1,USD,240.00,0.024', 'cr-summer,Summer Sale 20%,10000,7,USD,960.00,0.096',
+        'key,name,sends,days,currency,revenue,revenue_per_send,immature,matures_at',
+        'cr-summer,Summer Sale 20%,10000,1,USD,240.00,0.024,false,', 'cr-summer,Summer Sale 20%,10000,7,USD,960.00,0.096,false,',
       ]);
+      expect(text.split('\r\n')[4]).toBe('cr-summer,Summer Sale 20%,10000,90,,,,true,2026-05-09T00:00:00.000Z');
+      expect((body.total as { points: unknown[] }).points[3]).toEqual({ days: 90, immature: true, maturesAt: '2026-05-09T00:00:00.000Z' });
       expect((await json(await get('/api/reports/maturity?group_by=date'))).fields).toEqual({ group_by: 'must be one of creative, offer, campaign' });
     });
 
@@ -467,13 +509,15 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(perf.headers.get('content-type')).toMatch(/^text\/csv/);
       expect(perf.headers.get('content-disposition')).toBe('attachment; filename="trackly-performance.csv"');
       expect((await perf.text()).split('\r\n')).toEqual([
-        'key,name,key2,name2,currency,sends,clicks,unique_clicks,conversions,reversed_conversions,ctr,cvr,revenue,pending_revenue,reversed_revenue,revenue_per_send,epc',
-        'cr-1,Summer Sale 20%,,,USD,10000,1200,1100,48,0,0.12,0.04,1152.00,0.00,0.00,0.1152,0.96',
-        'TOTAL,,,,USD,9007199254740993,0,0,0,0,0.00,0.00,1152.00,0.00,0.00,0.00,0.00',
+        // One line per group: counts once, money per currency in columns of their own.
+        'key,name,key2,name2,sends,clicks,unique_clicks,taps,conversions,reversed_conversions,ctr,cvr,'
+          + 'conversions_USD,revenue_USD,pending_revenue_USD,reversed_revenue_USD,revenue_per_send_USD,epc_USD,click_revenue_USD,view_through_revenue_USD,view_through_conversions_USD,capped_revenue_USD,capped_conversions_USD,held_revenue_USD,held_conversions_USD,test_revenue_USD,test_conversions_USD',
+        'cr-1,Summer Sale 20%,,,10000,1200,1200,1300,48,0,0.12,0.04,48,1152.00,0.00,0.00,0.1152,0.96,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
+        'TOTAL,,,,9007199254740993,0,0,0,0,0,0.00,0.00,0,1152.00,0.00,0.00,0.00,0.00,0.00,0.00,0,0.00,0,0.00,0,0.00,0',
         '',
       ]);
       const rec = await (await get('/api/reports/reconciliation?from=2026-02-01&to=2026-02-28&format=csv')).text();
-      expect(rec.split('\r\n')[1]).toBe('tune-1,2026-02-20,USD,3,34.99,1,24.99,0,0.00,1,5.00,UNKNOWN_CLICK_ID=1,1,5.00,0,0.00');
+      expect(rec.split('\r\n')[1]).toBe('tune-1,2026-02-20,USD,3,34.99,1,24.99,0,0.00,1,5.00,UNKNOWN_CLICK_ID=1,1,5.00,0,0.00,0,0.00,0,0.00,0,0.00,0,0.00');
       const msg = await (await get('/api/reports/messages/msg-a?format=csv')).text();
       expect(msg.split('\r\n')[1]).toBe(
         // A cell starting with + is kept from spreadsheets' formula parsing by a leading apostrophe.
@@ -614,10 +658,10 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       performanceRequests.length = 0;
       expect((await get('/api/reports/performance?group_by=offer', camp1)).status).toBe(200);
       expect((await get('/api/reports/performance?group_by=offer')).status).toBe(200);
-      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [] }, undefined]);
+      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [], creativeIds: [] }, undefined]);
       // Its own filters narrow the grant, never widen it; a campaign outside it is refused before any call.
       expect((await get('/api/reports/performance?group_by=offer&campaign=camp-1&offer=summer', camp1)).status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'], creativeIds: [] });
       const outside = await get('/api/reports/performance?group_by=offer&campaign=camp-2', camp1);
       expect(outside.status).toBe(403);
       expect(await json(outside)).toEqual({ error: 'PERMISSION_DENIED', message: 'this API key may not see campaign camp-2' });

@@ -1,9 +1,12 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import { attributedFact, correctionFact, unattributedFact } from './domain/facts';
+import { AttributedFact, attributedFact, correctionFact, directReceivedFact, ReceivedConversionFact, unattributedFact } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
 
-/** Credited and unattributed conversions, and later corrections of either, from the attribution stream. */
+/**
+ * Credited and unattributed conversions, and later corrections of either, from the attribution stream: each group
+ * of one event type is applied set-based (facts multi-row, each rollup key once per group), groups in stream order.
+ */
 @Injectable()
 export class AttributionEventsConsumer implements OnModuleInit {
   constructor(
@@ -14,12 +17,29 @@ export class AttributionEventsConsumer implements OnModuleInit {
   onModuleInit(): void {
     this.lifecycle
       .consumer(Streams.attribution)
-      .on(Events.ConversionAttributed, async (e, { manager }) => {
-        const decided = attributedFact(e);
-        if (decided.kind === 'credited') await this.projection.recordCreditedConversion(manager, decided.fact);
-        else await this.projection.recordUnattributedConversion(manager, decided.fact);
+      .onBatch(Events.ConversionAttributed, async (events, { manager }) => {
+        const decisions = events.map((d) => attributedFact(d.event));
+        // A credited conversion joins its send's cohort: serialised with the send's batch (see lockMessages).
+        await this.projection.lockMessages(manager, decisions.map((d) => (d.kind === 'credited' ? d.fact.messageId : '')));
+        await this.projection.recordDecisions(manager, decisions);
+        await this.projection.recordReceivedConversions(manager, direct(decisions, events.map((d) => d.event.attribution?.decidedAt)));
       })
-      .on(Events.ConversionUnattributed, (e, { manager }) => this.projection.recordUnattributedConversion(manager, unattributedFact(e)))
-      .on(Events.AttributionCorrected, (e, { manager }) => this.projection.applyCorrection(manager, correctionFact(e)));
+      .onBatch(Events.ConversionUnattributed, async (events, { manager }) => {
+        const facts = events.map((d) => unattributedFact(d.event));
+        await this.projection.recordUnattributedConversions(manager, facts);
+        const decisions: AttributedFact[] = facts.map((fact) => ({ kind: 'unattributed', fact }));
+        await this.projection.recordReceivedConversions(manager, direct(decisions, events.map((d) => d.event.attribution?.decidedAt)));
+      })
+      .onBatch(Events.AttributionCorrected, async (events, { manager }) => {
+        const corrections = events.map((d) => correctionFact(d.event));
+        await this.projection.lockMessages(manager, corrections.map((c) => (c.next.kind === 'credited' ? c.next.fact.messageId : '')));
+        await this.projection.applyCorrections(manager, corrections);
+        await this.projection.recordReceivedConversions(manager, direct(corrections.map((c) => c.next), events.map((d) => d.event.current?.decidedAt)));
+      });
   }
+}
+
+/** Conversions sent straight to attribution: their decisions are the received side of reconciliation too. */
+function direct(decisions: readonly AttributedFact[], decidedAt: readonly (Date | undefined)[]): ReceivedConversionFact[] {
+  return decisions.flatMap((d, i) => directReceivedFact(d, decidedAt[i]) ?? []);
 }

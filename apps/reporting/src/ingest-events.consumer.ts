@@ -3,7 +3,7 @@ import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
 import { adjustedFact, receivedFact } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
 
-/** Conversions as the partners posted them (the received side of reconciliation), from the ingest stream. */
+/** Conversions as the partners posted them (the received side of reconciliation), from the ingest stream, a batch at a time. */
 @Injectable()
 export class IngestEventsConsumer implements OnModuleInit {
   constructor(
@@ -14,10 +14,14 @@ export class IngestEventsConsumer implements OnModuleInit {
   onModuleInit(): void {
     this.lifecycle
       .consumer(Streams.ingest)
-      .on(Events.ConversionReceived, (e, { manager }) => this.projection.recordReceivedConversion(manager, receivedFact(e)))
-      .on(Events.ConversionAdjusted, (e, { manager }) => {
-        const { adjustmentId, fact } = adjustedFact(e);
-        return this.projection.recordAdjustedConversion(manager, adjustmentId, e.cause, fact);
-      });
+      .onBatch(Events.ConversionReceived, (events, { manager }) =>
+        this.projection.recordReceivedConversions(manager, events.map((d) => receivedFact(d.event))),
+      )
+      .onBatch(Events.ConversionAdjusted, (events, { manager }) =>
+        this.projection.recordAdjustedConversions(
+          manager,
+          events.map((d) => ({ ...adjustedFact(d.event), cause: d.event.cause })),
+        ),
+      );
   }
 }

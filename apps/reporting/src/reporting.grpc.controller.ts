@@ -10,6 +10,8 @@ import {
   GetPerformanceReportResponse,
   GetReconciliationReportRequest,
   GetReconciliationReportResponse,
+  ListMessagesRequest,
+  ListMessagesResponse,
   ReportingServiceController,
   ReportingServiceControllerMethods,
 } from '@trackly/contracts/reporting/v1/reporting_service';
@@ -30,6 +32,7 @@ export class ReportingGrpcController implements ReportingServiceController {
       thenBy: req.thenBy,
       dateBasis: req.dateBasis,
       filter: req.filter,
+      includeTest: req.includeTest,
     });
   }
 
@@ -47,5 +50,9 @@ export class ReportingGrpcController implements ReportingServiceController {
 
   getCohortMaturity(req: GetCohortMaturityRequest): Promise<GetCohortMaturityResponse> {
     return this.reports.cohortMaturity(req);
+  }
+
+  listMessages(req: ListMessagesRequest): Promise<ListMessagesResponse> {
+    return this.reports.listMessages(req);
   }
 }

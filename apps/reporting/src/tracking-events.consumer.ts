@@ -1,19 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import { BatchHandler, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
 import type { ClickRecorded, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { campaignName, clickFact, creativeName, messageFact, offerName } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
-
-/**
- * Serialises, per message, the send and the clicks applied by the two consumers (sends and taps are on different
- * streams and so commit concurrently): a click inserted while its MessageSent is being applied would otherwise miss
- * its send-date cohort on both sides. Ids are locked in sorted order, so two batches never deadlock.
- */
-async function lockMessages(m: EntityManager, messageIds: string[]): Promise<void> {
-  const ids = [...new Set(messageIds.filter((id) => !!id))].sort();
-  if (ids.length) await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [ids]);
-}
 
 /** Catalog names, sends and clicks from the tracking streams. */
 @Injectable()
@@ -26,13 +15,13 @@ export class TrackingEventsConsumer implements OnModuleInit {
   onModuleInit(): void {
     const clicks: BatchHandler<ClickRecorded> = async (events, { manager }) => {
       const facts = events.map((d) => clickFact(d.event));
-      await lockMessages(manager, facts.map((f) => f.messageId));
-      for (const f of facts) await this.projection.recordClick(manager, f);
+      await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
+      await this.projection.recordClicks(manager, facts);
     };
     const sends: BatchHandler<MessageSent> = async (events, { manager }) => {
       const facts = events.map((d) => messageFact(d.event));
-      await lockMessages(manager, facts.map((f) => f.messageId));
-      for (const f of facts) await this.projection.recordMessage(manager, f);
+      await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
+      await this.projection.recordMessages(manager, facts);
     };
     this.lifecycle
       .consumer(Streams.tracking)

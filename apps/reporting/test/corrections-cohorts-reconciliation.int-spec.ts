@@ -91,6 +91,7 @@ const usd = (m: number) => ({ currencyCode: 'USD', amountMicros: String(m) });
 const eur = (m: number) => ({ currencyCode: 'EUR', amountMicros: String(m) });
 
 describe('reporting: corrections, click classes, cohorts, two groupings, reconciliation', () => {
+  const clock = new ManualClock(at('2026-05-10T00:00:00Z'));
   let db: TestDatabase;
   let prefix: string;
   let app: RunningService;
@@ -102,14 +103,14 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
   }
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...more });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
   const pick = (r: PerformanceRow) => ({
-    key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, conversions: r.conversions,
+    key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, taps: r.taps, conversions: r.conversions,
     reversedConversions: r.reversedConversions,
     revenue: r.revenue.map((x) => [x.revenue!.currencyCode, x.revenue!.amountMicros, x.pendingRevenue!.amountMicros, x.reversed!.amountMicros]),
   });
-  const counts = (sends: number, clicks: number, conversions: number, reversed: number) => ({
-    sends: String(sends), clicks: String(clicks), uniqueClicks: String(clicks), conversions: String(conversions), reversedConversions: String(reversed),
+  const counts = (sends: number, clicks: number, conversions: number, reversed: number, taps = clicks) => ({
+    sends: String(sends), clicks: String(clicks), uniqueClicks: String(clicks), taps: String(taps), conversions: String(conversions), reversedConversions: String(reversed),
   });
 
   beforeAll(async () => {
@@ -121,7 +122,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
         DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1',
         REPORTING_GRPC_PORT: String(grpcPort), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       }),
-      { clock: new ManualClock(at('2026-05-10T00:00:00Z')) },
+      { clock },
     );
     client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
     nc = await connect({ servers: testInfra().natsUrl });
@@ -168,7 +169,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await publish(Events.ConversionReceived, { conversion: received('p9', 'Z', 'USD', 1, APPROVED, '2026-05-09T00:00:00Z') });
     await eventually(async () => {
       const r = await report(DATE, { fromDate: '2026-05-09', toDate: '2026-05-09' });
-      const rec = await client.getReconciliationReport({ fromDate: '2026-05-09', toDate: '2026-05-09', timeZone: '', partnerId: 'p9' });
+      const rec = await client.getReconciliationReport({ fromDate: '2026-05-09', toDate: '2026-05-09', timeZone: '', partnerId: 'p9', includeTest: false });
       return r.total?.sends === '1' && r.total.conversions === '1' && rec.rows.length === 1;
     }, 20_000);
   }, 60_000);
@@ -243,7 +244,15 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('matures a send cohort: revenue per send within 1, 7, 30 and 90 days of each send', async () => {
-    const r = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE });
+    // On May 10 the cohort of May 1-7 (ending May 8, 00:00 UTC) is 2 days old: day 1 has a value, 7, 30 and 90 are immature.
+    const young = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE, includeTest: false });
+    expect(young.total!.points.map((p) => [p.days, p.immature, p.revenue.length > 0, p.maturesAt?.toISOString()])).toEqual([
+      [1, false, true, '2026-05-09T00:00:00.000Z'], [7, true, false, '2026-05-15T00:00:00.000Z'],
+      [30, true, false, '2026-06-07T00:00:00.000Z'], [90, true, false, '2026-08-06T00:00:00.000Z'],
+    ]);
+    clock.set(at('2026-08-06T00:00:00Z'));
+    const r = await client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', groupBy: CREATIVE, includeTest: false });
+    clock.set(at('2026-05-10T00:00:00Z'));
     const show = (row: { key: string; sends: string; points: { days: number; revenue: { currencyCode: string; amountMicros: string }[]; revenuePerSend: { amountMicros: string }[] }[] }) =>
       [row.key, row.sends, row.points.map((p) => `${p.days}:${p.revenue.map((m, i) => `${m.currencyCode} ${m.amountMicros}/${p.revenuePerSend[i].amountMicros}`).join(' ')}`)];
     // cr-1: U1 ($3, 4.2 days after mA's send) and X2 (EUR 5, 4.4 days after mC's); cr-2's only conversion was reversed.
@@ -253,7 +262,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     ]);
     expect(r.rows[0].name).toBe('Summer Sale 20%');
     expect(show(r.total!)[1]).toBe('3');
-    await expect(client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', groupBy: DATE })).rejects.toMatchObject({
+    await expect(client.getCohortMaturity({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', groupBy: DATE, includeTest: false })).rejects.toMatchObject({
       details: expect.stringMatching(/group_by/),
     });
   });
@@ -264,21 +273,23 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   it('reconciles per partner and day: received vs credited vs reversed vs unattributed by reason vs pending', async () => {
-    const r = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: '' });
+    const r = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: '', includeTest: false });
     const n = (count: number, m: number, cur = usd) => ({ count: String(count), amount: cur(m) });
     expect(r.rows).toEqual([
       {
         partnerId: 'p1', date: '2026-05-05', currencyCode: 'USD',
         received: n(4, 24_500_000), receivedPendingStatus: n(1, 2_000_000), credited: n(1, 3_000_000), reversed: n(1, 12_500_000),
         unattributed: [{ reason: 'REJECTED', total: n(1, 7_000_000) }], pending: n(1, 2_000_000),
+        receivedDirect: n(0, 0), creditedOverCap: n(0, 0), held: n(0, 0), test: n(0, 0),
       },
       {
         partnerId: 'p2', date: '2026-05-06', currencyCode: 'EUR',
         received: n(1, 5_000_000, eur), receivedPendingStatus: n(0, 0, eur), credited: n(1, 5_000_000, eur), reversed: n(0, 0, eur),
         unattributed: [], pending: n(0, 0, eur),
+        receivedDirect: n(0, 0, eur), creditedOverCap: n(0, 0, eur), held: n(0, 0, eur), test: n(0, 0, eur),
       },
     ]);
-    const p2 = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: 'p2' });
+    const p2 = await client.getReconciliationReport({ fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: 'UTC', partnerId: 'p2', includeTest: false });
     expect(p2.rows.map((x) => x.partnerId)).toEqual(['p2']);
   });
 

@@ -29,6 +29,11 @@ const GUIDE_SEED_SQL = [
    SELECT 'k' || m.message_id, m.message_id, m.contact_id, m.offer_id, m.campaign_id, m.creative_id, m.sent_at + interval '5 minutes', true, 'HUMAN'
    FROM "reporting".messages m, LATERAL (SELECT substr(m.message_id, 2)::int AS i) x
    WHERE x.i <= 1200 OR x.i BETWEEN 10001 AND 14800`,
+  // "Subsequent clicks are tracked but not counted as new engagements": messages 1..100 are tapped twice more (taps,
+  // not clicks), one of them before the send's first tap is stored, as tracking may flag it (first_click_on_message).
+  `INSERT INTO "reporting".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
+   SELECT 'k' || n || m.message_id, m.message_id, m.contact_id, m.offer_id, m.campaign_id, m.creative_id, m.sent_at + n * interval '10 minutes', n = 2, 'HUMAN'
+   FROM "reporting".messages m CROSS JOIN generate_series(1, 2) n WHERE substr(m.message_id, 2)::int <= 100`,
   `INSERT INTO "reporting".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
    SELECT 'p' || m.message_id, m.message_id, m.contact_id, m.offer_id, m.campaign_id, m.creative_id, m.sent_at + interval '1 minute', false, 'PREVIEW'
    FROM "reporting".messages m WHERE substr(m.message_id, 2)::int <= 300`,
@@ -75,13 +80,13 @@ describe("reporting: the product guide's examples, exact", () => {
   });
 
   const may = (groupBy: ReportGrouping, timeZone = 'UTC', dateBasis = DateBasis.DATE_BASIS_CONVERSION) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false });
 
   it('shows the creative: 10,000 sends, 1,200 clicks, 48 conversions, $1,152, $0.1152 per send, CTR 12%, CVR 4%', async () => {
     const r = await may(ReportGrouping.REPORT_GROUPING_CREATIVE);
     expect(r.rows.find((x) => x.key === 'cr-summer')).toEqual({
       key: 'cr-summer', name: 'Summer Sale 20%', key2: '', name2: '',
-      sends: '10000', clicks: '1200', uniqueClicks: '1200', conversions: '48', reversedConversions: '0',
+      sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1400', conversions: '48', reversedConversions: '0',
       ctrPpm: '120000', cvrPpm: '40000',
       revenue: [{
         revenue: { currencyCode: 'USD', amountMicros: '1152000000' },
@@ -90,6 +95,11 @@ describe("reporting: the product guide's examples, exact", () => {
         revenuePerSend: { currencyCode: 'USD', amountMicros: '115200' },
         epc: { currencyCode: 'USD', amountMicros: '960000' },
         conversions: '48', reversedConversions: '0',
+        clickRevenue: { currencyCode: 'USD', amountMicros: '1152000000' },
+        viewThroughRevenue: { currencyCode: 'USD', amountMicros: '0' }, viewThroughConversions: '0',
+        cappedRevenue: { currencyCode: 'USD', amountMicros: '0' }, cappedConversions: '0',
+        heldRevenue: { currencyCode: 'USD', amountMicros: '0' }, heldConversions: '0',
+        testRevenue: { currencyCode: 'USD', amountMicros: '0' }, testConversions: '0',
       }],
     });
   });
@@ -98,7 +108,7 @@ describe("reporting: the product guide's examples, exact", () => {
     const r = await may(ReportGrouping.REPORT_GROUPING_OFFER);
     expect(r.rows).toHaveLength(1);
     expect(r.rows[0]).toMatchObject({
-      key: 'off-summer', name: 'Summer Clearance', sends: '50000', clicks: '6000', conversions: '240', ctrPpm: '120000', cvrPpm: '40000',
+      key: 'off-summer', name: 'Summer Clearance', sends: '50000', clicks: '6000', taps: '6200', conversions: '240', ctrPpm: '120000', cvrPpm: '40000',
       revenue: [{ revenue: { amountMicros: '5760000000' }, epc: { amountMicros: '960000' }, revenuePerSend: { amountMicros: '115200' } }],
     });
   });
@@ -107,7 +117,7 @@ describe("reporting: the product guide's examples, exact", () => {
     // The seed keeps every event at least a day inside May, so no zone moves any of it out of the range.
     for (const [zone, basis] of [['America/Los_Angeles', DateBasis.DATE_BASIS_CONVERSION], ['Asia/Kathmandu', DateBasis.DATE_BASIS_SEND]] as const) {
       const r = await client.getPerformanceReport({
-        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined,
+        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined, includeTest: false,
       });
       expect(r.total).toMatchObject({ sends: '50000', clicks: '6000', conversions: '240', revenue: [{ revenue: { amountMicros: '5760000000' } }] });
     }

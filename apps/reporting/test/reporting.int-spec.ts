@@ -108,6 +108,16 @@ const rev = (cur: string, approved: number, pending: number, perSend: number, ep
   reversed: money(cur, reversed),
   conversions: String(n),
   reversedConversions: String(nReversed),
+  // No view-through, capped, held or test conversions in this seed: all approved revenue is click revenue.
+  clickRevenue: money(cur, approved),
+  viewThroughRevenue: money(cur, 0),
+  viewThroughConversions: '0',
+  cappedRevenue: money(cur, 0),
+  cappedConversions: '0',
+  heldRevenue: money(cur, 0),
+  heldConversions: '0',
+  testRevenue: money(cur, 0),
+  testConversions: '0',
 });
 // Ratios in millionths, computed here in floating point as an independent check of the service's integer maths.
 const ppm = (a: number, b: number) => String(b ? Math.round((a * 1e6) / b) : 0);
@@ -115,8 +125,8 @@ const row = (
   key: string,
   name: string,
   sends: number,
-  clicks: number,
-  unique: number,
+  taps: number,
+  engagements: number,
   [conversions, reversedConversions]: [number, number],
   revenue: RevenueTotal[],
   key2 = '',
@@ -127,13 +137,19 @@ const row = (
   key2,
   name2,
   sends: String(sends),
-  clicks: String(clicks),
-  uniqueClicks: String(unique),
+  // Clicks are engagements (first taps); CTR and CVR divide by them.
+  clicks: String(engagements),
+  uniqueClicks: String(engagements),
+  taps: String(taps),
   conversions: String(conversions),
   reversedConversions: String(reversedConversions),
-  ctrPpm: ppm(clicks, sends),
-  cvrPpm: ppm(conversions, clicks),
-  revenue,
+  ctrPpm: ppm(engagements, sends),
+  cvrPpm: ppm(conversions, engagements),
+  // EPC per engagement, recomputed here in floating point (rev's epc argument was per tap before engagements).
+  revenue: revenue.map((t) => ({
+    ...t,
+    epc: money(t.epc!.currencyCode, engagements ? Math.round(Number(t.revenue!.amountMicros) / engagements) : 0),
+  })),
 });
 
 describe('reporting service (real Postgres, NATS, gRPC)', () => {
@@ -149,7 +165,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
   }
 
   const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '', more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, ...more });
+    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
 
   beforeAll(async () => {
     db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
@@ -302,7 +318,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
         rev('USD', 12_000_000, 0, 12_000_000, 12_000_000, [1, 0, 0]),
       ]),
     ]);
-    expect(r.total).toMatchObject({ sends: '4', clicks: '4', uniqueClicks: '3', conversions: '5', reversedConversions: '1' });
+    expect(r.total).toMatchObject({ sends: '4', clicks: '3', uniqueClicks: '3', taps: '4', conversions: '5', reversedConversions: '1' });
   });
 
   it('cuts a single day in Asia/Kathmandu (+05:45) exactly at the quarter hour', async () => {
@@ -330,7 +346,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     ['an offset instead of a zone', { timeZone: '+05:30' }, /time_zone/],
   ])('refuses %s with INVALID_ARGUMENT', async (_what, over, why) => {
     const err = await client
-      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, ...over })
+      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...over })
       .catch((e) => e);
     expect(err).toBeInstanceOf(GrpcCallError);
     expect(err.code).toBe(status.INVALID_ARGUMENT);
@@ -416,6 +432,51 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     } finally {
       await pg.end();
     }
+  });
+
+  it('counts one engagement per message on its first tap, moving it when an older tap arrives late; repeat taps are taps', async () => {
+    const d: Dims = { campaignId: 'camp-e', creativeId: 'cr-e', offerId: 'off-e' };
+    await publish(Events.MessageSent, sent('me', 'ce', d, '2026-06-01T23:00:00Z'));
+    // The tap of 00:10 on June 2 arrives first, then two taps of June 1 (the earliest of which is the engagement).
+    await publish(Events.ClickRecorded, { click: click('ke-3', 'me', 'ce', d, '2026-06-02T00:10:00Z', true) });
+    await publish(Events.ClickRecorded, { click: click('ke-2', 'me', 'ce', d, '2026-06-01T23:55:00Z', false) });
+    await publish(Events.ClickRecorded, { click: click('ke-1', 'me', 'ce', d, '2026-06-01T23:50:00Z', false) });
+    await eventually(async () => (await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-06-01', '2026-06-02')).total?.taps === '3', 20_000);
+    const byDay = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-06-01', '2026-06-02');
+    expect(byDay.rows.map((r) => [r.key, r.sends, r.clicks, r.taps, r.ctrPpm])).toEqual([
+      ['2026-06-01', '1', '1', '2', '1000000'],
+      ['2026-06-02', '0', '0', '1', '0'],
+    ]);
+    // The send-date cohort counts the same engagement (and every tap) on the send's day.
+    const cohort = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-06-01', '2026-06-01', '', { dateBasis: 2 });
+    expect(cohort.rows.map((r) => [r.key, r.clicks, r.taps])).toEqual([['cr-e', '1', '3']]);
+  });
+
+  it('filters by creative: the rows of those creatives, exactly as unfiltered, and totals of them only', async () => {
+    const all = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
+    const only = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11', '', {
+      filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] },
+    });
+    expect(only.rows).toEqual(all.rows.filter((r) => r.key === 'cr-2'));
+    expect(only.total!.sends).toBe(only.rows[0].sends);
+    const byDate = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-11', '', { filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] } });
+    expect(byDate.total).toEqual({ ...only.total });
+  });
+
+  it('lists messages newest first, by campaign and creative, cursor-paged, with taps and clicked', async () => {
+    const first = await client.listMessages({ campaignId: 'camp-2', creativeId: '', pageSize: 2, pageToken: '' });
+    expect(first.messages.map((m) => m.messageId)).toEqual(['m4', 'm3']);
+    expect(first.nextPageToken).not.toBe('');
+    const second = await client.listMessages({ campaignId: 'camp-2', creativeId: '', pageSize: 2, pageToken: first.nextPageToken });
+    expect(second.messages.map((m) => m.messageId)).toEqual(['m2']);
+    expect(second.nextPageToken).toBe('');
+    const cr1 = await client.listMessages({ campaignId: 'camp-1', creativeId: 'cr-1', pageSize: 0, pageToken: '' });
+    expect(cr1.messages.find((m) => m.messageId === 'm1')).toMatchObject({ clicked: true, taps: '2', campaignId: 'camp-1', creativeId: 'cr-1' });
+    // A token is bound to its filters; a forged one is refused.
+    await expect(client.listMessages({ campaignId: 'camp-1', creativeId: '', pageSize: 2, pageToken: first.nextPageToken })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT, details: expect.stringMatching(/page_token/),
+    });
+    await expect(client.listMessages({ campaignId: '', creativeId: '', pageSize: 500, pageToken: '' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 
   it('applies a late duplicate under a new event id without counting it again', async () => {

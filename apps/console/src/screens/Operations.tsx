@@ -5,7 +5,7 @@ import { api, qs, upload } from '../api';
 import { Amount } from '../components/Money';
 import { Reattribution } from '../components/Reattribution';
 import { Status } from '../components/Status';
-import { addDays, exactAmount, formatCount, localDay, Money, micros, zonedMidnight } from '../format';
+import { addDays, exactAmount, formatCount, Money, micros, zonedMidnight } from '../format';
 import { useSession } from '../session';
 
 /** Operations: CSV import, replay, re-attribution, reconciliation against the partner's own totals, cohort maturity. */
@@ -379,7 +379,7 @@ interface MaturityRow {
   key?: string;
   name?: string;
   sends?: string;
-  points?: { days: number; revenue?: Money[]; revenuePerSend?: Money[] }[];
+  points?: { days: number; revenue?: Money[]; revenuePerSend?: Money[]; immature?: boolean; maturesAt?: string }[];
 }
 
 /**
@@ -392,8 +392,6 @@ function Maturity() {
     queryKey: ['maturity', settings],
     queryFn: () => api<{ rows?: MaturityRow[]; total?: MaturityRow }>(`/api/reports/maturity${qs({ from: settings.from, to: settings.to, tz: settings.timeZone, group_by: 'offer' })}`),
   });
-  const today = localDay(new Date(), settings.timeZone);
-  const mature = (days: number) => addDays(settings.to, days) <= today;
   const rows = [...(q.data?.rows ?? []), ...(q.data?.total ? [{ ...q.data.total, key: '', name: 'All sends' }] : [])];
   return (
     <section className="card" id="maturity" aria-labelledby="maturity-title">
@@ -422,9 +420,14 @@ function Maturity() {
                   <td className="num">{formatCount(r.sends)}</td>
                   {[1, 7, 30, 90].map((d) => {
                     const p = r.points?.find((x) => x.days === d);
-                    if (!mature(d)) {
+                    // Reporting marks the cells younger than the cohort (no value yet); the console only shows its verdict.
+                    if (p?.immature) {
                       return (
-                        <td key={d} className="num immature" title={`Not mature: the last sends are younger than ${d} days`}>
+                        <td
+                          key={d}
+                          className="num immature"
+                          title={`Not mature: the last sends are younger than ${d} days${p.maturesAt ? ` (mature ${p.maturesAt.slice(0, 10)})` : ''}`}
+                        >
                           not yet
                         </td>
                       );

@@ -156,6 +156,9 @@ function performanceColumns(groupBy: string, thenBy: string, currencies: string[
       money('reversed', 'Reversed revenue', c, (m) => m.reversed, true),
       money('perSend', 'Revenue / send', c, (m) => m.perSend),
       money('epc', 'EPC', c, (m) => m.epc),
+      money('viewThrough', 'View-through revenue', c, (m) => m.viewThrough, true),
+      money('capped', 'Capped (held) revenue', c, (m) => m.capped, true),
+      money('held', 'Held revenue', c, (m) => m.held, true),
     );
   }
   return cols;

@@ -1,4 +1,12 @@
-import { csvCell, toCsv } from './csv';
+import { csvCell, performanceCsv, toCsv } from './csv';
+import { PerformanceRow, RevenueTotal } from '@trackly/contracts/reporting/v1/reporting_service';
+
+const m = (currencyCode: string, amountMicros: string) => ({ currencyCode, amountMicros });
+const total = (c: string, approved: string, conversions: string): RevenueTotal =>
+  RevenueTotal.fromPartial({ revenue: m(c, approved), revenuePerSend: m(c, String(Number(approved) / 4)), conversions });
+const row = (key: string, revenue: RevenueTotal[]): PerformanceRow =>
+  PerformanceRow.fromPartial({ key, sends: '4', clicks: '2', uniqueClicks: '2', taps: '3', conversions: '2', revenue });
+
 
 describe('csv', () => {
   it('quotes commas, quotes and line breaks, and writes CRLF lines', () => {
@@ -11,5 +19,21 @@ describe('csv', () => {
 
   it('writes absent values as empty cells', () => {
     expect([undefined, null, '', false].map(csvCell)).toEqual(['', '', '', 'false']);
+  });
+});
+
+describe('performance CSV', () => {
+  it('prints a row with two currencies once: counts once, each currency in columns of its own', () => {
+    const csv = performanceCsv({
+      rows: [row('cr-1', [total('EUR', '10000000', '1'), total('USD', '20000000', '1')]), row('cr-2', [])],
+      total: row('', [total('EUR', '10000000', '1'), total('USD', '20000000', '1')]),
+      timeZone: 'UTC', thenBy: 0, dateBasis: 0,
+    }).split('\r\n');
+    expect(csv).toHaveLength(5); // header, two groups, TOTAL, trailing empty
+    const header = csv[0].split(',');
+    const cells = (line: string) => Object.fromEntries(line.split(',').map((v, i) => [header[i], v]));
+    expect(cells(csv[1])).toMatchObject({ key: 'cr-1', sends: '4', clicks: '2', taps: '3', revenue_EUR: '10.00', revenue_USD: '20.00', revenue_per_send_USD: '5.00' });
+    expect(cells(csv[2])).toMatchObject({ key: 'cr-2', sends: '4', revenue_EUR: '0.00', conversions_USD: '0' });
+    expect(cells(csv[3])).toMatchObject({ key: 'TOTAL', sends: '4' });
   });
 });

@@ -14,6 +14,7 @@ import {
   journeyEventKindToJSON,
   PerformanceRow,
   ReconciliationCount,
+  RevenueTotal,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import type { Money } from '@trackly/contracts/common/v1/money';
 
@@ -36,22 +37,37 @@ const amount = (m: Money | undefined) => formatMicros(BigInt(m?.amountMicros || 
 /** Millionths as a decimal ratio: 120000 -> 0.12. */
 const ratio = (ppm: string) => formatMicros(BigInt(ppm || '0'));
 
+/**
+ * One line per group (a `TOTAL` line last): counts once, money per currency in the same line, in columns named
+ * with the currency (`revenue_USD`, `revenue_EUR`, …), so summing a column never counts a group twice.
+ */
 export function performanceCsv(r: GetPerformanceReportResponse): string {
-  const header = [
-    'key', 'name', 'key2', 'name2', 'currency', 'sends', 'clicks', 'unique_clicks', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
-    'revenue', 'pending_revenue', 'reversed_revenue', 'revenue_per_send', 'epc',
+  const all = [...r.rows, ...(r.total ? [r.total] : [])];
+  const currencies = [...new Set(all.flatMap((row) => row.revenue.map((t) => t.revenue?.currencyCode ?? '').filter(Boolean)))].sort();
+  const moneyColumns: [string, (t: RevenueTotal) => Cell][] = [
+    ['conversions', (t) => t.conversions ?? '0'], ['revenue', (t) => amount(t.revenue)], ['pending_revenue', (t) => amount(t.pendingRevenue)],
+    ['reversed_revenue', (t) => amount(t.reversed)], ['revenue_per_send', (t) => amount(t.revenuePerSend)], ['epc', (t) => amount(t.epc)],
+    // Parts of the above, apart: click vs view-through revenue, capped and held pending amounts, test (with include_test).
+    ['click_revenue', (t) => amount(t.clickRevenue)], ['view_through_revenue', (t) => amount(t.viewThroughRevenue)],
+    ['view_through_conversions', (t) => t.viewThroughConversions ?? '0'], ['capped_revenue', (t) => amount(t.cappedRevenue)],
+    ['capped_conversions', (t) => t.cappedConversions ?? '0'], ['held_revenue', (t) => amount(t.heldRevenue)],
+    ['held_conversions', (t) => t.heldConversions ?? '0'], ['test_revenue', (t) => amount(t.testRevenue)], ['test_conversions', (t) => t.testConversions ?? '0'],
   ];
-  const lines = (row: PerformanceRow, key: string): Cell[][] => {
-    const base = [key, row.name, row.key2, row.name2];
-    const counts = [row.sends, row.clicks, row.uniqueClicks, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm)];
-    if (!row.revenue.length) return [[...base, '', ...counts, '', '', '', '', '']];
-    return row.revenue.map((t) => [
-      ...base, t.revenue?.currencyCode ?? '', ...counts,
-      amount(t.revenue), amount(t.pendingRevenue), amount(t.reversed), amount(t.revenuePerSend), amount(t.epc),
-    ]);
-  };
-  const rows = r.rows.flatMap((row) => lines(row, row.key));
-  if (r.total) rows.push(...lines(r.total, 'TOTAL'));
+  const header = [
+    // clicks are engagements (first taps of messages; unique_clicks the same number), taps every person's tap.
+    'key', 'name', 'key2', 'name2', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
+    ...currencies.flatMap((c) => moneyColumns.map(([name]) => `${name}_${c}`)),
+  ];
+  const line = (row: PerformanceRow, key: string): Cell[] => [
+    key, row.name, row.key2, row.name2,
+    row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm),
+    ...currencies.flatMap((c) => {
+      const t = row.revenue.find((x) => x.revenue?.currencyCode === c);
+      return moneyColumns.map(([name, get]) => (t ? get(t) : name.endsWith('conversions') ? '0' : amount(undefined)));
+    }),
+  ];
+  const rows = r.rows.map((row) => line(row, row.key));
+  if (r.total) rows.push(line(r.total, 'TOTAL'));
   return toCsv(header, rows);
 }
 
@@ -61,6 +77,7 @@ export function reconciliationCsv(r: GetReconciliationReportResponse): string {
     [
       'partner', 'date', 'currency', 'received', 'received_amount', 'credited', 'credited_amount', 'reversed', 'reversed_amount',
       'unattributed', 'unattributed_amount', 'unattributed_reasons', 'pending', 'pending_amount', 'partner_pending', 'partner_pending_amount',
+      'received_direct', 'received_direct_amount', 'credited_over_cap', 'credited_over_cap_amount', 'held', 'held_amount', 'test', 'test_amount',
     ],
     r.rows.map((row) => {
       const unCount = row.unattributed.reduce((s, u) => s + BigInt(u.total?.count || '0'), 0n);
@@ -69,6 +86,7 @@ export function reconciliationCsv(r: GetReconciliationReportResponse): string {
         row.partnerId, row.date, row.currencyCode, ...n(row.received), ...n(row.credited), ...n(row.reversed),
         unCount, formatMicros(unMicros), row.unattributed.map((u) => `${u.reason}=${u.total?.count ?? 0}`).join(' '),
         ...n(row.pending), ...n(row.receivedPendingStatus),
+        ...n(row.receivedDirect), ...n(row.creditedOverCap), ...n(row.held), ...n(row.test),
       ];
     }),
   );
@@ -98,9 +116,14 @@ export function journeyCsv(r: GetContactJourneyResponse): string {
 }
 
 export function maturityCsv(r: GetCohortMaturityResponse): string {
+  // An immature point (cohort younger than its days) is one line with empty amounts and immature=true.
   const lines = (row: CohortMaturityRow, key: string): Cell[][] =>
-    row.points.flatMap((p) => p.revenue.map((m, i) => [key, row.name, row.sends, p.days, m.currencyCode, amount(m), amount(p.revenuePerSend[i])]));
+    row.points.flatMap((p) =>
+      p.immature
+        ? [[key, row.name, row.sends, p.days, '', '', '', true, p.maturesAt?.toISOString()]]
+        : p.revenue.map((m, i) => [key, row.name, row.sends, p.days, m.currencyCode, amount(m), amount(p.revenuePerSend[i]), false, p.maturesAt?.toISOString()]),
+    );
   const rows = r.rows.flatMap((row) => lines(row, row.key));
   if (r.total) rows.push(...lines(r.total, 'TOTAL'));
-  return toCsv(['key', 'name', 'sends', 'days', 'currency', 'revenue', 'revenue_per_send'], rows);
+  return toCsv(['key', 'name', 'sends', 'days', 'currency', 'revenue', 'revenue_per_send', 'immature', 'matures_at'], rows);
 }

@@ -7,6 +7,7 @@ import {
   parseDay,
   parseFormat,
   parsePerformanceQuery,
+  parseMaturityQuery,
   parseReconciliationQuery,
   PerformanceQuery,
 } from './performance-query';
@@ -40,6 +41,7 @@ describe('parsePerformanceQuery', () => {
       timeZone: 'UTC',
       thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+      includeTest: false,
     });
   });
 
@@ -52,9 +54,16 @@ describe('parsePerformanceQuery', () => {
 
   it('reads the reconciliation range and partner, with the same defaults', () => {
     expect(parseReconciliationQuery({ partner: ' tune-1 ', tz: 'America/New_York' }, clock.now())).toEqual({
-      fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York', partnerId: 'tune-1',
+      fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York', partnerId: 'tune-1', includeTest: false,
     });
     expect(() => parseReconciliationQuery({ from: '2026-02-30' }, clock.now())).toThrow(/from must be a date/);
+  });
+
+  it('reads include_test: false by default, true, nothing else, on every report', () => {
+    expect(parsePerformanceQuery({ group_by: 'offer', include_test: 'true' }, clock.now()).includeTest).toBe(true);
+    expect(parseReconciliationQuery({ include_test: 'true' }, clock.now()).includeTest).toBe(true);
+    expect(parseMaturityQuery({ include_test: 'false' }, clock.now()).includeTest).toBe(false);
+    expect(() => parseReconciliationQuery({ include_test: 'yes' }, clock.now())).toThrow(/include_test must be true or false/);
   });
 
   it('reads format: json by default, csv, nothing else', () => {
@@ -80,6 +89,7 @@ describe('parsePerformanceQuery', () => {
       timeZone: 'America/New_York',
       thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: DateBasis.DATE_BASIS_CONVERSION,
+      includeTest: false,
     });
     clock.advance(3 * 3_600_000); // 05:30 UTC = 00:30 in New York: the local day has turned
     expect(parsePerformanceQuery({ group_by: 'date', tz: 'America/New_York' }, clock.now()).toDate).toBe('2026-03-01');

@@ -48,12 +48,24 @@ export interface PerformanceQuery {
   offer?: QueryValue;
   creative?: QueryValue;
   partner?: QueryValue;
+  include_test?: QueryValue;
 }
 
 /** The performance report's parameters; any other is refused (400), never silently ignored. */
-export const PERFORMANCE_PARAMS = ['group_by', 'then_by', 'date_basis', 'from', 'to', 'tz', 'format', 'campaign', 'offer', 'creative', 'partner'] as const;
-export const RECONCILIATION_PARAMS = ['from', 'to', 'tz', 'partner', 'format'] as const;
-export const MATURITY_PARAMS = ['from', 'to', 'tz', 'group_by', 'format'] as const;
+export const PERFORMANCE_PARAMS = [
+  'group_by', 'then_by', 'date_basis', 'from', 'to', 'tz', 'format', 'campaign', 'offer', 'creative', 'partner', 'include_test',
+] as const;
+export const RECONCILIATION_PARAMS = ['from', 'to', 'tz', 'partner', 'format', 'include_test'] as const;
+export const MATURITY_PARAMS = ['from', 'to', 'tz', 'group_by', 'format', 'include_test'] as const;
+
+/** `include_test`: true or false (default): test conversions are left out of every figure unless asked for. */
+function parseIncludeTest(single: (field: 'include_test') => string | undefined, errors: Record<string, string>): boolean {
+  const v = single('include_test');
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  errors.include_test = 'must be true or false';
+  return false;
+}
 
 /** Filters of the performance report: ids, repeated (`campaign=a&campaign=b`) or comma-separated (`campaign=a,b`). */
 export interface PerformanceFilters {
@@ -112,6 +124,7 @@ export interface RangeQuery {
   tz?: QueryValue;
   partner?: QueryValue;
   format?: QueryValue;
+  include_test?: QueryValue;
 }
 
 /** Reads each parameter as one string (or absent), recording "given more than once" as a field error. */
@@ -141,9 +154,10 @@ export function parseReconciliationQuery(query: RangeQuery, now: Date): GetRecon
   unknownParams(query, RECONCILIATION_PARAMS, errors);
   const single = singles(query, errors);
   const partnerId = single('partner') ?? '';
+  const includeTest = parseIncludeTest(single, errors);
   const range = parseRange(single, errors, now);
   if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-  return { ...range(), partnerId };
+  return { ...range(), partnerId, includeTest };
 }
 
 /** GET /api/reports/maturity: the send days (from, to, tz as for performance) and an optional group_by. */
@@ -157,9 +171,10 @@ export function parseMaturityQuery(query: RangeQuery & { group_by?: QueryValue }
     if (groupText === 'date' || !Object.hasOwn(GROUPINGS, groupText)) errors.group_by = 'must be one of creative, offer, campaign';
     else groupBy = GROUPINGS[groupText];
   }
+  const includeTest = parseIncludeTest(single, errors);
   const range = parseRange(single, errors, now);
   if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-  return { ...range(), groupBy };
+  return { ...range(), groupBy, includeTest };
 }
 
 /**
@@ -196,9 +211,10 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
     else errors.date_basis = `must be one of ${Object.keys(DATE_BASES).join(', ')}`;
   }
 
+  const includeTest = parseIncludeTest(single, errors);
   const range = parseRange(single, errors, now);
   if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-  return { groupBy, ...range(), thenBy, dateBasis, filter: undefined };
+  return { groupBy, ...range(), thenBy, dateBasis, filter: undefined, includeTest };
 }
 
 /** from/to/tz with their defaults; call the returned function once the errors are known to be empty. */

@@ -13,6 +13,10 @@ const rangeParams = [
   { name: 'to', in: 'query', schema: date, description: 'Last local day, inclusive. Default: today in `tz`.' },
   { name: 'tz', in: 'query', schema: { type: 'string', default: 'UTC', example: 'America/New_York' }, description: 'IANA time zone the days are cut in.' },
 ];
+const includeTestParam = {
+  name: 'include_test', in: 'query', schema: { type: 'string', enum: ['true', 'false'], default: 'false' },
+  description: 'Count test conversions too (left out of every figure otherwise).',
+};
 const formatParam = {
   name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv'], default: 'json' },
   description: 'csv answers text/csv as a download: one line per group and currency, exact decimal amounts.',
@@ -108,8 +112,9 @@ export const OPENAPI_DOCUMENT = {
           ...rangeParams,
           idList('campaign'),
           idList('offer'),
-          { ...idList('creative'), description: 'Only these creatives: answered 501 until reporting filters by creative.' },
+          { ...idList('creative'), description: 'Only these creatives.' },
           { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
+          includeTestParam,
           formatParam,
         ],
         responses: { ...ok('PerformanceReport'), ...errors, ...waiting },
@@ -120,7 +125,9 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Per partner, local day and currency: received vs credited vs reversed vs unattributed by reason vs pending',
         description: 'Not available to a key restricted to campaigns/offers (403).',
         ...scope('reports:read'),
-        parameters: [...rangeParams, { name: 'partner', in: 'query', schema: { type: 'string' }, description: 'Only this partner.' }, formatParam],
+        parameters: [
+          ...rangeParams, { name: 'partner', in: 'query', schema: { type: 'string' }, description: 'Only this partner.' }, includeTestParam, formatParam,
+        ],
         responses: { ...ok('ReconciliationReport'), ...errors },
       },
     },
@@ -132,6 +139,7 @@ export const OPENAPI_DOCUMENT = {
         parameters: [
           ...rangeParams,
           { name: 'group_by', in: 'query', schema: { type: 'string', enum: ['creative', 'offer', 'campaign'] }, description: 'Optional; the total is always given.' },
+          includeTestParam,
           formatParam,
         ],
         responses: { ...ok('CohortMaturity'), ...errors },
@@ -310,7 +318,17 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/messages': {
-      get: { summary: 'Messages by campaign/creative with clicked/converted/revenue, paged (waits for reporting ListMessages: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
+      get: {
+        summary: 'Messages, newest send first, by campaign/creative with clicked/taps/converted/revenue, cursor-paged',
+        description: 'A key restricted to campaigns lists one of its campaigns at a time (campaign=…); one restricted to offers is refused (403).',
+        ...scope('reports:read'),
+        parameters: [
+          { name: 'campaign', in: 'query', schema: { type: 'string' } }, { name: 'creative', in: 'query', schema: { type: 'string' } },
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' }, description: 'nextPageToken of the previous page (bound to the same filters)' },
+        ],
+        responses: { ...okObject('{ messages: [{ messageId, contactId, phoneMasked, campaignId, creativeId, offerId, sentAt, clicked, taps, converted, revenue }], nextPageToken }'), ...errors },
+      },
     },
     '/api/contacts': {
       get: { summary: 'Contacts, paged (waits for reporting ListContacts: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
@@ -450,16 +468,25 @@ export const OPENAPI_DOCUMENT = {
         description: 'One currency of a row',
         properties: {
           revenue: { ...money, description: 'Approved revenue' }, pendingRevenue: money, reversed: money,
-          revenuePerSend: money, epc: { ...money, description: 'Approved revenue / clicks' }, conversions: count, reversedConversions: count,
+          revenuePerSend: money, epc: { ...money, description: 'Approved revenue / engagements (clicks)' }, conversions: count, reversedConversions: count,
+          clickRevenue: { ...money, description: 'Approved revenue credited to a click: revenue minus viewThroughRevenue' },
+          viewThroughRevenue: { ...money, description: 'Approved revenue credited view-through (no click)' }, viewThroughConversions: count,
+          cappedRevenue: { ...money, description: 'Pending revenue credited over a cap (part of pendingRevenue)' }, cappedConversions: count,
+          heldRevenue: { ...money, description: 'Pending revenue under a hold period ending after now (part of pendingRevenue)' }, heldConversions: count,
+          testRevenue: { ...money, description: 'Test conversions\' approved and pending revenue included (include_test=true only)' }, testConversions: count,
         },
       },
       PerformanceRow: {
         type: 'object',
         properties: {
           key: { type: 'string' }, name: { type: 'string' }, key2: { type: 'string' }, name2: { type: 'string' },
-          sends: count, clicks: { ...count, description: 'People\'s clicks only (no previews or bots)' }, uniqueClicks: count,
+          sends: count,
+          clicks: { ...count, description: 'Engagements: messages clicked, each once, on its first person\'s tap (no previews or bots)' },
+          uniqueClicks: { ...count, description: 'The same number as clicks (kept for older readers)' },
+          taps: { ...count, description: 'Every person\'s tap, repeat taps of a message included' },
           conversions: { ...count, description: 'Approved or pending' }, reversedConversions: count,
-          ctrPpm: { ...count, description: 'clicks / sends in millionths' }, cvrPpm: { ...count, description: 'conversions / clicks in millionths' },
+          ctrPpm: { ...count, description: 'engagements (clicks) / sends in millionths' },
+          cvrPpm: { ...count, description: 'conversions / engagements (clicks) in millionths' },
           revenue: { type: 'array', items: { $ref: '#/components/schemas/RevenueTotal' } },
         },
       },
@@ -514,6 +541,10 @@ export const OPENAPI_DOCUMENT = {
                 credited: { $ref: '#/components/schemas/ReconciliationCount' },
                 reversed: { $ref: '#/components/schemas/ReconciliationCount' },
                 pending: { $ref: '#/components/schemas/ReconciliationCount' },
+                receivedDirect: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of received: sent straight to attribution (AttributeConversion)' },
+                creditedOverCap: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of credited: over a cap, held pending' },
+                held: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of credited: pending under a hold period ending later' },
+                test: { $ref: '#/components/schemas/ReconciliationCount', description: 'Of received: test conversions (include_test=true only)' },
                 unattributed: {
                   type: 'array',
                   items: { type: 'object', properties: { reason: { type: 'string' }, total: { $ref: '#/components/schemas/ReconciliationCount' } } },

@@ -48,13 +48,17 @@ export class ReportsHttpController {
     const request = parsePerformanceQuery(query, this.clock.now());
     const format = parseFormat(query);
     const filters = parsePerformanceFilters(query);
-    const waiting = [filters.creativeIds.length && 'creative_ids', filters.partnerIds.length && 'partner_ids'].filter(Boolean);
-    if (waiting.length) throw new WaitingForDownstream(`ReportingService's PerformanceFilter.${waiting.join(' and ')} to filter by ${waiting.map((w) => String(w).replace('_ids', '')).join(' and ')}`);
+    // The rollups have no partner dimension: a partner filter waits for reporting to keep one.
+    if (filters.partnerIds.length) throw new WaitingForDownstream(`ReportingService's PerformanceFilter.partner_ids to filter by partner`);
     const { filter, outside } = scopedFilter(grant, filters);
     if (outside.length) {
       throw new ForbiddenException({ error: 'PERMISSION_DENIED', message: `this API key may not see ${outside.join(', ')}` });
     }
-    const report = await this.reporting.getPerformanceReport({ ...request, filter });
+    const creativeIds = filters.creativeIds;
+    const report = await this.reporting.getPerformanceReport({
+      ...request,
+      filter: filter || creativeIds.length ? { campaignIds: filter?.campaignIds ?? [], offerIds: filter?.offerIds ?? [], creativeIds } : undefined,
+    });
     return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : apiJson(GetPerformanceReportResponse, report);
   }
 

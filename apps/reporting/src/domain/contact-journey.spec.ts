@@ -9,7 +9,7 @@ const clicked = (clickId: string, messageId: string, at: string): ClickFact => (
   ...dims, clickId, messageId, contactId: 'c1', clickedAt: new Date(at), firstClickOnMessage: true, clickClass: 'HUMAN', messageSentAt: undefined,
 });
 const converted = (conversionId: string, at: string, micros: bigint, status: CreditedConversionFact['status'], currency = 'USD'): CreditedConversionFact => ({
-  ...dims, partnerId: 'p1', conversionId, messageId: 'm1', clickId: 'k1', contactId: 'c1', payout: { currency, micros }, status, occurredAt: new Date(at), type: 'DIRECT',
+  ...dims, partnerId: 'p1', conversionId, messageId: 'm1', clickId: 'k1', contactId: 'c1', payout: { currency, micros }, status, occurredAt: new Date(at), type: 'DIRECT', test: false, source: '', overCap: false, holdUntil: undefined,
 });
 
 describe('buildContactJourney', () => {

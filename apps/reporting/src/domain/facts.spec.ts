@@ -8,7 +8,6 @@ import {
   BUCKET_MS,
   clickFact,
   correctionFact,
-  countsAsClick,
   creativeName,
   creditStatus,
   messageFact,
@@ -110,7 +109,7 @@ describe('attributedFact', () => {
         partnerId: 'p1', conversionId: 'conv-1', messageId: 'msg-1', clickId: 'click-1', contactId: 'contact-1',
         offerId: 'offer-1', campaignId: 'camp-1', creativeId: 'cr-1',
         payout: { currency: 'USD', micros: 24_990_000n }, status: 'approved',
-        occurredAt: new Date('2026-03-10T12:00:00Z'), type: 'CLICK_THROUGH',
+        occurredAt: new Date('2026-03-10T12:00:00Z'), type: 'CLICK_THROUGH', test: false, source: '', overCap: false, holdUntil: undefined,
       },
     });
   });
@@ -160,7 +159,7 @@ describe('unattributedFact', () => {
     });
     expect(f).toEqual({
       partnerId: 'p1', conversionId: 'conv-1', reason: 'UNKNOWN_CLICK_ID', reportedClickId: 'click-9',
-      payout: { currency: 'EUR', micros: 7_000_000n }, status: 'pending', occurredAt: new Date('2026-03-10T12:00:00Z'),
+      payout: { currency: 'EUR', micros: 7_000_000n }, status: 'pending', occurredAt: new Date('2026-03-10T12:00:00Z'), test: false, source: '',
     });
   });
 });
@@ -202,10 +201,6 @@ describe('corrections, click classes and received conversions', () => {
     });
   });
 
-  it('counts people and unclassified clicks only', () => {
-    expect(['HUMAN', 'UNSPECIFIED', 'PREVIEW', 'BOT'].map((clickClass) => countsAsClick({ clickClass }))).toEqual([true, true, false, false]);
-  });
-
   it('keeps every grain of a rollup bucket', () => {
     expect(rollupBuckets(new Date('2026-05-05T10:37:12Z')).buckets.map((d) => d.toISOString())).toEqual([
       '2026-05-05T10:30:00.000Z', '2026-05-05T10:00:00.000Z', '2026-05-05T00:00:00.000Z', '2026-04-30T00:00:00.000Z',
@@ -219,7 +214,7 @@ describe('corrections, click classes and received conversions', () => {
     });
     expect(receivedFact({ conversion })).toEqual({
       partnerId: 'p1', conversionId: 'X1', payout: { currency: 'USD', micros: 2_000_000n }, status: 'pending',
-      occurredAt: new Date('2026-05-05T16:00:00Z'), receivedAt: new Date('2026-05-05T16:00:00Z'),
+      occurredAt: new Date('2026-05-05T16:00:00Z'), receivedAt: new Date('2026-05-05T16:00:00Z'), test: false, source: 'INGEST',
     });
     expect(() => adjustedFact({ conversion, previousStatus: 0, previousPayout: undefined, adjustmentId: '', cause: '' })).toThrow(/adjustment_id/);
   });

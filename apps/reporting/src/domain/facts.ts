@@ -23,6 +23,8 @@ import { ClickClass, clickClassToJSON } from '@trackly/contracts/tracking/v1/tra
 import {
   Attribution,
   AttributionOutcome,
+  ConversionSource,
+  conversionSourceToJSON,
   AttributionType,
   attributionTypeToJSON,
   UnattributedReason,
@@ -75,11 +77,6 @@ export interface ClickFact extends Dimensions {
   messageSentAt: Date | undefined;
 }
 
-/** Only people's taps are clicks; unclassified clicks predate classification and were people's. */
-export function countsAsClick(f: Pick<ClickFact, 'clickClass'>): boolean {
-  return f.clickClass === 'HUMAN' || f.clickClass === 'UNSPECIFIED';
-}
-
 /** Status of a credited conversion; a rejected one is never credited. */
 export type CreditStatus = 'approved' | 'pending' | 'reversed';
 
@@ -94,6 +91,14 @@ export interface CreditedConversionFact extends Dimensions {
   occurredAt: Date;
   /** DIRECT, CLICK_THROUGH or VIEW_THROUGH. */
   type: string;
+  /** A test conversion: stored, never in a report, rollup, CSV or reconciliation unless one asks for tests. */
+  test: boolean;
+  /** INGEST, DIRECT, or '' (decisions made before the source was recorded: they came from ingest). */
+  source: string;
+  /** Credited and held pending because it is over a cap. */
+  overCap: boolean;
+  /** Pending until then under the offer's hold period; undefined when no hold applies. */
+  holdUntil: Date | undefined;
 }
 
 export interface UnattributedConversionFact {
@@ -106,6 +111,9 @@ export interface UnattributedConversionFact {
   /** ConversionStatus without its prefix, lower case, e.g. approved. */
   status: string;
   occurredAt: Date;
+  test: boolean;
+  /** INGEST, DIRECT or ''. */
+  source: string;
 }
 
 /** Start of the 15-minute UTC bucket holding the instant. */
@@ -128,8 +136,9 @@ export interface RevenueDelta {
   reversedMicros: bigint;
 }
 
-export function revenueDelta(f: Pick<CreditedConversionFact, 'status' | 'payout'>, sign: 1 | -1): RevenueDelta {
-  const s = BigInt(sign);
+export function revenueDelta(f: Pick<CreditedConversionFact, 'status' | 'payout'> & { test?: boolean }, sign: 1 | -1): RevenueDelta {
+  // Test conversions never reach a rollup: a report adds them from the facts when it is asked for tests.
+  const s = f.test ? 0n : BigInt(sign);
   const m = f.payout.micros * s;
   return {
     conversions: f.status === 'reversed' ? 0n : s,
@@ -226,7 +235,36 @@ export function decisionFact(a: Attribution): AttributedFact {
       status: creditStatus(a.status),
       occurredAt: requiredTime(a.occurredAt, 'attribution.occurred_at'),
       type: a.type === AttributionType.ATTRIBUTION_TYPE_UNSPECIFIED ? '' : stripPrefix(attributionTypeToJSON(a.type), 'ATTRIBUTION_TYPE_'),
+      test: a.test,
+      source: sourceName(a.source),
+      overCap: a.overCap,
+      holdUntil: a.holdUntil && !Number.isNaN(a.holdUntil.getTime()) ? a.holdUntil : undefined,
     },
+  };
+}
+
+/** INGEST, DIRECT, or '' when the decision predates the field (it came from ingest). */
+export function sourceName(s: ConversionSource): string {
+  if (s === ConversionSource.CONVERSION_SOURCE_UNSPECIFIED) return '';
+  if (s === ConversionSource.UNRECOGNIZED || !(s in ConversionSource)) throw new InvalidArgumentError('attribution.source', `is unknown: ${s}`);
+  return stripPrefix(conversionSourceToJSON(s), 'CONVERSION_SOURCE_');
+}
+
+/**
+ * A conversion sent straight to attribution (AttributeConversion) never passed ingest: its decision is also the
+ * received side of reconciliation, so the books show it received as well as credited.
+ */
+export function directReceivedFact(d: AttributedFact, decidedAt: Date | undefined): ReceivedConversionFact | undefined {
+  if (d.fact.source !== 'DIRECT') return undefined;
+  return {
+    partnerId: d.fact.partnerId,
+    conversionId: d.fact.conversionId,
+    payout: d.fact.payout,
+    status: d.fact.status,
+    occurredAt: d.fact.occurredAt,
+    receivedAt: decidedAt ?? d.fact.occurredAt,
+    test: d.fact.test,
+    source: 'DIRECT',
   };
 }
 
@@ -266,6 +304,9 @@ export interface ReceivedConversionFact {
   status: string;
   occurredAt: Date;
   receivedAt: Date;
+  test: boolean;
+  /** INGEST (stored by ingest) or DIRECT (an AttributeConversion call, from its decision). */
+  source: string;
 }
 
 export function receivedFact(e: ConversionReceived): ReceivedConversionFact {
@@ -290,6 +331,8 @@ function receivedOf(c: Conversion): ReceivedConversionFact {
     status: stripPrefix(conversionStatusToJSON(c.status), 'CONVERSION_STATUS_').toLowerCase(),
     occurredAt,
     receivedAt: c.receivedAt ?? occurredAt,
+    test: c.test ?? false,
+    source: 'INGEST',
   };
 }
 
@@ -307,6 +350,8 @@ function unattributedOf(a: Attribution, reason: UnattributedReason): Unattribute
     payout: payoutOf(a),
     status: stripPrefix(conversionStatusToJSON(a.status), 'CONVERSION_STATUS_').toLowerCase(),
     occurredAt: requiredTime(a.occurredAt, 'attribution.occurred_at'),
+    test: a.test,
+    source: sourceName(a.source),
   };
 }
 

@@ -17,10 +17,10 @@ describe('buildCohortMaturity', () => {
     expect(r.rows[0]).toEqual({
       key: 'cr-1', name: 'Summer Sale 20%', sends: '10000',
       points: [
-        { days: 1, revenue: [usd(240_000_000)], revenuePerSend: [usd(24_000)] },
-        { days: 7, revenue: [usd(960_000_000)], revenuePerSend: [usd(96_000)] },
-        { days: 30, revenue: [usd(1_152_000_000)], revenuePerSend: [usd(115_200)] },
-        { days: 90, revenue: [usd(1_152_000_000)], revenuePerSend: [usd(115_200)] },
+        { days: 1, revenue: [usd(240_000_000)], revenuePerSend: [usd(24_000)], immature: false, maturesAt: undefined },
+        { days: 7, revenue: [usd(960_000_000)], revenuePerSend: [usd(96_000)], immature: false, maturesAt: undefined },
+        { days: 30, revenue: [usd(1_152_000_000)], revenuePerSend: [usd(115_200)], immature: false, maturesAt: undefined },
+        { days: 90, revenue: [usd(1_152_000_000)], revenuePerSend: [usd(115_200)], immature: false, maturesAt: undefined },
       ],
     });
     // The total keeps currencies apart and divides by all the cohort's sends.
@@ -33,5 +33,19 @@ describe('buildCohortMaturity', () => {
     expect(r.rows).toEqual([]);
     expect(r.total).toMatchObject({ sends: '5', points: [{ days: 1, revenue: [] }, { days: 7 }, { days: 30 }, { days: 90 }] });
     expect(r.timeZone).toBe('Asia/Tokyo');
+  });
+
+  it('leaves points younger than the cohort empty and marked immature, never repeating the latest value', () => {
+    const cohortEnd = new Date('2026-05-08T00:00:00Z');
+    const r = buildCohortMaturity([{ key: '', sends: 10n }], [{ key: '', currency: 'USD', withinDays: [5n, 9n, 9n, 9n] }], new Map(), 'UTC', false, {
+      cohortEnd,
+      now: new Date('2026-05-20T00:00:00Z'),
+    });
+    expect(r.total!.points.map((p) => [p.days, p.immature, p.revenue.map((m) => m.amountMicros), p.maturesAt?.toISOString().slice(0, 10)])).toEqual([
+      [1, false, ['5'], '2026-05-09'],
+      [7, false, ['9'], '2026-05-15'],
+      [30, true, [], '2026-06-07'],
+      [90, true, [], '2026-08-06'],
+    ]);
   });
 });

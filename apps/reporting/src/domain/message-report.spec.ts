@@ -14,7 +14,7 @@ function click(clickId: string, at: string, first = false): ClickFact {
 function conversion(conversionId: string, at: string, currency: string, micros: bigint, status: CreditedConversionFact['status']): CreditedConversionFact {
   return {
     partnerId: 'p1', conversionId, messageId: 'm1', clickId: 'k1', contactId: 'c1', campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1',
-    payout: { currency, micros }, status, occurredAt: new Date(at), type: 'CLICK_THROUGH',
+    payout: { currency, micros }, status, occurredAt: new Date(at), type: 'CLICK_THROUGH', test: false, source: '', overCap: false, holdUntil: undefined,
   };
 }
 

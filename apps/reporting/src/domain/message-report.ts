@@ -3,6 +3,7 @@ import { NotFoundError, sumByCurrency } from '@trackly/kernel';
 import type { CreditedConversion, GetMessageReportResponse } from '@trackly/contracts/reporting/v1/reporting_service';
 import type { ClickFact, CreditedConversionFact, MessageFact } from './facts';
 import { compareCodeUnits, wireMoney } from './performance';
+import { engagementOf } from './engagement';
 
 /**
  * Builds the report from what is known. A click can arrive before its MessageSent (different order across
@@ -15,7 +16,8 @@ export function buildMessageReport(
   conversions: readonly CreditedConversionFact[],
 ): GetMessageReportResponse {
   const ordered = [...clicks].sort((a, b) => a.clickedAt.getTime() - b.clickedAt.getTime() || compareCodeUnits(a.clickId, b.clickId));
-  const firstClick = ordered[0];
+  // The engagement: the same tap every report counts (the clicks here are taps already).
+  const firstClick = engagementOf(ordered);
   const known = message ?? firstClick;
   if (!known) throw new NotFoundError('message', messageId);
   return {

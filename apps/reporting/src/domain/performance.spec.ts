@@ -30,9 +30,9 @@ describe('buildPerformanceReport', () => {
   it('merges activity and revenue by key, ordered by key, with names and per-currency revenue', () => {
     const report = buildPerformanceReport(
       [
-        { key: 'cr-2', sends: 2n, clicks: 1n, uniqueClicks: 1n },
-        { key: 'cr-1', sends: 1n, clicks: 2n, uniqueClicks: 1n },
-        { key: 'cr-1', sends: 1n, clicks: 1n, uniqueClicks: 1n },
+        { key: 'cr-2', sends: 2n, clicks: 1n, taps: 1n },
+        { key: 'cr-1', sends: 1n, clicks: 1n, taps: 2n },
+        { key: 'cr-1', sends: 1n, clicks: 1n, taps: 1n },
       ],
       [
         { key: 'cr-1', currency: 'USD', conversions: 3n, approvedMicros: 24_990_000n, pendingMicros: 10_000_000n },
@@ -45,10 +45,11 @@ describe('buildPerformanceReport', () => {
     expect(report.timeZone).toBe('America/New_York');
     expect(report.rows).toMatchObject([
       {
-        key: 'cr-1', name: 'Summer Sale 20%', sends: '2', clicks: '3', uniqueClicks: '2', conversions: '5',
+        // Three taps, two engagements: EPC divides by the engagements, never by the repeat tap.
+        key: 'cr-1', name: 'Summer Sale 20%', sends: '2', clicks: '2', uniqueClicks: '2', taps: '3', conversions: '5',
         revenue: [
-          { revenue: eur(35_000_000), pendingRevenue: eur(0), revenuePerSend: eur(17_500_000), epc: eur(11_666_667) },
-          { revenue: usd(24_990_000), pendingRevenue: usd(10_000_000), revenuePerSend: usd(12_495_000), epc: usd(8_330_000) },
+          { revenue: eur(35_000_000), pendingRevenue: eur(0), revenuePerSend: eur(17_500_000), epc: eur(17_500_000) },
+          { revenue: usd(24_990_000), pendingRevenue: usd(10_000_000), revenuePerSend: usd(12_495_000), epc: usd(12_495_000) },
         ],
       },
       {
@@ -61,8 +62,8 @@ describe('buildPerformanceReport', () => {
   it('computes the total row from summed amounts, never by adding ratios', () => {
     const report = buildPerformanceReport(
       [
-        { key: 'a', sends: 1n, clicks: 1n, uniqueClicks: 1n },
-        { key: 'b', sends: 3n, clicks: 0n, uniqueClicks: 0n },
+        { key: 'a', sends: 1n, clicks: 1n, taps: 1n },
+        { key: 'b', sends: 3n, clicks: 0n, taps: 0n },
       ],
       [
         { key: 'a', currency: 'USD', conversions: 1n, approvedMicros: 10n, pendingMicros: 0n },
@@ -81,7 +82,7 @@ describe('buildPerformanceReport', () => {
 
   it('keeps a group that only has conversions, and orders date keys chronologically', () => {
     const report = buildPerformanceReport(
-      [{ key: '2026-03-11', sends: 1n, clicks: 0n, uniqueClicks: 0n }],
+      [{ key: '2026-03-11', sends: 1n, clicks: 0n, taps: 0n }],
       [{ key: '2026-03-09', currency: 'USD', conversions: 1n, approvedMicros: 0n, pendingMicros: 7n }],
       new Map(),
       'UTC',
@@ -96,7 +97,7 @@ describe('buildPerformanceReport', () => {
     expect(buildPerformanceReport([], [], new Map(), 'UTC')).toEqual({
       rows: [],
       total: {
-        key: '', name: '', key2: '', name2: '', sends: '0', clicks: '0', uniqueClicks: '0', conversions: '0', reversedConversions: '0',
+        key: '', name: '', key2: '', name2: '', sends: '0', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0', reversedConversions: '0',
         ctrPpm: '0', cvrPpm: '0', revenue: [],
       },
       timeZone: 'UTC',
@@ -108,8 +109,8 @@ describe('buildPerformanceReport', () => {
   it('keys rows by two dimensions with both names, and keeps reversed revenue and counts apart', () => {
     const report = buildPerformanceReport(
       [
-        { key: 'cr-1', key2: 'off-2', sends: 3n, clicks: 1n, uniqueClicks: 1n },
-        { key: 'cr-1', key2: 'off-1', sends: 10_000n, clicks: 1_200n, uniqueClicks: 1_100n },
+        { key: 'cr-1', key2: 'off-2', sends: 3n, clicks: 1n, taps: 1n },
+        { key: 'cr-1', key2: 'off-1', sends: 10_000n, clicks: 1_200n, taps: 1_300n },
       ],
       [
         { key: 'cr-1', key2: 'off-1', currency: 'USD', conversions: 48n, reversedConversions: 2n, approvedMicros: 1_152_000_000n, pendingMicros: 0n, reversedMicros: 50_000_000n },

@@ -12,14 +12,16 @@ import {
   RevenueTotal,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 
-/** Sends and clicks of one group. */
+/** Sends, engagements and taps of one group (domain/engagement.ts says what they are). */
 export interface ActivityAggregate {
   key: string;
   /** Second key (then_by), '' without one. */
   key2?: string;
   sends: bigint;
+  /** Engagements: first taps of messages. */
   clicks: bigint;
-  uniqueClicks: bigint;
+  /** Every person's tap. */
+  taps: bigint;
 }
 
 /** Credited conversions of one group in one currency. */
@@ -35,20 +37,55 @@ export interface RevenueAggregate {
   reversedMicros?: bigint;
 }
 
+/**
+ * What the rollups do not hold, read from the credited facts of the range for one group and currency: the
+ * view-through, capped and held parts (held depends on the moment of the report), and test conversions (never in a
+ * rollup; added only when the request includes tests).
+ */
+export interface FactAggregate {
+  key: string;
+  key2?: string;
+  currency: string;
+  viewThroughConversions: bigint;
+  viewThroughApproved: bigint;
+  cappedConversions: bigint;
+  capped: bigint;
+  heldConversions: bigint;
+  held: bigint;
+  testConversions: bigint;
+  testReversedConversions: bigint;
+  testApproved: bigint;
+  testPending: bigint;
+  testReversed: bigint;
+}
+
 interface CurrencyTotals {
   conversions: bigint;
   reversedConversions: bigint;
   approved: bigint;
   pending: bigint;
   reversed: bigint;
+  viewThroughConversions: bigint;
+  viewThroughApproved: bigint;
+  cappedConversions: bigint;
+  capped: bigint;
+  heldConversions: bigint;
+  held: bigint;
+  testConversions: bigint;
+  testRevenue: bigint;
 }
+
+const emptyCurrency = (): CurrencyTotals => ({
+  conversions: 0n, reversedConversions: 0n, approved: 0n, pending: 0n, reversed: 0n, viewThroughConversions: 0n, viewThroughApproved: 0n,
+  cappedConversions: 0n, capped: 0n, heldConversions: 0n, held: 0n, testConversions: 0n, testRevenue: 0n,
+});
 
 interface Totals {
   key: string;
   key2: string;
   sends: bigint;
   clicks: bigint;
-  uniqueClicks: bigint;
+  taps: bigint;
   conversions: bigint;
   reversedConversions: bigint;
   byCurrency: Map<string, CurrencyTotals>;
@@ -70,6 +107,7 @@ export function buildPerformanceReport(
   revenue: readonly RevenueAggregate[],
   names: ReadonlyMap<string, string>,
   labels: ReportLabels | string,
+  facts: readonly FactAggregate[] = [],
 ): GetPerformanceReportResponse {
   const l = typeof labels === 'string' ? { timeZone: labels } : labels;
   const groups = new Map<string, Totals>();
@@ -84,20 +122,42 @@ export function buildPerformanceReport(
     for (const t of [group(a.key, a.key2), total]) {
       t.sends += a.sends;
       t.clicks += a.clicks;
-      t.uniqueClicks += a.uniqueClicks;
+      t.taps += a.taps;
     }
   }
   for (const r of revenue) {
     for (const t of [group(r.key, r.key2), total]) {
       t.conversions += r.conversions;
       t.reversedConversions += r.reversedConversions ?? 0n;
-      const c = t.byCurrency.get(r.currency) ?? { conversions: 0n, reversedConversions: 0n, approved: 0n, pending: 0n, reversed: 0n };
+      const c = t.byCurrency.get(r.currency) ?? emptyCurrency();
       c.conversions += r.conversions;
       c.reversedConversions += r.reversedConversions ?? 0n;
       c.approved += r.approvedMicros;
       c.pending += r.pendingMicros;
       c.reversed += r.reversedMicros ?? 0n;
       t.byCurrency.set(r.currency, c);
+    }
+  }
+  for (const f of facts) {
+    for (const t of [group(f.key, f.key2), total]) {
+      // Test conversions are in no rollup: included (the query reads them only when asked), they count like any other.
+      t.conversions += f.testConversions;
+      t.reversedConversions += f.testReversedConversions;
+      const c = t.byCurrency.get(f.currency) ?? emptyCurrency();
+      c.conversions += f.testConversions;
+      c.reversedConversions += f.testReversedConversions;
+      c.approved += f.testApproved;
+      c.pending += f.testPending;
+      c.reversed += f.testReversed;
+      c.testConversions += f.testConversions;
+      c.testRevenue += f.testApproved + f.testPending;
+      c.viewThroughConversions += f.viewThroughConversions;
+      c.viewThroughApproved += f.viewThroughApproved;
+      c.cappedConversions += f.cappedConversions;
+      c.capped += f.capped;
+      c.heldConversions += f.heldConversions;
+      c.held += f.held;
+      t.byCurrency.set(f.currency, c);
     }
   }
   const rows = [...groups.values()].sort((a, b) => compareCodeUnits(a.key, b.key) || compareCodeUnits(a.key2, b.key2));
@@ -110,15 +170,16 @@ export function buildPerformanceReport(
   };
 }
 
-/** Approved, pending and reversed revenue, revenue per send and per click, for one currency. */
+/** Approved, pending and reversed revenue, revenue per send and per engagement (EPC), for one currency. */
 export function revenueTotal(
   currency: string,
   approved: bigint,
   pending: bigint,
   sends: bigint,
   clicks: bigint,
-  more: { reversed?: bigint; conversions?: bigint; reversedConversions?: bigint } = {},
+  more: Partial<CurrencyTotals> = {},
 ): RevenueTotal {
+  const vt = more.viewThroughApproved ?? 0n;
   return {
     revenue: wireMoney(currency, approved),
     pendingRevenue: wireMoney(currency, pending),
@@ -128,6 +189,15 @@ export function revenueTotal(
     reversed: wireMoney(currency, more.reversed ?? 0n),
     conversions: (more.conversions ?? 0n).toString(),
     reversedConversions: (more.reversedConversions ?? 0n).toString(),
+    clickRevenue: wireMoney(currency, approved - vt),
+    viewThroughRevenue: wireMoney(currency, vt),
+    viewThroughConversions: (more.viewThroughConversions ?? 0n).toString(),
+    cappedRevenue: wireMoney(currency, more.capped ?? 0n),
+    cappedConversions: (more.cappedConversions ?? 0n).toString(),
+    heldRevenue: wireMoney(currency, more.held ?? 0n),
+    heldConversions: (more.heldConversions ?? 0n).toString(),
+    testRevenue: wireMoney(currency, more.testRevenue ?? 0n),
+    testConversions: (more.testConversions ?? 0n).toString(),
   };
 }
 
@@ -149,7 +219,8 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
     name2,
     sends: t.sends.toString(),
     clicks: t.clicks.toString(),
-    uniqueClicks: t.uniqueClicks.toString(),
+    uniqueClicks: t.clicks.toString(),
+    taps: t.taps.toString(),
     conversions: t.conversions.toString(),
     reversedConversions: t.reversedConversions.toString(),
     ctrPpm: ratioPpm(t.clicks, t.sends).toString(),
@@ -162,7 +233,7 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
 }
 
 function emptyTotals(key: string, key2: string): Totals {
-  return { key, key2, sends: 0n, clicks: 0n, uniqueClicks: 0n, conversions: 0n, reversedConversions: 0n, byCurrency: new Map() };
+  return { key, key2, sends: 0n, clicks: 0n, taps: 0n, conversions: 0n, reversedConversions: 0n, byCurrency: new Map() };
 }
 
 /** Plain code-unit order: ids and YYYY-MM-DD keys sort the same on every machine, whatever its locale. */

@@ -27,6 +27,7 @@ describe('buildReconciliationReport', () => {
     expect(r.rows[1]).toEqual({
       partnerId: 'tune', date: '2026-05-05', currencyCode: 'EUR', received: n(1, 9_000_000, 'EUR'), receivedPendingStatus: n(0, 0, 'EUR'),
       credited: n(0, 0, 'EUR'), reversed: n(0, 0, 'EUR'), pending: n(0, 0, 'EUR'), unattributed: [],
+      receivedDirect: n(0, 0, 'EUR'), creditedOverCap: n(0, 0, 'EUR'), held: n(0, 0, 'EUR'), test: n(0, 0, 'EUR'),
     });
     expect(r.rows[2]).toMatchObject({
       received: n(5, 50_000_000), credited: n(2, 20_000_000), pending: n(1, 10_000_000),

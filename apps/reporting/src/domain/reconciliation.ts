@@ -30,6 +30,14 @@ export interface ReconciliationInput {
   unattributed: readonly (ReconciliationAggregate & { reason: string })[];
   /** Received with no decision from attribution yet. */
   pending: readonly ReconciliationAggregate[];
+  /** Of the received, those sent straight to attribution (AttributeConversion). */
+  receivedDirect?: readonly ReconciliationAggregate[];
+  /** Of the credited, those over a cap and held pending. */
+  creditedOverCap?: readonly ReconciliationAggregate[];
+  /** Of the credited, those pending under a hold period that ends after the report's moment. */
+  held?: readonly ReconciliationAggregate[];
+  /** Of the received, test conversions (only when the request includes tests). */
+  test?: readonly ReconciliationAggregate[];
 }
 
 interface Acc {
@@ -41,10 +49,14 @@ interface Acc {
   credited: [bigint, bigint];
   reversed: [bigint, bigint];
   pending: [bigint, bigint];
+  receivedDirect: [bigint, bigint];
+  creditedOverCap: [bigint, bigint];
+  held: [bigint, bigint];
+  test: [bigint, bigint];
   unattributed: Map<string, [bigint, bigint]>;
 }
 
-type Category = 'received' | 'receivedPendingStatus' | 'credited' | 'reversed' | 'pending';
+type Category = 'received' | 'receivedPendingStatus' | 'credited' | 'reversed' | 'pending' | 'receivedDirect' | 'creditedOverCap' | 'held' | 'test';
 
 export function buildReconciliationReport(input: ReconciliationInput, timeZone: string): GetReconciliationReportResponse {
   const rows = new Map<string, Acc>();
@@ -56,6 +68,7 @@ export function buildReconciliationReport(input: ReconciliationInput, timeZone: 
       r = {
         partnerId: a.partnerId, day: a.day, currency: a.currency,
         received: zero(), receivedPendingStatus: zero(), credited: zero(), reversed: zero(), pending: zero(), unattributed: new Map(),
+        receivedDirect: zero(), creditedOverCap: zero(), held: zero(), test: zero(),
       };
       rows.set(id, r);
     }
@@ -65,8 +78,8 @@ export function buildReconciliationReport(input: ReconciliationInput, timeZone: 
     pair[0] += a.count;
     pair[1] += a.micros;
   };
-  for (const category of ['received', 'receivedPendingStatus', 'credited', 'reversed', 'pending'] as Category[]) {
-    for (const a of input[category]) add(row(a)[category], a);
+  for (const category of ['received', 'receivedPendingStatus', 'credited', 'reversed', 'pending', 'receivedDirect', 'creditedOverCap', 'held', 'test'] as Category[]) {
+    for (const a of input[category] ?? []) add(row(a)[category], a);
   }
   for (const a of input.unattributed) {
     const r = row(a);
@@ -91,6 +104,10 @@ function toRow(r: Acc): ReconciliationRow {
     credited: count(r.credited),
     reversed: count(r.reversed),
     pending: count(r.pending),
+    receivedDirect: count(r.receivedDirect),
+    creditedOverCap: count(r.creditedOverCap),
+    held: count(r.held),
+    test: count(r.test),
     unattributed: [...r.unattributed.keys()].sort(compareCodeUnits).map((reason) => ({ reason, total: count(r.unattributed.get(reason)!) })),
   };
 }

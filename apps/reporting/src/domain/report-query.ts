@@ -15,7 +15,9 @@ export interface PerformanceQueryInput {
   thenBy?: ReportGrouping;
   dateBasis?: DateBasis;
   /** Only these campaigns / offers; unset or empty lists = all. */
-  filter?: { campaignIds: string[]; offerIds: string[] };
+  filter?: { campaignIds: string[]; offerIds: string[]; creativeIds?: string[] };
+  /** Count test conversions too (left out otherwise). */
+  includeTest?: boolean;
 }
 
 /** More ids than any grant lists is a malformed request, not a filter. */
@@ -37,6 +39,7 @@ export interface PerformanceQuery {
   /** Rows of these campaigns / offers only; empty = no restriction. */
   campaignIds: string[];
   offerIds: string[];
+  creativeIds: string[];
 }
 
 export interface DayRangeQuery {
@@ -72,8 +75,9 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
   const range = validateDayRange(input, problems);
   const campaignIds = collect(problems, 'filter.campaign_ids', () => idFilter(input.filter?.campaignIds, 'filter.campaign_ids'));
   const offerIds = collect(problems, 'filter.offer_ids', () => idFilter(input.filter?.offerIds, 'filter.offer_ids'));
+  const creativeIds = collect(problems, 'filter.creative_ids', () => idFilter(input.filter?.creativeIds, 'filter.creative_ids'));
   if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
-  return { dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds! };
+  return { dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds!, creativeIds: creativeIds! };
 }
 
 function idFilter(ids: string[] | undefined, field: string): string[] {

@@ -2,6 +2,8 @@ import { ReportingInitial1764500000000 } from './1764500000000-initial.migration
 import { ReportingCorrectionsCohortsReconciliation1764600000000 } from './1764600000000-corrections-cohorts-reconciliation.migration';
 import { ReportingCoveringRollupsAndTotals1764700000000 } from './1764700000000-covering-rollups-and-totals.migration';
 import { ReportingProcessedEventsPruning1765000000000 } from './1765000000000-processed-events-pruning.migration';
+import { ReportingEngagements1765400000000 } from './1765400000000-engagements.migration';
+import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-source-caps-holds.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -9,4 +11,6 @@ export const reportingMigrations = [
   ReportingCorrectionsCohortsReconciliation1764600000000,
   ReportingCoveringRollupsAndTotals1764700000000,
   ReportingProcessedEventsPruning1765000000000,
+  ReportingEngagements1765400000000,
+  ReportingTestSourceCapsHolds1765410000000,
 ];

@@ -4,7 +4,6 @@ import {
   AttributedFact,
   ClickFact,
   CorrectionFact,
-  countsAsClick,
   CreditedConversionFact,
   CreditStatus,
   Dimensions,
@@ -13,14 +12,20 @@ import {
   ReceivedConversionFact,
   RevenueDelta,
   revenueDelta,
-  rollupBuckets,
   UnattributedConversionFact,
 } from '../domain/facts';
+import { engagementsSql, isTap, tapSql } from '../domain/engagement';
+import { ActivityDelta, activityDeltas, revenueDeltas, RollupDeltas, RollupRow } from '../domain/rollup-deltas';
 
 type ActivityTable = 'activity_rollup' | 'cohort_activity_rollup';
 type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
 
+/** The columns of a stored credited fact that its rollup deltas come from. */
+const storedCredited = (a: string) =>
+  `${a}.campaign_id, ${a}.creative_id, ${a}.offer_id, ${a}.payout_micros::text AS payout_micros, ${a}.currency, ${a}.status, ${a}.occurred_at, ${a}.cohort_at, ${a}.test`;
+
 interface StoredCredited {
+  test: boolean;
   campaign_id: string;
   creative_id: string;
   offer_id: string;
@@ -39,6 +44,17 @@ interface StoredCredited {
  */
 @Injectable()
 export class ProjectionService {
+  /**
+   * Serialises, per message, the send and the clicks and conversions applied by other consumers (they are on
+   * different streams and so commit concurrently): a click or credited conversion inserted while its MessageSent is
+   * being applied would otherwise miss its send-date cohort on both sides. Ids are locked in sorted order, so two
+   * batches never deadlock.
+   */
+  async lockMessages(m: EntityManager, messageIds: readonly string[]): Promise<void> {
+    const ids = [...new Set(messageIds.filter((id) => !!id))].sort();
+    if (ids.length) await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [ids]);
+  }
+
   /** Last write by updatedAt wins, whatever order the upserts arrive in. */
   async recordName(m: EntityManager, f: NameFact): Promise<void> {
     await m.query(
@@ -49,194 +65,307 @@ export class ProjectionService {
     );
   }
 
-  async recordMessage(m: EntityManager, f: MessageFact): Promise<void> {
-    const inserted = await m.query(
+  /**
+   * A batch of sends: the messages inserted in one statement, then the clicks and conversions that arrived before
+   * their send join its cohort. Each rollup row moves once per batch.
+   */
+  async recordMessages(m: EntityManager, facts: readonly MessageFact[]): Promise<void> {
+    const unique = uniqueBy(facts, (f) => f.messageId);
+    if (!unique.length) return;
+    const inserted: (DimRow & { message_id: string; sent_at: Date })[] = await m.query(
       `INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING RETURNING 1`,
-      [f.messageId, f.contactId, f.phoneMasked, f.campaignId, f.creativeId, f.offerId, f.sentAt],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+       ON CONFLICT (message_id) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at`,
+      [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
+        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt)],
     );
     if (!inserted.length) return;
-    await this.addActivity(m, 'activity_rollup', f.sentAt, f, { sends: 1, clicks: 0, uniqueClicks: 0 });
-    // Clicks and conversions that arrived before their send join its cohort now.
-    const clicks: (Dimensions & { first: boolean })[] = await m.query(
-      `WITH c AS (
-         UPDATE "reporting".clicks SET cohort_at = $2
-         WHERE message_id = $1 AND cohort_at IS NULL AND click_class IN ('HUMAN', 'UNSPECIFIED')
-         RETURNING campaign_id, creative_id, offer_id, first_click_on_message)
-       SELECT campaign_id AS "campaignId", creative_id AS "creativeId", offer_id AS "offerId", first_click_on_message AS first FROM c`,
-      [f.messageId, f.sentAt],
+    const activity = activityDeltas();
+    for (const r of inserted) activity.at(r.sent_at, dimsOf(r), { sends: 1n, taps: 0n, engagements: 0n });
+    await this.writeActivity(m, 'activity_rollup', activity);
+    // Taps that arrived before their send join its cohort now; the message's engagement with them.
+    const ids = inserted.map((r) => r.message_id);
+    const sentAt = inserted.map((r) => r.sent_at);
+    const cohort = activityDeltas();
+    const joined: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(
+      // In a WITH: TypeORM answers a bare UPDATE with [rows, count].
+      `WITH u AS (
+         UPDATE "reporting".clicks c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
+         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
+         RETURNING c.click_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at)
+       SELECT * FROM u`,
+      [ids, sentAt],
     );
-    for (const c of clicks) await this.addActivity(m, 'cohort_activity_rollup', f.sentAt, c, { sends: 0, clicks: 1, uniqueClicks: c.first ? 1 : 0 });
+    for (const c of joined) cohort.at(c.cohort_at, dimsOf(c), { sends: 0n, taps: 1n, engagements: 0n });
+    if (joined.length) {
+      const joinedIds = new Set(joined.map((c) => c.click_id));
+      const engaged: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [ids]);
+      for (const e of engaged) if (joinedIds.has(e.click_id)) cohort.at(e.cohort_at, dimsOf(e), { sends: 0n, taps: 0n, engagements: 1n });
+    }
+    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
     const conversions: StoredCredited[] = await m.query(
       `WITH c AS (
-         UPDATE "reporting".credited_conversions SET cohort_at = $2 WHERE message_id = $1 AND cohort_at IS NULL
-         RETURNING campaign_id, creative_id, offer_id, payout_micros::text AS payout_micros, currency, status, occurred_at, cohort_at)
+         UPDATE "reporting".credited_conversions c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
+         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL
+         RETURNING ${storedCredited('c')})
        SELECT * FROM c`,
-      [f.messageId, f.sentAt],
+      [ids, sentAt],
     );
-    for (const c of conversions) await this.addRevenue(m, 'cohort_revenue_rollup', f.sentAt, dims(c), c.currency, revenueDelta(storedPayout(c), 1));
+    const revenue = revenueDeltas();
+    for (const c of conversions) revenue.at(c.cohort_at!, dims(c), revenueDelta(storedPayout(c), 1), c.currency);
+    await this.writeRevenue(m, 'cohort_revenue_rollup', revenue);
   }
 
   /**
-   * Clicks carry their own dimensions: they count even when their MessageSent has not arrived yet. Previews and
-   * bots are stored with their class and never counted.
+   * A batch of clicks. Clicks carry their own dimensions: they count even when their MessageSent has not arrived
+   * yet. Previews and bots are stored with their class and never counted. Each tap counts as a tap; a message's
+   * engagement (domain/engagement.ts) is read before and after the insert, so a tap older than the one counted so
+   * far moves the engagement to its own time instead of adding one.
    */
-  async recordClick(m: EntityManager, f: ClickFact): Promise<void> {
-    const counted = countsAsClick(f);
-    const inserted: { cohort_at: Date | null }[] = await m.query(
-      `INSERT INTO "reporting".clicks
+  async recordClicks(m: EntityManager, facts: readonly ClickFact[]): Promise<void> {
+    const unique = uniqueBy(facts, (f) => f.clickId);
+    if (!unique.length) return;
+    const messageIds = [...new Set(unique.filter((f) => isTap(f) && f.messageId).map((f) => f.messageId))];
+    type Engagement = DimRow & { message_id: string; click_id: string; clicked_at: Date; cohort_at: Date | null };
+    const engagements = async (): Promise<Map<string, Engagement>> => {
+      if (!messageIds.length) return new Map();
+      const rows: Engagement[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [messageIds]);
+      return new Map(rows.map((r) => [r.message_id, r]));
+    };
+    const before = await engagements();
+    const inserted: (DimRow & { clicked_at: Date; cohort_at: Date | null; click_class: string })[] = await m.query(
+      `WITH x AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::boolean[], $9::text[],
+           $10::timestamptz[]) AS x(click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message,
+           click_class, message_sent_at))
+       INSERT INTO "reporting".clicks AS c
          (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class, cohort_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-         CASE WHEN $10::boolean THEN coalesce($11::timestamptz, (SELECT sent_at FROM "reporting".messages WHERE message_id = $2)) END)
-       ON CONFLICT (click_id) DO NOTHING RETURNING cohort_at`,
-      [f.clickId, f.messageId, f.contactId, f.offerId, f.campaignId, f.creativeId, f.clickedAt, f.firstClickOnMessage, f.clickClass,
-        counted, f.messageSentAt ?? null],
+       SELECT x.click_id, x.message_id, x.contact_id, x.offer_id, x.campaign_id, x.creative_id, x.clicked_at, x.first_click_on_message, x.click_class,
+         CASE WHEN ${tapSql('x')} THEN coalesce(x.message_sent_at, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id)) END
+       FROM x
+       ON CONFLICT (click_id) DO NOTHING RETURNING c.campaign_id, c.creative_id, c.offer_id, c.clicked_at, c.cohort_at, c.click_class`,
+      [col(unique, (f) => f.clickId), col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.offerId),
+        col(unique, (f) => f.campaignId), col(unique, (f) => f.creativeId), col(unique, (f) => f.clickedAt), col(unique, (f) => f.firstClickOnMessage),
+        col(unique, (f) => f.clickClass), col(unique, (f) => f.messageSentAt ?? null)],
     );
-    if (!inserted.length || !counted) return;
-    const add = { sends: 0, clicks: 1, uniqueClicks: f.firstClickOnMessage ? 1 : 0 };
-    await this.addActivity(m, 'activity_rollup', f.clickedAt, f, add);
-    const cohortAt = inserted[0].cohort_at;
-    if (cohortAt) await this.addActivity(m, 'cohort_activity_rollup', cohortAt, f, add);
+    const activity = activityDeltas();
+    const cohort = activityDeltas();
+    for (const c of inserted) {
+      if (!isTap({ clickClass: c.click_class })) continue;
+      const tap = { sends: 0n, taps: 1n, engagements: 0n };
+      activity.at(c.clicked_at, dimsOf(c), tap);
+      if (c.cohort_at) cohort.at(c.cohort_at, dimsOf(c), tap);
+    }
+    if (inserted.length) {
+      const after = await engagements();
+      for (const [messageId, now] of after) {
+        const was = before.get(messageId);
+        if (was?.click_id === now.click_id) continue;
+        if (was) {
+          activity.at(was.clicked_at, dimsOf(was), { sends: 0n, taps: 0n, engagements: -1n });
+          if (was.cohort_at) cohort.at(was.cohort_at, dimsOf(was), { sends: 0n, taps: 0n, engagements: -1n });
+        }
+        activity.at(now.clicked_at, dimsOf(now), { sends: 0n, taps: 0n, engagements: 1n });
+        if (now.cohort_at) cohort.at(now.cohort_at, dimsOf(now), { sends: 0n, taps: 0n, engagements: 1n });
+      }
+    }
+    await this.writeActivity(m, 'activity_rollup', activity);
+    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
   }
 
-  /** A first decision: ignored when the conversion already has one (a late duplicate, or after a correction). */
-  async recordCreditedConversion(m: EntityManager, f: CreditedConversionFact): Promise<void> {
-    await this.insertCredited(m, f);
+  /**
+   * First decisions, a batch of them: ignored for a conversion that already has one (a late duplicate, or after a
+   * correction). Credited and unattributed facts each in one statement, the rollups once per key.
+   */
+  async recordDecisions(m: EntityManager, decisions: readonly AttributedFact[]): Promise<void> {
+    await this.insertCredited(m, decisions.filter((d) => d.kind === 'credited').map((d) => d.fact as CreditedConversionFact));
+    await this.recordUnattributedConversions(m, decisions.filter((d) => d.kind === 'unattributed').map((d) => d.fact as UnattributedConversionFact));
   }
 
   /** Kept for reconciliation with the partners' totals; never part of the performance numbers. */
-  async recordUnattributedConversion(m: EntityManager, f: UnattributedConversionFact): Promise<void> {
+  async recordUnattributedConversions(m: EntityManager, facts: readonly UnattributedConversionFact[]): Promise<void> {
+    const u = uniqueBy(facts, conversionKey);
+    if (!u.length) return;
     await m.query(
       `INSERT INTO "reporting".unattributed_conversions
-         (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
-      [f.partnerId, f.conversionId, f.reason, f.reportedClickId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt],
+         (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at, test, source)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
+         $9::boolean[], $10::text[])
+       ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
+      [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.reason), col(u, (f) => f.reportedClickId),
+        col(u, (f) => f.payout.micros.toString()), col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt),
+        col(u, (f) => f.test), col(u, (f) => f.source)],
     );
   }
 
   /**
-   * Undoes what the read models hold for the conversion and applies the corrected decision, once per correction
-   * id: rollups lose exactly what the stored fact had added, so a chain of corrections nets out to the last one.
+   * Corrections, a batch of them, each applied once per correction id: the read models' fact of each corrected
+   * conversion is removed with exactly what it had added to the rollups, then the conversion's last fresh correction
+   * in stream order is applied (the ones between would be undone by it: a chain nets out to its last step).
    */
-  async applyCorrection(m: EntityManager, c: CorrectionFact): Promise<void> {
-    const fresh = await m.query(
-      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause) VALUES ('correction', $1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [c.correctionId, c.partnerId, c.conversionId, c.cause],
+  async applyCorrections(m: EntityManager, corrections: readonly CorrectionFact[]): Promise<void> {
+    const u = uniqueBy(corrections, (c) => c.correctionId);
+    if (!u.length) return;
+    const freshRows: { change_id: string }[] = await m.query(
+      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
+       SELECT 'correction', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING RETURNING change_id`,
+      [col(u, (c) => c.correctionId), col(u, (c) => c.partnerId), col(u, (c) => c.conversionId), col(u, (c) => c.cause)],
     );
-    if (!fresh.length) return;
+    const fresh = new Set(freshRows.map((r) => r.change_id));
+    const last = new Map<string, CorrectionFact>();
+    for (const c of u) if (fresh.has(c.correctionId)) last.set(conversionKey(c), c);
+    const latest = [...last.values()];
+    if (!latest.length) return;
+    const keys = [col(latest, (c) => c.partnerId), col(latest, (c) => c.conversionId)];
     const removed: StoredCredited[] = await m.query(
       `WITH d AS (
-         DELETE FROM "reporting".credited_conversions WHERE partner_id = $1 AND conversion_id = $2
-         RETURNING campaign_id, creative_id, offer_id, payout_micros::text AS payout_micros, currency, status, occurred_at, cohort_at)
+         DELETE FROM "reporting".credited_conversions c USING unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id)
+         WHERE c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id
+         RETURNING ${storedCredited('c')})
        SELECT * FROM d`,
-      [c.partnerId, c.conversionId],
+      keys,
     );
+    const revenue = revenueDeltas();
+    const cohort = revenueDeltas();
     for (const r of removed) {
       const undo = revenueDelta(storedPayout(r), -1);
-      await this.addRevenue(m, 'revenue_rollup', r.occurred_at, dims(r), r.currency, undo);
-      if (r.cohort_at) await this.addRevenue(m, 'cohort_revenue_rollup', r.cohort_at, dims(r), r.currency, undo);
+      revenue.at(r.occurred_at, dims(r), undo, r.currency);
+      if (r.cohort_at) cohort.at(r.cohort_at, dims(r), undo, r.currency);
     }
-    await m.query(`DELETE FROM "reporting".unattributed_conversions WHERE partner_id = $1 AND conversion_id = $2`, [c.partnerId, c.conversionId]);
-    await this.applyDecision(m, c.next);
+    await m.query(
+      `WITH d AS (DELETE FROM "reporting".unattributed_conversions u USING unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id)
+         WHERE u.partner_id = k.partner_id AND u.conversion_id = k.conversion_id RETURNING 1) SELECT count(*) FROM d`,
+      keys,
+    );
+    await this.insertCredited(m, latest.filter((c) => c.next.kind === 'credited').map((c) => c.next.fact as CreditedConversionFact), { revenue, cohort });
+    await this.recordUnattributedConversions(m, latest.filter((c) => c.next.kind === 'unattributed').map((c) => c.next.fact as UnattributedConversionFact));
   }
 
   /** The received side of reconciliation: each stored conversion once. */
-  async recordReceivedConversion(m: EntityManager, f: ReceivedConversionFact): Promise<void> {
+  async recordReceivedConversions(m: EntityManager, facts: readonly ReceivedConversionFact[]): Promise<void> {
+    await this.upsertReceived(m, uniqueBy(facts, conversionKey), false);
+  }
+
+  /** An adjustment carries the conversion's new state: it replaces the stored one, once per adjustment id (the last fresh one of a batch wins). */
+  async recordAdjustedConversions(m: EntityManager, adjustments: readonly { adjustmentId: string; cause: string; fact: ReceivedConversionFact }[]): Promise<void> {
+    const u = uniqueBy(adjustments, (a) => a.adjustmentId);
+    if (!u.length) return;
+    const freshRows: { change_id: string }[] = await m.query(
+      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
+       SELECT 'adjustment', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING RETURNING change_id`,
+      [col(u, (a) => a.adjustmentId), col(u, (a) => a.fact.partnerId), col(u, (a) => a.fact.conversionId), col(u, (a) => a.cause)],
+    );
+    const fresh = new Set(freshRows.map((r) => r.change_id));
+    const last = new Map<string, ReceivedConversionFact>();
+    for (const a of u) if (fresh.has(a.adjustmentId)) last.set(conversionKey(a.fact), a.fact);
+    await this.upsertReceived(m, [...last.values()], true);
+  }
+
+  private async upsertReceived(m: EntityManager, facts: readonly ReceivedConversionFact[], replace: boolean): Promise<void> {
+    if (!facts.length) return;
     await m.query(
-      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
-      [f.partnerId, f.conversionId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.receivedAt],
+      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at, test, source)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::boolean[], $9::text[])
+       ON CONFLICT (partner_id, conversion_id) ${
+         replace
+           ? `DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency, status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at,
+               test = EXCLUDED.test`
+           : 'DO NOTHING'
+       }`,
+      [col(facts, (f) => f.partnerId), col(facts, (f) => f.conversionId), col(facts, (f) => f.payout.micros.toString()), col(facts, (f) => f.payout.currency),
+        col(facts, (f) => f.status), col(facts, (f) => f.occurredAt), col(facts, (f) => f.receivedAt), col(facts, (f) => f.test), col(facts, (f) => f.source)],
     );
   }
 
-  /** An adjustment carries the conversion's new state: it replaces the stored one, once per adjustment id. */
-  async recordAdjustedConversion(m: EntityManager, adjustmentId: string, cause: string, f: ReceivedConversionFact): Promise<void> {
-    const fresh = await m.query(
-      `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause) VALUES ('adjustment', $1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [adjustmentId, f.partnerId, f.conversionId, cause],
-    );
-    if (!fresh.length) return;
-    await m.query(
-      `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (partner_id, conversion_id) DO UPDATE SET payout_micros = EXCLUDED.payout_micros, currency = EXCLUDED.currency,
-         status = EXCLUDED.status, occurred_at = EXCLUDED.occurred_at`,
-      [f.partnerId, f.conversionId, f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.receivedAt],
-    );
-  }
-
-  private async applyDecision(m: EntityManager, d: AttributedFact): Promise<void> {
-    if (d.kind === 'credited') await this.insertCredited(m, d.fact);
-    else await this.recordUnattributedConversion(m, d.fact);
-  }
-
-  private async insertCredited(m: EntityManager, f: CreditedConversionFact): Promise<void> {
-    const inserted: { cohort_at: Date | null }[] = await m.query(
-      `INSERT INTO "reporting".credited_conversions
-         (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
-          payout_micros, currency, status, occurred_at, type, cohort_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, (SELECT sent_at FROM "reporting".messages WHERE message_id = $3))
-       ON CONFLICT (partner_id, conversion_id) DO NOTHING RETURNING cohort_at`,
-      [f.partnerId, f.conversionId, f.messageId, f.clickId, f.contactId, f.offerId, f.campaignId, f.creativeId,
-        f.payout.micros.toString(), f.payout.currency, f.status, f.occurredAt, f.type],
-    );
-    if (!inserted.length) return;
-    const delta = revenueDelta(f, 1);
-    await this.addRevenue(m, 'revenue_rollup', f.occurredAt, f, f.payout.currency, delta);
-    const cohortAt = inserted[0].cohort_at;
-    if (cohortAt) await this.addRevenue(m, 'cohort_revenue_rollup', cohortAt, f, f.payout.currency, delta);
-  }
-
-  private async addActivity(
+  /** Credited facts in one statement; the rollups of those inserted (first wins) move once per key, with `more` deltas if given. */
+  private async insertCredited(
     m: EntityManager,
-    table: ActivityTable,
-    at: Date,
-    d: Dimensions,
-    add: { sends: number; clicks: number; uniqueClicks: number },
+    facts: readonly CreditedConversionFact[],
+    more: { revenue: RollupDeltas<RevenueDelta>; cohort: RollupDeltas<RevenueDelta> } = { revenue: revenueDeltas(), cohort: revenueDeltas() },
   ): Promise<void> {
-    const { grains, buckets } = rollupBuckets(at);
-    // The dimensional rows and the bucket's total (by-date reports), in one statement.
+    const u = uniqueBy(facts, conversionKey);
+    if (u.length) {
+      const inserted: StoredCredited[] = await m.query(
+        `WITH x AS (
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+             $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::boolean[], $15::text[], $16::boolean[], $17::timestamptz[])
+             AS x(partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id, payout_micros, currency, status, occurred_at, type,
+               test, source, over_cap, hold_until))
+         INSERT INTO "reporting".credited_conversions AS c
+           (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
+            payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until, cohort_at)
+         SELECT x.*, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id) FROM x
+         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         RETURNING ${storedCredited('c')}`,
+        [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.messageId), col(u, (f) => f.clickId), col(u, (f) => f.contactId),
+          col(u, (f) => f.offerId), col(u, (f) => f.campaignId), col(u, (f) => f.creativeId), col(u, (f) => f.payout.micros.toString()),
+          col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt), col(u, (f) => f.type), col(u, (f) => f.test),
+          col(u, (f) => f.source), col(u, (f) => f.overCap), col(u, (f) => f.holdUntil ?? null)],
+      );
+      for (const r of inserted) {
+        const delta = revenueDelta(storedPayout(r), 1);
+        more.revenue.at(r.occurred_at, dims(r), delta, r.currency);
+        if (r.cohort_at) more.cohort.at(r.cohort_at, dims(r), delta, r.currency);
+      }
+    }
+    await this.writeRevenue(m, 'revenue_rollup', more.revenue);
+    await this.writeRevenue(m, 'cohort_revenue_rollup', more.cohort);
+  }
+
+  /** One upsert of the batch's summed deltas into the rollup and one into its per-bucket totals (rollup columns: clicks = taps, unique_clicks = engagements). */
+  private async writeActivity(m: EntityManager, table: ActivityTable, deltas: RollupDeltas<ActivityDelta>): Promise<void> {
+    const rows = deltas.list();
+    if (!rows.length) return;
+    const totals = deltas.totals();
+    const set = `sends = r.sends + EXCLUDED.sends, clicks = r.clicks + EXCLUDED.clicks, unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`;
     await m.query(
       `WITH dims AS (
          INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
-         SELECT g, b, $3, $4, $5, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET
-           sends = r.sends + EXCLUDED.sends,
-           clicks = r.clicks + EXCLUDED.clicks,
-           unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks)
+         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET ${set})
        INSERT INTO "reporting".${totalTable(table)} AS r (grain, bucket, sends, clicks, unique_clicks)
-       SELECT g, b, $6, $7, $8 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
-       ON CONFLICT (grain, bucket) DO UPDATE SET
-         sends = r.sends + EXCLUDED.sends,
-         clicks = r.clicks + EXCLUDED.clicks,
-         unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`,
-      [grains, buckets, d.campaignId, d.creativeId, d.offerId, add.sends, add.clicks, add.uniqueClicks],
+       SELECT * FROM unnest($9::smallint[], $10::timestamptz[], $11::bigint[], $12::bigint[], $13::bigint[])
+       ON CONFLICT (grain, bucket) DO UPDATE SET ${set}`,
+      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
+        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.delta.sends.toString()), col(rows, (r) => r.delta.taps.toString()),
+        col(rows, (r) => r.delta.engagements.toString()),
+        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.delta.sends.toString()), col(totals, (r) => r.delta.taps.toString()),
+        col(totals, (r) => r.delta.engagements.toString())],
     );
   }
 
-  private async addRevenue(m: EntityManager, table: RevenueTable, at: Date, d: Dimensions, currency: string, x: RevenueDelta): Promise<void> {
-    const { grains, buckets } = rollupBuckets(at);
+  private async writeRevenue(m: EntityManager, table: RevenueTable, deltas: RollupDeltas<RevenueDelta>): Promise<void> {
+    const rows = deltas.list();
+    if (!rows.length) return;
+    const totals = deltas.totals();
     const set = `conversions = r.conversions + EXCLUDED.conversions,
          reversed_conversions = r.reversed_conversions + EXCLUDED.reversed_conversions,
          approved_micros = r.approved_micros + EXCLUDED.approved_micros,
          pending_micros = r.pending_micros + EXCLUDED.pending_micros,
          reversed_micros = r.reversed_micros + EXCLUDED.reversed_micros`;
+    const measures = (rs: RollupRow<RevenueDelta>[]) => [
+      col(rs, (r) => r.delta.conversions.toString()), col(rs, (r) => r.delta.reversedConversions.toString()), col(rs, (r) => r.delta.approvedMicros.toString()),
+      col(rs, (r) => r.delta.pendingMicros.toString()), col(rs, (r) => r.delta.reversedMicros.toString()),
+    ];
     await m.query(
       `WITH dims AS (
          INSERT INTO "reporting".${table} AS r
            (grain, bucket, campaign_id, creative_id, offer_id, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-         SELECT g, b, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+           $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
          ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, currency) DO UPDATE SET ${set})
        INSERT INTO "reporting".${totalTable(table)} AS r
          (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-       SELECT g, b, $6, $7, $8, $9, $10, $11 FROM unnest($1::smallint[], $2::timestamptz[]) AS u(g, b)
+       SELECT * FROM unnest($12::smallint[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
        ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${set}`,
-      [grains, buckets, d.campaignId, d.creativeId, d.offerId, currency,
-        x.conversions.toString(), x.reversedConversions.toString(), x.approvedMicros.toString(), x.pendingMicros.toString(), x.reversedMicros.toString()],
+      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
+        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.currency), ...measures(rows),
+        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.currency), ...measures(totals)],
     );
   }
+
 }
 
 /** Each rollup's per-bucket total across dimensions (created by migration 1764700000000). */
@@ -244,10 +373,35 @@ function totalTable<T extends ActivityTable | RevenueTable>(table: T): string {
   return table.replace(/_rollup$/, '_total_rollup');
 }
 
+interface DimRow {
+  campaign_id: string;
+  creative_id: string;
+  offer_id: string;
+}
+
+function dimsOf(r: DimRow): Dimensions {
+  return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
+}
+
+/** One column of a multi-row statement (unnest of parallel arrays). */
+function col<T, V>(rows: readonly T[], f: (r: T) => V): V[] {
+  return rows.map(f);
+}
+
+/** First occurrence of each key: a batch may carry the same fact twice under two event ids. */
+function uniqueBy<T>(rows: readonly T[], key: (r: T) => string): T[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => (seen.has(key(r)) ? false : (seen.add(key(r)), true)));
+}
+
+function conversionKey(f: { partnerId: string; conversionId: string }): string {
+  return `${f.partnerId}\u0000${f.conversionId}`;
+}
+
 function dims(r: StoredCredited): Dimensions {
   return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
 }
 
-function storedPayout(r: StoredCredited): Pick<CreditedConversionFact, 'status' | 'payout'> {
-  return { status: r.status, payout: { currency: r.currency, micros: BigInt(r.payout_micros) } };
+function storedPayout(r: StoredCredited): Pick<CreditedConversionFact, 'status' | 'payout' | 'test'> {
+  return { status: r.status, payout: { currency: r.currency, micros: BigInt(r.payout_micros) }, test: r.test };
 }

@@ -4,9 +4,11 @@
  * The statements match what ProjectionService adds per event; tests compare the two.
  */
 import { GRAINS } from '../domain/facts';
+import { engagementsSql, tapSql } from '../domain/engagement';
 
 const DIMS = 'campaign_id, creative_id, offer_id';
-const HUMAN = `click_class IN ('HUMAN', 'UNSPECIFIED')`;
+const HUMAN = tapSql();
+// Rollup columns: clicks are taps (people's clicks), unique_clicks engagements (first taps, domain/engagement.ts).
 const ACTIVITY = 'sends, clicks, unique_clicks';
 const REVENUE = 'conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros';
 const [BASE, ...COARSER] = GRAINS;
@@ -31,7 +33,7 @@ export function rebuildRollupsSql(): string[] {
       coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'pending'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'reversed'), 0)
-    FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL
+    FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL AND NOT test
     GROUP BY 1, 2, 3, 4, 5, 6`;
   return [
     `UPDATE "reporting".clicks c SET cohort_at = m.sent_at FROM "reporting".messages m
@@ -45,11 +47,16 @@ export function rebuildRollupsSql(): string[] {
       SELECT ${BASE}, bucket, ${DIMS}, sum(sends), sum(clicks), sum(unique_clicks) FROM (
         SELECT ${bucket('sent_at', BASE)} AS bucket, ${DIMS}, 1 AS sends, 0 AS clicks, 0 AS unique_clicks FROM "reporting".messages
         UNION ALL
-        SELECT ${bucket('clicked_at', BASE)}, ${DIMS}, 0, 1, first_click_on_message::int FROM "reporting".clicks WHERE ${HUMAN}
+        SELECT ${bucket('clicked_at', BASE)}, ${DIMS}, 0, 1, 0 FROM "reporting".clicks WHERE ${HUMAN}
+        UNION ALL
+        SELECT ${bucket('clicked_at', BASE)}, ${DIMS}, 0, 0, 1 FROM (${engagementsSql()}) e
       ) x GROUP BY 2, 3, 4, 5`,
     `INSERT INTO "reporting".cohort_activity_rollup (grain, bucket, ${DIMS}, clicks, unique_clicks)
-      SELECT ${BASE}, ${bucket('cohort_at', BASE)}, ${DIMS}, count(*), count(*) FILTER (WHERE first_click_on_message)
-      FROM "reporting".clicks WHERE ${HUMAN} AND cohort_at IS NOT NULL GROUP BY 2, 3, 4, 5`,
+      SELECT ${BASE}, bucket, ${DIMS}, sum(clicks), sum(unique_clicks) FROM (
+        SELECT ${bucket('cohort_at', BASE)} AS bucket, ${DIMS}, 1 AS clicks, 0 AS unique_clicks FROM "reporting".clicks WHERE ${HUMAN} AND cohort_at IS NOT NULL
+        UNION ALL
+        SELECT ${bucket('cohort_at', BASE)}, ${DIMS}, 0, 1 FROM (${engagementsSql()}) e WHERE cohort_at IS NOT NULL
+      ) x GROUP BY 2, 3, 4, 5`,
     revenue('revenue_rollup', 'occurred_at'),
     revenue('cohort_revenue_rollup', 'cohort_at'),
     coarser('activity_rollup', DIMS, ACTIVITY),

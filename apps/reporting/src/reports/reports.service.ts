@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { assertId, InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import { assertId, Clock, CLOCK, InvalidArgumentError, MS_PER_DAY, systemClock } from '@trackly/kernel';
 import {
   DateBasis,
   GetContactJourneyResponse,
@@ -8,16 +8,18 @@ import {
   GetPerformanceReportResponse,
   GetCohortMaturityResponse,
   GetReconciliationReportResponse,
+  ListMessagesResponse,
   ReportGrouping,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { buildContactJourney } from '../domain/contact-journey';
 import type { ClickFact, CreditedConversionFact, CreditStatus, MessageFact, NameKind } from '../domain/facts';
 import { buildMessageReport } from '../domain/message-report';
-import { ActivityAggregate, buildPerformanceReport, RevenueAggregate } from '../domain/performance';
+import { ActivityAggregate, buildPerformanceReport, FactAggregate, RevenueAggregate, wireMoney } from '../domain/performance';
 import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
 import { daySegments } from '../domain/segments';
+import { tapSql } from '../domain/engagement';
 
 // Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
 const KEY_SQL: Record<Dimension, string> = {
@@ -38,7 +40,8 @@ const rows = (table: string, columns: string, filter = '') =>
 // The performance report's campaign/offer filter ($5, $6: text[]; empty = all), e.g. from a restricted API key.
 const SCOPE_FILTER = `
        AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
-       AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))`;
+       AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+       AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))`;
 const ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, r.clicks, r.unique_clicks';
 const COHORT_ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, 0::bigint AS sends, r.clicks, r.unique_clicks';
 const SENDS_ONLY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, 0::bigint AS clicks, 0::bigint AS unique_clicks';
@@ -57,7 +60,7 @@ const MATURITY_DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
 };
 
 // Previews and bots are stored but are nobody's click: message detail and journeys show people's taps only.
-const COUNTED_CLICK = `click_class IN ('HUMAN', 'UNSPECIFIED')`;
+const COUNTED_CLICK = tapSql();
 
 const NAME_KIND: Partial<Record<Dimension, NameKind>> = { creative: 'creative', offer: 'offer', campaign: 'campaign' };
 
@@ -97,32 +100,41 @@ interface ConversionRow {
   status: CreditStatus;
   occurred_at: Date;
   type: string;
+  test: boolean;
+  source: string;
+  over_cap: boolean;
+  hold_until: Date | null;
 }
 
 const CONVERSION_COLUMNS = `partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
-  payout_micros::text AS payout_micros, currency, status, occurred_at, type`;
+  payout_micros::text AS payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until`;
 
 /** Answers the reports from the read models only. */
 @Injectable()
 export class ReportsService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    // Optional so a spec can build the service on a DataSource alone (then the system clock).
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
+  ) {}
 
   async performance(input: PerformanceQueryInput): Promise<GetPerformanceReportResponse> {
     const q = validatePerformanceQuery(input);
     const k1 = KEY_SQL[q.dimension];
     const k2 = q.dimension2 ? KEY_SQL[q.dimension2] : `''`;
     // One snapshot for the day edges and both rollups, so a report never mixes two moments.
-    const { activity, revenue } = await this.withZone(q.timeZone, () =>
+    const { activity, revenue, facts } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         // These aggregates are costed high enough to trigger JIT, whose compilation takes longer than the query.
         await m.query('SET LOCAL jit = off');
-        const segments = daySegments(await this.midnights(m, q), q.days, q.dimension === 'date' || q.dimension2 === 'date');
-        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0;
+        const midnights = await this.midnights(m, q);
+        const segments = daySegments(midnights, q.days, q.dimension === 'date' || q.dimension2 === 'date');
+        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0 || q.creativeIds.length > 0;
         // The total rollups have no campaign or offer: a filtered report reads the per-dimension ones.
         const totals = q.dimension === 'date' && !q.dimension2 && !filtered;
         const f = filtered ? SCOPE_FILTER : '';
         const params: unknown[] = [segments.map((x) => x.grain), segments.map((x) => new Date(x.from)), segments.map((x) => new Date(x.to)), segments.map((x) => x.day)];
-        if (f) params.push(q.campaignIds, q.offerIds);
+        if (f) params.push(q.campaignIds, q.offerIds, q.creativeIds);
         const [activityTable, cohortActivityTable] = totals
           ? ['activity_total_rollup', 'cohort_activity_total_rollup']
           : ['activity_rollup', 'cohort_activity_rollup'];
@@ -149,9 +161,41 @@ export class ReportsService {
            ${rows(revenueTable, totals ? TOTAL_REVENUE : REVENUE, f)} GROUP BY 1, 2, 3`,
           params,
         );
-        return { activity, revenue };
+        // View-through, capped and held parts, and test conversions when asked: from the credited facts of the range.
+        const basisAt = q.basis === 'send' ? 'r.cohort_at' : 'r.occurred_at';
+        const factKey = (k: string) => (k === 's.day' ? `to_char(${basisAt} AT TIME ZONE $3::text, 'YYYY-MM-DD')` : k);
+        const facts: Record<string, string>[] = await m.query(
+          `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency,
+             count(*) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status <> 'reversed')::text AS vt_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status = 'approved'), 0)::text AS vt,
+             count(*) FILTER (WHERE r.over_cap AND r.status = 'pending')::text AS cap_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.over_cap AND r.status = 'pending'), 0)::text AS cap,
+             count(*) FILTER (WHERE r.hold_until > now() AND r.status = 'pending')::text AS held_n,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.hold_until > now() AND r.status = 'pending'), 0)::text AS held,
+             count(*) FILTER (WHERE r.test AND r.status <> 'reversed')::text AS t_n,
+             count(*) FILTER (WHERE r.test AND r.status = 'reversed')::text AS t_rn,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'approved'), 0)::text AS t_a,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'pending'), 0)::text AS t_p,
+             coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'reversed'), 0)::text AS t_r
+           FROM "reporting".credited_conversions r
+           -- $3 (the zone) types the day key when there is one; named here so it is typed when there is not.
+           WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
+             AND (r.type = 'VIEW_THROUGH' OR r.over_cap OR r.hold_until IS NOT NULL OR r.test)
+             AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
+             AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+             AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))
+           GROUP BY 1, 2, 3`,
+          [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
+        );
+        return { activity, revenue, facts };
       }),
     );
+    const factAggregates: FactAggregate[] = facts.map((r) => ({
+      key: r.k1, key2: r.k2, currency: r.currency,
+      viewThroughConversions: BigInt(r.vt_n), viewThroughApproved: BigInt(r.vt), cappedConversions: BigInt(r.cap_n), capped: BigInt(r.cap),
+      heldConversions: BigInt(r.held_n), held: BigInt(r.held), testConversions: BigInt(r.t_n), testReversedConversions: BigInt(r.t_rn),
+      testApproved: BigInt(r.t_a), testPending: BigInt(r.t_p), testReversed: BigInt(r.t_r),
+    }));
     // Rows that only ever netted to zero (a conversion corrected away) are not shown.
     const revenueAggregates: RevenueAggregate[] = revenue
       .map((r) => ({
@@ -166,9 +210,10 @@ export class ReportsService {
       }))
       .filter((r) => r.conversions || r.reversedConversions || r.approvedMicros || r.pendingMicros || r.reversedMicros);
     const activityAggregates: ActivityAggregate[] = activity
-      .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.clicks), uniqueClicks: BigInt(r.unique_clicks) }))
-      .filter((a) => a.sends || a.clicks || a.uniqueClicks);
-    const all = [...activityAggregates, ...revenueAggregates];
+      // Rollup columns: clicks are taps, unique_clicks engagements (the report's clicks).
+      .map((r) => ({ key: r.k1, key2: r.k2, sends: BigInt(r.sends), clicks: BigInt(r.unique_clicks), taps: BigInt(r.clicks) }))
+      .filter((a) => a.sends || a.clicks || a.taps);
+    const all = [...activityAggregates, ...revenueAggregates, ...factAggregates];
     const [names, names2] = await Promise.all([
       this.names(NAME_KIND[q.dimension], [...new Set(all.map((r) => r.key))]),
       q.dimension2 ? this.names(NAME_KIND[q.dimension2], [...new Set(all.map((r) => r.key2 ?? ''))]) : new Map<string, string>(),
@@ -178,30 +223,46 @@ export class ReportsService {
       thenBy: input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: q.basis === 'send' ? DateBasis.DATE_BASIS_SEND : DateBasis.DATE_BASIS_CONVERSION,
       names2,
-    });
+    }, factAggregates);
   }
 
   /**
    * Per partner, local conversion day and currency: received (ingest), credited, reversed, unattributed by reason,
    * and received with no decision yet. Read from the fact tables: their volume is the partners' postbacks.
    */
-  async reconciliation(input: { fromDate: string; toDate: string; timeZone: string; partnerId: string }): Promise<GetReconciliationReportResponse> {
+  async reconciliation(input: {
+    fromDate: string; toDate: string; timeZone: string; partnerId: string; includeTest?: boolean;
+  }): Promise<GetReconciliationReportResponse> {
     const q = validateDayRangeQuery(input);
     const partner = (input.partnerId ?? '').trim();
     if (partner) assertId(partner, 'partner_id');
     const day = `to_char(occurred_at AT TIME ZONE $3::text, 'YYYY-MM-DD')`;
     const where = `occurred_at >= ($1::date::timestamp AT TIME ZONE $3::text) AND occurred_at < (($2::date + 1)::timestamp AT TIME ZONE $3::text)
-      AND ($4 = '' OR partner_id = $4)`;
-    const params = [q.fromDate, q.toDate, q.timeZone, partner];
-    type Agg = { partner_id: string; day: string; currency: string; n: string; micros: string; reason?: string; flag?: boolean };
+      AND ($4 = '' OR partner_id = $4) AND (NOT test OR $5::boolean)`;
+    const params = [q.fromDate, q.toDate, q.timeZone, partner, input.includeTest === true];
+    type Agg = {
+      partner_id: string; day: string; currency: string; n: string; micros: string; reason?: string; flag?: boolean; direct?: boolean; test?: boolean;
+    };
     const agg = (r: Agg): ReconciliationAggregate => ({
       partnerId: r.partner_id, day: r.day, currency: r.currency, count: BigInt(r.n), micros: BigInt(r.micros),
     });
     const result = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         const received: Agg[] = await m.query(
-          `SELECT partner_id, ${day} AS day, currency, status = 'pending' AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
-           FROM "reporting".received_conversions WHERE ${where} GROUP BY 1, 2, 3, 4`,
+          `SELECT partner_id, ${day} AS day, currency, status = 'pending' AS flag, source = 'DIRECT' AS direct, test,
+             count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".received_conversions WHERE ${where} GROUP BY 1, 2, 3, 4, 5, 6`,
+          params,
+        );
+        // Credited and held, apart: over a cap (pending), and under a hold period ending after now.
+        const held: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, over_cap AS flag, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".credited_conversions WHERE ${where} AND status = 'pending' AND (over_cap OR hold_until > now()) GROUP BY 1, 2, 3, 4`,
+          params,
+        );
+        const heldByPeriod: Agg[] = await m.query(
+          `SELECT partner_id, ${day} AS day, currency, count(*)::text AS n, sum(payout_micros)::text AS micros
+           FROM "reporting".credited_conversions WHERE ${where} AND status = 'pending' AND hold_until > now() GROUP BY 1, 2, 3`,
           params,
         );
         const credited: Agg[] = await m.query(
@@ -222,7 +283,7 @@ export class ReportsService {
            GROUP BY 1, 2, 3`,
           params,
         );
-        return { received, credited, unattributed, pending };
+        return { received, credited, unattributed, pending, held, heldByPeriod };
       }),
     );
     return buildReconciliationReport(
@@ -233,20 +294,26 @@ export class ReportsService {
         reversed: result.credited.filter((r) => r.flag).map(agg),
         unattributed: result.unattributed.map((r) => ({ ...agg(r), reason: r.reason! })),
         pending: result.pending.map(agg),
+        receivedDirect: result.received.filter((r) => r.direct).map(agg),
+        creditedOverCap: result.held.filter((r) => r.flag).map(agg),
+        held: result.heldByPeriod.map(agg),
+        test: result.received.filter((r) => r.test).map(agg),
       },
       q.timeZone,
     );
   }
 
   /** A send cohort's revenue per send at day 1/7/30/90: sends from the rollups, revenue from the credited facts. */
-  async cohortMaturity(input: { fromDate: string; toDate: string; timeZone: string; groupBy: ReportGrouping }): Promise<GetCohortMaturityResponse> {
+  async cohortMaturity(input: {
+    fromDate: string; toDate: string; timeZone: string; groupBy: ReportGrouping; includeTest?: boolean;
+  }): Promise<GetCohortMaturityResponse> {
     const q = validateDayRangeQuery(input);
     const dimension = input.groupBy === ReportGrouping.REPORT_GROUPING_UNSPECIFIED ? undefined : MATURITY_DIMENSIONS[input.groupBy];
     if (input.groupBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension) {
       throw new InvalidArgumentError('group_by', 'must be CREATIVE, OFFER or CAMPAIGN, or unspecified for the total');
     }
     const key = dimension ? KEY_SQL[dimension] : `''`;
-    const { sends, revenue } = await this.withZone(q.timeZone, () =>
+    const { sends, revenue, cohortEnd } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         const midnights = await this.midnights(m, q);
         const segments = daySegments(midnights, q.days, false);
@@ -261,10 +328,10 @@ export class ReportsService {
         );
         const revenue: Record<string, string>[] = await m.query(
           `SELECT ${key.replace('r.', '')} AS k, currency, ${within.join(', ')} FROM "reporting".credited_conversions
-           WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 GROUP BY 1, 2`,
-          [midnights[0], midnights[midnights.length - 1]],
+           WHERE status = 'approved' AND cohort_at >= $1 AND cohort_at < $2 AND (NOT test OR $3::boolean) GROUP BY 1, 2`,
+          [midnights[0], midnights[midnights.length - 1], input.includeTest === true],
         );
-        return { sends, revenue };
+        return { sends, revenue, cohortEnd: midnights[midnights.length - 1] };
       }),
     );
     const names = await this.names(dimension ? NAME_KIND[dimension] : undefined, [...new Set([...sends, ...revenue].map((r) => r.k))]);
@@ -274,7 +341,66 @@ export class ReportsService {
       names,
       q.timeZone,
       dimension !== undefined,
+      { cohortEnd, now: this.clock.now() },
     );
+  }
+
+  /** Messages newest first (keyset on sent_at, message_id), with taps, engagement, conversion and revenue of the page's messages. */
+  async listMessages(input: { campaignId: string; creativeId: string; pageSize: number; pageToken: string }): Promise<ListMessagesResponse> {
+    const campaign = (input.campaignId ?? '').trim();
+    const creative = (input.creativeId ?? '').trim();
+    if (campaign) assertId(campaign, 'campaign_id');
+    if (creative) assertId(creative, 'creative_id');
+    const size = input.pageSize || 50;
+    if (!Number.isInteger(size) || size < 1 || size > 200) throw new InvalidArgumentError('page_size', 'must be 1-200 (0 means 50)');
+    const scope = `${campaign}\u0000${creative}`;
+    let after: { at: Date; id: string } | undefined;
+    if (input.pageToken) {
+      try {
+        const t = JSON.parse(Buffer.from(input.pageToken, 'base64url').toString('utf8')) as { s: string; at: string; id: string };
+        if (t.s !== scope || typeof t.id !== 'string' || Number.isNaN(Date.parse(t.at))) throw new Error('mismatch');
+        after = { at: new Date(t.at), id: t.id };
+      } catch {
+        throw new InvalidArgumentError('page_token', 'is not a token of this list (with these filters)');
+      }
+    }
+    const rows: MessageRow[] = await this.ds.query(
+      `SELECT message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at FROM "reporting".messages
+       WHERE ($1 = '' OR campaign_id = $1) AND ($2 = '' OR creative_id = $2)
+         AND ($3::timestamptz IS NULL OR (sent_at, message_id) < ($3::timestamptz, $4::text))
+       ORDER BY sent_at DESC, message_id DESC LIMIT $5`,
+      [campaign, creative, after?.at ?? null, after?.id ?? '', size + 1],
+    );
+    const page = rows.slice(0, size);
+    const ids = page.map((r) => r.message_id);
+    const [taps, money]: [{ message_id: string; taps: string }[], { message_id: string; currency: string; converted: boolean; approved: string }[]] = ids.length
+      ? await Promise.all([
+          this.ds.query(`SELECT message_id, count(*)::text AS taps FROM "reporting".clicks WHERE message_id = ANY($1::text[]) AND ${COUNTED_CLICK} GROUP BY 1`, [ids]),
+          this.ds.query(
+            `SELECT message_id, currency, bool_or(status <> 'reversed') AS converted,
+               coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0)::text AS approved
+             FROM "reporting".credited_conversions WHERE message_id = ANY($1::text[]) AND NOT test GROUP BY 1, 2 ORDER BY 1, 2`,
+            [ids],
+          ),
+        ])
+      : [[], []];
+    const tapsOf = new Map(taps.map((t) => [t.message_id, BigInt(t.taps)]));
+    const last = page[page.length - 1];
+    return {
+      messages: page.map((r) => {
+        const mine = money.filter((x) => x.message_id === r.message_id);
+        const n = tapsOf.get(r.message_id) ?? 0n;
+        return {
+          messageId: r.message_id, contactId: r.contact_id, phoneMasked: r.phone_masked, campaignId: r.campaign_id, creativeId: r.creative_id,
+          offerId: r.offer_id, sentAt: r.sent_at, clicked: n > 0n, taps: n.toString(), converted: mine.some((x) => x.converted),
+          revenue: mine.filter((x) => BigInt(x.approved) !== 0n).map((x) => wireMoney(x.currency, BigInt(x.approved))),
+        };
+      }),
+      nextPageToken:
+        rows.length > size && last
+          ? Buffer.from(JSON.stringify({ s: scope, at: last.sent_at.toISOString(), id: last.message_id }), 'utf8').toString('base64url')
+          : '',
+    };
   }
 
   async message(messageId: string): Promise<GetMessageReportResponse> {
@@ -387,5 +513,9 @@ function toConversionFact(r: ConversionRow): CreditedConversionFact {
     status: r.status,
     occurredAt: r.occurred_at,
     type: r.type,
+    test: r.test,
+    source: r.source,
+    overCap: r.over_cap,
+    holdUntil: r.hold_until ?? undefined,
   };
 }

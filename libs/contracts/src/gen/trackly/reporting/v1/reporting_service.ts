@@ -182,7 +182,11 @@ export interface GetPerformanceReportRequest {
   /** Conversion date (default) or send-date cohort. */
   dateBasis: DateBasis;
   /** Only rows of these campaigns/offers; unset means all (the gateway sets it from a restricted API key). */
-  filter: PerformanceFilter | undefined;
+  filter:
+    | PerformanceFilter
+    | undefined;
+  /** Count test conversions too (they are left out of every figure otherwise); the rows then say how much was test. */
+  includeTest: boolean;
 }
 
 /** PerformanceFilter restricts a performance report to some campaigns and/or offers. */
@@ -191,6 +195,8 @@ export interface PerformanceFilter {
   campaignIds: string[];
   /** Only these offers; empty means all. With campaign_ids too, a row must match both. */
   offerIds: string[];
+  /** Only rows of these creatives; unset means all. */
+  creativeIds: string[];
 }
 
 /** RevenueTotal is revenue in one currency, with the ratios derived from it. */
@@ -207,7 +213,7 @@ export interface RevenueTotal {
   revenuePerSend:
     | Money
     | undefined;
-  /** Earnings per click: approved revenue divided by clicks. */
+  /** Earnings per click: approved revenue divided by engagements (clicks). */
   epc:
     | Money
     | undefined;
@@ -219,6 +225,34 @@ export interface RevenueTotal {
   conversions: string;
   /** Reversed conversions in this currency. */
   reversedConversions: string;
+  /** Approved revenue credited to a click (click-through and direct decisions): revenue minus view_through_revenue. */
+  clickRevenue:
+    | Money
+    | undefined;
+  /** Approved revenue credited view-through (a message seen, no click), apart from click revenue. */
+  viewThroughRevenue:
+    | Money
+    | undefined;
+  /** View-through conversions, approved or pending (part of conversions). */
+  viewThroughConversions: string;
+  /** Pending revenue of conversions credited over a cap and held (part of pending_revenue). */
+  cappedRevenue:
+    | Money
+    | undefined;
+  /** Conversions credited over a cap, still pending (part of conversions). */
+  cappedConversions: string;
+  /** Pending revenue held by the offer's hold period until a later date, as of the report (part of pending_revenue). */
+  heldRevenue:
+    | Money
+    | undefined;
+  /** Conversions held by the hold period, as of the report (part of conversions). */
+  heldConversions: string;
+  /** With include_test: approved and pending revenue of test conversions included in this total (else zero). */
+  testRevenue:
+    | Money
+    | undefined;
+  /** With include_test: test conversions included in conversions (else zero). */
+  testConversions: string;
 }
 
 /** PerformanceRow is one group's totals. */
@@ -229,9 +263,12 @@ export interface PerformanceRow {
   name: string;
   /** Messages sent (send date in range). */
   sends: string;
-  /** Clicks recorded (click date in range). */
+  /**
+   * Engagements: messages clicked, each counted once on its first person's tap (HUMAN or unclassified; click date
+   * in range). CTR, CVR and EPC divide by this. Later taps of the same message are in taps, not here.
+   */
   clicks: string;
-  /** Messages with at least one click (first-click date in range). */
+  /** The same number as clicks (engagements: the first person's tap of each message), kept for older readers. */
   uniqueClicks: string;
   /** Credited conversions, approved or pending (conversion date in range). */
   conversions: string;
@@ -243,10 +280,12 @@ export interface PerformanceRow {
   name2: string;
   /** Credited conversions later reversed. */
   reversedConversions: string;
-  /** Click-through rate, clicks / sends, in millionths (120000 = 12%); 0 without sends. */
+  /** Click-through rate, engagements (clicks) / sends, in millionths (120000 = 12%); 0 without sends. */
   ctrPpm: string;
   /** Conversion rate, conversions / clicks, in millionths (40000 = 4%); 0 without clicks. */
   cvrPpm: string;
+  /** Every person's tap (repeat taps of a message included; previews and bots never), click date in range. */
+  taps: string;
 }
 
 /** GetPerformanceReportResponse is the report. */
@@ -383,6 +422,8 @@ export interface GetReconciliationReportRequest {
   timeZone: string;
   /** Only this partner; empty means all. */
   partnerId: string;
+  /** Count test conversions too (left out of every column otherwise); the row's test column says how many. */
+  includeTest: boolean;
 }
 
 /** ReconciliationCount is a number of conversions and their payouts in one currency. */
@@ -428,7 +469,23 @@ export interface ReconciliationRow {
     | ReconciliationCount
     | undefined;
   /** Received, of which the partner's status is pending (not yet payable). */
-  receivedPendingStatus: ReconciliationCount | undefined;
+  receivedPendingStatus:
+    | ReconciliationCount
+    | undefined;
+  /** Received straight over attribution's AttributeConversion (no postback; part of received). */
+  receivedDirect:
+    | ReconciliationCount
+    | undefined;
+  /** Credited over a cap and held pending (part of credited). */
+  creditedOverCap:
+    | ReconciliationCount
+    | undefined;
+  /** Credited and held by the offer's hold period until a later date, as of the report (part of credited). */
+  held:
+    | ReconciliationCount
+    | undefined;
+  /** With include_test: test conversions received (part of received); else zero. */
+  test: ReconciliationCount | undefined;
 }
 
 /** GetReconciliationReportResponse is the reconciliation report. */
@@ -449,6 +506,8 @@ export interface GetCohortMaturityRequest {
   timeZone: string;
   /** Optional grouping (creative, offer or campaign); unspecified gives the cohort's total only. */
   groupBy: ReportGrouping;
+  /** Count test conversions' revenue too (left out otherwise). */
+  includeTest: boolean;
 }
 
 /** MaturityPoint is what the cohort had earned a number of days after each send. */
@@ -459,6 +518,13 @@ export interface MaturityPoint {
   revenue: Money[];
   /** That revenue divided by the cohort's sends, per currency. */
   revenuePerSend: Money[];
+  /**
+   * True while the cohort's last send day is younger than `days`: the point has no value yet (revenue and
+   * revenue_per_send are empty), it is not the latest value repeated.
+   */
+  immature: boolean;
+  /** When the point becomes mature: the end of the cohort's last local send day plus `days`. */
+  maturesAt: Date | undefined;
 }
 
 /** CohortMaturityRow is one group of the cohort. */
@@ -485,6 +551,54 @@ export interface GetCohortMaturityResponse {
   timeZone: string;
 }
 
+/** ListMessagesRequest selects a page of messages. */
+export interface ListMessagesRequest {
+  /** Only this campaign's messages; empty means all. */
+  campaignId: string;
+  /** Only this creative's messages; empty means all. */
+  creativeId: string;
+  /** Messages per page: 1-200; 0 means 50. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first. Bound to the filters it was made with. */
+  pageToken: string;
+}
+
+/** MessageSummary is one message as a list shows it. */
+export interface MessageSummary {
+  /** Message id. */
+  messageId: string;
+  /** Contact it was sent to. */
+  contactId: string;
+  /** Phone, masked. */
+  phoneMasked: string;
+  /** Campaign. */
+  campaignId: string;
+  /** Creative. */
+  creativeId: string;
+  /** Offer. */
+  offerId: string;
+  /** When it was sent. */
+  sentAt:
+    | Date
+    | undefined;
+  /** A person tapped it (an engagement). */
+  clicked: boolean;
+  /** Every person's tap of it. */
+  taps: string;
+  /** A conversion is credited to it, approved or pending (test conversions excluded). */
+  converted: boolean;
+  /** Approved revenue credited to it, per currency (test conversions excluded). */
+  revenue: Money[];
+}
+
+/** ListMessagesResponse is one page. */
+export interface ListMessagesResponse {
+  /** Newest send first (ties by message id). */
+  messages: MessageSummary[];
+  /** Token of the next page; empty on the last. */
+  nextPageToken: string;
+}
+
 export const TRACKLY_REPORTING_V1_PACKAGE_NAME = "trackly.reporting.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -497,7 +611,16 @@ wrappers[".google.protobuf.Timestamp"] = {
 } as any;
 
 function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
-  return { groupBy: 0, fromDate: "", toDate: "", timeZone: "", thenBy: 0, dateBasis: 0, filter: undefined };
+  return {
+    groupBy: 0,
+    fromDate: "",
+    toDate: "",
+    timeZone: "",
+    thenBy: 0,
+    dateBasis: 0,
+    filter: undefined,
+    includeTest: false,
+  };
 }
 
 export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest> = {
@@ -522,6 +645,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     }
     if (message.filter !== undefined) {
       PerformanceFilter.encode(message.filter, writer.uint32(58).fork()).join();
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(64).bool(message.includeTest);
     }
     return writer;
   },
@@ -595,6 +721,14 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
             message.filter = PerformanceFilter.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -640,6 +774,11 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
         ? dateBasisFromJSON(object.date_basis)
         : 0,
       filter: isSet(object.filter) ? PerformanceFilter.fromJSON(object.filter) : undefined,
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -666,6 +805,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     if (message.filter !== undefined) {
       obj.filter = PerformanceFilter.toJSON(message.filter);
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -683,12 +825,13 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     message.filter = (object.filter !== undefined && object.filter !== null)
       ? PerformanceFilter.fromPartial(object.filter)
       : undefined;
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };
 
 function createBasePerformanceFilter(): PerformanceFilter {
-  return { campaignIds: [], offerIds: [] };
+  return { campaignIds: [], offerIds: [], creativeIds: [] };
 }
 
 export const PerformanceFilter: MessageFns<PerformanceFilter> = {
@@ -698,6 +841,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     }
     for (const v of message.offerIds) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.creativeIds) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -731,6 +877,14 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
             message.offerIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.creativeIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -755,6 +909,11 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
         : globalThis.Array.isArray(object?.offer_ids)
         ? object.offer_ids.map((e: any) => globalThis.String(e))
         : [],
+      creativeIds: globalThis.Array.isArray(object?.creativeIds)
+        ? object.creativeIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.creative_ids)
+        ? object.creative_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -766,6 +925,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     if (message.offerIds?.length) {
       obj.offerIds = message.offerIds;
     }
+    if (message.creativeIds?.length) {
+      obj.creativeIds = message.creativeIds;
+    }
     return obj;
   },
 
@@ -776,6 +938,7 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     const message = createBasePerformanceFilter();
     message.campaignIds = object.campaignIds?.map((e) => e) || [];
     message.offerIds = object.offerIds?.map((e) => e) || [];
+    message.creativeIds = object.creativeIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -789,6 +952,15 @@ function createBaseRevenueTotal(): RevenueTotal {
     reversed: undefined,
     conversions: "0",
     reversedConversions: "0",
+    clickRevenue: undefined,
+    viewThroughRevenue: undefined,
+    viewThroughConversions: "0",
+    cappedRevenue: undefined,
+    cappedConversions: "0",
+    heldRevenue: undefined,
+    heldConversions: "0",
+    testRevenue: undefined,
+    testConversions: "0",
   };
 }
 
@@ -814,6 +986,33 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     }
     if (message.reversedConversions !== "0") {
       writer.uint32(56).int64(message.reversedConversions);
+    }
+    if (message.clickRevenue !== undefined) {
+      Money.encode(message.clickRevenue, writer.uint32(66).fork()).join();
+    }
+    if (message.viewThroughRevenue !== undefined) {
+      Money.encode(message.viewThroughRevenue, writer.uint32(74).fork()).join();
+    }
+    if (message.viewThroughConversions !== "0") {
+      writer.uint32(80).int64(message.viewThroughConversions);
+    }
+    if (message.cappedRevenue !== undefined) {
+      Money.encode(message.cappedRevenue, writer.uint32(90).fork()).join();
+    }
+    if (message.cappedConversions !== "0") {
+      writer.uint32(96).int64(message.cappedConversions);
+    }
+    if (message.heldRevenue !== undefined) {
+      Money.encode(message.heldRevenue, writer.uint32(106).fork()).join();
+    }
+    if (message.heldConversions !== "0") {
+      writer.uint32(112).int64(message.heldConversions);
+    }
+    if (message.testRevenue !== undefined) {
+      Money.encode(message.testRevenue, writer.uint32(122).fork()).join();
+    }
+    if (message.testConversions !== "0") {
+      writer.uint32(128).int64(message.testConversions);
     }
     return writer;
   },
@@ -887,6 +1086,78 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
             message.reversedConversions = reader.int64().toString();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.clickRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.viewThroughRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.viewThroughConversions = reader.int64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cappedRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cappedConversions = reader.int64().toString();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.heldRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.heldConversions = reader.int64().toString();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.testRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.testConversions = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -920,6 +1191,51 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
         : isSet(object.reversed_conversions)
         ? globalThis.String(object.reversed_conversions)
         : "0",
+      clickRevenue: isSet(object.clickRevenue)
+        ? Money.fromJSON(object.clickRevenue)
+        : isSet(object.click_revenue)
+        ? Money.fromJSON(object.click_revenue)
+        : undefined,
+      viewThroughRevenue: isSet(object.viewThroughRevenue)
+        ? Money.fromJSON(object.viewThroughRevenue)
+        : isSet(object.view_through_revenue)
+        ? Money.fromJSON(object.view_through_revenue)
+        : undefined,
+      viewThroughConversions: isSet(object.viewThroughConversions)
+        ? globalThis.String(object.viewThroughConversions)
+        : isSet(object.view_through_conversions)
+        ? globalThis.String(object.view_through_conversions)
+        : "0",
+      cappedRevenue: isSet(object.cappedRevenue)
+        ? Money.fromJSON(object.cappedRevenue)
+        : isSet(object.capped_revenue)
+        ? Money.fromJSON(object.capped_revenue)
+        : undefined,
+      cappedConversions: isSet(object.cappedConversions)
+        ? globalThis.String(object.cappedConversions)
+        : isSet(object.capped_conversions)
+        ? globalThis.String(object.capped_conversions)
+        : "0",
+      heldRevenue: isSet(object.heldRevenue)
+        ? Money.fromJSON(object.heldRevenue)
+        : isSet(object.held_revenue)
+        ? Money.fromJSON(object.held_revenue)
+        : undefined,
+      heldConversions: isSet(object.heldConversions)
+        ? globalThis.String(object.heldConversions)
+        : isSet(object.held_conversions)
+        ? globalThis.String(object.held_conversions)
+        : "0",
+      testRevenue: isSet(object.testRevenue)
+        ? Money.fromJSON(object.testRevenue)
+        : isSet(object.test_revenue)
+        ? Money.fromJSON(object.test_revenue)
+        : undefined,
+      testConversions: isSet(object.testConversions)
+        ? globalThis.String(object.testConversions)
+        : isSet(object.test_conversions)
+        ? globalThis.String(object.test_conversions)
+        : "0",
     };
   },
 
@@ -946,6 +1262,33 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
     if (message.reversedConversions !== "0") {
       obj.reversedConversions = message.reversedConversions;
     }
+    if (message.clickRevenue !== undefined) {
+      obj.clickRevenue = Money.toJSON(message.clickRevenue);
+    }
+    if (message.viewThroughRevenue !== undefined) {
+      obj.viewThroughRevenue = Money.toJSON(message.viewThroughRevenue);
+    }
+    if (message.viewThroughConversions !== "0") {
+      obj.viewThroughConversions = message.viewThroughConversions;
+    }
+    if (message.cappedRevenue !== undefined) {
+      obj.cappedRevenue = Money.toJSON(message.cappedRevenue);
+    }
+    if (message.cappedConversions !== "0") {
+      obj.cappedConversions = message.cappedConversions;
+    }
+    if (message.heldRevenue !== undefined) {
+      obj.heldRevenue = Money.toJSON(message.heldRevenue);
+    }
+    if (message.heldConversions !== "0") {
+      obj.heldConversions = message.heldConversions;
+    }
+    if (message.testRevenue !== undefined) {
+      obj.testRevenue = Money.toJSON(message.testRevenue);
+    }
+    if (message.testConversions !== "0") {
+      obj.testConversions = message.testConversions;
+    }
     return obj;
   },
 
@@ -969,6 +1312,25 @@ export const RevenueTotal: MessageFns<RevenueTotal> = {
       : undefined;
     message.conversions = object.conversions ?? "0";
     message.reversedConversions = object.reversedConversions ?? "0";
+    message.clickRevenue = (object.clickRevenue !== undefined && object.clickRevenue !== null)
+      ? Money.fromPartial(object.clickRevenue)
+      : undefined;
+    message.viewThroughRevenue = (object.viewThroughRevenue !== undefined && object.viewThroughRevenue !== null)
+      ? Money.fromPartial(object.viewThroughRevenue)
+      : undefined;
+    message.viewThroughConversions = object.viewThroughConversions ?? "0";
+    message.cappedRevenue = (object.cappedRevenue !== undefined && object.cappedRevenue !== null)
+      ? Money.fromPartial(object.cappedRevenue)
+      : undefined;
+    message.cappedConversions = object.cappedConversions ?? "0";
+    message.heldRevenue = (object.heldRevenue !== undefined && object.heldRevenue !== null)
+      ? Money.fromPartial(object.heldRevenue)
+      : undefined;
+    message.heldConversions = object.heldConversions ?? "0";
+    message.testRevenue = (object.testRevenue !== undefined && object.testRevenue !== null)
+      ? Money.fromPartial(object.testRevenue)
+      : undefined;
+    message.testConversions = object.testConversions ?? "0";
     return message;
   },
 };
@@ -987,6 +1349,7 @@ function createBasePerformanceRow(): PerformanceRow {
     reversedConversions: "0",
     ctrPpm: "0",
     cvrPpm: "0",
+    taps: "0",
   };
 }
 
@@ -1027,6 +1390,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     }
     if (message.cvrPpm !== "0") {
       writer.uint32(96).int64(message.cvrPpm);
+    }
+    if (message.taps !== "0") {
+      writer.uint32(104).int64(message.taps);
     }
     return writer;
   },
@@ -1140,6 +1506,14 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
             message.cvrPpm = reader.int64().toString();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.taps = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1184,6 +1558,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
         : isSet(object.cvr_ppm)
         ? globalThis.String(object.cvr_ppm)
         : "0",
+      taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
     };
   },
 
@@ -1225,6 +1600,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     if (message.cvrPpm !== "0") {
       obj.cvrPpm = message.cvrPpm;
     }
+    if (message.taps !== "0") {
+      obj.taps = message.taps;
+    }
     return obj;
   },
 
@@ -1245,6 +1623,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     message.reversedConversions = object.reversedConversions ?? "0";
     message.ctrPpm = object.ctrPpm ?? "0";
     message.cvrPpm = object.cvrPpm ?? "0";
+    message.taps = object.taps ?? "0";
     return message;
   },
 };
@@ -2422,7 +2801,7 @@ export const GetContactJourneyResponse: MessageFns<GetContactJourneyResponse> = 
 };
 
 function createBaseGetReconciliationReportRequest(): GetReconciliationReportRequest {
-  return { fromDate: "", toDate: "", timeZone: "", partnerId: "" };
+  return { fromDate: "", toDate: "", timeZone: "", partnerId: "", includeTest: false };
 }
 
 export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportRequest> = {
@@ -2438,6 +2817,9 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     }
     if (message.partnerId !== "") {
       writer.uint32(34).string(message.partnerId);
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(40).bool(message.includeTest);
     }
     return writer;
   },
@@ -2487,6 +2869,14 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
             message.partnerId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2521,6 +2911,11 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
         : isSet(object.partner_id)
         ? globalThis.String(object.partner_id)
         : "",
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -2538,6 +2933,9 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     if (message.partnerId !== "") {
       obj.partnerId = message.partnerId;
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -2552,6 +2950,7 @@ export const GetReconciliationReportRequest: MessageFns<GetReconciliationReportR
     message.toDate = object.toDate ?? "";
     message.timeZone = object.timeZone ?? "";
     message.partnerId = object.partnerId ?? "";
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };
@@ -2741,6 +3140,10 @@ function createBaseReconciliationRow(): ReconciliationRow {
     unattributed: [],
     pending: undefined,
     receivedPendingStatus: undefined,
+    receivedDirect: undefined,
+    creditedOverCap: undefined,
+    held: undefined,
+    test: undefined,
   };
 }
 
@@ -2772,6 +3175,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
     }
     if (message.receivedPendingStatus !== undefined) {
       ReconciliationCount.encode(message.receivedPendingStatus, writer.uint32(74).fork()).join();
+    }
+    if (message.receivedDirect !== undefined) {
+      ReconciliationCount.encode(message.receivedDirect, writer.uint32(82).fork()).join();
+    }
+    if (message.creditedOverCap !== undefined) {
+      ReconciliationCount.encode(message.creditedOverCap, writer.uint32(90).fork()).join();
+    }
+    if (message.held !== undefined) {
+      ReconciliationCount.encode(message.held, writer.uint32(98).fork()).join();
+    }
+    if (message.test !== undefined) {
+      ReconciliationCount.encode(message.test, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2861,6 +3276,38 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
             message.receivedPendingStatus = ReconciliationCount.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.receivedDirect = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.creditedOverCap = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.held = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.test = ReconciliationCount.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2898,6 +3345,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
         : isSet(object.received_pending_status)
         ? ReconciliationCount.fromJSON(object.received_pending_status)
         : undefined,
+      receivedDirect: isSet(object.receivedDirect)
+        ? ReconciliationCount.fromJSON(object.receivedDirect)
+        : isSet(object.received_direct)
+        ? ReconciliationCount.fromJSON(object.received_direct)
+        : undefined,
+      creditedOverCap: isSet(object.creditedOverCap)
+        ? ReconciliationCount.fromJSON(object.creditedOverCap)
+        : isSet(object.credited_over_cap)
+        ? ReconciliationCount.fromJSON(object.credited_over_cap)
+        : undefined,
+      held: isSet(object.held) ? ReconciliationCount.fromJSON(object.held) : undefined,
+      test: isSet(object.test) ? ReconciliationCount.fromJSON(object.test) : undefined,
     };
   },
 
@@ -2930,6 +3389,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
     if (message.receivedPendingStatus !== undefined) {
       obj.receivedPendingStatus = ReconciliationCount.toJSON(message.receivedPendingStatus);
     }
+    if (message.receivedDirect !== undefined) {
+      obj.receivedDirect = ReconciliationCount.toJSON(message.receivedDirect);
+    }
+    if (message.creditedOverCap !== undefined) {
+      obj.creditedOverCap = ReconciliationCount.toJSON(message.creditedOverCap);
+    }
+    if (message.held !== undefined) {
+      obj.held = ReconciliationCount.toJSON(message.held);
+    }
+    if (message.test !== undefined) {
+      obj.test = ReconciliationCount.toJSON(message.test);
+    }
     return obj;
   },
 
@@ -2958,6 +3429,18 @@ export const ReconciliationRow: MessageFns<ReconciliationRow> = {
       (object.receivedPendingStatus !== undefined && object.receivedPendingStatus !== null)
         ? ReconciliationCount.fromPartial(object.receivedPendingStatus)
         : undefined;
+    message.receivedDirect = (object.receivedDirect !== undefined && object.receivedDirect !== null)
+      ? ReconciliationCount.fromPartial(object.receivedDirect)
+      : undefined;
+    message.creditedOverCap = (object.creditedOverCap !== undefined && object.creditedOverCap !== null)
+      ? ReconciliationCount.fromPartial(object.creditedOverCap)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null)
+      ? ReconciliationCount.fromPartial(object.held)
+      : undefined;
+    message.test = (object.test !== undefined && object.test !== null)
+      ? ReconciliationCount.fromPartial(object.test)
+      : undefined;
     return message;
   },
 };
@@ -3054,7 +3537,7 @@ export const GetReconciliationReportResponse: MessageFns<GetReconciliationReport
 };
 
 function createBaseGetCohortMaturityRequest(): GetCohortMaturityRequest {
-  return { fromDate: "", toDate: "", timeZone: "", groupBy: 0 };
+  return { fromDate: "", toDate: "", timeZone: "", groupBy: 0, includeTest: false };
 }
 
 export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
@@ -3070,6 +3553,9 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     }
     if (message.groupBy !== 0) {
       writer.uint32(32).int32(message.groupBy);
+    }
+    if (message.includeTest !== false) {
+      writer.uint32(40).bool(message.includeTest);
     }
     return writer;
   },
@@ -3119,6 +3605,14 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
             message.groupBy = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includeTest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3153,6 +3647,11 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
         : isSet(object.group_by)
         ? reportGroupingFromJSON(object.group_by)
         : 0,
+      includeTest: isSet(object.includeTest)
+        ? globalThis.Boolean(object.includeTest)
+        : isSet(object.include_test)
+        ? globalThis.Boolean(object.include_test)
+        : false,
     };
   },
 
@@ -3170,6 +3669,9 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     if (message.groupBy !== 0) {
       obj.groupBy = reportGroupingToJSON(message.groupBy);
     }
+    if (message.includeTest !== false) {
+      obj.includeTest = message.includeTest;
+    }
     return obj;
   },
 
@@ -3182,12 +3684,13 @@ export const GetCohortMaturityRequest: MessageFns<GetCohortMaturityRequest> = {
     message.toDate = object.toDate ?? "";
     message.timeZone = object.timeZone ?? "";
     message.groupBy = object.groupBy ?? 0;
+    message.includeTest = object.includeTest ?? false;
     return message;
   },
 };
 
 function createBaseMaturityPoint(): MaturityPoint {
-  return { days: 0, revenue: [], revenuePerSend: [] };
+  return { days: 0, revenue: [], revenuePerSend: [], immature: false, maturesAt: undefined };
 }
 
 export const MaturityPoint: MessageFns<MaturityPoint> = {
@@ -3200,6 +3703,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     }
     for (const v of message.revenuePerSend) {
       Money.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.immature !== false) {
+      writer.uint32(32).bool(message.immature);
+    }
+    if (message.maturesAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.maturesAt), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3241,6 +3750,22 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
             message.revenuePerSend.push(Money.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.immature = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.maturesAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3262,6 +3787,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
         : globalThis.Array.isArray(object?.revenue_per_send)
         ? object.revenue_per_send.map((e: any) => Money.fromJSON(e))
         : [],
+      immature: isSet(object.immature) ? globalThis.Boolean(object.immature) : false,
+      maturesAt: isSet(object.maturesAt)
+        ? fromJsonTimestamp(object.maturesAt)
+        : isSet(object.matures_at)
+        ? fromJsonTimestamp(object.matures_at)
+        : undefined,
     };
   },
 
@@ -3276,6 +3807,12 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     if (message.revenuePerSend?.length) {
       obj.revenuePerSend = message.revenuePerSend.map((e) => Money.toJSON(e));
     }
+    if (message.immature !== false) {
+      obj.immature = message.immature;
+    }
+    if (message.maturesAt !== undefined) {
+      obj.maturesAt = message.maturesAt.toISOString();
+    }
     return obj;
   },
 
@@ -3287,6 +3824,8 @@ export const MaturityPoint: MessageFns<MaturityPoint> = {
     message.days = object.days ?? 0;
     message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
     message.revenuePerSend = object.revenuePerSend?.map((e) => Money.fromPartial(e)) || [];
+    message.immature = object.immature ?? false;
+    message.maturesAt = object.maturesAt ?? undefined;
     return message;
   },
 };
@@ -3515,6 +4054,501 @@ export const GetCohortMaturityResponse: MessageFns<GetCohortMaturityResponse> = 
   },
 };
 
+function createBaseListMessagesRequest(): ListMessagesRequest {
+  return { campaignId: "", creativeId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListMessagesRequest: MessageFns<ListMessagesRequest> = {
+  encode(message: ListMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(18).string(message.creativeId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessagesRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(base?: I): ListMessagesRequest {
+    return ListMessagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(object: I): ListMessagesRequest {
+    const message = createBaseListMessagesRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseMessageSummary(): MessageSummary {
+  return {
+    messageId: "",
+    contactId: "",
+    phoneMasked: "",
+    campaignId: "",
+    creativeId: "",
+    offerId: "",
+    sentAt: undefined,
+    clicked: false,
+    taps: "0",
+    converted: false,
+    revenue: [],
+  };
+}
+
+export const MessageSummary: MessageFns<MessageSummary> = {
+  encode(message: MessageSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messageId !== "") {
+      writer.uint32(10).string(message.messageId);
+    }
+    if (message.contactId !== "") {
+      writer.uint32(18).string(message.contactId);
+    }
+    if (message.phoneMasked !== "") {
+      writer.uint32(26).string(message.phoneMasked);
+    }
+    if (message.campaignId !== "") {
+      writer.uint32(34).string(message.campaignId);
+    }
+    if (message.creativeId !== "") {
+      writer.uint32(42).string(message.creativeId);
+    }
+    if (message.offerId !== "") {
+      writer.uint32(50).string(message.offerId);
+    }
+    if (message.sentAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(58).fork()).join();
+    }
+    if (message.clicked !== false) {
+      writer.uint32(64).bool(message.clicked);
+    }
+    if (message.taps !== "0") {
+      writer.uint32(72).int64(message.taps);
+    }
+    if (message.converted !== false) {
+      writer.uint32(80).bool(message.converted);
+    }
+    for (const v of message.revenue) {
+      Money.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contactId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phoneMasked = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.creativeId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.offerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.clicked = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.taps = reader.int64().toString();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.converted = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.revenue.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessageSummary {
+    return {
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      contactId: isSet(object.contactId)
+        ? globalThis.String(object.contactId)
+        : isSet(object.contact_id)
+        ? globalThis.String(object.contact_id)
+        : "",
+      phoneMasked: isSet(object.phoneMasked)
+        ? globalThis.String(object.phoneMasked)
+        : isSet(object.phone_masked)
+        ? globalThis.String(object.phone_masked)
+        : "",
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      creativeId: isSet(object.creativeId)
+        ? globalThis.String(object.creativeId)
+        : isSet(object.creative_id)
+        ? globalThis.String(object.creative_id)
+        : "",
+      offerId: isSet(object.offerId)
+        ? globalThis.String(object.offerId)
+        : isSet(object.offer_id)
+        ? globalThis.String(object.offer_id)
+        : "",
+      sentAt: isSet(object.sentAt)
+        ? fromJsonTimestamp(object.sentAt)
+        : isSet(object.sent_at)
+        ? fromJsonTimestamp(object.sent_at)
+        : undefined,
+      clicked: isSet(object.clicked) ? globalThis.Boolean(object.clicked) : false,
+      taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
+      converted: isSet(object.converted) ? globalThis.Boolean(object.converted) : false,
+      revenue: globalThis.Array.isArray(object?.revenue)
+        ? object.revenue.map((e: any) => Money.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MessageSummary): unknown {
+    const obj: any = {};
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.contactId !== "") {
+      obj.contactId = message.contactId;
+    }
+    if (message.phoneMasked !== "") {
+      obj.phoneMasked = message.phoneMasked;
+    }
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.creativeId !== "") {
+      obj.creativeId = message.creativeId;
+    }
+    if (message.offerId !== "") {
+      obj.offerId = message.offerId;
+    }
+    if (message.sentAt !== undefined) {
+      obj.sentAt = message.sentAt.toISOString();
+    }
+    if (message.clicked !== false) {
+      obj.clicked = message.clicked;
+    }
+    if (message.taps !== "0") {
+      obj.taps = message.taps;
+    }
+    if (message.converted !== false) {
+      obj.converted = message.converted;
+    }
+    if (message.revenue?.length) {
+      obj.revenue = message.revenue.map((e) => Money.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MessageSummary>, I>>(base?: I): MessageSummary {
+    return MessageSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MessageSummary>, I>>(object: I): MessageSummary {
+    const message = createBaseMessageSummary();
+    message.messageId = object.messageId ?? "";
+    message.contactId = object.contactId ?? "";
+    message.phoneMasked = object.phoneMasked ?? "";
+    message.campaignId = object.campaignId ?? "";
+    message.creativeId = object.creativeId ?? "";
+    message.offerId = object.offerId ?? "";
+    message.sentAt = object.sentAt ?? undefined;
+    message.clicked = object.clicked ?? false;
+    message.taps = object.taps ?? "0";
+    message.converted = object.converted ?? false;
+    message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListMessagesResponse(): ListMessagesResponse {
+  return { messages: [], nextPageToken: "" };
+}
+
+export const ListMessagesResponse: MessageFns<ListMessagesResponse> = {
+  encode(message: ListMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      MessageSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(MessageSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => MessageSummary.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => MessageSummary.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(base?: I): ListMessagesResponse {
+    return ListMessagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(object: I): ListMessagesResponse {
+    const message = createBaseListMessagesResponse();
+    message.messages = object.messages?.map((e) => MessageSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** ReportingService answers the dashboards' questions from read models built from events. */
 
 export interface ReportingServiceClient {
@@ -3543,6 +4577,13 @@ export interface ReportingServiceClient {
   /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
 
   getCohortMaturity(request: GetCohortMaturityRequest, metadata?: Metadata): Observable<GetCohortMaturityResponse>;
+
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+
+  listMessages(request: ListMessagesRequest, metadata?: Metadata): Observable<ListMessagesResponse>;
 }
 
 /** ReportingService answers the dashboards' questions from read models built from events. */
@@ -3585,6 +4626,16 @@ export interface ReportingServiceController {
     request: GetCohortMaturityRequest,
     metadata?: Metadata,
   ): Promise<GetCohortMaturityResponse> | Observable<GetCohortMaturityResponse> | GetCohortMaturityResponse;
+
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+
+  listMessages(
+    request: ListMessagesRequest,
+    metadata?: Metadata,
+  ): Promise<ListMessagesResponse> | Observable<ListMessagesResponse> | ListMessagesResponse;
 }
 
 export function ReportingServiceControllerMethods() {
@@ -3595,6 +4646,7 @@ export function ReportingServiceControllerMethods() {
       "getContactJourney",
       "getReconciliationReport",
       "getCohortMaturity",
+      "listMessages",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -3676,6 +4728,20 @@ export const ReportingServiceService = {
       Buffer.from(GetCohortMaturityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCohortMaturityResponse => GetCohortMaturityResponse.decode(value),
   },
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+  listMessages: {
+    path: "/trackly.reporting.v1.ReportingService/ListMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMessagesRequest): Buffer => Buffer.from(ListMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMessagesRequest => ListMessagesRequest.decode(value),
+    responseSerialize: (value: ListMessagesResponse): Buffer =>
+      Buffer.from(ListMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMessagesResponse => ListMessagesResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
@@ -3689,6 +4755,11 @@ export interface ReportingServiceServer extends UntypedServiceImplementation {
   getReconciliationReport: handleUnaryCall<GetReconciliationReportRequest, GetReconciliationReportResponse>;
   /** Revenue per send of a send cohort as it matures: conversions within 1, 7, 30 and 90 days of each send. */
   getCohortMaturity: handleUnaryCall<GetCohortMaturityRequest, GetCohortMaturityResponse>;
+  /**
+   * Messages, newest send first, optionally of one campaign and/or creative, with clicked/converted/revenue; paged.
+   * Gateway: GET /api/messages.
+   */
+  listMessages: handleUnaryCall<ListMessagesRequest, ListMessagesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -361,8 +361,14 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     const requestIds = await pg.query(`SELECT click_id, request_id FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
     const requestOf = new Map(requestIds.rows.map((r) => [r.click_id, r.request_id]));
     expect(ids.map((id) => requestOf.get(id))).toEqual(urls.map((_, i) => `gc-${i}`));
-    const txs = await pg.query(`SELECT count(DISTINCT xid::text)::int AS n FROM "tracking".clicks WHERE click_id = ANY($1)`, [ids]);
-    expect(txs.rows[0].n).toBeLessThan(500); // shared transactions, not one per click
+    // Shared transactions, not one per click: how many share depends on how fast the load arrives (a loaded machine
+    // sends fewer at once), so the spec asks only that clicks did share transactions.
+    const txs = await pg.query(
+      `SELECT count(*)::int AS n, max(per)::int AS largest FROM (SELECT count(*) AS per FROM "tracking".clicks WHERE click_id = ANY($1) GROUP BY xid::text) t`,
+      [ids],
+    );
+    expect(txs.rows[0].n).toBeLessThan(ids.length);
+    expect(txs.rows[0].largest).toBeGreaterThan(1);
     expect(await messageRow('msg-hot')).toEqual({ click_count: 500, first_clicked_at: clock.now() });
     const counts = await pg.query(`SELECT count(*)::int AS n FROM "tracking".clicks WHERE message_id LIKE 'msg-g-%' AND click_class = 'HUMAN'`);
     expect(counts.rows[0].n).toBe(500);

@@ -9,6 +9,7 @@ import { IngestConfig } from './ingest.config';
 import { INGEST_SCHEMA, IngestModule, ingestEntities } from './ingest.module';
 import { ingestMigrations } from './migrations';
 import { configurePostbackBodies } from './postbacks/postback-body.middleware';
+import { PostbackEdge } from './postbacks/postback-edge';
 import { RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
 import { REDRIVE_SERVICE_FULL_NAME } from '@trackly/messaging';
 
@@ -26,8 +27,11 @@ export async function startIngest(config: IngestConfig, deps: { clock?: Clock } 
       // Node reads maxHeaderSize (the createServer option; untyped as a property) from its server at each new
       // connection, so setting it before listen() covers every request: a longer head (request line included) is
       // answered 431 by Node itself, before any of our code runs.
-      (app.getHttpServer() as Server & { maxHeaderSize?: number }).maxHeaderSize = config.INGEST_MAX_HEADER_BYTES;
+      const server = app.getHttpServer() as Server & { maxHeaderSize?: number };
+      server.maxHeaderSize = config.INGEST_MAX_HEADER_BYTES;
       configurePostbackBodies(app, config.INGEST_MAX_BODY_BYTES);
+      // The postback routes are answered on this server before Express sees the request (their lean path).
+      app.get(PostbackEdge).mount(server, 'ingest');
     },
   });
   logger.info(

@@ -18,6 +18,7 @@ import { TestCredentials } from './partners/test-credentials';
 import { PostbackArchive } from './postbacks/postback-archive.service';
 import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
+import { PostbackEdge } from './postbacks/postback-edge';
 import { PostbacksService } from './postbacks/postbacks.service';
 import { TestPostbackService } from './postbacks/test-postback.service';
 import { IngestRedriveGrpcController } from './redrive/ingest-redrive.grpc.controller';
@@ -61,6 +62,7 @@ export class IngestModule {
         ConversionsImportService,
         PostbackArchive,
         PostbacksService,
+        PostbackEdge,
         TestPostbackService,
         AttributionOutcomesConsumer,
       ],

@@ -38,29 +38,44 @@ export class HttpExceptionFilter implements ExceptionFilter {
     // With inheritAppConfig the gRPC server shares this filter: its errors take the gRPC mapping.
     if (host.getType() === 'rpc') return this.grpc.catch(exception, host);
     const res = host.switchToHttp().getResponse();
-    let status = 500;
-    let body: Record<string, unknown> = { error: 'INTERNAL', message: 'internal error' };
-    if (exception instanceof DomainError) {
-      status = HTTP[exception.kind];
-      body = { error: exception.kind, message: exception.message };
-      if (Object.keys(exception.fields).length) body.fields = exception.fields;
-    } else if (exception instanceof GrpcCallError) {
-      status = FROM_GRPC[exception.code] ?? 502;
-      body = { error: GrpcStatus[exception.code], message: exception.details };
-    } else if (exception instanceof HttpException) {
-      status = exception.getStatus();
-      const r = exception.getResponse();
-      body = typeof r === 'string' ? { error: exception.name, message: r } : { error: exception.name, ...(r as object) };
-    } else if (isDatabaseUnavailable(exception)) {
-      status = 503;
-      body = { error: 'UNAVAILABLE', message: 'temporarily unavailable, retry later' };
-      this.logger?.warn({ err: (exception as Error).message }, 'database unavailable: answering 503');
-      if (typeof res.setHeader === 'function') res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
-      else res.header?.('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
-    } else {
-      this.logger?.error({ err: exception }, 'unhandled error in HTTP handler');
+    const { status, body, retryAfter } = httpErrorAnswer(exception, this.logger);
+    if (retryAfter !== undefined) {
+      if (typeof res.setHeader === 'function') res.setHeader('Retry-After', retryAfter);
+      else res.header?.('Retry-After', retryAfter);
     }
     if (typeof res.status === 'function') res.status(status).json(body);
     else res.code(status).send(body);
   }
+}
+
+/** An error as an HTTP edge answers it: status, JSON body and, for a retryable outage, Retry-After. */
+export interface HttpErrorAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  retryAfter?: string;
+}
+
+/**
+ * The mapping HttpExceptionFilter applies, for edges that answer without Nest (a node:http handler in front of it):
+ * one set of rules whichever path a request took. Logs as the filter does (503 warn, unexpected errors error).
+ */
+export function httpErrorAnswer(exception: unknown, logger?: Logger): HttpErrorAnswer {
+  if (exception instanceof DomainError) {
+    const body: Record<string, unknown> = { error: exception.kind, message: exception.message };
+    if (Object.keys(exception.fields).length) body.fields = exception.fields;
+    return { status: HTTP[exception.kind], body };
+  }
+  if (exception instanceof GrpcCallError) {
+    return { status: FROM_GRPC[exception.code] ?? 502, body: { error: GrpcStatus[exception.code], message: exception.details } };
+  }
+  if (exception instanceof HttpException) {
+    const r = exception.getResponse();
+    return { status: exception.getStatus(), body: typeof r === 'string' ? { error: exception.name, message: r } : { error: exception.name, ...(r as object) } };
+  }
+  if (isDatabaseUnavailable(exception)) {
+    logger?.warn({ err: (exception as Error).message }, 'database unavailable: answering 503');
+    return { status: 503, body: { error: 'UNAVAILABLE', message: 'temporarily unavailable, retry later' }, retryAfter: String(DATABASE_RETRY_AFTER_SECONDS) };
+  }
+  logger?.error({ err: exception }, 'unhandled error in HTTP handler');
+  return { status: 500, body: { error: 'INTERNAL', message: 'internal error' } };
 }

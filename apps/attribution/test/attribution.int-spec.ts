@@ -99,6 +99,14 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     return out;
   }
 
+  /**
+   * Every outbox row published: an event the service would still publish (a stray duplicate, say) is an unpublished
+   * outbox row until then, so once none is left the stream holds everything it will ever get for what came before.
+   */
+  async function outboxDrained(): Promise<void> {
+    await eventually(async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "attribution".outbox WHERE published_at IS NULL`))[0].n) === 0);
+  }
+
   /** Runs SQL against attribution's own test database (its schema only). */
   async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
     const { Client } = await import('pg');
@@ -283,7 +291,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       conversionRef: conversion.id,
       status: ConversionStatus.CONVERSION_STATUS_PENDING,
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await outboxDrained();
     const events = (await streamMessages(Streams.attribution.name, 'ConversionAttributed')).map((d) => ConversionAttributed.decode(d).attribution!);
     expect(events.filter((e) => e.conversionId === 'conv-evt')).toHaveLength(1);
   });
@@ -349,7 +357,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       const got = (await attributionEvents(Events.ConversionAttributed)).filter((e) => e.attribution!.conversionId === 'conv-race');
       return got.length ? got : undefined;
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await outboxDrained();
     expect((await attributionEvents(Events.ConversionAttributed)).filter((e) => e.attribution!.conversionId === 'conv-race')).toHaveLength(events.length);
     expect(events).toHaveLength(1);
 
@@ -461,7 +469,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       return got.length >= 2 ? got : undefined;
     });
     await eventually(async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "attribution".processed_events WHERE event_id LIKE 'adj-%'`))[0].n) === 4);
-    await new Promise((r) => setTimeout(r, 300));
+    await outboxDrained();
     expect((await attributionEvents(Events.AttributionCorrected)).filter((e) => e.current!.conversionId === 'conv-adj')).toHaveLength(2);
     const [first, second] = corrections as AttributionCorrected[];
     expect(first).toMatchObject({

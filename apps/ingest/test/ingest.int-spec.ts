@@ -1,3 +1,4 @@
+import { outboxDrained } from './ingest-test-app';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
@@ -187,7 +188,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
         const got = await receivedEvents();
         return got.length >= 3 ? got : undefined;
       });
-      await new Promise((r) => setTimeout(r, 300)); // a stray duplicate would arrive by now
+      await outboxDrained(pg); // a stray duplicate would be an outbox row until published
       const all = await receivedEvents();
       expect(all.map((c) => `${c.partnerId}/${c.conversionId}`).sort()).toEqual(['acme/tx-100', 'beta/form-1', 'beta/json-1']);
       expect(events.length).toBe(3);
@@ -213,7 +214,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       const rows = await archived('zeta');
       expect(rows.map((r) => r.outcome).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'stored']);
       await eventually(async () => (await receivedEvents()).some((c) => c.partnerId === 'zeta'));
-      await new Promise((r) => setTimeout(r, 300));
+      await outboxDrained(pg);
       expect((await receivedEvents()).filter((c) => c.partnerId === 'zeta')).toHaveLength(1);
     });
 

@@ -1,3 +1,4 @@
+import { outboxDrained } from './ingest-test-app';
 import { createHash } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -468,7 +469,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'racer' AND conversion_id = 'race-50'`);
       expect(rows[0].n).toBe(1);
       await eventually(async () => (await events()).received.some((c) => c.conversionId === 'race-50'));
-      await new Promise((r) => setTimeout(r, 300)); // a stray second event would be published by now
+      await outboxDrained(pg); // a stray second event would be an outbox row until published
       const all = await events();
       expect(all.received.filter((c) => c.conversionId === 'race-50')).toHaveLength(1);
       expect(all.adjusted.filter((a) => a.conversion!.conversionId === 'race-50')).toHaveLength(0);
@@ -556,7 +557,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(stored.results.map((r) => [r.conversionId, r.outcome])).toEqual([['tx-ok', 'duplicate']]);
 
       await eventually(async () => (await events()).received.filter((c) => c.partnerId === 'fixme').length >= 4);
-      await new Promise((r) => setTimeout(r, 300));
+      await outboxDrained(pg);
       const all = await events();
       expect(all.received.filter((c) => c.partnerId === 'fixme').map((c) => c.conversionId).sort()).toEqual(['tx-ok', 'tx-r1', 'tx-r2', 'tx-r3']);
       // Replays are not partner traffic.

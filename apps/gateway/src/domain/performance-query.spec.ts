@@ -1,9 +1,6 @@
 import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
-import { DomainError, ManualClock } from '@trackly/kernel';
+import { addDays, canonicalTimeZone, DomainError, localDay, ManualClock } from '@trackly/kernel';
 import {
-  addDays,
-  canonicalTimeZone,
-  localToday,
   parseDay,
   parseFormat,
   parsePerformanceQuery,
@@ -140,7 +137,7 @@ describe('parsePerformanceQuery', () => {
   });
 });
 
-describe('time zone and day helpers', () => {
+describe('time zone and day helpers (the kernel calendar, as the gateway reads tz/from/to)', () => {
   it.each(['UTC', 'Europe/Paris', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5'])('accepts %p', (tz) => {
     expect(canonicalTimeZone(tz)).toBeDefined();
   });
@@ -157,8 +154,8 @@ describe('time zone and day helpers', () => {
   });
 
   it('finds the local day and moves across month and year ends', () => {
-    expect(localToday(new Date('2026-01-01T03:00:00Z'), 'America/Los_Angeles')).toBe('2025-12-31');
-    expect(localToday(new Date('2025-12-31T20:00:00Z'), 'Asia/Tokyo')).toBe('2026-01-01');
+    expect(localDay(new Date('2026-01-01T03:00:00Z'), 'America/Los_Angeles')).toBe('2025-12-31');
+    expect(localDay(new Date('2025-12-31T20:00:00Z'), 'Asia/Tokyo')).toBe('2026-01-01');
     expect(addDays('2026-03-01', -1)).toBe('2026-02-28');
     expect(addDays('2025-12-31', 1)).toBe('2026-01-01');
   });

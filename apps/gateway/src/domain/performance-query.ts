@@ -10,7 +10,7 @@ import {
   GetReconciliationReportRequest,
   ReportGrouping,
 } from '@trackly/contracts/reporting/v1/reporting_service';
-import { InvalidArgumentError, MS_PER_DAY } from '@trackly/kernel';
+import { addDays, canonicalTimeZone, epochDay, InvalidArgumentError, localDay } from '@trackly/kernel';
 
 export const GROUPINGS: Record<string, ReportGrouping> = {
   creative: ReportGrouping.REPORT_GROUPING_CREATIVE,
@@ -22,11 +22,6 @@ export const GROUPINGS: Record<string, ReportGrouping> = {
 /** Without from/to, the report covers this many local days ending today. */
 export const DEFAULT_RANGE_DAYS = 30;
 export const DEFAULT_TIME_ZONE = 'UTC';
-
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-// Region/City names (and UTC, Etc/GMT+5): excludes POSIX strings such as "EST5EDT,M3.2.0" or "+05:00", which
-// databases read with surprising (inverted) offsets.
-const IANA = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 
 /** Raw query values as Express hands them: absent, a string, or an array/object for repeated or nested keys. */
 export type QueryValue = unknown;
@@ -235,40 +230,14 @@ function parseRange(single: (field: 'from' | 'to' | 'tz') => string | undefined,
 
   return () => {
     // Defaults: a missing end is today in the report's zone; a missing start is 30 days before the end, inclusive.
-    const toDay = to ?? localToday(now, timeZone!);
+    const toDay = to ?? localDay(now, timeZone!);
     const fromDay = from ?? addDays(toDay, -(DEFAULT_RANGE_DAYS - 1));
     if (fromDay > toDay) throw InvalidArgumentError.of({ from: `must not be after to (${toDay})` });
     return { fromDate: fromDay, toDate: toDay, timeZone: timeZone! };
   };
 }
 
-/** The zone's canonical name ("utc" -> "UTC"), or undefined when the runtime does not know it. */
-export function canonicalTimeZone(name: string): string | undefined {
-  if (!IANA.test(name) || name.length > 64) return undefined;
-  try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
-  } catch {
-    return undefined;
-  }
-}
-
-/** "2026-02-28" -> itself; "2026-02-30", "2026-2-3" -> undefined. */
+/** "2026-02-28" -> itself; "2026-02-30", "2026-2-3" -> undefined (the kernel's calendar decides). */
 export function parseDay(text: string): string | undefined {
-  const m = DATE.exec(text);
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || y < 1) return undefined;
-  return text;
-}
-
-/** The calendar day `now` falls on in `timeZone`, YYYY-MM-DD. */
-export function localToday(now: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)!.value;
-  return `${get('year').padStart(4, '0')}-${get('month')}-${get('day')}`;
-}
-
-export function addDays(day: string, days: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + days * MS_PER_DAY).toISOString().slice(0, 10);
+  return epochDay(text) === undefined ? undefined : text;
 }

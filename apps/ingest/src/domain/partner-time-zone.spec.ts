@@ -1,4 +1,5 @@
-import { canonicalTimeZone, zonedWallTimeToInstant } from './partner-time-zone';
+import { canonicalTimeZone } from '@trackly/kernel';
+import { zonedWallTimeToInstant } from './partner-time-zone';
 
 describe('canonicalTimeZone', () => {
   it.each([

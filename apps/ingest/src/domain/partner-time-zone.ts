@@ -3,15 +3,7 @@
  * offset) is a wall-clock time in the partner's account zone. Pure: Intl's IANA database, no clock.
  */
 
-/** The canonical IANA name of `zone` (e.g. "europe/berlin" -> "Europe/Berlin"), or undefined when it is not one. */
-export function canonicalTimeZone(zone: string): string | undefined {
-  if (!zone || zone.length > 64 || !/^[A-Za-z0-9_+\-/]+$/.test(zone)) return undefined;
-  try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
-  } catch {
-    return undefined;
-  }
-}
+// The zone's name is checked by the kernel's canonicalTimeZone (one spelling for every service).
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

@@ -6,7 +6,7 @@ import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type { UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { normaliseCurrency } from '@trackly/kernel';
 import { collect, FieldProblems, partnerIdProblem, Validated } from './conversion.rules';
-import { canonicalTimeZone } from './partner-time-zone';
+import { canonicalTimeZone } from '@trackly/kernel';
 import { parseAllowList } from './source-addresses';
 
 export type PartnerKindName = 'TUNE' | 'EVERFLOW' | 'GENERIC';

@@ -2,3 +2,4 @@
 export * from './noise-limiter';
 export * from './batcher';
 export * from './lru-cache';
+export * from './periodic-task';

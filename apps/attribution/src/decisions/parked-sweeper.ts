@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from '@trackly/logging';
 import { OutboxRelay } from '@trackly/messaging';
+import { PeriodicTask } from '@trackly/platform';
 import type { AttributionConfig } from '../attribution.config';
 import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER } from '../attribution.tokens';
 import { DecisionFlow } from '../flow/decision-flow';
@@ -12,47 +13,30 @@ import { DecisionFlow } from '../flow/decision-flow';
  */
 @Injectable()
 export class ParkedSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
-  private stopped = false;
   /** A tenth of the horizon, between 100 ms and 5 s: a short test horizon settles promptly, production polls lightly. */
-  private readonly intervalMs: number;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly relay: OutboxRelay,
     private readonly flow: DecisionFlow,
     @Inject(ATTRIBUTION_CONFIG) config: AttributionConfig,
-    @Inject(ATTRIBUTION_LOGGER) private readonly logger: Logger,
+    @Inject(ATTRIBUTION_LOGGER) logger: Logger,
   ) {
-    this.intervalMs = Math.max(100, Math.min(5000, Math.floor((config.ATTRIBUTION_PARK_HORIZON_SECONDS * 1000) / 10)));
+    const intervalMs = Math.max(100, Math.min(5000, Math.floor((config.ATTRIBUTION_PARK_HORIZON_SECONDS * 1000) / 10)));
+    this.task = new PeriodicTask(intervalMs, () => this.sweep(), (e) => logger.warn({ err: (e as Error).message }, 'parked conversions sweep failed; will retry'));
   }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.sweeping;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sweeping = this.sweep()
-        .then(() => undefined)
-        .catch((e: unknown) => this.logger.warn({ err: (e as Error).message }, 'parked conversions sweep failed; will retry'))
-        .finally(() => {
-          this.sweeping = undefined;
-          this.schedule();
-        });
-    }, this.intervalMs);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass over the due parked conversions (up to 100); returns how many were settled. */
   async sweep(): Promise<number> {
-    if (this.stopped) return 0;
+    if (this.task.stopping) return 0;
     const settled = await this.flow.sweepParked(100);
     if (settled) this.relay.kick();
     return settled;

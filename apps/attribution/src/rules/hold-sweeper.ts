@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import { PeriodicTask } from '@trackly/platform';
 import type { AttributionConfig } from '../attribution.config';
 import { ATTRIBUTION_CONFIG, ATTRIBUTION_LOGGER } from '../attribution.tokens';
 import { toAttribution } from '../decisions/attribution.mappers';
@@ -20,10 +21,7 @@ const CHUNK = 500;
  */
 @Injectable()
 export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<unknown>;
-  private stopped = false;
-  private readonly intervalMs: number;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly ds: DataSource,
@@ -31,31 +29,17 @@ export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly relay: OutboxRelay,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ATTRIBUTION_CONFIG) config: AttributionConfig,
-    @Inject(ATTRIBUTION_LOGGER) private readonly logger: Logger,
+    @Inject(ATTRIBUTION_LOGGER) logger: Logger,
   ) {
-    this.intervalMs = config.ATTRIBUTION_HOLD_SWEEP_SECONDS * 1000;
+    this.task = new PeriodicTask(config.ATTRIBUTION_HOLD_SWEEP_SECONDS * 1000, () => this.sweep(), (e) => logger.warn({ err: (e as Error).message }, 'hold sweep failed; will retry'));
   }
 
   onApplicationBootstrap(): void {
-    this.schedule();
+    this.task.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.sweeping;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sweeping = this.sweep()
-        .catch((e: unknown) => this.logger.warn({ err: (e as Error).message }, 'hold sweep failed; will retry'))
-        .finally(() => {
-          this.sweeping = undefined;
-          this.schedule();
-        });
-    }, this.intervalMs);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Releases every due hold, a chunk per transaction; returns how many were approved. */
@@ -99,7 +83,7 @@ export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShu
         return due.length;
       });
       released += n;
-      if (n < CHUNK || this.stopped) break;
+      if (n < CHUNK || this.task.stopping) break;
     }
     if (released) this.relay.kick();
     return released;

@@ -177,7 +177,9 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
     if (!this.wanted(range)) return;
     const { timeColumn: tc, keyColumn: kc } = this.o;
     // Keyset over (time, key): served by the time index, whatever the size of the table outside the range.
-    let after: { at: Date; key: string } | undefined;
+    // The time travels as Postgres's own text, not a JS Date: a Date keeps milliseconds, the column microseconds, and
+    // the rows of one RegisterMessages call share one created_at, so a truncated keyset would never move past them.
+    let after: { at: string; key: string } | undefined;
     for (;;) {
       const params: unknown[] = [range.from, range.to];
       let keyset = '';
@@ -185,8 +187,8 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
         params.push(after.at, after.key);
         keyset = `AND (t.${tc}, t.${kc}) > ($3::timestamptz, $4::text)`;
       }
-      const rows: (Row & { redrive_at: Date; redrive_key: string })[] = await this.o.ds.query(
-        `SELECT t.${tc} AS redrive_at, t.${kc} AS redrive_key, ${this.o.columns}
+      const rows: (Row & { redrive_at: string; redrive_key: string })[] = await this.o.ds.query(
+        `SELECT t.${tc}::text AS redrive_at, t.${kc} AS redrive_key, ${this.o.columns}
          FROM ${this.o.table} AS t ${this.o.joins ?? ''}
          WHERE t.${tc} >= $1 AND t.${tc} < $2 ${keyset} AND ${this.published}
          ORDER BY t.${tc}, t.${kc} LIMIT ${BATCH}`,

@@ -183,6 +183,26 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     expect(new Set(after.map(([id]) => id))).toEqual(new Set(before.map(([id]) => id)));
     expect(after).toHaveLength(30);
   });
+  it('re-drives more rows than one batch sharing one timestamp (one RegisterMessages call) once each, and ends', async () => {
+    const m = await nats.connect('redrive-same-time');
+    const toEvent = (row: { id: string }) => ({ subject: Events.CampaignUpserted.subject, id: `same:${row.id}`, payload: CampaignUpserted.encode(campaign(row.id)).finish() });
+    // 2,500 rows of one transaction: one created_at, with microseconds a JS Date would drop.
+    await pool.query(
+      `INSERT INTO "${SCHEMA}".src (id, xid, created_at) SELECT 'same-' || lpad(g::text, 4, '0'), pg_current_xact_id(), '2026-12-01 10:00:00.123456+00' FROM generate_series(1, 2500) g`,
+    );
+    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'same', table: `"${SCHEMA}".src`, columns: 't.id', toEvent });
+    await relay.flush();
+    await relay.stop();
+    await wipe(m);
+    const source = new TableRedriveSource<{ id: string }>({
+      ds, messaging: m, schema: SCHEMA, relay: 'same', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
+      columns: 't.id', timeColumn: 'created_at', keyColumn: 'id', toEvent,
+    });
+    const range = { from: new Date('2026-12-01T09:00:00Z'), to: new Date('2026-12-01T11:00:00Z'), subjects: [Events.CampaignUpserted.subject] };
+    expect(await new Redriver([source]).run(range)).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 2500, published: 2500 }]);
+    expect(new Set((await readStream(m)).map(([id]) => id)).size).toBe(2500);
+  });
+
   it('a consumer recreates its wiped stream and durable by itself; a re-drive then applies what was lost, nothing twice', async () => {
     const m = await nats.connect('redrive-consumer');
     const applied: string[] = [];

@@ -409,7 +409,7 @@ export class ReportsService {
    * migration 1765420000000), each with its messages, engagements, conversions, approved revenue and last activity.
    * A contact is anyone reporting has a fact of: a send, a person's tap or a (non-test) credited conversion, so one
    * whose click or conversion arrived before its send is listed too. The page's ids come from one merge of three
-   * index range scans; the measures are then read for that page only.
+   * index range scans; the measures are then read for that page only (set-based, one query per measure).
    */
   async listContacts(input: { campaignId: string; contactIdPrefix: string; pageSize: number; pageToken: string }): Promise<ListContactsResponse> {
     const campaign = (input.campaignId ?? '').trim();
@@ -430,20 +430,32 @@ export class ReportsService {
       }
     }
     // Ids are ASCII (assertId), so under "C" the ids starting with the prefix are exactly [prefix, prefix with its last
-    // character incremented): a range the index scans stop at. starts_with keeps the filter exact regardless.
-    const lo = prefix > after ? prefix : after;
-    const hi = prefix ? prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) : null;
-    const range = (t: string) =>
-      `SELECT contact_id COLLATE "C" AS contact_id FROM "reporting".${t}
-       WHERE contact_id COLLATE "C" ${after && lo === after ? '>' : '>='} $2 AND ($3::text IS NULL OR contact_id COLLATE "C" < $3::text COLLATE "C")
-         AND starts_with(contact_id, $4) AND ($1 = '' OR campaign_id = $1)`;
+    // character incremented): a range the index scans stop at. Only the conditions in use are written (values stay
+    // parameters): an `$n IS NULL OR …` form hides the range from the planner, which then scans whole tables.
+    const params: unknown[] = [size + 1];
+    const where: string[] = [];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    if (after) where.push(`contact_id COLLATE "C" > ${param(after)}`);
+    if (prefix) {
+      if (!after || after < prefix) where.push(`contact_id COLLATE "C" >= ${param(prefix)}`);
+      where.push(`contact_id COLLATE "C" < ${param(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1))}`);
+      where.push(`starts_with(contact_id, ${param(prefix)})`);
+    }
+    if (campaign) where.push(`campaign_id = ${param(campaign)}`);
+    // Each table's first page of distinct ids (an ordered index range scan that stops there), merged: the first
+    // page of the union is within them. Without the inner LIMIT the planner, not knowing how many rows repeat a
+    // contact, sequentially scans the tables (360 ms instead of 6.5 ms at 1 M messages, 200 k contacts).
+    const branch = (t: string, extra: string[] = []) => {
+      const all = [...where, ...extra];
+      return `(SELECT DISTINCT contact_id COLLATE "C" AS contact_id FROM "reporting".${t}${all.length ? ` WHERE ${all.join(' AND ')}` : ''} ORDER BY 1 LIMIT $1)`;
+    };
     const ids: { contact_id: string }[] = await this.ds.query(
       `SELECT DISTINCT contact_id FROM (
-         (${range('messages')} ORDER BY 1)
-         UNION ALL (${range('clicks')} AND ${tapSql()} ORDER BY 1)
-         UNION ALL (${range('credited_conversions')} AND NOT test ORDER BY 1)
-       ) u ORDER BY contact_id LIMIT $5`,
-      [campaign, lo, hi, prefix, size + 1],
+         ${branch('messages')}
+         UNION ALL ${branch('clicks', [tapSql()])}
+         UNION ALL ${branch('credited_conversions', ['NOT test'])}
+       ) u ORDER BY contact_id LIMIT $1`,
+      params,
     );
     const page = ids.slice(0, size).map((r) => r.contact_id);
     const mine = `contact_id = ANY($1::text[]) AND ($2 = '' OR campaign_id = $2)`;

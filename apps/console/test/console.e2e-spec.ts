@@ -190,13 +190,25 @@ describe('console (headless Chromium, real stack)', () => {
   it('Messages and contacts: a message with every tap, and a contact journey', async () => {
     await page.getByRole('link', { name: 'Messages & contacts' }).click();
     await heading('Messages & contacts').waitFor();
-    // The messages list (newest send first) with the seed's three messages: m1 tapped twice and converted; contacts
-    // still wait for reporting's list, said so next to their look-up.
+    // The messages list (newest send first) with the seed's three messages: m1 tapped twice and converted; the
+    // contacts list with the seed's three contacts (ana: one engagement of two taps, and the conversion).
     await main().locator('table[data-testid="messages"] tbody tr').nth(2).waitFor();
     const m1 = main().locator('table[data-testid="messages"] tbody tr', { has: page.getByRole('link', { name: 'm1', exact: true }) });
     expect((await m1.locator('td').allTextContents()).slice(2)).toEqual(['Yes', '2', 'Yes', '$24.99']);
-    await main().getByText(/ReportingService\.ListContacts/).waitFor();
+    const contacts = main().locator('table[data-testid="contacts"] tbody tr');
+    await contacts.nth(2).waitFor();
+    expect(await contacts.locator('th').allTextContents()).toEqual(['ana', 'ben', 'cleo']);
+    expect((await contacts.nth(0).locator('td').allTextContents()).slice(0, 4)).toEqual(['1', '1', '1', '$24.99']);
     await accessible('03-messages');
+    // Searching by id prefix narrows the list; a contact opens its journey.
+    await page.getByLabel('Search contacts', { exact: true }).fill('cl');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await main().locator('table[data-testid="contacts"] tbody tr').first().getByRole('link', { name: 'cleo' }).waitFor();
+    expect(await contacts.count()).toBe(1);
+    await main().getByRole('link', { name: 'cleo', exact: true }).click();
+    await heading('Contact cleo').waitFor();
+    await page.goBack();
+    await heading('Messages & contacts').waitFor();
     await page.getByLabel('Message id', { exact: true }).fill('m1');
     await page.getByRole('button', { name: 'Open message' }).click();
     await heading('Message m1').waitFor();

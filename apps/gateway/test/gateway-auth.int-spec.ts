@@ -196,6 +196,15 @@ describe('gateway in production mode: token-authenticated gRPC to the real repor
     expect(byDate.total.revenue[0].revenue.amountMicros).toBe('24990000');
   });
 
+  it("lists a campaign-restricted key's contacts of its campaign only; another campaign or all campaigns is refused", async () => {
+    const mine = await get('/api/contacts?campaign=camp-a', ACME_KEY);
+    expect(mine.status).toBe(200);
+    expect(((await mine.json()) as { contacts: { contactId: string }[] }).contacts.map((c) => c.contactId)).toEqual(['c-m-a']);
+    expect([(await get('/api/contacts?campaign=camp-b', ACME_KEY)).status, (await get('/api/contacts', ACME_KEY)).status]).toEqual([403, 403]);
+    const all = (await (await get('/api/contacts', ADMIN_KEY)).json()) as { contacts: { contactId: string; engagements: string }[] };
+    expect(all.contacts.map((c) => [c.contactId, c.engagements])).toEqual([['c-m-a', '1'], ['c-m-b', '1']]);
+  });
+
   it("answers a restricted key's request for another campaign's message as if it did not exist; conversions need their scope", async () => {
     expect((await get('/api/reports/messages/m-a', ACME_KEY)).status).toBe(200);
     const other = await get('/api/reports/messages/m-b', ACME_KEY);

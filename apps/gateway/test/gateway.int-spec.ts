@@ -23,6 +23,7 @@ import {
   ReportGrouping,
   ReportingServiceServer,
   ReportingServiceService,
+  ListContactsRequest,
   ListMessagesRequest,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
@@ -115,6 +116,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const testPostbackRequests: SendTestPostbackRequest[] = [];
   const reconciliationRequests: GetReconciliationReportRequest[] = [];
   const listMessagesRequests: ListMessagesRequest[] = [];
+  const listContactsRequests: ListContactsRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
   let base: string;
@@ -151,6 +153,15 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
           sentAt: new Date('2026-02-20T10:00:00Z'), clicked: true, taps: '2', converted: true, revenue: [USD('24990000')],
         }],
         nextPageToken: 'next-1',
+      });
+    },
+    listContacts: (call, cb) => {
+      listContactsRequests.push(call.request);
+      cb(null, {
+        contacts: [{
+          contactId: 'contact-1', messages: '3', engagements: '2', conversions: '1', revenue: [USD('24990000')], lastActivityAt: new Date('2026-02-20T11:00:00Z'),
+        }],
+        nextPageToken: 'next-c',
       });
     },
     getCohortMaturity: (call, cb) => {
@@ -418,7 +429,26 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       expect((await get('/api/messages?campain=camp-1')).status).toBe(400);
       expect((await get('/api/messages?page_size=lots')).status).toBe(400);
-      expect((await get('/api/contacts')).status).toBe(501);
+    });
+
+    it('lists contacts by campaign and id prefix, paged; refuses unknown and repeated parameters', async () => {
+      const res = await get('/api/contacts?campaign=camp-1&search=contact-&page_size=25&page_token=xyz');
+      expect(res.status).toBe(200);
+      expect(listContactsRequests.at(-1)).toEqual({ campaignId: 'camp-1', contactIdPrefix: 'contact-', pageSize: 25, pageToken: 'xyz' });
+      expect(await json(res)).toEqual({
+        contacts: [{
+          contactId: 'contact-1', messages: '3', engagements: '2', conversions: '1',
+          revenue: [{ currencyCode: 'USD', amountMicros: '24990000', amount: '24.99' }], lastActivityAt: '2026-02-20T11:00:00.000Z',
+        }],
+        nextPageToken: 'next-c',
+      });
+      expect((await get('/api/contacts')).status).toBe(200);
+      expect(listContactsRequests.at(-1)).toEqual({ campaignId: '', contactIdPrefix: '', pageSize: 0, pageToken: '' });
+      const before = listContactsRequests.length;
+      for (const path of ['/api/contacts?q=ana', '/api/contacts?page_size=lots', '/api/contacts?search=a&search=b']) {
+        expect([path, (await get(path)).status]).toEqual([path, 400]);
+      }
+      expect(listContactsRequests.length).toBe(before);
     });
 
     it('serves a message report with timestamps, enums and money', async () => {

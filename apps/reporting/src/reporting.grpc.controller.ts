@@ -10,6 +10,8 @@ import {
   GetPerformanceReportResponse,
   GetReconciliationReportRequest,
   GetReconciliationReportResponse,
+  ListContactsRequest,
+  ListContactsResponse,
   ListMessagesRequest,
   ListMessagesResponse,
   ReportingServiceController,
@@ -54,5 +56,9 @@ export class ReportingGrpcController implements ReportingServiceController {
 
   listMessages(req: ListMessagesRequest): Promise<ListMessagesResponse> {
     return this.reports.listMessages(req);
+  }
+
+  listContacts(req: ListContactsRequest): Promise<ListContactsResponse> {
+    return this.reports.listContacts(req);
   }
 }

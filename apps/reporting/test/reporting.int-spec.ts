@@ -479,6 +479,61 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     await expect(client.listMessages({ campaignId: '', creativeId: '', pageSize: 500, pageToken: '' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 
+  it('lists contacts by id, by campaign and id prefix, cursor-paged, with engagements and revenue without test conversions', async () => {
+    // Test conversions: one for a contact that has nothing else (never listed), one for c2 in camp-2 (not counted).
+    // Then a real one for cz: once cz is listed, the two before it in the stream are applied.
+    const testOnly = { ...credited('p1', 'T1', 'm-t', 'k-t', 'ct', C2_CR2_O1, 'USD', 50_000_000, APPROVED, '2026-03-12T10:00:00Z'), test: true };
+    const testC2 = { ...credited('p1', 'T2', 'm2', 'k-t2', 'c2', C2_CR2_O1, 'USD', 50_000_000, APPROVED, '2026-03-12T11:00:00Z'), test: true };
+    for (const a of [testOnly, testC2, credited('p1', 'CZ', 'm-z', 'k-z', 'cz', SENTINEL, 'USD', 1_000_000, PENDING, '2026-03-12T12:00:00Z')]) {
+      await publish(Events.ConversionAttributed, { attribution: a });
+    }
+    await eventually(async () => (await client.listContacts({ campaignId: '', contactIdPrefix: 'cz', pageSize: 0, pageToken: '' })).contacts.length === 1, 20_000);
+
+    const first = await client.listContacts({ campaignId: 'camp-2', contactIdPrefix: '', pageSize: 2, pageToken: '' });
+    expect(first.contacts.map((c) => c.contactId)).toEqual(['c1', 'c2']);
+    // Within camp-2 only: c1's m4, its tap and F.
+    expect(first.contacts[0]).toEqual({
+      contactId: 'c1', messages: '1', engagements: '1', conversions: '1', revenue: [money('USD', 12_000_000)], lastActivityAt: at('2026-03-11T20:30:00Z'),
+    });
+    // c2's test conversion is neither a conversion nor revenue nor activity.
+    expect(first.contacts[1]).toEqual({ contactId: 'c2', messages: '1', engagements: '0', conversions: '0', revenue: [], lastActivityAt: at('2026-03-10T12:05:00Z') });
+    const second = await client.listContacts({ campaignId: 'camp-2', contactIdPrefix: '', pageSize: 2, pageToken: first.nextPageToken });
+    expect(second.contacts).toEqual([
+      { contactId: 'c3', messages: '1', engagements: '1', conversions: '2', revenue: [money('EUR', 35_000_000)], lastActivityAt: at('2026-03-11T19:00:00Z') },
+    ]);
+    expect(second.nextPageToken).toBe('');
+
+    // All campaigns: c1 has both messages, both engagements (m1 tapped twice is one), A, B and F (E is reversed).
+    const all = await client.listContacts({ campaignId: '', contactIdPrefix: '', pageSize: 200, pageToken: '' });
+    expect(all.contacts.find((c) => c.contactId === 'c1')).toEqual({
+      contactId: 'c1', messages: '2', engagements: '2', conversions: '3', revenue: [money('USD', 36_990_000)], lastActivityAt: at('2026-03-11T20:30:00Z'),
+    });
+    expect(all.contacts.map((c) => c.contactId)).not.toContain('ct');
+    expect(all.contacts.map((c) => c.contactId)).toEqual([...all.contacts.map((c) => c.contactId)].sort());
+    // A contact known only by a tap (its message never arrived) is listed; the prefix is a prefix, not a substring.
+    const c5 = await client.listContacts({ campaignId: '', contactIdPrefix: 'c5', pageSize: 0, pageToken: '' });
+    expect(c5.contacts).toEqual([{ contactId: 'c5', messages: '0', engagements: '1', conversions: '0', revenue: [], lastActivityAt: at('2026-02-01T10:00:00Z') }]);
+    expect((await client.listContacts({ campaignId: '', contactIdPrefix: '5', pageSize: 0, pageToken: '' })).contacts).toEqual([]);
+    // Paging one at a time walks the same contacts as one page.
+    const walked: string[] = [];
+    let token = '';
+    do {
+      const p = await client.listContacts({ campaignId: '', contactIdPrefix: 'c', pageSize: 1, pageToken: token });
+      walked.push(...p.contacts.map((c) => c.contactId));
+      token = p.nextPageToken;
+    } while (token);
+    expect(walked).toEqual(all.contacts.map((c) => c.contactId).filter((id) => id.startsWith('c')));
+
+    // A token is bound to its filters; bad sizes and ids are refused.
+    await expect(client.listContacts({ campaignId: 'camp-1', contactIdPrefix: '', pageSize: 2, pageToken: first.nextPageToken })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT, details: expect.stringMatching(/page_token/),
+    });
+    await expect(client.listContacts({ campaignId: '', contactIdPrefix: '', pageSize: 201, pageToken: '' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(client.listContacts({ campaignId: '', contactIdPrefix: "c'%", pageSize: 0, pageToken: '' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT, details: expect.stringMatching(/contact_id_prefix/),
+    });
+  });
+
   it('applies a late duplicate under a new event id without counting it again', async () => {
     const before = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
     await publish(Events.ConversionAttributed, { attribution: C });

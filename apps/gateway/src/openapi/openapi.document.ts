@@ -331,7 +331,18 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/api/contacts': {
-      get: { summary: 'Contacts, paged (waits for reporting ListContacts: 501)', ...scope('reports:read'), responses: { ...okObject(), ...errors, ...waiting } },
+      get: {
+        summary: 'Contacts by id, by campaign and id prefix, with messages/engagements/conversions/approved revenue (test conversions excluded)/last activity, cursor-paged',
+        description: 'Counts are within the campaign when one is given. A key restricted to campaigns lists one of its campaigns at a time (campaign=…); one restricted to offers is refused (403).',
+        ...scope('reports:read'),
+        parameters: [
+          { name: 'campaign', in: 'query', schema: { type: 'string' } },
+          { name: 'search', in: 'query', schema: { type: 'string' }, description: 'Contact id prefix (case-sensitive)' },
+          { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'page_token', in: 'query', schema: { type: 'string' }, description: 'nextPageToken of the previous page (bound to the same filters)' },
+        ],
+        responses: { ...okObject('{ contacts: [{ contactId, messages, engagements, conversions, revenue, lastActivityAt }], nextPageToken }'), ...errors },
+      },
     },
     '/api/operations/import': {
       post: {

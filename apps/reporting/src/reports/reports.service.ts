@@ -8,6 +8,7 @@ import {
   GetPerformanceReportResponse,
   GetCohortMaturityResponse,
   GetReconciliationReportResponse,
+  ListContactsResponse,
   ListMessagesResponse,
   ReportGrouping,
 } from '@trackly/contracts/reporting/v1/reporting_service';
@@ -19,7 +20,7 @@ import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
 import { daySegments } from '../domain/segments';
-import { tapSql } from '../domain/engagement';
+import { engagementsSql, tapSql } from '../domain/engagement';
 
 // Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
 const KEY_SQL: Record<Dimension, string> = {
@@ -400,6 +401,97 @@ export class ReportsService {
         rows.length > size && last
           ? Buffer.from(JSON.stringify({ s: scope, at: last.sent_at.toISOString(), id: last.message_id }), 'utf8').toString('base64url')
           : '',
+    };
+  }
+
+  /**
+   * Contacts by id in code point order (keyset on contact_id COLLATE "C", the order of the contact indexes of
+   * migration 1765420000000), each with its messages, engagements, conversions, approved revenue and last activity.
+   * A contact is anyone reporting has a fact of: a send, a person's tap or a (non-test) credited conversion, so one
+   * whose click or conversion arrived before its send is listed too. The page's ids come from one merge of three
+   * index range scans; the measures are then read for that page only (set-based, one query per measure).
+   */
+  async listContacts(input: { campaignId: string; contactIdPrefix: string; pageSize: number; pageToken: string }): Promise<ListContactsResponse> {
+    const campaign = (input.campaignId ?? '').trim();
+    const prefix = (input.contactIdPrefix ?? '').trim();
+    if (campaign) assertId(campaign, 'campaign_id');
+    if (prefix) assertId(prefix, 'contact_id_prefix');
+    const size = input.pageSize || 50;
+    if (!Number.isInteger(size) || size < 1 || size > 200) throw new InvalidArgumentError('page_size', 'must be 1-200 (0 means 50)');
+    const scope = `${campaign}\u0000${prefix}`;
+    let after = '';
+    if (input.pageToken) {
+      try {
+        const t = JSON.parse(Buffer.from(input.pageToken, 'base64url').toString('utf8')) as { s: string; id: string };
+        if (t.s !== scope || typeof t.id !== 'string' || !t.id) throw new Error('mismatch');
+        after = t.id;
+      } catch {
+        throw new InvalidArgumentError('page_token', 'is not a token of this list (with these filters)');
+      }
+    }
+    // Ids are ASCII (assertId), so under "C" the ids starting with the prefix are exactly [prefix, prefix with its last
+    // character incremented): a range the index scans stop at. Only the conditions in use are written (values stay
+    // parameters): an `$n IS NULL OR …` form hides the range from the planner, which then scans whole tables.
+    const params: unknown[] = [size + 1];
+    const where: string[] = [];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    if (after) where.push(`contact_id COLLATE "C" > ${param(after)}`);
+    if (prefix) {
+      if (!after || after < prefix) where.push(`contact_id COLLATE "C" >= ${param(prefix)}`);
+      where.push(`contact_id COLLATE "C" < ${param(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1))}`);
+      where.push(`starts_with(contact_id, ${param(prefix)})`);
+    }
+    if (campaign) where.push(`campaign_id = ${param(campaign)}`);
+    // Each table's first page of distinct ids (an ordered index range scan that stops there), merged: the first
+    // page of the union is within them. Without the inner LIMIT the planner, not knowing how many rows repeat a
+    // contact, sequentially scans the tables (360 ms instead of 6.5 ms at 1 M messages, 200 k contacts).
+    const branch = (t: string, extra: string[] = []) => {
+      const all = [...where, ...extra];
+      return `(SELECT DISTINCT contact_id COLLATE "C" AS contact_id FROM "reporting".${t}${all.length ? ` WHERE ${all.join(' AND ')}` : ''} ORDER BY 1 LIMIT $1)`;
+    };
+    const ids: { contact_id: string }[] = await this.ds.query(
+      `SELECT DISTINCT contact_id FROM (
+         ${branch('messages')}
+         UNION ALL ${branch('clicks', [tapSql()])}
+         UNION ALL ${branch('credited_conversions', ['NOT test'])}
+       ) u ORDER BY contact_id LIMIT $1`,
+      params,
+    );
+    const page = ids.slice(0, size).map((r) => r.contact_id);
+    const mine = `contact_id = ANY($1::text[]) AND ($2 = '' OR campaign_id = $2)`;
+    type Sends = { contact_id: string; n: string; last: Date | null };
+    type Conversions = { contact_id: string; currency: string; n: string; approved: string; last: Date | null };
+    const [sends, engagements, taps, conversions]: [Sends[], Sends[], Sends[], Conversions[]] = page.length
+      ? await Promise.all([
+          this.ds.query(`SELECT contact_id, count(*)::text AS n, max(sent_at) AS last FROM "reporting".messages WHERE ${mine} GROUP BY 1`, [page, campaign]),
+          this.ds.query(`SELECT contact_id, count(*)::text AS n, NULL AS last FROM (${engagementsSql(mine)}) e GROUP BY 1`, [page, campaign]),
+          this.ds.query(`SELECT contact_id, '0' AS n, max(clicked_at) AS last FROM "reporting".clicks WHERE ${tapSql()} AND ${mine} GROUP BY 1`, [page, campaign]),
+          this.ds.query(
+            `SELECT contact_id, currency, count(*) FILTER (WHERE status <> 'reversed')::text AS n,
+               coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0)::text AS approved, max(occurred_at) AS last
+             FROM "reporting".credited_conversions WHERE ${mine} AND NOT test GROUP BY 1, 2 ORDER BY 1, 2`,
+            [page, campaign],
+          ),
+        ])
+      : [[], [], [], []];
+    const by = <T extends { contact_id: string }>(rows: T[]) => new Map(rows.map((r) => [r.contact_id, r]));
+    const [sendsOf, engagedOf, tapsOf] = [by(sends), by(engagements), by(taps)];
+    const latest = (dates: (Date | null | undefined)[]) =>
+      dates.reduce<Date | undefined>((a, d) => (d && (!a || d.getTime() > a.getTime()) ? d : a), undefined);
+    return {
+      contacts: page.map((id) => {
+        const money = conversions.filter((c) => c.contact_id === id);
+        return {
+          contactId: id,
+          messages: sendsOf.get(id)?.n ?? '0',
+          engagements: engagedOf.get(id)?.n ?? '0',
+          conversions: money.reduce((n, c) => n + BigInt(c.n), 0n).toString(),
+          revenue: money.filter((c) => BigInt(c.approved) !== 0n).map((c) => wireMoney(c.currency, BigInt(c.approved))),
+          lastActivityAt: latest([sendsOf.get(id)?.last, tapsOf.get(id)?.last, ...money.map((c) => c.last)]),
+        };
+      }),
+      nextPageToken:
+        ids.length > size ? Buffer.from(JSON.stringify({ s: scope, id: page[page.length - 1] }), 'utf8').toString('base64url') : '',
     };
   }
 

@@ -599,6 +599,45 @@ export interface ListMessagesResponse {
   nextPageToken: string;
 }
 
+/** ListContactsRequest selects a page of contacts. */
+export interface ListContactsRequest {
+  /**
+   * Only contacts of this campaign (sent one of its messages, or credited with one of its conversions), and their
+   * counts within it; empty means all campaigns.
+   */
+  campaignId: string;
+  /** Only contacts whose id starts with this (case-sensitive); empty means all. */
+  contactIdPrefix: string;
+  /** Contacts per page: 1-200; 0 means 50. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first. Bound to the filters it was made with. */
+  pageToken: string;
+}
+
+/** ContactSummary is one contact as a list shows it (within the request's campaign when one is given). */
+export interface ContactSummary {
+  /** Contact id. */
+  contactId: string;
+  /** Messages sent to the contact. */
+  messages: string;
+  /** Engagements: messages the contact tapped (the first human tap of each; see the report's clicks). */
+  engagements: string;
+  /** Conversions credited to the contact, approved or pending (test conversions excluded). */
+  conversions: string;
+  /** Approved revenue credited to the contact, per currency (test conversions excluded). */
+  revenue: Money[];
+  /** Latest of its sends, taps and credited conversions (test conversions excluded). */
+  lastActivityAt: Date | undefined;
+}
+
+/** ListContactsResponse is one page. */
+export interface ListContactsResponse {
+  /** By contact id, in code point order. */
+  contacts: ContactSummary[];
+  /** Token of the next page; empty on the last. */
+  nextPageToken: string;
+}
+
 export const TRACKLY_REPORTING_V1_PACKAGE_NAME = "trackly.reporting.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -4549,6 +4588,387 @@ export const ListMessagesResponse: MessageFns<ListMessagesResponse> = {
   },
 };
 
+function createBaseListContactsRequest(): ListContactsRequest {
+  return { campaignId: "", contactIdPrefix: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListContactsRequest: MessageFns<ListContactsRequest> = {
+  encode(message: ListContactsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.campaignId !== "") {
+      writer.uint32(10).string(message.campaignId);
+    }
+    if (message.contactIdPrefix !== "") {
+      writer.uint32(18).string(message.contactIdPrefix);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContactsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContactsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.campaignId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contactIdPrefix = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContactsRequest {
+    return {
+      campaignId: isSet(object.campaignId)
+        ? globalThis.String(object.campaignId)
+        : isSet(object.campaign_id)
+        ? globalThis.String(object.campaign_id)
+        : "",
+      contactIdPrefix: isSet(object.contactIdPrefix)
+        ? globalThis.String(object.contactIdPrefix)
+        : isSet(object.contact_id_prefix)
+        ? globalThis.String(object.contact_id_prefix)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListContactsRequest): unknown {
+    const obj: any = {};
+    if (message.campaignId !== "") {
+      obj.campaignId = message.campaignId;
+    }
+    if (message.contactIdPrefix !== "") {
+      obj.contactIdPrefix = message.contactIdPrefix;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListContactsRequest>, I>>(base?: I): ListContactsRequest {
+    return ListContactsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListContactsRequest>, I>>(object: I): ListContactsRequest {
+    const message = createBaseListContactsRequest();
+    message.campaignId = object.campaignId ?? "";
+    message.contactIdPrefix = object.contactIdPrefix ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseContactSummary(): ContactSummary {
+  return { contactId: "", messages: "0", engagements: "0", conversions: "0", revenue: [], lastActivityAt: undefined };
+}
+
+export const ContactSummary: MessageFns<ContactSummary> = {
+  encode(message: ContactSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.contactId !== "") {
+      writer.uint32(10).string(message.contactId);
+    }
+    if (message.messages !== "0") {
+      writer.uint32(16).int64(message.messages);
+    }
+    if (message.engagements !== "0") {
+      writer.uint32(24).int64(message.engagements);
+    }
+    if (message.conversions !== "0") {
+      writer.uint32(32).int64(message.conversions);
+    }
+    for (const v of message.revenue) {
+      Money.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.lastActivityAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastActivityAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContactSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContactSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contactId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.messages = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.engagements = reader.int64().toString();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.conversions = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.revenue.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastActivityAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContactSummary {
+    return {
+      contactId: isSet(object.contactId)
+        ? globalThis.String(object.contactId)
+        : isSet(object.contact_id)
+        ? globalThis.String(object.contact_id)
+        : "",
+      messages: isSet(object.messages) ? globalThis.String(object.messages) : "0",
+      engagements: isSet(object.engagements) ? globalThis.String(object.engagements) : "0",
+      conversions: isSet(object.conversions) ? globalThis.String(object.conversions) : "0",
+      revenue: globalThis.Array.isArray(object?.revenue) ? object.revenue.map((e: any) => Money.fromJSON(e)) : [],
+      lastActivityAt: isSet(object.lastActivityAt)
+        ? fromJsonTimestamp(object.lastActivityAt)
+        : isSet(object.last_activity_at)
+        ? fromJsonTimestamp(object.last_activity_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ContactSummary): unknown {
+    const obj: any = {};
+    if (message.contactId !== "") {
+      obj.contactId = message.contactId;
+    }
+    if (message.messages !== "0") {
+      obj.messages = message.messages;
+    }
+    if (message.engagements !== "0") {
+      obj.engagements = message.engagements;
+    }
+    if (message.conversions !== "0") {
+      obj.conversions = message.conversions;
+    }
+    if (message.revenue?.length) {
+      obj.revenue = message.revenue.map((e) => Money.toJSON(e));
+    }
+    if (message.lastActivityAt !== undefined) {
+      obj.lastActivityAt = message.lastActivityAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContactSummary>, I>>(base?: I): ContactSummary {
+    return ContactSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContactSummary>, I>>(object: I): ContactSummary {
+    const message = createBaseContactSummary();
+    message.contactId = object.contactId ?? "";
+    message.messages = object.messages ?? "0";
+    message.engagements = object.engagements ?? "0";
+    message.conversions = object.conversions ?? "0";
+    message.revenue = object.revenue?.map((e) => Money.fromPartial(e)) || [];
+    message.lastActivityAt = object.lastActivityAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListContactsResponse(): ListContactsResponse {
+  return { contacts: [], nextPageToken: "" };
+}
+
+export const ListContactsResponse: MessageFns<ListContactsResponse> = {
+  encode(message: ListContactsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.contacts) {
+      ContactSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContactsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContactsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contacts.push(ContactSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContactsResponse {
+    return {
+      contacts: globalThis.Array.isArray(object?.contacts)
+        ? object.contacts.map((e: any) => ContactSummary.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListContactsResponse): unknown {
+    const obj: any = {};
+    if (message.contacts?.length) {
+      obj.contacts = message.contacts.map((e) => ContactSummary.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListContactsResponse>, I>>(base?: I): ListContactsResponse {
+    return ListContactsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListContactsResponse>, I>>(object: I): ListContactsResponse {
+    const message = createBaseListContactsResponse();
+    message.contacts = object.contacts?.map((e) => ContactSummary.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** ReportingService answers the dashboards' questions from read models built from events. */
 
 export interface ReportingServiceClient {
@@ -4584,6 +5004,13 @@ export interface ReportingServiceClient {
    */
 
   listMessages(request: ListMessagesRequest, metadata?: Metadata): Observable<ListMessagesResponse>;
+
+  /**
+   * Contacts by id (optionally of one campaign, optionally by id prefix) with messages, engagements, conversions,
+   * revenue and last activity; paged. Gateway: GET /api/contacts.
+   */
+
+  listContacts(request: ListContactsRequest, metadata?: Metadata): Observable<ListContactsResponse>;
 }
 
 /** ReportingService answers the dashboards' questions from read models built from events. */
@@ -4636,6 +5063,16 @@ export interface ReportingServiceController {
     request: ListMessagesRequest,
     metadata?: Metadata,
   ): Promise<ListMessagesResponse> | Observable<ListMessagesResponse> | ListMessagesResponse;
+
+  /**
+   * Contacts by id (optionally of one campaign, optionally by id prefix) with messages, engagements, conversions,
+   * revenue and last activity; paged. Gateway: GET /api/contacts.
+   */
+
+  listContacts(
+    request: ListContactsRequest,
+    metadata?: Metadata,
+  ): Promise<ListContactsResponse> | Observable<ListContactsResponse> | ListContactsResponse;
 }
 
 export function ReportingServiceControllerMethods() {
@@ -4647,6 +5084,7 @@ export function ReportingServiceControllerMethods() {
       "getReconciliationReport",
       "getCohortMaturity",
       "listMessages",
+      "listContacts",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -4742,6 +5180,20 @@ export const ReportingServiceService = {
       Buffer.from(ListMessagesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListMessagesResponse => ListMessagesResponse.decode(value),
   },
+  /**
+   * Contacts by id (optionally of one campaign, optionally by id prefix) with messages, engagements, conversions,
+   * revenue and last activity; paged. Gateway: GET /api/contacts.
+   */
+  listContacts: {
+    path: "/trackly.reporting.v1.ReportingService/ListContacts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListContactsRequest): Buffer => Buffer.from(ListContactsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListContactsRequest => ListContactsRequest.decode(value),
+    responseSerialize: (value: ListContactsResponse): Buffer =>
+      Buffer.from(ListContactsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListContactsResponse => ListContactsResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
@@ -4760,6 +5212,11 @@ export interface ReportingServiceServer extends UntypedServiceImplementation {
    * Gateway: GET /api/messages.
    */
   listMessages: handleUnaryCall<ListMessagesRequest, ListMessagesResponse>;
+  /**
+   * Contacts by id (optionally of one campaign, optionally by id prefix) with messages, engagements, conversions,
+   * revenue and last activity; paged. Gateway: GET /api/contacts.
+   */
+  listContacts: handleUnaryCall<ListContactsRequest, ListContactsResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -38,7 +38,7 @@ export interface ReversalResult {
 const REVERSED = ConversionStatus.CONVERSION_STATUS_REVERSED;
 
 /** One statement on the raw connection of a transaction (named, so pg prepares it once per connection): its rows. */
-export type RawQuery = (name: string, text: string, values: unknown[]) => Promise<Record<string, any>[]>;
+export type RawQuery = (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
 
 /** A conversion of the postback edge's group commit, with the request context its event carries. */
 export interface BatchDraft {
@@ -50,8 +50,34 @@ export interface BatchDraft {
   headers: Record<string, string>;
 }
 
+/** The columns of "ingest".conversions as pg returns them (int8 as text, jsonb parsed). */
+interface ConversionRow {
+  id: string;
+  partner_id: string;
+  conversion_id: string;
+  click_id: string | null;
+  message_id: string | null;
+  payout_micros: string;
+  currency: string;
+  status: string;
+  payout_absent: boolean;
+  test: boolean;
+  occurred_at: Date;
+  received_at: Date;
+  attribution_state: string;
+  attribution_reason: string | null;
+  credited_message_id: string | null;
+  raw: ConversionEntity['raw'];
+  transaction_id: string | null;
+  event_id: string | null;
+  sale_amount_micros: string | null;
+  sub_ids: ConversionEntity['subIds'];
+  updated_at: Date | null;
+}
+
 /** A conversions row as pg returns it (bigint as text), read as the entity TypeORM would give. */
-function entityOfRow(r: Record<string, any>): ConversionEntity {
+function entityOfRow(row: Record<string, unknown>): ConversionEntity {
+  const r = row as unknown as ConversionRow;
   return Object.assign(new ConversionEntity(), {
     id: r.id,
     partnerId: r.partner_id,
@@ -259,7 +285,7 @@ export class ConversionsService {
        FOR UPDATE OF c`,
       [keys.map((d) => d.partnerId), keys.map((d) => d.conversionId)],
     );
-    const current = new Map(rows.map((r) => [`${r.partner_id}\u0000${r.conversion_id}`, entityOfRow(r)]));
+    const current = new Map(rows.map((r) => entityOfRow(r)).map((e) => [`${e.partnerId}\u0000${e.conversionId}`, e]));
     for (const i of repeats) {
       const { draft, receivedAt, postbackRequestId } = items[i];
       const existing = current.get(key(draft));

@@ -37,6 +37,72 @@ export interface ReversalResult {
 
 const REVERSED = ConversionStatus.CONVERSION_STATUS_REVERSED;
 
+/** One statement on the raw connection of a transaction (named, so pg prepares it once per connection): its rows. */
+export type RawQuery = (name: string, text: string, values: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** A conversion of the postback edge's group commit, with the request context its event carries. */
+export interface BatchDraft {
+  draft: ConversionDraft;
+  receivedAt: Date;
+  /** The archived request, kept with an adjustment. */
+  postbackRequestId: string;
+  /** The request's context headers (request id, trace), taken when the request was handled. */
+  headers: Record<string, string>;
+}
+
+/** The columns of "ingest".conversions as pg returns them (int8 as text, jsonb parsed). */
+interface ConversionRow {
+  id: string;
+  partner_id: string;
+  conversion_id: string;
+  click_id: string | null;
+  message_id: string | null;
+  payout_micros: string;
+  currency: string;
+  status: string;
+  payout_absent: boolean;
+  test: boolean;
+  occurred_at: Date;
+  received_at: Date;
+  attribution_state: string;
+  attribution_reason: string | null;
+  credited_message_id: string | null;
+  raw: ConversionEntity['raw'];
+  transaction_id: string | null;
+  event_id: string | null;
+  sale_amount_micros: string | null;
+  sub_ids: ConversionEntity['subIds'];
+  updated_at: Date | null;
+}
+
+/** A conversions row as pg returns it (bigint as text), read as the entity TypeORM would give. */
+function entityOfRow(row: Record<string, unknown>): ConversionEntity {
+  const r = row as unknown as ConversionRow;
+  return Object.assign(new ConversionEntity(), {
+    id: r.id,
+    partnerId: r.partner_id,
+    conversionId: r.conversion_id,
+    clickId: r.click_id,
+    messageId: r.message_id,
+    payoutMicros: BigInt(r.payout_micros),
+    currency: r.currency,
+    status: r.status,
+    payoutAbsent: r.payout_absent,
+    test: r.test,
+    occurredAt: r.occurred_at,
+    receivedAt: r.received_at,
+    attributionState: r.attribution_state,
+    attributionReason: r.attribution_reason,
+    creditedMessageId: r.credited_message_id,
+    raw: r.raw,
+    transactionId: r.transaction_id,
+    eventId: r.event_id,
+    saleAmountMicros: r.sale_amount_micros === null ? null : BigInt(r.sale_amount_micros),
+    subIds: r.sub_ids,
+    updatedAt: r.updated_at,
+  });
+}
+
 /** Conversions: stored once per (partner_id, conversion_id), announced through the outbox when new or changed. */
 @Injectable()
 export class ConversionsService {
@@ -133,6 +199,121 @@ export class ConversionsService {
     if (verdict.kind === 'duplicate') return { conversion: toConversion(existing), duplicate: true, outcome: 'duplicate', reason: verdict.reason };
     const conversion = await this.adjust(m, existing, { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null, payoutAbsent: !!draft.payoutAbsent }, opts.adjust, receivedAt, opts.postbackRequestId);
     return { conversion, duplicate: false, outcome: 'adjusted' };
+  }
+
+  /**
+   * The postback edge's group commit: the conversions of many requests in the caller's transaction, in a few
+   * statements for the whole batch instead of a few per request. `query` runs raw SQL on the connection of `m` (no
+   * TypeORM per statement on the hot path). One multi-row INSERT … ON CONFLICT DO NOTHING stores the new ones and, in
+   * the same statement, the ConversionReceived of each row actually inserted; repeats (of a stored key, or of a key
+   * earlier in the batch: the first stored, the others repeats of it) are read in one SELECT … FOR UPDATE and then take
+   * the usual rules in arrival order (duplicate, or adjustment with its ConversionAdjusted: rare, through `m`). Rows
+   * are written in key order so concurrent batches lock in the same order. Results are in input order.
+   */
+  async storeManyIn(m: EntityManager, query: RawQuery, items: BatchDraft[], cause: AdjustmentCause): Promise<StoreResult[]> {
+    if (!items.length) return [];
+    const ids = items.map(() => randomUUID());
+    const created = items.map((it, i) => newConversion(ids[i], it.draft, it.receivedAt));
+    const event = this.outbox.encodeRows(Events.ConversionReceived, created.map((conversion) => ({ conversion })), items.map((it) => it.headers));
+    const key = (d: ConversionDraft) => `${d.partnerId}\u0000${d.conversionId}`;
+    const order = items.map((_it, i) => i).sort((a, b) => {
+      const ka = key(items[a].draft);
+      const kb = key(items[b].draft);
+      return ka < kb ? -1 : ka > kb ? 1 : a - b;
+    });
+    const col = <V>(f: (it: BatchDraft, i: number) => V) => order.map((i) => f(items[i], i));
+    const inserted = await query(
+      'ingest-store-conversions',
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
+           $9::timestamptz[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::text[], $17::boolean[],
+           $18::uuid[], $19::bytea[], $20::jsonb[])
+           WITH ORDINALITY AS t(id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
+             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, outbox_id, payload, headers, ord)
+       ), ins AS (
+         INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
+         SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test
+         FROM input ORDER BY ord
+         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         RETURNING id
+       ), evt AS (
+         INSERT INTO ${event.table} (id, subject, payload, headers)
+         SELECT i.outbox_id, $21, i.payload, i.headers FROM input i JOIN ins ON ins.id = i.id ORDER BY i.ord
+       )
+       SELECT id FROM ins`,
+      [
+        col((_it, i) => ids[i]),
+        col((it) => it.draft.partnerId),
+        col((it) => it.draft.conversionId),
+        col((it) => it.draft.clickId),
+        col((it) => it.draft.payout.micros.toString()),
+        col((it) => it.draft.payout.currency),
+        col((it) => statusName(it.draft.status)),
+        col((it) => it.draft.occurredAt),
+        col((it) => it.receivedAt),
+        col((it) => JSON.stringify(it.draft.raw)),
+        col((it) => it.draft.transactionId ?? null),
+        col((it) => it.draft.eventId ?? null),
+        col((it) => it.draft.saleAmountMicros?.toString() ?? null),
+        col((it) => JSON.stringify(it.draft.subIds ?? {})),
+        col((it) => !!it.draft.payoutAbsent),
+        col((it) => it.draft.messageId ?? null),
+        col((it) => !!it.draft.test),
+        col((_it, i) => event.ids[i]),
+        col((_it, i) => event.bodies[i]),
+        col((_it, i) => event.headers[i]),
+        event.subject,
+      ],
+    );
+    const stored = new Set(inserted.map((r) => String(r.id)));
+    const out: StoreResult[] = new Array(items.length);
+    const repeats: number[] = [];
+    items.forEach((_it, i) => {
+      if (stored.has(ids[i])) out[i] = { conversion: created[i], duplicate: false, outcome: 'stored' };
+      else repeats.push(i);
+    });
+    if (!repeats.length) return out;
+
+    const keys = [...new Map(repeats.map((i) => [key(items[i].draft), items[i].draft])).values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const rows = await query(
+      'ingest-lock-repeated-conversions',
+      `SELECT c.* FROM "ingest".conversions c
+       JOIN unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id) ON c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id
+       ORDER BY c.partner_id, c.conversion_id
+       FOR UPDATE OF c`,
+      [keys.map((d) => d.partnerId), keys.map((d) => d.conversionId)],
+    );
+    const current = new Map(rows.map((r) => entityOfRow(r)).map((e) => [`${e.partnerId}\u0000${e.conversionId}`, e]));
+    for (const i of repeats) {
+      const { draft, receivedAt, postbackRequestId } = items[i];
+      const existing = current.get(key(draft));
+      // ON CONFLICT saw the row, so it is there (conversions are never deleted): anything else is an error of ours.
+      if (!existing) throw new Error(`conversion ${draft.partnerId}/${draft.conversionId} conflicted but could not be read`);
+      const verdict = repeatVerdict(
+        { status: statusFromName(existing.status), payout: { currency: existing.currency, micros: existing.payoutMicros } },
+        { status: draft.status, payout: draft.payout },
+        REVERSED,
+      );
+      if (verdict.kind === 'duplicate') {
+        out[i] = { conversion: toConversion(existing), duplicate: true, outcome: 'duplicate', reason: verdict.reason };
+        continue;
+      }
+      const next = { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null, payoutAbsent: !!draft.payoutAbsent };
+      const conversion = await this.adjust(m, existing, next, cause, receivedAt, postbackRequestId);
+      // Later repeats of the key in this batch compare with the adjusted state.
+      current.set(key(draft), Object.assign(new ConversionEntity(), existing, {
+        status: statusName(next.status),
+        payoutMicros: next.payout.micros,
+        currency: next.payout.currency,
+        saleAmountMicros: next.saleAmountMicros ?? existing.saleAmountMicros,
+        payoutAbsent: next.payoutAbsent,
+        updatedAt: receivedAt,
+      }));
+      out[i] = { conversion, duplicate: false, outcome: 'adjusted' };
+    }
+    return out;
   }
 
   /**

@@ -89,6 +89,28 @@ export class PostbackArchive {
     ]);
   }
 
+  /** The outcomes of many requests in one statement, on the raw connection of the caller's transaction (group commit). */
+  async finishMany(
+    query: (name: string, text: string, values: unknown[]) => Promise<unknown>,
+    outcomes: { id: string; outcome: PostbackOutcome; reason?: string; reasonCode?: string; conversionRef?: string }[],
+  ): Promise<void> {
+    if (!outcomes.length) return;
+    await query(
+      'ingest-finish-postbacks',
+      `UPDATE "ingest".postback_requests AS r
+       SET outcome = v.outcome, reason = v.reason, reason_code = v.reason_code, conversion_ref = v.conversion_ref
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::uuid[]) AS v(id, outcome, reason, reason_code, conversion_ref)
+       WHERE r.id = v.id`,
+      [
+        outcomes.map((o) => o.id),
+        outcomes.map((o) => o.outcome),
+        outcomes.map((o) => (o.reason === undefined ? null : withoutNul(o.reason))),
+        outcomes.map((o) => o.reasonCode ?? null),
+        outcomes.map((o) => o.conversionRef ?? null),
+      ],
+    );
+  }
+
   /** The archive grouped by partner, outcome and reason code (the source of per-partner counters). */
   async groups(partnerId: string | null, since: Date | null): Promise<ArchiveGroup[]> {
     const rows: { partner_id: string; outcome: string | null; reason_code: string | null; n: string }[] = await this.ds.query(

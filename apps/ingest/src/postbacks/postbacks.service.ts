@@ -1,4 +1,4 @@
-import { countPostback } from '@trackly/observability';
+import { countPostback, outgoingContextHeaders } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { GroupCommit } from '@trackly/database';
 import { DataSource, EntityManager } from 'typeorm';
@@ -14,7 +14,7 @@ import { ConversionDraft, FieldProblems, orThrow, partnerIdProblem, RawParams } 
 import { effectiveClickIdParam } from '../domain/partner.rules';
 import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, urlEncodingProblem } from '../domain/postback-params';
 import { parsePostback } from '../domain/postback.parser';
-import { ConversionsService } from '../conversions/conversions.service';
+import { BatchDraft, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { PartnerEntity } from '../partners/partner.entity';
@@ -97,15 +97,20 @@ export class PostbacksService implements BeforeApplicationShutdown {
       maxInFlight: config.INGEST_GROUP_COMMIT_IN_FLIGHT,
     };
     this.commits = new GroupCommit(ds, opts);
-    if (opts.enabled) this.archiveBatch = new Batcher((rs) => this.archive.recordMany(rs), opts);
+    if (opts.enabled) {
+      this.archiveBatch = new Batcher((rs) => this.archive.recordMany(rs), opts);
+      this.storeBatch = new Batcher((units) => this.flushStores(units), opts);
+    }
   }
 
   private readonly commits: GroupCommit;
   private readonly archiveBatch?: Batcher<ArchivedRequest, string>;
+  private readonly storeBatch?: Batcher<BatchDraft, Settled<Applied>>;
 
   /** Postbacks already queued are archived and stored before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.archiveBatch?.drain();
+    await this.storeBatch?.drain();
     await this.commits.drain();
   }
 
@@ -181,6 +186,16 @@ export class PostbacksService implements BeforeApplicationShutdown {
   private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date, test: boolean): Promise<PostbackReply> {
     const parsed = this.parse(partner, params, receivedAt);
     const draft = test ? { ...parsed, test } : parsed;
+    const batch = this.storeBatch;
+    if (batch && !draft.test) {
+      // The request's context (request id, trace) is taken here: the batch is written in the flusher's context.
+      const applied = await this.stored(archiveId, async () => {
+        const settled = await batch.submit({ draft, receivedAt, postbackRequestId: archiveId, headers: outgoingContextHeaders(true) });
+        if (!settled.ok) throw settled.error;
+        return settled.value;
+      });
+      return { kind: applied.outcome, conversion: applied.conversion };
+    }
     const applied = await this.stored(archiveId, () =>
       this.commits.run(async (m) => {
         const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
@@ -204,6 +219,49 @@ export class PostbacksService implements BeforeApplicationShutdown {
     return { kind: applied.outcome, conversion: applied.conversion };
   }
 
+  /**
+   * Group commit of stored postbacks: the conversions, their events and the archive outcomes of a batch in one
+   * transaction of four statements at most (BEGIN, the conversions with their events, the archive outcomes, COMMIT;
+   * one more to lock repeats), on the raw pg connection. When the batch fails as a whole (a deadlock, a row we could
+   * not store), it is rolled back and every postback of it is stored on its own through the per-postback path, so
+   * one bad row never fails the others and each gets its own outcome.
+   */
+  private async flushStores(units: BatchDraft[]): Promise<Settled<Applied>[]> {
+    const runner = this.ds.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> };
+      const query: RawQuery = async (name, text, values) => (await client.query({ name, text, values })).rows;
+      await runner.startTransaction();
+      const results = await this.conversions.storeManyIn(runner.manager, query, units, 'postback');
+      const applied = results.map(appliedOf);
+      await this.archive.finishMany(
+        query,
+        applied.map((a, i) => ({ id: units[i].postbackRequestId, ...a, conversionRef: a.conversion.id })),
+      );
+      await runner.commitTransaction();
+      return applied.map((value) => ({ ok: true, value }));
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      this.logger.warn({ err: e instanceof Error ? e.message : String(e), postbacks: units.length }, 'batch of postbacks failed; storing them one by one');
+    } finally {
+      await runner.release().catch(() => undefined);
+    }
+    return Promise.all(
+      units.map((u) =>
+        this.commits
+          .run(async (m) => {
+            const r = await this.storeDraft(m, u.draft, u.receivedAt, 'postback', u.postbackRequestId);
+            await this.archive.finish(u.postbackRequestId, { ...r, conversionRef: r.conversion.id }, m);
+            return r;
+          })
+          .then(
+            (value): Settled<Applied> => ({ ok: true, value }),
+            (error): Settled<Applied> => ({ ok: false, error }),
+          ),
+      ),
+    );
+  }
+
   /** A postback read with the partner's current settings, or a refusal naming every problem. */
   private parse(partner: PartnerEntity, params: RawParams, receivedAt: Date): ConversionDraft {
     const parsed = parsePostback(params, {
@@ -221,10 +279,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
   }
 
   private async storeDraft(m: EntityManager, draft: ConversionDraft, receivedAt: Date, cause: AdjustmentCause, requestId: string): Promise<Applied> {
-    const r = await this.conversions.storeIn(m, draft, receivedAt, { adjust: cause, postbackRequestId: requestId });
-    if (r.outcome === 'stored') return { outcome: 'stored', conversion: r.conversion };
-    if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversion: r.conversion };
-    return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversion: r.conversion };
+    return appliedOf(await this.conversions.storeIn(m, draft, receivedAt, { adjust: cause, postbackRequestId: requestId }));
   }
 
   private async reverseKey(m: EntityManager, partner: PartnerEntity, key: ReversalKey, at: Date, requestId: string): Promise<Applied> {
@@ -400,6 +455,16 @@ interface Applied {
   reasonCode?: string;
   conversion: Conversion;
 }
+
+/** What the archive records about a stored, duplicate or adjusted conversion. */
+function appliedOf(r: StoreResult): Applied {
+  if (r.outcome === 'stored') return { outcome: 'stored', conversion: r.conversion };
+  if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversion: r.conversion };
+  return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversion: r.conversion };
+}
+
+/** One postback's share of a group-committed batch. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** Domain refusals met while storing (unknown conversion to reverse, ambiguous key) are the partner's to fix. */
 function refusalOf(e: DomainError): Refused {

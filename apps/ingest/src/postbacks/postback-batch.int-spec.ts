@@ -1,0 +1,84 @@
+import { ManualClock } from '@trackly/kernel';
+import { Events } from '@trackly/messaging';
+import { IngestTestApp, partnerRequest, startIngestForTest } from '../../test/ingest-test-app';
+
+interface Answer {
+  status: string;
+  id: string;
+}
+
+/**
+ * Group commit of stored postbacks: a window long enough that concurrent postbacks share one batch, whose
+ * conversions, repeats (duplicates and adjustments decided in arrival order) and archive outcomes are written by a
+ * few set statements. Each answer must still say what became of its request, and the archive and outbox agree.
+ */
+describe('postback group commit: repeats within one batch (real Postgres, NATS, HTTP)', () => {
+  jest.setTimeout(120_000);
+  let t: IngestTestApp;
+  let token: string;
+  const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
+
+  beforeAll(async () => {
+    t = await startIngestForTest({ INGEST_GROUP_COMMIT: 'true', INGEST_GROUP_COMMIT_WINDOW_MS: '100' }, clock);
+    token = (await t.client.upsertPartner(partnerRequest('batch'))).token;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const postback = async (query: string): Promise<{ status: number; body: Answer }> => {
+    const res = await fetch(`${t.base}/postbacks/batch?${query}&token=${token}`);
+    return { status: res.status, body: (await res.json()) as Answer };
+  };
+
+  it('stores the first of a key, adjusts or dedupes the repeats, and records each outcome with its events', async () => {
+    const payouts = ['1.00', '1.00', '2.00', '2.00', '3.00'];
+    const answers = await Promise.all([
+      ...payouts.map((p) => postback(`conversion_id=same-1&payout=${p}&currency=USD`)),
+      postback('conversion_id=other-1&payout=5.00&currency=USD'),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const same = answers.slice(0, payouts.length).map((a) => a.body);
+    expect(same.filter((a) => a.status === 'stored')).toHaveLength(1);
+    expect(new Set(same.map((a) => a.id)).size).toBe(1);
+    const adjusted = same.filter((a) => a.status === 'adjusted').length;
+    // Whichever came first, a later one with another payout changed it.
+    expect(adjusted).toBeGreaterThanOrEqual(1);
+    expect(answers[payouts.length].body.status).toBe('stored');
+
+    const archive = await t.pg.query(`SELECT outcome, conversion_ref FROM "ingest".postback_requests WHERE partner_id = 'batch' ORDER BY id`);
+    expect(archive.rows.map((r) => r.outcome).sort()).toEqual(answers.map((a) => a.body.status).sort());
+    expect(archive.rows.filter((r) => r.conversion_ref === same[0].id)).toHaveLength(payouts.length);
+
+    const adjustments = await t.pg.query(`SELECT payout_micros::text AS p FROM "ingest".conversion_adjustments WHERE conversion_ref = $1 ORDER BY adjusted_at, id`, [same[0].id]);
+    expect(adjustments.rows).toHaveLength(adjusted);
+    const events = await t.pg.query(`SELECT subject, count(*)::int AS n FROM "ingest".outbox GROUP BY subject`);
+    const count = (subject: string) => events.rows.find((r) => r.subject === subject)?.n ?? 0;
+    expect(count(Events.ConversionReceived.subject)).toBe(2);
+    expect(count(Events.ConversionAdjusted.subject)).toBe(adjusted);
+    const stored = await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'batch'`);
+    expect(stored.rows[0].n).toBe(2);
+  });
+
+  it('answers a repeat of a conversion stored before the batch as a duplicate of it, next to new ones', async () => {
+    const first = await postback('conversion_id=before-1&payout=4.00&currency=USD');
+    expect(first.body.status).toBe('stored');
+    const answers = await Promise.all([
+      postback('conversion_id=before-1&payout=4.00&currency=USD'),
+      postback('conversion_id=new-1&payout=4.00&currency=USD'),
+      postback('conversion_id=new-2&payout=4.00&currency=USD'),
+    ]);
+    expect(answers.map((a) => [a.status, a.body.status])).toEqual([
+      [200, 'duplicate'],
+      [200, 'stored'],
+      [200, 'stored'],
+    ]);
+    expect(answers[0].body.id).toBe(first.body.id);
+    const row = await t.pg.query(`SELECT outcome, reason_code FROM "ingest".postback_requests WHERE partner_id = 'batch' AND conversion_ref = $1 ORDER BY id`, [first.body.id]);
+    expect(row.rows).toEqual([
+      { outcome: 'stored', reason_code: null },
+      { outcome: 'duplicate', reason_code: 'SAME_CONTENT' },
+    ]);
+  });
+});

@@ -189,7 +189,7 @@ async function main() {
     console.log('');
     printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
     console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored in one shared transaction with a savepoint each (conversion + outbox + archive outcome); each answer waits for its commit.');
+    notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored a batch at a time: conversions and their outbox rows in one multi-row statement, archive outcomes in one UPDATE, no savepoints (per-postback fallback when a batch fails); each answer waits for its commit.');
     const ok = checks.every((k) => k.ok);
     emitResults({
       scenario: 'ingest',

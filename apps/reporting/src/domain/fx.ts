@@ -3,6 +3,7 @@
  * A rate is "units of `quote` per 1 unit of `currency`" in micros (1.0843 USD per EUR = 1_084_300n).
  */
 import { epochDay } from '@trackly/kernel';
+import type { ConvertedRevenue } from '@trackly/contracts/reporting/v1/reporting_service';
 
 export interface FxRate {
   /** Calendar day the rate is for, YYYY-MM-DD. */
@@ -143,7 +144,7 @@ export interface ConvertedTotals {
   missing: Map<string, { conversions: number; amountMicros: bigint; firstDay: string; lastDay: string }>;
 }
 
-function emptyTotals(currency: string): ConvertedTotals {
+export function emptyConverted(currency: string): ConvertedTotals {
   return { currency, approvedMicros: 0n, pendingMicros: 0n, reversedMicros: 0n, conversions: 0, firstRateDay: undefined, lastRateDay: undefined, missing: new Map() };
 }
 
@@ -155,7 +156,7 @@ export function convertConversions(book: RateBook, conversions: Iterable<Convers
   const out = new Map<string, ConvertedTotals>();
   const at = (key: string) => {
     let t = out.get(key);
-    if (!t) out.set(key, (t = emptyTotals(book.quote)));
+    if (!t) out.set(key, (t = emptyConverted(book.quote)));
     return t;
   };
   for (const c of conversions) {
@@ -183,4 +184,25 @@ export function convertConversions(book: RateBook, conversions: Iterable<Convers
     }
   }
   return out;
+}
+
+/** The wire form of a row's converted totals; missing rates ordered by currency. */
+export function wireConverted(t: ConvertedTotals): ConvertedRevenue {
+  const m = (micros: bigint) => ({ currencyCode: t.currency, amountMicros: micros.toString() });
+  return {
+    revenue: m(t.approvedMicros),
+    pendingRevenue: m(t.pendingMicros),
+    reversed: m(t.reversedMicros),
+    conversions: String(t.conversions),
+    firstRateDay: t.firstRateDay ?? '',
+    lastRateDay: t.lastRateDay ?? '',
+    fxMissing: [...t.missing.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([currency, x]) => ({
+        amount: { currencyCode: currency, amountMicros: x.amountMicros.toString() },
+        conversions: String(x.conversions),
+        firstDay: x.firstDay,
+        lastDay: x.lastDay,
+      })),
+  };
 }

@@ -4,6 +4,7 @@ import { ReportingCoveringRollupsAndTotals1764700000000 } from './1764700000000-
 import { ReportingProcessedEventsPruning1765000000000 } from './1765000000000-processed-events-pruning.migration';
 import { ReportingEngagements1765400000000 } from './1765400000000-engagements.migration';
 import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-source-caps-holds.migration';
+import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -13,4 +14,5 @@ export const reportingMigrations = [
   ReportingProcessedEventsPruning1765000000000,
   ReportingEngagements1765400000000,
   ReportingTestSourceCapsHolds1765410000000,
+  ReportingFxRates1765430000000,
 ];

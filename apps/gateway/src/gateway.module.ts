@@ -14,6 +14,7 @@ import { GATEWAY_CONFIG } from './gateway.tokens';
 import { GatewayHealthHttpController } from './health/health.http.controller';
 import { MeHttpController } from './me/me.http.controller';
 import { MessagesHttpController } from './messages/messages.http.controller';
+import { FxRatesHttpController } from './fx/fx-rates.http.controller';
 import { OffersHttpController } from './offers/offers.http.controller';
 import { OpenApiHttpController } from './openapi/openapi.http.controller';
 import { OperationsHttpController } from './operations/operations.http.controller';
@@ -30,6 +31,7 @@ export class GatewayModule {
         MeHttpController,
         ReportsHttpController,
         MessagesHttpController,
+        FxRatesHttpController,
         ConversionsHttpController,
         PartnersHttpController,
         OffersHttpController,

@@ -106,7 +106,7 @@ describe('gateway in production mode: token-authenticated gRPC to the real repor
     await publish(Events.ConversionAttributed, { attribution: attributed('conv-b', 'm-b', 'k-m-b', CAMP_B, '5000000') });
     await eventually(async () => {
       const r = await direct.getPerformanceReport({
-        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-03-10', toDate: '2026-03-10', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false,
+        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-03-10', toDate: '2026-03-10', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '',
       });
       return r.total?.sends === '2' && r.total.clicks === '2' && r.total.conversions === '2';
     }, 20_000);

@@ -25,6 +25,8 @@ import {
   ReportingServiceService,
   ListContactsRequest,
   ListMessagesRequest,
+  ListFxRatesRequest,
+  UpsertFxRatesRequest,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { HealthImplementation } from 'grpc-health-check';
@@ -117,6 +119,8 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const reconciliationRequests: GetReconciliationReportRequest[] = [];
   const listMessagesRequests: ListMessagesRequest[] = [];
   const listContactsRequests: ListContactsRequest[] = [];
+  const fxUpserts: UpsertFxRatesRequest[] = [];
+  const fxLists: ListFxRatesRequest[] = [];
   let reporting: Stub, ingest: Stub, attribution: Stub, tracking: Stub;
   let gateway: RunningService;
   let base: string;
@@ -133,17 +137,27 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
               revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
               reversed: USD('0'), conversions: '48', reversedConversions: '0', ...NO_PARTS,
             }],
-            key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000',
+            key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000', converted: undefined,
           },
         ],
         total: {
           key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0',
           revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0', ...NO_PARTS }],
-          key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0',
+          key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0', converted: undefined,
         },
         thenBy: call.request.thenBy,
         dateBasis: call.request.dateBasis,
       });
+    },
+    upsertFxRates: (call, cb) => {
+      fxUpserts.push(call.request);
+      // Reporting's own check (here: a day that is no calendar day) comes back per row, by batch index.
+      const errors = call.request.rates.flatMap((r, index) => (r.day === '2026-02-30' ? [{ index, field: 'day', problem: 'must be a real calendar day YYYY-MM-DD' }] : []));
+      cb(null, { stored: errors.length ? 0 : call.request.rates.length, errors });
+    },
+    listFxRates: (call, cb) => {
+      fxLists.push(call.request);
+      cb(null, { rates: [{ day: '2026-03-01', currency: 'EUR', quote: 'USD', rateMicros: '1084300' }] });
     },
     listMessages: (call, cb) => {
       listMessagesRequests.push(call.request);
@@ -357,7 +371,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       });
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-02-01', toDate: '2026-02-28', timeZone: 'Europe/Paris',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false, reportingCurrency: '',
       });
     });
 
@@ -367,7 +381,7 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(res.status).toBe(200);
       expect(performanceRequests.at(-1)).toEqual({
         groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-01-30', toDate: '2026-02-28', timeZone: 'America/New_York',
-        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false,
+        thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED, dateBasis: DateBasis.DATE_BASIS_CONVERSION, includeTest: false, reportingCurrency: '',
       });
       await get('/api/reports/performance?group_by=offer');
       expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_OFFER, fromDate: '2026-01-31', toDate: '2026-03-01', timeZone: 'UTC' });
@@ -646,6 +660,51 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(await json(bad)).toMatchObject({ fields: { click_id: 'must be a string', cost: expect.stringMatching(/^is not a field here/) } });
       expect((await json(await post('/api/partners/tune-1/test-postback', {}))).fields).toEqual({ click_id: 'is required' });
       expect((await post('/api/partners/nobody/test-postback', { click_id: 'c' })).status).toBe(404);
+    });
+  });
+
+  describe('FX rates', () => {
+    const send = (method: string, path: string, body: string, type: string, key = KEY_1) =>
+      fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': type }, body });
+
+    it('stores a JSON list: decimal rates as micros, all rows in one batch', async () => {
+      const res = await send('PUT', '/api/fx-rates', JSON.stringify([{ day: '2026-03-01', currency: 'eur', quote: 'USD', rate: '1.0843' }, { day: '2026-03-02', currency: 'GBP', quote: 'USD', rate: 1.25 }]), 'application/json');
+      expect(res.status).toBe(200);
+      expect(await json(res)).toEqual({ stored: 2 });
+      expect(fxUpserts.at(-1)!.rates).toEqual([
+        { day: '2026-03-01', currency: 'EUR', quote: 'USD', rateMicros: '1084300' },
+        { day: '2026-03-02', currency: 'GBP', quote: 'USD', rateMicros: '1250000' },
+      ]);
+    });
+
+    it('refuses a file with bad rows by line number, its own and reporting\'s, and stores nothing', async () => {
+      const before = fxUpserts.length;
+      const bad = await send('POST', '/api/fx-rates/csv', 'day,currency,quote,rate\n2026-03-01,EUR,USD,1.08\n2026-03-02,EUR,USD,one\n', 'text/csv');
+      expect(bad.status).toBe(400);
+      expect(await json(bad)).toMatchObject({ error: 'INVALID_ARGUMENT', fields: { 'line 3.rate': expect.stringMatching(/decimal/) } });
+      expect(fxUpserts.length).toBe(before);
+      const refused = await send('POST', '/api/fx-rates/csv', 'day,currency,quote,rate\n2026-03-01,EUR,USD,1.08\n\n2026-02-30,EUR,USD,1.09\n', 'text/csv');
+      expect(refused.status).toBe(400);
+      expect(await json(refused)).toMatchObject({ fields: { 'line 4.day': 'must be a real calendar day YYYY-MM-DD' } });
+      const ok = await send('POST', '/api/fx-rates/csv', 'day,currency,quote,rate\r\n2026-03-01,EUR,USD,1.08\r\n', 'text/csv');
+      expect(await json(ok)).toEqual({ stored: 1 });
+      expect((await send('POST', '/api/fx-rates/csv', '{}', 'application/json')).status).toBe(415);
+    });
+
+    it('lists rates with their decimal and micros; writes need operations:write', async () => {
+      const res = await get('/api/fx-rates?quote=usd&from=2026-03-01&to=2026-03-31');
+      expect(await json(res)).toEqual({ rates: [{ day: '2026-03-01', currency: 'EUR', quote: 'USD', rate: '1.0843', rateMicros: '1084300' }] });
+      expect(fxLists.at(-1)).toEqual({ quote: 'USD', currency: '', fromDate: '2026-03-01', toDate: '2026-03-31' });
+      expect((await get('/api/fx-rates?rate=1')).status).toBe(400);
+      expect((await send('PUT', '/api/fx-rates', '[]', 'application/json', CAMP_1_KEY)).status).toBe(403);
+    });
+
+    it('passes reporting_currency to the performance report, upper-cased, and refuses a bad one', async () => {
+      expect((await get('/api/reports/performance?group_by=creative&reporting_currency=eur')).status).toBe(200);
+      expect(performanceRequests.at(-1)!.reportingCurrency).toBe('EUR');
+      const bad = await get('/api/reports/performance?group_by=creative&reporting_currency=EURO');
+      expect(bad.status).toBe(400);
+      expect(await json(bad)).toMatchObject({ fields: { reporting_currency: expect.any(String) } });
     });
   });
 

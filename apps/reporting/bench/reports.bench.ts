@@ -226,7 +226,7 @@ async function main(): Promise<void> {
         const start = new Date(end.getTime() - 29 * 86_400_000);
         const t = process.hrtime.bigint();
         const report = await client.getPerformanceReport({
-          groupBy, fromDate: start.toISOString().slice(0, 10), toDate: end.toISOString().slice(0, 10), timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false,
+          groupBy, fromDate: start.toISOString().slice(0, 10), toDate: end.toISOString().slice(0, 10), timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false, reportingCurrency: '',
         });
         if (r >= 0) times.push(Number(process.hrtime.bigint() - t) / 1e6);
         if (r === 0 && !report.rows.length) throw new Error(`${label}: empty report`);

@@ -15,15 +15,23 @@ import {
   ListMessagesRequest,
   ListMessagesResponse,
   ReportingServiceController,
+  ListFxRatesRequest,
+  ListFxRatesResponse,
+  UpsertFxRatesRequest,
+  UpsertFxRatesResponse,
   ReportingServiceControllerMethods,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { ReportsService } from './reports/reports.service';
+import { FxRatesService } from './fx/fx-rates.service';
 
 /** gRPC adapter: maps contract messages to the reports; errors become status codes in the global filter. */
 @Controller()
 @ReportingServiceControllerMethods()
 export class ReportingGrpcController implements ReportingServiceController {
-  constructor(private readonly reports: ReportsService) {}
+  constructor(
+    private readonly reports: ReportsService,
+    private readonly fx: FxRatesService,
+  ) {}
 
   getPerformanceReport(req: GetPerformanceReportRequest): Promise<GetPerformanceReportResponse> {
     return this.reports.performance({
@@ -35,6 +43,7 @@ export class ReportingGrpcController implements ReportingServiceController {
       dateBasis: req.dateBasis,
       filter: req.filter,
       includeTest: req.includeTest,
+      reportingCurrency: req.reportingCurrency,
     });
   }
 
@@ -60,5 +69,13 @@ export class ReportingGrpcController implements ReportingServiceController {
 
   listContacts(req: ListContactsRequest): Promise<ListContactsResponse> {
     return this.reports.listContacts(req);
+  }
+
+  upsertFxRates(req: UpsertFxRatesRequest): Promise<UpsertFxRatesResponse> {
+    return this.fx.upsert(req.rates);
+  }
+
+  listFxRates(req: ListFxRatesRequest): Promise<ListFxRatesResponse> {
+    return this.fx.list(req);
   }
 }

@@ -10,6 +10,7 @@ import { ProjectionService } from './projection/projection.service';
 import type { ReportingConfig } from './reporting.config';
 import { ReportingGrpcController } from './reporting.grpc.controller';
 import { ReportsService } from './reports/reports.service';
+import { FxRatesService } from './fx/fx-rates.service';
 import { TrackingEventsConsumer } from './tracking-events.consumer';
 import { ReportingRedriveGrpcController } from './redrive/reporting-redrive.grpc.controller';
 
@@ -46,6 +47,7 @@ export class ReportingModule {
         { provide: CLOCK, useValue: clock },
         ProjectionService,
         ReportsService,
+        FxRatesService,
         TrackingEventsConsumer,
         AttributionEventsConsumer,
         IngestEventsConsumer,

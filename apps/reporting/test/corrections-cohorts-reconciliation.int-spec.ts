@@ -103,7 +103,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
   }
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '', ...more });
   const pick = (r: PerformanceRow) => ({
     key: r.key, key2: r.key2, sends: r.sends, clicks: r.clicks, uniqueClicks: r.uniqueClicks, taps: r.taps, conversions: r.conversions,
     reversedConversions: r.reversedConversions,

@@ -80,7 +80,7 @@ describe("reporting: the product guide's examples, exact", () => {
   });
 
   const may = (groupBy: ReportGrouping, timeZone = 'UTC', dateBasis = DateBasis.DATE_BASIS_CONVERSION) =>
-    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false });
+    client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-31', timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false, reportingCurrency: '' });
 
   it('shows the creative: 10,000 sends, 1,200 clicks, 48 conversions, $1,152, $0.1152 per send, CTR 12%, CVR 4%', async () => {
     const r = await may(ReportGrouping.REPORT_GROUPING_CREATIVE);
@@ -117,7 +117,7 @@ describe("reporting: the product guide's examples, exact", () => {
     // The seed keeps every event at least a day inside May, so no zone moves any of it out of the range.
     for (const [zone, basis] of [['America/Los_Angeles', DateBasis.DATE_BASIS_CONVERSION], ['Asia/Kathmandu', DateBasis.DATE_BASIS_SEND]] as const) {
       const r = await client.getPerformanceReport({
-        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined, includeTest: false,
+        groupBy: ReportGrouping.REPORT_GROUPING_CAMPAIGN, fromDate: '2026-04-30', toDate: '2026-06-01', timeZone: zone, thenBy: 0, dateBasis: basis, filter: undefined, includeTest: false, reportingCurrency: '',
       });
       expect(r.total).toMatchObject({ sends: '50000', clicks: '6000', conversions: '240', revenue: [{ revenue: { amountMicros: '5760000000' } }] });
     }

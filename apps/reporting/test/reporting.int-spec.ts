@@ -150,6 +150,7 @@ const row = (
     ...t,
     epc: money(t.epc!.currencyCode, engagements ? Math.round(Number(t.revenue!.amountMicros) / engagements) : 0),
   })),
+  converted: undefined,
 });
 
 describe('reporting service (real Postgres, NATS, gRPC)', () => {
@@ -165,7 +166,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
   }
 
   const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '', more: Partial<GetPerformanceReportRequest> = {}) =>
-    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...more });
+    client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '', ...more });
 
   beforeAll(async () => {
     db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
@@ -346,7 +347,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
     ['an offset instead of a zone', { timeZone: '+05:30' }, /time_zone/],
   ])('refuses %s with INVALID_ARGUMENT', async (_what, over, why) => {
     const err = await client
-      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, ...over })
+      .getPerformanceReport({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, fromDate: '2026-03-10', toDate: '2026-03-11', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '', ...over })
       .catch((e) => e);
     expect(err).toBeInstanceOf(GrpcCallError);
     expect(err.code).toBe(status.INVALID_ARGUMENT);

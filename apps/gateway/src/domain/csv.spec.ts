@@ -36,4 +36,27 @@ describe('performance CSV', () => {
     expect(cells(csv[2])).toMatchObject({ key: 'cr-2', sends: '4', revenue_EUR: '0.00', conversions_USD: '0' });
     expect(cells(csv[3])).toMatchObject({ key: 'TOTAL', sends: '4' });
   });
+
+  it('adds the converted view after the original columns when a reporting currency was asked for', () => {
+    const converted = {
+      revenue: m('USD', '30843000'), pendingRevenue: m('USD', '0'), reversed: m('USD', '0'), conversions: '2', firstRateDay: '2026-03-01', lastRateDay: '2026-03-03',
+      fxMissing: [{ amount: m('GBP', '4000000'), conversions: '1', firstDay: '2026-03-02', lastDay: '2026-03-02' }],
+    };
+    const withConverted = (r: PerformanceRow) => ({ ...r, converted });
+    const csv = performanceCsv({
+      rows: [withConverted(row('cr-1', [total('EUR', '10000000', '1'), total('USD', '20000000', '1')]))],
+      total: withConverted(row('', [total('EUR', '10000000', '1'), total('USD', '20000000', '1')])),
+      timeZone: 'UTC', thenBy: 0, dateBasis: 0,
+    }).split('\r\n');
+    const header = csv[0].split(',');
+    expect(header.slice(-8)).toEqual([
+      'converted_revenue_USD', 'converted_pending_revenue_USD', 'converted_reversed_revenue_USD', 'converted_conversions',
+      'fx_first_rate_day', 'fx_last_rate_day', 'fx_missing_conversions', 'fx_missing',
+    ]);
+    const cells = Object.fromEntries(csv[1].split(',').map((v, i) => [header[i], v]));
+    expect(cells).toMatchObject({
+      revenue_EUR: '10.00', revenue_USD: '20.00', converted_revenue_USD: '30.843', converted_conversions: '2',
+      fx_first_rate_day: '2026-03-01', fx_last_rate_day: '2026-03-03', fx_missing_conversions: '1', fx_missing: 'GBP 4.00 x1 2026-03-02..2026-03-02',
+    });
+  });
 });

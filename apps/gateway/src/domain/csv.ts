@@ -58,6 +58,25 @@ export function performanceCsv(r: GetPerformanceReportResponse): string {
     'key', 'name', 'key2', 'name2', 'sends', 'clicks', 'unique_clicks', 'taps', 'conversions', 'reversed_conversions', 'ctr', 'cvr',
     ...currencies.flatMap((c) => moneyColumns.map(([name]) => `${name}_${c}`)),
   ];
+  // With reporting_currency: the converted view after the original columns (which stay as they are).
+  const target = all.find((row) => row.converted)?.converted?.revenue?.currencyCode;
+  if (target) {
+    header.push(
+      `converted_revenue_${target}`, `converted_pending_revenue_${target}`, `converted_reversed_revenue_${target}`, 'converted_conversions',
+      'fx_first_rate_day', 'fx_last_rate_day', 'fx_missing_conversions', 'fx_missing',
+    );
+  }
+  const convertedCells = (row: PerformanceRow): Cell[] => {
+    if (!target) return [];
+    const x = row.converted;
+    const missing = x?.fxMissing ?? [];
+    return [
+      amount(x?.revenue), amount(x?.pendingRevenue), amount(x?.reversed), x?.conversions ?? '0', x?.firstRateDay ?? '', x?.lastRateDay ?? '',
+      missing.reduce((n, m) => n + BigInt(m.conversions || '0'), 0n).toString(),
+      // Per original currency: amount, count and the conversion days without a rate, e.g. "GBP 4.00 x1 2026-03-02..2026-03-02".
+      missing.map((m) => `${m.amount?.currencyCode} ${amount(m.amount)} x${m.conversions} ${m.firstDay}..${m.lastDay}`).join('; '),
+    ];
+  };
   const line = (row: PerformanceRow, key: string): Cell[] => [
     key, row.name, row.key2, row.name2,
     row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm),
@@ -65,6 +84,7 @@ export function performanceCsv(r: GetPerformanceReportResponse): string {
       const t = row.revenue.find((x) => x.revenue?.currencyCode === c);
       return moneyColumns.map(([name, get]) => (t ? get(t) : name.endsWith('conversions') ? '0' : amount(undefined)));
     }),
+    ...convertedCells(row),
   ];
   const rows = r.rows.map((row) => line(row, row.key));
   if (r.total) rows.push(line(r.total, 'TOTAL'));

@@ -38,7 +38,7 @@ describe('parsePerformanceQuery', () => {
       timeZone: 'UTC',
       thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: DateBasis.DATE_BASIS_CONVERSION,
-      includeTest: false,
+      includeTest: false, reportingCurrency: '',
     });
   });
 
@@ -86,7 +86,7 @@ describe('parsePerformanceQuery', () => {
       timeZone: 'America/New_York',
       thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: DateBasis.DATE_BASIS_CONVERSION,
-      includeTest: false,
+      includeTest: false, reportingCurrency: '',
     });
     clock.advance(3 * 3_600_000); // 05:30 UTC = 00:30 in New York: the local day has turned
     expect(parsePerformanceQuery({ group_by: 'date', tz: 'America/New_York' }, clock.now()).toDate).toBe('2026-03-01');

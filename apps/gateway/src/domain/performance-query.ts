@@ -44,11 +44,12 @@ export interface PerformanceQuery {
   creative?: QueryValue;
   partner?: QueryValue;
   include_test?: QueryValue;
+  reporting_currency?: QueryValue;
 }
 
 /** The performance report's parameters; any other is refused (400), never silently ignored. */
 export const PERFORMANCE_PARAMS = [
-  'group_by', 'then_by', 'date_basis', 'from', 'to', 'tz', 'format', 'campaign', 'offer', 'creative', 'partner', 'include_test',
+  'group_by', 'then_by', 'date_basis', 'from', 'to', 'tz', 'format', 'campaign', 'offer', 'creative', 'partner', 'include_test', 'reporting_currency',
 ] as const;
 export const RECONCILIATION_PARAMS = ['from', 'to', 'tz', 'partner', 'format', 'include_test'] as const;
 export const MATURITY_PARAMS = ['from', 'to', 'tz', 'group_by', 'format', 'include_test'] as const;
@@ -207,9 +208,16 @@ export function parsePerformanceQuery(query: PerformanceQuery, now: Date): GetPe
   }
 
   const includeTest = parseIncludeTest(single, errors);
+  // Optional: revenue also converted into this currency at dated FX rates (reporting's fx_rates); "eur" reads EUR.
+  const currencyText = (single('reporting_currency') ?? '').trim();
+  let reportingCurrency = '';
+  if (currencyText) {
+    if (/^[A-Za-z]{3}$/.test(currencyText)) reportingCurrency = currencyText.toUpperCase();
+    else errors.reporting_currency = 'must be a 3-letter ISO 4217 code, e.g. USD';
+  }
   const range = parseRange(single, errors, now);
   if (Object.keys(errors).length) throw InvalidArgumentError.of(errors);
-  return { groupBy, ...range(), thenBy, dateBasis, filter: undefined, includeTest };
+  return { groupBy, ...range(), thenBy, dateBasis, filter: undefined, includeTest, reportingCurrency };
 }
 
 /** from/to/tz with their defaults; call the returned function once the errors are known to be empty. */

@@ -115,6 +115,10 @@ export const OPENAPI_DOCUMENT = {
           { ...idList('creative'), description: 'Only these creatives.' },
           { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
           includeTestParam,
+          {
+            name: 'reporting_currency', in: 'query', schema: { type: 'string', example: 'USD' },
+            description: 'Also convert each row\'s revenue into this currency: each conversion at the latest FX rate on or before its UTC day (PUT /api/fx-rates); conversions without one are counted in converted.fxMissing, not in the sums.',
+          },
           formatParam,
         ],
         responses: { ...ok('PerformanceReport'), ...errors, ...waiting },
@@ -344,6 +348,38 @@ export const OPENAPI_DOCUMENT = {
         responses: { ...okObject('{ contacts: [{ contactId, messages, engagements, conversions, revenue, lastActivityAt }], nextPageToken }'), ...errors },
       },
     },
+    '/api/fx-rates': {
+      put: {
+        summary: 'Stores dated FX rates (JSON list of {day, currency, quote, rate}; rate = units of quote per 1 currency, decimal, at most 6 decimals): all rows or none',
+        description: 'A day\'s rate for a pair replaces the stored one. A refused batch answers 400 naming each row (`rates[i].field`) and stores nothing.',
+        ...scope('operations:write'),
+        requestBody: jsonBody({
+          type: 'array',
+          items: {
+            type: 'object', required: ['day', 'currency', 'quote', 'rate'],
+            properties: { day: date, currency: { type: 'string', example: 'EUR' }, quote: { type: 'string', example: 'USD' }, rate: { type: 'string', example: '1.0843' } },
+          },
+        }),
+        responses: { ...okObject('{ stored }'), ...errors },
+      },
+      get: {
+        summary: 'FX rates by quote currency, currency and day range',
+        ...scope('reports:read'),
+        parameters: [
+          { name: 'quote', in: 'query', schema: { type: 'string', example: 'USD' } }, { name: 'currency', in: 'query', schema: { type: 'string', example: 'EUR' } },
+          { name: 'from', in: 'query', schema: date }, { name: 'to', in: 'query', schema: date },
+        ],
+        responses: { ...okObject('{ rates: [{ day, currency, quote, rate, rateMicros }] }'), ...errors },
+      },
+    },
+    '/api/fx-rates/csv': {
+      post: {
+        summary: 'Stores dated FX rates from a CSV file (the body, text/csv; header day,currency,quote,rate): all rows or none, refused rows named by line number',
+        ...scope('operations:write'),
+        requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string', description: 'day,currency,quote,rate' } } } },
+        responses: { ...okObject('{ stored }'), 413: { description: 'Larger than 1 MiB' }, 415: { description: 'Not text/csv' }, ...errors },
+      },
+    },
     '/api/operations/import': {
       post: {
         summary: 'Imports conversions from a CSV file (the body, text/csv), streamed to ingest: counts and the refused rows with their line numbers',
@@ -499,6 +535,18 @@ export const OPENAPI_DOCUMENT = {
           ctrPpm: { ...count, description: 'engagements (clicks) / sends in millionths' },
           cvrPpm: { ...count, description: 'conversions / engagements (clicks) in millionths' },
           revenue: { type: 'array', items: { $ref: '#/components/schemas/RevenueTotal' } },
+          converted: {
+            type: 'object',
+            description: 'With reporting_currency only: revenue converted (each conversion at its day\'s rate, rounded half-even to micros, then summed)',
+            properties: {
+              revenue: money, pendingRevenue: money, reversed: money, conversions: count,
+              firstRateDay: { type: 'string', description: 'Earliest rate day used' }, lastRateDay: { type: 'string', description: 'Latest rate day used' },
+              fxMissing: {
+                type: 'array', description: 'Conversions with no rate on or before their day, per original currency (left out of the sums)',
+                items: { type: 'object', properties: { amount: money, conversions: count, firstDay: { type: 'string' }, lastDay: { type: 'string' } } },
+              },
+            },
+          },
         },
       },
       PerformanceReport: {

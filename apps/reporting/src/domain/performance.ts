@@ -229,6 +229,8 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
       const x = t.byCurrency.get(c)!;
       return revenueTotal(c, x.approved, x.pending, t.sends, t.clicks, x);
     }),
+    // Set by the service when a reporting currency is asked for (domain/fx).
+    converted: undefined,
   };
 }
 

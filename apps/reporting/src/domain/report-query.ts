@@ -18,6 +18,8 @@ export interface PerformanceQueryInput {
   filter?: { campaignIds: string[]; offerIds: string[]; creativeIds?: string[] };
   /** Count test conversions too (left out otherwise). */
   includeTest?: boolean;
+  /** ISO code to also convert revenue into (empty = none). */
+  reportingCurrency?: string;
 }
 
 /** More ids than any grant lists is a malformed request, not a filter. */
@@ -40,6 +42,8 @@ export interface PerformanceQuery {
   campaignIds: string[];
   offerIds: string[];
   creativeIds: string[];
+  /** Convert revenue into this currency too ('' = no conversion). */
+  reportingCurrency: string;
 }
 
 export interface DayRangeQuery {
@@ -74,8 +78,12 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
   const campaignIds = collect(problems, 'filter.campaign_ids', () => idFilter(input.filter?.campaignIds, 'filter.campaign_ids'));
   const offerIds = collect(problems, 'filter.offer_ids', () => idFilter(input.filter?.offerIds, 'filter.offer_ids'));
   const creativeIds = collect(problems, 'filter.creative_ids', () => idFilter(input.filter?.creativeIds, 'filter.creative_ids'));
+  const reportingCurrency = (input.reportingCurrency ?? '').trim();
+  if (reportingCurrency && !/^[A-Z]{3}$/.test(reportingCurrency)) problems.reporting_currency = 'must be a 3-letter ISO 4217 code in upper case';
   if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
-  return { dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds!, creativeIds: creativeIds! };
+  return {
+    dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds!, creativeIds: creativeIds!, reportingCurrency,
+  };
 }
 
 function idFilter(ids: string[] | undefined, field: string): string[] {

@@ -5,6 +5,7 @@ import { ReportingProcessedEventsPruning1765000000000 } from './1765000000000-pr
 import { ReportingEngagements1765400000000 } from './1765400000000-engagements.migration';
 import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-source-caps-holds.migration';
 import { ReportingContactListIndexes1765420000000 } from './1765420000000-contact-list-indexes.migration';
+import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -15,4 +16,5 @@ export const reportingMigrations = [
   ReportingEngagements1765400000000,
   ReportingTestSourceCapsHolds1765410000000,
   ReportingContactListIndexes1765420000000,
+  ReportingFxRates1765430000000,
 ];

@@ -21,6 +21,8 @@ import { buildReconciliationReport, ReconciliationAggregate } from '../domain/re
 import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
 import { daySegments } from '../domain/segments';
 import { engagementsSql, tapSql } from '../domain/engagement';
+import { ConversionToConvert, convertConversions, emptyConverted, RateBook, wireConverted } from '../domain/fx';
+import { ratesInto } from '../fx/fx-rates.service';
 
 // Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
 const KEY_SQL: Record<Dimension, string> = {
@@ -110,6 +112,9 @@ interface ConversionRow {
 const CONVERSION_COLUMNS = `partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
   payout_micros::text AS payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until`;
 
+/** A row's key for the converted totals: never '' (the total's key), whatever the group keys are. */
+const rowKey = (k1: string, k2: string | undefined) => `row:${k1}\u0000${k2 ?? ''}`;
+
 /** Answers the reports from the read models only. */
 @Injectable()
 export class ReportsService {
@@ -124,7 +129,7 @@ export class ReportsService {
     const k1 = KEY_SQL[q.dimension];
     const k2 = q.dimension2 ? KEY_SQL[q.dimension2] : `''`;
     // One snapshot for the day edges and both rollups, so a report never mixes two moments.
-    const { activity, revenue, facts } = await this.withZone(q.timeZone, () =>
+    const { activity, revenue, facts, toConvert } = await this.withZone(q.timeZone, () =>
       this.ds.transaction('REPEATABLE READ', async (m) => {
         // These aggregates are costed high enough to trigger JIT, whose compilation takes longer than the query.
         await m.query('SET LOCAL jit = off');
@@ -188,7 +193,28 @@ export class ReportsService {
            GROUP BY 1, 2, 3`,
           [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
         );
-        return { activity, revenue, facts };
+        // Reporting currency: each credited conversion of the range (same set as the revenue above) at its UTC day's rate.
+        let toConvert: { book: RateBook; conversions: ConversionToConvert[] } | undefined;
+        if (q.reportingCurrency) {
+          const conversions: { k1: string; k2: string; currency: string; status: ConversionToConvert['status']; payout: string; day: string }[] = await m.query(
+            `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency, r.status, r.payout_micros::text AS payout,
+               to_char(r.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+             FROM "reporting".credited_conversions r
+             WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
+               AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
+               AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+               AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))`,
+            [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
+          );
+          const lastDay = conversions.reduce((d, c) => (c.day > d ? c.day : d), '0001-01-01');
+          toConvert = {
+            book: new RateBook(q.reportingCurrency, await ratesInto(m, q.reportingCurrency, lastDay)),
+            conversions: conversions.map((c) => ({
+              key: rowKey(c.k1, c.k2), day: c.day, currency: c.currency.trim(), status: c.status, payoutMicros: BigInt(c.payout),
+            })),
+          };
+        }
+        return { activity, revenue, facts, toConvert };
       }),
     );
     const factAggregates: FactAggregate[] = facts.map((r) => ({
@@ -219,12 +245,22 @@ export class ReportsService {
       this.names(NAME_KIND[q.dimension], [...new Set(all.map((r) => r.key))]),
       q.dimension2 ? this.names(NAME_KIND[q.dimension2], [...new Set(all.map((r) => r.key2 ?? ''))]) : new Map<string, string>(),
     ]);
-    return buildPerformanceReport(activityAggregates, revenueAggregates, names, {
+    const report = buildPerformanceReport(activityAggregates, revenueAggregates, names, {
       timeZone: q.timeZone,
       thenBy: input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: q.basis === 'send' ? DateBasis.DATE_BASIS_SEND : DateBasis.DATE_BASIS_CONVERSION,
       names2,
     }, factAggregates);
+    if (toConvert) {
+      const totals = convertConversions(toConvert.book, toConvert.conversions);
+      const none = () => wireConverted(emptyConverted(q.reportingCurrency));
+      for (const row of report.rows) {
+        const t = totals.get(rowKey(row.key, row.key2));
+        row.converted = t ? wireConverted(t) : none();
+      }
+      if (report.total) report.total.converted = totals.get('') ? wireConverted(totals.get('')!) : none();
+    }
+    return report;
   }
 
   /**

@@ -187,6 +187,11 @@ export interface GetPerformanceReportRequest {
     | undefined;
   /** Count test conversions too (they are left out of every figure otherwise); the rows then say how much was test. */
   includeTest: boolean;
+  /**
+   * Optional ISO 4217 code: each row then also carries its revenue converted into it, each conversion at the
+   * latest FX rate on or before its day (UTC). Empty means no conversion.
+   */
+  reportingCurrency: string;
 }
 
 /** PerformanceFilter restricts a performance report to some campaigns and/or offers. */
@@ -286,6 +291,8 @@ export interface PerformanceRow {
   cvrPpm: string;
   /** Every person's tap (repeat taps of a message included; previews and bots never), click date in range. */
   taps: string;
+  /** With reporting_currency: the row's revenue converted into it (original per-currency revenue stays above). */
+  converted: ConvertedRevenue | undefined;
 }
 
 /** GetPerformanceReportResponse is the report. */
@@ -638,6 +645,98 @@ export interface ListContactsResponse {
   nextPageToken: string;
 }
 
+/** FxRate is one day's rate of a currency into a quote currency. */
+export interface FxRate {
+  /** Calendar day the rate is for, YYYY-MM-DD. */
+  day: string;
+  /** ISO 4217 code of the currency converted from, e.g. "EUR". */
+  currency: string;
+  /** ISO 4217 code of the currency converted into, e.g. "USD". */
+  quote: string;
+  /** Units of quote per 1 unit of currency, in micros (1.0843 is 1084300). */
+  rateMicros: string;
+}
+
+/** UpsertFxRatesRequest is a batch of rates. */
+export interface UpsertFxRatesRequest {
+  /** Rates to store; a (day, currency, quote) already stored is replaced. */
+  rates: FxRate[];
+}
+
+/** FxRateError is one refused row of a batch. */
+export interface FxRateError {
+  /** 0-based position of the row in the batch. */
+  index: number;
+  /** Field at fault: day, currency, quote or rate. */
+  field: string;
+  /** What is wrong, in words. */
+  problem: string;
+}
+
+/** UpsertFxRatesResponse says what was stored (nothing when any row is refused). */
+export interface UpsertFxRatesResponse {
+  /** Rows stored (0 when errors is not empty). */
+  stored: number;
+  /** Every refused row; when any, nothing was stored. */
+  errors: FxRateError[];
+}
+
+/** ListFxRatesRequest selects rates by quote currency and day range. */
+export interface ListFxRatesRequest {
+  /** ISO 4217 code rates convert into; empty means every quote. */
+  quote: string;
+  /** First day included, YYYY-MM-DD; empty means no lower bound. */
+  fromDate: string;
+  /** Last day included, YYYY-MM-DD; empty means no upper bound. */
+  toDate: string;
+  /** Only rates from this currency; empty means every currency. */
+  currency: string;
+}
+
+/** ListFxRatesResponse lists rates ordered by quote, currency and day. */
+export interface ListFxRatesResponse {
+  /** The rates (at most 10,000). */
+  rates: FxRate[];
+}
+
+/** FxMissing counts conversions of one original currency with no rate on or before their day. */
+export interface FxMissing {
+  /** The conversions' original amount (approved, pending and reversed together) in their own currency. */
+  amount:
+    | Money
+    | undefined;
+  /** How many conversions. */
+  conversions: string;
+  /** Earliest conversion day without a rate, YYYY-MM-DD. */
+  firstDay: string;
+  /** Latest conversion day without a rate, YYYY-MM-DD. */
+  lastDay: string;
+}
+
+/** ConvertedRevenue is a row's revenue in the reporting currency, each conversion at its own day's rate. */
+export interface ConvertedRevenue {
+  /** Approved revenue converted. */
+  revenue:
+    | Money
+    | undefined;
+  /** Pending revenue converted. */
+  pendingRevenue:
+    | Money
+    | undefined;
+  /** Reversed revenue converted. */
+  reversed:
+    | Money
+    | undefined;
+  /** Conversions converted (approved, pending and reversed). */
+  conversions: string;
+  /** Earliest rate day used, YYYY-MM-DD; empty when no rate was needed. */
+  firstRateDay: string;
+  /** Latest rate day used, YYYY-MM-DD; empty when no rate was needed. */
+  lastRateDay: string;
+  /** Conversions left out of the sums above for want of a rate, per original currency. */
+  fxMissing: FxMissing[];
+}
+
 export const TRACKLY_REPORTING_V1_PACKAGE_NAME = "trackly.reporting.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -659,6 +758,7 @@ function createBaseGetPerformanceReportRequest(): GetPerformanceReportRequest {
     dateBasis: 0,
     filter: undefined,
     includeTest: false,
+    reportingCurrency: "",
   };
 }
 
@@ -687,6 +787,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     }
     if (message.includeTest !== false) {
       writer.uint32(64).bool(message.includeTest);
+    }
+    if (message.reportingCurrency !== "") {
+      writer.uint32(74).string(message.reportingCurrency);
     }
     return writer;
   },
@@ -768,6 +871,14 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
             message.includeTest = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reportingCurrency = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -818,6 +929,11 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
         : isSet(object.include_test)
         ? globalThis.Boolean(object.include_test)
         : false,
+      reportingCurrency: isSet(object.reportingCurrency)
+        ? globalThis.String(object.reportingCurrency)
+        : isSet(object.reporting_currency)
+        ? globalThis.String(object.reporting_currency)
+        : "",
     };
   },
 
@@ -847,6 +963,9 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
     if (message.includeTest !== false) {
       obj.includeTest = message.includeTest;
     }
+    if (message.reportingCurrency !== "") {
+      obj.reportingCurrency = message.reportingCurrency;
+    }
     return obj;
   },
 
@@ -865,6 +984,7 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
       ? PerformanceFilter.fromPartial(object.filter)
       : undefined;
     message.includeTest = object.includeTest ?? false;
+    message.reportingCurrency = object.reportingCurrency ?? "";
     return message;
   },
 };
@@ -1389,6 +1509,7 @@ function createBasePerformanceRow(): PerformanceRow {
     ctrPpm: "0",
     cvrPpm: "0",
     taps: "0",
+    converted: undefined,
   };
 }
 
@@ -1432,6 +1553,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     }
     if (message.taps !== "0") {
       writer.uint32(104).int64(message.taps);
+    }
+    if (message.converted !== undefined) {
+      ConvertedRevenue.encode(message.converted, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1553,6 +1677,14 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
             message.taps = reader.int64().toString();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.converted = ConvertedRevenue.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1598,6 +1730,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
         ? globalThis.String(object.cvr_ppm)
         : "0",
       taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
+      converted: isSet(object.converted) ? ConvertedRevenue.fromJSON(object.converted) : undefined,
     };
   },
 
@@ -1642,6 +1775,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     if (message.taps !== "0") {
       obj.taps = message.taps;
     }
+    if (message.converted !== undefined) {
+      obj.converted = ConvertedRevenue.toJSON(message.converted);
+    }
     return obj;
   },
 
@@ -1663,6 +1799,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     message.ctrPpm = object.ctrPpm ?? "0";
     message.cvrPpm = object.cvrPpm ?? "0";
     message.taps = object.taps ?? "0";
+    message.converted = (object.converted !== undefined && object.converted !== null)
+      ? ConvertedRevenue.fromPartial(object.converted)
+      : undefined;
     return message;
   },
 };
@@ -4969,6 +5108,894 @@ export const ListContactsResponse: MessageFns<ListContactsResponse> = {
   },
 };
 
+function createBaseFxRate(): FxRate {
+  return { day: "", currency: "", quote: "", rateMicros: "0" };
+}
+
+export const FxRate: MessageFns<FxRate> = {
+  encode(message: FxRate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.currency !== "") {
+      writer.uint32(18).string(message.currency);
+    }
+    if (message.quote !== "") {
+      writer.uint32(26).string(message.quote);
+    }
+    if (message.rateMicros !== "0") {
+      writer.uint32(32).int64(message.rateMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FxRate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFxRate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quote = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rateMicros = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FxRate {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+      quote: isSet(object.quote) ? globalThis.String(object.quote) : "",
+      rateMicros: isSet(object.rateMicros)
+        ? globalThis.String(object.rateMicros)
+        : isSet(object.rate_micros)
+        ? globalThis.String(object.rate_micros)
+        : "0",
+    };
+  },
+
+  toJSON(message: FxRate): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    if (message.quote !== "") {
+      obj.quote = message.quote;
+    }
+    if (message.rateMicros !== "0") {
+      obj.rateMicros = message.rateMicros;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FxRate>, I>>(base?: I): FxRate {
+    return FxRate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FxRate>, I>>(object: I): FxRate {
+    const message = createBaseFxRate();
+    message.day = object.day ?? "";
+    message.currency = object.currency ?? "";
+    message.quote = object.quote ?? "";
+    message.rateMicros = object.rateMicros ?? "0";
+    return message;
+  },
+};
+
+function createBaseUpsertFxRatesRequest(): UpsertFxRatesRequest {
+  return { rates: [] };
+}
+
+export const UpsertFxRatesRequest: MessageFns<UpsertFxRatesRequest> = {
+  encode(message: UpsertFxRatesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rates) {
+      FxRate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertFxRatesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertFxRatesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rates.push(FxRate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertFxRatesRequest {
+    return { rates: globalThis.Array.isArray(object?.rates) ? object.rates.map((e: any) => FxRate.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: UpsertFxRatesRequest): unknown {
+    const obj: any = {};
+    if (message.rates?.length) {
+      obj.rates = message.rates.map((e) => FxRate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertFxRatesRequest>, I>>(base?: I): UpsertFxRatesRequest {
+    return UpsertFxRatesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertFxRatesRequest>, I>>(object: I): UpsertFxRatesRequest {
+    const message = createBaseUpsertFxRatesRequest();
+    message.rates = object.rates?.map((e) => FxRate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFxRateError(): FxRateError {
+  return { index: 0, field: "", problem: "" };
+}
+
+export const FxRateError: MessageFns<FxRateError> = {
+  encode(message: FxRateError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.field !== "") {
+      writer.uint32(18).string(message.field);
+    }
+    if (message.problem !== "") {
+      writer.uint32(26).string(message.problem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FxRateError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFxRateError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FxRateError {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      problem: isSet(object.problem) ? globalThis.String(object.problem) : "",
+    };
+  },
+
+  toJSON(message: FxRateError): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.problem !== "") {
+      obj.problem = message.problem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FxRateError>, I>>(base?: I): FxRateError {
+    return FxRateError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FxRateError>, I>>(object: I): FxRateError {
+    const message = createBaseFxRateError();
+    message.index = object.index ?? 0;
+    message.field = object.field ?? "";
+    message.problem = object.problem ?? "";
+    return message;
+  },
+};
+
+function createBaseUpsertFxRatesResponse(): UpsertFxRatesResponse {
+  return { stored: 0, errors: [] };
+}
+
+export const UpsertFxRatesResponse: MessageFns<UpsertFxRatesResponse> = {
+  encode(message: UpsertFxRatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stored !== 0) {
+      writer.uint32(8).int32(message.stored);
+    }
+    for (const v of message.errors) {
+      FxRateError.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertFxRatesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertFxRatesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stored = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.errors.push(FxRateError.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertFxRatesResponse {
+    return {
+      stored: isSet(object.stored) ? globalThis.Number(object.stored) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => FxRateError.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: UpsertFxRatesResponse): unknown {
+    const obj: any = {};
+    if (message.stored !== 0) {
+      obj.stored = Math.round(message.stored);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => FxRateError.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertFxRatesResponse>, I>>(base?: I): UpsertFxRatesResponse {
+    return UpsertFxRatesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertFxRatesResponse>, I>>(object: I): UpsertFxRatesResponse {
+    const message = createBaseUpsertFxRatesResponse();
+    message.stored = object.stored ?? 0;
+    message.errors = object.errors?.map((e) => FxRateError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListFxRatesRequest(): ListFxRatesRequest {
+  return { quote: "", fromDate: "", toDate: "", currency: "" };
+}
+
+export const ListFxRatesRequest: MessageFns<ListFxRatesRequest> = {
+  encode(message: ListFxRatesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quote !== "") {
+      writer.uint32(10).string(message.quote);
+    }
+    if (message.fromDate !== "") {
+      writer.uint32(18).string(message.fromDate);
+    }
+    if (message.toDate !== "") {
+      writer.uint32(26).string(message.toDate);
+    }
+    if (message.currency !== "") {
+      writer.uint32(34).string(message.currency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFxRatesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFxRatesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quote = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromDate = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.toDate = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFxRatesRequest {
+    return {
+      quote: isSet(object.quote) ? globalThis.String(object.quote) : "",
+      fromDate: isSet(object.fromDate)
+        ? globalThis.String(object.fromDate)
+        : isSet(object.from_date)
+        ? globalThis.String(object.from_date)
+        : "",
+      toDate: isSet(object.toDate)
+        ? globalThis.String(object.toDate)
+        : isSet(object.to_date)
+        ? globalThis.String(object.to_date)
+        : "",
+      currency: isSet(object.currency) ? globalThis.String(object.currency) : "",
+    };
+  },
+
+  toJSON(message: ListFxRatesRequest): unknown {
+    const obj: any = {};
+    if (message.quote !== "") {
+      obj.quote = message.quote;
+    }
+    if (message.fromDate !== "") {
+      obj.fromDate = message.fromDate;
+    }
+    if (message.toDate !== "") {
+      obj.toDate = message.toDate;
+    }
+    if (message.currency !== "") {
+      obj.currency = message.currency;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFxRatesRequest>, I>>(base?: I): ListFxRatesRequest {
+    return ListFxRatesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFxRatesRequest>, I>>(object: I): ListFxRatesRequest {
+    const message = createBaseListFxRatesRequest();
+    message.quote = object.quote ?? "";
+    message.fromDate = object.fromDate ?? "";
+    message.toDate = object.toDate ?? "";
+    message.currency = object.currency ?? "";
+    return message;
+  },
+};
+
+function createBaseListFxRatesResponse(): ListFxRatesResponse {
+  return { rates: [] };
+}
+
+export const ListFxRatesResponse: MessageFns<ListFxRatesResponse> = {
+  encode(message: ListFxRatesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rates) {
+      FxRate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFxRatesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFxRatesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rates.push(FxRate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFxRatesResponse {
+    return { rates: globalThis.Array.isArray(object?.rates) ? object.rates.map((e: any) => FxRate.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListFxRatesResponse): unknown {
+    const obj: any = {};
+    if (message.rates?.length) {
+      obj.rates = message.rates.map((e) => FxRate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFxRatesResponse>, I>>(base?: I): ListFxRatesResponse {
+    return ListFxRatesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFxRatesResponse>, I>>(object: I): ListFxRatesResponse {
+    const message = createBaseListFxRatesResponse();
+    message.rates = object.rates?.map((e) => FxRate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFxMissing(): FxMissing {
+  return { amount: undefined, conversions: "0", firstDay: "", lastDay: "" };
+}
+
+export const FxMissing: MessageFns<FxMissing> = {
+  encode(message: FxMissing, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(10).fork()).join();
+    }
+    if (message.conversions !== "0") {
+      writer.uint32(16).int64(message.conversions);
+    }
+    if (message.firstDay !== "") {
+      writer.uint32(26).string(message.firstDay);
+    }
+    if (message.lastDay !== "") {
+      writer.uint32(34).string(message.lastDay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FxMissing {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFxMissing();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.conversions = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.firstDay = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastDay = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FxMissing {
+    return {
+      amount: isSet(object.amount) ? Money.fromJSON(object.amount) : undefined,
+      conversions: isSet(object.conversions) ? globalThis.String(object.conversions) : "0",
+      firstDay: isSet(object.firstDay)
+        ? globalThis.String(object.firstDay)
+        : isSet(object.first_day)
+        ? globalThis.String(object.first_day)
+        : "",
+      lastDay: isSet(object.lastDay)
+        ? globalThis.String(object.lastDay)
+        : isSet(object.last_day)
+        ? globalThis.String(object.last_day)
+        : "",
+    };
+  },
+
+  toJSON(message: FxMissing): unknown {
+    const obj: any = {};
+    if (message.amount !== undefined) {
+      obj.amount = Money.toJSON(message.amount);
+    }
+    if (message.conversions !== "0") {
+      obj.conversions = message.conversions;
+    }
+    if (message.firstDay !== "") {
+      obj.firstDay = message.firstDay;
+    }
+    if (message.lastDay !== "") {
+      obj.lastDay = message.lastDay;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FxMissing>, I>>(base?: I): FxMissing {
+    return FxMissing.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FxMissing>, I>>(object: I): FxMissing {
+    const message = createBaseFxMissing();
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.conversions = object.conversions ?? "0";
+    message.firstDay = object.firstDay ?? "";
+    message.lastDay = object.lastDay ?? "";
+    return message;
+  },
+};
+
+function createBaseConvertedRevenue(): ConvertedRevenue {
+  return {
+    revenue: undefined,
+    pendingRevenue: undefined,
+    reversed: undefined,
+    conversions: "0",
+    firstRateDay: "",
+    lastRateDay: "",
+    fxMissing: [],
+  };
+}
+
+export const ConvertedRevenue: MessageFns<ConvertedRevenue> = {
+  encode(message: ConvertedRevenue, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revenue !== undefined) {
+      Money.encode(message.revenue, writer.uint32(10).fork()).join();
+    }
+    if (message.pendingRevenue !== undefined) {
+      Money.encode(message.pendingRevenue, writer.uint32(18).fork()).join();
+    }
+    if (message.reversed !== undefined) {
+      Money.encode(message.reversed, writer.uint32(26).fork()).join();
+    }
+    if (message.conversions !== "0") {
+      writer.uint32(32).int64(message.conversions);
+    }
+    if (message.firstRateDay !== "") {
+      writer.uint32(42).string(message.firstRateDay);
+    }
+    if (message.lastRateDay !== "") {
+      writer.uint32(50).string(message.lastRateDay);
+    }
+    for (const v of message.fxMissing) {
+      FxMissing.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConvertedRevenue {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConvertedRevenue();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pendingRevenue = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reversed = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.conversions = reader.int64().toString();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.firstRateDay = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastRateDay = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fxMissing.push(FxMissing.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConvertedRevenue {
+    return {
+      revenue: isSet(object.revenue) ? Money.fromJSON(object.revenue) : undefined,
+      pendingRevenue: isSet(object.pendingRevenue)
+        ? Money.fromJSON(object.pendingRevenue)
+        : isSet(object.pending_revenue)
+        ? Money.fromJSON(object.pending_revenue)
+        : undefined,
+      reversed: isSet(object.reversed) ? Money.fromJSON(object.reversed) : undefined,
+      conversions: isSet(object.conversions) ? globalThis.String(object.conversions) : "0",
+      firstRateDay: isSet(object.firstRateDay)
+        ? globalThis.String(object.firstRateDay)
+        : isSet(object.first_rate_day)
+        ? globalThis.String(object.first_rate_day)
+        : "",
+      lastRateDay: isSet(object.lastRateDay)
+        ? globalThis.String(object.lastRateDay)
+        : isSet(object.last_rate_day)
+        ? globalThis.String(object.last_rate_day)
+        : "",
+      fxMissing: globalThis.Array.isArray(object?.fxMissing)
+        ? object.fxMissing.map((e: any) => FxMissing.fromJSON(e))
+        : globalThis.Array.isArray(object?.fx_missing)
+        ? object.fx_missing.map((e: any) => FxMissing.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConvertedRevenue): unknown {
+    const obj: any = {};
+    if (message.revenue !== undefined) {
+      obj.revenue = Money.toJSON(message.revenue);
+    }
+    if (message.pendingRevenue !== undefined) {
+      obj.pendingRevenue = Money.toJSON(message.pendingRevenue);
+    }
+    if (message.reversed !== undefined) {
+      obj.reversed = Money.toJSON(message.reversed);
+    }
+    if (message.conversions !== "0") {
+      obj.conversions = message.conversions;
+    }
+    if (message.firstRateDay !== "") {
+      obj.firstRateDay = message.firstRateDay;
+    }
+    if (message.lastRateDay !== "") {
+      obj.lastRateDay = message.lastRateDay;
+    }
+    if (message.fxMissing?.length) {
+      obj.fxMissing = message.fxMissing.map((e) => FxMissing.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConvertedRevenue>, I>>(base?: I): ConvertedRevenue {
+    return ConvertedRevenue.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConvertedRevenue>, I>>(object: I): ConvertedRevenue {
+    const message = createBaseConvertedRevenue();
+    message.revenue = (object.revenue !== undefined && object.revenue !== null)
+      ? Money.fromPartial(object.revenue)
+      : undefined;
+    message.pendingRevenue = (object.pendingRevenue !== undefined && object.pendingRevenue !== null)
+      ? Money.fromPartial(object.pendingRevenue)
+      : undefined;
+    message.reversed = (object.reversed !== undefined && object.reversed !== null)
+      ? Money.fromPartial(object.reversed)
+      : undefined;
+    message.conversions = object.conversions ?? "0";
+    message.firstRateDay = object.firstRateDay ?? "";
+    message.lastRateDay = object.lastRateDay ?? "";
+    message.fxMissing = object.fxMissing?.map((e) => FxMissing.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** ReportingService answers the dashboards' questions from read models built from events. */
 
 export interface ReportingServiceClient {
@@ -5011,6 +6038,17 @@ export interface ReportingServiceClient {
    */
 
   listContacts(request: ListContactsRequest, metadata?: Metadata): Observable<ListContactsResponse>;
+
+  /**
+   * Stores a batch of dated FX rates (insert or replace per day, currency and quote); all or nothing, per-row errors.
+   * Gateway: PUT /api/fx-rates, POST /api/fx-rates/csv.
+   */
+
+  upsertFxRates(request: UpsertFxRatesRequest, metadata?: Metadata): Observable<UpsertFxRatesResponse>;
+
+  /** FX rates into one quote currency over a day range. Gateway: GET /api/fx-rates. */
+
+  listFxRates(request: ListFxRatesRequest, metadata?: Metadata): Observable<ListFxRatesResponse>;
 }
 
 /** ReportingService answers the dashboards' questions from read models built from events. */
@@ -5073,6 +6111,23 @@ export interface ReportingServiceController {
     request: ListContactsRequest,
     metadata?: Metadata,
   ): Promise<ListContactsResponse> | Observable<ListContactsResponse> | ListContactsResponse;
+
+  /**
+   * Stores a batch of dated FX rates (insert or replace per day, currency and quote); all or nothing, per-row errors.
+   * Gateway: PUT /api/fx-rates, POST /api/fx-rates/csv.
+   */
+
+  upsertFxRates(
+    request: UpsertFxRatesRequest,
+    metadata?: Metadata,
+  ): Promise<UpsertFxRatesResponse> | Observable<UpsertFxRatesResponse> | UpsertFxRatesResponse;
+
+  /** FX rates into one quote currency over a day range. Gateway: GET /api/fx-rates. */
+
+  listFxRates(
+    request: ListFxRatesRequest,
+    metadata?: Metadata,
+  ): Promise<ListFxRatesResponse> | Observable<ListFxRatesResponse> | ListFxRatesResponse;
 }
 
 export function ReportingServiceControllerMethods() {
@@ -5085,6 +6140,8 @@ export function ReportingServiceControllerMethods() {
       "getCohortMaturity",
       "listMessages",
       "listContacts",
+      "upsertFxRates",
+      "listFxRates",
     ];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
@@ -5194,6 +6251,30 @@ export const ReportingServiceService = {
       Buffer.from(ListContactsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListContactsResponse => ListContactsResponse.decode(value),
   },
+  /**
+   * Stores a batch of dated FX rates (insert or replace per day, currency and quote); all or nothing, per-row errors.
+   * Gateway: PUT /api/fx-rates, POST /api/fx-rates/csv.
+   */
+  upsertFxRates: {
+    path: "/trackly.reporting.v1.ReportingService/UpsertFxRates" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpsertFxRatesRequest): Buffer => Buffer.from(UpsertFxRatesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpsertFxRatesRequest => UpsertFxRatesRequest.decode(value),
+    responseSerialize: (value: UpsertFxRatesResponse): Buffer =>
+      Buffer.from(UpsertFxRatesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpsertFxRatesResponse => UpsertFxRatesResponse.decode(value),
+  },
+  /** FX rates into one quote currency over a day range. Gateway: GET /api/fx-rates. */
+  listFxRates: {
+    path: "/trackly.reporting.v1.ReportingService/ListFxRates" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFxRatesRequest): Buffer => Buffer.from(ListFxRatesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFxRatesRequest => ListFxRatesRequest.decode(value),
+    responseSerialize: (value: ListFxRatesResponse): Buffer => Buffer.from(ListFxRatesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFxRatesResponse => ListFxRatesResponse.decode(value),
+  },
 } as const;
 
 export interface ReportingServiceServer extends UntypedServiceImplementation {
@@ -5217,6 +6298,13 @@ export interface ReportingServiceServer extends UntypedServiceImplementation {
    * revenue and last activity; paged. Gateway: GET /api/contacts.
    */
   listContacts: handleUnaryCall<ListContactsRequest, ListContactsResponse>;
+  /**
+   * Stores a batch of dated FX rates (insert or replace per day, currency and quote); all or nothing, per-row errors.
+   * Gateway: PUT /api/fx-rates, POST /api/fx-rates/csv.
+   */
+  upsertFxRates: handleUnaryCall<UpsertFxRatesRequest, UpsertFxRatesResponse>;
+  /** FX rates into one quote currency over a day range. Gateway: GET /api/fx-rates. */
+  listFxRates: handleUnaryCall<ListFxRatesRequest, ListFxRatesResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

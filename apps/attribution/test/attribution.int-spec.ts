@@ -5,7 +5,7 @@ import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { Events, EventType, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, outboxDrained, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
 import { AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
@@ -97,14 +97,6 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       if (m.info.pending === 0) break;
     }
     return out;
-  }
-
-  /**
-   * Every outbox row published: an event the service would still publish (a stray duplicate, say) is an unpublished
-   * outbox row until then, so once none is left the stream holds everything it will ever get for what came before.
-   */
-  async function outboxDrained(): Promise<void> {
-    await eventually(async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "attribution".outbox WHERE published_at IS NULL`))[0].n) === 0);
   }
 
   /** Runs SQL against attribution's own test database (its schema only). */
@@ -291,7 +283,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       conversionRef: conversion.id,
       status: ConversionStatus.CONVERSION_STATUS_PENDING,
     });
-    await outboxDrained();
+    await outboxDrained(dbs[2].url, 'attribution');
     const events = (await streamMessages(Streams.attribution.name, 'ConversionAttributed')).map((d) => ConversionAttributed.decode(d).attribution!);
     expect(events.filter((e) => e.conversionId === 'conv-evt')).toHaveLength(1);
   });
@@ -357,7 +349,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       const got = (await attributionEvents(Events.ConversionAttributed)).filter((e) => e.attribution!.conversionId === 'conv-race');
       return got.length ? got : undefined;
     });
-    await outboxDrained();
+    await outboxDrained(dbs[2].url, 'attribution');
     expect((await attributionEvents(Events.ConversionAttributed)).filter((e) => e.attribution!.conversionId === 'conv-race')).toHaveLength(events.length);
     expect(events).toHaveLength(1);
 
@@ -469,7 +461,7 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
       return got.length >= 2 ? got : undefined;
     });
     await eventually(async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM "attribution".processed_events WHERE event_id LIKE 'adj-%'`))[0].n) === 4);
-    await outboxDrained();
+    await outboxDrained(dbs[2].url, 'attribution');
     expect((await attributionEvents(Events.AttributionCorrected)).filter((e) => e.current!.conversionId === 'conv-adj')).toHaveLength(2);
     const [first, second] = corrections as AttributionCorrected[];
     expect(first).toMatchObject({

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import type { Clock } from '@trackly/kernel';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ingestMigrations } from '../src/migrations';
@@ -60,10 +60,3 @@ export function partnerRequest(partnerId: string, over: Partial<UpsertPartnerReq
   return { partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over };
 }
 
-/**
- * Every ingest outbox row published: an event ingest would still publish (a stray duplicate, say) is an unpublished
- * outbox row until then, so once none is left the stream holds everything it will ever get for what came before.
- */
-export async function outboxDrained(pg: Client): Promise<void> {
-  await eventually(async () => Number((await pg.query(`SELECT count(*)::int AS n FROM "ingest".outbox WHERE published_at IS NULL`)).rows[0].n) === 0);
-}

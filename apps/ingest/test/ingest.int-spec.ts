@@ -1,4 +1,3 @@
-import { outboxDrained } from './ingest-test-app';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
@@ -8,7 +7,7 @@ import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { AttributionState, Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -188,7 +187,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
         const got = await receivedEvents();
         return got.length >= 3 ? got : undefined;
       });
-      await outboxDrained(pg); // a stray duplicate would be an outbox row until published
+      await outboxDrained(db.url, 'ingest'); // a stray duplicate would be an outbox row until published
       const all = await receivedEvents();
       expect(all.map((c) => `${c.partnerId}/${c.conversionId}`).sort()).toEqual(['acme/tx-100', 'beta/form-1', 'beta/json-1']);
       expect(events.length).toBe(3);
@@ -214,7 +213,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       const rows = await archived('zeta');
       expect(rows.map((r) => r.outcome).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'stored']);
       await eventually(async () => (await receivedEvents()).some((c) => c.partnerId === 'zeta'));
-      await outboxDrained(pg);
+      await outboxDrained(db.url, 'ingest');
       expect((await receivedEvents()).filter((c) => c.partnerId === 'zeta')).toHaveLength(1);
     });
 

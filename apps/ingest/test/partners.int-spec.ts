@@ -1,4 +1,3 @@
-import { outboxDrained } from './ingest-test-app';
 import { createHash } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -9,7 +8,7 @@ import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -469,7 +468,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'racer' AND conversion_id = 'race-50'`);
       expect(rows[0].n).toBe(1);
       await eventually(async () => (await events()).received.some((c) => c.conversionId === 'race-50'));
-      await outboxDrained(pg); // a stray second event would be an outbox row until published
+      await outboxDrained(db.url, 'ingest'); // a stray second event would be an outbox row until published
       const all = await events();
       expect(all.received.filter((c) => c.conversionId === 'race-50')).toHaveLength(1);
       expect(all.adjusted.filter((a) => a.conversion!.conversionId === 'race-50')).toHaveLength(0);
@@ -557,7 +556,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(stored.results.map((r) => [r.conversionId, r.outcome])).toEqual([['tx-ok', 'duplicate']]);
 
       await eventually(async () => (await events()).received.filter((c) => c.partnerId === 'fixme').length >= 4);
-      await outboxDrained(pg);
+      await outboxDrained(db.url, 'ingest');
       const all = await events();
       expect(all.received.filter((c) => c.partnerId === 'fixme').map((c) => c.conversionId).sort()).toEqual(['tx-ok', 'tx-r1', 'tx-r2', 'tx-r3']);
       // Replays are not partner traffic.

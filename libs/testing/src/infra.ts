@@ -133,3 +133,18 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Waits until a service's outbox holds nothing unpublished. An event the service would still publish (a stray
+ * duplicate, say) is an unpublished outbox row until then, so afterwards the stream holds everything it will ever get
+ * for what came before: the way to prove an absence without sleeping.
+ */
+export async function outboxDrained(databaseUrl: string, schema: string, timeoutMs = 10_000): Promise<void> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    await eventually(async () => (await c.query(`SELECT count(*)::int AS n FROM "${schema}".outbox WHERE published_at IS NULL`)).rows[0].n === 0, timeoutMs);
+  } finally {
+    await c.end();
+  }
+}

@@ -19,6 +19,8 @@ type Json = any;
 const SENDS = Number(process.env.REBUILD_SPEC_SENDS ?? 60);
 const FROM = '2026-11-01';
 const TO = '2026-11-30';
+/** Waits and timeouts grow with the data set. */
+const WAIT = 30_000 + SENDS * 20;
 
 describe('rebuild a read model from its producers', () => {
   const clock = new ShiftedClock();
@@ -112,7 +114,7 @@ describe('rebuild a read model from its producers', () => {
     clock.set('2026-11-03T09:00:00Z');
     await traffic('m', SENDS / 2, SENDS, { offer: 'weekly', creative: 'cr', campaign: 'camp' });
     // Attribution has every tap before the conversions come (else they park, and the 1 s horizon settles them).
-    await eventually(() => settled('attribution'), 30_000, 200);
+    await eventually(() => settled('attribution'), WAIT, 200);
     clock.set('2026-11-04T12:00:00Z');
     let n = 0;
     for (const [messageId, clickId] of clickIds) {
@@ -121,7 +123,7 @@ describe('rebuild a read model from its producers', () => {
     }
     expect((await postback({ click_id: clickIds.get('m-0')!, conversion_id: 'ord-m-0', payout: '12.34', currency: 'USD' })).status).toBe('duplicate');
     await postback({ click_id: 'NotOurClickId000', conversion_id: 'ord-unknown', payout: '1.00', currency: 'USD' });
-    await eventually(async () => (await api('/api/conversions/everflow/ord-m-0')).attribution?.outcome === 'ATTRIBUTION_OUTCOME_ATTRIBUTED', 30_000, 200);
+    await eventually(async () => (await api('/api/conversions/everflow/ord-m-0')).attribution?.outcome === 'ATTRIBUTION_OUTCOME_ATTRIBUTED', WAIT, 200);
     clock.set('2026-11-05T12:00:00Z');
     const reversal = await fetch(`${p.ingestHttp}/postbacks/everflow/reversal?token=${encodeURIComponent(token)}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ conversion_id: 'ord-m-0' }),
@@ -133,11 +135,11 @@ describe('rebuild a read model from its producers', () => {
     await c.query(`INSERT INTO "reporting".fx_rates (day, currency, quote, rate_micros) VALUES ('2026-11-01', 'EUR', 'USD', 1080000)`);
     await c.end();
 
-    await eventually(() => settled('reporting'), 30_000, 200);
-    await eventually(() => settled('attribution'), 30_000, 200);
+    await eventually(() => settled('reporting'), WAIT, 200);
+    await eventually(() => settled('attribution'), WAIT, 200);
     // The reversal is the last event of the set: once it shows, everything before it has been applied.
-    await eventually(async () => (await api(`/api/reports/performance?group_by=offer&from=${FROM}&to=${TO}&tz=UTC`)).rows?.some((r: Json) => r.reversedConversions === '1'), 30_000, 200);
-  }, 180_000);
+    await eventually(async () => (await api(`/api/reports/performance?group_by=offer&from=${FROM}&to=${TO}&tz=UTC`)).rows?.some((r: Json) => r.reversedConversions === '1'), WAIT, 200);
+  }, 180_000 + SENDS * 100);
 
   afterAll(async () => {
     for (const c of Object.values(ops ?? {})) c.close();
@@ -184,8 +186,9 @@ describe('rebuild a read model from its producers', () => {
       await traffic('live', 0, 10, { offer: 'live', creative: 'cr-live', campaign: 'camp-live' });
       await postback({ click_id: clickIds.get('live-0')!, conversion_id: 'ord-live', payout: '7.00', currency: 'USD' });
     })();
-    const result = await rebuild({ service: 'reporting', dryRun: false, log, timeoutMs: 60_000, pollMs: 200 }, ops);
+    const result = await rebuild({ service: 'reporting', dryRun: false, log, timeoutMs: WAIT, pollMs: 200 }, ops);
     await live;
+    if (process.env.REBUILD_SPEC_SENDS) console.log(`reporting: ${result.rows} rows in ${result.elapsedMs} ms, ${result.rowsPerSecond} rows/s\n${lines.join('\n')}`);
     expect(result.drift!.drifts).toEqual([]);
     expect(Number(result.reset.removed.find((t) => t.table === 'reporting.messages')!.rows)).toBeGreaterThanOrEqual(Number(removedBefore.removed.find((t) => t.table === 'reporting.messages')!.rows));
     expect(lines.join('\n')).toMatch(/re-drove tracking: .*MessageSent \d+\/\d+/);
@@ -195,7 +198,7 @@ describe('rebuild a read model from its producers', () => {
     const after = await eventually(async () => {
       const b = await books();
       return byKey(b.offer, 'live')?.conversions === '1' && byKey(b.date, '2026-11-20')?.conversions === '1' ? b : undefined;
-    }, 30_000, 200);
+    }, WAIT, 200);
     for (const [g, key] of [['offer', 'live'], ['creative', 'cr-live'], ['campaign', 'camp-live'], ['date', '2026-11-20']]) {
       expect(byKey(after[g], key)).toMatchObject({ ...liveRow, revenue: [{ revenue: { currencyCode: 'USD', amountMicros: '7000000' } }] });
       const without = (r: Json) => ({ ...r, rows: r.rows.filter((x: Json) => x.key !== key), total: undefined });
@@ -208,7 +211,7 @@ describe('rebuild a read model from its producers', () => {
     // The FX rate people entered is still there.
     const fx = await api('/api/fx-rates?from=2026-11-01&to=2026-11-30&quote=USD');
     expect(JSON.stringify(fx)).toMatch(/EUR/);
-  }, 120_000);
+  }, 120_000 + SENDS * 50);
 
   it('rebuilds attribution\'s projections: decisions untouched, new conversions decided on the rebuilt offers, sends and taps', async () => {
     const before = await books();
@@ -217,7 +220,8 @@ describe('rebuild a read model from its producers', () => {
     expect(rows('attribution.offers')).toBe(3);
     expect(rows('attribution.sends')).toBe(SENDS + 10);
     expect(plan.keptTables).toEqual(expect.arrayContaining(['attribution.decisions', 'attribution.offer_rules', 'attribution.parked_conversions']));
-    const result = await rebuild({ service: 'attribution', dryRun: false, log, timeoutMs: 60_000, pollMs: 200 }, ops);
+    const result = await rebuild({ service: 'attribution', dryRun: false, log, timeoutMs: WAIT, pollMs: 200 }, ops);
+    if (process.env.REBUILD_SPEC_SENDS) console.log(`attribution: ${result.rows} rows in ${result.elapsedMs} ms, ${result.rowsPerSecond} rows/s`);
     expect(result.drift!.compared).toBeGreaterThan(0);
     expect(result.redrives).toEqual([expect.objectContaining({ service: 'tracking' })]);
     expect((await ops.attribution.resetReadModel(true)).removed.map((t) => t.rows)).toEqual(plan.removed.map((t) => t.rows));
@@ -234,5 +238,5 @@ describe('rebuild a read model from its producers', () => {
     expect(late.attribution).toMatchObject({ outcome: 'ATTRIBUTION_OUTCOME_UNATTRIBUTED', reason: 'UNATTRIBUTED_REASON_OUTSIDE_WINDOW', windowDays: 7 });
     const again = await eventually(async () => ((await api('/api/conversions/everflow/ord-again')).attribution?.outcome ? api('/api/conversions/everflow/ord-again') : undefined), 15_000);
     expect(again.attribution).toMatchObject({ outcome: 'ATTRIBUTION_OUTCOME_ATTRIBUTED', messageId: 'm-2' });
-  }, 120_000);
+  }, 120_000 + SENDS * 50);
 });

@@ -4,7 +4,7 @@ import { eventually } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { OpsClients, READ_MODELS, readModelDrift, rebuild } from '../../../tools/ops/src/rebuild';
+import { driftLine, OpsClients, READ_MODELS, readModelDrift, rebuild } from '../../../tools/ops/src/rebuild';
 import { Platform, ShiftedClock, startPlatform } from './platform';
 
 /**
@@ -85,7 +85,9 @@ describe('rebuild a read model from its producers', () => {
   /** Drift of a read model against its producers is nil, and something was compared. */
   const settled = async (service: 'attribution' | 'reporting') => {
     const d = await readModelDrift(service, READ_MODELS[service]!, ops);
-    return d.compared > 0 && d.drifts.length === 0;
+    // Thrown, so that a wait that times out names what still differs.
+    if (d.compared === 0 || d.drifts.length) throw new Error(`${service} not settled: ${d.compared} compared, ${d.drifts.map(driftLine).join('; ')}`);
+    return true;
   };
 
   beforeAll(async () => {
@@ -229,7 +231,7 @@ describe('rebuild a read model from its producers', () => {
     expect(await books()).toEqual(before);
 
     // The rebuilt projections decide as the old ones: a weekly-offer tap converting 10 days later is outside the
-    // offer's own 7-day window (without the offer projection it would be credited under the 90-day default).
+    // offer's own 7-day window, which only the rebuilt offer projection carries (the default is 90 days).
     const weeklyClick = clickIds.get(`m-${SENDS / 2}`)!;
     clock.set('2026-11-13T12:00:00Z');
     await postback({ click_id: weeklyClick, conversion_id: 'ord-late', payout: '3.00', currency: 'USD' });
@@ -239,4 +241,17 @@ describe('rebuild a read model from its producers', () => {
     const again = await eventually(async () => ((await api('/api/conversions/everflow/ord-again')).attribution?.outcome ? api('/api/conversions/everflow/ord-again') : undefined), 15_000);
     expect(again.attribution).toMatchObject({ outcome: 'ATTRIBUTION_OUTCOME_ATTRIBUTED', messageId: 'm-2' });
   }, 120_000 + SENDS * 50);
+  it('refuses a rebuild that would lose rows the producers no longer keep, and says which', async () => {
+    // Tracking's outbox past its retention: the OfferUpserted events are gone, the offers still projected.
+    const c = new Client({ connectionString: p.databases.tracking });
+    await c.connect();
+    await c.query(`DELETE FROM "tracking".outbox WHERE subject = 'trackly.tracking.v1.OfferUpserted'`);
+    await c.end();
+    const before = await ops.attribution.resetReadModel(true);
+    lines.length = 0;
+    await rebuild({ service: 'attribution', dryRun: true, log }, ops);
+    expect(lines.join('\n')).toMatch(/warning: attribution\.offers holds 3 rows but the producers keep only 0 OfferUpserted events/);
+    await expect(rebuild({ service: 'attribution', dryRun: false, log }, ops)).rejects.toThrow(/refusing to rebuild attribution: attribution\.offers holds 3 rows/);
+    expect((await ops.attribution.resetReadModel(true)).removed).toEqual(before.removed);
+  });
 });

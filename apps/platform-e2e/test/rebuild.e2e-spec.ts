@@ -17,6 +17,8 @@ import { Platform, ShiftedClock, startPlatform } from './platform';
 type Json = any;
 
 const SENDS = Number(process.env.REBUILD_SPEC_SENDS ?? 60);
+// Half the sends on each offer, every other one tapped: the expectations below count on whole halves.
+if (!Number.isInteger(SENDS) || SENDS < 8 || SENDS % 4) throw new Error('REBUILD_SPEC_SENDS must be a multiple of 4, at least 8');
 const FROM = '2026-11-01';
 const TO = '2026-11-30';
 /** Waits and timeouts grow with the data set. */

@@ -61,6 +61,15 @@ export class PartitionKeeper {
     await this.first;
   }
 
+  /** Nest lifecycle: an app provides a keeper (useFactory) and it runs for the app's lifetime. */
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.stop();
+  }
+
   /** Every table once; a table that fails is logged and left for the next run, the others go on. */
   async runAll(): Promise<Record<string, KeptResult>> {
     const out: Record<string, KeptResult> = {};

@@ -55,7 +55,6 @@ export async function convertToPartitioned(q: QueryRunner, c: PartitionConversio
   const identity: unknown[] = await q.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attidentity <> '' AND NOT attisdropped`, [parent]);
   if (identity.length) throw new Error(`${c.schema}.${c.table} has identity columns: not supported`);
 
-  await q.query(`LOCK TABLE ${parent} IN ACCESS EXCLUSIVE MODE`);
   await q.query(`ALTER TABLE ${parent} RENAME TO ${quoteIdent(oldName)}`);
 
   const indexes: IndexInfo[] = await q.query(

@@ -2,12 +2,13 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { createLogger } from '@trackly/logging';
-import { createTestDatabase, TestDatabase } from '@trackly/testing';
+import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
 import { ingestMigrations } from '../src/migrations';
 import { loadIngestConfig } from '../src/ingest.config';
 import { archivePartitions, ingestPartitionKeeper } from '../src/partitions/archive-partitions';
 import { PostbackArchive } from '../src/postbacks/postback-archive.service';
 import { PostbackRequestEntity } from '../src/postbacks/postback-request.entity';
+import { startIngestForTest } from './ingest-test-app';
 
 jest.setTimeout(120_000);
 
@@ -57,9 +58,11 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
 
     expect(await snapshot()).toEqual(was);
     const parts = await partitions();
-    // One per month from the oldest request's through two months ahead, and the default.
-    expect(parts).toHaveLength(20 + 2 + 1);
-    expect(parts).toEqual(expect.arrayContaining([monthName(monthsAgo(19)), monthName(monthsAgo(0)), monthName(monthsAgo(-2)), 'postback_requests_default']));
+    // One per month from 14 months back (the 400-day retention) through two months ahead, the older requests in one
+    // history partition, and the default.
+    expect(parts).toHaveLength(1 + 14 + 1 + 2 + 1);
+    expect(parts).toEqual(expect.arrayContaining([monthName(monthsAgo(14)), monthName(monthsAgo(0)), monthName(monthsAgo(-2)), 'postback_requests_history', 'postback_requests_default']));
+    expect(await ds.query(`SELECT count(*)::int AS n FROM "ingest".postback_requests_history`)).toEqual([{ n: 500 }]);
     const [pk] = await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'postback_requests_pkey' AND conrelid = '"ingest".postback_requests'::regclass`);
     expect(pk.def).toBe('PRIMARY KEY (id, received_at)');
     // Nothing references the archive any more (adjustments and replays name requests by plain id).
@@ -103,15 +106,32 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     const result = await keeper.runAll();
     const horizon = now.getTime() - 400 * MS_PER_DAY;
     const dropped = result['ingest.postback_requests'].dropped;
-    // 400 days back reaches into the 14th month before this one: the months ending before it go, none after.
-    expect(dropped.length).toBeGreaterThanOrEqual(5);
-    for (const name of dropped) {
+    // 400 days back reaches into the 14th month before this one: the history partition (everything older) goes, and
+    // any month that ended before it; none after.
+    expect(dropped).toContain('postback_requests_history');
+    for (const name of dropped.filter((n: string) => /_p\d{6}$/.test(n))) {
       const end = Date.UTC(Number(name.slice(-6, -2)), Number(name.slice(-2)), 1);
       expect(end).toBeLessThanOrEqual(horizon);
     }
     const left: { oldest: Date }[] = await ds.query(`SELECT min(received_at) AS oldest FROM "ingest".postback_requests`);
     expect(new Date(left[0].oldest).getTime()).toBeGreaterThan(horizon - 31 * MS_PER_DAY);
     expect(await partitions()).toContain(monthName(monthsAgo(12)));
-    expect(await partitions()).not.toContain(monthName(monthsAgo(19)));
+    expect(await partitions()).not.toContain('postback_requests_history');
+  });
+
+  it('runs the keeper in the ingest app from its start (months ahead of its clock made)', async () => {
+    const t = await startIngestForTest({}, new ManualClock(new Date('2031-08-10T12:00:00Z')));
+    try {
+      const made = await eventually(async () => {
+        const { rows } = await t.pg.query(
+          `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"ingest".postback_requests'::regclass`,
+        );
+        const names = rows.map((r: { name: string }) => r.name);
+        return ['postback_requests_p203108', 'postback_requests_p203109', 'postback_requests_p203110'].every((n) => names.includes(n)) && names;
+      });
+      expect(made).not.toContain('postback_requests_p203111');
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -10,7 +10,11 @@ export interface PartitionConversion {
   granularity: PartitionGranularity;
   /** Periods made ahead of the current one (the keeper's default: 7 days or 2 months). */
   ahead?: number;
-  /** Periods back from the current one that get a partition each; older rows go to one `<table>_history` partition (default 400 days or 24 months). */
+  /**
+   * Periods back from the current one that get a partition each, rows or not (default 120 days or 14 months, which
+   * cover the default retentions); older rows go to one `<table>_history` partition, which the keeper drops once it is
+   * wholly past the retention.
+   */
   history?: number;
   /** "Now" (tests); default the database's clock. */
   now?: Date;
@@ -33,9 +37,9 @@ interface IndexInfo {
  * on the parent under their old names. A primary key or unique constraint/index that lacks the partition column gets it
  * appended (Postgres requires it); the caller must have made sure that keeps the key's meaning (docs/scaling.md).
  *
- * Partitions: one per period from the oldest row's (at most `history` periods back) through `ahead` periods after the
- * current one, a `<table>_history` partition (FROM MINVALUE) for anything older, and a DEFAULT partition for a row
- * past the last period made (a clock far ahead), so no insert is ever refused for want of a partition.
+ * Partitions: one per period from `history` periods back through `ahead` periods after the current one, a
+ * `<table>_history` partition (FROM MINVALUE) for any older rows, and a DEFAULT partition for a row outside them (a
+ * clock far off), so no insert is ever refused for want of a partition.
  *
  * Refuses a table that another table's foreign key references (the caller drops such keys first, saying why) and a
  * table with identity columns (serial columns are fine: their sequences move to the new table). The copy holds an
@@ -88,17 +92,17 @@ export async function convertToPartitioned(q: QueryRunner, c: PartitionConversio
   );
   const g = c.granularity;
   const current = periodStart(new Date(span.now), g);
-  const earliest = addPeriods(current, -(c.history ?? (g === 'day' ? 400 : 24)), g);
-  let from = span.oldest ? periodStart(new Date(span.oldest), g) : current;
-  if (from.getTime() > current.getTime()) from = current;
+  const earliest = addPeriods(current, -(c.history ?? (g === 'day' ? 120 : 14)), g);
+  // Every period from `history` back exists even when the table holds nothing yet: events re-driven into a rebuilt
+  // read model (or replayed late) find their period's partition instead of piling up in the default one.
+  const from = earliest;
   const partitions: string[] = [];
   const create = async (name: string, bound: string) => {
     await q.query(`CREATE TABLE ${s}.${quoteIdent(name)} PARTITION OF ${parent} ${bound}`);
     partitions.push(name);
   };
-  if (from.getTime() < earliest.getTime()) {
+  if (span.oldest && new Date(span.oldest).getTime() < earliest.getTime()) {
     await create(`${c.table}_history`, `FOR VALUES FROM (MINVALUE) TO ('${earliest.toISOString()}')`);
-    from = earliest;
   }
   let until = addPeriods(current, (c.ahead ?? (g === 'day' ? 7 : 2)) + 1, g);
   if (span.newest && new Date(span.newest).getTime() >= until.getTime()) until = addPeriods(periodStart(new Date(span.newest), g), 1, g);

@@ -41,9 +41,9 @@ interface IndexInfo {
  * `<table>_history` partition (FROM MINVALUE) for any older rows, and a DEFAULT partition for a row outside them (a
  * clock far off), so no insert is ever refused for want of a partition.
  *
- * Refuses a table that another table's foreign key references (the caller drops such keys first, saying why) and a
- * table with identity columns (serial columns are fine: their sequences move to the new table). The copy holds an
- * ACCESS EXCLUSIVE lock on the table for its duration (measured: docs/scaling.md).
+ * Refuses a table that another table's foreign key references (the caller drops such keys first, saying why), and a
+ * table with identity columns, triggers or exclusion constraints (serial columns are fine: their sequences move to
+ * the new table). The copy holds an ACCESS EXCLUSIVE lock on the table for its duration (measured: docs/scaling.md).
  */
 export async function convertToPartitioned(q: QueryRunner, c: PartitionConversion): Promise<{ rows: number; partitions: string[] }> {
   const s = quoteIdent(c.schema);
@@ -52,12 +52,19 @@ export async function convertToPartitioned(q: QueryRunner, c: PartitionConversio
   const old = `${s}.${quoteIdent(oldName)}`;
 
   const referencing: { name: string; on: string }[] = await q.query(
-    `SELECT conname AS name, conrelid::regclass::text AS on FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::regclass`,
+    `SELECT conname AS name, conrelid::regclass::text AS on FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::regclass AND conparentid = 0`,
     [parent],
   );
   if (referencing.length) throw new Error(`${c.schema}.${c.table} is referenced by foreign keys (${referencing.map((r) => `${r.on}.${r.name}`).join(', ')}): drop them first`);
   const identity: unknown[] = await q.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attidentity <> '' AND NOT attisdropped`, [parent]);
   if (identity.length) throw new Error(`${c.schema}.${c.table} has identity columns: not supported`);
+  // Neither is copied by LIKE nor made again below: refused rather than silently lost.
+  const unsupported: { what: string }[] = await q.query(
+    `SELECT 'trigger ' || tgname AS what FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal
+     UNION ALL SELECT 'exclusion constraint ' || conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'x'`,
+    [parent],
+  );
+  if (unsupported.length) throw new Error(`${c.schema}.${c.table} has ${unsupported.map((u) => u.what).join(', ')}: not supported`);
 
   await q.query(`ALTER TABLE ${parent} RENAME TO ${quoteIdent(oldName)}`);
 

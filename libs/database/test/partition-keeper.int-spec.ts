@@ -116,6 +116,20 @@ describe('tables converted to time partitions and kept by PartitionKeeper (real 
     await expect(ds.query(`INSERT INTO "parttest".events (ext_id, owner_id, at, amount) VALUES ('x', 'nobody', $1, 1)`, [now])).rejects.toThrow(/events_owner_id_fkey/);
   });
 
+  it('refuses a table that a foreign key references, and changes nothing', async () => {
+    const q = ds.createQueryRunner();
+    await q.startTransaction();
+    try {
+      await expect(convertToPartitioned(q, { schema: SCHEMA, table: 'owners', column: 'at', granularity: 'day' })).rejects.toThrow(
+        /parttest.owners is referenced by foreign keys \(parttest.events.events_owner_id_fkey\): drop them first/,
+      );
+    } finally {
+      await q.rollbackTransaction();
+      await q.release();
+    }
+    expect(await ds.query(`SELECT relkind FROM pg_class WHERE oid = '"parttest".owners'::regclass`)).toEqual([{ relkind: 'r' }]);
+  });
+
   it('creates periods ahead and drops only what is wholly past the retention, on a fake clock', async () => {
     const clock = new ManualClock(now);
     const keeper = new PartitionKeeper({

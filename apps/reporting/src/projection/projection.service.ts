@@ -58,12 +58,13 @@ export class ProjectionService {
   /**
    * The conversion facts are partitioned by occurred_at, so their key holds it, but a conversion's time can change
    * (an adjustment): one fact per conversion is kept by inserting only where no partition holds the conversion, under
-   * a lock per conversion key taken first (sorted, so two batches never deadlock), so two transactions never both
-   * find it absent. Conversions are few (≈ 3/s on average), so the per-partition probe is cheap.
+   * a lock per conversion key taken first (sorted, and for a whole batch at once before its credited and unattributed
+   * subsets lock again, so two batches never deadlock), so two transactions never both find it absent. Conversions are few (≈ 3/s on average), so the per-partition probe is cheap.
    */
   private async lockConversions(m: EntityManager, facts: readonly { partnerId: string; conversionId: string }[]): Promise<void> {
     // JSON, not conversionKey: text cannot hold its NUL separator.
     const keys = [...new Set(facts.map((f) => JSON.stringify([f.partnerId, f.conversionId])))].sort();
+    if (!keys.length) return;
     await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
   }
 
@@ -190,6 +191,8 @@ export class ProjectionService {
    * correction). Credited and unattributed facts each in one statement, the rollups once per key.
    */
   async recordDecisions(m: EntityManager, decisions: readonly AttributedFact[]): Promise<void> {
+    // Every conversion of the batch locked at once, in one order, before either insert locks its own subset.
+    await this.lockConversions(m, decisions.map((d) => d.fact));
     await this.insertCredited(m, decisions.filter((d) => d.kind === 'credited').map((d) => d.fact as CreditedConversionFact));
     await this.recordUnattributedConversions(m, decisions.filter((d) => d.kind === 'unattributed').map((d) => d.fact as UnattributedConversionFact));
   }
@@ -231,6 +234,7 @@ export class ProjectionService {
     for (const c of u) if (fresh.has(c.correctionId)) last.set(conversionKey(c), c);
     const latest = [...last.values()];
     if (!latest.length) return;
+    await this.lockConversions(m, latest);
     const keys = [col(latest, (c) => c.partnerId), col(latest, (c) => c.conversionId)];
     const removed: StoredCredited[] = await m.query(
       `WITH d AS (

@@ -93,16 +93,13 @@ export async function convertToPartitioned(q: QueryRunner, c: PartitionConversio
   await q.query(`CREATE TABLE ${parent} (LIKE ${old} INCLUDING ALL EXCLUDING INDEXES) PARTITION BY RANGE (${quoteIdent(c.column)})`);
   for (const x of serials) await q.query(`ALTER SEQUENCE ${x.seq} OWNED BY ${parent}.${quoteIdent(x.col)}`);
 
-  const [span]: { now: Date; oldest: Date | null; newest: Date | null }[] = await q.query(
-    `SELECT coalesce($1::timestamptz, now()) AS now, min(${quoteIdent(c.column)}) AS oldest, max(${quoteIdent(c.column)}) AS newest FROM ${old}`,
+  const [span]: { now: Date; oldest: Date | null }[] = await q.query(
+    `SELECT coalesce($1::timestamptz, now()) AS now, min(${quoteIdent(c.column)}) AS oldest FROM ${old}`,
     [c.now ?? null],
   );
   const g = c.granularity;
   const current = periodStart(new Date(span.now), g);
   const earliest = addPeriods(current, -(c.history ?? (g === 'day' ? 120 : 14)), g);
-  // Every period from `history` back exists even when the table holds nothing yet: events re-driven into a rebuilt
-  // read model (or replayed late) find their period's partition instead of piling up in the default one.
-  const from = earliest;
   const partitions: string[] = [];
   const create = async (name: string, bound: string) => {
     await q.query(`CREATE TABLE ${s}.${quoteIdent(name)} PARTITION OF ${parent} ${bound}`);
@@ -111,9 +108,11 @@ export async function convertToPartitioned(q: QueryRunner, c: PartitionConversio
   if (span.oldest && new Date(span.oldest).getTime() < earliest.getTime()) {
     await create(`${c.table}_history`, `FOR VALUES FROM (MINVALUE) TO ('${earliest.toISOString()}')`);
   }
-  let until = addPeriods(current, (c.ahead ?? (g === 'day' ? 7 : 2)) + 1, g);
-  if (span.newest && new Date(span.newest).getTime() >= until.getTime()) until = addPeriods(periodStart(new Date(span.newest), g), 1, g);
-  for (let p = from; p.getTime() < until.getTime(); p = addPeriods(p, 1, g)) {
+  // Every period from `history` back exists even when the table holds nothing yet: events re-driven into a rebuilt
+  // read model (or replayed late) find their period's partition instead of piling up in the default one. Rows past
+  // the periods ahead (a clock far off) go to the default partition rather than make a partition per period up to them.
+  const until = addPeriods(current, (c.ahead ?? (g === 'day' ? 7 : 2)) + 1, g);
+  for (let p = earliest; p.getTime() < until.getTime(); p = addPeriods(p, 1, g)) {
     await create(partitionName(c.table, p, g), `FOR VALUES FROM ('${p.toISOString()}') TO ('${addPeriods(p, 1, g).toISOString()}')`);
   }
   await create(`${c.table}_default`, 'DEFAULT');

@@ -72,7 +72,9 @@ describe('tables converted to time partitions and kept by PartitionKeeper (real 
     await ds.query(`INSERT INTO "parttest".events (ext_id, owner_id, at, amount, partner)
       SELECT 'e' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'o' || (1 + g % 2) END, $1::timestamptz - (g % 10) * interval '1 day' - interval '1 hour', g, 'p' || (g % 4)
       FROM generate_series(1, 3000) g`, [now]);
-    await ds.query(`INSERT INTO "parttest".events (ext_id, at, amount) VALUES ('old-1', $1, 1), ('old-2', $1, 2), ('tomorrow', $2, 3)`, [day(-40), day(1)]);
+    await ds.query(`INSERT INTO "parttest".events (ext_id, at, amount) VALUES ('old-1', $1, 1), ('old-2', $1, 2), ('tomorrow', $2, 3), ('far', $3, 4)`, [
+      day(-40), day(1), day(400),
+    ]);
     const snapshot = async () => ds.query(`SELECT id, ext_id, owner_id, at, amount, note, partner FROM "parttest".events ORDER BY id`);
     const was = await snapshot();
 
@@ -87,7 +89,7 @@ describe('tables converted to time partitions and kept by PartitionKeeper (real 
     // Measured figure for docs/scaling.md (TEST_LOG_LEVEL=info prints it).
     if (process.env.TEST_LOG_LEVEL === 'info') console.log(`converted ${result.rows} rows into ${result.partitions.length} partitions in ${ms} ms`);
 
-    expect(result.rows).toBe(3003);
+    expect(result.rows).toBe(3004);
     expect(await snapshot()).toEqual(was);
     const parts = await partitions('events');
     // 30 days back one by one, the older rows in the history partition, today, 7 ahead, the default.
@@ -95,6 +97,8 @@ describe('tables converted to time partitions and kept by PartitionKeeper (real 
     expect(parts).toHaveLength(1 + 30 + 1 + 7 + 1);
     expect((await ds.query(`SELECT tableoid::regclass::text AS p FROM "parttest".events WHERE ext_id = 'old-1'`))[0].p).toBe('parttest.events_history');
     expect((await ds.query(`SELECT tableoid::regclass::text AS p FROM "parttest".events WHERE ext_id = 'tomorrow'`))[0].p).toBe(`parttest.${dayName(1)}`);
+    // A row far ahead (a clock far off) goes to the default partition, not a partition per day up to it.
+    expect((await ds.query(`SELECT tableoid::regclass::text AS p FROM "parttest".events WHERE ext_id = 'far'`))[0].p).toBe('parttest.events_default');
 
     const keys = await ds.query(
       `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '"parttest".events'::regclass ORDER BY conname`,

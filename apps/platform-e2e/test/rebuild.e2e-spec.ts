@@ -78,7 +78,12 @@ describe('rebuild a read model from its producers', () => {
     const c = new Client({ connectionString: db });
     await c.connect();
     try {
-      const r = await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema]);
+      // Partitions go with their parent (a TRUNCATE of the parent empties them): only top-level tables are listed.
+      const r = await c.query(
+        `SELECT c.relname AS table_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1`,
+        [schema],
+      );
       return r.rows.map((x) => `${schema}.${x.table_name}`);
     } finally {
       await c.end();

@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
-import { BatchHandler, ConsumerOptions, Delivered, DurableConsumer, Events, Messaging, Streams } from '@trackly/messaging';
+import { BatchHandler, Delivered, Events, Messaging, Streams } from '@trackly/messaging';
 import { CampaignUpserted, OfferUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { drained, items, msgTestSpace, SCHEMA } from './msgtest';
+import { drained, items, msgTestSpace, SCHEMA, trackingConsumers } from './msgtest';
 
 jest.setTimeout(30_000);
 
@@ -26,29 +26,17 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
   const space = msgTestSpace();
   const nats = space.nats;
   let ds: DataSource;
-  const consumers: DurableConsumer[] = [];
 
   /** Writes the whole batch in one multi-row statement, as a set-based handler does. */
   const recordAll: BatchHandler<CampaignUpserted> = async (events, { manager }) => {
     await manager.query(`INSERT INTO "${SCHEMA}".items (key) SELECT unnest($1::text[])`, [events.map((d) => `${d.event.campaign!.campaignId}|${d.eventId}`)]);
   };
 
-  function consumer(m: Messaging, durable: string, opts: Partial<ConsumerOptions> = {}): DurableConsumer {
-    const c = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
-    consumers.push(c);
-    return c;
-  }
-
-
+  const consumer = trackingConsumers(space, logger);
 
   beforeAll(() => {
     ds = space.ds();
   });
-
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((c) => c.stop()));
-  });
-
 
   it('hands a backlog to the handler in few calls, in stream order, with one processed-event row per event', async () => {
     const m = await nats.connect('batch-order');

@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
-import { ConsumerOptions, DeadLetterStream, DurableConsumer, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
+import { ConsumerOptions, DeadLetterStream, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
 import { CampaignUpserted, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { drained, items, msgTestSpace, SCHEMA, sleep } from './msgtest';
+import { drained, items, msgTestSpace, SCHEMA, sleep, trackingConsumers } from './msgtest';
 
 // The dead-letter cases wait out real redelivery backoffs.
 jest.setTimeout(30_000);
@@ -27,30 +27,19 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
   const space = msgTestSpace();
   const nats = space.nats;
   let ds: DataSource;
-  const consumers: DurableConsumer[] = [];
 
   /** The handler every test uses unless it needs its own: records the effect through the transaction's manager. */
   const record: EventHandler<Campaign> = async (event, { manager, eventId }) => {
     await manager.query(`INSERT INTO "${SCHEMA}".items (key) VALUES ($1)`, [`${event.campaign!.campaignId}|${eventId}`]);
   };
 
-  function consumer(m: Messaging, durable: string, handle: EventHandler<Campaign>, opts: Partial<ConsumerOptions> = {}): DurableConsumer {
-    const c = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
-    c.on(Events.CampaignUpserted, handle);
-    consumers.push(c);
-    return c;
-  }
-
-
+  const newConsumer = trackingConsumers(space, logger);
+  const consumer = (m: Messaging, durable: string, handle: EventHandler<Campaign>, opts: Partial<ConsumerOptions> = {}) =>
+    newConsumer(m, durable, opts).on(Events.CampaignUpserted, handle);
 
   beforeAll(() => {
     ds = space.ds();
   });
-
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((c) => c.stop()));
-  });
-
 
   it('applies an event once when the handler fails the first time (nak, redelivery, rolled-back effect)', async () => {
     const m = await nats.connect('consumer-retry');

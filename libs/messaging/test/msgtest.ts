@@ -3,7 +3,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
 import { createTestDatabase, deleteNatsPrefix, eventually, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { EVENT_ID_HEADER, Messaging, messagingTablesSql, processedEventsAgeIndexSql, Streams } from '@trackly/messaging';
+import type { Logger } from '@trackly/logging';
+import { ConsumerOptions, DurableConsumer, EVENT_ID_HEADER, Messaging, messagingTablesSql, processedEventsAgeIndexSql, Streams } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
 
 export const SCHEMA = 'msgtest';
@@ -89,6 +90,19 @@ export function msgTestSpace(): { ds(): DataSource; nats: NatsPrefixes } {
     await db?.drop();
   });
   return { ds: () => ds!, nats };
+}
+
+/** Makes DurableConsumers of the tracking stream on the spec's database; each is stopped after the test that made it. */
+export function trackingConsumers(space: { ds(): DataSource }, logger: Logger) {
+  const made: DurableConsumer[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((c) => c.stop()));
+  });
+  return (m: Messaging, durable: string, opts: Partial<ConsumerOptions> = {}): DurableConsumer => {
+    const c = new DurableConsumer({ messaging: m, dataSource: space.ds(), schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
+    made.push(c);
+    return c;
+  };
 }
 
 /** The effects recorded in msgtest.items whose key starts with `prefix`, in insertion order. */

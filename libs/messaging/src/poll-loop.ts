@@ -16,10 +16,36 @@ export interface PollLoopOptions {
   lingerMs?: number;
 }
 
+/** A wait that a kick cuts short: sleep(ms) ends after `ms` (never, without it) or at the next wake(), whichever is first. */
+export class Wakeup {
+  private waiter?: () => void;
+
+  get sleeping(): boolean {
+    return this.waiter !== undefined;
+  }
+
+  sleep(ms?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = ms === undefined ? undefined : setTimeout(() => this.wake(), ms);
+      this.waiter = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** Ends the sleep in progress, if any. */
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
+
 export class PollLoop {
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly wakeup = new Wakeup();
   private pending = false;
 
   constructor(private readonly opts: PollLoopOptions) {}
@@ -30,7 +56,7 @@ export class PollLoop {
 
   /** Between polls: everything committed before the last pass is published (specs wait on this, not on a sleep). */
   get waiting(): boolean {
-    return this.wake !== undefined;
+    return this.wakeup.sleeping;
   }
 
   /** Starts the loop; false when it already runs. */
@@ -44,14 +70,14 @@ export class PollLoop {
   /** A commit wrote rows to publish: pass now instead of at the next poll. */
   kick(): void {
     this.pending = true;
-    this.wake?.();
+    this.wakeup.wake();
   }
 
   /** Ends the loop after the pass in progress; false when it was not running. */
   async stop(): Promise<boolean> {
     if (!this.running) return false;
     this.running = false;
-    this.wake?.();
+    this.wakeup.wake();
     await this.loop;
     return true;
   }
@@ -72,24 +98,10 @@ export class PollLoop {
       if (!this.running) break;
       // A kick during the pass: rows committed meanwhile, published without waiting for the poll.
       if (!this.pending || failures) {
-        await this.sleep(failures ? Math.min(5000, 100 * 2 ** failures) : this.opts.pollMs);
+        await this.wakeup.sleep(failures ? Math.min(5000, 100 * 2 ** failures) : this.opts.pollMs);
         if (!this.running) break;
       }
       if (this.opts.lingerMs) await new Promise((r) => setTimeout(r, this.opts.lingerMs));
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 }

@@ -68,7 +68,7 @@ export interface BootOptions {
  * throwaway database and one shared NATS prefix. `stop()` closes them (last first) and deletes the databases and
  * the prefix's streams.
  */
-export async function bootApps(opts: BootOptions): Promise<{ endpoints: Endpoints; stop(): Promise<void> }> {
+export async function bootApps(opts: BootOptions): Promise<{ endpoints: Endpoints; databases: Partial<Record<AppName, string>>; stop(): Promise<void> }> {
   const prefix = testNatsPrefix();
   const chosen = APPS.filter((a) => a.name === 'gateway' || opts.apps.includes(a.name));
   const dbs = new Map<AppName, TestDatabase>();
@@ -89,7 +89,7 @@ export async function bootApps(opts: BootOptions): Promise<{ endpoints: Endpoint
       const base: Env = a.name === 'gateway' ? { LOG_LEVEL: common.LOG_LEVEL } : { ...common, DATABASE_URL: dbs.get(a.name)!.url };
       apps.push(await a.start({ ...base, ...appEnv(a.name, ports), ...(opts.env?.[a.name] ?? {}) }, { clock: opts.clocks?.[a.name] }));
     }
-    return { endpoints: endpoints(ports), stop };
+    return { endpoints: endpoints(ports), databases: Object.fromEntries([...dbs].map(([name, db]) => [name, db.url])), stop };
   } catch (e) {
     await stop();
     throw e;

@@ -14,12 +14,14 @@ export interface Platform {
   reportingGrpc: string;
   gatewayHttp: string;
   apiKey: string;
+  /** Each service's database (for specs that look at what a service holds). */
+  databases: Record<'tracking' | 'ingest' | 'attribution' | 'reporting', string>;
   stop(): Promise<void>;
 }
 
 export async function startPlatform(clock: Clock): Promise<Platform> {
   const apiKey = 'e2e-dashboard-key-0123456789';
-  const { endpoints: ep, stop } = await bootApps({
+  const { endpoints: ep, databases, stop } = await bootApps({
     apps: ['tracking', 'ingest', 'attribution', 'reporting'],
     clocks: { tracking: clock, ingest: clock, attribution: clock, reporting: clock, gateway: clock },
     env: {
@@ -28,5 +30,5 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
       gateway: { GATEWAY_API_KEYS: apiKeysJson([{ name: 'e2e', key: apiKey }]) },
     },
   });
-  return { ...ep, apiKey, stop };
+  return { ...ep, apiKey, databases: databases as Platform['databases'], stop };
 }

@@ -11,9 +11,10 @@
  * the last decision (decided_at), and the wall time from the start of the process. Checks: one decision per
  * conversion, the twins DUPLICATE, nothing parked, one outbox event per decision, all published.
  */
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, connect, sleep, deleteStreams, printTable, NATS_URL } = require('./lib/common');
-const { ensureBuilt, startApps, requireDist, migrate } = require('./lib/platform');
+const { parseArgs, modeOf, connect, sleep, printTable, NATS_URL, unpublishedAfter, printChecks } = require('./lib/common');
+const { startApps, requireDist, migrate } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
+const { runScenario } = require('./lib/scenario');
 
 const args = parseArgs();
 const MODE = modeOf(args);
@@ -23,122 +24,102 @@ const DB = 'trackly_bench_backlog';
 const PREFIX = 'benchbacklog';
 const BASE = '2026-01-01T00:00:00Z'; // click i at BASE + i seconds, conversion i an hour later
 
-async function main() {
-  if (args['no-build'] !== 'true') await acquireBenchLock();
-  ensureBuilt(args);
-  await deleteStreams(PREFIX);
-  const databaseUrl = await createDatabase(DB);
+runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup }) => {
   const c = await connect(databaseUrl);
   let platform;
   let nc;
-  try {
-    migrate('attribution', databaseUrl);
-    const clickedAt = (i) => `(timestamptz '${BASE}' + (${i}) * interval '1 second')`;
-    await c.query(`INSERT INTO "attribution".offers (offer_id, click_window_days, updated_at) SELECT 'off-' || o, 30, now() FROM generate_series(0, ${OFFERS - 1}) o`);
-    await c.query(`INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
-      SELECT 'k' || i, 'm' || i, 'c' || i, 'off-' || (i % ${OFFERS}), 'camp-' || (i % 50), 'cr-' || (i % 400), ${clickedAt('i')}, true, 'HUMAN'
-      FROM generate_series(1, ${N}) i`);
-    await c.query('ANALYZE');
-
-    // First start: streams and durable consumers exist; then the backlog builds while attribution is down.
-    platform = await startApps(['attribution'], { databaseUrl, prefix: PREFIX, label: 'backlog-setup' });
-    await platform.stop();
-    platform = undefined;
-
-    const { connect: natsConnect } = require('@nats-io/transport-node');
-    const { jetstream } = require('@nats-io/jetstream');
-    const { ConversionReceived } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_events');
-    nc = await natsConnect({ servers: NATS_URL });
-    const js = jetstream(nc);
-    const subject = `${PREFIX}.trackly.ingest.v1.ConversionReceived`;
-    const base = new Date(BASE).getTime();
-    const conversion = (id, i) => ({
-      id: `ref-${id}`, partnerId: 'bench', conversionId: id, clickId: `k${i}`, messageId: '',
-      payout: { currencyCode: 'USD', amountMicros: String(1_000_000 + (i % 50) * 10_000) }, status: 1,
-      occurredAt: new Date(base + i * 1000 + 3_600_000), receivedAt: new Date(base + i * 1000 + 3_600_000),
-      attributionState: 0, attributionReason: '', creditedMessageId: '',
-    });
-    const events = [];
-    let twins = 0;
-    for (let i = 1; i <= N; i++) {
-      const data = ConversionReceived.encode({ conversion: conversion(`o${i}`, i) }).finish();
-      events.push([data, `e${i}`]);
-      if (i % 20 === 0) events.push([data, `e${i}-again`]); // 5%: the same conversion under another event id
-      if (i % 50 === 0) {
-        twins++; // 2%: the same sale under another dedupe key, same second and payout
-        events.push([ConversionReceived.encode({ conversion: conversion(`t${i}`, i) }).finish(), `t${i}`]);
-      }
-    }
-    const tp = Date.now();
-    for (let k = 0; k < events.length; k += 1000) {
-      await Promise.all(events.slice(k, k + 1000).map(([data, msgID]) => js.publish(subject, data, { msgID })));
-    }
-    console.log(`backlog bench (${MODE}): ${events.length} ConversionReceived published in ${((Date.now() - tp) / 1000).toFixed(1)} s (${N} conversions, ${twins} twins)`);
-
-    const expected = N + twins;
-    const t0 = Date.now();
-    platform = await startApps(['attribution'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'backlog' });
-    let decided = 0;
-    const deadline = Date.now() + Math.max(120_000, N * 20);
-    while (Date.now() < deadline) {
-      decided = (await c.query(`SELECT count(*)::int AS n FROM "attribution".decisions`)).rows[0].n;
-      if (decided >= expected) break;
-      await sleep(200);
-    }
-    const wall = (Date.now() - t0) / 1000;
-    let unpublished = -1;
-    const drainBy = Date.now() + 120_000;
-    while (Date.now() < drainBy) {
-      unpublished = (await c.query(`SELECT count(*)::int AS n FROM "attribution".outbox WHERE published_at IS NULL`)).rows[0].n;
-      if (unpublished === 0) break;
-      await sleep(500);
-    }
-    const { rows: [s] } = await c.query(`SELECT
-        (SELECT count(*)::int FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED') AS credited,
-        (SELECT count(*)::int FROM "attribution".decisions WHERE reason = 'DUPLICATE') AS duplicates,
-        (SELECT count(*)::int FROM "attribution".parked_conversions) AS parked,
-        (SELECT count(*)::int FROM "attribution".outbox) AS outbox,
-        (SELECT extract(epoch FROM max(decided_at) - min(decided_at))::float FROM "attribution".decisions) AS span`);
-    const memory = await platform.stop();
-    platform = undefined;
-
-    const rate = decided / Math.max(s.span, 0.001);
-    const checks = [
-      { check: 'one decision per conversion', value: `${decided} / ${expected}`, ok: decided === expected },
-      { check: 'twins DUPLICATE, the rest credited', value: `${s.duplicates} / ${twins}, ${s.credited} / ${N}`, ok: s.duplicates === twins && s.credited === N },
-      { check: 'nothing parked', value: s.parked, ok: s.parked === 0 },
-      { check: 'outbox events / unpublished', value: `${s.outbox} / ${unpublished}`, ok: s.outbox === expected && unpublished === 0 },
-    ];
-    console.log('');
-    printTable([{ conversions: N, events: events.length, 'decided in s': s.span.toFixed(1), 'decisions/s': rate.toFixed(0), 'wall from start s': wall.toFixed(1) }]);
-    console.log('');
-    printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
-    console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    const ok = checks.every((k) => k.ok);
-    emitResults({
-      scenario: 'backlog',
-      mode: MODE,
-      ok,
-      config: { conversions: N, events: events.length, twins },
-      metrics: [
-        metric('backlog decision rate (first to last decision)', rate, 'decisions/s'),
-        metric(`backlog of ${events.length} events decided, wall from process start`, wall, 's'),
-      ],
-      checks,
-      memory,
-      notes: ['Rate = decisions / (last decided_at - first decided_at); the wall time adds process start and the first pull.'],
-    });
-    if (!ok) process.exitCode = 1;
-  } finally {
+  onCleanup(async () => {
     await platform?.stop();
     await nc?.close();
     await c.end();
-    await dropDatabase(DB);
-    await deleteStreams(PREFIX).catch(() => undefined);
-  }
-}
+  });
+  migrate('attribution', databaseUrl);
+  const clickedAt = (i) => `(timestamptz '${BASE}' + (${i}) * interval '1 second')`;
+  await c.query(`INSERT INTO "attribution".offers (offer_id, click_window_days, updated_at) SELECT 'off-' || o, 30, now() FROM generate_series(0, ${OFFERS - 1}) o`);
+  await c.query(`INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
+    SELECT 'k' || i, 'm' || i, 'c' || i, 'off-' || (i % ${OFFERS}), 'camp-' || (i % 50), 'cr-' || (i % 400), ${clickedAt('i')}, true, 'HUMAN'
+    FROM generate_series(1, ${N}) i`);
+  await c.query('ANALYZE');
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  // First start: streams and durable consumers exist; then the backlog builds while attribution is down.
+  platform = await startApps(['attribution'], { databaseUrl, prefix: PREFIX, label: 'backlog-setup' });
+  await platform.stop();
+  platform = undefined;
+
+  const { connect: natsConnect } = require('@nats-io/transport-node');
+  const { jetstream } = require('@nats-io/jetstream');
+  const { ConversionReceived } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_events');
+  nc = await natsConnect({ servers: NATS_URL });
+  const js = jetstream(nc);
+  const subject = `${PREFIX}.trackly.ingest.v1.ConversionReceived`;
+  const base = new Date(BASE).getTime();
+  const conversion = (id, i) => ({
+    id: `ref-${id}`, partnerId: 'bench', conversionId: id, clickId: `k${i}`, messageId: '',
+    payout: { currencyCode: 'USD', amountMicros: String(1_000_000 + (i % 50) * 10_000) }, status: 1,
+    occurredAt: new Date(base + i * 1000 + 3_600_000), receivedAt: new Date(base + i * 1000 + 3_600_000),
+    attributionState: 0, attributionReason: '', creditedMessageId: '',
+  });
+  const events = [];
+  let twins = 0;
+  for (let i = 1; i <= N; i++) {
+    const data = ConversionReceived.encode({ conversion: conversion(`o${i}`, i) }).finish();
+    events.push([data, `e${i}`]);
+    if (i % 20 === 0) events.push([data, `e${i}-again`]); // 5%: the same conversion under another event id
+    if (i % 50 === 0) {
+      twins++; // 2%: the same sale under another dedupe key, same second and payout
+      events.push([ConversionReceived.encode({ conversion: conversion(`t${i}`, i) }).finish(), `t${i}`]);
+    }
+  }
+  const tp = Date.now();
+  for (let k = 0; k < events.length; k += 1000) {
+    await Promise.all(events.slice(k, k + 1000).map(([data, msgID]) => js.publish(subject, data, { msgID })));
+  }
+  console.log(`backlog bench (${MODE}): ${events.length} ConversionReceived published in ${((Date.now() - tp) / 1000).toFixed(1)} s (${N} conversions, ${twins} twins)`);
+
+  const expected = N + twins;
+  const t0 = Date.now();
+  platform = await startApps(['attribution'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'backlog' });
+  let decided = 0;
+  const deadline = Date.now() + Math.max(120_000, N * 20);
+  while (Date.now() < deadline) {
+    decided = (await c.query(`SELECT count(*)::int AS n FROM "attribution".decisions`)).rows[0].n;
+    if (decided >= expected) break;
+    await sleep(200);
+  }
+  const wall = (Date.now() - t0) / 1000;
+  const unpublished = await unpublishedAfter(c, 'attribution', 120_000, 500);
+  const { rows: [s] } = await c.query(`SELECT
+      (SELECT count(*)::int FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED') AS credited,
+      (SELECT count(*)::int FROM "attribution".decisions WHERE reason = 'DUPLICATE') AS duplicates,
+      (SELECT count(*)::int FROM "attribution".parked_conversions) AS parked,
+      (SELECT count(*)::int FROM "attribution".outbox) AS outbox,
+      (SELECT extract(epoch FROM max(decided_at) - min(decided_at))::float FROM "attribution".decisions) AS span`);
+  const memory = await platform.stop();
+  platform = undefined;
+
+  const rate = decided / Math.max(s.span, 0.001);
+  const checks = [
+    { check: 'one decision per conversion', value: `${decided} / ${expected}`, ok: decided === expected },
+    { check: 'twins DUPLICATE, the rest credited', value: `${s.duplicates} / ${twins}, ${s.credited} / ${N}`, ok: s.duplicates === twins && s.credited === N },
+    { check: 'nothing parked', value: s.parked, ok: s.parked === 0 },
+    { check: 'outbox events / unpublished', value: `${s.outbox} / ${unpublished}`, ok: s.outbox === expected && unpublished === 0 },
+  ];
+  console.log('');
+  printTable([{ conversions: N, events: events.length, 'decided in s': s.span.toFixed(1), 'decisions/s': rate.toFixed(0), 'wall from start s': wall.toFixed(1) }]);
+  console.log('');
+  const ok = printChecks(checks, memory);
+  emitResults({
+    scenario: 'backlog',
+    mode: MODE,
+    ok,
+    config: { conversions: N, events: events.length, twins },
+    metrics: [
+      metric('backlog decision rate (first to last decision)', rate, 'decisions/s'),
+      metric(`backlog of ${events.length} events decided, wall from process start`, wall, 's'),
+    ],
+    checks,
+    memory,
+    notes: ['Rate = decisions / (last decided_at - first decided_at); the wall time adds process start and the first pull.'],
+  });
+  if (!ok) process.exitCode = 1;
 });

@@ -14,9 +14,10 @@
  */
 const http = require('node:http');
 const { createHmac } = require('node:crypto');
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, connect, sleep, deleteStreams, printTable, NATS_URL } = require('./lib/common');
-const { ensureBuilt, startApps, grpcClient, requireDist, migrate } = require('./lib/platform');
+const { parseArgs, modeOf, connect, sleep, printTable, NATS_URL, printChecks } = require('./lib/common');
+const { startApps, grpcClient, requireDist, migrate } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
+const { runScenario } = require('./lib/scenario');
 
 const args = parseArgs();
 const MODE = modeOf(args);
@@ -84,118 +85,104 @@ async function baseline(port, bodies, secret) {
   return bodies.length / ((performance.now() - t0) / 1000);
 }
 
-async function main() {
-  if (args['no-build'] !== 'true') await acquireBenchLock();
-  ensureBuilt(args);
-  await deleteStreams(PREFIX);
-  const databaseUrl = await createDatabase(DB);
+runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup }) => {
   const c = await connect(databaseUrl);
   const { server, state, setSecret } = receiver();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
   let platform;
   let nc;
-  try {
-    migrate('delivery', databaseUrl);
-    platform = await startApps(['delivery'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'delivery',
-      env: { delivery: { DELIVERY_MAX_IN_FLIGHT: String(CONCURRENCY), DELIVERY_POLL_MS: '50' } } });
-    const { DeliveryServiceService } = requireDist('libs/contracts/src/gen/trackly/delivery/v1/delivery_service');
-    const { ConversionAttributed } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution_events');
-    const { Attribution } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution');
-    const delivery = grpcClient(DeliveryServiceService, platform.deliveryGrpc);
-    const { secret } = await delivery.upsertEndpoint({
-      endpointId: 'bench', name: 'bench receiver', kind: 1, url: `http://127.0.0.1:${port}/hooks`, eventTypes: [1],
-      filters: { campaignIds: [], offerIds: [], partnerIds: [] }, active: true, rateLimitPerSecond: 10_000, timeoutMs: 5_000,
-    });
-    delivery.close();
-    setSecret(secret);
-
-    const { connect: natsConnect } = require('@nats-io/transport-node');
-    const { jetstream } = require('@nats-io/jetstream');
-    nc = await natsConnect({ servers: NATS_URL });
-    const js = jetstream(nc);
-    const subject = `${PREFIX}.trackly.attribution.v1.ConversionAttributed`;
-    const payload = (i) => ConversionAttributed.encode({ attribution: Attribution.fromPartial({
-      partnerId: 'bench-net', conversionId: `conv-${i}`, conversionRef: `ref-${i}`, outcome: 1, reportedClickId: `clk-${i}`, creditedClickId: `clk-${i}`,
-      messageId: `m-${i}`, contactId: `c-${i}`, offerId: `off-${i % 10}`, campaignId: `camp-${i % 50}`, creativeId: `cr-${i % 400}`,
-      payout: { currencyCode: 'USD', amountMicros: String(1_000_000 + (i % 100) * 10_000) }, status: 1,
-      occurredAt: new Date(Date.UTC(2026, 11, 1) + i * 1000), decidedAt: new Date(Date.UTC(2026, 11, 1) + i * 1000 + 500), explanation: 'bench',
-    }) }).finish();
-
-    console.log(`delivery bench (${MODE}): ${N} ConversionAttributed events → 1 webhook endpoint (local receiver verifying signatures)`);
-    const t0 = performance.now();
-    for (let i = 0; i < N; i += 1000) {
-      await Promise.all(Array.from({ length: Math.min(1000, N - i) }, (_, k) => js.publish(subject, payload(i + k), { msgID: `bench-ev-${i + k}` })));
-    }
-    const published = (performance.now() - t0) / 1000;
-    console.log(`  published in ${published.toFixed(1)} s`);
-    const deadline = Date.now() + TIMEOUT_S * 1000;
-    let delivered = 0;
-    let lastLog = Date.now();
-    while (Date.now() < deadline) {
-      if (state.ids.size >= N) {
-        delivered = (await c.query(`SELECT count(*)::int AS n FROM "delivery".deliveries WHERE status = 'DELIVERED'`)).rows[0].n;
-        if (delivered >= N) break;
-      }
-      if (Date.now() - lastLog > 5000) {
-        console.log(`  ${state.ids.size} received after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-        lastLog = Date.now();
-      }
-      await sleep(20);
-    }
-    const wall = (performance.now() - t0) / 1000;
-    const sendWindow = (state.last - state.first) / 1000;
-    const { rows: [s] } = await c.query(`SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS ids,
-        count(*) FILTER (WHERE status <> 'DELIVERED')::int AS not_delivered, max(attempts)::int AS max_attempts FROM "delivery".deliveries`);
-    const memory = await platform.stop();
-    platform = undefined;
-
-    const received = new Map(state.ids);
-    const bad = state.bad;
-    const bodies = Array.from({ length: N }, (_, i) => JSON.stringify({ type: 'conversion.attributed', timestamp: new Date().toISOString(), data: { conversion_id: `base-${i}`, payout: { amount: '1.5' } } }));
-    const base = await baseline(port, bodies, secret);
-
-    const twoIds = [...received.values()].filter((ids) => ids.size !== 1).length;
-    const checks = [
-      { check: 'events received by the receiver', value: `${received.size} / ${N}`, ok: received.size === N },
-      { check: 'events received under more than one webhook-id', value: twoIds, ok: twoIds === 0 },
-      { check: 'requests with a bad signature', value: bad + state.bad, ok: bad + state.bad === 0 },
-      { check: 'deliveries rows / distinct ids / not delivered', value: `${s.rows} / ${s.ids} / ${s.not_delivered}`, ok: s.rows === N && s.ids === N && s.not_delivered === 0 },
-    ];
-    const rate = N / wall;
-    console.log('');
-    printTable([{ events: N, 'publish s': published.toFixed(1), 'wall s': wall.toFixed(1), 'deliveries/s (end to end)': rate.toFixed(0),
-      'deliveries/s (first to last received)': (N / sendWindow).toFixed(0), 'bare client/s': base.toFixed(0), 'max attempts': s.max_attempts }]);
-    console.log('');
-    printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
-    console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    const ok = checks.every((k) => k.ok);
-    emitResults({
-      scenario: 'delivery',
-      mode: MODE,
-      ok,
-      config: { events: N, concurrency: CONCURRENCY },
-      metrics: [
-        metric('webhook deliveries, event published → DELIVERED recorded', rate, 'deliveries/s', { baseline: base, target: { op: '>=', value: 1000, of: 'value', applies: MODE !== 'tiny' } }),
-        metric('webhook deliveries, first → last received', N / sendWindow, 'deliveries/s'),
-      ],
-      checks,
-      memory,
-      notes: ['Baseline: bare keep-alive node:http client, same receiver and concurrency, no database or NATS (the ceiling).'],
-    });
-    if (!ok) process.exitCode = 1;
-  } finally {
+  onCleanup(async () => {
     await platform?.stop();
     await nc?.close();
     server.closeAllConnections();
     server.close();
     await c.end();
-    await dropDatabase(DB);
-    await deleteStreams(PREFIX).catch(() => undefined);
-  }
-}
+  });
+  migrate('delivery', databaseUrl);
+  platform = await startApps(['delivery'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'delivery',
+    env: { delivery: { DELIVERY_MAX_IN_FLIGHT: String(CONCURRENCY), DELIVERY_POLL_MS: '50' } } });
+  const { DeliveryServiceService } = requireDist('libs/contracts/src/gen/trackly/delivery/v1/delivery_service');
+  const { ConversionAttributed } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution_events');
+  const { Attribution } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution');
+  const delivery = grpcClient(DeliveryServiceService, platform.deliveryGrpc);
+  const { secret } = await delivery.upsertEndpoint({
+    endpointId: 'bench', name: 'bench receiver', kind: 1, url: `http://127.0.0.1:${port}/hooks`, eventTypes: [1],
+    filters: { campaignIds: [], offerIds: [], partnerIds: [] }, active: true, rateLimitPerSecond: 10_000, timeoutMs: 5_000,
+  });
+  delivery.close();
+  setSecret(secret);
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  const { connect: natsConnect } = require('@nats-io/transport-node');
+  const { jetstream } = require('@nats-io/jetstream');
+  nc = await natsConnect({ servers: NATS_URL });
+  const js = jetstream(nc);
+  const subject = `${PREFIX}.trackly.attribution.v1.ConversionAttributed`;
+  const payload = (i) => ConversionAttributed.encode({ attribution: Attribution.fromPartial({
+    partnerId: 'bench-net', conversionId: `conv-${i}`, conversionRef: `ref-${i}`, outcome: 1, reportedClickId: `clk-${i}`, creditedClickId: `clk-${i}`,
+    messageId: `m-${i}`, contactId: `c-${i}`, offerId: `off-${i % 10}`, campaignId: `camp-${i % 50}`, creativeId: `cr-${i % 400}`,
+    payout: { currencyCode: 'USD', amountMicros: String(1_000_000 + (i % 100) * 10_000) }, status: 1,
+    occurredAt: new Date(Date.UTC(2026, 11, 1) + i * 1000), decidedAt: new Date(Date.UTC(2026, 11, 1) + i * 1000 + 500), explanation: 'bench',
+  }) }).finish();
+
+  console.log(`delivery bench (${MODE}): ${N} ConversionAttributed events → 1 webhook endpoint (local receiver verifying signatures)`);
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += 1000) {
+    await Promise.all(Array.from({ length: Math.min(1000, N - i) }, (_, k) => js.publish(subject, payload(i + k), { msgID: `bench-ev-${i + k}` })));
+  }
+  const published = (performance.now() - t0) / 1000;
+  console.log(`  published in ${published.toFixed(1)} s`);
+  const deadline = Date.now() + TIMEOUT_S * 1000;
+  let delivered = 0;
+  let lastLog = Date.now();
+  while (Date.now() < deadline) {
+    if (state.ids.size >= N) {
+      delivered = (await c.query(`SELECT count(*)::int AS n FROM "delivery".deliveries WHERE status = 'DELIVERED'`)).rows[0].n;
+      if (delivered >= N) break;
+    }
+    if (Date.now() - lastLog > 5000) {
+      console.log(`  ${state.ids.size} received after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      lastLog = Date.now();
+    }
+    await sleep(20);
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const sendWindow = (state.last - state.first) / 1000;
+  const { rows: [s] } = await c.query(`SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS ids,
+      count(*) FILTER (WHERE status <> 'DELIVERED')::int AS not_delivered, max(attempts)::int AS max_attempts FROM "delivery".deliveries`);
+  const memory = await platform.stop();
+  platform = undefined;
+
+  const received = new Map(state.ids);
+  const bad = state.bad;
+  const bodies = Array.from({ length: N }, (_, i) => JSON.stringify({ type: 'conversion.attributed', timestamp: new Date().toISOString(), data: { conversion_id: `base-${i}`, payout: { amount: '1.5' } } }));
+  const base = await baseline(port, bodies, secret);
+
+  const twoIds = [...received.values()].filter((ids) => ids.size !== 1).length;
+  const checks = [
+    { check: 'events received by the receiver', value: `${received.size} / ${N}`, ok: received.size === N },
+    { check: 'events received under more than one webhook-id', value: twoIds, ok: twoIds === 0 },
+    { check: 'requests with a bad signature', value: bad + state.bad, ok: bad + state.bad === 0 },
+    { check: 'deliveries rows / distinct ids / not delivered', value: `${s.rows} / ${s.ids} / ${s.not_delivered}`, ok: s.rows === N && s.ids === N && s.not_delivered === 0 },
+  ];
+  const rate = N / wall;
+  console.log('');
+  printTable([{ events: N, 'publish s': published.toFixed(1), 'wall s': wall.toFixed(1), 'deliveries/s (end to end)': rate.toFixed(0),
+    'deliveries/s (first to last received)': (N / sendWindow).toFixed(0), 'bare client/s': base.toFixed(0), 'max attempts': s.max_attempts }]);
+  console.log('');
+  const ok = printChecks(checks, memory);
+  emitResults({
+    scenario: 'delivery',
+    mode: MODE,
+    ok,
+    config: { events: N, concurrency: CONCURRENCY },
+    metrics: [
+      metric('webhook deliveries, event published → DELIVERED recorded', rate, 'deliveries/s', { baseline: base, target: { op: '>=', value: 1000, of: 'value', applies: MODE !== 'tiny' } }),
+      metric('webhook deliveries, first → last received', N / sendWindow, 'deliveries/s'),
+    ],
+    checks,
+    memory,
+    notes: ['Baseline: bare keep-alive node:http client, same receiver and concurrency, no database or NATS (the ceiling).'],
+  });
+  if (!ok) process.exitCode = 1;
 });

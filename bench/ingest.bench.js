@@ -14,9 +14,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const autocannon = require('autocannon');
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, connect, freePort, sleep, deleteStreams, printTable, NATS_URL } = require('./lib/common');
-const { ensureBuilt, startApps, grpcClient, requireDist } = require('./lib/platform');
+const { parseArgs, modeOf, connect, freePort, printTable, NATS_URL, unpublishedAfter, printChecks } = require('./lib/common');
+const { startApps, grpcClient, requireDist } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
+const { runScenario } = require('./lib/scenario');
 
 const args = parseArgs();
 const MODE = modeOf(args);
@@ -123,99 +124,77 @@ async function streamMessages() {
   }
 }
 
-async function main() {
-  // Run alone (not by bench/run.js, which holds the lock and passes --no-build): wait for any other bench.
-  if (args['no-build'] !== 'true') await acquireBenchLock();
-  ensureBuilt(args);
-  // Streams left by an interrupted run would be consumed first (durable consumers resume) and skew the figures.
-  await deleteStreams(PREFIX);
-  const databaseUrl = await createDatabase(DB);
+runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup }) => {
   const c = await connect(databaseUrl);
   const notes = [];
   let platform;
-  try {
-    await c.query(`CREATE SCHEMA bench_bare`);
-    await c.query(`CREATE TABLE bench_bare.postbacks (partner_id text NOT NULL, conversion_id text NOT NULL, click_id text NOT NULL,
-      payout text NOT NULL, currency text NOT NULL, received_at timestamptz NOT NULL, raw text NOT NULL, PRIMARY KEY (partner_id, conversion_id))`);
-    console.log(`ingest bench (${MODE}): ${CONNECTIONS} connections, ${DURATION} s per server (+${WARMUP} s warm-up), ${Math.round(DUPLICATES * 100)}% duplicates, pool ${POOL_SIZE}`);
-
-    const bareServer = await startBare(databaseUrl);
-    const bare = await measure('bare node:http + pg, one INSERT per request', bareServer.url, 'x', 'bare', bareServer.child.pid);
-    await new Promise((r) => {
-      bareServer.child.once('exit', r);
-      bareServer.child.kill('SIGTERM');
-    });
-
-    platform = await startApps(['ingest'], {
-      databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'ingest', env: { DATABASE_POOL_SIZE: String(POOL_SIZE) },
-    });
-    const { IngestServiceService } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_service');
-    const { PartnerKind } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest');
-    const ingest = grpcClient(IngestServiceService, platform.ingestGrpc);
-    const { token } = await ingest.upsertPartner({
-      partnerId: PARTNER, name: 'Bench network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
-    });
-    ingest.close();
-    const app = await measure('ingest app (archive + conversion + outbox)', platform.ingestHttp, token, 'app', platform.pids.ingest);
-
-    // Correctness: answered 200 => stored (or a duplicate of a stored one); stored => outbox row => published => in the stream.
-    const lostBare = await missing(c, allAnswered.bare, 'bench_bare.postbacks', 'conversion_id');
-    const lostApp = await missing(c, allAnswered.app, '"ingest".conversions', 'conversion_id');
-    const { rows: [counts] } = await c.query(`SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions,
-      (SELECT count(*)::int FROM "ingest".outbox WHERE subject = 'trackly.ingest.v1.ConversionReceived') AS outbox`);
-    let unpublished = -1;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      unpublished = (await c.query(`SELECT count(*)::int AS n FROM "ingest".outbox WHERE published_at IS NULL`)).rows[0].n;
-      if (unpublished === 0) break;
-      await sleep(250);
-    }
-    const inStream = await streamMessages();
-    const memory = await platform.stop();
-    platform = undefined;
-    const checks = [
-      { check: 'answered 200, no row (bare)', value: lostBare, ok: lostBare === 0 },
-      { check: 'answered 200, no row (ingest)', value: lostApp, ok: lostApp === 0 },
-      // Requests still in flight when the load stops are stored but not counted as answered: rows >= answered.
-      { check: 'distinct conversions answered 200 / rows', value: `${allAnswered.app.size} / ${counts.conversions}`, ok: counts.conversions >= allAnswered.app.size },
-      // ConversionReceived only: the partner's registration (PartnerUpserted) shares the outbox.
-      { check: 'ConversionReceived outbox rows (one per stored conversion)', value: counts.outbox, ok: counts.outbox === counts.conversions },
-      { check: 'outbox rows unpublished after the run', value: unpublished, ok: unpublished === 0 },
-      { check: 'events in the stream', value: inStream, ok: inStream >= counts.outbox },
-      { check: 'non-200 answers (ingest)', value: app.other, ok: app.other === 0 },
-    ];
-    console.log('');
-    printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
-    console.log('');
-    printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
-    console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored a batch at a time: conversions and their outbox rows in one multi-row statement, archive outcomes in one UPDATE, no savepoints (per-postback fallback when a batch fails); each answer waits for its commit.');
-    const ok = checks.every((k) => k.ok);
-    emitResults({
-      scenario: 'ingest',
-      mode: MODE,
-      ok,
-      config: { connections: CONNECTIONS, durationS: DURATION, duplicates: DUPLICATES, pool: POOL_SIZE },
-      metrics: [
-        metric('ingest postbacks/s (stored + evented, 20% duplicates)', app.rps, 'req/s', { baseline: bare.rps, target: { op: '>=', value: 1.0, of: 'ratio', text: '≥ 1.0× baseline (with batching)' } }),
-        metric('ingest p50', app.p50, 'ms', { baseline: bare.p50 }),
-        metric('ingest p99', app.p99, 'ms', { baseline: bare.p99 }),
-        ...(app.cpuMs === undefined ? [] : [metric('ingest server CPU per postback', app.cpuMs, 'ms', { baseline: bare.cpuMs })]),
-      ],
-      checks,
-      memory,
-      notes,
-    });
-    if (!ok) process.exitCode = 1;
-  } finally {
+  onCleanup(async () => {
     await platform?.stop();
     await c.end();
-    await dropDatabase(DB);
-    await deleteStreams(PREFIX).catch(() => undefined);
-  }
-}
+  });
+  await c.query(`CREATE SCHEMA bench_bare`);
+  await c.query(`CREATE TABLE bench_bare.postbacks (partner_id text NOT NULL, conversion_id text NOT NULL, click_id text NOT NULL,
+    payout text NOT NULL, currency text NOT NULL, received_at timestamptz NOT NULL, raw text NOT NULL, PRIMARY KEY (partner_id, conversion_id))`);
+  console.log(`ingest bench (${MODE}): ${CONNECTIONS} connections, ${DURATION} s per server (+${WARMUP} s warm-up), ${Math.round(DUPLICATES * 100)}% duplicates, pool ${POOL_SIZE}`);
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  const bareServer = await startBare(databaseUrl);
+  const bare = await measure('bare node:http + pg, one INSERT per request', bareServer.url, 'x', 'bare', bareServer.child.pid);
+  await new Promise((r) => {
+    bareServer.child.once('exit', r);
+    bareServer.child.kill('SIGTERM');
+  });
+
+  platform = await startApps(['ingest'], {
+    databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'ingest', env: { DATABASE_POOL_SIZE: String(POOL_SIZE) },
+  });
+  const { IngestServiceService } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_service');
+  const { PartnerKind } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest');
+  const ingest = grpcClient(IngestServiceService, platform.ingestGrpc);
+  const { token } = await ingest.upsertPartner({
+    partnerId: PARTNER, name: 'Bench network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
+  });
+  ingest.close();
+  const app = await measure('ingest app (archive + conversion + outbox)', platform.ingestHttp, token, 'app', platform.pids.ingest);
+
+  // Correctness: answered 200 => stored (or a duplicate of a stored one); stored => outbox row => published => in the stream.
+  const lostBare = await missing(c, allAnswered.bare, 'bench_bare.postbacks', 'conversion_id');
+  const lostApp = await missing(c, allAnswered.app, '"ingest".conversions', 'conversion_id');
+  const { rows: [counts] } = await c.query(`SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions,
+    (SELECT count(*)::int FROM "ingest".outbox WHERE subject = 'trackly.ingest.v1.ConversionReceived') AS outbox`);
+  const unpublished = await unpublishedAfter(c, 'ingest', 60_000, 250);
+  const inStream = await streamMessages();
+  const memory = await platform.stop();
+  platform = undefined;
+  const checks = [
+    { check: 'answered 200, no row (bare)', value: lostBare, ok: lostBare === 0 },
+    { check: 'answered 200, no row (ingest)', value: lostApp, ok: lostApp === 0 },
+    // Requests still in flight when the load stops are stored but not counted as answered: rows >= answered.
+    { check: 'distinct conversions answered 200 / rows', value: `${allAnswered.app.size} / ${counts.conversions}`, ok: counts.conversions >= allAnswered.app.size },
+    // ConversionReceived only: the partner's registration (PartnerUpserted) shares the outbox.
+    { check: 'ConversionReceived outbox rows (one per stored conversion)', value: counts.outbox, ok: counts.outbox === counts.conversions },
+    { check: 'outbox rows unpublished after the run', value: unpublished, ok: unpublished === 0 },
+    { check: 'events in the stream', value: inStream, ok: inStream >= counts.outbox },
+    { check: 'non-200 answers (ingest)', value: app.other, ok: app.other === 0 },
+  ];
+  console.log('');
+  printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
+  console.log('');
+  notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored a batch at a time: conversions and their outbox rows in one multi-row statement, archive outcomes in one UPDATE, no savepoints (per-postback fallback when a batch fails); each answer waits for its commit.');
+  const ok = printChecks(checks, memory);
+  emitResults({
+    scenario: 'ingest',
+    mode: MODE,
+    ok,
+    config: { connections: CONNECTIONS, durationS: DURATION, duplicates: DUPLICATES, pool: POOL_SIZE },
+    metrics: [
+      metric('ingest postbacks/s (stored + evented, 20% duplicates)', app.rps, 'req/s', { baseline: bare.rps, target: { op: '>=', value: 1.0, of: 'ratio', text: '≥ 1.0× baseline (with batching)' } }),
+      metric('ingest p50', app.p50, 'ms', { baseline: bare.p50 }),
+      metric('ingest p99', app.p99, 'ms', { baseline: bare.p99 }),
+      ...(app.cpuMs === undefined ? [] : [metric('ingest server CPU per postback', app.cpuMs, 'ms', { baseline: bare.cpuMs })]),
+    ],
+    checks,
+    memory,
+    notes,
+  });
+  if (!ok) process.exitCode = 1;
 });

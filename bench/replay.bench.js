@@ -11,9 +11,10 @@
  * then checks: every decision examined once, exactly the expected ones changed (to UNATTRIBUTED, OUTSIDE_WINDOW,
  * revision 1, one correction and one outbox event each, all published), the others untouched.
  */
-const { acquireBenchLock, parseArgs, modeOf, createDatabase, dropDatabase, connect, sleep, deleteStreams, printTable } = require('./lib/common');
-const { ensureBuilt, startApps, grpcClient, requireDist, migrate } = require('./lib/platform');
+const { parseArgs, modeOf, connect, printTable, unpublishedAfter, printChecks } = require('./lib/common');
+const { startApps, grpcClient, requireDist, migrate } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
+const { runScenario } = require('./lib/scenario');
 
 const args = parseArgs();
 const MODE = modeOf(args);
@@ -48,113 +49,91 @@ function seedSql() {
   ];
 }
 
-async function main() {
-  // Run alone (not by bench/run.js, which holds the lock and passes --no-build): wait for any other bench.
-  if (args['no-build'] !== 'true') await acquireBenchLock();
-  ensureBuilt(args);
-  // Streams left by an interrupted run would be consumed first (durable consumers resume) and skew the figures.
-  await deleteStreams(PREFIX);
-  const databaseUrl = await createDatabase(DB);
+runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup }) => {
   const c = await connect(databaseUrl);
   let platform;
-  try {
-    migrate('attribution', databaseUrl);
-    const t0 = Date.now();
-    for (const [table, sql] of seedSql()) {
-      const t = Date.now();
-      await c.query(sql);
-      console.log(`seeded ${table} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    }
-    await c.query('ANALYZE');
-    const seedSeconds = (Date.now() - t0) / 1000;
-    // The rule change being replayed: offer off-0's click window goes from 30 days to 1; its conversions came 2 days after the click.
-    await c.query(`UPDATE "attribution".offers SET click_window_days = 1, updated_at = now() WHERE offer_id = 'off-0'`);
-    const expectedChanged = Math.floor(N / OFFERS);
-
-    platform = await startApps(['tracking', 'attribution'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'replay' });
-    const { AttributionServiceService } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution_service');
-    const attribution = grpcClient(AttributionServiceService, platform.attributionGrpc, 600_000);
-    console.log(`replay bench (${MODE}): re-attributing ${N} conversions in slices of ${SLICE} (expect ${expectedChanged} to change)`);
-
-    const base = new Date(BASE).getTime() + 2 * 86_400_000;
-    let examined = 0;
-    let changed = 0;
-    let calls = 0;
-    const t1 = Date.now();
-    for (let from = 1; from <= N; from += SLICE) {
-      const r = await attribution.reattribute({
-        occurredFrom: new Date(base + from * 1000),
-        occurredTo: new Date(base + (from + SLICE) * 1000),
-        offerId: '',
-        dryRun: false,
-        limit: SLICE,
-      });
-      examined += r.examined;
-      changed += r.changed;
-      calls++;
-      if (calls % 10 === 0) console.log(`  ${examined} examined, ${changed} changed, ${((Date.now() - t1) / 1000).toFixed(0)} s`);
-    }
-    const wall = (Date.now() - t1) / 1000;
-    attribution.close();
-
-    // Every change leaves a correction and an AttributionCorrected in the outbox; wait for the relay to publish them.
-    let unpublished = -1;
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      unpublished = (await c.query(`SELECT count(*)::int AS n FROM "attribution".outbox WHERE published_at IS NULL`)).rows[0].n;
-      if (unpublished === 0) break;
-      await sleep(500);
-    }
-    const drain = (Date.now() - t1) / 1000 - wall;
-    const { rows: [s] } = await c.query(`SELECT
-        (SELECT count(*)::int FROM "attribution".decisions WHERE offer_id = 'off-0' AND outcome = 'UNATTRIBUTED' AND reason = 'OUTSIDE_WINDOW' AND revision = 1) AS moved,
-        (SELECT count(*)::int FROM "attribution".decisions WHERE offer_id <> 'off-0' AND outcome = 'ATTRIBUTED' AND revision = 0) AS kept,
-        (SELECT count(*)::int FROM "attribution".corrections WHERE cause = 'reattribution') AS corrections,
-        (SELECT count(*)::int FROM "attribution".outbox) AS outbox`);
-    const memory = await platform.stop();
-    platform = undefined;
-
-    const checks = [
-      { check: 'decisions examined', value: `${examined} / ${N}`, ok: examined === N },
-      { check: 'changed (answered)', value: `${changed} / ${expectedChanged}`, ok: changed === expectedChanged },
-      { check: 'off-0 decisions now OUTSIDE_WINDOW, revision 1', value: `${s.moved} / ${expectedChanged}`, ok: s.moved === expectedChanged },
-      { check: 'other decisions untouched', value: `${s.kept} / ${N - expectedChanged}`, ok: s.kept === N - expectedChanged },
-      { check: 'corrections logged', value: s.corrections, ok: s.corrections === expectedChanged },
-      { check: 'AttributionCorrected in the outbox / unpublished', value: `${s.outbox} / ${unpublished}`, ok: s.outbox >= expectedChanged && unpublished === 0 },
-    ];
-    const rate = examined / wall;
-    console.log('');
-    printTable([{ conversions: N, calls, 'wall s': wall.toFixed(1), 'decisions/s': rate.toFixed(0), changed, 'outbox drained after s': drain.toFixed(1), 'seed s': seedSeconds.toFixed(1) }]);
-    console.log('');
-    printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
-    console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    const ok = checks.every((k) => k.ok);
-    // The target is for 1 M; smaller runs are scaled to it (same per-decision cost, linear).
-    const projected = (wall * 1_000_000) / N;
-    emitResults({
-      scenario: 'replay',
-      mode: MODE,
-      ok,
-      config: { conversions: N, changedShare: 1 / OFFERS, slice: SLICE },
-      metrics: [
-        metric(`re-attribution of ${N} conversions, wall time`, wall, 's'),
-        metric('re-attribution rate', rate, 'decisions/s'),
-        metric('re-attribution of 1 M (projected from this run)', projected, 's', { target: { op: '<', value: 300, of: 'value', text: '< 300 s (1 M < 5 min)' } }),
-      ],
-      checks,
-      memory,
-      notes: [`Projected 1 M time = measured time × 1,000,000 / ${N}${N === 1_000_000 ? ' (measured directly)' : ''}. ${Math.round(100 / OFFERS)}% of decisions change; each change is saved, logged and published.`],
-    });
-    if (!ok) process.exitCode = 1;
-  } finally {
+  onCleanup(async () => {
     await platform?.stop();
     await c.end();
-    await dropDatabase(DB);
-    await deleteStreams(PREFIX).catch(() => undefined);
+  });
+  migrate('attribution', databaseUrl);
+  const t0 = Date.now();
+  for (const [table, sql] of seedSql()) {
+    const t = Date.now();
+    await c.query(sql);
+    console.log(`seeded ${table} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
-}
+  await c.query('ANALYZE');
+  const seedSeconds = (Date.now() - t0) / 1000;
+  // The rule change being replayed: offer off-0's click window goes from 30 days to 1; its conversions came 2 days after the click.
+  await c.query(`UPDATE "attribution".offers SET click_window_days = 1, updated_at = now() WHERE offer_id = 'off-0'`);
+  const expectedChanged = Math.floor(N / OFFERS);
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  platform = await startApps(['tracking', 'attribution'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'replay' });
+  const { AttributionServiceService } = requireDist('libs/contracts/src/gen/trackly/attribution/v1/attribution_service');
+  const attribution = grpcClient(AttributionServiceService, platform.attributionGrpc, 600_000);
+  console.log(`replay bench (${MODE}): re-attributing ${N} conversions in slices of ${SLICE} (expect ${expectedChanged} to change)`);
+
+  const base = new Date(BASE).getTime() + 2 * 86_400_000;
+  let examined = 0;
+  let changed = 0;
+  let calls = 0;
+  const t1 = Date.now();
+  for (let from = 1; from <= N; from += SLICE) {
+    const r = await attribution.reattribute({
+      occurredFrom: new Date(base + from * 1000),
+      occurredTo: new Date(base + (from + SLICE) * 1000),
+      offerId: '',
+      dryRun: false,
+      limit: SLICE,
+    });
+    examined += r.examined;
+    changed += r.changed;
+    calls++;
+    if (calls % 10 === 0) console.log(`  ${examined} examined, ${changed} changed, ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+  }
+  const wall = (Date.now() - t1) / 1000;
+  attribution.close();
+
+  // Every change leaves a correction and an AttributionCorrected in the outbox; wait for the relay to publish them.
+  const unpublished = await unpublishedAfter(c, 'attribution', 120_000, 500);
+  const drain = (Date.now() - t1) / 1000 - wall;
+  const { rows: [s] } = await c.query(`SELECT
+      (SELECT count(*)::int FROM "attribution".decisions WHERE offer_id = 'off-0' AND outcome = 'UNATTRIBUTED' AND reason = 'OUTSIDE_WINDOW' AND revision = 1) AS moved,
+      (SELECT count(*)::int FROM "attribution".decisions WHERE offer_id <> 'off-0' AND outcome = 'ATTRIBUTED' AND revision = 0) AS kept,
+      (SELECT count(*)::int FROM "attribution".corrections WHERE cause = 'reattribution') AS corrections,
+      (SELECT count(*)::int FROM "attribution".outbox) AS outbox`);
+  const memory = await platform.stop();
+  platform = undefined;
+
+  const checks = [
+    { check: 'decisions examined', value: `${examined} / ${N}`, ok: examined === N },
+    { check: 'changed (answered)', value: `${changed} / ${expectedChanged}`, ok: changed === expectedChanged },
+    { check: 'off-0 decisions now OUTSIDE_WINDOW, revision 1', value: `${s.moved} / ${expectedChanged}`, ok: s.moved === expectedChanged },
+    { check: 'other decisions untouched', value: `${s.kept} / ${N - expectedChanged}`, ok: s.kept === N - expectedChanged },
+    { check: 'corrections logged', value: s.corrections, ok: s.corrections === expectedChanged },
+    { check: 'AttributionCorrected in the outbox / unpublished', value: `${s.outbox} / ${unpublished}`, ok: s.outbox >= expectedChanged && unpublished === 0 },
+  ];
+  const rate = examined / wall;
+  console.log('');
+  printTable([{ conversions: N, calls, 'wall s': wall.toFixed(1), 'decisions/s': rate.toFixed(0), changed, 'outbox drained after s': drain.toFixed(1), 'seed s': seedSeconds.toFixed(1) }]);
+  console.log('');
+  const ok = printChecks(checks, memory);
+  // The target is for 1 M; smaller runs are scaled to it (same per-decision cost, linear).
+  const projected = (wall * 1_000_000) / N;
+  emitResults({
+    scenario: 'replay',
+    mode: MODE,
+    ok,
+    config: { conversions: N, changedShare: 1 / OFFERS, slice: SLICE },
+    metrics: [
+      metric(`re-attribution of ${N} conversions, wall time`, wall, 's'),
+      metric('re-attribution rate', rate, 'decisions/s'),
+      metric('re-attribution of 1 M (projected from this run)', projected, 's', { target: { op: '<', value: 300, of: 'value', text: '< 300 s (1 M < 5 min)' } }),
+    ],
+    checks,
+    memory,
+    notes: [`Projected 1 M time = measured time × 1,000,000 / ${N}${N === 1_000_000 ? ' (measured directly)' : ''}. ${Math.round(100 / OFFERS)}% of decisions change; each change is saved, logged and published.`],
+  });
+  if (!ok) process.exitCode = 1;
 });

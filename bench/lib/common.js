@@ -78,6 +78,28 @@ async function deleteStreams(prefix) {
   }
 }
 
+/**
+ * Waits (polling every `intervalMs`) until the service's outbox in `schema` has published everything, for at most
+ * `timeoutMs`; resolves to how many rows are still unpublished (0 when it drained).
+ */
+async function unpublishedAfter(c, schema, timeoutMs, intervalMs) {
+  let unpublished = -1;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    unpublished = (await c.query(`SELECT count(*)::int AS n FROM "${schema}".outbox WHERE published_at IS NULL`)).rows[0].n;
+    if (unpublished === 0) break;
+    await sleep(intervalMs);
+  }
+  return unpublished;
+}
+
+/** Prints a scenario's checks and the apps' peak RSS; true when every check passed. */
+function printChecks(checks, memory) {
+  printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
+  console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
+  return checks.every((k) => k.ok);
+}
+
 /** Prints rows as a markdown table (the scenarios' short summary). */
 function printTable(rows, columns) {
   const cols = columns ?? Object.keys(rows[0] ?? {});
@@ -158,4 +180,4 @@ async function pool(items, concurrency, fn) {
 // One freePort for the whole tree: the launcher's.
 const { freePort } = require('../../tools/launcher');
 
-module.exports = { IPHONE, keepAliveGet, pool, acquireBenchLock, parseArgs, modeOf, BASE_URL, NATS_URL, dbUrl, admin, createDatabase, dropDatabase, connect, freePort, percentile, sleep, deleteStreams, printTable };
+module.exports = { IPHONE, keepAliveGet, pool, acquireBenchLock, parseArgs, modeOf, BASE_URL, NATS_URL, dbUrl, admin, createDatabase, dropDatabase, connect, freePort, percentile, sleep, deleteStreams, printTable, unpublishedAfter, printChecks };

@@ -46,6 +46,14 @@ function grpcClient(service, address, deadlineMs = 30_000) {
   return createGrpcClient(service, address, { deadlineMs });
 }
 
+/** gRPC clients of tracking and ingest on a started platform, and ingest's PartnerKind (to register partners). */
+function trackingAndIngest(platform, trackingDeadlineMs) {
+  const { TrackingServiceService } = requireDist('libs/contracts/src/gen/trackly/tracking/v1/tracking_service');
+  const { IngestServiceService } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_service');
+  const { PartnerKind } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest');
+  return { tracking: grpcClient(TrackingServiceService, platform.trackingGrpc, trackingDeadlineMs), ingest: grpcClient(IngestServiceService, platform.ingestGrpc), PartnerKind };
+}
+
 /** Peak resident set size (VmHWM) of a live process in MB, from /proc (Linux only). */
 function peakRssMb(pid) {
   try {
@@ -115,4 +123,4 @@ function migrate(app, databaseUrl) {
   execFileSync(process.execPath, [mainOf(app), 'migrate'], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: 'inherit' });
 }
 
-module.exports = { ROOT, DIST, PROFILE_DIR, build, ensureBuilt, requireDist, grpcClient, startApps, migrate, peakRssMb };
+module.exports = { ROOT, DIST, PROFILE_DIR, build, ensureBuilt, requireDist, grpcClient, trackingAndIngest, startApps, migrate, peakRssMb };

@@ -5,71 +5,40 @@
  * credited earlier in the same batch, a conversion whose click is only further down the clicks stream (parked if its
  * batch runs first, then settled by the clicks batch) — with one decision and one event per conversion, in order.
  */
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { Events, EventType, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { Click, ClickClass, Offer } from '@trackly/contracts/tracking/v1/tracking';
-import { attributionMigrations } from '../src/migrations';
-import { loadAttributionConfig } from '../src/attribution.config';
-import { migrateAttribution, startAttribution } from '../src/attribution.app';
+import { eventually } from '@trackly/testing';
+import { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { Click, Offer } from '@trackly/contracts/tracking/v1/tracking';
+import { AttributionTestEnv, humanClick, pendingConversion } from './attribution-test-env';
 
 jest.setTimeout(60_000);
 
 const T0 = new Date('2026-06-01T10:00:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
-const log = process.env.TEST_LOG_LEVEL ?? 'warn';
 /** Attribution's durable consumer of ingest's stream (MessagingModule names it service-stream). */
 const INGEST_DURABLE = `attribution-${Streams.ingest.name.toLowerCase().replace(/_/g, '-')}`;
 
 describe('attribution consumers, a batch at a time', () => {
   const clock = new ManualClock(at(MS_PER_DAY));
-  let db: TestDatabase;
-  let prefix: string;
-  let nc: NatsConnection;
+  let env: AttributionTestEnv;
   let pg: Client;
   let app: RunningService | undefined;
 
   async function start() {
-    app = await startAttribution(
-      loadAttributionConfig({
-        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, ATTRIBUTION_HOST: '127.0.0.1',
-        ATTRIBUTION_GRPC_PORT: String(await freePort()), TRACKING_GRPC_URL: `127.0.0.1:${await freePort()}`, LOG_LEVEL: log,
-        // Long enough that nothing parked is settled by the timer during the test: the clicks batch must do it.
-        ATTRIBUTION_PARK_HORIZON_SECONDS: '3600',
-      }),
-      { clock },
-    );
+    // Long enough that nothing parked is settled by the timer during the test: the clicks batch must do it.
+    ({ app } = await env.start({ ATTRIBUTION_PARK_HORIZON_SECONDS: '3600' }, clock));
   }
 
-  async function publish<T>(type: EventType<T>, payload: T, msgID: string) {
-    await jetstream(nc).publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
-  }
-
-  const click = (clickId: string, ms: number): Click =>
-    Click.fromPartial({
-      clickId, messageId: `m-${clickId}`, contactId: 'ann', offerId: 'o1', campaignId: 'camp', creativeId: 'cr', clickedAt: at(ms),
-      clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true,
-    });
-
-  const conversion = (conversionId: string, clickId: string, ms: number, micros = '5000000'): Conversion =>
-    Conversion.fromPartial({
-      id: `ref-${conversionId}`, partnerId: 'tune', conversionId, clickId, payout: { currencyCode: 'USD', amountMicros: micros },
-      status: ConversionStatus.CONVERSION_STATUS_APPROVED, occurredAt: at(ms), receivedAt: at(ms), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
-    });
+  const publish = <T>(type: EventType<T>, payload: T, msgID: string) => env.publish(type, payload, msgID);
+  const click = (clickId: string, ms: number): Click => humanClick(clickId, at(ms), { offerId: 'o1', contactId: 'ann' });
+  const conversion = (conversionId: string, clickId: string, ms: number, micros = '5000000'): Conversion => pendingConversion(conversionId, clickId, at(ms), { micros });
 
   beforeAll(async () => {
-    prefix = testNatsPrefix();
-    db = await createTestDatabase('attribution', attributionMigrations, (u) => migrateAttribution(u).then(() => undefined));
-    nc = await connect({ servers: testInfra().natsUrl });
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    env = await AttributionTestEnv.open();
+    pg = env.pg;
     // A first start creates the streams and the durable consumers; then the backlog builds while it is stopped.
     await start();
     await app!.close();
@@ -78,10 +47,7 @@ describe('attribution consumers, a batch at a time', () => {
 
   afterAll(async () => {
     await app?.close();
-    await pg?.end();
-    await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await env?.close();
   });
 
   it('applies a backlog with repeats, an applied event, a poison event and twins: one decision and one event per conversion', async () => {

@@ -4,77 +4,50 @@
  * a hold period released by the hold sweeper with AttributionCorrected unless the conversion was adjusted
  * meanwhile, re-attribution applying rules set later, and ConversionParked / ConversionSettled for a parked one.
  */
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { Events, EventType } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import { AttributionServiceService } from '@trackly/contracts/attribution/v1/attribution_service';
 import { CapPeriod, OverCapAction } from '@trackly/contracts/attribution/v1/attribution';
-import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
-import { attributionMigrations } from '../src/migrations';
-import { loadAttributionConfig } from '../src/attribution.config';
-import { migrateAttribution, startAttribution } from '../src/attribution.app';
+import { AttributionTestEnv, humanClick, pendingConversion } from './attribution-test-env';
 
 jest.setTimeout(60_000);
 
 // 23:30 in New York on March 1st is 04:30 UTC on March 2nd: the cap's day is New York's.
 const T0 = new Date('2026-03-02T04:30:00Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
-const log = process.env.TEST_LOG_LEVEL ?? 'warn';
 
 describe('caps and holds', () => {
   const clock = new ManualClock(at(3_600_000));
-  let db: TestDatabase;
-  let prefix: string;
-  let nc: NatsConnection;
+  let env: AttributionTestEnv;
   let pg: Client;
   let app: RunningService;
   let attribution: PromiseClient<typeof AttributionServiceService>;
 
-  const publish = async <T>(type: EventType<T>, payload: T, msgID: string) =>
-    jetstream(nc).publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
-  const click = (clickId: string, offerId: string, contactId: string, ms: number) =>
-    Click.fromPartial({ clickId, messageId: `m-${clickId}`, contactId, offerId, campaignId: 'camp', creativeId: 'cr', clickedAt: at(ms), clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true });
+  const publish = <T>(type: EventType<T>, payload: T, msgID: string) => env.publish(type, payload, msgID);
+  const click = (clickId: string, offerId: string, contactId: string, ms: number) => humanClick(clickId, at(ms), { offerId, contactId });
   const conversion = (conversionId: string, clickId: string, ms: number, status = ConversionStatus.CONVERSION_STATUS_APPROVED) =>
-    Conversion.fromPartial({
-      id: `ref-${conversionId}`, partnerId: 'tune', conversionId, clickId, payout: { currencyCode: 'USD', amountMicros: '5000000' }, status,
-      occurredAt: at(ms), receivedAt: at(ms), attributionState: AttributionState.ATTRIBUTION_STATE_PENDING,
-    });
+    pendingConversion(conversionId, clickId, at(ms), { status });
   const decision = (id: string) => pg.query(`SELECT * FROM "attribution".decisions WHERE conversion_id = $1`, [id]).then((r) => r.rows[0]);
   const outboxOf = async <T>(type: EventType<T>) =>
     (await pg.query(`SELECT payload FROM "attribution".outbox WHERE subject = $1 ORDER BY seq`, [type.subject])).rows.map((r) => type.codec.decode(r.payload));
 
   beforeAll(async () => {
-    prefix = testNatsPrefix();
-    db = await createTestDatabase('attribution', attributionMigrations, (u) => migrateAttribution(u).then(() => undefined));
-    nc = await connect({ servers: testInfra().natsUrl });
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    const port = await freePort();
-    app = await startAttribution(
-      loadAttributionConfig({
-        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, ATTRIBUTION_HOST: '127.0.0.1', ATTRIBUTION_GRPC_PORT: String(port),
-        TRACKING_GRPC_URL: `127.0.0.1:${await freePort()}`, LOG_LEVEL: log, ATTRIBUTION_PARK_HORIZON_SECONDS: '60', ATTRIBUTION_HOLD_SWEEP_SECONDS: '1',
-      }),
-      { clock },
-    );
-    attribution = createGrpcClient(AttributionServiceService, `127.0.0.1:${port}`);
+    env = await AttributionTestEnv.open();
+    pg = env.pg;
+    const started = await env.start({ ATTRIBUTION_PARK_HORIZON_SECONDS: '60', ATTRIBUTION_HOLD_SWEEP_SECONDS: '1' }, clock);
+    app = started.app;
+    attribution = createGrpcClient(AttributionServiceService, started.grpcUrl);
   });
 
   afterAll(async () => {
     attribution?.close();
     await app?.close();
-    await pg?.end();
-    await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await env?.close();
   });
 
   it('sets and reads rules, refusing bad ones field by field, and publishes OfferRulesChanged', async () => {

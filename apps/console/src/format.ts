@@ -134,3 +134,9 @@ export function toCsv(rows: (string | number | bigint | null | undefined)[][]): 
   };
   return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
 }
+
+/** The items of a list typed as text, separated by commas, spaces or new lines. */
+export const splitList = (text: string): string[] => text.split(/[\s,]+/).filter(Boolean);
+
+/** "Name (id)", or the id alone when the name is missing or is the id. */
+export const named = (id: string | undefined, name?: string): string => (name && name !== id ? `${name} (${id})` : (id ?? ''));

@@ -6,31 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Clock } from '@trackly/kernel';
 import { createGrpcClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
-import { createTestDatabase, deleteNatsPrefix, eventually, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
-import { allocatePorts, appEnv, endpoints } from '../../../tools/launcher';
+import { eventually } from '@trackly/testing';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
-import { loadTrackingConfig } from '../../tracking/src/tracking.config';
-import { migrateTracking, startTracking } from '../../tracking/src/tracking.app';
-import { trackingMigrations } from '../../tracking/src/migrations';
-import { loadIngestConfig } from '../../ingest/src/ingest.config';
-import { migrateIngest, startIngest } from '../../ingest/src/ingest.app';
-import { ingestMigrations } from '../../ingest/src/migrations';
-import { loadAttributionConfig } from '../../attribution/src/attribution.config';
-import { migrateAttribution, startAttribution } from '../../attribution/src/attribution.app';
-import { attributionMigrations } from '../../attribution/src/migrations';
-import { loadReportingConfig } from '../../reporting/src/reporting.config';
-import { migrateReporting, startReporting } from '../../reporting/src/reporting.app';
-import { reportingMigrations } from '../../reporting/src/migrations';
-import { loadDeliveryConfig } from '../../delivery/src/delivery.config';
-import { migrateDelivery, startDelivery } from '../../delivery/src/delivery.app';
-import { deliveryMigrations } from '../../delivery/src/migrations';
-import { loadGatewayConfig } from '../../gateway/src/gateway.config';
-import { startGateway } from '../../gateway/src/gateway.app';
+import { bootApps, ShiftedClock } from '../../gateway/test/in-process-platform';
 import { apiKeysJson } from '../../gateway/test/api-key-entries';
 
 export const CONSOLE_DIR = path.resolve(__dirname, '../../../dist/apps/console');
@@ -38,14 +19,6 @@ export const ADMIN_KEY = 'console-admin-key-0123456789abcdef';
 export const READER_KEY = 'console-reader-key-0123456789abcdef';
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 const DAY = 86_400_000;
-
-/** Real time moved by an offset: the seed's sends and taps happen "ten days ago", the rest now. */
-class ShiftedClock implements Clock {
-  offset = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offset);
-  }
-}
 
 export interface Seed {
   /** Today in UTC and the seed's send day, YYYY-MM-DD. */
@@ -66,45 +39,28 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const migrate = (fn: (url: string) => Promise<string[]>) => (url: string) => fn(url).then(() => undefined);
-
 export async function startStack(): Promise<Stack> {
   if (!existsSync(path.join(CONSOLE_DIR, 'index.html'))) {
     throw new Error(`the console is not built (${CONSOLE_DIR}): run \`npx nx build console\` first (\`npm test\` builds it before the specs)`);
   }
   const clock = new ShiftedClock();
-  const prefix = testNatsPrefix();
-  const dbs: TestDatabase[] = await Promise.all([
-    createTestDatabase('tracking', trackingMigrations, migrate(migrateTracking)),
-    createTestDatabase('ingest', ingestMigrations, migrate(migrateIngest)),
-    createTestDatabase('attribution', attributionMigrations, migrate(migrateAttribution)),
-    createTestDatabase('reporting', reportingMigrations, migrate(migrateReporting)),
-    createTestDatabase('delivery', deliveryMigrations, migrate(migrateDelivery)),
-  ]);
-  // The launcher's ports and peers, as `npm start` wires the apps, booted in this process.
-  const ports = await allocatePorts();
-  const ep = endpoints(ports);
-  const common = { NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' };
-  const apps: RunningService[] = [];
-  const stop = async () => {
-    for (const a of apps.reverse()) await a.close().catch(() => undefined);
-    await Promise.all(dbs.map((d) => d.drop()));
-    await deleteNatsPrefix(prefix);
-  };
+  const { endpoints: ep, stop } = await bootApps({
+    apps: ['tracking', 'ingest', 'attribution', 'reporting', 'delivery'],
+    clocks: { tracking: clock },
+    env: {
+      attribution: { ATTRIBUTION_PARK_HORIZON_SECONDS: '1' },
+      // The Webhooks screen's receiver listens on 127.0.0.1, which production refuses as a destination.
+      delivery: { DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true', METRICS_PORT: '0' },
+      gateway: {
+        GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
+        GATEWAY_API_KEYS: apiKeysJson([
+          { name: 'console-admin', key: ADMIN_KEY },
+          { name: 'camp-reader', key: READER_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-spring'] },
+        ]),
+      },
+    },
+  });
   try {
-    apps.push(await startTracking(loadTrackingConfig({ ...common, DATABASE_URL: dbs[0].url, ...appEnv('tracking', ports) }), { clock }));
-    apps.push(await startIngest(loadIngestConfig({ ...common, DATABASE_URL: dbs[1].url, ...appEnv('ingest', ports) })));
-    apps.push(await startAttribution(loadAttributionConfig({ ...common, DATABASE_URL: dbs[2].url, ...appEnv('attribution', ports), ATTRIBUTION_PARK_HORIZON_SECONDS: '1' })));
-    apps.push(await startReporting(loadReportingConfig({ ...common, DATABASE_URL: dbs[3].url, ...appEnv('reporting', ports) })));
-    // The Webhooks screen's receiver listens on 127.0.0.1, which production refuses as a destination.
-    apps.push(await startDelivery(loadDeliveryConfig({ ...common, DATABASE_URL: dbs[4].url, ...appEnv('delivery', ports), DELIVERY_ALLOW_PRIVATE_DESTINATIONS: 'true', METRICS_PORT: '0' })));
-    apps.push(await startGateway(loadGatewayConfig({
-      LOG_LEVEL: common.LOG_LEVEL, ...appEnv('gateway', ports), GATEWAY_CONSOLE_DIR: CONSOLE_DIR,
-      GATEWAY_API_KEYS: apiKeysJson([
-        { name: 'console-admin', key: ADMIN_KEY },
-        { name: 'camp-reader', key: READER_KEY, scopes: ['reports:read', 'conversions:read'], campaigns: ['camp-spring'] },
-      ]),
-    })));
     const seed = await seedData(ep, clock);
     return { gatewayHttp: ep.gatewayHttp, seed, stop };
   } catch (e) {
@@ -133,14 +89,14 @@ async function seedData(ep: { trackingGrpc: string; ingestGrpc: string; ingestHt
       })),
     });
     // The taps happen ten days ago on tracking's clock: ana twice (one engagement, two taps), ben once.
-    clock.offset = -10 * DAY + 30 * 60_000;
+    clock.set(new Date(Date.now() - 10 * DAY + 30 * 60_000));
     const tap = async (url: string) => {
       const res = await fetch(url, { redirect: 'manual', headers: { 'user-agent': IPHONE } });
       if (res.status !== 302) throw new Error(`tap on ${url} answered ${res.status}`);
       return new URL(res.headers.get('location')!).searchParams.get('aff_click_id')!;
     };
     const clickIds = [await tap(messages[0].trackedUrl), await tap(messages[0].trackedUrl), await tap(messages[1].trackedUrl)];
-    clock.offset = 0;
+    clock.reset();
 
     const { token } = await ingest.upsertPartner({
       partnerId: 'network-a', name: 'Network A', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],

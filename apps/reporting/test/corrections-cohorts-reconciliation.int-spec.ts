@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { EventType, Events } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import {
   DateBasis,
   GetPerformanceReportRequest,
@@ -19,10 +15,8 @@ import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
-import { reportingMigrations } from '../src/migrations';
+import { ReportingTestApp } from './reporting-test-app';
 import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
-import { loadReportingConfig } from '../src/reporting.config';
-import { migrateReporting, startReporting } from '../src/reporting.app';
 
 const at = (iso: string) => new Date(iso);
 const { CONVERSION_STATUS_APPROVED: APPROVED, CONVERSION_STATUS_PENDING: PENDING, CONVERSION_STATUS_REVERSED: REVERSED, CONVERSION_STATUS_REJECTED: REJECTED } =
@@ -92,16 +86,10 @@ const eur = (m: number) => ({ currencyCode: 'EUR', amountMicros: String(m) });
 
 describe('reporting: corrections, click classes, cohorts, two groupings, reconciliation', () => {
   const clock = new ManualClock(at('2026-05-10T00:00:00Z'));
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: ReportingTestApp;
   let client: PromiseClient<typeof ReportingServiceService>;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
 
-  async function publish<T>(type: EventType<T>, payload: T, msgID: string = randomUUID()): Promise<void> {
-    await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
-  }
+  const publish = <T>(type: EventType<T>, payload: T, msgID?: string) => t.publish(type, payload, msgID);
   const report = (groupBy: ReportGrouping, more: Partial<GetPerformanceReportRequest> = {}) =>
     client.getPerformanceReport({ groupBy, fromDate: '2026-05-01', toDate: '2026-05-07', timeZone: '', thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '', ...more });
   const pick = (r: PerformanceRow) => ({
@@ -114,19 +102,8 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    app = await startReporting(
-      loadReportingConfig({
-        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1',
-        REPORTING_GRPC_PORT: String(grpcPort), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
-    client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
-    nc = await connect({ servers: testInfra().natsUrl });
-    js = jetstream(nc);
+    t = await ReportingTestApp.start({ clock });
+    client = t.client;
 
     await publish(Events.CreativeUpserted, { creative: { creativeId: 'cr-1', name: 'Summer Sale 20%', updatedAt: at('2026-04-01T00:00:00Z') } });
     await publish(Events.MessageSent, { messageId: 'mA', contactId: 'c-mA', phoneMasked: '+1***0001', ...D1, sentAt: at('2026-05-01T10:00:00Z') });
@@ -175,11 +152,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   }, 60_000);
 
   afterAll(async () => {
-    client?.close();
-    await nc?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   it('nets corrections out exactly: moved, adjusted, reversed, rejected and late-credited conversions', async () => {
@@ -197,7 +170,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
   it('shows previews and bots in no count, message detail or journey', async () => {
     expect(await client.getMessageReport({ messageId: 'mA' })).toMatchObject({ clickCount: '1', firstClickedAt: at('2026-05-01T10:05:00Z') });
     expect((await client.getContactJourney({ contactId: 'c-mA' })).clicks).toBe('1');
-    const pg = new Client({ connectionString: db.url });
+    const pg = new Client({ connectionString: t.db.url });
     await pg.connect();
     try {
       const { rows } = await pg.query(`SELECT click_id, click_class FROM "reporting".clicks WHERE message_id = 'mA' ORDER BY click_id`);
@@ -328,7 +301,7 @@ describe('reporting: corrections, click classes, cohorts, two groupings, reconci
     expect(summed.map((days) => days.length > 0)).toEqual([true, true]);
     expect((await byDate()).map(totalsOf)).toEqual(summed);
 
-    const pg = new Client({ connectionString: db.url });
+    const pg = new Client({ connectionString: t.db.url });
     await pg.connect();
     try {
       await pg.query('BEGIN');

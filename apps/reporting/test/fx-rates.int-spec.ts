@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamClient } from '@nats-io/jetstream';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { EventType, Events } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import { ReportGrouping, ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
-import { reportingMigrations } from '../src/migrations';
-import { loadReportingConfig } from '../src/reporting.config';
-import { migrateReporting, startReporting } from '../src/reporting.app';
+import { ReportingTestApp } from './reporting-test-app';
 
 const at = (iso: string) => new Date(iso);
 const money = (currencyCode: string, micros: number) => ({ currencyCode, amountMicros: String(micros) });
@@ -31,16 +25,10 @@ function credited(conversionId: string, creativeId: string, currencyCode: string
 }
 
 describe('FX rates and the reporting currency (real Postgres, NATS, gRPC)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: ReportingTestApp;
   let client: PromiseClient<typeof ReportingServiceService>;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
 
-  async function publish<T>(type: EventType<T>, payload: T): Promise<void> {
-    await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID: randomUUID() });
-  }
+  const publish = <T>(type: EventType<T>, payload: T) => t.publish(type, payload);
   const report = (reportingCurrency: string) =>
     client.getPerformanceReport({
       groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-03-01', toDate: '2026-03-06', timeZone: '', thenBy: 0, dateBasis: 0,
@@ -48,19 +36,8 @@ describe('FX rates and the reporting currency (real Postgres, NATS, gRPC)', () =
     });
 
   beforeAll(async () => {
-    db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    app = await startReporting(
-      loadReportingConfig({
-        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1',
-        REPORTING_GRPC_PORT: String(grpcPort), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock: new ManualClock(at('2026-04-02T00:00:00Z')) },
-    );
-    client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
-    nc = await connect({ servers: testInfra().natsUrl });
-    js = jetstream(nc);
+    t = await ReportingTestApp.start({ clock: new ManualClock(at('2026-04-02T00:00:00Z')) });
+    client = t.client;
     for (const a of [
       credited('E1', 'cr-1', 'EUR', 10_000_000, APPROVED, '2026-03-02T23:30:00Z'), // rate of 03-01 (1.08)
       credited('E2', 'cr-1', 'EUR', 20_000_000, PENDING, '2026-03-05T08:00:00Z'), // rate of 03-03 (1.10)
@@ -75,11 +52,7 @@ describe('FX rates and the reporting currency (real Postgres, NATS, gRPC)', () =
   }, 60_000);
 
   afterAll(async () => {
-    client?.close();
-    await nc?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   it('refuses a batch with any bad row, naming each, and stores nothing of it', async () => {

@@ -1,12 +1,8 @@
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { PromiseClient } from '@trackly/grpc';
 import { DateBasis, ReportGrouping, ReportingServiceService } from '@trackly/contracts/reporting/v1/reporting_service';
-import { reportingMigrations } from '../src/migrations';
+import { ReportingTestApp } from './reporting-test-app';
 import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
-import { loadReportingConfig } from '../src/reporting.config';
-import { migrateReporting, startReporting } from '../src/reporting.app';
 
 /**
  * The product guide's examples, exact to the micro, at their real volumes: facts are loaded in bulk (the
@@ -47,36 +43,27 @@ const GUIDE_SEED_SQL = [
 ];
 
 describe("reporting: the product guide's examples, exact", () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: ReportingTestApp;
   let client: PromiseClient<typeof ReportingServiceService>;
 
   beforeAll(async () => {
-    db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
-    const pg = new Client({ connectionString: db.url });
-    await pg.connect();
-    try {
-      for (const sql of [...GUIDE_SEED_SQL, ...rebuildRollupsSql()]) await pg.query(sql);
-    } finally {
-      await pg.end();
-    }
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    app = await startReporting(
-      loadReportingConfig({
-        DATABASE_URL: db.url, NATS_URL: testInfra().natsUrl, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1',
-        REPORTING_GRPC_PORT: String(grpcPort), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-    );
-    client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
+    // The guide's facts, written before the app starts (no events), and the rollups built from them.
+    t = await ReportingTestApp.start({
+      seed: async (url) => {
+        const pg = new Client({ connectionString: url });
+        await pg.connect();
+        try {
+          for (const sql of [...GUIDE_SEED_SQL, ...rebuildRollupsSql()]) await pg.query(sql);
+        } finally {
+          await pg.end();
+        }
+      },
+    });
+    client = t.client;
   }, 60_000);
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   const may = (groupBy: ReportGrouping, timeZone = 'UTC', dateBasis = DateBasis.DATE_BASIS_CONVERSION) =>

@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { EventType, Events } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import {
   GetPerformanceReportRequest,
   JourneyEventKind,
@@ -21,9 +17,7 @@ import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { reportingMigrations } from '../src/migrations';
-import { loadReportingConfig } from '../src/reporting.config';
-import { migrateReporting, startReporting } from '../src/reporting.app';
+import { ReportingTestApp } from './reporting-test-app';
 
 // Dates: US daylight time starts on 2026-03-08, so New York is UTC-4 here; Kolkata is +05:30, Kathmandu +05:45.
 const at = (iso: string) => new Date(iso);
@@ -154,38 +148,17 @@ const row = (
 });
 
 describe('reporting service (real Postgres, NATS, gRPC)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: ReportingTestApp;
   let client: PromiseClient<typeof ReportingServiceService>;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
 
-  async function publish<T>(type: EventType<T>, payload: T, msgID: string = randomUUID()): Promise<void> {
-    await js.publish(`${prefix}.${type.subject}`, type.codec.encode(payload).finish(), { msgID });
-  }
+  const publish = <T>(type: EventType<T>, payload: T, msgID?: string) => t.publish(type, payload, msgID);
 
   const report = (groupBy: ReportGrouping, fromDate: string, toDate: string, timeZone = '', more: Partial<GetPerformanceReportRequest> = {}) =>
     client.getPerformanceReport({ groupBy, fromDate, toDate, timeZone, thenBy: 0, dateBasis: 0, filter: undefined, includeTest: false, reportingCurrency: '', ...more });
 
   beforeAll(async () => {
-    db = await createTestDatabase('reporting', reportingMigrations, (url) => migrateReporting(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const grpcPort = await freePort();
-    app = await startReporting(
-      loadReportingConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        REPORTING_HOST: '127.0.0.1',
-        REPORTING_GRPC_PORT: String(grpcPort),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock: new ManualClock(at('2026-04-02T00:00:00Z')) },
-    );
-    client = createGrpcClient(ReportingServiceService, `127.0.0.1:${grpcPort}`);
-    nc = await connect({ servers: testInfra().natsUrl });
-    js = jetstream(nc);
+    t = await ReportingTestApp.start({ clock: new ManualClock(at('2026-04-02T00:00:00Z')) });
+    client = t.client;
 
     // Tracking stream. Names: the older creative name arrives last and must not win.
     await publish(Events.CampaignUpserted, { campaign: { campaignId: 'camp-1', name: 'Weekly blast', updatedAt: at('2026-03-01T00:00:00Z') } });
@@ -236,11 +209,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    client?.close();
-    await nc?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   it('reports per creative: two currencies apart, ratios per currency, names with last update winning', async () => {
@@ -418,7 +387,7 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
 
   it('keeps unattributed and rejected conversions for reconciliation, and dead-letters nothing', async () => {
     // These tables have no RPC yet: read this service's own test database directly.
-    const pg = new Client({ connectionString: db.url });
+    const pg = new Client({ connectionString: t.db.url });
     await pg.connect();
     try {
       const { rows } = await pg.query(

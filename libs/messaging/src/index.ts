@@ -3,6 +3,7 @@ export * from './events';
 export * from './messaging';
 export * from './messaging.module';
 export * from './outbox';
+export * from './poll-loop';
 export * from './table-relay';
 export * from './redrive';
 export * from './redrive-grpc';

@@ -5,6 +5,7 @@ import type { Logger } from '@trackly/logging';
 import { addScrapeHook, outboxBacklog, outboxOldestAge, outboxPublished, outboxPublishFailures, outgoingContextHeaders } from '@trackly/observability';
 import { EventType } from './events';
 import { Messaging } from './messaging';
+import { PollLoop } from './poll-loop';
 
 /**
  * DDL every service's first migration runs: the outbox (events waiting to be published), the processed-event
@@ -155,10 +156,7 @@ export class OutboxRelay {
    */
   static readonly seams: { afterPublish?: () => void } = {};
 
-  private running = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
-  private pending = false;
+  private readonly loop: PollLoop;
   private lastCleanup = 0;
   private removeScrapeHook?: () => void;
 
@@ -168,11 +166,20 @@ export class OutboxRelay {
     private readonly schema: string,
     private readonly logger?: Logger,
     private readonly opts: RelayOptions = {},
-  ) {}
+  ) {
+    this.loop = new PollLoop({
+      pass: async () => (await this.publishPipelined()) > 0,
+      idle: () => this.maybeCleanup(),
+      onFailure: (e, failures) => {
+        outboxPublishFailures.inc({ schema: this.schema });
+        this.logger?.warn({ err: (e as Error).message, failures }, 'outbox relay: publish failed, will retry');
+      },
+      pollMs: opts.pollMs ?? 200,
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (!this.loop.start()) return;
     // Backlog and age of the oldest unpublished row, read when Prometheus scrapes (all replicas report the same).
     const labels = { schema: this.schema };
     this.removeScrapeHook = addScrapeHook(async () => {
@@ -183,21 +190,16 @@ export class OutboxRelay {
       outboxBacklog.set(labels, Number(row.n));
       outboxOldestAge.set(labels, row.age ?? 0);
     });
-    this.loop = this.run();
   }
 
   /** Called after a commit that wrote outbox rows: publish now instead of at the next poll. */
   kick(): void {
-    this.pending = true;
-    this.wake?.();
+    this.loop.kick();
   }
 
   /** Stops polling after a final flush of what is committed. */
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    if (!(await this.loop.stop())) return;
     await this.flush().catch((e) => this.logger?.warn({ err: e }, 'outbox final flush failed'));
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
@@ -214,35 +216,7 @@ export class OutboxRelay {
 
   /** Between polls: everything committed before the last poll is published (specs wait on this, not on a sleep). */
   get waiting(): boolean {
-    return this.wake !== undefined;
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      try {
-        this.pending = false;
-        const n = await this.publishPipelined();
-        failures = 0;
-        if (n > 0) continue;
-        await this.maybeCleanup();
-      } catch (e) {
-        failures++;
-        outboxPublishFailures.inc({ schema: this.schema });
-        this.logger?.warn({ err: (e as Error).message, failures }, 'outbox relay: publish failed, will retry');
-      }
-      if (!this.running) break;
-      const wait = failures ? Math.min(5000, 100 * 2 ** failures) : this.opts.pollMs ?? 200;
-      if (this.pending && !failures) continue;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
+    return this.loop.waiting;
   }
 
   /**

@@ -4,6 +4,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '@trackly/logging';
 import { addScrapeHook, metricsRegistry } from '@trackly/observability';
 import { Messaging } from './messaging';
+import { PollLoop } from './poll-loop';
 
 /**
  * A relay that publishes the rows of a business table itself as events, for a write path where one durable row must
@@ -144,10 +145,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
    */
   static readonly seams: { afterPublish?: () => void } = {};
 
-  private running = false;
-  private loop?: Promise<void>;
-  private wake?: () => void;
-  private pending = false;
+  private readonly loop: PollLoop;
   private removeScrapeHook?: () => void;
   private leader?: Leader;
   private conn?: Client;
@@ -168,11 +166,23 @@ export class TableRelay<Row extends Record<string, unknown>> {
         AND t.xid < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY t.xid, t.seq
       LIMIT $3`;
+    // Passes back to back while a backlog lasts (a read came back full); otherwise waits for a kick or the poll, then
+    // lingers so that the commits arriving meanwhile share the next pass: each pass costs a read, a cursor update and
+    // an ack subscription, which must not be paid per click.
+    const batch = opts.batchSize ?? 1000;
+    this.loop = new PollLoop({
+      pass: async () => (await this.pass()) >= batch,
+      onFailure: (e, failed) => {
+        failures.inc({ relay: this.label });
+        this.opts.logger?.warn({ err: (e as Error).message, failures: failed, relay: this.label }, 'table relay: publish failed, will retry');
+      },
+      pollMs: opts.pollMs ?? 200,
+      lingerMs: Math.max(1, opts.lingerMs ?? 1),
+    });
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (!this.loop.start()) return;
     const labels = { relay: this.label };
     const age = this.opts.timeColumn
       ? `EXTRACT(EPOCH FROM now() - min(t.${this.opts.timeColumn}))::float8`
@@ -186,26 +196,21 @@ export class TableRelay<Row extends Record<string, unknown>> {
       backlog.set(labels, Number(rows[0]?.n ?? 0));
       oldestAge.set(labels, rows[0]?.age ?? 0);
     });
-    this.loop = this.run();
   }
 
   /** Called after a commit that wrote source rows: publish soon instead of at the next poll. */
   kick(): void {
-    this.pending = true;
-    this.wake?.();
+    this.loop.kick();
   }
 
   /** Stops polling after a final flush of what is committed (and publishable). */
   async stop(): Promise<void> {
-    if (!this.running) {
+    if (!(await this.loop.stop())) {
       // A relay only ever flushed by hand may still lead, and holds its connection.
       await this.resign();
       this.dropConnection();
       return;
     }
-    this.running = false;
-    this.wake?.();
-    await this.loop;
     await this.finalFlush().catch((e) => this.opts.logger?.warn({ err: e, relay: this.label }, 'table relay final flush failed'));
     await this.resign();
     this.dropConnection();
@@ -245,46 +250,9 @@ export class TableRelay<Row extends Record<string, unknown>> {
     }
   }
 
-  /**
-   * Passes back to back while a backlog lasts (a read came back full); otherwise waits for a kick (a commit of
-   * source rows) or the poll, then lingers `lingerMs` so that the commits arriving meanwhile share the next pass:
-   * each pass costs a read, a cursor update and an ack subscription, which must not be paid per click.
-   */
   /** Between polls: everything committed before the last poll is published (specs wait on this, not on a sleep). */
   get waiting(): boolean {
-    return this.wake !== undefined;
-  }
-
-  private async run(): Promise<void> {
-    let failed = 0;
-    const batch = this.opts.batchSize ?? 1000;
-    while (this.running) {
-      try {
-        this.pending = false;
-        const n = await this.pass();
-        failed = 0;
-        if (n >= batch) continue;
-      } catch (e) {
-        failed++;
-        failures.inc({ relay: this.label });
-        this.opts.logger?.warn({ err: (e as Error).message, failures: failed, relay: this.label }, 'table relay: publish failed, will retry');
-      }
-      if (!this.running) break;
-      // A kick during the pass: rows committed meanwhile (or still held behind an older transaction for a moment).
-      if (!this.pending || failed) {
-        const wait = failed ? Math.min(5000, 100 * 2 ** failed) : (this.opts.pollMs ?? 200);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, wait);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-        if (!this.running) break;
-      }
-      await new Promise((r) => setTimeout(r, Math.max(1, this.opts.lingerMs ?? 1)));
-    }
+    return this.loop.waiting;
   }
 
   /**

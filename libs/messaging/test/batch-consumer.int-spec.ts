@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
-import { BatchHandler, ConsumerOptions, Delivered, DurableConsumer, Events, Messaging, Streams } from '@trackly/messaging';
+import { BatchHandler, Delivered, Events, Messaging, Streams } from '@trackly/messaging';
 import { CampaignUpserted, OfferUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA } from './msgtest';
+import { drained, items, msgTestSpace, SCHEMA, trackingConsumers } from './msgtest';
 
 jest.setTimeout(30_000);
 
@@ -23,47 +23,19 @@ async function publishOffer(m: Messaging, msgID: string, id: string): Promise<vo
 }
 
 describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', () => {
-  let db: TestDatabase;
+  const space = msgTestSpace();
+  const nats = space.nats;
   let ds: DataSource;
-  const nats = new NatsPrefixes();
-  const consumers: DurableConsumer[] = [];
 
   /** Writes the whole batch in one multi-row statement, as a set-based handler does. */
   const recordAll: BatchHandler<CampaignUpserted> = async (events, { manager }) => {
     await manager.query(`INSERT INTO "${SCHEMA}".items (key) SELECT unnest($1::text[])`, [events.map((d) => `${d.event.campaign!.campaignId}|${d.eventId}`)]);
   };
 
-  function consumer(m: Messaging, durable: string, opts: Partial<ConsumerOptions> = {}): DurableConsumer {
-    const c = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
-    consumers.push(c);
-    return c;
-  }
+  const consumer = trackingConsumers(space, logger);
 
-  async function items(prefix: string): Promise<string[]> {
-    const rows: { key: string }[] = await ds.query(`SELECT key FROM "${SCHEMA}".items WHERE key LIKE $1 ORDER BY id`, [`${prefix}%`]);
-    return rows.map((r) => r.key);
-  }
-
-  async function drained(m: Messaging, durable: string, delivered: number): Promise<void> {
-    await eventually(async () => {
-      const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), durable);
-      return info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= delivered;
-    }, 15_000);
-  }
-
-  beforeAll(async () => {
-    db = await createTestDatabase('messaging', migrations, migrateMsgTest);
-    ds = await openDataSource(db.url);
-  });
-
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((c) => c.stop()));
-  });
-
-  afterAll(async () => {
-    await ds?.destroy();
-    await nats.cleanup();
-    await db?.drop();
+  beforeAll(() => {
+    ds = space.ds();
   });
 
   it('hands a backlog to the handler in few calls, in stream order, with one processed-event row per event', async () => {
@@ -78,11 +50,11 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
       await recordAll(events, ctx);
     });
     await c.start();
-    await drained(m, 'order', n);
+    await drained(m, 'order', n, 15_000);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
     expect(sizes.length).toBeLessThanOrEqual(6); // 500 per transaction, not one per event
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-    expect((await items('order-')).length).toBe(n);
+    expect((await items(ds, 'order-')).length).toBe(n);
     const [{ count }] = await ds.query(`SELECT count(*)::int AS count FROM "${SCHEMA}".processed_events WHERE consumer = 'order'`);
     expect(count).toBe(n);
   });
@@ -104,10 +76,10 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
       await recordAll(events, ctx);
     });
     await c.start();
-    await drained(m, 'dupes', 7);
+    await drained(m, 'dupes', 7, 15_000);
     expect(seen.map((d) => d.eventId).sort()).toEqual(['evt-dupe-0', 'evt-dupe-1', 'evt-dupe-2', 'evt-dupe-4', 'evt-dupe-twice']);
-    expect(await items('dupe-twice')).toEqual(['dupe-twice|evt-dupe-twice']);
-    expect(await items('dupe-3')).toEqual([]);
+    expect(await items(ds, 'dupe-twice')).toEqual(['dupe-twice|evt-dupe-twice']);
+    expect(await items(ds, 'dupe-3')).toEqual([]);
     expect(committed).toBeGreaterThanOrEqual(1);
   });
 
@@ -125,9 +97,9 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
       const rows = await ds.query(`SELECT event_id, reason FROM "${SCHEMA}".dead_letters WHERE consumer = 'bisect'`);
       return rows.length ? rows : undefined;
     }, 15_000);
-    await drained(m, 'bisect', 40);
+    await drained(m, 'bisect', 40, 15_000);
     expect(letters).toEqual([{ event_id: 'evt-poison-17', reason: 'failed 2 times: cannot apply poison-bad' }]);
-    const keys = await items('poison-');
+    const keys = await items(ds, 'poison-');
     expect(keys).toHaveLength(39);
     expect(new Set(keys).size).toBe(39);
     expect(keys).toEqual([...keys].sort()); // the others still in stream order
@@ -145,7 +117,7 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
       .onBatch(Events.CampaignUpserted, async (events) => void calls.push(events.map((d) => d.event.campaign!.campaignId)))
       .on(Events.OfferUpserted, async (e) => void calls.push([e.offer!.offerId]));
     await c.start();
-    await drained(m, 'runs', 4);
+    await drained(m, 'runs', 4, 15_000);
     expect(calls).toEqual([['run-c1', 'run-c2'], ['run-o3'], ['run-c4']]);
   });
 

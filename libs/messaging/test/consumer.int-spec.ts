@@ -1,9 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
+import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
-import { ConsumerOptions, DeadLetterStream, DurableConsumer, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
+import { ConsumerOptions, DeadLetterStream, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
 import { CampaignUpserted, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA, sleep } from './msgtest';
+import { drained, items, msgTestSpace, SCHEMA, sleep, trackingConsumers } from './msgtest';
 
 // The dead-letter cases wait out real redelivery backoffs.
 jest.setTimeout(30_000);
@@ -24,49 +24,21 @@ async function publish(m: Messaging, msgID: string, body: Campaign | Uint8Array)
 }
 
 describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
-  let db: TestDatabase;
+  const space = msgTestSpace();
+  const nats = space.nats;
   let ds: DataSource;
-  const nats = new NatsPrefixes();
-  const consumers: DurableConsumer[] = [];
 
   /** The handler every test uses unless it needs its own: records the effect through the transaction's manager. */
   const record: EventHandler<Campaign> = async (event, { manager, eventId }) => {
     await manager.query(`INSERT INTO "${SCHEMA}".items (key) VALUES ($1)`, [`${event.campaign!.campaignId}|${eventId}`]);
   };
 
-  function consumer(m: Messaging, durable: string, handle: EventHandler<Campaign>, opts: Partial<ConsumerOptions> = {}): DurableConsumer {
-    const c = new DurableConsumer({ messaging: m, dataSource: ds, schema: SCHEMA, durable, stream: Streams.tracking, logger, ...opts });
-    c.on(Events.CampaignUpserted, handle);
-    consumers.push(c);
-    return c;
-  }
+  const newConsumer = trackingConsumers(space, logger);
+  const consumer = (m: Messaging, durable: string, handle: EventHandler<Campaign>, opts: Partial<ConsumerOptions> = {}) =>
+    newConsumer(m, durable, opts).on(Events.CampaignUpserted, handle);
 
-  async function items(prefix: string): Promise<string[]> {
-    const rows: { key: string }[] = await ds.query(`SELECT key FROM "${SCHEMA}".items WHERE key LIKE $1 ORDER BY id`, [`${prefix}%`]);
-    return rows.map((r) => r.key);
-  }
-
-  /** Waits until the server holds nothing for the consumer: every delivered message was acked or terminated. */
-  async function drained(m: Messaging, durable: string, delivered: number): Promise<void> {
-    await eventually(async () => {
-      const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), durable);
-      return info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= delivered;
-    });
-  }
-
-  beforeAll(async () => {
-    db = await createTestDatabase('messaging', migrations, migrateMsgTest);
-    ds = await openDataSource(db.url);
-  });
-
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((c) => c.stop()));
-  });
-
-  afterAll(async () => {
-    await ds?.destroy();
-    await nats.cleanup();
-    await db?.drop();
+  beforeAll(() => {
+    ds = space.ds();
   });
 
   it('applies an event once when the handler fails the first time (nak, redelivery, rolled-back effect)', async () => {
@@ -85,10 +57,10 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     );
     await c.start();
     await publish(m, 'evt-retry-1', campaign('retry-a'));
-    await eventually(async () => (await items('retry-a')).length === 1);
+    await eventually(async () => (await items(ds, 'retry-a')).length === 1);
     await drained(m, 'retry', 1);
     expect(attempts).toEqual(['evt-retry-1', 'evt-retry-1']);
-    expect(await items('retry-a')).toEqual(['retry-a|evt-retry-1']);
+    expect(await items(ds, 'retry-a')).toEqual(['retry-a|evt-retry-1']);
     expect(committed).toBe(1);
     const processed = await ds.query(`SELECT event_id FROM "${SCHEMA}".processed_events WHERE consumer = 'retry'`);
     expect(processed).toEqual([{ event_id: 'evt-retry-1' }]);
@@ -110,9 +82,9 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
       txids.push(txid);
     }, { groupSize: 50 });
     await c.start();
-    await eventually(async () => (await items('group-')).length === 40);
+    await eventually(async () => (await items(ds, 'group-')).length === 40);
     await drained(m, 'group', 40);
-    const keys = await items('group-');
+    const keys = await items(ds, 'group-');
     expect(new Set(keys).size).toBe(40); // each applied once, the failed one after its retry
     expect(keys.filter((k) => k.startsWith('group-07|'))).toEqual(['group-07|evt-group-7']);
     expect(new Set(txids).size).toBeLessThan(20); // shared commits, not one per event
@@ -131,13 +103,13 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     const same = campaign('key-a');
     await publish(m, 'evt-key-1', same);
     await publish(m, 'evt-key-2', same);
-    await eventually(async () => (await items('key-a')).length === 2);
+    await eventually(async () => (await items(ds, 'key-a')).length === 2);
     await drained(m, 'key', 2);
     expect(seen).toEqual([
       { eventId: 'evt-key-1', subject: Events.CampaignUpserted.subject },
       { eventId: 'evt-key-2', subject: Events.CampaignUpserted.subject },
     ]);
-    expect(await items('key-a')).toEqual(['key-a|evt-key-1', 'key-a|evt-key-2']);
+    expect(await items(ds, 'key-a')).toEqual(['key-a|evt-key-1', 'key-a|evt-key-2']);
   });
 
   it('only acknowledges an event whose id is already in processed_events, and events it has no handler for', async () => {
@@ -164,12 +136,12 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     await publish(m, 'evt-seen-2', campaign('seen-b'));
     await drained(m, 'seen', 3);
     expect(calls).toEqual(['evt-seen-2']);
-    expect(await items('seen-')).toEqual(['seen-b|evt-seen-2']);
+    expect(await items(ds, 'seen-')).toEqual(['seen-b|evt-seen-2']);
     expect(committed).toBe(1);
     // The durable consumer's record is per consumer: another consumer still applies the same event.
     const other = consumer(m, 'seen-other', record);
     await other.start();
-    await eventually(async () => (await items('seen-a')).length === 1);
+    await eventually(async () => (await items(ds, 'seen-a')).length === 1);
   });
 
   it('dead-letters an undecodable payload and keeps the stream flowing', async () => {
@@ -180,7 +152,7 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     await c.start();
     const poisonSeq = await publish(m, 'evt-poison', poison);
     await publish(m, 'evt-after-poison', campaign('poison-good'));
-    await eventually(async () => (await items('poison-good')).length === 1);
+    await eventually(async () => (await items(ds, 'poison-good')).length === 1);
     await drained(m, 'poison', 2);
 
     const letters = await ds.query(
@@ -230,7 +202,7 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     await publish(m, 'evt-failing-bad', campaign('failing-bad'));
     await publish(m, 'evt-failing-good', campaign('failing-good'));
     // The failing event backs off; the one behind it is not held up.
-    await eventually(async () => (await items('failing-good')).length === 1, 2000);
+    await eventually(async () => (await items(ds, 'failing-good')).length === 1, 2000);
     const letters = await eventually(async () => {
       const rows = await ds.query(`SELECT event_id, reason FROM "${SCHEMA}".dead_letters WHERE consumer = 'failing'`);
       return rows.length ? rows : undefined;
@@ -245,7 +217,7 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), 'failing');
     expect([info.num_pending, info.num_ack_pending, info.num_redelivered]).toEqual([0, 0, 0]);
     expect(calls).toHaveLength(callsWhenDeadLettered);
-    expect(await items('failing-bad')).toEqual([]); // every attempt's effect was rolled back
+    expect(await items(ds, 'failing-bad')).toEqual([]); // every attempt's effect was rolled back
     expect(await deadLetterMessages(m)).toEqual([expect.objectContaining({ reason: 'failed 3 times: handler always fails' })]);
   });
 
@@ -259,22 +231,22 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     const first = consumer(m, 'restart', slow, { batchSize: 10 });
     await first.start();
     for (let i = 0; i < 30; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
-    await eventually(async () => (await items('restart-')).length >= 5);
+    await eventually(async () => (await items(ds, 'restart-')).length >= 5);
     await first.stop();
-    const applied = (await items('restart-')).length;
+    const applied = (await items(ds, 'restart-')).length;
     expect(applied).toBeLessThan(30);
     // Stopped means stopped: nothing pulled and left unacknowledged, nothing applied after stop() returned.
     expect((await m.jsm.consumers.info(m.streamName(Streams.tracking), 'restart')).num_ack_pending).toBe(0);
-    expect((await items('restart-')).length).toBe(applied);
+    expect((await items(ds, 'restart-')).length).toBe(applied);
 
     for (let i = 30; i < 40; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
     const second = consumer(m, 'restart', slow, { batchSize: 10 });
     const resumed = Date.now();
     await second.start();
-    await eventually(async () => (await items('restart-')).length === 40, 10_000);
+    await eventually(async () => (await items(ds, 'restart-')).length === 40, 10_000);
     expect(Date.now() - resumed).toBeLessThan(10_000);
     await drained(m, 'restart', 40);
-    const keys = await items('restart-');
+    const keys = await items(ds, 'restart-');
     expect(new Set(keys).size).toBe(40);
     expect(keys).toEqual([...keys].sort()); // in stream order across the restart
   });

@@ -5,12 +5,12 @@
  */
 import type { DataSource } from 'typeorm';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { createTestDatabase, deleteNatsPrefix, eventually, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { deleteNatsPrefix, eventually, testInfra, testNatsPrefix } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
 import { DurableConsumer, Events, Messaging, Outbox, OutboxRelay, Streams } from '@trackly/messaging';
 import { currentRequestId, renderMetrics, runWithRequestContext } from '@trackly/observability';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { migrateMsgTest, migrations, NatsPrefixes, openDataSource, SCHEMA } from './msgtest';
+import { msgTestSpace, SCHEMA } from './msgtest';
 
 jest.setTimeout(30_000);
 
@@ -31,20 +31,14 @@ function series(text: string, name: string, labels: Record<string, string>): num
 }
 
 describe('consumer and relay metrics, request ids across NATS', () => {
-  let db: TestDatabase;
+  const space = msgTestSpace();
+  const nats = space.nats;
   let ds: DataSource;
-  const nats = new NatsPrefixes();
 
-  beforeAll(async () => {
-    db = await createTestDatabase('messaging', migrations, migrateMsgTest);
-    ds = await openDataSource(db.url);
+  beforeAll(() => {
+    ds = space.ds();
   });
 
-  afterAll(async () => {
-    await ds?.destroy();
-    await nats.cleanup();
-    await db?.drop();
-  });
 
   it('reports lag and redeliveries per durable, and hands the handler the request id from the headers', async () => {
     const m = await nats.connect('obs-consumer');

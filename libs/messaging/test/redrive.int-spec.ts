@@ -20,7 +20,7 @@ import {
   tableRelayIndexSql,
 } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { NatsPrefixes } from './msgtest';
+import { NatsPrefixes, readStream } from './msgtest';
 
 jest.setTimeout(60_000);
 
@@ -49,21 +49,6 @@ class RedriveTestInitial1765600000001 implements MigrationInterface {
 }
 
 const campaign = (id: string) => ({ campaign: { campaignId: id, name: id, updatedAt: undefined } });
-
-/** [Nats-Msg-Id, campaign id] of everything in the prefix's tracking stream, in stream order. */
-async function readStream(m: Messaging): Promise<[string, string][]> {
-  const name = m.streamName(Streams.tracking);
-  const total = (await m.jsm.streams.info(name)).state.messages;
-  const out: [string, string][] = [];
-  if (!total) return out;
-  const consumer = await m.js.consumers.get(name);
-  while (out.length < total) {
-    const batch = await consumer.fetch({ max_messages: total - out.length, expires: 2000 });
-    // The event's own id: Trackly-Event-Id on a re-driven copy, else Nats-Msg-Id.
-    for await (const msg of batch) out.push([msg.headers?.get('Trackly-Event-Id') || (msg.headers?.get('Nats-Msg-Id') ?? ''), CampaignUpserted.decode(msg.data).campaign?.campaignId ?? '']);
-  }
-  return out;
-}
 
 /** The broker lost its store: the stream is deleted and made again, empty. */
 async function wipe(m: Messaging): Promise<void> {

@@ -3,9 +3,9 @@ import type { Msg } from '@nats-io/nats-core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { runServiceMigrations } from '@trackly/database';
 import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
-import { Events, Messaging, Streams, TableRelay, tableRelayCursorsSql, tableRelayIndexSql } from '@trackly/messaging';
+import { Events, Messaging, TableRelay, tableRelayCursorsSql, tableRelayIndexSql } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
-import { NatsPrefixes, sleep } from './msgtest';
+import { NatsPrefixes, readStream, sleep } from './msgtest';
 
 jest.setTimeout(60_000);
 
@@ -38,20 +38,6 @@ const INSERT = `INSERT INTO "${SCHEMA}".src (id, body, xid) VALUES ($1, $2, pg_c
 interface Row extends Record<string, unknown> {
   id: string;
   body: string;
-}
-
-/** Stream messages in stream order: [Nats-Msg-Id, campaign id]. */
-async function readStream(m: Messaging): Promise<[string, string][]> {
-  const name = m.streamName(Streams.tracking);
-  const total = (await m.jsm.streams.info(name)).state.messages;
-  const out: [string, string][] = [];
-  if (!total) return out;
-  const consumer = await m.js.consumers.get(name);
-  while (out.length < total) {
-    const batch = await consumer.fetch({ max_messages: total - out.length, expires: 2000 });
-    for await (const msg of batch) out.push([msg.headers?.get('Nats-Msg-Id') ?? '', CampaignUpserted.decode(msg.data).campaign?.campaignId ?? '']);
-  }
-  return out;
 }
 
 /** Every publish seen on the wire (a core subscription), so a duplicate cannot hide behind the stream's dedupe. */

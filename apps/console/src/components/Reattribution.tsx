@@ -3,6 +3,7 @@ import { api } from '../api';
 import { exactAmount, formatCount, Money, micros } from '../format';
 import { Amount } from './Money';
 import { Status } from './Status';
+import { num, Table } from './Table';
 
 interface RevenueDiff {
   key: string;
@@ -63,27 +64,7 @@ export function Reattribution({ request, disabled }: { request: ReattributeReque
 function DiffTable({ title, rows }: { title: string; rows: RevenueDiff[] }) {
   if (!rows.length) return <p className="muted">{title}: no change.</p>;
   return (
-    <div className="table-scroll" tabIndex={0} role="region" aria-label={title}>
-      <table>
-        <caption>{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Key</th>
-            <th scope="col" className="num">
-              Approved before
-            </th>
-            <th scope="col" className="num">
-              Approved after
-            </th>
-            <th scope="col" className="num">
-              Difference
-            </th>
-            <th scope="col" className="num">
-              Pending before → after
-            </th>
-          </tr>
-        </thead>
-        <tbody>
+    <Table label={title} caption={title} headings={['Key', num('Approved before'), num('Approved after'), num('Difference'), num('Pending before → after')]}>
           {rows.map((r) => {
             const c = r.approvedBefore?.currencyCode || r.approvedAfter?.currencyCode || r.pendingBefore?.currencyCode || 'USD';
             const diff = micros(r.approvedAfter) - micros(r.approvedBefore);
@@ -106,8 +87,6 @@ function DiffTable({ title, rows }: { title: string; rows: RevenueDiff[] }) {
               </tr>
             );
           })}
-        </tbody>
-      </table>
-    </div>
+    </Table>
   );
 }

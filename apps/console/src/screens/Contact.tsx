@@ -1,10 +1,9 @@
-import { useQuery } from '@tanstack/react-query';
-import { Link } from 'wouter';
 import { Page } from '../App';
-import { api } from '../api';
+import { MessageLink } from '../components/Links';
 import { MoneyList } from '../components/Money';
 import { Status } from '../components/Status';
 import { formatCount, formatInstant, Money } from '../format';
+import { useApi } from '../load';
 import { useSession } from '../session';
 
 interface Journey {
@@ -25,7 +24,7 @@ const KIND: Record<string, string> = {
 /** A contact's journey: messages, taps and conversions in time order, with totals. */
 export default function ContactScreen({ id }: { id: string }) {
   const { settings } = useSession();
-  const q = useQuery({ queryKey: ['journey', id], queryFn: () => api<Journey>(`/api/reports/contacts/${encodeURIComponent(id)}/journey`) });
+  const q = useApi<Journey>(['journey', id], `/api/reports/contacts/${encodeURIComponent(id)}/journey`);
   const j = q.data;
   return (
     <Page title={`Contact ${id}`}>
@@ -54,7 +53,7 @@ export default function ContactScreen({ id }: { id: string }) {
                       {e.messageId && (
                         <>
                           {' '}
-                          — message <Link href={`/messages/${encodeURIComponent(e.messageId)}`}>{e.messageId}</Link>
+                          — message <MessageLink id={e.messageId} />
                         </>
                       )}
                       {e.offerId && <> · offer {e.offerId}</>}

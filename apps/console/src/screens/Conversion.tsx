@@ -1,10 +1,10 @@
-import { useQuery } from '@tanstack/react-query';
-import { Link } from 'wouter';
 import { Page } from '../App';
-import { api } from '../api';
+import { MessageLink } from '../components/Links';
 import { MoneyList } from '../components/Money';
 import { Status } from '../components/Status';
+import { Table } from '../components/Table';
 import { formatInstant, Money } from '../format';
+import { useApi } from '../load';
 import { useSession } from '../session';
 import { Conversion, short } from './Conversions';
 
@@ -52,7 +52,7 @@ const SOURCE: Record<string, string> = { WINDOW_SOURCE_OFFER: "the offer's own w
 export default function ConversionScreen({ partner, id }: { partner: string; id: string }) {
   const { settings } = useSession();
   const tz = settings.timeZone;
-  const q = useQuery({ queryKey: ['conversion', partner, id], queryFn: () => api<Explained>(`/api/conversions/${encodeURIComponent(partner)}/${encodeURIComponent(id)}`) });
+  const q = useApi<Explained>(['conversion', partner, id], `/api/conversions/${encodeURIComponent(partner)}/${encodeURIComponent(id)}`);
   const x = q.data;
   return (
     <Page title={`Conversion ${partner} / ${id}`} actions={<button type="button" onClick={() => q.refetch()} disabled={q.isFetching}>{q.isFetching ? 'Refreshing…' : 'Refresh'}</button>}>
@@ -98,7 +98,7 @@ export default function ConversionScreen({ partner, id }: { partner: string; id:
                 <>
                   <dt>Message · offer · campaign</dt>
                   <dd>
-                    <Link href={`/messages/${encodeURIComponent(x.attribution.messageId)}`}>{x.attribution.messageId}</Link> · {x.attribution.offerId} · {x.attribution.campaignId}
+                    <MessageLink id={x.attribution.messageId} /> · {x.attribution.offerId} · {x.attribution.campaignId}
                   </dd>
                 </>
               )}
@@ -128,19 +128,7 @@ export default function ConversionScreen({ partner, id }: { partner: string; id:
                 <h2 id="clicks-title">Candidate clicks</h2>
                 <Timeline explain={x.explain} conversionAt={x.conversion.occurredAt} timeZone={tz} />
                 <Status empty={!x.explain.candidateClicks?.length} emptyText="The contact has no click on this offer.">
-                  <div className="table-scroll" tabIndex={0} role="region" aria-label="Candidate clicks">
-                    <table>
-                      <thead>
-                        <tr>
-                          <th scope="col">Click</th>
-                          <th scope="col">When</th>
-                          <th scope="col">Class</th>
-                          <th scope="col">In window</th>
-                          <th scope="col">Credited</th>
-                          <th scope="col">Why</th>
-                        </tr>
-                      </thead>
-                      <tbody>
+                  <Table label="Candidate clicks" headings={['Click', 'When', 'Class', 'In window', 'Credited', 'Why']}>
                         {(x.explain.candidateClicks ?? []).map((c) => (
                           <tr key={c.clickId} className={c.credited ? 'credited' : undefined}>
                             <td>
@@ -148,7 +136,7 @@ export default function ConversionScreen({ partner, id }: { partner: string; id:
                               {c.messageId && (
                                 <>
                                   {' '}
-                                  (<Link href={`/messages/${encodeURIComponent(c.messageId)}`}>{c.messageId}</Link>)
+                                  (<MessageLink id={c.messageId} />)
                                 </>
                               )}
                             </td>
@@ -159,9 +147,7 @@ export default function ConversionScreen({ partner, id }: { partner: string; id:
                             <td>{c.note}</td>
                           </tr>
                         ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  </Table>
                 </Status>
               </section>
             )}

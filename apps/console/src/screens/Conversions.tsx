@@ -1,11 +1,15 @@
-import { FormEvent, useId, useState } from 'react';
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { Link } from 'wouter';
+import { useState } from 'react';
+import { keepPreviousData } from '@tanstack/react-query';
 import { NeedsScope, Page } from '../App';
-import { api, qs } from '../api';
+import { qs } from '../api';
+import { InputField, SelectField, submitWith, useForm } from '../components/Form';
+import { ConversionLink, MessageLink } from '../components/Links';
 import { MoneyList } from '../components/Money';
+import { Pager } from '../components/Pager';
 import { Status } from '../components/Status';
+import { num, Table } from '../components/Table';
 import { formatInstant, Money } from '../format';
+import { loadState, useApi, useCursorPages } from '../load';
 import { useSession } from '../session';
 
 export interface Conversion {
@@ -37,110 +41,54 @@ export default function ConversionsScreen() {
 
 function ConversionList() {
   const { settings } = useSession();
-  const ids = { partner: useId(), outcome: useId(), status: useId(), reason: useId() };
   const empty = { partner: '', outcome: '', status: '', reason: '' };
-  const [draft, setDraft] = useState(empty);
+  const { form: draft, bind } = useForm(empty);
   const [filters, setFilters] = useState(empty);
-  // Page tokens of the pages seen so far: [''] is the first page.
-  const [tokens, setTokens] = useState<string[]>(['']);
-  const token = tokens[tokens.length - 1];
-  const q = useQuery({
-    queryKey: ['conversions', filters, token],
-    queryFn: () => api<{ conversions?: Conversion[]; nextPageToken?: string }>(`/api/conversions${qs({ ...filters, page_size: '25', page_token: token })}`),
-    placeholderData: keepPreviousData,
-  });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
+  const pages = useCursorPages();
+  const q = useApi<{ conversions?: Conversion[]; nextPageToken?: string }>(
+    ['conversions', filters, pages.token],
+    `/api/conversions${qs({ ...filters, page_size: '25', page_token: pages.token })}`,
+    { placeholderData: keepPreviousData },
+  );
+  const submit = () => {
     setFilters(draft);
-    setTokens(['']);
+    pages.restart();
   };
-  const list = q.data?.conversions ?? [];
   return (
     <>
-      <form className="card controls" onSubmit={submit} aria-label="Conversion filters">
-        <div className="field">
-          <label htmlFor={ids.partner}>Partner id</label>
-          <input id={ids.partner} value={draft.partner} onChange={(e) => setDraft({ ...draft, partner: e.target.value.trim() })} placeholder="any" />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.outcome}>Outcome</label>
-          <select id={ids.outcome} value={draft.outcome} onChange={(e) => setDraft({ ...draft, outcome: e.target.value })}>
-            <option value="">any</option>
-            <option>attributed</option>
-            <option>unattributed</option>
-            <option>pending</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.status}>Partner status</label>
-          <select id={ids.status} value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
-            <option value="">any</option>
-            <option>approved</option>
-            <option>pending</option>
-            <option>rejected</option>
-            <option>reversed</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.reason}>Reason</label>
-          <select id={ids.reason} value={draft.reason} onChange={(e) => setDraft({ ...draft, reason: e.target.value })}>
-            <option value="">any</option>
-            {REASONS.map((r) => (
-              <option key={r}>{r}</option>
-            ))}
-          </select>
-        </div>
+      <form className="card controls" onSubmit={submitWith(submit)} aria-label="Conversion filters">
+        <InputField label="Partner id" {...bind('partner', (v) => v.trim())} placeholder="any" />
+        <SelectField label="Outcome" {...bind('outcome')} options={[['', 'any'], 'attributed', 'unattributed', 'pending']} />
+        <SelectField label="Partner status" {...bind('status')} options={[['', 'any'], 'approved', 'pending', 'rejected', 'reversed']} />
+        <SelectField label="Reason" {...bind('reason')} options={[['', 'any'], ...REASONS]} />
         <div className="field actions">
           <button type="submit">Apply filters</button>
         </div>
         <Status pending={q.isFetching} error={q.error} />
       </form>
-      <Status pending={q.isPending && !q.error} empty={!!q.data && !list.length} emptyText="No conversion matches these filters.">
-        <div className="table-scroll" tabIndex={0} role="region" aria-label="Conversions">
-          <table data-testid="conversions">
-            <thead>
-              <tr>
-                <th scope="col">Conversion</th>
-                <th scope="col">Occurred</th>
-                <th scope="col">Partner status</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Reason</th>
-                <th scope="col" className="num">
-                  Payout
-                </th>
-                <th scope="col">Credited message</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((c) => (
-                <tr key={`${c.partnerId}/${c.conversionId}`}>
-                  <td>
-                    <Link href={`/conversions/${encodeURIComponent(c.partnerId)}/${encodeURIComponent(c.conversionId)}`}>
-                      {c.partnerId} / {c.conversionId}
-                    </Link>
-                  </td>
-                  <td>{formatInstant(c.occurredAt, settings.timeZone)}</td>
-                  <td>{short(c.status, 'CONVERSION_STATUS_')}</td>
-                  <td>{short(c.attributionState, 'ATTRIBUTION_STATE_')}</td>
-                  <td>{c.attributionReason ?? ''}</td>
-                  <td className="num">
-                    <MoneyList items={[c.payout]} />
-                  </td>
-                  <td>{c.creditedMessageId ? <Link href={`/messages/${encodeURIComponent(c.creditedMessageId)}`}>{c.creditedMessageId}</Link> : ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <nav className="pager" aria-label="Conversion pages">
-          <button type="button" disabled={tokens.length < 2} onClick={() => setTokens(tokens.slice(0, -1))}>
-            Previous
-          </button>
-          <span>Page {tokens.length}</span>
-          <button type="button" disabled={!q.data?.nextPageToken} onClick={() => setTokens([...tokens, q.data!.nextPageToken!])}>
-            Next
-          </button>
-        </nav>
+      <Status {...loadState(q, (d) => !d.conversions?.length)} pending={q.isPending && !q.error} error={undefined} emptyText="No conversion matches these filters.">
+        <Table
+          label="Conversions"
+          testId="conversions"
+          headings={['Conversion', 'Occurred', 'Partner status', 'Outcome', 'Reason', num('Payout'), 'Credited message']}
+        >
+          {(q.data?.conversions ?? []).map((c) => (
+            <tr key={`${c.partnerId}/${c.conversionId}`}>
+              <td>
+                <ConversionLink partnerId={c.partnerId} conversionId={c.conversionId} />
+              </td>
+              <td>{formatInstant(c.occurredAt, settings.timeZone)}</td>
+              <td>{short(c.status, 'CONVERSION_STATUS_')}</td>
+              <td>{short(c.attributionState, 'ATTRIBUTION_STATE_')}</td>
+              <td>{c.attributionReason ?? ''}</td>
+              <td className="num">
+                <MoneyList items={[c.payout]} />
+              </td>
+              <td>{c.creditedMessageId ? <MessageLink id={c.creditedMessageId} /> : ''}</td>
+            </tr>
+          ))}
+        </Table>
+        <Pager label="Conversion pages" pages={pages} next={q.data?.nextPageToken} />
       </Status>
     </>
   );

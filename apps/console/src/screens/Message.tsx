@@ -1,10 +1,9 @@
-import { useQuery } from '@tanstack/react-query';
-import { Link } from 'wouter';
 import { Page } from '../App';
-import { api } from '../api';
+import { ContactLink, ConversionLink } from '../components/Links';
 import { MoneyList } from '../components/Money';
 import { Status } from '../components/Status';
 import { formatCount, formatInstant, Money } from '../format';
+import { useApi } from '../load';
 import { useSession } from '../session';
 
 interface MessageReport {
@@ -26,7 +25,7 @@ interface MessageReport {
 /** One message: sent to whom, clicked? converted? revenue; every tap in time order. */
 export default function MessageScreen({ id }: { id: string }) {
   const { settings } = useSession();
-  const q = useQuery({ queryKey: ['message', id], queryFn: () => api<MessageReport>(`/api/reports/messages/${encodeURIComponent(id)}`) });
+  const q = useApi<MessageReport>(['message', id], `/api/reports/messages/${encodeURIComponent(id)}`);
   const m = q.data;
   const tz = settings.timeZone;
   return (
@@ -39,7 +38,7 @@ export default function MessageScreen({ id }: { id: string }) {
               <dd>{formatInstant(m.sentAt, tz)}</dd>
               <dt>To</dt>
               <dd>
-                {m.phoneMasked} (contact {m.contactId ? <Link href={`/contacts/${encodeURIComponent(m.contactId)}`}>{m.contactId}</Link> : '–'})
+                {m.phoneMasked} (contact {m.contactId ? <ContactLink id={m.contactId} /> : '–'})
               </dd>
               <dt>Campaign · creative · offer</dt>
               <dd>
@@ -75,9 +74,7 @@ export default function MessageScreen({ id }: { id: string }) {
                 <ul>
                   {(m.conversions ?? []).map((c) => (
                     <li key={`${c.partnerId}/${c.conversionId}`}>
-                      <Link href={`/conversions/${encodeURIComponent(c.partnerId)}/${encodeURIComponent(c.conversionId)}`}>
-                        {c.partnerId} / {c.conversionId}
-                      </Link>{' '}
+                      <ConversionLink partnerId={c.partnerId} conversionId={c.conversionId} />{' '}
                       — {c.status}, <MoneyList items={[c.payout]} />, {formatInstant(c.occurredAt, tz)}
                     </li>
                   ))}

@@ -1,11 +1,14 @@
-import { FormEvent, useId, useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { InputHTMLAttributes, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { NeedsScope, Page } from '../App';
 import { api } from '../api';
+import { InputField, SubmitRow, submitWith } from '../components/Form';
 import { Amount } from '../components/Money';
 import { Reattribution } from '../components/Reattribution';
 import { Status } from '../components/Status';
+import { num, Table } from '../components/Table';
 import { formatInstant, Money, micros } from '../format';
+import { loadState, useApi } from '../load';
 import { useSession } from '../session';
 
 interface Offer {
@@ -36,27 +39,17 @@ const draftOf = (o: Offer): Draft => ({
 /** The offer catalog: the list with every term, and the form that changes them (then re-attribution's diff). */
 export default function OffersScreen() {
   const { settings } = useSession();
-  const list = useQuery({ queryKey: ['offers'], queryFn: () => api<{ offers?: Offer[] }>('/api/offers') });
+  const list = useApi<{ offers?: Offer[] }>(['offers'], '/api/offers');
   const [draft, setDraft] = useState<Draft>(BLANK);
   return (
     <Page title="Offers">
       <section className="card" aria-labelledby="offers-title">
         <h2 id="offers-title">Catalog</h2>
-        <Status pending={list.isPending} error={list.error} empty={!!list.data && !list.data.offers?.length} emptyText="No offer yet.">
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Offers">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Offer</th>
-                  <th scope="col" className="num">Window</th>
-                  <th scope="col" className="num">Minimum</th>
-                  <th scope="col" className="num">View window</th>
-                  <th scope="col" className="num">Default payout</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
+        <Status {...loadState(list, (d) => !d.offers?.length)} emptyText="No offer yet.">
+          <Table
+            label="Offers"
+            headings={['Offer', num('Window'), num('Minimum'), num('View window'), num('Default payout'), 'Updated', <span className="sr-only">Actions</span>]}
+          >
                 {(list.data?.offers ?? []).map((o) => (
                   <tr key={o.offerId}>
                     <td>{o.name} ({o.offerId})</td>
@@ -70,9 +63,7 @@ export default function OffersScreen() {
                     </td>
                   </tr>
                 ))}
-              </tbody>
-            </table>
-          </div>
+          </Table>
         </Status>
       </section>
       <NeedsScope scope="offers:write">
@@ -98,17 +89,15 @@ function OfferForm({ draft, setDraft }: { draft: Draft; setDraft: (d: Draft) => 
       });
     },
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    save.mutate(draft);
-  };
-  const field = (name: keyof Draft, label: string, props: Record<string, unknown> = {}) => <Field name={name} label={label} draft={draft} setDraft={setDraft} props={props} />;
+  const field = (name: keyof Draft, label: string, props: InputHTMLAttributes<HTMLInputElement> = {}) => (
+    <InputField label={label} name={name} value={draft[name]} onChange={(e) => setDraft({ ...draft, [name]: e.target.value })} spellCheck={false} {...props} />
+  );
   const saved = save.data?.offer;
   return (
     <section className="card" aria-labelledby="offer-form-title">
       <h2 id="offer-form-title">Create or edit an offer</h2>
       <p className="muted">Every term is written: a term left empty is unset (window: the 90-day default; minimum: none; view-through: off).</p>
-      <form className="form grid-form" onSubmit={submit}>
+      <form className="form grid-form" onSubmit={submitWith(() => save.mutate(draft))}>
         {field('offer_id', 'Offer id', { required: true, pattern: '[A-Za-z0-9][A-Za-z0-9._:\\-]{0,127}' })}
         {field('name', 'Name', { required: true })}
         {field('destination_url_template', 'Destination URL (with {click_id})', { required: true, type: 'url' })}
@@ -117,15 +106,13 @@ function OfferForm({ draft, setDraft }: { draft: Draft; setDraft: (d: Draft) => 
         {field('click_window_days', 'Click window (days, 1-365)', { type: 'number', min: 1, max: 365 })}
         {field('min_conversion_seconds', 'Minimum seconds from click to conversion', { type: 'number', min: 0, max: 86400 })}
         {field('view_through_window_days', 'View-through window (days, 1-90)', { type: 'number', min: 1, max: 90 })}
-        <div className="button-row">
-          <button type="submit" disabled={save.isPending}>Save offer</button>
-          <Status pending={save.isPending} error={save.error} />
+        <SubmitRow label="Save offer" action={save}>
           {saved && !save.isPending && (
             <span role="status" className="status status-ok">
               Saved {saved.name} ({saved.offerId}): window {saved.clickWindowDays ?? 90} days{save.data!.created ? ' (new offer)' : ''}.
             </span>
           )}
-        </div>
+        </SubmitRow>
       </form>
       {saved && (
         <NeedsScope scope="operations:write">
@@ -135,15 +122,5 @@ function OfferForm({ draft, setDraft }: { draft: Draft; setDraft: (d: Draft) => 
         </NeedsScope>
       )}
     </section>
-  );
-}
-
-function Field({ name, label, draft, setDraft, props }: { name: keyof Draft; label: string; draft: Draft; setDraft: (d: Draft) => void; props: Record<string, unknown> }) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input id={id} name={name} value={draft[name]} onChange={(e) => setDraft({ ...draft, [name]: e.target.value })} spellCheck={false} {...props} />
-    </div>
   );
 }

@@ -1,11 +1,14 @@
-import { FormEvent, useId, useMemo, useState } from 'react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useId, useMemo, useState } from 'react';
+import { useMutation } from '@tanstack/react-query';
 import { NeedsScope, Page } from '../App';
 import { api, qs, upload } from '../api';
+import { InputField, SubmitRow, submitWith, useForm } from '../components/Form';
 import { Amount } from '../components/Money';
 import { Reattribution } from '../components/Reattribution';
 import { Status } from '../components/Status';
-import { addDays, exactAmount, formatCount, Money, micros, zonedMidnight } from '../format';
+import { num, Table } from '../components/Table';
+import { addDays, exactAmount, formatCount, Money, micros, named, splitList, zonedMidnight } from '../format';
+import { loadState, useApi } from '../load';
 import { useSession } from '../session';
 
 /** Operations: CSV import, replay, re-attribution, reconciliation against the partner's own totals, cohort maturity. */
@@ -39,18 +42,12 @@ interface ImportResult {
 }
 
 function Import() {
-  const ids = { partner: useId(), file: useId() };
   const [partner, setPartner] = useState('');
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<[number, number] | null>(null);
   const run = useMutation({
     mutationFn: () => upload<ImportResult>(`/api/operations/import${qs({ partner: partner.trim() })}`, file!, (sent, total) => setProgress([sent, total])),
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    setProgress([0, file?.size ?? 0]);
-    run.mutate();
-  };
   const r = run.data;
   return (
     <section className="card" id="import" aria-labelledby="import-title">
@@ -59,26 +56,22 @@ function Import() {
         Columns <code>click_id, conversion_id, payout, currency, status, occurred_at</code>, header row first. Rows already stored are duplicates, never
         counted twice.
       </p>
-      <form className="form grid-form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={ids.partner}>Partner id</label>
-          <input id={ids.partner} value={partner} onChange={(e) => setPartner(e.target.value)} required spellCheck={false} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.file}>CSV file</label>
-          <input id={ids.file} type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required />
-        </div>
-        <div className="button-row">
-          <button type="submit" disabled={run.isPending || !file}>
-            Upload and import
-          </button>
+      <form
+        className="form grid-form"
+        onSubmit={submitWith(() => {
+          setProgress([0, file?.size ?? 0]);
+          run.mutate();
+        })}
+      >
+        <InputField label="Partner id" value={partner} onChange={(e) => setPartner(e.target.value)} required spellCheck={false} />
+        <InputField label="CSV file" type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required />
+        <SubmitRow label="Upload and import" action={run} disabled={!file}>
           {progress && run.isPending && (
             <label className="progress">
               Uploading <progress max={progress[1] || 1} value={progress[0]} /> {formatCount(progress[0])} of {formatCount(progress[1])} bytes
             </label>
           )}
-          <Status pending={run.isPending} error={run.error} />
-        </div>
+        </SubmitRow>
       </form>
       {r && (
         <div className="card inner" data-testid="import-result" role="status">
@@ -87,25 +80,18 @@ function Import() {
             <strong>{formatCount(r.rejected)} refused</strong>.
           </p>
           {!!r.errors?.length && (
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Refused rows">
-              <table>
-                <caption>Refused rows (fix them and import the file again: the stored rows are not imported twice)</caption>
-                <thead>
-                  <tr>
-                    <th scope="col" className="num">Line</th>
-                    <th scope="col">Problem</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {r.errors.map((e, i) => (
-                    <tr key={i}>
-                      <td className="num">{e.line}</td>
-                      <td>{e.message}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              label="Refused rows"
+              caption="Refused rows (fix them and import the file again: the stored rows are not imported twice)"
+              headings={[num('Line'), 'Problem']}
+            >
+              {r.errors.map((e, i) => (
+                <tr key={i}>
+                  <td className="num">{e.line}</td>
+                  <td>{e.message}</td>
+                </tr>
+              ))}
+            </Table>
           )}
         </div>
       )}
@@ -127,55 +113,34 @@ function instants(from: string, to: string, timeZone: string) {
 
 function Replay() {
   const { settings } = useSession();
-  const ids = { partner: useId(), from: useId(), to: useId(), outcomes: useId() };
-  const [form, setForm] = useState({ partner: '', from: settings.from, to: settings.to, outcomes: '' });
+  const { form, bind } = useForm({ partner: '', from: settings.from, to: settings.to, outcomes: '' });
   const run = useMutation({
     mutationFn: (dryRun: boolean) =>
       api<ReplayResult>('/api/operations/replay', {
         method: 'POST',
         body: {
           partner: form.partner.trim(), ...instants(form.from, form.to, settings.timeZone), dry_run: dryRun,
-          outcomes: form.outcomes.split(/[\s,]+/).filter(Boolean),
+          outcomes: splitList(form.outcomes),
         },
       }),
   });
   const r = run.data;
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    run.mutate(true);
-  };
   return (
     <section className="card" id="replay" aria-labelledby="replay-title">
       <h2 id="replay-title">Replay archived postbacks</h2>
       <p className="muted">After a mapping or token fix: what the partner's archived requests become with its current settings. Dry run first.</p>
-      <form className="form grid-form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={ids.partner}>Partner id</label>
-          <input id={ids.partner} value={form.partner} onChange={(e) => setForm({ ...form, partner: e.target.value })} required />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.from}>Received from ({settings.timeZone})</label>
-          <input id={ids.from} type="date" value={form.from} onChange={(e) => setForm({ ...form, from: e.target.value })} required />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.to}>Received to (inclusive)</label>
-          <input id={ids.to} type="date" value={form.to} onChange={(e) => setForm({ ...form, to: e.target.value })} required />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.outcomes}>Original outcomes (empty: the refused and failed)</label>
-          <input id={ids.outcomes} value={form.outcomes} onChange={(e) => setForm({ ...form, outcomes: e.target.value })} placeholder="unauthorized, invalid" />
-        </div>
-        <div className="button-row">
-          <button type="submit" disabled={run.isPending}>
-            Dry run
-          </button>
+      <form className="form grid-form" onSubmit={submitWith(() => run.mutate(true))}>
+        <InputField label="Partner id" {...bind('partner')} required />
+        <InputField label={`Received from (${settings.timeZone})`} type="date" {...bind('from')} required />
+        <InputField label="Received to (inclusive)" type="date" {...bind('to')} required />
+        <InputField label="Original outcomes (empty: the refused and failed)" {...bind('outcomes')} placeholder="unauthorized, invalid" />
+        <SubmitRow label="Dry run" action={run}>
           {r?.dryRun && (
             <button type="button" className="danger" onClick={() => run.mutate(false)} disabled={run.isPending || !r.results?.length}>
               Apply the replay
             </button>
           )}
-          <Status pending={run.isPending} error={run.error} />
-        </div>
+        </SubmitRow>
       </form>
       {r && (
         <div className="card inner" data-testid="replay-result" role="status">
@@ -185,34 +150,21 @@ function Replay() {
             {r.truncated ? ' (more matched than the limit: replay again from the last one)' : ''}.
           </p>
           {!!r.results?.length && (
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Replayed requests">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Request</th>
-                    <th scope="col">Was</th>
-                    <th scope="col">Becomes</th>
-                    <th scope="col">Why</th>
-                    <th scope="col">Conversion</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {r.results.map((x) => (
-                    <tr key={x.requestId}>
-                      <td>
-                        <code>{x.requestId}</code>
-                      </td>
-                      <td>{x.originalOutcome}</td>
-                      <td>
-                        <strong>{x.outcome}</strong>
-                      </td>
-                      <td>{x.reason || x.reasonCode}</td>
-                      <td>{x.conversionId}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table label="Replayed requests" headings={['Request', 'Was', 'Becomes', 'Why', 'Conversion']}>
+              {r.results.map((x) => (
+                <tr key={x.requestId}>
+                  <td>
+                    <code>{x.requestId}</code>
+                  </td>
+                  <td>{x.originalOutcome}</td>
+                  <td>
+                    <strong>{x.outcome}</strong>
+                  </td>
+                  <td>{x.reason || x.reasonCode}</td>
+                  <td>{x.conversionId}</td>
+                </tr>
+              ))}
+            </Table>
           )}
         </div>
       )}
@@ -222,26 +174,16 @@ function Replay() {
 
 function ReattributionSection() {
   const { settings } = useSession();
-  const ids = { offer: useId(), from: useId(), to: useId() };
-  const [form, setForm] = useState({ offer: '', from: settings.from, to: settings.to });
+  const { form, bind } = useForm({ offer: '', from: settings.from, to: settings.to });
   const request = useMemo(() => ({ offer: form.offer.trim() || undefined, ...instants(form.from, form.to, settings.timeZone) }), [form, settings.timeZone]);
   return (
     <section className="card" id="reattribution" aria-labelledby="reattribution-title">
       <h2 id="reattribution-title">Re-attribution</h2>
       <p className="muted">Re-runs the current rules over conversions decided in the range (and offer): the revenue diff first, then apply.</p>
       <div className="form grid-form">
-        <div className="field">
-          <label htmlFor={ids.offer}>Offer id (optional)</label>
-          <input id={ids.offer} value={form.offer} onChange={(e) => setForm({ ...form, offer: e.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.from}>Conversions from ({settings.timeZone})</label>
-          <input id={ids.from} type="date" value={form.from} onChange={(e) => setForm({ ...form, from: e.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.to}>to (inclusive)</label>
-          <input id={ids.to} type="date" value={form.to} onChange={(e) => setForm({ ...form, to: e.target.value })} />
-        </div>
+        <InputField label="Offer id (optional)" {...bind('offer')} />
+        <InputField label={`Conversions from (${settings.timeZone})`} type="date" {...bind('from')} />
+        <InputField label="to (inclusive)" type="date" {...bind('to')} />
       </div>
       <Reattribution key={JSON.stringify(request)} request={request} />
     </section>
@@ -274,21 +216,15 @@ function Reconciliation() {
   const [partner, setPartner] = useState('');
   const [applied, setApplied] = useState('');
   const [theirs, setTheirs] = useState<Record<string, { count: string; amount: string }>>({});
-  const q = useQuery({
-    queryKey: ['reconciliation', settings, applied],
-    queryFn: () => api<{ rows?: ReconciliationRow[] }>(`/api/reports/reconciliation${qs({ from: settings.from, to: settings.to, tz: settings.timeZone, partner: applied })}`),
-  });
+  const q = useApi<{ rows?: ReconciliationRow[] }>(
+    ['reconciliation', settings, applied],
+    `/api/reports/reconciliation${qs({ from: settings.from, to: settings.to, tz: settings.timeZone, partner: applied })}`,
+  );
   const rows = q.data?.rows ?? [];
   return (
     <section className="card" id="reconciliation" aria-labelledby="rec-title">
       <h2 id="rec-title">Reconciliation with the partner's totals</h2>
-      <form
-        className="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setApplied(partner.trim());
-        }}
-      >
+      <form className="inline-form" onSubmit={submitWith(() => setApplied(partner.trim()))}>
         <label htmlFor={pid}>Partner id (empty: all)</label>
         <input id={pid} value={partner} onChange={(e) => setPartner(e.target.value)} />
         <button type="submit">Show</button>
@@ -296,21 +232,11 @@ function Reconciliation() {
       </form>
       <Status empty={!!q.data && !rows.length} emptyText="No postback received in this range.">
         {rows.length > 0 && (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Reconciliation">
-            <table data-testid="reconciliation">
-              <thead>
-                <tr>
-                  <th scope="col">Partner · day</th>
-                  <th scope="col" className="num">Received</th>
-                  <th scope="col" className="num">Credited</th>
-                  <th scope="col" className="num">Unattributed</th>
-                  <th scope="col" className="num">Pending</th>
-                  <th scope="col">Partner's conversions</th>
-                  <th scope="col">Partner's payout</th>
-                  <th scope="col" className="num">Difference</th>
-                </tr>
-              </thead>
-              <tbody>
+          <Table
+            label="Reconciliation"
+            testId="reconciliation"
+            headings={['Partner · day', num('Received'), num('Credited'), num('Unattributed'), num('Pending'), "Partner's conversions", "Partner's payout", num('Difference')]}
+          >
                 {rows.map((r) => {
                   const key = `${r.partnerId}|${r.date}|${r.currencyCode}`;
                   const t = theirs[key] ?? { count: '', amount: '' };
@@ -359,9 +285,7 @@ function Reconciliation() {
                     </tr>
                   );
                 })}
-              </tbody>
-            </table>
-          </div>
+          </Table>
         )}
       </Status>
     </section>
@@ -374,6 +298,8 @@ function parseAmount(text: string): bigint | undefined {
   if (!m) return undefined;
   return BigInt(m[1]) * 1_000_000n + BigInt((m[2] ?? '').padEnd(6, '0'));
 }
+
+const MATURITY_DAYS = [1, 7, 30, 90];
 
 interface MaturityRow {
   key?: string;
@@ -388,10 +314,10 @@ interface MaturityRow {
  */
 function Maturity() {
   const { settings } = useSession();
-  const q = useQuery({
-    queryKey: ['maturity', settings],
-    queryFn: () => api<{ rows?: MaturityRow[]; total?: MaturityRow }>(`/api/reports/maturity${qs({ from: settings.from, to: settings.to, tz: settings.timeZone, group_by: 'offer' })}`),
-  });
+  const q = useApi<{ rows?: MaturityRow[]; total?: MaturityRow }>(
+    ['maturity', settings],
+    `/api/reports/maturity${qs({ from: settings.from, to: settings.to, tz: settings.timeZone, group_by: 'offer' })}`,
+  );
   const rows = [...(q.data?.rows ?? []), ...(q.data?.total ? [{ ...q.data.total, key: '', name: 'All sends' }] : [])];
   return (
     <section className="card" id="maturity" aria-labelledby="maturity-title">
@@ -399,26 +325,13 @@ function Maturity() {
       <p className="muted">
         Messages sent {settings.from} to {settings.to}: approved revenue per send within N days of each send.
       </p>
-      <Status pending={q.isPending} error={q.error} empty={!!q.data && !rows.some((r) => BigInt(r.sends ?? 0) > 0n)} emptyText="No sends in this range.">
-        <div className="table-scroll" tabIndex={0} role="region" aria-label="Cohort maturity">
-          <table data-testid="maturity">
-            <thead>
-              <tr>
-                <th scope="col">Offer</th>
-                <th scope="col" className="num">Sends</th>
-                {[1, 7, 30, 90].map((d) => (
-                  <th key={d} scope="col" className="num">
-                    Day {d}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
+      <Status {...loadState(q, () => !rows.some((r) => BigInt(r.sends ?? 0) > 0n))} emptyText="No sends in this range.">
+        <Table label="Cohort maturity" testId="maturity" headings={['Offer', num('Sends'), ...MATURITY_DAYS.map((d) => num(`Day ${d}`))]}>
               {rows.map((r) => (
                 <tr key={r.key || 'total'}>
-                  <th scope="row">{r.key ? (r.name && r.name !== r.key ? `${r.name} (${r.key})` : r.key) : r.name}</th>
+                  <th scope="row">{r.key ? named(r.key, r.name) : r.name}</th>
                   <td className="num">{formatCount(r.sends)}</td>
-                  {[1, 7, 30, 90].map((d) => {
+                  {MATURITY_DAYS.map((d) => {
                     const p = r.points?.find((x) => x.days === d);
                     // Reporting marks the cells younger than the cohort (no value yet); the console only shows its verdict.
                     if (p?.immature) {
@@ -440,9 +353,7 @@ function Maturity() {
                   })}
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       </Status>
     </section>
   );

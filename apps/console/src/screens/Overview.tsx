@@ -5,6 +5,7 @@ import { api, qs } from '../api';
 import { LineChart } from '../components/LineChart';
 import { Amount } from '../components/Money';
 import { Status } from '../components/Status';
+import { num, Table } from '../components/Table';
 import { addDays, daysBetween, formatCount, formatMoney, formatRatio } from '../format';
 import { figures, Figures, PerformanceReport } from '../metrics';
 import { Settings, useSession } from '../session';
@@ -156,26 +157,14 @@ function Series({ report, settings, currencies }: { report: PerformanceReport | 
       <LineChart labels={labels} values={values} label={metric.label} format={format} ariaLabel={`${metric.label} per day, ${settings.from} to ${settings.to}`} />
       <details>
         <summary>The numbers</summary>
-        <div className="table-scroll" tabIndex={0} role="region" aria-label={`${metric.label} per day`}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Day</th>
-                <th scope="col" className="num">
-                  {metric.label}
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {labels.map((d, i) => (
-                <tr key={d}>
-                  <td>{d}</td>
-                  <td className="num">{format(values[i])}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label={`${metric.label} per day`} headings={['Day', num(metric.label)]}>
+          {labels.map((d, i) => (
+            <tr key={d}>
+              <td>{d}</td>
+              <td className="num">{format(values[i])}</td>
+            </tr>
+          ))}
+        </Table>
       </details>
     </section>
   );

@@ -1,12 +1,14 @@
-import { FormEvent, useEffect, useId, useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link } from 'wouter';
+import { useEffect, useState } from 'react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { NeedsScope, Page } from '../App';
 import { api } from '../api';
 import { CopyField } from '../components/CopyField';
+import { InputField, ShownOnce, SubmitRow, submitWith, TextAreaField, useForm } from '../components/Form';
+import { ConversionLink } from '../components/Links';
 import { MoneyList } from '../components/Money';
 import { Status } from '../components/Status';
-import { formatCount, formatInstant } from '../format';
+import { formatCount, formatInstant, splitList } from '../format';
+import { useApi } from '../load';
 import { useSession } from '../session';
 import { Counters, KIND_LABEL, Partner, refused, Template } from './Partners';
 
@@ -15,7 +17,7 @@ const KIND_PARAM: Record<string, string> = { PARTNER_KIND_TUNE: 'tune', PARTNER_
 /** One partner: counters, the postback URL to paste, settings and allow-list, token rotation, test postbacks. */
 export default function PartnerScreen({ id }: { id: string }) {
   const { settings } = useSession();
-  const q = useQuery({ queryKey: ['partner', id], queryFn: () => api<{ partner: Partner; counters: Counters; template: Template }>(`/api/partners/${encodeURIComponent(id)}`) });
+  const q = useApi<{ partner: Partner; counters: Counters; template: Template }>(['partner', id], `/api/partners/${encodeURIComponent(id)}`);
   const p = q.data?.partner;
   const c = q.data?.counters;
   return (
@@ -81,8 +83,7 @@ interface TestResult {
 
 function TestPostback({ partnerId, currency }: { partnerId: string; currency: string }) {
   const { tokens } = useSession();
-  const ids = { click: useId(), payout: useId(), currency: useId() };
-  const [form, setForm] = useState({ click_id: '', payout: '1.00', currency });
+  const { form, bind } = useForm({ click_id: '', payout: '1.00', currency });
   const send = useMutation({
     mutationFn: () =>
       api<TestResult>(`/api/partners/${encodeURIComponent(partnerId)}/test-postback`, {
@@ -92,35 +93,17 @@ function TestPostback({ partnerId, currency }: { partnerId: string; currency: st
         body: { ...form, ...(tokens.get(partnerId) ? { token: tokens.get(partnerId) } : {}) },
       }),
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    send.mutate();
-  };
   const r = send.data;
   const ok = r && r.httpStatus >= 200 && r.httpStatus < 300;
   return (
     <section className="card" aria-labelledby="test-title">
       <h2 id="test-title">Send a test postback</h2>
       <p className="muted">A real postback through the edge, as the partner would send it, for a click id of ours.</p>
-      <form className="form grid-form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={ids.click}>Click id</label>
-          <input id={ids.click} value={form.click_id} onChange={(e) => setForm({ ...form, click_id: e.target.value.trim() })} required spellCheck={false} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.payout}>Payout</label>
-          <input id={ids.payout} value={form.payout} onChange={(e) => setForm({ ...form, payout: e.target.value })} inputMode="decimal" />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.currency}>Currency</label>
-          <input id={ids.currency} value={form.currency} onChange={(e) => setForm({ ...form, currency: e.target.value.toUpperCase() })} maxLength={3} />
-        </div>
-        <div className="button-row">
-          <button type="submit" disabled={send.isPending}>
-            Send test postback
-          </button>
-          <Status pending={send.isPending} error={send.error} />
-        </div>
+      <form className="form grid-form" onSubmit={submitWith(() => send.mutate())}>
+        <InputField label="Click id" {...bind('click_id', (v) => v.trim())} required spellCheck={false} />
+        <InputField label="Payout" {...bind('payout')} inputMode="decimal" />
+        <InputField label="Currency" {...bind('currency', (v) => v.toUpperCase())} maxLength={3} />
+        <SubmitRow label="Send test postback" action={send} />
       </form>
       {r && (
         <div className={`card inner ${ok ? 'ok' : 'bad'}`} data-testid="test-result" role="status">
@@ -131,7 +114,9 @@ function TestPostback({ partnerId, currency }: { partnerId: string; currency: st
           {r.conversion ? (
             <p>
               Stored as conversion{' '}
-              <Link href={`/conversions/${encodeURIComponent(r.conversion.partnerId)}/${encodeURIComponent(r.conversion.conversionId)}`}>{r.conversion.conversionId}</Link>{' '}
+              <ConversionLink partnerId={r.conversion.partnerId} conversionId={r.conversion.conversionId}>
+                {r.conversion.conversionId}
+              </ConversionLink>{' '}
               (<MoneyList items={[r.conversion.payout]} />){r.attribution ? `: ${r.attribution.explanation ?? r.attribution.outcome}` : ': attribution decides within seconds — open it to see.'}
             </p>
           ) : (
@@ -145,57 +130,36 @@ function TestPostback({ partnerId, currency }: { partnerId: string; currency: st
 
 function Settings({ partner }: { partner: Partner }) {
   const client = useQueryClient();
-  const ids = { name: useId(), param: useId(), currency: useId(), allow: useId() };
-  const [form, setForm] = useState({ name: '', click_id_param: '', default_currency: '', allowed: '' });
+  const { form, setForm, bind } = useForm({ name: '', click_id_param: '', default_currency: '', allowed: '' });
   useEffect(() => {
     setForm({ name: partner.name ?? '', click_id_param: partner.clickIdParam ?? '', default_currency: partner.defaultCurrency ?? '', allowed: (partner.allowedSources ?? []).join('\n') });
-  }, [partner]);
+  }, [partner, setForm]);
   const save = useMutation({
     mutationFn: () =>
       api<{ partner: Partner }>(`/api/partners/${encodeURIComponent(partner.partnerId)}`, {
         method: 'PUT',
         body: {
           name: form.name, kind: KIND_PARAM[partner.kind ?? ''] ?? 'generic', click_id_param: form.click_id_param, default_currency: form.default_currency,
-          allowed_sources: form.allowed.split(/[\s,]+/).filter(Boolean),
+          allowed_sources: splitList(form.allowed),
         },
       }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['partner', partner.partnerId] }),
   });
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    save.mutate();
-  };
   return (
     <section className="card" aria-labelledby="settings-title">
       <h2 id="settings-title">Settings and allow-list</h2>
-      <form className="form grid-form" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor={ids.name}>Name</label>
-          <input id={ids.name} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.param}>Click id parameter</label>
-          <input id={ids.param} value={form.click_id_param} onChange={(e) => setForm({ ...form, click_id_param: e.target.value })} spellCheck={false} />
-        </div>
-        <div className="field">
-          <label htmlFor={ids.currency}>Default currency</label>
-          <input id={ids.currency} value={form.default_currency} onChange={(e) => setForm({ ...form, default_currency: e.target.value.toUpperCase() })} maxLength={3} />
-        </div>
-        <div className="field wide">
-          <label htmlFor={ids.allow}>Allow-list, one per line (empty: any address)</label>
-          <textarea id={ids.allow} value={form.allowed} onChange={(e) => setForm({ ...form, allowed: e.target.value })} rows={3} spellCheck={false} />
-        </div>
-        <div className="button-row">
-          <button type="submit" disabled={save.isPending}>
-            Save settings
-          </button>
-          <Status pending={save.isPending} error={save.error} />
+      <form className="form grid-form" onSubmit={submitWith(() => save.mutate())}>
+        <InputField label="Name" {...bind('name')} />
+        <InputField label="Click id parameter" {...bind('click_id_param')} spellCheck={false} />
+        <InputField label="Default currency" {...bind('default_currency', (v) => v.toUpperCase())} maxLength={3} />
+        <TextAreaField wide label="Allow-list, one per line (empty: any address)" {...bind('allowed')} rows={3} spellCheck={false} />
+        <SubmitRow label="Save settings" action={save}>
           {save.isSuccess && (
             <span className="status status-ok" role="status">
               Saved.
             </span>
           )}
-        </div>
+        </SubmitRow>
       </form>
     </section>
   );
@@ -230,11 +194,10 @@ function Rotate({ partnerId }: { partnerId: string }) {
         <Status pending={rotate.isPending} error={rotate.error} />
       </div>
       {rotate.data && (
-        <div className="card inner token-once">
-          <p role="status">New token, shown this once:</p>
+        <ShownOnce note="New token, shown this once:">
           <CopyField label="Postback token (shown once)" value={rotate.data.token} secret />
           <CopyField label="Postback URL (with the new token)" value={rotate.data.template.url} />
-        </div>
+        </ShownOnce>
       )}
     </section>
   );

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
-import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import { Events, Outbox, OutboxRelay, Wakeup } from '@trackly/messaging';
 import { countDeliveryAttempts } from '@trackly/observability';
 import { BackoffPolicy, isSuccess, nextAttemptAt } from '../domain/backoff.rules';
 import { consecutiveFailuresAfter, shouldDisable } from '../domain/endpoint.rules';
@@ -65,7 +65,7 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
   private outcomes: Outcome[] = [];
   private flushing?: Promise<void>;
   private flushTimer?: NodeJS.Timeout;
-  private wake?: () => void;
+  private readonly wakeup = new Wakeup();
   /** The loop waits for room: a finished request wakes it. */
   private full = false;
   private readonly sender: HttpSender;
@@ -99,16 +99,14 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
     this.kick();
     await this.loop;
     // Requests in flight finish (each within its timeout) and their results are recorded before the database closes.
-    while (this.inFlight > 0) await new Promise<void>((r) => (this.wake = r));
+    while (this.inFlight > 0) await this.wakeup.sleep();
     await this.flush();
     this.sender.close();
   }
 
   /** Wakes the loop (new deliveries, a redeliver, a finished request). */
   kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.wakeup.wake();
   }
 
   private async run(): Promise<void> {
@@ -126,21 +124,8 @@ export class Dispatcher implements OnApplicationBootstrap, BeforeApplicationShut
       if (!this.running) break;
       // Full: wait for a finished request (or the poll). Nothing due: wait for a kick (new rows) or the poll.
       this.full = room <= 0 || claimed.length >= room;
-      if (claimed.length === 0 || this.full) await this.sleep(this.config.DELIVERY_POLL_MS);
+      if (claimed.length === 0 || this.full) await this.wakeup.sleep(this.config.DELIVERY_POLL_MS);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private async claim(limit: number): Promise<Claimed[]> {

@@ -34,6 +34,16 @@ function baseMacros(type: EventTypeName, eventKey: string, at: Date): MacroValue
   return { event_type: type, event_id: eventKey, occurred_at: at.toISOString(), timestamp: String(Math.floor(at.getTime() / 1000)) };
 }
 
+/** The ids an event is about, named as webhook bodies and template macros name them (in the bodies' order). */
+function refs(x: { messageId: string; contactId: string; offerId: string; campaignId: string; creativeId: string }) {
+  return { message_id: x.messageId, contact_id: x.contactId, offer_id: x.offerId, campaign_id: x.campaignId, creative_id: x.creativeId };
+}
+
+/** Money in a webhook body: the decimal amount, the exact micros and the currency. */
+function moneyJson(m: { amountMicros: string; currencyCode: string }) {
+  return { amount: microsToDecimal(m.amountMicros), amount_micros: m.amountMicros, currency: m.currencyCode };
+}
+
 /** A decision (credited or not). */
 export function decisionFacts(type: 'conversion.attributed' | 'conversion.unattributed', eventKey: string, a: Attribution, decidedFallback: Date): EventFacts {
   const at = a.decidedAt ?? decidedFallback;
@@ -44,12 +54,8 @@ export function decisionFacts(type: 'conversion.attributed' | 'conversion.unattr
     conversion_ref: a.conversionRef,
     click_id: a.creditedClickId || a.reportedClickId,
     reported_click_id: a.reportedClickId,
-    message_id: a.messageId,
-    contact_id: a.contactId,
-    offer_id: a.offerId,
-    campaign_id: a.campaignId,
-    creative_id: a.creativeId,
-    payout: { amount: microsToDecimal(payout.amountMicros), amount_micros: payout.amountMicros, currency: payout.currencyCode },
+    ...refs(a),
+    payout: moneyJson(payout),
     status: statusName(a.status),
     occurred_at: a.occurredAt?.toISOString() ?? null,
     decided_at: at.toISOString(),
@@ -65,15 +71,11 @@ export function decisionFacts(type: 'conversion.attributed' | 'conversion.unattr
     partnerId: a.partnerId || undefined,
     macros: {
       ...baseMacros(type, eventKey, at),
+      ...refs(a),
       click_id: data.click_id,
-      message_id: a.messageId,
       conversion_id: a.conversionId,
       conversion_ref: a.conversionRef,
       partner_id: a.partnerId,
-      offer_id: a.offerId,
-      campaign_id: a.campaignId,
-      creative_id: a.creativeId,
-      contact_id: a.contactId,
       payout: data.payout.amount,
       payout_micros: payout.amountMicros,
       currency: payout.currencyCode,
@@ -101,7 +103,7 @@ export function correctionFacts(eventKey: string, e: AttributionCorrected, fallb
     ...(JSON.parse(base.body) as { data: Record<string, unknown> }).data,
     correction_id: e.correctionId,
     previous_status: prev ? statusName(prev.status) : null,
-    previous_payout: prevPayout ? { amount: microsToDecimal(prevPayout.amountMicros), amount_micros: prevPayout.amountMicros, currency: prevPayout.currencyCode } : null,
+    previous_payout: prevPayout ? moneyJson(prevPayout) : null,
   };
   return { ...base, type, macros: { ...base.macros, event_type: type }, body: body(type, base.occurredAt, data) };
 }
@@ -112,11 +114,7 @@ export function clickFacts(eventKey: string, c: Click, fallbackAt: Date): EventF
   const at = c.clickedAt ?? fallbackAt;
   const data = {
     click_id: c.clickId,
-    message_id: c.messageId,
-    contact_id: c.contactId,
-    offer_id: c.offerId,
-    campaign_id: c.campaignId,
-    creative_id: c.creativeId,
+    ...refs(c),
     clicked_at: at.toISOString(),
     first_click_on_message: c.firstClickOnMessage,
   };
@@ -128,12 +126,8 @@ export function clickFacts(eventKey: string, c: Click, fallbackAt: Date): EventF
     offerId: c.offerId || undefined,
     macros: {
       ...baseMacros(type, eventKey, at),
+      ...refs(c),
       click_id: c.clickId,
-      message_id: c.messageId,
-      offer_id: c.offerId,
-      campaign_id: c.campaignId,
-      creative_id: c.creativeId,
-      contact_id: c.contactId,
     },
     body: body(type, at, data),
   };

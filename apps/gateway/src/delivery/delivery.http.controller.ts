@@ -1,12 +1,10 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
-import { status } from '@grpc/grpc-js';
-import { GrpcCallError } from '@trackly/grpc';
-import { DomainError } from '@trackly/kernel';
 import { Delivery, DeliveryAttempt, DeliveryEventType, DeliveryStatus, Endpoint, EndpointKind } from '@trackly/contracts/delivery/v1/delivery';
 import type { UpsertEndpointRequest } from '@trackly/contracts/delivery/v1/delivery_service';
 import { RequireScope } from '../auth/api-key.guard';
 import { BodyReader } from '../domain/body';
 import { apiJson } from '../domain/money-json';
+import { createOnly, found } from '../downstream/create-only';
 import type { DeliveryClient } from '../downstream/downstream.providers';
 import { DELIVERY_CLIENT } from '../gateway.tokens';
 
@@ -52,9 +50,12 @@ export class DeliveryHttpController {
     const endpointId = r.text('endpoint_id', { required: true, pattern: ENDPOINT_ID, problem: 'must be 1-64 letters, digits, "-" or "_"' });
     const settings = readSettings(r);
     r.done();
-    if (await this.exists(endpointId)) throw new DomainError('ALREADY_EXISTS', `endpoint "${endpointId}" already exists: change it with PUT, or pick another id`);
-    const res = await this.delivery.upsertEndpoint({ endpointId, ...settings });
-    if (!res.created || !res.secret) throw new DomainError('ALREADY_EXISTS', `endpoint "${endpointId}" was created by another request just now`);
+    const res = await createOnly(
+      `endpoint "${endpointId}"`,
+      () => this.exists(endpointId),
+      () => this.delivery.upsertEndpoint({ endpointId, ...settings }),
+      (r) => r.created && !!r.secret,
+    );
     return { endpoint: apiJson(Endpoint, res.endpoint!), secret: res.secret };
   }
 
@@ -138,13 +139,7 @@ export class DeliveryHttpController {
   }
 
   private exists(endpointId: string): Promise<boolean> {
-    return this.delivery.getEndpoint({ endpointId }).then(
-      () => true,
-      (e: unknown) => {
-        if (e instanceof GrpcCallError && e.code === status.NOT_FOUND) return false;
-        throw e;
-      },
-    );
+    return found(this.delivery.getEndpoint({ endpointId }));
   }
 }
 

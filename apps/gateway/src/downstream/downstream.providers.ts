@@ -16,38 +16,24 @@ export type AttributionClient = PromiseClient<typeof AttributionServiceService>;
 export type TrackingClient = PromiseClient<typeof TrackingServiceService>;
 export type DeliveryClient = PromiseClient<typeof DeliveryServiceService>;
 
-/** One client (channel) per downstream for the whole process; every call carries GATEWAY_DEADLINE_MS. */
+type GrpcUrl = 'REPORTING_GRPC_URL' | 'INGEST_GRPC_URL' | 'ATTRIBUTION_GRPC_URL' | 'TRACKING_GRPC_URL' | 'DELIVERY_GRPC_URL';
+
+/** The client of one downstream, on the address its GrpcUrl setting gives; every call carries GATEWAY_DEADLINE_MS. */
+function clientProvider<S extends Record<string, unknown>>(provide: symbol, service: S, url: GrpcUrl): Provider {
+  return {
+    provide,
+    inject: [GATEWAY_CONFIG],
+    useFactory: (c: GatewayConfig): PromiseClient<S> => createGrpcClient(service, c[url], { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
+  };
+}
+
+/** One client (channel) per downstream for the whole process. */
 export const downstreamProviders: Provider[] = [
-  {
-    provide: REPORTING_CLIENT,
-    inject: [GATEWAY_CONFIG],
-    useFactory: (c: GatewayConfig): ReportingClient =>
-      createGrpcClient(ReportingServiceService, c.REPORTING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
-  },
-  {
-    provide: INGEST_CLIENT,
-    inject: [GATEWAY_CONFIG],
-    useFactory: (c: GatewayConfig): IngestClient =>
-      createGrpcClient(IngestServiceService, c.INGEST_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
-  },
-  {
-    provide: ATTRIBUTION_CLIENT,
-    inject: [GATEWAY_CONFIG],
-    useFactory: (c: GatewayConfig): AttributionClient =>
-      createGrpcClient(AttributionServiceService, c.ATTRIBUTION_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
-  },
-  {
-    provide: TRACKING_CLIENT,
-    inject: [GATEWAY_CONFIG],
-    useFactory: (c: GatewayConfig): TrackingClient =>
-      createGrpcClient(TrackingServiceService, c.TRACKING_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
-  },
-  {
-    provide: DELIVERY_CLIENT,
-    inject: [GATEWAY_CONFIG],
-    useFactory: (c: GatewayConfig): DeliveryClient =>
-      createGrpcClient(DeliveryServiceService, c.DELIVERY_GRPC_URL, { deadlineMs: c.GATEWAY_DEADLINE_MS, security: c }),
-  },
+  clientProvider(REPORTING_CLIENT, ReportingServiceService, 'REPORTING_GRPC_URL'),
+  clientProvider(INGEST_CLIENT, IngestServiceService, 'INGEST_GRPC_URL'),
+  clientProvider(ATTRIBUTION_CLIENT, AttributionServiceService, 'ATTRIBUTION_GRPC_URL'),
+  clientProvider(TRACKING_CLIENT, TrackingServiceService, 'TRACKING_GRPC_URL'),
+  clientProvider(DELIVERY_CLIENT, DeliveryServiceService, 'DELIVERY_GRPC_URL'),
   {
     // Delivery is left out on purpose: webhook administration being down must not take the console out of rotation.
     provide: DownstreamHealth,

@@ -1,13 +1,12 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
-import { status } from '@grpc/grpc-js';
-import { GrpcCallError } from '@trackly/grpc';
-import { DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
+import { InvalidArgumentError, NotFoundError } from '@trackly/kernel';
 import { Partner, PartnerCounters, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type { UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { RequireScope } from '../auth/api-key.guard';
 import { ConversionsService } from '../conversions/conversions.service';
 import { BodyReader } from '../domain/body';
 import { apiJson } from '../domain/money-json';
+import { createOnly, found } from '../downstream/create-only';
 import type { IngestClient } from '../downstream/downstream.providers';
 import { INGEST_CLIENT } from '../gateway.tokens';
 
@@ -56,10 +55,13 @@ export class PartnersHttpController {
     const partnerId = r.text('partner_id', { required: true, pattern: PARTNER_ID, problem: 'must be 1-64 letters, digits, "-" or "_"' });
     const settings = readSettings(r);
     r.done();
-    if (await this.exists(partnerId)) throw new DomainError('ALREADY_EXISTS', `partner "${partnerId}" already exists: change it with PUT, or pick another id`);
-    const res = await this.ingest.upsertPartner({ partnerId, ...settings });
-    // Registered meanwhile by someone else: their token is theirs; this call must not pretend it created it.
-    if (!res.created || !res.token) throw new DomainError('ALREADY_EXISTS', `partner "${partnerId}" was registered by another request just now`);
+    const res = await createOnly(
+      `partner "${partnerId}"`,
+      () => this.exists(partnerId),
+      () => this.ingest.upsertPartner({ partnerId, ...settings }),
+      (r) => r.created && !!r.token,
+      'registered',
+    );
     const template = await this.ingest.getPostbackTemplate({ partnerId, token: res.token });
     return { partner: apiJson(Partner, res.partner!), token: res.token, template };
   }
@@ -121,13 +123,7 @@ export class PartnersHttpController {
   }
 
   private exists(partnerId: string): Promise<boolean> {
-    return this.ingest.getPartner({ partnerId }).then(
-      (r) => !!r.partner,
-      (e: unknown) => {
-        if (e instanceof GrpcCallError && e.code === status.NOT_FOUND) return false;
-        throw e;
-      },
-    );
+    return found(this.ingest.getPartner({ partnerId }), (r) => !!r.partner);
   }
 }
 

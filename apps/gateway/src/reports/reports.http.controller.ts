@@ -59,7 +59,7 @@ export class ReportsHttpController {
       ...request,
       filter: filter || creativeIds.length ? { campaignIds: filter?.campaignIds ?? [], offerIds: filter?.offerIds ?? [], creativeIds } : undefined,
     });
-    return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : apiJson(GetPerformanceReportResponse, report);
+    return answer(res, format, 'performance', report, GetPerformanceReportResponse, performanceCsv);
   }
 
   @Get('reconciliation')
@@ -68,7 +68,7 @@ export class ReportsHttpController {
     unrestrictedOnly(grant);
     const format = parseFormat(query);
     const report = await this.reporting.getReconciliationReport(parseReconciliationQuery(query, this.clock.now()));
-    return format === 'csv' ? csv(res, 'reconciliation', reconciliationCsv(report)) : apiJson(GetReconciliationReportResponse, report);
+    return answer(res, format, 'reconciliation', report, GetReconciliationReportResponse, reconciliationCsv);
   }
 
   @Get('maturity')
@@ -77,7 +77,7 @@ export class ReportsHttpController {
     unrestrictedOnly(grant);
     const format = parseFormat(query);
     const report = await this.reporting.getCohortMaturity(parseMaturityQuery(query, this.clock.now()));
-    return format === 'csv' ? csv(res, 'maturity', maturityCsv(report)) : apiJson(GetCohortMaturityResponse, report);
+    return answer(res, format, 'maturity', report, GetCohortMaturityResponse, maturityCsv);
   }
 
   @Get('messages/:messageId')
@@ -88,12 +88,11 @@ export class ReportsHttpController {
     @Res({ passthrough: true }) res: Response,
     @Grant() grant?: ApiKeyGrant,
   ) {
-    rejectUnknownParams(query, ['format']);
-    const format = parseFormat({ format: query.format });
+    const format = formatOnly(query);
     const report = await this.reporting.getMessageReport({ messageId });
     // The same answer as for a message that does not exist: a restricted key learns nothing about others' messages.
     if (!canSee(grant, report)) throw new NotFoundError('message', messageId);
-    return format === 'csv' ? csv(res, 'message', messageCsv(report)) : apiJson(GetMessageReportResponse, report);
+    return answer(res, format, 'message', report, GetMessageReportResponse, messageCsv);
   }
 
   @Get('contacts/:contactId/journey')
@@ -106,10 +105,9 @@ export class ReportsHttpController {
   ) {
     // A contact's journey crosses campaigns, and its events do not all name theirs: not for a restricted key.
     unrestrictedOnly(grant);
-    rejectUnknownParams(query, ['format']);
-    const format = parseFormat({ format: query.format });
+    const format = formatOnly(query);
     const report = await this.reporting.getContactJourney({ contactId });
-    return format === 'csv' ? csv(res, 'journey', journeyCsv(report)) : apiJson(GetContactJourneyResponse, report);
+    return answer(res, format, 'journey', report, GetContactJourneyResponse, journeyCsv);
   }
 }
 
@@ -118,6 +116,17 @@ function unrestrictedOnly(grant: ApiKeyGrant | undefined): void {
   if (isRestricted(grant)) {
     throw new ForbiddenException({ error: 'PERMISSION_DENIED', message: 'this report is not available to an API key restricted to campaigns or offers' });
   }
+}
+
+/** The `format` of a report that takes no other parameter (any other is a 400). */
+function formatOnly(query: { format?: QueryValue }): 'json' | 'csv' {
+  rejectUnknownParams(query, ['format']);
+  return parseFormat({ format: query.format });
+}
+
+/** The report as JSON, or as a CSV download when format=csv. */
+function answer<T>(res: Response, format: 'json' | 'csv', name: string, report: T, codec: { toJSON(message: T): unknown }, toCsv: (report: T) => string): unknown {
+  return format === 'csv' ? csv(res, name, toCsv(report)) : apiJson(codec, report);
 }
 
 /** A CSV body as a download; the name is fixed per report, so nothing from the request reaches the header. */

@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, JetStreamClient } from '@nats-io/jetstream';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import { ManualClock } from '@trackly/kernel';
@@ -18,6 +19,7 @@ import {
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { AttributionType } from '@trackly/contracts/attribution/v1/attribution';
 import { reportingMigrations } from '../src/migrations';
+import { ReportingPartnerRevenueRollups1765700000000 } from '../src/migrations/1765700000000-partner-revenue-rollups.migration';
 import { decision, Dims } from './attribution-fixtures';
 import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
 import { loadReportingConfig } from '../src/reporting.config';
@@ -195,6 +197,33 @@ describe('reporting: the partner dimension of the performance report', () => {
       await pg.query('COMMIT');
     } finally {
       await pg.end();
+    }
+    expect(await reports()).toEqual(before);
+  });
+
+  it('migrates populated rollups both ways: down sums the partners away, up brings the partner figures back exactly', async () => {
+    const reports = () => Promise.all([report(PARTNER, { thenBy: CREATIVE }), report(CREATIVE, byPartners('tune')), report(CREATIVE, { thenBy: DATE })]);
+    const before = await reports();
+    const ds = await new DataSource({ type: 'postgres', url: db.url }).initialize();
+    // The revenue rollups without their partner: what the rows were before the migration.
+    const withoutPartner = () =>
+      Promise.all(['revenue_rollup', 'cohort_revenue_rollup'].map((t) => ds.query(
+        `SELECT grain, bucket, campaign_id, creative_id, offer_id, currency, sum(conversions)::text AS n, sum(reversed_conversions)::text AS r,
+           sum(approved_micros)::text AS a, sum(pending_micros)::text AS p, sum(reversed_micros)::text AS x
+         FROM "reporting".${t} GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(conversions) <> 0 OR sum(reversed_conversions) <> 0 ORDER BY 1, 2, 3, 4, 5, 6`,
+      )));
+    const migration = new ReportingPartnerRevenueRollups1765700000000();
+    const qr = ds.createQueryRunner();
+    try {
+      const summed = await withoutPartner();
+      expect(summed[0].length).toBeGreaterThan(0);
+      await migration.down(qr);
+      expect(await withoutPartner()).toEqual(summed);
+      await migration.up(qr);
+      expect(await withoutPartner()).toEqual(summed);
+    } finally {
+      await qr.release();
+      await ds.destroy();
     }
     expect(await reports()).toEqual(before);
   });

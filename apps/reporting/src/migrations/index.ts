@@ -7,6 +7,7 @@ import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-
 import { ReportingContactListIndexes1765420000000 } from './1765420000000-contact-list-indexes.migration';
 import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migration';
 import { ReportingPartnerRevenueRollups1765700000000 } from './1765700000000-partner-revenue-rollups.migration';
+import { ReportingCreditedPartsPartialIndexes1765700000001 } from './1765700000001-credited-parts-partial-indexes.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -19,4 +20,5 @@ export const reportingMigrations = [
   ReportingContactListIndexes1765420000000,
   ReportingFxRates1765430000000,
   ReportingPartnerRevenueRollups1765700000000,
+  ReportingCreditedPartsPartialIndexes1765700000001,
 ];

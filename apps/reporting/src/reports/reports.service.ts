@@ -190,6 +190,7 @@ export class ReportsService {
           revenueParams,
         );
         // View-through, capped and held parts, and test conversions when asked: from the credited facts of the range.
+        // The parts predicate below is the one of the partial indexes of migration 1765700000001: keep them equal.
         const facts: Record<string, string>[] = await m.query(
           `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency,
              count(*) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status <> 'reversed')::text AS vt_n,

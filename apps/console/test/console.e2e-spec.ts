@@ -179,12 +179,50 @@ describe('console (headless Chromium, real stack)', () => {
     // Sends and taps on the send day, the conversion on its own day (conversion date basis).
     expect(new Set((await rows()).map((r) => r[1]))).toEqual(new Set([stack.seed.sendDay, stack.seed.today]));
     await accessible('02-performance');
-    // A filter reporting cannot apply yet is said so next to the action, not silently ignored.
-    await page.getByLabel('Partner ids', { exact: true }).fill('network-a');
+
+    // By partner, chosen from the registered partners: conversions only. Sends and taps have no partner, so their
+    // cells (and CTR, CVR, revenue per send, EPC) are "—" with the reason on hover, and "n/a" in the CSV.
+    const partnerFilter = page.getByLabel('Partner', { exact: true });
+    expect(await partnerFilter.locator('option').allTextContents()).toEqual(['any partner', 'Network A (network-a)']);
+    await page.getByLabel('Then by', { exact: true }).selectOption('none');
+    await page.getByLabel('Campaign ids', { exact: true }).fill('');
+    await partnerFilter.selectOption('network-a');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await page.getByRole('form', { name: 'Grouping and filters' }).getByRole('alert').filter({ hasText: 'Not available yet' }).waitFor();
-    await page.getByLabel('Partner ids', { exact: true }).fill('');
+    await table.locator('tbody td .not-applicable').first().waitFor();
+    const shown = async () => {
+      const header = (await table.locator('thead th').allTextContents()).map((h) => h.replace(/ [↕▲▼]$/, ''));
+      const cells = (await rows()).map((r) => Object.fromEntries(header.slice(1).map((h, i) => [h, r[i + 1]])));
+      return { header, cells };
+    };
+    const filtered = await shown();
+    // Only the creative the partner's conversion is credited to; its conversion and revenue, the rest not applicable.
+    expect(filtered.cells).toEqual([expect.objectContaining({ Sends: '—', Engagements: '—', CTR: '—', Conversions: '1', CVR: '—', 'Approved revenue': '$24.99', 'Revenue / send': '—' })]);
+    expect(await table.locator('tbody td .not-applicable').first().getAttribute('title')).toMatch(/sends and taps have no partner/i);
+    expect(await page.getByTestId('partner-note').textContent()).toMatch(/sends and taps have no partner/);
+    // Grouped by partner: one row, named from the partners list, and the total.
+    await page.getByLabel('Group by', { exact: true }).selectOption('partner');
+    await partnerFilter.selectOption('');
     await page.getByRole('button', { name: 'Apply filters' }).click();
+    await table.locator('thead th', { hasText: /^Partner/ }).waitFor();
+    await table.locator('tbody tr', { hasText: 'Network A (network-a)' }).waitFor();
+    const byPartner = await shown();
+    expect(byPartner.cells).toEqual([expect.objectContaining({ Sends: '—', Conversions: '1', 'Approved revenue': '$24.99' })]);
+    expect((await rows())[0][0]).toBe('Network A (network-a)');
+    const foot = await table.locator('tfoot td').allTextContents();
+    expect(foot[byPartner.header.indexOf('Sends')]).toBe('—');
+    expect(foot[byPartner.header.indexOf('Conversions')]).toBe('1');
+    const [partnerCsv] = await Promise.all([page.waitForEvent('download'), table.getByRole('button', { name: /Download CSV/ }).click()]);
+    const partnerLines = readFileSync((await partnerCsv.path())!, 'utf8').split('\r\n').map((l) => l.split(','));
+    expect(partnerLines[0]).toEqual(byPartner.header);
+    const csvCell = (line: string[], h: string) => line[byPartner.header.indexOf(h)];
+    for (const line of partnerLines.slice(1, 3)) {
+      expect([csvCell(line, 'Sends'), csvCell(line, 'CTR'), csvCell(line, 'Conversions'), csvCell(line, 'Approved revenue')]).toEqual(['n/a', 'n/a', '1', '24.99']);
+    }
+    expect(partnerLines.map((l) => l[0])).toEqual(['Partner', 'Network A (network-a)', 'TOTAL', '']);
+    await accessible('02b-performance-by-partner');
+    // "Then by" offers the partner too; back to creative for the next specs.
+    await page.getByLabel('Group by', { exact: true }).selectOption('creative');
+    expect(await page.getByLabel('Then by', { exact: true }).locator('option').allTextContents()).toEqual(['none', 'offer', 'campaign', 'date', 'partner']);
   });
 
   it('Messages and contacts: a message with every tap, and a contact journey', async () => {

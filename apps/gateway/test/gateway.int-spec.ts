@@ -128,6 +128,9 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
   const reportingImpl: ReportingServiceServer = {
     getPerformanceReport: (call, cb) => {
       performanceRequests.push(call.request);
+      // As reporting answers: by partner (grouped or filtered), the rows' send- and tap-based figures do not apply.
+      const activityNotApplicable =
+        !!call.request.filter?.partnerIds.length || [call.request.groupBy, call.request.thenBy].includes(ReportGrouping.REPORT_GROUPING_PARTNER);
       cb(null, {
         timeZone: call.request.timeZone,
         rows: [
@@ -137,13 +140,13 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
               revenue: USD('1152000000'), pendingRevenue: USD('0'), revenuePerSend: USD('115200'), epc: USD('960000'),
               reversed: USD('0'), conversions: '48', reversedConversions: '0', ...NO_PARTS,
             }],
-            key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000', converted: undefined,
+            key2: '', name2: '', reversedConversions: '0', ctrPpm: '120000', cvrPpm: '40000', converted: undefined, activityNotApplicable,
           },
         ],
         total: {
           key: '', name: '', sends: '9007199254740993', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0',
           revenue: [{ revenue: USD('1152000000'), pendingRevenue: undefined, revenuePerSend: undefined, epc: undefined, reversed: undefined, conversions: '0', reversedConversions: '0', ...NO_PARTS }],
-          key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0', converted: undefined,
+          key2: '', name2: '', reversedConversions: '0', ctrPpm: '0', cvrPpm: '0', converted: undefined, activityNotApplicable,
         },
         thenBy: call.request.thenBy,
         dateBasis: call.request.dateBasis,
@@ -393,13 +396,13 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(missing.status).toBe(400);
       expect(await json(missing)).toEqual({
         error: 'INVALID_ARGUMENT',
-        message: 'group_by is required: one of creative, offer, campaign, date',
-        fields: { group_by: 'is required: one of creative, offer, campaign, date' },
+        message: 'group_by is required: one of creative, offer, campaign, date, partner',
+        fields: { group_by: 'is required: one of creative, offer, campaign, date, partner' },
       });
       const bad = await get('/api/reports/performance?group_by=contact&from=2026-02-30&to=2026-02-01&tz=Mars%2FOlympus');
       expect(bad.status).toBe(400);
       expect((await json(bad)).fields).toEqual({
-        group_by: 'must be one of creative, offer, campaign, date',
+        group_by: 'must be one of creative, offer, campaign, date, partner',
         from: 'must be a date YYYY-MM-DD',
         tz: 'must be an IANA time zone such as UTC or America/New_York',
       });
@@ -411,26 +414,46 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       expect(performanceRequests.length).toBe(before);
     });
 
-    it('filters by campaign, offer and creative, refuses unknown parameters (400) and answers 501 for the partner filter', async () => {
+    it('filters by campaign, offer, creative and partner, and refuses unknown parameters (400)', async () => {
       const before = performanceRequests.length;
       const res = await get('/api/reports/performance?group_by=offer&campaign=camp-1,camp-2&campaign=camp-3&offer=summer');
       expect(res.status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'], creativeIds: [] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1', 'camp-2', 'camp-3'], offerIds: ['summer'], creativeIds: [], partnerIds: [] });
       expect((await get('/api/reports/performance?group_by=offer&creative=cr-1,cr-2')).status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: [], offerIds: [], creativeIds: ['cr-1', 'cr-2'] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: [], offerIds: [], creativeIds: ['cr-1', 'cr-2'], partnerIds: [] });
       const unknown = await get('/api/reports/performance?group_by=offer&campaing=camp-1&colour=red');
       expect(unknown.status).toBe(400);
       expect(Object.keys((await json(unknown)).fields as object)).toEqual(['campaing', 'colour']);
       expect((await json(await get('/api/reports/performance?group_by=offer&campaign=a%20b'))).fields).toEqual({
         campaign: 'must be ids of 1-128 letters, digits, ".", "_", ":" or "-"',
       });
-      const partner = await get('/api/reports/performance?group_by=offer&partner=tune-1');
-      expect(partner.status).toBe(501);
-      expect(await json(partner)).toEqual({ error: 'NOT_IMPLEMENTED', message: expect.stringMatching(/PerformanceFilter\.partner_ids/) });
+      const partner = await get('/api/reports/performance?group_by=offer&partner=tune-1,everflow-2&partner=tune-1');
+      expect(partner.status).toBe(200);
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: [], offerIds: [], creativeIds: [], partnerIds: ['tune-1', 'everflow-2'] });
+      // Sends and taps have no partner: null (not applicable), never an omitted zero; conversion figures stay.
+      const body = (await json(partner)) as { rows: Record<string, unknown>[]; total: Record<string, unknown> };
+      for (const row of [body.rows[0], body.total]) {
+        expect(row).toMatchObject({ activityNotApplicable: true, sends: null, clicks: null, uniqueClicks: null, taps: null, ctrPpm: null, cvrPpm: null });
+        expect(row.revenue).toEqual([expect.objectContaining({ revenue: expect.objectContaining({ amount: '1152.00' }), revenuePerSend: null, epc: null })]);
+      }
+      const csv = await (await get('/api/reports/performance?group_by=partner&format=csv')).text();
+      expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_PARTNER, filter: undefined });
+      const [header, first] = csv.split('\r\n').map((l) => l.split(','));
+      const cell = (name: string) => first[header.indexOf(name)];
+      expect(['sends', 'clicks', 'taps', 'ctr', 'cvr', 'revenue_per_send_USD', 'epc_USD'].map(cell)).toEqual(Array(7).fill('n/a'));
+      expect([cell('conversions'), cell('revenue_USD')]).toEqual(['48', '1152.00']);
+      const thenPartner = await get('/api/reports/performance?group_by=date&then_by=partner');
+      expect(thenPartner.status).toBe(200);
+      expect(performanceRequests.at(-1)).toMatchObject({ groupBy: ReportGrouping.REPORT_GROUPING_DATE, thenBy: ReportGrouping.REPORT_GROUPING_PARTNER });
+      // Not a partner id; no partner grouping for the maturity report (sends have no partner).
+      expect((await json(await get('/api/reports/performance?group_by=partner&partner=a%20b'))).fields).toEqual({
+        partner: 'must be ids of 1-128 letters, digits, ".", "_", ":" or "-"',
+      });
+      expect((await get('/api/reports/maturity?group_by=partner')).status).toBe(400);
       for (const path of ['/api/reports/reconciliation?partnr=x', '/api/reports/maturity?offer=x', '/api/reports/messages/msg-a?fromat=csv', '/api/reports/contacts/contact-1/journey?x=1']) {
         expect([path, (await get(path)).status]).toEqual([path, 400]);
       }
-      expect(performanceRequests.length).toBe(before + 2);
+      expect(performanceRequests.length).toBe(before + 5);
     });
 
     it('lists messages by campaign and creative, paged, with clicked/converted/revenue; refuses unknown parameters', async () => {
@@ -747,14 +770,21 @@ describe('gateway (real HTTP, real gRPC to stub downstreams)', () => {
       performanceRequests.length = 0;
       expect((await get('/api/reports/performance?group_by=offer', camp1)).status).toBe(200);
       expect((await get('/api/reports/performance?group_by=offer')).status).toBe(200);
-      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [], creativeIds: [] }, undefined]);
+      expect(performanceRequests.map((r) => r.filter)).toEqual([{ campaignIds: ['camp-1'], offerIds: [], creativeIds: [], partnerIds: [] }, undefined]);
       // Its own filters narrow the grant, never widen it; a campaign outside it is refused before any call.
       expect((await get('/api/reports/performance?group_by=offer&campaign=camp-1&offer=summer', camp1)).status).toBe(200);
-      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'], creativeIds: [] });
+      expect(performanceRequests.at(-1)!.filter).toEqual({ campaignIds: ['camp-1'], offerIds: ['summer'], creativeIds: [], partnerIds: [] });
       const outside = await get('/api/reports/performance?group_by=offer&campaign=camp-2', camp1);
       expect(outside.status).toBe(403);
       expect(await json(outside)).toEqual({ error: 'PERMISSION_DENIED', message: 'this API key may not see campaign camp-2' });
       expect(performanceRequests.length).toBe(3);
+      // A partner filter or grouping narrows the key's campaigns, never widens them.
+      expect((await get('/api/reports/performance?group_by=partner&partner=tune-1', camp1)).status).toBe(200);
+      expect(performanceRequests.at(-1)).toMatchObject({
+        groupBy: ReportGrouping.REPORT_GROUPING_PARTNER, filter: { campaignIds: ['camp-1'], offerIds: [], creativeIds: [], partnerIds: ['tune-1'] },
+      });
+      expect((await get('/api/reports/performance?group_by=partner&partner=tune-1&campaign=camp-2', camp1)).status).toBe(403);
+      expect(performanceRequests.length).toBe(4);
 
       // msg-a and conversion tune-1/tx-1 belong to camp-1.
       expect((await get('/api/reports/messages/msg-a', camp1)).status).toBe(200);

@@ -46,6 +46,9 @@ const DIMS_BY_CREATIVE = Array.from({ length: CREATIVES }, (_, c) => ({
   campaign: `camp-${Math.floor(c / 8)}`, creative: `cr-${c}`, offer: `off-${c % 100}`,
 }));
 const dimsOf = (m: number) => DIMS_BY_CREATIVE[creativeNo(m)];
+// Three partners report conversions on every creative: the worst case for the partner-keyed revenue rollups (in
+// production an offer mostly belongs to one network, so most creatives have one partner).
+const PARTNERS = ['tune', 'everflow', 'impact'];
 const MINUTES = (DAYS + 4) * 1440; // sends span DAYS; clicks and conversions land up to 72 hours later
 const MINUTE_TEXT = Array.from({ length: MINUTES }, (_, i) => new Date(START_MS + i * MINUTE_MS).toISOString().slice(0, 16).replace('T', ' '));
 const SECOND_TEXT = Array.from({ length: 60 }, (_, s) => `:${String(s).padStart(2, '0')}+00`);
@@ -106,7 +109,7 @@ function seedTables(): SeedTable[] {
         const d = dimsOf(m);
         const sent = sentMinute(m);
         const status = i % 7 === 0 ? 'pending' : i % 31 === 0 ? 'reversed' : 'approved';
-        return `tune\to${i}\tm${m}\tk${m}\tc${m % 5_000_000}\t${d.offer}\t${d.campaign}\t${d.creative}\t${1_000_000 + (i % 50) * 490_000}\t${
+        return `${PARTNERS[i % PARTNERS.length]}\to${i}\tm${m}\tk${m}\tc${m % 5_000_000}\t${d.offer}\t${d.campaign}\t${d.creative}\t${1_000_000 + (i % 50) * 490_000}\t${
           i % 10 === 0 ? 'EUR' : 'USD'}\t${status}\t${ts(sent + (i % 72) * 60)}\tCLICK_THROUGH\t${ts(sent)}\n`;
       },
     },
@@ -204,21 +207,31 @@ async function main(): Promise<void> {
     );
     const client = createGrpcClient(ReportingServiceService, `127.0.0.1:${port}`, { deadlineMs: 30_000 });
     // Every report kind in UTC, in a whole-hour zone with DST and in a +05:45 zone (quarter-hour rollups at the edges).
-    const { OFFER, CREATIVE, DATE } = { OFFER: ReportGrouping.REPORT_GROUPING_OFFER, CREATIVE: ReportGrouping.REPORT_GROUPING_CREATIVE, DATE: ReportGrouping.REPORT_GROUPING_DATE };
+    const { OFFER, CREATIVE, DATE, PARTNER } = {
+      OFFER: ReportGrouping.REPORT_GROUPING_OFFER, CREATIVE: ReportGrouping.REPORT_GROUPING_CREATIVE, DATE: ReportGrouping.REPORT_GROUPING_DATE,
+      PARTNER: ReportGrouping.REPORT_GROUPING_PARTNER,
+    };
+    const tuneOnly = { campaignIds: [], offerIds: [], creativeIds: [], partnerIds: ['tune'] };
     const kinds: [string, ReportGrouping, DateBasis][] = [
       ['by offer', OFFER, DateBasis.DATE_BASIS_CONVERSION],
       ['by creative', CREATIVE, DateBasis.DATE_BASIS_CONVERSION],
       ['by date', DATE, DateBasis.DATE_BASIS_CONVERSION],
     ];
-    const cases: [string, ReportGrouping, string, DateBasis][] = [
+    type Case = [string, ReportGrouping, string, DateBasis, { thenBy?: ReportGrouping; filter?: typeof tuneOnly }?];
+    const cases: Case[] = [
       ...['UTC', 'America/New_York', 'Asia/Kathmandu'].flatMap((zone) =>
-        kinds.map(([kind, groupBy, basis]): [string, ReportGrouping, string, DateBasis] => [`${kind}, ${zone}`, groupBy, zone, basis]),
+        kinds.map(([kind, groupBy, basis]): Case => [`${kind}, ${zone}`, groupBy, zone, basis]),
       ),
       ['by creative, send-date cohort, America/New_York', CREATIVE, 'America/New_York', DateBasis.DATE_BASIS_SEND],
       ['by date, send-date cohort, America/New_York', DATE, 'America/New_York', DateBasis.DATE_BASIS_SEND],
+      // The partner dimension (conversions only): by partner, by partner then creative, and one partner's offers.
+      ['by partner, America/New_York', PARTNER, 'America/New_York', DateBasis.DATE_BASIS_CONVERSION],
+      ['by partner then creative, America/New_York', PARTNER, 'America/New_York', DateBasis.DATE_BASIS_CONVERSION, { thenBy: CREATIVE }],
+      ['by offer, partner tune, America/New_York', OFFER, 'America/New_York', DateBasis.DATE_BASIS_CONVERSION, { filter: tuneOnly }],
+      ['by date, partner tune, America/New_York', DATE, 'America/New_York', DateBasis.DATE_BASIS_CONVERSION, { filter: tuneOnly }],
     ];
     const results: Record<string, string | number>[] = [];
-    for (const [label, groupBy, timeZone, dateBasis] of cases) {
+    for (const [label, groupBy, timeZone, dateBasis, more] of cases) {
       const times: number[] = [];
       for (let r = -3; r < RUNS; r++) {
         // 30-day windows ending on different days of the seeded 90, so no answer is a repeat of the last.
@@ -226,7 +239,8 @@ async function main(): Promise<void> {
         const start = new Date(end.getTime() - 29 * 86_400_000);
         const t = process.hrtime.bigint();
         const report = await client.getPerformanceReport({
-          groupBy, fromDate: start.toISOString().slice(0, 10), toDate: end.toISOString().slice(0, 10), timeZone, thenBy: 0, dateBasis, filter: undefined, includeTest: false, reportingCurrency: '',
+          groupBy, fromDate: start.toISOString().slice(0, 10), toDate: end.toISOString().slice(0, 10), timeZone, thenBy: more?.thenBy ?? 0, dateBasis,
+          filter: more?.filter, includeTest: false, reportingCurrency: '',
         });
         if (r >= 0) times.push(Number(process.hrtime.bigint() - t) / 1e6);
         if (r === 0 && !report.rows.length) throw new Error(`${label}: empty report`);

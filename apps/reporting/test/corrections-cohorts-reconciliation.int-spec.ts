@@ -16,6 +16,7 @@ import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } 
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { ReportingTestApp } from './reporting-test-app';
+import { decision, Dims } from './attribution-fixtures';
 import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
 
 const at = (iso: string) => new Date(iso);
@@ -23,7 +24,6 @@ const { CONVERSION_STATUS_APPROVED: APPROVED, CONVERSION_STATUS_PENDING: PENDING
   ConversionStatus;
 const { REPORT_GROUPING_CREATIVE: CREATIVE, REPORT_GROUPING_DATE: DATE, REPORT_GROUPING_OFFER: OFFER } = ReportGrouping;
 
-type Dims = { campaignId: string; creativeId: string; offerId: string };
 const D1: Dims = { campaignId: 'camp-1', creativeId: 'cr-1', offerId: 'off-1' };
 const D2: Dims = { campaignId: 'camp-2', creativeId: 'cr-2', offerId: 'off-2' };
 
@@ -31,17 +31,6 @@ function click(clickId: string, messageId: string, d: Dims, clickedAt: string, f
   return {
     clickId, messageId, contactId: `c-${messageId}`, ...d, clickedAt: at(clickedAt), firstClickOnMessage: first, userAgent: 'ua',
     messageSentAt: messageSentAt ? at(messageSentAt) : undefined, clickClass, classificationReason: '', classifierVersion: 'v1',
-  };
-}
-
-function decision(partnerId: string, conversionId: string, messageId: string, d: Dims, currencyCode: string, micros: number, status: ConversionStatus, occurredAt: string): Attribution {
-  return {
-    partnerId, conversionId, conversionRef: randomUUID(), ruleVersion: 'first-click/1',
-    test: false, source: 0, payoutDefaulted: false, overCap: false, holdUntil: undefined,
-    outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, reason: UnattributedReason.UNATTRIBUTED_REASON_UNSPECIFIED,
-    type: AttributionType.ATTRIBUTION_TYPE_CLICK_THROUGH, reportedClickId: `k-${messageId}`, creditedClickId: `k-${messageId}`,
-    messageId, contactId: `c-${messageId}`, ...d, payout: { currencyCode, amountMicros: String(micros) }, status,
-    occurredAt: at(occurredAt), creditedClickedAt: undefined, windowDays: 30, decidedAt: at(occurredAt), explanation: '',
   };
 }
 

@@ -74,7 +74,7 @@ describe("reporting: the product guide's examples, exact", () => {
     expect(r.rows.find((x) => x.key === 'cr-summer')).toEqual({
       key: 'cr-summer', name: 'Summer Sale 20%', key2: '', name2: '',
       sends: '10000', clicks: '1200', uniqueClicks: '1200', taps: '1400', conversions: '48', reversedConversions: '0',
-      ctrPpm: '120000', cvrPpm: '40000',
+      ctrPpm: '120000', cvrPpm: '40000', activityNotApplicable: false,
       revenue: [{
         revenue: { currencyCode: 'USD', amountMicros: '1152000000' },
         pendingRevenue: { currencyCode: 'USD', amountMicros: '0' },

@@ -139,6 +139,7 @@ const row = (
   reversedConversions: String(reversedConversions),
   ctrPpm: ppm(engagements, sends),
   cvrPpm: ppm(conversions, engagements),
+  activityNotApplicable: false,
   // EPC per engagement, recomputed here in floating point (rev's epc argument was per tap before engagements).
   revenue: revenue.map((t) => ({
     ...t,
@@ -425,11 +426,11 @@ describe('reporting service (real Postgres, NATS, gRPC)', () => {
   it('filters by creative: the rows of those creatives, exactly as unfiltered, and totals of them only', async () => {
     const all = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11');
     const only = await report(ReportGrouping.REPORT_GROUPING_CREATIVE, '2026-03-10', '2026-03-11', '', {
-      filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] },
+      filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'], partnerIds: [] },
     });
     expect(only.rows).toEqual(all.rows.filter((r) => r.key === 'cr-2'));
     expect(only.total!.sends).toBe(only.rows[0].sends);
-    const byDate = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-11', '', { filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'] } });
+    const byDate = await report(ReportGrouping.REPORT_GROUPING_DATE, '2026-03-10', '2026-03-11', '', { filter: { campaignIds: [], offerIds: [], creativeIds: ['cr-2'], partnerIds: [] } });
     expect(byDate.total).toEqual({ ...only.total });
   });
 

@@ -34,6 +34,10 @@ export function toCsv(header: string[], rows: Cell[][]): string {
 }
 
 const amount = (m: Money | undefined) => formatMicros(BigInt(m?.amountMicros || '0'));
+/** A cell whose figure does not apply to the row (docs/reports.md: the partner dimension). */
+export const NOT_APPLICABLE = 'n/a';
+/** Money columns divided by sends or engagements: not applicable when the row's activity is not. */
+const PER_ACTIVITY = new Set(['revenue_per_send', 'epc']);
 /** Millionths as a decimal ratio: 120000 -> 0.12. */
 const ratio = (ppm: string) => formatMicros(BigInt(ppm || '0'));
 
@@ -77,12 +81,16 @@ export function performanceCsv(r: GetPerformanceReportResponse): string {
       missing.map((m) => `${m.amount?.currencyCode} ${amount(m.amount)} x${m.conversions} ${m.firstDay}..${m.lastDay}`).join('; '),
     ];
   };
+  // Grouped or filtered by partner, send- and tap-based cells are "n/a" (sends and taps have no partner), never 0.
+  const na = (row: PerformanceRow, v: Cell): Cell => (row.activityNotApplicable ? NOT_APPLICABLE : v);
   const line = (row: PerformanceRow, key: string): Cell[] => [
     key, row.name, row.key2, row.name2,
-    row.sends, row.clicks, row.uniqueClicks, row.taps, row.conversions, row.reversedConversions, ratio(row.ctrPpm), ratio(row.cvrPpm),
+    na(row, row.sends), na(row, row.clicks), na(row, row.uniqueClicks), na(row, row.taps), row.conversions, row.reversedConversions,
+    na(row, ratio(row.ctrPpm)), na(row, ratio(row.cvrPpm)),
     ...currencies.flatMap((c) => {
       const t = row.revenue.find((x) => x.revenue?.currencyCode === c);
-      return moneyColumns.map(([name, get]) => (t ? get(t) : name.endsWith('conversions') ? '0' : amount(undefined)));
+      return moneyColumns.map(([name, get]) =>
+        PER_ACTIVITY.has(name) ? na(row, t ? get(t) : amount(undefined)) : t ? get(t) : name.endsWith('conversions') ? '0' : amount(undefined));
     }),
     ...convertedCells(row),
   ];

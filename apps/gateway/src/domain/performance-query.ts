@@ -17,6 +17,8 @@ export const GROUPINGS: Record<string, ReportGrouping> = {
   offer: ReportGrouping.REPORT_GROUPING_OFFER,
   campaign: ReportGrouping.REPORT_GROUPING_CAMPAIGN,
   date: ReportGrouping.REPORT_GROUPING_DATE,
+  // Conversions only: grouped by partner, send- and tap-based figures are not applicable (docs/reports.md).
+  partner: ReportGrouping.REPORT_GROUPING_PARTNER,
 };
 
 /** Without from/to, the report covers this many local days ending today. */
@@ -164,7 +166,7 @@ export function parseMaturityQuery(query: RangeQuery & { group_by?: QueryValue }
   const groupText = single('group_by')?.toLowerCase();
   let groupBy = ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
   if (groupText !== undefined && groupText !== 'none') {
-    if (groupText === 'date' || !Object.hasOwn(GROUPINGS, groupText)) errors.group_by = 'must be one of creative, offer, campaign';
+    if (groupText === 'date' || groupText === 'partner' || !Object.hasOwn(GROUPINGS, groupText)) errors.group_by = 'must be one of creative, offer, campaign';
     else groupBy = GROUPINGS[groupText];
   }
   const includeTest = parseIncludeTest(single, errors);

@@ -6,6 +6,9 @@ import type { Scope } from '../domain/api-keys';
 
 const money = { $ref: '#/components/schemas/Money' };
 const count = { type: 'string', pattern: '^-?\\d+$', description: 'int64 as a decimal string (omitted when 0)' };
+/** A send- or tap-based figure: null when the row's activityNotApplicable is true (by partner). */
+const activity = (description?: string) => ({ ...count, type: ['string', 'null'], ...(description ? { description: `${description}; null by partner` } : {}) });
+const activityMoney = (description: string) => ({ oneOf: [money, { type: 'null' }], description: `${description}; null by partner` });
 const date = { type: 'string', format: 'date', example: '2026-05-01' };
 
 const rangeParams = [
@@ -21,7 +24,7 @@ const formatParam = {
   name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv'], default: 'json' },
   description: 'csv answers text/csv as a download: one line per group and currency, exact decimal amounts.',
 };
-const grouping = { type: 'string', enum: ['creative', 'offer', 'campaign', 'date'] };
+const grouping = { type: 'string', enum: ['creative', 'offer', 'campaign', 'date', 'partner'] };
 
 const errors = {
   400: { description: 'Invalid parameters, per field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
@@ -40,9 +43,6 @@ const scope = (name: Scope) => ({
   security: [{ bearer: [name] }, { apiKey: [name] }],
   'x-required-scope': name,
 });
-const waiting = {
-  501: { description: 'Not available yet: the downstream RPC it needs is not deployed (the message names it)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
-};
 const jsonBody = (schema: object, required = true) => ({ required, content: { 'application/json': { schema } } });
 const obj = { type: 'object' };
 const okObject = (description = 'OK') => ({ 200: { description, content: { 'application/json': { schema: obj } } } });
@@ -100,7 +100,10 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Sends, clicks, conversions and revenue grouped by one or two dimensions',
         description:
           'A key restricted to campaigns/offers gets only their rows (and totals over them); its own campaign/offer filters ' +
-          'narrow that, and ids outside the grant are a 403. Unknown parameters are a 400.',
+          'narrow that, and ids outside the grant are a 403. Unknown parameters are a 400. Sends and taps have no partner: ' +
+          'grouped (group_by or then_by) or filtered by partner, every row and the total carry activityNotApplicable: true, ' +
+          'their sends, clicks, uniqueClicks, taps, ctrPpm and cvrPpm are null and each revenue total\'s revenuePerSend and ' +
+          'epc are null (in CSV: n/a); conversion figures stay exact. Rows by partner have no name (GET /api/partners has them).',
         ...scope('reports:read'),
         parameters: [
           { name: 'group_by', in: 'query', required: true, schema: grouping },
@@ -113,7 +116,7 @@ export const OPENAPI_DOCUMENT = {
           idList('campaign'),
           idList('offer'),
           { ...idList('creative'), description: 'Only these creatives.' },
-          { ...idList('partner'), description: 'Only these partners: answered 501 until reporting filters by partner.' },
+          { ...idList('partner'), description: 'Only conversions reported by these partners; send- and tap-based figures are then null (not applicable).' },
           includeTestParam,
           {
             name: 'reporting_currency', in: 'query', schema: { type: 'string', example: 'USD' },
@@ -121,7 +124,7 @@ export const OPENAPI_DOCUMENT = {
           },
           formatParam,
         ],
-        responses: { ...ok('PerformanceReport'), ...errors, ...waiting },
+        responses: { ...ok('PerformanceReport'), ...errors },
       },
     },
     '/api/reports/reconciliation': {
@@ -515,7 +518,8 @@ export const OPENAPI_DOCUMENT = {
         description: 'One currency of a row',
         properties: {
           revenue: { ...money, description: 'Approved revenue' }, pendingRevenue: money, reversed: money,
-          revenuePerSend: money, epc: { ...money, description: 'Approved revenue / engagements (clicks)' }, conversions: count, reversedConversions: count,
+          revenuePerSend: activityMoney('Approved revenue / sends'), epc: activityMoney('Approved revenue / engagements (clicks)'), conversions: count,
+          reversedConversions: count,
           clickRevenue: { ...money, description: 'Approved revenue credited to a click: revenue minus viewThroughRevenue' },
           viewThroughRevenue: { ...money, description: 'Approved revenue credited view-through (no click)' }, viewThroughConversions: count,
           cappedRevenue: { ...money, description: 'Pending revenue credited over a cap (part of pendingRevenue)' }, cappedConversions: count,
@@ -527,13 +531,17 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         properties: {
           key: { type: 'string' }, name: { type: 'string' }, key2: { type: 'string' }, name2: { type: 'string' },
-          sends: count,
-          clicks: { ...count, description: 'Engagements: messages clicked, each once, on its first person\'s tap (no previews or bots)' },
-          uniqueClicks: { ...count, description: 'The same number as clicks (kept for older readers)' },
-          taps: { ...count, description: 'Every person\'s tap, repeat taps of a message included' },
+          sends: activity('Messages sent'),
+          clicks: activity('Engagements: messages clicked, each once, on its first person\'s tap (no previews or bots)'),
+          uniqueClicks: activity('The same number as clicks (kept for older readers)'),
+          taps: activity('Every person\'s tap, repeat taps of a message included'),
           conversions: { ...count, description: 'Approved or pending' }, reversedConversions: count,
-          ctrPpm: { ...count, description: 'engagements (clicks) / sends in millionths' },
-          cvrPpm: { ...count, description: 'conversions / engagements (clicks) in millionths' },
+          ctrPpm: activity('engagements (clicks) / sends in millionths'),
+          cvrPpm: activity('conversions / engagements (clicks) in millionths'),
+          activityNotApplicable: {
+            type: 'boolean',
+            description: 'Grouped or filtered by partner: sends and taps have no partner, so the send- and tap-based figures above are null (omitted when false)',
+          },
           revenue: { type: 'array', items: { $ref: '#/components/schemas/RevenueTotal' } },
           converted: {
             type: 'object',

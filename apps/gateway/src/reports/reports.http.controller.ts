@@ -5,14 +5,13 @@ import {
   GetCohortMaturityResponse,
   GetContactJourneyResponse,
   GetMessageReportResponse,
-  GetPerformanceReportResponse,
   GetReconciliationReportResponse,
 } from '@trackly/contracts/reporting/v1/reporting_service';
 import { Grant, RequireScope } from '../auth/api-key.guard';
 import { ApiKeyGrant, canSee, isRestricted, scopedFilter } from '../domain/api-keys';
-import { WaitingForDownstream } from '../downstream/not-yet';
 import { journeyCsv, maturityCsv, messageCsv, performanceCsv, reconciliationCsv } from '../domain/csv';
 import { apiJson } from '../domain/money-json';
+import { performanceJson } from '../domain/performance-json';
 import {
   parseFormat,
   parseMaturityQuery,
@@ -48,18 +47,20 @@ export class ReportsHttpController {
     const request = parsePerformanceQuery(query, this.clock.now());
     const format = parseFormat(query);
     const filters = parsePerformanceFilters(query);
-    // The rollups have no partner dimension: a partner filter waits for reporting to keep one.
-    if (filters.partnerIds.length) throw new WaitingForDownstream(`ReportingService's PerformanceFilter.partner_ids to filter by partner`);
+    // A partner filter narrows whatever the key may see (its campaigns/offers still apply): it needs no grant of its own.
     const { filter, outside } = scopedFilter(grant, filters);
     if (outside.length) {
       throw new ForbiddenException({ error: 'PERMISSION_DENIED', message: `this API key may not see ${outside.join(', ')}` });
     }
-    const creativeIds = filters.creativeIds;
+    const { creativeIds, partnerIds } = filters;
     const report = await this.reporting.getPerformanceReport({
       ...request,
-      filter: filter || creativeIds.length ? { campaignIds: filter?.campaignIds ?? [], offerIds: filter?.offerIds ?? [], creativeIds } : undefined,
+      filter:
+        filter || creativeIds.length || partnerIds.length
+          ? { campaignIds: filter?.campaignIds ?? [], offerIds: filter?.offerIds ?? [], creativeIds, partnerIds }
+          : undefined,
     });
-    return answer(res, format, 'performance', report, GetPerformanceReportResponse, performanceCsv);
+    return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : performanceJson(report);
   }
 
   @Get('reconciliation')

@@ -56,6 +56,8 @@ export interface Dimensions {
   campaignId: string;
   creativeId: string;
   offerId: string;
+  /** The reporting partner: conversions' rollups only (sends and taps have none). */
+  partnerId?: string;
 }
 
 export interface MessageFact extends Dimensions {

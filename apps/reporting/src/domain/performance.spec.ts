@@ -98,7 +98,7 @@ describe('buildPerformanceReport', () => {
       rows: [],
       total: {
         key: '', name: '', key2: '', name2: '', sends: '0', clicks: '0', uniqueClicks: '0', taps: '0', conversions: '0', reversedConversions: '0',
-        ctrPpm: '0', cvrPpm: '0', revenue: [],
+        ctrPpm: '0', cvrPpm: '0', revenue: [], activityNotApplicable: false,
       },
       timeZone: 'UTC',
       thenBy: ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
@@ -129,6 +129,29 @@ describe('buildPerformanceReport', () => {
     // 1 / 3 sends = 333,333.33 ppm; no clicks -> CVR 0, not a division error.
     expect(report.rows[1]).toMatchObject({ ctrPpm: '333333', cvrPpm: '0' });
     expect(report).toMatchObject({ thenBy: ReportGrouping.REPORT_GROUPING_OFFER, dateBasis: DateBasis.DATE_BASIS_SEND });
+  });
+});
+
+describe('by partner (activity not applicable)', () => {
+  it('flags every row and the total, and leaves revenue per send and EPC unset instead of dividing by no sends', () => {
+    const report = buildPerformanceReport(
+      [],
+      [
+        { key: 'tune', currency: 'USD', conversions: 2n, reversedConversions: 1n, approvedMicros: 30_000_000n, pendingMicros: 5_000_000n, reversedMicros: 4_000_000n },
+        { key: 'everflow', currency: 'EUR', conversions: 1n, approvedMicros: 7_000_000n, pendingMicros: 0n },
+      ],
+      new Map(),
+      { timeZone: 'UTC', activityNotApplicable: true },
+    );
+    expect([...report.rows, report.total!].map((r) => [r.key, r.activityNotApplicable, r.sends, r.clicks, r.conversions])).toEqual([
+      ['everflow', true, '0', '0', '1'],
+      ['tune', true, '0', '0', '2'],
+      ['', true, '0', '0', '3'],
+    ]);
+    for (const r of [...report.rows, report.total!]) {
+      for (const t of r.revenue) expect([t.revenuePerSend, t.epc]).toEqual([undefined, undefined]);
+    }
+    expect(report.rows[1].revenue[0]).toMatchObject({ revenue: usd(30_000_000), pendingRevenue: usd(5_000_000), reversed: usd(4_000_000), reversedConversions: '1' });
   });
 });
 

@@ -97,6 +97,11 @@ export interface ReportLabels {
   dateBasis?: DateBasis;
   /** Display names of key2's dimension. */
   names2?: ReadonlyMap<string, string>;
+  /**
+   * Grouped or filtered by partner: sends and taps have no partner, so every row (and the total) says its send- and
+   * tap-based figures are not applicable, and leaves revenue per send and EPC unset rather than dividing by nothing.
+   */
+  activityNotApplicable?: boolean;
 }
 
 /** One part per million: ratios (CTR, CVR) are integers in millionths, like money in micros. */
@@ -161,9 +166,10 @@ export function buildPerformanceReport(
     }
   }
   const rows = [...groups.values()].sort((a, b) => compareCodeUnits(a.key, b.key) || compareCodeUnits(a.key2, b.key2));
+  const na = l.activityNotApplicable === true;
   return {
-    rows: rows.map((t) => toRow(t, names.get(t.key) ?? '', l.names2?.get(t.key2) ?? '')),
-    total: toRow(total, '', ''),
+    rows: rows.map((t) => toRow(t, names.get(t.key) ?? '', l.names2?.get(t.key2) ?? '', na)),
+    total: toRow(total, '', '', na),
     timeZone: l.timeZone,
     thenBy: l.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
     dateBasis: l.dateBasis ?? DateBasis.DATE_BASIS_CONVERSION,
@@ -210,7 +216,7 @@ export function wireMoney(currency: string, micros: bigint): WireMoney {
   return { currencyCode: currency, amountMicros: micros.toString() };
 }
 
-function toRow(t: Totals, name: string, name2: string): PerformanceRow {
+function toRow(t: Totals, name: string, name2: string, activityNotApplicable: boolean): PerformanceRow {
   const currencies = [...t.byCurrency.keys()].sort(compareCodeUnits);
   return {
     key: t.key,
@@ -227,10 +233,13 @@ function toRow(t: Totals, name: string, name2: string): PerformanceRow {
     cvrPpm: ratioPpm(t.conversions, t.clicks).toString(),
     revenue: currencies.map((c) => {
       const x = t.byCurrency.get(c)!;
-      return revenueTotal(c, x.approved, x.pending, t.sends, t.clicks, x);
+      const total = revenueTotal(c, x.approved, x.pending, t.sends, t.clicks, x);
+      // No sends or engagements to divide by: unset, never a ratio over zero that reads as "no revenue per send".
+      return activityNotApplicable ? { ...total, revenuePerSend: undefined, epc: undefined } : total;
     }),
     // Set by the service when a reporting currency is asked for (domain/fx).
     converted: undefined,
+    activityNotApplicable,
   };
 }
 

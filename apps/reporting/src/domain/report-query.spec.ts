@@ -1,6 +1,6 @@
 import { DomainError } from '@trackly/kernel';
 import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
-import { parseLocalDate, resolveTimeZone, validatePerformanceQuery } from './report-query';
+import { activityNotApplicable, parseLocalDate, resolveTimeZone, validatePerformanceQuery } from './report-query';
 
 const base = { groupBy: ReportGrouping.REPORT_GROUPING_CREATIVE, fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: '' };
 
@@ -21,11 +21,21 @@ describe('validatePerformanceQuery', () => {
     [ReportGrouping.REPORT_GROUPING_OFFER, 'offer'],
     [ReportGrouping.REPORT_GROUPING_CAMPAIGN, 'campaign'],
     [ReportGrouping.REPORT_GROUPING_DATE, 'date'],
+    [ReportGrouping.REPORT_GROUPING_PARTNER, 'partner'],
   ])('maps grouping %p to %p; an empty zone means UTC', (groupBy, dimension) => {
     const q = validatePerformanceQuery({ ...base, groupBy });
     expect(q).toMatchObject({ dimension, dimension2: undefined, basis: 'conversion', fromDate: '2026-03-01', toDate: '2026-03-31', timeZone: 'UTC' });
     expect(q.days).toHaveLength(31);
     expect([q.days[0], q.days[30]]).toEqual(['2026-03-01', '2026-03-31']);
+  });
+
+  it('takes a partner filter and says when send- and tap-based figures do not apply (partner grouped or filtered)', () => {
+    const q = validatePerformanceQuery({ ...base, filter: { campaignIds: [], offerIds: [], partnerIds: ['tune', 'tune', 'everflow'] } });
+    expect(q.partnerIds).toEqual(['tune', 'everflow']);
+    expect(activityNotApplicable(q)).toBe(true);
+    expect(activityNotApplicable(validatePerformanceQuery({ ...base, thenBy: ReportGrouping.REPORT_GROUPING_PARTNER }))).toBe(true);
+    expect(activityNotApplicable(validatePerformanceQuery(base))).toBe(false);
+    expect(problems(() => validatePerformanceQuery({ ...base, filter: { campaignIds: [], offerIds: [], partnerIds: ['a b'] } }))).toHaveProperty(['filter.partner_ids']);
   });
 
   it('takes a second, different dimension and the send-date basis', () => {

@@ -5,7 +5,7 @@ import { DateBasis, ReportGrouping } from '@trackly/contracts/reporting/v1/repor
 /** A leap year is the longest range a dashboard asks for; longer scans are refused rather than served slowly. */
 export const MAX_RANGE_DAYS = 366;
 
-export type Dimension = 'creative' | 'offer' | 'campaign' | 'date';
+export type Dimension = 'creative' | 'offer' | 'campaign' | 'date' | 'partner';
 
 export interface PerformanceQueryInput {
   groupBy: ReportGrouping;
@@ -14,8 +14,8 @@ export interface PerformanceQueryInput {
   timeZone: string;
   thenBy?: ReportGrouping;
   dateBasis?: DateBasis;
-  /** Only these campaigns / offers; unset or empty lists = all. */
-  filter?: { campaignIds: string[]; offerIds: string[]; creativeIds?: string[] };
+  /** Only these campaigns / offers / creatives / partners; unset or empty lists = all. */
+  filter?: { campaignIds: string[]; offerIds: string[]; creativeIds?: string[]; partnerIds?: string[] };
   /** Count test conversions too (left out otherwise). */
   includeTest?: boolean;
   /** ISO code to also convert revenue into (empty = none). */
@@ -27,6 +27,14 @@ export const MAX_FILTER_IDS = 1000;
 
 /** Which instant puts clicks and conversions on a day: their own, or their message's send time (cohort). */
 export type Basis = 'conversion' | 'send';
+
+/**
+ * Sends and taps have no partner: a report grouped or filtered by partner has no send- or tap-based figure (sends,
+ * engagements, taps, CTR, CVR, revenue per send, EPC), only conversion figures, read from the credited facts.
+ */
+export function activityNotApplicable(q: Pick<PerformanceQuery, 'dimension' | 'dimension2' | 'partnerIds'>): boolean {
+  return q.dimension === 'partner' || q.dimension2 === 'partner' || q.partnerIds.length > 0;
+}
 
 /** Local days [fromDate 00:00, toDate + 1 00:00) in timeZone, grouped by dimension (and then by dimension2). */
 export interface PerformanceQuery {
@@ -42,6 +50,8 @@ export interface PerformanceQuery {
   campaignIds: string[];
   offerIds: string[];
   creativeIds: string[];
+  /** Conversions of these partners only; empty = no restriction. */
+  partnerIds: string[];
   /** Convert revenue into this currency too ('' = no conversion). */
   reportingCurrency: string;
 }
@@ -58,6 +68,7 @@ const DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
   [ReportGrouping.REPORT_GROUPING_OFFER]: 'offer',
   [ReportGrouping.REPORT_GROUPING_CAMPAIGN]: 'campaign',
   [ReportGrouping.REPORT_GROUPING_DATE]: 'date',
+  [ReportGrouping.REPORT_GROUPING_PARTNER]: 'partner',
 };
 
 /** The shape of a day, to tell "not a date" from "not a calendar date" in the error (the kernel decides which days are real). */
@@ -67,10 +78,10 @@ const DAY_SHAPE = /^\d{4}-\d{2}-\d{2}$/;
 export function validatePerformanceQuery(input: PerformanceQueryInput): PerformanceQuery {
   const problems: Record<string, string> = {};
   const dimension = DIMENSIONS[input.groupBy];
-  if (!dimension) problems.group_by = 'must be CREATIVE, OFFER, CAMPAIGN or DATE';
+  if (!dimension) problems.group_by = 'must be CREATIVE, OFFER, CAMPAIGN, DATE or PARTNER';
   const thenBy = input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED;
   const dimension2 = thenBy === ReportGrouping.REPORT_GROUPING_UNSPECIFIED ? undefined : DIMENSIONS[thenBy];
-  if (thenBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension2) problems.then_by = 'must be CREATIVE, OFFER, CAMPAIGN or DATE';
+  if (thenBy !== ReportGrouping.REPORT_GROUPING_UNSPECIFIED && !dimension2) problems.then_by = 'must be CREATIVE, OFFER, CAMPAIGN, DATE or PARTNER';
   else if (dimension2 && dimension2 === dimension) problems.then_by = 'must differ from group_by';
   const basis = BASES[input.dateBasis ?? DateBasis.DATE_BASIS_UNSPECIFIED];
   if (!basis) problems.date_basis = 'must be CONVERSION or SEND';
@@ -78,11 +89,12 @@ export function validatePerformanceQuery(input: PerformanceQueryInput): Performa
   const campaignIds = collect(problems, 'filter.campaign_ids', () => idFilter(input.filter?.campaignIds, 'filter.campaign_ids'));
   const offerIds = collect(problems, 'filter.offer_ids', () => idFilter(input.filter?.offerIds, 'filter.offer_ids'));
   const creativeIds = collect(problems, 'filter.creative_ids', () => idFilter(input.filter?.creativeIds, 'filter.creative_ids'));
+  const partnerIds = collect(problems, 'filter.partner_ids', () => idFilter(input.filter?.partnerIds, 'filter.partner_ids'));
   const reportingCurrency = (input.reportingCurrency ?? '').trim();
   if (reportingCurrency && !/^[A-Z]{3}$/.test(reportingCurrency)) problems.reporting_currency = 'must be a 3-letter ISO 4217 code in upper case';
   if (Object.keys(problems).length) throw InvalidArgumentError.of(problems);
   return {
-    dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds!, creativeIds: creativeIds!, reportingCurrency,
+    dimension: dimension!, dimension2, basis: basis!, ...range!, campaignIds: campaignIds!, offerIds: offerIds!, creativeIds: creativeIds!, partnerIds: partnerIds!, reportingCurrency,
   };
 }
 

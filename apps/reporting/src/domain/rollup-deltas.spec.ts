@@ -30,4 +30,13 @@ describe('rollup deltas of a batch', () => {
     expect(r.list()).toEqual([]);
     expect(r.totals()).toEqual([]);
   });
+
+  it('keeps conversions of two partners on the same creative apart, and sums them in the per-bucket totals', () => {
+    const r = revenueDeltas();
+    const delta = { conversions: 1n, reversedConversions: 0n, approvedMicros: 5n, pendingMicros: 0n, reversedMicros: 0n };
+    r.at(new Date('2026-05-05T10:01:00Z'), { ...d1, partnerId: 'tune' }, delta, 'USD');
+    r.at(new Date('2026-05-05T10:02:00Z'), { ...d1, partnerId: 'everflow' }, delta, 'USD');
+    expect(r.list().filter((x) => x.grain === 15).map((x) => [x.dims.partnerId, x.delta.approvedMicros])).toEqual([['tune', 5n], ['everflow', 5n]]);
+    expect(r.totals().filter((x) => x.grain === 15).map((x) => x.delta.approvedMicros)).toEqual([10n]);
+  });
 });

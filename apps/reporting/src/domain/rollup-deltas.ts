@@ -21,7 +21,7 @@ export interface RollupRow<D> {
 
 const KEY_SEP = '\u0000';
 
-/** Sums deltas per (grain, bucket, dimensions, currency); `total` sums them per (grain, bucket, currency). */
+/** Sums deltas per (grain, bucket, dimensions with the partner, currency); `total` sums them per (grain, bucket, currency). */
 export class RollupDeltas<D extends object> {
   private readonly rows = new Map<string, RollupRow<D>>();
 
@@ -36,9 +36,12 @@ export class RollupDeltas<D extends object> {
     const { buckets } = rollupBuckets(at);
     GRAINS.forEach((grain, i) => {
       const bucket = buckets[i];
-      const key = [grain, bucket.getTime(), dims.campaignId, dims.creativeId, dims.offerId, currency].join(KEY_SEP);
+      const partnerId = dims.partnerId ?? '';
+      const key = [grain, bucket.getTime(), dims.campaignId, dims.creativeId, dims.offerId, partnerId, currency].join(KEY_SEP);
       let row = this.rows.get(key);
-      if (!row) this.rows.set(key, (row = { grain, bucket, dims: { campaignId: dims.campaignId, creativeId: dims.creativeId, offerId: dims.offerId }, currency, delta: this.zero() }));
+      if (!row) {
+        this.rows.set(key, (row = { grain, bucket, dims: { campaignId: dims.campaignId, creativeId: dims.creativeId, offerId: dims.offerId, partnerId }, currency, delta: this.zero() }));
+      }
       this.add(row.delta, delta);
     });
   }

@@ -6,6 +6,8 @@ import { ReportingEngagements1765400000000 } from './1765400000000-engagements.m
 import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-source-caps-holds.migration';
 import { ReportingContactListIndexes1765420000000 } from './1765420000000-contact-list-indexes.migration';
 import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migration';
+import { ReportingPartnerRevenueRollups1765700000000 } from './1765700000000-partner-revenue-rollups.migration';
+import { ReportingCreditedPartsPartialIndexes1765700000001 } from './1765700000001-credited-parts-partial-indexes.migration';
 import { ReportingFactsPartitioned1765710000001 } from './1765710000001-facts-partitioned.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
@@ -18,5 +20,7 @@ export const reportingMigrations = [
   ReportingTestSourceCapsHolds1765410000000,
   ReportingContactListIndexes1765420000000,
   ReportingFxRates1765430000000,
+  ReportingPartnerRevenueRollups1765700000000,
+  ReportingCreditedPartsPartialIndexes1765700000001,
   ReportingFactsPartitioned1765710000001,
 ];

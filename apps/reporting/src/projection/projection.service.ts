@@ -22,10 +22,11 @@ type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
 
 /** The columns of a stored credited fact that its rollup deltas come from. */
 const storedCredited = (a: string) =>
-  `${a}.campaign_id, ${a}.creative_id, ${a}.offer_id, ${a}.payout_micros::text AS payout_micros, ${a}.currency, ${a}.status, ${a}.occurred_at, ${a}.cohort_at, ${a}.test`;
+  `${a}.partner_id, ${a}.campaign_id, ${a}.creative_id, ${a}.offer_id, ${a}.payout_micros::text AS payout_micros, ${a}.currency, ${a}.status, ${a}.occurred_at, ${a}.cohort_at, ${a}.test`;
 
 interface StoredCredited {
   test: boolean;
+  partner_id: string;
   campaign_id: string;
   creative_id: string;
   offer_id: string;
@@ -372,17 +373,19 @@ export class ProjectionService {
     await m.query(
       `WITH dims AS (
          INSERT INTO "reporting".${table} AS r
-           (grain, bucket, campaign_id, creative_id, offer_id, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+           (grain, bucket, campaign_id, creative_id, offer_id, partner_id, currency, conversions, reversed_conversions, approved_micros, pending_micros,
+            reversed_micros)
+         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $20::text[], $6::text[],
            $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, currency) DO UPDATE SET ${set})
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, partner_id, currency) DO UPDATE SET ${set})
        INSERT INTO "reporting".${totalTable(table)} AS r
          (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
        SELECT * FROM unnest($12::smallint[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
        ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${set}`,
       [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
         col(rows, (r) => r.dims.offerId), col(rows, (r) => r.currency), ...measures(rows),
-        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.currency), ...measures(totals)],
+        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.currency), ...measures(totals),
+        col(rows, (r) => r.dims.partnerId ?? '')],
     );
   }
 
@@ -418,8 +421,9 @@ function conversionKey(f: { partnerId: string; conversionId: string }): string {
   return `${f.partnerId}\u0000${f.conversionId}`;
 }
 
+/** A conversion's rollup dimensions carry its partner (migration 1765700000000): a partner's numbers move with it. */
 function dims(r: StoredCredited): Dimensions {
-  return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
+  return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id, partnerId: r.partner_id };
 }
 
 function storedPayout(r: StoredCredited): Pick<CreditedConversionFact, 'status' | 'payout' | 'test'> {

@@ -26,15 +26,25 @@ const coarser = (table: string, key: string, measures: string) => `INSERT INTO "
   FROM "reporting".${table} r CROSS JOIN unnest('{${COARSER.join(',')}}'::smallint[]) AS g(grain)
   WHERE r.grain = ${BASE} GROUP BY 1, 2, ${key.split(', ').map((_, i) => i + 3).join(', ')}`;
 
-export function rebuildRollupsSql(): string[] {
-  const revenue = (table: string, col: string) => `INSERT INTO "reporting".${table} (grain, bucket, ${DIMS}, currency, ${REVENUE})
-    SELECT ${BASE}, ${bucket(col, BASE)}, ${DIMS}, currency,
+// Conversions' rollups also carry the reporting partner (sends and taps have none).
+const REVENUE_DIMS = `${DIMS}, partner_id`;
+
+/** A revenue rollup's base-grain rows from the credited facts (tests never in a rollup), then its coarser grains. */
+export function revenueRollupSql(table: string, col: string): string[] {
+  return [
+    `INSERT INTO "reporting".${table} (grain, bucket, ${REVENUE_DIMS}, currency, ${REVENUE})
+    SELECT ${BASE}, ${bucket(col, BASE)}, ${REVENUE_DIMS}, currency,
       count(*) FILTER (WHERE status <> 'reversed'), count(*) FILTER (WHERE status = 'reversed'),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'approved'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'pending'), 0),
       coalesce(sum(payout_micros) FILTER (WHERE status = 'reversed'), 0)
     FROM "reporting".credited_conversions WHERE ${col} IS NOT NULL AND NOT test
-    GROUP BY 1, 2, 3, 4, 5, 6`;
+    GROUP BY 1, 2, 3, 4, 5, 6, 7`,
+    coarser(table, `${REVENUE_DIMS}, currency`, REVENUE),
+  ];
+}
+
+export function rebuildRollupsSql(): string[] {
   return [
     `UPDATE "reporting".clicks c SET cohort_at = m.sent_at FROM "reporting".messages m
       WHERE m.message_id = c.message_id AND c.cohort_at IS NULL AND c.${HUMAN}`,
@@ -57,12 +67,10 @@ export function rebuildRollupsSql(): string[] {
         UNION ALL
         SELECT ${bucket('cohort_at', BASE)}, ${DIMS}, 0, 1 FROM (${engagementsSql()}) e WHERE cohort_at IS NOT NULL
       ) x GROUP BY 2, 3, 4, 5`,
-    revenue('revenue_rollup', 'occurred_at'),
-    revenue('cohort_revenue_rollup', 'cohort_at'),
+    ...revenueRollupSql('revenue_rollup', 'occurred_at'),
+    ...revenueRollupSql('cohort_revenue_rollup', 'cohort_at'),
     coarser('activity_rollup', DIMS, ACTIVITY),
     coarser('cohort_activity_rollup', DIMS, ACTIVITY),
-    coarser('revenue_rollup', `${DIMS}, currency`, REVENUE),
-    coarser('cohort_revenue_rollup', `${DIMS}, currency`, REVENUE),
     // Totals per bucket are the dimensional rows summed (every grain), as the projection adds each event to both.
     ...['activity_rollup', 'cohort_activity_rollup'].map(
       (t) => `INSERT INTO "reporting".${total(t)} (grain, bucket, ${ACTIVITY})

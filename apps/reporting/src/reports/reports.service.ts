@@ -18,18 +18,20 @@ import { buildMessageReport } from '../domain/message-report';
 import { ActivityAggregate, buildPerformanceReport, FactAggregate, RevenueAggregate, wireMoney } from '../domain/performance';
 import { buildCohortMaturity, MATURITY_DAYS } from '../domain/maturity';
 import { buildReconciliationReport, ReconciliationAggregate } from '../domain/reconciliation';
-import { Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
+import { activityNotApplicable, Dimension, PerformanceQueryInput, validateDayRangeQuery, validatePerformanceQuery } from '../domain/report-query';
 import { daySegments } from '../domain/segments';
 import { engagementsSql, tapSql } from '../domain/engagement';
 import { ConversionToConvert, convertConversions, emptyConverted, RateBook, wireConverted } from '../domain/fx';
 import { ratesInto } from '../fx/fx-rates.service';
 
-// Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL.
+// Fixed SQL per dimension, chosen by the validated enum: nothing from the request is spliced into SQL. Only the
+// conversions' rollups (and facts) have a partner: by partner, the activity rollups are not read (see performance()).
 const KEY_SQL: Record<Dimension, string> = {
   creative: 'r.creative_id',
   offer: 'r.offer_id',
   campaign: 'r.campaign_id',
   date: 's.day',
+  partner: 'r.partner_id',
 };
 
 // Segments of rollup rows to read (see domain/segments): grain, [lo, hi), local day label.
@@ -45,16 +47,28 @@ const SCOPE_FILTER = `
        AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
        AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
        AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))`;
+// The partner filter ($8: text[]; empty = all), on the conversions' rollups only (activity has no partner).
+const PARTNER_FILTER = `
+       AND (cardinality($8::text[]) = 0 OR r.partner_id = ANY($8::text[]))`;
 const ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, r.clicks, r.unique_clicks';
 const COHORT_ACTIVITY = 'r.campaign_id, r.creative_id, r.offer_id, 0::bigint AS sends, r.clicks, r.unique_clicks';
 const SENDS_ONLY = 'r.campaign_id, r.creative_id, r.offer_id, r.sends, 0::bigint AS clicks, 0::bigint AS unique_clicks';
-const REVENUE = `r.campaign_id, r.creative_id, r.offer_id, r.currency, r.conversions, r.reversed_conversions,
+const REVENUE = `r.campaign_id, r.creative_id, r.offer_id, r.partner_id, r.currency, r.conversions, r.reversed_conversions,
   r.approved_micros, r.pending_micros, r.reversed_micros`;
 // By date alone needs no dimension: the per-bucket totals are one row per bucket instead of one per creative.
 const TOTAL_ACTIVITY = 'r.sends, r.clicks, r.unique_clicks';
 const TOTAL_COHORT_ACTIVITY = '0::bigint AS sends, r.clicks, r.unique_clicks';
 const TOTAL_SENDS_ONLY = 'r.sends, 0::bigint AS clicks, 0::bigint AS unique_clicks';
 const TOTAL_REVENUE = 'r.currency, r.conversions, r.reversed_conversions, r.approved_micros, r.pending_micros, r.reversed_micros';
+// The credited facts of the report's range ($1, $2: first and last midnights, on the basis' instant), with the
+// campaign/offer/creative/partner filters ($5..$8: text[]; empty = all). $3 (the zone) types the day key when there
+// is one; named here so it is typed when there is not. $4: include test conversions.
+const factsInRange = (basisAt: string) => `FROM "reporting".credited_conversions r
+  WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
+    AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
+    AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
+    AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))
+    AND (cardinality($8::text[]) = 0 OR r.partner_id = ANY($8::text[]))`;
 
 const MATURITY_DIMENSIONS: Partial<Record<ReportGrouping, Dimension>> = {
   [ReportGrouping.REPORT_GROUPING_CREATIVE]: 'creative',
@@ -135,12 +149,15 @@ export class ReportsService {
         await m.query('SET LOCAL jit = off');
         const midnights = await this.midnights(m, q);
         const segments = daySegments(midnights, q.days, q.dimension === 'date' || q.dimension2 === 'date');
-        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0 || q.creativeIds.length > 0;
-        // The total rollups have no campaign or offer: a filtered report reads the per-dimension ones.
+        const filtered = q.campaignIds.length > 0 || q.offerIds.length > 0 || q.creativeIds.length > 0 || q.partnerIds.length > 0;
+        // Sends and taps have no partner: grouped or filtered by partner, only the conversions' rollups are read.
+        const byPartner = activityNotApplicable(q);
+        // The total rollups have no campaign, offer or partner: a filtered report reads the per-dimension ones.
         const totals = q.dimension === 'date' && !q.dimension2 && !filtered;
         const f = filtered ? SCOPE_FILTER : '';
         const params: unknown[] = [segments.map((x) => x.grain), segments.map((x) => new Date(x.from)), segments.map((x) => new Date(x.to)), segments.map((x) => x.day)];
         if (f) params.push(q.campaignIds, q.offerIds, q.creativeIds);
+        const revenueParams = f ? [...params, q.partnerIds] : params;
         const [activityTable, cohortActivityTable] = totals
           ? ['activity_total_rollup', 'cohort_activity_total_rollup']
           : ['activity_rollup', 'cohort_activity_rollup'];
@@ -150,13 +167,18 @@ export class ReportsService {
             : `SELECT ${k1} AS k1, ${k2} AS k2, r.sends, r.clicks, r.unique_clicks ${rows(activityTable, totals ? TOTAL_SENDS_ONLY : SENDS_ONLY, f)}
                UNION ALL SELECT ${k1}, ${k2}, r.sends, r.clicks, r.unique_clicks ${rows(
                  cohortActivityTable, totals ? TOTAL_COHORT_ACTIVITY : COHORT_ACTIVITY, f)}`;
-        const activity: { k1: string; k2: string; sends: string; clicks: string; unique_clicks: string }[] = await m.query(
+        const activity: { k1: string; k2: string; sends: string; clicks: string; unique_clicks: string }[] = byPartner ? [] : await m.query(
           `WITH s AS (${SEGMENTS})
            SELECT k1, k2, sum(sends)::text AS sends, sum(clicks)::text AS clicks, sum(unique_clicks)::text AS unique_clicks
            FROM (${activitySource}) a GROUP BY 1, 2`,
           params,
         );
         const revenueTable = `${q.basis === 'conversion' ? 'revenue' : 'cohort_revenue'}${totals ? '_total' : ''}_rollup`;
+        const basisAt = q.basis === 'send' ? 'r.cohort_at' : 'r.occurred_at';
+        const factKey = (k: string) => (k === 's.day' ? `to_char(${basisAt} AT TIME ZONE $3::text, 'YYYY-MM-DD')` : k);
+        const factParams = [
+          midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds, q.partnerIds,
+        ];
         const revenue: {
           k1: string; k2: string; currency: string; conversions: string; reversed_conversions: string; approved: string; pending: string; reversed: string;
         }[] = await m.query(
@@ -164,12 +186,11 @@ export class ReportsService {
            SELECT ${k1} AS k1, ${k2} AS k2, r.currency, sum(r.conversions)::text AS conversions,
                   sum(r.reversed_conversions)::text AS reversed_conversions, sum(r.approved_micros)::text AS approved,
                   sum(r.pending_micros)::text AS pending, sum(r.reversed_micros)::text AS reversed
-           ${rows(revenueTable, totals ? TOTAL_REVENUE : REVENUE, f)} GROUP BY 1, 2, 3`,
-          params,
+           ${rows(revenueTable, totals ? TOTAL_REVENUE : REVENUE, f && f + PARTNER_FILTER)} GROUP BY 1, 2, 3`,
+          revenueParams,
         );
         // View-through, capped and held parts, and test conversions when asked: from the credited facts of the range.
-        const basisAt = q.basis === 'send' ? 'r.cohort_at' : 'r.occurred_at';
-        const factKey = (k: string) => (k === 's.day' ? `to_char(${basisAt} AT TIME ZONE $3::text, 'YYYY-MM-DD')` : k);
+        // The parts predicate below is the one of the partial indexes of migration 1765700000001: keep them equal.
         const facts: Record<string, string>[] = await m.query(
           `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency,
              count(*) FILTER (WHERE r.type = 'VIEW_THROUGH' AND r.status <> 'reversed')::text AS vt_n,
@@ -183,15 +204,10 @@ export class ReportsService {
              coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'approved'), 0)::text AS t_a,
              coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'pending'), 0)::text AS t_p,
              coalesce(sum(r.payout_micros) FILTER (WHERE r.test AND r.status = 'reversed'), 0)::text AS t_r
-           FROM "reporting".credited_conversions r
-           -- $3 (the zone) types the day key when there is one; named here so it is typed when there is not.
-           WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
+           ${factsInRange(basisAt)}
              AND (r.type = 'VIEW_THROUGH' OR r.over_cap OR r.hold_until IS NOT NULL OR r.test)
-             AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
-             AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
-             AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))
            GROUP BY 1, 2, 3`,
-          [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
+          factParams,
         );
         // Reporting currency: each credited conversion of the range (same set as the revenue above) at its UTC day's rate.
         let toConvert: { book: RateBook; conversions: ConversionToConvert[] } | undefined;
@@ -199,12 +215,8 @@ export class ReportsService {
           const conversions: { k1: string; k2: string; currency: string; status: ConversionToConvert['status']; payout: string; day: string }[] = await m.query(
             `SELECT ${factKey(k1)} AS k1, ${factKey(k2)} AS k2, r.currency, r.status, r.payout_micros::text AS payout,
                to_char(r.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
-             FROM "reporting".credited_conversions r
-             WHERE ${basisAt} >= $1 AND ${basisAt} < $2 AND $3::text IS NOT NULL AND (NOT r.test OR $4::boolean)
-               AND (cardinality($5::text[]) = 0 OR r.campaign_id = ANY($5::text[]))
-               AND (cardinality($6::text[]) = 0 OR r.offer_id = ANY($6::text[]))
-               AND (cardinality($7::text[]) = 0 OR r.creative_id = ANY($7::text[]))`,
-            [midnights[0], midnights[midnights.length - 1], q.timeZone, input.includeTest === true, q.campaignIds, q.offerIds, q.creativeIds],
+             ${factsInRange(basisAt)}`,
+            factParams,
           );
           const lastDay = conversions.reduce((d, c) => (c.day > d ? c.day : d), '0001-01-01');
           toConvert = {
@@ -250,6 +262,7 @@ export class ReportsService {
       thenBy: input.thenBy ?? ReportGrouping.REPORT_GROUPING_UNSPECIFIED,
       dateBasis: q.basis === 'send' ? DateBasis.DATE_BASIS_SEND : DateBasis.DATE_BASIS_CONVERSION,
       names2,
+      activityNotApplicable: activityNotApplicable(q),
     }, factAggregates);
     if (toConvert) {
       const totals = convertConversions(toConvert.book, toConvert.conversions);

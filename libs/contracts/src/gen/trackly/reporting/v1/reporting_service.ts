@@ -29,6 +29,11 @@ export enum ReportGrouping {
   REPORT_GROUPING_CAMPAIGN = 3,
   /** REPORT_GROUPING_DATE - One row per local calendar day in the requested time zone. */
   REPORT_GROUPING_DATE = 4,
+  /**
+   * REPORT_GROUPING_PARTNER - One row per partner (the network that reported the conversion); performance report only. Sends and taps have
+   * no partner: grouped by partner, a row's send- and tap-based figures are not applicable (activity_not_applicable).
+   */
+  REPORT_GROUPING_PARTNER = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -49,6 +54,9 @@ export function reportGroupingFromJSON(object: any): ReportGrouping {
     case 4:
     case "REPORT_GROUPING_DATE":
       return ReportGrouping.REPORT_GROUPING_DATE;
+    case 5:
+    case "REPORT_GROUPING_PARTNER":
+      return ReportGrouping.REPORT_GROUPING_PARTNER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -68,6 +76,8 @@ export function reportGroupingToJSON(object: ReportGrouping): string {
       return "REPORT_GROUPING_CAMPAIGN";
     case ReportGrouping.REPORT_GROUPING_DATE:
       return "REPORT_GROUPING_DATE";
+    case ReportGrouping.REPORT_GROUPING_PARTNER:
+      return "REPORT_GROUPING_PARTNER";
     case ReportGrouping.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -202,6 +212,11 @@ export interface PerformanceFilter {
   offerIds: string[];
   /** Only rows of these creatives; unset means all. */
   creativeIds: string[];
+  /**
+   * Only conversions reported by these partners; empty means all. Sends and taps have no partner: with this filter
+   * every row's send- and tap-based figures are not applicable (activity_not_applicable).
+   */
+  partnerIds: string[];
 }
 
 /** RevenueTotal is revenue in one currency, with the ratios derived from it. */
@@ -214,11 +229,11 @@ export interface RevenueTotal {
   pendingRevenue:
     | Money
     | undefined;
-  /** Approved revenue divided by sends. */
+  /** Approved revenue divided by sends; unset when the row's activity_not_applicable is true. */
   revenuePerSend:
     | Money
     | undefined;
-  /** Earnings per click: approved revenue divided by engagements (clicks). */
+  /** Earnings per click: approved revenue divided by engagements (clicks); unset when activity_not_applicable is true. */
   epc:
     | Money
     | undefined;
@@ -262,7 +277,7 @@ export interface RevenueTotal {
 
 /** PerformanceRow is one group's totals. */
 export interface PerformanceRow {
-  /** Group key: the creative, offer or campaign id, or the local date. */
+  /** Group key: the creative, offer, campaign or partner id, or the local date. */
   key: string;
   /** Display name, when the group has one. */
   name: string;
@@ -292,7 +307,15 @@ export interface PerformanceRow {
   /** Every person's tap (repeat taps of a message included; previews and bots never), click date in range. */
   taps: string;
   /** With reporting_currency: the row's revenue converted into it (original per-currency revenue stays above). */
-  converted: ConvertedRevenue | undefined;
+  converted:
+    | ConvertedRevenue
+    | undefined;
+  /**
+   * True when the report is grouped (group_by or then_by) or filtered by partner. Sends and taps have no partner, so
+   * sends, clicks, unique_clicks, taps, ctr_ppm and cvr_ppm are then not applicable (left zero, never a number to
+   * show), and each revenue total's revenue_per_send and epc are left unset. Conversion figures stay exact.
+   */
+  activityNotApplicable: boolean;
 }
 
 /** GetPerformanceReportResponse is the report. */
@@ -990,7 +1013,7 @@ export const GetPerformanceReportRequest: MessageFns<GetPerformanceReportRequest
 };
 
 function createBasePerformanceFilter(): PerformanceFilter {
-  return { campaignIds: [], offerIds: [], creativeIds: [] };
+  return { campaignIds: [], offerIds: [], creativeIds: [], partnerIds: [] };
 }
 
 export const PerformanceFilter: MessageFns<PerformanceFilter> = {
@@ -1003,6 +1026,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     }
     for (const v of message.creativeIds) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.partnerIds) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -1044,6 +1070,14 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
             message.creativeIds.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.partnerIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1073,6 +1107,11 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
         : globalThis.Array.isArray(object?.creative_ids)
         ? object.creative_ids.map((e: any) => globalThis.String(e))
         : [],
+      partnerIds: globalThis.Array.isArray(object?.partnerIds)
+        ? object.partnerIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.partner_ids)
+        ? object.partner_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1087,6 +1126,9 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     if (message.creativeIds?.length) {
       obj.creativeIds = message.creativeIds;
     }
+    if (message.partnerIds?.length) {
+      obj.partnerIds = message.partnerIds;
+    }
     return obj;
   },
 
@@ -1098,6 +1140,7 @@ export const PerformanceFilter: MessageFns<PerformanceFilter> = {
     message.campaignIds = object.campaignIds?.map((e) => e) || [];
     message.offerIds = object.offerIds?.map((e) => e) || [];
     message.creativeIds = object.creativeIds?.map((e) => e) || [];
+    message.partnerIds = object.partnerIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1510,6 +1553,7 @@ function createBasePerformanceRow(): PerformanceRow {
     cvrPpm: "0",
     taps: "0",
     converted: undefined,
+    activityNotApplicable: false,
   };
 }
 
@@ -1556,6 +1600,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     }
     if (message.converted !== undefined) {
       ConvertedRevenue.encode(message.converted, writer.uint32(114).fork()).join();
+    }
+    if (message.activityNotApplicable !== false) {
+      writer.uint32(120).bool(message.activityNotApplicable);
     }
     return writer;
   },
@@ -1685,6 +1732,14 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
             message.converted = ConvertedRevenue.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.activityNotApplicable = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1731,6 +1786,11 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
         : "0",
       taps: isSet(object.taps) ? globalThis.String(object.taps) : "0",
       converted: isSet(object.converted) ? ConvertedRevenue.fromJSON(object.converted) : undefined,
+      activityNotApplicable: isSet(object.activityNotApplicable)
+        ? globalThis.Boolean(object.activityNotApplicable)
+        : isSet(object.activity_not_applicable)
+        ? globalThis.Boolean(object.activity_not_applicable)
+        : false,
     };
   },
 
@@ -1778,6 +1838,9 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     if (message.converted !== undefined) {
       obj.converted = ConvertedRevenue.toJSON(message.converted);
     }
+    if (message.activityNotApplicable !== false) {
+      obj.activityNotApplicable = message.activityNotApplicable;
+    }
     return obj;
   },
 
@@ -1802,6 +1865,7 @@ export const PerformanceRow: MessageFns<PerformanceRow> = {
     message.converted = (object.converted !== undefined && object.converted !== null)
       ? ConvertedRevenue.fromPartial(object.converted)
       : undefined;
+    message.activityNotApplicable = object.activityNotApplicable ?? false;
     return message;
   },
 };

@@ -189,7 +189,7 @@ async function main() {
     console.log('');
     printTable(checks.map((k) => ({ ...k, ok: k.ok ? 'yes' : 'NO' })));
     console.log(`peak RSS (MB): ${JSON.stringify(memory)}`);
-    notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored a batch at a time: conversions and their outbox rows in one multi-row statement, archive outcomes in one UPDATE, no savepoints (per-postback fallback when a batch fails); each answer waits for its commit.');
+    notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): a batch of concurrent postbacks is one transaction: one statement for the raw archive rows, conversions, their outbox rows and refusals, plus a lock and an outcome UPDATE when the batch holds repeats (one by one when a batch fails); each answer waits for its commit.');
     const ok = checks.every((k) => k.ok);
     emitResults({
       scenario: 'ingest',

@@ -69,6 +69,8 @@ export class PostbackArchive {
       `SELECT nextval(pg_get_serial_sequence('"ingest".postback_requests', 'id'))::text AS id FROM generate_series(1, $1)`,
       [ID_BLOCK],
     );
+    // NULL when the id column has no sequence of its own (a table rebuilt without `ALTER SEQUENCE … OWNED BY`).
+    if (rows.some((r) => r.id === null)) throw new Error('"ingest".postback_requests.id has no owned sequence to draw archive ids from');
     this.ids = rows.map((r) => r.id);
     this.next = 0;
   }

@@ -38,6 +38,14 @@ export const ingestConfigShape = {
   INGEST_NOISE_RATE_PER_S: z.coerce.number().min(0).max(100_000).default(20),
   /** Refused requests a quiet source may send at once before the rate applies. */
   INGEST_NOISE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /**
+   * Days the raw postback archive is kept: monthly partitions of ingest.postback_requests whose every request is older
+   * are dropped. Longer than the longest attribution window (an offer's click_window_days, up to 365) plus room for
+   * partners' disputes and replays of what they sent near its end (docs/operations.md).
+   */
+  INGEST_ARCHIVE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+  /** Longest a partition's DDL waits for its lock (it gives up until the next hourly run rather than queue postbacks). */
+  INGEST_PARTITION_LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   /** Our edge as partners reach it: the base of the postback URLs GetPostbackTemplate hands out. */
   INGEST_PUBLIC_URL: env.url('http://127.0.0.1:3002', ['http:', 'https:']),
   /**

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CLOCK, Clock } from '@trackly/kernel';
-import { DatabaseModule } from '@trackly/database';
+import { DatabaseModule, PartitionKeeper } from '@trackly/database';
+import { DataSource } from 'typeorm';
 import { HealthHttpController } from '@trackly/app-shell';
 import type { Logger } from '@trackly/logging';
 import { MessagingModule, Streams } from '@trackly/messaging';
@@ -12,6 +13,7 @@ import { IngestGrpcController } from './ingest.grpc.controller';
 import { INGEST_CONFIG, INGEST_LOGGER } from './ingest.tokens';
 import { ingestMigrations } from './migrations';
 import { ConversionsImportService } from './imports/conversions-import.service';
+import { ingestPartitionKeeper } from './partitions/archive-partitions';
 import { PartnerEntity } from './partners/partner.entity';
 import { PartnersService } from './partners/partners.service';
 import { TestCredentials } from './partners/test-credentials';
@@ -67,6 +69,12 @@ export class IngestModule {
         PostbackEdge,
         TestPostbackService,
         AttributionOutcomesConsumer,
+        {
+          // The raw archive's monthly partitions (migration 1765710000000), kept at start and hourly.
+          provide: PartitionKeeper,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => ingestPartitionKeeper(ds, config, clock, logger),
+        },
       ],
     };
   }

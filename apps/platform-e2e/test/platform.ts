@@ -42,6 +42,8 @@ export interface Platform {
   reportingGrpc: string;
   gatewayHttp: string;
   apiKey: string;
+  /** Each service's database (for specs that look at what a service holds). */
+  databases: Record<'tracking' | 'ingest' | 'attribution' | 'reporting', string>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +86,7 @@ export async function startPlatform(clock: Clock): Promise<Platform> {
   return {
     ...endpoints(ports),
     apiKey,
+    databases: { tracking: dbs[0].url, ingest: dbs[1].url, attribution: dbs[2].url, reporting: dbs[3].url },
     stop,
   };
 }

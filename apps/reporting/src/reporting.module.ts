@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CLOCK, Clock } from '@trackly/kernel';
-import { DatabaseModule } from '@trackly/database';
+import { DatabaseModule, PartitionKeeper } from '@trackly/database';
+import { DataSource } from 'typeorm';
 import type { Logger } from '@trackly/logging';
 import { MessagingModule, Streams } from '@trackly/messaging';
 import { AttributionEventsConsumer } from './attribution-events.consumer';
 import { IngestEventsConsumer } from './ingest-events.consumer';
 import { reportingMigrations } from './migrations';
+import { reportingPartitionKeeper } from './projection/fact-partitions';
 import { ProjectionService } from './projection/projection.service';
 import type { ReportingConfig } from './reporting.config';
 import { ReportingGrpcController } from './reporting.grpc.controller';
@@ -51,6 +53,8 @@ export class ReportingModule {
         TrackingEventsConsumer,
         AttributionEventsConsumer,
         IngestEventsConsumer,
+        // The facts' monthly partitions (migration 1765710000001), kept at start and hourly.
+        { provide: PartitionKeeper, inject: [DataSource], useFactory: (ds: DataSource) => reportingPartitionKeeper(ds, config, clock, logger) },
       ],
     };
   }

@@ -60,7 +60,7 @@ export const trackingConfigShape = {
    * Days a click is kept: whole daily partitions of tracking.clicks older than this are dropped. Longer than the
    * longest attribution window (90 days by default) plus room for late postbacks and re-drives.
    */
-  TRACKING_CLICKS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(120),
+  TRACKING_CLICKS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
   /** Longest a partition's DDL waits for its lock (it gives up until the next hourly run rather than queue clicks). */
   TRACKING_PARTITION_LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
 };

@@ -1,10 +1,10 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@trackly/database';
+import { dataSourceOptions, parseBound } from '@trackly/database';
 import { ManualClock } from '@trackly/kernel';
 import { createLogger } from '@trackly/logging';
 import { createTestDatabase, TestDatabase } from '@trackly/testing';
 import { trackingMigrations } from '../src/migrations';
-import { ClickPartitionsJob, parseBound } from '../src/partitions/click-partitions.job';
+import { ClickPartitionsJob } from '../src/partitions/click-partitions.job';
 import { loadTrackingConfig } from '../src/tracking.config';
 import { migrateTracking } from '../src/tracking.app';
 

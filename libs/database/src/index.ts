@@ -4,3 +4,6 @@ export * from './transformers';
 export * from './raw-pool';
 export * from './group-commit';
 export * from './database-unavailable';
+export * from './partition-plan';
+export * from './partition-keeper';
+export * from './partition-migration';

@@ -1,6 +1,7 @@
 /**
- * The operators' client of trackly.ops.v1.RedriveService: a re-drive with its streamed progress, and the per-day
- * counts of each service for the drift check. Used by `npm run redrive`, `npm run drift` and the fault suite.
+ * The operators' client of trackly.ops.v1.RedriveService: a re-drive with its streamed progress, the per-day counts
+ * of each service for the drift check, and the reset of a read model. Used by `npm run redrive`, `npm run drift`,
+ * `npm run rebuild` and the fault suite.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -8,12 +9,14 @@ import {
   RedriveRequest,
   RedriveResponse,
   RedriveServiceService,
+  ResetReadModelResponse,
 } from '@trackly/contracts/ops/v1/redrive_service';
 import { authMetadata, channelCredentials, DEVELOPMENT_GRPC_SECURITY, type GrpcSecurityConfig } from './security';
 
 type RawClient = grpc.Client & {
   redrive(req: RedriveRequest, md: grpc.Metadata): grpc.ClientReadableStream<RedriveResponse>;
   getDailyCounts(req: { fromDate: string; toDate: string }, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: GetDailyCountsResponse) => void): void;
+  resetReadModel(req: { dryRun: boolean }, md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: ResetReadModelResponse) => void): void;
 };
 
 const Ctor = grpc.makeGenericClientConstructor(RedriveServiceService, 'RedriveService') as unknown as new (
@@ -55,9 +58,22 @@ export class OpsClient {
   }
 
   dailyCounts(fromDate: string, toDate: string, deadlineMs = 60_000): Promise<GetDailyCountsResponse> {
+    return this.unary('GetDailyCounts', (md, opts, cb) => this.client.getDailyCounts({ fromDate, toDate }, md, opts, cb), deadlineMs);
+  }
+
+  /** Empties the service's read model (or counts what that would remove, dryRun). */
+  resetReadModel(dryRun: boolean, deadlineMs = 300_000): Promise<ResetReadModelResponse> {
+    return this.unary('ResetReadModel', (md, opts, cb) => this.client.resetReadModel({ dryRun }, md, opts, cb), deadlineMs);
+  }
+
+  private unary<T>(
+    name: string,
+    call: (md: grpc.Metadata, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: T) => void) => void,
+    deadlineMs: number,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.client.getDailyCounts({ fromDate, toDate }, metadata(this.security), { deadline: Date.now() + deadlineMs }, (e, r) =>
-        e ? reject(new Error(`${this.address} GetDailyCounts: ${grpc.status[e.code]}: ${e.details}`)) : resolve(r!),
+      call(metadata(this.security), { deadline: Date.now() + deadlineMs }, (e, r) =>
+        e ? reject(new Error(`${this.address} ${name}: ${grpc.status[e.code]}: ${e.details}`)) : resolve(r!),
       );
     });
   }

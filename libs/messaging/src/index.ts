@@ -6,3 +6,4 @@ export * from './outbox';
 export * from './table-relay';
 export * from './redrive';
 export * from './redrive-grpc';
+export * from './read-model-reset';

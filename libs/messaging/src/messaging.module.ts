@@ -32,6 +32,11 @@ export interface MessagingModuleOptions {
 
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
 
+/** The durable consumer name of a service on a stream (its processed_events rows carry it). */
+export function durableName(service: string, stream: StreamSpec): string {
+  return `${service}-${stream.name.toLowerCase().replace(/_/g, '-')}`;
+}
+
 /**
  * Owns the start and the orderly stop of everything event-related in a service: consumers stop first (in-flight
  * messages finish), then the relay flushes what is committed, then the connection drains. All of it runs before
@@ -55,7 +60,7 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
       messaging: this.messaging,
       dataSource: this.dataSource,
       schema: this.opts.schema,
-      durable: `${name}-${stream.name.toLowerCase().replace(/_/g, '-')}`,
+      durable: durableName(name, stream),
       stream,
       logger: this.opts.logger,
       onCommitted: () => this.relay.kick(),

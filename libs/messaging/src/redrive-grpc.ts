@@ -1,14 +1,20 @@
-import { Observable } from 'rxjs';
-import { InvalidArgumentError } from '@trackly/kernel';
+import { Observable, throwError } from 'rxjs';
+import type { DataSource } from 'typeorm';
+import { FailedPreconditionError, InvalidArgumentError } from '@trackly/kernel';
 import type {
   DailyCount as DailyCountMessage,
   GetDailyCountsRequest,
+  GetDailyCountsResponse,
   RedriveRequest,
   RedriveResponse,
+  RedriveServiceController,
+  ResetReadModelRequest,
+  ResetReadModelResponse,
 } from '@trackly/contracts/ops/v1/redrive_service';
-import { RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
+import { RedriveServiceControllerMethods, RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
 import { serviceNameOf } from '@trackly/grpc';
-import type { DailyCount, RedriveProgress, RedriveRange, Redriver } from './redrive';
+import { ReadModelReset, ReadModelSpec } from './read-model-reset';
+import { countPerDay, DailyCount, DailyQuery, RedriveProgress, RedriveRange, Redriver, RedriveSource } from './redrive';
 
 const DAY_MS = 86_400_000;
 /** A drift check looks at most this far (one request, one answer). */
@@ -79,3 +85,63 @@ export function redriveStream(redriver: Redriver, req: RedriveRequest, known: re
 
 /** gRPC name of the re-drive contract each service with events serves beside its own. */
 export const REDRIVE_SERVICE_FULL_NAME = serviceNameOf(RedriveServiceService);
+
+/** What one service's RedriveService is made of; a part it lacks answers as the contract says. */
+export interface RedriveServiceSpec {
+  /** Service name, for the answers that say what it lacks. */
+  service: string;
+  /** Full event names this service publishes (empty: it publishes nothing, Redrive is FAILED_PRECONDITION). */
+  publishes: string[];
+  /** Its re-drive sources, in the order they are published again. */
+  sources: RedriveSource[];
+  /** Drift check: what it produced, and what its read models applied, per UTC day. */
+  produced: DailyQuery[];
+  applied: DailyQuery[];
+  /** Its read model for ResetReadModel (absent: FAILED_PRECONDITION). */
+  readModel?: ReadModelSpec;
+}
+
+/**
+ * trackly.ops.v1.RedriveService from a RedriveServiceSpec: each service's controller is a subclass with
+ * `@Controller()` whose constructor passes its spec (the gRPC methods are declared here, once).
+ */
+@RedriveServiceControllerMethods()
+export class RedriveGrpcController implements RedriveServiceController {
+  private readonly redriver: Redriver;
+  private readonly reset?: ReadModelReset;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly spec: RedriveServiceSpec,
+  ) {
+    this.redriver = new Redriver(spec.sources);
+    if (spec.readModel) this.reset = new ReadModelReset(ds, spec.readModel);
+  }
+
+  redrive(request: RedriveRequest): Observable<RedriveResponse> {
+    if (!this.spec.publishes.length) {
+      return throwError(() => new FailedPreconditionError(`${this.spec.service} publishes no events; re-drive its producers instead`));
+    }
+    return redriveStream(this.redriver, request, this.spec.publishes);
+  }
+
+  async getDailyCounts(request: GetDailyCountsRequest): Promise<GetDailyCountsResponse> {
+    const { from, to } = dailyRange(request);
+    return {
+      produced: dailyCountMessages(await countPerDay(this.ds, this.spec.produced, from, to)),
+      applied: dailyCountMessages(await countPerDay(this.ds, this.spec.applied, from, to)),
+    };
+  }
+
+  async resetReadModel(request: ResetReadModelRequest): Promise<ResetReadModelResponse> {
+    if (!this.reset) {
+      throw new FailedPreconditionError(`${this.spec.service} has no read model to rebuild: its tables are its own truth (restore them from a backup)`);
+    }
+    const counts = await this.reset.run(request.dryRun);
+    return {
+      removed: counts.map((c) => ({ table: c.table, rowsMatching: c.rowsMatching, rows: String(c.rows) })),
+      keptTables: this.reset.keptTables,
+      dryRun: request.dryRun,
+    };
+  }
+}

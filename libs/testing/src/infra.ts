@@ -122,17 +122,8 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
   }
 }
 
-/** A TCP port free right now on 127.0.0.1 (for servers whose bound port cannot be read back, such as Nest gRPC). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = require('node:net').createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port free right now on 127.0.0.1 (for servers whose bound port cannot be read back, such as Nest gRPC): the launcher's one finder. */
+export { freePort } from '../../../tools/launcher';
 
 /**
  * Waits until a service's outbox holds nothing unpublished. An event the service would still publish (a stray

@@ -4,15 +4,17 @@
  *   (--service=all: tracking, ingest, attribution in that order), printing progress per event type.
  * `npm run drift -- --from 2026-12-01 --to 2026-12-07`
  *   per UTC day and event type, what each producer holds against what each read model applied; exit 1 on drift.
+ * `npm run rebuild -- --service=attribution|reporting [--dry-run] [--yes] [--timeout 600] [--force]`
+ *   empties a read model and re-drives its producers over everything they keep, then waits for the drift check to
+ *   be equal (src/rebuild.ts); without --yes (or --dry-run) it shows the dry run and asks.
  * Addresses: TRACKING_GRPC_URL, INGEST_GRPC_URL, ATTRIBUTION_GRPC_URL, REPORTING_GRPC_URL (defaults: the local ports);
  * GRPC_AUTH_MODE / GRPC_AUTH_TOKEN / GRPC_TLS_* as the apps are configured.
  */
 import { checkGrpcSecurity, grpcSecurityShape, loadConfig, z } from '@trackly/config';
-import type { RedriveResponse } from '@trackly/contracts/ops/v1/redrive_service';
+import { createInterface } from 'node:readline/promises';
 import { compareCounts, OpsClient, ServiceCounts } from '@trackly/grpc';
+import { OpsClients, rebuild, redriveLine, Service, SERVICES } from './rebuild';
 
-const SERVICES = ['tracking', 'ingest', 'attribution', 'reporting'] as const;
-type Service = (typeof SERVICES)[number];
 const PRODUCERS: Service[] = ['tracking', 'ingest', 'attribution'];
 
 const shape = {
@@ -43,12 +45,7 @@ function time(name: string, v: string | undefined): Date {
   return d;
 }
 
-function progressLine(service: string, r: RedriveResponse): string {
-  const parts = r.counts.map((c) => `${c.eventType.split('.').pop()} ${c.published}/${c.matched}`);
-  return `${service}: ${parts.join(', ') || 'nothing in the range'}${r.done ? ' — done' : ''}`;
-}
-
-async function redrive(opts: Map<string, string>, clients: Record<Service, OpsClient>): Promise<number> {
+async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<number> {
   const service = opts.get('service') ?? '';
   const targets: Service[] = service === 'all' ? PRODUCERS : PRODUCERS.includes(service as Service) ? [service as Service] : [];
   if (!targets.length) throw new Error(`--service must be one of ${PRODUCERS.join(', ')} or all (reporting publishes nothing)`);
@@ -61,15 +58,15 @@ async function redrive(opts: Map<string, string>, clients: Record<Service, OpsCl
   console.log(`${req.dryRun ? 'dry run: would re-drive' : 're-driving'} ${req.fromTime.toISOString()} .. ${req.toTime.toISOString()}`);
   for (const t of targets) {
     const last = await clients[t].redrive(req, (r) => {
-      if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${progressLine(t, r)}\x1b[K`);
+      if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
     });
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
-    console.log(progressLine(t, last));
+    console.log(redriveLine(t, last));
   }
   return 0;
 }
 
-async function drift(opts: Map<string, string>, clients: Record<Service, OpsClient>): Promise<number> {
+async function drift(opts: Map<string, string>, clients: OpsClients): Promise<number> {
   const today = new Date().toISOString().slice(0, 10);
   const from = opts.get('from') ?? new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
   const to = opts.get('to') ?? today;
@@ -94,6 +91,42 @@ async function drift(opts: Map<string, string>, clients: Record<Service, OpsClie
   return 1;
 }
 
+/** One line of progress on a terminal, overwritten; nothing when piped. */
+function progress(line: string): void {
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
+}
+
+async function rebuildCommand(opts: Map<string, string>, clients: OpsClients): Promise<number> {
+  const base = {
+    service: opts.get('service') ?? '',
+    force: opts.get('force') === 'true',
+    timeoutMs: Number(opts.get('timeout') ?? 600) * 1000,
+    log: (line: string) => {
+      if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+      console.log(line);
+    },
+    progress,
+  };
+  if (!Number.isFinite(base.timeoutMs) || base.timeoutMs <= 0) throw new Error('--timeout must be a number of seconds');
+  if (opts.get('dry-run') === 'true') {
+    await rebuild({ ...base, dryRun: true }, clients);
+    return 0;
+  }
+  if (opts.get('yes') !== 'true') {
+    await rebuild({ ...base, dryRun: true }, clients);
+    if (!process.stdin.isTTY) throw new Error('not a terminal: add --yes to rebuild');
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(`type ${base.service} to empty its read model and rebuild it: `);
+    rl.close();
+    if (answer.trim() !== base.service) {
+      console.log('nothing done');
+      return 1;
+    }
+  }
+  await rebuild({ ...base, dryRun: false }, clients);
+  return 0;
+}
+
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   const opts = args(rest);
@@ -107,7 +140,8 @@ async function main(): Promise<number> {
   try {
     if (command === 'redrive') return await redrive(opts, clients);
     if (command === 'drift') return await drift(opts, clients);
-    throw new Error(`unknown command ${command ?? ''}: redrive or drift`);
+    if (command === 'rebuild') return await rebuildCommand(opts, clients);
+    throw new Error(`unknown command ${command ?? ''}: redrive, drift or rebuild`);
   } finally {
     for (const c of Object.values(clients)) c.close();
   }

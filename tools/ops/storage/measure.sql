@@ -43,10 +43,14 @@ INSERT INTO reporting.clicks (click_id, message_id, contact_id, offer_id, campai
 SELECT replace(gen_random_uuid()::text, '-', ''), 'msg-' || md5(i::text), 'contact-' || (i % 50000), 'offer-' || (i % 20), 'camp-' || (i % 40), 'cr-' || (i % 200), now(), true
 FROM generate_series(1, :n) i;
 VACUUM ANALYZE;
-SELECT c.oid::regclass AS "table", c.reltuples::bigint AS "rows",
-       round(pg_total_relation_size(c.oid)::numeric / nullif(c.reltuples, 0)) AS "bytes/row (all)",
-       round(pg_relation_size(c.oid)::numeric / nullif(c.reltuples, 0)) AS "heap",
-       round(pg_indexes_size(c.oid)::numeric / nullif(c.reltuples, 0)) AS "indexes"
-FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND s.nspname IN ('tracking', 'ingest', 'attribution', 'reporting') AND c.reltuples >= 1000
+-- A partitioned table is measured as the sum of its partitions (the parent itself holds nothing).
+SELECT t.oid::regclass AS "table", sum(l.reltuples)::bigint AS "rows",
+       round(sum(pg_total_relation_size(l.relid))::numeric / nullif(sum(l.reltuples), 0)) AS "bytes/row (all)",
+       round(sum(pg_relation_size(l.relid))::numeric / nullif(sum(l.reltuples), 0)) AS "heap",
+       round(sum(pg_indexes_size(l.relid))::numeric / nullif(sum(l.reltuples), 0)) AS "indexes"
+FROM pg_class t JOIN pg_namespace s ON s.oid = t.relnamespace
+CROSS JOIN LATERAL (SELECT p.relid, greatest(c.reltuples, 0) AS reltuples FROM pg_partition_tree(t.oid) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf AND t.relkind = 'p'
+                    UNION ALL SELECT t.oid, greatest(t.reltuples, 0) WHERE t.relkind = 'r') l
+WHERE t.relkind IN ('r', 'p') AND NOT t.relispartition AND s.nspname IN ('tracking', 'ingest', 'attribution', 'reporting')
+GROUP BY t.oid HAVING sum(l.reltuples) >= 1000
 ORDER BY 1;

@@ -6,6 +6,7 @@ import { IngestMessageId1765200000001 } from './1765200000001-message-id.migrati
 import { IngestTestConversions1765200000002 } from './1765200000002-test-conversions.migration';
 import { IngestPartnerTimeZone1765200000003 } from './1765200000003-partner-time-zone.migration';
 import { IngestOutboxRedrive1765600000000 } from './1765600000000-outbox-redrive.migration';
+import { IngestPostbackArchivePartitioned1765710000000 } from './1765710000000-postback-archive-partitioned.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
 export const ingestMigrations = [
@@ -17,4 +18,5 @@ export const ingestMigrations = [
   IngestTestConversions1765200000002,
   IngestPartnerTimeZone1765200000003,
   IngestOutboxRedrive1765600000000,
+  IngestPostbackArchivePartitioned1765710000000,
 ];

@@ -6,6 +6,7 @@ import { ReportingEngagements1765400000000 } from './1765400000000-engagements.m
 import { ReportingTestSourceCapsHolds1765410000000 } from './1765410000000-test-source-caps-holds.migration';
 import { ReportingContactListIndexes1765420000000 } from './1765420000000-contact-list-indexes.migration';
 import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migration';
+import { ReportingFactsPartitioned1765710000001 } from './1765710000001-facts-partitioned.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -17,4 +18,5 @@ export const reportingMigrations = [
   ReportingTestSourceCapsHolds1765410000000,
   ReportingContactListIndexes1765420000000,
   ReportingFxRates1765430000000,
+  ReportingFactsPartitioned1765710000001,
 ];

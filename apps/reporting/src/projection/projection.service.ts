@@ -55,6 +55,19 @@ export class ProjectionService {
     if (ids.length) await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [ids]);
   }
 
+  /**
+   * The conversion facts are partitioned by occurred_at, so their key holds it, but a conversion's time can change
+   * (an adjustment): one fact per conversion is kept by inserting only where no partition holds the conversion, under
+   * a lock per conversion key taken first (sorted, and for a whole batch at once before its credited and unattributed
+   * subsets lock again, so two batches never deadlock), so two transactions never both find it absent. Conversions are few (≈ 3/s on average), so the per-partition probe is cheap.
+   */
+  private async lockConversions(m: EntityManager, facts: readonly { partnerId: string; conversionId: string }[]): Promise<void> {
+    // JSON, not conversionKey: text cannot hold its NUL separator.
+    const keys = [...new Set(facts.map((f) => JSON.stringify([f.partnerId, f.conversionId])))].sort();
+    if (!keys.length) return;
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
+  }
+
   /** Last write by updatedAt wins, whatever order the upserts arrive in. */
   async recordName(m: EntityManager, f: NameFact): Promise<void> {
     await m.query(
@@ -75,7 +88,7 @@ export class ProjectionService {
     const inserted: (DimRow & { message_id: string; sent_at: Date })[] = await m.query(
       `INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-       ON CONFLICT (message_id) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at`,
+       ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at`,
       [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
         col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt)],
     );
@@ -143,7 +156,7 @@ export class ProjectionService {
        SELECT x.click_id, x.message_id, x.contact_id, x.offer_id, x.campaign_id, x.creative_id, x.clicked_at, x.first_click_on_message, x.click_class,
          CASE WHEN ${tapSql('x')} THEN coalesce(x.message_sent_at, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id)) END
        FROM x
-       ON CONFLICT (click_id) DO NOTHING RETURNING c.campaign_id, c.creative_id, c.offer_id, c.clicked_at, c.cohort_at, c.click_class`,
+       ON CONFLICT (click_id, clicked_at) DO NOTHING RETURNING c.campaign_id, c.creative_id, c.offer_id, c.clicked_at, c.cohort_at, c.click_class`,
       [col(unique, (f) => f.clickId), col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.offerId),
         col(unique, (f) => f.campaignId), col(unique, (f) => f.creativeId), col(unique, (f) => f.clickedAt), col(unique, (f) => f.firstClickOnMessage),
         col(unique, (f) => f.clickClass), col(unique, (f) => f.messageSentAt ?? null)],
@@ -178,6 +191,8 @@ export class ProjectionService {
    * correction). Credited and unattributed facts each in one statement, the rollups once per key.
    */
   async recordDecisions(m: EntityManager, decisions: readonly AttributedFact[]): Promise<void> {
+    // Every conversion of the batch locked at once, in one order, before either insert locks its own subset.
+    await this.lockConversions(m, decisions.map((d) => d.fact));
     await this.insertCredited(m, decisions.filter((d) => d.kind === 'credited').map((d) => d.fact as CreditedConversionFact));
     await this.recordUnattributedConversions(m, decisions.filter((d) => d.kind === 'unattributed').map((d) => d.fact as UnattributedConversionFact));
   }
@@ -186,12 +201,14 @@ export class ProjectionService {
   async recordUnattributedConversions(m: EntityManager, facts: readonly UnattributedConversionFact[]): Promise<void> {
     const u = uniqueBy(facts, conversionKey);
     if (!u.length) return;
+    await this.lockConversions(m, u);
     await m.query(
       `INSERT INTO "reporting".unattributed_conversions
          (partner_id, conversion_id, reason, reported_click_id, payout_micros, currency, status, occurred_at, test, source)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
-         $9::boolean[], $10::text[])
-       ON CONFLICT (partner_id, conversion_id) DO NOTHING`,
+         $9::boolean[], $10::text[]) AS x(partner_id, conversion_id)
+       WHERE NOT EXISTS (SELECT 1 FROM "reporting".unattributed_conversions e WHERE e.partner_id = x.partner_id AND e.conversion_id = x.conversion_id)
+       ON CONFLICT (partner_id, conversion_id, occurred_at) DO NOTHING`,
       [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.reason), col(u, (f) => f.reportedClickId),
         col(u, (f) => f.payout.micros.toString()), col(u, (f) => f.payout.currency), col(u, (f) => f.status), col(u, (f) => f.occurredAt),
         col(u, (f) => f.test), col(u, (f) => f.source)],
@@ -217,6 +234,7 @@ export class ProjectionService {
     for (const c of u) if (fresh.has(c.correctionId)) last.set(conversionKey(c), c);
     const latest = [...last.values()];
     if (!latest.length) return;
+    await this.lockConversions(m, latest);
     const keys = [col(latest, (c) => c.partnerId), col(latest, (c) => c.conversionId)];
     const removed: StoredCredited[] = await m.query(
       `WITH d AS (
@@ -287,6 +305,7 @@ export class ProjectionService {
   ): Promise<void> {
     const u = uniqueBy(facts, conversionKey);
     if (u.length) {
+      await this.lockConversions(m, u);
       const inserted: StoredCredited[] = await m.query(
         `WITH x AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
@@ -297,7 +316,8 @@ export class ProjectionService {
            (partner_id, conversion_id, message_id, click_id, contact_id, offer_id, campaign_id, creative_id,
             payout_micros, currency, status, occurred_at, type, test, source, over_cap, hold_until, cohort_at)
          SELECT x.*, (SELECT sent_at FROM "reporting".messages WHERE message_id = x.message_id) FROM x
-         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         WHERE NOT EXISTS (SELECT 1 FROM "reporting".credited_conversions e WHERE e.partner_id = x.partner_id AND e.conversion_id = x.conversion_id)
+         ON CONFLICT (partner_id, conversion_id, occurred_at) DO NOTHING
          RETURNING ${storedCredited('c')}`,
         [col(u, (f) => f.partnerId), col(u, (f) => f.conversionId), col(u, (f) => f.messageId), col(u, (f) => f.clickId), col(u, (f) => f.contactId),
           col(u, (f) => f.offerId), col(u, (f) => f.campaignId), col(u, (f) => f.creativeId), col(u, (f) => f.payout.micros.toString()),

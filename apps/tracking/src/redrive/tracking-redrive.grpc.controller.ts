@@ -1,67 +1,37 @@
 import { Controller } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Observable } from 'rxjs';
-import {
-  GetDailyCountsRequest,
-  GetDailyCountsResponse,
-  RedriveRequest,
-  RedriveResponse,
-  RedriveServiceController,
-  RedriveServiceControllerMethods,
-} from '@trackly/contracts/ops/v1/redrive_service';
-import {
-  countPerDay,
-  dailyCountMessages,
-  dailyRange,
-  Events,
-  Messaging,
-  OutboxRedriveSource,
-  Redriver,
-  redriveStream,
-  TableRedriveSource,
-} from '@trackly/messaging';
+import { Events, Messaging, OutboxRedriveSource, RedriveGrpcController, TableRedriveSource } from '@trackly/messaging';
 import { CLICK_COLUMNS, CLICK_JOINS, clickEvent, ClickRow } from '../clicks/click-events';
 import { MESSAGE_COLUMNS, messageEvent, MessageRow } from '../messages/message-events';
-
-const PUBLISHES = [Events.OfferUpserted, Events.CreativeUpserted, Events.CampaignUpserted, Events.MessageSent, Events.ClickRecorded].map((e) => e.subject);
 
 /**
  * Tracking's re-drive: catalog events from the outbox first (consumers need the offer before its sends), then sends
  * (messages rows, by created_at), then taps (clicks rows, by clicked_at), each rebuilt as its relay builds it.
  * Old rows written before the tables became event sources re-drive from the outbox, as long as it keeps them.
+ * Tracking has no read model to rebuild: its tables are the truth.
  */
 @Controller()
-@RedriveServiceControllerMethods()
-export class TrackingRedriveGrpcController implements RedriveServiceController {
-  private readonly redriver: Redriver;
-
-  constructor(
-    private readonly ds: DataSource,
-    messaging: Messaging,
-  ) {
-    this.redriver = new Redriver([
-      new OutboxRedriveSource(ds, messaging, 'tracking'),
-      new TableRedriveSource<MessageRow>({
-        ds, messaging, schema: 'tracking', relay: 'messages', subject: Events.MessageSent.subject,
-        table: '"tracking".messages', columns: MESSAGE_COLUMNS, timeColumn: 'created_at', keyColumn: 'message_id', toEvent: messageEvent,
-      }),
-      new TableRedriveSource<ClickRow>({
-        ds, messaging, schema: 'tracking', relay: 'clicks', subject: Events.ClickRecorded.subject,
-        table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', keyColumn: 'click_id', toEvent: clickEvent,
-      }),
-    ]);
-  }
-
-  redrive(request: RedriveRequest): Observable<RedriveResponse> {
-    return redriveStream(this.redriver, request, PUBLISHES);
-  }
-
-  async getDailyCounts(request: GetDailyCountsRequest): Promise<GetDailyCountsResponse> {
-    const { from, to } = dailyRange(request);
-    const produced = await countPerDay(this.ds, [
-      { subject: Events.MessageSent.subject, table: '"tracking".messages', timeColumn: 'sent_at' },
-      { subject: Events.ClickRecorded.subject, table: '"tracking".clicks', timeColumn: 'clicked_at' },
-    ], from, to);
-    return { produced: dailyCountMessages(produced), applied: [] };
+export class TrackingRedriveGrpcController extends RedriveGrpcController {
+  constructor(ds: DataSource, messaging: Messaging) {
+    super(ds, {
+      service: 'tracking',
+      publishes: [Events.OfferUpserted, Events.CreativeUpserted, Events.CampaignUpserted, Events.MessageSent, Events.ClickRecorded].map((e) => e.subject),
+      sources: [
+        new OutboxRedriveSource(ds, messaging, 'tracking'),
+        new TableRedriveSource<MessageRow>({
+          ds, messaging, schema: 'tracking', relay: 'messages', subject: Events.MessageSent.subject,
+          table: '"tracking".messages', columns: MESSAGE_COLUMNS, timeColumn: 'created_at', keyColumn: 'message_id', toEvent: messageEvent,
+        }),
+        new TableRedriveSource<ClickRow>({
+          ds, messaging, schema: 'tracking', relay: 'clicks', subject: Events.ClickRecorded.subject,
+          table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', keyColumn: 'click_id', toEvent: clickEvent,
+        }),
+      ],
+      produced: [
+        { subject: Events.MessageSent.subject, table: '"tracking".messages', timeColumn: 'sent_at' },
+        { subject: Events.ClickRecorded.subject, table: '"tracking".clicks', timeColumn: 'clicked_at' },
+      ],
+      applied: [],
+    });
   }
 }

@@ -79,6 +79,32 @@ export interface DailyCount {
   count: string;
 }
 
+/** ResetReadModelRequest asks for a reset of the service's read models, or only its counts. */
+export interface ResetReadModelRequest {
+  /** Only count the rows a reset would remove; nothing is removed. */
+  dryRun: boolean;
+}
+
+/** ResetReadModelResponse says, per table, what the reset removed (or would remove, on a dry run) and what it keeps. */
+export interface ResetReadModelResponse {
+  /** Every table the reset empties (or partly empties, e.g. processed events of some consumers), in reset order. */
+  removed: ResetTableCount[];
+  /** Tables of the service's schema a reset never touches (its own truth, user input, the outbox), schema-qualified. */
+  keptTables: string[];
+  /** The reset was only counted (dry_run), nothing was removed. */
+  dryRun: boolean;
+}
+
+/** ResetTableCount is what a reset removes from one table. */
+export interface ResetTableCount {
+  /** Schema-qualified table name, e.g. attribution.clicks. */
+  table: string;
+  /** What is removed, when not every row (e.g. "consumer IN (attribution-trackly-tracking-v1)"); empty = every row. */
+  rowsMatching: string;
+  /** Rows removed (on a dry run: rows that would be removed). */
+  rows: string;
+}
+
 export const TRACKLY_OPS_V1_PACKAGE_NAME = "trackly.ops.v1";
 
 wrappers[".google.protobuf.Timestamp"] = {
@@ -700,10 +726,300 @@ export const DailyCount: MessageFns<DailyCount> = {
   },
 };
 
+function createBaseResetReadModelRequest(): ResetReadModelRequest {
+  return { dryRun: false };
+}
+
+export const ResetReadModelRequest: MessageFns<ResetReadModelRequest> = {
+  encode(message: ResetReadModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dryRun !== false) {
+      writer.uint32(8).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetReadModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetReadModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetReadModelRequest {
+    return {
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: ResetReadModelRequest): unknown {
+    const obj: any = {};
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetReadModelRequest>, I>>(base?: I): ResetReadModelRequest {
+    return ResetReadModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetReadModelRequest>, I>>(object: I): ResetReadModelRequest {
+    const message = createBaseResetReadModelRequest();
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseResetReadModelResponse(): ResetReadModelResponse {
+  return { removed: [], keptTables: [], dryRun: false };
+}
+
+export const ResetReadModelResponse: MessageFns<ResetReadModelResponse> = {
+  encode(message: ResetReadModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removed) {
+      ResetTableCount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.keptTables) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetReadModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetReadModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.removed.push(ResetTableCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keptTables.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetReadModelResponse {
+    return {
+      removed: globalThis.Array.isArray(object?.removed)
+        ? object.removed.map((e: any) => ResetTableCount.fromJSON(e))
+        : [],
+      keptTables: globalThis.Array.isArray(object?.keptTables)
+        ? object.keptTables.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.kept_tables)
+        ? object.kept_tables.map((e: any) => globalThis.String(e))
+        : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: ResetReadModelResponse): unknown {
+    const obj: any = {};
+    if (message.removed?.length) {
+      obj.removed = message.removed.map((e) => ResetTableCount.toJSON(e));
+    }
+    if (message.keptTables?.length) {
+      obj.keptTables = message.keptTables;
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetReadModelResponse>, I>>(base?: I): ResetReadModelResponse {
+    return ResetReadModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetReadModelResponse>, I>>(object: I): ResetReadModelResponse {
+    const message = createBaseResetReadModelResponse();
+    message.removed = object.removed?.map((e) => ResetTableCount.fromPartial(e)) || [];
+    message.keptTables = object.keptTables?.map((e) => e) || [];
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseResetTableCount(): ResetTableCount {
+  return { table: "", rowsMatching: "", rows: "0" };
+}
+
+export const ResetTableCount: MessageFns<ResetTableCount> = {
+  encode(message: ResetTableCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.table !== "") {
+      writer.uint32(10).string(message.table);
+    }
+    if (message.rowsMatching !== "") {
+      writer.uint32(18).string(message.rowsMatching);
+    }
+    if (message.rows !== "0") {
+      writer.uint32(24).int64(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResetTableCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResetTableCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.table = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rowsMatching = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rows = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResetTableCount {
+    return {
+      table: isSet(object.table) ? globalThis.String(object.table) : "",
+      rowsMatching: isSet(object.rowsMatching)
+        ? globalThis.String(object.rowsMatching)
+        : isSet(object.rows_matching)
+        ? globalThis.String(object.rows_matching)
+        : "",
+      rows: isSet(object.rows) ? globalThis.String(object.rows) : "0",
+    };
+  },
+
+  toJSON(message: ResetTableCount): unknown {
+    const obj: any = {};
+    if (message.table !== "") {
+      obj.table = message.table;
+    }
+    if (message.rowsMatching !== "") {
+      obj.rowsMatching = message.rowsMatching;
+    }
+    if (message.rows !== "0") {
+      obj.rows = message.rows;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResetTableCount>, I>>(base?: I): ResetTableCount {
+    return ResetTableCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResetTableCount>, I>>(object: I): ResetTableCount {
+    const message = createBaseResetTableCount();
+    message.table = object.table ?? "";
+    message.rowsMatching = object.rowsMatching ?? "";
+    message.rows = object.rows ?? "0";
+    return message;
+  },
+};
+
 /**
  * RedriveService is the operators' contract every service with events implements: producers publish a time range
  * of their events again under the original event ids (after a broker lost them), and every service counts per day
- * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`).
+ * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`); a
+ * service with a read model empties it for a rebuild from its producers (`npm run rebuild`).
  */
 
 export interface RedriveServiceClient {
@@ -717,12 +1033,22 @@ export interface RedriveServiceClient {
   /** Per UTC day and event type: entities this service produced and entities its read models applied. */
 
   getDailyCounts(request: GetDailyCountsRequest, metadata?: Metadata): Observable<GetDailyCountsResponse>;
+
+  /**
+   * Empties this service's read models (the rows built from other services' events, and the processed-event records
+   * of the durable consumers that feed them) in one transaction, so that a re-drive of their producers rebuilds
+   * them; its own truth and what people entered are kept. dry_run only counts. A service with no read model to
+   * rebuild answers FAILED_PRECONDITION.
+   */
+
+  resetReadModel(request: ResetReadModelRequest, metadata?: Metadata): Observable<ResetReadModelResponse>;
 }
 
 /**
  * RedriveService is the operators' contract every service with events implements: producers publish a time range
  * of their events again under the original event ids (after a broker lost them), and every service counts per day
- * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`).
+ * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`); a
+ * service with a read model empties it for a rebuild from its producers (`npm run rebuild`).
  */
 
 export interface RedriveServiceController {
@@ -739,11 +1065,23 @@ export interface RedriveServiceController {
     request: GetDailyCountsRequest,
     metadata?: Metadata,
   ): Promise<GetDailyCountsResponse> | Observable<GetDailyCountsResponse> | GetDailyCountsResponse;
+
+  /**
+   * Empties this service's read models (the rows built from other services' events, and the processed-event records
+   * of the durable consumers that feed them) in one transaction, so that a re-drive of their producers rebuilds
+   * them; its own truth and what people entered are kept. dry_run only counts. A service with no read model to
+   * rebuild answers FAILED_PRECONDITION.
+   */
+
+  resetReadModel(
+    request: ResetReadModelRequest,
+    metadata?: Metadata,
+  ): Promise<ResetReadModelResponse> | Observable<ResetReadModelResponse> | ResetReadModelResponse;
 }
 
 export function RedriveServiceControllerMethods() {
   return function (constructor: Function) {
-    const grpcMethods: string[] = ["redrive", "getDailyCounts"];
+    const grpcMethods: string[] = ["redrive", "getDailyCounts", "resetReadModel"];
     for (const method of grpcMethods) {
       const descriptor: any = Reflect.getOwnPropertyDescriptor(constructor.prototype, method);
       GrpcMethod("RedriveService", method)(constructor.prototype[method], method, descriptor);
@@ -763,7 +1101,8 @@ export const REDRIVE_SERVICE_NAME = "RedriveService";
 /**
  * RedriveService is the operators' contract every service with events implements: producers publish a time range
  * of their events again under the original event ids (after a broker lost them), and every service counts per day
- * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`).
+ * what it produced and what its read models applied, for the drift check (`npm run redrive`, `npm run drift`); a
+ * service with a read model empties it for a rebuild from its producers (`npm run rebuild`).
  */
 export type RedriveServiceService = typeof RedriveServiceService;
 export const RedriveServiceService = {
@@ -792,6 +1131,23 @@ export const RedriveServiceService = {
       Buffer.from(GetDailyCountsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetDailyCountsResponse => GetDailyCountsResponse.decode(value),
   },
+  /**
+   * Empties this service's read models (the rows built from other services' events, and the processed-event records
+   * of the durable consumers that feed them) in one transaction, so that a re-drive of their producers rebuilds
+   * them; its own truth and what people entered are kept. dry_run only counts. A service with no read model to
+   * rebuild answers FAILED_PRECONDITION.
+   */
+  resetReadModel: {
+    path: "/trackly.ops.v1.RedriveService/ResetReadModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetReadModelRequest): Buffer =>
+      Buffer.from(ResetReadModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetReadModelRequest => ResetReadModelRequest.decode(value),
+    responseSerialize: (value: ResetReadModelResponse): Buffer =>
+      Buffer.from(ResetReadModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetReadModelResponse => ResetReadModelResponse.decode(value),
+  },
 } as const;
 
 export interface RedriveServiceServer extends UntypedServiceImplementation {
@@ -802,6 +1158,13 @@ export interface RedriveServiceServer extends UntypedServiceImplementation {
   redrive: handleServerStreamingCall<RedriveRequest, RedriveResponse>;
   /** Per UTC day and event type: entities this service produced and entities its read models applied. */
   getDailyCounts: handleUnaryCall<GetDailyCountsRequest, GetDailyCountsResponse>;
+  /**
+   * Empties this service's read models (the rows built from other services' events, and the processed-event records
+   * of the durable consumers that feed them) in one transaction, so that a re-drive of their producers rebuilds
+   * them; its own truth and what people entered are kept. dry_run only counts. A service with no read model to
+   * rebuild answers FAILED_PRECONDITION.
+   */
+  resetReadModel: handleUnaryCall<ResetReadModelRequest, ResetReadModelResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -179,7 +179,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('');
   printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
   console.log('');
-  notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): concurrent postbacks are archived by one multi-row INSERT and stored a batch at a time: conversions and their outbox rows in one multi-row statement, archive outcomes in one UPDATE, no savepoints (per-postback fallback when a batch fails); each answer waits for its commit.');
+  notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): a batch of concurrent postbacks is one transaction: one statement for the raw archive rows, conversions, their outbox rows and refusals, plus a lock and an outcome UPDATE when the batch holds repeats (one by one when a batch fails); each answer waits for its commit.');
   const ok = printChecks(checks, memory);
   emitResults({
     scenario: 'ingest',

@@ -18,6 +18,7 @@ import { PartnerEntity } from './partners/partner.entity';
 import { PartnersService } from './partners/partners.service';
 import { TestCredentials } from './partners/test-credentials';
 import { PostbackArchive } from './postbacks/postback-archive.service';
+import { PostbackIntake } from './postbacks/postback-intake';
 import { PostbackRequestEntity } from './postbacks/postback-request.entity';
 import { PostbackHttpController } from './postbacks/postback.http.controller';
 import { PostbackEdge } from './postbacks/postback-edge';
@@ -63,6 +64,7 @@ export class IngestModule {
         TestCredentials,
         ConversionsImportService,
         PostbackArchive,
+        PostbackIntake,
         PostbacksService,
         PostbackEdge,
         TestPostbackService,

@@ -71,18 +71,23 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     expect(fks).toEqual([{ def: 'FOREIGN KEY (conversion_ref) REFERENCES ingest.conversions(id)' }]);
   });
 
-  it("serves the archive's own statements on the partitioned table (record, batch, outcome, replay, counters)", async () => {
+  it("serves the archive's own statements on the partitioned table (ids drawn ahead, insert, outcomes, replay, counters)", async () => {
     const archive = new PostbackArchive(ds);
     const request = (partnerId: string, receivedAt: Date) => ({
       receivedAt, partnerId, sourceIp: '198.51.100.7', method: 'GET', path: `/postbacks/${partnerId}`, query: 'click_id=x&conversion_id=y', contentType: null, body: null,
     });
-    const one = await archive.record(request('fresh', now));
-    const many = await archive.recordMany([request('fresh', now), request('fresh', monthsAgo(1)), request('fresh', monthsAgo(5))]);
+    // Ids drawn ahead from the sequence (the edge's batch names its rows before its statement), rows in any month.
+    const received = [now, now, monthsAgo(1), monthsAgo(5)];
+    const refs = [];
+    for (const receivedAt of received) refs.push({ id: await archive.nextId(), receivedAt });
+    for (const ref of refs) await archive.insert(ds.manager, ref.id, request('fresh', ref.receivedAt));
+    const [one, ...many] = refs.map((r) => r.id);
     expect(Number(many[0])).toBeGreaterThan(Number(one));
-    await archive.finish(one, { outcome: 'invalid', reason: 'bad', reasonCode: 'INVALID_FIELDS' });
+    // Outcomes by id AND receive time: one partition probed, not every month's.
+    await archive.finish(refs[0], { outcome: 'invalid', reason: 'bad', reasonCode: 'INVALID_FIELDS' });
     await archive.finishMany(
       (_name, text, values) => ds.query(text, values),
-      many.map((id) => ({ id, outcome: 'invalid' as const, reasonCode: 'INVALID_FIELDS' })),
+      refs.slice(1).map((ref) => ({ ...ref, outcome: 'invalid' as const, reasonCode: 'INVALID_FIELDS' })),
     );
     const rows = await ds.query(`SELECT id::text, outcome, tableoid::regclass::text AS p FROM "ingest".postback_requests WHERE partner_id = 'fresh' ORDER BY id`);
     expect(rows.map((r: { outcome: string }) => r.outcome)).toEqual(['invalid', 'invalid', 'invalid', 'invalid']);
@@ -90,9 +95,9 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     const replayId = await ds.transaction(async (m) => {
       const [original] = await archive.selectForReplay(m, { partnerId: 'fresh', from: monthsAgo(6), to: new Date(now.getTime() + 1000), outcomes: ['invalid'], limit: 10 });
       expect(original.id).toBe(many[2]);
-      return archive.recordReplay(m, original.id, now);
+      return archive.recordReplay(m, original, now);
     });
-    expect(await ds.query(`SELECT replay_of::text FROM "ingest".postback_requests WHERE id = $1`, [replayId])).toEqual([{ replay_of: many[2] }]);
+    expect(await ds.query(`SELECT replay_of::text FROM "ingest".postback_requests WHERE id = $1 AND received_at = $2`, [replayId.id, replayId.receivedAt])).toEqual([{ replay_of: many[2] }]);
     const groups = await archive.groups('fresh', null);
     expect(groups).toEqual([{ partnerId: 'fresh', outcome: 'invalid', reasonCode: 'INVALID_FIELDS', count: 4n }]);
   });

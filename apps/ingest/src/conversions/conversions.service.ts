@@ -50,6 +50,44 @@ export interface BatchDraft {
   headers: Record<string, string>;
 }
 
+/** A batch's conversion rows and events, as parameters $1–$21 of CONVERSION_BATCH_CTES (see ConversionsService.batchRows). */
+export interface ConversionBatch {
+  /** The id each item's row gets if it is new, in input order. */
+  ids: string[];
+  /** Each item as a new conversion, in input order. */
+  created: Conversion[];
+  values: unknown[];
+}
+
+/**
+ * Two CTEs of a batch statement: `ins` inserts the new conversions (multi-row INSERT … ON CONFLICT DO NOTHING from
+ * unnest, in key order), `conv_evt` the ConversionReceived of each row actually inserted. `input` holds the rows;
+ * `SELECT id FROM ins` names the stored ones. Parameters $1–$21 are ConversionBatch.values.
+ */
+export const CONVERSION_BATCH_CTES = `input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
+           $9::timestamptz[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::text[], $17::boolean[],
+           $18::uuid[], $19::bytea[], $20::jsonb[])
+           WITH ORDINALITY AS t(id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
+             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, outbox_id, payload, headers, ord)
+       ), ins AS (
+         INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
+         SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test
+         FROM input ORDER BY ord
+         ON CONFLICT (partner_id, conversion_id) DO NOTHING
+         RETURNING id
+       ), conv_evt AS (
+         INSERT INTO "ingest".outbox (id, subject, payload, headers)
+         SELECT i.outbox_id, $21, i.payload, i.headers FROM input i JOIN ins ON ins.id = i.id ORDER BY i.ord
+       )`;
+
+/** A conversion's natural key as one string (sorting, maps). */
+function conversionKey(d: ConversionDraft): string {
+  return `${d.partnerId}\u0000${d.conversionId}`;
+}
+
 /** The columns of "ingest".conversions as pg returns them (int8 as text, jsonb parsed). */
 interface ConversionRow {
   id: string;
@@ -202,80 +240,65 @@ export class ConversionsService {
   }
 
   /**
-   * The postback edge's group commit: the conversions of many requests in the caller's transaction, in a few
-   * statements for the whole batch instead of a few per request. `query` runs raw SQL on the connection of `m` (no
-   * TypeORM per statement on the hot path). One multi-row INSERT … ON CONFLICT DO NOTHING stores the new ones and, in
-   * the same statement, the ConversionReceived of each row actually inserted; repeats (of a stored key, or of a key
-   * earlier in the batch: the first stored, the others repeats of it) are read in one SELECT … FOR UPDATE and then take
-   * the usual rules in arrival order (duplicate, or adjustment with its ConversionAdjusted: rare, through `m`). Rows
-   * are written in key order so concurrent batches lock in the same order. Results are in input order.
+   * The postback edge's group commit, first half: the rows of a batch's new conversions and of their
+   * ConversionReceived events, as the parameters of CONVERSION_BATCH_CTES (built here, ids too, so each event is
+   * encoded before the statement and stored only with a row actually inserted). Rows go in key order so concurrent
+   * batches lock in the same order.
    */
-  async storeManyIn(m: EntityManager, query: RawQuery, items: BatchDraft[], cause: AdjustmentCause): Promise<StoreResult[]> {
-    if (!items.length) return [];
+  batchRows(items: BatchDraft[]): ConversionBatch {
     const ids = items.map(() => randomUUID());
     const created = items.map((it, i) => newConversion(ids[i], it.draft, it.receivedAt));
     const event = this.outbox.encodeRows(Events.ConversionReceived, created.map((conversion) => ({ conversion })), items.map((it) => it.headers));
-    const key = (d: ConversionDraft) => `${d.partnerId}\u0000${d.conversionId}`;
+    if (event.table !== '"ingest".outbox') throw new Error(`CONVERSION_BATCH_CTES writes "ingest".outbox, not ${event.table}`);
     const order = items.map((_it, i) => i).sort((a, b) => {
-      const ka = key(items[a].draft);
-      const kb = key(items[b].draft);
+      const ka = conversionKey(items[a].draft);
+      const kb = conversionKey(items[b].draft);
       return ka < kb ? -1 : ka > kb ? 1 : a - b;
     });
     const col = <V>(f: (it: BatchDraft, i: number) => V) => order.map((i) => f(items[i], i));
-    const inserted = await query(
-      'ingest-store-conversions',
-      `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
-           $9::timestamptz[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::text[], $17::boolean[],
-           $18::uuid[], $19::bytea[], $20::jsonb[])
-           WITH ORDINALITY AS t(id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
-             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, outbox_id, payload, headers, ord)
-       ), ins AS (
-         INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
-         SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test
-         FROM input ORDER BY ord
-         ON CONFLICT (partner_id, conversion_id) DO NOTHING
-         RETURNING id
-       ), evt AS (
-         INSERT INTO ${event.table} (id, subject, payload, headers)
-         SELECT i.outbox_id, $21, i.payload, i.headers FROM input i JOIN ins ON ins.id = i.id ORDER BY i.ord
-       )
-       SELECT id FROM ins`,
-      [
-        col((_it, i) => ids[i]),
-        col((it) => it.draft.partnerId),
-        col((it) => it.draft.conversionId),
-        col((it) => it.draft.clickId),
-        col((it) => it.draft.payout.micros.toString()),
-        col((it) => it.draft.payout.currency),
-        col((it) => statusName(it.draft.status)),
-        col((it) => it.draft.occurredAt),
-        col((it) => it.receivedAt),
-        col((it) => JSON.stringify(it.draft.raw)),
-        col((it) => it.draft.transactionId ?? null),
-        col((it) => it.draft.eventId ?? null),
-        col((it) => it.draft.saleAmountMicros?.toString() ?? null),
-        col((it) => JSON.stringify(it.draft.subIds ?? {})),
-        col((it) => !!it.draft.payoutAbsent),
-        col((it) => it.draft.messageId ?? null),
-        col((it) => !!it.draft.test),
-        col((_it, i) => event.ids[i]),
-        col((_it, i) => event.bodies[i]),
-        col((_it, i) => event.headers[i]),
-        event.subject,
-      ],
-    );
-    const stored = new Set(inserted.map((r) => String(r.id)));
+    const values = [
+      col((_it, i) => ids[i]),
+      col((it) => it.draft.partnerId),
+      col((it) => it.draft.conversionId),
+      col((it) => it.draft.clickId),
+      col((it) => it.draft.payout.micros.toString()),
+      col((it) => it.draft.payout.currency),
+      col((it) => statusName(it.draft.status)),
+      col((it) => it.draft.occurredAt),
+      col((it) => it.receivedAt),
+      col((it) => JSON.stringify(it.draft.raw)),
+      col((it) => it.draft.transactionId ?? null),
+      col((it) => it.draft.eventId ?? null),
+      col((it) => it.draft.saleAmountMicros?.toString() ?? null),
+      col((it) => JSON.stringify(it.draft.subIds ?? {})),
+      col((it) => !!it.draft.payoutAbsent),
+      col((it) => it.draft.messageId ?? null),
+      col((it) => !!it.draft.test),
+      col((_it, i) => event.ids[i]),
+      col((_it, i) => event.bodies[i]),
+      col((_it, i) => event.headers[i]),
+      event.subject,
+    ];
+    return { ids, created, values };
+  }
+
+  /**
+   * The postback edge's group commit, second half, after CONVERSION_BATCH_CTES inserted the rows whose ids are
+   * `inserted`: the others are repeats (of a stored key, or of a key earlier in the batch: the first stored, the others
+   * repeats of it), read in one SELECT … FOR UPDATE and then given the usual rules in arrival order (duplicate, or an
+   * adjustment with its ConversionAdjusted: rare, through `m`). `query` runs raw SQL on the connection of `m`. Results
+   * are in input order.
+   */
+  async settleBatch(m: EntityManager, query: RawQuery, items: BatchDraft[], batch: ConversionBatch, inserted: Set<string>, cause: AdjustmentCause): Promise<StoreResult[]> {
     const out: StoreResult[] = new Array(items.length);
     const repeats: number[] = [];
     items.forEach((_it, i) => {
-      if (stored.has(ids[i])) out[i] = { conversion: created[i], duplicate: false, outcome: 'stored' };
+      if (inserted.has(batch.ids[i])) out[i] = { conversion: batch.created[i], duplicate: false, outcome: 'stored' };
       else repeats.push(i);
     });
     if (!repeats.length) return out;
 
+    const key = (d: ConversionDraft) => conversionKey(d);
     const keys = [...new Map(repeats.map((i) => [key(items[i].draft), items[i].draft])).values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const rows = await query(
       'ingest-lock-repeated-conversions',

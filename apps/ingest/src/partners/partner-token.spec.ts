@@ -17,4 +17,15 @@ describe('partner tokens', () => {
     expect(tokenMatches('', stored)).toBe(false);
     expect(tokenMatches(token, Buffer.alloc(16))).toBe(false);
   });
+
+  it('remember the last match without accepting a token of the same length that differs', () => {
+    const token = newPartnerToken();
+    const stored = tokenSha256(token);
+    expect(tokenMatches(token, stored)).toBe(true);
+    const other = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
+    expect(tokenMatches(other, stored)).toBe(false);
+    expect(tokenMatches(token, stored)).toBe(true);
+    // Another partner's hash is not matched by the token remembered for this one.
+    expect(tokenMatches(token, tokenSha256(newPartnerToken()))).toBe(false);
+  });
 });

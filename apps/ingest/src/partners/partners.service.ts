@@ -52,12 +52,38 @@ export class PartnersService {
     if (config.INGEST_PARTNER_CACHE_MS > 0) this.cache = new LruCache(PARTNER_CACHE_MAX, config.INGEST_PARTNER_CACHE_MS, clock);
   }
 
-  private async cachedRow(partnerId: string): Promise<PartnerEntity | null> {
+  /**
+   * Reads in progress, by partner id: when an entry expires under load, the postbacks that find it gone share one read
+   * instead of one read each (the edge's profile showed that herd every TTL).
+   */
+  private readonly loading = new Map<string, Promise<PartnerEntity | null>>();
+
+  private cachedRow(partnerId: string): Promise<PartnerEntity | null> {
     const hit = this.cache?.get(partnerId);
-    if (hit !== undefined) return hit;
-    const row = await this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
-    this.cache?.set(partnerId, row);
-    return row;
+    if (hit !== undefined) return Promise.resolve(hit);
+    const cache = this.cache;
+    if (!cache) return this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+    let load = this.loading.get(partnerId);
+    if (!load) {
+      const started = this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
+      load = started.then(
+        (row) => {
+          // Not when a change here dropped the entry meanwhile (forget()): the read may predate it.
+          if (this.loading.get(partnerId) === load) cache.set(partnerId, row);
+          return row;
+        },
+      ).finally(() => {
+        if (this.loading.get(partnerId) === load) this.loading.delete(partnerId);
+      });
+      this.loading.set(partnerId, load);
+    }
+    return load;
+  }
+
+  /** Drops what this process knows of a partner after a change: the next postback reads the row again. */
+  private forget(partnerId: string): void {
+    this.cache?.delete(partnerId);
+    this.loading.delete(partnerId);
   }
 
   /** Replaces a partner's settings; a new partner gets a token, which is returned here and never again. */
@@ -82,7 +108,7 @@ export class PartnersService {
     await this.outbox.add(m, Events.PartnerUpserted, { partner, created: row.created });
     return { partner, created: row.created, token: row.created ? token : '' };
     });
-    this.cache?.delete(p.partnerId);
+    this.forget(p.partnerId);
     this.relay.kick();
     return res;
   }
@@ -133,7 +159,7 @@ export class PartnersService {
       if (updated.length) await this.outbox.add(m, Events.PartnerTokenRotated, { partnerId, tokenIssuedAt: issuedAt });
       return updated;
     });
-    this.cache?.delete(partnerId);
+    this.forget(partnerId);
     this.relay.kick();
     if (!rows.length) throw new NotFoundError('partner', partnerId);
     return { partner: await this.get(partnerId), token };

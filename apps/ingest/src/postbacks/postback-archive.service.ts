@@ -18,93 +18,93 @@ export interface ArchivedRequest {
 /** Longest partner id kept from a path that failed validation: enough to recognise it, not a storage sink. */
 const MAX_ARCHIVED_PARTNER_ID = 256;
 
+/** An archived request as other rows and statements name it: its id and its receive time (the table's partition key). */
+export interface ArchiveRef {
+  id: string;
+  receivedAt: Date;
+}
+
+/** What became of an archived request. */
+export interface ArchiveOutcome {
+  outcome: PostbackOutcome;
+  reason?: string;
+  reasonCode?: string;
+  conversionRef?: string;
+}
+
+/** Archive ids taken from the sequence per round trip: one statement per this many requests. */
+const ID_BLOCK = 500;
+
 /**
- * The raw record of every partner request, written in its own transaction before anything is parsed, so a bad
- * mapping can be found and replayed later; its outcome is filled in once known.
+ * The raw record of every partner request, so a bad mapping can be found and replayed later. A request is archived
+ * in the same transaction as what it did (its conversion, its event, its refusal), with its outcome; never after
+ * its answer (the edge answers once that transaction committed).
+ *
+ * Statements name a row by id AND received_at, and none relies on a unique index on id alone, so they stay correct
+ * on a table partitioned by receive time (primary key (id, received_at)).
  */
 @Injectable()
 export class PostbackArchive {
+  private ids: string[] = [];
+  private next = 0;
+  private refill?: Promise<void>;
+
   constructor(private readonly ds: DataSource) {}
 
-  async record(r: ArchivedRequest): Promise<string> {
-    const [row]: { id: string }[] = await this.ds.query(
-      `INSERT INTO "ingest".postback_requests (received_at, partner_id, source_ip, method, path, query, content_type, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        r.receivedAt,
-        withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID)),
-        withoutNul(r.sourceIp),
-        withoutNul(r.method),
-        withoutNul(r.path),
-        withoutNul(r.query),
-        r.contentType === null ? null : withoutNul(r.contentType),
-        r.body === null ? null : withoutNul(r.body),
-      ],
-    );
-    return row.id;
-  }
-
   /**
-   * Several requests in one INSERT (group commit), ids in input order: the ids are drawn from the sequence in the
-   * input CTE, which is materialised once, so each row keeps the id it was given.
+   * An id for a request about to be archived. Ids come from the table's own sequence a block at a time, so a batch's
+   * rows, and the events that name them (PostbackRefused, an adjustment's request), know their ids before the batch's
+   * one statement runs; ids unused when the process stops are a gap, as a rolled-back insert leaves one.
    */
-  async recordMany(rs: ArchivedRequest[]): Promise<string[]> {
-    const col = <V>(f: (r: ArchivedRequest) => V) => rs.map(f);
-    const rows: { id: string }[] = await this.ds.query(
-      `WITH input AS (
-         SELECT nextval(pg_get_serial_sequence('"ingest".postback_requests', 'id')) AS id, t.*
-         FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-           WITH ORDINALITY AS t(received_at, partner_id, source_ip, method, path, query, content_type, body, ord)
-       ), ins AS (
-         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body)
-         SELECT id, received_at, partner_id, source_ip, method, path, query, content_type, body FROM input
-       )
-       SELECT id FROM input ORDER BY ord`,
-      [
-        col((r) => r.receivedAt.toISOString()),
-        col((r) => withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID))),
-        col((r) => withoutNul(r.sourceIp)),
-        col((r) => withoutNul(r.method)),
-        col((r) => withoutNul(r.path)),
-        col((r) => withoutNul(r.query)),
-        col((r) => (r.contentType === null ? null : withoutNul(r.contentType))),
-        col((r) => (r.body === null ? null : withoutNul(r.body))),
-      ],
-    );
-    if (rows.length !== rs.length) throw new Error(`archived ${rows.length} of ${rs.length} requests`);
-    return rows.map((r) => String(r.id));
+  async nextId(): Promise<string> {
+    while (this.next >= this.ids.length) {
+      this.refill ??= this.fetchIds().finally(() => (this.refill = undefined));
+      await this.refill;
+    }
+    return this.ids[this.next++];
   }
 
-  async finish(
-    id: string,
-    outcome: { outcome: PostbackOutcome; reason?: string; reasonCode?: string; conversionRef?: string },
-    m: EntityManager = this.ds.manager,
-  ): Promise<void> {
-    await m.query(`UPDATE "ingest".postback_requests SET outcome = $2, reason = $3, reason_code = $4, conversion_ref = $5 WHERE id = $1`, [
-      id,
-      outcome.outcome,
-      outcome.reason === undefined ? null : withoutNul(outcome.reason),
-      outcome.reasonCode ?? null,
-      outcome.conversionRef ?? null,
-    ]);
+  private async fetchIds(): Promise<void> {
+    const rows: { id: string }[] = await this.ds.query(
+      `SELECT nextval(pg_get_serial_sequence('"ingest".postback_requests', 'id'))::text AS id FROM generate_series(1, $1)`,
+      [ID_BLOCK],
+    );
+    // NULL when the id column has no sequence of its own (a table rebuilt without `ALTER SEQUENCE … OWNED BY`).
+    if (rows.some((r) => r.id === null)) throw new Error('"ingest".postback_requests.id has no owned sequence to draw archive ids from');
+    this.ids = rows.map((r) => r.id);
+    this.next = 0;
+  }
+
+  /** One request with its outcome if known (NULL: still being handled, finished by finish() in the same transaction). */
+  async insert(m: Pick<EntityManager, 'query'>, id: string, r: ArchivedRequest, outcome?: ArchiveOutcome): Promise<void> {
+    await m.query(
+      `INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conversion_ref)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [id, r.receivedAt, ...storable(r), outcome?.outcome ?? null, reasonOf(outcome), outcome?.reasonCode ?? null, outcome?.conversionRef ?? null],
+    );
+  }
+
+  async finish(ref: ArchiveRef, outcome: ArchiveOutcome, m: Pick<EntityManager, 'query'> = this.ds.manager): Promise<void> {
+    await m.query(
+      `UPDATE "ingest".postback_requests SET outcome = $3, reason = $4, reason_code = $5, conversion_ref = $6 WHERE id = $1 AND received_at = $2`,
+      [ref.id, ref.receivedAt, outcome.outcome, reasonOf(outcome), outcome.reasonCode ?? null, outcome.conversionRef ?? null],
+    );
   }
 
   /** The outcomes of many requests in one statement, on the raw connection of the caller's transaction (group commit). */
-  async finishMany(
-    query: (name: string, text: string, values: unknown[]) => Promise<unknown>,
-    outcomes: { id: string; outcome: PostbackOutcome; reason?: string; reasonCode?: string; conversionRef?: string }[],
-  ): Promise<void> {
+  async finishMany(query: (name: string, text: string, values: unknown[]) => Promise<unknown>, outcomes: (ArchiveRef & ArchiveOutcome)[]): Promise<void> {
     if (!outcomes.length) return;
     await query(
       'ingest-finish-postbacks',
       `UPDATE "ingest".postback_requests AS r
        SET outcome = v.outcome, reason = v.reason, reason_code = v.reason_code, conversion_ref = v.conversion_ref
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::uuid[]) AS v(id, outcome, reason, reason_code, conversion_ref)
-       WHERE r.id = v.id`,
+       FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::uuid[]) AS v(id, received_at, outcome, reason, reason_code, conversion_ref)
+       WHERE r.id = v.id AND r.received_at = v.received_at`,
       [
         outcomes.map((o) => o.id),
+        outcomes.map((o) => o.receivedAt),
         outcomes.map((o) => o.outcome),
-        outcomes.map((o) => (o.reason === undefined ? null : withoutNul(o.reason))),
+        outcomes.map(reasonOf),
         outcomes.map((o) => o.reasonCode ?? null),
         outcomes.map((o) => o.conversionRef ?? null),
       ],
@@ -136,13 +136,32 @@ export class PostbackArchive {
   }
 
   /** The record of one replay: a copy of the original request pointing at it; its outcome is filled in by finish(). */
-  async recordReplay(m: EntityManager, originalId: string, at: Date): Promise<string> {
-    const [row]: { id: string }[] = await m.query(
-      `INSERT INTO "ingest".postback_requests (received_at, partner_id, source_ip, method, path, query, content_type, body, replay_of)
-       SELECT $2, partner_id, source_ip, method, path, query, content_type, body, id
-       FROM "ingest".postback_requests WHERE id = $1 RETURNING id`,
-      [originalId, at],
+  async recordReplay(m: EntityManager, original: ArchiveRef, at: Date): Promise<ArchiveRef> {
+    // An id of the same stream as the edge's, so ids keep this process's order of arrival.
+    const id = await this.nextId();
+    await m.query(
+      `INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body, replay_of)
+       SELECT $4, $3, partner_id, source_ip, method, path, query, content_type, body, id
+       FROM "ingest".postback_requests WHERE id = $1 AND received_at = $2`,
+      [original.id, original.receivedAt, at, id],
     );
-    return row.id;
+    return { id, receivedAt: at };
   }
+}
+
+/** The request's columns after received_at, as stored: no NUL (text columns refuse it), the partner id cut short. */
+export function storable(r: ArchivedRequest): (string | null)[] {
+  return [
+    withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID)),
+    withoutNul(r.sourceIp),
+    withoutNul(r.method),
+    withoutNul(r.path),
+    withoutNul(r.query),
+    r.contentType === null ? null : withoutNul(r.contentType),
+    r.body === null ? null : withoutNul(r.body),
+  ];
+}
+
+function reasonOf(o: { reason?: string } | undefined): string | null {
+  return o?.reason === undefined ? null : withoutNul(o.reason);
 }

@@ -82,3 +82,40 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
     ]);
   });
 });
+
+/** With group commit off every request is a batch of one: the same single transaction, the same outcomes and events. */
+describe('postbacks with group commit off (real Postgres, NATS, HTTP)', () => {
+  jest.setTimeout(120_000);
+  let t: IngestTestApp;
+  let token: string;
+  const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
+
+  beforeAll(async () => {
+    t = await startIngestForTest({ INGEST_GROUP_COMMIT: 'false' }, clock);
+    token = (await t.client.upsertPartner(partnerRequest('single'))).token;
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('stores, dedupes and refuses each request in a transaction of its own, archived with its outcome and event', async () => {
+    const get = (q: string) => fetch(`${t.base}/postbacks/single?${q}`).then(async (r) => ({ status: r.status, body: (await r.json()) as Answer }));
+    const stored = await get(`conversion_id=one-1&payout=1.00&currency=USD&token=${token}`);
+    const again = await get(`conversion_id=one-1&payout=1.00&currency=USD&token=${token}`);
+    const invalid = await get(`payout=1.00&currency=USD&token=${token}`);
+    const wrong = await get('conversion_id=one-2&payout=1.00&currency=USD&token=nope');
+    expect([stored.status, stored.body.status, again.status, again.body.status, invalid.status, wrong.status]).toEqual([200, 'stored', 200, 'duplicate', 400, 401]);
+    const archive = await t.pg.query(`SELECT outcome, reason_code, conversion_ref FROM "ingest".postback_requests WHERE partner_id = 'single' ORDER BY id`);
+    expect(archive.rows).toEqual([
+      { outcome: 'stored', reason_code: null, conversion_ref: stored.body.id },
+      { outcome: 'duplicate', reason_code: 'SAME_CONTENT', conversion_ref: stored.body.id },
+      { outcome: 'invalid', reason_code: 'INVALID_FIELDS', conversion_ref: null },
+      { outcome: 'unauthorized', reason_code: 'BAD_TOKEN', conversion_ref: null },
+    ]);
+    const events = await t.pg.query(`SELECT subject, count(*)::int AS n FROM "ingest".outbox GROUP BY subject`);
+    const count = (subject: string) => events.rows.find((r) => r.subject === subject)?.n ?? 0;
+    expect(count(Events.ConversionReceived.subject)).toBe(1);
+    expect(count(Events.PostbackRefused.subject)).toBe(2);
+  });
+});

@@ -159,7 +159,7 @@ export class PostbackEdge {
       // A wrong method is answered without reading the body, as the Nest routes did.
       const allowed = m.route === 'reversal' ? method === 'POST' : method === 'GET' || method === 'POST';
       if (!allowed) return send(methodNotAllowed(m.route, method));
-      this.readBody(req, res, (err?: unknown) => {
+      const readAndAnswer = (err?: unknown): void => {
         const status = (err as { status?: unknown } | undefined)?.status;
         // Unreadable bodies (too large, bad encoding) are the postback's to archive and answer; anything else is ours.
         if (err && (typeof status !== 'number' || status < 400 || status > 499)) return fail(err);
@@ -175,7 +175,14 @@ export class PostbackEdge {
           body: Buffer.isBuffer(body) ? body : null,
           bodyError: err ? { status: status as number, message: (err as Error).message } : null,
         }).then(send, fail);
-      });
+      };
+      // No body (no Content-Length, no Transfer-Encoding: a partner's GET): what the reader would conclude, without it.
+      const h = req.headers;
+      if (h['transfer-encoding'] === undefined && (h['content-length'] === undefined || isNaN(Number(h['content-length'])))) {
+        (req as IncomingMessage & { body?: unknown }).body = undefined;
+        return readAndAnswer();
+      }
+      this.readBody(req, res, readAndAnswer);
     });
   }
 

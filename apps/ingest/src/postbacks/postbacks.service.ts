@@ -1,11 +1,9 @@
 import { countPostback, outgoingContextHeaders } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { GroupCommit } from '@trackly/database';
+import { GroupCommit, isDatabaseUnavailable } from '@trackly/database';
 import { DataSource, EntityManager } from 'typeorm';
 import { CLOCK, Clock, DomainError, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
-import { Batcher } from '@trackly/platform';
 import type { ReplayedPostback, ReplayPostbacksRequest, ReplayPostbacksResponse } from '@trackly/contracts/ingest/v1/ingest_service';
-import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { AdjustmentCause, parseReversal, ReversalKey } from '../domain/conversion-adjustment';
@@ -14,12 +12,13 @@ import { ConversionDraft, FieldProblems, orThrow, partnerIdProblem, RawParams } 
 import { effectiveClickIdParam } from '../domain/partner.rules';
 import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, urlEncodingProblem } from '../domain/postback-params';
 import { parsePostback } from '../domain/postback.parser';
-import { BatchDraft, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
+import { ConversionsService, StoreResult } from '../conversions/conversions.service';
 import type { IngestConfig } from '../ingest.config';
-import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
+import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from '../partners/partner.entity';
 import { PartnersService } from '../partners/partners.service';
 import { ArchivedRequest, PostbackArchive } from './postback-archive.service';
+import { PostbackIntake } from './postback-intake';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
 /** A partner HTTP request as the edge received it. */
@@ -82,35 +81,27 @@ export class PostbacksService implements BeforeApplicationShutdown {
   constructor(
     private readonly ds: DataSource,
     private readonly archive: PostbackArchive,
+    private readonly intake: PostbackIntake,
     private readonly conversions: ConversionsService,
     private readonly partners: PartnersService,
     private readonly relay: OutboxRelay,
     private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
-    @Inject(INGEST_LOGGER) private readonly logger: Logger,
   ) {
-    const opts = {
+    // Reversals (rare) keep a unit of work each in a shared optimistic transaction.
+    this.commits = new GroupCommit(ds, {
       enabled: config.INGEST_GROUP_COMMIT,
       windowMs: config.INGEST_GROUP_COMMIT_WINDOW_MS,
       maxBatch: config.INGEST_GROUP_COMMIT_MAX_BATCH,
       maxInFlight: config.INGEST_GROUP_COMMIT_IN_FLIGHT,
-    };
-    this.commits = new GroupCommit(ds, opts);
-    if (opts.enabled) {
-      this.archiveBatch = new Batcher((rs) => this.archive.recordMany(rs), opts);
-      this.storeBatch = new Batcher((units) => this.flushStores(units), opts);
-    }
+    });
   }
 
   private readonly commits: GroupCommit;
-  private readonly archiveBatch?: Batcher<ArchivedRequest, string>;
-  private readonly storeBatch?: Batcher<BatchDraft, Settled<Applied>>;
 
-  /** Postbacks already queued are archived and stored before the database closes. */
+  /** Reversals already queued are committed before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.archiveBatch?.drain();
-    await this.storeBatch?.drain();
     await this.commits.drain();
   }
 
@@ -145,10 +136,14 @@ export class PostbacksService implements BeforeApplicationShutdown {
     return !!token && this.partners.tokenValid(req.partnerId, token);
   }
 
+  /**
+   * Everything up to the database is done in memory (the partner row is cached): the request's archive row, and
+   * either its conversion or its refusal, then go to the intake's batch, which commits them together; the answer
+   * waits for that commit.
+   */
   private async handle(req: IncomingPostback, route: PostbackRoute, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
     const receivedAt = this.clock.now();
-    const record = (r: ArchivedRequest) => (this.archiveBatch ? this.archiveBatch.submit(r) : this.archive.record(r));
-    const archiveId = await record({
+    const request: ArchivedRequest = {
       receivedAt,
       partnerId: req.partnerId,
       sourceIp: req.sourceIp,
@@ -157,109 +152,32 @@ export class PostbacksService implements BeforeApplicationShutdown {
       query: redactUrlEncodedToken(req.query),
       contentType: req.contentType,
       body: req.body ? redactBody(req.body.toString('utf8'), req.contentType) : null,
-    });
-
-    let partner: PartnerEntity;
-    let params: RawParams;
-    let test = false;
+    };
+    const id = await this.archive.nextId();
     try {
-      params = this.readParams(req);
+      const params = this.readParams(req);
       const check = await this.partners.check(req.partnerId, tokenOf(params), req.sourceIp);
       if (!check.ok) throw new Refused(check.refusal, check.reasonCode, check.message);
-      partner = check.partner;
-      test = !!check.test;
+      const partner = check.partner;
       onPartner(partner.partnerId);
-    } catch (e) {
-      return this.refuse(archiveId, e, req.partnerId, receivedAt);
-    }
-
-    try {
-      if (route === 'reversal') return await this.reverse(archiveId, partner, params, receivedAt);
-      return await this.store(archiveId, partner, params, receivedAt, test);
-    } catch (e) {
-      // Errors of ours (not refusals) were archived as such by stored().
-      if (e instanceof Refused) return this.refuse(archiveId, e, req.partnerId, receivedAt);
-      throw e;
-    }
-  }
-
-  private async store(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date, test: boolean): Promise<PostbackReply> {
-    const parsed = this.parse(partner, params, receivedAt);
-    const draft = test ? { ...parsed, test } : parsed;
-    const batch = this.storeBatch;
-    if (batch && !draft.test) {
+      if (route === 'reversal') return await this.reverse(id, request, partner, params);
+      const parsed = this.parse(partner, params, receivedAt);
+      const draft = check.test ? { ...parsed, test: true } : parsed;
       // The request's context (request id, trace) is taken here: the batch is written in the flusher's context.
-      const applied = await this.stored(archiveId, async () => {
-        const settled = await batch.submit({ draft, receivedAt, postbackRequestId: archiveId, headers: outgoingContextHeaders(true) });
-        if (!settled.ok) throw settled.error;
-        return settled.value;
-      });
-      return { kind: applied.outcome, conversion: applied.conversion };
-    }
-    const applied = await this.stored(archiveId, () =>
-      this.commits.run(async (m) => {
-        const r = await this.storeDraft(m, draft, receivedAt, 'postback', archiveId);
-        await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
-        if (draft.test) await this.partners.recordTest(partner.partnerId, receivedAt, r.outcome, m);
-        return r;
-      }),
-    );
-    return { kind: applied.outcome, conversion: applied.conversion };
-  }
-
-  private async reverse(archiveId: string, partner: PartnerEntity, params: RawParams, receivedAt: Date): Promise<PostbackReply> {
-    const key = reversalKey(params);
-    const applied = await this.stored(archiveId, () =>
-      this.commits.run(async (m) => {
-        const r = await this.reverseKey(m, partner, key, receivedAt, archiveId);
-        await this.archive.finish(archiveId, { ...r, conversionRef: r.conversion.id }, m);
-        return r;
-      }),
-    );
-    return { kind: applied.outcome, conversion: applied.conversion };
-  }
-
-  /**
-   * Group commit of stored postbacks: the conversions, their events and the archive outcomes of a batch in one
-   * transaction of four statements at most (BEGIN, the conversions with their events, the archive outcomes, COMMIT;
-   * one more to lock repeats), on the raw pg connection. When the batch fails as a whole (a deadlock, a row we could
-   * not store), it is rolled back and every postback of it is stored on its own through the per-postback path, so
-   * one bad row never fails the others and each gets its own outcome.
-   */
-  private async flushStores(units: BatchDraft[]): Promise<Settled<Applied>[]> {
-    const runner = this.ds.createQueryRunner();
-    try {
-      const client = (await runner.connect()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> };
-      const query: RawQuery = async (name, text, values) => (await client.query({ name, text, values })).rows;
-      await runner.startTransaction();
-      const results = await this.conversions.storeManyIn(runner.manager, query, units, 'postback');
-      const applied = results.map(appliedOf);
-      await this.archive.finishMany(
-        query,
-        applied.map((a, i) => ({ id: units[i].postbackRequestId, ...a, conversionRef: a.conversion.id })),
-      );
-      await runner.commitTransaction();
-      return applied.map((value) => ({ ok: true, value }));
+      const store = { draft, receivedAt, postbackRequestId: id, headers: outgoingContextHeaders(true) };
+      // A test conversion (ours or the partner's own test flag) is the partner's last test too.
+      const r = (await this.intake.submit(draft.test ? { id, request, store, testOf: partner.partnerId } : { id, request, store }))!;
+      return { kind: r.outcome, conversion: r.conversion };
     } catch (e) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      this.logger.warn({ err: e instanceof Error ? e.message : String(e), postbacks: units.length }, 'batch of postbacks failed; storing them one by one');
-    } finally {
-      await runner.release().catch(() => undefined);
+      return this.refuse(id, request, e);
     }
-    return Promise.all(
-      units.map((u) =>
-        this.commits
-          .run(async (m) => {
-            const r = await this.storeDraft(m, u.draft, u.receivedAt, 'postback', u.postbackRequestId);
-            await this.archive.finish(u.postbackRequestId, { ...r, conversionRef: r.conversion.id }, m);
-            return r;
-          })
-          .then(
-            (value): Settled<Applied> => ({ ok: true, value }),
-            (error): Settled<Applied> => ({ ok: false, error }),
-          ),
-      ),
-    );
+  }
+
+  private async reverse(id: string, request: ArchivedRequest, partner: PartnerEntity, params: RawParams): Promise<PostbackReply> {
+    const key = reversalKey(params);
+    const applied: Applied = await this.commits.run((m) => this.intake.reverse(id, request, m, () => this.reverseKey(m, partner, key, request.receivedAt, id)));
+    this.relay.kick();
+    return { kind: applied.outcome, conversion: applied.conversion };
   }
 
   /** A postback read with the partner's current settings, or a refusal naming every problem. */
@@ -307,7 +225,8 @@ export class PostbacksService implements BeforeApplicationShutdown {
       const selected = rows.slice(0, q.limit);
       const results: ReplayedPostback[] = [];
       for (const row of selected) {
-        const requestId = q.dryRun ? row.id : await this.archive.recordReplay(m, row.id, now);
+        const request = q.dryRun ? { id: row.id, receivedAt: row.receivedAt } : await this.archive.recordReplay(m, row, now);
+        const requestId = request.id;
         let applied: Applied | { outcome: PostbackOutcome; reason: string; reasonCode: string; conversion?: undefined };
         try {
           const params = this.readParams(incomingFromArchive(row));
@@ -319,7 +238,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
           if (!refused) throw e;
           applied = { outcome: OUTCOME_OF_REFUSAL[refused.reply], reason: refused.message, reasonCode: refused.reasonCode };
         }
-        if (!q.dryRun) await this.archive.finish(requestId, { ...applied, conversionRef: applied.conversion?.id }, m);
+        if (!q.dryRun) await this.archive.finish(request, { ...applied, conversionRef: applied.conversion?.id }, m);
         results.push({
           requestId: row.id,
           originalOutcome: row.outcome ?? '',
@@ -360,38 +279,27 @@ export class PostbacksService implements BeforeApplicationShutdown {
     return partner;
   }
 
-  /** Runs the storing transaction; its domain refusals (unknown conversion, ambiguous key) are the partner's, the rest ours. */
-  private async stored<T>(archiveId: string, tx: () => Promise<T>): Promise<T> {
+  /**
+   * A refusal (ours, or a domain refusal met while storing: unknown conversion, ambiguous key) is archived with its
+   * PostbackRefused through the intake's batch and becomes the answer; anything else is an error of ours, archived
+   * alone with outcome `error` (unless the database is gone) and rethrown.
+   */
+  private async refuse(id: string, request: ArchivedRequest, e: unknown): Promise<PostbackReply> {
+    const refused = e instanceof Refused ? e : e instanceof DomainError ? refusalOf(e) : undefined;
+    if (!refused) {
+      if (!isDatabaseUnavailable(e)) await this.intake.archiveError(id, request, e);
+      throw e;
+    }
+    const outcome = OUTCOME_OF_REFUSAL[refused.reply];
+    const refusal = { outcome, reason: refused.message, reasonCode: refused.reasonCode, partnerId: request.partnerId, headers: outgoingContextHeaders(true) };
     try {
-      const result = await tx();
-      this.relay.kick();
-      return result;
-    } catch (e) {
-      if (e instanceof Refused) throw e;
-      if (e instanceof DomainError) throw refusalOf(e);
-      await this.markError(archiveId, e);
-      throw e;
+      await this.intake.submit({ id, request, refusal });
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) await this.intake.archiveError(id, request, err);
+      throw err;
     }
-  }
-
-  /** Archives a refusal and turns it into the answer; anything else is an error of ours, archived and rethrown. */
-  private async refuse(archiveId: string, e: unknown, partnerId: string, receivedAt: Date): Promise<PostbackReply> {
-    if (!(e instanceof Refused)) {
-      await this.markError(archiveId, e);
-      throw e;
-    }
-    const outcome = OUTCOME_OF_REFUSAL[e.reply];
-    // The archive's outcome and its PostbackRefused in one transaction, which group commit shares with the other
-    // requests of the batch: every refusal is accounted for once, without a transaction of its own.
-    await this.commits.run(async (m) => {
-      await this.archive.finish(archiveId, { outcome, reason: e.message, reasonCode: e.reasonCode }, m);
-      await this.outbox.add(m, Events.PostbackRefused, {
-        requestId: archiveId, partnerId: partnerId.slice(0, 256), outcome, reasonCode: e.reasonCode, reason: e.message, receivedAt,
-      });
-    });
-    this.relay.kick();
-    if (e.reply === 'invalid') throw e.error ?? new InvalidArgumentError('request', e.message);
-    return { kind: e.reply, message: e.message };
+    if (refused.reply === 'invalid') throw refused.error ?? new InvalidArgumentError('request', refused.message);
+    return { kind: refused.reply, message: refused.message };
   }
 
   /** Query and body parameters (the body wins), after the size limits; unreadable input is refused here. */
@@ -439,13 +347,6 @@ export class PostbacksService implements BeforeApplicationShutdown {
     if (encoding) throw invalid('UNREADABLE_QUERY', { query: encoding });
     return mergeParams(parseUrlEncoded(req.query), body);
   }
-
-  private async markError(archiveId: string, e: unknown): Promise<void> {
-    const reason = e instanceof Error ? e.message : String(e);
-    await this.archive.finish(archiveId, { outcome: 'error', reason, reasonCode: 'STORE_FAILED' }).catch((err: Error) => {
-      this.logger.error({ err: err.message, archiveId }, 'could not record the outcome of a failed postback');
-    });
-  }
 }
 
 /** A conversion stored, found, adjusted or reversed, with what the archive records about it. */
@@ -462,9 +363,6 @@ function appliedOf(r: StoreResult): Applied {
   if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversion: r.conversion };
   return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversion: r.conversion };
 }
-
-/** One postback's share of a group-committed batch. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** Domain refusals met while storing (unknown conversion to reverse, ambiguous key) are the partner's to fix. */
 function refusalOf(e: DomainError): Refused {

@@ -1,0 +1,232 @@
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { isDatabaseUnavailable } from '@trackly/database';
+import type { Logger } from '@trackly/logging';
+import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
+import { Batcher } from '@trackly/platform';
+import { BatchDraft, CONVERSION_BATCH_CTES, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
+import type { IngestConfig } from '../ingest.config';
+import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
+import { withoutNul } from '../domain/postback-params';
+import { PartnersService } from '../partners/partners.service';
+import { ArchivedRequest, ArchiveOutcome, ArchiveRef, PostbackArchive, storable } from './postback-archive.service';
+
+/** A refusal as the archive records it, with the PostbackRefused event it announces. */
+export interface IntakeRefusal extends ArchiveOutcome {
+  /** Partner id as sent (cut short for the event). */
+  partnerId: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * One partner request for the batch: its raw archive row (its id drawn already), and either the conversion it
+ * carries (the outcome decided by the batch) or the refusal decided before the batch.
+ */
+export type IntakeUnit = { id: string; request: ArchivedRequest } & (
+  | { store: BatchDraft; testOf?: string; refusal?: undefined }
+  | { refusal: IntakeRefusal; store?: undefined; testOf?: undefined }
+);
+
+/** A stored, duplicate or adjusted conversion; null for a refusal. */
+export type IntakeResult = StoreResult | null;
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * The postback edge's group commit end to end: the raw archive row, the conversion, its ConversionReceived and the
+ * archive outcome of every request of a batch (stored ones and refused ones, with their PostbackRefused), in ONE
+ * transaction: BEGIN, one statement (archive rows, conversions, events), COMMIT; with repeats in the batch, one
+ * SELECT … FOR UPDATE of their keys and one UPDATE of their archive outcomes between. Nothing is answered before the
+ * commit, so a request answered is archived with its outcome, and one whose process died first was never answered.
+ *
+ * A batch that fails as a whole (not a lost database: a row we could not store, a deadlock) is rolled back and each of
+ * its requests written on its own; a request that still fails is archived alone with outcome `error`, then answered 5xx.
+ */
+@Injectable()
+export class PostbackIntake implements BeforeApplicationShutdown {
+  private readonly batcher?: Batcher<IntakeUnit, Settled<IntakeResult>>;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly archive: PostbackArchive,
+    private readonly conversions: ConversionsService,
+    private readonly partners: PartnersService,
+    private readonly outbox: Outbox,
+    private readonly relay: OutboxRelay,
+    @Inject(INGEST_CONFIG) config: IngestConfig,
+    @Inject(INGEST_LOGGER) private readonly logger: Logger,
+  ) {
+    if (config.INGEST_GROUP_COMMIT) {
+      this.batcher = new Batcher((units) => this.flush(units), {
+        windowMs: config.INGEST_GROUP_COMMIT_WINDOW_MS,
+        maxBatch: config.INGEST_GROUP_COMMIT_MAX_BATCH,
+        maxInFlight: config.INGEST_GROUP_COMMIT_IN_FLIGHT,
+      });
+    }
+  }
+
+  /** Requests already queued are committed (and answered) before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher?.drain();
+  }
+
+  /** Resolves once the unit's transaction committed; with group commit off, the unit is a transaction of its own. */
+  async submit(unit: IntakeUnit): Promise<IntakeResult> {
+    const settled = this.batcher ? await this.batcher.submit(unit) : (await this.flush([unit]))[0];
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  }
+
+  /** A request archived alone with outcome `error` (what failed is ours): best effort, the caller answers 5xx anyway. */
+  async archiveError(id: string, request: ArchivedRequest, e: unknown): Promise<void> {
+    const reason = e instanceof Error ? e.message : String(e);
+    await this.archive.insert(this.ds.manager, id, request, { outcome: 'error', reason, reasonCode: 'STORE_FAILED' }).catch((err: Error) => {
+      this.logger.error({ err: err.message, archiveId: id }, 'could not archive a failed postback');
+    });
+  }
+
+  private async flush(units: IntakeUnit[]): Promise<Settled<IntakeResult>[]> {
+    try {
+      const values = await this.write(units);
+      return values.map((value) => ({ ok: true, value }));
+    } catch (error) {
+      // Without a database every request gets the same answer (503); one by one would only repeat the failure.
+      if (units.length === 1 || isDatabaseUnavailable(error)) return units.map(() => ({ ok: false, error }));
+      this.logger.warn({ err: error instanceof Error ? error.message : String(error), postbacks: units.length }, 'batch of postbacks failed; writing them one by one');
+    }
+    return Promise.all(
+      units.map((u) =>
+        this.write([u]).then(
+          ([value]): Settled<IntakeResult> => ({ ok: true, value }),
+          (error): Settled<IntakeResult> => ({ ok: false, error }),
+        ),
+      ),
+    );
+  }
+
+  /** One transaction for the batch, on the raw pg connection (named statements: prepared once per connection). */
+  private async write(units: IntakeUnit[]): Promise<IntakeResult[]> {
+    const stores: BatchDraft[] = [];
+    const storeAt: number[] = [];
+    const refusals: IntakeUnit[] = [];
+    units.forEach((u, i) => {
+      if (u.store) {
+        stores.push(u.store);
+        storeAt.push(i);
+      } else refusals.push(u);
+    });
+    const batch = this.conversions.batchRows(stores);
+    const conversionOf = new Array<string | null>(units.length).fill(null);
+    storeAt.forEach((i, k) => (conversionOf[i] = batch.ids[k]));
+    const refused = this.outbox.encodeRows(
+      Events.PostbackRefused,
+      refusals.map((u) => ({
+        requestId: u.id,
+        partnerId: u.refusal!.partnerId.slice(0, 256),
+        outcome: u.refusal!.outcome,
+        reasonCode: u.refusal!.reasonCode ?? '',
+        reason: u.refusal!.reason ?? '',
+        receivedAt: u.request.receivedAt,
+      })),
+      refusals.map((u) => u.refusal!.headers),
+    );
+    const col = <V>(f: (u: IntakeUnit, i: number) => V) => units.map(f);
+    const rows = units.map((u) => storable(u.request));
+    const cell = (k: number) => rows.map((r) => r[k]);
+
+    const runner = this.ds.createQueryRunner();
+    try {
+      const c = (await runner.connect()) as PgClient;
+      const query: RawQuery = async (name, text, values) => (await c.query({ name, text, values })).rows;
+      // Through the runner, so Outbox.add (an adjustment's event) sees the transaction.
+      await runner.startTransaction();
+      const inserted = await query('ingest-intake', INTAKE_SQL, [
+        ...batch.values,
+        col((u) => u.id),
+        col((u) => u.request.receivedAt),
+        cell(0),
+        cell(1),
+        cell(2),
+        cell(3),
+        cell(4),
+        cell(5),
+        cell(6),
+        col((u) => u.refusal?.outcome ?? null),
+        col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason))),
+        col((u) => u.refusal?.reasonCode ?? null),
+        conversionOf,
+        refused.ids,
+        refused.bodies,
+        refused.headers,
+        refused.subject,
+      ]);
+      const results = await this.conversions.settleBatch(runner.manager, query, stores, batch, new Set(inserted.map((r) => String(r.id))), 'postback');
+      const out: IntakeResult[] = new Array(units.length).fill(null);
+      const later: (ArchiveRef & ArchiveOutcome)[] = [];
+      for (const [k, r] of results.entries()) {
+        const u = units[storeAt[k]];
+        out[storeAt[k]] = r;
+        // Stored rows got their outcome in the statement; repeats are known only now.
+        if (r.outcome !== 'stored') later.push({ id: u.id, receivedAt: u.request.receivedAt, ...outcomeOf(r) });
+        if (u.testOf) await this.partners.recordTest(u.testOf, u.request.receivedAt, r.outcome, runner.manager);
+      }
+      await this.archive.finishMany(query, later);
+      await runner.commitTransaction();
+      this.relay.kick();
+      return out;
+    } catch (e) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw e;
+    } finally {
+      await runner.release().catch(() => undefined);
+    }
+  }
+
+  /** A reversal: its archive row, the reversal and the row's outcome in one (shared) transaction. */
+  async reverse<T extends StoreLike>(id: string, request: ArchivedRequest, m: EntityManager, apply: () => Promise<T>): Promise<T> {
+    // The archive row first: the adjustment row names it.
+    await this.archive.insert(m, id, request);
+    const r = await apply();
+    await this.archive.finish({ id, receivedAt: request.receivedAt }, { ...r, conversionRef: r.conversion.id }, m);
+    return r;
+  }
+}
+
+/** The pg client under TypeORM's query runner. */
+interface PgClient {
+  query(q: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+interface StoreLike extends ArchiveOutcome {
+  conversion: { id: string };
+}
+
+/** What the archive records about a stored, duplicate or adjusted conversion. */
+export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResult['outcome'] } {
+  if (r.outcome === 'stored') return { outcome: 'stored', conversionRef: r.conversion.id };
+  if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversionRef: r.conversion.id };
+  return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversionRef: r.conversion.id };
+}
+
+/**
+ * The batch's one statement: the conversions and their events (CONVERSION_BATCH_CTES, $1–$21), every request's
+ * archive row ($22–$34: its outcome when refused, `stored` with the conversion when its row was inserted, NULL for a
+ * repeat until settled in the same transaction) and the PostbackRefused events ($35–$38). The archive's
+ * conversion_ref names a row inserted by the same statement: its foreign key is checked at the statement's end.
+ */
+const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
+         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body,
+           outcome, reason, reason_code, conversion_ref)
+         SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
+           CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
+         FROM unnest($22::bigint[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
+           $30::text[], $31::text[], $32::text[], $33::text[], $34::uuid[]) WITH ORDINALITY
+           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)
+         LEFT JOIN ins ON ins.id = a.conv
+         ORDER BY a.ord
+       ), refused_evt AS (
+         INSERT INTO "ingest".outbox (id, subject, payload, headers)
+         SELECT e.id, $38, e.payload, e.headers FROM unnest($35::uuid[], $36::bytea[], $37::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
+         ORDER BY e.ord
+       )
+       SELECT id FROM ins`;

@@ -1,0 +1,185 @@
+/**
+ * A postback is answered only after the one transaction holding its raw archive row, its conversion (or refusal),
+ * its event and its archive outcome committed, so killing the edge mid-load loses nothing answered and leaves nothing
+ * half-written: the built ingest app (a real child process, group commit on) takes 1,000 concurrent postbacks (new
+ * conversions, repeats, invalid ones, wrong tokens), is killed with SIGKILL once half are answered, and then every
+ * answered request is archived with the outcome it was answered with, every 200 has its conversion and event row,
+ * every refusal its PostbackRefused, and no archive row is left without an outcome. After a restart every event is on
+ * the stream exactly once.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { createGrpcClient } from '@trackly/grpc';
+import { Events, Streams } from '@trackly/messaging';
+import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
+import { ingestMigrations } from '../src/migrations';
+import { migrateIngest } from '../src/ingest.app';
+import { partnerRequest } from './ingest-test-app';
+
+jest.setTimeout(240_000);
+
+const N = 1000;
+
+type Kind = 'new' | 'repeat' | 'invalid' | 'bad-token';
+
+describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
+  let db: TestDatabase;
+  let prefix: string;
+  let app: ReturnType<typeof builtAppCopy>;
+  let pg: Client;
+  const children: ChildProcess[] = [];
+
+  function start(grpcPort: number, httpPort: number): ChildProcess {
+    const child = spawn(process.execPath, [app.main], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        NATS_URL: testInfra().natsUrl,
+        NATS_PREFIX: prefix,
+        INGEST_HOST: '127.0.0.1',
+        INGEST_GRPC_PORT: String(grpcPort),
+        INGEST_HTTP_PORT: String(httpPort),
+        INGEST_GROUP_COMMIT: 'true',
+        // Every request comes from this one address: the wrong tokens must not get it limited.
+        INGEST_NOISE_BURST: '100000',
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  }
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
+  const ready = (port: number) =>
+    eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false), 60_000, 200);
+
+  beforeAll(async () => {
+    app = builtAppCopy('ingest', 'crash-test');
+    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
+    prefix = testNatsPrefix();
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await pg?.end();
+    await db?.drop();
+    await deleteNatsPrefix(prefix);
+    app?.remove();
+  });
+
+  it('archives every answered request with its outcome, stores every 200, and publishes each event once after a restart', async () => {
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const first = start(grpcPort, httpPort);
+    await ready(httpPort);
+    const client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`, { deadlineMs: 30_000 });
+    let token: string;
+    try {
+      token = (await client.upsertPartner(partnerRequest('crash-net'))).token;
+    } finally {
+      client.close();
+    }
+    // The PartnerUpserted is published before the load, so only the load's events are in flight at the kill.
+    await eventually(() => count(`SELECT count(*) AS n FROM "ingest".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+
+    // Per ten requests: six new conversions, two repeats (same content) of one of them, one invalid, one wrong token.
+    const kindOf = (i: number): Kind => (['new', 'new', 'new', 'new', 'new', 'new', 'repeat', 'invalid', 'bad-token', 'repeat'] as const)[i % 10];
+    const keyOf = (i: number) => (kindOf(i) === 'repeat' ? i - (i % 10) : i);
+    const url = (i: number, kind: Kind) => {
+      const base = `http://127.0.0.1:${httpPort}/postbacks/crash-net?click_id=clk-${keyOf(i)}&payout=1.50&currency=USD`;
+      if (kind === 'invalid') return `${base}&token=${token}`; // no conversion_id: 400
+      if (kind === 'bad-token') return `${base}&conversion_id=c-${i}&token=wrong`;
+      return `${base}&conversion_id=c-${keyOf(i)}&token=${token}`;
+    };
+    const answers: { i: number; kind: Kind; status: number; body: { status?: string; id?: string; conversion_id?: string } }[] = [];
+    let killed = false;
+    const kill = () => {
+      if (killed) return;
+      killed = true;
+      first.kill('SIGKILL');
+    };
+    await Promise.all(
+      Array.from({ length: N }, async (_, i) => {
+        const kind = kindOf(i);
+        try {
+          const res = await fetch(url(i, kind));
+          const body = (await res.json()) as (typeof answers)[number]['body'];
+          answers.push({ i, kind, status: res.status, body });
+          if (answers.length >= N / 2) kill();
+        } catch {
+          // Cut off by the kill: never answered, so the partner retries it.
+        }
+      }),
+    );
+    kill();
+    await new Promise((r) => (first.exitCode === null && first.signalCode === null ? first.once('exit', r) : r(undefined)));
+    expect(answers.length).toBeGreaterThanOrEqual(N / 2);
+
+    // Each answer is what its request deserved.
+    const expected: Record<Kind, number> = { new: 200, repeat: 200, invalid: 400, 'bad-token': 401 };
+    expect(answers.filter((a) => a.status !== expected[a.kind])).toEqual([]);
+
+    // Nothing half-written: every archived request has its outcome (archive row and outcome commit together).
+    expect(await count(`SELECT count(*) AS n FROM "ingest".postback_requests WHERE outcome IS NULL`)).toBe(0);
+    const archived = await pg.query<{ conversion_id: string | null; outcome: string; reason_code: string | null; conversion_ref: string | null }>(
+      `SELECT substring(query from 'conversion_id=([^&]*)') AS conversion_id, outcome, reason_code, conversion_ref
+       FROM "ingest".postback_requests`,
+    );
+    expect(archived.rows.length).toBeGreaterThanOrEqual(answers.length);
+    // Every 200: the conversion, its archive row with the answered outcome, and its ConversionReceived.
+    const ok = answers.filter((a) => a.status === 200);
+    const stored = ok.filter((a) => a.body.status === 'stored');
+    expect(stored.length).toBeGreaterThan(0);
+    expect(ok.every((a) => a.body.status === 'stored' || a.body.status === 'duplicate')).toBe(true);
+    const ids = ok.map((a) => a.body.id!);
+    expect(await count(`SELECT count(DISTINCT id) AS n FROM "ingest".conversions WHERE id = ANY($1::uuid[])`, [ids])).toBe(new Set(ids).size);
+    // Per conversion, every outcome answered is archived (a request cut off by the kill may be archived unanswered).
+    const tally = (pairs: [string | null, string][]) => {
+      const m = new Map<string, number>();
+      for (const [k, o] of pairs) m.set(`${k} ${o}`, (m.get(`${k} ${o}`) ?? 0) + 1);
+      return m;
+    };
+    const archivedTally = tally(archived.rows.map((r) => [r.conversion_id, r.outcome]));
+    const answeredTally = tally(ok.map((a) => [`c-${keyOf(a.i)}`, a.body.status!]));
+    expect([...answeredTally].filter(([k, n]) => (archivedTally.get(k) ?? 0) < n)).toEqual([]);
+    expect(archived.rows.filter((r) => r.outcome === 'stored' || r.outcome === 'duplicate').every((r) => r.conversion_ref !== null)).toBe(true);
+    const conversions = await count(`SELECT count(*) AS n FROM "ingest".conversions`);
+    expect(conversions).toBeGreaterThanOrEqual(stored.length);
+    expect(await count(`SELECT count(*) AS n FROM "ingest".outbox WHERE subject = $1`, [Events.ConversionReceived.subject])).toBe(conversions);
+    expect(await count(`SELECT count(*) AS n FROM "ingest".postback_requests WHERE outcome = 'stored'`)).toBe(conversions);
+    // Every refusal answered is archived as such, with its PostbackRefused.
+    const answeredRefusals = { invalid: answers.filter((a) => a.status === 400).length, unauthorized: answers.filter((a) => a.status === 401).length };
+    const archivedRefusals = {
+      invalid: archived.rows.filter((r) => r.outcome === 'invalid').length,
+      unauthorized: archived.rows.filter((r) => r.outcome === 'unauthorized').length,
+    };
+    expect(archivedRefusals.invalid).toBeGreaterThanOrEqual(answeredRefusals.invalid);
+    expect(archivedRefusals.unauthorized).toBeGreaterThanOrEqual(answeredRefusals.unauthorized);
+    expect(archived.rows.filter((r) => r.outcome === 'unauthorized').every((r) => r.reason_code === 'BAD_TOKEN')).toBe(true);
+    const refusedEvents = await count(`SELECT count(*) AS n FROM "ingest".outbox WHERE subject = $1`, [Events.PostbackRefused.subject]);
+    expect(refusedEvents).toBe(archivedRefusals.invalid + archivedRefusals.unauthorized);
+
+    // After a restart the relay publishes what the dead one had not; each event is on the stream once.
+    const [grpc2, http2] = [await freePort(), await freePort()];
+    start(grpc2, http2);
+    await eventually(() => count(`SELECT count(*) AS n FROM "ingest".outbox WHERE published_at IS NULL`).then((n) => n === 0), 60_000, 100);
+    const nc = await connect({ servers: testInfra().natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = `${prefix.toUpperCase()}_${Streams.ingest.name}`;
+      const onStream = async (subject: string) => {
+        const s = `${prefix}.${subject}`;
+        return (await jsm.streams.info(stream, { subjects_filter: s })).state.subjects?.[s] ?? 0;
+      };
+      expect(await onStream(Events.ConversionReceived.subject)).toBe(conversions);
+      expect(await onStream(Events.PostbackRefused.subject)).toBe(refusedEvents);
+    } finally {
+      await nc.close();
+    }
+  });
+});

@@ -546,34 +546,28 @@ export class ReportsService {
 
   async message(messageId: string): Promise<GetMessageReportResponse> {
     assertId(messageId, 'message_id');
-    const [messages, clicks, conversions] = await Promise.all([
-      this.ds.query(
-        `SELECT message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at
-         FROM "reporting".messages WHERE message_id = $1`,
-        [messageId],
-      ) as Promise<MessageRow[]>,
-      this.ds.query(`SELECT * FROM "reporting".clicks WHERE message_id = $1 AND ${COUNTED_CLICK}`, [messageId]) as Promise<ClickRow[]>,
-      this.ds.query(`SELECT ${CONVERSION_COLUMNS} FROM "reporting".credited_conversions WHERE message_id = $1`, [messageId]) as Promise<
-        ConversionRow[]
-      >,
-    ]);
-    return buildMessageReport(messageId, messages.map(toMessageFact)[0], clicks.map(toClickFact), conversions.map(toConversionFact));
+    const f = await this.factsOf('message_id', messageId);
+    return buildMessageReport(messageId, f.messages[0], f.clicks, f.conversions);
   }
 
   async contactJourney(contactId: string): Promise<GetContactJourneyResponse> {
     assertId(contactId, 'contact_id');
+    const f = await this.factsOf('contact_id', contactId);
+    return buildContactJourney(contactId, f.messages, f.clicks, f.conversions);
+  }
+
+  /** A message's or a contact's sends, counted taps and credited conversions, read in parallel. */
+  private async factsOf(column: 'message_id' | 'contact_id', id: string) {
     const [messages, clicks, conversions] = await Promise.all([
       this.ds.query(
         `SELECT message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at
-         FROM "reporting".messages WHERE contact_id = $1`,
-        [contactId],
+         FROM "reporting".messages WHERE ${column} = $1`,
+        [id],
       ) as Promise<MessageRow[]>,
-      this.ds.query(`SELECT * FROM "reporting".clicks WHERE contact_id = $1 AND ${COUNTED_CLICK}`, [contactId]) as Promise<ClickRow[]>,
-      this.ds.query(`SELECT ${CONVERSION_COLUMNS} FROM "reporting".credited_conversions WHERE contact_id = $1`, [contactId]) as Promise<
-        ConversionRow[]
-      >,
+      this.ds.query(`SELECT * FROM "reporting".clicks WHERE ${column} = $1 AND ${COUNTED_CLICK}`, [id]) as Promise<ClickRow[]>,
+      this.ds.query(`SELECT ${CONVERSION_COLUMNS} FROM "reporting".credited_conversions WHERE ${column} = $1`, [id]) as Promise<ConversionRow[]>,
     ]);
-    return buildContactJourney(contactId, messages.map(toMessageFact), clicks.map(toClickFact), conversions.map(toConversionFact));
+    return { messages: messages.map(toMessageFact), clicks: clicks.map(toClickFact), conversions: conversions.map(toConversionFact) };
   }
 
   private async names(kind: NameKind | undefined, ids: string[]): Promise<Map<string, string>> {

@@ -20,15 +20,23 @@ export interface TrackingTestApp {
   close(): Promise<void>;
 }
 
-/** Starts tracking on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn). */
-export async function startTrackingForTest(env: Record<string, string>, clock: Clock): Promise<TrackingTestApp> {
+/**
+ * Starts tracking on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn).
+ * `appDatabaseUrl` maps the database URL the app is given (e.g. through a proxy the spec can cut); the spec's own pg
+ * client always connects directly.
+ */
+export async function startTrackingForTest(
+  env: Record<string, string>,
+  clock: Clock,
+  appDatabaseUrl: (url: string) => string = (url) => url,
+): Promise<TrackingTestApp> {
   const db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
   const prefix = testNatsPrefix();
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${httpPort}`;
   const app = await startTracking(
     loadTrackingConfig({
-      DATABASE_URL: db.url,
+      DATABASE_URL: appDatabaseUrl(db.url),
       NATS_URL: testInfra().natsUrl,
       NATS_PREFIX: prefix,
       TRACKING_HOST: '127.0.0.1',

@@ -54,19 +54,27 @@ export class ClickWriter {
     this.pool = rawPool(ds);
   }
 
+  /**
+   * One hit in its own autocommitted statement (group commit off, or a batch of one): no BEGIN/COMMIT round trips,
+   * a named prepared statement with scalar parameters. Resolves once the row is committed.
+   */
+  writeOne(it: PendingClick): Promise<void> {
+    const l = it.link;
+    const c = it.classification;
+    return this.pool
+      .query({
+        ...INSERT_CLICK,
+        values: [it.clickId, l.messageId, l.contactId, l.offerId, l.campaignId, l.creativeId, it.clickedAt.toISOString(),
+          clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
+      })
+      .then(() => this.events.kick());
+  }
+
   /** Resolves (one entry per item) once the batch committed. */
   async write(items: PendingClick[]): Promise<void[]> {
     const n = items.length;
     if (n === 1) {
-      const [it] = items;
-      const l = it.link;
-      const c = it.classification;
-      await this.pool.query({
-        ...INSERT_CLICK,
-        values: [it.clickId, l.messageId, l.contactId, l.offerId, l.campaignId, l.creativeId, it.clickedAt.toISOString(),
-          clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
-      });
-      this.events.kick();
+      await this.writeOne(items[0]);
       return [undefined];
     }
     const cols: unknown[][] = Array.from({ length: 13 }, () => new Array<unknown>(n));

@@ -11,7 +11,7 @@ import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';
 import { ClickWriter, PendingClick } from './click-writer';
-import { LinkCache } from './link-cache';
+import { LinkCache, ResolvedLink } from './link-cache';
 
 const NO_REPEATS: RepeatCounts = { early: 0, burst: 0 };
 
@@ -61,11 +61,27 @@ export class ClicksService implements BeforeApplicationShutdown {
     }
   }
 
-  /** Records a hit on a short code and returns the offer URL with the click id filled in. */
-  async recordClick(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
-    if (!SHORT_CODE_PATTERN.test(shortCode)) throw new NotFoundError('link', shortCode);
-    const link = await this.links.resolve(shortCode);
-    if (!link) throw new NotFoundError('link', shortCode);
+  /**
+   * Records a hit on a short code and returns the offer URL with the click id filled in. A cached link is classified
+   * and written at once (no await before the write); only a miss waits for the link read.
+   */
+  recordClick(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
+    if (!SHORT_CODE_PATTERN.test(shortCode)) return Promise.reject(new NotFoundError('link', shortCode));
+    const found = this.links.lookup(shortCode);
+    if (found instanceof Promise) {
+      return found.then((link) => {
+        if (!link) throw new NotFoundError('link', shortCode);
+        return this.record(shortCode, link, req);
+      });
+    }
+    try {
+      return this.record(shortCode, found, req);
+    } catch (e) {
+      return Promise.reject(e); // as on the miss path: the edge maps every failure from the promise
+    }
+  }
+
+  private record(shortCode: string, link: ResolvedLink, req: ClickRequest): Promise<RecordedClick> {
     const clickedAt = this.clock.now();
     // The client as a scanner keeps it and as phones behind a carrier NAT share it (an IPv6 client by its /64).
     const repeats = this.thresholds.repeatCodes
@@ -84,16 +100,19 @@ export class ClicksService implements BeforeApplicationShutdown {
       this.thresholds,
     );
     const pending: PendingClick = { clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
-    if (this.batcher) await this.batcher.submit(pending);
-    else await this.writer.write([pending]);
-    const destination = renderDestination(link.destinationUrlTemplate, {
-      click_id: pending.clickId,
-      message_id: link.messageId,
-      campaign_id: link.campaignId,
-      creative_id: link.creativeId,
-      offer_id: link.offerId,
-    });
-    return { destination, clickId: pending.clickId, clickClass: classification.class };
+    // Group commit off: this hit's own autocommitted INSERT (one round trip, no BEGIN/COMMIT).
+    const committed = this.batcher ? this.batcher.submit(pending) : this.writer.writeOne(pending);
+    return committed.then(() => ({
+      destination: renderDestination(link.destinationUrlTemplate, {
+        click_id: pending.clickId,
+        message_id: link.messageId,
+        campaign_id: link.campaignId,
+        creative_id: link.creativeId,
+        offer_id: link.offerId,
+      }),
+      clickId: pending.clickId,
+      clickClass: classification.class,
+    }));
   }
 
   /** One click as its ClickRecorded event describes it (the first-click flag derived the same way). */

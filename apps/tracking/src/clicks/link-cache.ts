@@ -56,11 +56,22 @@ export class LinkCache {
 
   /** The link and its offer's current template, or undefined for an unknown code. */
   async resolve(shortCode: string): Promise<ResolvedLink | undefined> {
+    return this.lookup(shortCode);
+  }
+
+  /**
+   * As resolve, but a link whose template is cached comes back as is, not in a promise: the click edge's hit path
+   * (most taps once a blast's links are read) then awaits nothing but its commit.
+   */
+  lookup(shortCode: string): ResolvedLink | Promise<ResolvedLink | undefined> {
     const link = this.links.get(shortCode);
-    if (link) {
-      const template = this.templates.get(link.offerId) ?? (await this.loadTemplate(link.offerId));
-      if (template !== undefined) return { ...link, destinationUrlTemplate: template };
-    }
+    if (!link) return this.read(shortCode);
+    const template = this.templates.get(link.offerId);
+    if (template !== undefined) return { ...link, destinationUrlTemplate: template };
+    return this.loadTemplate(link.offerId).then((t) => (t === undefined ? this.read(shortCode) : { ...link, destinationUrlTemplate: t }));
+  }
+
+  private read(shortCode: string): Promise<ResolvedLink | undefined> {
     // Single flight: a blast's first burst on one code is one read, not one per request queued on the pool.
     let pending = this.loading.get(shortCode);
     if (!pending) {

@@ -1,12 +1,12 @@
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { rawPool } from '@trackly/database';
-import { Events, Messaging, RelayedEvent, TableRelay } from '@trackly/messaging';
+import { Events, Messaging, RelayedEvent } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import type { HitClass } from '../domain/click-classifier';
 import { TRACKING_LOGGER } from '../tracking.tokens';
+import { TrackingTableRelay } from '../relays/tracking-table-relay';
 
 /** A click as the relay and GetClick read it (snake_case: straight from pg). */
 export interface ClickRow extends Record<string, unknown> {
@@ -86,14 +86,9 @@ export function clickEvent(row: ClickRow): RelayedEvent {
  * ClicksService once the last queued clicks are written.
  */
 @Injectable()
-export class ClickEventsRelay implements OnApplicationBootstrap {
-  private readonly relay: TableRelay<ClickRow>;
-
+export class ClickEventsRelay extends TrackingTableRelay<ClickRow> {
   constructor(ds: DataSource, messaging: Messaging, @Inject(TRACKING_LOGGER) logger: Logger) {
-    this.relay = new TableRelay<ClickRow>({
-      pool: rawPool(ds),
-      messaging,
-      schema: 'tracking',
+    super(ds, messaging, logger, {
       name: 'clicks',
       table: '"tracking".clicks',
       columns: CLICK_COLUMNS,
@@ -104,26 +99,7 @@ export class ClickEventsRelay implements OnApplicationBootstrap {
       // when each click commits alone, group commit off).
       pollMs: 100,
       lingerMs: 10,
-      logger,
       toEvent: clickEvent,
     });
-  }
-
-  onApplicationBootstrap(): void {
-    this.relay.start();
-  }
-
-  kick(): void {
-    this.relay.kick();
-  }
-
-  /** Final flush; called by ClicksService after its queued clicks are written. */
-  stop(): Promise<void> {
-    return this.relay.stop();
-  }
-
-  /** Publishes what is publishable now (tests). */
-  flush(): Promise<void> {
-    return this.relay.flush();
   }
 }

@@ -1,11 +1,11 @@
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { rawPool } from '@trackly/database';
 import { maskPhone } from '@trackly/kernel';
-import { Events, Messaging, RelayedEvent, TableRelay } from '@trackly/messaging';
+import { Events, Messaging, RelayedEvent } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { TRACKING_LOGGER } from '../tracking.tokens';
+import { TrackingTableRelay } from '../relays/tracking-table-relay';
 
 export interface MessageRow extends Record<string, unknown> {
   message_id: string;
@@ -49,14 +49,9 @@ export function messageEvent(row: MessageRow): RelayedEvent {
  * id of the RegisterMessages call in Trackly-Request-Id. Started with the app, stopped after a final flush.
  */
 @Injectable()
-export class MessageEventsRelay implements OnApplicationBootstrap {
-  private readonly relay: TableRelay<MessageRow>;
-
+export class MessageEventsRelay extends TrackingTableRelay<MessageRow> {
   constructor(ds: DataSource, messaging: Messaging, @Inject(TRACKING_LOGGER) logger: Logger) {
-    this.relay = new TableRelay<MessageRow>({
-      pool: rawPool(ds),
-      messaging,
-      schema: 'tracking',
+    super(ds, messaging, logger, {
       name: 'messages',
       table: '"tracking".messages',
       columns: MESSAGE_COLUMNS,
@@ -64,20 +59,7 @@ export class MessageEventsRelay implements OnApplicationBootstrap {
       // A blast's backlog goes out in large reads, several on the wire at once.
       batchSize: 2000,
       inFlight: 4,
-      logger,
       toEvent: messageEvent,
     });
-  }
-
-  onApplicationBootstrap(): void {
-    this.relay.start();
-  }
-
-  kick(): void {
-    this.relay.kick();
-  }
-
-  stop(): Promise<void> {
-    return this.relay.stop();
   }
 }

@@ -5,6 +5,7 @@ import {
   parseFormat,
   parsePerformanceQuery,
   parseMaturityQuery,
+  parsePerformanceFilters,
   parseReconciliationQuery,
   PerformanceQuery,
 } from './performance-query';
@@ -104,6 +105,15 @@ describe('parsePerformanceQuery', () => {
     });
   });
 
+  it('groups by partner and filters by partner ids (trimmed, de-duplicated, checked like the other ids)', () => {
+    expect(parsePerformanceQuery({ group_by: 'partner', then_by: 'creative' }, clock.now())).toMatchObject({
+      groupBy: ReportGrouping.REPORT_GROUPING_PARTNER,
+      thenBy: ReportGrouping.REPORT_GROUPING_CREATIVE,
+    });
+    expect(parsePerformanceFilters({ partner: ' tune-1,everflow-2,tune-1 ' }).partnerIds).toEqual(['tune-1', 'everflow-2']);
+    expect(() => parsePerformanceFilters({ partner: 'bad id!' })).toThrow(DomainError);
+  });
+
   it('accepts a one-day range and canonicalises the zone name', () => {
     expect(parsePerformanceQuery({ group_by: 'offer', from: '2026-02-01', to: '2026-02-01', tz: 'utc' }, clock.now())).toMatchObject({
       fromDate: '2026-02-01',
@@ -113,13 +123,13 @@ describe('parsePerformanceQuery', () => {
   });
 
   it('requires group_by', () => {
-    expect(fieldsOf({})).toEqual({ group_by: 'is required: one of creative, offer, campaign, date' });
+    expect(fieldsOf({})).toEqual({ group_by: 'is required: one of creative, offer, campaign, date, partner' });
     expect(fieldsOf({ group_by: '' })).toHaveProperty('group_by');
   });
 
   it('reports every bad field at once', () => {
     expect(fieldsOf({ group_by: 'contact', from: '2026-02-30', to: '01/03/2026', tz: 'Mars/Olympus' })).toEqual({
-      group_by: 'must be one of creative, offer, campaign, date',
+      group_by: 'must be one of creative, offer, campaign, date, partner',
       from: 'must be a date YYYY-MM-DD',
       to: 'must be a date YYYY-MM-DD',
       tz: 'must be an IANA time zone such as UTC or America/New_York',

@@ -1,2 +1,3 @@
 export * from './infra';
 export * from './built-app';
+export * from './child-app';

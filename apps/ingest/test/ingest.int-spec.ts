@@ -3,20 +3,17 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
+import { eventually, TestDatabase, testInfra, outboxDrained } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { AttributionState, Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, startIngestForTest } from './ingest-test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_BODY = 4096;
@@ -34,7 +31,7 @@ interface Answer {
 describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
   let db: TestDatabase;
   let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let pg: Client;
   let nc: NatsConnection;
@@ -42,26 +39,8 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
-        INGEST_MAX_BODY_BYTES: String(MAX_BODY),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    t = await startIngestForTest({ INGEST_MAX_BODY_BYTES: String(MAX_BODY) }, clock);
+    ({ db, prefix, client, pg, base: httpBase } = t);
     nc = await connect({ servers: testInfra().natsUrl });
     for (const partnerId of ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon']) {
       const r = await client.upsertPartner({ partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [] });
@@ -70,12 +49,8 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
     await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   /** Every ConversionReceived on the ingest stream so far, decoded. */

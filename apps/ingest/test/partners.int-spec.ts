@@ -4,18 +4,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
+import { eventually, TestDatabase, testInfra, outboxDrained } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, startIngestForTest } from './ingest-test-app';
 
 const MAX_QUERY = 1024;
 const PUBLIC_URL = 'https://in.trackly.example';
@@ -36,7 +33,7 @@ interface Answer {
 describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)', () => {
   let db: TestDatabase;
   let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let pg: Client;
   let nc: NatsConnection;
@@ -55,29 +52,16 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
+    t = await startIngestForTest(
+      {
         INGEST_MAX_QUERY_BYTES: String(MAX_QUERY),
         INGEST_PUBLIC_URL: PUBLIC_URL,
         INGEST_TRUSTED_PROXY_HEADER: 'X-Forwarded-For',
         INGEST_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    ({ db, prefix, client, pg, base: httpBase } = t);
     nc = await connect({ servers: testInfra().natsUrl });
     const register = async (req: UpsertPartnerRequest) => (tokens[req.partnerId] = (await client.upsertPartner(req)).token);
     await register(partner({ partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'eur' }));
@@ -87,12 +71,8 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
     await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   async function http(path: string, init: RequestInit = {}) {

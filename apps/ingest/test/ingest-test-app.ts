@@ -63,6 +63,16 @@ export async function startIngestForTest(env: Record<string, string>, clock?: Cl
   };
 }
 
+/** What the postback edge answers: a stored/duplicate receipt or an error body. */
+export interface PostbackAnswer {
+  status?: string;
+  id?: string;
+  conversion_id?: string;
+  error?: string;
+  message?: string;
+  fields?: Record<string, string>;
+}
+
 /** A generic partner registration with `over` applied. */
 export function partnerRequest(partnerId: string, over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest {
   return { partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over };

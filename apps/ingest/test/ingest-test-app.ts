@@ -78,3 +78,13 @@ export function partnerRequest(partnerId: string, over: Partial<UpsertPartnerReq
   return { partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over };
 }
 
+
+/** Registers the partners in order and returns each one's token by partner id. */
+export async function registerPartners(
+  client: PromiseClient<typeof IngestServiceService>,
+  requests: UpsertPartnerRequest[],
+): Promise<Record<string, string>> {
+  const tokens: Record<string, string> = {};
+  for (const r of requests) tokens[r.partnerId] = (await client.upsertPartner(r)).token;
+  return tokens;
+}

@@ -8,12 +8,12 @@ import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, testInfra, outboxDrained } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
-import { AttributionState, Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
+import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
-import { IngestTestApp, PostbackAnswer, startIngestForTest } from './ingest-test-app';
+import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_BODY = 4096;
@@ -29,10 +29,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     t = await startIngestForTest({ INGEST_MAX_BODY_BYTES: String(MAX_BODY) }, clock);
     ({ client, pg } = t);
     nc = await connect({ servers: testInfra().natsUrl });
-    for (const partnerId of ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon']) {
-      const r = await client.upsertPartner({ partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [] });
-      tokens[partnerId] = r.token;
-    }
+    Object.assign(tokens, await registerPartners(client, ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon'].map((id) => partnerRequest(id))));
   });
 
   afterAll(async () => {
@@ -215,7 +212,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     });
 
     it('reads the guide\'s "$25" and "€19,99"; a postback without payout is stored flagged payout_absent; msg_id is carried', async () => {
-      const r = await client.upsertPartner({ partnerId: 'money', name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [] });
+      const r = await client.upsertPartner(partnerRequest('money', { defaultCurrency: 'USD' }));
       tokens.money = r.token;
       expect(await postback('/postbacks/money?conversion_id=m-1&payout=%2425')).toMatchObject({ status: 200, body: { status: 'stored' } });
       expect(await postback('/postbacks/money?conversion_id=m-2&payout=%E2%82%AC19%2C99')).toMatchObject({ status: 200, body: { status: 'stored' } });

@@ -12,7 +12,7 @@ import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/i
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { IngestTestApp, PostbackAnswer, startIngestForTest } from './ingest-test-app';
+import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const MAX_QUERY = 1024;
 const PUBLIC_URL = 'https://in.trackly.example';
@@ -29,15 +29,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
   const tokens: Record<string, string> = {};
 
-  const partner = (over: Partial<UpsertPartnerRequest>): UpsertPartnerRequest => ({
-    partnerId: 'p',
-    name: '',
-    kind: PartnerKind.PARTNER_KIND_GENERIC,
-    clickIdParam: '',
-    defaultCurrency: '',
-    allowedSources: [],
-    ...over,
-  });
+  const partner = (over: Partial<UpsertPartnerRequest>): UpsertPartnerRequest => partnerRequest('p', over);
 
   beforeAll(async () => {
     t = await startIngestForTest(
@@ -51,11 +43,12 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
     );
     ({ client, pg } = t);
     nc = await connect({ servers: testInfra().natsUrl });
-    const register = async (req: UpsertPartnerRequest) => (tokens[req.partnerId] = (await client.upsertPartner(req)).token);
-    await register(partner({ partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'eur' }));
-    await register(partner({ partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW }));
-    await register(partner({ partnerId: 'walled', allowedSources: ['192.0.2.0-255', '2001:db8::/32'] }));
-    await register(partner({ partnerId: 'racer' }));
+    Object.assign(tokens, await registerPartners(client, [
+      partner({ partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'eur' }),
+      partner({ partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW }),
+      partner({ partnerId: 'walled', allowedSources: ['192.0.2.0-255', '2001:db8::/32'] }),
+      partner({ partnerId: 'racer' }),
+    ]));
   });
 
   afterAll(async () => {

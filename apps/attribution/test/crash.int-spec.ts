@@ -3,12 +3,10 @@
  * deciding a stream of conversions (with duplicates), then started again. Nothing may be lost and nothing counted
  * twice: one decision per conversion, one ConversionAttributed event per conversion on the stream, an empty outbox.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Client } from 'pg';
 import { Events, Streams } from '@trackly/messaging';
-import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { ChildApp, eventually, testInfra } from '@trackly/testing';
 import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -23,57 +21,24 @@ jest.setTimeout(180_000);
 const N = 300;
 
 describe('attribution killed with SIGKILL mid-stream', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: ReturnType<typeof builtAppCopy>;
-  let pg: Client;
-  const children: ChildProcess[] = [];
-
-  function start(grpcPort: number): ChildProcess {
-    const child = spawn(process.execPath, [app.main], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        ATTRIBUTION_HOST: '127.0.0.1',
-        ATTRIBUTION_GRPC_PORT: String(grpcPort),
-        METRICS_PORT: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(child);
-    return child;
-  }
-
-  const count = async (sql: string) => Number((await pg.query(sql)).rows[0].n);
+  let app: ChildApp;
+  const count = (sql: string) => app.count(sql);
 
   beforeAll(async () => {
-    app = builtAppCopy('attribution', 'crash-test');
-    db = await createTestDatabase('attribution', attributionMigrations, (url) => migrateAttribution(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    app = await ChildApp.create({ app: 'attribution', migrations: attributionMigrations, migrate: migrateAttribution, env: { METRICS_PORT: '0' } });
   });
 
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
-    app?.remove();
-  });
+  afterAll(() => app?.close());
 
   it('loses nothing and counts nothing twice', async () => {
-    const first = start(await freePort());
+    const first = await app.start();
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const js = jetstream(nc);
       // The app creates the streams at start-up.
       await eventually(async () => count(`SELECT count(*) AS n FROM "attribution".migrations`).then((n) => n > 0), 30_000, 200);
       const jsm = await jetstreamManager(nc);
-      await eventually(async () => !!(await jsm.streams.info(`${prefix.toUpperCase()}_${Streams.ingest.name}`).catch(() => undefined)), 30_000, 200);
+      await eventually(async () => !!(await jsm.streams.info(`${app.prefix.toUpperCase()}_${Streams.ingest.name}`).catch(() => undefined)), 30_000, 200);
 
       const at = (m: number) => new Date(Date.UTC(2026, 10, 2, 10, m));
       for (let i = 0; i < N; i++) {
@@ -82,7 +47,7 @@ describe('attribution killed with SIGKILL mid-stream', () => {
           clickedAt: at(0), firstClickOnMessage: true, userAgent: 'test', messageSentAt: at(0),
           clickClass: ClickClass.CLICK_CLASS_HUMAN, classificationReason: '', classifierVersion: '',
         };
-        await js.publish(`${prefix}.${Events.ClickRecorded.subject}`, ClickRecorded.encode({ click }).finish(), { msgID: `click-evt-${i}` });
+        await js.publish(`${app.prefix}.${Events.ClickRecorded.subject}`, ClickRecorded.encode({ click }).finish(), { msgID: `click-evt-${i}` });
       }
       await eventually(() => count(`SELECT count(*) AS n FROM "attribution".clicks`).then((n) => n === N), 60_000, 100);
 
@@ -96,25 +61,24 @@ describe('attribution killed with SIGKILL mid-stream', () => {
           attributionReason: '', creditedMessageId: '', messageId: '',
         };
         const data = ConversionReceived.encode({ conversion }).finish();
-        publishes.push(js.publish(`${prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}` }));
-        if (i % 5 === 0) publishes.push(js.publish(`${prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}-again` }));
+        publishes.push(js.publish(`${app.prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}` }));
+        if (i % 5 === 0) publishes.push(js.publish(`${app.prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}-again` }));
       }
       await Promise.all(publishes);
 
       // Kill it while it is deciding: some decisions made, not all.
       await eventually(() => count(`SELECT count(*) AS n FROM "attribution".decisions`).then((n) => n >= 20), 60_000, 5);
-      first.kill('SIGKILL');
-      await new Promise((r) => first.once('exit', r));
+      await app.kill(first);
       const atKill = await count(`SELECT count(*) AS n FROM "attribution".decisions`);
       expect(atKill).toBeLessThan(N);
 
-      start(await freePort());
+      await app.start();
       await eventually(() => count(`SELECT count(*) AS n FROM "attribution".decisions`).then((n) => n === N), 90_000, 100);
-      await eventually(() => count(`SELECT count(*) AS n FROM "attribution".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+      await app.outboxDrained(30_000);
       expect(await count(`SELECT count(*) AS n FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED'`)).toBe(N);
 
       // The stream holds exactly one ConversionAttributed per conversion.
-      const stream = `${prefix.toUpperCase()}_${Streams.attribution.name}`;
+      const stream = `${app.prefix.toUpperCase()}_${Streams.attribution.name}`;
       const seen = new Map<string, number>();
       const consumer = await js.consumers.get(stream);
       const expected = (await jsm.streams.info(stream)).state.messages;

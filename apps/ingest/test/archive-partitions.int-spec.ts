@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions, runServiceMigrations } from '@trackly/database';
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { createLogger } from '@trackly/logging';
-import { createTestDatabase, eventually, TestDatabase } from '@trackly/testing';
+import { createTestDatabase, eventually, partitionsOf, TestDatabase } from '@trackly/testing';
 import { ingestMigrations } from '../src/migrations';
 import { loadIngestConfig } from '../src/ingest.config';
 import { archivePartitions, ingestPartitionKeeper } from '../src/partitions/archive-partitions';
@@ -35,10 +35,7 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     await db?.drop();
   });
 
-  const partitions = async () =>
-    (await ds.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"ingest".postback_requests'::regclass ORDER BY 1`)).map(
-      (r: { name: string }) => r.name,
-    );
+  const partitions = () => partitionsOf(ds, '"ingest".postback_requests');
   const monthName = (d: Date) => `postback_requests_p${d.toISOString().slice(0, 7).replace('-', '')}`;
 
   it('keeps every archived request, its replays and the sequence through the conversion', async () => {

@@ -7,13 +7,11 @@
  * every refusal its PostbackRefused, and no archive row is left without an outcome. After a restart every event is on
  * the stream exactly once.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Client } from 'pg';
 import { createGrpcClient } from '@trackly/grpc';
 import { Events, Streams } from '@trackly/messaging';
-import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { ChildApp, testInfra } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { ingestMigrations } from '../src/migrations';
 import { migrateIngest } from '../src/ingest.app';
@@ -26,58 +24,28 @@ const N = 1000;
 type Kind = 'new' | 'repeat' | 'invalid' | 'bad-token';
 
 describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: ReturnType<typeof builtAppCopy>;
-  let pg: Client;
-  const children: ChildProcess[] = [];
+  let app: ChildApp;
+  const count = (sql: string, params: unknown[] = []) => app.count(sql, params);
 
-  function start(grpcPort: number, httpPort: number): ChildProcess {
-    const child = spawn(process.execPath, [app.main], {
+  beforeAll(async () => {
+    app = await ChildApp.create({
+      app: 'ingest',
+      migrations: ingestMigrations,
+      migrate: migrateIngest,
       env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
         INGEST_GROUP_COMMIT: 'true',
         // Every request comes from this one address: the wrong tokens must not get it limited.
         INGEST_NOISE_BURST: '100000',
         LOG_LEVEL: 'error',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
     });
-    children.push(child);
-    return child;
-  }
-
-  const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
-  const ready = (port: number) =>
-    eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false), 60_000, 200);
-
-  beforeAll(async () => {
-    app = builtAppCopy('ingest', 'crash-test');
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
   });
 
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
-    app?.remove();
-  });
+  afterAll(() => app?.close());
 
   it('archives every answered request with its outcome, stores every 200, and publishes each event once after a restart', async () => {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const first = start(grpcPort, httpPort);
-    await ready(httpPort);
-    const client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`, { deadlineMs: 30_000 });
+    const first = await app.start();
+    const client = createGrpcClient(IngestServiceService, first.grpc!, { deadlineMs: 30_000 });
     let token: string;
     try {
       token = (await client.upsertPartner(partnerRequest('crash-net'))).token;
@@ -85,24 +53,20 @@ describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
       client.close();
     }
     // The PartnerUpserted is published before the load, so only the load's events are in flight at the kill.
-    await eventually(() => count(`SELECT count(*) AS n FROM "ingest".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+    await app.outboxDrained(30_000);
 
     // Per ten requests: six new conversions, two repeats (same content) of one of them, one invalid, one wrong token.
     const kindOf = (i: number): Kind => (['new', 'new', 'new', 'new', 'new', 'new', 'repeat', 'invalid', 'bad-token', 'repeat'] as const)[i % 10];
     const keyOf = (i: number) => (kindOf(i) === 'repeat' ? i - (i % 10) : i);
     const url = (i: number, kind: Kind) => {
-      const base = `http://127.0.0.1:${httpPort}/postbacks/crash-net?click_id=clk-${keyOf(i)}&payout=1.50&currency=USD`;
+      const base = `${first.http}/postbacks/crash-net?click_id=clk-${keyOf(i)}&payout=1.50&currency=USD`;
       if (kind === 'invalid') return `${base}&token=${token}`; // no conversion_id: 400
       if (kind === 'bad-token') return `${base}&conversion_id=c-${i}&token=wrong`;
       return `${base}&conversion_id=c-${keyOf(i)}&token=${token}`;
     };
     const answers: { i: number; kind: Kind; status: number; body: { status?: string; id?: string; conversion_id?: string } }[] = [];
-    let killed = false;
-    const kill = () => {
-      if (killed) return;
-      killed = true;
-      first.kill('SIGKILL');
-    };
+    let killed: Promise<void> | undefined;
+    const kill = () => (killed ??= app.kill(first));
     await Promise.all(
       Array.from({ length: N }, async (_, i) => {
         const kind = kindOf(i);
@@ -116,8 +80,7 @@ describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
         }
       }),
     );
-    kill();
-    await new Promise((r) => (first.exitCode === null && first.signalCode === null ? first.once('exit', r) : r(undefined)));
+    await kill();
     expect(answers.length).toBeGreaterThanOrEqual(N / 2);
 
     // Each answer is what its request deserved.
@@ -126,7 +89,7 @@ describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
 
     // Nothing half-written: every archived request has its outcome (archive row and outcome commit together).
     expect(await count(`SELECT count(*) AS n FROM "ingest".postback_requests WHERE outcome IS NULL`)).toBe(0);
-    const archived = await pg.query<{ conversion_id: string | null; outcome: string; reason_code: string | null; conversion_ref: string | null }>(
+    const archived = await app.pg.query<{ conversion_id: string | null; outcome: string; reason_code: string | null; conversion_ref: string | null }>(
       `SELECT substring(query from 'conversion_id=([^&]*)') AS conversion_id, outcome, reason_code, conversion_ref
        FROM "ingest".postback_requests`,
     );
@@ -165,15 +128,14 @@ describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
     expect(refusedEvents).toBe(archivedRefusals.invalid + archivedRefusals.unauthorized);
 
     // After a restart the relay publishes what the dead one had not; each event is on the stream once.
-    const [grpc2, http2] = [await freePort(), await freePort()];
-    start(grpc2, http2);
-    await eventually(() => count(`SELECT count(*) AS n FROM "ingest".outbox WHERE published_at IS NULL`).then((n) => n === 0), 60_000, 100);
+    await app.start();
+    await app.outboxDrained(60_000);
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const jsm = await jetstreamManager(nc);
-      const stream = `${prefix.toUpperCase()}_${Streams.ingest.name}`;
+      const stream = `${app.prefix.toUpperCase()}_${Streams.ingest.name}`;
       const onStream = async (subject: string) => {
-        const s = `${prefix}.${subject}`;
+        const s = `${app.prefix}.${subject}`;
         return (await jsm.streams.info(stream, { subjects_filter: s })).state.subjects?.[s] ?? 0;
       };
       expect(await onStream(Events.ConversionReceived.subject)).toBe(conversions);

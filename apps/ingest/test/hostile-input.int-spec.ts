@@ -1,7 +1,7 @@
 import { Events } from '@trackly/messaging';
 import { PostbackRefused } from '@trackly/contracts/ingest/v1/ingest_events';
-import { connect as netConnect } from 'node:net';
 import { ManualClock } from '@trackly/kernel';
+import { rawHttp } from '@trackly/testing';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
 
@@ -448,7 +448,7 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     const partner = row.partner ?? 'gen';
     const token = tokens[partner];
     const fill = (s: string) => s.replace(/\$ID/g, id).replace(/\$TOKEN/g, token);
-    if (row.raw) return { status: await rawStatus(httpPort, row.raw(token)), allow: null, body: '' };
+    if (row.raw) return { status: (await rawHttp(httpPort, row.raw(token))).status, allow: null, body: '' };
     const path = fill(row.path ?? `/postbacks/${partner}`);
     const tokenParam = row.token === null ? '' : `token=${(row.token ?? ((t: string) => t))(token)}`;
     const query = [fill(row.query ?? q({}, partner)), tokenParam].filter(Boolean).join('&');
@@ -526,31 +526,3 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     expect(conversion?.conversionId).toBe(key);
   });
 });
-
-/** Sends bytes as they are and reads the status line of the answer (Node answers malformed requests itself). */
-function rawStatus(port: number, request: string | Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(port, '127.0.0.1');
-    let data = '';
-    const statusOf = () => /^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer; got ${JSON.stringify(data.slice(0, 200))}`));
-    }, 15_000);
-    const done = () => {
-      const status = statusOf();
-      clearTimeout(timer);
-      socket.destroy();
-      if (status) resolve(Number(status));
-      else reject(new Error(`connection closed without a status line; got ${JSON.stringify(data.slice(0, 200))}`));
-    };
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-      if (statusOf() && data.includes('\r\n\r\n')) done();
-    });
-    // Node may answer (431, 400) and close before all of a large request was written.
-    socket.on('error', () => (statusOf() ? done() : undefined));
-    socket.on('close', done);
-    socket.write(typeof request === 'string' ? Buffer.from(request, 'latin1') : request);
-  });
-}

@@ -1,25 +1,19 @@
 import { Readable } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionsImported } from '@trackly/contracts/ingest/v1/ingest_events';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, startIngestForTest } from './ingest-test-app';
 import { importCsv } from '../src/cli/import-client';
 
 /** CSV import over the client-streaming RPC, through the same client the CLI uses. */
 describe('ingest CSV import (real Postgres, NATS, gRPC client stream)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let pg: Client;
   let grpcUrl: string;
@@ -28,37 +22,15 @@ describe('ingest CSV import (real Postgres, NATS, gRPC client stream)', () => {
   let token = '';
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    grpcUrl = `127.0.0.1:${grpcPort}`;
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
-    client = createGrpcClient(IngestServiceService, grpcUrl);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    t = await startIngestForTest({}, clock);
+    ({ client, pg, grpc: grpcUrl, base: httpBase } = t);
     const base = { name: '', clickIdParam: '', allowedSources: [] };
     token = (await client.upsertPartner({ ...base, partnerId: 'net', kind: PartnerKind.PARTNER_KIND_GENERIC, defaultCurrency: 'EUR' })).token;
     await client.upsertPartner({ ...base, partnerId: 'bulk', kind: PartnerKind.PARTNER_KIND_EVERFLOW, defaultCurrency: '' });
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   }, 120_000); // closing publishes what the outbox still holds of the 100,000 events
 
   /** A file as a stream of chunks of `size` bytes (chunks end anywhere, even inside a line or a character). */

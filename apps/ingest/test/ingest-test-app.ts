@@ -15,14 +15,21 @@ export interface IngestTestApp {
   app: RunningService;
   client: PromiseClient<typeof IngestServiceService>;
   pg: Client;
+  /** The NATS subject/stream prefix of its own. */
+  prefix: string;
+  /** 127.0.0.1:<port> of the gRPC server. */
+  grpc: string;
   /** http://127.0.0.1:<port> of the postback edge. */
   base: string;
   httpPort: number;
   close(): Promise<void>;
 }
 
-/** Starts ingest on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn). */
-export async function startIngestForTest(env: Record<string, string>, clock: Clock): Promise<IngestTestApp> {
+/**
+ * Starts ingest on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn), on
+ * `clock` (the system clock when none is given).
+ */
+export async function startIngestForTest(env: Record<string, string>, clock?: Clock): Promise<IngestTestApp> {
   const db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
   const prefix = testNatsPrefix();
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
@@ -39,11 +46,12 @@ export async function startIngestForTest(env: Record<string, string>, clock: Clo
     }),
     { clock },
   );
-  const client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
+  const grpc = `127.0.0.1:${grpcPort}`;
+  const client = createGrpcClient(IngestServiceService, grpc);
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
   return {
-    db, app, client, pg, httpPort,
+    db, app, client, pg, prefix, grpc, httpPort,
     base: `http://127.0.0.1:${httpPort}`,
     close: async () => {
       client.close();
@@ -55,8 +63,28 @@ export async function startIngestForTest(env: Record<string, string>, clock: Clo
   };
 }
 
+/** What the postback edge answers: a stored/duplicate receipt or an error body. */
+export interface PostbackAnswer {
+  status?: string;
+  id?: string;
+  conversion_id?: string;
+  error?: string;
+  message?: string;
+  fields?: Record<string, string>;
+}
+
 /** A generic partner registration with `over` applied. */
 export function partnerRequest(partnerId: string, over: Partial<UpsertPartnerRequest> = {}): UpsertPartnerRequest {
   return { partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [], ...over };
 }
 
+
+/** Registers the partners in order and returns each one's token by partner id. */
+export async function registerPartners(
+  client: PromiseClient<typeof IngestServiceService>,
+  requests: UpsertPartnerRequest[],
+): Promise<Record<string, string>> {
+  const tokens: Record<string, string> = {};
+  for (const r of requests) tokens[r.partnerId] = (await client.upsertPartner(r)).token;
+  return tokens;
+}

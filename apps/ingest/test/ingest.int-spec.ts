@@ -3,90 +3,49 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
+import { eventually, testInfra, outboxDrained } from '@trackly/testing';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
-import { AttributionState, Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
+import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_BODY = 4096;
 
-/** What the postback edge answers: a stored/duplicate receipt or an error body. */
-interface Answer {
-  status?: string;
-  id?: string;
-  conversion_id?: string;
-  error?: string;
-  message?: string;
-  fields?: Record<string, string>;
-}
-
 describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let pg: Client;
   let nc: NatsConnection;
-  let httpBase: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
-        INGEST_MAX_BODY_BYTES: String(MAX_BODY),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    t = await startIngestForTest({ INGEST_MAX_BODY_BYTES: String(MAX_BODY) }, clock);
+    ({ client, pg } = t);
     nc = await connect({ servers: testInfra().natsUrl });
-    for (const partnerId of ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon']) {
-      const r = await client.upsertPartner({ partnerId, name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: '', allowedSources: [] });
-      tokens[partnerId] = r.token;
-    }
+    Object.assign(tokens, await registerPartners(client, ['acme', 'beta', 'zeta', 'gamma', 'delta', 'epsilon'].map((id) => partnerRequest(id))));
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
     await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   /** Every ConversionReceived on the ingest stream so far, decoded. */
   async function receivedEvents(): Promise<Conversion[]> {
     const js = jetstream(nc);
-    const c = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.ingest.name}`); // ephemeral ordered consumer
+    const c = await js.consumers.get(`${t.prefix.toUpperCase()}_${Streams.ingest.name}`); // ephemeral ordered consumer
     const out: Conversion[] = [];
     const batch = await c.fetch({ max_messages: 500, expires: 1000 });
     for await (const m of batch) {
       // Refusals, partner changes and runs are on this stream too (issue 18); only conversions are read here.
-      if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.push(ConversionReceived.decode(m.data).conversion!);
+      if (m.subject === `${t.prefix}.${Events.ConversionReceived.subject}`) out.push(ConversionReceived.decode(m.data).conversion!);
     }
     return out;
   }
@@ -107,8 +66,8 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     const partner = /^\/postbacks\/([^/?]+)/.exec(path)?.[1];
     const token = partner ? tokens[partner] : undefined;
     const url = token ? `${path}${path.includes('?') ? '&' : '?'}token=${token}` : path;
-    const res = await fetch(`${httpBase}${url}`, init);
-    return { status: res.status, body: ((await res.json().catch(() => undefined)) ?? {}) as Answer, headers: res.headers };
+    const res = await fetch(`${t.base}${url}`, init);
+    return { status: res.status, body: ((await res.json().catch(() => undefined)) ?? {}) as PostbackAnswer, headers: res.headers };
   }
 
   describe('HTTP postbacks', () => {
@@ -187,7 +146,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
         const got = await receivedEvents();
         return got.length >= 3 ? got : undefined;
       });
-      await outboxDrained(db.url, 'ingest'); // a stray duplicate would be an outbox row until published
+      await outboxDrained(t.db.url, 'ingest'); // a stray duplicate would be an outbox row until published
       const all = await receivedEvents();
       expect(all.map((c) => `${c.partnerId}/${c.conversionId}`).sort()).toEqual(['acme/tx-100', 'beta/form-1', 'beta/json-1']);
       expect(events.length).toBe(3);
@@ -213,7 +172,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       const rows = await archived('zeta');
       expect(rows.map((r) => r.outcome).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'stored']);
       await eventually(async () => (await receivedEvents()).some((c) => c.partnerId === 'zeta'));
-      await outboxDrained(db.url, 'ingest');
+      await outboxDrained(t.db.url, 'ingest');
       expect((await receivedEvents()).filter((c) => c.partnerId === 'zeta')).toHaveLength(1);
     });
 
@@ -253,7 +212,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     });
 
     it('reads the guide\'s "$25" and "€19,99"; a postback without payout is stored flagged payout_absent; msg_id is carried', async () => {
-      const r = await client.upsertPartner({ partnerId: 'money', name: '', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [] });
+      const r = await client.upsertPartner(partnerRequest('money', { defaultCurrency: 'USD' }));
       tokens.money = r.token;
       expect(await postback('/postbacks/money?conversion_id=m-1&payout=%2425')).toMatchObject({ status: 200, body: { status: 'stored' } });
       expect(await postback('/postbacks/money?conversion_id=m-2&payout=%E2%82%AC19%2C99')).toMatchObject({ status: 200, body: { status: 'stored' } });
@@ -309,7 +268,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     });
 
     it('never stores on HEAD, and serves health probes', async () => {
-      const head = await fetch(`${httpBase}/postbacks/epsilon?conversion_id=h-1&payout=1`, { method: 'HEAD' });
+      const head = await fetch(`${t.base}/postbacks/epsilon?conversion_id=h-1&payout=1`, { method: 'HEAD' });
       expect(head.status).toBe(405);
       await expect(client.getConversion({ partnerId: 'epsilon', conversionId: 'h-1' })).rejects.toMatchObject({ code: status.NOT_FOUND });
       expect(await postback('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
@@ -443,12 +402,12 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     it('records ConversionAttributed and ConversionUnattributed on the conversion, and lists by state', async () => {
       const js = jetstream(nc);
       await js.publish(
-        `${prefix}.${Events.ConversionAttributed.subject}`,
+        `${t.prefix}.${Events.ConversionAttributed.subject}`,
         ConversionAttributed.encode({ attribution: attribution({}) }).finish(),
         { msgID: 'attr-event-1' },
       );
       await js.publish(
-        `${prefix}.${Events.ConversionUnattributed.subject}`,
+        `${t.prefix}.${Events.ConversionUnattributed.subject}`,
         ConversionUnattributed.encode({
           attribution: attribution({
             partnerId: 'beta',
@@ -462,7 +421,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       );
       // A decision about a conversion never stored here is acknowledged and ignored.
       await js.publish(
-        `${prefix}.${Events.ConversionAttributed.subject}`,
+        `${t.prefix}.${Events.ConversionAttributed.subject}`,
         ConversionAttributed.encode({ attribution: attribution({ partnerId: 'elsewhere', conversionId: 'zzz' }) }).finish(),
         { msgID: 'attr-event-3' },
       );

@@ -1,5 +1,5 @@
 import { ManualClock } from '@trackly/kernel';
-import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
+import { IngestTestApp, partnerRequest, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const BURST = 20;
 
@@ -12,21 +12,15 @@ const BURST = 20;
 describe('postback edge: noise limiter (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(120_000);
   let t: IngestTestApp;
-  let client: IngestTestApp['client'];
-  let pg: IngestTestApp['pg'];
-  let base: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
-  const tokens: Record<string, string> = {};
+  let tokens: Record<string, string>;
 
   beforeAll(async () => {
     t = await startIngestForTest(
       { INGEST_TRUSTED_PROXY_HEADER: 'x-forwarded-for', INGEST_NOISE_RATE_PER_S: '1', INGEST_NOISE_BURST: String(BURST) },
       clock,
     );
-    ({ client, pg, base } = t);
-    for (const p of [partnerRequest('good'), partnerRequest('other'), partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] })]) {
-      tokens[p.partnerId] = (await client.upsertPartner(p)).token;
-    }
+    tokens = await registerPartners(t.client, [partnerRequest('good'), partnerRequest('other'), partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] })]);
   });
 
   afterAll(async () => {
@@ -34,19 +28,19 @@ describe('postback edge: noise limiter (real Postgres, NATS, HTTP)', () => {
   });
 
   async function get(path: string, from?: string) {
-    const res = await fetch(`${base}${path}`, { headers: from ? { 'x-forwarded-for': from } : {} });
+    const res = await fetch(`${t.base}${path}`, { headers: from ? { 'x-forwarded-for': from } : {} });
     return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
   }
 
   async function noiseRejected(): Promise<number> {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${t.base}/metrics`)).text();
     const m = /^edge_noise_rejected_total\{edge="ingest"\} (\d+)/m.exec(text);
     return m ? Number(m[1]) : 0;
   }
 
   const conversions = async (partnerId: string) =>
-    (await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = $1`, [partnerId])).rows[0].n as number;
-  const archived = async () => (await pg.query(`SELECT count(*)::int AS n FROM "ingest".postback_requests`)).rows[0].n as number;
+    (await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = $1`, [partnerId])).rows[0].n as number;
+  const archived = async () => (await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".postback_requests`)).rows[0].n as number;
 
   it('500 bad tokens from one address: 401 until its allowance is spent, then 429; 50 valid postbacks in between are all stored', async () => {
     const rejectedBefore = await noiseRejected();

@@ -4,100 +4,61 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix, outboxDrained } from '@trackly/testing';
+import { eventually, testInfra, outboxDrained } from '@trackly/testing';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const MAX_QUERY = 1024;
 const PUBLIC_URL = 'https://in.trackly.example';
-
-interface Answer {
-  status?: string;
-  id?: string;
-  conversion_id?: string;
-  error?: string;
-  message?: string;
-  fields?: Record<string, string>;
-}
 
 /**
  * The partner registry and what it guards: tokens, allow-lists behind a trusted proxy header, TUNE and Everflow
  * postbacks, adjustments and reversals with their events, limits, concurrency and counters.
  */
 describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let pg: Client;
   let nc: NatsConnection;
-  let httpBase: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
   const tokens: Record<string, string> = {};
 
-  const partner = (over: Partial<UpsertPartnerRequest>): UpsertPartnerRequest => ({
-    partnerId: 'p',
-    name: '',
-    kind: PartnerKind.PARTNER_KIND_GENERIC,
-    clickIdParam: '',
-    defaultCurrency: '',
-    allowedSources: [],
-    ...over,
-  });
+  const partner = (over: Partial<UpsertPartnerRequest>): UpsertPartnerRequest => partnerRequest('p', over);
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
+    t = await startIngestForTest(
+      {
         INGEST_MAX_QUERY_BYTES: String(MAX_QUERY),
         INGEST_PUBLIC_URL: PUBLIC_URL,
         INGEST_TRUSTED_PROXY_HEADER: 'X-Forwarded-For',
         INGEST_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
+      },
+      clock,
     );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    ({ client, pg } = t);
     nc = await connect({ servers: testInfra().natsUrl });
-    const register = async (req: UpsertPartnerRequest) => (tokens[req.partnerId] = (await client.upsertPartner(req)).token);
-    await register(partner({ partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'eur' }));
-    await register(partner({ partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW }));
-    await register(partner({ partnerId: 'walled', allowedSources: ['192.0.2.0-255', '2001:db8::/32'] }));
-    await register(partner({ partnerId: 'racer' }));
+    Object.assign(tokens, await registerPartners(client, [
+      partner({ partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'eur' }),
+      partner({ partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW }),
+      partner({ partnerId: 'walled', allowedSources: ['192.0.2.0-255', '2001:db8::/32'] }),
+      partner({ partnerId: 'racer' }),
+    ]));
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await pg?.end();
     await nc?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   async function http(path: string, init: RequestInit = {}) {
-    const res = await fetch(`${httpBase}${path}`, init);
-    return { status: res.status, body: ((await res.json().catch(() => undefined)) ?? {}) as Answer };
+    const res = await fetch(`${t.base}${path}`, init);
+    return { status: res.status, body: ((await res.json().catch(() => undefined)) ?? {}) as PostbackAnswer };
   }
 
   /** GET /postbacks/{partner}?query&token=<its token>. */
@@ -114,12 +75,12 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
 
   async function events(): Promise<{ received: Conversion[]; adjusted: ConversionAdjusted[] }> {
     const js = jetstream(nc);
-    const c = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.ingest.name}`);
+    const c = await js.consumers.get(`${t.prefix.toUpperCase()}_${Streams.ingest.name}`);
     const out = { received: [] as Conversion[], adjusted: [] as ConversionAdjusted[] };
     const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
     for await (const m of batch) {
-      if (m.subject === `${prefix}.${Events.ConversionReceived.subject}`) out.received.push(ConversionReceived.decode(m.data).conversion!);
-      else if (m.subject === `${prefix}.${Events.ConversionAdjusted.subject}`) out.adjusted.push(ConversionAdjusted.decode(m.data));
+      if (m.subject === `${t.prefix}.${Events.ConversionReceived.subject}`) out.received.push(ConversionReceived.decode(m.data).conversion!);
+      else if (m.subject === `${t.prefix}.${Events.ConversionAdjusted.subject}`) out.adjusted.push(ConversionAdjusted.decode(m.data));
       // Refusals, partner changes and runs share the stream (issue 18); this reads the conversions only.
     }
     return out;
@@ -468,7 +429,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'racer' AND conversion_id = 'race-50'`);
       expect(rows[0].n).toBe(1);
       await eventually(async () => (await events()).received.some((c) => c.conversionId === 'race-50'));
-      await outboxDrained(db.url, 'ingest'); // a stray second event would be an outbox row until published
+      await outboxDrained(t.db.url, 'ingest'); // a stray second event would be an outbox row until published
       const all = await events();
       expect(all.received.filter((c) => c.conversionId === 'race-50')).toHaveLength(1);
       expect(all.adjusted.filter((a) => a.conversion!.conversionId === 'race-50')).toHaveLength(0);
@@ -556,7 +517,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       expect(stored.results.map((r) => [r.conversionId, r.outcome])).toEqual([['tx-ok', 'duplicate']]);
 
       await eventually(async () => (await events()).received.filter((c) => c.partnerId === 'fixme').length >= 4);
-      await outboxDrained(db.url, 'ingest');
+      await outboxDrained(t.db.url, 'ingest');
       const all = await events();
       expect(all.received.filter((c) => c.partnerId === 'fixme').map((c) => c.conversionId).sort()).toEqual(['tx-ok', 'tx-r1', 'tx-r2', 'tx-r3']);
       // Replays are not partner traffic.

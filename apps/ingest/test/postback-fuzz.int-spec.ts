@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { ManualClock } from '@trackly/kernel';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { POSTBACK_ALIASES } from '../src/domain/postback.parser';
-import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
+import { IngestTestApp, partnerRequest, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
@@ -15,11 +15,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(300_000);
   let t: IngestTestApp;
-  let client: IngestTestApp['client'];
-  let pg: IngestTestApp['pg'];
-  let base: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
-  const tokens: Record<string, string> = {};
+  let tokens: Record<string, string>;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -35,15 +32,12 @@ describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
       },
       clock,
     );
-    ({ client, pg, base } = t);
-    for (const p of [
+    tokens = await registerPartners(t.client, [
       partnerRequest('gen'),
       partnerRequest('tune', { kind: PartnerKind.PARTNER_KIND_TUNE }),
       partnerRequest('ef', { kind: PartnerKind.PARTNER_KIND_EVERFLOW, clickIdParam: 'sub3' }),
       partnerRequest('walled', { allowedSources: ['192.0.2.0/24'] }),
-    ]) {
-      tokens[p.partnerId] = (await client.upsertPartner(p)).token;
-    }
+    ]);
   });
 
   afterAll(async () => {
@@ -91,7 +85,7 @@ describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
         const path = `/postbacks/${r.partner}${r.reversal ? '/reversal' : ''}?${query}`;
         const withBody = r.method === 'POST' || r.method === 'PUT' || r.method === 'PATCH';
         const headers: Record<string, string> = r.contentType && withBody ? { 'content-type': r.contentType } : {};
-        const res = await fetch(`${base}${path}`, { method: r.method, headers, body: withBody ? r.body : undefined });
+        const res = await fetch(`${t.base}${path}`, { method: r.method, headers, body: withBody ? r.body : undefined });
         const text = await res.text();
         seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
         if (res.status >= 500 || ![200, 400, 401, 403, 404, 405, 413, 414, 415].includes(res.status)) {
@@ -110,7 +104,7 @@ describe('postback edge: HTTP fuzz (real Postgres, NATS, HTTP)', () => {
   });
 
   it('stored only what the storage rules allow: integer money, real currencies, keys without hidden characters', async () => {
-    const { rows } = await pg.query(`SELECT conversion_id, click_id, payout_micros::text AS micros, currency FROM "ingest".conversions`);
+    const { rows } = await t.pg.query(`SELECT conversion_id, click_id, payout_micros::text AS micros, currency FROM "ingest".conversions`);
     expect(rows.length).toBeGreaterThan(0);
     const currencies = new Set(Intl.supportedValuesOf('currency'));
     for (const row of rows) {

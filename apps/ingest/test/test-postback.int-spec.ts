@@ -1,17 +1,11 @@
-import { createGrpcClient, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
-import { createTestDatabase, deleteNatsPrefix, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { PromiseClient } from '@trackly/grpc';
 import { IngestServiceService, SendTestPostbackRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ingestMigrations } from '../src/migrations';
-import { loadIngestConfig } from '../src/ingest.config';
-import { migrateIngest, startIngest } from '../src/ingest.app';
+import { IngestTestApp, startIngestForTest } from './ingest-test-app';
 
 /** SendTestPostback: a real postback through our own edge, reported end to end (real Postgres, NATS, gRPC, HTTP). */
 describe('ingest SendTestPostback', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: RunningService;
+  let t: IngestTestApp;
   let client: PromiseClient<typeof IngestServiceService>;
   let tuneToken: string;
   let efToken: string;
@@ -21,33 +15,18 @@ describe('ingest SendTestPostback', () => {
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    app = await startIngest(
-      loadIngestConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        INGEST_HOST: '127.0.0.1',
-        INGEST_GRPC_PORT: String(grpcPort),
-        INGEST_HTTP_PORT: String(httpPort),
-        // Unreachable on purpose: the test postback must go to our own listening address.
-        INGEST_PUBLIC_URL: 'https://in.trackly.invalid',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-    );
-    client = createGrpcClient(IngestServiceService, `127.0.0.1:${grpcPort}`);
+    t = await startIngestForTest({
+      // Unreachable on purpose: the test postback must go to our own listening address.
+      INGEST_PUBLIC_URL: 'https://in.trackly.invalid',
+    });
+    ({ client } = t);
     const base = { name: '', allowedSources: [] };
     tuneToken = (await client.upsertPartner({ ...base, partnerId: 'tune-net', kind: PartnerKind.PARTNER_KIND_TUNE, clickIdParam: 'aff_sub2', defaultCurrency: 'EUR' })).token;
     efToken = (await client.upsertPartner({ ...base, partnerId: 'ef-net', kind: PartnerKind.PARTNER_KIND_EVERFLOW, clickIdParam: '', defaultCurrency: '' })).token;
   });
 
   afterAll(async () => {
-    client?.close();
-    await app?.close();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close();
   });
 
   it('stores a TUNE test conversion through the edge with the defaults, and reports the URL without the token', async () => {

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions, parseBound } from '@trackly/database';
 import { ManualClock } from '@trackly/kernel';
 import { createLogger } from '@trackly/logging';
-import { createTestDatabase, TestDatabase } from '@trackly/testing';
+import { createTestDatabase, partitionsOf, TestDatabase } from '@trackly/testing';
 import { trackingMigrations } from '../src/migrations';
 import { ClickPartitionsJob } from '../src/partitions/click-partitions.job';
 import { loadTrackingConfig } from '../src/tracking.config';
@@ -26,10 +26,7 @@ describe('tracking.clicks partitioned by day, kept by ClickPartitionsJob (real P
     await db?.drop();
   });
 
-  const partitions = async () =>
-    (await ds.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"tracking".clicks'::regclass ORDER BY 1`)).map(
-      (r: { name: string }) => r.name,
-    );
+  const partitions = () => partitionsOf(ds, '"tracking".clicks');
 
   const click = (id: string, at: Date) =>
     ds.query(

@@ -5,13 +5,11 @@
  * restart every ClickRecorded event is on the stream exactly once (rows past the relay's cursor are published by the
  * next relay, rows published but not yet passed by the cursor are dropped by the stream's duplicate window).
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Client } from 'pg';
 import { createGrpcClient } from '@trackly/grpc';
 import { Events, Streams } from '@trackly/messaging';
-import { builtAppCopy, createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { ChildApp, eventually, testInfra } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { trackingMigrations } from '../src/migrations';
@@ -23,59 +21,27 @@ const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWe
 const N = 1000;
 
 describe('tracking killed with SIGKILL right after answering 1,000 clicks', () => {
-  let db: TestDatabase;
-  let prefix: string;
-  let app: ReturnType<typeof builtAppCopy>;
-  let pg: Client;
-  const children: ChildProcess[] = [];
+  let app: ChildApp;
+  const count = (sql: string, params: unknown[] = []) => app.count(sql, params);
 
-  function start(grpcPort: number, httpPort: number): ChildProcess {
-    const child = spawn(process.execPath, [app.main], {
+  beforeAll(async () => {
+    app = await ChildApp.create({
+      app: 'tracking',
+      migrations: trackingMigrations,
+      migrate: migrateTracking,
       env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        TRACKING_HOST: '127.0.0.1',
-        TRACKING_GRPC_PORT: String(grpcPort),
-        TRACKING_HTTP_PORT: String(httpPort),
-        TRACKING_PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
         TRACKING_GROUP_COMMIT: 'true',
         // Every request comes from this one address: the repeat-pattern rule would call it a scanner.
         TRACKING_BOT_REPEAT_CODES: '0',
-        LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
     });
-    children.push(child);
-    return child;
-  }
-
-  const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
-  const ready = (port: number) =>
-    eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false), 60_000, 200);
-
-  beforeAll(async () => {
-    app = builtAppCopy('tracking', 'crash-test');
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
   });
 
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await pg?.end();
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
-    app?.remove();
-  });
+  afterAll(() => app?.close());
 
   it('has every click row at the kill and every event once after the restart', async () => {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const first = start(grpcPort, httpPort);
-    await ready(httpPort);
-    const client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`, { deadlineMs: 30_000 });
+    const first = await app.start();
+    const client = createGrpcClient(TrackingServiceService, first.grpc!, { deadlineMs: 30_000 });
     let links: string[];
     try {
       await client.upsertCampaign({ campaignId: 'camp', name: 'Blast' });
@@ -94,23 +60,21 @@ describe('tracking killed with SIGKILL right after answering 1,000 clicks', () =
       client.close();
     }
     // The MessageSent rows are published before the blast, so nothing else is in flight at the kill.
-    await eventually(() => count(`SELECT count(*) AS n FROM "tracking".outbox WHERE published_at IS NULL`).then((n) => n === 0), 30_000, 100);
+    await app.outboxDrained(30_000);
 
     const responses = await Promise.all(
       Array.from({ length: N }, (_, i) =>
         fetch(links[i % links.length], { redirect: 'manual', headers: { 'user-agent': `${IPHONE} device/${i}`, 'accept-language': 'en-US' } }),
       ),
     );
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    await app.kill(first);
     expect(responses.map((r) => r.status)).toEqual(responses.map(() => 302));
     const ids = responses.map((r) => new URL(r.headers.get('location')!).searchParams.get('cid')!);
     expect(new Set(ids).size).toBe(N);
 
     // Every answered click is durable, as its event's source (xid set), although the process died right after answering.
     expect(await count(`SELECT count(*) AS n FROM "tracking".clicks WHERE click_id = ANY($1) AND click_class = 'HUMAN' AND xid IS NOT NULL`, [ids])).toBe(N);
-    const [grpc2, http2] = [await freePort(), await freePort()];
-    start(grpc2, http2);
+    await app.start();
     // The restarted relay moves its cursor past the last click (by (xid, seq)).
     await eventually(
       () =>
@@ -127,8 +91,8 @@ describe('tracking killed with SIGKILL right after answering 1,000 clicks', () =
     try {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
-      const stream = `${prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
-      const subject = `${prefix}.${Events.ClickRecorded.subject}`;
+      const stream = `${app.prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
+      const subject = `${app.prefix}.${Events.ClickRecorded.subject}`;
       const expected = (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
       expect(expected).toBe(N);
       const consumer = await js.consumers.get(stream, { filter_subjects: subject });

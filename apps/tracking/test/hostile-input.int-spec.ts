@@ -1,5 +1,5 @@
-import { connect as netConnect } from 'node:net';
 import { ManualClock } from '@trackly/kernel';
+import { rawHttp } from '@trackly/testing';
 import { startTrackingForTest, TrackingTestApp } from './tracking-test-app';
 
 /**
@@ -192,8 +192,8 @@ describe('click edge: hostile input (real Postgres, NATS, HTTP)', () => {
 
   async function send(row: Row): Promise<{ status: number; location: string | null; allow: string | null; body: string }> {
     if (row.raw) {
-      const r = await rawRequest(httpPort, row.raw(code));
-      return { status: r.status, location: /\r\nlocation: *([^\r\n]*)/i.exec(r.head)?.[1] ?? null, allow: null, body: r.head };
+      const r = await rawHttp(httpPort, row.raw(code), { untilClose: true });
+      return { status: r.status, location: /\r\nlocation: *([^\r\n]*)/i.exec(r.answer)?.[1] ?? null, allow: null, body: r.answer };
     }
     const path = (row.path ?? ((c) => `/c/${c}`))(code);
     const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { method: row.method ?? 'GET', redirect: 'manual', headers: { ...BROWSER, ...row.headers }, body: row.body });
@@ -244,29 +244,3 @@ describe('click edge: hostile input (real Postgres, NATS, HTTP)', () => {
     }
   });
 });
-
-/** Sends bytes as they are; returns the status and the head of the answer (Node answers malformed requests itself). */
-function rawRequest(port: number, request: string): Promise<{ status: number; head: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect(port, '127.0.0.1');
-    let data = '';
-    const statusOf = () => /^HTTP\/1\.[01] (\d{3})/.exec(data)?.[1];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer; got ${JSON.stringify(data.slice(0, 200))}`));
-    }, 15_000);
-    const done = () => {
-      const status = statusOf();
-      clearTimeout(timer);
-      socket.destroy();
-      if (status) resolve({ status: Number(status), head: data });
-      else reject(new Error(`connection closed without a status line; got ${JSON.stringify(data.slice(0, 200))}`));
-    };
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-    });
-    socket.on('error', () => (statusOf() ? done() : undefined));
-    socket.on('close', done);
-    socket.write(Buffer.from(request, 'latin1'));
-  });
-}

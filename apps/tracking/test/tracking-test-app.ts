@@ -14,6 +14,8 @@ export interface TrackingTestApp {
   app: RunningService;
   client: PromiseClient<typeof TrackingServiceService>;
   pg: Client;
+  /** The NATS subject/stream prefix of its own. */
+  prefix: string;
   /** http://127.0.0.1:<port> of the click edge (also TRACKING_PUBLIC_URL). */
   base: string;
   httpPort: number;
@@ -32,11 +34,37 @@ export async function startTrackingForTest(
 ): Promise<TrackingTestApp> {
   const db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
   const prefix = testNatsPrefix();
+  const { app, grpc, base, httpPort } = await startTrackingOn(appDatabaseUrl(db.url), prefix, env, clock);
+  const client = createGrpcClient(TrackingServiceService, grpc);
+  const pg = new Client({ connectionString: db.url });
+  await pg.connect();
+  return {
+    db, app, client, pg, prefix, base, httpPort,
+    close: async () => {
+      await pg.end();
+      client.close();
+      await app.close(); // drains HTTP, gRPC and the outbox
+      await db.drop();
+      await deleteNatsPrefix(prefix);
+    },
+  };
+}
+
+/**
+ * Starts one tracking app on free ports against a database and NATS prefix that already exist (a second replica of
+ * a running one, say), with `env` on top of the test defaults. The caller closes it.
+ */
+export async function startTrackingOn(
+  databaseUrl: string,
+  prefix: string,
+  env: Record<string, string>,
+  clock: Clock,
+): Promise<{ app: RunningService; grpc: string; base: string; httpPort: number }> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${httpPort}`;
   const app = await startTracking(
     loadTrackingConfig({
-      DATABASE_URL: appDatabaseUrl(db.url),
+      DATABASE_URL: databaseUrl,
       NATS_URL: testInfra().natsUrl,
       NATS_PREFIX: prefix,
       TRACKING_HOST: '127.0.0.1',
@@ -48,17 +76,5 @@ export async function startTrackingForTest(
     }),
     { clock },
   );
-  const client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
-  const pg = new Client({ connectionString: db.url });
-  await pg.connect();
-  return {
-    db, app, client, pg, base, httpPort,
-    close: async () => {
-      await pg.end();
-      client.close();
-      await app.close(); // drains HTTP, gRPC and the outbox
-      await db.drop();
-      await deleteNatsPrefix(prefix);
-    },
-  };
+  return { app, grpc: `127.0.0.1:${grpcPort}`, base, httpPort };
 }

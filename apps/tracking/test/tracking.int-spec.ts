@@ -1,19 +1,16 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Metadata, status } from '@grpc/grpc-js';
-import { createGrpcClient, GrpcCallError, PromiseClient } from '@trackly/grpc';
-import { RunningService } from '@trackly/app-shell';
+import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
-import { createTestDatabase, deleteNatsPrefix, eventually, freePort, TestDatabase, testInfra, testNatsPrefix } from '@trackly/testing';
+import { eventually, TestDatabase, testInfra } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { ClickRecorded, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { Client } from 'pg';
 import { CLASSIFIER_VERSION } from '../src/domain/click-classifier';
-import { trackingMigrations } from '../src/migrations';
-import { loadTrackingConfig } from '../src/tracking.config';
-import { migrateTracking, startTracking } from '../src/tracking.app';
+import { startTrackingForTest, startTrackingOn, TrackingTestApp } from './tracking-test-app';
 
 
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
@@ -24,32 +21,14 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
   let db: TestDatabase;
   let pg: Client;
   let prefix: string;
-  let app: RunningService;
+  let t: TrackingTestApp;
   let client: PromiseClient<typeof TrackingServiceService>;
   let httpBase: string;
   const clock = new ManualClock(new Date('2026-11-02T10:00:00Z'));
 
   beforeAll(async () => {
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    prefix = testNatsPrefix();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    httpBase = `http://127.0.0.1:${httpPort}`;
-    app = await startTracking(
-      loadTrackingConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        TRACKING_HOST: '127.0.0.1',
-        TRACKING_GRPC_PORT: String(grpcPort),
-        TRACKING_HTTP_PORT: String(httpPort),
-        TRACKING_PUBLIC_URL: httpBase,
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
-    client = createGrpcClient(TrackingServiceService, `127.0.0.1:${grpcPort}`);
-    pg = new Client({ connectionString: db.url });
-    await pg.connect();
+    t = await startTrackingForTest({}, clock);
+    ({ db, pg, prefix, client, base: httpBase } = t);
   });
 
   /** The message's counts as GetMessage derives them from its clicks. */
@@ -59,11 +38,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
   };
 
   afterAll(async () => {
-    await pg?.end();
-    client?.close();
-    await app?.close(); // drains HTTP, gRPC and the outbox: a few seconds on a loaded box
-    await db?.drop();
-    await deleteNatsPrefix(prefix);
+    await t?.close(); // drains HTTP, gRPC and the outbox: a few seconds on a loaded box
   }, 30_000);
 
   async function seedCatalog(offerId = 'summer', template = 'https://shop.example/land?cid={click_id}&m={message_id}') {
@@ -459,20 +434,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
 
   it('two replicas, one with group commit off, racing on one message: still exactly one first click', async () => {
     await seedCatalog();
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const replica = await startTracking(
-      loadTrackingConfig({
-        DATABASE_URL: db.url,
-        NATS_URL: testInfra().natsUrl,
-        NATS_PREFIX: prefix,
-        TRACKING_HOST: '127.0.0.1',
-        TRACKING_GRPC_PORT: String(grpcPort),
-        TRACKING_HTTP_PORT: String(httpPort),
-        TRACKING_GROUP_COMMIT: 'false',
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      }),
-      { clock },
-    );
+    const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'false' }, clock);
     try {
       const msg = await register('msg-race', new Date('2026-11-05T11:00:00Z'));
       const paths = Array.from({ length: 100 }, (_, i) => `${i % 2 ? httpBase : `http://127.0.0.1:${httpPort}`}/c/${msg.shortCode}`);

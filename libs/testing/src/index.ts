@@ -1,2 +1,4 @@
 export * from './infra';
 export * from './built-app';
+export * from './child-app';
+export * from './raw-http';

@@ -139,3 +139,11 @@ export async function outboxDrained(databaseUrl: string, schema: string, timeout
     await c.end();
   }
 }
+
+/** The names of a partitioned table's partitions (`table` as `"schema".name`), sorted, through any pg/TypeORM query. */
+export async function partitionsOf(db: { query(sql: string): Promise<unknown> }, table: string): Promise<string[]> {
+  const res = (await db.query(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '${table}'::regclass ORDER BY 1`,
+  )) as { name: string }[] | { rows: { name: string }[] };
+  return (Array.isArray(res) ? res : res.rows).map((r) => r.name);
+}

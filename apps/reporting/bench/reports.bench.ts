@@ -149,7 +149,9 @@ async function seedFacts(db: Client): Promise<{ table: string; rows: number; sec
     await pipeline(Readable.from(chunks(t)), copy);
     const copied = Date.now();
     for (const ix of indexes) {
-      await db.query(ix.constraint_def ? `ALTER TABLE "reporting".${t.table} ADD CONSTRAINT "${ix.name}" ${ix.constraint_def}` : ix.def);
+      // A partitioned table's index reads back as `CREATE INDEX … ON ONLY parent`, which would build it on no partition:
+      // rebuild it on the parent and every partition, as the migration made it.
+      await db.query(ix.constraint_def ? `ALTER TABLE "reporting".${t.table} ADD CONSTRAINT "${ix.name}" ${ix.constraint_def}` : ix.def.replace(' ON ONLY ', ' ON '));
     }
     const seconds = (Date.now() - started) / 1000;
     console.log(`seeded ${t.table}: ${t.count} rows, COPY ${((copied - started) / 1000).toFixed(1)} s + ${indexes.length} indexes ${

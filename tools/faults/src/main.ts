@@ -130,6 +130,7 @@ async function main(): Promise<number> {
     const t0 = Date.now();
     log(`scenario ${id}`);
     try {
+      ctx.deadLettersBefore = await ctx.auditor.deadLetters();
       results.push(await scenarios[id]());
     } catch (e) {
       results.push({ id, title: `scenario ${id}`, sales: 0, counters: newCounters(), checks: [], faultNote: '', error: (e as Error).stack ?? String(e) });

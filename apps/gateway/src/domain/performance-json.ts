@@ -4,13 +4,15 @@
  * partner) gets them as explicit nulls instead, never a number a reader could take for a measured zero.
  */
 import { GetPerformanceReportResponse, PerformanceRow } from '@trackly/contracts/reporting/v1/reporting_service';
-import { apiJson } from './money-json';
 
 /** The row fields that count sends or taps, or divide by them (revenue per send and EPC are left unset by reporting). */
 export const ACTIVITY_FIELDS = ['sends', 'clicks', 'uniqueClicks', 'taps', 'ctrPpm', 'cvrPpm'] as const;
 
-export function performanceJson(report: GetPerformanceReportResponse): unknown {
-  const json = apiJson(GetPerformanceReportResponse, report) as { rows?: Record<string, unknown>[]; total?: Record<string, unknown> };
+/** The report's proto3 JSON with those nulls; used as its codec by the controller's JSON-or-CSV answer (which adds Money amounts). */
+export const PerformanceJson = { toJSON: performanceJson };
+
+function performanceJson(report: GetPerformanceReportResponse): unknown {
+  const json = GetPerformanceReportResponse.toJSON(report) as { rows?: Record<string, unknown>[]; total?: Record<string, unknown> };
   const mark = (wire: PerformanceRow | undefined, row: Record<string, unknown> | undefined) => {
     if (!wire?.activityNotApplicable || !row) return;
     for (const f of ACTIVITY_FIELDS) row[f] = null;

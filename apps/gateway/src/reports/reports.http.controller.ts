@@ -11,7 +11,7 @@ import { Grant, RequireScope } from '../auth/api-key.guard';
 import { ApiKeyGrant, canSee, isRestricted, scopedFilter } from '../domain/api-keys';
 import { journeyCsv, maturityCsv, messageCsv, performanceCsv, reconciliationCsv } from '../domain/csv';
 import { apiJson } from '../domain/money-json';
-import { performanceJson } from '../domain/performance-json';
+import { PerformanceJson } from '../domain/performance-json';
 import {
   parseFormat,
   parseMaturityQuery,
@@ -60,7 +60,7 @@ export class ReportsHttpController {
           ? { campaignIds: filter?.campaignIds ?? [], offerIds: filter?.offerIds ?? [], creativeIds, partnerIds }
           : undefined,
     });
-    return format === 'csv' ? csv(res, 'performance', performanceCsv(report)) : performanceJson(report);
+    return answer(res, format, 'performance', report, PerformanceJson, performanceCsv);
   }
 
   @Get('reconciliation')

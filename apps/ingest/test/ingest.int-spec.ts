@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
@@ -13,6 +14,7 @@ import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
+import { ConversionsService } from '../src/conversions/conversions.service';
 import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -445,6 +447,18 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       });
       const { rows: dead } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".dead_letters`);
       expect(dead[0].n).toBe(0);
+    });
+
+    it('names, of a batch of verdicts, exactly the ones about conversions never stored here', async () => {
+      const conversions = t.app.app.get(ConversionsService);
+      const unknown = await t.app.app.get(DataSource).transaction((m) =>
+        conversions.recordVerdicts(m, [
+          { partnerId: 'acme', conversionId: 'tx-100', state: 'ATTRIBUTED', reason: null, creditedMessageId: 'msg-a' },
+          { partnerId: 'elsewhere', conversionId: 'zzz', state: 'ATTRIBUTED', reason: null, creditedMessageId: 'msg-b' },
+          { partnerId: 'beta', conversionId: 'form-1', state: 'UNATTRIBUTED', reason: 'UNKNOWN_CLICK_ID', creditedMessageId: null },
+        ]),
+      );
+      expect(unknown.map((v) => `${v.partnerId}/${v.conversionId}`)).toEqual(['elsewhere/zzz']);
     });
   });
 });

@@ -516,11 +516,15 @@ export class ConversionsService {
     const vs = [...last.values()];
     if (!vs.length) return [];
     const rows: { partner_id: string; conversion_id: string }[] = await m.query(
-      `UPDATE "ingest".conversions AS c
-       SET attribution_state = v.state, attribution_reason = v.reason, credited_message_id = v.message_id
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(partner_id, conversion_id, state, reason, message_id)
-       WHERE c.partner_id = v.partner_id AND c.conversion_id = v.conversion_id
-       RETURNING c.partner_id, c.conversion_id`,
+      // In a WITH: TypeORM answers a bare UPDATE … RETURNING with [rows, count], which read as rows named nothing
+      // and made every decision look like one for a conversion never stored here.
+      `WITH u AS (
+         UPDATE "ingest".conversions AS c
+         SET attribution_state = v.state, attribution_reason = v.reason, credited_message_id = v.message_id
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(partner_id, conversion_id, state, reason, message_id)
+         WHERE c.partner_id = v.partner_id AND c.conversion_id = v.conversion_id
+         RETURNING c.partner_id, c.conversion_id)
+       SELECT * FROM u`,
       [vs.map((v) => v.partnerId), vs.map((v) => v.conversionId), vs.map((v) => v.state), vs.map((v) => v.reason), vs.map((v) => v.creditedMessageId)],
     );
     const found = new Set(rows.map((r) => `${r.partner_id}\u0000${r.conversion_id}`));

@@ -7,6 +7,7 @@ import {
   CreditedConversionFact,
   CreditStatus,
   Dimensions,
+  GRAINS,
   MessageFact,
   NameFact,
   ReceivedConversionFact,
@@ -16,6 +17,7 @@ import {
 } from '../domain/facts';
 import { engagementsSql, isTap, tapSql } from '../domain/engagement';
 import { ActivityDelta, activityDeltas, revenueDeltas, RollupDeltas, RollupRow } from '../domain/rollup-deltas';
+import { binSql } from './rollup-rebuild';
 
 type ActivityTable = 'activity_rollup' | 'cohort_activity_rollup';
 type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
@@ -80,20 +82,32 @@ export class ProjectionService {
   }
 
   /**
-   * A batch of sends, in one statement: the messages inserted, and the taps and credited conversions stored before
-   * their send (cohort_at still NULL) joined to its cohort; what moves the rollups comes back summed per send time and
-   * dimensions, so a blast's 500 sends are a few rows. Only when taps joined does a second read find which of them are
-   * their message's engagement. The rollups then move in one statement.
+   * A batch of sends, in one statement: the messages inserted, their activity rollups and per-bucket totals moved by
+   * the count of new sends per bucket and dimensions (buckets as rollup-rebuild.ts bins them), and the taps and
+   * credited conversions stored before their send (cohort_at still NULL) joined to its cohort. Only those joined facts
+   * come back (rare: a ClickRecorded carries its send's time); their cohort rollups, and which joined tap is its
+   * message's engagement, take further statements only when there are some.
    */
   async recordMessages(m: EntityManager, facts: readonly MessageFact[]): Promise<void> {
     const unique = uniqueBy(facts, (f) => f.messageId);
     if (!unique.length) return;
-    type Moved = DimRow & { kind: 'send' | 'tap' | 'credited'; at: Date; n: number; message_id: string | null; click_id: string | null } & Partial<StoredCredited>;
-    const moved: Moved[] = await m.query(
+    type Joined = DimRow & { kind: 'tap' | 'credited'; at: Date; message_id: string | null; click_id: string | null } & Partial<StoredCredited>;
+    const joined: Joined[] = await m.query(
       `WITH ins AS (
          INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
          ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at),
+       sent AS (
+         SELECT g.grain, ${binSql('ins.sent_at', 'g.grain')} AS bucket, ins.campaign_id, ins.creative_id, ins.offer_id, count(*) AS n
+         FROM ins CROSS JOIN unnest($8::smallint[]) AS g(grain) GROUP BY 1, 2, 3, 4, 5),
+       dims AS (
+         INSERT INTO "reporting".activity_rollup AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
+         SELECT grain, bucket, campaign_id, creative_id, offer_id, n, 0, 0 FROM sent ORDER BY ${ROLLUP_KEY_ORDER}
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
+       totals AS (
+         INSERT INTO "reporting".activity_total_rollup AS r (grain, bucket, sends, clicks, unique_clicks)
+         SELECT grain, bucket, sum(n), 0, 0 FROM sent GROUP BY 1, 2 ORDER BY 1, 2
+         ON CONFLICT (grain, bucket) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
        taps AS (
          UPDATE "reporting".clicks c SET cohort_at = ins.sent_at FROM ins
          WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
@@ -102,41 +116,37 @@ export class ProjectionService {
          UPDATE "reporting".credited_conversions c SET cohort_at = ins.sent_at FROM ins
          WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL
          RETURNING ${storedCredited('c')})
-       SELECT 'send' AS kind, campaign_id, creative_id, offer_id, sent_at AS at, count(*)::int AS n, NULL AS message_id, NULL AS click_id,
+       SELECT 'tap' AS kind, campaign_id, creative_id, offer_id, cohort_at AS at, message_id, click_id,
          NULL AS partner_id, NULL AS payout_micros, NULL AS currency, NULL AS status, NULL::boolean AS test
-       FROM ins GROUP BY campaign_id, creative_id, offer_id, sent_at
+       FROM taps
        UNION ALL
-       SELECT 'tap', campaign_id, creative_id, offer_id, cohort_at, 1, message_id, click_id, NULL, NULL, NULL, NULL, NULL FROM taps
-       UNION ALL
-       SELECT 'credited', campaign_id, creative_id, offer_id, cohort_at, 1, NULL, NULL, partner_id, payout_micros, currency, status, test FROM credited`,
+       SELECT 'credited', campaign_id, creative_id, offer_id, cohort_at, NULL, NULL, partner_id, payout_micros, currency, status, test FROM credited`,
       [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
-        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt.toISOString())],
+        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt.toISOString()), [...GRAINS]],
     );
-    if (!moved.length) return;
-    const activity = activityDeltas();
+    if (!joined.length) return;
     const cohort = activityDeltas();
     const revenue = revenueDeltas();
-    const joined = new Map<string, Moved>();
-    for (const r of moved) {
-      if (r.kind === 'send') activity.at(r.at, dimsOf(r), { sends: BigInt(r.n), taps: 0n, engagements: 0n });
-      else if (r.kind === 'tap') {
+    const taps = new Map<string, Joined>();
+    for (const r of joined) {
+      if (r.kind === 'tap') {
         cohort.at(r.at, dimsOf(r), { sends: 0n, taps: 1n, engagements: 0n });
-        joined.set(r.click_id!, r);
+        taps.set(r.click_id!, r);
       } else {
         const c = r as unknown as StoredCredited;
         revenue.at(r.at, dims(c), revenueDelta(storedPayout(c), 1), c.currency);
       }
     }
-    // A joined tap that is its message's engagement moves the cohort's engagements too (rare: taps usually carry their send time).
-    if (joined.size) {
-      const ids = [...new Set([...joined.values()].map((t) => t.message_id!))];
+    // A joined tap that is its message's engagement moves the cohort's engagements too.
+    if (taps.size) {
+      const ids = [...new Set([...taps.values()].map((t) => t.message_id!))];
       const engaged: { click_id: string }[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [ids]);
       for (const e of engaged) {
-        const t = joined.get(e.click_id);
+        const t = taps.get(e.click_id);
         if (t) cohort.at(t.at, dimsOf(t), { sends: 0n, taps: 0n, engagements: 1n });
       }
     }
-    await this.writeRollups(m, { activity_rollup: activity, cohort_activity_rollup: cohort }, { cohort_revenue_rollup: revenue });
+    await this.writeRollups(m, { cohort_activity_rollup: cohort }, { cohort_revenue_rollup: revenue });
   }
 
   /**
@@ -407,6 +417,9 @@ export class ProjectionService {
     await m.query(parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
   }
 }
+
+/** SQL: rollup rows in the key order writeRollups uses (code point order, as JavaScript compares the ids). */
+const ROLLUP_KEY_ORDER = 'grain, bucket, campaign_id COLLATE "C", creative_id COLLATE "C", offer_id COLLATE "C"';
 
 /** Rollup rows in key order (see writeRollups). */
 function sortedRows<D>(rows: RollupRow<D>[]): RollupRow<D>[] {

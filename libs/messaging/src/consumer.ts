@@ -92,7 +92,8 @@ export interface ConsumerOptions {
   /**
    * Messages asked for in one pull, and most events in one transaction, while a backlog waits on the server (the last
    * pull ended with messages still pending): a blast is drained in fewer, larger transactions, so each one's fixed
-   * cost (its commit, its statements' planning, one upsert per rollup key) is shared by more events.
+   * cost (its commit, its statements' planning, one upsert per rollup key) is shared by more events. Default: twice
+   * `batchSize` (1,000).
    */
   backlogBatchSize?: number;
   /** Most messages delivered and not yet acknowledged (JetStream max_ack_pending). */
@@ -130,9 +131,16 @@ export class DurableConsumer {
   private pruneTimer?: NodeJS.Timeout;
   private pruning?: Promise<void>;
   private streamName = '';
-  /** Groups waiting to be applied or being applied, in order; the next pull overlaps with them. */
-  private tail: Promise<void> = Promise.resolve();
-  private readonly inflight: { size: number; done: Promise<void> }[] = [];
+  /** Messages received and not yet applied, in stream order: the next group takes what has gathered (see receive). */
+  private readonly waiting: JsMsg[] = [];
+  /** Most events the next group takes. */
+  private groupCap = 500;
+  /** Messages received and not yet done (waiting, or in the group being applied); the next pull waits on it. */
+  private held = 0;
+  /** The loop applying groups one after another while messages wait; undefined when none wait. */
+  private applier?: Promise<void>;
+  /** Resolved (and replaced) each time a group is done. */
+  private groupDone = signal();
 
   constructor(private readonly opts: ConsumerOptions) {}
 
@@ -169,7 +177,7 @@ export class DurableConsumer {
   }
 
   private get backlogBatchSize(): number {
-    return Math.max(this.batchSize, this.opts.backlogBatchSize ?? 1000);
+    return Math.max(this.batchSize, this.opts.backlogBatchSize ?? 2 * this.batchSize);
   }
 
   private get labels() {
@@ -244,7 +252,9 @@ export class DurableConsumer {
     this.running = false;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
-    await this.tail;
+    await this.applier;
+    // The last group's acks on their way to the server before stop() returns (a closed connection would lose them).
+    await this.opts.messaging.nc.flush().catch(() => undefined);
     await this.pruning;
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
@@ -290,7 +300,7 @@ export class DurableConsumer {
           const batch = await consumer.fetch({ max_messages: pullSize, expires: 1000 });
           // The pull is read to its end while groups are applied behind it: a loop that awaited the database between
           // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
-          let group: JsMsg[] = [];
+          this.groupCap = groupSize;
           let pending = 0;
           for await (const m of batch) {
             if (!this.running) {
@@ -299,15 +309,9 @@ export class DurableConsumer {
               m.nak();
               continue;
             }
-            group.push(m);
             pending = m.info.pending;
-            // A group is applied when nothing more is waiting on the server, or when it is full.
-            if (pending === 0 || group.length >= groupSize) {
-              this.enqueue(group);
-              group = [];
-            }
+            this.receive(m);
           }
-          if (group.length) this.enqueue(group);
           backlog = pending > 0;
           // The next pull overlaps with applying this one, but never runs more than one pull ahead.
           await this.inflightAtMost(pullSize);
@@ -323,19 +327,42 @@ export class DurableConsumer {
     }
   }
 
-  private enqueue(group: JsMsg[]): void {
-    const done = this.tail.then(() => this.applyGroup(group)).catch((e: Error) => {
-      // Unacknowledged messages of a failed group come back after the ack wait.
-      this.opts.logger?.error({ err: e.message, durable: this.opts.durable }, 'applying a group of events failed');
-    });
-    this.tail = done;
-    const entry = { size: group.length, done };
-    this.inflight.push(entry);
-    void done.then(() => this.inflight.splice(this.inflight.indexOf(entry), 1));
+  /**
+   * A delivered message waits for the next group. Groups are applied one after another, each taking everything that
+   * gathered while the one before was applied (up to the group cap): a message arriving when nothing is being applied
+   * goes at once, alone, and messages streaming in behind a transaction share the next one. Cutting groups as
+   * messages arrive instead made a group, and a transaction, of every message of a stream being published while a
+   * pull was open (nothing pending on the server at each delivery): ~1,000 transactions of one send at a blast's start.
+   */
+  private receive(m: JsMsg): void {
+    this.waiting.push(m);
+    this.held++;
+    if (!this.applier) this.applier = this.applyWaiting();
+  }
+
+  private async applyWaiting(): Promise<void> {
+    // Wait for the rest of the read that delivered this message (its messages come through the pull's iterator in
+    // microtasks), so a burst delivered at once is one group.
+    await new Promise((r) => setImmediate(r));
+    while (this.waiting.length) {
+      const group = this.waiting.splice(0, this.groupCap);
+      try {
+        await this.applyGroup(group);
+      } catch (e) {
+        // Unacknowledged messages of a failed group come back after the ack wait.
+        this.opts.logger?.error({ err: (e as Error).message, durable: this.opts.durable }, 'applying a group of events failed');
+      }
+      this.held -= group.length;
+      const done = this.groupDone;
+      this.groupDone = signal();
+      done.resolve();
+    }
+    // No await since the loop's last check: a message received from here on starts a new loop.
+    this.applier = undefined;
   }
 
   private async inflightAtMost(limit: number): Promise<void> {
-    while (this.inflight.length && this.inflight.reduce((n, x) => n + x.size, 0) > limit) await this.inflight[0].done;
+    while (this.held > limit) await this.groupDone.promise;
   }
 
   /** Decodes a group; unhandled messages are acknowledged and undecodable ones dead-lettered on the way. */
@@ -480,4 +507,10 @@ export class DurableConsumer {
       m.nak(5000);
     }
   }
+}
+
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

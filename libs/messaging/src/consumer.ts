@@ -111,7 +111,8 @@ const PRUNE_CHUNK = 10_000;
 /**
  * A durable JetStream pull consumer with explicit acks that applies each event at most once, a batch at a time.
  *
- * A pull's events are applied in groups (up to `groupSize`), each group in ONE transaction: one set-based INSERT of
+ * Delivered events are applied in groups, one after another, each taking what gathered while the one before was
+ * applied (up to `groupSize`; `backlogBatchSize` behind a backlog), each group in ONE transaction: one set-based INSERT of
  * the group's processed-event records tells which events are new (the rest were applied before, or are copies
  * inside the pull), then each run of consecutive same-type events goes to its handler in stream order, then the
  * commit, then the acks. A redelivered event finds its record and is only acknowledged.

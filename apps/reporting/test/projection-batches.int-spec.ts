@@ -164,4 +164,22 @@ describe('reporting projection: batches (real Postgres)', () => {
     expect(booksWithTests.rows[0]).toMatchObject({ credited: { count: '5' } });
     await expectRebuildEqual();
   });
+
+  it('joins taps and a credited conversion stored before their send to its cohort in the send batch, the engagement once', async () => {
+    // Taps without their send's time (older events) and a conversion credited before the send: cohort_at waits for it.
+    await batch((m) => projection.recordClicks(m, [click('e2', 'm9', '2026-07-01T10:20:00Z'), click('e1', 'm9', '2026-07-01T10:10:00Z'), click('ep', 'm9', '2026-07-01T10:00:30Z', 'PREVIEW')]));
+    await batch((m) => projection.recordDecisions(m, [credited('E1', 'm9', 4_000_000n, 'approved', '2026-07-02T09:00:00Z')]));
+    expect(await sums('cohort_activity_rollup', `to_char(bucket, 'MM-DD') AS day, clicks::text AS taps`)).not.toContainEqual(expect.objectContaining({ day: '06-30' }));
+    // The send (twice in the batch, with another message) joins them: two taps, one engagement, the revenue, on its date.
+    await batch((m) => projection.recordMessages(m, [message('m9', '2026-06-30T22:00:00Z'), message('m10', '2026-06-30T23:00:00Z'), message('m9', '2026-06-30T22:00:00Z')]));
+    const cohort = (await sums('cohort_activity_rollup', `to_char(bucket, 'MM-DD') AS day, clicks::text AS taps, unique_clicks::text AS engagements`)).filter((r) => r.day === '06-30');
+    expect(cohort).toEqual([{ day: '06-30', taps: '2', engagements: '1' }]);
+    const revenue = (await sums('cohort_revenue_rollup', `to_char(bucket, 'MM-DD') AS day, conversions::text, approved_micros::text`)).filter((r) => r.day === '06-30');
+    expect(revenue).toEqual([{ day: '06-30', conversions: '1', approved_micros: '4000000' }]);
+    expect((await sums('activity_rollup', `to_char(bucket, 'MM-DD') AS day, sends::text`)).filter((r) => r.day === '06-30')).toEqual([{ day: '06-30', sends: '2' }]);
+    // Delivered again: nothing moves.
+    await batch((m) => projection.recordMessages(m, [message('m9', '2026-06-30T22:00:00Z')]));
+    expect((await sums('cohort_activity_rollup', `to_char(bucket, 'MM-DD') AS day, clicks::text AS taps, unique_clicks::text AS engagements`)).filter((r) => r.day === '06-30')).toEqual(cohort);
+    await expectRebuildEqual();
+  });
 });

@@ -9,6 +9,7 @@ import { ReportingFxRates1765430000000 } from './1765430000000-fx-rates.migratio
 import { ReportingPartnerRevenueRollups1765700000000 } from './1765700000000-partner-revenue-rollups.migration';
 import { ReportingCreditedPartsPartialIndexes1765700000001 } from './1765700000001-credited-parts-partial-indexes.migration';
 import { ReportingFactsPartitioned1765710000001 } from './1765710000001-facts-partitioned.migration';
+import { ReportingTapsAwaitingSendIndex1765800000000 } from './1765800000000-taps-awaiting-send-index.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -23,4 +24,5 @@ export const reportingMigrations = [
   ReportingPartnerRevenueRollups1765700000000,
   ReportingCreditedPartsPartialIndexes1765700000001,
   ReportingFactsPartitioned1765710000001,
+  ReportingTapsAwaitingSendIndex1765800000000,
 ];

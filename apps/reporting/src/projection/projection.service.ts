@@ -7,6 +7,7 @@ import {
   CreditedConversionFact,
   CreditStatus,
   Dimensions,
+  GRAINS,
   MessageFact,
   NameFact,
   ReceivedConversionFact,
@@ -16,6 +17,7 @@ import {
 } from '../domain/facts';
 import { engagementsSql, isTap, tapSql } from '../domain/engagement';
 import { ActivityDelta, activityDeltas, revenueDeltas, RollupDeltas, RollupRow } from '../domain/rollup-deltas';
+import { binSql } from './rollup-rebuild';
 
 type ActivityTable = 'activity_rollup' | 'cohort_activity_rollup';
 type RevenueTable = 'revenue_rollup' | 'cohort_revenue_rollup';
@@ -80,54 +82,71 @@ export class ProjectionService {
   }
 
   /**
-   * A batch of sends: the messages inserted in one statement, then the clicks and conversions that arrived before
-   * their send join its cohort. Each rollup row moves once per batch.
+   * A batch of sends, in one statement: the messages inserted, their activity rollups and per-bucket totals moved by
+   * the count of new sends per bucket and dimensions (buckets as rollup-rebuild.ts bins them), and the taps and
+   * credited conversions stored before their send (cohort_at still NULL) joined to its cohort. Only those joined facts
+   * come back (rare: a ClickRecorded carries its send's time); their cohort rollups, and which joined tap is its
+   * message's engagement, take further statements only when there are some.
    */
   async recordMessages(m: EntityManager, facts: readonly MessageFact[]): Promise<void> {
     const unique = uniqueBy(facts, (f) => f.messageId);
     if (!unique.length) return;
-    const inserted: (DimRow & { message_id: string; sent_at: Date })[] = await m.query(
-      `INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-       ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at`,
-      [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
-        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt)],
-    );
-    if (!inserted.length) return;
-    const activity = activityDeltas();
-    for (const r of inserted) activity.at(r.sent_at, dimsOf(r), { sends: 1n, taps: 0n, engagements: 0n });
-    await this.writeActivity(m, 'activity_rollup', activity);
-    // Taps that arrived before their send join its cohort now; the message's engagement with them.
-    const ids = inserted.map((r) => r.message_id);
-    const sentAt = inserted.map((r) => r.sent_at);
-    const cohort = activityDeltas();
-    const joined: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(
-      // In a WITH: TypeORM answers a bare UPDATE with [rows, count].
-      `WITH u AS (
-         UPDATE "reporting".clicks c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
-         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
-         RETURNING c.click_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at)
-       SELECT * FROM u`,
-      [ids, sentAt],
-    );
-    for (const c of joined) cohort.at(c.cohort_at, dimsOf(c), { sends: 0n, taps: 1n, engagements: 0n });
-    if (joined.length) {
-      const joinedIds = new Set(joined.map((c) => c.click_id));
-      const engaged: (DimRow & { click_id: string; cohort_at: Date })[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [ids]);
-      for (const e of engaged) if (joinedIds.has(e.click_id)) cohort.at(e.cohort_at, dimsOf(e), { sends: 0n, taps: 0n, engagements: 1n });
-    }
-    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
-    const conversions: StoredCredited[] = await m.query(
-      `WITH c AS (
-         UPDATE "reporting".credited_conversions c SET cohort_at = s.sent_at FROM unnest($1::text[], $2::timestamptz[]) AS s(message_id, sent_at)
-         WHERE c.message_id = s.message_id AND c.cohort_at IS NULL
+    type Joined = DimRow & { kind: 'tap' | 'credited'; at: Date; message_id: string | null; click_id: string | null } & Partial<StoredCredited>;
+    const joined: Joined[] = await m.query(
+      `WITH ins AS (
+         INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+         ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at),
+       sent AS (
+         SELECT g.grain, ${binSql('ins.sent_at', 'g.grain')} AS bucket, ins.campaign_id, ins.creative_id, ins.offer_id, count(*) AS n
+         FROM ins CROSS JOIN unnest($8::smallint[]) AS g(grain) GROUP BY 1, 2, 3, 4, 5),
+       dims AS (
+         INSERT INTO "reporting".activity_rollup AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
+         SELECT grain, bucket, campaign_id, creative_id, offer_id, n, 0, 0 FROM sent ORDER BY ${ROLLUP_KEY_ORDER}
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
+       totals AS (
+         INSERT INTO "reporting".activity_total_rollup AS r (grain, bucket, sends, clicks, unique_clicks)
+         SELECT grain, bucket, sum(n), 0, 0 FROM sent GROUP BY 1, 2 ORDER BY 1, 2
+         ON CONFLICT (grain, bucket) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
+       taps AS (
+         UPDATE "reporting".clicks c SET cohort_at = ins.sent_at FROM ins
+         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
+         RETURNING c.click_id, c.message_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at),
+       credited AS (
+         UPDATE "reporting".credited_conversions c SET cohort_at = ins.sent_at FROM ins
+         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL
          RETURNING ${storedCredited('c')})
-       SELECT * FROM c`,
-      [ids, sentAt],
+       SELECT 'tap' AS kind, campaign_id, creative_id, offer_id, cohort_at AS at, message_id, click_id,
+         NULL AS partner_id, NULL AS payout_micros, NULL AS currency, NULL AS status, NULL::boolean AS test
+       FROM taps
+       UNION ALL
+       SELECT 'credited', campaign_id, creative_id, offer_id, cohort_at, NULL, NULL, partner_id, payout_micros, currency, status, test FROM credited`,
+      [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
+        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt.toISOString()), [...GRAINS]],
     );
+    if (!joined.length) return;
+    const cohort = activityDeltas();
     const revenue = revenueDeltas();
-    for (const c of conversions) revenue.at(c.cohort_at!, dims(c), revenueDelta(storedPayout(c), 1), c.currency);
-    await this.writeRevenue(m, 'cohort_revenue_rollup', revenue);
+    const taps = new Map<string, Joined>();
+    for (const r of joined) {
+      if (r.kind === 'tap') {
+        cohort.at(r.at, dimsOf(r), { sends: 0n, taps: 1n, engagements: 0n });
+        taps.set(r.click_id!, r);
+      } else {
+        const c = r as unknown as StoredCredited;
+        revenue.at(r.at, dims(c), revenueDelta(storedPayout(c), 1), c.currency);
+      }
+    }
+    // A joined tap that is its message's engagement moves the cohort's engagements too.
+    if (taps.size) {
+      const ids = [...new Set([...taps.values()].map((t) => t.message_id!))];
+      const engaged: { click_id: string }[] = await m.query(engagementsSql('message_id = ANY($1::text[])'), [ids]);
+      for (const e of engaged) {
+        const t = taps.get(e.click_id);
+        if (t) cohort.at(t.at, dimsOf(t), { sends: 0n, taps: 0n, engagements: 1n });
+      }
+    }
+    await this.writeRollups(m, { cohort_activity_rollup: cohort }, { cohort_revenue_rollup: revenue });
   }
 
   /**
@@ -183,8 +202,7 @@ export class ProjectionService {
         if (now.cohort_at) cohort.at(now.cohort_at, dimsOf(now), { sends: 0n, taps: 0n, engagements: 1n });
       }
     }
-    await this.writeActivity(m, 'activity_rollup', activity);
-    await this.writeActivity(m, 'cohort_activity_rollup', cohort);
+    await this.writeRollups(m, { activity_rollup: activity, cohort_activity_rollup: cohort });
   }
 
   /**
@@ -331,64 +349,87 @@ export class ProjectionService {
         if (r.cohort_at) more.cohort.at(r.cohort_at, dims(r), delta, r.currency);
       }
     }
-    await this.writeRevenue(m, 'revenue_rollup', more.revenue);
-    await this.writeRevenue(m, 'cohort_revenue_rollup', more.cohort);
+    await this.writeRollups(m, {}, { revenue_rollup: more.revenue, cohort_revenue_rollup: more.cohort });
   }
 
-  /** One upsert of the batch's summed deltas into the rollup and one into its per-bucket totals (rollup columns: clicks = taps, unique_clicks = engagements). */
-  private async writeActivity(m: EntityManager, table: ActivityTable, deltas: RollupDeltas<ActivityDelta>): Promise<void> {
-    const rows = deltas.list();
-    if (!rows.length) return;
-    const totals = deltas.totals();
-    const set = `sends = r.sends + EXCLUDED.sends, clicks = r.clicks + EXCLUDED.clicks, unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`;
-    await m.query(
-      `WITH dims AS (
-         INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
-         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[])
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET ${set})
-       INSERT INTO "reporting".${totalTable(table)} AS r (grain, bucket, sends, clicks, unique_clicks)
-       SELECT * FROM unnest($9::smallint[], $10::timestamptz[], $11::bigint[], $12::bigint[], $13::bigint[])
-       ON CONFLICT (grain, bucket) DO UPDATE SET ${set}`,
-      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
-        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.delta.sends.toString()), col(rows, (r) => r.delta.taps.toString()),
-        col(rows, (r) => r.delta.engagements.toString()),
-        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.delta.sends.toString()), col(totals, (r) => r.delta.taps.toString()),
-        col(totals, (r) => r.delta.engagements.toString())],
-    );
-  }
-
-  private async writeRevenue(m: EntityManager, table: RevenueTable, deltas: RollupDeltas<RevenueDelta>): Promise<void> {
-    const rows = deltas.list();
-    if (!rows.length) return;
-    const totals = deltas.totals();
-    const set = `conversions = r.conversions + EXCLUDED.conversions,
+  /**
+   * The batch's summed deltas, every rollup given and its per-bucket totals, in ONE statement (an upsert per table;
+   * rollup columns: clicks = taps, unique_clicks = engagements). Rows go in key order, so concurrent batches lock
+   * shared rollup rows in the same order.
+   */
+  private async writeRollups(
+    m: EntityManager,
+    activity: Partial<Record<ActivityTable, RollupDeltas<ActivityDelta>>>,
+    revenue: Partial<Record<RevenueTable, RollupDeltas<RevenueDelta>>> = {},
+  ): Promise<void> {
+    const params: unknown[] = [];
+    const arr = (values: unknown[], type: string) => `$${params.push(values)}::${type}[]`;
+    const parts: string[] = [];
+    const activitySet = `sends = r.sends + EXCLUDED.sends, clicks = r.clicks + EXCLUDED.clicks, unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks`;
+    for (const [table, deltas] of Object.entries(activity) as [ActivityTable, RollupDeltas<ActivityDelta>][]) {
+      const rows = sortedRows(deltas.list());
+      if (!rows.length) continue;
+      const totals = sortedRows(deltas.totals());
+      const measures = (rs: RollupRow<ActivityDelta>[]) =>
+        `${arr(col(rs, (r) => r.delta.sends.toString()), 'bigint')}, ${arr(col(rs, (r) => r.delta.taps.toString()), 'bigint')}, ${arr(col(rs, (r) => r.delta.engagements.toString()), 'bigint')}`;
+      parts.push(
+        `INSERT INTO "reporting".${table} AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
+         SELECT * FROM unnest(${arr(col(rows, (r) => r.grain), 'smallint')}, ${arr(col(rows, (r) => r.bucket.toISOString()), 'timestamptz')},
+           ${arr(col(rows, (r) => r.dims.campaignId), 'text')}, ${arr(col(rows, (r) => r.dims.creativeId), 'text')}, ${arr(col(rows, (r) => r.dims.offerId), 'text')},
+           ${measures(rows)})
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET ${activitySet}`,
+        `INSERT INTO "reporting".${totalTable(table)} AS r (grain, bucket, sends, clicks, unique_clicks)
+         SELECT * FROM unnest(${arr(col(totals, (r) => r.grain), 'smallint')}, ${arr(col(totals, (r) => r.bucket.toISOString()), 'timestamptz')}, ${measures(totals)})
+         ON CONFLICT (grain, bucket) DO UPDATE SET ${activitySet}`,
+      );
+    }
+    const revenueSet = `conversions = r.conversions + EXCLUDED.conversions,
          reversed_conversions = r.reversed_conversions + EXCLUDED.reversed_conversions,
          approved_micros = r.approved_micros + EXCLUDED.approved_micros,
          pending_micros = r.pending_micros + EXCLUDED.pending_micros,
          reversed_micros = r.reversed_micros + EXCLUDED.reversed_micros`;
-    const measures = (rs: RollupRow<RevenueDelta>[]) => [
-      col(rs, (r) => r.delta.conversions.toString()), col(rs, (r) => r.delta.reversedConversions.toString()), col(rs, (r) => r.delta.approvedMicros.toString()),
-      col(rs, (r) => r.delta.pendingMicros.toString()), col(rs, (r) => r.delta.reversedMicros.toString()),
-    ];
-    await m.query(
-      `WITH dims AS (
-         INSERT INTO "reporting".${table} AS r
+    for (const [table, deltas] of Object.entries(revenue) as [RevenueTable, RollupDeltas<RevenueDelta>][]) {
+      const rows = sortedRows(deltas.list());
+      if (!rows.length) continue;
+      const totals = sortedRows(deltas.totals());
+      const measures = (rs: RollupRow<RevenueDelta>[]) =>
+        [
+          col(rs, (r) => r.delta.conversions.toString()), col(rs, (r) => r.delta.reversedConversions.toString()), col(rs, (r) => r.delta.approvedMicros.toString()),
+          col(rs, (r) => r.delta.pendingMicros.toString()), col(rs, (r) => r.delta.reversedMicros.toString()),
+        ].map((v) => arr(v, 'bigint')).join(', ');
+      parts.push(
+        `INSERT INTO "reporting".${table} AS r
            (grain, bucket, campaign_id, creative_id, offer_id, partner_id, currency, conversions, reversed_conversions, approved_micros, pending_micros,
             reversed_micros)
-         SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $20::text[], $6::text[],
-           $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, partner_id, currency) DO UPDATE SET ${set})
-       INSERT INTO "reporting".${totalTable(table)} AS r
-         (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
-       SELECT * FROM unnest($12::smallint[], $13::timestamptz[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
-       ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${set}`,
-      [col(rows, (r) => r.grain), col(rows, (r) => r.bucket), col(rows, (r) => r.dims.campaignId), col(rows, (r) => r.dims.creativeId),
-        col(rows, (r) => r.dims.offerId), col(rows, (r) => r.currency), ...measures(rows),
-        col(totals, (r) => r.grain), col(totals, (r) => r.bucket), col(totals, (r) => r.currency), ...measures(totals),
-        col(rows, (r) => r.dims.partnerId ?? '')],
-    );
+         SELECT * FROM unnest(${arr(col(rows, (r) => r.grain), 'smallint')}, ${arr(col(rows, (r) => r.bucket.toISOString()), 'timestamptz')},
+           ${arr(col(rows, (r) => r.dims.campaignId), 'text')}, ${arr(col(rows, (r) => r.dims.creativeId), 'text')}, ${arr(col(rows, (r) => r.dims.offerId), 'text')},
+           ${arr(col(rows, (r) => r.dims.partnerId ?? ''), 'text')}, ${arr(col(rows, (r) => r.currency), 'text')}, ${measures(rows)})
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id, partner_id, currency) DO UPDATE SET ${revenueSet}`,
+        `INSERT INTO "reporting".${totalTable(table)} AS r
+           (grain, bucket, currency, conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros)
+         SELECT * FROM unnest(${arr(col(totals, (r) => r.grain), 'smallint')}, ${arr(col(totals, (r) => r.bucket.toISOString()), 'timestamptz')},
+           ${arr(col(totals, (r) => r.currency), 'text')}, ${measures(totals)})
+         ON CONFLICT (grain, bucket, currency) DO UPDATE SET ${revenueSet}`,
+      );
+    }
+    if (!parts.length) return;
+    const last = parts.pop()!;
+    await m.query(parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
   }
+}
 
+/** SQL: rollup rows in the key order writeRollups uses (code point order, as JavaScript compares the ids). */
+const ROLLUP_KEY_ORDER = 'grain, bucket, campaign_id COLLATE "C", creative_id COLLATE "C", offer_id COLLATE "C"';
+
+/** Rollup rows in key order (see writeRollups). */
+function sortedRows<D>(rows: RollupRow<D>[]): RollupRow<D>[] {
+  const key = (r: RollupRow<D>) => [r.grain, r.bucket.getTime(), r.dims.campaignId, r.dims.creativeId, r.dims.offerId, r.dims.partnerId ?? '', r.currency];
+  return rows.sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    return 0;
+  });
 }
 
 /** Each rollup's per-bucket total across dimensions (created by migration 1764700000000). */

@@ -12,7 +12,9 @@ const HUMAN = tapSql();
 const ACTIVITY = 'sends, clicks, unique_clicks';
 const REVENUE = 'conversions, reversed_conversions, approved_micros, pending_micros, reversed_micros';
 const [BASE, ...COARSER] = GRAINS;
-const bucket = (col: string, g: number) => `date_bin(interval '${g} minutes', ${col}, timestamptz '1970-01-01 00:00:00+00')`;
+/** SQL: the rollup bucket of `col` at `grain` minutes (an SQL expression): as rollupBuckets bins it (domain/facts.ts). */
+export const binSql = (col: string, grain: string | number) => `date_bin(${grain} * interval '1 minute', ${col}, timestamptz '1970-01-01 00:00:00+00')`;
+const bucket = (col: string, g: number) => binSql(col, g);
 const total = (table: string) => table.replace(/_rollup$/, '_total_rollup');
 const sums = (columns: string) => columns.split(', ').map((c) => `sum(${c})`).join(', ');
 

@@ -8,9 +8,13 @@
  * its durable consumers) and stops it, publishes the backlog of ConversionReceived events to ingest's stream as
  * ingest would (5% of them a second time under another event id, 2% twins: another conversion id for the same sale),
  * then starts attribution again and measures how fast its consumer decides them: decisions/s between the first and
- * the last decision (decided_at), and the wall time from the start of the process. Checks: one decision per
+ * the last decision (decided_at), the wall time from the start of the process, and the CPU each decision costs
+ * (the attribution process, and the Postgres backends serving this bench's database, from the app being ready until
+ * every event is published; decisions made before ready are left out of the count). CPU is the steadier figure on a
+ * shared machine: other jobs slow the rate, they do not add to this process's CPU. Checks: one decision per
  * conversion, the twins DUPLICATE, nothing parked, one outbox event per decision, all published.
  */
+const fs = require('node:fs');
 const { parseArgs, modeOf, connect, sleep, printTable, NATS_URL, unpublishedAfter, printChecks } = require('./lib/common');
 const { startApps, requireDist, migrate } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
@@ -23,6 +27,31 @@ const OFFERS = 10;
 const DB = 'trackly_bench_backlog';
 const PREFIX = 'benchbacklog';
 const BASE = '2026-01-01T00:00:00Z'; // click i at BASE + i seconds, conversion i an hour later
+
+/** User + system CPU seconds a process has used so far, from /proc (Linux); 0 once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds so far of each Postgres backend connected to this bench's database, by pid. */
+function backendCpu() {
+  const out = new Map();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.startsWith('postgres: ') && cmd.includes(` ${DB} `)) out.set(pid, cpuSeconds(pid));
+  }
+  return out;
+}
 
 runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup }) => {
   const c = await connect(databaseUrl);
@@ -79,6 +108,10 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const expected = N + twins;
   const t0 = Date.now();
   platform = await startApps(['attribution'], { databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'backlog' });
+  const appPid = platform.pids.attribution;
+  const appCpu0 = cpuSeconds(appPid);
+  const pgCpu0 = backendCpu();
+  const decidedAtReady = (await c.query(`SELECT count(*)::int AS n FROM "attribution".decisions`)).rows[0].n;
   let decided = 0;
   const deadline = Date.now() + Math.max(120_000, N * 20);
   while (Date.now() < deadline) {
@@ -87,7 +120,10 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     await sleep(200);
   }
   const wall = (Date.now() - t0) / 1000;
-  const unpublished = await unpublishedAfter(c, 'attribution', 120_000, 500);
+  const unpublished = await unpublishedAfter(c, 'attribution', 120_000, 100);
+  const appCpuMs = (cpuSeconds(appPid) - appCpu0) * 1000;
+  const pgCpuMs = [...backendCpu()].reduce((sum, [pid, cpu]) => sum + cpu - (pgCpu0.get(pid) ?? 0), 0) * 1000;
+  const measured = Math.max(1, decided - decidedAtReady);
   const { rows: [s] } = await c.query(`SELECT
       (SELECT count(*)::int FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED') AS credited,
       (SELECT count(*)::int FROM "attribution".decisions WHERE reason = 'DUPLICATE') AS duplicates,
@@ -105,7 +141,10 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     { check: 'outbox events / unpublished', value: `${s.outbox} / ${unpublished}`, ok: s.outbox === expected && unpublished === 0 },
   ];
   console.log('');
-  printTable([{ conversions: N, events: events.length, 'decided in s': s.span.toFixed(1), 'decisions/s': rate.toFixed(0), 'wall from start s': wall.toFixed(1) }]);
+  printTable([{
+    conversions: N, events: events.length, 'decided in s': s.span.toFixed(1), 'decisions/s': rate.toFixed(0), 'wall from start s': wall.toFixed(1),
+    'CPU ms/decision (app)': (appCpuMs / measured).toFixed(3), 'CPU ms/decision (Postgres)': (pgCpuMs / measured).toFixed(3),
+  }]);
   console.log('');
   const ok = printChecks(checks, memory);
   emitResults({
@@ -116,10 +155,15 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     metrics: [
       metric('backlog decision rate (first to last decision)', rate, 'decisions/s'),
       metric(`backlog of ${events.length} events decided, wall from process start`, wall, 's'),
+      metric('attribution process CPU per decision (consumer and relay, from ready until all published)', appCpuMs / measured, 'ms'),
+      metric('Postgres CPU per decision (backends of the bench database, same span)', pgCpuMs / measured, 'ms'),
     ],
     checks,
     memory,
-    notes: ['Rate = decisions / (last decided_at - first decided_at); the wall time adds process start and the first pull.'],
+    notes: [
+      'Rate = decisions / (last decided_at - first decided_at); the wall time adds process start and the first pull.',
+      `CPU per decision: over the ${measured} decisions made after the app was ready (${decidedAtReady} before), until every outbox row was published; Postgres includes this bench's own count queries (one every 200 ms).`,
+    ],
   });
   if (!ok) process.exitCode = 1;
 });

@@ -13,6 +13,7 @@ import {
   toFact,
 } from '../projections/projections.repository';
 import { BatchFacts, DecisionFactsReader, FactsRequest, keyOf, LoadedInput, Tx } from './ports';
+import { preparedQuery } from './prepared-query';
 
 /** A windowed click as the load statement aggregates it: [id, message, contact, offer, campaign, creative, epoch ms, class]. */
 type PackedClick = [string, string, string, string, string, string, number, ClickClass];
@@ -115,7 +116,10 @@ const unpackSend = (p: PackedSend): SendFact => ({
   messageId: p[0], contactId: p[1], offerId: p[2], campaignId: p[3], creativeId: p[4], sentAt: new Date(p[5]),
 });
 
-/** The facts reader on Postgres: a batch's facts in one statement whatever its size (cap usage in a second, only when rules apply). */
+/**
+ * The facts reader on Postgres: a batch's facts in one statement whatever its size (prepared: see preparedQuery), cap
+ * usage in a second only when rules apply.
+ */
 @Injectable()
 export class PgFactsReader implements DecisionFactsReader {
   constructor(private readonly projections: ProjectionsRepository) {}
@@ -126,7 +130,7 @@ export class PgFactsReader implements DecisionFactsReader {
 
   async load(tx: Tx, requests: FactsRequest[], defaultWindowDays: number): Promise<BatchFacts> {
     if (!requests.length) return { inputs: [], holders: new Map(), decided: new Set() };
-    const rows: LoadRow[] = await (tx as EntityManager).query(LOAD_SQL, [
+    const rows = await preparedQuery<LoadRow>(tx as EntityManager, 'attribution-facts-load', LOAD_SQL, [
       requests.map((x) => x.key.partnerId),
       requests.map((x) => x.key.conversionId),
       requests.map((x) => x.clickId || null),

@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass, ClickFact, OfferTerms, SendFact } from '../domain/first-click.rules';
+import { preparedQuery } from '../flow/prepared-query';
 
 /** A click as the projection stores it. */
 export type ProjectedClick = ClickFact & { firstClickOnMessage: boolean };
@@ -115,7 +116,9 @@ export class ProjectionsRepository {
 
   async saveSends(m: EntityManager, sends: MessageSent[]): Promise<void> {
     if (!sends.length) return;
-    await m.query(
+    await preparedQuery(
+      m,
+      'attribution-sends-save',
       `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) ON CONFLICT (message_id) DO NOTHING`,
       [sends.map((e) => e.messageId), sends.map((e) => e.contactId), sends.map((e) => e.offerId), sends.map((e) => e.campaignId), sends.map((e) => e.creativeId), sends.map((e) => e.sentAt)],
@@ -124,7 +127,9 @@ export class ProjectionsRepository {
 
   async saveClicks(m: EntityManager, clicks: ProjectedClick[]): Promise<void> {
     if (!clicks.length) return;
-    await m.query(
+    await preparedQuery(
+      m,
+      'attribution-clicks-save',
       `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bool[], $9::text[])
        ON CONFLICT (click_id) DO NOTHING`,

@@ -21,6 +21,7 @@ import { migrateAttribution, startAttribution } from '../src/attribution.app';
 import { ReattributionService } from '../src/decisions/reattribution.service';
 import { factsOf } from '../src/flow/decision-flow';
 import { PgFactsReader } from '../src/flow/pg-facts.reader';
+import { keyOf } from '../src/flow/ports';
 import { fingerprint, lookback } from '../src/domain/first-click.rules';
 import { ConversionToDecide } from '../src/domain/conversion-input.rules';
 
@@ -271,11 +272,14 @@ describe('re-attribution through the decision flow', () => {
     const byTime = <T>(key: (x: T) => [number, string]) => (a: T, b: T) => key(a)[0] - key(b)[0] || (key(a)[1] < key(b)[1] ? -1 : key(a)[1] > key(b)[1] ? 1 : 0);
     const facts = convs.map((c) => factsOf(toDecide(c)));
     const stored = (await pg.query(`SELECT conversion_id, fingerprint FROM "attribution".decisions WHERE outcome = 'ATTRIBUTED' AND fingerprint IS NOT NULL`)).rows;
-    const loaded = await ds.transaction(async (m) => {
-      const named = await reader.findClicks(m, convs.map((c) => c.clickId).filter((id) => !!id));
-      const fps = facts.map(fingerprint).filter((fp): fp is string => !!fp);
-      return reader.load(m, facts.map((f) => ({ facts: f, named: named.get(f.reportedClickId) })), fps, 90);
-    });
+    // One conversion more that has no stored decision: the same load tells it apart from the stored ones.
+    const fresh = { ...facts[0], conversionId: 'never-decided' };
+    const loaded = await ds.transaction((m) =>
+      reader.load(m, [...facts, fresh].map((f) => ({ key: f, facts: f, fp: fingerprint(f), clickId: f.reportedClickId })), 90),
+    );
+    expect(loaded.decided).toEqual(new Set(facts.map(keyOf)));
+    const extra = loaded.inputs.pop()!;
+    expect({ ...extra, conversion: undefined }).toEqual({ ...loaded.inputs[0], conversion: undefined });
     // The credited holder of every fingerprint the batch asked for (stale stored ones are nobody's twin).
     const asked = new Set(facts.map(fingerprint));
     expect(loaded.holders).toEqual(new Map(stored.filter((r) => asked.has(r.fingerprint)).map((r) => [r.fingerprint, r.conversion_id])));

@@ -4,6 +4,7 @@
  */
 import { ManualClock, MS_PER_DAY } from '@trackly/kernel';
 import { ClickFact, ConversionStatus, DEFAULT_POLICY, NO_OFFER_TERMS, OfferTerms, SendFact } from '../domain/first-click.rules';
+import type { CapUsage } from '../domain/caps.rules';
 import type { ConversionToDecide } from '../domain/conversion-input.rules';
 import type { DecisionEntity } from '../decisions/decision.entity';
 import type { ParkedConversionEntity } from '../decisions/parked.entity';
@@ -35,6 +36,8 @@ class Db {
   parked = new Map<string, ParkedConversionEntity>();
   events: { outcome: string; conversionId: string }[] = [];
   loads = 0;
+  /** Keys asked of findDecisions (stored decisions read back). */
+  found: string[] = [];
   /** A decision another replica commits just before our next insert (a concurrent twin). */
   concurrent?: DecisionEntity;
 }
@@ -60,9 +63,10 @@ class FakeReader implements DecisionFactsReader {
   async findClicks(_tx: Tx, ids: string[]) {
     return new Map(ids.flatMap((id) => (this.db.clicks.has(id) ? [[id, this.db.clicks.get(id)!] as const] : [])));
   }
-  async load(_tx: Tx, reqs: FactsRequest[], fps: string[]): Promise<BatchFacts> {
+  async load(_tx: Tx, reqs: FactsRequest[]): Promise<BatchFacts> {
     this.db.loads++;
-    const inputs = reqs.map(({ facts, named }) => {
+    const inputs = reqs.map(({ facts, clickId }) => {
+      const named = clickId ? this.db.clicks.get(clickId) : undefined;
       const referencedSend = this.db.sends.get(facts.messageId);
       const offerId = named?.offerId ?? referencedSend?.offerId;
       return {
@@ -75,15 +79,21 @@ class FakeReader implements DecisionFactsReader {
         contactSends: referencedSend ? [...this.db.sends.values()].filter((s) => s.contactId === referencedSend.contactId) : [],
       };
     });
+    const fps = reqs.map((r) => r.fp);
     const holders = new Map<string, string>();
     for (const d of this.db.decisions.values()) if (d.outcome === 'ATTRIBUTED' && d.fingerprint && fps.includes(d.fingerprint)) holders.set(d.fingerprint, d.conversionId);
-    return { inputs, holders };
+    const decided = new Set(reqs.map((r) => keyOf(r.key)).filter((k) => this.db.decisions.has(k)));
+    return { inputs, holders, decided };
+  }
+  async capUsage(): Promise<CapUsage> {
+    throw new Error('no offer in these specs has rules');
   }
 }
 
 class FakeStore implements DecisionStore {
   constructor(private readonly db: Db) {}
   async findDecisions(_tx: Tx, keys: ConversionKey[]) {
+    this.db.found.push(...keys.map((k) => k.conversionId));
     return new Map(keys.flatMap((k) => (this.db.decisions.has(keyOf(k)) ? [[keyOf(k), this.db.decisions.get(keyOf(k))!] as const] : [])));
   }
   async insertDecisions(_tx: Tx, rows: DecisionEntity[]) {
@@ -174,6 +184,7 @@ describe('DecisionFlow', () => {
     db.clicks.set('k2', click('k2', 5));
     const first = await batch([conv('a', 'k1')]);
     expect(first[0]).toMatchObject({ alreadyDecided: false, emitted: true });
+    expect(db.found).toEqual([]);
     db.loads = 0;
 
     const res = await batch([
@@ -187,6 +198,8 @@ describe('DecisionFlow', () => {
     expect(res[2].attribution).toEqual(res[1].attribution);
     expect(db.decisions.get(keyOf(conv('c', '')))).toMatchObject({ outcome: 'UNATTRIBUTED', reason: 'DUPLICATE' });
     expect(db.loads).toBe(1);
+    // Only the conversion the load found decided is read back.
+    expect(db.found).toEqual(['a']);
     expect(db.events.map((e) => `${e.conversionId}:${e.outcome}`)).toEqual(['a:ATTRIBUTED', 'b:ATTRIBUTED', 'c:UNATTRIBUTED']);
   });
 

@@ -3,10 +3,11 @@
  * AttributeConversion RPC (a batch of one), parked conversions whose click arrived or whose horizon passed,
  * adjustments that decide again, and re-attribution chunks.
  *
- * 1. resolve the named clicks from the projection; park the unknown (tracking is asked only with no transaction
- *    open: by the RPC before its transaction, by the backoff timer between its read and its write);
- * 2. load every fact the batch needs in one reader call;
- * 3. decide in memory, in order, twins credited earlier in the batch honoured (`decideInOrder`);
+ * 1. load every fact the batch needs in one reader call: which conversions are decided already, the named clicks
+ *    as the projection has them, sends, offer terms and rules, windowed clicks and sends, credited twins;
+ * 2. park the conversions naming a click the projection lacks (tracking is asked only with no transaction open: by
+ *    the backoff timer between its read and its write);
+ * 3. decide the rest in memory, in order, twins credited earlier in the batch honoured (`decideInOrder`);
  * 4. save the decisions and their outbox rows in one write.
  */
 import { Attribution, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
@@ -18,7 +19,19 @@ import { DecisionEntity } from '../decisions/decision.entity';
 import type { ParkedConversionEntity } from '../decisions/parked.entity';
 import { parkedToAttribution, toAttribution } from '../decisions/attribution.mappers';
 import { conversionFromParked } from './wire';
-import { ClickProjectionWriter, ConversionKey, DecisionFactsReader, DecisionStore, keyOf, TrackedClick, TrackingClicks, Tx, UnitOfWork } from './ports';
+import {
+  BatchFacts,
+  ClickProjectionWriter,
+  ConversionKey,
+  DecisionFactsReader,
+  DecisionStore,
+  keyOf,
+  LoadedInput,
+  TrackedClick,
+  TrackingClicks,
+  Tx,
+  UnitOfWork,
+} from './ports';
 
 const PLAUSIBLE_CLICK_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -145,31 +158,41 @@ export class DecisionFlow {
   /**
    * Decides a batch inside the caller's transaction, in order: a conversion decided before (or earlier in the
    * batch) gets that decision back, one naming a click unknown to the projection is parked (unless `final`), the
-   * rest are decided together and saved in one write.
+   * rest are decided together and saved in one write. The facts of the whole batch, and which conversions are
+   * decided already, come from one reader call: the common case is one read and one write.
    */
   async decideWithin(tx: Tx, convs: ConversionToDecide[], opts: DecideOptions = {}): Promise<AttributeResult[]> {
     const results: (AttributeResult | undefined)[] = new Array(convs.length);
-    const existing = await this.store.findDecisions(tx, convs);
     const firstAt = new Map<string, number>();
-    const fresh: number[] = [];
+    const unique: number[] = [];
     convs.forEach((c, i) => {
       const k = keyOf(c);
-      const stored = existing.get(k);
-      if (stored) results[i] = { attribution: toAttribution(stored), alreadyDecided: true, parked: false, emitted: false };
-      else if (!firstAt.has(k)) {
+      if (!firstAt.has(k)) {
         firstAt.set(k, i);
-        fresh.push(i);
+        unique.push(i);
       }
     });
-    const ids = fresh.map((i) => convs[i].clickId).filter((id) => !!id && isPlausibleClickId(id));
-    const known = ids.length ? await this.reader.findClicks(tx, ids) : new Map<string, ClickFact>();
+    const loaded = await this.load(tx, unique.map((i) => convs[i]));
+    // Decided before this batch (a redelivery under another event id): read back only those.
+    const stored = unique.filter((i) => loaded.decided.has(keyOf(convs[i])));
+    const existing = stored.length ? await this.store.findDecisions(tx, stored.map((i) => convs[i])) : new Map<string, DecisionEntity>();
     const toPark: number[] = [];
     const toDecide: number[] = [];
-    for (const i of fresh) {
+    const inputs: LoadedInput[] = [];
+    unique.forEach((i, n) => {
       const c = convs[i];
-      const unknown = !!c.clickId && isPlausibleClickId(c.clickId) && !known.has(c.clickId);
-      (unknown && !opts.final ? toPark : toDecide).push(i);
-    }
+      const before = existing.get(keyOf(c));
+      if (before) {
+        results[i] = { attribution: toAttribution(before), alreadyDecided: true, parked: false, emitted: false };
+        return;
+      }
+      const unknown = !!c.clickId && isPlausibleClickId(c.clickId) && !loaded.inputs[n].named;
+      if (unknown && !opts.final) toPark.push(i);
+      else {
+        toDecide.push(i);
+        inputs.push(loaded.inputs[n]);
+      }
+    });
     if (toPark.length) {
       const now = this.clock.now();
       const horizonAt = new Date(now.getTime() + this.settings.horizonMs);
@@ -183,7 +206,7 @@ export class DecisionFlow {
       }
     }
     if (toDecide.length) {
-      const decided = await this.save(tx, toDecide.map((i) => convs[i]), known);
+      const decided = await this.save(tx, toDecide.map((i) => convs[i]), { inputs, holders: loaded.holders });
       toDecide.forEach((i, n) => (results[i] = decided[n]));
     }
     // A conversion twice in one batch: the second occurrence gets the first one's verdict back.
@@ -195,13 +218,29 @@ export class DecisionFlow {
     return results as AttributeResult[];
   }
 
-  /** Load, decide in order, insert; a conversion that lost a race to a concurrent twin is decided again (DUPLICATE). */
-  private async save(tx: Tx, convs: ConversionToDecide[], known: Map<string, ClickFact>): Promise<AttributeResult[]> {
+  /** Step 2 for these conversions: one reader call (their named clicks resolved from the projection). */
+  private load(tx: Tx, convs: ConversionToDecide[]): Promise<BatchFacts> {
+    return this.reader.load(
+      tx,
+      convs.map((c) => {
+        const facts = factsOf(c);
+        return { key: c, facts, fp: fingerprint(facts), clickId: c.clickId && isPlausibleClickId(c.clickId) ? c.clickId : '' };
+      }),
+      this.policy.defaultWindowDays,
+    );
+  }
+
+  /**
+   * Decide in order and insert, from facts loaded for exactly these conversions; a conversion that lost a race to a
+   * concurrent twin is loaded and decided again (DUPLICATE).
+   */
+  private async save(tx: Tx, convs: ConversionToDecide[], facts: Pick<BatchFacts, 'inputs' | 'holders'>): Promise<AttributeResult[]> {
     const results: AttributeResult[] = new Array(convs.length);
     let pending = convs.map((_, i) => i);
     for (let attempt = 0; pending.length; attempt++) {
       const batch = pending.map((i) => convs[i]);
-      const rows = (await this.decideRows(tx, batch, known)).map((r) => r.row);
+      const loaded = attempt === 0 ? facts : await this.load(tx, batch);
+      const rows = (await this.decideRows(tx, batch, loaded)).map((r) => r.row);
       const inserted = await this.store.insertDecisions(tx, rows);
       const lost: number[] = [];
       pending.forEach((i, n) => {
@@ -226,26 +265,21 @@ export class DecisionFlow {
     return results;
   }
 
-  /** Steps 2–3 for conversions whose named clicks are resolved: one load, then decisions in order. */
+  /** Step 3 for conversions whose facts are loaded (in the same order): cap usage when rules apply, then decisions in order. */
   private async decideRows(
     tx: Tx,
     convs: ConversionToDecide[],
-    known: Map<string, ClickFact>,
+    loaded: Pick<BatchFacts, 'inputs' | 'holders'>,
     before?: (DecisionEntity | undefined)[],
     apply = true,
   ): Promise<Redecided[]> {
-    const facts = convs.map(factsOf);
-    const fps = facts.map(fingerprint);
-    const loaded = await this.reader.load(
-      tx,
-      facts.map((f) => ({ facts: f, named: f.reportedClickId ? known.get(f.reportedClickId) : undefined })),
-      fps.filter((fp): fp is string => !!fp),
-      this.policy.defaultWindowDays,
-    );
-    const ledger = new CreditLedger(loaded.holders);
+    const fps = convs.map((c) => fingerprint(factsOf(c)));
+    // One usage map shared by the batch: each credit decided in order counts against the caps of the next.
+    const usage = loaded.inputs.some((x) => x.rules) ? await this.reader.capUsage(tx, loaded.inputs) : undefined;
+    const ledger = new CreditLedger(new Map(loaded.holders));
     const decided = decideInOrder(
       loaded.inputs.map((input, i) => ({
-        input,
+        input: input.rules ? { ...input, usage } : input,
         fp: fps[i],
         before: before?.[i] ? { credited: before[i]!.outcome === 'ATTRIBUTED', fp: before[i]!.fingerprint } : undefined,
       })),
@@ -265,9 +299,8 @@ export class DecisionFlow {
    */
   async redecide(tx: Tx, items: { conv: ConversionToDecide; before?: DecisionEntity }[], apply = true): Promise<Redecided[]> {
     if (!items.length) return [];
-    const ids = items.map((x) => x.conv.clickId).filter((id) => !!id && isPlausibleClickId(id));
-    const known = ids.length ? await this.reader.findClicks(tx, ids) : new Map<string, ClickFact>();
-    return this.decideRows(tx, items.map((x) => x.conv), known, items.map((x) => x.before), apply);
+    const convs = items.map((x) => x.conv);
+    return this.decideRows(tx, convs, await this.load(tx, convs), items.map((x) => x.before), apply);
   }
 
   /** ConversionSettled for the parked conversions these results decided; returns how many. */

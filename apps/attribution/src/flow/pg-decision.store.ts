@@ -9,6 +9,7 @@ import { toAttribution } from '../decisions/attribution.mappers';
 import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { moneyToWire } from './wire';
 import { ConversionKey, DecisionStore, keyOf, Tx } from './ports';
+import { preparedQuery } from './prepared-query';
 
 /** Every column of a decision row: [column, SQL array type, read from the row]. */
 const DECISION_COLUMNS: [string, string, (d: DecisionEntity) => unknown][] = [
@@ -100,7 +101,7 @@ export class PgDecisionStore implements DecisionStore {
       return this.outbox.encodeRows(type, [{ attribution: toAttribution(d) }], [{}]);
     });
     const inserted: ConversionKey[] = (
-      await m.query(INSERT_SQL, [
+      await preparedQuery<{ partner_id: string; conversion_id: string }>(m, 'attribution-decisions-insert', INSERT_SQL, [
         ...DECISION_COLUMNS.map(([, , get]) => rows.map(get)),
         events.map((e) => e.ids[0]),
         events.map((e) => e.subject),
@@ -109,7 +110,7 @@ export class PgDecisionStore implements DecisionStore {
         rows.map((d) => d.partnerId),
         rows.map((d) => d.conversionId),
       ])
-    ).map((r: { partner_id: string; conversion_id: string }) => ({ partnerId: r.partner_id, conversionId: r.conversion_id }));
+    ).map((r) => ({ partnerId: r.partner_id, conversionId: r.conversion_id }));
     return new Set(inserted.map(keyOf));
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import type { ClickFact, ConversionFacts, DecisionInput } from '../domain/first-click.rules';
+import type { CapUsage } from '../domain/caps.rules';
 import type { ConversionToDecide } from '../domain/conversion-input.rules';
 import type { DecisionEntity } from '../decisions/decision.entity';
 import type { ParkedConversionEntity } from '../decisions/parked.entity';
@@ -19,26 +20,47 @@ export interface ConversionKey {
 
 export const keyOf = (k: ConversionKey): string => `${k.partnerId}\u0000${k.conversionId}`;
 
-/** One conversion of a batch the facts reader loads for: its facts and its resolved named click. */
+/**
+ * One conversion of a batch the facts reader loads for: its facts, its duplicate fingerprint, and the click id to
+ * resolve from the projection (empty: none, e.g. an id tracking can never issue).
+ */
 export interface FactsRequest {
+  key: ConversionKey;
   facts: ConversionFacts;
-  named?: ClickFact;
+  fp: string | null;
+  clickId: string;
 }
 
-/** Everything a batch's decisions need, loaded together. */
+/** A rule input as loaded: everything but the twin (the ledger's) and the cap usage (`capUsage`, for the decided). */
+export type LoadedInput = Omit<DecisionInput, 'duplicateOf' | 'usage'>;
+
+/** Everything a batch needs, loaded together. */
 export interface BatchFacts {
-  /** Per request, in order: the rule input (named click, windowed clicks, offer terms, referenced send, windowed sends). */
-  inputs: Omit<DecisionInput, 'duplicateOf'>[];
+  /**
+   * Per request, in order: the rule input (named click from the projection, windowed clicks, offer terms and rules,
+   * referenced send, windowed sends).
+   */
+  inputs: LoadedInput[];
   /** The credited holder of each of the batch's fingerprints, as stored. */
   holders: Map<string, string>;
+  /** Keys (keyOf) of the requests that already have a stored decision. */
+  decided: Set<string>;
 }
 
-/** Reads of attribution's projections (clicks, sends, offers) and of the credited fingerprints. */
+/** Reads of attribution's projections (clicks, sends, offers) and of the stored decisions and credited fingerprints. */
 export interface DecisionFactsReader {
   /** The projection's clicks with these ids. */
   findClicks(tx: Tx, clickIds: string[]): Promise<Map<string, ClickFact>>;
-  /** Every fact the batch needs, in one call: sends, offer terms, windowed clicks and sends, credited twins. */
-  load(tx: Tx, requests: FactsRequest[], fingerprints: string[], defaultWindowDays: number): Promise<BatchFacts>;
+  /**
+   * Every fact the batch needs, in one call: which conversions are decided already, the named clicks, sends, offer
+   * terms and rules, windowed clicks and sends, credited twins.
+   */
+  load(tx: Tx, requests: FactsRequest[], defaultWindowDays: number): Promise<BatchFacts>;
+  /**
+   * What is credited (not over cap, not rejected or reversed, not a test) in every cap period of these inputs' rules,
+   * leaving out the inputs' own conversions (the batch counts its own credits in memory). Only inputs with rules ask.
+   */
+  capUsage(tx: Tx, inputs: LoadedInput[]): Promise<CapUsage>;
 }
 
 /** Decisions and parked conversions. */

@@ -3,6 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass, ClickFact, OfferTerms, SendFact } from '../domain/first-click.rules';
+import { preparedQuery } from '../flow/prepared-query';
 
 /** A click as the projection stores it. */
 export type ProjectedClick = ClickFact & { firstClickOnMessage: boolean };
@@ -15,7 +16,7 @@ export function projectedClick(c: Click): ProjectedClick {
   };
 }
 
-interface ClickRow {
+export interface ClickRow {
   click_id: string;
   message_id: string;
   contact_id: string;
@@ -26,7 +27,7 @@ interface ClickRow {
   click_class: ClickClass;
 }
 
-interface SendRow {
+export interface SendRow {
   message_id: string;
   contact_id: string;
   offer_id: string;
@@ -35,7 +36,7 @@ interface SendRow {
   sent_at: Date;
 }
 
-const toFact = (r: ClickRow): ClickFact => ({
+export const toFact = (r: ClickRow): ClickFact => ({
   clickId: r.click_id,
   messageId: r.message_id,
   contactId: r.contact_id,
@@ -46,7 +47,7 @@ const toFact = (r: ClickRow): ClickFact => ({
   clickClass: r.click_class,
 });
 
-const toSend = (r: SendRow): SendFact => ({
+export const toSend = (r: SendRow): SendFact => ({
   messageId: r.message_id,
   contactId: r.contact_id,
   offerId: r.offer_id,
@@ -59,22 +60,21 @@ const toSend = (r: SendRow): SendFact => ({
 export const CLICKS_IN_WINDOW_LIMIT = 100;
 export const SENDS_IN_WINDOW_LIMIT = 20;
 
-/** One conversion's window read of a batch. */
-export interface WindowRequest {
-  contactId: string;
-  offerId: string;
-  from: Date;
-  to: Date;
-  limit?: number;
+/** An offer's terms as stored (columns of the offers projection). */
+export interface OfferTermsRow {
+  click_window_days: number | null;
+  min_conversion_seconds: number | null;
+  view_through_window_days: number | null;
+  default_payout_micros: string | null;
+  default_payout_currency: string | null;
 }
 
-const windowParams = (reqs: WindowRequest[], defaultLimit: number): unknown[] => [
-  reqs.map((r) => r.contactId),
-  reqs.map((r) => r.offerId),
-  reqs.map((r) => r.from),
-  reqs.map((r) => r.to),
-  reqs.map((r) => r.limit ?? defaultLimit),
-];
+export const offerTermsFromRow = (r: OfferTermsRow): OfferTerms => ({
+  clickWindowDays: r.click_window_days,
+  minConversionSeconds: r.min_conversion_seconds,
+  viewThroughWindowDays: r.view_through_window_days,
+  defaultPayout: r.default_payout_currency && r.default_payout_micros != null ? { currency: r.default_payout_currency, micros: BigInt(r.default_payout_micros) } : null,
+});
 
 /** Unclassified clicks (UNSPECIFIED, or events from before classification) count as human. */
 export function clickClassOf(c: ClickClassEnum): ClickClass {
@@ -116,7 +116,9 @@ export class ProjectionsRepository {
 
   async saveSends(m: EntityManager, sends: MessageSent[]): Promise<void> {
     if (!sends.length) return;
-    await m.query(
+    await preparedQuery(
+      m,
+      'attribution-sends-save',
       `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) ON CONFLICT (message_id) DO NOTHING`,
       [sends.map((e) => e.messageId), sends.map((e) => e.contactId), sends.map((e) => e.offerId), sends.map((e) => e.campaignId), sends.map((e) => e.creativeId), sends.map((e) => e.sentAt)],
@@ -125,7 +127,9 @@ export class ProjectionsRepository {
 
   async saveClicks(m: EntityManager, clicks: ProjectedClick[]): Promise<void> {
     if (!clicks.length) return;
-    await m.query(
+    await preparedQuery(
+      m,
+      'attribution-clicks-save',
       `INSERT INTO "attribution".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at, first_click_on_message, click_class)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bool[], $9::text[])
        ON CONFLICT (click_id) DO NOTHING`,
@@ -146,84 +150,20 @@ export class ProjectionsRepository {
     return rows.map(toFact);
   }
 
-  // Batch reads: one statement per kind of fact, whatever the number of conversions.
-
   async findClicks(m: EntityManager, clickIds: string[]): Promise<Map<string, ClickFact>> {
     if (!clickIds.length) return new Map();
     const rows: ClickRow[] = await m.query(`SELECT * FROM "attribution".clicks WHERE click_id = ANY($1::text[])`, [[...new Set(clickIds)]]);
     return new Map(rows.map((r) => [r.click_id, toFact(r)]));
   }
 
-  async findSends(m: EntityManager, messageIds: string[]): Promise<Map<string, SendFact>> {
-    if (!messageIds.length) return new Map();
-    const rows: SendRow[] = await m.query(`SELECT * FROM "attribution".sends WHERE message_id = ANY($1::text[])`, [[...new Set(messageIds)]]);
-    return new Map(rows.map((r) => [r.message_id, toSend(r)]));
-  }
-
   /** Terms per offer id; an offer without a row is absent (the caller uses NO_OFFER_TERMS). */
   async offerTermsOf(m: EntityManager, offerIds: string[]): Promise<Map<string, OfferTerms>> {
     if (!offerIds.length) return new Map();
-    const rows: {
-      offer_id: string;
-      click_window_days: number | null;
-      min_conversion_seconds: number | null;
-      view_through_window_days: number | null;
-      default_payout_micros: string | null;
-      default_payout_currency: string | null;
-    }[] = await m.query(
+    const rows: (OfferTermsRow & { offer_id: string })[] = await m.query(
       `SELECT offer_id, click_window_days, min_conversion_seconds, view_through_window_days, default_payout_micros, default_payout_currency
        FROM "attribution".offers WHERE offer_id = ANY($1::text[])`,
       [[...new Set(offerIds)]],
     );
-    return new Map(
-      rows.map((r) => [
-        r.offer_id,
-        {
-          clickWindowDays: r.click_window_days,
-          minConversionSeconds: r.min_conversion_seconds,
-          viewThroughWindowDays: r.view_through_window_days,
-          defaultPayout: r.default_payout_currency && r.default_payout_micros != null ? { currency: r.default_payout_currency, micros: BigInt(r.default_payout_micros) } : null,
-        },
-      ]),
-    );
-  }
-
-  /**
-   * Each request's clicks (the contact's on the offer in [from, to], earliest first, at most `limit`) in one
-   * statement: a lateral join runs the indexed per-request query for every request.
-   */
-  async clicksInWindows(m: EntityManager, reqs: WindowRequest[]): Promise<ClickFact[][]> {
-    const out: ClickFact[][] = reqs.map(() => []);
-    if (!reqs.length) return out;
-    const rows: (ClickRow & { i: string })[] = await m.query(
-      `SELECT q.i, c.click_id, c.message_id, c.contact_id, c.offer_id, c.campaign_id, c.creative_id, c.clicked_at, c.click_class
-       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[]) WITH ORDINALITY AS q(contact_id, offer_id, f, t, lim, i)
-       CROSS JOIN LATERAL (
-         SELECT * FROM "attribution".clicks k
-         WHERE k.contact_id = q.contact_id AND k.offer_id = q.offer_id AND k.clicked_at >= q.f AND k.clicked_at <= q.t
-         ORDER BY k.clicked_at, k.click_id LIMIT q.lim) c
-       ORDER BY q.i, c.clicked_at, c.click_id`,
-      windowParams(reqs, CLICKS_IN_WINDOW_LIMIT),
-    );
-    for (const r of rows) out[Number(r.i) - 1].push(toFact(r));
-    return out;
-  }
-
-  /** Each request's sends (the contact's for the offer in [from, to], earliest first), in one statement. */
-  async sendsInWindows(m: EntityManager, reqs: WindowRequest[]): Promise<SendFact[][]> {
-    const out: SendFact[][] = reqs.map(() => []);
-    if (!reqs.length) return out;
-    const rows: (SendRow & { i: string })[] = await m.query(
-      `SELECT q.i, s.message_id, s.contact_id, s.offer_id, s.campaign_id, s.creative_id, s.sent_at
-       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::int[]) WITH ORDINALITY AS q(contact_id, offer_id, f, t, lim, i)
-       CROSS JOIN LATERAL (
-         SELECT * FROM "attribution".sends x
-         WHERE x.contact_id = q.contact_id AND x.offer_id = q.offer_id AND x.sent_at >= q.f AND x.sent_at <= q.t
-         ORDER BY x.sent_at, x.message_id LIMIT q.lim) s
-       ORDER BY q.i, s.sent_at, s.message_id`,
-      windowParams(reqs, SENDS_IN_WINDOW_LIMIT),
-    );
-    for (const r of rows) out[Number(r.i) - 1].push(toSend(r));
-    return out;
+    return new Map(rows.map((r) => [r.offer_id, offerTermsFromRow(r)]));
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import type { Cap, OfferRules } from '../domain/caps.rules';
 
-interface RulesRow {
+export interface RulesRow {
   offer_id: string;
   time_zone: string;
   caps: { period: Cap['period']; partnerId: string; maxConversions: number; maxPayout: { currency: string; micros: string } | null }[];
@@ -11,7 +11,8 @@ interface RulesRow {
   updated_at: Date;
 }
 
-const fromRow = (r: RulesRow): OfferRules & { updatedAt: Date } => ({
+/** A stored rules row as the rules take it. */
+export const rulesFromRow = (r: RulesRow): OfferRules & { updatedAt: Date } => ({
   offerId: r.offer_id,
   timeZone: r.time_zone,
   caps: r.caps.map((c) => ({ ...c, maxPayout: c.maxPayout ? { currency: c.maxPayout.currency, micros: BigInt(c.maxPayout.micros) } : null })),
@@ -32,13 +33,13 @@ export class OfferRulesRepository {
        RETURNING *`,
       [rules.offerId, rules.timeZone, JSON.stringify(caps), rules.overCapAction, rules.holdDays, now],
     );
-    return fromRow(row);
+    return rulesFromRow(row);
   }
 
   /** Rules per offer id; offers without rules are absent (no caps, no hold). */
   async rulesOf(m: EntityManager, offerIds: string[]): Promise<Map<string, OfferRules & { updatedAt: Date }>> {
     if (!offerIds.length) return new Map();
     const rows: RulesRow[] = await m.query(`SELECT * FROM "attribution".offer_rules WHERE offer_id = ANY($1::text[])`, [[...new Set(offerIds)]]);
-    return new Map(rows.map((r) => [r.offer_id, fromRow(r)]));
+    return new Map(rows.map((r) => [r.offer_id, rulesFromRow(r)]));
   }
 }

@@ -12,7 +12,7 @@
  * arrival minus its 200's. No internal timestamp is used. At the end every creative's revenue must equal, to the
  * micro, the payouts answered 200 for it.
  */
-const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks } = require('./lib/common');
+const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks, connect } = require('./lib/common');
 const { startApps, trackingAndIngest } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 const { runScenario } = require('./lib/scenario');
@@ -135,6 +135,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   })();
 
   const start = Date.now();
+  const waits = sampleWaits(databaseUrl);
   await new Promise((resolve) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((Date.now() - start) * RATE) / 1000));
@@ -181,6 +182,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     if (got !== expectedMicros[g]) wrongRevenue++;
   }
   const stored = answered.reduce((n, a) => n + a.length, 0);
+  const waitRows = await waits.stop();
+  const hopRows = await hops(databaseUrl, new Date(start)).catch((e) => [{ hop: `hop breakdown failed: ${e.message}` }]);
   const memory = await platform.stop();
   platform = undefined;
 
@@ -198,6 +201,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('');
   printTable([{ rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight }]);
   console.log('');
+  console.log('where the time goes (database timestamps of the conversions of the run; now() = a transaction\'s start):');
+  printTable(hopRows);
+  console.log('');
+  console.log('pg_stat_activity samples (every 100 ms while sending and draining) of the busy backends, by app and wait:');
+  printTable(waitRows);
+  console.log('');
   const ok = printChecks(checks, memory);
   emitResults({
     scenario: 'lag',
@@ -213,6 +222,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     ],
     checks,
     memory,
+    hops: hopRows,
+    waits: waitRows,
     notes: [
       'No natural baseline: the figure is absolute, against the target.',
       `Lag = arrival of the first report answer showing the conversion minus its postback's 200; includes up to one poll (mean ${(pollMs / Math.max(1, polls)).toFixed(0)} ms).`,
@@ -220,3 +231,78 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   });
   if (!ok) process.exitCode = 1;
 });
+
+/**
+ * The conversions' path through the outboxes and consumers, from the database (all apps share one here): per
+ * outbox subject, commit-to-publish (published_at − created_at, created_at being the writing transaction's start);
+ * per consumer of those events, outbox row to the consumer's transaction (processed_at = that transaction's start)
+ * and how many events each transaction took (its rows share processed_at). Diagnosis only: no figure is judged.
+ */
+async function hops(databaseUrl, since) {
+  const c = await connect(databaseUrl);
+  const pct = (col) => `round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ${col}))::int AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ${col}))::int AS p99, round(max(${col}))::int AS max`;
+  const ms = (a, b) => `EXTRACT(EPOCH FROM ${a} - ${b}) * 1000`;
+  try {
+    const rows = [];
+    for (const producer of ['ingest', 'attribution']) {
+      const { rows: relay } = await c.query(
+        `SELECT regexp_replace(subject, '^.*\\.', '') AS subject, count(*)::int AS n, ${pct(ms('published_at', 'created_at'))}
+         FROM "${producer}".outbox WHERE created_at >= $1 AND published_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
+        [since],
+      );
+      for (const r of relay) rows.push({ hop: `${producer} outbox → published (${r.subject})`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'events/tx': '' });
+      for (const consumerSchema of ['ingest', 'attribution', 'reporting']) {
+        const { rows: taken } = await c.query(
+          `WITH j AS (
+             SELECT p.consumer, p.processed_at, ${ms('p.processed_at', 'o.created_at')} AS wait
+             FROM "${consumerSchema}".processed_events p JOIN "${producer}".outbox o ON o.id::text = p.event_id
+             WHERE o.created_at >= $1)
+           SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')} FROM j GROUP BY 1 ORDER BY 1`,
+          [since],
+        );
+        for (const r of taken) {
+          rows.push({ hop: `${producer} outbox → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
+        }
+      }
+    }
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Samples the busy backends of the run's database every 100 ms; stop() tallies them by application and wait event. */
+function sampleWaits(databaseUrl) {
+  const tally = new Map();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    const c = await connect(databaseUrl);
+    try {
+      while (running) {
+        const { rows } = await c.query(
+          `SELECT application_name AS app, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait, count(*)::int AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1, 2`,
+        );
+        samples++;
+        for (const r of rows) tally.set(`${r.app}\t${r.wait}`, (tally.get(`${r.app}\t${r.wait}`) ?? 0) + r.n);
+        await sleep(100);
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop.catch(() => undefined);
+      return [...tally.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, n]) => {
+          const [app, wait] = k.split('\t');
+          return { app, wait, 'busy backends (mean)': (n / Math.max(1, samples)).toFixed(2) };
+        });
+    },
+  };
+}

@@ -101,6 +101,12 @@ export interface ConsumerOptions {
 
 const PRUNE_CHUNK = 10_000;
 
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /**
  * A durable JetStream pull consumer with explicit acks that applies each event at most once, a batch at a time.
  *
@@ -124,9 +130,14 @@ export class DurableConsumer {
   private pruneTimer?: NodeJS.Timeout;
   private pruning?: Promise<void>;
   private streamName = '';
-  /** Groups waiting to be applied or being applied, in order; the next pull overlaps with them. */
-  private tail: Promise<void> = Promise.resolve();
-  private readonly inflight: { size: number; done: Promise<void> }[] = [];
+  /** Messages received and not yet applied, in stream order (groups as the pull cut them); the next pull overlaps. */
+  private readonly queue: JsMsg[][] = [];
+  /** Messages in the queue or in the group being applied. */
+  private queued = 0;
+  /** The loop applying the queue, while it is not empty. */
+  private draining?: Promise<void>;
+  /** Resolved (and replaced) each time a group has been applied: what inflightAtMost waits on. */
+  private progress = signal();
 
   constructor(private readonly opts: ConsumerOptions) {}
 
@@ -234,7 +245,7 @@ export class DurableConsumer {
     this.running = false;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.loop;
-    await this.tail;
+    await this.draining;
     await this.pruning;
     this.removeScrapeHook?.();
     this.removeScrapeHook = undefined;
@@ -307,18 +318,39 @@ export class DurableConsumer {
   }
 
   private enqueue(group: JsMsg[]): void {
-    const done = this.tail.then(() => this.applyGroup(group)).catch((e: Error) => {
-      // Unacknowledged messages of a failed group come back after the ack wait.
-      this.opts.logger?.error({ err: e.message, durable: this.opts.durable }, 'applying a group of events failed');
-    });
-    this.tail = done;
-    const entry = { size: group.length, done };
-    this.inflight.push(entry);
-    void done.then(() => this.inflight.splice(this.inflight.indexOf(entry), 1));
+    this.queue.push(group);
+    this.queued += group.length;
+    this.draining ??= this.drain();
+  }
+
+  /**
+   * Applies the queue one transaction at a time, each taking every message received meanwhile (up to groupSize), in
+   * stream order. A pull cuts a group whenever nothing more waits on the server, so under a steady flow every message
+   * is a group of its own: applied one per transaction, up to two pulls' worth queued behind them (a backlog inside the
+   * process, seconds long at a few hundred events/s, that the server's pending count never showed). Taken together, a group grows with what waited for it, so a transaction's
+   * fixed cost is shared by the events that arrived during the previous one.
+   */
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const group = this.queue.shift()!;
+      while (this.queue.length && group.length + this.queue[0].length <= this.groupSize) group.push(...this.queue.shift()!);
+      try {
+        await this.applyGroup(group);
+      } catch (e) {
+        // Unacknowledged messages of a failed group come back after the ack wait.
+        this.opts.logger?.error({ err: (e as Error).message, durable: this.opts.durable }, 'applying a group of events failed');
+      } finally {
+        this.queued -= group.length;
+        const done = this.progress;
+        this.progress = signal();
+        done.resolve();
+      }
+    }
+    this.draining = undefined;
   }
 
   private async inflightAtMost(limit: number): Promise<void> {
-    while (this.inflight.length && this.inflight.reduce((n, x) => n + x.size, 0) > limit) await this.inflight[0].done;
+    while (this.queued > limit) await this.progress.promise;
   }
 
   /** Decodes a group; unhandled messages are acknowledged and undecodable ones dead-lettered on the way. */

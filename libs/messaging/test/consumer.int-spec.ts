@@ -228,7 +228,9 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
       await record(event, ctx);
     };
     // The default ack wait (30 s) is far longer than this test may take: anything left un-acked by stop() fails it.
-    const first = consumer(m, 'restart', slow, { batchSize: 10 });
+    // Small groups: a group takes everything queued behind the previous one, so with the default the second group
+    // would hold nearly all 30 and stop() could only come after them.
+    const first = consumer(m, 'restart', slow, { batchSize: 10, groupSize: 5 });
     await first.start();
     for (let i = 0; i < 30; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));
     await eventually(async () => (await items(ds, 'restart-')).length >= 5);

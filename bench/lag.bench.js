@@ -96,6 +96,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const shownCount = new Array(GROUPS).fill(0);
   const expectedMicros = new Array(GROUPS).fill(0n);
   const lags = [];
+  /** [ms after the first send of the 200, lag] of each conversion shown: when in the run the lag grew. */
+  const timeline = [];
   let non200 = 0;
   let inFlight = 0;
   let sent = 0;
@@ -127,6 +129,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
         while (shownCount[g] < n && shownCount[g] < answered[g].length) {
           lastShownAt = seenAt;
           lags.push(Math.max(0, seenAt - answered[g][shownCount[g]]));
+          timeline.push([answered[g][shownCount[g]] - start, lags[lags.length - 1]]);
           shownCount[g]++;
         }
       }
@@ -201,6 +204,9 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('');
   printTable([{ rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight }]);
   console.log('');
+  console.log('lag by when the postback was answered (5 s windows):');
+  printTable(lagWindows(timeline, 5000));
+  console.log('');
   console.log('where the time goes (database timestamps of the conversions of the run; now() = a transaction\'s start):');
   printTable(hopRows);
   console.log('');
@@ -223,6 +229,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     checks,
     memory,
     hops: hopRows,
+    lagWindows: lagWindows(timeline, 5000),
     waits: waitRows,
     notes: [
       'No natural baseline: the figure is absolute, against the target.',
@@ -246,22 +253,25 @@ async function hops(databaseUrl, since) {
     const rows = [];
     for (const producer of ['ingest', 'attribution']) {
       const { rows: relay } = await c.query(
-        `SELECT regexp_replace(subject, '^.*\\.', '') AS subject, count(*)::int AS n, ${pct(ms('published_at', 'created_at'))}
+        `SELECT regexp_replace(subject, '^.*\\.', '') AS subject, count(*)::int AS n, ${pct(ms('published_at', 'created_at'))},
+           round(${ms('(array_agg(created_at ORDER BY published_at - created_at DESC))[1]', '$1::timestamptz')})::int AS worst_at
          FROM "${producer}".outbox WHERE created_at >= $1 AND published_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
         [since],
       );
-      for (const r of relay) rows.push({ hop: `${producer} outbox → published (${r.subject})`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'events/tx': '' });
+      for (const r of relay) rows.push({ hop: `${producer} outbox → published (${r.subject})`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': '' });
       for (const consumerSchema of ['ingest', 'attribution', 'reporting']) {
         const { rows: taken } = await c.query(
           `WITH j AS (
              SELECT p.consumer, p.processed_at, ${ms('p.processed_at', 'o.created_at')} AS wait
              FROM "${consumerSchema}".processed_events p JOIN "${producer}".outbox o ON o.id::text = p.event_id
              WHERE o.created_at >= $1)
-           SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')} FROM j GROUP BY 1 ORDER BY 1`,
+           SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')},
+             round(${ms('(array_agg(processed_at ORDER BY wait DESC))[1]', '$1::timestamptz')})::int AS worst_at
+           FROM j GROUP BY 1 ORDER BY 1`,
           [since],
         );
         for (const r of taken) {
-          rows.push({ hop: `${producer} outbox → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
+          rows.push({ hop: `${producer} outbox → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
         }
       }
     }
@@ -305,4 +315,20 @@ function sampleWaits(databaseUrl) {
         });
     },
   };
+}
+
+/** p50/p99/max of the lags of the conversions answered in each window of `ms` after the start. */
+function lagWindows(timeline, ms) {
+  const by = new Map();
+  for (const [at, lag] of timeline) {
+    const w = Math.floor(at / ms);
+    if (!by.has(w)) by.set(w, []);
+    by.get(w).push(lag);
+  }
+  return [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([w, l]) => {
+      l.sort((a, b) => a - b);
+      return { 'answered at s': `${(w * ms) / 1000}–${((w + 1) * ms) / 1000}`, conversions: l.length, 'p50 ms': percentile(l, 50), 'p99 ms': percentile(l, 99), 'max ms': l[l.length - 1] };
+    });
 }

@@ -137,6 +137,16 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     }
   })();
 
+  const backends = async () => {
+    const c = await connect(databaseUrl);
+    try {
+      return (await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+    } finally {
+      await c.end();
+    }
+  };
+  const cpu0 = cpuTimes(platform.pids);
+  const pg0 = cpuTimes(Object.fromEntries((await backends()).map((pid) => [pid, pid])));
   const start = Date.now();
   const waits = sampleWaits(databaseUrl);
   await new Promise((resolve) => {
@@ -186,6 +196,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   }
   const stored = answered.reduce((n, a) => n + a.length, 0);
   const waitRows = await waits.stop();
+  const cpu1 = cpuTimes(platform.pids);
+  // Postgres: the backends of the run's database (a backend opened meanwhile counts from its start).
+  const pg1 = cpuTimes(Object.fromEntries((await backends()).map((pid) => [pid, pid])));
+  cpu0.postgres = 0;
+  cpu1.postgres = Object.keys(pg1).reduce((n, pid) => n + pg1[pid] - (pg0[pid] ?? 0), 0);
+  const cpuRows = Object.keys(cpu1).map((app) => ({ app, 'CPU ms (send + drain)': cpu1[app] - cpu0[app], 'CPU ms per conversion': ((cpu1[app] - cpu0[app]) / Math.max(1, lags.length)).toFixed(2) }));
   const hopRows = await hops(databaseUrl, new Date(start)).catch((e) => [{ hop: `hop breakdown failed: ${e.message}` }]);
   const memory = await platform.stop();
   platform = undefined;
@@ -210,6 +226,9 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('where the time goes (database timestamps of the conversions of the run; now() = a transaction\'s start):');
   printTable(hopRows);
   console.log('');
+  console.log('CPU of each app from the first postback until the report showed the last conversion (/proc):');
+  printTable(cpuRows);
+  console.log('');
   console.log('pg_stat_activity samples (every 100 ms while sending and draining) of the busy backends, by app and wait:');
   printTable(waitRows);
   console.log('');
@@ -231,6 +250,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     hops: hopRows,
     lagWindows: lagWindows(timeline, 5000),
     waits: waitRows,
+    cpu: cpuRows,
     notes: [
       'No natural baseline: the figure is absolute, against the target.',
       `Lag = arrival of the first report answer showing the conversion minus its postback's 200; includes up to one poll (mean ${(pollMs / Math.max(1, polls)).toFixed(0)} ms).`,
@@ -331,4 +351,20 @@ function lagWindows(timeline, ms) {
       l.sort((a, b) => a - b);
       return { 'answered at s': `${(w * ms) / 1000}–${((w + 1) * ms) / 1000}`, conversions: l.length, 'p50 ms': percentile(l, 50), 'p99 ms': percentile(l, 99), 'max ms': l[l.length - 1] };
     });
+}
+
+/** User + system CPU ms of each app so far, from /proc/<pid>/stat (Linux; 0 where unreadable). */
+function cpuTimes(pids) {
+  const fs = require('node:fs');
+  const tick = 10; // ms per clock tick (USER_HZ = 100 on Linux)
+  return Object.fromEntries(
+    Object.entries(pids).map(([app, pid]) => {
+      try {
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return [app, (Number(fields[11]) + Number(fields[12])) * tick];
+      } catch {
+        return [app, 0];
+      }
+    }),
+  );
 }

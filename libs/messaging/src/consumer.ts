@@ -280,6 +280,7 @@ export class DurableConsumer {
 
   private async run(streamName: string): Promise<void> {
     const { messaging, durable, logger } = this.opts;
+    let missed = 0;
     while (this.running) {
       try {
         const consumer = await messaging.js.consumers.get(streamName, durable);
@@ -288,26 +289,38 @@ export class DurableConsumer {
           // The pull is read to its end while groups are applied behind it: a loop that awaited the database between
           // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
           let group: JsMsg[] = [];
-          for await (const m of batch) {
-            if (!this.running) {
-              // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
-              // before another replica could have it.
-              m.nak();
-              continue;
+          try {
+            for await (const m of batch) {
+              if (!this.running) {
+                // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
+                // before another replica could have it.
+                m.nak();
+                continue;
+              }
+              group.push(m);
+              // A group is applied when nothing more is waiting on the server, or when it is full.
+              if (m.info.pending === 0 || group.length >= this.groupSize) {
+                this.enqueue(group);
+                group = [];
+              }
             }
-            group.push(m);
-            // A group is applied when nothing more is waiting on the server, or when it is full.
-            if (m.info.pending === 0 || group.length >= this.groupSize) {
-              this.enqueue(group);
-              group = [];
-            }
+          } finally {
+            // Taken from a pull that then failed: applied all the same, not left to come back after the ack wait.
+            if (group.length) this.enqueue(group);
           }
-          if (group.length) this.enqueue(group);
+          missed = 0;
           // The next pull overlaps with applying this one, but never runs more than one pull ahead.
           await this.inflightAtMost(this.batchSize);
         }
       } catch (e) {
         if (!this.running) break;
+        // The pull saw neither a message nor a heartbeat for two heartbeat intervals (this process or the server
+        // busy for a moment): the durable is fine, so the first time in a row it is pulled from again at once. The
+        // second's pause below made each of these a two-second stall of the stream under load.
+        if ((e as Error).message === 'heartbeats missed' && missed++ === 0) {
+          logger?.debug({ durable }, 'consumer pull missed its heartbeats; pulling again');
+          continue;
+        }
         logger?.warn({ err: (e as Error).message, durable }, 'consumer fetch failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
         if (this.running && e instanceof JetStreamApiError && /not found/i.test(e.message)) {

@@ -99,6 +99,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   /** [ms after the first send of the 200, lag] of each conversion shown: when in the run the lag grew. */
   const timeline = [];
   let non200 = 0;
+  /** Answers other than 200 stored, by status and body (or client error). */
+  const refusals = new Map();
   let inFlight = 0;
   let sent = 0;
   let maxInFlight = 0;
@@ -166,11 +168,17 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
               lastAnswerAt = Date.now();
               answered[g].push(lastAnswerAt);
               expectedMicros[g] += m;
-            } else non200++;
+            } else {
+              non200++;
+              const why = `${res.status} ${res.body.slice(0, 120)}`;
+              refusals.set(why, (refusals.get(why) ?? 0) + 1);
+            }
           },
-          () => {
+          (e) => {
             inFlight--;
             non200++;
+            const why = `error ${e.code ?? e.message}`;
+            refusals.set(why, (refusals.get(why) ?? 0) + 1);
           },
         );
       }
@@ -231,7 +239,11 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('');
   console.log('pg_stat_activity samples (every 100 ms while sending and draining) of the busy backends, by app and wait:');
   printTable(waitRows);
-  console.log('');
+  if (refusals.size) {
+    console.log('postbacks not answered 200 stored:');
+    printTable([...refusals.entries()].map(([answer, n]) => ({ answer, n })));
+    console.log('');
+  }
   const ok = printChecks(checks, memory);
   emitResults({
     scenario: 'lag',
@@ -311,11 +323,12 @@ function sampleWaits(databaseUrl) {
     try {
       while (running) {
         const { rows } = await c.query(
-          `SELECT application_name AS app, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait, count(*)::int AS n
-           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1, 2`,
+          `SELECT application_name || ' ' || state AS app, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait,
+             CASE WHEN state = 'active' THEN left(regexp_replace(query, '\\s+', ' ', 'g'), 90) ELSE '' END AS query, count(*)::int AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1, 2, 3`,
         );
         samples++;
-        for (const r of rows) tally.set(`${r.app}\t${r.wait}`, (tally.get(`${r.app}\t${r.wait}`) ?? 0) + r.n);
+        for (const r of rows) tally.set(`${r.app}\t${r.wait}\t${r.query}`, (tally.get(`${r.app}\t${r.wait}\t${r.query}`) ?? 0) + r.n);
         await sleep(100);
       }
     } finally {
@@ -328,10 +341,10 @@ function sampleWaits(databaseUrl) {
       await loop.catch(() => undefined);
       return [...tally.entries()]
         .sort((a, b) => b[1] - a[1])
-        .slice(0, 15)
+        .slice(0, 20)
         .map(([k, n]) => {
-          const [app, wait] = k.split('\t');
-          return { app, wait, 'busy backends (mean)': (n / Math.max(1, samples)).toFixed(2) };
+          const [app, wait, query] = k.split('\t');
+          return { app, wait, query, 'busy backends (mean)': (n / Math.max(1, samples)).toFixed(2) };
         });
     },
   };

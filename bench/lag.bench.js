@@ -214,6 +214,9 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const memory = await platform.stop();
   platform = undefined;
 
+  // The same without the conversions answered in the first 10 s (apps, pools and backends still cold): shown beside
+  // the figure, never instead of it.
+  const warm = timeline.filter(([at]) => at >= 10_000).map(([, lag]) => lag).sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
   const p50 = percentile(lags, 50);
   const p99 = percentile(lags, 99);
@@ -226,7 +229,10 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     { check: 'creatives whose revenue differs from the payouts sent', value: wrongRevenue, ok: wrongRevenue === 0 },
   ];
   console.log('');
-  printTable([{ rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight }]);
+  printTable([
+    { rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight },
+    { rate: 'answered after the first 10 s', conversions: warm.length, 'p50 ms': percentile(warm, 50), 'p99 ms': percentile(warm, 99), 'max ms': warm[warm.length - 1] },
+  ]);
   console.log('');
   console.log('lag by when the postback was answered (5 s windows):');
   printTable(lagWindows(timeline, 5000));
@@ -254,6 +260,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
       metric(`e2e lag p50 at ${RATE}/s`, p50, 'ms'),
       metric(`e2e lag p99 at ${RATE}/s`, p99, 'ms', { target: { op: '<', value: 1000, of: 'value', text: '< 1000 ms (at 500/s)', applies: RATE >= 500 } }),
       metric(`e2e lag max at ${RATE}/s`, max, 'ms'),
+      metric(`e2e lag p99 at ${RATE}/s, answered after the first 10 s`, percentile(warm, 99), 'ms'),
       metric('postbacks/s answered by ingest (all apps running)', achieved, 'req/s', { target: { op: '>=', value: RATE * 0.95, of: 'value', text: `≥ 95% of ${RATE}/s` } }),
       metric('conversions/s through to the report', lags.length / Math.max(1e-3, (lastShownAt - start) / 1000), 'conv/s'),
     ],

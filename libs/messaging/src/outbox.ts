@@ -272,8 +272,13 @@ export class OutboxRelay {
       await runner.startTransaction();
       const rows: { seq: string; id: string; subject: string; payload: Buffer; headers: Record<string, string> | null }[] =
         await runner.query(
+          // The bound changes no answer (no unpublished row lies below the least one); it changes the plan. Alone,
+          // the filter was a bitmap scan of the partial index visiting every entry of a row published since the last
+          // vacuum, heap page and all, on every claim (30,000 entries for 10 rows a minute into 500 events/s); the
+          // min() is a plain index scan, which marks those entries dead so later claims skip them.
           `SELECT seq, id, subject, payload, headers FROM "${this.schema}".outbox
-           WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+           WHERE published_at IS NULL AND seq >= (SELECT min(seq) FROM "${this.schema}".outbox WHERE published_at IS NULL)
+           ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [limit],
         );
       if (!rows.length) {

@@ -12,7 +12,7 @@
  * arrival minus its 200's. No internal timestamp is used. At the end every creative's revenue must equal, to the
  * micro, the payouts answered 200 for it.
  */
-const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks } = require('./lib/common');
+const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks, connect } = require('./lib/common');
 const { startApps, trackingAndIngest } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 const { runScenario } = require('./lib/scenario');
@@ -96,7 +96,11 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const shownCount = new Array(GROUPS).fill(0);
   const expectedMicros = new Array(GROUPS).fill(0n);
   const lags = [];
+  /** [ms after the first send of the 200, lag] of each conversion shown: when in the run the lag grew. */
+  const timeline = [];
   let non200 = 0;
+  /** Answers other than 200 stored, by status and body (or client error). */
+  const refusals = new Map();
   let inFlight = 0;
   let sent = 0;
   let maxInFlight = 0;
@@ -127,6 +131,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
         while (shownCount[g] < n && shownCount[g] < answered[g].length) {
           lastShownAt = seenAt;
           lags.push(Math.max(0, seenAt - answered[g][shownCount[g]]));
+          timeline.push([answered[g][shownCount[g]] - start, lags[lags.length - 1]]);
           shownCount[g]++;
         }
       }
@@ -134,7 +139,18 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     }
   })();
 
+  const backends = async () => {
+    const c = await connect(databaseUrl);
+    try {
+      return (await c.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+    } finally {
+      await c.end();
+    }
+  };
+  const cpu0 = cpuTimes(platform.pids);
+  const pg0 = cpuTimes(Object.fromEntries((await backends()).map((pid) => [pid, pid])));
   const start = Date.now();
+  const waits = sampleWaits(databaseUrl);
   await new Promise((resolve) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((Date.now() - start) * RATE) / 1000));
@@ -152,11 +168,17 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
               lastAnswerAt = Date.now();
               answered[g].push(lastAnswerAt);
               expectedMicros[g] += m;
-            } else non200++;
+            } else {
+              non200++;
+              const why = `${res.status} ${res.body.slice(0, 120)}`;
+              refusals.set(why, (refusals.get(why) ?? 0) + 1);
+            }
           },
-          () => {
+          (e) => {
             inFlight--;
             non200++;
+            const why = `error ${e.code ?? e.message}`;
+            refusals.set(why, (refusals.get(why) ?? 0) + 1);
           },
         );
       }
@@ -181,9 +203,20 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     if (got !== expectedMicros[g]) wrongRevenue++;
   }
   const stored = answered.reduce((n, a) => n + a.length, 0);
+  const waitRows = await waits.stop();
+  const cpu1 = cpuTimes(platform.pids);
+  // Postgres: the backends of the run's database (a backend opened meanwhile counts from its start).
+  const pg1 = cpuTimes(Object.fromEntries((await backends()).map((pid) => [pid, pid])));
+  cpu0.postgres = 0;
+  cpu1.postgres = Object.keys(pg1).reduce((n, pid) => n + pg1[pid] - (pg0[pid] ?? 0), 0);
+  const cpuRows = Object.keys(cpu1).map((app) => ({ app, 'CPU ms (send + drain)': cpu1[app] - cpu0[app], 'CPU ms per conversion': ((cpu1[app] - cpu0[app]) / Math.max(1, lags.length)).toFixed(2) }));
+  const hopRows = await hops(databaseUrl, new Date(start)).catch((e) => [{ hop: `hop breakdown failed: ${e.message}` }]);
   const memory = await platform.stop();
   platform = undefined;
 
+  // The same without the conversions answered in the first 10 s (apps, pools and backends still cold): shown beside
+  // the figure, never instead of it.
+  const warm = timeline.filter(([at]) => at >= 10_000).map(([, lag]) => lag).sort((a, b) => a - b);
   lags.sort((a, b) => a - b);
   const p50 = percentile(lags, 50);
   const p99 = percentile(lags, 99);
@@ -196,8 +229,27 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     { check: 'creatives whose revenue differs from the payouts sent', value: wrongRevenue, ok: wrongRevenue === 0 },
   ];
   console.log('');
-  printTable([{ rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight }]);
+  printTable([
+    { rate: `${RATE}/s target, ${achieved.toFixed(0)}/s achieved`, conversions: stored, 'p50 ms': p50, 'p99 ms': p99, 'max ms': max, polls, 'mean poll ms': (pollMs / Math.max(1, polls)).toFixed(0), 'max in flight': maxInFlight },
+    { rate: 'answered after the first 10 s', conversions: warm.length, 'p50 ms': percentile(warm, 50), 'p99 ms': percentile(warm, 99), 'max ms': warm[warm.length - 1] },
+  ]);
   console.log('');
+  console.log('lag by when the postback was answered (5 s windows):');
+  printTable(lagWindows(timeline, 5000));
+  console.log('');
+  console.log('where the time goes (database timestamps of the conversions of the run; now() = a transaction\'s start):');
+  printTable(hopRows);
+  console.log('');
+  console.log('CPU of each app from the first postback until the report showed the last conversion (/proc):');
+  printTable(cpuRows);
+  console.log('');
+  console.log('pg_stat_activity samples (every 100 ms while sending and draining) of the busy backends, by app and wait:');
+  printTable(waitRows);
+  if (refusals.size) {
+    console.log('postbacks not answered 200 stored:');
+    printTable([...refusals.entries()].map(([answer, n]) => ({ answer, n })));
+    console.log('');
+  }
   const ok = printChecks(checks, memory);
   emitResults({
     scenario: 'lag',
@@ -208,11 +260,16 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
       metric(`e2e lag p50 at ${RATE}/s`, p50, 'ms'),
       metric(`e2e lag p99 at ${RATE}/s`, p99, 'ms', { target: { op: '<', value: 1000, of: 'value', text: '< 1000 ms (at 500/s)', applies: RATE >= 500 } }),
       metric(`e2e lag max at ${RATE}/s`, max, 'ms'),
+      metric(`e2e lag p99 at ${RATE}/s, answered after the first 10 s`, percentile(warm, 99), 'ms'),
       metric('postbacks/s answered by ingest (all apps running)', achieved, 'req/s', { target: { op: '>=', value: RATE * 0.95, of: 'value', text: `≥ 95% of ${RATE}/s` } }),
       metric('conversions/s through to the report', lags.length / Math.max(1e-3, (lastShownAt - start) / 1000), 'conv/s'),
     ],
     checks,
     memory,
+    hops: hopRows,
+    lagWindows: lagWindows(timeline, 5000),
+    waits: waitRows,
+    cpu: cpuRows,
     notes: [
       'No natural baseline: the figure is absolute, against the target.',
       `Lag = arrival of the first report answer showing the conversion minus its postback's 200; includes up to one poll (mean ${(pollMs / Math.max(1, polls)).toFixed(0)} ms).`,
@@ -220,3 +277,114 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   });
   if (!ok) process.exitCode = 1;
 });
+
+/**
+ * The conversions' path through the outboxes and consumers, from the database (all apps share one here): per
+ * outbox subject, commit-to-publish (published_at − created_at, created_at being the writing transaction's start);
+ * per consumer of those events, outbox row to the consumer's transaction (processed_at = that transaction's start)
+ * and how many events each transaction took (its rows share processed_at). Diagnosis only: no figure is judged.
+ */
+async function hops(databaseUrl, since) {
+  const c = await connect(databaseUrl);
+  const pct = (col) => `round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ${col}))::int AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ${col}))::int AS p99, round(max(${col}))::int AS max`;
+  const ms = (a, b) => `EXTRACT(EPOCH FROM ${a} - ${b}) * 1000`;
+  try {
+    const rows = [];
+    for (const producer of ['ingest', 'attribution']) {
+      const { rows: relay } = await c.query(
+        `SELECT regexp_replace(subject, '^.*\\.', '') AS subject, count(*)::int AS n, ${pct(ms('published_at', 'created_at'))},
+           round(${ms('(array_agg(created_at ORDER BY published_at - created_at DESC))[1]', '$1::timestamptz')})::int AS worst_at
+         FROM "${producer}".outbox WHERE created_at >= $1 AND published_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
+        [since],
+      );
+      for (const r of relay) rows.push({ hop: `${producer} outbox → published (${r.subject})`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': '' });
+      for (const consumerSchema of ['ingest', 'attribution', 'reporting']) {
+        const { rows: taken } = await c.query(
+          `WITH j AS (
+             SELECT p.consumer, p.processed_at, ${ms('p.processed_at', 'o.created_at')} AS wait
+             FROM "${consumerSchema}".processed_events p JOIN "${producer}".outbox o ON o.id::text = p.event_id
+             WHERE o.created_at >= $1)
+           SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')},
+             round(${ms('(array_agg(processed_at ORDER BY wait DESC))[1]', '$1::timestamptz')})::int AS worst_at
+           FROM j GROUP BY 1 ORDER BY 1`,
+          [since],
+        );
+        for (const r of taken) {
+          rows.push({ hop: `${producer} outbox → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
+        }
+      }
+    }
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Samples the busy backends of the run's database every 100 ms; stop() tallies them by application and wait event. */
+function sampleWaits(databaseUrl) {
+  const tally = new Map();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    const c = await connect(databaseUrl);
+    try {
+      while (running) {
+        const { rows } = await c.query(
+          `SELECT application_name || ' ' || state AS app, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait,
+             CASE WHEN state = 'active' THEN left(regexp_replace(query, '\\s+', ' ', 'g'), 90) ELSE '' END AS query, count(*)::int AS n
+           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1, 2, 3`,
+        );
+        samples++;
+        for (const r of rows) tally.set(`${r.app}\t${r.wait}\t${r.query}`, (tally.get(`${r.app}\t${r.wait}\t${r.query}`) ?? 0) + r.n);
+        await sleep(100);
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop.catch(() => undefined);
+      return [...tally.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 20)
+        .map(([k, n]) => {
+          const [app, wait, query] = k.split('\t');
+          return { app, wait, query, 'busy backends (mean)': (n / Math.max(1, samples)).toFixed(2) };
+        });
+    },
+  };
+}
+
+/** p50/p99/max of the lags of the conversions answered in each window of `ms` after the start. */
+function lagWindows(timeline, ms) {
+  const by = new Map();
+  for (const [at, lag] of timeline) {
+    const w = Math.floor(at / ms);
+    if (!by.has(w)) by.set(w, []);
+    by.get(w).push(lag);
+  }
+  return [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([w, l]) => {
+      l.sort((a, b) => a - b);
+      return { 'answered at s': `${(w * ms) / 1000}–${((w + 1) * ms) / 1000}`, conversions: l.length, 'p50 ms': percentile(l, 50), 'p99 ms': percentile(l, 99), 'max ms': l[l.length - 1] };
+    });
+}
+
+/** User + system CPU ms of each app so far, from /proc/<pid>/stat (Linux; 0 where unreadable). */
+function cpuTimes(pids) {
+  const fs = require('node:fs');
+  const tick = 10; // ms per clock tick (USER_HZ = 100 on Linux)
+  return Object.fromEntries(
+    Object.entries(pids).map(([app, pid]) => {
+      try {
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return [app, (Number(fields[11]) + Number(fields[12])) * tick];
+      } catch {
+        return [app, 0];
+      }
+    }),
+  );
+}

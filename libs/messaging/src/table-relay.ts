@@ -1,10 +1,12 @@
 import { Client, type ClientConfig, type Pool } from 'pg';
-import { createInbox, headers as natsHeaders, type Msg } from '@nats-io/nats-core';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '@trackly/logging';
 import { addScrapeHook, metricsRegistry } from '@trackly/observability';
 import { Messaging } from './messaging';
 import { PollLoop } from './poll-loop';
+import { publishAcked, RelayedEvent } from './publish-acked';
+
+export type { RelayedEvent } from './publish-acked';
 
 /**
  * A relay that publishes the rows of a business table itself as events, for a write path where one durable row must
@@ -45,16 +47,6 @@ export function dropTableRelayCursorsSql(schema: string): string[] {
 /** DDL of the index the relay reads in order (partial: rows written before the table became a source have no xid). */
 export function tableRelayIndexSql(table: string, indexName: string): string {
   return `CREATE INDEX ${indexName} ON ${table} (xid, seq) WHERE xid IS NOT NULL`;
-}
-
-/** One event built from one row. */
-export interface RelayedEvent {
-  /** Subject without the environment prefix, e.g. trackly.tracking.v1.ClickRecorded. */
-  subject: string;
-  /** Nats-Msg-Id: stable for the row (a republish must carry the same id). */
-  id: string;
-  payload: Uint8Array;
-  headers?: Record<string, string>;
 }
 
 export interface TableRelayOptions<Row> {
@@ -320,56 +312,6 @@ export class TableRelay<Row extends Record<string, unknown>> {
     if (leader) await leader.client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.lockKey]).catch(() => this.dropConnection());
   }
 
-  /**
-   * Publishes a batch to JetStream and resolves once every message is acknowledged (stored, or recognised as a
-   * duplicate by its Nats-Msg-Id). The acks come back on one inbox subscription per batch, reply subject
-   * `<inbox>.<i>`, rather than through js.publish(): that makes a request object, a timer, a promise and an Error
-   * with a stack trace for every message, which was most of the relay's CPU per event at blast rates.
-   */
-  private publishAcked(events: RelayedEvent[]): Promise<void> {
-    const m = this.opts.messaging;
-    const inbox = createInbox();
-    const timeoutMs = this.opts.ackTimeoutMs ?? 10_000;
-    return new Promise<void>((resolve, reject) => {
-      let left = events.length;
-      let done = false;
-      const acked = new Uint8Array(events.length);
-      const finish = (error?: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        sub.unsubscribe();
-        if (error) reject(error);
-        else resolve();
-      };
-      const sub = m.nc.subscribe(`${inbox}.*`, {
-        callback: (err: Error | null, msg: Msg) => {
-          if (err) return finish(err);
-          const problem = pubAckProblem(msg);
-          if (problem) return finish(new Error(`JetStream refused an event: ${problem}`));
-          const i = Number(msg.subject.slice(inbox.length + 1));
-          if (!acked[i]) {
-            acked[i] = 1;
-            if (--left === 0) finish();
-          }
-        },
-      });
-      const timer = setTimeout(() => finish(new Error(`${left} of ${events.length} events not acknowledged within ${timeoutMs} ms`)), timeoutMs);
-      try {
-        for (let i = 0; i < events.length; i++) {
-          const e = events[i];
-          const h = natsHeaders();
-          h.set('Nats-Msg-Id', e.id);
-          if (e.headers) for (const k in e.headers) h.set(k, e.headers[k]);
-          m.nc.publish(m.subject(e.subject), e.payload, { reply: `${inbox}.${i}`, headers: h });
-        }
-        if (!events.length) finish();
-      } catch (e) {
-        finish(e as Error);
-      }
-    });
-  }
-
   private async publishFrom(leader: Leader): Promise<number> {
     const { client } = leader;
     const limit = this.opts.batchSize ?? 1000;
@@ -394,7 +336,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
           values: [cursor.xid, cursor.seq, limit],
         });
         if (!rows.length) break;
-        const acks = this.publishAcked(rows.map((row) => this.opts.toEvent(row)));
+        const acks = publishAcked(this.opts.messaging, rows.map((row) => this.opts.toEvent(row)), this.opts.ackTimeoutMs ?? 10_000);
         acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
         const last = rows[rows.length - 1];
         cursor = { xid: last.relay_xid, seq: last.relay_seq };
@@ -427,22 +369,5 @@ export class TableRelay<Row extends Record<string, unknown>> {
     ]);
     leader.saved = at;
     leader.savedAt = Date.now();
-  }
-}
-
-const UTF8 = new TextDecoder();
-
-/** Why a JetStream reply is not a positive publish ack (no stream for the subject, an API error), or undefined. */
-function pubAckProblem(msg: Msg): string | undefined {
-  if (!msg.data.length) {
-    const code = msg.headers?.code;
-    return code === 503 ? 'no stream takes the subject (no responders)' : `empty reply${code ? ` (status ${code})` : ''}`;
-  }
-  try {
-    const ack = JSON.parse(UTF8.decode(msg.data)) as { stream?: string; error?: { description?: string; code?: number } };
-    if (ack.error) return `${ack.error.description ?? 'error'} (${ack.error.code ?? '?'})`;
-    return ack.stream ? undefined : 'reply is not a publish ack';
-  } catch {
-    return 'reply is not JSON';
   }
 }

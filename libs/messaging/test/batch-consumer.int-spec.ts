@@ -59,6 +59,35 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
     expect(count).toBe(n);
   });
 
+  it('applies the events that arrive one by one while a group is applied in one transaction after it, in order', async () => {
+    const m = await nats.connect('batch-steady');
+    const n = 40;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const sizes: number[] = [];
+    const seqs: number[] = [];
+    const c = consumer(m, 'steady').onBatch(Events.CampaignUpserted, async (events, ctx) => {
+      sizes.push(events.length);
+      seqs.push(...events.map((d) => d.seq));
+      if (sizes.length === 1) await held; // the first group is still being applied while the others arrive
+      await recordAll(events, ctx);
+    });
+    await c.start();
+    // A steady flow: each event published after the previous one is stored, so each arrives with nothing pending
+    // behind it (the pull cuts it as a group of its own).
+    for (let i = 0; i < n; i++) {
+      await publishCampaign(m, `evt-steady-${i}`, `steady-${String(i).padStart(2, '0')}`);
+      if (i === 0) await eventually(async () => sizes.length === 1);
+    }
+    // All delivered (none acknowledged yet: the first group holds the line), then the first group commits.
+    await eventually(async () => (await m.jsm.consumers.info(m.streamName(Streams.tracking), 'steady')).num_ack_pending === n);
+    release();
+    await drained(m, 'steady', n, 15_000);
+    expect(sizes).toEqual([1, n - 1]);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect((await items(ds, 'steady-')).length).toBe(n);
+  });
+
   it('leaves out events applied before and copies of one event inside the pull', async () => {
     const m = await nats.connect('batch-dupes');
     // The same event id twice in the stream: published again after the stream's duplicate window (shortened here).

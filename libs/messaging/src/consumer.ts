@@ -343,7 +343,7 @@ export class DurableConsumer {
    * gathered while the one before was applied (up to the group cap): a message arriving when nothing is being applied
    * goes at once, alone, and messages streaming in behind a transaction share the next one. Cutting groups as
    * messages arrive instead made a group, and a transaction, of every message of a stream being published while a
-   * pull was open (nothing pending on the server at each delivery): ~1,000 transactions of one send at a blast's start.
+   * pull was open (nothing pending on the server at each delivery): hundreds of one-send transactions at a blast's start.
    */
   private receive(m: JsMsg): void {
     this.waiting.push(m);

@@ -124,6 +124,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   // Sent ten minutes ago: a tap seconds after a send can be a link preview; these taps are people's.
   const sentAt = new Date(Date.now() - 10 * 60_000);
   const date = sentAt.toISOString().slice(0, 10);
+  // Taps and sales count on the day they happen, which is not the sends' day in a run that crosses midnight (UTC).
+  const today = () => new Date().toISOString().slice(0, 10);
   const probe = await tracking.registerMessages({
     messages: [{ messageId: 'bl-probe-m', contactId: 'bl-probe-c', phoneE164: '+15550000001', campaignId: 'bl-probe', creativeId: 'bl-probe-cr', offerId: 'bl-off-0', sentAt }],
   });
@@ -188,9 +190,10 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log(`registered ${MESSAGES.toLocaleString('en-US')} messages in ${((tLastRegister - tBlast) / 1000).toFixed(1)} s (${registerRate.toFixed(0)}/s)`);
 
   // 2. A tap during the backlog: how long until the report shows it.
+  const probeDay = today();
   const probeTap = await get(probe.messages[0].trackedUrl, { 'user-agent': IPHONE, 'accept-language': 'en-US,en;q=0.9' });
   if (probeTap.status !== 302) throw new Error(`probe tap answered ${probeTap.status}`);
-  expect.add(probeDims, date, { clicks: 1 });
+  expect.add(probeDims, probeDay, { clicks: 1 });
   const tProbe = Date.now();
   const probeSeen = (async () => {
     for (;;) {
@@ -209,13 +212,14 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const clickIds = new Map();
   let badTaps = 0;
   await pool(tapped, 64, async (i) => {
+    const day = today();
     const r = await get(urls[i], { 'user-agent': IPHONE, 'accept-language': 'en-US,en;q=0.9' }).catch(() => ({ status: 0 }));
     if (r.status !== 302) {
       badTaps++;
       return;
     }
     clickIds.set(i, new URL(r.headers.location).searchParams.get('cid'));
-    expect.add(dimsOf(i), date, { clicks: 1 });
+    expect.add(dimsOf(i), day, { clicks: 1 });
   });
   const tLastTap = Date.now();
   console.log(`tapped ${tapped.length.toLocaleString('en-US')} messages in ${((tLastTap - tLastRegister) / 1000).toFixed(1)} s; probe tap in the report after ${await probeSeen} ms`);
@@ -255,13 +259,14 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   let badPostbacks = 0;
   await pool(converting, 32, async (i, k) => {
     const m = micros(k);
+    const day = today();
     const url = `${platform.ingestHttp}/postbacks/${PARTNER}?token=${token}&click_id=${clickIds.get(i)}&conversion_id=bl-${k}&payout=${amount(m)}&currency=USD`;
     const r = await get(url).catch(() => ({ status: 0, body: '' }));
     if (r.status !== 200) {
       badPostbacks++;
       return;
     }
-    expect.add(dimsOf(i), date, { conversions: 1, usd: m });
+    expect.add(dimsOf(i), day, { conversions: 1, usd: m });
   });
   const tLastPostback = Date.now();
   // CPU is read when the pipeline is idle again (no backlog on any durable, no new event for a while), before

@@ -54,6 +54,16 @@ describe('attribution consumers, a batch at a time', () => {
     await publish(Events.OfferUpserted, { offer: Offer.fromPartial({ offerId: 'o1', name: 'o1', clickWindowDays: 30, updatedAt: T0 }) }, 'offer-1');
     await publish(Events.ClickRecorded, { click: click('k1', 0) }, 'click-k1');
     await publish(Events.ClickRecorded, { click: click('k2', 60_000) }, 'click-k2');
+    // The offer and the clicks the conversions name are projected before their backlog builds: the consumers of the
+    // three streams start together, so a conversion could otherwise run ahead of its click, park, and be settled by
+    // the clicks batch in another order than the stream's.
+    await start();
+    await eventually(async () => {
+      const { rows } = await pg.query(`SELECT (SELECT count(*)::int FROM "attribution".clicks) AS clicks, (SELECT count(*)::int FROM "attribution".offers) AS offers`);
+      return rows[0].clicks === 2 && rows[0].offers === 1 ? true : undefined;
+    }, 30_000);
+    await app!.close();
+    app = undefined;
 
     const sale = conversion('sale', 'k2', 3_600_000);
     await publish(Events.ConversionReceived, { conversion: sale }, 'evt-sale-1');
@@ -65,7 +75,7 @@ describe('attribution consumers, a batch at a time', () => {
     await publish(Events.ConversionReceived, { conversion: conversion('other', 'k1', 10_800_000, '9000000') }, 'evt-other');
     await publish(Events.ClickRecorded, { click: click('k3', 3_000_000) }, 'click-k3'); // on the clicks stream: its own batch
     // evt-applied was applied before (say, by a replica that committed and died before acking): only acknowledged now.
-    expect((await pg.query(`SELECT 1 FROM "attribution".processed_events`)).rows).toEqual([]); // the backlog is whole
+    expect((await pg.query(`SELECT 1 FROM "attribution".processed_events WHERE consumer = $1`, [INGEST_DURABLE])).rows).toEqual([]); // the backlog is whole
     await pg.query(`INSERT INTO "attribution".processed_events (consumer, event_id) VALUES ($1, 'evt-applied')`, [INGEST_DURABLE]);
 
     await start();

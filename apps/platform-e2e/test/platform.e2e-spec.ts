@@ -1,9 +1,10 @@
-import { createGrpcClient } from '@trackly/grpc';
+import { createGrpcClient, OpsClient } from '@trackly/grpc';
 import { eventually } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { AttributionState, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { runDemo } from '../../../tools/demo/src/demo';
+import { driftLine, READ_MODELS, readModelDrift } from '../../../tools/ops/src/rebuild';
 import { Platform, ShiftedClock, startPlatform } from './platform';
 
 /**
@@ -83,6 +84,16 @@ describe('Trackly end to end', () => {
     await send('msg-D', 'carol', 'cr-b', 'summer'); // never clicked
     clock.set('2026-11-04T10:00:00Z');
     clickIds.B = await tap(b.trackedUrl);
+
+    // Days pass between the taps and the sale, so attribution has every tap before it: here, seconds do. Without
+    // this wait the clock's jump to the 12th below puts the parked sale past its horizon before Monday's tap event
+    // has arrived, and the horizon's best effort credits the only click it knows, Wednesday's.
+    const ops = Object.fromEntries((['tracking', 'ingest', 'attribution', 'reporting'] as const).map((s) => [s, new OpsClient(p[`${s}Grpc`])]));
+    await eventually(async () => {
+      const d = await readModelDrift('attribution', READ_MODELS.attribution!, ops as Parameters<typeof readModelDrift>[2]);
+      if (d.compared === 0 || d.drifts.length) throw new Error(`attribution not settled: ${d.compared} compared, ${d.drifts.map(driftLine).join('; ')}`);
+      return true;
+    }, 15_000, 200);
 
     // Friday: the network posts alice's purchase with Wednesday's click id, then retries it.
     clock.set('2026-11-06T12:00:00Z');

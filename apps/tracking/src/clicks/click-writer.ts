@@ -46,9 +46,9 @@ const INSERT_CLICK = {
 /**
  * A tap on a link not cached yet, group commit off: the link's read and the click's INSERT in one statement (one
  * round trip, one wait for a pooled connection, where read-then-INSERT waited twice). The click is written only if
- * the message was sent at least `$10` (epoch ms) ago, the age after which its classification no longer depends on
- * the send time (sendTimeIrrelevantAfterMs), so the verdict made before the statement holds. The link comes back
- * either way, with `written` 1 or 0; no row: unknown code, nothing written.
+ * the message was sent no later than `$10` (epoch ms: the tap's time less sendTimeIrrelevantAfterMs, the age past
+ * which the classification no longer depends on the send time), so the verdict made before the statement holds. The
+ * link comes back either way, with `written` 1 or 0; no row: unknown code, nothing written.
  */
 const READ_AND_INSERT_CLICK = {
   name: 'tracking.read-insert-click.v1',
@@ -94,8 +94,8 @@ export class ClickWriter {
   }
 
   /**
-   * Reads the link of a tap and records the tap in one autocommitted statement, if the send is at least
-   * `sentBeforeMs` old; resolves with the link row (and whether the click was written) once committed, undefined
+   * Reads the link of a tap and records the tap in one autocommitted statement, if the message was sent no later
+   * than `sentBeforeMs` (epoch ms); resolves with the link row (and whether the click was written) once committed, undefined
    * for an unknown code.
    */
   writeCold(it: ColdClick, sentBeforeMs: number): Promise<(LinkRow & { written: number }) | undefined> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench:click [-- --quick] [-- --duration=S] [-- --connections=N] [-- --cpu-prof]`
+ * `npm run bench:click [-- --quick] [-- --duration=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof]`
  *
  * Measures the click edge (GET /c/{code} -> classified, durable click row, which is also its ClickRecorded's source
  * -> 302) of the real tracking app (built, as a child process, on Postgres and NATS) at a fixed concurrency, against
@@ -25,7 +25,10 @@ const QUICK = args.quick === 'true';
 const DURATION = Number(args.duration ?? (QUICK ? 3 : 15));
 const WARMUP = QUICK ? 1 : 3;
 const CONNECTIONS = Number(args.connections ?? 64);
-const MESSAGES = QUICK ? 2_000 : 20_000;
+const MESSAGES = Number(args.messages ?? (QUICK ? 2_000 : 20_000));
+// --cold: the warm-up taps codes from the other end of the list, so the measured taps are on links not read yet (as
+// in a blast, where most taps are a message's first); give --messages enough for the run (e.g. 40,000 for --quick).
+const COLD = args.cold === 'true';
 const REGISTER_BATCH = 10_000;
 const POOL_SIZE = Number(args.pool ?? 10);
 const CPU_PROF = args['cpu-prof'] === 'true';
@@ -71,7 +74,7 @@ async function load(port, codes, seconds) {
 async function measure(name, start, codes, c) {
   const { child, port } = await start();
   try {
-    await load(port, codes, WARMUP);
+    await load(port, COLD ? [...codes].reverse() : codes, WARMUP);
     const cpu0 = app.cpuSeconds(child.pid);
     const db0 = await app.dbBackendsCpu(c, DB_NAME);
     const nats0 = app.natsServerCpuSeconds();
@@ -130,7 +133,7 @@ async function main() {
   await app.deleteStreams('BENCHCLICK_').catch(() => undefined);
   const c = await prepareDatabase();
   try {
-    console.log(`click edge bench: ${CONNECTIONS} connections, ${DURATION} s per run (+${WARMUP} s warm-up), ${MESSAGES} messages, pool ${POOL_SIZE}`);
+    console.log(`click edge bench: ${CONNECTIONS} connections, ${DURATION} s per run (+${WARMUP} s warm-up${COLD ? ' on other links: measured taps on links not read yet' : ''}), ${MESSAGES} messages, pool ${POOL_SIZE}`);
     // Start the app once so it creates its schema; the messages go in through its RegisterMessages RPC (a blast's
     // calls of 10,000), and their events are all published before the click runs start.
     const first = await startApp(true, 'register')();

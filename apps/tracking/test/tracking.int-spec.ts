@@ -432,6 +432,40 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     expect((await pg.query(`SELECT count(*)::int AS n FROM "tracking".messages WHERE message_id = 'cat-1'`)).rows[0].n).toBe(0);
   });
 
+  it('group commit off: a tap on a link not cached is read and recorded in one statement, classified with its send time', async () => {
+    await seedCatalog();
+    const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'false' }, clock);
+    try {
+      const base = `http://127.0.0.1:${httpPort}`;
+      clock.set('2026-11-06T09:00:00Z');
+      const old = await register('msg-cold-old', new Date('2026-11-06T08:00:00Z'));
+      const fresh = await register('msg-cold-fresh', clock.now());
+      clock.advance(2_000);
+      const tap = (m: { shortCode: string }, headers: Record<string, string>) => fetch(`${base}/c/${m.shortCode}`, { redirect: 'manual', headers });
+      // Sent an hour ago: written by the statement that read the link.
+      const person = await tap(old, BROWSER);
+      // Sent 2 s ago, no Accept-Language: the statement reads the link but does not write; the tap is classified with
+      // its real send time and written after, as a preview.
+      const preview = await tap(fresh, { 'user-agent': IPHONE });
+      const unknown = await tap({ shortCode: 'Zz9Zz9Zz9Zz9' }, BROWSER);
+      expect([person.status, preview.status, unknown.status]).toEqual([302, 302, 404]);
+      expect(new URL(person.headers.get('location')!).searchParams.get('m')).toBe('msg-cold-old');
+      expect((await client.getClick({ clickId: cid(person) })).click).toMatchObject({
+        messageId: 'msg-cold-old', clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true, classificationReason: 'browser user agent',
+      });
+      const p = (await client.getClick({ clickId: cid(preview) })).click!;
+      expect(p).toMatchObject({ messageId: 'msg-cold-fresh', clickClass: ClickClass.CLICK_CLASS_PREVIEW, firstClickOnMessage: false });
+      expect(p.classificationReason).toMatch(/2\.0 s after the send without Accept-Language/);
+      const rows = await pg.query(`SELECT message_id, count(*)::int AS n FROM "tracking".clicks WHERE message_id LIKE 'msg-cold-%' GROUP BY 1 ORDER BY 1`);
+      expect(rows.rows).toEqual([{ message_id: 'msg-cold-fresh', n: 1 }, { message_id: 'msg-cold-old', n: 1 }]);
+      // Now cached: the next tap on the fresh link takes the cached path, still with its send time.
+      const cached = await tap(fresh, BROWSER);
+      expect((await client.getClick({ clickId: cid(cached) })).click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true });
+    } finally {
+      await replica.close();
+    }
+  }, 60_000);
+
   it('two replicas, one with group commit off, racing on one message: still exactly one first click', async () => {
     await seedCatalog();
     const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'false' }, clock);

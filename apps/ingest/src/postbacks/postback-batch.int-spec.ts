@@ -81,6 +81,35 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
       { outcome: 'duplicate', reason_code: 'SAME_CONTENT' },
     ]);
   });
+
+  it('decides repeats of a stored conversion in arrival order when the batch both repeats and changes it', async () => {
+    const first = await postback('conversion_id=mixed-1&payout=1.00&currency=USD');
+    expect(first.body.status).toBe('stored');
+    // Identical and changed repeats of one stored key in one batch: an identical one that arrives after a change is
+    // an adjustment back, never a duplicate of the state before the batch.
+    const payouts = ['1.00', '2.00', '1.00', '1.00', '3.00', '3.00'];
+    const answers = await Promise.all(payouts.map((p) => postback(`conversion_id=mixed-1&payout=${p}&currency=USD`)));
+    expect(answers.map((a) => a.status)).toEqual(payouts.map(() => 200));
+    expect(new Set(answers.map((a) => a.body.id))).toEqual(new Set([first.body.id]));
+
+    // Archive ids are drawn in arrival order: replay the rule over them and compare with what was recorded.
+    const archive = await t.pg.query(
+      `SELECT query, outcome, conversion_ref FROM "ingest".postback_requests WHERE partner_id = 'batch' AND query LIKE '%mixed-1%' ORDER BY id`,
+    );
+    expect(archive.rows).toHaveLength(payouts.length + 1);
+    let state = '';
+    const expected = archive.rows.map((r: { query: string }) => {
+      const payout = new URLSearchParams(r.query).get('payout')!;
+      const outcome = !state ? 'stored' : payout === state ? 'duplicate' : 'adjusted';
+      state = payout;
+      return outcome;
+    });
+    expect(archive.rows.map((r: { outcome: string }) => r.outcome)).toEqual(expected);
+    expect(archive.rows.every((r: { conversion_ref: string }) => r.conversion_ref === first.body.id)).toBe(true);
+    expect(answers.map((a) => a.body.status).sort()).toEqual(expected.slice(1).sort());
+    const row = await t.pg.query(`SELECT payout_micros::text AS p FROM "ingest".conversions WHERE id = $1`, [first.body.id]);
+    expect(row.rows[0].p).toBe(String(Number(state) * 1_000_000));
+  });
 });
 
 /** With group commit off every request is a batch of one: the same single transaction, the same outcomes and events. */

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { rawPool } from '@trackly/database';
 import type { Classification } from '../domain/click-classifier';
 import { ClickEventsRelay } from './click-events';
-import type { Link } from './link-cache';
+import { LINK_COLUMNS, type Link, type LinkRow } from './link-cache';
 
 /** One classified hit waiting to be written. */
 export interface PendingClick {
@@ -43,6 +43,29 @@ const INSERT_CLICK = {
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, pg_current_xact_id())`,
 };
 
+/**
+ * A tap on a link not cached yet, group commit off: the link's read and the click's INSERT in one statement (one
+ * round trip, one wait for a pooled connection, where read-then-INSERT waited twice). The click is written only if
+ * the message was sent no later than `$10` (epoch ms: the tap's time less sendTimeIrrelevantAfterMs, the age past
+ * which the classification no longer depends on the send time), so the verdict made before the statement holds. The
+ * link comes back either way, with `written` 1 or 0; no row: unknown code, nothing written.
+ */
+const READ_AND_INSERT_CLICK = {
+  name: 'tracking.read-insert-click.v1',
+  text: `WITH l AS (SELECT ${LINK_COLUMNS} WHERE msg.short_code = $1),
+    ins AS (
+      INSERT INTO "tracking".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at,
+        user_agent, ip, click_class, classification_reason, classifier_version, request_id, xid)
+      SELECT $2, l.message_id, l.contact_id, l.offer_id, l.campaign_id, l.creative_id, $3, $4, $5, $6, $7, $8, $9, pg_current_xact_id()
+      FROM l WHERE l.sent_ms <= $10
+      RETURNING 1
+    )
+    SELECT l.*, (SELECT count(*) FROM ins)::int AS written FROM l`,
+};
+
+/** A classified tap whose link is not known yet (READ_AND_INSERT_CLICK). */
+export type ColdClick = Omit<PendingClick, 'link'> & { shortCode: string };
+
 @Injectable()
 export class ClickWriter {
   private readonly pool: Pool;
@@ -68,6 +91,25 @@ export class ClickWriter {
           clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
       })
       .then(() => this.events.kick());
+  }
+
+  /**
+   * Reads the link of a tap and records the tap in one autocommitted statement, if the message was sent no later
+   * than `sentBeforeMs` (epoch ms); resolves with the link row (and whether the click was written) once committed, undefined
+   * for an unknown code.
+   */
+  writeCold(it: ColdClick, sentBeforeMs: number): Promise<(LinkRow & { written: number }) | undefined> {
+    const c = it.classification;
+    return this.pool
+      .query({
+        ...READ_AND_INSERT_CLICK,
+        values: [it.shortCode, it.clickId, it.clickedAt.toISOString(), clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId, sentBeforeMs],
+      })
+      .then((r) => {
+        const row = r.rows[0] as (LinkRow & { written: number }) | undefined;
+        if (row?.written) this.events.kick();
+        return row;
+      });
   }
 
   /** Resolves (one entry per item) once the batch committed. */

@@ -4,13 +4,13 @@ import { rawPool } from '@trackly/database';
 import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
 import { Batcher, noiseSourceKey } from '@trackly/platform';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
-import { classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatCounts, RepeatWindow, Thresholds } from '../domain/click-classifier';
+import { Classification, classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatCounts, RepeatWindow, sendTimeIrrelevantAfterMs, Thresholds } from '../domain/click-classifier';
 import { renderDestination } from '../domain/destination-url';
 import { newClickId, SHORT_CODE_PATTERN } from '../domain/short-codes';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';
-import { ClickWriter, PendingClick } from './click-writer';
+import { ClickWriter, ColdClick, PendingClick } from './click-writer';
 import { LinkCache, ResolvedLink } from './link-cache';
 
 const NO_REPEATS: RepeatCounts = { early: 0, burst: 0 };
@@ -42,6 +42,7 @@ export class ClicksService implements BeforeApplicationShutdown {
   private readonly batcher?: Batcher<PendingClick, void>;
   private readonly repeats = new RepeatWindow();
   private readonly thresholds: Thresholds;
+  private readonly sendTimeIrrelevantMs: number;
 
   constructor(
     private readonly ds: DataSource,
@@ -52,6 +53,7 @@ export class ClicksService implements BeforeApplicationShutdown {
     @Inject(TRACKING_CONFIG) config: TrackingConfig,
   ) {
     this.thresholds = { ...DEFAULT_THRESHOLDS, repeatCodes: config.TRACKING_BOT_REPEAT_CODES };
+    this.sendTimeIrrelevantMs = sendTimeIrrelevantAfterMs(this.thresholds);
     if (config.TRACKING_GROUP_COMMIT) {
       this.batcher = new Batcher((items) => this.writer.write(items), {
         windowMs: config.TRACKING_GROUP_COMMIT_WINDOW_MS,
@@ -67,6 +69,16 @@ export class ClicksService implements BeforeApplicationShutdown {
    */
   recordClick(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     if (!SHORT_CODE_PATTERN.test(shortCode)) return Promise.reject(new NotFoundError('link', shortCode));
+    if (!this.batcher) {
+      // Group commit off: a link not cached is read by the statement that records the tap (one round trip).
+      const cached = this.links.cached(shortCode);
+      if (!cached) return this.recordCold(shortCode, req);
+      try {
+        return this.record(shortCode, cached, req);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const found = this.links.lookup(shortCode);
     if (found instanceof Promise) {
       return found.then((link) => {
@@ -81,38 +93,63 @@ export class ClicksService implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * A tap on a link not cached, group commit off: classified as if its message were sent long enough ago for the send
+   * time not to matter (sendTimeIrrelevantAfterMs), then read and recorded in one statement that writes it only if
+   * that is so. A link sent more recently comes back unwritten and the tap takes the ordinary path with its real send
+   * time (the repeat window re-records it); an unknown code is taken back out of the repeat window and gets a 404.
+   */
+  private recordCold(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
+    const clickedAt = this.clock.now();
+    const sentBefore = clickedAt.getTime() - this.sendTimeIrrelevantMs;
+    const client = `${noiseSourceKey(req.ip)}|${req.userAgent}|${req.acceptLanguage}`;
+    const repeats = this.thresholds.repeatCodes ? this.repeats.record(client, shortCode, clickedAt, this.sendTimeIrrelevantMs) : NO_REPEATS;
+    const classification = this.classify(req, clickedAt, new Date(sentBefore), repeats);
+    const clickId = newClickId();
+    const cold: ColdClick = { shortCode, clickId, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
+    return this.writer.writeCold(cold, sentBefore).then((row) => {
+      if (!row) {
+        if (this.thresholds.repeatCodes) this.repeats.forget(client, shortCode);
+        throw new NotFoundError('link', shortCode);
+      }
+      const link = this.links.remember(row);
+      if (!row.written) return this.record(shortCode, link, req);
+      return this.answer(link, clickId, classification);
+    });
+  }
+
   private record(shortCode: string, link: ResolvedLink, req: ClickRequest): Promise<RecordedClick> {
     const clickedAt = this.clock.now();
     // The client as a scanner keeps it and as phones behind a carrier NAT share it (an IPv6 client by its /64).
     const repeats = this.thresholds.repeatCodes
       ? this.repeats.record(`${noiseSourceKey(req.ip)}|${req.userAgent}|${req.acceptLanguage}`, shortCode, clickedAt, clickedAt.getTime() - link.sentAt.getTime())
       : NO_REPEATS;
-    const classification = classifyHit(
-      {
-        method: req.method,
-        userAgent: req.userAgent,
-        acceptLanguage: req.acceptLanguage,
-        purpose: req.purpose,
-        at: clickedAt,
-        messageSentAt: link.sentAt,
-        repeats,
-      },
-      this.thresholds,
-    );
+    const classification = this.classify(req, clickedAt, link.sentAt, repeats);
     const pending: PendingClick = { clickId: newClickId(), link, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
     // Group commit off: this hit's own autocommitted INSERT (one round trip, no BEGIN/COMMIT).
     const committed = this.batcher ? this.batcher.submit(pending) : this.writer.writeOne(pending);
-    return committed.then(() => ({
+    return committed.then(() => this.answer(link, pending.clickId, classification));
+  }
+
+  private classify(req: ClickRequest, at: Date, messageSentAt: Date, repeats: RepeatCounts): Classification {
+    return classifyHit(
+      { method: req.method, userAgent: req.userAgent, acceptLanguage: req.acceptLanguage, purpose: req.purpose, at, messageSentAt, repeats },
+      this.thresholds,
+    );
+  }
+
+  private answer(link: ResolvedLink, clickId: string, classification: Classification): RecordedClick {
+    return {
       destination: renderDestination(link.destinationUrlTemplate, {
-        click_id: pending.clickId,
+        click_id: clickId,
         message_id: link.messageId,
         campaign_id: link.campaignId,
         creative_id: link.creativeId,
         offer_id: link.offerId,
       }),
-      clickId: pending.clickId,
+      clickId,
       clickClass: classification.class,
-    }));
+    };
   }
 
   /** One click as its ClickRecorded event describes it (the first-click flag derived the same way). */

@@ -6,11 +6,26 @@ import { Batcher, LruCache } from '@trackly/platform';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
+/** What the edge reads about a link (sent_at as epoch milliseconds: a double parses far faster than a timestamp). */
+export const LINK_COLUMNS = `msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id,
+      date_part('epoch', msg.sent_at) * 1000 AS sent_ms, o.destination_url_template
+    FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id`;
+
+/** A row of LINK_COLUMNS. */
+export interface LinkRow {
+  short_code: string;
+  message_id: string;
+  contact_id: string;
+  campaign_id: string;
+  creative_id: string;
+  offer_id: string;
+  sent_ms: number;
+  destination_url_template: string;
+}
+
 const READ_LINKS = {
   name: 'tracking.read-links.v1',
-  text: `SELECT msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id,
-      date_part('epoch', msg.sent_at) * 1000 AS sent_ms, o.destination_url_template
-    FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id
+  text: `SELECT ${LINK_COLUMNS}
     WHERE msg.short_code = ANY($1::text[])`,
 };
 
@@ -87,24 +102,38 @@ export class LinkCache {
    * of its database time) and sent_at comes as epoch milliseconds (a double parses far faster than a timestamp).
    */
   private async loadMany(codes: string[]): Promise<(ResolvedLink | undefined)[]> {
-    const rows: { short_code: string; message_id: string; contact_id: string; campaign_id: string; creative_id: string; offer_id: string; sent_ms: number; destination_url_template: string }[] =
+    const rows: LinkRow[] =
       (await rawPool(this.ds).query({ ...READ_LINKS, values: [codes] })).rows;
     const found = new Map<string, ResolvedLink>();
-    for (const r of rows) {
-      const link: Link = {
-        shortCode: r.short_code,
-        messageId: r.message_id,
-        contactId: r.contact_id,
-        campaignId: r.campaign_id,
-        creativeId: r.creative_id,
-        offerId: r.offer_id,
-        sentAt: new Date(r.sent_ms),
-      };
-      this.links.set(r.short_code, link);
-      this.templates.set(r.offer_id, r.destination_url_template);
-      found.set(r.short_code, { ...link, destinationUrlTemplate: r.destination_url_template });
-    }
+    for (const r of rows) found.set(r.short_code, this.remember(r));
     return codes.map((c) => found.get(c));
+  }
+
+  /**
+   * The link as cached now, and its offer's template, without reading anything: undefined when either is not cached
+   * (the click edge then reads and records in one statement).
+   */
+  cached(shortCode: string): ResolvedLink | undefined {
+    const link = this.links.get(shortCode);
+    if (!link) return undefined;
+    const template = this.templates.get(link.offerId);
+    return template === undefined ? undefined : { ...link, destinationUrlTemplate: template };
+  }
+
+  /** Caches a link read from the database (LINK_COLUMNS) and its offer's template; returns it resolved. */
+  remember(r: LinkRow): ResolvedLink {
+    const link: Link = {
+      shortCode: r.short_code,
+      messageId: r.message_id,
+      contactId: r.contact_id,
+      campaignId: r.campaign_id,
+      creativeId: r.creative_id,
+      offerId: r.offer_id,
+      sentAt: new Date(r.sent_ms),
+    };
+    this.links.set(r.short_code, link);
+    this.templates.set(r.offer_id, r.destination_url_template);
+    return { ...link, destinationUrlTemplate: r.destination_url_template };
   }
 
   /** Called after an offer upsert commits: the next click reads the new template. */

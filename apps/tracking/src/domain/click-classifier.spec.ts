@@ -1,4 +1,4 @@
-import { CLASSIFIER_VERSION, classifyHit, DEFAULT_THRESHOLDS, Hit, HitClass, RepeatWindow } from './click-classifier';
+import { CLASSIFIER_VERSION, classifyHit, DEFAULT_THRESHOLDS, Hit, HitClass, RepeatWindow, sendTimeIrrelevantAfterMs } from './click-classifier';
 
 const SENT = new Date('2026-11-02T10:00:00Z');
 const LATER = new Date('2026-11-02T10:03:00Z'); // three minutes after the send: no timing rule applies
@@ -164,6 +164,26 @@ describe('classifyHit: method, prefetch, timing and repeats', () => {
   });
 });
 
+describe('sendTimeIrrelevantAfterMs', () => {
+  it('is an age past which no hit changes verdict with its send time', () => {
+    const after = sendTimeIrrelevantAfterMs(DEFAULT_THRESHOLDS);
+    const at = new Date('2026-11-02T10:00:00Z');
+    const kinds: Pick<Hit, 'userAgent' | 'acceptLanguage' | 'repeats'>[] = [
+      { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) Safari/604.1', acceptLanguage: 'en-US', repeats: { early: 0, burst: 0 } },
+      { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) Safari/604.1', acceptLanguage: '', repeats: { early: 0, burst: 0 } },
+      { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) Safari/604.1', acceptLanguage: 'en-US', repeats: { early: 25, burst: 0 } },
+    ];
+    for (const k of kinds) {
+      const verdict = (sinceSendMs: number) => classifyHit({ ...k, method: 'GET', purpose: '', at, messageSentAt: new Date(at.getTime() - sinceSendMs) }).class;
+      for (const later of [after, after + 1, after * 3, 86_400_000]) expect(verdict(later)).toBe(verdict(after));
+    }
+    const early = (ms: number) =>
+      classifyHit({ ...kinds[1], method: 'GET', purpose: '', at, messageSentAt: new Date(at.getTime() - ms) }).class;
+    expect(early(after - 1)).toBe('PREVIEW');
+    expect(early(after)).toBe('HUMAN');
+  });
+});
+
 describe('RepeatWindow', () => {
   const t0 = new Date('2026-11-02T10:00:00Z').getTime();
   const at = (ms: number) => new Date(t0 + ms);
@@ -193,6 +213,16 @@ describe('RepeatWindow', () => {
     w.record('k', 'B', at(500), 0);
     expect(w.record('k', 'C', at(1_200), 0)).toEqual({ early: 2, burst: 1 }); // A expired; B is 700 ms old
     expect(w.record('k', 'D', at(5_000), 0)).toEqual({ early: 1, burst: 1 });
+  });
+
+  it('takes back a hit on a code that turned out not to exist, leaving the other links as they were', () => {
+    const w = new RepeatWindow(60_000, 10_000, 2_000);
+    w.record('k', 'A', at(0), 3_000);
+    w.record('k', 'junk', at(10), 3_000);
+    w.forget('k', 'junk');
+    w.forget('k', 'never-seen');
+    w.forget('other', 'A');
+    expect(w.record('k', 'B', at(20), LATE)).toEqual({ early: 1, burst: 2 });
   });
 
   it('stays bounded in clients and in links per client', () => {

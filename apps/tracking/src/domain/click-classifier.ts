@@ -132,6 +132,16 @@ function uaVerdict(ua: string): { class: HitClass; reason: string } | null {
   return v;
 }
 
+/**
+ * How long after its send a hit must come for no rule to look at the send time: every timing rule above compares
+ * `sinceSend` with one of these thresholds, so any hit at least this late gets the verdict it would get for any
+ * earlier send. The click edge uses it to record a tap on a link it has not read yet in the same statement that reads
+ * it (that statement writes the click only if the send is at least this old).
+ */
+export function sendTimeIrrelevantAfterMs(t: Thresholds = DEFAULT_THRESHOLDS): number {
+  return Math.max(t.instantMs, t.previewWindowMs, t.readMs);
+}
+
 /** Classifies one hit; pure, so the same hit always gets the same answer under the same version. */
 export function classifyHit(hit: Hit, t: Thresholds = DEFAULT_THRESHOLDS): Classification {
   const verdict = (cls: HitClass, reason: string): Classification => ({ class: cls, reason, version: CLASSIFIER_VERSION });
@@ -213,6 +223,18 @@ export class RepeatWindow {
     for (const v of links.values()) if (now - v.at < this.burstMs) burst++;
     while (this.clients.size > this.maxClients) this.clients.delete(this.clients.keys().next().value as string);
     return { early: c.early, burst };
+  }
+
+  /**
+   * Takes back a hit recorded on a code that turned out not to exist (the click edge records a tap before its one
+   * statement tells whether the link is real), so guessed codes never count as links a client fetched.
+   */
+  forget(clientKey: string, code: string): void {
+    const c = this.clients.get(clientKey);
+    const before = c?.links.get(code);
+    if (!c || !before) return;
+    c.links.delete(code);
+    if (before.early) c.early--;
   }
 
   get size(): number {

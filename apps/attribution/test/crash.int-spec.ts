@@ -18,7 +18,8 @@ import { migrateAttribution } from '../src/attribution.app';
 
 jest.setTimeout(180_000);
 
-const N = 300;
+// Several of the consumer's groups (up to 500 for the first pull, 1,000 behind a backlog): the kill lands between commits.
+const N = 2_000;
 
 describe('attribution killed with SIGKILL mid-stream', () => {
   let app: ChildApp;
@@ -41,14 +42,16 @@ describe('attribution killed with SIGKILL mid-stream', () => {
       await eventually(async () => !!(await jsm.streams.info(`${app.prefix.toUpperCase()}_${Streams.ingest.name}`).catch(() => undefined)), 30_000, 200);
 
       const at = (m: number) => new Date(Date.UTC(2026, 10, 2, 10, m));
+      const clicks: Promise<unknown>[] = [];
       for (let i = 0; i < N; i++) {
         const click = {
           clickId: `click${i}`, messageId: `msg-${i}`, contactId: `contact-${i}`, offerId: 'offer', campaignId: 'camp', creativeId: 'cr',
           clickedAt: at(0), firstClickOnMessage: true, userAgent: 'test', messageSentAt: at(0),
           clickClass: ClickClass.CLICK_CLASS_HUMAN, classificationReason: '', classifierVersion: '',
         };
-        await js.publish(`${app.prefix}.${Events.ClickRecorded.subject}`, ClickRecorded.encode({ click }).finish(), { msgID: `click-evt-${i}` });
+        clicks.push(js.publish(`${app.prefix}.${Events.ClickRecorded.subject}`, ClickRecorded.encode({ click }).finish(), { msgID: `click-evt-${i}` }));
       }
+      await Promise.all(clicks);
       await eventually(() => count(`SELECT count(*) AS n FROM "attribution".clicks`).then((n) => n === N), 60_000, 100);
 
       // Every conversion once, and a fifth of them again under another event id (a redelivery after the dedupe window).

@@ -56,7 +56,7 @@ describe('attribution killed with SIGKILL mid-stream', () => {
 
       // Every conversion once, and a fifth of them again under another event id (a redelivery after the dedupe window).
       const publishes: Promise<unknown>[] = [];
-      for (let i = 0; i < N; i++) {
+      const publishConversion = (i: number) => {
         const conversion = {
           id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, partnerId: 'partner', conversionId: `conv-${i}`, clickId: `click${i}`,
           payout: { currencyCode: 'USD', amountMicros: '1000000' }, status: ConversionStatus.CONVERSION_STATUS_APPROVED,
@@ -66,12 +66,14 @@ describe('attribution killed with SIGKILL mid-stream', () => {
         const data = ConversionReceived.encode({ conversion }).finish();
         publishes.push(js.publish(`${app.prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}` }));
         if (i % 5 === 0) publishes.push(js.publish(`${app.prefix}.${Events.ConversionReceived.subject}`, data, { msgID: `conv-evt-${i}-again` }));
-      }
-      await Promise.all(publishes);
-
-      // Kill it while it is deciding: some decisions made, not all.
+      };
+      // Half first; the kill comes while the other half is still being published, so it always lands mid-stream
+      // (a fast consumer decided all of one published whole before a poll could see it half done).
+      for (let i = 0; i < N / 2; i++) publishConversion(i);
       await eventually(() => count(`SELECT count(*) AS n FROM "attribution".decisions`).then((n) => n >= 20), 60_000, 5);
+      for (let i = N / 2; i < N; i++) publishConversion(i);
       await app.kill(first);
+      await Promise.all(publishes);
       const atKill = await count(`SELECT count(*) AS n FROM "attribution".decisions`);
       expect(atKill).toBeLessThan(N);
 

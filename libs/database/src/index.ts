@@ -7,3 +7,4 @@ export * from './database-unavailable';
 export * from './partition-plan';
 export * from './partition-keeper';
 export * from './partition-migration';
+export * from './prepared-query';

@@ -9,7 +9,7 @@ import { toAttribution } from '../decisions/attribution.mappers';
 import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { moneyToWire } from './wire';
 import { ConversionKey, DecisionStore, keyOf, Tx } from './ports';
-import { preparedQuery } from './prepared-query';
+import { preparedQuery } from '@trackly/database';
 
 /** Every column of a decision row: [column, SQL array type, read from the row]. */
 const DECISION_COLUMNS: [string, string, (d: DecisionEntity) => unknown][] = [

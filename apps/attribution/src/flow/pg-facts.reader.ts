@@ -13,7 +13,7 @@ import {
   toFact,
 } from '../projections/projections.repository';
 import { BatchFacts, DecisionFactsReader, FactsRequest, keyOf, LoadedInput, Tx } from './ports';
-import { preparedQuery } from './prepared-query';
+import { preparedQuery } from '@trackly/database';
 
 /** A windowed click as the load statement aggregates it: [id, message, contact, offer, campaign, creative, epoch ms, class]. */
 type PackedClick = [string, string, string, string, string, string, number, ClickClass];

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass, ClickFact, OfferTerms, SendFact } from '../domain/first-click.rules';
-import { preparedQuery } from '../flow/prepared-query';
+import { preparedQuery } from '@trackly/database';
 
 /** A click as the projection stores it. */
 export type ProjectedClick = ClickFact & { firstClickOnMessage: boolean };

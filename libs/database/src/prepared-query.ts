@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import type { EntityManager } from 'typeorm';
 
 /**
- * Runs one of attribution's hot statements (one per batch on every consumer path) as a named prepared statement on
+ * Runs a hot statement (one per batch on a consumer path; attribution's facts load, decisions insert and projection writes) as a named prepared statement on
  * the transaction's own connection: Postgres parses it once per connection and, once its plans are seen to cost the
  * same, plans it once, where an unnamed statement is parsed and planned on every call. Measured on the facts load:
  * 0.3 ms of backend CPU per call for 10 conversions instead of 1.1 ms (planning a dozen joins dominated), and no

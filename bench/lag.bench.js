@@ -280,7 +280,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
 
 /**
  * The conversions' path through the outboxes and consumers, from the database (all apps share one here): per
- * outbox subject, commit-to-publish (published_at − created_at, created_at being the writing transaction's start);
+ * outbox subject (ingest's conversions, their own event source, from the row's received_at), commit-to-publish (published_at − created_at, created_at being the writing transaction's start);
  * per consumer of those events, outbox row to the consumer's transaction (processed_at = that transaction's start)
  * and how many events each transaction took (its rows share processed_at). Diagnosis only: no figure is judged.
  */
@@ -312,6 +312,22 @@ async function hops(databaseUrl, since) {
         for (const r of taken) {
           rows.push({ hop: `${producer} outbox → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
         }
+      }
+    }
+    // Ingest's conversions are their own ConversionReceived's source (no outbox row): conversion row to consumer tx.
+    for (const consumerSchema of ['attribution', 'reporting']) {
+      const { rows: taken } = await c.query(
+        `WITH j AS (
+           SELECT p.consumer, p.processed_at, ${ms('p.processed_at', 't.received_at')} AS wait
+           FROM "${consumerSchema}".processed_events p JOIN "ingest".conversions t ON t.id::text = p.event_id
+           WHERE t.received_at >= $1 AND t.xid IS NOT NULL)
+         SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')},
+           round(${ms('(array_agg(processed_at ORDER BY wait DESC))[1]', '$1::timestamptz')})::int AS worst_at
+         FROM j GROUP BY 1 ORDER BY 1`,
+        [since],
+      );
+      for (const r of taken) {
+        rows.push({ hop: `ingest conversion row → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
       }
     }
     return rows;

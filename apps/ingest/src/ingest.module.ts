@@ -8,6 +8,7 @@ import { MessagingModule, Streams } from '@trackly/messaging';
 import { AttributionOutcomesConsumer } from './attribution-outcomes.consumer';
 import { ConversionEntity } from './conversions/conversion.entity';
 import { ConversionsService } from './conversions/conversions.service';
+import { ConversionEventsRelay } from './conversions/conversion-events';
 import type { IngestConfig } from './ingest.config';
 import { IngestGrpcController } from './ingest.grpc.controller';
 import { INGEST_CONFIG, INGEST_LOGGER } from './ingest.tokens';
@@ -59,6 +60,7 @@ export class IngestModule {
         { provide: INGEST_CONFIG, useValue: config },
         { provide: INGEST_LOGGER, useValue: logger },
         { provide: CLOCK, useValue: clock },
+        ConversionEventsRelay,
         ConversionsService,
         PartnersService,
         TestCredentials,

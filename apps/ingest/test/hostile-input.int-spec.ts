@@ -431,11 +431,15 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     await t?.close();
   });
 
-  /** outbox: the conversion events (to attribution); refused: the PostbackRefused events. */
-  async function counts(): Promise<{ conversions: number; outbox: number; archive: number; refused: number }> {
+  /**
+   * events: the conversion events to attribution (a conversion row is the source of its ConversionReceived; an
+   * adjustment is an outbox row); refused: the PostbackRefused events.
+   */
+  async function counts(): Promise<{ conversions: number; events: number; archive: number; refused: number }> {
     const { rows: [r] } = await pg.query(
       `SELECT (SELECT count(*)::int FROM "ingest".conversions) AS conversions,
-              (SELECT count(*)::int FROM "ingest".outbox WHERE subject IN ($2, $3)) AS outbox,
+              (SELECT count(*)::int FROM "ingest".outbox WHERE subject IN ($2, $3))
+                + (SELECT count(*)::int FROM "ingest".conversions WHERE xid IS NOT NULL AND received_event IS NOT NULL) AS events,
               (SELECT count(*)::int FROM "ingest".outbox WHERE subject = $1) AS refused,
               (SELECT count(*)::int FROM "ingest".postback_requests) AS archive`,
       [Events.PostbackRefused.subject, Events.ConversionReceived.subject, Events.ConversionAdjusted.subject],
@@ -467,7 +471,7 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     }
     const walled = await send({ name: 'control', partner: 'walled', from: '192.0.2.9', status: 200 }, 'control-walled');
     expect(walled.status).toBe(200);
-    expect(await counts()).toMatchObject({ conversions: 4, outbox: 4 });
+    expect(await counts()).toMatchObject({ conversions: 4, events: 4 });
   });
 
   it(`has at least 150 rows (${allRows.length})`, () => {
@@ -481,7 +485,7 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
     expect({ status: res.status, body: res.body.slice(0, 300) }).toEqual({ status: row.status, body: expect.any(String) });
     const after = await counts();
     // Nothing stored as valid, no event to attribution.
-    expect({ conversions: after.conversions, outbox: after.outbox }).toEqual({ conversions: before.conversions, outbox: before.outbox });
+    expect({ conversions: after.conversions, events: after.events }).toEqual({ conversions: before.conversions, events: before.events });
     // No stack trace, file path or framework error page in any answer.
     expect(res.body).not.toMatch(/\bat \S+ \(|node_modules|\/work\/|<html|URIError/i);
     if (row.status === 405) {
@@ -506,7 +510,7 @@ describe('postback edge: hostile input (real Postgres, NATS, HTTP)', () => {
   });
 
   it('stored nothing but the controls, archived no token, and every table is still there', async () => {
-    expect(await counts()).toMatchObject({ conversions: 4, outbox: 4 });
+    expect(await counts()).toMatchObject({ conversions: 4, events: 4 });
     for (const token of Object.values(tokens)) {
       const { rows: [r] } = await pg.query(
         `SELECT count(*)::int AS n FROM "ingest".postback_requests WHERE strpos(query, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0`,

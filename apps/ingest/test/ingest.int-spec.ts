@@ -8,6 +8,7 @@ import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, testInfra, outboxDrained } from '@trackly/testing';
+import { conversionsPublished } from './conversions-published';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -148,7 +149,9 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
         const got = await receivedEvents();
         return got.length >= 3 ? got : undefined;
       });
-      await outboxDrained(t.db.url, 'ingest'); // a stray duplicate would be an outbox row until published
+      // A stray duplicate would be an unpublished outbox row or conversion row until published.
+      await outboxDrained(t.db.url, 'ingest');
+      await conversionsPublished(t.db.url);
       const all = await receivedEvents();
       expect(all.map((c) => `${c.partnerId}/${c.conversionId}`).sort()).toEqual(['acme/tx-100', 'beta/form-1', 'beta/json-1']);
       expect(events.length).toBe(3);
@@ -175,6 +178,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       expect(rows.map((r) => r.outcome).sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'stored']);
       await eventually(async () => (await receivedEvents()).some((c) => c.partnerId === 'zeta'));
       await outboxDrained(t.db.url, 'ingest');
+      await conversionsPublished(t.db.url);
       expect((await receivedEvents()).filter((c) => c.partnerId === 'zeta')).toHaveLength(1);
     });
 

@@ -8,6 +8,7 @@ import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, testInfra, outboxDrained } from '@trackly/testing';
+import { conversionsPublished } from './conversions-published';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
@@ -429,7 +430,9 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       const { rows } = await pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'racer' AND conversion_id = 'race-50'`);
       expect(rows[0].n).toBe(1);
       await eventually(async () => (await events()).received.some((c) => c.conversionId === 'race-50'));
-      await outboxDrained(t.db.url, 'ingest'); // a stray second event would be an outbox row until published
+      // A stray second event would be an unpublished outbox row or conversion row until published.
+      await outboxDrained(t.db.url, 'ingest');
+      await conversionsPublished(t.db.url);
       const all = await events();
       expect(all.received.filter((c) => c.conversionId === 'race-50')).toHaveLength(1);
       expect(all.adjusted.filter((a) => a.conversion!.conversionId === 'race-50')).toHaveLength(0);
@@ -518,6 +521,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
 
       await eventually(async () => (await events()).received.filter((c) => c.partnerId === 'fixme').length >= 4);
       await outboxDrained(t.db.url, 'ingest');
+      await conversionsPublished(t.db.url);
       const all = await events();
       expect(all.received.filter((c) => c.partnerId === 'fixme').map((c) => c.conversionId).sort()).toEqual(['tx-ok', 'tx-r1', 'tx-r2', 'tx-r3']);
       // Replays are not partner traffic.

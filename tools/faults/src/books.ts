@@ -112,16 +112,18 @@ export class Auditor {
   }
 
   /**
-   * Events committed and not yet published: unpublished outbox rows of every schema, plus tracking's rows behind
-   * their table relay's cursor (clicks and sends are their own event source; see libs/messaging/src/table-relay.ts).
+   * Events committed and not yet published: unpublished outbox rows of every schema, plus the rows behind their table
+   * relay's cursor (tracking's clicks and sends, ingest's conversions are their own event source; see
+   * libs/messaging/src/table-relay.ts).
    */
   async unpublishedOutbox(): Promise<number> {
     let n = 0;
     for (const s of SCHEMAS) n += num((await this.qs(s, `SELECT count(*) AS n FROM "${s}".outbox WHERE published_at IS NULL`))[0].n);
-    for (const [relay, table] of [['clicks', 'clicks'], ['messages', 'messages']]) {
-      const [row] = await this.q(
-        `SELECT count(*) AS n FROM "tracking".${table} t
-         LEFT JOIN "tracking".table_relay_cursors c ON c.relay = $1
+    for (const [schema, relay, table] of [['tracking', 'clicks', 'clicks'], ['tracking', 'messages', 'messages'], ['ingest', 'conversions', 'conversions']]) {
+      const [row] = await this.qs(
+        schema,
+        `SELECT count(*) AS n FROM "${schema}".${table} t
+         LEFT JOIN "${schema}".table_relay_cursors c ON c.relay = $1
          WHERE t.xid IS NOT NULL AND (c.relay IS NULL OR (t.xid, t.seq) > (c.xid, c.seq))`,
         [relay],
       );

@@ -120,8 +120,8 @@ export async function scenarioKill(ctx: Context, id: string, app: AppName, n: nu
 /** c: the relays of ingest and attribution die between publish and marking published (exit 137), restarted without the hook. */
 export async function scenarioRelayCrash(ctx: Context, n: number): Promise<ScenarioResult> {
   const id = 'c';
-  const r: ScenarioResult = { id, title: 'outbox relay killed between publish and mark (ingest, attribution)', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
-  // The seam: OutboxRelay.seams.afterPublish set by a preloaded module (built next to this file).
+  const r: ScenarioResult = { id, title: 'relays killed between publish and mark (ingest, attribution)', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
+  // The seams: OutboxRelay.seams.afterPublish and TableRelay.seams.afterPublish set by a preloaded module (built next to this file).
   const hook = { preload: [path.join(__dirname, 'relay-crash.preload.js')] };
   let lastRestart = 0;
   const crashes: string[] = [];

@@ -13,6 +13,7 @@ import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdPr
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
+import { ConversionEventsRelay, conversionEventColumns } from './conversion-events';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -50,7 +51,7 @@ export interface BatchDraft {
   headers: Record<string, string>;
 }
 
-/** A batch's conversion rows and events, as parameters $1–$21 of CONVERSION_BATCH_CTES (see ConversionsService.batchRows). */
+/** A batch's conversion rows and events, as parameters $1–$19 of CONVERSION_BATCH_CTES (see ConversionsService.batchRows). */
 export interface ConversionBatch {
   /** The id each item's row gets if it is new, in input order. */
   ids: string[];
@@ -60,27 +61,32 @@ export interface ConversionBatch {
 }
 
 /**
- * Two CTEs of a batch statement: `ins` inserts the new conversions (multi-row INSERT … ON CONFLICT DO NOTHING from
- * unnest, in key order), `conv_evt` the ConversionReceived of each row actually inserted. `input` holds the rows;
- * `SELECT id FROM ins` names the stored ones. Parameters $1–$21 are ConversionBatch.values.
+ * The columns that make a new row the source of its ConversionReceived (ConversionEventsRelay): the writing
+ * transaction's id, the row's place in the sequence (its default), the encoded event and its headers.
+ */
+const EVENT_SOURCE_COLUMNS = 'xid, received_event, event_headers';
+
+/**
+ * One CTE of a batch statement: `ins` inserts the new conversions (multi-row INSERT … ON CONFLICT DO NOTHING from
+ * unnest, in key order), each row with its ConversionReceived (published from the row by ConversionEventsRelay: no
+ * outbox row). `input` holds the rows; `SELECT id FROM ins` names the stored ones. Parameters $1–$19 are
+ * ConversionBatch.values.
  */
 export const CONVERSION_BATCH_CTES = `input AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
            $9::timestamptz[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::text[], $17::boolean[],
-           $18::uuid[], $19::bytea[], $20::jsonb[])
+           $18::bytea[], $19::jsonb[])
            WITH ORDINALITY AS t(id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
-             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, outbox_id, payload, headers, ord)
+             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, payload, headers, ord)
        ), ins AS (
          INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, ${EVENT_SOURCE_COLUMNS})
          SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test
+           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test,
+           pg_current_xact_id(), payload, headers
          FROM input ORDER BY ord
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
          RETURNING id
-       ), conv_evt AS (
-         INSERT INTO "ingest".outbox (id, subject, payload, headers)
-         SELECT i.outbox_id, $21, i.payload, i.headers FROM input i JOIN ins ON ins.id = i.id ORDER BY i.ord
        )`;
 
 /** A conversion's natural key as one string (sorting, maps). */
@@ -141,13 +147,18 @@ function entityOfRow(row: Record<string, unknown>): ConversionEntity {
   });
 }
 
-/** Conversions: stored once per (partner_id, conversion_id), announced through the outbox when new or changed. */
+/**
+ * Conversions: stored once per (partner_id, conversion_id). A new row is the source of its ConversionReceived
+ * (ConversionEventsRelay; an import's rows still announce theirs through the outbox), a change goes out as
+ * ConversionAdjusted through the outbox.
+ */
 @Injectable()
 export class ConversionsService {
   constructor(
     private readonly ds: DataSource,
     private readonly outbox: Outbox,
     private readonly relay: OutboxRelay,
+    private readonly events: ConversionEventsRelay,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -156,6 +167,7 @@ export class ConversionsService {
     const receivedAt = this.clock.now();
     const draft = orThrow(validateSubmission(req, receivedAt));
     const result = await this.ds.transaction((m) => this.storeIn(m, draft, receivedAt));
+    this.events.kick();
     this.relay.kick();
     return { conversion: result.conversion, duplicate: result.duplicate };
   }
@@ -167,8 +179,8 @@ export class ConversionsService {
    * one) and emits ConversionAdjusted; an identical repeat is a duplicate and emits nothing.
    */
   async storeIn(m: EntityManager, draft: ConversionDraft, receivedAt: Date, opts: StoreOptions = {}): Promise<StoreResult> {
-    // The row and its ConversionReceived event in one statement: the conversion is built here (its id too), so its
-    // event is encoded before the INSERT and stored only if the row was new.
+    // The row with its ConversionReceived in one statement: the conversion is built here (its id too), so its event is
+    // encoded before the INSERT and stored only if the row was new.
     const fresh = Object.assign(new ConversionEntity(), {
       id: randomUUID(),
       partnerId: draft.partnerId,
@@ -187,18 +199,14 @@ export class ConversionsService {
       creditedMessageId: null,
     });
     const created = toConversion(fresh);
-    const event = this.outbox.encodeRows(Events.ConversionReceived, [{ conversion: created }], [outgoingContextHeaders(true)]);
+    const event = conversionEventColumns(created, outgoingContextHeaders(true));
+    // The row is its event's source (ConversionEventsRelay): no outbox row.
     const inserted: { id: string }[] = await m.query(
-      `WITH ins AS (
-         INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, $19, $20, $21)
-         ON CONFLICT (partner_id, conversion_id) DO NOTHING
-         RETURNING id
-       ), evt AS (
-         INSERT INTO ${event.table} (id, subject, payload, headers) SELECT $15, $16, $17, $18::jsonb FROM ins
-       )
-       SELECT id FROM ins`,
+      `INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
+         received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, ${EVENT_SOURCE_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14::jsonb, $15, $16, $17, pg_current_xact_id(), $18, $19::jsonb)
+       ON CONFLICT (partner_id, conversion_id) DO NOTHING
+       RETURNING id`,
       [
         fresh.id,
         draft.partnerId,
@@ -214,13 +222,11 @@ export class ConversionsService {
         draft.eventId ?? null,
         draft.saleAmountMicros?.toString() ?? null,
         JSON.stringify(draft.subIds ?? {}),
-        event.ids[0],
-        event.subject,
-        event.bodies[0],
-        event.headers[0],
         !!draft.payoutAbsent,
         draft.messageId ?? null,
         !!draft.test,
+        event.payload,
+        event.headers,
       ],
     );
     if (inserted.length) return { conversion: created, duplicate: false, outcome: 'stored' };
@@ -240,16 +246,15 @@ export class ConversionsService {
   }
 
   /**
-   * The postback edge's group commit, first half: the rows of a batch's new conversions and of their
-   * ConversionReceived events, as the parameters of CONVERSION_BATCH_CTES (built here, ids too, so each event is
-   * encoded before the statement and stored only with a row actually inserted). Rows go in key order so concurrent
+   * The postback edge's group commit, first half: the rows of a batch's new conversions with their encoded
+   * ConversionReceived, as the parameters of CONVERSION_BATCH_CTES (built here, ids too, so each event is encoded
+   * before the statement and stored only with a row actually inserted). Rows go in key order so concurrent
    * batches lock in the same order.
    */
   batchRows(items: BatchDraft[]): ConversionBatch {
     const ids = items.map(() => randomUUID());
     const created = items.map((it, i) => newConversion(ids[i], it.draft, it.receivedAt));
-    const event = this.outbox.encodeRows(Events.ConversionReceived, created.map((conversion) => ({ conversion })), items.map((it) => it.headers));
-    if (event.table !== '"ingest".outbox') throw new Error(`CONVERSION_BATCH_CTES writes "ingest".outbox, not ${event.table}`);
+    const events = created.map((conversion, i) => conversionEventColumns(conversion, items[i].headers));
     const order = items.map((_it, i) => i).sort((a, b) => {
       const ka = conversionKey(items[a].draft);
       const kb = conversionKey(items[b].draft);
@@ -274,10 +279,8 @@ export class ConversionsService {
       col((it) => !!it.draft.payoutAbsent),
       col((it) => it.draft.messageId ?? null),
       col((it) => !!it.draft.test),
-      col((_it, i) => event.ids[i]),
-      col((_it, i) => event.bodies[i]),
-      col((_it, i) => event.headers[i]),
-      event.subject,
+      col((_it, i) => events[i].payload),
+      col((_it, i) => events[i].headers),
     ];
     return { ids, created, values };
   }
@@ -341,7 +344,7 @@ export class ConversionsService {
 
   /**
    * Stores many conversions of one partner in the caller's transaction: one multi-row insert for the new ones (one
-   * ConversionReceived each), then the usual repeat rules, row by row, for keys already stored (or repeated in the
+   * ConversionReceived each, through the outbox: an import is rare and its rows are not relay sources), then the usual repeat rules, row by row, for keys already stored (or repeated in the
    * batch). Rows are taken in key order so concurrent batches lock in the same order.
    */
   async storeBatchIn(m: EntityManager, drafts: ConversionDraft[], receivedAt: Date, cause: AdjustmentCause): Promise<StoreResult['outcome'][]> {

@@ -7,6 +7,7 @@ import { IngestTestConversions1765200000002 } from './1765200000002-test-convers
 import { IngestPartnerTimeZone1765200000003 } from './1765200000003-partner-time-zone.migration';
 import { IngestOutboxRedrive1765600000000 } from './1765600000000-outbox-redrive.migration';
 import { IngestPostbackArchivePartitioned1765710000000 } from './1765710000000-postback-archive-partitioned.migration';
+import { IngestConversionsEventSource1765800000500 } from './1765800000500-conversions-event-source.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
 export const ingestMigrations = [
@@ -19,4 +20,5 @@ export const ingestMigrations = [
   IngestPartnerTimeZone1765200000003,
   IngestOutboxRedrive1765600000000,
   IngestPostbackArchivePartitioned1765710000000,
+  IngestConversionsEventSource1765800000500,
 ];

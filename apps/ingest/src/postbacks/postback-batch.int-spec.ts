@@ -1,6 +1,13 @@
 import { ManualClock } from '@trackly/kernel';
 import { Events } from '@trackly/messaging';
+import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { IngestTestApp, partnerRequest, startIngestForTest } from '../../test/ingest-test-app';
+
+/** A partner's conversion rows that are the source of their ConversionReceived (ConversionEventsRelay). */
+async function eventSources(t: IngestTestApp, partner: string): Promise<number> {
+  const { rows } = await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = $1 AND xid IS NOT NULL AND received_event IS NOT NULL`, [partner]);
+  return rows[0].n;
+}
 
 interface Answer {
   status: string;
@@ -10,7 +17,7 @@ interface Answer {
 /**
  * Group commit of stored postbacks: a window long enough that concurrent postbacks share one batch, whose
  * conversions, repeats (duplicates and adjustments decided in arrival order) and archive outcomes are written by a
- * few set statements. Each answer must still say what became of its request, and the archive and outbox agree.
+ * few set statements. Each answer must still say what became of its request, and the archive and events agree.
  */
 describe('postback group commit: repeats within one batch (real Postgres, NATS, HTTP)', () => {
   jest.setTimeout(120_000);
@@ -55,7 +62,17 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
     expect(adjustments.rows).toHaveLength(adjusted);
     const events = await t.pg.query(`SELECT subject, count(*)::int AS n FROM "ingest".outbox GROUP BY subject`);
     const count = (subject: string) => events.rows.find((r) => r.subject === subject)?.n ?? 0;
-    expect(count(Events.ConversionReceived.subject)).toBe(2);
+    // Each new conversion row is the source of its ConversionReceived (no outbox row); adjustments are outbox rows.
+    expect(count(Events.ConversionReceived.subject)).toBe(0);
+    expect(await eventSources(t, 'batch')).toBe(2);
+    // The event announces the conversion as first stored, whatever the adjustments in the batch made of the row since.
+    const firstPayout = payouts[same.findIndex((a) => a.status === 'stored')];
+    const { rows: [source] } = await t.pg.query(`SELECT received_event FROM "ingest".conversions WHERE id = $1`, [same[0].id]);
+    expect(ConversionReceived.decode(source.received_event).conversion).toMatchObject({
+      id: same[0].id,
+      conversionId: 'same-1',
+      payout: { currencyCode: 'USD', amountMicros: String(Math.round(Number(firstPayout) * 1e6)) },
+    });
     expect(count(Events.ConversionAdjusted.subject)).toBe(adjusted);
     const stored = await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".conversions WHERE partner_id = 'batch'`);
     expect(stored.rows[0].n).toBe(2);
@@ -144,7 +161,8 @@ describe('postbacks with group commit off (real Postgres, NATS, HTTP)', () => {
     ]);
     const events = await t.pg.query(`SELECT subject, count(*)::int AS n FROM "ingest".outbox GROUP BY subject`);
     const count = (subject: string) => events.rows.find((r) => r.subject === subject)?.n ?? 0;
-    expect(count(Events.ConversionReceived.subject)).toBe(1);
+    expect(count(Events.ConversionReceived.subject)).toBe(0);
+    expect(await eventSources(t, 'single')).toBe(1);
     expect(count(Events.PostbackRefused.subject)).toBe(2);
   });
 });

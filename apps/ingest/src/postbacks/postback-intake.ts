@@ -5,11 +5,12 @@ import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { Batcher } from '@trackly/platform';
 import { BatchDraft, CONVERSION_BATCH_CTES, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
+import { ConversionEventsRelay } from '../conversions/conversion-events';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { withoutNul } from '../domain/postback-params';
 import { PartnersService } from '../partners/partners.service';
-import { ArchivedRequest, ArchiveOutcome, ArchiveRef, PostbackArchive, storable } from './postback-archive.service';
+import { ArchivedRequest, ArchiveOutcome, PostbackArchive, storable } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
 export interface IntakeRefusal extends ArchiveOutcome {
@@ -33,11 +34,12 @@ export type IntakeResult = StoreResult | null;
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /**
- * The postback edge's group commit end to end: the raw archive row, the conversion, its ConversionReceived and the
- * archive outcome of every request of a batch (stored ones and refused ones, with their PostbackRefused), in ONE
- * transaction: BEGIN, one statement (archive rows, conversions, events), COMMIT; with repeats in the batch, one
- * SELECT … FOR UPDATE of their keys and one UPDATE of their archive outcomes between. Nothing is answered before the
- * commit, so a request answered is archived with its outcome, and one whose process died first was never answered.
+ * The postback edge's group commit end to end: the raw archive row with its outcome, the conversion (with its
+ * ConversionReceived: the row is the event's source, see ConversionEventsRelay) and the refusals with their
+ * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN, one statement (archive rows, conversions,
+ * events), COMMIT; with repeats in the batch, one SELECT … FOR UPDATE of their keys and one INSERT of their archive
+ * rows, outcomes decided, between. Nothing is answered before the commit, so a request answered is archived with its
+ * outcome, and one whose process died first was never answered.
  *
  * A batch that fails as a whole (not a lost database: a row we could not store, a deadlock) is rolled back and each of
  * its requests written on its own; a request that still fails is archived alone with outcome `error`, then answered 5xx.
@@ -53,6 +55,7 @@ export class PostbackIntake implements BeforeApplicationShutdown {
     private readonly partners: PartnersService,
     private readonly outbox: Outbox,
     private readonly relay: OutboxRelay,
+    private readonly events: ConversionEventsRelay,
     @Inject(INGEST_CONFIG) config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
   ) {
@@ -65,9 +68,10 @@ export class PostbackIntake implements BeforeApplicationShutdown {
     }
   }
 
-  /** Requests already queued are committed (and answered) before the database closes. */
+  /** Requests already queued are committed (and answered), then their events published, before NATS and the database close. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.batcher?.drain();
+    await this.events.stop();
   }
 
   /** Resolves once the unit's transaction committed; with group commit off, the unit is a transaction of its own. */
@@ -162,17 +166,19 @@ export class PostbackIntake implements BeforeApplicationShutdown {
       ]);
       const results = await this.conversions.settleBatch(runner.manager, query, stores, batch, new Set(inserted.map((r) => String(r.id))), 'postback');
       const out: IntakeResult[] = new Array(units.length).fill(null);
-      const later: (ArchiveRef & ArchiveOutcome)[] = [];
+      const later: { id: string; request: ArchivedRequest; outcome: ArchiveOutcome }[] = [];
       for (const [k, r] of results.entries()) {
         const u = units[storeAt[k]];
         out[storeAt[k]] = r;
-        // Stored rows got their outcome in the statement; repeats are known only now.
-        if (r.outcome !== 'stored') later.push({ id: u.id, receivedAt: u.request.receivedAt, ...outcomeOf(r) });
+        // Stored and refused requests were archived by the statement; repeats are archived now, their outcome known.
+        if (r.outcome !== 'stored') later.push({ id: u.id, request: u.request, outcome: outcomeOf(r) });
         if (u.testOf) await this.partners.recordTest(u.testOf, u.request.receivedAt, r.outcome, runner.manager);
       }
-      await this.archive.finishMany(query, later);
+      await this.archive.insertMany(query, later);
       await runner.commitTransaction();
-      this.relay.kick();
+      // Each relay only when the batch gave it rows: a kick is a read (the outbox's a transaction) per batch.
+      if (inserted.length) this.events.kick();
+      if (refusals.length || later.some((o) => o.outcome.outcome === 'adjusted')) this.relay.kick();
       return out;
     } catch (e) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -209,9 +215,10 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
 }
 
 /**
- * The batch's one statement: the conversions and their events (CONVERSION_BATCH_CTES, $1–$21), every request's
- * archive row ($22–$34: its outcome when refused, `stored` with the conversion when its row was inserted, NULL for a
- * repeat until settled in the same transaction) and the PostbackRefused events ($35–$38). The archive's
+ * The batch's one statement: the conversions, each with its ConversionReceived (CONVERSION_BATCH_CTES, $1–$19), the
+ * archive rows ($20–$32) of refused requests (with their outcome) and of stored ones (`stored`, with the conversion),
+ * and the PostbackRefused events ($33–$36). A repeat (its conversion not inserted) is archived later in the same
+ * transaction, once settled, with its outcome. The archive's
  * conversion_ref names a row inserted by the same statement: its foreign key is checked at the statement's end.
  */
 const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
@@ -219,14 +226,15 @@ const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
            outcome, reason, reason_code, conversion_ref)
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
            CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
-         FROM unnest($22::bigint[], $23::timestamptz[], $24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
-           $30::text[], $31::text[], $32::text[], $33::text[], $34::uuid[]) WITH ORDINALITY
+         FROM unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
+           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
            AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)
          LEFT JOIN ins ON ins.id = a.conv
+         WHERE a.conv IS NULL OR ins.id IS NOT NULL
          ORDER BY a.ord
        ), refused_evt AS (
          INSERT INTO "ingest".outbox (id, subject, payload, headers)
-         SELECT e.id, $38, e.payload, e.headers FROM unnest($35::uuid[], $36::bytea[], $37::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
+         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
          ORDER BY e.ord
        )
        SELECT id FROM ins`;

@@ -13,6 +13,7 @@ import { effectiveClickIdParam } from '../domain/partner.rules';
 import { bodyKind, mergeParams, parseJsonParams, parseUrlEncoded, redactJsonToken, redactUrlEncodedToken, urlEncodingProblem } from '../domain/postback-params';
 import { parsePostback } from '../domain/postback.parser';
 import { ConversionsService, StoreResult } from '../conversions/conversions.service';
+import { ConversionEventsRelay } from '../conversions/conversion-events';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG } from '../ingest.tokens';
 import { PartnerEntity } from '../partners/partner.entity';
@@ -85,6 +86,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
     private readonly conversions: ConversionsService,
     private readonly partners: PartnersService,
     private readonly relay: OutboxRelay,
+    private readonly conversionEvents: ConversionEventsRelay,
     private readonly outbox: Outbox,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
@@ -258,7 +260,10 @@ export class PostbacksService implements BeforeApplicationShutdown {
       }
       if (q.dryRun) await runner.rollbackTransaction();
       else await runner.commitTransaction();
-      if (!q.dryRun) this.relay.kick();
+      if (!q.dryRun) {
+        this.conversionEvents.kick();
+        this.relay.kick();
+      }
       return {
         dryRun: q.dryRun,
         results,

@@ -1,0 +1,97 @@
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { rawPool } from '@trackly/database';
+import type { Logger } from '@trackly/logging';
+import { Events, Messaging, RelayedEvent, TableRedriveSource, TableRelay } from '@trackly/messaging';
+import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { INGEST_LOGGER } from '../ingest.tokens';
+
+/** What the relay reads of a conversion row: its id and its ConversionReceived as announced when it was inserted. */
+export interface ConversionEventRow extends Record<string, unknown> {
+  id: string;
+  received_event: Buffer;
+  event_headers: Record<string, string> | null;
+}
+
+export const CONVERSION_EVENT_COLUMNS = 't.id, t.received_event, t.event_headers';
+
+/** The row's columns that make it an event source (migration 1765800000500), as an INSERT writes them. */
+export interface ConversionEventColumns {
+  /** Encoded ConversionReceived of the row as inserted. */
+  payload: Buffer;
+  /** JSON text of its headers (request id, trace context). */
+  headers: string;
+}
+
+/** The ConversionReceived a new row announces, encoded for its `received_event` column. */
+export function conversionEventColumns(conversion: Conversion, headers: Record<string, string>): ConversionEventColumns {
+  return { payload: Buffer.from(Events.ConversionReceived.codec.encode({ conversion }).finish()), headers: JSON.stringify(headers) };
+}
+
+/** A conversion row as its ConversionReceived (the relay's and a re-drive's: the same id, the same payload). */
+export function conversionEvent(row: ConversionEventRow): RelayedEvent {
+  return { subject: Events.ConversionReceived.subject, id: row.id, payload: row.received_event, headers: row.event_headers ?? undefined };
+}
+
+/**
+ * Publishes ConversionReceived from the conversions table (no outbox row per conversion), as tracking publishes its
+ * clicks: rows in (xid, seq) order behind the snapshot's xmin, Nats-Msg-Id = the conversion's row id, the payload and
+ * headers stored with the row at insert. Started with the app; stopped after a final flush by PostbackIntake once the
+ * last queued postbacks are written (what commits after that is published by the next relay to run).
+ */
+@Injectable()
+export class ConversionEventsRelay implements OnApplicationBootstrap {
+  private readonly relay: TableRelay<ConversionEventRow>;
+
+  constructor(ds: DataSource, messaging: Messaging, @Inject(INGEST_LOGGER) logger: Logger) {
+    this.relay = new TableRelay<ConversionEventRow>({
+      pool: rawPool(ds),
+      messaging,
+      schema: 'ingest',
+      logger,
+      name: 'conversions',
+      table: '"ingest".conversions',
+      columns: CONVERSION_EVENT_COLUMNS,
+      timeColumn: 'received_at',
+      // Commits of a few ms share one read and one cursor update.
+      pollMs: 100,
+      lingerMs: 5,
+      toEvent: conversionEvent,
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.relay.start();
+  }
+
+  kick(): void {
+    this.relay.kick();
+  }
+
+  /** Final flush, then stop. */
+  stop(): Promise<void> {
+    return this.relay.stop();
+  }
+
+  /** Publishes what is publishable now (tests). */
+  flush(): Promise<void> {
+    return this.relay.flush();
+  }
+}
+
+/** Conversions published by the relay, re-driven from their rows (by received_at); older ones re-drive from the outbox. */
+export function conversionRedriveSource(ds: DataSource, messaging: Messaging): TableRedriveSource<ConversionEventRow> {
+  return new TableRedriveSource<ConversionEventRow>({
+    ds,
+    messaging,
+    schema: 'ingest',
+    relay: 'conversions',
+    subject: Events.ConversionReceived.subject,
+    table: '"ingest".conversions',
+    columns: CONVERSION_EVENT_COLUMNS,
+    timeColumn: 'received_at',
+    // The keyset compares the key as text.
+    keyColumn: 'id::text',
+    toEvent: conversionEvent,
+  });
+}

@@ -2,6 +2,9 @@
 'use strict';
 /**
  * `npm run bench:lag [-- --tiny|--quick] [-- --rate=500 --duration=60 --groups=500 --drain=900 --cpu-prof --json=F]`
+ * Diagnosis: `--probe=false` (no per-app probe), `--consumer-debug` (the consumers' debug lines, e.g. a pull that missed
+ * its heartbeats), `--checkpoint-at=20,40` (an immediate CHECKPOINT at those seconds), `--pg-log=F` (the server log
+ * read for checkpoint times; Debian's by default).
  *
  * End-to-end lag with all five apps as child processes: messages registered over tracking gRPC, one real click per
  * message on the click edge (a phone browser, minutes after the send, so it classifies HUMAN), a partner registered

@@ -252,7 +252,17 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const memory = await platform.stop();
   platform = undefined;
   const checkpoints = checkpointsFromLog(start, Date.now());
-  const seconds = stallSeconds({ start, timeline, pollTimes, hopSeconds, machineRows, checkpoints, probes: probeDir ? readProbes(probeDir) : {} });
+  const probes = probeDir ? readProbes(probeDir) : {};
+  const seconds = stallSeconds({ start, timeline, pollTimes, hopSeconds, machineRows, checkpoints, probes });
+  const relayRows = Object.values(probes)
+    .flatMap((lines) => lines.filter((l) => l.relay && l.t >= start))
+    .sort((a, b) => a.t - b.t)
+    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), relay: l.relay, rows: l.n, 'claim ms': l.claim, 'publish → acks ms': l.acks ?? '', 'mark + commit ms': l.mark ?? '', 'gap before ms': l.gap }));
+  // The consumers' pulls that went quiet or failed (loop-probe.js), in the order they ended.
+  const pullRows = Object.entries(probes)
+    .flatMap(([app, lines]) => lines.filter((l) => l.pull && l.t >= start).map((l) => ({ app, ...l })))
+    .sort((a, b) => a.t - b.t)
+    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), durable: l.pull, 'open ms': l.open, messages: l.n, 'first at ms': l.first ?? '', 'longest quiet ms': l.quiet, ended: l.err ?? 'normally', statuses: l.statuses.join('; ') }));
 
   // The same without the conversions answered in the first 10 s (apps, pools and backends still cold): shown beside
   // the figure, never instead of it.
@@ -295,6 +305,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('psi: ms some task waited for a CPU, /proc/pressure/cpu; wal: samples of a run backend waiting on a WAL flush;');
   console.log('ckpt: checkpoint buffers written; cp: a checkpoint running, I = immediate (any session\'s CHECKPOINT or CREATE/DROP DATABASE); vac: autovacuum):');
   printTable(seconds.rows.length ? seconds.rows : [{ s: 'none' }]);
+  console.log('');
+  console.log('consumer pulls that stayed open over 1.1 s, went 0.9 s without a message after their first, failed, or got a status (first 40):');
+  printTable(pullRows.length ? pullRows.slice(0, 40) : [{ durable: 'none' }]);
+  console.log('');
+  console.log('outbox relay passes that took over 300 ms from claim to commit or began over 400 ms after the last (first 40):');
+  printTable(relayRows.length ? relayRows.slice(0, 40) : [{ relay: 'none' }]);
   if (refusals.size) {
     console.log('postbacks not answered 200 stored:');
     printTable([...refusals.entries()].map(([answer, n]) => ({ answer, n })));
@@ -320,6 +336,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     lagWindows: lagWindows(timeline, 5000),
     stallSeconds: seconds.rows,
     consumerPauses: gapRows,
+    quietPulls: pullRows,
+    slowRelayPasses: relayRows,
     runStart: new Date(start).toISOString(),
     seconds: seconds.all,
     waits: waitRows,
@@ -592,7 +610,7 @@ function stallSeconds({ start, timeline, pollTimes, hopSeconds, machineRows, che
     if (app === 'tracking') continue; // not on the postback's path
     const a = { tracking: 'trk', ingest: 'ing', attribution: 'attr', reporting: 'rep', gateway: 'gw' }[app] ?? app;
     for (const l of lines) {
-      if (l.t < start) continue;
+      if (l.t < start || l.pull || l.relay) continue;
       const row = at(l.t - 1);
       max(row, `${a} loop`, l.loop);
       row[`${a} gc`] = Math.round((row[`${a} gc`] ?? 0) + l.gc);

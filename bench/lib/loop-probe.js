@@ -64,4 +64,112 @@ if (dir && app) {
   }, 100);
   tick.unref();
   process.on('exit', flush);
+  watchPulls((line) => lines.push(JSON.stringify(line)));
+  watchRelay((line) => lines.push(JSON.stringify(line)));
+}
+
+/**
+ * Every pass of the app's outbox relay (OutboxRelay's claim and finish, wrapped) that took over 300 ms from its claim
+ * to its commit, or began over 400 ms after the one before ended, as { t, relay: schema, n, claim, acks, mark, gap }
+ * (ms): claim = BEGIN + SELECT … FOR UPDATE, acks = publish until JetStream acknowledged the batch, mark = UPDATE +
+ * COMMIT, gap = since the previous batch's commit.
+ */
+function watchRelay(write) {
+  let R;
+  try {
+    R = require(path.resolve(path.dirname(process.argv[1]), '../../../libs/messaging/src/outbox.js')).OutboxRelay;
+  } catch {
+    return;
+  }
+  const claim = R?.prototype?.claim;
+  const finish = R?.prototype?.finish;
+  if (typeof claim !== 'function' || typeof finish !== 'function') return;
+  let lastEnd = 0;
+  R.prototype.claim = async function () {
+    const t0 = Date.now();
+    const c = await claim.call(this);
+    if (c) c.probe = { t0, t1: Date.now(), gap: lastEnd ? t0 - lastEnd : 0 };
+    return c;
+  };
+  R.prototype.finish = async function (c) {
+    const p = c.probe;
+    let t2 = 0;
+    c.acks.then(() => (t2 = Date.now()), () => undefined);
+    try {
+      return await finish.call(this, c);
+    } finally {
+      const t3 = Date.now();
+      lastEnd = t3;
+      if (p && (t3 - p.t0 > 300 || p.gap > 400)) {
+        write({ t: t3, relay: this.schema, n: c.seqs.length, claim: p.t1 - p.t0, acks: t2 ? t2 - p.t1 : null, mark: t2 ? t3 - t2 : null, gap: p.gap });
+      }
+    }
+  };
+}
+
+/**
+ * Every JetStream fetch of the app (nats.js PullConsumerImpl.fetch, wrapped): a pull that stayed open past 1.1 s, went
+ * 0.9 s without a message after its first, ended in an error (e.g. "heartbeats missed") or got a status other than a
+ * heartbeat or its expiry is written as { t, pull: durable, open, n, first, quiet, err, statuses } (ms): which pulls of
+ * which durable went quiet, and how each ended.
+ */
+function watchPulls(write) {
+  let P;
+  try {
+    P = require(path.join(path.dirname(require.resolve('@nats-io/jetstream')), 'consumer.js')).PullConsumerImpl;
+  } catch {
+    return;
+  }
+  const fetch = P?.prototype?.fetch;
+  if (typeof fetch !== 'function') return;
+  P.prototype.fetch = async function (opts) {
+    const t0 = Date.now();
+    const iter = await fetch.call(this, opts);
+    const durable = this.name;
+    const statuses = [];
+    let n = 0;
+    let first;
+    let last = t0;
+    let quiet = 0;
+    (async () => {
+      for await (const st of iter.status()) {
+        if (st.type === 'heartbeat' || st.type === 'next' || st.type === 'discard' || (st.type === 'debug' && st.code === 408)) continue;
+        statuses.push(`${st.type}${st.code ? ` ${st.code}` : ''}${st.description ? ` ${st.description}` : ''} @${Date.now() - t0}`);
+      }
+    })().catch(() => undefined);
+    const done = (err) => {
+      const end = Date.now();
+      quiet = Math.max(quiet, end - last);
+      const open = end - t0;
+      if (open > 1100 || err || statuses.length || (n > 0 && quiet > 900)) {
+        write({ t: end, pull: durable, open, n, first: first === undefined ? null : first - t0, quiet, err: err ? String(err.message ?? err) : undefined, statuses });
+      }
+    };
+    const make = iter[Symbol.asyncIterator].bind(iter);
+    iter[Symbol.asyncIterator] = () => {
+      const inner = make();
+      return {
+        async next() {
+          try {
+            const r = await inner.next();
+            if (r.done) done();
+            else {
+              const now = Date.now();
+              quiet = Math.max(quiet, now - last);
+              last = now;
+              first ??= now;
+              n++;
+            }
+            return r;
+          } catch (e) {
+            done(e);
+            throw e;
+          }
+        },
+        return: inner.return ? (v) => inner.return(v) : undefined,
+        throw: inner.throw ? (e) => inner.throw(e) : undefined,
+      };
+    };
+    return iter;
+  };
 }

@@ -262,7 +262,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const pullRows = Object.entries(probes)
     .flatMap(([app, lines]) => lines.filter((l) => l.pull && l.t >= start).map((l) => ({ app, ...l })))
     .sort((a, b) => a.t - b.t)
-    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), durable: l.pull, 'open ms': l.open, messages: l.n, 'first at ms': l.first ?? '', 'longest quiet ms': l.quiet, ended: l.err ?? 'normally', statuses: l.statuses.join('; ') }));
+    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), durable: l.pull, 'open ms': l.open, asked: l.asked ?? '', messages: l.n, 'first at ms': l.first ?? '', 'longest quiet ms': l.quiet, ended: l.err ?? 'normally', statuses: l.statuses.join('; ') }));
 
   // The same without the conversions answered in the first 10 s (apps, pools and backends still cold): shown beside
   // the figure, never instead of it.

@@ -110,8 +110,9 @@ function watchRelay(write) {
 /**
  * Every JetStream fetch of the app (nats.js PullConsumerImpl.fetch, wrapped): a pull that stayed open past 1.1 s, went
  * 0.9 s without a message after its first, ended in an error (e.g. "heartbeats missed") or got a status other than a
- * heartbeat or its expiry is written as { t, pull: durable, open, n, first, quiet, err, statuses } (ms): which pulls of
- * which durable went quiet, and how each ended.
+ * heartbeat or its expiry is written as { t, pull: durable, asked, open, n, first, quiet, err, statuses } (ms): which pulls of
+ * which durable went quiet, and how each ended. Statuses are read on their own iterator, so the last ones (the 408 of
+ * an expiry) may come after the pull was written.
  */
 function watchPulls(write) {
   let P;
@@ -133,16 +134,20 @@ function watchPulls(write) {
     let quiet = 0;
     (async () => {
       for await (const st of iter.status()) {
-        if (st.type === 'heartbeat' || st.type === 'next' || st.type === 'discard' || (st.type === 'debug' && st.code === 408)) continue;
-        statuses.push(`${st.type}${st.code ? ` ${st.code}` : ''}${st.description ? ` ${st.description}` : ''} @${Date.now() - t0}`);
+        if (st.type === 'heartbeat' || st.type === 'next') continue;
+        const left = st.type === 'discard' ? ` ${st.messagesLeft} left` : '';
+        statuses.push(`${st.type}${st.code ? ` ${st.code}` : ''}${st.description ? ` ${st.description}` : ''}${left} @${Date.now() - t0}`);
       }
     })().catch(() => undefined);
     const done = (err) => {
       const end = Date.now();
       quiet = Math.max(quiet, end - last);
       const open = end - t0;
-      if (open > 1100 || err || statuses.length || (n > 0 && quiet > 900)) {
-        write({ t: end, pull: durable, open, n, first: first === undefined ? null : first - t0, quiet, err: err ? String(err.message ?? err) : undefined, statuses });
+      // A normal end is the expiry (discard + 408 at ~1 s) or a full batch: those alone are not written.
+      const unusual = statuses.some((x) => !/^(discard|debug 408)/.test(x));
+      if (open > 1100 || err || unusual || (n > 0 && quiet > 900)) {
+        const asked = opts?.max_messages;
+        write({ t: end, pull: durable, asked, open, n, first: first === undefined ? null : first - t0, quiet, err: err ? String(err.message ?? err) : undefined, statuses });
       }
     };
     const make = iter[Symbol.asyncIterator].bind(iter);

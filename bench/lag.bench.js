@@ -2,6 +2,9 @@
 'use strict';
 /**
  * `npm run bench:lag [-- --tiny|--quick] [-- --rate=500 --duration=60 --groups=500 --drain=900 --cpu-prof --json=F]`
+ * Diagnosis: `--probe=false` (no per-app probe), `--consumer-debug` (the consumers' debug lines, e.g. a pull that missed
+ * its heartbeats), `--checkpoint-at=20,40` (an immediate CHECKPOINT at those seconds), `--pg-log=F` (the server log
+ * read for checkpoint times; Debian's by default).
  *
  * End-to-end lag with all five apps as child processes: messages registered over tracking gRPC, one real click per
  * message on the click edge (a phone browser, minutes after the send, so it classifies HUMAN), a partner registered
@@ -16,6 +19,9 @@ const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, 
 const { startApps, trackingAndIngest } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 const { runScenario } = require('./lib/scenario');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const args = parseArgs();
 const MODE = modeOf(args);
@@ -38,8 +44,19 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   onCleanup(async () => {
     await platform?.stop();
   });
+  // Each app writes its event-loop delay, GC pauses, CPU and run-queue wait every 100 ms (bench/lib/loop-probe.js),
+  // so a stall in the lag can be put down to a hop and a cause (--probe=false leaves it out).
+  const probeDir = args.probe === 'false' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'lag-probe-'));
+  const probeEnv = probeDir
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'lib/loop-probe.js')}`.trim(), LAG_PROBE_DIR: probeDir }
+    : {};
+  onCleanup(async () => {
+    if (probeDir) fs.rmSync(probeDir, { recursive: true, force: true });
+  });
   platform = await startApps(['tracking', 'ingest', 'attribution', 'reporting', 'gateway'], {
     databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'lag',
+    // --consumer-debug: the consumers' debug lines (a pull that missed its heartbeats and was made again) in the output.
+    env: { ...probeEnv, ...(args['consumer-debug'] === 'true' ? { attribution: { LOG_LEVEL: 'debug' }, reporting: { LOG_LEVEL: 'debug' } } : {}) },
   });
   const { tracking, ingest, PartnerKind } = trackingAndIngest(platform);
 
@@ -108,6 +125,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   let lastShownAt = 0;
   let polls = 0;
   let pollMs = 0;
+  /** [start, answer] of each report poll: a slow read stalls the lag of everything it would have shown. */
+  const pollTimes = [];
   const total = RATE * DURATION;
 
   let sending = true;
@@ -123,6 +142,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
       const seenAt = Date.now();
       polls++;
       pollMs += seenAt - t0;
+      pollTimes.push([t0, seenAt]);
       if (r.status !== 200) continue;
       for (const row of JSON.parse(r.body).rows ?? []) {
         const g = Number(row.key.slice('lag-cr-'.length));
@@ -151,6 +171,18 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   const pg0 = cpuTimes(Object.fromEntries((await backends()).map((pid) => [pid, pid])));
   const start = Date.now();
   const waits = sampleWaits(databaseUrl);
+  // --checkpoint-at=20,40: an immediate checkpoint at those seconds after the first send, as another session's
+  // CREATE/DROP DATABASE forces on the shared server, to see what one does to the lag.
+  const forced = String(args['checkpoint-at'] ?? '').split(',').filter(Boolean).map((sec) =>
+    setTimeout(() => {
+      connect(databaseUrl).then(async (c) => {
+        const t = Date.now();
+        await c.query('CHECKPOINT').finally(() => c.end());
+        console.log(`forced CHECKPOINT at ${sec} s took ${Date.now() - t} ms`);
+      }).catch((e) => console.warn(`forced checkpoint failed: ${e.message}`));
+    }, Number(sec) * 1000));
+  onCleanup(async () => forced.forEach(clearTimeout));
+  const machine = sampleMachine(databaseUrl);
   await new Promise((resolve) => {
     const tick = setInterval(() => {
       const due = Math.min(total, Math.floor(((Date.now() - start) * RATE) / 1000));
@@ -211,8 +243,26 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   cpu1.postgres = Object.keys(pg1).reduce((n, pid) => n + pg1[pid] - (pg0[pid] ?? 0), 0);
   const cpuRows = Object.keys(cpu1).map((app) => ({ app, 'CPU ms (send + drain)': cpu1[app] - cpu0[app], 'CPU ms per conversion': ((cpu1[app] - cpu0[app]) / Math.max(1, lags.length)).toFixed(2) }));
   const hopRows = await hops(databaseUrl, new Date(start)).catch((e) => [{ hop: `hop breakdown failed: ${e.message}` }]);
+  const machineRows = await machine.stop();
+  const gapRows = await consumerGaps(databaseUrl, new Date(start)).catch((e) => [{ consumer: `consumer pauses failed: ${e.message}` }]);
+  const hopSeconds = await hopsBySecond(databaseUrl, new Date(start)).catch((e) => {
+    console.warn(`hops by second failed: ${e.message}`);
+    return new Map();
+  });
   const memory = await platform.stop();
   platform = undefined;
+  const checkpoints = checkpointsFromLog(start, Date.now());
+  const probes = probeDir ? readProbes(probeDir) : {};
+  const seconds = stallSeconds({ start, timeline, pollTimes, hopSeconds, machineRows, checkpoints, probes });
+  const relayRows = Object.values(probes)
+    .flatMap((lines) => lines.filter((l) => l.relay && l.t >= start))
+    .sort((a, b) => a.t - b.t)
+    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), relay: l.relay, rows: l.n, 'claim ms': l.claim, 'publish → acks ms': l.acks ?? '', 'mark + commit ms': l.mark ?? '', 'gap before ms': l.gap }));
+  // The consumers' pulls that went quiet or failed (loop-probe.js), in the order they ended.
+  const pullRows = Object.entries(probes)
+    .flatMap(([app, lines]) => lines.filter((l) => l.pull && l.t >= start).map((l) => ({ app, ...l })))
+    .sort((a, b) => a.t - b.t)
+    .map((l) => ({ 'ended at s': ((l.t - start) / 1000).toFixed(1), durable: l.pull, 'open ms': l.open, asked: l.asked ?? '', messages: l.n, 'first at ms': l.first ?? '', 'longest quiet ms': l.quiet, ended: l.err ?? 'normally', statuses: l.statuses.join('; ') }));
 
   // The same without the conversions answered in the first 10 s (apps, pools and backends still cold): shown beside
   // the figure, never instead of it.
@@ -240,11 +290,27 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   console.log('where the time goes (database timestamps of the conversions of the run; now() = a transaction\'s start):');
   printTable(hopRows);
   console.log('');
+  console.log('longest pauses between one transaction of a consumer and its next (processed_at), with the events of each:');
+  printTable(gapRows);
+  console.log('');
   console.log('CPU of each app from the first postback until the report showed the last conversion (/proc):');
   printTable(cpuRows);
   console.log('');
   console.log('pg_stat_activity samples (every 100 ms while sending and draining) of the busy backends, by app and wait:');
   printTable(waitRows);
+  console.log('');
+  console.log('seconds in which a conversion answered took over 700 ms to show, and the second either side: the worst lag of the conversions');
+  console.log('answered then, the longest report poll started then, the worst of each hop for the outbox rows written then (ms), and what each app and the machine went');
+  console.log('through in that second (loop: longest event-loop delay; gc: GC pause ms; runq: ms its main thread waited for a CPU;');
+  console.log('psi: ms some task waited for a CPU, /proc/pressure/cpu; wal: samples of a run backend waiting on a WAL flush;');
+  console.log('ckpt: checkpoint buffers written; cp: a checkpoint running, I = immediate (any session\'s CHECKPOINT or CREATE/DROP DATABASE); vac: autovacuum):');
+  printTable(seconds.rows.length ? seconds.rows : [{ s: 'none' }]);
+  console.log('');
+  console.log('consumer pulls that stayed open over 1.1 s, went 0.9 s without a message after their first, failed, or got a status (first 40):');
+  printTable(pullRows.length ? pullRows.slice(0, 40) : [{ durable: 'none' }]);
+  console.log('');
+  console.log('outbox relay passes that took over 300 ms from claim to commit or began over 400 ms after the last (first 40):');
+  printTable(relayRows.length ? relayRows.slice(0, 40) : [{ relay: 'none' }]);
   if (refusals.size) {
     console.log('postbacks not answered 200 stored:');
     printTable([...refusals.entries()].map(([answer, n]) => ({ answer, n })));
@@ -268,6 +334,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     memory,
     hops: hopRows,
     lagWindows: lagWindows(timeline, 5000),
+    stallSeconds: seconds.rows,
+    consumerPauses: gapRows,
+    quietPulls: pullRows,
+    slowRelayPasses: relayRows,
+    runStart: new Date(start).toISOString(),
+    seconds: seconds.all,
     waits: waitRows,
     cpu: cpuRows,
     notes: [
@@ -348,7 +420,8 @@ function sampleWaits(databaseUrl) {
         const { rows } = await c.query(
           `SELECT application_name || ' ' || state AS app, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait,
              CASE WHEN state = 'active' THEN left(regexp_replace(query, '\\s+', ' ', 'g'), 90) ELSE '' END AS query, count(*)::int AS n
-           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1, 2, 3`,
+           FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()
+             AND application_name <> 'lag-bench-sampler' GROUP BY 1, 2, 3`,
         );
         samples++;
         for (const r of rows) tally.set(`${r.app}\t${r.wait}\t${r.query}`, (tally.get(`${r.app}\t${r.wait}\t${r.query}`) ?? 0) + r.n);
@@ -403,4 +476,211 @@ function cpuTimes(pids) {
       }
     }),
   );
+}
+
+/**
+ * Every 100 ms while sending and draining: CPU pressure of the machine (/proc/pressure/cpu, µs some task waited for a
+ * CPU), this process's own event-loop delay (the sender and the report poller live here), Postgres checkpoint buffers
+ * written and the autovacuum runs on the run's database. stop() returns one row per sample.
+ */
+function sampleMachine(databaseUrl) {
+  const { monitorEventLoopDelay } = require('node:perf_hooks');
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const psi = () => {
+    try {
+      return Number(/^some .*total=(\d+)/m.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))[1]) / 1000;
+    } catch {
+      return NaN;
+    }
+  };
+  const rows = [];
+  let running = true;
+  const done = (async () => {
+    const c = await connect(databaseUrl);
+    try {
+      await c.query(`SET application_name = 'lag-bench-sampler'`); // left out of the wait samples
+      let psi0 = psi();
+      let ckpt0;
+      while (running) {
+        const { rows: [r] } = await c.query(
+          `SELECT (SELECT buffers_checkpoint FROM pg_stat_bgwriter)::int AS ckpt,
+             (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event IN ('WALSync', 'WALWrite'))::int AS wal,
+             (SELECT string_agg(relid::regclass::text, ',') FROM pg_stat_progress_vacuum WHERE datname = current_database()) AS vac`,
+        );
+        const p = psi();
+        rows.push({ t: Date.now(), psi: p - psi0, bench: loop.max / 1e6, ckpt: ckpt0 === undefined ? 0 : r.ckpt - ckpt0, wal: r.wal, vac: r.vac ?? '' });
+        psi0 = p;
+        ckpt0 = r.ckpt;
+        loop.reset();
+        await sleep(100);
+      }
+    } finally {
+      await c.end();
+      loop.disable();
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done.catch((e) => console.warn(`machine sampling failed: ${e.message}`));
+      return rows;
+    },
+  };
+}
+
+/** Per second of outbox created_at since `since`: the worst of each hop (same hops as hops()), as Map<second, {hop: ms}>. */
+async function hopsBySecond(databaseUrl, since) {
+  const c = await connect(databaseUrl);
+  const bySecond = new Map();
+  const put = (s, hop, ms) => {
+    if (!bySecond.has(s)) bySecond.set(s, {});
+    bySecond.get(s)[hop] = ms;
+  };
+  const short = { ingest: 'ing', attribution: 'attr', reporting: 'rep' };
+  try {
+    for (const producer of ['ingest', 'attribution']) {
+      const { rows } = await c.query(
+        `SELECT floor(EXTRACT(EPOCH FROM created_at - $1::timestamptz))::int AS s, round(max(EXTRACT(EPOCH FROM published_at - created_at) * 1000))::int AS ms
+         FROM "${producer}".outbox WHERE created_at >= $1 AND published_at IS NOT NULL GROUP BY 1`,
+        [since],
+      );
+      for (const r of rows) put(r.s, `${short[producer]} relay`, r.ms);
+      for (const consumerSchema of ['attribution', 'reporting']) {
+        if (consumerSchema === producer) continue;
+        const { rows: taken } = await c.query(
+          `SELECT floor(EXTRACT(EPOCH FROM o.created_at - $1::timestamptz))::int AS s, round(max(EXTRACT(EPOCH FROM p.processed_at - o.created_at) * 1000))::int AS ms
+           FROM "${consumerSchema}".processed_events p JOIN "${producer}".outbox o ON o.id::text = p.event_id
+           WHERE o.created_at >= $1 GROUP BY 1`,
+          [since],
+        );
+        for (const r of taken) put(r.s, `${short[producer]}→${short[consumerSchema]} tx`, r.ms);
+      }
+    }
+    return bySecond;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Per durable consumer of the run's events, its longest pauses between one transaction's start and the next's
+ * (processed_at is each transaction's start): with the events of the transaction before the pause and after it. A
+ * long pause after a big transaction is that transaction's own time; after a small one, nothing reached the consumer.
+ */
+async function consumerGaps(databaseUrl, since) {
+  const c = await connect(databaseUrl);
+  const rows = [];
+  try {
+    for (const schema of ['attribution', 'reporting', 'ingest']) {
+      const { rows: gaps } = await c.query(
+        `WITH tx AS (
+           SELECT consumer, processed_at AS at, count(*)::int AS n FROM "${schema}".processed_events
+           WHERE processed_at >= $1 AND consumer NOT LIKE '%tracking%' GROUP BY 1, 2),
+         g AS (
+           SELECT consumer, at, n, lag(n) OVER w AS before, EXTRACT(EPOCH FROM at - lag(at) OVER w) * 1000 AS gap
+           FROM tx WINDOW w AS (PARTITION BY consumer ORDER BY at)),
+         ranked AS (SELECT *, row_number() OVER (PARTITION BY consumer ORDER BY gap DESC NULLS LAST) AS r FROM g)
+         SELECT consumer, round(EXTRACT(EPOCH FROM at - $1::timestamptz), 1)::float8 AS s, round(gap)::int AS gap, before, n
+         FROM ranked WHERE r <= 4 ORDER BY consumer, gap DESC`,
+        [since],
+      );
+      for (const r of gaps) rows.push({ consumer: r.consumer, 'next tx at s': r.s, 'pause ms': r.gap, 'events in the tx before': r.before, 'events in the tx after': r.n });
+    }
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The probe lines of each app (bench/lib/loop-probe.js). */
+function readProbes(dir) {
+  const out = {};
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.endsWith('.jsonl')) continue;
+    out[f.slice(0, -'.jsonl'.length)] = fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  }
+  return out;
+}
+
+/**
+ * One row per second of the run: the worst lag of the conversions answered in it, the worst of each hop for the
+ * outbox rows written in it, and per app the longest loop delay, GC pause total and run-queue wait in it, with the
+ * machine's CPU pressure, the bench's own loop delay, checkpoint writes and autovacuum. `rows`: the seconds in which
+ * a lag passed 700 ms and the second either side; `all`: every second (kept in the JSON).
+ */
+function stallSeconds({ start, timeline, pollTimes, hopSeconds, machineRows, checkpoints, probes }) {
+  const all = new Map();
+  const at = (t) => {
+    const s = Math.floor((t - start) / 1000);
+    if (!all.has(s)) all.set(s, { s });
+    return all.get(s);
+  };
+  const max = (row, k, v) => {
+    row[k] = Math.max(row[k] ?? 0, Math.round(v));
+  };
+  for (const [answeredAfter, lag] of timeline) max(at(start + answeredAfter), 'lag', lag);
+  for (const [t0, t1] of pollTimes) max(at(t0), 'poll', t1 - t0);
+  for (const [s, hopsOf] of hopSeconds) Object.assign(at(start + s * 1000), hopsOf);
+  for (const [app, lines] of Object.entries(probes)) {
+    if (app === 'tracking') continue; // not on the postback's path
+    const a = { tracking: 'trk', ingest: 'ing', attribution: 'attr', reporting: 'rep', gateway: 'gw' }[app] ?? app;
+    for (const l of lines) {
+      if (l.t < start || l.pull || l.relay) continue;
+      const row = at(l.t - 1);
+      max(row, `${a} loop`, l.loop);
+      row[`${a} gc`] = Math.round((row[`${a} gc`] ?? 0) + l.gc);
+      row[`${a} runq`] = Math.round((row[`${a} runq`] ?? 0) + l.runq);
+    }
+  }
+  for (const m of machineRows) {
+    const row = at(m.t - 1);
+    row.psi = Math.round((row.psi ?? 0) + m.psi);
+    max(row, 'bench loop', m.bench);
+    row.ckpt = (row.ckpt ?? 0) + m.ckpt;
+    // Backends of the run waiting on a WAL flush, summed over the second's samples (×100 ms ≈ backend-ms).
+    row.wal = (row.wal ?? 0) + m.wal;
+    if (m.vac && !(row.vac ?? '').includes(m.vac)) row.vac = [row.vac, m.vac].filter(Boolean).join(' ');
+  }
+  // Seconds a checkpoint was running: 'I' immediate (CHECKPOINT, CREATE/DROP DATABASE of any session), 'T' timed or WAL-sized.
+  for (const c of checkpoints) {
+    for (let t = c.from; t <= c.to; t += 1000) at(t).cp = c.kind;
+    at(c.to).cp = c.kind;
+  }
+  const seconds = [...all.values()].filter((r) => r.s >= 0).sort((x, y) => x.s - y.s);
+  const stall = new Set();
+  for (const r of seconds) if ((r.lag ?? 0) > 700) [r.s - 1, r.s, r.s + 1].forEach((s) => stall.add(s));
+  return { rows: seconds.filter((r) => stall.has(r.s)), all: seconds };
+}
+
+/**
+ * Checkpoints that ran between `from` and `to` (ms), from the server's log (log_checkpoints is on here; the path is
+ * --pg-log, default Debian's): [{ from, to, kind: 'I' immediate | 'T' other }]. None when the log cannot be read.
+ */
+function checkpointsFromLog(from, to) {
+  const file = args['pg-log'] ?? '/var/log/postgresql/postgresql-15-main.log';
+  let text;
+  try {
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r');
+    const buf = Buffer.alloc(Math.min(size, 4 << 20));
+    fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+    fs.closeSync(fd);
+    text = buf.toString('utf8');
+  } catch {
+    return [];
+  }
+  const out = [];
+  let open;
+  for (const line of text.split('\n')) {
+    const m = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC .*checkpoint (starting|complete): ?(.*)$/.exec(line);
+    if (!m) continue;
+    const t = Date.parse(`${m[1].replace(' ', 'T')}Z`);
+    if (m[2] === 'starting') open = { from: t, kind: /immediate/.test(m[3]) ? 'I' : 'T' };
+    else if (open) {
+      if (t >= from && open.from <= to) out.push({ ...open, to: t });
+      open = undefined;
+    }
+  }
+  return out;
 }

@@ -2,6 +2,7 @@
 'use strict';
 /**
  * `npm run bench:click [-- --quick] [-- --duration=S] [-- --warmup=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof]`
+ * (BENCH_NODE_FLAGS=--perf-basic-prof: extra node flags for the servers, e.g. for `perf record -p`)
  *
  * Measures the click edge (GET /c/{code} -> classified, durable click row, which is also its ClickRecorded's source
  * -> 302) of the real tracking app (built, as a child process, on Postgres and NATS) at a fixed concurrency, against
@@ -108,10 +109,6 @@ async function measure(name, start, codes, c) {
 /** CPU seconds so far of the app's table-relay backends (application_name `…-relay`), per pid. */
 async function relayBackendsCpu(c) {
   const { rows } = await c.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE '%-relay'`, [DB_NAME]);
-  if (process.env.BENCH_DEBUG_BACKENDS) {
-    const all = await c.query(`SELECT pid, backend_type, application_name, left(query, 60) AS q FROM pg_stat_activity WHERE datname = $1`, [DB_NAME]);
-    for (const r of all.rows) console.log('   ', r.pid, r.backend_type, r.application_name, app.cpuSeconds(r.pid), JSON.stringify(r.q));
-  }
   const out = new Map();
   for (const { pid } of rows) {
     const s = app.cpuSeconds(pid);
@@ -123,6 +120,7 @@ async function relayBackendsCpu(c) {
 function startBare() {
   return freePort().then(async (port) => {
     const child = fork(path.join(__dirname, 'bare-server.js'), [], {
+      execArgv: app.extraNodeFlags(),
       env: { ...process.env, DATABASE_URL: dbUrl(DB_NAME), PORT: String(port), POOL_SIZE: String(POOL_SIZE) },
       stdio: 'inherit',
     });

@@ -140,12 +140,17 @@ function cpuBetween(before, after) {
   return total;
 }
 
+/** BENCH_NODE_FLAGS (e.g. `--perf-basic-prof` for `perf record`): extra flags for the servers a bench starts. */
+function extraNodeFlags() {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
 /** Starts the built tracking app on free ports; `env` on top of the bench defaults. */
 async function startTracking({ dbName, prefix, env = {}, label, cpuProf = false, pool = 10 }) {
   const [port, grpcPort] = [await freePort(), await freePort()];
   // The heap cap the tracking container gets in deploy/k8s (NODE_OPTIONS there), as bench/lib/platform.js runs the
   // apps, so the peak RSS measured is what production sees.
-  const execArgv = ['--max-old-space-size=256', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${label}.cpuprofile`] : [])];
+  const execArgv = ['--max-old-space-size=256', ...extraNodeFlags(), ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${label}.cpuprofile`] : [])];
   const child = fork(APP_MAIN, [], {
     execArgv,
     env: {
@@ -228,6 +233,7 @@ async function deleteStreams(streamPrefix) {
 }
 
 module.exports = {
+  extraNodeFlags,
   ROOT,
   PROFILES,
   benchLock,

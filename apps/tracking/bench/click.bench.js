@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench:click [-- --quick] [-- --duration=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof]`
+ * `npm run bench:click [-- --quick] [-- --duration=S] [-- --warmup=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof]`
+ * (BENCH_NODE_FLAGS=--perf-basic-prof: extra node flags for the servers, e.g. for `perf record -p`)
  *
  * Measures the click edge (GET /c/{code} -> classified, durable click row, which is also its ClickRecorded's source
  * -> 302) of the real tracking app (built, as a child process, on Postgres and NATS) at a fixed concurrency, against
@@ -23,7 +24,7 @@ const { registerMessages } = require('./register.bench');
 const args = parseArgs();
 const QUICK = args.quick === 'true';
 const DURATION = Number(args.duration ?? (QUICK ? 3 : 15));
-const WARMUP = QUICK ? 1 : 3;
+const WARMUP = Number(args.warmup ?? (QUICK ? 1 : 3));
 const CONNECTIONS = Number(args.connections ?? 64);
 const MESSAGES = Number(args.messages ?? (QUICK ? 2_000 : 20_000));
 // --cold: the warm-up taps codes from the other end of the list, so the measured taps are on links not read yet (as
@@ -77,6 +78,7 @@ async function measure(name, start, codes, c) {
     await load(port, COLD ? [...codes].reverse() : codes, WARMUP);
     const cpu0 = app.cpuSeconds(child.pid);
     const db0 = await app.dbBackendsCpu(c, DB_NAME);
+    const relay0 = await relayBackendsCpu(c);
     const nats0 = app.natsServerCpuSeconds();
     const gen0 = process.cpuUsage();
     const r = await load(port, codes, DURATION);
@@ -85,6 +87,8 @@ async function measure(name, start, codes, c) {
     const natsPerReq = nats0 === undefined || !r.rps ? undefined : ((app.natsServerCpuSeconds() - nats0) * 1000) / (r.rps * DURATION);
     const cpu = cpu0 === undefined ? undefined : (app.cpuSeconds(child.pid) - cpu0) / DURATION;
     const dbPerReq = r.rps ? (app.cpuBetween(db0, await app.dbBackendsCpu(c, DB_NAME)) * 1000) / (r.rps * DURATION) : undefined;
+    // The table relay's own backend (reading the rows it publishes), within the Postgres figure.
+    const relayDbPerReq = r.rps ? (app.cpuBetween(relay0, await relayBackendsCpu(c)) * 1000) / (r.rps * DURATION) : undefined;
     const cpuText = cpu === undefined ? '' : `, server CPU ${(cpu * 100).toFixed(0)}% of a core`;
     const rss = app.peakRssMb(child.pid);
     const cpuPerReq = cpu === undefined || !r.rps ? undefined : (cpu * 1000) / r.rps;
@@ -92,18 +96,31 @@ async function measure(name, start, codes, c) {
       `  ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.redirects} redirects, ${r.other} other${cpuText}` +
         `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}` +
         `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}` +
+        `${relayDbPerReq ? ` (${relayDbPerReq.toFixed(3)} ms of it the relay's)` : ''}` +
         `${natsPerReq === undefined ? '' : ` + ${natsPerReq.toFixed(3)} ms in nats-server`}` +
         `${genPerReq === undefined ? '' : `; the load generator ${genPerReq.toFixed(3)} ms`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
     );
-    return { name, ...r, rss, cpuPerReq, dbPerReq, natsPerReq, genPerReq };
+    return { name, ...r, rss, cpuPerReq, dbPerReq, relayDbPerReq, natsPerReq, genPerReq };
   } finally {
     await app.stop(child);
   }
 }
 
+/** CPU seconds so far of the app's table-relay backends (application_name `…-relay`), per pid. */
+async function relayBackendsCpu(c) {
+  const { rows } = await c.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE '%-relay'`, [DB_NAME]);
+  const out = new Map();
+  for (const { pid } of rows) {
+    const s = app.cpuSeconds(pid);
+    if (s !== undefined) out.set(pid, s);
+  }
+  return out;
+}
+
 function startBare() {
   return freePort().then(async (port) => {
     const child = fork(path.join(__dirname, 'bare-server.js'), [], {
+      execArgv: app.extraNodeFlags(),
       env: { ...process.env, DATABASE_URL: dbUrl(DB_NAME), PORT: String(port), POOL_SIZE: String(POOL_SIZE) },
       stdio: 'inherit',
     });

@@ -466,6 +466,48 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     }
   }, 60_000);
 
+  it('group commit on: concurrent taps on links not cached are read and recorded together, each with its send time', async () => {
+    await seedCatalog();
+    const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'true' }, clock);
+    try {
+      const base = `http://127.0.0.1:${httpPort}`;
+      clock.set('2026-11-06T10:00:00Z');
+      const olds = [];
+      for (let i = 0; i < 6; i++) olds.push(await register(`msg-coldb-old-${i}`, new Date('2026-11-06T09:00:00Z')));
+      const fresh = await register('msg-coldb-fresh', clock.now());
+      clock.advance(2_000);
+      const tap = (code: string, headers: Record<string, string>) => fetch(`${base}/c/${code}`, { redirect: 'manual', headers });
+      // All at once, so they share cold batches: six old links (the first one twice), a fresh one without
+      // Accept-Language (read, not written by the batch, then recorded with its real send time) and an unknown code.
+      const [unknown, preview, ...people] = await Promise.all([
+        tap('Zz9Zz9Zz9Zz8', BROWSER),
+        tap(fresh.shortCode, { 'user-agent': IPHONE }),
+        ...[...olds, olds[0]].map((m) => tap(m.shortCode, BROWSER)),
+      ]);
+      expect([unknown.status, preview.status, ...people.map((r) => r.status)]).toEqual([404, 302, ...people.map(() => 302)]);
+      expect(people.map((r) => new URL(r.headers.get('location')!).searchParams.get('m'))).toEqual([...olds, olds[0]].map((m) => m.messageId));
+      const p = (await client.getClick({ clickId: cid(preview) })).click!;
+      expect(p).toMatchObject({ messageId: 'msg-coldb-fresh', clickClass: ClickClass.CLICK_CLASS_PREVIEW, firstClickOnMessage: false });
+      expect(p.classificationReason).toMatch(/2\.0 s after the send without Accept-Language/);
+      for (const r of people) {
+        expect((await client.getClick({ clickId: cid(r) })).click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, classificationReason: 'browser user agent' });
+      }
+      // One row per answered tap, none for the unknown code; the twice-tapped link has one first click.
+      const rows = await pg.query(`SELECT message_id, count(*)::int AS n FROM "tracking".clicks WHERE message_id LIKE 'msg-coldb-%' GROUP BY 1 ORDER BY 1`);
+      expect(rows.rows).toEqual([
+        ...olds.map((m, i) => ({ message_id: m.messageId, n: i === 0 ? 2 : 1 })),
+        { message_id: 'msg-coldb-fresh', n: 1 },
+      ].sort((a, b) => a.message_id.localeCompare(b.message_id)));
+      const twice = await Promise.all([people[0], people[6]].map(async (r) => (await client.getClick({ clickId: cid(r) })).click!.firstClickOnMessage));
+      expect(twice.filter(Boolean)).toHaveLength(1);
+      // Now cached: the next tap on the fresh link takes the cached path, with its send time.
+      const cached = await tap(fresh.shortCode, BROWSER);
+      expect((await client.getClick({ clickId: cid(cached) })).click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true });
+    } finally {
+      await replica.close();
+    }
+  }, 60_000);
+
   it('two replicas, one with group commit off, racing on one message: still exactly one first click', async () => {
     await seedCatalog();
     const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'false' }, clock);

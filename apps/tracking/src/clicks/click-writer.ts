@@ -63,8 +63,47 @@ const READ_AND_INSERT_CLICK = {
     SELECT l.*, (SELECT count(*) FROM ins)::int AS written FROM l`,
 };
 
+/**
+ * The same for a batch of such taps (group commit on): one statement, one transaction for the batch. The link of each
+ * tap is one probe of the short_code index (a LATERAL subquery that LIMIT keeps from being flattened into a join: a
+ * generic plan made on an empty messages table hash-joined a sequential scan of it). Each tap carries
+ * its own bound (`before`, epoch ms); a tap whose message was sent later comes back with `written` false and takes the
+ * ordinary path, an unknown code does not come back at all (`ord` says which tap a row answers). `inserted` is the
+ * number of rows the INSERT wrote, checked against the rows marked written.
+ */
+const READ_AND_INSERT_CLICKS = {
+  name: 'tracking.read-insert-clicks.v1',
+  text: `WITH i AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::float8[]) WITH ORDINALITY
+        AS i(code, click_id, clicked_at, user_agent, ip, click_class, reason, version, request_id, before, ord)
+    ),
+    l AS (SELECT i.ord, i.click_id, i.clicked_at, i.user_agent, i.ip, i.click_class, i.reason, i.version, i.request_id,
+        i.before, m.* FROM i CROSS JOIN LATERAL (SELECT ${LINK_COLUMNS} WHERE msg.short_code = i.code LIMIT 1) AS m),
+    ins AS (
+      INSERT INTO "tracking".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at,
+        user_agent, ip, click_class, classification_reason, classifier_version, request_id, xid)
+      SELECT l.click_id, l.message_id, l.contact_id, l.offer_id, l.campaign_id, l.creative_id, l.clicked_at, l.user_agent,
+        l.ip, l.click_class, l.reason, l.version, l.request_id, pg_current_xact_id()
+      FROM l WHERE l.sent_ms <= l.before
+      RETURNING 1
+    )
+    SELECT l.ord::int AS ord, l.short_code, l.message_id, l.contact_id, l.campaign_id, l.creative_id, l.offer_id, l.sent_ms,
+      l.destination_url_template, (l.sent_ms <= l.before) AS written, (SELECT count(*) FROM ins)::int AS inserted
+    FROM l`,
+};
+
 /** A classified tap whose link is not known yet (READ_AND_INSERT_CLICK). */
 export type ColdClick = Omit<PendingClick, 'link'> & { shortCode: string };
+
+/** A cold tap and its bound: written only if its message was sent no later than `sentBeforeMs` (epoch ms). */
+export interface BoundedColdClick {
+  click: ColdClick;
+  sentBeforeMs: number;
+}
+
+/** What a cold write answers for one tap: its link row and whether the tap was written; undefined for an unknown code. */
+export type ColdResult = (LinkRow & { written: boolean }) | undefined;
 
 @Injectable()
 export class ClickWriter {
@@ -98,7 +137,7 @@ export class ClickWriter {
    * than `sentBeforeMs` (epoch ms); resolves with the link row (and whether the click was written) once committed, undefined
    * for an unknown code.
    */
-  writeCold(it: ColdClick, sentBeforeMs: number): Promise<(LinkRow & { written: number }) | undefined> {
+  writeColdOne(it: ColdClick, sentBeforeMs: number): Promise<(LinkRow & { written: number }) | undefined> {
     const c = it.classification;
     return this.pool
       .query({
@@ -110,6 +149,39 @@ export class ClickWriter {
         if (row?.written) this.events.kick();
         return row;
       });
+  }
+
+  /**
+   * Cold taps of concurrent requests (group commit on): their links read and the taps recorded in one statement, its
+   * own transaction. Resolves once committed, one entry per item in order (ColdResult).
+   */
+  async writeCold(items: BoundedColdClick[]): Promise<ColdResult[]> {
+    const n = items.length;
+    const cols: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n));
+    for (let i = 0; i < n; i++) {
+      const it = items[i].click;
+      const c = it.classification;
+      cols[0][i] = it.shortCode;
+      cols[1][i] = it.clickId;
+      cols[2][i] = it.clickedAt.toISOString();
+      cols[3][i] = clip(it.userAgent, 512);
+      cols[4][i] = clip(it.ip, 64);
+      cols[5][i] = c.class;
+      cols[6][i] = clip(c.reason, 256);
+      cols[7][i] = c.version;
+      cols[8][i] = it.requestId;
+      cols[9][i] = items[i].sentBeforeMs;
+    }
+    const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values: cols });
+    const out = new Array<ColdResult>(n);
+    let written = 0;
+    for (const r of rows) {
+      out[r.ord - 1] = r;
+      if (r.written) written++;
+    }
+    if (rows.length && rows[0].inserted !== written) throw new Error(`cold click batch wrote ${rows[0].inserted} rows for ${written} taps`);
+    if (written) this.events.kick();
+    return out;
   }
 
   /** Resolves (one entry per item) once the batch committed. */

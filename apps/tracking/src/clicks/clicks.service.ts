@@ -10,7 +10,7 @@ import { newClickId, SHORT_CODE_PATTERN } from '../domain/short-codes';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { CLICK_COLUMNS, CLICK_JOINS, ClickEventsRelay, clickFromRow, ClickRow } from './click-events';
-import { ClickWriter, ColdClick, PendingClick } from './click-writer';
+import { BoundedColdClick, ClickWriter, ColdClick, ColdResult, PendingClick } from './click-writer';
 import { LinkCache, ResolvedLink } from './link-cache';
 
 const NO_REPEATS: RepeatCounts = { early: 0, burst: 0 };
@@ -40,6 +40,8 @@ export interface RecordedClick {
 @Injectable()
 export class ClicksService implements BeforeApplicationShutdown {
   private readonly batcher?: Batcher<PendingClick, void>;
+  /** Group commit on: taps on links not cached, read and recorded together (ClickWriter.writeCold). */
+  private readonly coldBatcher?: Batcher<BoundedColdClick, ColdResult>;
   private readonly repeats = new RepeatWindow();
   private readonly thresholds: Thresholds;
   private readonly sendTimeIrrelevantMs: number;
@@ -55,11 +57,13 @@ export class ClicksService implements BeforeApplicationShutdown {
     this.thresholds = { ...DEFAULT_THRESHOLDS, repeatCodes: config.TRACKING_BOT_REPEAT_CODES };
     this.sendTimeIrrelevantMs = sendTimeIrrelevantAfterMs(this.thresholds);
     if (config.TRACKING_GROUP_COMMIT) {
-      this.batcher = new Batcher((items) => this.writer.write(items), {
+      const opts = {
         windowMs: config.TRACKING_GROUP_COMMIT_WINDOW_MS,
         maxBatch: config.TRACKING_GROUP_COMMIT_MAX_BATCH,
         maxInFlight: config.TRACKING_GROUP_COMMIT_IN_FLIGHT,
-      });
+      };
+      this.batcher = new Batcher((items) => this.writer.write(items), opts);
+      this.coldBatcher = new Batcher((items) => this.writer.writeCold(items), opts);
     }
   }
 
@@ -69,35 +73,23 @@ export class ClicksService implements BeforeApplicationShutdown {
    */
   recordClick(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     if (!SHORT_CODE_PATTERN.test(shortCode)) return Promise.reject(new NotFoundError('link', shortCode));
-    if (!this.batcher) {
-      // Group commit off: a link not cached is read by the statement that records the tap (one round trip).
-      const cached = this.links.cached(shortCode);
-      if (!cached) return this.recordCold(shortCode, req);
-      try {
-        return this.record(shortCode, cached, req);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
-    const found = this.links.lookup(shortCode);
-    if (found instanceof Promise) {
-      return found.then((link) => {
-        if (!link) throw new NotFoundError('link', shortCode);
-        return this.record(shortCode, link, req);
-      });
-    }
+    // A link not cached is read by the statement that records the tap (one round trip; with group commit, one
+    // statement for the cold taps of a batch).
+    const cached = this.links.cached(shortCode);
+    if (!cached) return this.recordCold(shortCode, req);
     try {
-      return this.record(shortCode, found, req);
+      return this.record(shortCode, cached, req);
     } catch (e) {
-      return Promise.reject(e); // as on the miss path: the edge maps every failure from the promise
+      return Promise.reject(e); // as on the cold path: the edge maps every failure from the promise
     }
   }
 
   /**
-   * A tap on a link not cached, group commit off: classified as if its message were sent long enough ago for the send
-   * time not to matter (sendTimeIrrelevantAfterMs), then read and recorded in one statement that writes it only if
-   * that is so. A link sent more recently comes back unwritten and the tap takes the ordinary path with its real send
-   * time (the repeat window re-records it); an unknown code is taken back out of the repeat window and gets a 404.
+   * A tap on a link not cached: classified as if its message were sent long enough ago for the send time not to
+   * matter (sendTimeIrrelevantAfterMs), then read and recorded in one statement that writes it only if that is so
+   * (group commit on: the cold taps of concurrent requests share that statement). A link sent more recently comes back
+   * unwritten and the tap takes the ordinary path with its real send time (the repeat window re-records it); an
+   * unknown code is taken back out of the repeat window and gets a 404.
    */
   private recordCold(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     const clickedAt = this.clock.now();
@@ -107,7 +99,10 @@ export class ClicksService implements BeforeApplicationShutdown {
     const classification = this.classify(req, clickedAt, new Date(sentBefore), repeats);
     const clickId = newClickId();
     const cold: ColdClick = { shortCode, clickId, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
-    return this.writer.writeCold(cold, sentBefore).then((row) => {
+    const written: Promise<ColdResult> = this.coldBatcher
+      ? this.coldBatcher.submit({ click: cold, sentBeforeMs: sentBefore })
+      : this.writer.writeColdOne(cold, sentBefore).then((row) => row && { ...row, written: row.written > 0 });
+    return written.then((row) => {
       if (!row) {
         if (this.thresholds.repeatCodes) this.repeats.forget(client, shortCode);
         throw new NotFoundError('link', shortCode);
@@ -162,6 +157,8 @@ export class ClicksService implements BeforeApplicationShutdown {
 
   /** Clicks already queued are written, then their events published, before NATS and the database close. */
   async beforeApplicationShutdown(): Promise<void> {
+    // Cold taps first: one whose send was too recent comes back unwritten and joins the other batcher.
+    await this.coldBatcher?.drain();
     await this.batcher?.drain();
     await this.events.stop();
   }

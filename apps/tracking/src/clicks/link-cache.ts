@@ -23,10 +23,15 @@ export interface LinkRow {
   destination_url_template: string;
 }
 
+/**
+ * One probe of the short_code index per code, as a LATERAL subquery that LIMIT keeps from being flattened: the plan is
+ * prepared once per connection, and a generic plan made while the messages table was empty (a fresh deployment)
+ * otherwise hash-joined a sequential scan of messages for every later read.
+ */
 const READ_LINKS = {
-  name: 'tracking.read-links.v1',
-  text: `SELECT ${LINK_COLUMNS}
-    WHERE msg.short_code = ANY($1::text[])`,
+  name: 'tracking.read-links.v2',
+  text: `SELECT m.* FROM unnest($1::text[]) AS k(code)
+    CROSS JOIN LATERAL (SELECT ${LINK_COLUMNS} WHERE msg.short_code = k.code LIMIT 1) AS m`,
 };
 
 /** What the click edge needs to know about a short code. Messages never change once registered. */

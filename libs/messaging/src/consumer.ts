@@ -23,6 +23,7 @@ import {
   withSpan,
 } from '@trackly/observability';
 import { ackAll, DeliveryNumbers, deliveryNumbers, HeaderReader } from './delivered-fast';
+import { textArrayParam } from './text-array-param';
 import { deadLetterSubject, EVENT_ID_HEADER, EventType, StreamSpec } from './events';
 import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
 
@@ -471,7 +472,7 @@ export class DurableConsumer {
           // Prepared (parsed and planned once per connection): it runs once per transaction of every consumer.
           const rows = await preparedQuery<{ event_id: string }>(manager, this.processedInsert.name, this.processedInsert.text, [
             durable,
-            ready.map((r) => r.eventId),
+            textArrayParam(ready.map((r) => r.eventId)),
           ]);
           fresh = new Set(rows.map((r) => r.event_id));
           // Applied before, or the same event twice in one pull (a republish): applied once.

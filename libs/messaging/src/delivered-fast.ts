@@ -11,7 +11,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 /** The nats.js internals read here: the core message behind a JsMsg, its raw bytes and header length. */
 interface CoreMsg {
   _rdata?: unknown;
-  _msg?: { hdr?: unknown };
+  _msg?: { hdr?: unknown; reply?: unknown };
   publisher?: { sendCommand?: unknown };
 }
 
@@ -20,10 +20,10 @@ function coreOf(m: JsMsg): CoreMsg | undefined {
   return core && typeof core === 'object' ? core : undefined;
 }
 
-/** The reply (ack) subject of a delivered message (nats.js's JsMsg has it, its interface does not say so). */
-function replyOf(m: JsMsg): string | undefined {
-  const reply = (m as unknown as { reply?: unknown }).reply;
-  return typeof reply === 'string' ? reply : undefined;
+/** The reply (ack) subject of a delivered message as the bytes nats.js received (it decodes them to a string on demand). */
+function replyBytesOf(m: JsMsg): Uint8Array | undefined {
+  const reply = coreOf(m)?._msg?.reply;
+  return reply instanceof Uint8Array && reply.length > 0 ? reply : undefined;
 }
 
 const PREAMBLE = [78, 65, 84, 83, 47, 49, 46, 48, 13, 10]; // "NATS/1.0\r\n"
@@ -156,26 +156,32 @@ export interface DeliveryNumbers {
 }
 
 const dots = new Int32Array(12);
+const ACK_PREFIX = [36, 74, 83, 46, 65, 67, 75, 46]; // "$JS.ACK."
+const DOT = 46;
 
 /**
  * Parses the numbers `m.info` would from a JetStream ack subject (`$JS.ACK.<domain>.<account>.<stream>.<consumer>.
  * <delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>]`, or the old 9-token form without domain and
- * account), into `out`; false when the subject is not one of those or a number is not plain digits (the caller then
- * uses `m.info`, which throws on what it cannot parse).
+ * account), given as its bytes, into `out`; false when the subject is not one of those or a number is not plain
+ * digits (the caller then uses `m.info`, which throws on what it cannot parse).
  */
-export function parseAckSubject(reply: string, out: DeliveryNumbers): boolean {
+export function parseAckSubject(reply: Uint8Array, out: DeliveryNumbers): boolean {
+  const len = reply.length;
+  if (len < ACK_PREFIX.length) return false;
+  for (let i = 0; i < ACK_PREFIX.length; i++) if (reply[i] !== ACK_PREFIX[i]) return false;
   let n = 0;
-  for (let i = reply.indexOf('.'); i >= 0; i = reply.indexOf('.', i + 1)) {
+  for (let i = 0; i < len; i++) {
+    if (reply[i] !== DOT) continue;
     if (n < dots.length) dots[n] = i;
     n++;
   }
   const tokens = n + 1;
-  if (!(tokens === 9 || tokens >= 11) || dots[0] !== 3 || dots[1] !== 7 || !reply.startsWith('$JS.ACK.')) return false;
+  if (!(tokens === 9 || tokens >= 11)) return false;
   // Index of the delivery count's token: the old form lacks the domain and account tokens.
   const first = tokens === 9 ? 4 : 6;
   const d = digits(reply, dots[first - 1] + 1, dots[first]);
   const s = digits(reply, dots[first] + 1, dots[first + 1]);
-  const p = digits(reply, dots[first + 3] + 1, first + 4 < n ? dots[first + 4] : reply.length);
+  const p = digits(reply, dots[first + 3] + 1, first + 4 < n ? dots[first + 4] : len);
   if (d < 0 || s < 0 || p < 0) return false;
   out.deliveryCount = d;
   out.streamSeq = s;
@@ -184,11 +190,11 @@ export function parseAckSubject(reply: string, out: DeliveryNumbers): boolean {
 }
 
 /** The decimal number in reply[from, to), or -1 unless it is 1 to 15 digits (exact as a double). */
-function digits(reply: string, from: number, to: number): number {
+function digits(reply: Uint8Array, from: number, to: number): number {
   if (to <= from || to - from > 15) return -1;
   let v = 0;
   for (let i = from; i < to; i++) {
-    const c = reply.charCodeAt(i) - 48;
+    const c = reply[i] - 48;
     if (c < 0 || c > 9) return -1;
     v = v * 10 + c;
   }
@@ -197,7 +203,7 @@ function digits(reply: string, from: number, to: number): number {
 
 /** Delivery count and stream sequence of a message: from its ack subject, or `m.info` when that does not parse. */
 export function deliveryNumbers(m: JsMsg, out: DeliveryNumbers): DeliveryNumbers {
-  const reply = replyOf(m);
+  const reply = replyBytesOf(m);
   if (reply === undefined || !parseAckSubject(reply, out)) {
     const info = m.info;
     out.deliveryCount = info.deliveryCount;
@@ -207,30 +213,44 @@ export function deliveryNumbers(m: JsMsg, out: DeliveryNumbers): DeliveryNumbers
   return out;
 }
 
+const PUB = [80, 85, 66, 32]; // "PUB "
+const ACK_TAIL = [32, 52, 13, 10, 43, 65, 67, 75, 13, 10]; // " 4\r\n+ACK\r\n"
+
 /**
  * Acknowledges each message (`+ACK` to its reply subject: explicit acks, one per message, as `m.ack()` sends them),
- * all in one write to the connection's outbound buffer instead of one publish each. A message already acknowledged
- * (or nak'ed, term'ed) is skipped, as `m.ack()` would; a message whose nats.js internals are not the expected ones is
- * acknowledged by `m.ack()`. Returns how many went through the one write.
+ * all in one command written to the connection's outbound buffer instead of one publish each. A message already
+ * acknowledged (or nak'ed, term'ed) is skipped, as `m.ack()` would skip it; a message whose nats.js internals are not
+ * the expected ones is acknowledged by `m.ack()`. Returns how many went through the one command.
  */
 export function ackAll(msgs: readonly JsMsg[]): number {
-  let proto: { sendCommand: (cmd: string) => void } | undefined;
-  let cmd = '';
-  let batched = 0;
+  let proto: { sendCommand: (cmd: Uint8Array) => void } | undefined;
+  const replies: Uint8Array[] = [];
+  let size = 0;
   for (const m of msgs) {
     const impl = m as unknown as { didAck?: unknown };
     const p = coreOf(m)?.publisher;
-    const reply = replyOf(m);
-    if (typeof impl.didAck !== 'boolean' || !p || typeof p.sendCommand !== 'function' || (proto && p !== proto) || !reply || reply.includes(' ')) {
+    const reply = replyBytesOf(m);
+    // The subject is a token of the server's MSG line, so it holds no space; the rest is what m.ack() checks.
+    if (typeof impl.didAck !== 'boolean' || !p || typeof p.sendCommand !== 'function' || (proto && p !== proto) || !reply) {
       m.ack();
       continue;
     }
     if (impl.didAck) continue;
-    proto = p as { sendCommand: (cmd: string) => void };
+    proto = p as { sendCommand: (cmd: Uint8Array) => void };
     impl.didAck = true;
-    cmd += `PUB ${reply} 4\r\n+ACK\r\n`;
-    batched++;
+    replies.push(reply);
+    size += PUB.length + reply.length + ACK_TAIL.length;
   }
-  if (proto && cmd) proto.sendCommand(cmd);
-  return batched;
+  if (!proto || !replies.length) return 0;
+  const cmd = new Uint8Array(size);
+  let at = 0;
+  for (const reply of replies) {
+    cmd.set(PUB, at);
+    cmd.set(reply, at + PUB.length);
+    at += PUB.length + reply.length;
+    cmd.set(ACK_TAIL, at);
+    at += ACK_TAIL.length;
+  }
+  proto.sendCommand(cmd);
+  return replies.length;
 }

@@ -1,4 +1,4 @@
-import { headers, MsgHdrsImpl } from '@nats-io/nats-core/internal';
+import { headers, MsgHdrsImpl } from '@nats-io/nats-core';
 import { DeliveryNumbers, headerNames, parseAckSubject, scanHeaders } from './delivered-fast';
 
 const NAMES = ['Trackly-Event-Id', 'Nats-Msg-Id', 'Trackly-Request-Id', 'x-request-id'];
@@ -67,7 +67,7 @@ describe('scanHeaders: the headers the consumer reads, from the raw NATS/1.0 blo
     ['no headers but a status (the library keeps it out of the keys)', () => headers(503, 'No Responders')],
     ['an empty header set', () => headers()],
   ])('%s: the same values as nats.js decoding encoded headers', (_what, make) => {
-    const block = make().encode();
+    const block = (make() as MsgHdrsImpl).encode();
     const fast = scan(block);
     if (fast === 'declined') {
       // Only a block the scan cannot vouch for is declined: a status line here.
@@ -101,7 +101,7 @@ describe('scanHeaders: the headers the consumer reads, from the raw NATS/1.0 blo
   it('reads only the header bytes it is given (the payload follows them in the same buffer)', () => {
     const h = headers();
     h.set('Nats-Msg-Id', 'm-1');
-    const block = h.encode();
+    const block = (h as MsgHdrsImpl).encode();
     const after = enc('Trackly-Event-Id: x\r\n');
     const withPayload = new Uint8Array(block.length + after.length);
     withPayload.set(block);

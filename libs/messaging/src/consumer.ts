@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, JsMsg, JetStreamApiError } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
 import type { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable } from '@trackly/database';
+import { isDatabaseUnavailable, preparedQuery } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import {
   addScrapeHook,
@@ -14,11 +15,15 @@ import {
   consumerPending,
   consumerRedeliveries,
   incomingRequestId,
+  NATS_REQUEST_ID_HEADER,
   processedEventsPruned,
+  REQUEST_ID_HEADER,
   runWithRequestContext,
   SpanKind,
   withSpan,
 } from '@trackly/observability';
+import { ackAll, DeliveryNumbers, deliveryNumbers, HeaderReader } from './delivered-fast';
+import { textArrayParam } from './text-array-param';
 import { deadLetterSubject, EVENT_ID_HEADER, EventType, StreamSpec } from './events';
 import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
 
@@ -71,7 +76,12 @@ interface Ready {
   eventId: string;
   subject: string;
   requestId: string;
+  seq: number;
+  deliveryCount: number;
 }
+
+/** The headers a delivered event is read for, in this order (see applyGroup). */
+const READ_HEADERS = [EVENT_ID_HEADER, 'Nats-Msg-Id', NATS_REQUEST_ID_HEADER, REQUEST_ID_HEADER] as const;
 
 export interface ConsumerOptions {
   messaging: Messaging;
@@ -142,8 +152,18 @@ export class DurableConsumer {
   private applier?: Promise<void>;
   /** Resolved (and replaced) each time a group is done. */
   private groupDone = signal();
+  private readonly headerReader = new HeaderReader(READ_HEADERS);
+  /** The set-based processed-events insert, as a named prepared statement (one name per text, so per schema). */
+  private readonly processedInsert: { name: string; text: string };
 
-  constructor(private readonly opts: ConsumerOptions) {}
+  constructor(private readonly opts: ConsumerOptions) {
+    const name = `processed-events-insert-${opts.schema}`;
+    this.processedInsert = {
+      // Postgres keeps statement names to 63 bytes: a long schema name is hashed rather than cut.
+      name: Buffer.byteLength(name) <= 63 ? name : `processed-events-insert-${createHash('sha256').update(opts.schema).digest('hex').slice(0, 32)}`,
+      text: `INSERT INTO "${opts.schema}".processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+    };
+  }
 
   /** Applies events of this type one at a time (inside the batch's transaction). */
   on<T>(type: EventType<T>, handle: EventHandler<T>): this {
@@ -303,7 +323,7 @@ export class DurableConsumer {
           // The pull is read to its end while groups are applied behind it: a loop that awaited the database between
           // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
           this.groupCap = groupSize;
-          let pending = 0;
+          let last: JsMsg | undefined;
           for await (const m of batch) {
             if (!this.running) {
               // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
@@ -311,10 +331,12 @@ export class DurableConsumer {
               m.nak();
               continue;
             }
-            pending = m.info.pending;
+            last = m;
             this.receive(m);
           }
-          backlog = pending > 0;
+          // What waits on the server after the pull is the count its last message carries: one ack subject read per
+          // pull, not one per message.
+          backlog = last ? deliveryNumbers(last, { deliveryCount: 0, streamSeq: 0, pending: 0 }).pending > 0 : false;
           missed = 0;
           // The next pull overlaps with applying this one, but never runs more than one pull ahead.
           await this.inflightAtMost(pullSize);
@@ -376,19 +398,38 @@ export class DurableConsumer {
     while (this.held > limit) await this.groupDone.promise;
   }
 
-  /** Decodes a group; unhandled messages are acknowledged and undecodable ones dead-lettered on the way. */
+  /**
+   * Decodes a group; unhandled messages are acknowledged and undecodable ones dead-lettered on the way. Only the
+   * headers and ack-subject numbers the consumer uses are read, from the raw message (see delivered-fast.ts).
+   */
   private async applyGroup(group: JsMsg[]): Promise<void> {
     const labels = this.labels;
     const ready: Ready[] = [];
+    const ignored: JsMsg[] = [];
+    const numbers: DeliveryNumbers = { deliveryCount: 0, streamSeq: 0, pending: 0 };
     for (const m of group) {
-      if (m.info.deliveryCount > 1) consumerRedeliveries.inc(labels);
+      const { deliveryCount, streamSeq: seq } = deliveryNumbers(m, numbers);
+      if (deliveryCount > 1) consumerRedeliveries.inc(labels);
       const subject = this.opts.messaging.unprefixed(m.subject);
+      let eventIdHeader: string, msgIdHeader: string, requestIdHeader: string, xRequestIdHeader: string;
+      try {
+        const h = this.headerReader.read(m);
+        eventIdHeader = h[0];
+        msgIdHeader = h[1];
+        requestIdHeader = h[2];
+        xRequestIdHeader = h[3];
+      } catch (e) {
+        // A header block the library cannot parse fails the same way on every delivery: poison, like a bad payload.
+        await this.deadLetter(m, subject, `${m.info.stream}:${seq}`, `undecodable headers: ${(e as Error).message}`);
+        consumerMessages.inc({ ...labels, outcome: 'dead_letter' });
+        continue;
+      }
       // A re-driven event carries its original id in Trackly-Event-Id (its Nats-Msg-Id is the re-drive's own, so the
       // stream's duplicate window cannot drop it): applied at most once either way.
-      const eventId = m.headers?.get(EVENT_ID_HEADER) || m.headers?.get('Nats-Msg-Id') || `${m.info.stream}:${m.seq}`;
+      const eventId = eventIdHeader || msgIdHeader || `${m.info.stream}:${seq}`;
       const handle = this.handlers.get(subject);
       if (!handle) {
-        m.ack(); // an event this service does not need
+        ignored.push(m); // an event this service does not need
         consumerMessages.inc({ ...labels, outcome: 'ignored' });
         continue;
       }
@@ -400,9 +441,13 @@ export class DurableConsumer {
         consumerMessages.inc({ ...labels, outcome: 'dead_letter' });
         continue;
       }
-      const requestId = incomingRequestId((name) => m.headers?.get(name) || undefined, eventId);
-      ready.push({ m, event, handle, eventId, subject, requestId });
+      const requestId = incomingRequestId(
+        (name) => (name === NATS_REQUEST_ID_HEADER ? requestIdHeader : name === REQUEST_ID_HEADER ? xRequestIdHeader : m.headers?.get(name)) || undefined,
+        eventId,
+      );
+      ready.push({ m, event, handle, eventId, subject, requestId, seq, deliveryCount });
     }
+    ackAll(ignored);
     await this.applyTogether(ready);
   }
 
@@ -412,7 +457,7 @@ export class DurableConsumer {
    */
   private async applyTogether(ready: Ready[]): Promise<void> {
     if (!ready.length) return;
-    const { dataSource, schema, durable, logger } = this.opts;
+    const { dataSource, durable, logger } = this.opts;
     const labels = this.labels;
     const endBatch = consumerBatchDuration.startTimer(labels);
     // Every event of the group starts and ends with its transaction: one clock for all of them.
@@ -424,10 +469,11 @@ export class DurableConsumer {
         attributes: { 'messaging.system': 'nats', 'messaging.destination.name': this.streamName, 'messaging.batch.message_count': ready.length },
       }, () =>
         dataSource.transaction(async (manager) => {
-          const rows: { event_id: string }[] = await manager.query(
-            `INSERT INTO "${schema}".processed_events (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-            [durable, ready.map((r) => r.eventId)],
-          );
+          // Prepared (parsed and planned once per connection): it runs once per transaction of every consumer.
+          const rows = await preparedQuery<{ event_id: string }>(manager, this.processedInsert.name, this.processedInsert.text, [
+            durable,
+            textArrayParam(ready.map((r) => r.eventId)),
+          ]);
           fresh = new Set(rows.map((r) => r.event_id));
           // Applied before, or the same event twice in one pull (a republish): applied once.
           const todo: Ready[] = [];
@@ -443,7 +489,7 @@ export class DurableConsumer {
             while (j < todo.length && todo[j].subject === todo[i].subject) j++;
             const run = todo.slice(i, j);
             await run[0].handle(
-              run.map((r) => ({ event: r.event, eventId: r.eventId, subject: r.subject, requestId: r.requestId, seq: r.m.seq, deliveryCount: r.m.info.deliveryCount })),
+              run.map((r) => ({ event: r.event, eventId: r.eventId, subject: r.subject, requestId: r.requestId, seq: r.seq, deliveryCount: r.deliveryCount })),
               { manager, durable },
             );
             i = j;
@@ -471,9 +517,10 @@ export class DurableConsumer {
     endBatch();
     consumerBatchSize.observe(labels, ready.length);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // Explicit acks, one per event, written to the connection together, after the commit.
+    ackAll(ready.map((r) => r.m));
     const applied = new Set<string>();
     for (const r of ready) {
-      r.m.ack();
       consumerHandling.observe(labels, seconds);
       if (fresh.has(r.eventId)) applied.add(r.eventId);
     }

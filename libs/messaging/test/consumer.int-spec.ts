@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
 import { ConsumerOptions, DeadLetterStream, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
+import { headers } from '@nats-io/nats-core';
 import { CampaignUpserted, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { drained, items, msgTestSpace, SCHEMA, sleep, trackingConsumers } from './msgtest';
 
@@ -178,6 +179,25 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
         originalSubject: Events.CampaignUpserted.subject,
         originalSeq: String(poisonSeq),
       },
+    ]);
+  });
+
+  it('dead-letters a message whose header block nats.js cannot parse (it would fail the same way every time)', async () => {
+    const m = await nats.connect('consumer-bad-headers');
+    // A key with a space: nats.js's header decoder throws on it. Sent byte for byte (its encoder would refuse it).
+    const block = new TextEncoder().encode('NATS/1.0\r\nNats-Msg-Id: evt-bad-headers\r\nBad Key: x\r\n\r\n');
+    const h = headers();
+    const raw = Object.assign(Object.create(Object.getPrototypeOf(h)), h, { encode: () => block });
+    const c = consumer(m, 'bad-headers', record);
+    await c.start();
+    const ack = await m.js.publish(m.subject(Events.CampaignUpserted.subject), CampaignUpserted.encode(campaign('bad-headers')).finish(), { headers: raw });
+    await publish(m, 'evt-after-bad-headers', campaign('bad-headers-good'));
+    await eventually(async () => (await items(ds, 'bad-headers-good')).length === 1);
+    await drained(m, 'bad-headers', 2);
+    expect(await items(ds, 'bad-headers|')).toEqual([]);
+    const letters = await ds.query(`SELECT stream_seq, event_id, reason FROM "${SCHEMA}".dead_letters WHERE consumer = 'bad-headers'`);
+    expect(letters).toEqual([
+      { stream_seq: String(ack.seq), event_id: `${m.streamName(Streams.tracking)}:${ack.seq}`, reason: expect.stringMatching(/^undecodable headers/) },
     ]);
   });
 

@@ -1,0 +1,28 @@
+import { textArrayParam } from '../src/text-array-param';
+import { msgTestSpace } from './msgtest';
+
+describe('textArrayParam (real Postgres)', () => {
+  const space = msgTestSpace();
+
+  const roundTrip = async (values: string[]) => {
+    const rows: { v: string }[] = await space.ds().query(`SELECT unnest($1::text[]) AS v`, [textArrayParam(values)]);
+    return rows.map((r) => r.v);
+  };
+
+  it('is the array literal when nothing needs escaping, and Postgres reads back every element as it was', async () => {
+    const values = ['0193a0c4-5e7f-7b1a-9c3d-2f1e0a9b8c7d', 'TRACKLY_TRACKING_V1:42', '', 'NULL', 'a,b', '{x}', ' spaced ', 'tab\there', 'café'];
+    expect(typeof textArrayParam(values)).toBe('string');
+    expect(await roundTrip(values)).toEqual(values);
+  });
+
+  it('is the empty array for no values (not one empty string)', async () => {
+    expect(await roundTrip([])).toEqual([]);
+    expect(await roundTrip([''])).toEqual(['']);
+  });
+
+  it('leaves quotes and backslashes to pg (the array itself)', async () => {
+    const values = ['plain', 'a"b', 'back\\slash', '\\"'];
+    expect(textArrayParam(values)).toBe(values);
+    expect(await roundTrip(values)).toEqual(values);
+  });
+});

@@ -13,6 +13,7 @@ import {
   consumerHandling,
   consumerMessages,
   consumerPending,
+  consumerPullsCutShort,
   consumerRedeliveries,
   incomingRequestId,
   NATS_REQUEST_ID_HEADER,
@@ -117,6 +118,10 @@ export interface ConsumerOptions {
 }
 
 const PRUNE_CHUNK = 10_000;
+/** How long a pull waits on the server for its messages (nats.js's minimum). */
+const PULL_EXPIRES_MS = 1000;
+/** After its expiry, how long a pull may stay open before the consumer closes it (see run()). */
+const PULL_GRACE_MS = 300;
 
 /**
  * A durable JetStream pull consumer with explicit acks that applies each event at most once, a batch at a time.
@@ -319,20 +324,34 @@ export class DurableConsumer {
         while (this.running) {
           const pullSize = backlog ? this.backlogBatchSize : this.batchSize;
           const groupSize = backlog ? this.backlogBatchSize : this.groupSize;
-          const batch = await consumer.fetch({ max_messages: pullSize, expires: 1000 });
+          const batch = await consumer.fetch({ max_messages: pullSize, expires: PULL_EXPIRES_MS });
+          // Under load the pull's end (the server's 408 once it expires) sometimes never reaches the loop: traced in
+          // the lag bench, a pull that had 300–600 of its messages then sat silent until nats.js gave it up for two
+          // missed heartbeats, 1.2–1.6 s past its expiry, while the stream's new events waited on the server. Past
+          // its expiry and a margin the server holds nothing more for this pull, so it is closed and the next one
+          // goes out at once.
+          const watchdog = setTimeout(() => {
+            consumerPullsCutShort.inc({ stream: streamName, durable });
+            logger?.debug({ durable }, 'consumer pull still open past its expiry; closing it and pulling again');
+            batch.stop();
+          }, PULL_EXPIRES_MS + PULL_GRACE_MS);
           // The pull is read to its end while groups are applied behind it: a loop that awaited the database between
           // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
           this.groupCap = groupSize;
           let last: JsMsg | undefined;
-          for await (const m of batch) {
-            if (!this.running) {
-              // Delivered to us but not handled: without a nak the server would hold it back for the whole ack wait
-              // before another replica could have it.
-              m.nak();
-              continue;
+          try {
+            for await (const m of batch) {
+              if (!this.running) {
+                // Delivered to us but not handled: without a nak the server would hold it back for the whole ack
+                // wait before another replica could have it.
+                m.nak();
+                continue;
+              }
+              last = m;
+              this.receive(m);
             }
-            last = m;
-            this.receive(m);
+          } finally {
+            clearTimeout(watchdog);
           }
           // What waits on the server after the pull is the count its last message carries: one ack subject read per
           // pull, not one per message.

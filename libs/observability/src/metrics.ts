@@ -105,6 +105,14 @@ export const consumerBisections = new Counter({
   registers: [metricsRegistry],
 });
 
+/** A pull still open past its expiry, closed by the consumer so the next one goes out (its end never arrived). */
+export const consumerPullsCutShort = new Counter({
+  name: 'nats_consumer_pulls_cut_short_total',
+  help: 'Pulls still open past their expiry and a margin, closed by the consumer so that the next pull goes out at once',
+  labelNames: ['stream', 'durable'] as const,
+  registers: [metricsRegistry],
+});
+
 export const processedEventsPruned = new Counter({
   name: 'processed_events_pruned_total',
   help: 'processed_events rows deleted after their retention',

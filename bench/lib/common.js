@@ -154,7 +154,10 @@ const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebK
 
 /** GET over a keep-alive agent of `maxSockets` sockets, resolving to { status, headers, body } (redirects not followed). */
 function keepAliveGet(maxSockets) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  // Idle sockets are dropped after 4 s, before the apps' 5 s keep-alive timeout closes them: otherwise a request
+  // sent on a socket at the moment the server closes it fails with ECONNRESET (seen under load, when a burst opened
+  // every socket and the steady rate then left most of them idle).
+  const agent = new http.Agent({ keepAlive: true, maxSockets, timeout: 4000 });
   return (url, headers = {}) =>
     new Promise((resolve, reject) => {
       const req = http.get(url, { agent, headers }, (res) => {

@@ -2,7 +2,8 @@
 'use strict';
 /**
  * `npm run bench:lag [-- --tiny|--quick] [-- --rate=500 --duration=60 --groups=500 --drain=900 --cpu-prof --json=F]`
- * Diagnosis: `--probe=false` (no per-app probe), `--consumer-debug` (the consumers' debug lines, e.g. a pull that missed
+ * Diagnosis: `--probe` (a per-app probe of loop delay, GC, run-queue wait, pulls and relay passes; off by default, as
+ * it costs each app CPU and so moves the figure it explains), `--consumer-debug` (the consumers' debug lines, e.g. a pull that missed
  * its heartbeats), `--checkpoint-at=20,40` (an immediate CHECKPOINT at those seconds), `--pg-log=F` (the server log
  * read for checkpoint times; Debian's by default).
  *
@@ -45,8 +46,8 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     await platform?.stop();
   });
   // Each app writes its event-loop delay, GC pauses, CPU and run-queue wait every 100 ms (bench/lib/loop-probe.js),
-  // so a stall in the lag can be put down to a hop and a cause (--probe=false leaves it out).
-  const probeDir = args.probe === 'false' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'lag-probe-'));
+  // so a stall in the lag can be put down to a hop and a cause (--probe; off by default, it costs the apps CPU).
+  const probeDir = args.probe !== 'true' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'lag-probe-'));
   const probeEnv = probeDir
     ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'lib/loop-probe.js')}`.trim(), LAG_PROBE_DIR: probeDir }
     : {};

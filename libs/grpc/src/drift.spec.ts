@@ -18,6 +18,16 @@ describe('compareCounts', () => {
     ]);
   });
 
+  it('counts a type a read model applies but holds none of as drift (emptied, or a reset not yet caught up)', () => {
+    const tracking = { service: 'tracking', produced: [c('2026-12-01', 'MessageSent', 10), c('2026-12-01', 'ClickRecorded', 3)], applied: [] };
+    const attribution = { service: 'attribution', produced: [], applied: [c('2026-12-01', 'MessageSent', 10)] };
+    // Known only from its rows, the clicks' type is missing from the read model, and nothing looks wrong.
+    expect(compareCounts([tracking, attribution]).drifts).toEqual([]);
+    const { drifts, compared } = compareCounts([tracking, { ...attribution, appliedTypes: ['MessageSent', 'ClickRecorded'] }]);
+    expect(compared).toBe(2);
+    expect(drifts).toEqual([{ day: '2026-12-01', eventType: 'ClickRecorded', producer: 'tracking', produced: 3, readModel: 'attribution', applied: 0 }]);
+  });
+
   it('ignores event types nobody produces in the answer, and says when nothing was compared', () => {
     const { drifts, compared } = compareCounts([{ service: 'reporting', produced: [], applied: [c('2026-12-01', 'MessageSent', 2)] }]);
     expect(drifts).toEqual([]);

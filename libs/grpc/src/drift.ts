@@ -5,6 +5,12 @@ export interface ServiceCounts {
   service: string;
   produced: DailyCount[];
   applied: DailyCount[];
+  /**
+   * Every event type the service's read models apply, even those they hold none of (GetDailyCounts'
+   * applied_event_types). Without it, a type is known only from the rows present, and a read model holding none
+   * of a type its producer counts (emptied, or not yet caught up after a reset) would show no drift.
+   */
+  appliedTypes?: string[];
 }
 
 export interface Drift {
@@ -35,7 +41,7 @@ export function compareCounts(services: ServiceCounts[]): { drifts: Drift[]; com
   let compared = 0;
   for (const s of services) {
     const applied = new Map(s.applied.map((c) => [key(c.day, c.eventType), Number(c.count)]));
-    const types = new Set(s.applied.map((c) => c.eventType));
+    const types = new Set([...(s.appliedTypes ?? []), ...s.applied.map((c) => c.eventType)]);
     // Event types this read model holds and some producer counts; its days and the producer's days together.
     const keys = new Set<string>();
     for (const k of applied.keys()) if (producerOf.has(k.split('|')[1])) keys.add(k);

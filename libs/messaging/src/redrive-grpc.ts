@@ -130,6 +130,7 @@ export class RedriveGrpcController implements RedriveServiceController {
     return {
       produced: dailyCountMessages(await countPerDay(this.ds, this.spec.produced, from, to)),
       applied: dailyCountMessages(await countPerDay(this.ds, this.spec.applied, from, to)),
+      appliedEventTypes: [...new Set(this.spec.applied.map((q) => q.subject))],
     };
   }
 

@@ -31,7 +31,7 @@ async function drift(ctx: Context, ops: Record<AppName, OpsClient>): Promise<{ d
   const all = [];
   for (const a of ALL) {
     const r = await ops[a].dailyCounts(day(-1), day(1));
-    all.push({ service: a, produced: r.produced, applied: r.applied });
+    all.push({ service: a, produced: r.produced, applied: r.applied, appliedTypes: r.appliedEventTypes });
   }
   const { drifts, compared } = compareCounts(all);
   const early = new Map<string, number>();

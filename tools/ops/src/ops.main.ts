@@ -73,7 +73,7 @@ async function drift(opts: Map<string, string>, clients: OpsClients): Promise<nu
   const all: ServiceCounts[] = [];
   for (const s of SERVICES) {
     const r = await clients[s].dailyCounts(from, to);
-    all.push({ service: s, produced: r.produced, applied: r.applied });
+    all.push({ service: s, produced: r.produced, applied: r.applied, appliedTypes: r.appliedEventTypes });
   }
   const { drifts, compared } = compareCounts(all);
   console.log(`drift check ${from} .. ${to} (UTC days): ${compared} day × event type × read model counts compared`);

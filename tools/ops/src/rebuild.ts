@@ -110,7 +110,12 @@ export async function readModelDrift(service: Service, model: ReadModel, clients
   }
   const own = await clients[service].dailyCounts(day(from), day(to));
   const types = new Set(all.flatMap((a) => a.produced.map((c) => c.eventType)));
-  all.push({ service, produced: [], applied: own.applied.filter((c) => types.has(c.eventType)) });
+  all.push({
+    service,
+    produced: [],
+    applied: own.applied.filter((c) => types.has(c.eventType)),
+    appliedTypes: own.appliedEventTypes.filter((t) => types.has(t)),
+  });
   return compareCounts(all);
 }
 

@@ -64,6 +64,11 @@ export interface GetDailyCountsResponse {
   produced: DailyCount[];
   /** What this service's read models applied of other services' events (empty for a service that consumes none). */
   applied: DailyCount[];
+  /**
+   * Every event type this service's read models apply, whether or not they hold any on the days asked: a read model
+   * that holds none of a type its producer counts (emptied, or not yet caught up) is drift, not a type to skip.
+   */
+  appliedEventTypes: string[];
 }
 
 /**
@@ -535,7 +540,7 @@ export const GetDailyCountsRequest: MessageFns<GetDailyCountsRequest> = {
 };
 
 function createBaseGetDailyCountsResponse(): GetDailyCountsResponse {
-  return { produced: [], applied: [] };
+  return { produced: [], applied: [], appliedEventTypes: [] };
 }
 
 export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
@@ -545,6 +550,9 @@ export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
     }
     for (const v of message.applied) {
       DailyCount.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.appliedEventTypes) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -578,6 +586,14 @@ export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
             message.applied.push(DailyCount.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.appliedEventTypes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -596,6 +612,11 @@ export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
         ? object.produced.map((e: any) => DailyCount.fromJSON(e))
         : [],
       applied: globalThis.Array.isArray(object?.applied) ? object.applied.map((e: any) => DailyCount.fromJSON(e)) : [],
+      appliedEventTypes: globalThis.Array.isArray(object?.appliedEventTypes)
+        ? object.appliedEventTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.applied_event_types)
+        ? object.applied_event_types.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -607,6 +628,9 @@ export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
     if (message.applied?.length) {
       obj.applied = message.applied.map((e) => DailyCount.toJSON(e));
     }
+    if (message.appliedEventTypes?.length) {
+      obj.appliedEventTypes = message.appliedEventTypes;
+    }
     return obj;
   },
 
@@ -617,6 +641,7 @@ export const GetDailyCountsResponse: MessageFns<GetDailyCountsResponse> = {
     const message = createBaseGetDailyCountsResponse();
     message.produced = object.produced?.map((e) => DailyCount.fromPartial(e)) || [];
     message.applied = object.applied?.map((e) => DailyCount.fromPartial(e)) || [];
+    message.appliedEventTypes = object.appliedEventTypes?.map((e) => e) || [];
     return message;
   },
 };

@@ -226,6 +226,9 @@ export async function scenarioReportingOwnServer(ctx: Context, n: number, suiteS
     ctx.platform.apps.reporting.setEnv({ DATABASE_URL: second.url });
     await ctx.platform.apps.reporting.start();
     ctx.auditor.useReportingServer(second.url);
+    // Reporting's dead letters of earlier scenarios (g's poison) stayed in the schema it left: the books expect what
+    // the servers hold now, and the poison is not re-driven (producers never stored it).
+    ctx.deadLettersBefore = await ctx.auditor.deadLetters();
     const [{ n: empty }] = await ctx.auditor.qs<{ n: string }>('reporting', 'SELECT count(*) AS n FROM reporting.messages');
     const start = Date.now();
     const redriven = await redriveAll(ctx, ops, new Date(suiteStart.getTime() - 60_000), new Date(Date.now() + 60_000));

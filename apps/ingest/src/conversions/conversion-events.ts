@@ -1,8 +1,7 @@
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { rawPool } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
-import { Events, Messaging, RelayedEvent, TableRedriveSource, TableRelay } from '@trackly/messaging';
+import { AppTableRelay, Events, Messaging, RelayedEvent, TableRedriveSource } from '@trackly/messaging';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { INGEST_LOGGER } from '../ingest.tokens';
 
@@ -40,15 +39,10 @@ export function conversionEvent(row: ConversionEventRow): RelayedEvent {
  * last queued postbacks are written (what commits after that is published by the next relay to run).
  */
 @Injectable()
-export class ConversionEventsRelay implements OnApplicationBootstrap {
-  private readonly relay: TableRelay<ConversionEventRow>;
-
+export class ConversionEventsRelay extends AppTableRelay<ConversionEventRow> {
   constructor(ds: DataSource, messaging: Messaging, @Inject(INGEST_LOGGER) logger: Logger) {
-    this.relay = new TableRelay<ConversionEventRow>({
-      pool: rawPool(ds),
-      messaging,
+    super(ds, messaging, logger, {
       schema: 'ingest',
-      logger,
       name: 'conversions',
       table: '"ingest".conversions',
       columns: CONVERSION_EVENT_COLUMNS,
@@ -58,24 +52,6 @@ export class ConversionEventsRelay implements OnApplicationBootstrap {
       lingerMs: 5,
       toEvent: conversionEvent,
     });
-  }
-
-  onApplicationBootstrap(): void {
-    this.relay.start();
-  }
-
-  kick(): void {
-    this.relay.kick();
-  }
-
-  /** Final flush, then stop. */
-  stop(): Promise<void> {
-    return this.relay.stop();
-  }
-
-  /** Publishes what is publishable now (tests). */
-  flush(): Promise<void> {
-    return this.relay.flush();
   }
 }
 

@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Events, Messaging, RelayedEvent } from '@trackly/messaging';
+import { AppTableRelay, Events, Messaging, RelayedEvent } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import type { HitClass } from '../domain/click-classifier';
 import { TRACKING_LOGGER } from '../tracking.tokens';
-import { TrackingTableRelay } from '../relays/tracking-table-relay';
 
 /** A click as the relay and GetClick read it (snake_case: straight from pg). */
 export interface ClickRow extends Record<string, unknown> {
@@ -86,9 +85,10 @@ export function clickEvent(row: ClickRow): RelayedEvent {
  * ClicksService once the last queued clicks are written.
  */
 @Injectable()
-export class ClickEventsRelay extends TrackingTableRelay<ClickRow> {
+export class ClickEventsRelay extends AppTableRelay<ClickRow> {
   constructor(ds: DataSource, messaging: Messaging, @Inject(TRACKING_LOGGER) logger: Logger) {
     super(ds, messaging, logger, {
+      schema: 'tracking',
       name: 'clicks',
       table: '"tracking".clicks',
       columns: CLICK_COLUMNS,

@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { maskPhone } from '@trackly/kernel';
-import { Events, Messaging, RelayedEvent } from '@trackly/messaging';
+import { AppTableRelay, Events, Messaging, RelayedEvent } from '@trackly/messaging';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { TRACKING_LOGGER } from '../tracking.tokens';
-import { TrackingTableRelay } from '../relays/tracking-table-relay';
 
 export interface MessageRow extends Record<string, unknown> {
   message_id: string;
@@ -49,9 +48,10 @@ export function messageEvent(row: MessageRow): RelayedEvent {
  * id of the RegisterMessages call in Trackly-Request-Id. Started with the app, stopped after a final flush.
  */
 @Injectable()
-export class MessageEventsRelay extends TrackingTableRelay<MessageRow> {
+export class MessageEventsRelay extends AppTableRelay<MessageRow> {
   constructor(ds: DataSource, messaging: Messaging, @Inject(TRACKING_LOGGER) logger: Logger) {
     super(ds, messaging, logger, {
+      schema: 'tracking',
       name: 'messages',
       table: '"tracking".messages',
       columns: MESSAGE_COLUMNS,

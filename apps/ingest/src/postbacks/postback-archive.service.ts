@@ -99,23 +99,13 @@ export class PostbackArchive {
    */
   async insertMany(query: (name: string, text: string, values: unknown[]) => Promise<unknown>, rows: { id: string; request: ArchivedRequest; outcome: ArchiveOutcome }[]): Promise<void> {
     if (!rows.length) return;
-    const cells = rows.map((r) => storable(r.request));
-    const cell = (k: number) => cells.map((c) => c[k]);
     await query(
       'ingest-archive-postbacks',
       `INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conversion_ref)
        SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
          $10::text[], $11::text[], $12::text[], $13::uuid[])`,
       [
-        rows.map((r) => r.id),
-        rows.map((r) => r.request.receivedAt),
-        cell(0),
-        cell(1),
-        cell(2),
-        cell(3),
-        cell(4),
-        cell(5),
-        cell(6),
+        ...archiveColumns(rows),
         rows.map((r) => r.outcome.outcome),
         rows.map((r) => reasonOf(r.outcome)),
         rows.map((r) => r.outcome.reasonCode ?? null),
@@ -183,6 +173,15 @@ export class PostbackArchive {
 }
 
 /** The request's columns after received_at, as stored: no NUL (text columns refuse it), the partner id cut short. */
+/**
+ * The columns of archive rows (id, received_at, then `storable`'s seven), one array each, as the `unnest`
+ * parameters of a multi-row insert: the intake's statement and `insertMany` write the same row the same way.
+ */
+export function archiveColumns(rows: readonly { id: string; request: ArchivedRequest }[]): unknown[] {
+  const cells = rows.map((r) => storable(r.request));
+  return [rows.map((r) => r.id), rows.map((r) => r.request.receivedAt), ...[0, 1, 2, 3, 4, 5, 6].map((k) => cells.map((c) => c[k]))];
+}
+
 export function storable(r: ArchivedRequest): (string | null)[] {
   return [
     withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID)),

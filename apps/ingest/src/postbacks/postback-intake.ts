@@ -10,7 +10,7 @@ import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { withoutNul } from '../domain/postback-params';
 import { PartnersService } from '../partners/partners.service';
-import { ArchivedRequest, ArchiveOutcome, PostbackArchive, storable } from './postback-archive.service';
+import { archiveColumns, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
 export interface IntakeRefusal extends ArchiveOutcome {
@@ -135,8 +135,6 @@ export class PostbackIntake implements BeforeApplicationShutdown {
       refusals.map((u) => u.refusal!.headers),
     );
     const col = <V>(f: (u: IntakeUnit, i: number) => V) => units.map(f);
-    const rows = units.map((u) => storable(u.request));
-    const cell = (k: number) => rows.map((r) => r[k]);
 
     const runner = this.ds.createQueryRunner();
     try {
@@ -146,15 +144,7 @@ export class PostbackIntake implements BeforeApplicationShutdown {
       await runner.startTransaction();
       const inserted = await query('ingest-intake', INTAKE_SQL, [
         ...batch.values,
-        col((u) => u.id),
-        col((u) => u.request.receivedAt),
-        cell(0),
-        cell(1),
-        cell(2),
-        cell(3),
-        cell(4),
-        cell(5),
-        cell(6),
+        ...archiveColumns(units),
         col((u) => u.refusal?.outcome ?? null),
         col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason))),
         col((u) => u.refusal?.reasonCode ?? null),

@@ -8,3 +8,4 @@ export * from './partition-plan';
 export * from './partition-keeper';
 export * from './partition-migration';
 export * from './prepared-query';
+export * from './text-array-param';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, JsMsg, JetStreamApiError } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
 import type { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable, preparedQuery } from '@trackly/database';
+import { isDatabaseUnavailable, preparedQuery, textArrayParam } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import {
   addScrapeHook,
@@ -24,7 +24,6 @@ import {
   withSpan,
 } from '@trackly/observability';
 import { ackAll, DeliveryNumbers, deliveryNumbers, HeaderReader } from './delivered-fast';
-import { textArrayParam } from './text-array-param';
 import { deadLetterSubject, EVENT_ID_HEADER, EventType, StreamSpec } from './events';
 import { Messaging, STREAM_MAX_AGE_MS } from './messaging';
 

@@ -1,11 +1,24 @@
-import { textArrayParam } from '../src/text-array-param';
-import { msgTestSpace } from './msgtest';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, textArrayParam } from '@trackly/database';
+import { createTestDatabase, TestDatabase } from '@trackly/testing';
 
 describe('textArrayParam (real Postgres)', () => {
-  const space = msgTestSpace();
+  let db: TestDatabase;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('textarray', [], async () => undefined);
+    ds = new DataSource(dataSourceOptions({ url: db.url, schema: 'public', entities: [], migrations: [], poolSize: 1 }));
+    await ds.initialize();
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
 
   const roundTrip = async (values: string[]) => {
-    const rows: { v: string }[] = await space.ds().query(`SELECT unnest($1::text[]) AS v`, [textArrayParam(values)]);
+    const rows: { v: string }[] = await ds.query(`SELECT unnest($1::text[]) AS v`, [textArrayParam(values)]);
     return rows.map((r) => r.v);
   };
 

@@ -148,8 +148,8 @@ export class DurableConsumer {
   private streamName = '';
   /** Messages received and not yet applied, in stream order: the next group takes what has gathered (see receive). */
   private readonly waiting: JsMsg[] = [];
-  /** Most events the next group takes. */
-  private groupCap = 500;
+  /** Most events the next group takes: the usual group size, the backlog's while a backlog waits (set per pull). */
+  private groupCap: number;
   /** Messages received and not yet done (waiting, or in the group being applied); the next pull waits on it. */
   private held = 0;
   /** The loop applying groups one after another while messages wait; undefined when none wait. */
@@ -161,6 +161,7 @@ export class DurableConsumer {
   private readonly processedInsert: { name: string; text: string };
 
   constructor(private readonly opts: ConsumerOptions) {
+    this.groupCap = this.groupSize;
     const name = `processed-events-insert-${opts.schema}`;
     this.processedInsert = {
       // Postgres keeps statement names to 63 bytes: a long schema name is hashed rather than cut.

@@ -11,12 +11,25 @@ const ZONE = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 /** The zone's canonical IANA name ("utc" -> "UTC", "europe/berlin" -> "Europe/Berlin"), or undefined when it is not one the runtime knows. */
 export function canonicalTimeZone(name: string): string | undefined {
   if (!name || name.length > 64 || !ZONE.test(name)) return undefined;
+  const known = canonicalZones.get(name);
+  if (known !== undefined) return known;
+  let canonical: string;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+    canonical = new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch {
     return undefined;
   }
+  // Only names the runtime knows are kept, so the cache is bounded by its zone database (spellings aside: capped).
+  if (canonicalZones.size < MAX_CACHED_ZONES) canonicalZones.set(name, canonical);
+  return canonical;
 }
+
+/**
+ * Building an Intl.DateTimeFormat costs ~0.1 ms, and every report query names its zone: the gateway and reporting
+ * resolve the same few zones again and again.
+ */
+const canonicalZones = new Map<string, string>();
+const MAX_CACHED_ZONES = 2_000;
 
 /** Days since 1970-01-01 of a real calendar day written YYYY-MM-DD (years 0001–9999), else undefined. */
 export function epochDay(text: string): number | undefined {

@@ -1,9 +1,9 @@
 import { GetPerformanceReportResponse } from '@trackly/contracts/reporting/v1/reporting_service';
-import { withMoneyAmounts } from './money-json';
+import { addMoneyAmounts } from './money-json';
 
-describe('withMoneyAmounts', () => {
+describe('addMoneyAmounts', () => {
   it('adds the exact decimal amount to a Money object', () => {
-    expect(withMoneyAmounts({ currencyCode: 'USD', amountMicros: '24990000' })).toEqual({
+    expect(addMoneyAmounts({ currencyCode: 'USD', amountMicros: '24990000' })).toEqual({
       currencyCode: 'USD',
       amountMicros: '24990000',
       amount: '24.99',
@@ -11,15 +11,15 @@ describe('withMoneyAmounts', () => {
   });
 
   it('keeps micros beyond 2^53 exact and handles negative and sub-cent amounts', () => {
-    expect(withMoneyAmounts({ currencyCode: 'USD', amountMicros: '9007199254740993000' })).toMatchObject({
+    expect(addMoneyAmounts({ currencyCode: 'USD', amountMicros: '9007199254740993000' })).toMatchObject({
       amount: '9007199254740.993',
     });
-    expect(withMoneyAmounts({ currencyCode: 'EUR', amountMicros: '-5000000' })).toMatchObject({ amount: '-5.00' });
-    expect(withMoneyAmounts({ currencyCode: 'EUR', amountMicros: '1' })).toMatchObject({ amount: '0.000001' });
+    expect(addMoneyAmounts({ currencyCode: 'EUR', amountMicros: '-5000000' })).toMatchObject({ amount: '-5.00' });
+    expect(addMoneyAmounts({ currencyCode: 'EUR', amountMicros: '1' })).toMatchObject({ amount: '0.000001' });
   });
 
   it('restores the zero amount proto3 JSON omits', () => {
-    expect(withMoneyAmounts({ currencyCode: 'USD' })).toEqual({ currencyCode: 'USD', amountMicros: '0', amount: '0.00' });
+    expect(addMoneyAmounts({ currencyCode: 'USD' })).toEqual({ currencyCode: 'USD', amountMicros: '0', amount: '0.00' });
   });
 
   it('walks nested objects and arrays and leaves everything else as it is', () => {
@@ -29,7 +29,7 @@ describe('withMoneyAmounts', () => {
       flag: true,
       nothing: null,
     };
-    expect(withMoneyAmounts(json)).toEqual({
+    expect(addMoneyAmounts(json)).toEqual({
       rows: [
         {
           key: 'cr-1',
@@ -46,7 +46,8 @@ describe('withMoneyAmounts', () => {
       flag: true,
       nothing: null,
     });
-    expect(json.rows[0].revenue[0].epc).toEqual({ currencyCode: 'USD' }); // input untouched
+    // In place: the value handed in is the value returned (a fresh toJSON output, never copied).
+    expect(addMoneyAmounts(json)).toBe(json);
   });
 
   it('does not take look-alikes for Money', () => {
@@ -58,7 +59,7 @@ describe('withMoneyAmounts', () => {
       { currencyCode: 'USD', amountMicros: 5 },
       { currencyCode: 'USD', amountMicros: '5', name: 'x' },
     ];
-    for (const o of lookalikes) expect(withMoneyAmounts(o)).toEqual(o);
+    for (const o of lookalikes) expect(addMoneyAmounts(structuredClone(o))).toEqual(o);
   });
 
   it('decorates the generated toJSON of a real contract message', () => {
@@ -70,7 +71,7 @@ describe('withMoneyAmounts', () => {
         revenue: [{ revenue: { currencyCode: 'EUR', amountMicros: '24990000' }, pendingRevenue: undefined, revenuePerSend: { currencyCode: 'EUR', amountMicros: '8330000' }, epc: undefined }],
       },
     }));
-    expect(withMoneyAmounts(json)).toEqual({
+    expect(addMoneyAmounts(json)).toEqual({
       timeZone: 'Europe/Paris',
       total: {
         sends: '3', clicks: '2', uniqueClicks: '1', conversions: '1',

@@ -112,6 +112,28 @@ describe('DurableConsumer batch handlers (real Postgres and NATS JetStream)', ()
     expect(committed).toBeGreaterThanOrEqual(1);
   });
 
+  it('leaves out events applied before from a large group too (a plain insert first, then the conflict-aware one)', async () => {
+    const m = await nats.connect('batch-big-dupes');
+    const n = 600;
+    await Promise.all(Array.from({ length: n }, (_, i) => publishCampaign(m, `evt-big-${i}`, `big-${String(i).padStart(3, '0')}`)));
+    // Applied before (a redelivery after a crash between commit and ack): every hundredth event.
+    const before = Array.from({ length: n / 100 }, (_, k) => `evt-big-${k * 100 + 7}`);
+    await ds.query(`INSERT INTO "${SCHEMA}".processed_events (consumer, event_id) SELECT 'big', unnest($1::text[])`, [before]);
+    const sizes: number[] = [];
+    const c = consumer(m, 'big', { batchSize: 600, groupSize: 600 }).onBatch(Events.CampaignUpserted, async (events, ctx) => {
+      sizes.push(events.length);
+      await recordAll(events, ctx);
+    });
+    await c.start();
+    await drained(m, 'big', n, 15_000);
+    const stored = await items(ds, 'big-');
+    expect(stored.length).toBe(n - before.length);
+    for (const id of before) expect(stored.some((k) => k.endsWith(`|${id}`))).toBe(false);
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(128); // the plain insert was tried (and rolled back)
+    const [{ count }] = await ds.query(`SELECT count(*)::int AS count FROM "${SCHEMA}".processed_events WHERE consumer = 'big'`);
+    expect(count).toBe(n);
+  });
+
   it('isolates a poison event in the middle of a batch by splitting it: the rest commits once, the poison is dead-lettered', async () => {
     const m = await nats.connect('batch-poison');
     for (let i = 0; i < 40; i++) await publishCampaign(m, `evt-poison-${i}`, i === 17 ? 'poison-bad' : `poison-${String(i).padStart(2, '0')}`);

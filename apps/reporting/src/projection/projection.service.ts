@@ -73,12 +73,12 @@ export class ProjectionService {
     // JSON, not conversionKey: text cannot hold its NUL separator.
     const keys = [...new Set(facts.map((f) => JSON.stringify([f.partnerId, f.conversionId])))].sort();
     if (!keys.length) return;
-    await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
+    await query(m, `SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
   }
 
   /** Last write by updatedAt wins, whatever order the upserts arrive in. */
   async recordName(m: EntityManager, f: NameFact): Promise<void> {
-    await m.query(
+    await query(m,
       `INSERT INTO "reporting".names AS n (kind, id, name, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (kind, id) DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at
        WHERE n.updated_at <= EXCLUDED.updated_at`,
@@ -220,7 +220,7 @@ export class ProjectionService {
   async applyCorrections(m: EntityManager, corrections: readonly CorrectionFact[]): Promise<void> {
     const u = uniqueBy(corrections, (c) => c.correctionId);
     if (!u.length) return;
-    const freshRows: { change_id: string }[] = await m.query(
+    const freshRows: { change_id: string }[] = await query(m,
       `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
        SELECT 'correction', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT DO NOTHING RETURNING change_id`,
@@ -266,7 +266,7 @@ export class ProjectionService {
   async recordAdjustedConversions(m: EntityManager, adjustments: readonly { adjustmentId: string; cause: string; fact: ReceivedConversionFact }[]): Promise<void> {
     const u = uniqueBy(adjustments, (a) => a.adjustmentId);
     if (!u.length) return;
-    const freshRows: { change_id: string }[] = await m.query(
+    const freshRows: { change_id: string }[] = await query(m,
       `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
        SELECT 'adjustment', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT DO NOTHING RETURNING change_id`,
@@ -280,7 +280,7 @@ export class ProjectionService {
 
   private async upsertReceived(m: EntityManager, facts: readonly ReceivedConversionFact[], replace: boolean): Promise<void> {
     if (!facts.length) return;
-    await m.query(
+    await query(m,
       `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at, test, source)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::boolean[], $9::text[])
        ON CONFLICT (partner_id, conversion_id) ${
@@ -392,7 +392,7 @@ export class ProjectionService {
     }
     if (!parts.length) return;
     const last = parts.pop()!;
-    await m.query(parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
+    await query(m, parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
   }
 }
 
@@ -460,6 +460,26 @@ interface DimRow {
 
 function dimsOf(r: DimRow): Dimensions {
   return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
+}
+
+/**
+ * Runs one of the projection's statements that write only unpartitioned tables (rollups and their totals, received
+ * conversions, applied changes, names, locks) prepared on the transaction's connection (preparedQuery), named by its
+ * text (one of a few fixed shapes): their plans never change with the data, and the steady flow's small batches paid
+ * a custom plan each (a decision batch's rollup statement: 1.0 instead of 1.8 ms of backend CPU per group of 10).
+ * Statements that read the facts (a partition per month) keep custom plans: a generic plan made while a month's
+ * partition was still empty and unanalysed scanned it (measured: 0.39 instead of 0.31 ms per conversion in groups of
+ * 100) until autovacuum analysed it. A text never seen before past the cap (none expected) runs unprepared.
+ */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 100;
+function query<T = unknown>(m: EntityManager, text: string, values: unknown[]): Promise<T[]> {
+  let name = statementNames.get(text);
+  if (!name) {
+    if (statementNames.size >= MAX_PREPARED) return m.query(text, values);
+    statementNames.set(text, (name = `reporting_projection_${statementNames.size}`));
+  }
+  return preparedQuery<T>(m, name, text, values);
 }
 
 /** One column of a multi-row statement (unnest of parallel arrays). */

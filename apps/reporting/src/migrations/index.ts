@@ -10,6 +10,7 @@ import { ReportingPartnerRevenueRollups1765700000000 } from './1765700000000-par
 import { ReportingCreditedPartsPartialIndexes1765700000001 } from './1765700000001-credited-parts-partial-indexes.migration';
 import { ReportingFactsPartitioned1765710000001 } from './1765710000001-facts-partitioned.migration';
 import { ReportingTapsAwaitingSendIndex1765800000000 } from './1765800000000-taps-awaiting-send-index.migration';
+import { ReportingMessagesContactIndex1765900000000 } from './1765900000000-messages-contact-index.migration';
 
 /** In order; each runs once per database (recorded in "reporting".migrations). */
 export const reportingMigrations = [
@@ -25,4 +26,5 @@ export const reportingMigrations = [
   ReportingCreditedPartsPartialIndexes1765700000001,
   ReportingFactsPartitioned1765710000001,
   ReportingTapsAwaitingSendIndex1765800000000,
+  ReportingMessagesContactIndex1765900000000,
 ];

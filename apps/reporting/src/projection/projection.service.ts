@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { preparedQuery, textArrayParam } from '@trackly/database';
 import {
   AttributedFact,
   ClickFact,
@@ -55,7 +56,11 @@ export class ProjectionService {
    */
   async lockMessages(m: EntityManager, messageIds: readonly string[]): Promise<void> {
     const ids = [...new Set(messageIds.filter((id) => !!id))].sort();
-    if (ids.length) await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [ids]);
+    if (ids.length) {
+      await preparedQuery(m, 'reporting_lock_messages', `SELECT pg_advisory_xact_lock(hashtext('reporting.message:' || id)) FROM unnest($1::text[]) AS id`, [
+        textArrayParam(ids),
+      ]);
+    }
   }
 
   /**
@@ -68,12 +73,12 @@ export class ProjectionService {
     // JSON, not conversionKey: text cannot hold its NUL separator.
     const keys = [...new Set(facts.map((f) => JSON.stringify([f.partnerId, f.conversionId])))].sort();
     if (!keys.length) return;
-    await m.query(`SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
+    await query(m, `SELECT pg_advisory_xact_lock(hashtext('reporting.conversion:' || k)) FROM unnest($1::text[]) AS k`, [keys]);
   }
 
   /** Last write by updatedAt wins, whatever order the upserts arrive in. */
   async recordName(m: EntityManager, f: NameFact): Promise<void> {
-    await m.query(
+    await query(m,
       `INSERT INTO "reporting".names AS n (kind, id, name, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (kind, id) DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at
        WHERE n.updated_at <= EXCLUDED.updated_at`,
@@ -92,38 +97,11 @@ export class ProjectionService {
     const unique = uniqueBy(facts, (f) => f.messageId);
     if (!unique.length) return;
     type Joined = DimRow & { kind: 'tap' | 'credited'; at: Date; message_id: string | null; click_id: string | null } & Partial<StoredCredited>;
-    const joined: Joined[] = await m.query(
-      `WITH ins AS (
-         INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-         ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at),
-       sent AS (
-         SELECT g.grain, ${binSql('ins.sent_at', 'g.grain')} AS bucket, ins.campaign_id, ins.creative_id, ins.offer_id, count(*) AS n
-         FROM ins CROSS JOIN unnest($8::smallint[]) AS g(grain) GROUP BY 1, 2, 3, 4, 5),
-       dims AS (
-         INSERT INTO "reporting".activity_rollup AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
-         SELECT grain, bucket, campaign_id, creative_id, offer_id, n, 0, 0 FROM sent ORDER BY ${ROLLUP_KEY_ORDER}
-         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
-       totals AS (
-         INSERT INTO "reporting".activity_total_rollup AS r (grain, bucket, sends, clicks, unique_clicks)
-         SELECT grain, bucket, sum(n), 0, 0 FROM sent GROUP BY 1, 2 ORDER BY 1, 2
-         ON CONFLICT (grain, bucket) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
-       taps AS (
-         UPDATE "reporting".clicks c SET cohort_at = ins.sent_at FROM ins
-         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
-         RETURNING c.click_id, c.message_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at),
-       credited AS (
-         UPDATE "reporting".credited_conversions c SET cohort_at = ins.sent_at FROM ins
-         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL
-         RETURNING ${storedCredited('c')})
-       SELECT 'tap' AS kind, campaign_id, creative_id, offer_id, cohort_at AS at, message_id, click_id,
-         NULL AS partner_id, NULL AS payout_micros, NULL AS currency, NULL AS status, NULL::boolean AS test
-       FROM taps
-       UNION ALL
-       SELECT 'credited', campaign_id, creative_id, offer_id, cohort_at, NULL, NULL, partner_id, payout_micros, currency, status, test FROM credited`,
-      [col(unique, (f) => f.messageId), col(unique, (f) => f.contactId), col(unique, (f) => f.phoneMasked), col(unique, (f) => f.campaignId),
-        col(unique, (f) => f.creativeId), col(unique, (f) => f.offerId), col(unique, (f) => f.sentAt.toISOString()), [...GRAINS]],
-    );
+    const joined = await preparedQuery<Joined>(m, 'reporting_record_messages', RECORD_MESSAGES_SQL(), [
+      textArrayParam(col(unique, (f) => f.messageId)), textArrayParam(col(unique, (f) => f.contactId)), textArrayParam(col(unique, (f) => f.phoneMasked)),
+      textArrayParam(col(unique, (f) => f.campaignId)), textArrayParam(col(unique, (f) => f.creativeId)), textArrayParam(col(unique, (f) => f.offerId)),
+      textArrayParam(col(unique, (f) => f.sentAt.toISOString())), GRAIN_ARRAY,
+    ]);
     if (!joined.length) return;
     const cohort = activityDeltas();
     const revenue = revenueDeltas();
@@ -242,7 +220,7 @@ export class ProjectionService {
   async applyCorrections(m: EntityManager, corrections: readonly CorrectionFact[]): Promise<void> {
     const u = uniqueBy(corrections, (c) => c.correctionId);
     if (!u.length) return;
-    const freshRows: { change_id: string }[] = await m.query(
+    const freshRows: { change_id: string }[] = await query(m,
       `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
        SELECT 'correction', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT DO NOTHING RETURNING change_id`,
@@ -288,7 +266,7 @@ export class ProjectionService {
   async recordAdjustedConversions(m: EntityManager, adjustments: readonly { adjustmentId: string; cause: string; fact: ReceivedConversionFact }[]): Promise<void> {
     const u = uniqueBy(adjustments, (a) => a.adjustmentId);
     if (!u.length) return;
-    const freshRows: { change_id: string }[] = await m.query(
+    const freshRows: { change_id: string }[] = await query(m,
       `INSERT INTO "reporting".applied_changes (kind, change_id, partner_id, conversion_id, cause)
        SELECT 'adjustment', * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT DO NOTHING RETURNING change_id`,
@@ -302,7 +280,7 @@ export class ProjectionService {
 
   private async upsertReceived(m: EntityManager, facts: readonly ReceivedConversionFact[], replace: boolean): Promise<void> {
     if (!facts.length) return;
-    await m.query(
+    await query(m,
       `INSERT INTO "reporting".received_conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at, test, source)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::boolean[], $9::text[])
        ON CONFLICT (partner_id, conversion_id) ${
@@ -414,12 +392,49 @@ export class ProjectionService {
     }
     if (!parts.length) return;
     const last = parts.pop()!;
-    await m.query(parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
+    await query(m, parts.length ? `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(',\n')}\n${last}` : last, params);
   }
 }
 
 /** SQL: rollup rows in the key order writeRollups uses (code point order, as JavaScript compares the ids). */
 const ROLLUP_KEY_ORDER = 'grain, bucket, campaign_id COLLATE "C", creative_id COLLATE "C", offer_id COLLATE "C"';
+
+/**
+ * recordMessages' statement: the same text for every batch, so it runs prepared (preparedQuery): a custom plan of it
+ * (two UPDATEs over every month of clicks and credited conversions) took 4–6 ms of planning per batch, a third of
+ * the statement's backend CPU at 1,000 sends; the generic plan has the same shape (hash joins on the batch).
+ */
+let recordMessagesSql: string | undefined;
+const RECORD_MESSAGES_SQL = (): string =>
+  (recordMessagesSql ??= `WITH ins AS (
+         INSERT INTO "reporting".messages (message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+         ON CONFLICT (message_id, sent_at) DO NOTHING RETURNING message_id, campaign_id, creative_id, offer_id, sent_at),
+       sent AS (
+         SELECT g.grain, ${binSql('ins.sent_at', 'g.grain')} AS bucket, ins.campaign_id, ins.creative_id, ins.offer_id, count(*) AS n
+         FROM ins CROSS JOIN unnest($8::smallint[]) AS g(grain) GROUP BY 1, 2, 3, 4, 5),
+       dims AS (
+         INSERT INTO "reporting".activity_rollup AS r (grain, bucket, campaign_id, creative_id, offer_id, sends, clicks, unique_clicks)
+         SELECT grain, bucket, campaign_id, creative_id, offer_id, n, 0, 0 FROM sent ORDER BY ${ROLLUP_KEY_ORDER}
+         ON CONFLICT (grain, bucket, campaign_id, creative_id, offer_id) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
+       totals AS (
+         INSERT INTO "reporting".activity_total_rollup AS r (grain, bucket, sends, clicks, unique_clicks)
+         SELECT grain, bucket, sum(n), 0, 0 FROM sent GROUP BY 1, 2 ORDER BY 1, 2
+         ON CONFLICT (grain, bucket) DO UPDATE SET sends = r.sends + EXCLUDED.sends),
+       taps AS (
+         UPDATE "reporting".clicks c SET cohort_at = ins.sent_at FROM ins
+         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL AND ${tapSql('c')}
+         RETURNING c.click_id, c.message_id, c.campaign_id, c.creative_id, c.offer_id, c.cohort_at),
+       credited AS (
+         UPDATE "reporting".credited_conversions c SET cohort_at = ins.sent_at FROM ins
+         WHERE c.message_id = ins.message_id AND c.cohort_at IS NULL
+         RETURNING ${storedCredited('c')})
+       SELECT 'tap' AS kind, campaign_id, creative_id, offer_id, cohort_at AS at, message_id, click_id,
+         NULL AS partner_id, NULL AS payout_micros, NULL AS currency, NULL AS status, NULL::boolean AS test
+       FROM taps
+       UNION ALL
+       SELECT 'credited', campaign_id, creative_id, offer_id, cohort_at, NULL, NULL, partner_id, payout_micros, currency, status, test FROM credited`);
+const GRAIN_ARRAY = `{${GRAINS.join(',')}}`;
 
 /** Rollup rows in key order (see writeRollups). */
 function sortedRows<D>(rows: RollupRow<D>[]): RollupRow<D>[] {
@@ -445,6 +460,26 @@ interface DimRow {
 
 function dimsOf(r: DimRow): Dimensions {
   return { campaignId: r.campaign_id, creativeId: r.creative_id, offerId: r.offer_id };
+}
+
+/**
+ * Runs one of the projection's statements that write only unpartitioned tables (rollups and their totals, received
+ * conversions, applied changes, names, locks) prepared on the transaction's connection (preparedQuery), named by its
+ * text (one of a few fixed shapes): their plans never change with the data, and the steady flow's small batches paid
+ * a custom plan each (a decision batch's rollup statement: 1.0 instead of 1.8 ms of backend CPU per group of 10).
+ * Statements that read the facts (a partition per month) keep custom plans: a generic plan made while a month's
+ * partition was still empty and unanalysed scanned it (measured: 0.39 instead of 0.31 ms per conversion in groups of
+ * 100) until autovacuum analysed it. A text never seen before past the cap (none expected) runs unprepared.
+ */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 100;
+function query<T = unknown>(m: EntityManager, text: string, values: unknown[]): Promise<T[]> {
+  let name = statementNames.get(text);
+  if (!name) {
+    if (statementNames.size >= MAX_PREPARED) return m.query(text, values);
+    statementNames.set(text, (name = `reporting_projection_${statementNames.size}`));
+  }
+  return preparedQuery<T>(m, name, text, values);
 }
 
 /** One column of a multi-row statement (unnest of parallel arrays). */

@@ -507,7 +507,8 @@ export class ReportsService {
       params,
     );
     const page = ids.slice(0, size).map((r) => r.contact_id);
-    const mine = `contact_id = ANY($1::text[]) AND ($2 = '' OR campaign_id = $2)`;
+    // Compared under "C", so the contact indexes of migration 1765420000000 serve it (messages has no other).
+    const mine = `contact_id COLLATE "C" = ANY($1::text[]) AND ($2 = '' OR campaign_id = $2)`;
     type Sends = { contact_id: string; n: string; last: Date | null };
     type Conversions = { contact_id: string; currency: string; n: string; approved: string; last: Date | null };
     const [sends, engagements, taps, conversions]: [Sends[], Sends[], Sends[], Conversions[]] = page.length
@@ -557,7 +558,9 @@ export class ReportsService {
   }
 
   /** A message's or a contact's sends, counted taps and credited conversions, read in parallel. */
-  private async factsOf(column: 'message_id' | 'contact_id', id: string) {
+  private async factsOf(by: 'message_id' | 'contact_id', id: string) {
+    // A contact through its "C" index (migration 1765420000000): the only contact index messages has.
+    const column = by === 'contact_id' ? 'contact_id COLLATE "C"' : by;
     const [messages, clicks, conversions] = await Promise.all([
       this.ds.query(
         `SELECT message_id, contact_id, phone_masked, campaign_id, creative_id, offer_id, sent_at

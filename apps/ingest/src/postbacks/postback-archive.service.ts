@@ -57,6 +57,15 @@ export class PostbackArchive {
    * one statement runs; ids unused when the process stops are a gap, as a rolled-back insert leaves one.
    */
   async nextId(): Promise<string> {
+    return this.takeId() ?? this.nextIdAfterRefill();
+  }
+
+  /** An id of the block in hand, without a promise; undefined when the block is used up (then nextId()). */
+  takeId(): string | undefined {
+    return this.next < this.ids.length ? this.ids[this.next++] : undefined;
+  }
+
+  private async nextIdAfterRefill(): Promise<string> {
     while (this.next >= this.ids.length) {
       this.refill ??= this.fetchIds().finally(() => (this.refill = undefined));
       await this.refill;

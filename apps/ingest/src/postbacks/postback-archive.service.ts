@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
+import { textArray, timeArray } from './array-literal';
 import type { ArchiveGroup } from '../domain/partner-counters';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
@@ -115,10 +116,10 @@ export class PostbackArchive {
          $10::text[], $11::text[], $12::text[], $13::uuid[])`,
       [
         ...archiveColumns(rows),
-        rows.map((r) => r.outcome.outcome),
-        rows.map((r) => reasonOf(r.outcome)),
-        rows.map((r) => r.outcome.reasonCode ?? null),
-        rows.map((r) => r.outcome.conversionRef ?? null),
+        textArray(rows.map((r) => r.outcome.outcome)),
+        textArray(rows.map((r) => reasonOf(r.outcome))),
+        textArray(rows.map((r) => r.outcome.reasonCode ?? null)),
+        textArray(rows.map((r) => r.outcome.conversionRef ?? null)),
       ],
     );
   }
@@ -188,7 +189,7 @@ export class PostbackArchive {
  */
 export function archiveColumns(rows: readonly { id: string; request: ArchivedRequest }[]): unknown[] {
   const cells = rows.map((r) => storable(r.request));
-  return [rows.map((r) => r.id), rows.map((r) => r.request.receivedAt), ...[0, 1, 2, 3, 4, 5, 6].map((k) => cells.map((c) => c[k]))];
+  return [textArray(rows.map((r) => r.id)), timeArray(rows.map((r) => r.request.receivedAt)), ...[0, 1, 2, 3, 4, 5, 6].map((k) => textArray(cells.map((c) => c[k])))];
 }
 
 export function storable(r: ArchivedRequest): (string | null)[] {

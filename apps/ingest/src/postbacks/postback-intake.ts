@@ -10,6 +10,7 @@ import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { withoutNul } from '../domain/postback-params';
 import { PartnersService } from '../partners/partners.service';
+import { textArray } from './array-literal';
 import { archiveColumns, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
@@ -157,13 +158,13 @@ export class PostbackIntake implements BeforeApplicationShutdown {
       const inserted = await query('ingest-intake', INTAKE_SQL, [
         ...batch.values,
         ...archiveColumns(units),
-        col((u) => u.refusal?.outcome ?? null),
-        col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason))),
-        col((u) => u.refusal?.reasonCode ?? null),
-        conversionOf,
-        refused.ids,
+        textArray(col((u) => u.refusal?.outcome ?? null)),
+        textArray(col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason)))),
+        textArray(col((u) => u.refusal?.reasonCode ?? null)),
+        textArray(conversionOf),
+        textArray(refused.ids),
         refused.bodies,
-        refused.headers,
+        textArray(refused.headers),
         refused.subject,
       ]);
       const results = await this.conversions.settleBatch(runner.manager, query, stores, batch, new Set(inserted.map((r) => String(r.id))), 'postback');

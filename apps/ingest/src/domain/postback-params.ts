@@ -163,11 +163,14 @@ export function redactUrlEncodedToken(text: string): string {
     .map((pair) => {
       const eq = pair.indexOf('=');
       const rawName = eq >= 0 ? pair.slice(0, eq) : pair;
-      let name: string;
-      try {
-        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
-      } catch {
-        name = rawName;
+      // Most names are plain (no escape, no "+"): they decode to themselves.
+      let name = rawName;
+      if (rawName.includes('%') || rawName.includes('+')) {
+        try {
+          name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+        } catch {
+          name = rawName;
+        }
       }
       // Any capitalisation: a partner who wrote "Token=" still sent its secret.
       return name.toLowerCase() === 'token' ? `${rawName}=${REDACTED}` : pair;

@@ -1,5 +1,8 @@
-import { prepareValue } from 'pg/lib/utils';
+import * as pg from 'pg';
 import { boolArray, textArray, timeArray } from './array-literal';
+
+// pg's own conversion of a parameter (exported untyped): what it would send for the array.
+const { prepareValue } = (pg as unknown as { utils: { prepareValue(v: unknown): unknown } }).utils;
 
 describe('array literals of the batch statements', () => {
   it('quote and escape text exactly as pg would send the array', () => {

@@ -14,6 +14,7 @@ import { encodePageToken, validateListRequest } from '../domain/conversion-listi
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
 import { ConversionEventsRelay, conversionEventColumns } from './conversion-events';
+import { boolArray, textArray, timeArray } from '../postbacks/array-literal';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -261,26 +262,27 @@ export class ConversionsService {
       return ka < kb ? -1 : ka > kb ? 1 : a - b;
     });
     const col = <V>(f: (it: BatchDraft, i: number) => V) => order.map((i) => f(items[i], i));
+    // Array literals built here (array-literal.ts): pg's own escaping of each element showed per postback.
     const values = [
-      col((_it, i) => ids[i]),
-      col((it) => it.draft.partnerId),
-      col((it) => it.draft.conversionId),
-      col((it) => it.draft.clickId),
-      col((it) => it.draft.payout.micros.toString()),
-      col((it) => it.draft.payout.currency),
-      col((it) => statusName(it.draft.status)),
-      col((it) => it.draft.occurredAt),
-      col((it) => it.receivedAt),
-      col((it) => JSON.stringify(it.draft.raw)),
-      col((it) => it.draft.transactionId ?? null),
-      col((it) => it.draft.eventId ?? null),
-      col((it) => it.draft.saleAmountMicros?.toString() ?? null),
-      col((it) => JSON.stringify(it.draft.subIds ?? {})),
-      col((it) => !!it.draft.payoutAbsent),
-      col((it) => it.draft.messageId ?? null),
-      col((it) => !!it.draft.test),
+      textArray(col((_it, i) => ids[i])),
+      textArray(col((it) => it.draft.partnerId)),
+      textArray(col((it) => it.draft.conversionId)),
+      textArray(col((it) => it.draft.clickId)),
+      textArray(col((it) => it.draft.payout.micros.toString())),
+      textArray(col((it) => it.draft.payout.currency)),
+      textArray(col((it) => statusName(it.draft.status))),
+      timeArray(col((it) => it.draft.occurredAt)),
+      timeArray(col((it) => it.receivedAt)),
+      textArray(col((it) => JSON.stringify(it.draft.raw))),
+      textArray(col((it) => it.draft.transactionId ?? null)),
+      textArray(col((it) => it.draft.eventId ?? null)),
+      textArray(col((it) => it.draft.saleAmountMicros?.toString() ?? null)),
+      textArray(col((it) => JSON.stringify(it.draft.subIds ?? {}))),
+      boolArray(col((it) => !!it.draft.payoutAbsent)),
+      textArray(col((it) => it.draft.messageId ?? null)),
+      boolArray(col((it) => !!it.draft.test)),
       col((_it, i) => events[i].payload),
-      col((_it, i) => events[i].headers),
+      textArray(col((_it, i) => events[i].headers)),
     ];
     return { ids, created, values };
   }

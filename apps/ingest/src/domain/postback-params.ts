@@ -98,8 +98,15 @@ export function storableParams(params: RawParams): RawParams {
 }
 
 function toParams(values: Map<string, string[]>): RawParams {
-  // Object.fromEntries defines own properties, so a parameter named "__proto__" is just a name.
-  return Object.fromEntries([...values].map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+  // Own data properties, as Object.fromEntries defines them (that, with its arrays, showed per postback): assignment
+  // does the same for every name but "__proto__", whose setter would replace the prototype; it is defined instead.
+  const out: RawParams = {};
+  for (const [k, v] of values) {
+    const value = v.length === 1 ? v[0] : v;
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out;
 }
 
 const WS = /[ \t\n\r]*/y;
@@ -163,11 +170,14 @@ export function redactUrlEncodedToken(text: string): string {
     .map((pair) => {
       const eq = pair.indexOf('=');
       const rawName = eq >= 0 ? pair.slice(0, eq) : pair;
-      let name: string;
-      try {
-        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
-      } catch {
-        name = rawName;
+      // Most names are plain (no escape, no "+"): they decode to themselves.
+      let name = rawName;
+      if (rawName.includes('%') || rawName.includes('+')) {
+        try {
+          name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+        } catch {
+          name = rawName;
+        }
       }
       // Any capitalisation: a partner who wrote "Token=" still sent its secret.
       return name.toLowerCase() === 'token' ? `${rawName}=${REDACTED}` : pair;

@@ -186,7 +186,19 @@ export class PartnersService {
 
   /** The edge's gate: a registered partner (404), its token (401), an allowed source address (403). */
   async check(partnerId: string, token: string | undefined, sourceAddress: string): Promise<PartnerCheck> {
-    const partner = await this.cachedRow(partnerId);
+    return this.checkRow(partnerId, await this.cachedRow(partnerId), token, sourceAddress);
+  }
+
+  /**
+   * check() without a promise when the partner row is cached (the edge's common case: an await per postback showed in
+   * its profile); undefined when the row must be read first.
+   */
+  checkCached(partnerId: string, token: string | undefined, sourceAddress: string): PartnerCheck | undefined {
+    const hit = this.cache?.get(partnerId);
+    return hit === undefined ? undefined : this.checkRow(partnerId, hit, token, sourceAddress);
+  }
+
+  private checkRow(partnerId: string, partner: PartnerEntity | null, token: string | undefined, sourceAddress: string): PartnerCheck {
     if (!partner) return { ok: false, refusal: 'not_found', reasonCode: 'UNKNOWN_PARTNER', message: `partner "${partnerId}" is not registered` };
     if (!token) return { ok: false, refusal: 'unauthorized', reasonCode: 'MISSING_TOKEN', message: 'token is required' };
     // Ingest's own test postback: sent from this process, so the allow-list (the partner's addresses) does not apply.

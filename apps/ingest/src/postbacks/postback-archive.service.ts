@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
+import { textArray, timeArray } from './array-literal';
 import type { ArchiveGroup } from '../domain/partner-counters';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
@@ -57,6 +58,15 @@ export class PostbackArchive {
    * one statement runs; ids unused when the process stops are a gap, as a rolled-back insert leaves one.
    */
   async nextId(): Promise<string> {
+    return this.takeId() ?? this.nextIdAfterRefill();
+  }
+
+  /** An id of the block in hand, without a promise; undefined when the block is used up (then nextId()). */
+  takeId(): string | undefined {
+    return this.next < this.ids.length ? this.ids[this.next++] : undefined;
+  }
+
+  private async nextIdAfterRefill(): Promise<string> {
     while (this.next >= this.ids.length) {
       this.refill ??= this.fetchIds().finally(() => (this.refill = undefined));
       await this.refill;
@@ -106,10 +116,10 @@ export class PostbackArchive {
          $10::text[], $11::text[], $12::text[], $13::uuid[])`,
       [
         ...archiveColumns(rows),
-        rows.map((r) => r.outcome.outcome),
-        rows.map((r) => reasonOf(r.outcome)),
-        rows.map((r) => r.outcome.reasonCode ?? null),
-        rows.map((r) => r.outcome.conversionRef ?? null),
+        textArray(rows.map((r) => r.outcome.outcome)),
+        textArray(rows.map((r) => reasonOf(r.outcome))),
+        textArray(rows.map((r) => r.outcome.reasonCode ?? null)),
+        textArray(rows.map((r) => r.outcome.conversionRef ?? null)),
       ],
     );
   }
@@ -179,7 +189,7 @@ export class PostbackArchive {
  */
 export function archiveColumns(rows: readonly { id: string; request: ArchivedRequest }[]): unknown[] {
   const cells = rows.map((r) => storable(r.request));
-  return [rows.map((r) => r.id), rows.map((r) => r.request.receivedAt), ...[0, 1, 2, 3, 4, 5, 6].map((k) => cells.map((c) => c[k]))];
+  return [textArray(rows.map((r) => r.id)), timeArray(rows.map((r) => r.request.receivedAt)), ...[0, 1, 2, 3, 4, 5, 6].map((k) => textArray(cells.map((c) => c[k])))];
 }
 
 export function storable(r: ArchivedRequest): (string | null)[] {

@@ -1,0 +1,43 @@
+/**
+ * Array parameters of the batch statements (`unnest($n::text[], …)`) as Postgres array literals built here, in one
+ * pass per column: pg builds them the same way but runs two regex replacements per element and formats each Date
+ * with its local offset, which the edge's profile showed per postback (a batch sends ~36 arrays of one element per
+ * postback). Elements are quoted and escaped as pg's arrayString does (so the literal is the one pg would send);
+ * null is NULL.
+ */
+const ESCAPE = /[\\"]/;
+const ESCAPED = /[\\"]/g;
+
+/** text[], uuid[], bigint[] (as decimal strings), jsonb[] (as JSON text): the elements quoted. */
+export function textArray(values: readonly (string | null | undefined)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else out += ESCAPE.test(v) ? `"${v.replace(ESCAPED, '\\$&')}"` : `"${v}"`;
+  }
+  return out + '}';
+}
+
+/** timestamptz[]: each instant in ISO 8601 UTC (no local offset to format). */
+export function timeArray(values: readonly (Date | null | undefined)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i) out += ',';
+    const v = values[i];
+    out += v === null || v === undefined ? 'NULL' : `"${v.toISOString()}"`;
+  }
+  return out + '}';
+}
+
+/** boolean[]. */
+export function boolArray(values: readonly (boolean | null | undefined)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i) out += ',';
+    const v = values[i];
+    out += v === null || v === undefined ? 'NULL' : v ? 't' : 'f';
+  }
+  return out + '}';
+}

@@ -3,6 +3,7 @@ import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
 import { Batcher, LruCache } from '@trackly/platform';
+import { destinationParts } from '../domain/destination-url';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
@@ -47,6 +48,34 @@ export interface Link {
 
 export interface ResolvedLink extends Link {
   destinationUrlTemplate: string;
+  /** The template filled with everything but the click id (destinationParts): a tap joins them around its own. */
+  destinationParts: readonly string[];
+}
+
+/** A cached link keeps its last resolution, reused while its offer's cached template is that one. */
+type CachedLink = Link & { resolved?: ResolvedLink };
+
+function resolveLink(link: CachedLink, template: string): ResolvedLink {
+  const r = link.resolved;
+  if (r !== undefined && r.destinationUrlTemplate === template) return r;
+  const resolved: ResolvedLink = {
+    shortCode: link.shortCode,
+    messageId: link.messageId,
+    contactId: link.contactId,
+    campaignId: link.campaignId,
+    creativeId: link.creativeId,
+    offerId: link.offerId,
+    sentAt: link.sentAt,
+    destinationUrlTemplate: template,
+    destinationParts: destinationParts(template, {
+      message_id: link.messageId,
+      campaign_id: link.campaignId,
+      creative_id: link.creativeId,
+      offer_id: link.offerId,
+    }),
+  };
+  link.resolved = resolved;
+  return resolved;
 }
 
 /**
@@ -57,7 +86,7 @@ export interface ResolvedLink extends Link {
  */
 @Injectable()
 export class LinkCache {
-  private readonly links: LruCache<string, Link>;
+  private readonly links: LruCache<string, CachedLink>;
   private readonly templates: LruCache<string, string>;
   private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
   private readonly reads: Batcher<string, ResolvedLink | undefined>;
@@ -87,8 +116,8 @@ export class LinkCache {
     const link = this.links.get(shortCode);
     if (!link) return this.read(shortCode);
     const template = this.templates.get(link.offerId);
-    if (template !== undefined) return { ...link, destinationUrlTemplate: template };
-    return this.loadTemplate(link.offerId).then((t) => (t === undefined ? this.read(shortCode) : { ...link, destinationUrlTemplate: t }));
+    if (template !== undefined) return resolveLink(link, template);
+    return this.loadTemplate(link.offerId).then((t) => (t === undefined ? this.read(shortCode) : resolveLink(link, t)));
   }
 
   private read(shortCode: string): Promise<ResolvedLink | undefined> {
@@ -122,12 +151,12 @@ export class LinkCache {
     const link = this.links.get(shortCode);
     if (!link) return undefined;
     const template = this.templates.get(link.offerId);
-    return template === undefined ? undefined : { ...link, destinationUrlTemplate: template };
+    return template === undefined ? undefined : resolveLink(link, template);
   }
 
   /** Caches a link read from the database (LINK_COLUMNS) and its offer's template; returns it resolved. */
   remember(r: LinkRow): ResolvedLink {
-    const link: Link = {
+    const link: CachedLink = {
       shortCode: r.short_code,
       messageId: r.message_id,
       contactId: r.contact_id,
@@ -138,7 +167,7 @@ export class LinkCache {
     };
     this.links.set(r.short_code, link);
     this.templates.set(r.offer_id, r.destination_url_template);
-    return { ...link, destinationUrlTemplate: r.destination_url_template };
+    return resolveLink(link, r.destination_url_template);
   }
 
   /** Called after an offer upsert commits: the next click reads the new template. */

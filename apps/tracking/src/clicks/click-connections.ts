@@ -61,8 +61,10 @@ export class ClickConnections {
     this.busy++;
     client.query(query, (err: Error | undefined, result: QueryResult) => {
       this.busy--;
-      // The next waiting tap goes out on this connection before anything else runs (as pg-pool's release does).
-      if (err && isBroken(client)) this.drop(client);
+      // The next waiting tap goes out on this connection before anything else runs (as pg-pool's release does). After
+      // an error the connection is replaced, as pg-pool does: a server that ends a session (57P01) says so in an error
+      // before the socket closes, and a statement sent in between would fail too.
+      if (err) this.drop(client);
       else this.release(client);
       done(err ?? undefined, result);
     });
@@ -134,8 +136,3 @@ export class ClickConnections {
 }
 
 const DROPPED = new WeakSet<Client>();
-
-/** pg marks a client whose connection failed as not queryable; a statement's own error (a constraint) leaves it usable. */
-function isBroken(client: Client): boolean {
-  return (client as unknown as { _queryable?: boolean; _ending?: boolean })._queryable === false || (client as unknown as { _ending?: boolean })._ending === true;
-}

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ClientConfig, Pool, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
-import { rawPool } from '@trackly/database';
+import { rawPool, textArrayParam } from '@trackly/database';
 import type { Classification } from '../domain/click-classifier';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
@@ -202,6 +202,8 @@ export class ClickWriter implements OnApplicationShutdown {
       cols[8][i] = it.requestId;
       cols[9][i] = items[i].sentBeforeMs;
     }
+    // The text columns as array literals (textArrayParam): pg escapes each element of an array with a regex.
+    for (let k = 0; k < 9; k++) cols[k] = textArrayParam(cols[k] as string[]) as unknown[];
     const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values: cols });
     const out = new Array<ColdResult>(n);
     let written = 0;
@@ -240,7 +242,8 @@ export class ClickWriter implements OnApplicationShutdown {
       cols[11][i] = c.version;
       cols[12][i] = it.requestId;
     }
-    const { rowCount } = await this.pool.query({ ...INSERT_CLICKS, values: cols });
+    // As array literals (textArrayParam): pg escapes each element of an array with a regex.
+    const { rowCount } = await this.pool.query({ ...INSERT_CLICKS, values: cols.map((col) => textArrayParam(col as string[])) });
     if (rowCount !== n) throw new Error(`click batch wrote ${rowCount} rows for ${n} hits`);
     this.events.kick();
     return new Array<void>(n);

@@ -31,7 +31,13 @@ describe('ClickConnections (real Postgres)', () => {
 
   it('runs every statement, at most `size` at once on as many connections, each answered with its own result', async () => {
     const c = new ClickConnections({ connectionString: db.url, application_name: 'clickconns-spec' }, 3);
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => run(c, i)));
+    const pending = Array.from({ length: 200 }, (_, i) => run(c, i));
+    // Two waiters at once (the service's drain, then the writer's close) both see the last statement finish.
+    let answered = 0;
+    for (const p of pending) void p.then(() => answered++);
+    const idle = Promise.all([c.whenIdle(), c.whenIdle()]).then(() => answered);
+    const results = await Promise.all(pending);
+    expect(await idle).toBe(200);
     expect(results.map((r) => r.rows[0].n)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     const { rows } = await admin.query(`SELECT count(DISTINCT backend)::int AS backends, count(*)::int AS n FROM taps`);
     expect(rows[0]).toEqual({ backends: 3, n: 200 });

@@ -25,7 +25,8 @@ export class ClickConnections {
   private open = 0;
   private busy = 0;
   private ended = false;
-  private onIdle?: () => void;
+  /** Who waits for no statement to be running or waiting (whenIdle). */
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly settings: ClientConfig,
@@ -43,10 +44,7 @@ export class ClickConnections {
 
   /** Resolves once no statement is running or waiting. */
   async whenIdle(): Promise<void> {
-    while (this.busy || this.waiting.length > this.head) {
-      await new Promise<void>((resolve) => (this.onIdle = resolve));
-      this.onIdle = undefined;
-    }
+    while (this.busy || this.waiting.length > this.head) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Once no statement is running or waiting, closes the connections. */
@@ -60,13 +58,15 @@ export class ClickConnections {
   private run(client: Client, query: QueryConfig, done: Done): void {
     this.busy++;
     client.query(query, (err: Error | undefined, result: QueryResult) => {
-      this.busy--;
       // The next waiting tap goes out on this connection before anything else runs (as pg-pool's release does). After
       // an error the connection is replaced, as pg-pool does: a server that ends a session (57P01) says so in an error
       // before the socket closes, and a statement sent in between would fail too.
       if (err) this.drop(client);
       else this.release(client);
+      // Counted as running until its caller has its answer, so whenIdle() resolves after the last caller's callback.
+      this.busy--;
       done(err ?? undefined, result);
+      this.checkIdle();
     });
   }
 
@@ -131,7 +131,8 @@ export class ClickConnections {
   }
 
   private checkIdle(): void {
-    if (!this.busy && this.onIdle && this.head >= this.waiting.length) this.onIdle();
+    if (!this.idleWaiters.length || this.busy || this.head < this.waiting.length) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
 

@@ -56,6 +56,8 @@ export class ClickEdge {
   private readonly noise: NoiseLimiter;
   private readonly trusted;
   private readonly counters = new Map<string, { inc(): void; observe(seconds: number): void }>();
+  /** The metrics of `GET 302`, nearly every answer: found without building a key. */
+  private redirected?: { inc(): void; observe(seconds: number): void };
 
   constructor(private readonly deps: ClickEdgeDeps) {
     this.noise = new NoiseLimiter({ ratePerSecond: deps.config.TRACKING_NOISE_RATE_PER_S, burst: deps.config.TRACKING_NOISE_BURST, now: deps.now });
@@ -74,7 +76,7 @@ export class ClickEdge {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, path: string): void {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const requestId = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
     const method = req.method ?? 'GET';
     const send = (status: number, headers: OutgoingHttpHeaders | string[], body?: string) => {
@@ -165,7 +167,14 @@ export class ClickEdge {
   }
 
   /** http_server_requests_total and _duration_seconds, as the platform middleware records them for other routes. */
-  private observe(method: string, status: number, started: bigint): void {
+  private observe(method: string, status: number, started: number): void {
+    const m = status === 302 && method === 'GET' ? (this.redirected ??= this.metrics(method, status)) : this.metrics(method, status);
+    m.inc();
+    m.observe((performance.now() - started) / 1e3);
+  }
+
+  /** The label children of one method and status, made once. */
+  private metrics(method: string, status: number): { inc(): void; observe(seconds: number): void } {
     const key = `${method} ${status}`;
     let m = this.counters.get(key);
     if (!m) {
@@ -176,9 +185,9 @@ export class ClickEdge {
       // Methods are Node's known ones only (it answers 400 to others itself): a small, bounded set of keys.
       this.counters.set(key, m);
     }
-    m.inc();
-    m.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return m;
   }
+
 }
 
 const CLASS_LABELS = { HUMAN: 'human', PREVIEW: 'preview', BOT: 'bot' } as const;

@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
-import type { Pool } from 'pg';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import type { ClientConfig, Pool, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
-import { rawPool } from '@trackly/database';
+import { rawPool, textArrayParam } from '@trackly/database';
 import type { Classification } from '../domain/click-classifier';
+import { TRACKING_CONFIG } from '../tracking.tokens';
+import type { TrackingConfig } from '../tracking.config';
+import { ClickConnections } from './click-connections';
 import { ClickEventsRelay } from './click-events';
 import { LINK_COLUMNS, type Link, type LinkRow } from './link-cache';
 
@@ -106,14 +109,21 @@ export interface BoundedColdClick {
 export type ColdResult = (LinkRow & { written: boolean }) | undefined;
 
 @Injectable()
-export class ClickWriter {
+export class ClickWriter implements OnApplicationShutdown {
   private readonly pool: Pool;
+  /** Group commit off: each tap's statement on the edge's own connections (ClickConnections), as many as the pool's. */
+  private readonly connections?: ClickConnections;
 
   constructor(
     ds: DataSource,
     private readonly events: ClickEventsRelay,
+    @Inject(TRACKING_CONFIG) config: TrackingConfig,
   ) {
     this.pool = rawPool(ds);
+    if (!config.TRACKING_GROUP_COMMIT) {
+      const settings = (this.pool as Pool & { options: ClientConfig & { max?: number } }).options;
+      this.connections = new ClickConnections({ ...settings, application_name: `${settings.application_name ?? 'trackly'}-clicks` }, settings.max ?? 10);
+    }
   }
 
   /**
@@ -123,13 +133,21 @@ export class ClickWriter {
   writeOne(it: PendingClick): Promise<void> {
     const l = it.link;
     const c = it.classification;
-    return this.pool
-      .query({
-        ...INSERT_CLICK,
-        values: [it.clickId, l.messageId, l.contactId, l.offerId, l.campaignId, l.creativeId, it.clickedAt.toISOString(),
-          clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
-      })
-      .then(() => this.events.kick());
+    const query = {
+      name: INSERT_CLICK.name,
+      text: INSERT_CLICK.text,
+      values: [it.clickId, l.messageId, l.contactId, l.offerId, l.campaignId, l.creativeId, it.clickedAt.toISOString(),
+        clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId],
+    };
+    const connections = this.connections;
+    if (!connections) return this.pool.query(query).then(() => this.events.kick());
+    return new Promise((resolve, reject) =>
+      connections.query(query, (err) => {
+        if (err) return reject(err);
+        this.events.kick();
+        resolve();
+      }),
+    );
   }
 
   /**
@@ -139,16 +157,28 @@ export class ClickWriter {
    */
   writeColdOne(it: ColdClick, sentBeforeMs: number): Promise<(LinkRow & { written: number }) | undefined> {
     const c = it.classification;
-    return this.pool
-      .query({
-        ...READ_AND_INSERT_CLICK,
-        values: [it.shortCode, it.clickId, it.clickedAt.toISOString(), clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId, sentBeforeMs],
-      })
-      .then((r) => {
-        const row = r.rows[0] as (LinkRow & { written: number }) | undefined;
-        if (row?.written) this.events.kick();
-        return row;
-      });
+    const query = {
+      ...READ_AND_INSERT_CLICK,
+      values: [it.shortCode, it.clickId, it.clickedAt.toISOString(), clip(it.userAgent, 512), clip(it.ip, 64), c.class, clip(c.reason, 256), c.version, it.requestId, sentBeforeMs],
+    };
+    const connections = this.connections;
+    const done = (r: QueryResult) => {
+      const row = r.rows[0] as (LinkRow & { written: number }) | undefined;
+      if (row?.written) this.events.kick();
+      return row;
+    };
+    if (!connections) return this.pool.query(query).then(done);
+    return new Promise((resolve, reject) => connections.query(query, (err, r) => (err ? reject(err) : resolve(done(r as QueryResult)))));
+  }
+
+  /** Resolves once every tap's statement sent so far has finished (group commit off). */
+  drain(): Promise<void> {
+    return this.connections?.whenIdle() ?? Promise.resolve();
+  }
+
+  /** Closes the edge's own connections once their statements are done (after the edge stopped taking taps). */
+  async onApplicationShutdown(): Promise<void> {
+    await this.connections?.end();
   }
 
   /**
@@ -172,6 +202,8 @@ export class ClickWriter {
       cols[8][i] = it.requestId;
       cols[9][i] = items[i].sentBeforeMs;
     }
+    // The text columns as array literals (textArrayParam): pg escapes each element of an array with a regex.
+    for (let k = 0; k < 9; k++) cols[k] = textArrayParam(cols[k] as string[]) as unknown[];
     const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values: cols });
     const out = new Array<ColdResult>(n);
     let written = 0;
@@ -210,7 +242,8 @@ export class ClickWriter {
       cols[11][i] = c.version;
       cols[12][i] = it.requestId;
     }
-    const { rowCount } = await this.pool.query({ ...INSERT_CLICKS, values: cols });
+    // As array literals (textArrayParam): pg escapes each element of an array with a regex.
+    const { rowCount } = await this.pool.query({ ...INSERT_CLICKS, values: cols.map((col) => textArrayParam(col as string[])) });
     if (rowCount !== n) throw new Error(`click batch wrote ${rowCount} rows for ${n} hits`);
     this.events.kick();
     return new Array<void>(n);

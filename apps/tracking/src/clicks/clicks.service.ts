@@ -5,7 +5,7 @@ import { CLOCK, Clock, NotFoundError, assertId } from '@trackly/kernel';
 import { Batcher, noiseSourceKey } from '@trackly/platform';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
 import { Classification, classifyHit, DEFAULT_THRESHOLDS, HitClass, RepeatCounts, RepeatWindow, sendTimeIrrelevantAfterMs, Thresholds } from '../domain/click-classifier';
-import { renderDestination } from '../domain/destination-url';
+import { fillDestination } from '../domain/destination-url';
 import { newClickId, SHORT_CODE_PATTERN } from '../domain/short-codes';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
@@ -135,13 +135,7 @@ export class ClicksService implements BeforeApplicationShutdown {
 
   private answer(link: ResolvedLink, clickId: string, classification: Classification): RecordedClick {
     return {
-      destination: renderDestination(link.destinationUrlTemplate, {
-        click_id: clickId,
-        message_id: link.messageId,
-        campaign_id: link.campaignId,
-        creative_id: link.creativeId,
-        offer_id: link.offerId,
-      }),
+      destination: fillDestination(link.destinationParts, clickId),
       clickId,
       clickClass: classification.class,
     };
@@ -160,6 +154,7 @@ export class ClicksService implements BeforeApplicationShutdown {
     // Cold taps first: one whose send was too recent comes back unwritten and joins the other batcher.
     await this.coldBatcher?.drain();
     await this.batcher?.drain();
+    await this.writer.drain();
     await this.events.stop();
   }
 }

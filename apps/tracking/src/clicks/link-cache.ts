@@ -3,6 +3,7 @@ import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
 import { Batcher, LruCache } from '@trackly/platform';
+import { destinationParts } from '../domain/destination-url';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
@@ -47,6 +48,40 @@ export interface Link {
 
 export interface ResolvedLink extends Link {
   destinationUrlTemplate: string;
+  /** The template filled with everything but the click id (destinationParts): a tap joins them around its own. */
+  destinationParts: readonly string[];
+}
+
+/**
+ * A cached link keeps its last resolution and the templates' version it was made under (LinkCache.templatesVersion):
+ * a tap on it then reads one LRU, not two, until an offer upsert in this process bumps the version. Its template is
+ * never older than the link's own entry (a link is cached with the template read in the same row), so other
+ * replicas' changes still show within the TTL.
+ */
+type CachedLink = Link & { resolved?: ResolvedLink; version?: number };
+
+function resolveLink(link: CachedLink, template: string, version: number): ResolvedLink {
+  const r = link.resolved;
+  link.version = version;
+  if (r !== undefined && r.destinationUrlTemplate === template) return r;
+  const resolved: ResolvedLink = {
+    shortCode: link.shortCode,
+    messageId: link.messageId,
+    contactId: link.contactId,
+    campaignId: link.campaignId,
+    creativeId: link.creativeId,
+    offerId: link.offerId,
+    sentAt: link.sentAt,
+    destinationUrlTemplate: template,
+    destinationParts: destinationParts(template, {
+      message_id: link.messageId,
+      campaign_id: link.campaignId,
+      creative_id: link.creativeId,
+      offer_id: link.offerId,
+    }),
+  };
+  link.resolved = resolved;
+  return resolved;
 }
 
 /**
@@ -57,9 +92,11 @@ export interface ResolvedLink extends Link {
  */
 @Injectable()
 export class LinkCache {
-  private readonly links: LruCache<string, Link>;
+  private readonly links: LruCache<string, CachedLink>;
   private readonly templates: LruCache<string, string>;
   private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
+  /** Bumped by every offer upsert in this process (invalidateOffer): resolutions made before it are not reused. */
+  private templatesVersion = 0;
   private readonly reads: Batcher<string, ResolvedLink | undefined>;
 
   constructor(
@@ -87,8 +124,9 @@ export class LinkCache {
     const link = this.links.get(shortCode);
     if (!link) return this.read(shortCode);
     const template = this.templates.get(link.offerId);
-    if (template !== undefined) return { ...link, destinationUrlTemplate: template };
-    return this.loadTemplate(link.offerId).then((t) => (t === undefined ? this.read(shortCode) : { ...link, destinationUrlTemplate: t }));
+    if (template !== undefined) return resolveLink(link, template, this.templatesVersion);
+    const version = this.templatesVersion;
+    return this.loadTemplate(link.offerId).then((t) => (t === undefined ? this.read(shortCode) : resolveLink(link, t, version)));
   }
 
   private read(shortCode: string): Promise<ResolvedLink | undefined> {
@@ -121,13 +159,14 @@ export class LinkCache {
   cached(shortCode: string): ResolvedLink | undefined {
     const link = this.links.get(shortCode);
     if (!link) return undefined;
+    if (link.resolved !== undefined && link.version === this.templatesVersion) return link.resolved;
     const template = this.templates.get(link.offerId);
-    return template === undefined ? undefined : { ...link, destinationUrlTemplate: template };
+    return template === undefined ? undefined : resolveLink(link, template, this.templatesVersion);
   }
 
   /** Caches a link read from the database (LINK_COLUMNS) and its offer's template; returns it resolved. */
   remember(r: LinkRow): ResolvedLink {
-    const link: Link = {
+    const link: CachedLink = {
       shortCode: r.short_code,
       messageId: r.message_id,
       contactId: r.contact_id,
@@ -138,12 +177,13 @@ export class LinkCache {
     };
     this.links.set(r.short_code, link);
     this.templates.set(r.offer_id, r.destination_url_template);
-    return { ...link, destinationUrlTemplate: r.destination_url_template };
+    return resolveLink(link, r.destination_url_template, this.templatesVersion);
   }
 
   /** Called after an offer upsert commits: the next click reads the new template. */
   invalidateOffer(offerId: string): void {
     this.templates.delete(offerId);
+    this.templatesVersion++;
   }
 
   stats() {

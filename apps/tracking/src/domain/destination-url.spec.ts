@@ -1,5 +1,5 @@
 import { DomainError, InvalidArgumentError } from '@trackly/kernel';
-import { Macro, MACROS, renderDestination, validateDestinationTemplate } from './destination-url';
+import { destinationParts, fillDestination, Macro, MACROS, renderDestination, validateDestinationTemplate } from './destination-url';
 
 const FIELD = 'destination_url_template';
 
@@ -161,6 +161,26 @@ describe('renderDestination', () => {
     for (const t of templates) {
       validateDestinationTemplate(t);
       expect(new URL(renderDestination(t, { ...values, click_id: '//evil.example' })).host).toBe(new URL(t.replace(/\{[a-z_]+\}/g, 'x')).host);
+    }
+  });
+});
+
+describe('destinationParts + fillDestination (the parts of a link filled once, the click id per tap)', () => {
+  it.each([
+    'https://shop.example/land?cid={click_id}',
+    'https://shop.example/p/{offer_id}/{creative_id}?cid={click_id}&m={message_id}&c={campaign_id}&again={click_id}',
+    'https://shop.example/{click_id}{click_id}/{message_id}{click_id}',
+    'https://shop.example/?a={{click_id}}&b={click_id&c=click_id}&d={unknown}{click_id}',
+    'https://shop.example/{click_id}',
+    '{click_id}https://shop.example/{click_id}',
+    'https://shop.example/?m={message_id}',
+  ])('gives renderDestination\'s URL for %p', (template) => {
+    for (const clickId of [values.click_id, 'a&b=c', '//evil.example', 'é {x}']) {
+      for (const messageId of ['msg-1', 'x&cid=forged', '{click_id}']) {
+        const all = { ...values, click_id: clickId, message_id: messageId };
+        const { click_id: _omit, ...rest } = all;
+        expect(fillDestination(destinationParts(template, rest), clickId)).toBe(renderDestination(template, all));
+      }
     }
   });
 });

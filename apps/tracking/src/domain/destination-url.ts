@@ -41,3 +41,21 @@ export function renderDestination(template: string, values: Record<Macro, string
     MACROS.includes(name as Macro) ? encodeURIComponent(values[name as Macro]) : whole,
   );
 }
+
+/**
+ * renderDestination split at each `{click_id}`, with every other macro filled: what a link's redirects share,
+ * computed once per link so a tap only joins the parts around its click id (fillDestination). A macro never spans a
+ * `{click_id}` (macros hold no braces), so the result is renderDestination's.
+ */
+export function destinationParts(template: string, values: Omit<Record<Macro, string>, 'click_id'>): string[] {
+  const all = { ...values, click_id: '' };
+  return template.split('{click_id}').map((part) => renderDestination(part, all));
+}
+
+/** The destination of one tap: the link's parts (destinationParts) joined by its URL-encoded click id. */
+export function fillDestination(parts: readonly string[], clickId: string): string {
+  const id = encodeURIComponent(clickId);
+  let url = parts[0];
+  for (let i = 1; i < parts.length; i++) url += id + parts[i];
+  return url;
+}

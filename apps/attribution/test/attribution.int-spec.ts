@@ -387,6 +387,8 @@ describe('attribution service (real tracking, Postgres, NATS, gRPC)', () => {
     });
     expect(decided).toMatchObject({
       outcome: AttributionOutcome.ATTRIBUTION_OUTCOME_ATTRIBUTED, type: AttributionType.ATTRIBUTION_TYPE_DIRECT, creditedClickId: clickId, messageId: 'msg-ooo',
+      // The parked row's facts, as the click's batch read them back, are the conversion's.
+      payout: usd('24990000'), occurredAt: day(40, 600_000),
     });
     expect(await sql(`SELECT 1 FROM "attribution".parked_conversions WHERE conversion_id = 'conv-ooo'`)).toHaveLength(0);
     const events = await eventually(async () => {

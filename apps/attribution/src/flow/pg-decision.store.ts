@@ -9,7 +9,7 @@ import { toAttribution } from '../decisions/attribution.mappers';
 import type { Attribution } from '@trackly/contracts/attribution/v1/attribution';
 import { moneyToWire } from './wire';
 import { ConversionKey, DecisionStore, keyOf, Tx } from './ports';
-import { preparedQuery } from '@trackly/database';
+import { preparedQuery, textArrayParam } from '@trackly/database';
 
 /** Every column of a decision row: [column, SQL array type, read from the row]. */
 const DECISION_COLUMNS: [string, string, (d: DecisionEntity) => unknown][] = [
@@ -71,6 +71,37 @@ const INSERT_SQL = `
     DELETE FROM "attribution".parked_conversions p USING d WHERE p.partner_id = d.partner_id AND p.conversion_id = d.conversion_id
   )
   SELECT partner_id, conversion_id FROM ins`;
+
+const PARKED_FOR_CLICKS_SQL = `SELECT * FROM "attribution".parked_conversions WHERE click_id = ANY($1::text[])
+  ORDER BY parked_at, partner_id, conversion_id FOR UPDATE`;
+
+interface ParkedRow {
+  partner_id: string;
+  conversion_id: string;
+  conversion_ref: string;
+  click_id: string;
+  message_id: string;
+  payout_micros: string;
+  currency: string;
+  status: string;
+  occurred_at: Date;
+  parked_at: Date;
+  attempts: number;
+  next_attempt_at: Date;
+  horizon_at: Date;
+  last_error: string | null;
+  test: boolean;
+  source: string | null;
+  payout_absent: boolean;
+}
+
+const parkedFromRow = (r: ParkedRow): ParkedConversionEntity =>
+  Object.assign(new ParkedConversionEntity(), {
+    partnerId: r.partner_id, conversionId: r.conversion_id, conversionRef: r.conversion_ref, clickId: r.click_id, messageId: r.message_id,
+    payoutMicros: BigInt(r.payout_micros), currency: r.currency, status: r.status, occurredAt: r.occurred_at, parkedAt: r.parked_at,
+    attempts: r.attempts, nextAttemptAt: r.next_attempt_at, horizonAt: r.horizon_at, lastError: r.last_error, test: r.test, source: r.source,
+    payoutAbsent: r.payout_absent,
+  });
 
 const keysParams = (keys: ConversionKey[]) => [keys.map((k) => k.partnerId), keys.map((k) => k.conversionId)];
 
@@ -151,15 +182,13 @@ export class PgDecisionStore implements DecisionStore {
     if (items.length) await this.outbox.addMany(tx as EntityManager, Events.ConversionSettled, items);
   }
 
-  parkedForClicks(tx: Tx, clickIds: string[]): Promise<ParkedConversionEntity[]> {
-    return (tx as EntityManager)
-      .createQueryBuilder(ParkedConversionEntity, 'p')
-      .setLock('pessimistic_write')
-      .where('p.click_id = ANY(:ids)', { ids: [...new Set(clickIds)] })
-      .orderBy('p.parked_at')
-      .addOrderBy('p.partner_id')
-      .addOrderBy('p.conversion_id')
-      .getMany();
+  /**
+   * Runs for every batch of taps (almost always finding nothing): a prepared statement, where TypeORM's query builder
+   * built the SQL in JavaScript and Postgres parsed and planned it anew for each batch.
+   */
+  async parkedForClicks(tx: Tx, clickIds: string[]): Promise<ParkedConversionEntity[]> {
+    const rows = await preparedQuery<ParkedRow>(tx as EntityManager, 'attribution-parked-for-clicks', PARKED_FOR_CLICKS_SQL, [textArrayParam([...new Set(clickIds)])]);
+    return rows.map(parkedFromRow);
   }
 
   lockParked(tx: Tx, keys: ConversionKey[]): Promise<ParkedConversionEntity[]> {

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { Click, ClickClass as ClickClassEnum, Offer } from '@trackly/contracts/tracking/v1/tracking';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass, ClickFact, OfferTerms, SendFact } from '../domain/first-click.rules';
-import { preparedQuery } from '@trackly/database';
+import { preparedQuery, textArrayParam } from '@trackly/database';
 
 /** A click as the projection stores it. */
 export type ProjectedClick = ClickFact & { firstClickOnMessage: boolean };
@@ -83,6 +83,38 @@ export function clickClassOf(c: ClickClassEnum): ClickClass {
   return 'HUMAN';
 }
 
+const INSERT_SENDS_SQL = `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])`;
+/** Below this many sends a batch is written with ON CONFLICT straight away (see saveSends). */
+const OPTIMISTIC_SENDS_MIN = 64;
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The sends' columns as array literals built with joins (textArrayParam), times as ISO text: pg's own array
+ * serialisation escapes every element with a regex and formats every Date by hand, ~1.5 µs a send in a blast's
+ * profile. A send without a time keeps the Date array (pg writes NULL; the NOT NULL column refuses it as before).
+ */
+function sendsParams(sends: MessageSent[]): unknown[] {
+  const n = sends.length;
+  const ids = new Array<string>(n), contacts = new Array<string>(n), offers = new Array<string>(n);
+  const campaigns = new Array<string>(n), creatives = new Array<string>(n), times = new Array<string>(n);
+  let timed = true;
+  for (let i = 0; i < n; i++) {
+    const e = sends[i];
+    ids[i] = e.messageId;
+    contacts[i] = e.contactId;
+    offers[i] = e.offerId;
+    campaigns[i] = e.campaignId;
+    creatives[i] = e.creativeId;
+    if (e.sentAt) times[i] = e.sentAt.toISOString();
+    else timed = false;
+  }
+  return [
+    textArrayParam(ids), textArrayParam(contacts), textArrayParam(offers), textArrayParam(campaigns), textArrayParam(creatives),
+    timed ? textArrayParam(times) : sends.map((e) => e.sentAt),
+  ];
+}
+
 /** Attribution's own copies of tracking facts, built from tracking's events (never from tracking's tables). */
 @Injectable()
 export class ProjectionsRepository {
@@ -114,15 +146,30 @@ export class ProjectionsRepository {
     );
   }
 
+  /**
+   * A batch of sends, each stored once. A large batch (a blast) is written optimistically by a plain INSERT under a
+   * savepoint: ON CONFLICT DO NOTHING probes the primary key before each row and then confirms each row's speculative
+   * insertion, a third of the statement's backend CPU (measured: 7.0 against 4.7 ms per 1,000 rows), where a plain
+   * INSERT checks the key once while inserting. A send stored already (an event re-driven after its processed_events
+   * row was pruned, a rebuild) fails it with a unique violation: the batch goes back to the savepoint and is written
+   * again with ON CONFLICT DO NOTHING. A small batch (steady traffic) goes straight to ON CONFLICT: there the
+   * savepoint's two round trips would cost more than they save.
+   */
   async saveSends(m: EntityManager, sends: MessageSent[]): Promise<void> {
     if (!sends.length) return;
-    await preparedQuery(
-      m,
-      'attribution-sends-save',
-      `INSERT INTO "attribution".sends (message_id, contact_id, offer_id, campaign_id, creative_id, sent_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) ON CONFLICT (message_id) DO NOTHING`,
-      [sends.map((e) => e.messageId), sends.map((e) => e.contactId), sends.map((e) => e.offerId), sends.map((e) => e.campaignId), sends.map((e) => e.creativeId), sends.map((e) => e.sentAt)],
-    );
+    const params = sendsParams(sends);
+    if (sends.length >= OPTIMISTIC_SENDS_MIN && m.queryRunner?.isTransactionActive) {
+      await m.query('SAVEPOINT attribution_sends');
+      try {
+        await preparedQuery(m, 'attribution-sends-insert', INSERT_SENDS_SQL, params);
+        await m.query('RELEASE SAVEPOINT attribution_sends');
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+        await m.query('ROLLBACK TO SAVEPOINT attribution_sends');
+      }
+    }
+    await preparedQuery(m, 'attribution-sends-save', `${INSERT_SENDS_SQL} ON CONFLICT (message_id) DO NOTHING`, params);
   }
 
   async saveClicks(m: EntityManager, clicks: ProjectedClick[]): Promise<void> {

@@ -541,8 +541,10 @@ export class DurableConsumer {
     // Explicit acks, one per event, written to the connection together, after the commit.
     ackAll(ready.map((r) => r.m));
     const applied = new Set<string>();
+    // The labelled child once per group: observe(labels, …) hashes the labels on every call, once per event.
+    const handling = consumerHandling.labels(labels);
     for (const r of ready) {
-      consumerHandling.observe(labels, seconds);
+      handling.observe(seconds);
       if (fresh.has(r.eventId)) applied.add(r.eventId);
     }
     // Counted per group, not per event (the first copy of each fresh event is the applied one).

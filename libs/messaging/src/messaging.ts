@@ -35,6 +35,9 @@ export const STREAM_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
 
 /** One NATS connection with JetStream handles and the prefix rules every publisher and consumer applies. */
 export class Messaging {
+  /** Every stream this connection has ensured (its service's), for ensureKnownStreams. */
+  private readonly ensured = new Map<string, StreamSpec>();
+
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
@@ -99,6 +102,7 @@ export class Messaging {
    */
   async ensureStreams(streams: StreamSpec[]): Promise<void> {
     const all = [...streams, DeadLetterStream].filter((s, i, list) => list.findIndex((x) => x.name === s.name) === i);
+    for (const s of all) this.ensured.set(s.name, s);
     const missing: StreamSpec[] = [];
     for (const s of all) {
       const config = this.streamConfig(s);
@@ -116,6 +120,15 @@ export class Messaging {
         if (!/already in use|already exists/i.test(err.message)) throw err;
       });
     }
+  }
+
+  /**
+   * The streams ensured before, created again where missing. A producer's relays simply retry while a stream is gone
+   * (a consumer recreates it), but a re-drive after a wiped store is the operator's step and must not fail because
+   * no consumer has come back yet.
+   */
+  async ensureKnownStreams(): Promise<void> {
+    await this.ensureStreams([...this.ensured.values()]);
   }
 
   private streamConfig(s: StreamSpec) {

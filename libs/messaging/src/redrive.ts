@@ -94,6 +94,7 @@ export class OutboxRedriveSource implements RedriveSource {
   }
 
   async publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void> {
+    await this.messaging.ensureKnownStreams();
     let after = '0';
     for (;;) {
       const w = this.where(range, 2);
@@ -175,6 +176,7 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
 
   async publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void> {
     if (!this.wanted(range)) return;
+    await this.o.messaging.ensureKnownStreams();
     const { timeColumn: tc, keyColumn: kc } = this.o;
     // Keyset over (time, key): served by the time index, whatever the size of the table outside the range.
     // The time travels as Postgres's own text, not a JS Date: a Date keeps milliseconds, the column microseconds, and

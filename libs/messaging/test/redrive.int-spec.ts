@@ -117,6 +117,24 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     expect(daily.reduce((n, d) => n + d.count, 0)).toBe(25);
   });
 
+  it('re-drives after a wiped store before any consumer made the stream again: the re-drive makes it', async () => {
+    const m = await nats.connect('redrive-no-stream');
+    const ids: string[] = [];
+    await ds.transaction(async (manager) => {
+      for (let i = 0; i < 5; i++) ids.push(await outbox.add(manager, Events.CampaignUpserted, campaign(`ns-${i}`)));
+    });
+    const relay = new OutboxRelay(ds, m, SCHEMA);
+    await relay.flush();
+    await relay.stop();
+    await m.jsm.streams.delete(m.streamName(Streams.tracking)); // gone, and nothing has recreated it
+    const range = { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000), subjects: [] };
+    const done = await new Redriver([new OutboxRedriveSource(ds, m, SCHEMA)]).run(range);
+    expect(done).toEqual([{ subject: Events.CampaignUpserted.subject, matched: expect.any(Number), published: expect.any(Number) }]);
+    expect(done[0].published).toBe(done[0].matched);
+    const stream = (await readStream(m)).map(([id]) => id);
+    for (const id of ids) expect(stream).toContain(id);
+  });
+
   it('prunes published rows past the retention in chunks and never an unpublished one', async () => {
     const m = await nats.connect('redrive-prune');
     await ds.transaction(async (manager) => {

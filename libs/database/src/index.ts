@@ -9,3 +9,4 @@ export * from './partition-keeper';
 export * from './partition-migration';
 export * from './prepared-query';
 export * from './text-array-param';
+export * from './array-literal';

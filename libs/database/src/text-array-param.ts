@@ -1,10 +1,11 @@
+import { textArray } from './array-literal';
+
 /**
- * A text[] parameter: Postgres's array literal with every element quoted, built with two joins when no element holds
- * a quote or a backslash (pg escapes each element of an array with a regex: ~1 µs an event id); otherwise the array,
- * for pg to escape.
+ * A text[] parameter (event ids, short codes, a batch's text columns): Postgres's array literal built with two joins
+ * when no element is null or holds a quote or a backslash, the common case; otherwise element by element (textArray).
  */
-export function textArrayParam(values: string[]): string | string[] {
+export function textArrayParam(values: readonly (string | null | undefined)[]): string {
   if (!values.length) return '{}';
-  if (/["\\]/.test(values.join(''))) return values;
+  if (values.some((v) => v == null) || /["\\]/.test(values.join(''))) return textArray(values);
   return `{"${values.join('","')}"}`;
 }

@@ -33,9 +33,15 @@ describe('textArrayParam (real Postgres)', () => {
     expect(await roundTrip([''])).toEqual(['']);
   });
 
-  it('leaves quotes and backslashes to pg (the array itself)', async () => {
+  it('sends null elements as NULL, not as empty strings', async () => {
+    const values = ['a', null, ''];
+    const rows: { v: string | null }[] = await ds.query(`SELECT unnest($1::text[]) AS v`, [textArrayParam(values)]);
+    expect(rows.map((r) => r.v)).toEqual(['a', null, '']);
+  });
+
+  it('escapes quotes and backslashes element by element, as pg would', async () => {
     const values = ['plain', 'a"b', 'back\\slash', '\\"'];
-    expect(textArrayParam(values)).toBe(values);
+    expect(typeof textArrayParam(values)).toBe('string');
     expect(await roundTrip(values)).toEqual(values);
   });
 });

@@ -14,7 +14,7 @@ import { encodePageToken, validateListRequest } from '../domain/conversion-listi
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
 import { ConversionEventsRelay, conversionEventColumns } from './conversion-events';
-import { boolArray, textArray, timeArray } from '../postbacks/array-literal';
+import { boolArray, textArray, timeArray } from '@trackly/database';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -262,7 +262,7 @@ export class ConversionsService {
       return ka < kb ? -1 : ka > kb ? 1 : a - b;
     });
     const col = <V>(f: (it: BatchDraft, i: number) => V) => order.map((i) => f(items[i], i));
-    // Array literals built here (array-literal.ts): pg's own escaping of each element showed per postback.
+    // Array literals built here (array-literal.ts in libs/database): pg's own escaping of each element showed per postback.
     const values = [
       textArray(col((_it, i) => ids[i])),
       textArray(col((it) => it.draft.partnerId)),

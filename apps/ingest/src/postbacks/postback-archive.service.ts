@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
-import { textArray, timeArray } from './array-literal';
+import { textArray, timeArray } from '@trackly/database';
 import type { ArchiveGroup } from '../domain/partner-counters';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 

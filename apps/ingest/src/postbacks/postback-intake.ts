@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable } from '@trackly/database';
+import { isDatabaseUnavailable, textArray } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { Batcher } from '@trackly/platform';
@@ -10,7 +10,6 @@ import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { withoutNul } from '../domain/postback-params';
 import { PartnersService } from '../partners/partners.service';
-import { textArray } from './array-literal';
 import { archiveColumns, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */

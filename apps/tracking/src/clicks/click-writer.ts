@@ -203,8 +203,8 @@ export class ClickWriter implements OnApplicationShutdown {
       cols[9][i] = items[i].sentBeforeMs;
     }
     // The text columns as array literals (textArrayParam): pg escapes each element of an array with a regex.
-    for (let k = 0; k < 9; k++) cols[k] = textArrayParam(cols[k] as string[]) as unknown[];
-    const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values: cols });
+    const values = cols.map((col, k) => (k < 9 ? textArrayParam(col as string[]) : col));
+    const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values });
     const out = new Array<ColdResult>(n);
     let written = 0;
     for (const r of rows) {

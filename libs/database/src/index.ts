@@ -10,3 +10,4 @@ export * from './partition-migration';
 export * from './prepared-query';
 export * from './text-array-param';
 export * from './array-literal';
+export * from './insert-all-new';

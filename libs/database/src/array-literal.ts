@@ -10,34 +10,26 @@ const ESCAPED = /[\\"]/g;
 
 /** text[], uuid[], bigint[] (as decimal strings), jsonb[] (as JSON text): the elements quoted. */
 export function textArray(values: readonly (string | null | undefined)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i) out += ',';
-    const v = values[i];
-    if (v === null || v === undefined) out += 'NULL';
-    else out += ESCAPE.test(v) ? `"${v.replace(ESCAPED, '\\$&')}"` : `"${v}"`;
-  }
-  return out + '}';
+  return arrayLiteral(values, (v) => (ESCAPE.test(v) ? `"${v.replace(ESCAPED, '\\$&')}"` : `"${v}"`));
 }
 
 /** timestamptz[]: each instant in ISO 8601 UTC (no local offset to format). */
 export function timeArray(values: readonly (Date | null | undefined)[]): string {
-  let out = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i) out += ',';
-    const v = values[i];
-    out += v === null || v === undefined ? 'NULL' : `"${v.toISOString()}"`;
-  }
-  return out + '}';
+  return arrayLiteral(values, (v) => `"${v.toISOString()}"`);
 }
 
 /** boolean[]. */
 export function boolArray(values: readonly (boolean | null | undefined)[]): string {
+  return arrayLiteral(values, (v) => (v ? 't' : 'f'));
+}
+
+/** `{e1,e2,…}` with each element written by `element`, null and undefined as NULL. */
+function arrayLiteral<T>(values: readonly (T | null | undefined)[], element: (v: T) => string): string {
   let out = '{';
   for (let i = 0; i < values.length; i++) {
     if (i) out += ',';
     const v = values[i];
-    out += v === null || v === undefined ? 'NULL' : v ? 't' : 'f';
+    out += v === null || v === undefined ? 'NULL' : element(v);
   }
   return out + '}';
 }

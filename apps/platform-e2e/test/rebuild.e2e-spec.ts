@@ -176,7 +176,8 @@ describe('rebuild a read model from its producers', () => {
     const rows = (t: string) => Number(result.reset.removed.find((r) => r.table === t)!.rows);
     expect(rows('reporting.messages')).toBe(SENDS);
     expect(rows('reporting.clicks')).toBe(SENDS / 2);
-    expect(rows('reporting.processed_events')).toBeGreaterThan(SENDS);
+    // Each tap is an event of its own; sends come in MessagesSent runs (one per RegisterMessages call here).
+    expect(rows('reporting.processed_events')).toBeGreaterThan(SENDS / 2);
     expect(result.redrives.map((r) => r.service)).toEqual(['tracking', 'ingest', 'attribution']);
     expect(lines.join('\n')).toMatch(/would remove[\s\S]*reporting\.messages: \d+ rows[\s\S]*keep reporting\.fx_rates/);
     expect((await ops.reporting.resetReadModel(true)).removed).toEqual(plan.removed);

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { BatchHandler, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import type { ClickRecorded, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import type { ClickRecorded, MessageSent, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import type { EntityManager } from 'typeorm';
 import { campaignName, clickFact, creativeName, messageFact, offerName } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
 
@@ -18,17 +19,22 @@ export class TrackingEventsConsumer implements OnModuleInit {
       await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
       await this.projection.recordClicks(manager, facts);
     };
-    const sends: BatchHandler<MessageSent> = async (events, { manager }) => {
-      const facts = events.map((d) => messageFact(d.event));
+    const sends = async (manager: EntityManager, sent: MessageSent[]) => {
+      const facts = sent.map(messageFact);
       await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
       await this.projection.recordMessages(manager, facts);
     };
+    // Runs of sends (what tracking publishes) and single sends (earlier versions' events) are applied alike; a send
+    // carried twice (where a relay read or a re-drive page ended) is stored and counted once by its message id.
+    const runs: BatchHandler<MessagesSent> = (events, { manager }) => sends(manager, events.flatMap((d) => d.event.messages));
+    const singles: BatchHandler<MessageSent> = (events, { manager }) => sends(manager, events.map((d) => d.event));
     this.lifecycle
       .consumer(Streams.tracking)
       .on(Events.OfferUpserted, (e, { manager }) => this.projection.recordName(manager, offerName(e)))
       .on(Events.CreativeUpserted, (e, { manager }) => this.projection.recordName(manager, creativeName(e)))
       .on(Events.CampaignUpserted, (e, { manager }) => this.projection.recordName(manager, campaignName(e)))
-      .onBatch(Events.MessageSent, sends)
+      .onBatch(Events.MessagesSent, runs)
+      .onBatch(Events.MessageSent, singles)
       // Clicks stored on the tracking stream before they got a stream of their own.
       .onBatch(Events.ClickRecorded, clicks);
     // Taps on their own stream and durable consumer: never behind a blast's MessageSent events.

@@ -3,12 +3,13 @@
 /**
  * `npm run bench:register [-- --quick] [-- --messages=N] [-- --batch=10000] [-- --callers=2] [-- --cpu-prof] [-- --json=path]`
  *
- * RegisterMessages at blast scale (issue 14: ≥ 20,000 messages/s including their MessageSent events): the built
- * tracking app as a child process registers N messages (full 500,000, quick 100,000) over gRPC in batches (10,000)
- * from `callers` concurrent clients, spread over 10 campaigns, creatives and offers. Reports messages/s answered,
- * messages/s with every MessageSent in the stream (the relay keeping up), per-call latency, the app's and
- * Postgres's CPU per 1,000 messages and the app's peak RSS; checks that every message is stored once with a distinct
- * short code and evented once (the stream deduplicates by message id).
+ * RegisterMessages at blast scale (issue 14: ≥ 20,000 messages/s including their events): the built tracking app as a
+ * child process registers N messages (full 500,000, quick 100,000) over gRPC in batches (10,000) from `callers`
+ * concurrent clients, spread over 10 campaigns, creatives and offers. Tracking publishes the sends in MessagesSent
+ * runs (up to 100 sends of one call per event), so the bench reads the stream and counts the sends the runs carry.
+ * Reports messages/s answered, messages/s with every send carried by a MessagesSent in the stream (the relay keeping
+ * up), per-call latency, the app's and Postgres's CPU per 1,000 messages and the app's peak RSS; checks that every
+ * message is stored once with a distinct short code and carried by exactly one run (no send twice, none missing).
  */
 const { Client } = require('pg');
 const { admin, dbUrl, parseArgs } = require('../../../bench/lib/common');
@@ -17,6 +18,69 @@ const app = require('./bench-app');
 const DB_NAME = 'trackly_bench_register';
 const PREFIX = 'benchreg';
 const SENT_STREAM = 'BENCHREG_TRACKLY_TRACKING_V1';
+const RUNS_SUBJECT = `${PREFIX}.trackly.tracking.v1.MessagesSent`;
+const SINGLE_SUBJECT = `${PREFIX}.trackly.tracking.v1.MessageSent`;
+/** Most sends one MessagesSent carries (apps/tracking/src/messages/message-events.ts SENDS_PER_RUN). */
+const SENDS_PER_RUN = 100;
+
+/**
+ * Reads the tracking stream from its start as it fills (one ordered consumer) and tallies what the relay published:
+ * MessagesSent runs, the sends they carry (each message id counted, so a send carried twice shows), and anything
+ * else (a per-message MessageSent would be a regression). Decoded with the built contracts.
+ */
+async function watchSends(streamName) {
+  const { connect } = require('@nats-io/transport-node');
+  const { jetstream } = require('@nats-io/jetstream');
+  const { NATS_URL } = require('../../../bench/lib/common');
+  const { MessagesSent } = require(require('node:path').join(app.ROOT, 'dist/bench/tracking/libs/contracts/src/gen/trackly/tracking/v1/tracking_events.js'));
+  const nc = await connect({ servers: NATS_URL });
+  // An ordered consumer reads from the stream's first message, whenever it starts; the stream may not be there yet.
+  let consumer;
+  for (const end = Date.now() + 60_000; !consumer; ) {
+    try {
+      consumer = await jetstream(nc).consumers.get(streamName);
+    } catch (e) {
+      if (!/not found/i.test(e.message) || Date.now() > end) {
+        await nc.close();
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const messages = await consumer.consume({ max_messages: 1000 });
+  const tally = { runs: 0, sends: 0, distinct: 0, oversized: 0, badIds: 0, singles: 0, other: 0 };
+  const seen = new Set();
+  const done = (async () => {
+    for await (const m of messages) {
+      if (m.subject === RUNS_SUBJECT) {
+        const run = MessagesSent.decode(m.data).messages;
+        tally.runs++;
+        tally.sends += run.length;
+        if (run.length < 1 || run.length > SENDS_PER_RUN) tally.oversized++;
+        if (!/^sent-run:[A-Za-z0-9_-]{43}$/.test(m.headers?.get('Nats-Msg-Id') ?? '')) tally.badIds++;
+        for (const e of run) seen.add(e.messageId);
+        tally.distinct = seen.size;
+      } else if (m.subject === SINGLE_SUBJECT) tally.singles++;
+      else tally.other++;
+    }
+  })();
+  return {
+    tally,
+    /** Resolves once the runs carry at least `n` sends; throws after `timeoutMs`. */
+    async until(n, timeoutMs, what) {
+      const t0 = Date.now();
+      while (tally.sends < n) {
+        if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: ${tally.sends} of ${n} sends carried by MessagesSent within ${timeoutMs / 1000} s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      messages.stop();
+      await done.catch(() => undefined);
+      await nc.close();
+    },
+  };
+}
 
 /**
  * Registers `total` messages (ids `${idPrefix}-<n>`) in calls of `batch` with `callers` calls in flight; the messages
@@ -70,12 +134,14 @@ async function main() {
     child = started.child;
     await app.seedCatalog(pg, 10);
     const client = app.trackingClient(started.grpcPort);
+    let sends;
     const idleRss = app.rssMb(child.pid);
     console.log(`RegisterMessages bench: ${TOTAL} messages in calls of ${BATCH}, ${CALLERS} callers, 10 campaigns/creatives/offers`);
     try {
       // Warm-up (JIT, prepared plans, pool), then wait for its events, so the run starts from an empty outbox.
       await registerMessages(client, { total: 20_000, batch: BATCH, callers: CALLERS, catalog: 10, idPrefix: 'warm' });
-      while ((await app.streamMessages(SENT_STREAM)) < 20_000) await new Promise((r) => setTimeout(r, 50));
+      sends = await watchSends(SENT_STREAM);
+      await sends.until(20_000, 600_000, 'warm-up');
 
       const cpu0 = app.cpuSeconds(child.pid);
       const pg0 = app.postgresCpuSeconds();
@@ -83,11 +149,8 @@ async function main() {
       const run = await registerMessages(client, { total: TOTAL, batch: BATCH, callers: CALLERS, catalog: 10 });
       const cpuRpc = app.cpuSeconds(child.pid) - cpu0;
       const pgRpc = app.postgresCpuSeconds() - pg0;
-      // Until every MessageSent of the run is in the stream.
-      while ((await app.streamMessages(SENT_STREAM)) < 20_000 + TOTAL) {
-        if (Date.now() - t0 > 600_000) throw new Error('MessageSent events did not all arrive within 10 minutes');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      // Until every send of the run is carried by a MessagesSent in the stream.
+      await sends.until(20_000 + TOTAL, 600_000 - (Date.now() - t0), 'run');
       const eventsMs = Date.now() - t0;
       const cpuAll = app.cpuSeconds(child.pid) - cpu0;
       const pgAll = app.postgresCpuSeconds() - pg0;
@@ -96,7 +159,7 @@ async function main() {
       const answered = TOTAL / (run.wallMs / 1000);
       const evented = TOTAL / (eventsMs / 1000);
       console.log(`  answered: ${Math.round(answered)} messages/s (${Math.round(run.wallMs)} ms for ${TOTAL})`);
-      console.log(`  with every MessageSent in the stream: ${Math.round(evented)} messages/s (${eventsMs} ms)`);
+      console.log(`  with every send in a MessagesSent in the stream: ${Math.round(evented)} messages/s (${eventsMs} ms, ${sends.tally.runs} runs so far)`);
       console.log(`  per call of ${BATCH}: p50 ${Math.round(sorted[Math.floor(sorted.length / 2)])} ms, max ${Math.round(sorted[sorted.length - 1])} ms`);
       console.log(
         `  CPU per 1,000 messages: app ${((cpuRpc * 1e6) / TOTAL).toFixed(1)} ms answering, ${((cpuAll * 1e6) / TOTAL).toFixed(1)} ms with the relay; ` +
@@ -107,18 +170,35 @@ async function main() {
       const { rows: [s] } = await pg.query(
         `SELECT count(*)::int AS n, count(DISTINCT short_code)::int AS codes FROM "tracking".messages`,
       );
-      // Each message row is its MessageSent's source: none may be left past the relay's cursor, none in the outbox.
+      // Each message row is the source of its send in a MessagesSent: none may be left past the relay's cursor, none in the outbox.
       const { rows: [o] } = await pg.query(
         `SELECT (SELECT count(*)::int FROM "tracking".messages AS t, "tracking".table_relay_cursors AS c
                  WHERE c.relay = 'messages' AND (t.xid, t.seq) > (c.xid, c.seq)) AS unpublished,
                 (SELECT count(*)::int FROM "tracking".outbox WHERE subject = 'trackly.tracking.v1.MessageSent') AS outbox`,
       );
-      const inStream = await app.streamMessages(SENT_STREAM);
       const expected = TOTAL + 20_000;
+      // Everything in the stream has been read (a run published twice would show as a send carried twice).
+      const inStream = await app.streamMessages(SENT_STREAM);
+      const t = sends.tally;
+      const read = () => t.runs + t.singles + t.other;
+      for (const end = Date.now() + 10_000; read() < inStream && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      // Calls of BATCH sends (the last maybe fewer), a call's sends cut in runs of SENDS_PER_RUN: no run spans two
+      // calls, so at least this many (a relay read of 2,000 rows may end a run early: more is fine).
+      const runsOf = (n) => Math.floor(n / BATCH) * Math.ceil(BATCH / SENDS_PER_RUN) + Math.ceil((n % BATCH) / SENDS_PER_RUN);
+      const fewestRuns = runsOf(20_000) + runsOf(TOTAL);
       const checks = [
         { check: 'messages stored / distinct short codes', value: `${s.n} / ${s.codes}`, ok: s.n === expected && s.codes === expected },
-        { check: 'messages past the MessageSent relay cursor / outbox rows', value: `${o.unpublished} / ${o.outbox}`, ok: o.unpublished === 0 && o.outbox === 0 },
-        { check: 'MessageSent in the stream', value: inStream, ok: inStream === expected },
+        { check: 'messages past the MessagesSent relay cursor / outbox rows', value: `${o.unpublished} / ${o.outbox}`, ok: o.unpublished === 0 && o.outbox === 0 },
+        {
+          check: 'sends carried by MessagesSent / distinct messages (each evented once)',
+          value: `${t.sends} / ${t.distinct}`,
+          ok: t.sends === expected && t.distinct === expected,
+        },
+        {
+          check: 'MessagesSent runs in the stream / events read / runs over 100 or with a bad id / MessageSent or other events',
+          value: `${t.runs} (at least ${fewestRuns}, ${(t.sends / Math.max(1, t.runs)).toFixed(1)} sends each) / ${read()} of ${inStream} / ${t.oversized + t.badIds} / ${t.singles + t.other}`,
+          ok: inStream === read() && t.runs >= fewestRuns && t.oversized === 0 && t.badIds === 0 && t.singles === 0 && t.other === 0,
+        },
       ];
       for (const c of checks) console.log(`  ${c.ok ? 'ok' : 'FAILED'}: ${c.check}: ${c.value}`);
       if (args.json) {
@@ -129,7 +209,7 @@ async function main() {
           config: { messages: TOTAL, batch: BATCH, callers: CALLERS },
           metrics: [
             metric('RegisterMessages messages/s answered', answered, 'msg/s', { target: { op: '>=', value: 20_000, of: 'value', text: '≥ 20,000 messages/s' } }),
-            metric('RegisterMessages messages/s with MessageSent published', evented, 'msg/s', { target: { op: '>=', value: 20_000, of: 'value', text: '≥ 20,000 messages/s' } }),
+            metric('RegisterMessages messages/s with MessagesSent published', evented, 'msg/s', { target: { op: '>=', value: 20_000, of: 'value', text: '≥ 20,000 messages/s' } }),
             metric(`RegisterMessages p50 per call of ${BATCH}`, sorted[Math.floor(sorted.length / 2)], 'ms'),
           ],
           memory: { tracking: app.peakRssMb(child.pid) },
@@ -140,6 +220,7 @@ async function main() {
       if (CPU_PROF) console.log(`CPU profile in ${app.PROFILES}`);
     } finally {
       client.close();
+      await sends?.close();
     }
   } finally {
     if (child) await app.stop(child);

@@ -6,9 +6,10 @@ import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, TestDatabase, testInfra } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
-import { ClickRecorded, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import { ClickRecorded, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { Client } from 'pg';
+import { createHash } from 'node:crypto';
 import { CLASSIFIER_VERSION } from '../src/domain/click-classifier';
 import { startTrackingForTest, startTrackingOn, TrackingTestApp } from './tracking-test-app';
 
@@ -131,10 +132,12 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
           }
         }
         // Sends and taps come from two relays (their tables): wait for both.
-        return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 && got.some((g) => g.subject.endsWith('MessageSent')) ? got : undefined;
+        return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 && got.some((g) => g.subject.endsWith('.MessagesSent')) ? got : undefined;
       }, 30_000, 100);
-      const sent = seen.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`).map((g) => MessageSent.decode(g.data));
-      expect(sent).toEqual([expect.objectContaining({ messageId: 'msg-a', phoneMasked: '+1***1234', sentAt })]);
+      // The send in a run of its own (one call, one message); no per-message MessageSent any more.
+      const runs = seen.filter((g) => g.subject === `${prefix}.${Events.MessagesSent.subject}`).map((g) => MessagesSent.decode(g.data).messages);
+      expect(runs).toEqual([[expect.objectContaining({ messageId: 'msg-a', phoneMasked: '+1***1234', sentAt })]]);
+      expect(seen.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`)).toEqual([]);
       const clicks = seen.filter((g) => g.subject.endsWith('ClickRecorded')).map((g) => ClickRecorded.decode(g.data).click!.clickId);
       expect(clicks).toEqual([clickId, secondId]);
     } finally {
@@ -364,7 +367,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     const hotLater = ours.find((e) => e.click!.messageId === 'msg-hot' && !e.click!.firstClickOnMessage)!;
     expect((await client.getClick({ clickId: hotLater.click!.clickId })).click!.firstClickOnMessage).toBe(false);
   }, 60_000);
-  it('registers 10,000 messages in one statement, each row the source of its MessageSent, published once', async () => {
+  it('registers 10,000 messages in one statement, each row a send of one MessagesSent run, published once', async () => {
     await seedCatalog();
     const sentAt = new Date('2026-11-06T09:00:00.123Z');
     const batch = Array.from({ length: 10_000 }, (_, i) => ({
@@ -393,26 +396,53 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     // Again: nothing new stored or published, the same links returned.
     const again = await client.registerMessages({ messages: batch }, { deadlineMs: 30_000 });
     expect(again.messages.map((m) => m.shortCode)).toEqual(messages.map((m) => m.shortCode));
-    // One MessageSent per message on the stream, Nats-Msg-Id "sent:<id>", with the call's request id.
+    // Runs of up to 100 sends on the stream (MessagesSent), together carrying each message exactly once, each run with
+    // Nats-Msg-Id "sent-run:<digest>" and the call's request id; no per-message MessageSent.
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const js = jetstream(nc);
+      type Run = { msgId?: string; requestId?: string; ids: string[] };
+      const subjects = [`${prefix}.${Events.MessagesSent.subject}`, `${prefix}.${Events.MessageSent.subject}`];
       const seen = await eventually(async () => {
-        const c = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.tracking.name}`, { filter_subjects: `${prefix}.${Events.MessageSent.subject}` });
-        const got = new Map<string, { n: number; msgId?: string; requestId?: string; sentAt?: Date; phone: string }>();
+        // The whole stream (the server predates filter_subjects lists): catalog events are skipped below.
+        const c = await js.consumers.get(`${prefix.toUpperCase()}_${Streams.tracking.name}`);
+        const runs: Run[] = [];
+        const singles: string[] = [];
+        const sends = new Map<string, { n: number; sentAt?: Date; phone: string }>();
         const fetched = await c.fetch({ max_messages: 20_000, expires: 2000 });
         for await (const m of fetched) {
-          const e = MessageSent.decode(m.data);
-          if (e.messageId.startsWith('bulk-')) {
-            const prev = got.get(e.messageId);
-            got.set(e.messageId, { n: (prev?.n ?? 0) + 1, msgId: m.headers?.get('Nats-Msg-Id'), requestId: m.headers?.get('Trackly-Request-Id'), sentAt: e.sentAt, phone: e.phoneMasked });
+          if (m.subject === subjects[1]) singles.push(m.headers?.get('Nats-Msg-Id') ?? '');
+          else if (m.subject === subjects[0]) {
+            const { messages: carried } = MessagesSent.decode(m.data);
+            if (carried.some((e) => e.messageId.startsWith('bulk-'))) {
+              runs.push({ msgId: m.headers?.get('Nats-Msg-Id'), requestId: m.headers?.get('Trackly-Request-Id'), ids: carried.map((e) => e.messageId) });
+              for (const e of carried) {
+                const prev = sends.get(e.messageId);
+                sends.set(e.messageId, { n: (prev?.n ?? 0) + 1, sentAt: e.sentAt, phone: e.phoneMasked });
+              }
+            }
           }
           if (m.info.pending === 0) break;
         }
-        return got.size === 10_000 ? got : undefined;
+        return sends.size >= 10_000 ? { runs, singles, sends } : undefined;
       }, 30_000, 200);
-      expect([...seen.values()].every((v) => v.n === 1)).toBe(true);
-      expect(seen.get('bulk-42')).toEqual({ n: 1, msgId: 'sent:bulk-42', requestId: 'bulk-register', sentAt: batch[42].sentAt, phone: '+1***0042' });
+      const { runs, singles, sends } = seen;
+      expect(singles).toEqual([]);
+      // Exactly the 10,000 messages, each once, and no other send in a run of this call.
+      expect(sends.size).toBe(10_000);
+      expect([...sends.values()].every((v) => v.n === 1)).toBe(true);
+      expect(runs.flatMap((r) => r.ids).sort()).toEqual(batch.map((b) => b.messageId).sort());
+      // Runs of at most 100 sends, and filled: one call (one transaction, one request id), so only the size and the
+      // end of a relay read (2,000 rows, so at most 5 ends inside the call's 10,000) cut them. Each id the digest of its
+      // sends, each followed by "\n".
+      expect(runs.every((r) => r.ids.length >= 1 && r.ids.length <= 100)).toBe(true);
+      expect(runs.length).toBeGreaterThanOrEqual(100);
+      expect(runs.length).toBeLessThanOrEqual(105);
+      expect(new Set(runs.map((r) => r.msgId)).size).toBe(runs.length);
+      expect(runs.every((r) => r.msgId === `sent-run:${createHash('sha256').update(r.ids.map((id) => `${id}\n`).join('')).digest('base64url')}`)).toBe(true);
+      expect(runs.every((r) => r.requestId === 'bulk-register')).toBe(true);
+      expect(sends.get('bulk-42')).toEqual({ n: 1, sentAt: batch[42].sentAt, phone: '+1***0042' });
+      expect(sends.get('bulk-43')).toEqual({ n: 1, sentAt: batch[43].sentAt, phone: '+1***0043' });
     } finally {
       await nc.close();
     }

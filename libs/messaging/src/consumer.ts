@@ -119,6 +119,18 @@ export interface ConsumerOptions {
 const PRUNE_CHUNK = 10_000;
 /** From this many events, a group's processed-events rows are first tried as a plain INSERT (see recordProcessed). */
 const PLAIN_INSERT_MIN_GROUP = 128;
+/**
+ * Most payload bytes one pull is sized for (from the bytes per message seen so far: nats.js takes a count or a byte
+ * limit, not both), and most payload bytes one group applies, whatever the message counts allow: an event that
+ * carries a run of records (MessagesSent: up to 100 sends, 11–19 KB) must not make a pull of 1,000 messages 100,000
+ * sends. A group of runs then holds ~1,400–2,300 sends, so reporting's transaction takes as many advisory locks (one
+ * per send; the server's lock table holds ~6,400 at the default max_locks_per_transaction). Events of one record
+ * (~100–250 bytes) stay below both at the usual counts.
+ */
+export const PULL_MAX_BYTES = 1 << 20;
+export const GROUP_MAX_BYTES = 256 << 10;
+/** Bytes per message assumed before a pull has shown any: the first pull of a stream of runs is not 1,000 of them. */
+const FIRST_BYTES_PER_MESSAGE = 4096;
 /** How long a pull waits on the server for its messages (nats.js's minimum). */
 const PULL_EXPIRES_MS = 1000;
 /** After its expiry, how long a pull may stay open before the consumer closes it (see run()). */
@@ -322,13 +334,14 @@ export class DurableConsumer {
   private async run(streamName: string): Promise<void> {
     const { messaging, durable, logger } = this.opts;
     let missed = 0;
+    let bytesPerMessage = FIRST_BYTES_PER_MESSAGE;
     while (this.running) {
       try {
         const consumer = await messaging.js.consumers.get(streamName, durable);
         // Larger pulls and groups while a backlog waits on the server; the usual sizes once caught up.
         let backlog = false;
         while (this.running) {
-          const pullSize = backlog ? this.backlogBatchSize : this.batchSize;
+          const pullSize = Math.max(1, Math.min(backlog ? this.backlogBatchSize : this.batchSize, Math.floor(PULL_MAX_BYTES / bytesPerMessage)));
           const groupSize = backlog ? this.backlogBatchSize : this.groupSize;
           const batch = await consumer.fetch({ max_messages: pullSize, expires: PULL_EXPIRES_MS });
           // Under load the pull's end (the server's 408 once it expires) sometimes never reaches the loop: traced in
@@ -345,6 +358,8 @@ export class DurableConsumer {
           // reads would stop seeing the pull's heartbeats, and the client would abandon it ("heartbeats missed").
           this.groupCap = groupSize;
           let last: JsMsg | undefined;
+          let pulled = 0;
+          let pulledBytes = 0;
           try {
             for await (const m of batch) {
               if (!this.running) {
@@ -354,6 +369,8 @@ export class DurableConsumer {
                 continue;
               }
               last = m;
+              pulled++;
+              pulledBytes += m.data.length;
               this.receive(m);
             }
           } finally {
@@ -362,6 +379,7 @@ export class DurableConsumer {
           // What waits on the server after the pull is the count its last message carries: one ack subject read per
           // pull, not one per message.
           backlog = last ? deliveryNumbers(last, { deliveryCount: 0, streamSeq: 0, pending: 0 }).pending > 0 : false;
+          if (pulled) bytesPerMessage = Math.max(1, pulledBytes / pulled);
           missed = 0;
           // The next pull overlaps with applying this one, but never runs more than one pull ahead.
           await this.inflightAtMost(pullSize);
@@ -403,7 +421,7 @@ export class DurableConsumer {
     // microtasks), so a burst delivered at once is one group.
     await new Promise((r) => setImmediate(r));
     while (this.waiting.length) {
-      const group = this.waiting.splice(0, this.groupCap);
+      const group = this.waiting.splice(0, this.groupLength());
       try {
         await this.applyGroup(group);
       } catch (e) {
@@ -417,6 +435,17 @@ export class DurableConsumer {
     }
     // No await since the loop's last check: a message received from here on starts a new loop.
     this.applier = undefined;
+  }
+
+  /** How many of the waiting messages the next group takes: up to the group cap and GROUP_MAX_BYTES (at least one). */
+  private groupLength(): number {
+    const n = Math.min(this.waiting.length, this.groupCap);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      bytes += this.waiting[i].data.length;
+      if (bytes > GROUP_MAX_BYTES && i > 0) return i;
+    }
+    return n;
   }
 
   private async inflightAtMost(limit: number): Promise<void> {

@@ -47,7 +47,7 @@ const subjectsOf = (pkg: string, names: string[]) => names.map((n) => `${pkg}.${
  * so durable consumers, of its own. Stream subjects are listed, not wildcards, because two streams may not overlap.
  */
 export const Streams = {
-  tracking: stream('TRACKLY_TRACKING_V1', subjectsOf(tracking.protobufPackage, ['OfferUpserted', 'CreativeUpserted', 'CampaignUpserted', 'MessageSent'])),
+  tracking: stream('TRACKLY_TRACKING_V1', subjectsOf(tracking.protobufPackage, ['OfferUpserted', 'CreativeUpserted', 'CampaignUpserted', 'MessageSent', 'MessagesSent'])),
   trackingClicks: stream('TRACKLY_TRACKING_CLICKS_V1', subjectsOf(tracking.protobufPackage, ['ClickRecorded'])),
   ingest: stream('TRACKLY_INGEST_V1', [`${ingest.protobufPackage}.>`]),
   attribution: stream('TRACKLY_ATTRIBUTION_V1', [`${attribution.protobufPackage}.>`]),
@@ -58,7 +58,10 @@ export const Events = {
   OfferUpserted: event(tracking.protobufPackage, 'OfferUpserted', tracking.OfferUpserted, Streams.tracking),
   CreativeUpserted: event(tracking.protobufPackage, 'CreativeUpserted', tracking.CreativeUpserted, Streams.tracking),
   CampaignUpserted: event(tracking.protobufPackage, 'CampaignUpserted', tracking.CampaignUpserted, Streams.tracking),
+  /** One send per event: what earlier versions published; consumers still apply it (see MessagesSent). */
   MessageSent: event(tracking.protobufPackage, 'MessageSent', tracking.MessageSent, Streams.tracking),
+  /** A run of up to 100 sends of one RegisterMessages call: what tracking publishes. */
+  MessagesSent: event(tracking.protobufPackage, 'MessagesSent', tracking.MessagesSent, Streams.tracking),
   ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded, Streams.trackingClicks, Streams.tracking),
   ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived, Streams.ingest),
   ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted, Streams.ingest),

@@ -3,7 +3,7 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { DataSource } from 'typeorm';
 import { EVENT_ID_HEADER } from './events';
 import { Messaging } from './messaging';
-import type { RelayedEvent } from './table-relay';
+import { assertRowEvents, eventsOfRows, type RelayedEvent, type RowEvents } from './publish-acked';
 
 /**
  * Re-drive: a producer publishes again, under their ORIGINAL event ids, the events it already published in a time
@@ -129,24 +129,22 @@ export class OutboxRedriveSource implements RedriveSource {
   }
 }
 
-export interface TableRedriveOptions<Row> {
+export interface TableRedriveOptions<Row> extends RowEvents<Row> {
   ds: DataSource;
   messaging: Messaging;
   /** Schema holding table_relay_cursors. */
   schema: string;
   /** The TableRelay's cursor name: only rows at or behind it were published. */
   relay: string;
-  /** The one subject the table's rows become. */
+  /** The one event type the table's rows are (counted, asked for and reported per row, whatever events carry them). */
   subject: string;
   /** Schema-qualified source table, aliased `t`. */
   table: string;
   /** Select list (as the relay's) and joins. */
   columns: string;
   joins?: string;
-  /** The row's time (an indexed timestamptz column of `t`) the range applies to, and its unique key. */
+  /** The row's time (an indexed timestamptz column of `t`) the range applies to. */
   timeColumn: string;
-  keyColumn: string;
-  toEvent(row: Row): RelayedEvent;
 }
 
 /**
@@ -155,7 +153,9 @@ export interface TableRedriveOptions<Row> {
  * is rebuilt from the row exactly as the relay builds it, with the same id.
  */
 export class TableRedriveSource<Row extends Record<string, unknown>> implements RedriveSource {
-  constructor(private readonly o: TableRedriveOptions<Row>) {}
+  constructor(private readonly o: TableRedriveOptions<Row>) {
+    assertRowEvents(o, `re-drive source ${o.table}`);
+  }
 
   private get published(): string {
     return `t.xid IS NOT NULL AND (t.xid, t.seq) <= (SELECT c.xid, c.seq FROM "${this.o.schema}".table_relay_cursors AS c WHERE c.relay = '${this.o.relay}')`;
@@ -177,30 +177,32 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
   async publish(range: RedriveRange, progress: (subject: string, published: number) => void, run: string): Promise<void> {
     if (!this.wanted(range)) return;
     await this.o.messaging.ensureKnownStreams();
-    const { timeColumn: tc, keyColumn: kc } = this.o;
-    // Keyset over (time, key): served by the time index, whatever the size of the table outside the range.
+    const tc = this.o.timeColumn;
+    // Keyset over (time, xid, seq): served by the time index, whatever the size of the table outside the range; within
+    // one time, rows come in the relay's own order, so events that carry runs of rows are cut as the relay cut them
+    // (the same ids, which consumers that applied them skip), except where a page or a relay read ended.
     // The time travels as Postgres's own text, not a JS Date: a Date keeps milliseconds, the column microseconds, and
     // the rows of one RegisterMessages call share one created_at, so a truncated keyset would never move past them.
-    let after: { at: string; key: string } | undefined;
+    let after: { at: string; xid: string; seq: string } | undefined;
     for (;;) {
       const params: unknown[] = [range.from, range.to];
       let keyset = '';
       if (after) {
-        params.push(after.at, after.key);
-        keyset = `AND (t.${tc}, t.${kc}) > ($3::timestamptz, $4::text)`;
+        params.push(after.at, after.xid, after.seq);
+        keyset = `AND (t.${tc}, t.xid, t.seq) > ($3::timestamptz, $4::xid8, $5::bigint)`;
       }
-      const rows: (Row & { redrive_at: string; redrive_key: string })[] = await this.o.ds.query(
-        `SELECT t.${tc}::text AS redrive_at, t.${kc} AS redrive_key, ${this.o.columns}
+      const rows: (Row & { redrive_at: string; redrive_xid: string; redrive_seq: string })[] = await this.o.ds.query(
+        `SELECT t.${tc}::text AS redrive_at, t.xid::text AS redrive_xid, t.seq::text AS redrive_seq, ${this.o.columns}
          FROM ${this.o.table} AS t ${this.o.joins ?? ''}
          WHERE t.${tc} >= $1 AND t.${tc} < $2 ${keyset} AND ${this.published}
-         ORDER BY t.${tc}, t.${kc} LIMIT ${BATCH}`,
+         ORDER BY t.${tc}, t.xid, t.seq LIMIT ${BATCH}`,
         params,
       );
       if (!rows.length) return;
-      await publishAll(this.o.messaging, rows.map((r) => this.o.toEvent(r)), run);
+      await publishAll(this.o.messaging, eventsOfRows(this.o, rows), run);
       progress(this.o.subject, rows.length);
       const last = rows[rows.length - 1];
-      after = { at: last.redrive_at, key: last.redrive_key };
+      after = { at: last.redrive_at, xid: last.redrive_xid, seq: last.redrive_seq };
       if (rows.length < BATCH) return;
     }
   }

@@ -4,9 +4,9 @@ import type { Logger } from '@trackly/logging';
 import { addScrapeHook, metricsRegistry } from '@trackly/observability';
 import { Messaging } from './messaging';
 import { PollLoop } from './poll-loop';
-import { publishAcked, RelayedEvent } from './publish-acked';
+import { assertRowEvents, eventsOfRows, publishAcked, RowEvents } from './publish-acked';
 
-export type { RelayedEvent } from './publish-acked';
+export type { RelayedEvent, RowEvents } from './publish-acked';
 
 /**
  * A relay that publishes the rows of a business table itself as events, for a write path where one durable row must
@@ -49,7 +49,7 @@ export function tableRelayIndexSql(table: string, indexName: string): string {
   return `CREATE INDEX ${indexName} ON ${table} (xid, seq) WHERE xid IS NOT NULL`;
 }
 
-export interface TableRelayOptions<Row> {
+export interface TableRelayOptions<Row> extends RowEvents<Row> {
   pool: Pool;
   messaging: Messaging;
   /** Schema holding table_relay_cursors. */
@@ -62,7 +62,6 @@ export interface TableRelayOptions<Row> {
   columns: string;
   /** Joins after `FROM <table> AS t` (e.g. a parent row the event also needs). */
   joins?: string;
-  toEvent(row: Row): RelayedEvent;
   /** A timestamp column of `t` for the age of the oldest unpublished row (metrics). */
   timeColumn?: string;
   /** Rows per read (default 1000). */
@@ -147,6 +146,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
   private readonly statementName: string;
 
   constructor(private readonly opts: TableRelayOptions<Row>) {
+    assertRowEvents(opts, `table relay ${opts.schema}.${opts.name}`);
     this.label = `${opts.schema}.${opts.name}`;
     this.lockKey = `trackly-table-relay:${this.label}`;
     // Prepared once on the leader's connection: planning was a third of a small pass's database time.
@@ -336,7 +336,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
           values: [cursor.xid, cursor.seq, limit],
         });
         if (!rows.length) break;
-        const acks = publishAcked(this.opts.messaging, rows.map((row) => this.opts.toEvent(row)), this.opts.ackTimeoutMs ?? 10_000);
+        const acks = publishAcked(this.opts.messaging, eventsOfRows(this.opts, rows), this.opts.ackTimeoutMs ?? 10_000);
         acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
         const last = rows[rows.length - 1];
         cursor = { xid: last.relay_xid, seq: last.relay_seq };

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { eventually } from '@trackly/testing';
 import { createLogger } from '@trackly/logging';
-import { ConsumerOptions, DeadLetterStream, EventHandler, Events, Messaging, Streams } from '@trackly/messaging';
+import { ConsumerOptions, DeadLetterStream, EventHandler, Events, GROUP_MAX_BYTES, Messaging, Streams } from '@trackly/messaging';
 import { headers } from '@nats-io/nats-core';
 import { CampaignUpserted, MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { drained, items, msgTestSpace, SCHEMA, sleep, trackingConsumers } from './msgtest';
@@ -239,6 +239,54 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     expect(calls).toHaveLength(callsWhenDeadLettered);
     expect(await items(ds, 'failing-bad')).toEqual([]); // every attempt's effect was rolled back
     expect(await deadLetterMessages(m)).toEqual([expect.objectContaining({ reason: 'failed 3 times: handler always fails' })]);
+  });
+
+  it('applies large events in several transactions of at most GROUP_MAX_BYTES of payload (an oversized one alone), each once', async () => {
+    const m = await nats.connect('consumer-bytes');
+    // Twelve events of ~100 KB and, in the middle, one of ~600 KB (more than a group's bytes on its own): ~1.7 MB,
+    // all waiting on the server before the consumer starts, far fewer messages than any count cap.
+    const payloadBytes = new Map<string, number>();
+    for (let i = 0; i < 12; i++) {
+      const body = CampaignUpserted.encode({
+        campaign: { campaignId: `bytes-${String(i).padStart(2, '0')}`, name: 'x'.repeat(i === 6 ? 600_000 : 100_000), updatedAt: new Date('2026-11-02T10:00:00Z') },
+      }).finish();
+      payloadBytes.set(`evt-bytes-${i}`, body.length);
+      await publish(m, `evt-bytes-${i}`, body);
+    }
+    expect(payloadBytes.get('evt-bytes-6')!).toBeGreaterThan(GROUP_MAX_BYTES);
+    expect(payloadBytes.get('evt-bytes-0')! * 6).toBeGreaterThan(GROUP_MAX_BYTES); // six of them are more than a group
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const groups: { txid: string; ids: string[] }[] = [];
+    const c = newConsumer(m, 'bytes').onBatch(Events.CampaignUpserted, async (events, { manager }) => {
+      const [{ txid }] = await manager.query(`SELECT txid_current()::text AS txid`);
+      groups.push({ txid, ids: events.map((d) => d.eventId) });
+      if (groups.length === 1) await held; // the rest gathers behind the first group
+      await manager.query(`INSERT INTO "${SCHEMA}".items (key) SELECT unnest($1::text[])`, [events.map((d) => `${d.event.campaign!.campaignId}|${d.eventId}`)]);
+    });
+    await c.start();
+    // Everything delivered to the consumer (none acknowledged: the first group holds the line), then let go.
+    await eventually(async () => {
+      const info = await m.jsm.consumers.info(m.streamName(Streams.tracking), 'bytes');
+      return groups.length === 1 && info.num_pending === 0 && info.num_ack_pending === 12;
+    });
+    release();
+    await drained(m, 'bytes', 12);
+    // One handler call per transaction (nothing failed, so nothing was split), in stream order.
+    expect(new Set(groups.map((g) => g.txid)).size).toBe(groups.length);
+    expect(groups.flatMap((g) => g.ids)).toEqual(Array.from({ length: 12 }, (_, i) => `evt-bytes-${i}`));
+    // No group over the byte cap but the oversized event, alone.
+    const bytes = groups.map((g) => [g.ids.length, g.ids.reduce((n, id) => n + payloadBytes.get(id)!, 0)]);
+    expect(bytes.filter(([n, b]) => n > 1 && b > GROUP_MAX_BYTES)).toEqual([]);
+    expect(groups.find((g) => g.ids.includes('evt-bytes-6'))!.ids).toEqual(['evt-bytes-6']);
+    // Behind the held one, the eleven waiting events were cut by bytes (1.1 MB), not taken in one group.
+    expect(groups.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...groups.slice(1).map((g) => g.ids.length))).toBeGreaterThan(1);
+    // Each applied exactly once.
+    const keys = await items(ds, 'bytes-');
+    expect(keys).toEqual(Array.from({ length: 12 }, (_, i) => `bytes-${String(i).padStart(2, '0')}|evt-bytes-${i}`));
+    const processed = await ds.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".processed_events WHERE consumer = 'bytes'`);
+    expect(processed[0].n).toBe(12);
   });
 
   it('finishes the message in flight on stop() and resumes after it on start(), without waiting for redelivery', async () => {

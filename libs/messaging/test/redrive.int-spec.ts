@@ -177,7 +177,7 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     await wipe(m);
     const source = new TableRedriveSource<{ id: string }>({
       ds, messaging: m, schema: SCHEMA, relay: 'src', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
-      columns: 't.id', timeColumn: 'created_at', keyColumn: 'id', toEvent,
+      columns: 't.id', timeColumn: 'created_at', toEvent,
     });
     const range = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [Events.CampaignUpserted.subject] };
     const done = await new Redriver([source]).run(range);
@@ -199,7 +199,7 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     await wipe(m);
     const source = new TableRedriveSource<{ id: string }>({
       ds, messaging: m, schema: SCHEMA, relay: 'same', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
-      columns: 't.id', timeColumn: 'created_at', keyColumn: 'id', toEvent,
+      columns: 't.id', timeColumn: 'created_at', toEvent,
     });
     const range = { from: new Date('2026-12-01T09:00:00Z'), to: new Date('2026-12-01T11:00:00Z'), subjects: [Events.CampaignUpserted.subject] };
     expect(await new Redriver([source]).run(range)).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 2500, published: 2500 }]);

@@ -28,6 +28,9 @@ export class TrackingEventsConsumer implements OnModuleInit {
       .onBatch(Events.OfferUpserted, (events, { manager }) =>
         this.projections.saveOffers(manager, events.flatMap((d) => (d.event.offer ? [d.event.offer] : []))),
       )
+      // Runs of sends (what tracking publishes) and single sends (earlier versions' events) alike; a send carried
+      // twice (where a relay read or a re-drive page ended) is saved once by its message id.
+      .onBatch(Events.MessagesSent, (events, { manager }) => this.projections.saveSends(manager, events.flatMap((d) => d.event.messages)))
       .onBatch(Events.MessageSent, (events, { manager }) => this.projections.saveSends(manager, events.map((d) => d.event)))
       // Clicks stored on the tracking stream before they got a stream of their own.
       .onBatch(Events.ClickRecorded, clicks);

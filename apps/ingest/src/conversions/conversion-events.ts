@@ -75,8 +75,6 @@ export function conversionRedriveSource(ds: DataSource, messaging: Messaging): T
     table: '"ingest".conversions',
     columns: CONVERSION_EVENT_COLUMNS,
     timeColumn: 'received_at',
-    // The keyset compares the key as text.
-    keyColumn: 'id::text',
     toEvent: conversionEvent,
   });
 }

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { maskPhone } from '@trackly/kernel';
 import { AppTableRelay, Events, Messaging, RelayedEvent } from '@trackly/messaging';
+import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { TRACKING_LOGGER } from '../tracking.tokens';
@@ -16,36 +18,63 @@ export interface MessageRow extends Record<string, unknown> {
   /** sent_at as epoch milliseconds: a float parses far faster than a timestamp string, 10,000 rows at a time. */
   sent_ms: number;
   request_id: string | null;
+  /** The writing transaction (one RegisterMessages call): a run never spans two. */
+  xid: string;
 }
 
 /** Select list of a message row as its event needs it (the relay's and a re-drive's). */
 export const MESSAGE_COLUMNS = `t.message_id, t.contact_id, t.phone_e164, t.campaign_id, t.creative_id, t.offer_id,
-  date_part('epoch', t.sent_at) * 1000 AS sent_ms, t.request_id`;
+  date_part('epoch', t.sent_at) * 1000 AS sent_ms, t.request_id, t.xid::text AS xid`;
 
-/** A message row as its MessageSent event (the relay's and a re-drive's: the same id, the same payload). */
-export function messageEvent(row: MessageRow): RelayedEvent {
+/**
+ * Most sends in one MessagesSent (~11 KB of payload). A blast's million sends are then ~10,000 events: the broker
+ * stores, delivers and takes acks for those, and each consumer records ~10,000 processed events, not a million.
+ */
+export const SENDS_PER_RUN = 100;
+
+function sent(row: MessageRow): MessageSent {
   return {
-    subject: Events.MessageSent.subject,
-    id: `sent:${row.message_id}`,
-    payload: Events.MessageSent.codec
-      .encode({
-        messageId: row.message_id,
-        contactId: row.contact_id,
-        phoneMasked: maskPhone(row.phone_e164),
-        campaignId: row.campaign_id,
-        creativeId: row.creative_id,
-        offerId: row.offer_id,
-        sentAt: new Date(row.sent_ms),
-      })
-      .finish(),
-    headers: row.request_id ? { [NATS_REQUEST_ID_HEADER]: row.request_id } : undefined,
+    messageId: row.message_id,
+    contactId: row.contact_id,
+    phoneMasked: maskPhone(row.phone_e164),
+    campaignId: row.campaign_id,
+    creativeId: row.creative_id,
+    offerId: row.offer_id,
+    sentAt: new Date(row.sent_ms),
   };
 }
 
 /**
- * Publishes MessageSent from the messages table (no outbox row per message): Nats-Msg-Id = "sent:" + the message
- * id (stable, and apart from any other event's id), the masked number (the full one stays in tracking), the request
- * id of the RegisterMessages call in Trackly-Request-Id. Started with the app, stopped after a final flush.
+ * Message rows (in the order they were stored) as MessagesSent events, the relay's and a re-drive's: consecutive rows
+ * of one transaction (one RegisterMessages call, one request id) in runs of up to SENDS_PER_RUN. The id is a digest
+ * of the run's message ids, so the same run always has the same id (a republish is dropped by the stream's duplicate
+ * window, a redelivery by the consumer's processed events) and a run cut differently (where a relay read or a
+ * re-drive page ended) has another: consumers then rely on each send being applied once by its message id.
+ */
+export function messageRunEvents(rows: readonly MessageRow[]): RelayedEvent[] {
+  const events: RelayedEvent[] = [];
+  for (let from = 0; from < rows.length; ) {
+    const first = rows[from];
+    let to = from + 1;
+    while (to < rows.length && to - from < SENDS_PER_RUN && rows[to].xid === first.xid && rows[to].request_id === first.request_id) to++;
+    const run = rows.slice(from, to);
+    const digest = createHash('sha256');
+    for (const r of run) digest.update(r.message_id).update('\n');
+    events.push({
+      subject: Events.MessagesSent.subject,
+      id: `sent-run:${digest.digest('base64url')}`,
+      payload: Events.MessagesSent.codec.encode({ messages: run.map(sent) }).finish(),
+      headers: first.request_id ? { [NATS_REQUEST_ID_HEADER]: first.request_id } : undefined,
+    });
+    from = to;
+  }
+  return events;
+}
+
+/**
+ * Publishes MessagesSent from the messages table (no outbox row per message): runs of one RegisterMessages call
+ * (messageRunEvents), the masked number (the full one stays in tracking), the request id of the call in
+ * Trackly-Request-Id. Started with the app, stopped after a final flush.
  */
 @Injectable()
 export class MessageEventsRelay extends AppTableRelay<MessageRow> {
@@ -59,7 +88,7 @@ export class MessageEventsRelay extends AppTableRelay<MessageRow> {
       // A blast's backlog goes out in large reads, several on the wire at once.
       batchSize: 2000,
       inFlight: 4,
-      toEvent: messageEvent,
+      toEvents: messageRunEvents,
     });
   }
 }

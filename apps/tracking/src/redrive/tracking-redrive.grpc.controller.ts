@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Events, Messaging, OutboxRedriveSource, RedriveGrpcController, TableRedriveSource } from '@trackly/messaging';
 import { CLICK_COLUMNS, CLICK_JOINS, clickEvent, ClickRow } from '../clicks/click-events';
-import { MESSAGE_COLUMNS, messageEvent, MessageRow } from '../messages/message-events';
+import { MESSAGE_COLUMNS, messageRunEvents, MessageRow } from '../messages/message-events';
 
 /**
  * Tracking's re-drive: catalog events from the outbox first (consumers need the offer before its sends), then sends
@@ -20,11 +20,11 @@ export class TrackingRedriveGrpcController extends RedriveGrpcController {
         new OutboxRedriveSource(ds, messaging, 'tracking'),
         new TableRedriveSource<MessageRow>({
           ds, messaging, schema: 'tracking', relay: 'messages', subject: Events.MessageSent.subject,
-          table: '"tracking".messages', columns: MESSAGE_COLUMNS, timeColumn: 'created_at', keyColumn: 'message_id', toEvent: messageEvent,
+          table: '"tracking".messages', columns: MESSAGE_COLUMNS, timeColumn: 'created_at', toEvents: messageRunEvents,
         }),
         new TableRedriveSource<ClickRow>({
           ds, messaging, schema: 'tracking', relay: 'clicks', subject: Events.ClickRecorded.subject,
-          table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', keyColumn: 'click_id', toEvent: clickEvent,
+          table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', toEvent: clickEvent,
         }),
       ],
       produced: [

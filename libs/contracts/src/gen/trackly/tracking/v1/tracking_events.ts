@@ -32,7 +32,10 @@ export interface CampaignUpserted {
   campaign: Campaign | undefined;
 }
 
-/** MessageSent is published on subject trackly.tracking.v1.MessageSent once per registered message. */
+/**
+ * MessageSent is one registered message. Tracking publishes sends in runs (MessagesSent); a MessageSent on subject
+ * trackly.tracking.v1.MessageSent is the one-per-message event of earlier versions, still applied by consumers.
+ */
 export interface MessageSent {
   /** Message id. */
   messageId: string;
@@ -48,6 +51,17 @@ export interface MessageSent {
   offerId: string;
   /** When it was sent. */
   sentAt: Date | undefined;
+}
+
+/**
+ * MessagesSent is published on subject trackly.tracking.v1.MessagesSent for a run of up to 100 messages registered by
+ * one RegisterMessages call, in the order they were stored. A blast's sends cost the broker and every consumer one
+ * message per run, not one per send. Consumers apply each send at most once whatever run carries it (a re-drive may
+ * cut runs differently from the live relay).
+ */
+export interface MessagesSent {
+  /** The sends of the run, each exactly the MessageSent a per-message event would carry. */
+  messages: MessageSent[];
 }
 
 /** ClickRecorded is published on subject trackly.tracking.v1.ClickRecorded for every recorded click. */
@@ -469,6 +483,77 @@ export const MessageSent: MessageFns<MessageSent> = {
     message.creativeId = object.creativeId ?? "";
     message.offerId = object.offerId ?? "";
     message.sentAt = object.sentAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMessagesSent(): MessagesSent {
+  return { messages: [] };
+}
+
+export const MessagesSent: MessageFns<MessagesSent> = {
+  encode(message: MessagesSent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      MessageSent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessagesSent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessagesSent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(MessageSent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessagesSent {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => MessageSent.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MessagesSent): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => MessageSent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MessagesSent>, I>>(base?: I): MessagesSent {
+    return MessagesSent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MessagesSent>, I>>(object: I): MessagesSent {
+    const message = createBaseMessagesSent();
+    message.messages = object.messages?.map((e) => MessageSent.fromPartial(e)) || [];
     return message;
   },
 };

@@ -168,11 +168,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     }
   })();
 
-  // Tracking publishes a blast's sends in runs (MessagesSent, up to 100 sends each): the stream's growth over the
-  // blast gives the sends per stream message, so a tracking durable's rate is also read in sends.
-  const TRACKING_STREAM = `${PREFIX.toUpperCase()}_TRACKLY_TRACKING_V1`;
-  const trackingStreamMessages = async () => (await jsm.streams.info(TRACKING_STREAM)).state.messages;
-  const streamBefore = await trackingStreamMessages();
+  // Tracking publishes a blast's sends in runs (MessagesSent, up to 100 sends each) and taps read together in runs
+  // (ClicksRecorded): each stream's growth over the blast gives the records per stream message, so a tracking
+  // durable's rate is also read in records (sends or taps).
+  const streamMessages = async (name) => (await jsm.streams.info(`${PREFIX.toUpperCase()}_${name}`)).state.messages;
+  const sendsBefore = await streamMessages('TRACKLY_TRACKING_V1');
+  const tapsBefore = await streamMessages('TRACKLY_TRACKING_CLICKS_V1');
 
   // 1. The blast.
   const expect = new Expect();
@@ -287,8 +288,11 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
 
   sampling = false;
   await sampler;
-  const runs = (await trackingStreamMessages()) - streamBefore;
+  const runs = (await streamMessages('TRACKLY_TRACKING_V1')) - sendsBefore;
   const sendsPerEvent = runs > 0 ? MESSAGES / runs : 1;
+  // The probe tap and the blast's taps (every one answered 302 is in the stream).
+  const tapEvents = (await streamMessages('TRACKLY_TRACKING_CLICKS_V1')) - tapsBefore;
+  const tapsPerEvent = tapEvents > 0 ? (clickIds.size + 1) / tapEvents : 1;
   await nc.close();
   // Each durable's events/s while it had a backlog: acknowledged events over the time its backlog took; for the
   // tracking stream's durables also in sends (records) per second.
@@ -300,7 +304,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     const end = s.find((x) => x.t > busy[busy.length - 1].t) ?? busy[busy.length - 1];
     const n = end.acked - first.acked;
     if (n < 100) continue;
-    const perEvent = key.endsWith('@TRACKLY_TRACKING_V1') ? sendsPerEvent : 1;
+    const perEvent = key.endsWith('@TRACKLY_TRACKING_V1') ? sendsPerEvent : key.endsWith('@TRACKLY_TRACKING_CLICKS_V1') ? tapsPerEvent : 1;
     const seconds = (end.t - first.t) / 1000;
     rates.push({ durable: key, events: n, records: Math.round(n * perEvent), seconds: +seconds.toFixed(1), 'events/s': Math.round(n / seconds), 'records/s': Math.round((n * perEvent) / seconds) });
   }
@@ -341,7 +345,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     checks,
     memory,
     notes: [
-      `Events/s per durable consumer while it drained: ${rates.map((r) => `${r.durable} ${r['events/s']}/s (${r.events} events${r.records !== r.events ? `, ${r['records/s']} sends/s` : ''})`).join('; ')}. The blast's ${MESSAGES.toLocaleString('en-US')} sends went out as ${runs.toLocaleString('en-US')} tracking-stream events (MessagesSent runs, ${sendsPerEvent.toFixed(1)} sends each).`,
+      `Events/s per durable consumer while it drained: ${rates.map((r) => `${r.durable} ${r['events/s']}/s (${r.events} events${r.records !== r.events ? `, ${r['records/s']} records/s` : ''})`).join('; ')}. The blast's ${MESSAGES.toLocaleString('en-US')} sends went out as ${runs.toLocaleString('en-US')} tracking-stream events (MessagesSent runs, ${sendsPerEvent.toFixed(1)} sends each), its ${(clickIds.size + 1).toLocaleString('en-US')} taps as ${tapEvents.toLocaleString('en-US')} clicks-stream events (${tapsPerEvent.toFixed(1)} taps each).`,
       'CPU per conversion: user + system CPU of all five apps from the first postback until no durable had a backlog and no stream grew for 1 s, minus each app\'s idle CPU rate (measured for 3 s before) over that time, divided by the conversions; the blast had drained before, and the report reads that check the books come after.',
     ],
   });

@@ -234,7 +234,12 @@ describe('rebuild a read model from its producers', () => {
     if (process.env.REBUILD_SPEC_SENDS) console.log(`attribution: ${result.rows} rows in ${result.elapsedMs} ms, ${result.rowsPerSecond} rows/s`);
     expect(result.drift!.compared).toBeGreaterThan(0);
     expect(result.redrives).toEqual([expect.objectContaining({ service: 'tracking' })]);
-    expect((await ops.attribution.resetReadModel(true)).removed.map((t) => t.rows)).toEqual(plan.removed.map((t) => t.rows));
+    // The same rows again, but for the processed events: those count events, not records, and the re-drive packs
+    // sends and taps into runs as its reads come (the live relay cut its taps as they arrived, mostly one by one).
+    const after = (await ops.attribution.resetReadModel(true)).removed;
+    const records = (r: { table: string; rows: unknown }[]) => r.filter((t) => t.table !== 'attribution.processed_events').map((t) => [t.table, t.rows]);
+    expect(records(after)).toEqual(records(plan.removed));
+    expect(Number(after.find((t) => t.table === 'attribution.processed_events')!.rows)).toBeGreaterThan(0);
     // Reporting saw tracking's events again and counted none of them twice.
     expect(await books()).toEqual(before);
 

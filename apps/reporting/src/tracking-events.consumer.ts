@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { BatchHandler, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import type { ClickRecorded, MessageSent, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import type { ClickRecorded, ClicksRecorded, MessageSent, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import type { EntityManager } from 'typeorm';
 import { campaignName, clickFact, creativeName, messageFact, offerName } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
@@ -14,11 +14,14 @@ export class TrackingEventsConsumer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const clicks: BatchHandler<ClickRecorded> = async (events, { manager }) => {
-      const facts = events.map((d) => clickFact(d.event));
+    const applyClicks = async (manager: EntityManager, recorded: ClickRecorded[]) => {
+      const facts = recorded.map(clickFact);
       await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
       await this.projection.recordClicks(manager, facts);
     };
+    const clicks: BatchHandler<ClickRecorded> = (events, { manager }) => applyClicks(manager, events.map((d) => d.event));
+    // A run of taps read together; a click carried twice (a run cut otherwise by a re-drive) counts once by its id.
+    const clickRuns: BatchHandler<ClicksRecorded> = (events, { manager }) => applyClicks(manager, events.flatMap((d) => d.event.clicks.map((click) => ({ click }))));
     const sends = async (manager: EntityManager, sent: MessageSent[]) => {
       const facts = sent.map(messageFact);
       await this.projection.lockMessages(manager, facts.map((f) => f.messageId));
@@ -38,6 +41,6 @@ export class TrackingEventsConsumer implements OnModuleInit {
       // Clicks stored on the tracking stream before they got a stream of their own.
       .onBatch(Events.ClickRecorded, clicks);
     // Taps on their own stream and durable consumer: never behind a blast's MessageSent events.
-    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, clicks);
+    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, clicks).onBatch(Events.ClicksRecorded, clickRuns);
   }
 }

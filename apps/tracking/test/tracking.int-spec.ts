@@ -6,8 +6,8 @@ import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, TestDatabase, testInfra } from '@trackly/testing';
 import { TrackingServiceService } from '@trackly/contracts/tracking/v1/tracking_service';
-import { ClickRecorded, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { ClickClass } from '@trackly/contracts/tracking/v1/tracking';
+import { ClickRecorded, ClicksRecorded, MessagesSent } from '@trackly/contracts/tracking/v1/tracking_events';
+import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { Client } from 'pg';
 import { createHash } from 'node:crypto';
 import { CLASSIFIER_VERSION } from '../src/domain/click-classifier';
@@ -17,6 +17,40 @@ import { startTrackingForTest, startTrackingOn, TrackingTestApp } from './tracki
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1';
 const IMESSAGE = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0';
 const BROWSER = { 'user-agent': IPHONE, 'accept-language': 'en-US,en;q=0.9' };
+
+/** The id the contract gives a run of clicks: base64url sha256 of its click ids, each followed by "\n". */
+const clickRunId = (ids: string[]) => `click-run:${createHash('sha256').update(ids.map((id) => `${id}\n`).join('')).digest('base64url')}`;
+
+/** A click as the clicks stream carries it: alone in a ClickRecorded, or one of a ClicksRecorded run. */
+interface CarriedClick {
+  click: Click;
+  subject: 'ClickRecorded' | 'ClicksRecorded';
+  msgId?: string;
+  requestId?: string;
+  /** The click ids of the event that carried it, in order (just its own for a ClickRecorded). */
+  event: string[];
+}
+
+/**
+ * The clicks a message of the clicks stream carries, flattened (a ClickRecorded's click, each click of a
+ * ClicksRecorded), or undefined for another subject. The server predates filter_subjects lists, so specs read the
+ * whole stream and pick the subjects here.
+ */
+function carriedClicks(prefix: string, m: { subject: string; data: Uint8Array; headers?: { get(k: string): string } }): CarriedClick[] | undefined {
+  const msgId = m.headers?.get('Nats-Msg-Id') || undefined;
+  const requestId = m.headers?.get('Trackly-Request-Id') || undefined;
+  if (m.subject === `${prefix}.${Events.ClickRecorded.subject}`) {
+    const { click } = ClickRecorded.decode(m.data);
+    if (!click) throw new Error(`ClickRecorded ${msgId} without a click`);
+    return [{ click, subject: 'ClickRecorded', msgId, requestId, event: [click.clickId] }];
+  }
+  if (m.subject === `${prefix}.${Events.ClicksRecorded.subject}`) {
+    const { clicks } = ClicksRecorded.decode(m.data);
+    const event = clicks.map((c) => c.clickId);
+    return clicks.map((click) => ({ click, subject: 'ClicksRecorded', msgId, requestId, event }));
+  }
+  return undefined;
+}
 
 describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
   let db: TestDatabase;
@@ -123,23 +157,28 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       // Sends on the tracking stream, taps on a stream of their own.
       const seen = await eventually(async () => {
         const got: { subject: string; data: Uint8Array }[] = [];
+        const taps: CarriedClick[] = [];
         for (const s of [Streams.tracking, Streams.trackingClicks]) {
           const c = await js.consumers.get(`${prefix.toUpperCase()}_${s.name}`); // ephemeral ordered consumer
           const batch = await c.fetch({ max_messages: 100, expires: 1000 });
           for await (const m of batch) {
             got.push({ subject: m.subject, data: m.data });
+            taps.push(...(carriedClicks(prefix, m) ?? []));
             if (m.info.pending === 0) break;
           }
         }
         // Sends and taps come from two relays (their tables): wait for both.
-        return got.filter((g) => g.subject.endsWith('ClickRecorded')).length === 2 && got.some((g) => g.subject.endsWith('.MessagesSent')) ? got : undefined;
+        return taps.length >= 2 && got.some((g) => g.subject.endsWith('.MessagesSent')) ? { got, taps } : undefined;
       }, 30_000, 100);
       // The send in a run of its own (one call, one message); no per-message MessageSent any more.
-      const runs = seen.filter((g) => g.subject === `${prefix}.${Events.MessagesSent.subject}`).map((g) => MessagesSent.decode(g.data).messages);
+      const runs = seen.got.filter((g) => g.subject === `${prefix}.${Events.MessagesSent.subject}`).map((g) => MessagesSent.decode(g.data).messages);
       expect(runs).toEqual([[expect.objectContaining({ messageId: 'msg-a', phoneMasked: '+1***1234', sentAt })]]);
-      expect(seen.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`)).toEqual([]);
-      const clicks = seen.filter((g) => g.subject.endsWith('ClickRecorded')).map((g) => ClickRecorded.decode(g.data).click!.clickId);
-      expect(clicks).toEqual([clickId, secondId]);
+      expect(seen.got.filter((g) => g.subject === `${prefix}.${Events.MessageSent.subject}`)).toEqual([]);
+      // Both taps, each once and in order: two ClickRecorded (each its click id as Nats-Msg-Id), or one run of the two
+      // when the relay read them together; nothing else on the clicks stream.
+      expect(seen.taps.map((g) => g.click.clickId)).toEqual([clickId, secondId]);
+      for (const g of seen.taps) expect(g.msgId).toBe(g.subject === 'ClickRecorded' ? g.click.clickId : clickRunId([clickId, secondId]));
+      expect((await client.getClick({ clickId })).click).toEqual(seen.taps[0].click);
     } finally {
       await nc.close();
     }
@@ -187,21 +226,25 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     expect(err.details).toMatch(/messages\[0\]\.phone_e164/);
     expect(err.details).toMatch(/messages\[0\]\.sent_at/);
   });
-  /** ClickRecorded events on the stream, decoded (filtered to the subject so other events do not count). */
+  /**
+   * The clicks on the clicks stream, flattened from both subjects (a ClickRecorded's click, each click of a
+   * ClicksRecorded run), in stream order; read once `wanted` holds for their click ids.
+   */
   async function clickEvents(wanted: (ids: string[]) => boolean) {
     const nc = await connect({ servers: testInfra().natsUrl });
     try {
       const js = jetstream(nc);
       const stream = `${prefix.toUpperCase()}_${Streams.trackingClicks.name}`;
       return await eventually(async () => {
-        const c = await js.consumers.get(stream, { filter_subjects: `${prefix}.${Events.ClickRecorded.subject}` });
-        const got: (ReturnType<typeof ClickRecorded.decode> & { msgId?: string; requestId?: string })[] = [];
+        // The whole stream (the server predates filter_subjects lists): carriedClicks picks the click subjects.
+        const c = await js.consumers.get(stream);
+        const got: CarriedClick[] = [];
         const batch = await c.fetch({ max_messages: 10_000, expires: 2000 });
         for await (const m of batch) {
-          got.push({ ...ClickRecorded.decode(m.data), msgId: m.headers?.get('Nats-Msg-Id'), requestId: m.headers?.get('Trackly-Request-Id') });
+          got.push(...(carriedClicks(prefix, m) ?? []));
           if (m.info.pending === 0) break;
         }
-        return wanted(got.map((g) => g.click!.clickId)) ? got : undefined;
+        return wanted(got.map((g) => g.click.clickId)) ? got : undefined;
       }, 20_000, 200);
     } finally {
       await nc.close();
@@ -239,7 +282,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
 
     const ids = [imessage, early, person, again].map((c) => c.clickId);
     const events = await clickEvents((got) => ids.every((id) => got.includes(id)));
-    const mine = events.filter((e) => ids.includes(e.click!.clickId)).map((e) => [e.click!.clickClass, e.click!.firstClickOnMessage]);
+    const mine = events.filter((e) => ids.includes(e.click.clickId)).map((e) => [e.click.clickClass, e.click.firstClickOnMessage]);
     expect(mine).toEqual([
       [ClickClass.CLICK_CLASS_PREVIEW, false],
       [ClickClass.CLICK_CLASS_PREVIEW, false],
@@ -351,21 +394,29 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     const counts = await pg.query(`SELECT count(*)::int AS n FROM "tracking".clicks WHERE message_id LIKE 'msg-g-%' AND click_class = 'HUMAN'`);
     expect(counts.rows[0].n).toBe(500);
 
-    // Every click published once, Nats-Msg-Id = its click id, carrying its own request's id; one first click per message.
+    // Every click published once: alone as its ClickRecorded (Nats-Msg-Id = its click id, carrying its own request's
+    // id), or in a ClicksRecorded run of up to 100 (Nats-Msg-Id = the digest of the run's click ids, no request id: the
+    // rows keep it, checked above). Clicks that shared transactions were read together: some runs. One first click
+    // per message.
     const events = await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); });
-    const ours = events.filter((e) => ids.includes(e.click!.clickId));
+    const ours = events.filter((e) => ids.includes(e.click.clickId));
     expect(ours).toHaveLength(1000);
-    expect(ours.every((e) => e.msgId === e.click!.clickId)).toBe(true);
-    expect(ours.map((e) => [e.click!.clickId, e.requestId]).sort()).toEqual(ids.map((id, i) => [id, `gc-${i}`]).sort());
+    expect(new Set(ours.map((e) => e.click.clickId)).size).toBe(1000);
+    const alone = ours.filter((e) => e.subject === 'ClickRecorded');
+    const inRuns = ours.filter((e) => e.subject === 'ClicksRecorded');
+    expect(alone.every((e) => e.msgId === e.click.clickId)).toBe(true);
+    expect(alone.every((e) => e.requestId === `gc-${ids.indexOf(e.click.clickId)}`)).toBe(true);
+    expect(inRuns.length).toBeGreaterThan(0);
+    expect(inRuns.every((e) => e.event.length >= 2 && e.event.length <= 100 && e.msgId === clickRunId(e.event) && e.requestId === undefined)).toBe(true);
     const firsts = new Map<string, number>();
-    for (const e of ours) if (e.click!.firstClickOnMessage) firsts.set(e.click!.messageId, (firsts.get(e.click!.messageId) ?? 0) + 1);
+    for (const e of ours) if (e.click.firstClickOnMessage) firsts.set(e.click.messageId, (firsts.get(e.click.messageId) ?? 0) + 1);
     expect(firsts.size).toBe(51); // msg-hot and the 50 spread messages the even requests went to
     expect([...firsts.values()].every((n) => n === 1)).toBe(true);
     // GetClick derives the same flag as the event carries.
-    const hotFirst = ours.find((e) => e.click!.messageId === 'msg-hot' && e.click!.firstClickOnMessage)!;
-    expect((await client.getClick({ clickId: hotFirst.click!.clickId })).click!.firstClickOnMessage).toBe(true);
-    const hotLater = ours.find((e) => e.click!.messageId === 'msg-hot' && !e.click!.firstClickOnMessage)!;
-    expect((await client.getClick({ clickId: hotLater.click!.clickId })).click!.firstClickOnMessage).toBe(false);
+    const hotFirst = ours.find((e) => e.click.messageId === 'msg-hot' && e.click.firstClickOnMessage)!;
+    expect((await client.getClick({ clickId: hotFirst.click.clickId })).click!.firstClickOnMessage).toBe(true);
+    const hotLater = ours.find((e) => e.click.messageId === 'msg-hot' && !e.click.firstClickOnMessage)!;
+    expect((await client.getClick({ clickId: hotLater.click.clickId })).click!.firstClickOnMessage).toBe(false);
   }, 60_000);
   it('registers 10,000 messages in one statement, each row a send of one MessagesSent run, published once', async () => {
     await seedCatalog();
@@ -551,9 +602,9 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       const ids = responses.map(cid);
       expect((await messageRow('msg-race')).click_count).toBe(100);
       // Both replicas relay from the same table, one at a time: every click once, exactly one of them the first.
-      const events = (await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); })).filter((e) => e.click!.messageId === 'msg-race');
+      const events = (await clickEvents((got) => { const s = new Set(got); return ids.every((id) => s.has(id)); })).filter((e) => e.click.messageId === 'msg-race');
       expect(events).toHaveLength(100);
-      expect(events.filter((e) => e.click!.firstClickOnMessage)).toHaveLength(1);
+      expect(events.filter((e) => e.click.firstClickOnMessage)).toHaveLength(1);
     } finally {
       await replica.close();
     }

@@ -48,7 +48,7 @@ const subjectsOf = (pkg: string, names: string[]) => names.map((n) => `${pkg}.${
  */
 export const Streams = {
   tracking: stream('TRACKLY_TRACKING_V1', subjectsOf(tracking.protobufPackage, ['OfferUpserted', 'CreativeUpserted', 'CampaignUpserted', 'MessageSent', 'MessagesSent'])),
-  trackingClicks: stream('TRACKLY_TRACKING_CLICKS_V1', subjectsOf(tracking.protobufPackage, ['ClickRecorded'])),
+  trackingClicks: stream('TRACKLY_TRACKING_CLICKS_V1', subjectsOf(tracking.protobufPackage, ['ClickRecorded', 'ClicksRecorded'])),
   ingest: stream('TRACKLY_INGEST_V1', [`${ingest.protobufPackage}.>`]),
   attribution: stream('TRACKLY_ATTRIBUTION_V1', [`${attribution.protobufPackage}.>`]),
   delivery: stream('TRACKLY_DELIVERY_V1', [`${delivery.protobufPackage}.>`]),
@@ -62,7 +62,10 @@ export const Events = {
   MessageSent: event(tracking.protobufPackage, 'MessageSent', tracking.MessageSent, Streams.tracking),
   /** A run of up to 100 sends of one RegisterMessages call: what tracking publishes. */
   MessagesSent: event(tracking.protobufPackage, 'MessagesSent', tracking.MessagesSent, Streams.tracking),
+  /** A click read alone by the relay (and every click of earlier versions). */
   ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded, Streams.trackingClicks, Streams.tracking),
+  /** A run of up to 100 clicks read together. */
+  ClicksRecorded: event(tracking.protobufPackage, 'ClicksRecorded', tracking.ClicksRecorded, Streams.trackingClicks),
   ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived, Streams.ingest),
   ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted, Streams.ingest),
   ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed, Streams.attribution),

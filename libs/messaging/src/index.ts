@@ -5,6 +5,7 @@ export * from './messaging.module';
 export * from './outbox';
 export * from './poll-loop';
 export * from './table-relay';
+export * from './runs';
 export * from './app-table-relay';
 export * from './redrive';
 export * from './redrive-grpc';

@@ -24,8 +24,11 @@ export type { RelayedEvent, RowEvents } from './publish-acked';
  * open, which `table_relay_backlog_rows` and `table_relay_oldest_age_seconds` show).
  *
  * One relay publishes at a time per cursor (a session advisory lock; replicas that do not get it skip the pass).
- * Each event goes out with Nats-Msg-Id = the row's stable id, and the cursor moves only after JetStream acknowledged
- * the batch, so a crash between publish and cursor update republishes, and the stream's duplicate window drops it.
+ * Each event goes out with Nats-Msg-Id = the row's stable id (or, for an event carrying a run of rows, a digest of
+ * theirs), and the cursor moves only after JetStream acknowledged the batch, so a crash between publish and cursor
+ * update republishes, and the stream's duplicate window drops it. Runs are cut from what each read returned, so a
+ * re-read that sees more rows at once may cut them otherwise: those rows go out again under new ids, and consumers
+ * apply each row's record once by its own key (at-least-once on the stream, exactly-once in effect).
  */
 
 /** DDL of the cursor table; run by a migration of the service that owns the source table. */

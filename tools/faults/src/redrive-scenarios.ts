@@ -40,6 +40,8 @@ async function drift(ctx: Context, ops: Record<AppName, OpsClient>): Promise<{ d
       `SELECT to_char(clicked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n FROM "${s}".clicks WHERE click_id LIKE 'early-%' GROUP BY 1`);
     for (const r of rows) early.set(`${s}|${r.day}`, Number(r.n));
   }
+  // Clicks are counted per click under their one logical type, ClickRecorded, whether they travelled alone or in
+  // ClicksRecorded runs (tracking counts its rows, the read models theirs).
   const real = drifts.filter((d) => !(d.eventType.endsWith('.ClickRecorded') && d.applied - d.produced === (early.get(`${d.readModel}|${d.day}`) ?? 0)));
   return { drifts: real, compared };
 }

@@ -8,6 +8,7 @@ import { Auditor, Check, checkBooks, expectedBooks, Expected, Books } from './bo
 import { PrivateNats, PrivatePostgres, sleep } from './infra';
 import { Counters, LoadDriver, newCounters, Sale } from './load';
 import type { AppName, Platform } from './platform';
+import type { Click } from '@trackly/contracts/tracking/v1/tracking';
 
 export interface Context {
   platform: Platform;
@@ -231,7 +232,7 @@ export async function scenarioPostgresRestart(ctx: Context, n: number): Promise<
 
 /**
  * h: an SMS blast (`blastSize` messages registered over gRPC in calls of 10,000), then attribution and reporting
- * SIGKILLed together while they apply the blast's backlog in batches (a third of it acknowledged by reporting),
+ * SIGKILLed together while they apply the blast's backlog in batches (a third of its sends applied by reporting),
  * restarted 2 s later, with taps and postbacks for the scenario's own sends going on meanwhile. Beyond the books of
  * the sales: the report shows every send of the blast exactly once.
  */
@@ -241,6 +242,40 @@ export async function scenarioBlastKill(ctx: Context, blastSize: number, n: numb
   const counters = newCounters();
   const { partner, token, offer, messages } = await ctx.load.setup(id, n);
   const sentAt = new Date(Date.now() - 10 * 60_000);
+  // The kill: once reporting has applied a third of the blast's sends (its groups are being applied right then).
+  // Counted in reporting's table, not in stream messages: tracking publishes the sends as MessagesSent runs of up to
+  // 100, so the blast is ~1% as many events as sends, and reporting applies them within a second or two of their
+  // registration; the watch therefore starts before the blast is registered.
+  const jsm = await jetstreamManager(ctx.nc);
+  let killedAt = '';
+  let restartedAt = 0;
+  const fault = (async () => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const [row] = await ctx.auditor
+        .qs<{ n: string }>('reporting', `SELECT count(*) AS n FROM reporting.messages WHERE message_id LIKE $1`, [`mb-${id}-%`])
+        .catch(() => [{ n: '0' }]);
+      const applied = Number(row.n);
+      if (applied >= blastSize) {
+        killedAt = 'reporting had already applied the whole blast (kill came late)';
+        break;
+      }
+      if (applied >= blastSize / 3) {
+        const info = await jsm.consumers.info(Streams.tracking.name, 'reporting-trackly-tracking-v1').catch(() => undefined);
+        killedAt = `reporting had applied ${applied} of the blast's ${blastSize} sends, ${info?.num_pending ?? '?'} tracking events pending, ${info?.num_ack_pending ?? '?'} unacknowledged`;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('reporting never started on the blast');
+      await sleep(20);
+    }
+    ctx.log(`  SIGKILL attribution and reporting (${killedAt})`);
+    await Promise.all([ctx.platform.apps.attribution.kill('SIGKILL'), ctx.platform.apps.reporting.kill('SIGKILL')]);
+    await sleep(2000);
+    await Promise.all([ctx.platform.apps.attribution.start(), ctx.platform.apps.reporting.start()]);
+    restartedAt = Date.now();
+    ctx.log('  attribution and reporting restarted');
+  })();
+  fault.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const t0 = Date.now();
   for (let from = 0; from < blastSize; from += 10_000) {
     const batch = Array.from({ length: Math.min(10_000, blastSize - from) }, (_, k) => ({
@@ -250,33 +285,6 @@ export async function scenarioBlastKill(ctx: Context, blastSize: number, n: numb
     await ctx.load.tracking.registerMessages({ messages: batch }, { deadlineMs: 120_000 });
   }
   ctx.log(`  ${id}: ${blastSize} blast messages registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
-  // The kill: once reporting has acknowledged a third of the blast (its batches are being applied right then).
-  const jsm = await jetstreamManager(ctx.nc);
-  let killedAt = '';
-  let restartedAt = 0;
-  const fault = (async () => {
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-      const info = await jsm.consumers.info(Streams.tracking.name, 'reporting-trackly-tracking-v1').catch(() => undefined);
-      if (info && info.ack_floor.consumer_seq >= blastSize / 3) {
-        killedAt = `reporting had acknowledged ${info.ack_floor.consumer_seq} tracking events, ${info.num_pending} pending`;
-        break;
-      }
-      if (info && info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.consumer_seq > 0) {
-        killedAt = 'reporting had already drained the blast (kill came late)';
-        break;
-      }
-      if (Date.now() > deadline) throw new Error('reporting never started on the blast');
-      await sleep(50);
-    }
-    ctx.log(`  SIGKILL attribution and reporting (${killedAt})`);
-    await Promise.all([ctx.platform.apps.attribution.kill('SIGKILL'), ctx.platform.apps.reporting.kill('SIGKILL')]);
-    await sleep(2000);
-    await Promise.all([ctx.platform.apps.attribution.start(), ctx.platform.apps.reporting.start()]);
-    restartedAt = Date.now();
-    ctx.log('  attribution and reporting restarted');
-  })();
   const clickIds = await ctx.load.clicks(messages, n, counters);
   const sales = ctx.load.plan(id, n, messages, clickIds);
   await ctx.load.postbacks(partner, token, sales, counters);
@@ -290,9 +298,12 @@ export async function scenarioBlastKill(ctx: Context, blastSize: number, n: numb
 }
 
 /**
- * f: after the load settled, every ClickRecorded, ConversionReceived and decision event of the scenario is published
- * again under new Nats-Msg-Ids (so stream dedupe cannot help), conversions and decisions before the clicks and each
- * list in reverse: consumers must absorb them by their own idempotency.
+ * f: after the load settled, every click event (ClickRecorded and ClicksRecorded runs), ConversionReceived and decision
+ * event of the scenario is published again under new Nats-Msg-Ids (so stream dedupe cannot help), conversions and
+ * decisions before the clicks and each list in reverse: consumers must absorb them by their own idempotency. The
+ * clicks go out three times more: each event as it was, each click of a run alone as a ClickRecorded, and all the
+ * scenario's clicks cut into runs of another shape (a re-drive's page ends cut runs otherwise): each click is applied
+ * once by its click id whatever event carries it.
  */
 export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Promise<ScenarioResult> {
   const id = 'f';
@@ -317,17 +328,55 @@ export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Pro
     return out;
   };
   const bytesHave = (needle: string) => (_s: string, data: Uint8Array) => Buffer.from(data).includes(needle);
-  const clicks = await collect(Streams.trackingClicks.name, [Events.ClickRecorded.subject], bytesHave(`offer-${id}`));
+  // Click events by their decoded offer, not by bytes: a run of taps read together may hold other offers' clicks
+  // too (those are re-published with it, harmlessly). Undecodable payloads (scenario g's poison) are skipped.
+  const clicksOf = (subject: string, data: Uint8Array): Click[] => {
+    try {
+      if (subject === Events.ClicksRecorded.subject) return Events.ClicksRecorded.codec.decode(data).clicks;
+      const one = Events.ClickRecorded.codec.decode(data).click;
+      return one ? [one] : [];
+    } catch {
+      return [];
+    }
+  };
+  const ofScenario = (c: Click) => c.offerId === run.offer;
+  const clickEvents = await collect(Streams.trackingClicks.name, [Events.ClickRecorded.subject, Events.ClicksRecorded.subject], (s, data) => clicksOf(s, data).some(ofScenario));
+  const singles = clickEvents.filter((m) => m.subject === Events.ClickRecorded.subject);
+  const runs = clickEvents.filter((m) => m.subject === Events.ClicksRecorded.subject);
+  const runClicks = runs.flatMap((m) => clicksOf(m.subject, m.data).filter(ofScenario));
+  const allClicks = clickEvents.flatMap((m) => clicksOf(m.subject, m.data).filter(ofScenario));
+  // Each click of the scenario on the click stream once, alone or in a run (tracking's relay and the driver's early
+  // clicks; the relay is not faulted here, so no click was published twice under another cut).
+  const carried = new Map<string, number>();
+  for (const c of allClicks) carried.set(c.clickId, (carried.get(c.clickId) ?? 0) + 1);
+  const twice = [...carried].filter(([, k]) => k > 1).map(([c]) => c);
+  const made = run.counters.clicks + run.counters.earlyClickEvents;
   const received = await collect(Streams.ingest.name, [Events.ConversionReceived.subject], bytesHave(run.partner));
   const decided = await collect(Streams.attribution.name, [Events.ConversionAttributed.subject, Events.ConversionUnattributed.subject], bytesHave(run.partner));
-  const again = [...decided.reverse(), ...received.reverse(), ...clicks.reverse()];
+  // The same clicks cut otherwise, as a re-drive's pages or a relay restarted from an older cursor may cut them:
+  // reversed, in runs of 7, mixing relayed taps with the driver's early clicks.
+  const reversed = [...allClicks].reverse();
+  const recut: { subject: string; data: Uint8Array }[] = [];
+  for (let from = 0; from < reversed.length; from += 7) {
+    recut.push({ subject: Events.ClicksRecorded.subject, data: Events.ClicksRecorded.codec.encode({ clicks: reversed.slice(from, from + 7) }).finish() });
+  }
+  const alone = runClicks.map((click) => ({ subject: Events.ClickRecorded.subject, data: Events.ClickRecorded.codec.encode({ click }).finish() }));
+  const again = [...decided.reverse(), ...received.reverse(), ...[...clickEvents].reverse(), ...alone.reverse(), ...recut];
   const start = Date.now();
   let k = 0;
   for (const m of again) {
     await js.publish(m.subject, m.data, { msgID: `fault-f-copy-${k++}` });
   }
-  r.faultNote = `${clicks.length} ClickRecorded, ${received.length} ConversionReceived, ${decided.length} decision events re-published under new ids, decisions first, each list reversed`;
+  r.faultNote =
+    `${singles.length} ClickRecorded and ${runs.length} ClicksRecorded (${runClicks.length} of the scenario's clicks in runs) re-published as they were, ` +
+    `the ${runClicks.length} run clicks again alone and all ${allClicks.length} clicks again in ${recut.length} runs of 7 (reversed); ` +
+    `${received.length} ConversionReceived, ${decided.length} decision events; all under new ids, decisions first, each list reversed`;
   await audit(ctx, r, run, start, { eventCopies: 2 });
+  r.checks.unshift({
+    name: 'each click on the click stream once (alone or in a run)',
+    ok: carried.size === made && twice.length === 0,
+    detail: `${carried.size} click ids (${singles.length} ClickRecorded, ${runs.length} ClicksRecorded carrying ${runClicks.length}) for ${made} clicks made; carried twice: ${twice.slice(0, 5).join(', ') || 'none'}`,
+  });
   return r;
 }
 
@@ -345,6 +394,8 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   for (const [subject, data, tag] of [
     [Events.ConversionReceived.subject, poison, 'undecodable'],
     [Events.ClickRecorded.subject, poison, 'undecodable'],
+    // The run of taps read together (tracking's relay under a burst): its own handler, its own decoder.
+    [Events.ClicksRecorded.subject, poison, 'undecodable'],
     [Events.ConversionReceived.subject, failing, 'failing'],
   ] as const) {
     const h = natsHeaders();
@@ -360,6 +411,8 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   const dl = await jsm.streams.info(DeadLetterStream.name).catch(() => undefined);
   const undecodable = rows.filter((x) => x.reason.startsWith('undecodable payload'));
   const exhausted = rows.filter((x) => /^failed 10 times/.test(x.reason));
+  // The click poisons reach every consumer of the click stream that the suite runs (attribution and reporting).
+  const clickPoison = (subject: string) => undecodable.filter((x) => x.subject.endsWith(subject)).map((x) => x.schema).sort();
   // Each dead letter is also a message on the dead-letter stream, its reason in a header.
   const reasons: string[] = [];
   const consumer = await js.consumers.get(DeadLetterStream.name);
@@ -376,7 +429,12 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   r.checks = r.checks.filter((c) => c.name !== 'dead letters');
   const list = (xs: typeof rows) => xs.map((x) => `${x.consumer}: ${x.subject}: ${x.reason.slice(0, 70)}`).join('; ');
   r.checks.push(
-    { name: 'undecodable payloads dead-lettered at once', ok: undecodable.length >= 2, detail: list(undecodable) },
+    { name: 'undecodable payloads dead-lettered at once', ok: undecodable.length >= 3, detail: list(undecodable) },
+    ...[Events.ClickRecorded.subject, Events.ClicksRecorded.subject].map((subject) => ({
+      name: `undecodable ${subject.split('.').pop()} dead-lettered by attribution and reporting`,
+      ok: clickPoison(subject).join() === 'attribution,reporting',
+      detail: clickPoison(subject).join(', ') || 'none',
+    })),
     { name: 'unappliable event dead-lettered after 10 deliveries', ok: exhausted.length >= 1, detail: list(exhausted) },
     { name: 'no other dead letters', ok: rows.length - dlBefore === undecodable.length + exhausted.length, detail: `${rows.length} rows` },
     {
@@ -385,7 +443,7 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
       detail: `${dl?.state.messages ?? 0} messages: ${reasons.map((x) => x.slice(0, 90)).join('; ')}`,
     },
   );
-  r.faultNote = `3 poison messages (stream seqs ${seqs.join(', ')}) before the load; ${rows.length} dead letters`;
+  r.faultNote = `4 poison messages (stream seqs ${seqs.join(', ')}) before the load; ${rows.length} dead letters`;
   return r;
 }
 

@@ -1,6 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { BatchHandler, Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import type { ClickRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
+import type { EntityManager } from 'typeorm';
+import type { Click } from '@trackly/contracts/tracking/v1/tracking';
+import type { ClickRecorded, ClicksRecorded } from '@trackly/contracts/tracking/v1/tracking_events';
 import { DecisionFlow } from '../flow/decision-flow';
 import { projectedClick, ProjectionsRepository } from './projections.repository';
 
@@ -18,11 +20,14 @@ export class TrackingEventsConsumer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const clicks: BatchHandler<ClickRecorded> = async (events, { manager }) => {
-      const rows = events.flatMap((d) => (d.event.click ? [projectedClick(d.event.click)] : []));
+    const saveClicks = async (manager: EntityManager, clicks: Click[]) => {
+      const rows = clicks.map(projectedClick);
       await this.projections.saveClicks(manager, rows);
       await this.flow.settleParkedForClicks(manager, rows.map((c) => c.clickId));
     };
+    const clicks: BatchHandler<ClickRecorded> = (events, { manager }) => saveClicks(manager, events.flatMap((d) => (d.event.click ? [d.event.click] : [])));
+    // A run of taps read together; a click carried twice (a run cut otherwise by a re-drive) is saved once by its id.
+    const clickRuns: BatchHandler<ClicksRecorded> = (events, { manager }) => saveClicks(manager, events.flatMap((d) => d.event.clicks));
     this.lifecycle
       .consumer(Streams.tracking)
       .onBatch(Events.OfferUpserted, (events, { manager }) =>
@@ -35,6 +40,6 @@ export class TrackingEventsConsumer implements OnModuleInit {
       // Clicks stored on the tracking stream before they got a stream of their own.
       .onBatch(Events.ClickRecorded, clicks);
     // Taps on their own stream and durable consumer: never behind a blast's MessageSent events.
-    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, clicks);
+    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, clicks).onBatch(Events.ClicksRecorded, clickRuns);
   }
 }

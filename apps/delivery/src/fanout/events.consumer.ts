@@ -32,9 +32,17 @@ export class DeliveryEventsConsumer implements OnModuleInit {
         await this.fanout.fanOut(manager, events.map((e) => correctionFacts(e.eventId, e.event, now)).filter((f): f is EventFacts => !!f));
       });
 
-    this.lifecycle.consumer(Streams.trackingClicks).onBatch(Events.ClickRecorded, async (events, { manager }) => {
-      const now = this.clock.now();
-      await this.fanout.fanOut(manager, events.flatMap((e) => (e.event.click ? [clickFacts(e.eventId, e.event.click, now)] : [])));
-    });
+    this.lifecycle
+      .consumer(Streams.trackingClicks)
+      .onBatch(Events.ClickRecorded, async (events, { manager }) => {
+        const now = this.clock.now();
+        await this.fanout.fanOut(manager, events.flatMap((e) => (e.event.click ? [clickFacts(e.eventId, e.event.click, now)] : [])));
+      })
+      // A run of taps read together: each click keyed by its click id, the event id it has when published alone, so
+      // a click carried twice (a run cut otherwise by a re-drive) is delivered once.
+      .onBatch(Events.ClicksRecorded, async (events, { manager }) => {
+        const now = this.clock.now();
+        await this.fanout.fanOut(manager, events.flatMap((e) => e.event.clicks.map((c) => clickFacts(c.clickId, c, now))));
+      });
   }
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { maskPhone } from '@trackly/kernel';
-import { AppTableRelay, Events, Messaging, RelayedEvent } from '@trackly/messaging';
+import { AppTableRelay, cutRuns, Events, Messaging, RelayedEvent, runId } from '@trackly/messaging';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
@@ -52,23 +51,12 @@ function sent(row: MessageRow): MessageSent {
  * re-drive page ended) has another: consumers then rely on each send being applied once by its message id.
  */
 export function messageRunEvents(rows: readonly MessageRow[]): RelayedEvent[] {
-  const events: RelayedEvent[] = [];
-  for (let from = 0; from < rows.length; ) {
-    const first = rows[from];
-    let to = from + 1;
-    while (to < rows.length && to - from < SENDS_PER_RUN && rows[to].xid === first.xid && rows[to].request_id === first.request_id) to++;
-    const run = rows.slice(from, to);
-    const digest = createHash('sha256');
-    for (const r of run) digest.update(r.message_id).update('\n');
-    events.push({
-      subject: Events.MessagesSent.subject,
-      id: `sent-run:${digest.digest('base64url')}`,
-      payload: Events.MessagesSent.codec.encode({ messages: run.map(sent) }).finish(),
-      headers: first.request_id ? { [NATS_REQUEST_ID_HEADER]: first.request_id } : undefined,
-    });
-    from = to;
-  }
-  return events;
+  return cutRuns(rows, SENDS_PER_RUN, (a, b) => a.xid === b.xid && a.request_id === b.request_id).map((run) => ({
+    subject: Events.MessagesSent.subject,
+    id: runId('sent-run', run.map((r) => r.message_id)),
+    payload: Events.MessagesSent.codec.encode({ messages: run.map(sent) }).finish(),
+    headers: run[0].request_id ? { [NATS_REQUEST_ID_HEADER]: run[0].request_id } : undefined,
+  }));
 }
 
 /**

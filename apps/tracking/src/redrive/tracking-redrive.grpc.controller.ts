@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Events, Messaging, OutboxRedriveSource, RedriveGrpcController, TableRedriveSource } from '@trackly/messaging';
-import { CLICK_COLUMNS, CLICK_JOINS, clickEvent, ClickRow } from '../clicks/click-events';
+import { CLICK_COLUMNS, CLICK_JOINS, clickRunEvents, ClickRow } from '../clicks/click-events';
 import { MESSAGE_COLUMNS, messageRunEvents, MessageRow } from '../messages/message-events';
 
 /**
@@ -24,7 +24,7 @@ export class TrackingRedriveGrpcController extends RedriveGrpcController {
         }),
         new TableRedriveSource<ClickRow>({
           ds, messaging, schema: 'tracking', relay: 'clicks', subject: Events.ClickRecorded.subject,
-          table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', toEvent: clickEvent,
+          table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS, timeColumn: 'clicked_at', toEvents: clickRunEvents,
         }),
       ],
       produced: [

@@ -64,10 +64,23 @@ export interface MessagesSent {
   messages: MessageSent[];
 }
 
-/** ClickRecorded is published on subject trackly.tracking.v1.ClickRecorded for every recorded click. */
+/**
+ * ClickRecorded is published on subject trackly.tracking.v1.ClickRecorded for a recorded click that the relay read
+ * alone (Nats-Msg-Id = the click id); clicks read together go out as ClicksRecorded.
+ */
 export interface ClickRecorded {
   /** The click. */
   click: Click | undefined;
+}
+
+/**
+ * ClicksRecorded is published on subject trackly.tracking.v1.ClicksRecorded for a run of up to 100 clicks the relay
+ * read together (a burst of taps), in the order they were stored: the broker and every consumer handle one message
+ * per run, not one per tap. Consumers apply each click at most once whatever event carries it.
+ */
+export interface ClicksRecorded {
+  /** The clicks of the run, each exactly the Click a ClickRecorded would carry. */
+  clicks: Click[];
 }
 
 export const TRACKLY_TRACKING_V1_PACKAGE_NAME = "trackly.tracking.v1";
@@ -621,6 +634,73 @@ export const ClickRecorded: MessageFns<ClickRecorded> = {
   fromPartial<I extends Exact<DeepPartial<ClickRecorded>, I>>(object: I): ClickRecorded {
     const message = createBaseClickRecorded();
     message.click = (object.click !== undefined && object.click !== null) ? Click.fromPartial(object.click) : undefined;
+    return message;
+  },
+};
+
+function createBaseClicksRecorded(): ClicksRecorded {
+  return { clicks: [] };
+}
+
+export const ClicksRecorded: MessageFns<ClicksRecorded> = {
+  encode(message: ClicksRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.clicks) {
+      Click.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClicksRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClicksRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clicks.push(Click.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClicksRecorded {
+    return { clicks: globalThis.Array.isArray(object?.clicks) ? object.clicks.map((e: any) => Click.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ClicksRecorded): unknown {
+    const obj: any = {};
+    if (message.clicks?.length) {
+      obj.clicks = message.clicks.map((e) => Click.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClicksRecorded>, I>>(base?: I): ClicksRecorded {
+    return ClicksRecorded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClicksRecorded>, I>>(object: I): ClicksRecorded {
+    const message = createBaseClicksRecorded();
+    message.clicks = object.clicks?.map((e) => Click.fromPartial(e)) || [];
     return message;
   },
 };

@@ -14,8 +14,8 @@ import { durableName, EVENT_ID_HEADER, Events, EventType, Streams } from '@track
 import { eventually, testInfra } from '@trackly/testing';
 import { GetPerformanceReportRequest, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
-import { rebuildRollupsSql } from '../src/projection/rollup-rebuild';
 import { ReportingTestApp } from './reporting-test-app';
+import { expectActivityRollupsEqualRebuild } from './rollup-checks';
 
 jest.setTimeout(60_000);
 
@@ -27,7 +27,6 @@ const C: Dims = { campaignId: 'camp-c', creativeId: 'cr-b', offerId: 'off-a' };
 const send = (messageId: string, d: Dims, sentAt: string): MessageSent => ({ messageId, contactId: `c-${messageId}`, phoneMasked: '+1***0000', ...d, sentAt: at(sentAt) });
 const { REPORT_GROUPING_CREATIVE: CREATIVE, REPORT_GROUPING_OFFER: OFFER, REPORT_GROUPING_CAMPAIGN: CAMPAIGN, REPORT_GROUPING_DATE: DATE } = ReportGrouping;
 const TRACKING_DURABLE = durableName('reporting', Streams.tracking);
-const ROLLUPS = ['activity_rollup', 'activity_total_rollup', 'cohort_activity_rollup', 'cohort_activity_total_rollup'];
 
 describe('reporting: sends in runs (real Postgres, NATS, gRPC)', () => {
   let t: ReportingTestApp;
@@ -64,28 +63,7 @@ describe('reporting: sends in runs (real Postgres, NATS, gRPC)', () => {
   const processed = async (ids: string[]) =>
     (await pg.query(`SELECT event_id, processed_at FROM "reporting".processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])`, [TRACKING_DURABLE, ids]))
       .rows as { event_id: string; processed_at: Date }[];
-  /**
-   * The activity rollups (every grain) of buckets in [from, to) as the consumer moved them, and rebuilt from the
-   * stored facts (rolled back): a send counted twice shows as a difference.
-   */
-  const expectRollupsEqualRebuild = async (from: string, to: string) => {
-    const read = async () => {
-      const out: Record<string, string[]> = {};
-      for (const table of ROLLUPS) {
-        const { rows } = await pg.query(`SELECT * FROM "reporting".${table} WHERE bucket >= $1 AND bucket < $2`, [from, to]);
-        out[table] = rows.map((r) => JSON.stringify(r)).sort();
-      }
-      return out;
-    };
-    await pg.query('BEGIN');
-    try {
-      const live = await read();
-      for (const sql of rebuildRollupsSql()) await pg.query(sql);
-      expect(live).toEqual(await read());
-    } finally {
-      await pg.query('ROLLBACK');
-    }
-  };
+  const expectRollupsEqualRebuild = (from: string, to: string) => expectActivityRollupsEqualRebuild(pg, from, to);
 
   beforeAll(async () => {
     t = await ReportingTestApp.start({ clock: new ManualClock(at('2026-09-01T00:00:00Z')) });

@@ -12,28 +12,6 @@ export interface RelayedEvent {
 }
 
 /**
- * How a source table's rows become events (a relay's and a re-drive's): one event per row (`toEvent`), or events that
- * each carry a run of rows (`toEvents`, given the rows of one read in order: MessagesSent carries up to 100 sends).
- * Exactly one of the two.
- */
-export interface RowEvents<Row> {
-  toEvent?(row: Row): RelayedEvent;
-  toEvents?(rows: Row[]): RelayedEvent[];
-}
-
-/** The events of a read's rows, in order. */
-export function eventsOfRows<Row>(o: RowEvents<Row>, rows: Row[]): RelayedEvent[] {
-  if (o.toEvents) return o.toEvents(rows);
-  const toEvent = o.toEvent!;
-  return rows.map((r) => toEvent(r));
-}
-
-/** Throws unless exactly one of toEvent and toEvents is given. */
-export function assertRowEvents<Row>(o: RowEvents<Row>, what: string): void {
-  if (!o.toEvent === !o.toEvents) throw new Error(`${what}: give exactly one of toEvent and toEvents`);
-}
-
-/**
  * Publishes a batch to JetStream, in order on the one connection, and resolves once every message is acknowledged
  * (stored, or recognised as a duplicate by its Nats-Msg-Id); rejects on the first refusal or after `timeoutMs`. The
  * acks come back on one inbox subscription per batch, reply subject `<inbox>.<i>`, rather than through js.publish():

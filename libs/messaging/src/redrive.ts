@@ -3,7 +3,7 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { DataSource } from 'typeorm';
 import { EVENT_ID_HEADER } from './events';
 import { Messaging } from './messaging';
-import { assertRowEvents, eventsOfRows, type RelayedEvent, type RowEvents } from './publish-acked';
+import type { RelayedEvent } from './publish-acked';
 
 /**
  * Re-drive: a producer publishes again, under their ORIGINAL event ids, the events it already published in a time
@@ -129,7 +129,7 @@ export class OutboxRedriveSource implements RedriveSource {
   }
 }
 
-export interface TableRedriveOptions<Row> extends RowEvents<Row> {
+export interface TableRedriveOptions<Row> {
   ds: DataSource;
   messaging: Messaging;
   /** Schema holding table_relay_cursors. */
@@ -145,6 +145,8 @@ export interface TableRedriveOptions<Row> extends RowEvents<Row> {
   joins?: string;
   /** The row's time (an indexed timestamptz column of `t`) the range applies to. */
   timeColumn: string;
+  /** The events of a page's rows, as the relay builds them (TableRelayOptions.toEvents). */
+  toEvents(rows: Row[]): RelayedEvent[];
 }
 
 /**
@@ -153,9 +155,7 @@ export interface TableRedriveOptions<Row> extends RowEvents<Row> {
  * is rebuilt from the row exactly as the relay builds it, with the same id.
  */
 export class TableRedriveSource<Row extends Record<string, unknown>> implements RedriveSource {
-  constructor(private readonly o: TableRedriveOptions<Row>) {
-    assertRowEvents(o, `re-drive source ${o.table}`);
-  }
+  constructor(private readonly o: TableRedriveOptions<Row>) {}
 
   private get published(): string {
     return `t.xid IS NOT NULL AND (t.xid, t.seq) <= (SELECT c.xid, c.seq FROM "${this.o.schema}".table_relay_cursors AS c WHERE c.relay = '${this.o.relay}')`;
@@ -199,7 +199,7 @@ export class TableRedriveSource<Row extends Record<string, unknown>> implements 
         params,
       );
       if (!rows.length) return;
-      await publishAll(this.o.messaging, eventsOfRows(this.o, rows), run);
+      await publishAll(this.o.messaging, this.o.toEvents(rows), run);
       progress(this.o.subject, rows.length);
       const last = rows[rows.length - 1];
       after = { at: last.redrive_at, xid: last.redrive_xid, seq: last.redrive_seq };

@@ -4,9 +4,9 @@ import type { Logger } from '@trackly/logging';
 import { addScrapeHook, metricsRegistry } from '@trackly/observability';
 import { Messaging } from './messaging';
 import { PollLoop } from './poll-loop';
-import { assertRowEvents, eventsOfRows, publishAcked, RowEvents } from './publish-acked';
+import { publishAcked, RelayedEvent } from './publish-acked';
 
-export type { RelayedEvent, RowEvents } from './publish-acked';
+export type { RelayedEvent } from './publish-acked';
 
 /**
  * A relay that publishes the rows of a business table itself as events, for a write path where one durable row must
@@ -52,7 +52,7 @@ export function tableRelayIndexSql(table: string, indexName: string): string {
   return `CREATE INDEX ${indexName} ON ${table} (xid, seq) WHERE xid IS NOT NULL`;
 }
 
-export interface TableRelayOptions<Row> extends RowEvents<Row> {
+export interface TableRelayOptions<Row> {
   pool: Pool;
   messaging: Messaging;
   /** Schema holding table_relay_cursors. */
@@ -61,10 +61,15 @@ export interface TableRelayOptions<Row> extends RowEvents<Row> {
   name: string;
   /** The source table, schema-qualified; it is aliased `t` in `columns` and `joins`. */
   table: string;
-  /** Select list for `toEvent` (columns of `t` and of the joins). */
+  /** Select list for `toEvents` (columns of `t` and of the joins). */
   columns: string;
   /** Joins after `FROM <table> AS t` (e.g. a parent row the event also needs). */
   joins?: string;
+  /**
+   * The events of one read's rows, in order: one per row (`rows.map(…)`), or events that each carry a run of rows
+   * (MessagesSent: up to 100 sends of one call).
+   */
+  toEvents(rows: Row[]): RelayedEvent[];
   /** A timestamp column of `t` for the age of the oldest unpublished row (metrics). */
   timeColumn?: string;
   /** Rows per read (default 1000). */
@@ -149,7 +154,6 @@ export class TableRelay<Row extends Record<string, unknown>> {
   private readonly statementName: string;
 
   constructor(private readonly opts: TableRelayOptions<Row>) {
-    assertRowEvents(opts, `table relay ${opts.schema}.${opts.name}`);
     this.label = `${opts.schema}.${opts.name}`;
     this.lockKey = `trackly-table-relay:${this.label}`;
     // Prepared once on the leader's connection: planning was a third of a small pass's database time.
@@ -339,7 +343,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
           values: [cursor.xid, cursor.seq, limit],
         });
         if (!rows.length) break;
-        const acks = publishAcked(this.opts.messaging, eventsOfRows(this.opts, rows), this.opts.ackTimeoutMs ?? 10_000);
+        const acks = publishAcked(this.opts.messaging, this.opts.toEvents(rows), this.opts.ackTimeoutMs ?? 10_000);
         acks.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
         const last = rows[rows.length - 1];
         cursor = { xid: last.relay_xid, seq: last.relay_seq };

@@ -162,7 +162,7 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
       id: `src:${row.id}`,
       payload: CampaignUpserted.encode(campaign(row.id)).finish(),
     });
-    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'src', table: `"${SCHEMA}".src`, columns: 't.id', toEvent });
+    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'src', table: `"${SCHEMA}".src`, columns: 't.id', toEvents: (rows) => rows.map(toEvent) });
     for (let i = 0; i < 30; i++) await pool.query(`INSERT INTO "${SCHEMA}".src (id, xid) VALUES ($1, pg_current_xact_id())`, [`r-${String(i).padStart(2, '0')}`]);
     await eventually(async () => {
       await relay.flush();
@@ -177,7 +177,7 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     await wipe(m);
     const source = new TableRedriveSource<{ id: string }>({
       ds, messaging: m, schema: SCHEMA, relay: 'src', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
-      columns: 't.id', timeColumn: 'created_at', toEvent,
+      columns: 't.id', timeColumn: 'created_at', toEvents: (rows) => rows.map(toEvent),
     });
     const range = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), subjects: [Events.CampaignUpserted.subject] };
     const done = await new Redriver([source]).run(range);
@@ -193,13 +193,13 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
     await pool.query(
       `INSERT INTO "${SCHEMA}".src (id, xid, created_at) SELECT 'same-' || lpad(g::text, 4, '0'), pg_current_xact_id(), '2026-12-01 10:00:00.123456+00' FROM generate_series(1, 2500) g`,
     );
-    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'same', table: `"${SCHEMA}".src`, columns: 't.id', toEvent });
+    const relay = new TableRelay<{ id: string }>({ pool, messaging: m, schema: SCHEMA, name: 'same', table: `"${SCHEMA}".src`, columns: 't.id', toEvents: (rows) => rows.map(toEvent) });
     await relay.flush();
     await relay.stop();
     await wipe(m);
     const source = new TableRedriveSource<{ id: string }>({
       ds, messaging: m, schema: SCHEMA, relay: 'same', subject: Events.CampaignUpserted.subject, table: `"${SCHEMA}".src`,
-      columns: 't.id', timeColumn: 'created_at', toEvent,
+      columns: 't.id', timeColumn: 'created_at', toEvents: (rows) => rows.map(toEvent),
     });
     const range = { from: new Date('2026-12-01T09:00:00Z'), to: new Date('2026-12-01T11:00:00Z'), subjects: [Events.CampaignUpserted.subject] };
     expect(await new Redriver([source]).run(range)).toEqual([{ subject: Events.CampaignUpserted.subject, matched: 2500, published: 2500 }]);

@@ -83,12 +83,13 @@ describe('TableRelay (real Postgres and NATS JetStream)', () => {
       timeColumn: 'created_at',
       batchSize: opts.batchSize ?? 50,
       pollMs: opts.pollMs ?? 20,
-      toEvent: (row) => ({
-        subject: Events.CampaignUpserted.subject,
-        id: row.id,
-        payload: CampaignUpserted.encode({ campaign: { campaignId: row.id, name: row.body, updatedAt: undefined } }).finish(),
-        headers: { 'Trackly-Test': row.body },
-      }),
+      toEvents: (rows) =>
+        rows.map((row) => ({
+          subject: Events.CampaignUpserted.subject,
+          id: row.id,
+          payload: CampaignUpserted.encode({ campaign: { campaignId: row.id, name: row.body, updatedAt: undefined } }).finish(),
+          headers: { 'Trackly-Test': row.body },
+        })),
     });
     relays.push(r);
     return r;
@@ -283,7 +284,7 @@ describe('TableRelay (real Postgres and NATS JetStream)', () => {
       table: `"${SCHEMA}".src`,
       columns: 't.id',
       ackTimeoutMs: 2000,
-      toEvent: (row) => ({ subject: 'trackly.nowhere.v1.Nothing', id: row.id, payload: new Uint8Array([1]) }),
+      toEvents: (rows) => rows.map((row) => ({ subject: 'trackly.nowhere.v1.Nothing', id: row.id, payload: new Uint8Array([1]) })),
     });
     relays.push(r);
     await expect(eventually(async () => (await r.flush(), false), 20_000, 20)).rejects.toThrow(/no stream takes the subject/);

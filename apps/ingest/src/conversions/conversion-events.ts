@@ -59,7 +59,7 @@ export class ConversionEventsRelay extends AppTableRelay<ConversionEventRow> {
       // every 5 ms (one per batch of postbacks) cost a SELECT and a socket write to NATS each.
       pollMs: 100,
       lingerMs: 25,
-      toEvent: conversionEvent,
+      toEvents: (rows) => rows.map((row) => conversionEvent(row)),
     });
   }
 }
@@ -75,6 +75,6 @@ export function conversionRedriveSource(ds: DataSource, messaging: Messaging): T
     table: '"ingest".conversions',
     columns: CONVERSION_EVENT_COLUMNS,
     timeColumn: 'received_at',
-    toEvent: conversionEvent,
+    toEvents: (rows) => rows.map((row) => conversionEvent(row)),
   });
 }

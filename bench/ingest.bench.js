@@ -140,15 +140,51 @@ async function missing(c, ids, table, column) {
   return rows[0].n;
 }
 
-async function streamMessages() {
+/**
+ * Reads the bench's ingest stream (one ordered consumer) and tallies the conversions its events carry: a
+ * ConversionReceived's conversion (Nats-Msg-Id = its row id) and each of a ConversionsReceived run (Nats-Msg-Id =
+ * "conversion-run:" + the sha256 of its row ids, each followed by "\n"). Decoded with the built contracts.
+ */
+async function streamConversions() {
   const { connect: natsConnect } = require('@nats-io/transport-node');
-  const { jetstreamManager } = require('@nats-io/jetstream');
+  const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
+  const { createHash } = require('node:crypto');
+  const { ConversionReceived, ConversionsReceived } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_events');
+  const runId = (ids) => `conversion-run:${createHash('sha256').update(ids.map((id) => `${id}\n`).join('')).digest('base64url')}`;
+  const single = `${PREFIX}.trackly.ingest.v1.ConversionReceived`;
+  const runs = `${PREFIX}.trackly.ingest.v1.ConversionsReceived`;
+  const t = { events: 0, singles: 0, runs: 0, conversions: 0, distinct: 0, badIds: 0 };
   const nc = await natsConnect({ servers: NATS_URL });
   try {
     const jsm = await jetstreamManager(nc);
-    let n = 0;
-    for await (const s of jsm.streams.list()) if (s.config.name.startsWith(`${PREFIX.toUpperCase()}_`)) n += s.state.messages;
-    return n;
+    let stream;
+    for await (const s of jsm.streams.list()) if (s.config.subjects.includes(`${PREFIX}.trackly.ingest.v1.>`)) stream = s;
+    if (!stream) return t;
+    const consumer = await jetstream(nc).consumers.get(stream.config.name);
+    const seen = new Set();
+    let read = 0;
+    for (const end = Date.now() + 60_000; read < stream.state.messages && Date.now() < end; ) {
+      for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
+        read++;
+        const msgId = m.headers?.get('Nats-Msg-Id') ?? '';
+        let ids = [];
+        if (m.subject === single) {
+          t.singles++;
+          ids = [ConversionReceived.decode(m.data).conversion?.id ?? ''];
+          if (msgId !== ids[0]) t.badIds++;
+        } else if (m.subject === runs) {
+          t.runs++;
+          ids = ConversionsReceived.decode(m.data).conversions.map((c) => c.id);
+          if (msgId !== runId(ids)) t.badIds++;
+        }
+        t.conversions += ids.length;
+        for (const id of ids) seen.add(id);
+        if (m.info.pending === 0) break;
+      }
+    }
+    t.events = t.singles + t.runs;
+    t.distinct = seen.size;
+    return t;
   } finally {
     await nc.close();
   }
@@ -194,7 +230,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     (SELECT count(*)::int FROM "ingest".conversions WHERE xid IS NOT NULL AND received_event IS NOT NULL) AS sources,
     (SELECT count(*)::int FROM "ingest".outbox WHERE subject = 'trackly.ingest.v1.ConversionReceived') AS outbox`);
   const unpublished = (await unpublishedAfter(c, 'ingest', 60_000, 250)) + (await relayBehindAfter(c, 60_000, 250));
-  const inStream = await streamMessages();
+  const inStream = await streamConversions();
   const memory = await platform.stop();
   platform = undefined;
   const checks = [
@@ -205,7 +241,12 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     // Each stored conversion is its own event's source, and none has an outbox ConversionReceived besides.
     { check: 'conversion rows that are their ConversionReceived source (one event each)', value: `${counts.sources} (+${counts.outbox} outbox)`, ok: counts.sources === counts.conversions && counts.outbox === 0 },
     { check: 'events unpublished after the run (outbox rows, conversion rows behind the relay)', value: unpublished, ok: unpublished === 0 },
-    { check: 'events in the stream', value: inStream, ok: inStream >= counts.conversions },
+    // Each stored conversion exactly once on the stream, alone (ConversionReceived) or in a ConversionsReceived run.
+    {
+      check: 'conversions in the stream (each once, alone or in runs; event ids as the relay makes them)',
+      value: `${inStream.distinct} of ${counts.conversions} in ${inStream.singles} ConversionReceived + ${inStream.runs} ConversionsReceived (${inStream.conversions} carried, ${inStream.badIds} bad ids)`,
+      ok: inStream.distinct === counts.conversions && inStream.conversions === counts.conversions && inStream.badIds === 0,
+    },
     { check: 'non-200 answers (ingest)', value: app.other, ok: app.other === 0 },
   ];
   console.log('');

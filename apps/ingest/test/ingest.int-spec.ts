@@ -8,10 +8,9 @@ import { GrpcCallError, PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, testInfra, outboxDrained } from '@trackly/testing';
-import { conversionsPublished } from './conversions-published';
+import { CarriedConversion, carriedConversions, conversionsPublished, notAsRelayed } from './conversions-published';
 import { IngestServiceService } from '@trackly/contracts/ingest/v1/ingest_service';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { ConversionAttributed, ConversionUnattributed } from '@trackly/contracts/attribution/v1/attribution_events';
 import { Attribution, AttributionOutcome, AttributionType, UnattributedReason } from '@trackly/contracts/attribution/v1/attribution';
@@ -40,18 +39,24 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
     await t?.close();
   });
 
-  /** Every ConversionReceived on the ingest stream so far, decoded. */
-  async function receivedEvents(): Promise<Conversion[]> {
+  /**
+   * Every conversion on the ingest stream so far, in stream order, whichever event carries it: alone in a
+   * ConversionReceived or one of a ConversionsReceived run (flattened).
+   */
+  async function carriedEvents(): Promise<CarriedConversion[]> {
     const js = jetstream(nc);
     const c = await js.consumers.get(`${t.prefix.toUpperCase()}_${Streams.ingest.name}`); // ephemeral ordered consumer
-    const out: Conversion[] = [];
+    const out: CarriedConversion[] = [];
     const batch = await c.fetch({ max_messages: 500, expires: 1000 });
     for await (const m of batch) {
-      // Refusals, partner changes and runs are on this stream too (issue 18); only conversions are read here.
-      if (m.subject === `${t.prefix}.${Events.ConversionReceived.subject}`) out.push(ConversionReceived.decode(m.data).conversion!);
+      // Refusals, partner changes and replays are on this stream too (issue 18); only conversions are read here.
+      out.push(...(carriedConversions(t.prefix, m) ?? []));
     }
     return out;
   }
+
+  /** The conversions carriedEvents finds, decoded. */
+  const receivedEvents = async (): Promise<Conversion[]> => (await carriedEvents()).map((c) => c.conversion);
 
   async function archived(partnerId: string) {
     const { rows } = await pg.query(
@@ -144,7 +149,7 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       expect(rows[2].body).toBe('{"order_id":"json-1","payout":"24.990","currency":"EUR","token":"REDACTED"}');
     });
 
-    it('publishes exactly one ConversionReceived per stored conversion, duplicates none', async () => {
+    it('publishes each stored conversion exactly once (a ConversionReceived, or in a ConversionsReceived run), duplicates none', async () => {
       const events = await eventually(async () => {
         const got = await receivedEvents();
         return got.length >= 3 ? got : undefined;
@@ -152,9 +157,14 @@ describe('ingest service (real Postgres, NATS, gRPC, HTTP)', () => {
       // A stray duplicate would be an unpublished outbox row or conversion row until published.
       await outboxDrained(t.db.url, 'ingest');
       await conversionsPublished(t.db.url);
-      const all = await receivedEvents();
+      const carried = await carriedEvents();
+      const all = carried.map((c) => c.conversion);
       expect(all.map((c) => `${c.partnerId}/${c.conversionId}`).sort()).toEqual(['acme/tx-100', 'beta/form-1', 'beta/json-1']);
       expect(events.length).toBe(3);
+      // Alone: Nats-Msg-Id = the row id; read together: a run id = the digest of the row ids. Never under another id.
+      expect(notAsRelayed(carried)).toEqual([]);
+      const { rows: stored } = await pg.query(`SELECT id::text FROM "ingest".conversions WHERE partner_id IN ('acme', 'beta')`);
+      expect(all.map((c) => c.id).sort()).toEqual(stored.map((r) => r.id).sort());
       const acme = all.find((c) => c.conversionId === 'tx-100')!;
       expect(acme).toMatchObject({
         id: expect.stringMatching(UUID),

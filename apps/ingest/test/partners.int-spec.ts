@@ -8,10 +8,10 @@ import { PromiseClient } from '@trackly/grpc';
 import { ManualClock } from '@trackly/kernel';
 import { Events, Streams } from '@trackly/messaging';
 import { eventually, testInfra, outboxDrained } from '@trackly/testing';
-import { conversionsPublished } from './conversions-published';
+import { CarriedConversion, carriedConversions, conversionsPublished, notAsRelayed } from './conversions-published';
 import { IngestServiceService, UpsertPartnerRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import { Conversion, PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
-import { ConversionAdjusted, ConversionReceived, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
+import { ConversionAdjusted, PartnerTokenRotated, PartnerUpserted, PostbacksReplayed } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { IngestTestApp, partnerRequest, PostbackAnswer, registerPartners, startIngestForTest } from './ingest-test-app';
 
@@ -74,16 +74,23 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
     return rows;
   }
 
-  async function events(): Promise<{ received: Conversion[]; adjusted: ConversionAdjusted[] }> {
+  /**
+   * The conversion events on the ingest stream: received, every conversion whichever event carries it (alone in a
+   * ConversionReceived or one of a ConversionsReceived run, flattened in stream order; carried says how); adjusted,
+   * the ConversionAdjusted events.
+   */
+  async function events(): Promise<{ received: Conversion[]; carried: CarriedConversion[]; adjusted: ConversionAdjusted[] }> {
     const js = jetstream(nc);
     const c = await js.consumers.get(`${t.prefix.toUpperCase()}_${Streams.ingest.name}`);
-    const out = { received: [] as Conversion[], adjusted: [] as ConversionAdjusted[] };
+    const out = { received: [] as Conversion[], carried: [] as CarriedConversion[], adjusted: [] as ConversionAdjusted[] };
     const batch = await c.fetch({ max_messages: 1000, expires: 1000 });
     for await (const m of batch) {
-      if (m.subject === `${t.prefix}.${Events.ConversionReceived.subject}`) out.received.push(ConversionReceived.decode(m.data).conversion!);
+      const conversions = carriedConversions(t.prefix, m);
+      if (conversions) out.carried.push(...conversions);
       else if (m.subject === `${t.prefix}.${Events.ConversionAdjusted.subject}`) out.adjusted.push(ConversionAdjusted.decode(m.data));
-      // Refusals, partner changes and runs share the stream (issue 18); this reads the conversions only.
+      // Refusals, partner changes and replays share the stream (issue 18); this reads the conversions only.
     }
+    out.received = out.carried.map((r) => r.conversion);
     return out;
   }
 
@@ -420,7 +427,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
   });
 
   describe('concurrency', () => {
-    it('the same postback fired 50 times in parallel: one conversion, one ConversionReceived, 49 duplicates', async () => {
+    it('the same postback fired 50 times in parallel: one conversion, carried once on the stream, 49 duplicates', async () => {
       const query = 'click_id=k-race&conversion_id=race-50&payout=3.10';
       const answers = await Promise.all(Array.from({ length: 50 }, () => get('racer', query)));
       expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
@@ -435,6 +442,7 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       await conversionsPublished(t.db.url);
       const all = await events();
       expect(all.received.filter((c) => c.conversionId === 'race-50')).toHaveLength(1);
+      expect(notAsRelayed(all.carried)).toEqual([]);
       expect(all.adjusted.filter((a) => a.conversion!.conversionId === 'race-50')).toHaveLength(0);
     });
   });
@@ -523,7 +531,9 @@ describe('ingest partners and the trusted edge (real Postgres, NATS, gRPC, HTTP)
       await outboxDrained(t.db.url, 'ingest');
       await conversionsPublished(t.db.url);
       const all = await events();
+      // Each once, whether the relay read it alone or in a run with others, under the id the relay gives it.
       expect(all.received.filter((c) => c.partnerId === 'fixme').map((c) => c.conversionId).sort()).toEqual(['tx-ok', 'tx-r1', 'tx-r2', 'tx-r3']);
+      expect(notAsRelayed(all.carried)).toEqual([]);
       // Replays are not partner traffic.
       expect((await client.getPartnerCounters({ partnerId: 'fixme', since: undefined })).partners[0]).toMatchObject({ received: '4', stored: '1' });
     });

@@ -1,9 +1,12 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Events, MessagingLifecycle, Streams } from '@trackly/messaging';
-import { adjustedFact, receivedFact } from './domain/facts';
+import { adjustedFact, receivedFact, receivedFacts } from './domain/facts';
 import { ProjectionService } from './projection/projection.service';
 
-/** Conversions as the partners posted them (the received side of reconciliation), from the ingest stream, a batch at a time. */
+/**
+ * Conversions as the partners posted them (the received side of reconciliation), from the ingest stream (alone or in
+ * runs), a batch at a time.
+ */
 @Injectable()
 export class IngestEventsConsumer implements OnModuleInit {
   constructor(
@@ -16,6 +19,10 @@ export class IngestEventsConsumer implements OnModuleInit {
       .consumer(Streams.ingest)
       .onBatch(Events.ConversionReceived, (events, { manager }) =>
         this.projection.recordReceivedConversions(manager, events.map((d) => receivedFact(d.event))),
+      )
+      // A run the relay read together: each conversion recorded once by its key, whatever event carried it.
+      .onBatch(Events.ConversionsReceived, (events, { manager }) =>
+        this.projection.recordReceivedConversions(manager, events.flatMap((d) => receivedFacts(d.event))),
       )
       .onBatch(Events.ConversionAdjusted, (events, { manager }) =>
         this.projection.recordAdjustedConversions(

@@ -66,7 +66,10 @@ export const Events = {
   ClickRecorded: event(tracking.protobufPackage, 'ClickRecorded', tracking.ClickRecorded, Streams.trackingClicks, Streams.tracking),
   /** A run of up to 100 clicks read together. */
   ClicksRecorded: event(tracking.protobufPackage, 'ClicksRecorded', tracking.ClicksRecorded, Streams.trackingClicks),
+  /** A conversion read alone by the relay (and every conversion of earlier versions, imports and replays). */
   ConversionReceived: event(ingest.protobufPackage, 'ConversionReceived', ingest.ConversionReceived, Streams.ingest),
+  /** A run of up to 100 conversions read together. */
+  ConversionsReceived: event(ingest.protobufPackage, 'ConversionsReceived', ingest.ConversionsReceived, Streams.ingest),
   ConversionAdjusted: event(ingest.protobufPackage, 'ConversionAdjusted', ingest.ConversionAdjusted, Streams.ingest),
   ConversionAttributed: event(attribution.protobufPackage, 'ConversionAttributed', attribution.ConversionAttributed, Streams.attribution),
   ConversionUnattributed: event(attribution.protobufPackage, 'ConversionUnattributed', attribution.ConversionUnattributed, Streams.attribution),

@@ -365,7 +365,8 @@ export class TableRelay<Row extends Record<string, unknown>> {
   /**
    * Saves the acknowledged position. Saved lazily (every cursorSaveMs while busy, at once when caught up, on stop):
    * one UPDATE and one commit per batch was most of a small pass's cost; a crash in between only means events
-   * published again from the last saved position, which the stream's duplicate window drops.
+   * published again from the last saved position: the stream's duplicate window drops those cut as before, and
+   * consumers apply the rows of a run cut otherwise once by their own keys.
    */
   private async saveCursor(leader: Leader): Promise<void> {
     const at = leader.acked;

@@ -13,6 +13,7 @@ import {
   messageFact,
   offerName,
   receivedFact,
+  receivedFacts,
   revenueDelta,
   rollupBucket,
   rollupBuckets,
@@ -217,5 +218,22 @@ describe('corrections, click classes and received conversions', () => {
       occurredAt: new Date('2026-05-05T16:00:00Z'), receivedAt: new Date('2026-05-05T16:00:00Z'), test: false, source: 'INGEST',
     });
     expect(() => adjustedFact({ conversion, previousStatus: 0, previousPayout: undefined, adjustmentId: '', cause: '' })).toThrow(/adjustment_id/);
+  });
+
+  it('reads each conversion of a run as its ConversionReceived, in order, and refuses an empty run or a bad member', () => {
+    const conversion = (conversionId: string, status: ConversionStatus, test?: boolean) =>
+      Conversion.fromPartial({
+        partnerId: 'p1', conversionId, payout: { currencyCode: 'eur', amountMicros: '1500000' }, status, occurredAt: new Date('2026-05-05T16:00:00Z'),
+        receivedAt: new Date('2026-05-05T16:00:03Z'), test,
+      });
+    const run = [conversion('X2', ConversionStatus.CONVERSION_STATUS_APPROVED, true), conversion('X1', ConversionStatus.CONVERSION_STATUS_REVERSED)];
+    expect(receivedFacts({ conversions: run })).toEqual(run.map((c) => receivedFact({ conversion: c })));
+    expect(receivedFacts({ conversions: run }).map((f) => [f.conversionId, f.status, f.test, f.payout.currency, f.receivedAt])).toEqual([
+      ['X2', 'approved', true, 'EUR', new Date('2026-05-05T16:00:03Z')],
+      ['X1', 'reversed', false, 'EUR', new Date('2026-05-05T16:00:03Z')],
+    ]);
+    expect(() => receivedFacts({ conversions: [] })).toThrow(DomainError);
+    expect(() => receivedFacts({ conversions: [] })).toThrow(/conversions is empty/);
+    expect(() => receivedFacts({ conversions: [run[0], { ...run[1], conversionId: '' }] })).toThrow(/conversion_id/);
   });
 });

@@ -17,7 +17,7 @@ import type {
   ConversionAttributed,
   ConversionUnattributed,
 } from '@trackly/contracts/attribution/v1/attribution_events';
-import type { ConversionAdjusted, ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
+import type { ConversionAdjusted, ConversionReceived, ConversionsReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ClickClass, clickClassToJSON } from '@trackly/contracts/tracking/v1/tracking';
 import {
@@ -313,6 +313,12 @@ export interface ReceivedConversionFact {
 
 export function receivedFact(e: ConversionReceived): ReceivedConversionFact {
   return receivedOf(required(e.conversion, 'conversion'));
+}
+
+/** The conversions of a run (ConversionsReceived), each read as a ConversionReceived's. */
+export function receivedFacts(e: ConversionsReceived): ReceivedConversionFact[] {
+  if (!e.conversions.length) throw new InvalidArgumentError('conversions', 'is empty');
+  return e.conversions.map(receivedOf);
 }
 
 export function adjustedFact(e: ConversionAdjusted): { adjustmentId: string; fact: ReceivedConversionFact } {

@@ -16,10 +16,27 @@ export const protobufPackage = "trackly.ingest.v1";
 
 export const protobufFileName = "trackly/ingest/v1/ingest_events.proto";
 
-/** ConversionReceived is published on subject trackly.ingest.v1.ConversionReceived once per newly stored conversion. */
+/**
+ * ConversionReceived is published on subject trackly.ingest.v1.ConversionReceived for a newly stored conversion that
+ * the relay read alone (Nats-Msg-Id = the conversion's row id); conversions read together go out as
+ * ConversionsReceived. Keep `conversion` its only field: a run's payload is its members' ConversionReceived bytes
+ * joined (see ConversionsReceived).
+ */
 export interface ConversionReceived {
   /** The conversion as stored. */
   conversion: Conversion | undefined;
+}
+
+/**
+ * ConversionsReceived is published on subject trackly.ingest.v1.ConversionsReceived for a run of up to 100 newly
+ * stored conversions the relay read together (a burst of postbacks), in the order they were stored: the broker and
+ * every consumer handle one message per run, not one per conversion. Consumers apply each conversion at most once
+ * (by partner and conversion id) whatever event carries it. Field 1 has ConversionReceived's number and type, so the
+ * run's bytes are its members' ConversionReceived bytes one after another.
+ */
+export interface ConversionsReceived {
+  /** The conversions of the run, each exactly the Conversion a ConversionReceived would carry. */
+  conversions: Conversion[];
 }
 
 /**
@@ -204,6 +221,77 @@ export const ConversionReceived: MessageFns<ConversionReceived> = {
     message.conversion = (object.conversion !== undefined && object.conversion !== null)
       ? Conversion.fromPartial(object.conversion)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseConversionsReceived(): ConversionsReceived {
+  return { conversions: [] };
+}
+
+export const ConversionsReceived: MessageFns<ConversionsReceived> = {
+  encode(message: ConversionsReceived, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.conversions) {
+      Conversion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversionsReceived {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversionsReceived();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversions.push(Conversion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConversionsReceived {
+    return {
+      conversions: globalThis.Array.isArray(object?.conversions)
+        ? object.conversions.map((e: any) => Conversion.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ConversionsReceived): unknown {
+    const obj: any = {};
+    if (message.conversions?.length) {
+      obj.conversions = message.conversions.map((e) => Conversion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConversionsReceived>, I>>(base?: I): ConversionsReceived {
+    return ConversionsReceived.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConversionsReceived>, I>>(object: I): ConversionsReceived {
+    const message = createBaseConversionsReceived();
+    message.conversions = object.conversions?.map((e) => Conversion.fromPartial(e)) || [];
     return message;
   },
 };

@@ -10,7 +10,8 @@
  *     before the blast (a creative of its own) -> how long until that tap is in the report;
  *  3. 5% of the blast's messages tapped through the click edge with a phone's headers (one tap each);
  *     -> time from the last RegisterMessages answer until every report (by creative, offer, campaign, date) shows
- *     exactly the sends and clicks made, and each durable consumer's events/s while it drained (tracking's also in sends/s: its sends travel in runs);
+ *     exactly the sends and clicks made, and each durable consumer's events/s while it drained (tracking's and ingest's
+ *     also in records/s: sends, taps and conversions travel in runs);
  *  4. then 1% of the tapped messages converting through the ingest edge (partner postbacks, every payout its own) ->
  *     time until every report shows exactly those conversions and revenue, every conversion decided, and the CPU
  *     time of all five apps during that phase divided by the conversions (CPU ms per conversion, end to end).
@@ -169,11 +170,13 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   })();
 
   // Tracking publishes a blast's sends in runs (MessagesSent, up to 100 sends each) and taps read together in runs
-  // (ClicksRecorded): each stream's growth over the blast gives the records per stream message, so a tracking
-  // durable's rate is also read in records (sends or taps).
+  // (ClicksRecorded), ingest the conversions it reads together (ConversionsReceived): each stream's growth over the
+  // run gives the records per stream message, so a tracking or ingest durable's rate is also read in records (sends,
+  // taps or conversions).
   const streamMessages = async (name) => (await jsm.streams.info(`${PREFIX.toUpperCase()}_${name}`)).state.messages;
   const sendsBefore = await streamMessages('TRACKLY_TRACKING_V1');
   const tapsBefore = await streamMessages('TRACKLY_TRACKING_CLICKS_V1');
+  const conversionsBefore = await streamMessages('TRACKLY_INGEST_V1');
 
   // 1. The blast.
   const expect = new Expect();
@@ -293,9 +296,13 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   // The probe tap and the blast's taps (every one answered 302 is in the stream).
   const tapEvents = (await streamMessages('TRACKLY_TRACKING_CLICKS_V1')) - tapsBefore;
   const tapsPerEvent = tapEvents > 0 ? (clickIds.size + 1) / tapEvents : 1;
+  // The conversions answered 200, each stored and carried once (nothing else goes on the ingest stream here).
+  const conversionEvents = (await streamMessages('TRACKLY_INGEST_V1')) - conversionsBefore;
+  const stored = converting.length - badPostbacks;
+  const conversionsPerEvent = conversionEvents > 0 ? stored / conversionEvents : 1;
   await nc.close();
   // Each durable's events/s while it had a backlog: acknowledged events over the time its backlog took; for the
-  // tracking stream's durables also in sends (records) per second.
+  // tracking and ingest streams' durables also in records (sends, taps, conversions) per second.
   const rates = [];
   for (const [key, s] of samples) {
     const busy = s.filter((x) => x.pending > 0);
@@ -304,7 +311,13 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     const end = s.find((x) => x.t > busy[busy.length - 1].t) ?? busy[busy.length - 1];
     const n = end.acked - first.acked;
     if (n < 100) continue;
-    const perEvent = key.endsWith('@TRACKLY_TRACKING_V1') ? sendsPerEvent : key.endsWith('@TRACKLY_TRACKING_CLICKS_V1') ? tapsPerEvent : 1;
+    const perEvent = key.endsWith('@TRACKLY_TRACKING_V1')
+      ? sendsPerEvent
+      : key.endsWith('@TRACKLY_TRACKING_CLICKS_V1')
+        ? tapsPerEvent
+        : key.endsWith('@TRACKLY_INGEST_V1')
+          ? conversionsPerEvent
+          : 1;
     const seconds = (end.t - first.t) / 1000;
     rates.push({ durable: key, events: n, records: Math.round(n * perEvent), seconds: +seconds.toFixed(1), 'events/s': Math.round(n / seconds), 'records/s': Math.round((n * perEvent) / seconds) });
   }
@@ -345,7 +358,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     checks,
     memory,
     notes: [
-      `Events/s per durable consumer while it drained: ${rates.map((r) => `${r.durable} ${r['events/s']}/s (${r.events} events${r.records !== r.events ? `, ${r['records/s']} records/s` : ''})`).join('; ')}. The blast's ${MESSAGES.toLocaleString('en-US')} sends went out as ${runs.toLocaleString('en-US')} tracking-stream events (MessagesSent runs, ${sendsPerEvent.toFixed(1)} sends each), its ${(clickIds.size + 1).toLocaleString('en-US')} taps as ${tapEvents.toLocaleString('en-US')} clicks-stream events (${tapsPerEvent.toFixed(1)} taps each).`,
+      `Events/s per durable consumer while it drained: ${rates.map((r) => `${r.durable} ${r['events/s']}/s (${r.events} events${r.records !== r.events ? `, ${r['records/s']} records/s` : ''})`).join('; ')}. The blast's ${MESSAGES.toLocaleString('en-US')} sends went out as ${runs.toLocaleString('en-US')} tracking-stream events (MessagesSent runs, ${sendsPerEvent.toFixed(1)} sends each), its ${(clickIds.size + 1).toLocaleString('en-US')} taps as ${tapEvents.toLocaleString('en-US')} clicks-stream events (${tapsPerEvent.toFixed(1)} taps each), its ${stored.toLocaleString('en-US')} conversions as ${conversionEvents.toLocaleString('en-US')} ingest-stream events (ConversionReceived alone or ConversionsReceived runs, ${conversionsPerEvent.toFixed(1)} conversions each).`,
       'CPU per conversion: user + system CPU of all five apps from the first postback until no durable had a backlog and no stream grew for 1 s, minus each app\'s idle CPU rate (measured for 3 s before) over that time, divided by the conversions; the blast had drained before, and the report reads that check the books come after.',
     ],
   });

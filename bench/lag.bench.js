@@ -16,8 +16,8 @@
  * arrival minus its 200's. No internal timestamp is used. At the end every creative's revenue must equal, to the
  * micro, the payouts answered 200 for it.
  */
-const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks, connect } = require('./lib/common');
-const { startApps, trackingAndIngest } = require('./lib/platform');
+const { parseArgs, modeOf, percentile, sleep, printTable, IPHONE, keepAliveGet, pool, printChecks, connect, NATS_URL } = require('./lib/common');
+const { startApps, trackingAndIngest, requireDist } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 const { runScenario } = require('./lib/scenario');
 const fs = require('node:fs');
@@ -352,12 +352,47 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
 });
 
 /**
+ * The ingest stream's conversion events as [event id, conversion row id] pairs, one per conversion carried: a
+ * ConversionReceived's id is its row id; a ConversionsReceived run's is a digest of its rows' ids, so its members
+ * are read from its payload (decoded with the built contracts). What a consumer records in processed_events is the
+ * event id, so this is how a conversion that travelled in a run is found in a consumer's transaction.
+ */
+async function conversionEventMembers() {
+  const { connect: natsConnect } = require('@nats-io/transport-node');
+  const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
+  const { ConversionReceived, ConversionsReceived } = requireDist('libs/contracts/src/gen/trackly/ingest/v1/ingest_events');
+  const single = `${PREFIX}.trackly.ingest.v1.ConversionReceived`;
+  const run = `${PREFIX}.trackly.ingest.v1.ConversionsReceived`;
+  const stream = `${PREFIX.toUpperCase()}_TRACKLY_INGEST_V1`;
+  const pairs = [];
+  const nc = await natsConnect({ servers: NATS_URL });
+  try {
+    const total = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+    const consumer = await jetstream(nc).consumers.get(stream);
+    let read = 0;
+    for (const end = Date.now() + 60_000; read < total && Date.now() < end; ) {
+      for await (const m of await consumer.fetch({ max_messages: 1000, expires: 2000 })) {
+        read++;
+        const id = m.headers?.get('Nats-Msg-Id') ?? '';
+        if (m.subject === single) pairs.push([id, ConversionReceived.decode(m.data).conversion?.id ?? '']);
+        else if (m.subject === run) for (const c of ConversionsReceived.decode(m.data).conversions) pairs.push([id, c.id]);
+        if (m.info.pending === 0) break;
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+  return pairs;
+}
+
+/**
  * The conversions' path through the outboxes and consumers, from the database (all apps share one here): per
  * outbox subject (ingest's conversions, their own event source, from the row's received_at), commit-to-publish (published_at − created_at, created_at being the writing transaction's start);
  * per consumer of those events, outbox row to the consumer's transaction (processed_at = that transaction's start)
  * and how many events each transaction took (its rows share processed_at). Diagnosis only: no figure is judged.
  */
 async function hops(databaseUrl, since) {
+  const members = await conversionEventMembers();
   const c = await connect(databaseUrl);
   const pct = (col) => `round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ${col}))::int AS p50, round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ${col}))::int AS p99, round(max(${col}))::int AS max`;
   const ms = (a, b) => `EXTRACT(EPOCH FROM ${a} - ${b}) * 1000`;
@@ -387,20 +422,26 @@ async function hops(databaseUrl, since) {
         }
       }
     }
-    // Ingest's conversions are their own ConversionReceived's source (no outbox row): conversion row to consumer tx.
+    // Ingest's conversions are their own events' source (no outbox row): conversion row to consumer tx, per
+    // conversion, whether it travelled alone (ConversionReceived, event id = row id) or in a ConversionsReceived run
+    // (the event id its consumers recorded, mapped to its rows from the stream).
     for (const consumerSchema of ['attribution', 'reporting']) {
       const { rows: taken } = await c.query(
-        `WITH j AS (
-           SELECT p.consumer, p.processed_at, ${ms('p.processed_at', 't.received_at')} AS wait
-           FROM "${consumerSchema}".processed_events p JOIN "ingest".conversions t ON t.id::text = p.event_id
+        `WITH m AS (SELECT * FROM unnest($2::text[], $3::text[]) AS m(event_id, row_id)),
+         j AS (
+           SELECT p.consumer, p.processed_at, p.event_id, ${ms('p.processed_at', 't.received_at')} AS wait
+           FROM "${consumerSchema}".processed_events p JOIN m ON m.event_id = p.event_id JOIN "ingest".conversions t ON t.id::text = m.row_id
            WHERE t.received_at >= $1 AND t.xid IS NOT NULL)
-         SELECT consumer, count(*)::int AS n, count(DISTINCT processed_at)::int AS txs, ${pct('wait')},
+         SELECT consumer, count(*)::int AS n, count(DISTINCT event_id)::int AS events, count(DISTINCT processed_at)::int AS txs, ${pct('wait')},
            round(${ms('(array_agg(processed_at ORDER BY wait DESC))[1]', '$1::timestamptz')})::int AS worst_at
          FROM j GROUP BY 1 ORDER BY 1`,
-        [since],
+        [since, members.map(([e]) => e), members.map(([, r]) => r)],
       );
       for (const r of taken) {
-        rows.push({ hop: `ingest conversion row → ${r.consumer} tx`, events: r.n, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.n / Math.max(1, r.txs)).toFixed(1) });
+        rows.push({
+          hop: `ingest conversion row → ${r.consumer} tx (${r.n} conversions in ${r.events} events)`,
+          events: r.events, 'p50 ms': r.p50, 'p99 ms': r.p99, 'max ms': r.max, 'worst at s': (r.worst_at / 1000).toFixed(1), 'events/tx': (r.events / Math.max(1, r.txs)).toFixed(1),
+        });
       }
     }
     return rows;

@@ -29,7 +29,10 @@ import { scenarioTwoReplicas } from './scale-scenarios';
 
 function args() {
   const argv = process.argv.slice(2);
+  // `--only f,g` or `--only=f,g` (as `npm run bench` takes its flags): either form selects, neither is ignored.
   const val = (name: string) => {
+    const eq = argv.find((x) => x.startsWith(`${name}=`));
+    if (eq) return eq.slice(name.length + 1);
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };

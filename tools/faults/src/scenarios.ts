@@ -4,11 +4,12 @@ import { headers as natsHeaders } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DeadLetterStream, Events, Streams } from '@trackly/messaging';
-import { Auditor, Check, checkBooks, expectedBooks, Expected, Books } from './books';
+import { Auditor, BookOptions, Check, checkBooks, conversionsOf, expectedBooks, Expected, Books } from './books';
 import { PrivateNats, PrivatePostgres, sleep } from './infra';
 import { Counters, LoadDriver, newCounters, Sale } from './load';
 import type { AppName, Platform } from './platform';
 import type { Click } from '@trackly/contracts/tracking/v1/tracking';
+import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 
 export interface Context {
   platform: Platform;
@@ -81,7 +82,7 @@ export async function drive(ctx: Context, id: string, n: number, faultAt?: numbe
   return { sales, counters, partner, offer, faultDone };
 }
 
-export async function audit(ctx: Context, r: ScenarioResult, run: Run, since: number, opts: { deadLetters?: number; eventCopies?: number } = {}): Promise<void> {
+export async function audit(ctx: Context, r: ScenarioResult, run: Run, since: number, opts: Omit<BookOptions, 'clicks'> = {}): Promise<void> {
   const expected = expectedBooks(run.sales);
   const settled = await ctx.auditor.settle(run.partner, expected.stored, ctx.settleTimeoutMs);
   r.recoveryMs = Date.now() - since;
@@ -152,7 +153,8 @@ export async function scenarioRelayCrash(ctx: Context, n: number): Promise<Scena
   for (const app of ['attribution', 'ingest'] as const) if (!ctx.platform.apps[app].running) await ctx.platform.apps[app].start();
   r.faultNote = `hook armed before the load; ${crashes.join(', ')} (${unmarked.join(', ')}); restarted without the hook`;
   const exitedOk = crashes.length === 2 && crashes.every((c) => c.endsWith('137'));
-  await audit(ctx, r, run, lastRestart);
+  // Ingest's relay died after publishing runs: restarted, it reads those rows again with whatever came after them.
+  await audit(ctx, r, run, lastRestart, { recut: true });
   r.checks.unshift({ name: 'relays died after publish (exit 137)', ok: exitedOk, detail: crashes.join(', ') });
   return r;
 }
@@ -175,7 +177,8 @@ export async function scenarioNatsRestart(ctx: Context, n: number, signal: NodeJ
     ctx.log('  nats-server started again');
   });
   r.faultNote = `nats-server ${signal} at 30% of postbacks, down 3 s, same store directory`;
-  await audit(ctx, r, run, back);
+  // Unacknowledged runs are published again from the saved cursor, possibly cut otherwise.
+  await audit(ctx, r, run, back, { recut: true });
   const after = new Set<string>();
   for await (const s of (await jetstreamManager(ctx.nc)).streams.list()) for await (const c of jsm.consumers.list(s.config.name)) after.add(`${s.config.name}/${c.config.durable_name}`);
   const lost = [...before].filter((x) => !after.has(x));
@@ -219,7 +222,8 @@ export async function scenarioPostgresRestart(ctx: Context, n: number): Promise<
     firstOk = Date.now() - back;
   });
   r.faultNote = `Postgres down ${(downMs / 1000).toFixed(1)} s (stop at 30% of postbacks to accepting connections again); edges ready again ${firstOk} ms after it was`;
-  await audit(ctx, r, run, back);
+  // The relay lost its connection (and its lead) and reads again from its last saved cursor: runs may be cut otherwise.
+  await audit(ctx, r, run, back, { recut: true });
   const restarted = Object.entries(ctx.platform.apps).filter(([k, a]) => a.pid !== pids[k]).map(([k]) => k);
   const uniq = (xs: string[]) => [...new Set(xs)].join(' | ');
   r.checks.unshift(
@@ -298,12 +302,13 @@ export async function scenarioBlastKill(ctx: Context, blastSize: number, n: numb
 }
 
 /**
- * f: after the load settled, every click event (ClickRecorded and ClicksRecorded runs), ConversionReceived and decision
- * event of the scenario is published again under new Nats-Msg-Ids (so stream dedupe cannot help), conversions and
- * decisions before the clicks and each list in reverse: consumers must absorb them by their own idempotency. The
- * clicks go out three times more: each event as it was, each click of a run alone as a ClickRecorded, and all the
- * scenario's clicks cut into runs of another shape (a re-drive's page ends cut runs otherwise): each click is applied
- * once by its click id whatever event carries it.
+ * f: after the load settled, every click event (ClickRecorded and ClicksRecorded runs), conversion event
+ * (ConversionReceived and ConversionsReceived runs) and decision event of the scenario is published again under new
+ * Nats-Msg-Ids (so stream dedupe cannot help), conversions and decisions before the clicks and each list in reverse:
+ * consumers must absorb them by their own idempotency. Clicks and conversions go out three times more: each event as
+ * it was, each click or conversion of a run alone (ClickRecorded, ConversionReceived), and all the scenario's clicks
+ * and conversions cut into runs of another shape (a re-drive's page ends cut runs otherwise): each is applied once by
+ * its key (click id; partner and conversion id) whatever event carries it.
  */
 export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Promise<ScenarioResult> {
   const id = 'f';
@@ -351,17 +356,53 @@ export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Pro
   for (const c of allClicks) carried.set(c.clickId, (carried.get(c.clickId) ?? 0) + 1);
   const twice = [...carried].filter(([, k]) => k > 1).map(([c]) => c);
   const made = run.counters.clicks + run.counters.earlyClickEvents;
-  const received = await collect(Streams.ingest.name, [Events.ConversionReceived.subject], bytesHave(run.partner));
+  // Conversion events likewise by their decoded partner: a run the ingest relay read together may hold another
+  // partner's conversions too (re-published with it, harmlessly); scenario g's poison is skipped.
+  const conversionsIn = (subject: string, data: Uint8Array): Conversion[] => {
+    try {
+      return conversionsOf(subject, data);
+    } catch {
+      return [];
+    }
+  };
+  const ofPartner = (c: Conversion) => c.partnerId === run.partner;
+  const received = await collect(Streams.ingest.name, [Events.ConversionReceived.subject, Events.ConversionsReceived.subject], (s, data) => conversionsIn(s, data).some(ofPartner));
+  const receivedSingles = received.filter((m) => m.subject === Events.ConversionReceived.subject);
+  const receivedRuns = received.filter((m) => m.subject === Events.ConversionsReceived.subject);
+  const runConversions = receivedRuns.flatMap((m) => conversionsIn(m.subject, m.data).filter(ofPartner));
+  const allConversions = received.flatMap((m) => conversionsIn(m.subject, m.data).filter(ofPartner));
+  // Each stored conversion of the scenario on the ingest stream once, alone or in a run (the relay is not faulted).
+  const carriedConversions = new Map<string, number>();
+  for (const c of allConversions) carriedConversions.set(c.conversionId, (carriedConversions.get(c.conversionId) ?? 0) + 1);
+  const conversionsTwice = [...carriedConversions].filter(([, k]) => k > 1).map(([c]) => c);
   const decided = await collect(Streams.attribution.name, [Events.ConversionAttributed.subject, Events.ConversionUnattributed.subject], bytesHave(run.partner));
-  // The same clicks cut otherwise, as a re-drive's pages or a relay restarted from an older cursor may cut them:
-  // reversed, in runs of 7, mixing relayed taps with the driver's early clicks.
-  const reversed = [...allClicks].reverse();
-  const recut: { subject: string; data: Uint8Array }[] = [];
-  for (let from = 0; from < reversed.length; from += 7) {
-    recut.push({ subject: Events.ClicksRecorded.subject, data: Events.ClicksRecorded.codec.encode({ clicks: reversed.slice(from, from + 7) }).finish() });
-  }
+  // The same clicks and conversions cut otherwise, as a re-drive's pages or a relay restarted from an older cursor
+  // may cut them: reversed, in runs of 7 (the clicks mixing relayed taps with the driver's early clicks).
+  const inRunsOf7 = <T>(xs: T[], encode: (run: T[]) => { subject: string; data: Uint8Array }) => {
+    const reversed = [...xs].reverse();
+    const out: { subject: string; data: Uint8Array }[] = [];
+    for (let from = 0; from < reversed.length; from += 7) out.push(encode(reversed.slice(from, from + 7)));
+    return out;
+  };
+  const recut = inRunsOf7(allClicks, (clicks) => ({ subject: Events.ClicksRecorded.subject, data: Events.ClicksRecorded.codec.encode({ clicks }).finish() }));
   const alone = runClicks.map((click) => ({ subject: Events.ClickRecorded.subject, data: Events.ClickRecorded.codec.encode({ click }).finish() }));
-  const again = [...decided.reverse(), ...received.reverse(), ...[...clickEvents].reverse(), ...alone.reverse(), ...recut];
+  const recutConversions = inRunsOf7(allConversions, (conversions) => ({
+    subject: Events.ConversionsReceived.subject,
+    data: Events.ConversionsReceived.codec.encode({ conversions }).finish(),
+  }));
+  const aloneConversions = runConversions.map((conversion) => ({
+    subject: Events.ConversionReceived.subject,
+    data: Events.ConversionReceived.codec.encode({ conversion }).finish(),
+  }));
+  const again = [
+    ...decided.reverse(),
+    ...[...received].reverse(),
+    ...aloneConversions.reverse(),
+    ...recutConversions,
+    ...[...clickEvents].reverse(),
+    ...alone.reverse(),
+    ...recut,
+  ];
   const start = Date.now();
   let k = 0;
   for (const m of again) {
@@ -370,8 +411,16 @@ export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Pro
   r.faultNote =
     `${singles.length} ClickRecorded and ${runs.length} ClicksRecorded (${runClicks.length} of the scenario's clicks in runs) re-published as they were, ` +
     `the ${runClicks.length} run clicks again alone and all ${allClicks.length} clicks again in ${recut.length} runs of 7 (reversed); ` +
-    `${received.length} ConversionReceived, ${decided.length} decision events; all under new ids, decisions first, each list reversed`;
-  await audit(ctx, r, run, start, { eventCopies: 2 });
+    `${receivedSingles.length} ConversionReceived and ${receivedRuns.length} ConversionsReceived (${runConversions.length} of the scenario's conversions in runs) as they were, ` +
+    `the ${runConversions.length} run conversions again alone and all ${allConversions.length} again in ${recutConversions.length} runs of 7 (reversed); ` +
+    `${decided.length} decision events; all under new ids, decisions first, each list reversed`;
+  // On the ingest stream now: each conversion as first published, again as it was, its run's members alone, the re-cut runs.
+  await audit(ctx, r, run, start, { eventCopies: 2, receivedCarried: 2 * allConversions.length + runConversions.length + allConversions.length });
+  r.checks.unshift({
+    name: 'each conversion on the ingest stream once before the copies (alone or in a run)',
+    ok: carriedConversions.size === expected.stored && conversionsTwice.length === 0,
+    detail: `${carriedConversions.size} conversion ids (${receivedSingles.length} ConversionReceived, ${receivedRuns.length} ConversionsReceived carrying ${runConversions.length}) for ${expected.stored} stored; carried twice: ${conversionsTwice.slice(0, 5).join(', ') || 'none'}`,
+  });
   r.checks.unshift({
     name: 'each click on the click stream once (alone or in a run)',
     ok: carried.size === made && twice.length === 0,
@@ -380,7 +429,11 @@ export async function scenarioDuplicatesOutOfOrder(ctx: Context, n: number): Pro
   return r;
 }
 
-/** g: an undecodable payload on two consumed subjects goes to the dead letters with its reason; later events still flow. */
+/**
+ * g: an undecodable payload on each consumed subject of conversions and clicks (alone and in runs) goes to the dead
+ * letters with its reason, and an event that decodes but carries nothing (a conversion alone, a run) after 10
+ * deliveries; later events still flow.
+ */
 export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioResult> {
   const id = 'g';
   const r: ScenarioResult = { id, title: 'poison message (undecodable payload) on consumed subjects', sales: 0, counters: newCounters(), checks: [], faultNote: '' };
@@ -388,16 +441,17 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   const dlBefore = await ctx.auditor.deadLetters();
   // A length-delimited field 1 claiming 2^35 bytes: no protobuf reader can decode it.
   const poison = Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x01, 0x02]);
-  // And one that decodes (to an event without its conversion) but that no handler can apply: retried, then dead.
+  // And one that decodes (to an event without its conversion, a run without conversions) but that no handler can
+  // apply: retried, then dead.
   const failing = new Uint8Array(0);
   const seqs: number[] = [];
+  // Runs (conversions or taps the relay read together): each its own handler, its own decoder.
+  const undecodableSubjects = [Events.ConversionReceived, Events.ConversionsReceived, Events.ClickRecorded, Events.ClicksRecorded].map((e) => e.subject);
+  const failingSubjects = [Events.ConversionReceived, Events.ConversionsReceived].map((e) => e.subject);
   for (const [subject, data, tag] of [
-    [Events.ConversionReceived.subject, poison, 'undecodable'],
-    [Events.ClickRecorded.subject, poison, 'undecodable'],
-    // The run of taps read together (tracking's relay under a burst): its own handler, its own decoder.
-    [Events.ClicksRecorded.subject, poison, 'undecodable'],
-    [Events.ConversionReceived.subject, failing, 'failing'],
-  ] as const) {
+    ...undecodableSubjects.map((subject) => [subject, poison, 'undecodable'] as const),
+    ...failingSubjects.map((subject) => [subject, failing, 'failing'] as const),
+  ]) {
     const h = natsHeaders();
     h.set('Trackly-Fault', 'poison');
     seqs.push((await js.publish(subject, data, { msgID: `fault-poison-${tag}-${subject}`, headers: h })).seq);
@@ -411,8 +465,9 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   const dl = await jsm.streams.info(DeadLetterStream.name).catch(() => undefined);
   const undecodable = rows.filter((x) => x.reason.startsWith('undecodable payload'));
   const exhausted = rows.filter((x) => /^failed 10 times/.test(x.reason));
-  // The click poisons reach every consumer of the click stream that the suite runs (attribution and reporting).
-  const clickPoison = (subject: string) => undecodable.filter((x) => x.subject.endsWith(subject)).map((x) => x.schema).sort();
+  // Each poison reaches every consumer of its stream that the suite runs (attribution and reporting consume both the
+  // ingest and the click stream).
+  const deadIn = (xs: typeof rows, subject: string) => xs.filter((x) => x.subject.endsWith(subject)).map((x) => x.schema).sort();
   // Each dead letter is also a message on the dead-letter stream, its reason in a header.
   const reasons: string[] = [];
   const consumer = await js.consumers.get(DeadLetterStream.name);
@@ -429,13 +484,18 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
   r.checks = r.checks.filter((c) => c.name !== 'dead letters');
   const list = (xs: typeof rows) => xs.map((x) => `${x.consumer}: ${x.subject}: ${x.reason.slice(0, 70)}`).join('; ');
   r.checks.push(
-    { name: 'undecodable payloads dead-lettered at once', ok: undecodable.length >= 3, detail: list(undecodable) },
-    ...[Events.ClickRecorded.subject, Events.ClicksRecorded.subject].map((subject) => ({
+    { name: 'undecodable payloads dead-lettered at once', ok: undecodable.length >= undecodableSubjects.length, detail: list(undecodable) },
+    ...undecodableSubjects.map((subject) => ({
       name: `undecodable ${subject.split('.').pop()} dead-lettered by attribution and reporting`,
-      ok: clickPoison(subject).join() === 'attribution,reporting',
-      detail: clickPoison(subject).join(', ') || 'none',
+      ok: deadIn(undecodable, subject).join() === 'attribution,reporting',
+      detail: deadIn(undecodable, subject).join(', ') || 'none',
     })),
-    { name: 'unappliable event dead-lettered after 10 deliveries', ok: exhausted.length >= 1, detail: list(exhausted) },
+    { name: 'unappliable event dead-lettered after 10 deliveries', ok: exhausted.length >= failingSubjects.length, detail: list(exhausted) },
+    ...failingSubjects.map((subject) => ({
+      name: `empty ${subject.split('.').pop()} dead-lettered after 10 deliveries by attribution and reporting`,
+      ok: deadIn(exhausted, subject).join() === 'attribution,reporting',
+      detail: deadIn(exhausted, subject).join(', ') || 'none',
+    })),
     { name: 'no other dead letters', ok: rows.length - dlBefore === undecodable.length + exhausted.length, detail: `${rows.length} rows` },
     {
       name: `dead-letter stream ${DeadLetterStream.name} holds them with reasons`,
@@ -443,7 +503,7 @@ export async function scenarioPoison(ctx: Context, n: number): Promise<ScenarioR
       detail: `${dl?.state.messages ?? 0} messages: ${reasons.map((x) => x.slice(0, 90)).join('; ')}`,
     },
   );
-  r.faultNote = `4 poison messages (stream seqs ${seqs.join(', ')}) before the load; ${rows.length} dead letters`;
+  r.faultNote = `${seqs.length} poison messages (stream seqs ${seqs.join(', ')}) before the load; ${rows.length} dead letters`;
   return r;
 }
 

@@ -12,8 +12,13 @@ export const ingestConfigShape = {
    * (each in its own savepoint), so a burst pays one commit per batch; each answer still waits for its commit.
    */
   INGEST_GROUP_COMMIT: env.bool(true),
-  /** Longest a postback waits for others to join its batch. */
-  INGEST_GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(2),
+  /**
+   * Longest a postback waits for others to join its batch. 10 ms, where the click edge (a person waiting) uses 2: a
+   * partner's server does not notice it, and under a burst batches of ~35–40 postbacks instead of ~24 cut the app's
+   * and Postgres's CPU per postback by about a fifth (the per-batch statements, commit and relay pass are shared by
+   * more postbacks; ingest bench, 2026-12-06, docs/benchmarks.md).
+   */
+  INGEST_GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(10),
   /** A batch is written as soon as it holds this many postbacks. */
   INGEST_GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(64),
   /** How long the edge reuses a partner row it read (0 = read it for every postback); see PartnersService. */

@@ -306,8 +306,11 @@ describe('DurableConsumer (real Postgres and NATS JetStream)', () => {
     await first.stop();
     const applied = (await items(ds, 'restart-')).length;
     expect(applied).toBeLessThan(60);
-    // Stopped means stopped: nothing pulled and left unacknowledged, nothing applied after stop() returned.
-    expect((await m.jsm.consumers.info(m.streamName(Streams.tracking), 'restart')).num_ack_pending).toBe(0);
+    // Stopped means stopped: nothing applied after stop() returned, and nothing held back for the ack wait. A pull
+    // whose messages arrived after stop() began hands them back with a nak, and the server counts a nak'd message
+    // as ack-pending until it is delivered again (nats-server 2.9, checked): at most that one pull. Were they left
+    // un-acknowledged instead, the second consumer below would wait the 30 s ack wait for them and fail its 10 s.
+    expect((await m.jsm.consumers.info(m.streamName(Streams.tracking), 'restart')).num_ack_pending).toBeLessThanOrEqual(sizes.batchSize);
     expect((await items(ds, 'restart-')).length).toBe(applied);
 
     for (let i = 60; i < 70; i++) await publish(m, `evt-restart-${i}`, campaign(`restart-${String(i).padStart(2, '0')}`));

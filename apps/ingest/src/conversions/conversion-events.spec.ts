@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Events, runId } from '@trackly/messaging';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { ConversionReceived, ConversionsReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { ConversionEventRow, conversionEventColumns, conversionRunEvents, CONVERSIONS_PER_RUN } from './conversion-events';
 
 function conversion(i: number): Conversion {
@@ -52,6 +53,16 @@ const hex = (events: ReturnType<typeof conversionRunEvents>) => events.map((e) =
 const stored = (r: ConversionEventRow) => Events.ConversionReceived.codec.decode(r.received_event).conversion!;
 
 describe('conversionRunEvents', () => {
+  // The wire contract the run's payload rests on: the relay joins stored ConversionReceived bytes unread, which is a
+  // ConversionsReceived only while `conversion` is ConversionReceived's one field and has the number and type of
+  // ConversionsReceived's `conversions`. A field added to either message fails here, before a run carries it wrongly.
+  it('relies on ConversionReceived being exactly field 1 of a ConversionsReceived (one field each, same bytes)', () => {
+    expect(Object.keys(ConversionReceived.fromPartial({}))).toEqual(['conversion']);
+    expect(Object.keys(ConversionsReceived.fromPartial({}))).toEqual(['conversions']);
+    const one = Buffer.from(Events.ConversionReceived.codec.encode({ conversion: conversion(3) }).finish());
+    expect(Buffer.from(Events.ConversionsReceived.codec.encode({ conversions: [conversion(3)] }).finish()).equals(one)).toBe(true);
+  });
+
   it('publishes nothing for no rows', () => {
     expect(conversionRunEvents([])).toEqual([]);
   });

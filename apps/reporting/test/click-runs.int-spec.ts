@@ -17,6 +17,7 @@ import { eventually, testInfra } from '@trackly/testing';
 import { GetPerformanceReportRequest, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import { ReportingTestApp } from './reporting-test-app';
+import { expectAppliedInOneTransaction, processedEvents } from './one-pull';
 import { expectActivityRollupsEqualRebuild } from './rollup-checks';
 
 jest.setTimeout(60_000);
@@ -68,9 +69,7 @@ describe('reporting: clicks in runs (real Postgres, NATS, gRPC)', () => {
         from, to,
       ])
     ).rows.map((r: { click_id: string; click_class: string }) => [r.click_id, r.click_class]);
-  const processed = async (ids: string[]) =>
-    (await pg.query(`SELECT event_id, processed_at FROM "reporting".processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])`, [CLICKS_DURABLE, ids]))
-      .rows as { event_id: string; processed_at: Date }[];
+  const processed = (ids: string[]) => processedEvents(pg, CLICKS_DURABLE, ids);
   const expectRollupsEqualRebuild = (from: string, to: string) => expectActivityRollupsEqualRebuild(pg, from, to);
 
   beforeAll(async () => {
@@ -182,23 +181,14 @@ describe('reporting: clicks in runs (real Postgres, NATS, gRPC)', () => {
         ['d6', () => lone(d[5])],
         ['click-run-d1', () => run([d[0], d[1], d[2]], 'redrive:click-run-d1', 'click-run-d1')], // a re-driven copy in the same pull
       ];
-      for (const [, p] of events) await p();
-      const jsm = await jetstreamManager(nc);
-      await eventually(async () => {
-        const info = await jsm.consumers.info(`${t.prefix.toUpperCase()}_${Streams.trackingClicks.name}`, CLICKS_DURABLE);
-        return info.num_pending === 0 && info.num_ack_pending === 1 + events.length;
-      }, 20_000);
-      await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
-      locked = false;
-      const ids = [...new Set(events.map(([id]) => id))];
-      const rows = await eventually(async () => {
-        const r = await processed(ids);
-        return r.length === ids.length ? r : undefined;
-      }, 20_000);
-      // One transaction (processed_at is its start time) for the five events, another one for the blocker before them.
-      expect(new Set(rows.map((r) => r.processed_at.toISOString())).size).toBe(1);
-      const [blockerRow] = await processed(['d-blocker']);
-      expect(blockerRow.processed_at.getTime()).toBeLessThan(rows[0].processed_at.getTime());
+      await expectAppliedInOneTransaction({
+        pg, durable: CLICKS_DURABLE, blockerId: 'd-blocker', events,
+        consumer: async () => (await jetstreamManager(nc)).consumers.info(`${t.prefix.toUpperCase()}_${Streams.trackingClicks.name}`, CLICKS_DURABLE),
+        release: async () => {
+          await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
+          locked = false;
+        },
+      });
     } finally {
       if (locked) await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
     }

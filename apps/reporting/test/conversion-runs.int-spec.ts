@@ -16,6 +16,7 @@ import { durableName, EVENT_ID_HEADER, Events, runId, Streams } from '@trackly/m
 import { eventually, testInfra } from '@trackly/testing';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { AttributionState, Conversion } from '@trackly/contracts/ingest/v1/ingest';
+import { expectAppliedInOneTransaction, processedEvents } from './one-pull';
 import { ReportingTestApp } from './reporting-test-app';
 
 jest.setTimeout(60_000);
@@ -64,9 +65,7 @@ describe('reporting: conversions in runs (real Postgres, NATS, gRPC)', () => {
     const id = runIdOf(cs);
     return publish(Events.ConversionsReceived.subject, Buffer.concat(cs.map(bytes)), redrive ? `redrive:${id}` : id, redrive ? id : undefined);
   };
-  const processed = async (ids: string[]) =>
-    (await pg.query(`SELECT event_id, processed_at FROM "reporting".processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])`, [INGEST_DURABLE, ids]))
-      .rows as { event_id: string; processed_at: Date }[];
+  const processed = (ids: string[]) => processedEvents(pg, INGEST_DURABLE, ids);
   /** Waits until each of these events has its processed-event record, and returns them. */
   const appliedAll = (ids: string[]) =>
     eventually(async () => {
@@ -174,18 +173,13 @@ describe('reporting: conversions in runs (real Postgres, NATS, gRPC)', () => {
         [runIdOf(c.slice(1, 4)), () => run(c.slice(1, 4), true)],
         [runIdOf(c.slice(4, 7)), () => run(c.slice(4, 7))],
       ];
-      for (const [, p] of events) await p();
-      await eventually(async () => {
-        const info = await ingestConsumer();
-        return info.num_pending === 0 && info.num_ack_pending === 1 + events.length;
-      }, 20_000);
-      await locker.query('COMMIT');
-      locked = false;
-      const rows = await appliedAll(events.map(([id]) => id));
-      // One transaction (processed_at is its start time) for the five events, another one for c0's before them.
-      expect(new Set(rows.map((r) => r.processed_at.toISOString())).size).toBe(1);
-      const [first] = await processed([c[0].id]);
-      expect(first.processed_at.getTime()).toBeLessThan(rows[0].processed_at.getTime());
+      await expectAppliedInOneTransaction({
+        pg, durable: INGEST_DURABLE, blockerId: c[0].id, events, consumer: ingestConsumer,
+        release: async () => {
+          await locker.query('COMMIT');
+          locked = false;
+        },
+      });
     } finally {
       if (locked) await locker.query('ROLLBACK');
       await locker.end();

@@ -15,6 +15,7 @@ import { eventually, testInfra } from '@trackly/testing';
 import { GetPerformanceReportRequest, ReportGrouping } from '@trackly/contracts/reporting/v1/reporting_service';
 import type { MessageSent } from '@trackly/contracts/tracking/v1/tracking_events';
 import { ReportingTestApp } from './reporting-test-app';
+import { expectAppliedInOneTransaction, processedEvents } from './one-pull';
 import { expectActivityRollupsEqualRebuild } from './rollup-checks';
 
 jest.setTimeout(60_000);
@@ -60,9 +61,7 @@ describe('reporting: sends in runs (real Postgres, NATS, gRPC)', () => {
     (await pg.query(`SELECT message_id FROM "reporting".messages WHERE sent_at >= $1 AND sent_at < $2 AND campaign_id <> 'camp-s' ORDER BY 1`, [from, to])).rows.map(
       (r: { message_id: string }) => r.message_id,
     );
-  const processed = async (ids: string[]) =>
-    (await pg.query(`SELECT event_id, processed_at FROM "reporting".processed_events WHERE consumer = $1 AND event_id = ANY($2::text[])`, [TRACKING_DURABLE, ids]))
-      .rows as { event_id: string; processed_at: Date }[];
+  const processed = (ids: string[]) => processedEvents(pg, TRACKING_DURABLE, ids);
   const expectRollupsEqualRebuild = (from: string, to: string) => expectActivityRollupsEqualRebuild(pg, from, to);
 
   beforeAll(async () => {
@@ -167,24 +166,14 @@ describe('reporting: sends in runs (real Postgres, NATS, gRPC)', () => {
         ['sent:d6', () => single(d[5])],
         ['run-d1', () => run([d[0], d[1], d[2]], 'redrive:run-d1', 'run-d1')], // a re-driven copy in the same pull
       ];
-      for (const [, p] of events) await p();
-      // Every event delivered to the consumer (the blocker's group still waiting), then the lock let go.
-      const jsm = await jetstreamManager(nc);
-      await eventually(async () => {
-        const info = await jsm.consumers.info(`${t.prefix.toUpperCase()}_${Streams.tracking.name}`, TRACKING_DURABLE);
-        return info.num_pending === 0 && info.num_ack_pending === 1 + events.length;
-      }, 20_000);
-      await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
-      locked = false;
-      const ids = [...new Set(events.map(([id]) => id))];
-      const rows = await eventually(async () => {
-        const r = await processed(ids);
-        return r.length === ids.length ? r : undefined;
-      }, 20_000);
-      // One transaction (processed_at is its start time) for the five events, another one for the blocker before them.
-      expect(new Set(rows.map((r) => r.processed_at.toISOString())).size).toBe(1);
-      const [blockerRow] = await processed(['sent:d-blocker']);
-      expect(blockerRow.processed_at.getTime()).toBeLessThan(rows[0].processed_at.getTime());
+      await expectAppliedInOneTransaction({
+        pg, durable: TRACKING_DURABLE, blockerId: 'sent:d-blocker', events,
+        consumer: async () => (await jetstreamManager(nc)).consumers.info(`${t.prefix.toUpperCase()}_${Streams.tracking.name}`, TRACKING_DURABLE),
+        release: async () => {
+          await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
+          locked = false;
+        },
+      });
     } finally {
       if (locked) await pg.query(`SELECT pg_advisory_unlock(${lock})`, [blocker.messageId]);
     }

@@ -7,6 +7,7 @@
  * projection stores, then builds the rollups with the real rebuild code (src/projection/rollup-rebuild.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
@@ -201,7 +202,9 @@ async function main(): Promise<void> {
     console.table(sizes.rows);
     await db.end();
 
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    // A port the OS hands out as free: a random pick in 40000-60000 lands in the ephemeral range and collided
+    // with a client socket's local port in CI (EADDRINUSE).
+    const port = await freePort();
     app = await startReporting(
       loadReportingConfig({
         DATABASE_URL: dbUrl, NATS_URL, NATS_PREFIX: prefix, REPORTING_HOST: '127.0.0.1', REPORTING_GRPC_PORT: String(port), LOG_LEVEL: 'warn',
@@ -294,5 +297,16 @@ function emitReportResults(results: Record<string, string | number>[], isQuick: 
     checks: [{ check: 'every report non-empty', value: 'checked', ok: true }],
     // The reporting service runs inside the bench process here (with the seeding client).
     memory: hwm ? { 'reporting (in bench process)': +(Number(hwm[1]) / 1024).toFixed(1) } : {},
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }

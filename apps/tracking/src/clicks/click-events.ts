@@ -31,6 +31,8 @@ export interface ClickRow extends Record<string, unknown> {
  * became the event source (xid NULL) come before every new one and keep the flag they were written with. The relay
  * publishes a click only once every transaction older than its own has ended (xid below the snapshot's xmin), so the
  * answer it publishes is final: exactly one first click per message, whatever replicas or batches wrote the clicks.
+ * clicks_message_human_idx (message_id, xid NULLS FIRST, seq NULLS FIRST) WHERE HUMAN serves the EXISTS in that order:
+ * its first index entry for the message decides a repeat click, without a heap fetch per click of the message.
  */
 const FIRST_CLICK = `CASE WHEN t.xid IS NULL THEN t.first_click_on_message ELSE t.click_class = 'HUMAN' AND NOT EXISTS (
     SELECT 1 FROM "tracking".clicks AS p

@@ -1,4 +1,4 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { HitClass } from '../domain/click-classifier';
 
 @Entity({ name: 'clicks' })
@@ -6,7 +6,7 @@ export class ClickEntity {
   @PrimaryColumn({ name: 'click_id', type: 'text' })
   clickId!: string;
 
-  @Index()
+  // Indexed with xid and seq for HUMAN clicks only (clicks_message_human_idx, a partial index built by migration).
   @Column({ name: 'message_id', type: 'text' })
   messageId!: string;
 

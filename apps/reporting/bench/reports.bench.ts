@@ -7,7 +7,6 @@
  * projection stores, then builds the rollups with the real rebuild code (src/projection/rollup-rebuild.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
@@ -202,8 +201,9 @@ async function main(): Promise<void> {
     console.table(sizes.rows);
     await db.end();
 
-    // A port the OS hands out as free: a random pick in 40000-60000 lands in the ephemeral range and collided
-    // with a client socket's local port in CI (EADDRINUSE).
+    // The launcher's freePort (the OS hands out a free port; run from the repo root, as emitReportResults): a random
+    // pick in 40000-60000 lands in the ephemeral range and collided with a client socket's local port in CI.
+    const { freePort } = require(require('node:path').resolve('tools/launcher')) as { freePort: () => Promise<number> };
     const port = await freePort();
     app = await startReporting(
       loadReportingConfig({
@@ -297,16 +297,5 @@ function emitReportResults(results: Record<string, string | number>[], isQuick: 
     checks: [{ check: 'every report non-empty', value: 'checked', ok: true }],
     // The reporting service runs inside the bench process here (with the seeding client).
     memory: hwm ? { 'reporting (in bench process)': +(Number(hwm[1]) / 1024).toFixed(1) } : {},
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
   });
 }

@@ -185,3 +185,37 @@ function serialSequences(q: QueryRunner, table: string): Promise<{ col: string; 
     [table],
   );
 }
+
+/**
+ * Builds an index on a partitioned table without blocking its writers (a migration with `transaction = false`): the
+ * parent's index `ON ONLY` (invalid until every partition has one), each partition's `CONCURRENTLY` as
+ * `<partition>_<suffix>`, attached; partitions made later get it from the parent. Resumable: a partition whose index
+ * is already attached is skipped, and an invalid leftover of a failed CONCURRENTLY build is dropped and built again.
+ * Throws when the parent's index is not valid at the end (a partition appeared meanwhile without it: run again).
+ */
+export async function createPartitionedIndexConcurrently(
+  q: QueryRunner,
+  c: { schema: string; table: string; index: string; suffix: string; definition: string },
+): Promise<void> {
+  const s = quoteIdent(c.schema);
+  const parent = `${s}.${quoteIdent(c.index)}`;
+  await q.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(c.index)} ON ONLY ${s}.${quoteIdent(c.table)} ${c.definition}`);
+  const parts: { name: string }[] = await q.query(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY c.relname`,
+    [`${s}.${quoteIdent(c.table)}`],
+  );
+  for (const { name } of parts) {
+    const index = `${s}.${quoteIdent(`${name}_${c.suffix}`)}`;
+    const [existing]: { valid: boolean; attached: boolean }[] = await q.query(
+      `SELECT x.indisvalid AS valid, EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid AND h.inhparent = $2::regclass) AS attached
+       FROM pg_index x WHERE x.indexrelid = to_regclass($1)`,
+      [index, parent],
+    );
+    if (existing?.attached) continue;
+    if (existing && !existing.valid) await q.query(`DROP INDEX CONCURRENTLY ${index}`);
+    if (!existing?.valid) await q.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(`${name}_${c.suffix}`)} ON ${s}.${quoteIdent(name)} ${c.definition}`);
+    await q.query(`ALTER INDEX ${parent} ATTACH PARTITION ${index}`);
+  }
+  const [{ valid }]: { valid: boolean }[] = await q.query(`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = $1::regclass`, [parent]);
+  if (!valid) throw new Error(`${c.schema}.${c.index} is not valid after attaching every partition's index (a partition was added meanwhile?); run the migration again`);
+}

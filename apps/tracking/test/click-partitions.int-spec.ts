@@ -1,30 +1,26 @@
-import { DataSource } from 'typeorm';
-import { dataSourceOptions, parseBound } from '@trackly/database';
+import type { DataSource } from 'typeorm';
+import { parseBound } from '@trackly/database';
 import { ManualClock } from '@trackly/kernel';
 import { createLogger } from '@trackly/logging';
-import { createTestDatabase, partitionsOf, TestDatabase } from '@trackly/testing';
-import { trackingMigrations } from '../src/migrations';
+import { partitionsOf } from '@trackly/testing';
 import { ClickPartitionsJob } from '../src/partitions/click-partitions.job';
 import { loadTrackingConfig } from '../src/tracking.config';
-import { migrateTracking } from '../src/tracking.app';
+import { trackingSchemaForTest } from './tracking-test-app';
 
 jest.setTimeout(60_000);
 
 const DAY = 86_400_000;
 
 describe('tracking.clicks partitioned by day, kept by ClickPartitionsJob (real Postgres)', () => {
-  let db: TestDatabase;
+  let schema: Awaited<ReturnType<typeof trackingSchemaForTest>>;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    ds = await new DataSource(dataSourceOptions({ url: db.url, schema: 'tracking', entities: [], migrations: [] })).initialize();
+    schema = await trackingSchemaForTest();
+    ds = schema.ds;
   });
 
-  afterAll(async () => {
-    await ds?.destroy();
-    await db?.drop();
-  });
+  afterAll(() => schema?.close());
 
   const partitions = () => partitionsOf(ds, '"tracking".clicks');
 

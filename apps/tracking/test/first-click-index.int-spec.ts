@@ -1,26 +1,21 @@
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '@trackly/database';
-import { createTestDatabase, partitionsOf, TestDatabase } from '@trackly/testing';
-import { trackingMigrations } from '../src/migrations';
+import type { DataSource } from 'typeorm';
+import { partitionsOf } from '@trackly/testing';
 import { TrackingClicksFirstClickIndex1765900000000 } from '../src/migrations/1765900000000-clicks-first-click-index.migration';
-import { migrateTracking } from '../src/tracking.app';
+import { trackingSchemaForTest } from './tracking-test-app';
 
 jest.setTimeout(60_000);
 
 /** The first-click index migration on the partitioned clicks table: every partition served, resumable, inherited. */
 describe('clicks_message_human_idx (migration 1765900000000, real Postgres)', () => {
-  let db: TestDatabase;
+  let schema: Awaited<ReturnType<typeof trackingSchemaForTest>>;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
-    ds = await new DataSource(dataSourceOptions({ url: db.url, schema: 'tracking', entities: [], migrations: [] })).initialize();
+    schema = await trackingSchemaForTest();
+    ds = schema.ds;
   });
 
-  afterAll(async () => {
-    await ds?.destroy();
-    await db?.drop();
-  });
+  afterAll(() => schema?.close());
 
   /** Each partition's index attached to the parent's, and whether the parent's is valid. */
   const state = async () => {

@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '@trackly/database';
 import { createGrpcClient, PromiseClient } from '@trackly/grpc';
 import { RunningService } from '@trackly/app-shell';
 import type { Clock } from '@trackly/kernel';
@@ -22,6 +24,24 @@ export interface TrackingTestApp {
   close(): Promise<void>;
 }
 
+/** A database of its own for a spec, with tracking's schema migrated (a copy of the migrated template). */
+export function createTrackingTestDatabase(): Promise<TestDatabase> {
+  return createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
+}
+
+/** A spec's database and a TypeORM DataSource on its tracking schema (raw queries; no entities), closed together. */
+export async function trackingSchemaForTest(): Promise<{ db: TestDatabase; ds: DataSource; close(): Promise<void> }> {
+  const db = await createTrackingTestDatabase();
+  const ds = await new DataSource(dataSourceOptions({ url: db.url, schema: 'tracking', entities: [], migrations: [] })).initialize();
+  return {
+    db, ds,
+    close: async () => {
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
 /**
  * Starts tracking on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn).
  * `appDatabaseUrl` maps the database URL the app is given (e.g. through a proxy the spec can cut); the spec's own pg
@@ -32,7 +52,7 @@ export async function startTrackingForTest(
   clock: Clock,
   appDatabaseUrl: (url: string) => string = (url) => url,
 ): Promise<TrackingTestApp> {
-  const db = await createTestDatabase('tracking', trackingMigrations, (url) => migrateTracking(url).then(() => undefined));
+  const db = await createTrackingTestDatabase();
   const prefix = testNatsPrefix();
   const { app, grpc, base, httpPort } = await startTrackingOn(appDatabaseUrl(db.url), prefix, env, clock);
   const client = createGrpcClient(TrackingServiceService, grpc);

@@ -36,6 +36,8 @@ async function load(baseUrl, token, runTag, seconds) {
   let n = 0;
   const answered = new Set();
   let other = 0;
+  let stored = 0;
+  let duplicates = 0;
   const payout = (i) => `${1 + (i % 500)}.${String(i % 100).padStart(2, '0')}`;
   const result = await autocannon({
     url: baseUrl,
@@ -46,16 +48,22 @@ async function load(baseUrl, token, runTag, seconds) {
         method: 'GET',
         setupRequest: (req, context) => {
           // Deterministic mix: every 5th request (for 0.2) repeats a conversion sent a little earlier.
-          const dup = n > 100 && DUPLICATES > 0 && n % Math.round(1 / DUPLICATES) === 0;
-          const i = dup ? n - 50 : n;
+          const every = DUPLICATES > 0 ? Math.round(1 / DUPLICATES) : 0;
+          const dup = n > 100 && every > 0 && n % every === 0;
+          // The request ~50 back that sent its own conversion (one that repeated another sent none of its own).
+          let i = n;
+          if (dup) for (i = n - 50; every > 1 && i % every === 0; i--);
           n++;
           context.id = `${runTag}-${i}`;
           const q = `token=${token}&click_id=clk${i}&conversion_id=${context.id}&payout=${payout(i)}&currency=USD`;
           return { ...req, path: `/postbacks/${PARTNER}?${q}` };
         },
-        onResponse: (status, _body, context) => {
-          if (status === 200) answered.add(context.id);
-          else other++;
+        onResponse: (status, body, context) => {
+          if (status === 200) {
+            answered.add(context.id);
+            if (body?.includes('"status":"duplicate"')) duplicates++;
+            else if (body?.includes('"status":"stored"')) stored++;
+          } else other++;
         },
       },
     ],
@@ -67,6 +75,8 @@ async function load(baseUrl, token, runTag, seconds) {
     total: result['2xx'],
     other: other + result.errors + result.timeouts + result.non2xx,
     answered,
+    stored,
+    duplicates,
   };
 }
 
@@ -248,6 +258,13 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
       ok: inStream.distinct === counts.conversions && inStream.conversions === counts.conversions && inStream.badIds === 0,
     },
     { check: 'non-200 answers (ingest)', value: app.other, ok: app.other === 0 },
+    ...[bare, app].map((r) => ({
+      // No conversion answered 'stored' twice, every other 200 'duplicate', and the mix's repeats are real ones. (A
+      // conversion's 'stored' answer can be cut off by the run's end while its repeat's got through: hence ≤.)
+      check: `200s answered 'stored' + 'duplicate' (${r === app ? 'ingest' : 'bare'}, measured run); 'stored' ≤ distinct conversions`,
+      value: `${r.stored} + ${r.duplicates} of ${r.total}; ${r.stored} ≤ ${r.answered.size}`,
+      ok: r.stored + r.duplicates === r.total && r.stored <= r.answered.size && (DUPLICATES === 0 || r.duplicates > 0),
+    })),
   ];
   console.log('');
   printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'Postgres backends ms': r.dbMs.toFixed(3), 'all Postgres ms': r.pgMs.toFixed(3), 'nats-server ms': r.natsMs?.toFixed(3), 'load generator ms': r.genMs.toFixed(3), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));

@@ -29,13 +29,13 @@ export interface IngestTestApp {
  * Starts ingest on free ports with `env` on top of the test defaults (LOG_LEVEL from TEST_LOG_LEVEL, else warn), on
  * `clock` (the system clock when none is given).
  */
-export async function startIngestForTest(env: Record<string, string>, clock?: Clock): Promise<IngestTestApp> {
+export async function startIngestForTest(env: Record<string, string>, clock?: Clock, appDatabaseUrl: (url: string) => string = (url) => url): Promise<IngestTestApp> {
   const db = await createTestDatabase('ingest', ingestMigrations, (url) => migrateIngest(url).then(() => undefined));
   const prefix = testNatsPrefix();
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const app = await startIngest(
     loadIngestConfig({
-      DATABASE_URL: db.url,
+      DATABASE_URL: appDatabaseUrl(db.url),
       NATS_URL: testInfra().natsUrl,
       NATS_PREFIX: prefix,
       INGEST_HOST: '127.0.0.1',

@@ -1,52 +1,11 @@
-import { createServer, Server, Socket, connect } from 'node:net';
 import { ManualClock } from '@trackly/kernel';
-import { eventually, freePort, testInfra } from '@trackly/testing';
+import { eventually, freePort, PostgresLine, testInfra } from '@trackly/testing';
 import { startTrackingForTest, TrackingTestApp } from './tracking-test-app';
 
 const BROWSER = {
   'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1',
   'accept-language': 'en-US,en;q=0.9',
 };
-
-/**
- * Postgres as the app sees it through a TCP proxy the spec can cut: `down()` closes every connection and refuses new
- * ones (what a crashed or restarting server looks like from the app), `up()` listens again on the same port. The
- * shared Postgres itself is never touched.
- */
-class PostgresLine {
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    private readonly target: { host: string; port: number },
-    readonly port: number,
-  ) {}
-
-  up(): Promise<void> {
-    if (this.server) return Promise.resolve();
-    const server = createServer((client) => {
-      const upstream = connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-  }
-
-  down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    const server = this.server;
-    this.server = undefined;
-    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
 
 /**
  * While Postgres is unreachable the click edge answers 503 with Retry-After and writes nothing, a cached link as well

@@ -2,3 +2,4 @@ export * from './infra';
 export * from './built-app';
 export * from './child-app';
 export * from './raw-http';
+export * from './postgres-line';

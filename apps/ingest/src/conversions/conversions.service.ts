@@ -8,7 +8,7 @@ import { outgoingContextHeaders } from '@trackly/observability';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import type { ListConversionsRequest, SubmitConversionRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { AttributionVerdict } from '../domain/attribution-verdict';
-import { AdjustmentCause, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
+import { AdjustmentCause, ConversionState, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
 import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdProblem, statusFromName, statusName, validateSubmission } from '../domain/conversion.rules';
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
 import { newConversion, toConversion } from '../wire';
@@ -294,6 +294,70 @@ export class ConversionsService {
    * adjustment with its ConversionAdjusted: rare, through `m`). `query` runs raw SQL on the connection of `m`. Results
    * are in input order.
    */
+  /**
+   * The repeats of a batch settled without a lock: each the duplicate of its stored row, or of the row an earlier
+   * request of the same batch inserted. `seen` maps the id drawn for each repeat (batch.ids) to its row as the batch's
+   * statement read it, or null when that statement's snapshot had none: the batch inserted the key itself, or another
+   * transaction committed it while the statement ran (the statement waited for it); those rows are read again, in a
+   * statement of their own. Undefined when a repeat changes the conversion: an adjustment is decided under the row's
+   * lock (settleBatch).
+   *
+   * A duplicate read without a lock is the verdict a locked read would have given a moment earlier, and a duplicate
+   * changes nothing: a change committed meanwhile came from a request as concurrent as this one (one answered
+   * before this one arrived is in the snapshot).
+   */
+  async settleWithoutLocks(query: RawQuery, items: BatchDraft[], batch: ConversionBatch, seen: Map<string, Record<string, unknown> | null>): Promise<StoreResult[] | undefined> {
+    const out: StoreResult[] = new Array(items.length);
+    const insertedByKey = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (seen.has(batch.ids[i])) return;
+      out[i] = { conversion: batch.created[i], duplicate: false, outcome: 'stored' };
+      insertedByKey.set(conversionKey(it.draft), i);
+    });
+    const rowByKey = new Map<string, Record<string, unknown>>();
+    const unread = new Map<string, ConversionDraft>();
+    items.forEach((it, i) => {
+      const row = seen.get(batch.ids[i]);
+      const key = conversionKey(it.draft);
+      if (row) rowByKey.set(key, row);
+      else if (row === null && !insertedByKey.has(key)) unread.set(key, it.draft);
+    });
+    if (unread.size) {
+      const keys = [...unread.values()];
+      const rows = await query(
+        'ingest-read-repeated-conversions',
+        `SELECT c.* FROM "ingest".conversions c
+         JOIN unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id) ON c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id`,
+        [textArray(keys.map((d) => d.partnerId)), textArray(keys.map((d) => d.conversionId))],
+      );
+      for (const row of rows) rowByKey.set(`${String(row.partner_id)}\u0000${String(row.conversion_id)}`, row);
+    }
+    for (let i = 0; i < items.length; i++) {
+      if (out[i]) continue;
+      const draft = items[i].draft;
+      const key = conversionKey(draft);
+      let stored: Conversion;
+      let state: ConversionState;
+      const row = rowByKey.get(key);
+      if (row) {
+        const e = entityOfRow(row);
+        stored = toConversion(e);
+        state = { status: statusFromName(e.status), payout: { currency: e.currency, micros: e.payoutMicros } };
+      } else {
+        // Inserted by the batch's statement itself: the first of the key in arrival order (rows go in key, then arrival order).
+        const first = insertedByKey.get(key);
+        // ON CONFLICT saw the row, so it is there (conversions are never deleted): anything else is an error of ours.
+        if (first === undefined || first > i) throw new Error(`conversion ${draft.partnerId}/${draft.conversionId} conflicted but could not be read`);
+        stored = batch.created[first];
+        state = items[first].draft;
+      }
+      const verdict = repeatVerdict(state, draft, REVERSED);
+      if (verdict.kind !== 'duplicate') return undefined;
+      out[i] = { conversion: stored, duplicate: true, outcome: 'duplicate', reason: verdict.reason };
+    }
+    return out;
+  }
+
   async settleBatch(m: EntityManager, query: RawQuery, items: BatchDraft[], batch: ConversionBatch, inserted: Set<string>, cause: AdjustmentCause): Promise<StoreResult[]> {
     const out: StoreResult[] = new Array(items.length);
     const repeats: number[] = [];

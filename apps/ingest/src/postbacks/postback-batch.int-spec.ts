@@ -1,4 +1,6 @@
+import { Client } from 'pg';
 import { ManualClock } from '@trackly/kernel';
+import { eventually } from '@trackly/testing';
 import { Events } from '@trackly/messaging';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { IngestTestApp, partnerRequest, startIngestForTest } from '../../test/ingest-test-app';
@@ -97,6 +99,48 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
       { outcome: 'stored', reason_code: null },
       { outcome: 'duplicate', reason_code: 'SAME_CONTENT' },
     ]);
+  });
+
+  it('stores a key sent several times in one batch once, the others its duplicates, without a change in between', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => postback('conversion_id=thrice-1&payout=7.00&currency=USD')));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(answers.map((a) => a.body.status).sort()).toEqual(['duplicate', 'duplicate', 'stored']);
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
+    const archive = await t.pg.query(`SELECT outcome, reason_code, conversion_ref FROM "ingest".postback_requests WHERE query LIKE '%thrice-1%' ORDER BY outcome`);
+    expect(archive.rows).toEqual([
+      { outcome: 'duplicate', reason_code: 'SAME_CONTENT', conversion_ref: answers[0].body.id },
+      { outcome: 'duplicate', reason_code: 'SAME_CONTENT', conversion_ref: answers[0].body.id },
+      { outcome: 'stored', reason_code: null, conversion_ref: answers[0].body.id },
+    ]);
+    expect((await t.pg.query(`SELECT count(*)::int AS n FROM "ingest".conversion_adjustments WHERE conversion_ref = $1`, [answers[0].body.id])).rows[0].n).toBe(0);
+  });
+
+  it('answers a repeat of a conversion another transaction commits while the batch waits for it as a duplicate of that row', async () => {
+    // Another writer holds the key uncommitted: the batch's insert waits for it, and its snapshot (taken before) has no
+    // row for the key, so the repeat's row must be read again once the batch's statement is done.
+    const other = new Client({ connectionString: t.db.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      const { rows: [held] } = await other.query(
+        `INSERT INTO "ingest".conversions (partner_id, conversion_id, payout_micros, currency, status, occurred_at, received_at)
+         VALUES ('batch', 'held-1', 6000000, 'USD', 'APPROVED', now(), now()) RETURNING id`,
+      );
+      const answers = Promise.all([postback('conversion_id=held-1&payout=6.00&currency=USD'), postback('conversion_id=held-2&payout=6.00&currency=USD')]);
+      // The batch (a 100 ms window) is written and waits on the held key; nothing is answered meanwhile.
+      await eventually(async () => {
+        const { rows } = await t.pg.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`);
+        return rows[0].n > 0;
+      }, 10_000, 50);
+      await other.query('COMMIT');
+      const [held1, held2] = await answers;
+      expect([held1.status, held1.body.status, held1.body.id]).toEqual([200, 'duplicate', held.id]);
+      expect([held2.status, held2.body.status]).toEqual([200, 'stored']);
+      const archive = await t.pg.query(`SELECT outcome, conversion_ref FROM "ingest".postback_requests WHERE partner_id = 'batch' AND query LIKE '%held-1%'`);
+      expect(archive.rows).toEqual([{ outcome: 'duplicate', conversion_ref: held.id }]);
+    } finally {
+      await other.end();
+    }
   });
 
   it('decides repeats of a stored conversion in arrival order when the batch both repeats and changes it', async () => {

@@ -1,10 +1,11 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Pool, type PoolConfig } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable, textArray } from '@trackly/database';
+import { isDatabaseUnavailable, rawPool, textArray } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { Batcher } from '@trackly/platform';
-import { BatchDraft, CONVERSION_BATCH_CTES, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
+import { BatchDraft, CONVERSION_BATCH_CTES, ConversionBatch, ConversionsService, RawQuery, StoreResult } from '../conversions/conversions.service';
 import { ConversionEventsRelay } from '../conversions/conversion-events';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
@@ -45,17 +46,22 @@ function first<T>(all: T[]): T {
 /**
  * The postback edge's group commit end to end: the raw archive row with its outcome, the conversion (with its
  * ConversionReceived: the row is the event's source, see ConversionEventsRelay) and the refusals with their
- * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN, one statement (archive rows, conversions,
- * events), COMMIT; with repeats in the batch, one SELECT … FOR UPDATE of their keys and one INSERT of their archive
- * rows, outcomes decided, between. Nothing is answered before the commit, so a request answered is archived with its
- * outcome, and one whose process died first was never answered.
+ * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN with one statement (archive rows,
+ * conversions, events), then the repeats' archive rows with COMMIT, when every repeat is a plain duplicate
+ * (writeWithoutLocks); otherwise BEGIN, the statement, one SELECT … FOR UPDATE of the repeats' keys, their
+ * adjustments, one INSERT of their archive rows, COMMIT. Nothing is answered before the commit, so a request answered
+ * is archived with its outcome, and one whose process died first was never answered.
  *
  * A batch that fails as a whole (not a lost database: a row we could not store, a deadlock) is rolled back and each of
  * its requests written on its own; a request that still fails is archived alone with outcome `error`, then answered 5xx.
  */
 @Injectable()
-export class PostbackIntake implements BeforeApplicationShutdown {
+export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly batcher?: Batcher<IntakeUnit, Settled<IntakeResult>>;
+  /** Batches written by each path (logged on shutdown, read by the ingest bench). */
+  private readonly paths = { withoutLocks: 0, locked: 0 };
+  /** Connections in pipeline mode, for writeWithoutLocks: statements are sent without waiting for the one before. */
+  private readonly pipelined: Pool;
 
   constructor(
     private readonly ds: DataSource,
@@ -68,6 +74,16 @@ export class PostbackIntake implements BeforeApplicationShutdown {
     @Inject(INGEST_CONFIG) config: IngestConfig,
     @Inject(INGEST_LOGGER) private readonly logger: Logger,
   ) {
+    // The settings of the app's pool (URL, application name, connect timeout); as many connections as batches in flight.
+    const settings = (rawPool(ds) as Pool & { options: PoolConfig }).options;
+    this.pipelined = new Pool({
+      ...settings,
+      max: config.INGEST_GROUP_COMMIT ? config.INGEST_GROUP_COMMIT_IN_FLIGHT : (settings.max ?? 10),
+      application_name: `${settings.application_name ?? 'trackly-ingest'}-intake`,
+      pipeline: true,
+    });
+    // An idle connection that broke (the server restarted): the pool drops it; without a listener it would end the process.
+    this.pipelined.on('error', (err) => this.logger.warn({ err: err.message }, 'intake connection lost while idle'));
     if (config.INGEST_GROUP_COMMIT) {
       this.batcher = new Batcher((units) => this.flush(units), {
         windowMs: config.INGEST_GROUP_COMMIT_WINDOW_MS,
@@ -81,8 +97,12 @@ export class PostbackIntake implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     await this.batcher?.drain();
     // Postbacks per batch is what the batch's statements are shared by (a bench's run reads it here).
-    if (this.batcher) this.logger.info({ ...this.batcher.stats }, 'postback intake: batches written');
+    if (this.batcher) this.logger.info({ ...this.batcher.stats, ...this.paths }, 'postback intake: batches written');
     await this.events.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pipelined.end().catch(() => undefined);
   }
 
   /** Resolves once the unit's transaction committed; with group commit off, the unit is a transaction of its own. */
@@ -150,27 +170,97 @@ export class PostbackIntake implements BeforeApplicationShutdown {
     );
     const col = <V>(f: (u: IntakeUnit, i: number) => V) => units.map(f);
 
+    const values = [
+      ...batch.values,
+      ...archiveColumns(units),
+      textArray(col((u) => u.refusal?.outcome ?? null)),
+      textArray(col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason)))),
+      textArray(col((u) => u.refusal?.reasonCode ?? null)),
+      textArray(conversionOf),
+      textArray(refused.ids),
+      refused.bodies,
+      textArray(refused.headers),
+      refused.subject,
+    ];
+
+    // A test postback's record is written through the partners' entity manager: the locked path.
+    const quick = units.some((u) => u.testOf) ? undefined : await this.writeWithoutLocks(values, units, stores, storeAt, batch);
+    if (quick) {
+      this.paths.withoutLocks++;
+      if (quick.stored) this.events.kick();
+      if (refusals.length) this.relay.kick();
+      return quick.out;
+    }
+    this.paths.locked++;
+    return this.writeLocked(values, units, stores, storeAt, batch, refusals.length > 0);
+  }
+
+  /**
+   * The batch in one transaction of two round trips, when its repeats need no lock: BEGIN and the batch's statement
+   * sent together (a pipelined connection), then the repeats' archive rows and COMMIT sent together (a third, between,
+   * only to read repeats of rows another batch committed meanwhile). Every repeat must be a duplicate
+   * (ConversionsService.settleWithoutLocks); otherwise the transaction is rolled back and undefined returned, for
+   * writeLocked. Each round trip costs the batch a turn of the event loop, which serves the other requests meanwhile:
+   * at 64 connections the five of the locked path (BEGIN, statement, lock of the repeats, their archive rows, COMMIT)
+   * bounded postbacks per second.
+   */
+  private async writeWithoutLocks(
+    values: unknown[],
+    units: IntakeUnit[],
+    stores: BatchDraft[],
+    storeAt: number[],
+    batch: ConversionBatch,
+  ): Promise<{ out: IntakeResult[]; stored: number } | undefined> {
+    const c = await this.pipelined.connect();
+    // A connection that failed mid-transaction is closed, not returned: the server rolls back what it held.
+    let broken: Error | undefined;
+    try {
+      const query: RawQuery = async (name, text, values) => (await c.query({ name, text, values })).rows;
+      const [b, r] = await Promise.allSettled([c.query('BEGIN'), query('ingest-intake', INTAKE_SQL, values)]);
+      // (Were BEGIN refused and the statement not, the statement committed alone, whole; the requests are answered
+      // 5xx and their retries find their conversions stored.)
+      if (b.status === 'rejected') throw b.reason;
+      if (r.status === 'rejected') throw r.reason;
+      const seen = new Map(r.value.map((row) => [String(row.unit_id), row.id === null ? null : row]));
+      const results = await this.conversions.settleWithoutLocks(query, stores, batch, seen);
+      if (!results) {
+        await c.query('ROLLBACK');
+        return undefined;
+      }
+      const out: IntakeResult[] = new Array(units.length).fill(null);
+      const later: RepeatArchiveRow[] = [];
+      results.forEach((res, k) => {
+        const u = units[storeAt[k]];
+        out[storeAt[k]] = res;
+        if (res.outcome !== 'stored') later.push({ id: u.id, request: u.request, outcome: outcomeOf(res) });
+      });
+      // The COMMIT of a transaction whose insert failed rolls it back: the insert's error is the batch's.
+      const [a, k] = await Promise.allSettled([this.archive.insertMany(query, later), c.query('COMMIT')]);
+      if (a.status === 'rejected') throw a.reason;
+      if (k.status === 'rejected') throw k.reason;
+      return { out, stored: stores.length - later.length };
+    } catch (e) {
+      broken = e instanceof Error ? e : new Error(String(e));
+      throw e;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  /** The batch under the repeats' row locks (adjustments, test postbacks, repeats the snapshot did not hold). */
+  private async writeLocked(values: unknown[], units: IntakeUnit[], stores: BatchDraft[], storeAt: number[], batch: ConversionBatch, refusals: boolean): Promise<IntakeResult[]> {
     const runner = this.ds.createQueryRunner();
     try {
       const c = (await runner.connect()) as PgClient;
       const query: RawQuery = async (name, text, values) => (await c.query({ name, text, values })).rows;
       // Through the runner, so Outbox.add (an adjustment's event) sees the transaction.
       await runner.startTransaction();
-      const inserted = await query('ingest-intake', INTAKE_SQL, [
-        ...batch.values,
-        ...archiveColumns(units),
-        textArray(col((u) => u.refusal?.outcome ?? null)),
-        textArray(col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason)))),
-        textArray(col((u) => u.refusal?.reasonCode ?? null)),
-        textArray(conversionOf),
-        textArray(refused.ids),
-        refused.bodies,
-        textArray(refused.headers),
-        refused.subject,
-      ]);
-      const results = await this.conversions.settleBatch(runner.manager, query, stores, batch, new Set(inserted.map((r) => String(r.id))), 'postback');
+      const repeated = await query('ingest-intake', INTAKE_SQL, values);
+      const repeatIds = new Set(repeated.map((r) => String(r.unit_id)));
+      const inserted = new Set(batch.ids.filter((id) => !repeatIds.has(id)));
+      const results = await this.conversions.settleBatch(runner.manager, query, stores, batch, inserted, 'postback');
       const out: IntakeResult[] = new Array(units.length).fill(null);
-      const later: { id: string; request: ArchivedRequest; outcome: ArchiveOutcome }[] = [];
+      const later: RepeatArchiveRow[] = [];
       for (const [k, r] of results.entries()) {
         const u = units[storeAt[k]];
         out[storeAt[k]] = r;
@@ -181,8 +271,8 @@ export class PostbackIntake implements BeforeApplicationShutdown {
       await this.archive.insertMany(query, later);
       await runner.commitTransaction();
       // Each relay only when the batch gave it rows: a kick is a read (the outbox's a transaction) per batch.
-      if (inserted.length) this.events.kick();
-      if (refusals.length || later.some((o) => o.outcome.outcome === 'adjusted')) this.relay.kick();
+      if (inserted.size) this.events.kick();
+      if (refusals || later.some((o) => o.outcome.outcome === 'adjusted')) this.relay.kick();
       return out;
     } catch (e) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -201,6 +291,9 @@ export class PostbackIntake implements BeforeApplicationShutdown {
     return r;
   }
 }
+
+/** A repeat's archive row, written once its outcome is known. */
+type RepeatArchiveRow = { id: string; request: ArchivedRequest; outcome: ArchiveOutcome };
 
 /** The pg client under TypeORM's query runner. */
 interface PgClient {
@@ -224,6 +317,10 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
  * and the PostbackRefused events ($33–$36). A repeat (its conversion not inserted) is archived later in the same
  * transaction, once settled, with its outcome. The archive's
  * conversion_ref names a row inserted by the same statement: its foreign key is checked at the statement's end.
+ *
+ * It returns the repeats: the id drawn for each (`unit_id`) with the stored row as the statement's snapshot held it
+ * (taken before the statement's own inserts, so a key the batch itself inserted, or one a transaction still open or
+ * committed since is writing, reads as nulls).
  */
 const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
          INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body,
@@ -241,4 +338,6 @@ const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
          SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
          ORDER BY e.ord
        )
-       SELECT id FROM ins`;
+       SELECT i.id AS unit_id, c.* FROM input i
+       LEFT JOIN "ingest".conversions c ON c.partner_id = i.partner_id AND c.conversion_id = i.conversion_id
+       WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = i.id)`;

@@ -8,7 +8,7 @@ import { outgoingContextHeaders } from '@trackly/observability';
 import type { Conversion } from '@trackly/contracts/ingest/v1/ingest';
 import type { ListConversionsRequest, SubmitConversionRequest } from '@trackly/contracts/ingest/v1/ingest_service';
 import type { AttributionVerdict } from '../domain/attribution-verdict';
-import { AdjustmentCause, ConversionState, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
+import { AdjustmentCause, DUPLICATE_REASONS, repeatVerdict, ReversalKey } from '../domain/conversion-adjustment';
 import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdProblem, statusFromName, statusName, validateSubmission } from '../domain/conversion.rules';
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
 import { newConversion, toConversion } from '../wire';
@@ -295,66 +295,31 @@ export class ConversionsService {
    * are in input order.
    */
   /**
-   * The repeats of a batch settled without a lock: each the duplicate of its stored row, or of the row an earlier
-   * request of the same batch inserted. `seen` maps the id drawn for each repeat (batch.ids) to its row as the batch's
-   * statement read it, or null when that statement's snapshot had none: the batch inserted the key itself, or another
-   * transaction committed it while the statement ran (the statement waited for it); those rows are read again, in a
-   * statement of their own. Undefined when a repeat changes the conversion: an adjustment is decided under the row's
-   * lock (settleBatch).
-   *
-   * A duplicate read without a lock is the verdict a locked read would have given a moment earlier, and a duplicate
-   * changes nothing: a change committed meanwhile came from a request as concurrent as this one (one answered
-   * before this one arrived is in the snapshot).
+   * The outcomes of a batch its lockless statement wrote (INTAKE_LOCKLESS_SQL, postback-intake.ts), which decided its
+   * repeats itself: each stored, or a duplicate of the row it was compared with. `repeats` has a row per repeat: the
+   * id drawn for it (`unit_id`), its kind of duplicate (`kind`: DUPLICATE_REASONS' key) and the stored row as the
+   * statement's snapshot held it, or nulls when the batch itself inserted the key (the first of the key in arrival
+   * order, since rows go in key, then arrival order).
    */
-  async settleWithoutLocks(query: RawQuery, items: BatchDraft[], batch: ConversionBatch, seen: Map<string, Record<string, unknown> | null>): Promise<StoreResult[] | undefined> {
+  locklessOutcomes(items: BatchDraft[], batch: ConversionBatch, repeats: Record<string, unknown>[]): StoreResult[] {
+    const byId = new Map(repeats.map((r) => [String(r.unit_id), r]));
     const out: StoreResult[] = new Array(items.length);
     const insertedByKey = new Map<string, number>();
     items.forEach((it, i) => {
-      if (seen.has(batch.ids[i])) return;
+      if (byId.has(batch.ids[i])) return;
       out[i] = { conversion: batch.created[i], duplicate: false, outcome: 'stored' };
-      insertedByKey.set(conversionKey(it.draft), i);
+      if (!insertedByKey.has(conversionKey(it.draft))) insertedByKey.set(conversionKey(it.draft), i);
     });
-    const rowByKey = new Map<string, Record<string, unknown>>();
-    const unread = new Map<string, ConversionDraft>();
     items.forEach((it, i) => {
-      const row = seen.get(batch.ids[i]);
-      const key = conversionKey(it.draft);
-      if (row) rowByKey.set(key, row);
-      else if (row === null && !insertedByKey.has(key)) unread.set(key, it.draft);
+      const r = byId.get(batch.ids[i]);
+      if (!r) return;
+      const first = insertedByKey.get(conversionKey(it.draft));
+      const conversion = r.id !== null ? toConversion(entityOfRow(r)) : first !== undefined ? batch.created[first] : undefined;
+      const reason = DUPLICATE_REASONS[r.kind as keyof typeof DUPLICATE_REASONS];
+      // The statement compared each repeat with a row it names: anything else is an error of ours.
+      if (!conversion || !reason) throw new Error(`conversion ${it.draft.partnerId}/${it.draft.conversionId}: the batch statement's verdict could not be read`);
+      out[i] = { conversion, duplicate: true, outcome: 'duplicate', reason };
     });
-    if (unread.size) {
-      const keys = [...unread.values()];
-      const rows = await query(
-        'ingest-read-repeated-conversions',
-        `SELECT c.* FROM "ingest".conversions c
-         JOIN unnest($1::text[], $2::text[]) AS k(partner_id, conversion_id) ON c.partner_id = k.partner_id AND c.conversion_id = k.conversion_id`,
-        [textArray(keys.map((d) => d.partnerId)), textArray(keys.map((d) => d.conversionId))],
-      );
-      for (const row of rows) rowByKey.set(`${String(row.partner_id)}\u0000${String(row.conversion_id)}`, row);
-    }
-    for (let i = 0; i < items.length; i++) {
-      if (out[i]) continue;
-      const draft = items[i].draft;
-      const key = conversionKey(draft);
-      let stored: Conversion;
-      let state: ConversionState;
-      const row = rowByKey.get(key);
-      if (row) {
-        const e = entityOfRow(row);
-        stored = toConversion(e);
-        state = { status: statusFromName(e.status), payout: { currency: e.currency, micros: e.payoutMicros } };
-      } else {
-        // Inserted by the batch's statement itself: the first of the key in arrival order (rows go in key, then arrival order).
-        const first = insertedByKey.get(key);
-        // ON CONFLICT saw the row, so it is there (conversions are never deleted): anything else is an error of ours.
-        if (first === undefined || first > i) throw new Error(`conversion ${draft.partnerId}/${draft.conversionId} conflicted but could not be read`);
-        stored = batch.created[first];
-        state = items[first].draft;
-      }
-      const verdict = repeatVerdict(state, draft, REVERSED);
-      if (verdict.kind !== 'duplicate') return undefined;
-      out[i] = { conversion: stored, duplicate: true, outcome: 'duplicate', reason: verdict.reason };
-    }
     return out;
   }
 

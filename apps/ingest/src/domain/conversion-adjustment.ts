@@ -15,10 +15,21 @@ export interface ConversionState {
 
 export type RepeatVerdict = { kind: 'duplicate'; reason: string } | { kind: 'adjusted' };
 
+/** Why a repeat is a duplicate: the same status and payout, or a conversion already reversed. */
+export const DUPLICATE_REASONS = {
+  same: 'conversion already stored with this status and payout',
+  reversed: 'conversion was reversed; later postbacks do not change it',
+} as const;
+
+/**
+ * A repeat of a stored conversion: a duplicate when it says what is stored or the conversion was reversed, else an
+ * adjustment. The postback batch's lockless statement (INTAKE_LOCKLESS_SQL in postback-intake.ts) decides duplicates
+ * by the same rule in SQL; apps/ingest/src/postbacks/postback-batch.int-spec.ts holds the two to the same answers.
+ */
 export function repeatVerdict(stored: ConversionState, incoming: ConversionState, reversed: ConversionDraft['status']): RepeatVerdict {
   const samePayout = stored.payout.currency === incoming.payout.currency && stored.payout.micros === incoming.payout.micros;
-  if (stored.status === incoming.status && samePayout) return { kind: 'duplicate', reason: 'conversion already stored with this status and payout' };
-  if (stored.status === reversed) return { kind: 'duplicate', reason: 'conversion was reversed; later postbacks do not change it' };
+  if (stored.status === incoming.status && samePayout) return { kind: 'duplicate', reason: DUPLICATE_REASONS.same };
+  if (stored.status === reversed) return { kind: 'duplicate', reason: DUPLICATE_REASONS.reversed };
   return { kind: 'adjusted' };
 }
 

@@ -8,6 +8,7 @@ import { IngestPartnerTimeZone1765200000003 } from './1765200000003-partner-time
 import { IngestOutboxRedrive1765600000000 } from './1765600000000-outbox-redrive.migration';
 import { IngestPostbackArchivePartitioned1765710000000 } from './1765710000000-postback-archive-partitioned.migration';
 import { IngestConversionsEventSource1765800000500 } from './1765800000500-conversions-event-source.migration';
+import { IngestPostbackBatchGuard1766000000000 } from './1766000000000-postback-batch-guard.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
 export const ingestMigrations = [
@@ -21,4 +22,5 @@ export const ingestMigrations = [
   IngestOutboxRedrive1765600000000,
   IngestPostbackArchivePartitioned1765710000000,
   IngestConversionsEventSource1765800000500,
+  IngestPostbackBatchGuard1766000000000,
 ];

@@ -1,6 +1,9 @@
 import { Client } from 'pg';
 import { ManualClock } from '@trackly/kernel';
 import { eventually } from '@trackly/testing';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
+import { repeatVerdict } from '../domain/conversion-adjustment';
+import { statusFromWord } from '../domain/conversion.rules';
 import { Events } from '@trackly/messaging';
 import { ConversionReceived } from '@trackly/contracts/ingest/v1/ingest_events';
 import { IngestTestApp, partnerRequest, startIngestForTest } from '../../test/ingest-test-app';
@@ -140,6 +143,34 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
       expect(archive.rows).toEqual([{ outcome: 'duplicate', conversion_ref: held.id }]);
     } finally {
       await other.end();
+    }
+  });
+
+  it('decides a repeat as the domain rule does, whether the batch statement or the locked path decides it', async () => {
+    // The lockless statement decides duplicates in SQL (INTAKE_LOCKLESS_SQL) and leaves the rest to the locked path,
+    // which applies repeatVerdict: every combination of stored and repeated status, payout and currency, each repeat
+    // in a batch of its own, must get repeatVerdict's answer and reason.
+    const statuses = ['approved', 'pending', 'reversed'];
+    const cases = statuses.flatMap((stored) =>
+      statuses.flatMap((repeat) =>
+        [false, true].flatMap((otherPayout) => [false, true].map((otherCurrency) => ({ stored, repeat, otherPayout, otherCurrency }))),
+      ),
+    );
+    const micros = (p: string) => BigInt(Math.round(Number(p) * 1e6));
+    const stored = await Promise.all(cases.map((c, i) => postback(`conversion_id=rule-${i}&payout=2.00&currency=USD&status=${c.stored}`)));
+    expect(stored.map((a) => a.body.status)).toEqual(cases.map(() => 'stored'));
+    for (const [i, c] of cases.entries()) {
+      const payout = c.otherPayout ? '3.00' : '2.00';
+      const currency = c.otherCurrency ? 'EUR' : 'USD';
+      const answer = await postback(`conversion_id=rule-${i}&payout=${payout}&currency=${currency}&status=${c.repeat}`);
+      const verdict = repeatVerdict(
+        { status: statusFromWord(c.stored)!, payout: { currency: 'USD', micros: micros('2.00') } },
+        { status: statusFromWord(c.repeat)!, payout: { currency, micros: micros(payout) } },
+        ConversionStatus.CONVERSION_STATUS_REVERSED,
+      );
+      expect({ case: c, answer: answer.body.status }).toEqual({ case: c, answer: verdict.kind });
+      const { rows } = await t.pg.query(`SELECT outcome, reason FROM "ingest".postback_requests WHERE query LIKE $1 ORDER BY id`, [`%conversion_id=rule-${i}&%`]);
+      expect({ case: c, archived: rows[1] }).toEqual({ case: c, archived: { outcome: verdict.kind, reason: verdict.kind === 'duplicate' ? verdict.reason : 'status or payout changed' } });
     }
   });
 

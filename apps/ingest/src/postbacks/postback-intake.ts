@@ -10,6 +10,9 @@ import { ConversionEventsRelay } from '../conversions/conversion-events';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
 import { withoutNul } from '../domain/postback-params';
+import { DUPLICATE_REASONS } from '../domain/conversion-adjustment';
+import { statusName } from '../domain/conversion.rules';
+import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { PartnersService } from '../partners/partners.service';
 import { archiveColumns, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
@@ -46,10 +49,10 @@ function first<T>(all: T[]): T {
 /**
  * The postback edge's group commit end to end: the raw archive row with its outcome, the conversion (with its
  * ConversionReceived: the row is the event's source, see ConversionEventsRelay) and the refusals with their
- * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN with one statement (archive rows,
- * conversions, events), then the repeats' archive rows with COMMIT, when every repeat is a plain duplicate
+ * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN, one statement (conversions, repeats
+ * decided as duplicates, archive rows, events) and COMMIT sent together, when every repeat is a plain duplicate
  * (writeWithoutLocks); otherwise BEGIN, the statement, one SELECT … FOR UPDATE of the repeats' keys, their
- * adjustments, one INSERT of their archive rows, COMMIT. Nothing is answered before the commit, so a request answered
+ * adjustments, one INSERT of their archive rows, COMMIT (writeLocked). Nothing is answered before the commit, so a request answered
  * is archived with its outcome, and one whose process died first was never answered.
  *
  * A batch that fails as a whole (not a lost database: a row we could not store, a deadlock) is rolled back and each of
@@ -184,7 +187,7 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
     ];
 
     // A test postback's record is written through the partners' entity manager: the locked path.
-    const quick = units.some((u) => u.testOf) ? undefined : await this.writeWithoutLocks(values, units, stores, storeAt, batch);
+    const quick = units.some((u) => u.testOf) ? undefined : await this.writeWithoutLocks(values, stores, storeAt, units.length, batch);
     if (quick) {
       this.paths.withoutLocks++;
       if (quick.stored) this.events.kick();
@@ -196,49 +199,35 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
   }
 
   /**
-   * The batch in one transaction of two round trips, when its repeats need no lock: BEGIN and the batch's statement
-   * sent together (a pipelined connection), then the repeats' archive rows and COMMIT sent together (a third, between,
-   * only to read repeats of rows another batch committed meanwhile). Every repeat must be a duplicate
-   * (ConversionsService.settleWithoutLocks); otherwise the transaction is rolled back and undefined returned, for
+   * The batch in one transaction and ONE round trip, when its repeats need no lock: BEGIN, the lockless statement
+   * (INTAKE_LOCKLESS_SQL: the rows, and each repeat decided and archived as a duplicate) and COMMIT, sent together on
+   * a pipelined connection. A repeat that needs a lock (an adjustment, or a stored row the statement's snapshot did not
+   * hold) makes the statement fail with SQLSTATE TK001, so the COMMIT rolls back; then undefined is returned, for
    * writeLocked. Each round trip costs the batch a turn of the event loop, which serves the other requests meanwhile:
    * at 64 connections the five of the locked path (BEGIN, statement, lock of the repeats, their archive rows, COMMIT)
    * bounded postbacks per second.
    */
-  private async writeWithoutLocks(
-    values: unknown[],
-    units: IntakeUnit[],
-    stores: BatchDraft[],
-    storeAt: number[],
-    batch: ConversionBatch,
-  ): Promise<{ out: IntakeResult[]; stored: number } | undefined> {
+  private async writeWithoutLocks(values: unknown[], stores: BatchDraft[], storeAt: number[], units: number, batch: ConversionBatch): Promise<{ out: IntakeResult[]; stored: number } | undefined> {
     const c = await this.pipelined.connect();
     // A connection that failed mid-transaction is closed, not returned: the server rolls back what it held.
     let broken: Error | undefined;
     try {
-      const query: RawQuery = async (name, text, values) => (await c.query({ name, text, values })).rows;
-      const [b, r] = await Promise.allSettled([c.query('BEGIN'), query('ingest-intake', INTAKE_SQL, values)]);
-      // (Were BEGIN refused and the statement not, the statement committed alone, whole; the requests are answered
-      // 5xx and their retries find their conversions stored.)
+      const [b, r, k] = await Promise.allSettled([
+        c.query('BEGIN'),
+        c.query({ name: 'ingest-intake-lockless', text: INTAKE_LOCKLESS_SQL, values: [...values, DUPLICATE_REASONS.same, DUPLICATE_REASONS.reversed, REVERSED_NAME] }),
+        c.query('COMMIT'),
+      ]);
+      // (Were BEGIN refused and the statement not, the statement committed alone, whole: as answered.)
       if (b.status === 'rejected') throw b.reason;
-      if (r.status === 'rejected') throw r.reason;
-      const seen = new Map(r.value.map((row) => [String(row.unit_id), row.id === null ? null : row]));
-      const results = await this.conversions.settleWithoutLocks(query, stores, batch, seen);
-      if (!results) {
-        await c.query('ROLLBACK');
-        return undefined;
+      if (r.status === 'rejected') {
+        if ((r.reason as { code?: unknown }).code === NEEDS_LOCKS) return undefined;
+        throw r.reason;
       }
-      const out: IntakeResult[] = new Array(units.length).fill(null);
-      const later: RepeatArchiveRow[] = [];
-      results.forEach((res, k) => {
-        const u = units[storeAt[k]];
-        out[storeAt[k]] = res;
-        if (res.outcome !== 'stored') later.push({ id: u.id, request: u.request, outcome: outcomeOf(res) });
-      });
-      // The COMMIT of a transaction whose insert failed rolls it back: the insert's error is the batch's.
-      const [a, k] = await Promise.allSettled([this.archive.insertMany(query, later), c.query('COMMIT')]);
-      if (a.status === 'rejected') throw a.reason;
       if (k.status === 'rejected') throw k.reason;
-      return { out, stored: stores.length - later.length };
+      const results = this.conversions.locklessOutcomes(stores, batch, r.value.rows);
+      const out: IntakeResult[] = new Array(units).fill(null);
+      results.forEach((res, i) => (out[storeAt[i]] = res));
+      return { out, stored: stores.length - r.value.rows.length };
     } catch (e) {
       broken = e instanceof Error ? e : new Error(String(e));
       throw e;
@@ -310,6 +299,60 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
   if (r.outcome === 'adjusted') return { outcome: 'adjusted', reason: 'status or payout changed', reasonCode: 'STATUS_OR_PAYOUT_CHANGED', conversionRef: r.conversion.id };
   return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversionRef: r.conversion.id };
 }
+
+/** SQLSTATE of the lockless statement's guard ("ingest".postback_batch_needs_locks, migration 1766000000000). */
+const NEEDS_LOCKS = 'TK001';
+const REVERSED_NAME = statusName(ConversionStatus.CONVERSION_STATUS_REVERSED);
+
+/**
+ * INTAKE_SQL for a batch whose repeats need no lock, deciding them itself ($37–$39: DUPLICATE_REASONS.same and
+ * .reversed, the REVERSED status). Each repeat (an input row not inserted) is compared with the stored row of its key
+ * as the statement's snapshot holds it, or with the batch's own insert of the key: a duplicate when the status and
+ * payout are the same or the stored conversion was reversed (repeatVerdict's rule), archived with that outcome. A
+ * repeat that is not a duplicate, or whose stored row the snapshot does not hold (a transaction committed it while
+ * the statement waited), fails the statement through the guard: the locked path decides it.
+ *
+ * A duplicate needs no lock: it changes nothing, and the row it was compared with was committed before the
+ * statement began (a change committed meanwhile came from a request as concurrent as this one).
+ *
+ * It returns a row per repeat: the id drawn for it (`unit_id`), its kind of duplicate, and the stored row it repeats
+ * as the snapshot held it (nulls when the batch inserted the key).
+ */
+const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
+         SELECT input.* FROM input JOIN ins USING (id)
+       ), repeats AS (
+         SELECT i.id AS unit_id, COALESCE(c.id, f.id) AS base_id,
+           CASE WHEN COALESCE(c.status, f.status) = i.status AND COALESCE(c.currency::text, f.currency) = i.currency
+                  AND COALESCE(c.payout_micros, f.payout_micros) = i.payout_micros THEN 'same'
+                WHEN COALESCE(c.status, f.status) = $39 THEN 'reversed' END AS kind
+         FROM input i
+         LEFT JOIN "ingest".conversions c ON c.partner_id = i.partner_id AND c.conversion_id = i.conversion_id
+         LEFT JOIN inserted f ON c.id IS NULL AND f.partner_id = i.partner_id AND f.conversion_id = i.conversion_id
+         WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = i.id)
+       ), guard AS (
+         SELECT "ingest".postback_batch_needs_locks((count(*) FILTER (WHERE kind IS NULL OR base_id IS NULL))::int) AS ok FROM repeats
+       ), arc AS (
+         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body,
+           outcome, reason, reason_code, conversion_ref)
+         SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
+           CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
+           CASE r.kind WHEN 'same' THEN $37 WHEN 'reversed' THEN $38 ELSE a.reason END,
+           CASE WHEN r.kind IS NOT NULL THEN 'SAME_CONTENT' ELSE a.reason_code END,
+           COALESCE(ins.id, r.base_id)
+         FROM unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
+           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
+           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)
+         LEFT JOIN ins ON ins.id = a.conv
+         LEFT JOIN repeats r ON r.unit_id = a.conv
+         ORDER BY a.ord
+       ), refused_evt AS (
+         INSERT INTO "ingest".outbox (id, subject, payload, headers)
+         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
+         ORDER BY e.ord
+       )
+       SELECT r.unit_id, r.kind, c.* FROM repeats r
+       CROSS JOIN guard
+       LEFT JOIN "ingest".conversions c ON c.id = r.base_id`;
 
 /**
  * The batch's one statement: the conversions, each with its ConversionReceived (CONVERSION_BATCH_CTES, $1–$19), the

@@ -12,7 +12,9 @@ import { startIngestForTest } from './ingest-test-app';
 
 jest.setTimeout(120_000);
 
-const beforePartitioning = ingestMigrations.filter((m) => m.name !== 'IngestPostbackArchivePartitioned1765710000000');
+const UNCHECKED_REF = 'IngestArchiveConversionRefUnchecked1766000000001';
+const withReference = ingestMigrations.filter((m) => m.name !== UNCHECKED_REF);
+const beforePartitioning = withReference.filter((m) => m.name !== 'IngestPostbackArchivePartitioned1765710000000');
 const migrateTo = (url: string, migrations: typeof ingestMigrations) => runServiceMigrations({ url, schema: 'ingest', entities: [], migrations });
 
 /**
@@ -50,7 +52,7 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     const was = await snapshot();
 
     const started = Date.now();
-    expect(await migrateTo(db.url, ingestMigrations)).toEqual(['IngestPostbackArchivePartitioned1765710000000']);
+    expect(await migrateTo(db.url, withReference)).toEqual(['IngestPostbackArchivePartitioned1765710000000']);
     if (process.env.TEST_LOG_LEVEL === 'info') console.log(`archive of ${was.length} rows converted in ${Date.now() - started} ms`);
 
     expect(await snapshot()).toEqual(was);
@@ -66,6 +68,11 @@ describe('ingest.postback_requests partitioned by month (real Postgres)', () => 
     expect(await ds.query(`SELECT conname FROM pg_constraint WHERE contype = 'f' AND confrelid = '"ingest".postback_requests'::regclass`)).toEqual([]);
     const fks = await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f' AND conrelid = '"ingest".postback_requests'::regclass`);
     expect(fks).toEqual([{ def: 'FOREIGN KEY (conversion_ref) REFERENCES ingest.conversions(id)' }]);
+
+    // Then the reference loses its key on every partition (migration 1766000000001), the rows untouched.
+    expect(await migrateTo(db.url, ingestMigrations)).toEqual([UNCHECKED_REF]);
+    expect(await ds.query(`SELECT conrelid::regclass::text AS t FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text LIKE 'ingest.postback_requests%'`)).toEqual([]);
+    expect(await snapshot()).toEqual(was);
   });
 
   it("serves the archive's own statements on the partitioned table (ids drawn ahead, insert, outcomes, replay, counters)", async () => {

@@ -94,6 +94,11 @@ describe('ingest killed with SIGKILL while answering 1,000 postbacks', () => {
 
     // Nothing half-written: every archived request has its outcome (archive row and outcome commit together).
     expect(await count(`SELECT count(*) AS n FROM "ingest".postback_requests WHERE outcome IS NULL`)).toBe(0);
+    // Every conversion an archive row names exists (the reference has no foreign key: it holds by construction).
+    expect(
+      await count(`SELECT count(*) AS n FROM "ingest".postback_requests a
+        WHERE a.conversion_ref IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "ingest".conversions c WHERE c.id = a.conversion_ref)`),
+    ).toBe(0);
     const archived = await app.pg.query<{ conversion_id: string | null; outcome: string; reason_code: string | null; conversion_ref: string | null }>(
       `SELECT substring(query from 'conversion_id=([^&]*)') AS conversion_id, outcome, reason_code, conversion_ref
        FROM "ingest".postback_requests`,

@@ -9,6 +9,7 @@ import { IngestOutboxRedrive1765600000000 } from './1765600000000-outbox-redrive
 import { IngestPostbackArchivePartitioned1765710000000 } from './1765710000000-postback-archive-partitioned.migration';
 import { IngestConversionsEventSource1765800000500 } from './1765800000500-conversions-event-source.migration';
 import { IngestPostbackBatchGuard1766000000000 } from './1766000000000-postback-batch-guard.migration';
+import { IngestArchiveConversionRefUnchecked1766000000001 } from './1766000000001-archive-conversion-ref-unchecked.migration';
 
 /** In order; each runs once per database (recorded in "ingest".migrations). */
 export const ingestMigrations = [
@@ -23,4 +24,5 @@ export const ingestMigrations = [
   IngestPostbackArchivePartitioned1765710000000,
   IngestConversionsEventSource1765800000500,
   IngestPostbackBatchGuard1766000000000,
+  IngestArchiveConversionRefUnchecked1766000000001,
 ];

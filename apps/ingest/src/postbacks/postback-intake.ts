@@ -358,8 +358,8 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
  * The batch's one statement: the conversions, each with its ConversionReceived (CONVERSION_BATCH_CTES, $1–$19), the
  * archive rows ($20–$32) of refused requests (with their outcome) and of stored ones (`stored`, with the conversion),
  * and the PostbackRefused events ($33–$36). A repeat (its conversion not inserted) is archived later in the same
- * transaction, once settled, with its outcome. The archive's
- * conversion_ref names a row inserted by the same statement: its foreign key is checked at the statement's end.
+ * transaction, once settled, with its outcome. The archive's conversion_ref names a row inserted by the same
+ * statement, or one a repeat found (no foreign key: migration 1766000000001).
  *
  * It returns the repeats: the id drawn for each (`unit_id`) with the stored row as the statement's snapshot held it
  * (taken before the statement's own inserts, so a key the batch itself inserted, or one a transaction still open or

@@ -21,12 +21,7 @@ describe.each([
     const pg = new URL(testInfra().pgUrl);
     line = new PostgresLine({ host: pg.hostname, port: Number(pg.port || 5432) }, await freePort());
     await line.up();
-    t = await startIngestForTest({ INGEST_GROUP_COMMIT: groupCommit }, new ManualClock(new Date()), (url) => {
-      const u = new URL(url);
-      u.hostname = '127.0.0.1';
-      u.port = String(line.port);
-      return u.toString();
-    });
+    t = await startIngestForTest({ INGEST_GROUP_COMMIT: groupCommit }, new ManualClock(new Date()), (url) => line.urlThrough(url));
     token = (await t.client.upsertPartner(partnerRequest('down'))).token;
   });
 

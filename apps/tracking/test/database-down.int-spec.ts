@@ -25,12 +25,7 @@ describe.each([
     const pg = new URL(testInfra().pgUrl);
     line = new PostgresLine({ host: pg.hostname, port: Number(pg.port || 5432) }, await freePort());
     await line.up();
-    t = await startTrackingForTest({ TRACKING_GROUP_COMMIT: groupCommit, TRACKING_BOT_REPEAT_CODES: '0' }, new ManualClock(new Date()), (url) => {
-      const u = new URL(url);
-      u.hostname = '127.0.0.1';
-      u.port = String(line.port);
-      return u.toString();
-    });
+    t = await startTrackingForTest({ TRACKING_GROUP_COMMIT: groupCommit, TRACKING_BOT_REPEAT_CODES: '0' }, new ManualClock(new Date()), (url) => line.urlThrough(url));
     await t.client.upsertCampaign({ campaignId: 'camp', name: 'Blast' });
     await t.client.upsertCreative({ creativeId: 'cr', name: 'Creative' });
     await t.client.upsertOffer({

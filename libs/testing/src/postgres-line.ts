@@ -32,6 +32,14 @@ export class PostgresLine {
     });
   }
 
+  /** `url` (a postgres:// URL) pointed at this line instead of at Postgres: what an app under test is given. */
+  urlThrough(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
   down(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     const server = this.server;

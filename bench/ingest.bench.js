@@ -99,7 +99,10 @@ async function measure(name, baseUrl, token, label, pid, c, dbName) {
   const pg0 = clickBench.postgresCpuSeconds();
   const nats0 = clickBench.natsServerCpuSeconds();
   const gen0 = process.cpuUsage();
+  // WAL written by the whole server (nothing else writes during a run): full-page images after a checkpoint show here.
+  const wal0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
   const r = await load(baseUrl, token, label, DURATION);
+  const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [wal0])).rows[0].b);
   const per = (seconds) => (seconds * 1000) / Math.max(1, r.total);
   const gen = process.cpuUsage(gen0);
   const genMs = (gen.user + gen.system) / 1000 / Math.max(1, r.total);
@@ -114,7 +117,7 @@ async function measure(name, baseUrl, token, label, pid, c, dbName) {
       `${cpuMs === undefined ? '' : `, ${cpuMs.toFixed(2)} ms server CPU per postback`} + ${dbMs.toFixed(3)} ms in its Postgres backends` +
       ` (${pgMs.toFixed(3)} ms all Postgres processes)${natsMs === undefined ? '' : ` + ${natsMs.toFixed(3)} ms in nats-server`}; the load generator ${genMs.toFixed(3)} ms)`,
   );
-  return { name, ...r, cpuMs, dbMs, pgMs, natsMs, genMs };
+  return { name, ...r, cpuMs, dbMs, pgMs, natsMs, genMs, walBytes: walBytes / Math.max(1, r.total) };
 }
 const allAnswered = { bare: new Set(), app: new Set() };
 
@@ -272,7 +275,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     })),
   ];
   console.log('');
-  printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'Postgres backends ms': r.dbMs.toFixed(3), 'all Postgres ms': r.pgMs.toFixed(3), 'nats-server ms': r.natsMs?.toFixed(3), 'load generator ms': r.genMs.toFixed(3), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
+  printTable([bare, app].map((r) => ({ server: r.name, 'postbacks/s': Math.round(r.rps), 'p50 ms': r.p50, 'p99 ms': r.p99, 'CPU ms/postback': r.cpuMs?.toFixed(2), 'Postgres backends ms': r.dbMs.toFixed(3), 'all Postgres ms': r.pgMs.toFixed(3), 'nats-server ms': r.natsMs?.toFixed(3), 'load generator ms': r.genMs.toFixed(3), 'WAL bytes': Math.round(r.walBytes), 'vs bare': `${(r.rps / bare.rps).toFixed(2)}x` })));
   console.log('');
   notes.push('ingest with group commit on (INGEST_GROUP_COMMIT, the default): a batch of concurrent postbacks is one transaction: one statement for the raw archive rows, conversions (each the source of its ConversionReceived, published by a table relay) and refusals, with same-content repeats decided and archived by the statement itself, sent with BEGIN and COMMIT in one round trip (a batch with an adjustment takes the locked path; one by one when a batch fails); each answer waits for its commit.');
   const ok = printChecks(checks, memory);

@@ -52,8 +52,8 @@ function first<T>(all: T[]): T {
  * PostbackRefused, for every request of a batch, in ONE transaction: BEGIN, one statement (conversions, repeats
  * decided as duplicates, archive rows, events) and COMMIT sent together, when every repeat is a plain duplicate
  * (writeWithoutLocks); otherwise BEGIN, the statement, one SELECT … FOR UPDATE of the repeats' keys, their
- * adjustments, one INSERT of their archive rows, COMMIT (writeLocked). Nothing is answered before the commit, so a request answered
- * is archived with its outcome, and one whose process died first was never answered.
+ * adjustments, one INSERT of their archive rows, COMMIT (writeLocked). Nothing is answered before the commit, so a
+ * request answered is archived with its outcome, and one whose process died first was never answered.
  *
  * A batch that fails as a whole (not a lost database: a row we could not store, a deadlock) is rolled back and each of
  * its requests written on its own; a request that still fails is archived alone with outcome `error`, then answered 5xx.
@@ -61,7 +61,7 @@ function first<T>(all: T[]): T {
 @Injectable()
 export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly batcher?: Batcher<IntakeUnit, Settled<IntakeResult>>;
-  /** Batches written by each path (logged on shutdown, read by the ingest bench). */
+  /** Batches written by each path (logged on shutdown with the batch sizes). */
   private readonly paths = { withoutLocks: 0, locked: 0 };
   /** Connections in pipeline mode, for writeWithoutLocks: statements are sent without waiting for the one before. */
   private readonly pipelined: Pool;
@@ -217,7 +217,8 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
         c.query({ name: 'ingest-intake-lockless', text: INTAKE_LOCKLESS_SQL, values: [...values, DUPLICATE_REASONS.same, DUPLICATE_REASONS.reversed, REVERSED_NAME] }),
         c.query('COMMIT'),
       ]);
-      // (Were BEGIN refused and the statement not, the statement committed alone, whole: as answered.)
+      // (A BEGIN refused on a live connection, which pg does not do, would leave the statement committed alone,
+      // whole: its requests are answered 5xx, and their retries find their conversions stored.)
       if (b.status === 'rejected') throw b.reason;
       if (r.status === 'rejected') {
         if ((r.reason as { code?: unknown }).code === NEEDS_LOCKS) return undefined;

@@ -19,12 +19,20 @@ export const ingestConfigShape = {
    * more postbacks; ingest bench, 2026-12-06, docs/benchmarks.md).
    */
   INGEST_GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(100).default(10),
-  /** A batch is written as soon as it holds this many postbacks. */
-  INGEST_GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(64),
+  /**
+   * A batch is written as soon as it holds this many postbacks. Below the number of a burst's concurrent requests, so
+   * the next batch fills (Node reading and checking its requests) while one is in Postgres: at 64 connections a cap of
+   * 64 put every request in the same batch, and Node and Postgres took turns (ingest bench, 2026-12-06 evening).
+   */
+  INGEST_GROUP_COMMIT_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(32),
   /** How long the edge reuses a partner row it read (0 = read it for every postback); see PartnersService. */
   INGEST_PARTNER_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
-  /** Batches written at once (each holds a connection of the pool). */
-  INGEST_GROUP_COMMIT_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(3),
+  /**
+   * Batches written at once (each holds a connection of its own). One: a batch's statement waits for any batch in
+   * flight that wrote a key it repeats, then sends that repeat to the locked path, so batches written side by side
+   * cost more than they overlap (a partner's retry soon after its first postback is the common repeat).
+   */
+  INGEST_GROUP_COMMIT_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(1),
   /** Currency of a postback payout sent without one. */
   INGEST_DEFAULT_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter ISO 4217 code in upper case').default('USD'),
   /** Largest postback body accepted; a postback is a handful of parameters, so anything bigger is refused with 413. */

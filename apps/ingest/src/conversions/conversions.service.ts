@@ -288,13 +288,6 @@ export class ConversionsService {
   }
 
   /**
-   * The postback edge's group commit, second half, after CONVERSION_BATCH_CTES inserted the rows whose ids are
-   * `inserted`: the others are repeats (of a stored key, or of a key earlier in the batch: the first stored, the others
-   * repeats of it), read in one SELECT … FOR UPDATE and then given the usual rules in arrival order (duplicate, or an
-   * adjustment with its ConversionAdjusted: rare, through `m`). `query` runs raw SQL on the connection of `m`. Results
-   * are in input order.
-   */
-  /**
    * The outcomes of a batch its lockless statement wrote (INTAKE_LOCKLESS_SQL, postback-intake.ts), which decided its
    * repeats itself: each stored, or a duplicate of the row it was compared with. `repeats` has a row per repeat: the
    * id drawn for it (`unit_id`), its kind of duplicate (`kind`: DUPLICATE_REASONS' key) and the stored row as the
@@ -323,6 +316,13 @@ export class ConversionsService {
     return out;
   }
 
+  /**
+   * The postback edge's group commit, second half, after CONVERSION_BATCH_CTES inserted the rows whose ids are
+   * `inserted`: the others are repeats (of a stored key, or of a key earlier in the batch: the first stored, the others
+   * repeats of it), read in one SELECT … FOR UPDATE and then given the usual rules in arrival order (duplicate, or an
+   * adjustment with its ConversionAdjusted: rare, through `m`). `query` runs raw SQL on the connection of `m`. Results
+   * are in input order.
+   */
   async settleBatch(m: EntityManager, query: RawQuery, items: BatchDraft[], batch: ConversionBatch, inserted: Set<string>, cause: AdjustmentCause): Promise<StoreResult[]> {
     const out: StoreResult[] = new Array(items.length);
     const repeats: number[] = [];

@@ -301,6 +301,22 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
   return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversionRef: r.conversion.id };
 }
 
+/** The archive's columns, as both batch statements insert them. */
+const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method, path, query, content_type, body,
+           outcome, reason, reason_code, conversion_ref)`;
+
+/** The batch's archive rows ($20–$32: archiveColumns, then the refusals' outcome, reason and code, and the conversion). */
+const ARCHIVE_INPUT = `unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
+           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
+           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)`;
+
+/** The refused requests' PostbackRefused outbox rows ($33–$36). */
+const REFUSED_EVENTS_CTE = `refused_evt AS (
+         INSERT INTO "ingest".outbox (id, subject, payload, headers)
+         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
+         ORDER BY e.ord
+       )`;
+
 /** SQLSTATE of the lockless statement's guard ("ingest".postback_batch_needs_locks, migration 1766000000000). */
 const NEEDS_LOCKS = 'TK001';
 const REVERSED_NAME = statusName(ConversionStatus.CONVERSION_STATUS_REVERSED);
@@ -333,24 +349,17 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
        ), guard AS (
          SELECT "ingest".postback_batch_needs_locks((count(*) FILTER (WHERE kind IS NULL OR base_id IS NULL))::int) AS ok FROM repeats
        ), arc AS (
-         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body,
-           outcome, reason, reason_code, conversion_ref)
+         INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
            CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
            CASE r.kind WHEN 'same' THEN $37 WHEN 'reversed' THEN $38 ELSE a.reason END,
            CASE WHEN r.kind IS NOT NULL THEN 'SAME_CONTENT' ELSE a.reason_code END,
            COALESCE(ins.id, r.base_id)
-         FROM unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
-           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)
+         FROM ${ARCHIVE_INPUT}
          LEFT JOIN ins ON ins.id = a.conv
          LEFT JOIN repeats r ON r.unit_id = a.conv
          ORDER BY a.ord
-       ), refused_evt AS (
-         INSERT INTO "ingest".outbox (id, subject, payload, headers)
-         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
-         ORDER BY e.ord
-       )
+       ), ${REFUSED_EVENTS_CTE}
        SELECT r.unit_id, r.kind, c.* FROM repeats r
        CROSS JOIN guard
        LEFT JOIN "ingest".conversions c ON c.id = r.base_id`;
@@ -362,26 +371,15 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
  * transaction, once settled, with its outcome. The archive's conversion_ref names a row inserted by the same
  * statement, or one a repeat found (no foreign key: migration 1766000000001).
  *
- * It returns the repeats: the id drawn for each (`unit_id`) with the stored row as the statement's snapshot held it
- * (taken before the statement's own inserts, so a key the batch itself inserted, or one a transaction still open or
- * committed since is writing, reads as nulls).
+ * It returns the repeats: the id drawn for each (`unit_id`); settleBatch reads their rows under lock.
  */
 const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
-         INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body,
-           outcome, reason, reason_code, conversion_ref)
+         INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
            CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
-         FROM unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
-           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)
+         FROM ${ARCHIVE_INPUT}
          LEFT JOIN ins ON ins.id = a.conv
          WHERE a.conv IS NULL OR ins.id IS NOT NULL
          ORDER BY a.ord
-       ), refused_evt AS (
-         INSERT INTO "ingest".outbox (id, subject, payload, headers)
-         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
-         ORDER BY e.ord
-       )
-       SELECT i.id AS unit_id, c.* FROM input i
-       LEFT JOIN "ingest".conversions c ON c.partner_id = i.partner_id AND c.conversion_id = i.conversion_id
-       WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = i.id)`;
+       ), ${REFUSED_EVENTS_CTE}
+       SELECT i.id AS unit_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = i.id)`;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench:click [-- --quick] [-- --duration=S] [-- --warmup=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof]`
+ * `npm run bench:click [-- --quick] [-- --duration=S] [-- --warmup=S] [-- --connections=N] [-- --messages=N] [-- --cold] [-- --cpu-prof] [-- --modes=on|off] [-- --partitions=N]`
  * (BENCH_NODE_FLAGS=--perf-basic-prof: extra node flags for the servers, e.g. for `perf record -p`)
  *
  * Measures the click edge (GET /c/{code} -> classified, durable click row, which is also its event's source
@@ -35,6 +35,11 @@ const COLD = args.cold === 'true';
 const REGISTER_BATCH = 10_000;
 const POOL_SIZE = Number(args.pool ?? 10);
 const CPU_PROF = args['cpu-prof'] === 'true';
+// --modes=off (or on): only that mode after the baseline, e.g. to compare one mode's changes in shorter runs.
+// --partitions=N: the clicks table as a deployment holds it after N days (one partition per past day, no legacy
+// partition), where the default is a fresh deployment's (a legacy partition up to the day after tomorrow, 7 days).
+const PARTITIONS = Number(args.partitions ?? 0);
+const MODES = new Set((args.modes ?? 'on,off').split(','));
 
 const DB_NAME = 'trackly_bench_click';
 const PREFIX = 'benchclick';
@@ -87,15 +92,28 @@ async function measure(name, start, codes, c) {
     const db0 = await app.dbBackendsCpu(c, DB_NAME);
     const relay0 = await relayBackendsCpu(c);
     const nats0 = app.natsServerCpuSeconds();
+    const pg0 = app.postgresCpuSeconds();
     const gen0 = process.cpuUsage();
+    // WAL written by the whole server (nothing else writes during a run): full-page images after a checkpoint show here.
+    const wal0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
     const r = await load(port, codes, DURATION);
+    const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [wal0])).rows[0].b);
+    // How far the relay is behind the taps when the load ends (its cursor is saved at most every 100 ms).
+    const backlog = (
+      await c.query(`SELECT count(*)::int AS n FROM "tracking".clicks AS t, "tracking".table_relay_cursors AS r
+                     WHERE r.relay = 'clicks' AND t.xid IS NOT NULL AND (t.xid, t.seq) > (r.xid, r.seq)`)
+    ).rows[0].n;
     const gen = process.cpuUsage(gen0);
+    const pgAll = app.postgresCpuSeconds() - pg0;
     const genPerReq = r.rps ? (gen.user + gen.system) / 1000 / (r.rps * DURATION) : undefined;
     const natsPerReq = nats0 === undefined || !r.rps ? undefined : ((app.natsServerCpuSeconds() - nats0) * 1000) / (r.rps * DURATION);
     const cpu = cpu0 === undefined ? undefined : (app.cpuSeconds(child.pid) - cpu0) / DURATION;
     const dbPerReq = r.rps ? (app.cpuBetween(db0, await app.dbBackendsCpu(c, DB_NAME)) * 1000) / (r.rps * DURATION) : undefined;
     // The table relay's own backend (reading the rows it publishes), within the Postgres figure.
     const relayDbPerReq = r.rps ? (app.cpuBetween(relay0, await relayBackendsCpu(c)) * 1000) / (r.rps * DURATION) : undefined;
+    // Every Postgres process (WAL writer, checkpointer and the rest), and the WAL written, per request.
+    const pgAllPerReq = r.rps ? (pgAll * 1000) / (r.rps * DURATION) : undefined;
+    const walPerReq = r.rps ? walBytes / (r.rps * DURATION) : undefined;
     const cpuText = cpu === undefined ? '' : `, server CPU ${(cpu * 100).toFixed(0)}% of a core`;
     const rss = app.peakRssMb(child.pid);
     const cpuPerReq = cpu === undefined || !r.rps ? undefined : (cpu * 1000) / r.rps;
@@ -104,10 +122,12 @@ async function measure(name, start, codes, c) {
         `${cpuPerReq === undefined ? '' : `, ${cpuPerReq.toFixed(3)} ms CPU per request`}` +
         `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}` +
         `${relayDbPerReq ? ` (${relayDbPerReq.toFixed(3)} ms of it the relay's)` : ''}` +
+        `${pgAllPerReq === undefined ? '' : `, ${pgAllPerReq.toFixed(3)} ms all Postgres processes, ${Math.round(walPerReq)} WAL bytes`}` +
+        `${name.startsWith('tracking') ? `, relay ${backlog} clicks behind at the end` : ''}` +
         `${natsPerReq === undefined ? '' : ` + ${natsPerReq.toFixed(3)} ms in nats-server`}` +
         `${genPerReq === undefined ? '' : `; the load generator ${genPerReq.toFixed(3)} ms`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
     );
-    return { name, ...r, rss, cpuPerReq, dbPerReq, relayDbPerReq, natsPerReq, genPerReq };
+    return { name, ...r, rss, cpuPerReq, dbPerReq, relayDbPerReq, pgAllPerReq, walPerReq, natsPerReq, genPerReq };
   } finally {
     await app.stop(child);
   }
@@ -156,6 +176,23 @@ async function streamClicks(streamName) {
   } finally {
     await nc.close();
   }
+}
+
+/** The clicks table after `days` days in service: the legacy partition gone, one partition per past day. */
+async function pastPartitions(c, days) {
+  await c.query(`ALTER TABLE "tracking".clicks DETACH PARTITION "tracking".clicks_legacy`);
+  await c.query(`DROP TABLE "tracking".clicks_legacy`);
+  await c.query(`DO $$
+    DECLARE d date := (now() AT TIME ZONE 'UTC')::date - ${Number(days)};
+    BEGIN
+      WHILE d < (now() AT TIME ZONE 'UTC')::date + 2 LOOP
+        EXECUTE format('CREATE TABLE "tracking".clicks_p%s PARTITION OF "tracking".clicks FOR VALUES FROM (%L) TO (%L)',
+          to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
+        d := d + 1;
+      END LOOP;
+    END $$`);
+  const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = '"tracking".clicks'::regclass`);
+  console.log(`  clicks table: ${rows[0].n} partitions (${days} past days, as after ${days} days in service)`);
 }
 
 /** CPU seconds so far of the app's table-relay backends (application_name `…-relay`), per pid. */
@@ -207,6 +244,7 @@ async function main() {
     // calls of 10,000), and their events are all published before the click runs start.
     const first = await startApp(true, 'register')();
     await app.seedCatalog(c);
+    if (PARTITIONS) await pastPartitions(c, PARTITIONS);
     const client = app.trackingClient(first.grpcPort);
     let registered;
     try {
@@ -224,20 +262,20 @@ async function main() {
     console.log(`  RegisterMessages, ${REGISTER_BATCH} per call: ${registered.times.map((t) => `${Math.round(t)} ms`).join(', ')} (npm run bench:register measures it)`);
 
     const bare = await measure('bare node:http + pg, one INSERT per request', startBare, codes, c);
-    const grouped = await measure('tracking app, group commit on ', startApp(true, 'group-commit'), codes, c);
-    const single = await measure('tracking app, group commit off', startApp(false, 'no-group-commit'), codes, c);
+    const grouped = MODES.has('on') ? await measure('tracking app, group commit on ', startApp(true, 'group-commit'), codes, c) : undefined;
+    const single = MODES.has('off') ? await measure('tracking app, group commit off', startApp(false, 'no-group-commit'), codes, c) : undefined;
 
     const ratio = (r) => (r.rps / bare.rps).toFixed(2);
-    console.log('\n| server | req/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | nats-server CPU ms/req | load generator CPU ms/req | peak RSS MB | vs bare |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log('\n| server | req/s | p50 ms | p99 ms | server CPU ms/req | Postgres CPU ms/req | all Postgres ms/req | WAL bytes/req | nats-server CPU ms/req | load generator CPU ms/req | peak RSS MB | vs bare |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const f = (x) => (x === undefined ? '—' : x.toFixed(3));
-    for (const r of [bare, grouped, single]) {
-      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${f(r.cpuPerReq)} | ${f(r.dbPerReq)} | ${f(r.natsPerReq)} | ${f(r.genPerReq)} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
+    for (const r of [bare, grouped, single].filter(Boolean)) {
+      console.log(`| ${r.name.trim()} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${f(r.cpuPerReq)} | ${f(r.dbPerReq)} | ${f(r.pgAllPerReq)} | ${r.walPerReq === undefined ? '—' : Math.round(r.walPerReq)} | ${f(r.natsPerReq)} | ${f(r.genPerReq)} | ${r.rss ?? '—'} | ${ratio(r)}x |`);
     }
 
     // Every 302 the app answered must have its click row (committed before the answer).
     const { rows } = await c.query(`SELECT count(*)::int AS n FROM "tracking".clicks`);
-    const answered = grouped.redirects + single.redirects;
+    const answered = (grouped?.redirects ?? 0) + (single?.redirects ?? 0);
     const warmups = rows[0].n - answered;
     console.log(`\nclick rows: ${rows[0].n} for ${answered} measured redirects (+${warmups} from warm-ups)`);
     if (warmups < 0) throw new Error('fewer click rows than redirects answered: a click was lost');
@@ -251,9 +289,10 @@ async function main() {
     );
     if (t.clicks !== rows[0].n || t.distinct !== rows[0].n) throw new Error(`${rows[0].n} click rows but ${t.clicks} clicks (${t.distinct} distinct) carried in the stream`);
     if (t.read !== t.events || t.oversized || t.badIds || t.other) throw new Error(`clicks stream: ${JSON.stringify(t)}`);
-    const missing = [grouped, single].filter((r) => r.other > 0);
+    const missing = [grouped, single].filter((r) => r && r.other > 0);
     if (missing.length) throw new Error(`non-redirect answers: ${missing.map((r) => `${r.name.trim()}: ${r.other}`).join(', ')}`);
-    emitClickResults(bare, grouped, single);
+    // The results file holds both modes' targets: written only when both ran.
+    if (grouped && single) emitClickResults(bare, grouped, single);
     if (CPU_PROF) console.log(`CPU profiles in ${app.PROFILES}`);
   } finally {
     await c.end();

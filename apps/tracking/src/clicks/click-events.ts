@@ -5,6 +5,7 @@ import type { Logger } from '@trackly/logging';
 import { NATS_REQUEST_ID_HEADER } from '@trackly/observability';
 import { Click, ClickClass } from '@trackly/contracts/tracking/v1/tracking';
 import type { HitClass } from '../domain/click-classifier';
+import { CLICK_TIME_TOLERANCE_MS } from '../domain/click-time';
 import { TRACKING_LOGGER } from '../tracking.tokens';
 
 /** A click as the relay and GetClick read it (snake_case: straight from pg). */
@@ -34,9 +35,20 @@ export interface ClickRow extends Record<string, unknown> {
  * clicks_message_human_idx (message_id, xid NULLS FIRST, seq NULLS FIRST) WHERE HUMAN serves the EXISTS in that order:
  * its first index entry for the message decides a repeat click, without a heap fetch per click of the message.
  */
+const TOLERANCE = `interval '${CLICK_TIME_TOLERANCE_MS / 1000} seconds'`;
+
+/**
+ * The EXISTS is bounded from below (CLICK_TIME_TOLERANCE_MS): an earlier HUMAN click of the message was recorded no
+ * earlier than a day before the message was registered or sent, whichever is earlier (m, CLICK_JOINS; a send time is
+ * the caller's), so run-time pruning leaves it the partitions from then on. Unbounded it probed every partition kept
+ * (a year of daily partitions: ~1 ms per click, most of the relay's read). A message row that is gone bounds nothing.
+ * Nothing bounds it from above: that would rest on the replicas' clocks never going back by more than the tolerance,
+ * and only prunes the week of partitions made ahead.
+ */
 const FIRST_CLICK = `CASE WHEN t.xid IS NULL THEN t.first_click_on_message ELSE t.click_class = 'HUMAN' AND NOT EXISTS (
     SELECT 1 FROM "tracking".clicks AS p
     WHERE p.message_id = t.message_id AND p.click_class = 'HUMAN' AND (p.xid IS NULL OR (p.xid, p.seq) < (t.xid, t.seq))
+      AND p.clicked_at >= coalesce(least(m.created_at, m.sent_at) - ${TOLERANCE}, '-infinity')
   ) END`;
 
 /** Times as epoch milliseconds (double): parsed far faster than timestamp strings, a relay batch at a time. */
@@ -45,6 +57,7 @@ export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id
   t.classifier_version, t.request_id, date_part('epoch', m.sent_at) * 1000 AS message_sent_ms,
   ${FIRST_CLICK} AS first_click_on_message`;
 
+/** The click's message (its send time, and the first-click rule's bound): CLICK_COLUMNS need it as `m`. */
 export const CLICK_JOINS = `LEFT JOIN "tracking".messages AS m ON m.message_id = t.message_id`;
 
 const CLICK_CLASSES: Record<HitClass, ClickClass> = {

@@ -26,6 +26,8 @@ export interface ClickRow extends Record<string, unknown> {
   first_click_on_message: boolean;
 }
 
+const TOLERANCE = `interval '${CLICK_TIME_TOLERANCE_MS / 1000} seconds'`;
+
 /**
  * "First click on message", derived instead of decided in the click's write: a HUMAN click is its message's first
  * click when no HUMAN click of the message comes before it in (xid, seq) order; rows from before the clicks table
@@ -34,10 +36,7 @@ export interface ClickRow extends Record<string, unknown> {
  * answer it publishes is final: exactly one first click per message, whatever replicas or batches wrote the clicks.
  * clicks_message_human_idx (message_id, xid NULLS FIRST, seq NULLS FIRST) WHERE HUMAN serves the EXISTS in that order:
  * its first index entry for the message decides a repeat click, without a heap fetch per click of the message.
- */
-const TOLERANCE = `interval '${CLICK_TIME_TOLERANCE_MS / 1000} seconds'`;
-
-/**
+ *
  * The EXISTS is bounded from below (CLICK_TIME_TOLERANCE_MS): an earlier HUMAN click of the message was recorded no
  * earlier than a day before the message was registered or sent, whichever is earlier (m, CLICK_JOINS; a send time is
  * the caller's), so run-time pruning leaves it the partitions from then on. Unbounded it probed every partition kept

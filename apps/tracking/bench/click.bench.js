@@ -98,11 +98,13 @@ async function measure(name, start, codes, c) {
     const wal0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
     const r = await load(port, codes, DURATION);
     const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [wal0])).rows[0].b);
-    // How far the relay is behind the taps when the load ends (its cursor is saved at most every 100 ms).
-    const backlog = (
-      await c.query(`SELECT count(*)::int AS n FROM "tracking".clicks AS t, "tracking".table_relay_cursors AS r
-                     WHERE r.relay = 'clicks' AND t.xid IS NOT NULL AND (t.xid, t.seq) > (r.xid, r.seq)`)
-    ).rows[0].n;
+    // The app's relay: how far it is behind the taps when the load ends (its cursor is saved at most every 100 ms).
+    const backlog = name.startsWith('tracking')
+      ? (
+          await c.query(`SELECT count(*)::int AS n FROM "tracking".clicks AS t, "tracking".table_relay_cursors AS r
+                         WHERE r.relay = 'clicks' AND t.xid IS NOT NULL AND (t.xid, t.seq) > (r.xid, r.seq)`)
+        ).rows[0].n
+      : undefined;
     const gen = process.cpuUsage(gen0);
     const pgAll = app.postgresCpuSeconds() - pg0;
     const genPerReq = r.rps ? (gen.user + gen.system) / 1000 / (r.rps * DURATION) : undefined;
@@ -123,7 +125,7 @@ async function measure(name, start, codes, c) {
         `${dbPerReq === undefined ? '' : ` + ${dbPerReq.toFixed(3)} ms in its Postgres backends`}` +
         `${relayDbPerReq ? ` (${relayDbPerReq.toFixed(3)} ms of it the relay's)` : ''}` +
         `${pgAllPerReq === undefined ? '' : `, ${pgAllPerReq.toFixed(3)} ms all Postgres processes, ${Math.round(walPerReq)} WAL bytes`}` +
-        `${name.startsWith('tracking') ? `, relay ${backlog} clicks behind at the end` : ''}` +
+        `${backlog === undefined ? '' : `, relay ${backlog} clicks behind at the end`}` +
         `${natsPerReq === undefined ? '' : ` + ${natsPerReq.toFixed(3)} ms in nats-server`}` +
         `${genPerReq === undefined ? '' : `; the load generator ${genPerReq.toFixed(3)} ms`}${rss === undefined ? '' : `, peak RSS ${rss} MB`})`,
     );

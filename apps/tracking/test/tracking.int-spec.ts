@@ -513,7 +513,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     expect((await pg.query(`SELECT count(*)::int AS n FROM "tracking".messages WHERE message_id = 'cat-1'`)).rows[0].n).toBe(0);
   });
 
-  it('group commit off: a tap on a link not cached is read and recorded in one statement, classified with its send time', async () => {
+  it('group commit off: a tap on a link not cached is recorded from its message row in one statement, classified with its send time', async () => {
     await seedCatalog();
     const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'false' }, clock);
     try {
@@ -523,9 +523,10 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       const fresh = await register('msg-cold-fresh', clock.now());
       clock.advance(2_000);
       const tap = (m: { shortCode: string }, headers: Record<string, string>) => fetch(`${base}/c/${m.shortCode}`, { redirect: 'manual', headers });
-      // Sent an hour ago: written by the statement that read the link.
+      // Sent an hour ago: written by the statement that found the message (the offer's template read after it, this
+      // replica's first).
       const person = await tap(old, BROWSER);
-      // Sent 2 s ago, no Accept-Language: the statement reads the link but does not write; the tap is classified with
+      // Sent 2 s ago, no Accept-Language: the statement writes nothing; the link is read, and the tap classified with
       // its real send time and written after, as a preview.
       const preview = await tap(fresh, { 'user-agent': IPHONE });
       const unknown = await tap({ shortCode: 'Zz9Zz9Zz9Zz9' }, BROWSER);
@@ -542,6 +543,11 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       // Now cached: the next tap on the fresh link takes the cached path, still with its send time.
       const cached = await tap(fresh, BROWSER);
       expect((await client.getClick({ clickId: cid(cached) })).click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: true });
+      // The old link was cached by its first tap with the statement's bound as its send time: a later tap without
+      // Accept-Language is still a person's (an hour after the send), and the redirect is the same.
+      const again = await tap(old, { 'user-agent': IPHONE });
+      expect(again.headers.get('location')!.replace(cid(again), '')).toBe(person.headers.get('location')!.replace(cid(person), ''));
+      expect((await client.getClick({ clickId: cid(again) })).click).toMatchObject({ clickClass: ClickClass.CLICK_CLASS_HUMAN, firstClickOnMessage: false });
     } finally {
       await replica.close();
     }

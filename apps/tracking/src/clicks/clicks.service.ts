@@ -86,10 +86,11 @@ export class ClicksService implements BeforeApplicationShutdown {
 
   /**
    * A tap on a link not cached: classified as if its message were sent long enough ago for the send time not to
-   * matter (sendTimeIrrelevantAfterMs), then read and recorded in one statement that writes it only if that is so
-   * (group commit on: the cold taps of concurrent requests share that statement). A link sent more recently comes back
-   * unwritten and the tap takes the ordinary path with its real send time (the repeat window re-records it); an
-   * unknown code is taken back out of the repeat window and gets a 404.
+   * matter (sendTimeIrrelevantAfterMs), then recorded from the message's row by one statement that writes it only if
+   * that is so (group commit on: the cold taps of concurrent requests share that statement, which also reads the
+   * link). A tap the statement did not write is an unknown code or a recent send: the link is read, and the tap takes
+   * the ordinary path with its real send time (the repeat window re-records it), or is taken back out of the repeat
+   * window and gets a 404.
    */
   private recordCold(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     const clickedAt = this.clock.now();
@@ -99,14 +100,24 @@ export class ClicksService implements BeforeApplicationShutdown {
     const classification = this.classify(req, clickedAt, new Date(sentBefore), repeats);
     const clickId = newClickId();
     const cold: ColdClick = { shortCode, clickId, clickedAt, classification, userAgent: req.userAgent, ip: req.ip, requestId: req.requestId };
-    const written: Promise<ColdResult> = this.coldBatcher
-      ? this.coldBatcher.submit({ click: cold, sentBeforeMs: sentBefore })
-      : this.writer.writeColdOne(cold, sentBefore).then((row) => row && { ...row, written: row.written > 0 });
-    return written.then((row) => {
-      if (!row) {
-        if (this.thresholds.repeatCodes) this.repeats.forget(client, shortCode);
-        throw new NotFoundError('link', shortCode);
-      }
+    const unknown = () => {
+      if (this.thresholds.repeatCodes) this.repeats.forget(client, shortCode);
+      throw new NotFoundError('link', shortCode);
+    };
+    if (!this.coldBatcher) {
+      return this.writer.writeColdOne(cold, sentBefore).then((ids) => {
+        if (!ids) return this.links.resolve(shortCode).then((link) => (link ? this.record(shortCode, link, req) : unknown()));
+        const link = this.links.recorded(shortCode, ids, sentBefore);
+        if (!(link instanceof Promise)) return this.answer(link, clickId, classification);
+        return link.then((l) => {
+          // Committed, but its offer has no row: not expected (catalog rows are never deleted), and no redirect to give.
+          if (!l) throw new Error(`click ${clickId} recorded, but offer ${ids.offerId} of message ${ids.messageId} has no row`);
+          return this.answer(l, clickId, classification);
+        });
+      });
+    }
+    return this.coldBatcher.submit({ click: cold, sentBeforeMs: sentBefore }).then((row) => {
+      if (!row) return unknown();
       const link = this.links.remember(row);
       if (!row.written) return this.record(shortCode, link, req);
       return this.answer(link, clickId, classification);

@@ -35,14 +35,18 @@ const READ_LINKS = {
     CROSS JOIN LATERAL (SELECT ${LINK_COLUMNS} WHERE msg.short_code = k.code LIMIT 1) AS m`,
 };
 
-/** What the click edge needs to know about a short code. Messages never change once registered. */
-export interface Link {
-  shortCode: string;
+/** A message's ids, as a click row carries them. */
+export interface LinkIds {
   messageId: string;
   contactId: string;
   campaignId: string;
   creativeId: string;
   offerId: string;
+}
+
+/** What the click edge needs to know about a short code. Messages never change once registered. */
+export interface Link extends LinkIds {
+  shortCode: string;
   sentAt: Date;
 }
 
@@ -95,6 +99,7 @@ export class LinkCache {
   private readonly links: LruCache<string, CachedLink>;
   private readonly templates: LruCache<string, string>;
   private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
+  private readonly loadingTemplates = new Map<string, Promise<string | undefined>>();
   /** Bumped by every offer upsert in this process (invalidateOffer): resolutions made before it are not reused. */
   private templatesVersion = 0;
   private readonly reads: Batcher<string, ResolvedLink | undefined>;
@@ -180,6 +185,29 @@ export class LinkCache {
     return resolveLink(link, r.destination_url_template, this.templatesVersion);
   }
 
+  /**
+   * Caches a link whose tap was just recorded from its message row alone (ClickWriter.writeColdOne): the statement
+   * gives its ids, and says the message was sent no later than `sentNoLaterThanMs`, which stands in for the send time.
+   * That is exact for the classifier: the statement writes a tap only when that bound is at least
+   * sendTimeIrrelevantAfterMs old, so every later tap on the link gets the verdict the real send time would give. The
+   * offer's template comes from this cache, or one read shared by the taps that need it (a new offer's first taps).
+   * Undefined if the offer has no row (catalog rows are never deleted, so not expected).
+   */
+  recorded(shortCode: string, ids: LinkIds, sentNoLaterThanMs: number): ResolvedLink | Promise<ResolvedLink | undefined> {
+    const link: CachedLink = { shortCode, ...ids, sentAt: new Date(sentNoLaterThanMs) };
+    const template = this.templates.get(ids.offerId);
+    if (template !== undefined) {
+      this.links.set(shortCode, link);
+      return resolveLink(link, template, this.templatesVersion);
+    }
+    const version = this.templatesVersion;
+    return this.loadTemplate(ids.offerId).then((t) => {
+      if (t === undefined) return undefined;
+      this.links.set(shortCode, link);
+      return resolveLink(link, t, version);
+    });
+  }
+
   /** Called after an offer upsert commits: the next click reads the new template. */
   invalidateOffer(offerId: string): void {
     this.templates.delete(offerId);
@@ -190,13 +218,20 @@ export class LinkCache {
     return { links: this.links.size, hits: this.links.hits, misses: this.links.misses };
   }
 
-  private async loadTemplate(offerId: string): Promise<string | undefined> {
-    const { rows } = await rawPool(this.ds).query<{ destination_url_template: string }>(
-      `SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`,
-      [offerId],
-    );
-    if (!rows[0]) return undefined;
-    this.templates.set(offerId, rows[0].destination_url_template);
-    return rows[0].destination_url_template;
+  /** The offer's template, read once for the concurrent callers that need it, and cached. */
+  private loadTemplate(offerId: string): Promise<string | undefined> {
+    let pending = this.loadingTemplates.get(offerId);
+    if (!pending) {
+      pending = rawPool(this.ds)
+        .query<{ destination_url_template: string }>(`SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`, [offerId])
+        .then(({ rows }) => {
+          if (!rows[0]) return undefined;
+          this.templates.set(offerId, rows[0].destination_url_template);
+          return rows[0].destination_url_template;
+        })
+        .finally(() => this.loadingTemplates.delete(offerId));
+      this.loadingTemplates.set(offerId, pending);
+    }
+    return pending;
   }
 }

@@ -553,7 +553,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
     }
   }, 60_000);
 
-  it('group commit on: concurrent taps on links not cached are read and recorded together, each with its send time', async () => {
+  it('group commit on: concurrent taps on links not cached are recorded together from their message rows, each with its send time', async () => {
     await seedCatalog();
     const { app: replica, httpPort } = await startTrackingOn(db.url, prefix, { TRACKING_GROUP_COMMIT: 'true' }, clock);
     try {
@@ -565,7 +565,7 @@ describe('tracking service (real Postgres, NATS, gRPC, HTTP)', () => {
       clock.advance(2_000);
       const tap = (code: string, headers: Record<string, string>) => fetch(`${base}/c/${code}`, { redirect: 'manual', headers });
       // All at once, so they share cold batches: six old links (the first one twice), a fresh one without
-      // Accept-Language (read, not written by the batch, then recorded with its real send time) and an unknown code.
+      // Accept-Language (not written by the batch; read, then recorded with its real send time) and an unknown code.
       const [unknown, preview, ...people] = await Promise.all([
         tap('Zz9Zz9Zz9Zz8', BROWSER),
         tap(fresh.shortCode, { 'user-agent': IPHONE }),

@@ -7,7 +7,7 @@ import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 import { ClickConnections } from './click-connections';
 import { ClickEventsRelay } from './click-events';
-import { LINK_COLUMNS, type Link, type LinkIds, type LinkRow } from './link-cache';
+import type { Link, LinkIds } from './link-cache';
 
 /** One classified hit waiting to be written. */
 export interface PendingClick {
@@ -66,36 +66,26 @@ const INSERT_COLD_CLICK = {
 };
 
 /**
- * The same for a batch of such taps (group commit on): one statement, one transaction for the batch. The link of each
- * tap is one probe of the short_code index (a LATERAL subquery that LIMIT keeps from being flattened into a join: a
- * generic plan made on an empty messages table hash-joined a sequential scan of it). Each tap carries
- * its own bound (`before`, epoch ms); a tap whose message was sent later comes back with `written` false and takes the
- * ordinary path, an unknown code does not come back at all (`ord` says which tap a row answers). `inserted` is the
- * number of rows the INSERT wrote, checked against the rows marked written.
+ * The same for a batch of such taps (group commit on): one statement, one transaction for the batch. Each tap's
+ * message is one probe of the short_code index (a LATERAL subquery that LIMIT keeps from being flattened into a join:
+ * a generic plan made on an empty messages table hash-joined a sequential scan of it), under the tap's own bound
+ * (`before`). The rows written come back with their click ids; a tap not among them wrote nothing.
  */
-const READ_AND_INSERT_CLICKS = {
-  name: 'tracking.read-insert-clicks.v1',
-  text: `WITH i AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::float8[]) WITH ORDINALITY
-        AS i(code, click_id, clicked_at, user_agent, ip, click_class, reason, version, request_id, before, ord)
-    ),
-    l AS (SELECT i.ord, i.click_id, i.clicked_at, i.user_agent, i.ip, i.click_class, i.reason, i.version, i.request_id,
-        i.before, m.* FROM i CROSS JOIN LATERAL (SELECT ${LINK_COLUMNS} WHERE msg.short_code = i.code LIMIT 1) AS m),
-    ins AS (
-      INSERT INTO "tracking".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at,
-        user_agent, ip, click_class, classification_reason, classifier_version, request_id, xid)
-      SELECT l.click_id, l.message_id, l.contact_id, l.offer_id, l.campaign_id, l.creative_id, l.clicked_at, l.user_agent,
-        l.ip, l.click_class, l.reason, l.version, l.request_id, pg_current_xact_id()
-      FROM l WHERE l.sent_ms <= l.before
-      RETURNING 1
-    )
-    SELECT l.ord::int AS ord, l.short_code, l.message_id, l.contact_id, l.campaign_id, l.creative_id, l.offer_id, l.sent_ms,
-      l.destination_url_template, (l.sent_ms <= l.before) AS written, (SELECT count(*) FROM ins)::int AS inserted
-    FROM l`,
+const INSERT_COLD_CLICKS = {
+  name: 'tracking.insert-cold-clicks.v2',
+  rowMode: 'array',
+  text: `INSERT INTO "tracking".clicks (click_id, message_id, contact_id, offer_id, campaign_id, creative_id, clicked_at,
+      user_agent, ip, click_class, classification_reason, classifier_version, request_id, xid)
+    SELECT i.click_id, m.message_id, m.contact_id, m.offer_id, m.campaign_id, m.creative_id, i.clicked_at, i.user_agent,
+      i.ip, i.click_class, i.reason, i.version, i.request_id, pg_current_xact_id()
+    FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+        $9::text[], $10::timestamptz[]) AS i(code, click_id, clicked_at, user_agent, ip, click_class, reason, version, request_id, before)
+      CROSS JOIN LATERAL (SELECT m.message_id, m.contact_id, m.offer_id, m.campaign_id, m.creative_id FROM "tracking".messages AS m
+        WHERE m.short_code = i.code AND m.sent_at <= i.before LIMIT 1) AS m
+    RETURNING click_id, message_id, contact_id, offer_id, campaign_id, creative_id`,
 };
 
-/** A classified tap whose link is not known yet (INSERT_COLD_CLICK, READ_AND_INSERT_CLICKS). */
+/** A classified tap whose link is not known yet (INSERT_COLD_CLICK, INSERT_COLD_CLICKS). */
 export type ColdClick = Omit<PendingClick, 'link'> & { shortCode: string };
 
 /** A cold tap and its bound: written only if its message was sent no later than `sentBeforeMs` (epoch ms). */
@@ -104,8 +94,8 @@ export interface BoundedColdClick {
   sentBeforeMs: number;
 }
 
-/** What a cold write answers for one tap: its link row and whether the tap was written; undefined for an unknown code. */
-export type ColdResult = (LinkRow & { written: boolean }) | undefined;
+/** What a cold write answers for one tap: its message's ids if it was written, else undefined (unknown code, or a later send). */
+export type ColdResult = LinkIds | undefined;
 
 @Injectable()
 export class ClickWriter implements OnApplicationShutdown {
@@ -176,12 +166,12 @@ export class ClickWriter implements OnApplicationShutdown {
   }
 
   /**
-   * Cold taps of concurrent requests (group commit on): their links read and the taps recorded in one statement, its
-   * own transaction. Resolves once committed, one entry per item in order (ColdResult).
+   * Cold taps of concurrent requests (group commit on): recorded from their messages' rows in one statement, its own
+   * transaction. Resolves once committed, one entry per item in order (ColdResult).
    */
   async writeCold(items: BoundedColdClick[]): Promise<ColdResult[]> {
     const n = items.length;
-    const cols: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n));
+    const cols: string[][] = Array.from({ length: 10 }, () => new Array<string>(n));
     for (let i = 0; i < n; i++) {
       const it = items[i].click;
       const c = it.classification;
@@ -194,19 +184,16 @@ export class ClickWriter implements OnApplicationShutdown {
       cols[6][i] = clip(c.reason, 256);
       cols[7][i] = c.version;
       cols[8][i] = it.requestId;
-      cols[9][i] = items[i].sentBeforeMs;
+      cols[9][i] = new Date(items[i].sentBeforeMs).toISOString();
     }
-    // The text columns as array literals (textArrayParam): pg escapes each element of an array with a regex.
-    const values = cols.map((col, k) => (k < 9 ? textArrayParam(col as string[]) : col));
-    const { rows } = await this.pool.query<LinkRow & { ord: number; written: boolean; inserted: number }>({ ...READ_AND_INSERT_CLICKS, values });
-    const out = new Array<ColdResult>(n);
-    let written = 0;
-    for (const r of rows) {
-      out[r.ord - 1] = r;
-      if (r.written) written++;
-    }
-    if (rows.length && rows[0].inserted !== written) throw new Error(`cold click batch wrote ${rows[0].inserted} rows for ${written} taps`);
-    if (written) this.events.kick();
+    // As array literals (textArrayParam): pg escapes each element of an array with a regex.
+    const { rows } = await this.pool.query<string[]>(insertColdClicks(cols.map(textArrayParam)));
+    const written = new Map<string, LinkIds>();
+    for (const r of rows) written.set(r[0], { messageId: r[1], contactId: r[2], offerId: r[3], campaignId: r[4], creativeId: r[5] });
+    const out = items.map((it) => written.get(it.click.clickId));
+    const matched = out.filter(Boolean).length;
+    if (matched !== rows.length) throw new Error(`cold click batch wrote ${rows.length} rows, ${matched} of them this batch's taps`);
+    if (rows.length) this.events.kick();
     return out;
   }
 
@@ -260,6 +247,7 @@ function statement(s: { name: string; text: string; rowMode?: string }): (values
 
 const insertClick = statement(INSERT_CLICK);
 const insertColdClick = statement(INSERT_COLD_CLICK);
+const insertColdClicks = statement(INSERT_COLD_CLICKS);
 
 export function clip(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) : s;

@@ -42,6 +42,8 @@ export class ClicksService implements BeforeApplicationShutdown {
   private readonly batcher?: Batcher<PendingClick, void>;
   /** Group commit on: taps on links not cached, read and recorded together (ClickWriter.writeCold). */
   private readonly coldBatcher?: Batcher<BoundedColdClick, ColdResult>;
+  /** Cold taps not answered yet (recordCold), for shutdown. */
+  private readonly coldInFlight = new Set<Promise<RecordedClick>>();
   private readonly repeats = new RepeatWindow();
   private readonly thresholds: Thresholds;
   private readonly sendTimeIrrelevantMs: number;
@@ -87,8 +89,7 @@ export class ClicksService implements BeforeApplicationShutdown {
   /**
    * A tap on a link not cached: classified as if its message were sent long enough ago for the send time not to
    * matter (sendTimeIrrelevantAfterMs), then recorded from the message's row by one statement that writes it only if
-   * that is so (group commit on: the cold taps of concurrent requests share that statement, which also reads the
-   * link). A tap the statement did not write is an unknown code or a recent send: the link is read, and the tap takes
+   * that is so (group commit on: the cold taps of concurrent requests share that statement). A tap the statement did not write is an unknown code or a recent send: the link is read, and the tap takes
    * the ordinary path with its real send time (the repeat window re-records it), or is taken back out of the repeat
    * window and gets a 404.
    */
@@ -104,24 +105,24 @@ export class ClicksService implements BeforeApplicationShutdown {
       if (this.thresholds.repeatCodes) this.repeats.forget(client, shortCode);
       throw new NotFoundError('link', shortCode);
     };
-    if (!this.coldBatcher) {
-      return this.writer.writeColdOne(cold, sentBefore).then((ids) => {
-        if (!ids) return this.links.resolve(shortCode).then((link) => (link ? this.record(shortCode, link, req) : unknown()));
-        const link = this.links.recorded(shortCode, ids, sentBefore);
-        if (!(link instanceof Promise)) return this.answer(link, clickId, classification);
-        return link.then((l) => {
-          // Committed, but its offer has no row: not expected (catalog rows are never deleted), and no redirect to give.
-          if (!l) throw new Error(`click ${clickId} recorded, but offer ${ids.offerId} of message ${ids.messageId} has no row`);
-          return this.answer(l, clickId, classification);
-        });
+    const written: Promise<ColdResult> = this.coldBatcher
+      ? this.coldBatcher.submit({ click: cold, sentBeforeMs: sentBefore })
+      : this.writer.writeColdOne(cold, sentBefore);
+    const done = written.then((ids) => {
+      if (!ids) return this.links.resolve(shortCode).then((link) => (link ? this.record(shortCode, link, req) : unknown()));
+      const link = this.links.recorded(shortCode, ids, sentBefore);
+      if (!(link instanceof Promise)) return this.answer(link, clickId, classification);
+      return link.then((l) => {
+        // Committed, but its offer has no row: not expected (catalog rows are never deleted), and no redirect to give.
+        if (!l) throw new Error(`click ${clickId} recorded, but offer ${ids.offerId} of message ${ids.messageId} has no row`);
+        return this.answer(l, clickId, classification);
       });
-    }
-    return this.coldBatcher.submit({ click: cold, sentBeforeMs: sentBefore }).then((row) => {
-      if (!row) return unknown();
-      const link = this.links.remember(row);
-      if (!row.written) return this.record(shortCode, link, req);
-      return this.answer(link, clickId, classification);
     });
+    // Shutdown waits for it: a tap the statement did not write still has its link to read and its row to write.
+    this.coldInFlight.add(done);
+    const settled = () => this.coldInFlight.delete(done);
+    done.then(settled, settled);
+    return done;
   }
 
   private record(shortCode: string, link: ResolvedLink, req: ClickRequest): Promise<RecordedClick> {
@@ -162,8 +163,9 @@ export class ClicksService implements BeforeApplicationShutdown {
 
   /** Clicks already queued are written, then their events published, before NATS and the database close. */
   async beforeApplicationShutdown(): Promise<void> {
-    // Cold taps first: one whose send was too recent comes back unwritten and joins the other batcher.
+    // Cold taps first: one the statement did not write (a recent send) reads its link and joins the other batcher.
     await this.coldBatcher?.drain();
+    await Promise.allSettled([...this.coldInFlight]);
     await this.batcher?.drain();
     await this.writer.drain();
     await this.events.stop();

@@ -8,7 +8,7 @@ import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
 
 /** What the edge reads about a link (sent_at as epoch milliseconds: a double parses far faster than a timestamp). */
-export const LINK_COLUMNS = `msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id,
+const LINK_COLUMNS = `msg.short_code, msg.message_id, msg.contact_id, msg.campaign_id, msg.creative_id, msg.offer_id,
       date_part('epoch', msg.sent_at) * 1000 AS sent_ms, o.destination_url_template
     FROM "tracking".messages AS msg JOIN "tracking".offers AS o ON o.offer_id = msg.offer_id`;
 

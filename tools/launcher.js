@@ -4,6 +4,7 @@
 // app or a port is one edit here. (Plain CommonJS with types in launcher.d.ts: `npm start` runs it unbuilt.)
 'use strict';
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
@@ -41,14 +42,47 @@ function mainOf(name, appsDir = path.join(ROOT, 'dist/apps')) {
   return path.join(appsDir, name, 'apps', name, 'src/main.js');
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks one; a race with another process is possible but rare). */
-function freePort() {
+/**
+ * A free TCP port on 127.0.0.1 for a server started a moment later. Drawn at random below the kernel's ephemeral range
+ * and checked by binding it: a port the OS picks (port 0) comes from that range, the one every outgoing connection's
+ * local port comes from too, so a pg or NATS client connecting between the check and the server's listen could take it
+ * (seen as EADDRINUSE in a full parallel test run). Falls back to the OS's pick if no drawn port is free.
+ */
+async function freePort() {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 50 && low > FREE_PORT_FROM + 100; attempt++) {
+    const port = FREE_PORT_FROM + Math.floor(Math.random() * (low - FREE_PORT_FROM));
+    if (await bindable(port)) return port;
+  }
+  return listenAndClose(0);
+}
+
+/** Below the ephemeral range and above the platform's defaults (3000–3002 HTTP; gRPC's 50051+ are above it anyway). */
+const FREE_PORT_FROM = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux: /proc; elsewhere IANA's 49152). */
+function ephemeralLow() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 49_152;
+  } catch {
+    return 49_152;
+  }
+}
+
+function bindable(port) {
+  return listenAndClose(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenAndClose(port) {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+    s.listen(port, '127.0.0.1', () => {
+      const { port: bound } = s.address();
+      s.close(() => resolve(bound));
     });
   });
 }

@@ -89,9 +89,9 @@ export class ClicksService implements BeforeApplicationShutdown {
   /**
    * A tap on a link not cached: classified as if its message were sent long enough ago for the send time not to
    * matter (sendTimeIrrelevantAfterMs), then recorded from the message's row by one statement that writes it only if
-   * that is so (group commit on: the cold taps of concurrent requests share that statement). A tap the statement did not write is an unknown code or a recent send: the link is read, and the tap takes
-   * the ordinary path with its real send time (the repeat window re-records it), or is taken back out of the repeat
-   * window and gets a 404.
+   * that is so (group commit on: the cold taps of concurrent requests share that statement). A tap the statement did
+   * not write is an unknown code or a recent send: the link is read, and the tap takes the ordinary path with its real
+   * send time (the repeat window re-records it), or is taken back out of the repeat window and gets a 404.
    */
   private recordCold(shortCode: string, req: ClickRequest): Promise<RecordedClick> {
     const clickedAt = this.clock.now();

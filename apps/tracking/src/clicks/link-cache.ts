@@ -211,6 +211,8 @@ export class LinkCache {
   /** Called after an offer upsert commits: the next click reads the new template. */
   invalidateOffer(offerId: string): void {
     this.templates.delete(offerId);
+    // A read begun before the upsert may return the old template: later callers start their own.
+    this.loadingTemplates.delete(offerId);
     this.templatesVersion++;
   }
 
@@ -218,18 +220,25 @@ export class LinkCache {
     return { links: this.links.size, hits: this.links.hits, misses: this.links.misses };
   }
 
-  /** The offer's template, read once for the concurrent callers that need it, and cached. */
+  /**
+   * The offer's template, read once for the concurrent callers that need it, and cached unless an offer upsert in this
+   * process came meanwhile (the read may have seen the old one).
+   */
   private loadTemplate(offerId: string): Promise<string | undefined> {
     let pending = this.loadingTemplates.get(offerId);
     if (!pending) {
-      pending = rawPool(this.ds)
+      const version = this.templatesVersion;
+      const read: Promise<string | undefined> = rawPool(this.ds)
         .query<{ destination_url_template: string }>(`SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`, [offerId])
         .then(({ rows }) => {
           if (!rows[0]) return undefined;
-          this.templates.set(offerId, rows[0].destination_url_template);
+          if (this.templatesVersion === version) this.templates.set(offerId, rows[0].destination_url_template);
           return rows[0].destination_url_template;
         })
-        .finally(() => this.loadingTemplates.delete(offerId));
+        .finally(() => {
+          if (this.loadingTemplates.get(offerId) === read) this.loadingTemplates.delete(offerId);
+        });
+      pending = read;
       this.loadingTemplates.set(offerId, pending);
     }
     return pending;

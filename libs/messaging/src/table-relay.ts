@@ -86,6 +86,13 @@ export interface TableRelayOptions<Row> {
   cursorSaveMs?: number;
   /** On stop, how long to wait for committed rows still held behind an older open transaction (default 5 s). */
   stopWaitMs?: number;
+  /**
+   * Run the read with a generic plan, without JIT (on the relay's own connection). Postgres otherwise plans a read of
+   * a partitioned table afresh each time: its generic plan's estimate (a tenth of the table for `LIMIT $3`) is above
+   * what custom plans cost, and above jit_above_cost, so that plan would also be compiled on every execution. Only for
+   * a read whose generic plan is as good (e.g. every join a nested loop of index probes).
+   */
+  genericPlan?: boolean;
   logger?: Logger;
 }
 
@@ -300,6 +307,14 @@ export class TableRelay<Row extends Record<string, unknown>> {
     const client = new Client({ ...settings, application_name: `${settings.application_name ?? 'trackly'}-relay` });
     client.on('error', () => undefined); // a broken connection fails the next query, which drops it
     await client.connect();
+    if (this.opts.genericPlan) {
+      try {
+        await client.query(`SET plan_cache_mode = force_generic_plan; SET jit = off`);
+      } catch (e) {
+        client.end().catch(() => undefined);
+        throw e;
+      }
+    }
     this.conn = client;
     return client;
   }

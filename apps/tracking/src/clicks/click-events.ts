@@ -56,8 +56,13 @@ export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id
   t.classifier_version, t.request_id, date_part('epoch', m.sent_at) * 1000 AS message_sent_ms,
   ${FIRST_CLICK} AS first_click_on_message`;
 
-/** The click's message (its send time, and the first-click rule's bound): CLICK_COLUMNS need it as `m`. */
-export const CLICK_JOINS = `LEFT JOIN "tracking".messages AS m ON m.message_id = t.message_id`;
+/**
+ * The click's message (its send time, and the first-click rule's bound): CLICK_COLUMNS need it as `m`. A LATERAL
+ * probe of the primary key that LIMIT keeps from being flattened into a join, so every plan of a read, the relay's
+ * generic one included (ClickEventsRelay), probes the message of each click read instead of joining all messages.
+ */
+export const CLICK_JOINS = `LEFT JOIN LATERAL (SELECT msg.created_at, msg.sent_at FROM "tracking".messages AS msg
+  WHERE msg.message_id = t.message_id LIMIT 1) AS m ON true`;
 
 const CLICK_CLASSES: Record<HitClass, ClickClass> = {
   HUMAN: ClickClass.CLICK_CLASS_HUMAN,
@@ -137,6 +142,8 @@ export class ClickEventsRelay extends AppTableRelay<ClickRow> {
       // when each click commits alone, group commit off).
       pollMs: 100,
       lingerMs: 10,
+      // Planned once: a custom plan per read cost more than the read (0.7–1.6 ms against ~1 ms for 60 clicks).
+      genericPlan: true,
       toEvents: clickRunEvents,
     });
   }

@@ -236,6 +236,7 @@ module.exports = {
   extraNodeFlags,
   ROOT,
   PROFILES,
+  BUILD,
   benchLock,
   waitHttp,
   stop,

@@ -184,15 +184,12 @@ async function streamClicks(streamName) {
 async function pastPartitions(c, days) {
   await c.query(`ALTER TABLE "tracking".clicks DETACH PARTITION "tracking".clicks_legacy`);
   await c.query(`DROP TABLE "tracking".clicks_legacy`);
-  await c.query(`DO $$
-    DECLARE d date := (now() AT TIME ZONE 'UTC')::date - ${Number(days)};
-    BEGIN
-      WHILE d < (now() AT TIME ZONE 'UTC')::date + 2 LOOP
-        EXECUTE format('CREATE TABLE "tracking".clicks_p%s PARTITION OF "tracking".clicks FOR VALUES FROM (%L) TO (%L)',
-          to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
-        d := d + 1;
-      END LOOP;
-    END $$`);
+  // Named and bounded as the app's partition keeper does (libs/database partition-plan, from the build).
+  const { addPeriods, periodStart, periodsFrom } = require(path.join(app.BUILD, 'libs/database/src/partition-plan.js'));
+  const today = periodStart(new Date(), 'day');
+  for (const p of periodsFrom('clicks', addPeriods(today, -days, 'day'), days + 2, 'day')) {
+    await c.query(`CREATE TABLE "tracking".${p.name} PARTITION OF "tracking".clicks FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`);
+  }
   const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = '"tracking".clicks'::regclass`);
   console.log(`  clicks table: ${rows[0].n} partitions (${days} past days, as after ${days} days in service)`);
 }

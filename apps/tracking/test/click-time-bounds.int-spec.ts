@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { addPeriods, periodStart, periodsFrom } from '@trackly/database';
 import { partitionsOf } from '@trackly/testing';
 import { CLICK_COLUMNS, CLICK_JOINS } from '../src/clicks/click-events';
 import { trackingSchemaForTest } from './tracking-test-app';
@@ -40,15 +41,10 @@ describe('click reads bounded by time over daily partitions (real Postgres)', ()
     // and each past day has its own partition. Here: the last 60 days, up to where the daily partitions begin.
     await ds.query(`ALTER TABLE "tracking".clicks DETACH PARTITION "tracking".clicks_legacy`);
     await ds.query(`DROP TABLE "tracking".clicks_legacy`);
-    await ds.query(`DO $$
-      DECLARE d date := (now() AT TIME ZONE 'UTC')::date - 60;
-      BEGIN
-        WHILE d < (now() AT TIME ZONE 'UTC')::date + 2 LOOP
-          EXECUTE format('CREATE TABLE "tracking".clicks_p%s PARTITION OF "tracking".clicks FOR VALUES FROM (%L) TO (%L)',
-            to_char(d, 'YYYYMMDD'), d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
-          d := d + 1;
-        END LOOP;
-      END $$`);
+    const today = periodStart(new Date(), 'day');
+    for (const p of periodsFrom('clicks', addPeriods(today, -60, 'day'), 62, 'day')) {
+      await ds.query(`CREATE TABLE "tracking".${p.name} PARTITION OF "tracking".clicks FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`);
+    }
   });
 
   afterAll(() => schema?.close());

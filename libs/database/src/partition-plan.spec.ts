@@ -1,4 +1,4 @@
-import { addPeriods, parseBound, partitionName, periodStart, planPartitions } from './partition-plan';
+import { addPeriods, parseBound, partitionName, periodStart, periodsFrom, planPartitions } from './partition-plan';
 
 const at = (iso: string) => new Date(iso);
 
@@ -75,5 +75,20 @@ describe('partition bounds as Postgres prints them', () => {
     expect(parseBound('clicks_legacy', "FOR VALUES FROM (MINVALUE) TO ('2026-12-07 00:00:00+00')")).toEqual({ name: 'clicks_legacy', from: undefined, to: at('2026-12-07T00:00:00Z') });
     expect(parseBound('d', 'DEFAULT')).toEqual({ name: 'd', isDefault: true });
     expect(() => parseBound('x', 'FOR VALUES IN (1)')).toThrow(/unexpected partition bound of x/);
+  });
+});
+
+describe('periodsFrom', () => {
+  it('names and bounds consecutive periods as the keeper does, across a month end', () => {
+    expect(periodsFrom('clicks', at('2026-11-29T00:00:00Z'), 3, 'day')).toEqual([
+      { name: 'clicks_p20261129', from: at('2026-11-29T00:00:00Z'), to: at('2026-11-30T00:00:00Z') },
+      { name: 'clicks_p20261130', from: at('2026-11-30T00:00:00Z'), to: at('2026-12-01T00:00:00Z') },
+      { name: 'clicks_p20261201', from: at('2026-12-01T00:00:00Z'), to: at('2026-12-02T00:00:00Z') },
+    ]);
+    expect(periodsFrom('postback_requests', at('2026-12-01T00:00:00Z'), 2, 'month').map((p) => [p.name, p.to.toISOString()])).toEqual([
+      ['postback_requests_p202612', '2027-01-01T00:00:00.000Z'],
+      ['postback_requests_p202701', '2027-02-01T00:00:00.000Z'],
+    ]);
+    expect(periodsFrom('clicks', at('2026-12-01T00:00:00Z'), 0, 'day')).toEqual([]);
   });
 });

@@ -44,6 +44,16 @@ export function partitionName(table: string, from: Date, g: PartitionGranularity
   return `${table}_p${g === 'day' ? ymd : ymd.slice(0, 6)}`;
 }
 
+/** `count` consecutive periods from the one starting at `start`, each named and bounded as a partition of `table`. */
+export function periodsFrom(table: string, start: Date, count: number, g: PartitionGranularity): PartitionPlan['create'] {
+  const out: PartitionPlan['create'] = [];
+  for (let n = 0; n < count; n++) {
+    const from = addPeriods(start, n, g);
+    out.push({ name: partitionName(table, from, g), from, to: addPeriods(start, n + 1, g) });
+  }
+  return out;
+}
+
 /**
  * Partitions for the current period and `ahead` periods after it that no existing range covers; partitions (a legacy
  * one too) whose every row is older than `retentionDays`. A period some range already covers is never created: it
@@ -60,13 +70,7 @@ export function planPartitions(p: {
   const ranges = p.existing.filter((r) => !r.isDefault);
   const covered = (from: Date, to: Date) =>
     ranges.some((r) => (r.from === undefined || r.from.getTime() < to.getTime()) && (r.to === undefined || r.to.getTime() > from.getTime()));
-  const create: PartitionPlan['create'] = [];
-  const current = periodStart(p.now, p.granularity);
-  for (let d = 0; d <= p.ahead; d++) {
-    const from = addPeriods(current, d, p.granularity);
-    const to = addPeriods(current, d + 1, p.granularity);
-    if (!covered(from, to)) create.push({ name: partitionName(p.table, from, p.granularity), from, to });
-  }
+  const create = periodsFrom(p.table, periodStart(p.now, p.granularity), p.ahead + 1, p.granularity).filter((c) => !covered(c.from, c.to));
   const horizon = p.now.getTime() - p.retentionDays * MS_PER_DAY;
   const drop = ranges.filter((r) => r.to !== undefined && r.to.getTime() <= horizon).map((r) => r.name).sort();
   return { create, drop };

@@ -26,6 +26,7 @@ export interface ClickRow extends Record<string, unknown> {
   first_click_on_message: boolean;
 }
 
+/** CLICK_TIME_TOLERANCE_MS in SQL: the rule below states earliestClickTime (domain/click-time.ts) in the statement. */
 const TOLERANCE = `interval '${CLICK_TIME_TOLERANCE_MS / 1000} seconds'`;
 
 /**

@@ -5,3 +5,8 @@
  * the partitions (by day of clicked_at) that can hold them instead of every partition kept.
  */
 export const CLICK_TIME_TOLERANCE_MS = 86_400_000;
+
+/** The earliest a click of a message registered at `createdAt` and sent at `sentAt` can have been recorded. */
+export function earliestClickTime(createdAt: Date, sentAt: Date): Date {
+  return new Date(Math.min(createdAt.getTime(), sentAt.getTime()) - CLICK_TIME_TOLERANCE_MS);
+}

@@ -6,7 +6,7 @@ import { currentRequestId } from '@trackly/observability';
 import { FailedPreconditionError, NotFoundError, assertId } from '@trackly/kernel';
 import type { Message } from '@trackly/contracts/tracking/v1/tracking';
 import { MessageInput, validateMessageBatch } from '../domain/catalog.rules';
-import { CLICK_TIME_TOLERANCE_MS } from '../domain/click-time';
+import { earliestClickTime } from '../domain/click-time';
 import { newShortCode } from '../domain/short-codes';
 import { toMessage, trackedUrl } from '../tracking.mappers';
 import { TRACKING_CONFIG } from '../tracking.tokens';
@@ -124,9 +124,9 @@ export class MessagesService implements BeforeApplicationShutdown {
     const row = await this.ds.getRepository(MessageEntity).findOneBy({ messageId });
     if (!row) throw new NotFoundError('message', messageId);
     // The first click is the first HUMAN one in commit order (click-events.ts); rows from before xid was recorded first.
-    // Its clicks were recorded no earlier than a day before it was registered or sent (CLICK_TIME_TOLERANCE_MS): the
-    // bound leaves out the partitions (by day of clicked_at) older than that.
-    const since = new Date(Math.min(row.createdAt.getTime(), row.sentAt.getTime()) - CLICK_TIME_TOLERANCE_MS);
+    // Its clicks were recorded no earlier than a day before it was registered or sent (earliestClickTime): the bound
+    // leaves out the partitions (by day of clicked_at) older than that.
+    const since = earliestClickTime(row.createdAt, row.sentAt);
     const [counts]: { n: string; first: Date | null }[] = await this.ds.query(
       `SELECT count(*) AS n,
               (SELECT clicked_at FROM "tracking".clicks WHERE message_id = $1 AND click_class = 'HUMAN' AND clicked_at >= $2

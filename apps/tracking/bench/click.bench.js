@@ -186,8 +186,11 @@ async function pastPartitions(c, days) {
   await c.query(`DROP TABLE "tracking".clicks_legacy`);
   // Named and bounded as the app's partition keeper does (libs/database partition-plan, from the build).
   const { addPeriods, periodStart, periodsFrom } = require(path.join(app.BUILD, 'libs/database/src/partition-plan.js'));
+  // Days the migration already made (it may have run before midnight) are kept, not made again.
+  const { rows: made } = await c.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '"tracking".clicks'::regclass`);
+  const existing = new Set(made.map((r) => r.name));
   const today = periodStart(new Date(), 'day');
-  for (const p of periodsFrom('clicks', addPeriods(today, -days, 'day'), days + 2, 'day')) {
+  for (const p of periodsFrom('clicks', addPeriods(today, -days, 'day'), days + 2, 'day').filter((p) => !existing.has(p.name))) {
     await c.query(`CREATE TABLE "tracking".${p.name} PARTITION OF "tracking".clicks FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`);
   }
   const { rows } = await c.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = '"tracking".clicks'::regclass`);

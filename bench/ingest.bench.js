@@ -114,7 +114,7 @@ async function measure(name, baseUrl, token, label, pid, c, dbName) {
   r.answered.forEach((id) => allAnswered[label].add(id));
   console.log(
     `  ${name}: ${Math.round(r.rps)} postbacks/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.total} answered 200, ${r.other} other` +
-      `${cpuMs === undefined ? '' : `, ${cpuMs.toFixed(2)} ms server CPU per postback`} + ${dbMs.toFixed(3)} ms in its Postgres backends` +
+      `${cpuMs === undefined ? '' : `, ${cpuMs.toFixed(3)} ms server CPU per postback`} + ${dbMs.toFixed(3)} ms in its Postgres backends` +
       ` (${pgMs.toFixed(3)} ms all Postgres processes)${natsMs === undefined ? '' : ` + ${natsMs.toFixed(3)} ms in nats-server`}; the load generator ${genMs.toFixed(3)} ms)`,
   );
   return { name, ...r, cpuMs, dbMs, pgMs, natsMs, genMs, walBytes: walBytes / Math.max(1, r.total) };

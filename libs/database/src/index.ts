@@ -11,3 +11,4 @@ export * from './prepared-query';
 export * from './text-array-param';
 export * from './array-literal';
 export * from './insert-all-new';
+export * from './json-param';

@@ -27,9 +27,14 @@ export interface ConversionEventColumns {
 
 /** The ConversionReceived a new row announces, encoded for its `received_event` column. */
 export function conversionEventColumns(conversion: Conversion, headers: Record<string, string>): ConversionEventColumns {
+  return { payload: conversionEventPayload(conversion), headers: JSON.stringify(headers) };
+}
+
+/** A new conversion's ConversionReceived, encoded. */
+export function conversionEventPayload(conversion: Conversion): Buffer {
   const bytes = ConversionReceived.encode({ conversion }, writer).finish();
   // finish() hands back a copy of its own: a Buffer over it, not a second copy.
-  return { payload: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers: JSON.stringify(headers) };
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** One writer for every event (encoding is synchronous; finish() resets it): its buffer is grown once, not per event. */

@@ -13,8 +13,8 @@ import { ConversionDraft, externalIdProblem, FieldProblems, orThrow, partnerIdPr
 import { encodePageToken, validateListRequest } from '../domain/conversion-listing';
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
-import { ConversionEventsRelay, conversionEventColumns } from './conversion-events';
-import { boolArray, textArray, timeArray } from '@trackly/database';
+import { ConversionEventsRelay, conversionEventColumns, conversionEventPayload } from './conversion-events';
+import { jsonParam, jsonRecords } from '@trackly/database';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -52,13 +52,14 @@ export interface BatchDraft {
   headers: Record<string, string>;
 }
 
-/** A batch's conversion rows and events, as parameters $1–$19 of CONVERSION_BATCH_CTES (see ConversionsService.batchRows). */
+/** A batch's conversion rows and events, as parameter $1 of CONVERSION_BATCH_CTES (see ConversionsService.batchRows). */
 export interface ConversionBatch {
   /** The id each item's row gets if it is new, in input order. */
   ids: string[];
   /** Each item as a new conversion, in input order. */
   created: Conversion[];
-  values: unknown[];
+  /** The rows with their events, in key order, as JSON (jsonRecords). */
+  rows: string;
 }
 
 /**
@@ -68,23 +69,21 @@ export interface ConversionBatch {
 const EVENT_SOURCE_COLUMNS = 'xid, received_event, event_headers';
 
 /**
- * One CTE of a batch statement: `ins` inserts the new conversions (multi-row INSERT … ON CONFLICT DO NOTHING from
- * unnest, in key order), each row with its ConversionReceived (published from the row by ConversionEventsRelay: no
- * outbox row). `input` holds the rows; `SELECT id FROM ins` names the stored ones. Parameters $1–$19 are
- * ConversionBatch.values.
+ * One CTE of a batch statement: `ins` inserts the new conversions (multi-row INSERT … ON CONFLICT DO NOTHING, in key
+ * order), each row with its ConversionReceived (published from the row by ConversionEventsRelay: no outbox row).
+ * `input` holds the rows, from parameter $1 (ConversionBatch.rows: one JSON document; the event's bytes in base64);
+ * `SELECT id FROM ins` names the stored ones.
  */
 export const CONVERSION_BATCH_CTES = `input AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::timestamptz[],
-           $9::timestamptz[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[], $15::boolean[], $16::text[], $17::boolean[],
-           $18::bytea[], $19::jsonb[])
-           WITH ORDINALITY AS t(id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at, received_at, raw,
-             transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, payload, headers, ord)
+         SELECT * FROM json_to_recordset($1::json) AS t(id uuid, partner_id text, conversion_id text, click_id text, payout_micros bigint,
+           currency text, status text, occurred_at timestamptz, received_at timestamptz, raw jsonb, transaction_id text, event_id text,
+           sale_amount_micros bigint, sub_ids jsonb, payout_absent boolean, message_id text, test boolean, payload text, headers jsonb, ord int)
        ), ins AS (
          INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
            received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, ${EVENT_SOURCE_COLUMNS})
          SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
            received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test,
-           pg_current_xact_id(), payload, headers
+           pg_current_xact_id(), decode(payload, 'base64'), headers
          FROM input ORDER BY ord
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
          RETURNING id
@@ -218,11 +217,11 @@ export class ConversionsService {
         fresh.status,
         draft.occurredAt,
         receivedAt,
-        JSON.stringify(draft.raw),
+        jsonParam(draft.raw),
         draft.transactionId ?? null,
         draft.eventId ?? null,
         draft.saleAmountMicros?.toString() ?? null,
-        JSON.stringify(draft.subIds ?? {}),
+        jsonParam(draft.subIds ?? {}),
         !!draft.payoutAbsent,
         draft.messageId ?? null,
         !!draft.test,
@@ -255,36 +254,42 @@ export class ConversionsService {
   batchRows(items: BatchDraft[]): ConversionBatch {
     const ids = items.map(() => randomUUID());
     const created = items.map((it, i) => newConversion(ids[i], it.draft, it.receivedAt));
-    const events = created.map((conversion, i) => conversionEventColumns(conversion, items[i].headers));
+    const payloads = created.map(conversionEventPayload);
     const order = items.map((_it, i) => i).sort((a, b) => {
       const ka = conversionKey(items[a].draft);
       const kb = conversionKey(items[b].draft);
       return ka < kb ? -1 : ka > kb ? 1 : a - b;
     });
-    const col = <V>(f: (it: BatchDraft, i: number) => V) => order.map((i) => f(items[i], i));
-    // Array literals built here (array-literal.ts in libs/database): pg's own escaping of each element showed per postback.
-    const values = [
-      textArray(col((_it, i) => ids[i])),
-      textArray(col((it) => it.draft.partnerId)),
-      textArray(col((it) => it.draft.conversionId)),
-      textArray(col((it) => it.draft.clickId)),
-      textArray(col((it) => it.draft.payout.micros.toString())),
-      textArray(col((it) => it.draft.payout.currency)),
-      textArray(col((it) => statusName(it.draft.status))),
-      timeArray(col((it) => it.draft.occurredAt)),
-      timeArray(col((it) => it.receivedAt)),
-      textArray(col((it) => JSON.stringify(it.draft.raw))),
-      textArray(col((it) => it.draft.transactionId ?? null)),
-      textArray(col((it) => it.draft.eventId ?? null)),
-      textArray(col((it) => it.draft.saleAmountMicros?.toString() ?? null)),
-      textArray(col((it) => JSON.stringify(it.draft.subIds ?? {}))),
-      boolArray(col((it) => !!it.draft.payoutAbsent)),
-      textArray(col((it) => it.draft.messageId ?? null)),
-      boolArray(col((it) => !!it.draft.test)),
-      col((_it, i) => events[i].payload),
-      textArray(col((_it, i) => events[i].headers)),
-    ];
-    return { ids, created, values };
+    // One JSON document (jsonRecords in libs/database): per-column array literals, and pg's encoding of them, showed
+    // per postback in the edge's profile. Payouts as decimal strings: micros may pass 2^53.
+    const rows = jsonRecords(
+      order.map((i, ord) => {
+        const { draft, receivedAt } = items[i];
+        return {
+          id: ids[i],
+          partner_id: draft.partnerId,
+          conversion_id: draft.conversionId,
+          click_id: draft.clickId,
+          payout_micros: draft.payout.micros.toString(),
+          currency: draft.payout.currency,
+          status: statusName(draft.status),
+          occurred_at: draft.occurredAt,
+          received_at: receivedAt,
+          raw: draft.raw,
+          transaction_id: draft.transactionId ?? null,
+          event_id: draft.eventId ?? null,
+          sale_amount_micros: draft.saleAmountMicros?.toString() ?? null,
+          sub_ids: draft.subIds ?? {},
+          payout_absent: !!draft.payoutAbsent,
+          message_id: draft.messageId ?? null,
+          test: !!draft.test,
+          payload: payloads[i].toString('base64'),
+          headers: items[i].headers,
+          ord,
+        };
+      }),
+    );
+    return { ids, created, rows };
   }
 
   /**
@@ -401,11 +406,11 @@ export class ConversionsService {
         sorted.map((d) => d.payout.currency),
         sorted.map((d) => statusName(d.status)),
         sorted.map((d) => d.occurredAt),
-        sorted.map((d) => JSON.stringify(d.raw)),
+        sorted.map((d) => jsonParam(d.raw)),
         sorted.map((d) => d.transactionId ?? null),
         sorted.map((d) => d.eventId ?? null),
         sorted.map((d) => d.saleAmountMicros?.toString() ?? null),
-        sorted.map((d) => JSON.stringify(d.subIds ?? {})),
+        sorted.map((d) => jsonParam(d.subIds ?? {})),
         sorted.map((_d, i) => i),
         receivedAt,
       ],

@@ -182,16 +182,16 @@ export class PostbackArchive {
   }
 }
 
-/** The request's columns after received_at, as stored: no NUL (text columns refuse it), the partner id cut short. */
 /**
  * The columns of archive rows (id, received_at, then `storable`'s seven), one array each, as the `unnest`
- * parameters of a multi-row insert: the intake's statement and `insertMany` write the same row the same way.
+ * parameters of `insertMany`'s multi-row insert (the intake's statement writes the same `storable` cells as JSON).
  */
 export function archiveColumns(rows: readonly { id: string; request: ArchivedRequest }[]): unknown[] {
   const cells = rows.map((r) => storable(r.request));
   return [textArray(rows.map((r) => r.id)), timeArray(rows.map((r) => r.request.receivedAt)), ...[0, 1, 2, 3, 4, 5, 6].map((k) => textArray(cells.map((c) => c[k])))];
 }
 
+/** The request's columns after received_at, as stored: no NUL (text columns refuse it), the partner id cut short. */
 export function storable(r: ArchivedRequest): (string | null)[] {
   return [
     withoutNul(r.partnerId.slice(0, MAX_ARCHIVED_PARTNER_ID)),

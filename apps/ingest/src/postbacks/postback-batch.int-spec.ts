@@ -202,6 +202,21 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
     const row = await t.pg.query(`SELECT payout_micros::text AS p FROM "ingest".conversions WHERE id = $1`, [first.body.id]);
     expect(row.rows[0].p).toBe(String(Number(state) * 1_000_000));
   });
+
+  it('stores a JSON postback whose unread parameter holds a lone surrogate, as U+FFFD in its raw parameters', async () => {
+    // The batch goes to Postgres as JSON, which refuses a lone surrogate's escape: jsonRecords writes U+FFFD, as the
+    // UTF-8 encoding of the former array parameters did. The archive keeps the body as the partner sent it.
+    const { token: own } = await t.client.upsertPartner(partnerRequest('surrogate'));
+    const body = JSON.stringify({ conversion_id: 'sur-1', payout: '1.00', currency: 'USD', note: 'a\ud800' });
+    expect(body).toContain('\\ud800');
+    const res = await fetch(`${t.base}/postbacks/surrogate?token=${own}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Answer).status).toBe('stored');
+    const { rows: [c] } = await t.pg.query(`SELECT raw->>'note' AS note FROM "ingest".conversions WHERE partner_id = 'surrogate' AND conversion_id = 'sur-1'`);
+    expect(c.note).toBe('a\ufffd');
+    const { rows: [a] } = await t.pg.query(`SELECT outcome, body FROM "ingest".postback_requests WHERE partner_id = 'surrogate'`);
+    expect(a).toEqual({ outcome: 'stored', body });
+  });
 });
 
 /** With group commit off every request is a batch of one: the same single transaction, the same outcomes and events. */

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type PoolConfig } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable, rawPool, textArray } from '@trackly/database';
+import { isDatabaseUnavailable, jsonRecords, rawPool } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { Batcher } from '@trackly/platform';
@@ -14,7 +14,7 @@ import { DUPLICATE_REASONS } from '../domain/conversion-adjustment';
 import { statusName } from '../domain/conversion.rules';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { PartnersService } from '../partners/partners.service';
-import { archiveColumns, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
+import { ArchivedRequest, ArchiveOutcome, PostbackArchive, storable } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
 export interface IntakeRefusal extends ArchiveOutcome {
@@ -171,18 +171,31 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       })),
       refusals.map((u) => u.refusal!.headers),
     );
-    const col = <V>(f: (u: IntakeUnit, i: number) => V) => units.map(f);
-
+    // Three JSON documents (jsonRecords): the conversions, the archive rows, the refusals' events.
     const values = [
-      ...batch.values,
-      ...archiveColumns(units),
-      textArray(col((u) => u.refusal?.outcome ?? null)),
-      textArray(col((u) => (u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason)))),
-      textArray(col((u) => u.refusal?.reasonCode ?? null)),
-      textArray(conversionOf),
-      textArray(refused.ids),
-      refused.bodies,
-      textArray(refused.headers),
+      batch.rows,
+      jsonRecords(
+        units.map((u, ord) => {
+          const [partner_id, source_ip, method, path, query, content_type, body] = storable(u.request);
+          return {
+            id: u.id,
+            received_at: u.request.receivedAt,
+            partner_id,
+            source_ip,
+            method,
+            path,
+            query,
+            content_type,
+            body,
+            outcome: u.refusal?.outcome ?? null,
+            reason: u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason),
+            reason_code: u.refusal?.reasonCode ?? null,
+            conv: conversionOf[ord],
+            ord,
+          };
+        }),
+      ),
+      jsonRecords(refused.ids.map((id, ord) => ({ id, payload: refused.bodies[ord].toString('base64'), headers: refused.headers[ord], ord }))),
       refused.subject,
     ];
 
@@ -305,15 +318,14 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
 const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method, path, query, content_type, body,
            outcome, reason, reason_code, conversion_ref)`;
 
-/** The batch's archive rows ($20–$32: archiveColumns, then the refusals' outcome, reason and code, and the conversion). */
-const ARCHIVE_INPUT = `unnest($20::bigint[], $21::timestamptz[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-           $28::text[], $29::text[], $30::text[], $31::text[], $32::uuid[]) WITH ORDINALITY
-           AS a(id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conv, ord)`;
+/** The batch's archive rows ($2: the request's columns as `storable` gives them, a refusal's outcome, reason and code, and the conversion). */
+const ARCHIVE_INPUT = `json_to_recordset($2::json) AS a(id bigint, received_at timestamptz, partner_id text, source_ip text, method text, path text,
+           query text, content_type text, body text, outcome text, reason text, reason_code text, conv uuid, ord int)`;
 
-/** The refused requests' PostbackRefused outbox rows ($33–$36). */
+/** The refused requests' PostbackRefused outbox rows ($3: id, payload in base64, headers as JSON text; $4 the subject). */
 const REFUSED_EVENTS_CTE = `refused_evt AS (
          INSERT INTO "ingest".outbox (id, subject, payload, headers)
-         SELECT e.id, $36, e.payload, e.headers FROM unnest($33::uuid[], $34::bytea[], $35::jsonb[]) WITH ORDINALITY AS e(id, payload, headers, ord)
+         SELECT e.id, $4, decode(e.payload, 'base64'), e.headers::jsonb FROM json_to_recordset($3::json) AS e(id uuid, payload text, headers text, ord int)
          ORDER BY e.ord
        )`;
 
@@ -322,7 +334,7 @@ const NEEDS_LOCKS = 'TK001';
 const REVERSED_NAME = statusName(ConversionStatus.CONVERSION_STATUS_REVERSED);
 
 /**
- * INTAKE_SQL for a batch whose repeats need no lock, deciding them itself ($37–$39: DUPLICATE_REASONS.same and
+ * INTAKE_SQL for a batch whose repeats need no lock, deciding them itself ($5–$7: DUPLICATE_REASONS.same and
  * .reversed, the REVERSED status). Each repeat (an input row not inserted) is compared with the stored row of its key
  * as the statement's snapshot holds it, or with the batch's own insert of the key: a duplicate when the status and
  * payout are the same or the stored conversion was reversed (repeatVerdict's rule), archived with that outcome. A
@@ -341,7 +353,7 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
          SELECT i.id AS unit_id, COALESCE(c.id, f.id) AS base_id,
            CASE WHEN COALESCE(c.status, f.status) = i.status AND COALESCE(c.currency::text, f.currency) = i.currency
                   AND COALESCE(c.payout_micros, f.payout_micros) = i.payout_micros THEN 'same'
-                WHEN COALESCE(c.status, f.status) = $39 THEN 'reversed' END AS kind
+                WHEN COALESCE(c.status, f.status) = $7 THEN 'reversed' END AS kind
          FROM input i
          LEFT JOIN "ingest".conversions c ON c.partner_id = i.partner_id AND c.conversion_id = i.conversion_id
          LEFT JOIN inserted f ON c.id IS NULL AND f.partner_id = i.partner_id AND f.conversion_id = i.conversion_id
@@ -352,7 +364,7 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
          INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
            CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
-           CASE r.kind WHEN 'same' THEN $37 WHEN 'reversed' THEN $38 ELSE a.reason END,
+           CASE r.kind WHEN 'same' THEN $5 WHEN 'reversed' THEN $6 ELSE a.reason END,
            CASE WHEN r.kind IS NOT NULL THEN 'SAME_CONTENT' ELSE a.reason_code END,
            COALESCE(ins.id, r.base_id)
          FROM ${ARCHIVE_INPUT}
@@ -365,9 +377,9 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
        LEFT JOIN "ingest".conversions c ON c.id = r.base_id`;
 
 /**
- * The batch's one statement: the conversions, each with its ConversionReceived (CONVERSION_BATCH_CTES, $1–$19), the
- * archive rows ($20–$32) of refused requests (with their outcome) and of stored ones (`stored`, with the conversion),
- * and the PostbackRefused events ($33–$36). A repeat (its conversion not inserted) is archived later in the same
+ * The batch's one statement: the conversions, each with its ConversionReceived (CONVERSION_BATCH_CTES, $1), the
+ * archive rows ($2) of refused requests (with their outcome) and of stored ones (`stored`, with the conversion),
+ * and the PostbackRefused events ($3, $4). A repeat (its conversion not inserted) is archived later in the same
  * transaction, once settled, with its outcome. The archive's conversion_ref names a row inserted by the same
  * statement, or one a repeat found (no foreign key: migration 1766000000001).
  *

@@ -1,0 +1,31 @@
+/**
+ * A value as the text of a `json`/`jsonb` parameter, as JSON.stringify writes it, but storable: Postgres refuses a
+ * lone UTF-16 surrogate, which JSON.stringify writes as an escape (`\udXXX`), where the UTF-8 encoding of a text
+ * parameter turns it into U+FFFD. A text holding such an escape is written again with every string value made
+ * well-formed (U+FFFD), so a partner's stray surrogate in a parameter we keep but do not read is stored, not a failed
+ * statement. (An object key holding one is left as it is, and refused.)
+ */
+export function jsonParam(value: unknown): string {
+  const json = JSON.stringify(value);
+  // Also matches an escaped backslash followed by "ud8…" as text: that only costs the second pass.
+  return SURROGATE_ESCAPE.test(json) ? JSON.stringify(value, wellFormed) : json;
+}
+
+/**
+ * A batch's rows as ONE parameter, for `json_to_recordset($n::json) AS t(column type, …)` in a set-based statement,
+ * where `unnest` takes an array literal per column: V8 writes the JSON natively in one pass, as one flat string, and
+ * nested values (a partner's raw parameters, headers) go in as JSON, not as JSON text escaped again inside an array
+ * literal. Measured on a batch of 30 conversion rows (the ingest edge's): 110–130 µs of Node and 280–300 µs of
+ * Postgres per statement, against 250–290 and 380–440 with 19 array parameters. Keys of the rows name the columns of
+ * the column list; strings are made storable as by jsonParam.
+ */
+export function jsonRecords(rows: readonly object[]): string {
+  return jsonParam(rows);
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+function wellFormed(_key: string, value: unknown): unknown {
+  // String.prototype.toWellFormed is in Node 20 (ES2024), beyond the ES2023 lib the project compiles against.
+  return typeof value === 'string' ? (value as string & { toWellFormed(): string }).toWellFormed() : value;
+}

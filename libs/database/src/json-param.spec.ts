@@ -1,20 +1,20 @@
-import { jsonParam, jsonRecords } from './json-param';
+import { jsonParam } from './json-param';
 
-describe('jsonRecords (a batch as one json_to_recordset parameter)', () => {
+describe('jsonParam (a json parameter, a batch as one json_to_recordset parameter)', () => {
   it('is the rows as JSON: nested objects as JSON, dates as ISO instants, nulls kept', () => {
     const rows = [{ id: 'a', raw: { q: 'say "hi"', n: ['1', '2'] }, at: new Date(Date.UTC(2026, 11, 7, 1, 2, 3, 4)), none: null }];
-    expect(jsonRecords(rows)).toBe('[{"id":"a","raw":{"q":"say \\"hi\\"","n":["1","2"]},"at":"2026-12-07T01:02:03.004Z","none":null}]');
-    expect(JSON.parse(jsonRecords(rows))[0].raw.q).toBe('say "hi"');
+    expect(jsonParam(rows)).toBe('[{"id":"a","raw":{"q":"say \\"hi\\"","n":["1","2"]},"at":"2026-12-07T01:02:03.004Z","none":null}]');
+    expect(JSON.parse(jsonParam(rows))[0].raw.q).toBe('say "hi"');
   });
 
   it('turns lone surrogates in values into U+FFFD, as UTF-8 encoding an array literal did; pairs stay', () => {
-    const json = jsonRecords([{ a: 'x\ud800y', b: { c: '\udc00' }, d: '😀', e: 'back\\ud800slash' }]);
+    const json = jsonParam([{ a: 'x\ud800y', b: { c: '\udc00' }, d: '😀', e: 'back\\ud800slash' }]);
     expect(JSON.parse(json)).toEqual([{ a: 'x\ufffdy', b: { c: '\ufffd' }, d: '😀', e: 'back\\ud800slash' }]);
   });
 
   it('writes rows without surrogates in one pass, the same text either way', () => {
     const rows = [{ a: 'plain', e: 'back\\ud800slash' }];
-    expect(jsonRecords(rows)).toBe(JSON.stringify(rows));
+    expect(jsonParam(rows)).toBe(JSON.stringify(rows));
   });
 
   it('makes any value storable the same way (a jsonb parameter of its own)', () => {

@@ -14,7 +14,7 @@ import { encodePageToken, validateListRequest } from '../domain/conversion-listi
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
 import { ConversionEventsRelay, conversionEventColumns, conversionEventPayload } from './conversion-events';
-import { jsonParam, jsonRecords } from '@trackly/database';
+import { jsonParam } from '@trackly/database';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -58,7 +58,7 @@ export interface ConversionBatch {
   ids: string[];
   /** Each item as a new conversion, in input order. */
   created: Conversion[];
-  /** The rows with their events, in key order, as JSON (jsonRecords). */
+  /** The rows with their events, in key order, as JSON (jsonParam). */
   rows: string;
 }
 
@@ -260,9 +260,9 @@ export class ConversionsService {
       const kb = conversionKey(items[b].draft);
       return ka < kb ? -1 : ka > kb ? 1 : a - b;
     });
-    // One JSON document (jsonRecords in libs/database): per-column array literals, and pg's encoding of them, showed
+    // One JSON document (jsonParam in libs/database): per-column array literals, and pg's encoding of them, showed
     // per postback in the edge's profile. Payouts as decimal strings: micros may pass 2^53.
-    const rows = jsonRecords(
+    const rows = jsonParam(
       order.map((i, ord) => {
         const { draft, receivedAt } = items[i];
         return {

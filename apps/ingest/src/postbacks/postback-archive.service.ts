@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
-import { textArray, timeArray } from '@trackly/database';
+import { jsonParam } from '@trackly/database';
 import type { ArchiveGroup } from '../domain/partner-counters';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
@@ -110,17 +110,12 @@ export class PostbackArchive {
   async insertMany(query: (name: string, text: string, values: unknown[]) => Promise<unknown>, rows: { id: string; request: ArchivedRequest; outcome: ArchiveOutcome }[]): Promise<void> {
     if (!rows.length) return;
     await query(
-      'ingest-archive-postbacks',
-      `INSERT INTO "ingest".postback_requests (id, received_at, partner_id, source_ip, method, path, query, content_type, body, outcome, reason, reason_code, conversion_ref)
-       SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-         $10::text[], $11::text[], $12::text[], $13::uuid[])`,
-      [
-        ...archiveColumns(rows),
-        textArray(rows.map((r) => r.outcome.outcome)),
-        textArray(rows.map((r) => reasonOf(r.outcome))),
-        textArray(rows.map((r) => r.outcome.reasonCode ?? null)),
-        textArray(rows.map((r) => r.outcome.conversionRef ?? null)),
-      ],
+      'ingest-archive-postbacks.v2',
+      `INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
+       SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
+         a.outcome, a.reason, a.reason_code, a.conversion_ref
+       FROM ${archiveRecordset('$1')} ORDER BY a.ord`,
+      [archiveRecords(rows)],
     );
   }
 
@@ -182,13 +177,43 @@ export class PostbackArchive {
   }
 }
 
+/** The archive's columns, as the statements that insert rows name them (insertMany, the intake's batch statements). */
+export const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method, path, query, content_type, body,
+           outcome, reason, reason_code, conversion_ref)`;
+
 /**
- * The columns of archive rows (id, received_at, then `storable`'s seven), one array each, as the `unnest`
- * parameters of `insertMany`'s multi-row insert (the intake's statement writes the same `storable` cells as JSON).
+ * Archive rows as one JSON parameter (jsonParam), for `archiveRecordset`: each request's `storable` columns, and its
+ * outcome as far as known (the intake's statement decides a stored or repeated request's outcome itself; its
+ * `conversionRef` is then the id drawn for the request's conversion, which the statement resolves).
  */
-export function archiveColumns(rows: readonly { id: string; request: ArchivedRequest }[]): unknown[] {
-  const cells = rows.map((r) => storable(r.request));
-  return [textArray(rows.map((r) => r.id)), timeArray(rows.map((r) => r.request.receivedAt)), ...[0, 1, 2, 3, 4, 5, 6].map((k) => textArray(cells.map((c) => c[k])))];
+export function archiveRecords(rows: readonly { id: string; request: ArchivedRequest; outcome?: Partial<ArchiveOutcome> }[]): string {
+  return jsonParam(
+    rows.map(({ id, request, outcome }, ord) => {
+      const [partner_id, source_ip, method, path, query, content_type, body] = storable(request);
+      return {
+        id,
+        received_at: request.receivedAt,
+        partner_id,
+        source_ip,
+        method,
+        path,
+        query,
+        content_type,
+        body,
+        outcome: outcome?.outcome ?? null,
+        reason: reasonOf(outcome),
+        reason_code: outcome?.reasonCode ?? null,
+        conversion_ref: outcome?.conversionRef ?? null,
+        ord,
+      };
+    }),
+  );
+}
+
+/** The rows of an archiveRecords parameter (`param`, e.g. '$2') as `a`, in a statement's FROM; `a.ord` is their order. */
+export function archiveRecordset(param: string): string {
+  return `json_to_recordset(${param}::json) AS a(id bigint, received_at timestamptz, partner_id text, source_ip text, method text, path text,
+           query text, content_type text, body text, outcome text, reason text, reason_code text, conversion_ref uuid, ord int)`;
 }
 
 /** The request's columns after received_at, as stored: no NUL (text columns refuse it), the partner id cut short. */

@@ -204,7 +204,7 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
   });
 
   it('stores a JSON postback whose unread parameter holds a lone surrogate, as U+FFFD in its raw parameters', async () => {
-    // The batch goes to Postgres as JSON, which refuses a lone surrogate's escape: jsonRecords writes U+FFFD, as the
+    // The batch goes to Postgres as JSON, which refuses a lone surrogate's escape: jsonParam writes U+FFFD, as the
     // UTF-8 encoding of the former array parameters did. The archive keeps the body as the partner sent it.
     const { token: own } = await t.client.upsertPartner(partnerRequest('surrogate'));
     const body = JSON.stringify({ conversion_id: 'sur-1', payout: '1.00', currency: 'USD', note: 'a\ud800' });

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type PoolConfig } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { isDatabaseUnavailable, jsonRecords, rawPool } from '@trackly/database';
+import { isDatabaseUnavailable, jsonParam, rawPool } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { Batcher } from '@trackly/platform';
@@ -9,12 +9,11 @@ import { BatchDraft, CONVERSION_BATCH_CTES, ConversionBatch, ConversionsService,
 import { ConversionEventsRelay } from '../conversions/conversion-events';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
-import { withoutNul } from '../domain/postback-params';
 import { DUPLICATE_REASONS } from '../domain/conversion-adjustment';
 import { statusName } from '../domain/conversion.rules';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { PartnersService } from '../partners/partners.service';
-import { ArchivedRequest, ArchiveOutcome, PostbackArchive, storable } from './postback-archive.service';
+import { ARCHIVE_COLUMNS, archiveRecords, archiveRecordset, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
 export interface IntakeRefusal extends ArchiveOutcome {
@@ -171,31 +170,11 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       })),
       refusals.map((u) => u.refusal!.headers),
     );
-    // Three JSON documents (jsonRecords): the conversions, the archive rows, the refusals' events.
+    // Three JSON documents (jsonParam): the conversions, the archive rows, the refusals' events.
     const values = [
       batch.rows,
-      jsonRecords(
-        units.map((u, ord) => {
-          const [partner_id, source_ip, method, path, query, content_type, body] = storable(u.request);
-          return {
-            id: u.id,
-            received_at: u.request.receivedAt,
-            partner_id,
-            source_ip,
-            method,
-            path,
-            query,
-            content_type,
-            body,
-            outcome: u.refusal?.outcome ?? null,
-            reason: u.refusal?.reason === undefined ? null : withoutNul(u.refusal.reason),
-            reason_code: u.refusal?.reasonCode ?? null,
-            conv: conversionOf[ord],
-            ord,
-          };
-        }),
-      ),
-      jsonRecords(refused.ids.map((id, ord) => ({ id, payload: refused.bodies[ord].toString('base64'), headers: refused.headers[ord], ord }))),
+      archiveRecords(units.map((u, i) => ({ id: u.id, request: u.request, outcome: { ...u.refusal, conversionRef: conversionOf[i] ?? undefined } }))),
+      jsonParam(refused.ids.map((id, ord) => ({ id, payload: refused.bodies[ord].toString('base64'), headers: refused.headers[ord], ord }))),
       refused.subject,
     ];
 
@@ -314,13 +293,8 @@ export function outcomeOf(r: StoreResult): ArchiveOutcome & { outcome: StoreResu
   return { outcome: 'duplicate', reason: r.reason, reasonCode: 'SAME_CONTENT', conversionRef: r.conversion.id };
 }
 
-/** The archive's columns, as both batch statements insert them. */
-const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method, path, query, content_type, body,
-           outcome, reason, reason_code, conversion_ref)`;
-
-/** The batch's archive rows ($2: the request's columns as `storable` gives them, a refusal's outcome, reason and code, and the conversion). */
-const ARCHIVE_INPUT = `json_to_recordset($2::json) AS a(id bigint, received_at timestamptz, partner_id text, source_ip text, method text, path text,
-           query text, content_type text, body text, outcome text, reason text, reason_code text, conv uuid, ord int)`;
+/** The batch's archive rows ($2: archiveRecords; a stored or repeated request's `conversion_ref` the id drawn for its conversion). */
+const ARCHIVE_INPUT = archiveRecordset('$2');
 
 /** The refused requests' PostbackRefused outbox rows ($3: id, payload in base64, headers as JSON text; $4 the subject). */
 const REFUSED_EVENTS_CTE = `refused_evt AS (
@@ -363,13 +337,13 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
        ), arc AS (
          INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
-           CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
+           CASE WHEN a.conversion_ref IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
            CASE r.kind WHEN 'same' THEN $5 WHEN 'reversed' THEN $6 ELSE a.reason END,
            CASE WHEN r.kind IS NOT NULL THEN 'SAME_CONTENT' ELSE a.reason_code END,
            COALESCE(ins.id, r.base_id)
          FROM ${ARCHIVE_INPUT}
-         LEFT JOIN ins ON ins.id = a.conv
-         LEFT JOIN repeats r ON r.unit_id = a.conv
+         LEFT JOIN ins ON ins.id = a.conversion_ref
+         LEFT JOIN repeats r ON r.unit_id = a.conversion_ref
          ORDER BY a.ord
        ), ${REFUSED_EVENTS_CTE}
        SELECT r.unit_id, r.kind, c.* FROM repeats r
@@ -388,10 +362,10 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
 const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
          INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
          SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
-           CASE WHEN a.conv IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
+           CASE WHEN a.conversion_ref IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
          FROM ${ARCHIVE_INPUT}
-         LEFT JOIN ins ON ins.id = a.conv
-         WHERE a.conv IS NULL OR ins.id IS NOT NULL
+         LEFT JOIN ins ON ins.id = a.conversion_ref
+         WHERE a.conversion_ref IS NULL OR ins.id IS NOT NULL
          ORDER BY a.ord
        ), ${REFUSED_EVENTS_CTE}
        SELECT i.id AS unit_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = i.id)`;

@@ -59,8 +59,9 @@ export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id
 
 /**
  * The click's message (its send time, and the first-click rule's bound): CLICK_COLUMNS need it as `m`. A LATERAL
- * probe of the primary key that LIMIT keeps from being flattened into a join, so every plan of a read, the relay's
- * generic one included (ClickEventsRelay), probes the message of each click read instead of joining all messages.
+ * probe of the primary key that LIMIT keeps from being flattened into a join, so no plan of a read, the relay's
+ * generic one included (ClickEventsRelay), can join all messages instead, whatever the statistics say. (With a plain
+ * join the planner chooses; at 200,000 messages and 300,000 clicks it chose the same probes.)
  */
 export const CLICK_JOINS = `LEFT JOIN LATERAL (SELECT msg.created_at, msg.sent_at FROM "tracking".messages AS msg
   WHERE msg.message_id = t.message_id LIMIT 1) AS m ON true`;

@@ -149,7 +149,7 @@ export class ClickWriter implements OnApplicationShutdown {
       const row = r.rows[0] as unknown as string[] | undefined;
       if (!row) return undefined;
       this.events.kick();
-      return { messageId: row[0], contactId: row[1], offerId: row[2], campaignId: row[3], creativeId: row[4] };
+      return linkIds(row, 0);
     };
     if (!connections) return this.pool.query(query).then(done);
     return new Promise((resolve, reject) => connections.query(query, (err, r) => (err ? reject(err) : resolve(done(r as QueryResult)))));
@@ -189,7 +189,7 @@ export class ClickWriter implements OnApplicationShutdown {
     // As array literals (textArrayParam): pg escapes each element of an array with a regex.
     const { rows } = await this.pool.query<string[]>(insertColdClicks(cols.map(textArrayParam)));
     const written = new Map<string, LinkIds>();
-    for (const r of rows) written.set(r[0], { messageId: r[1], contactId: r[2], offerId: r[3], campaignId: r[4], creativeId: r[5] });
+    for (const r of rows) written.set(r[0], linkIds(r, 1));
     const out = items.map((it) => written.get(it.click.clickId));
     const matched = out.filter(Boolean).length;
     if (matched !== rows.length) throw new Error(`cold click batch wrote ${rows.length} rows, ${matched} of them this batch's taps`);
@@ -248,6 +248,11 @@ function statement(s: { name: string; text: string; rowMode?: string }): (values
 const insertClick = statement(INSERT_CLICK);
 const insertColdClick = statement(INSERT_COLD_CLICK);
 const insertColdClicks = statement(INSERT_COLD_CLICKS);
+
+/** A message's ids from a row of the cold statements (rowMode array): the five columns they return from `at` on. */
+function linkIds(row: string[], at: number): LinkIds {
+  return { messageId: row[at], contactId: row[at + 1], offerId: row[at + 2], campaignId: row[at + 3], creativeId: row[at + 4] };
+}
 
 export function clip(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) : s;

@@ -1,6 +1,7 @@
 export * from './consumer';
 export * from './events';
 export * from './messaging';
+export * from './broker-unavailable';
 export * from './messaging.module';
 export * from './outbox';
 export * from './poll-loop';

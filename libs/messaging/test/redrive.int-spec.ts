@@ -13,6 +13,7 @@ import {
   OutboxRedriveSource,
   OutboxRelay,
   Redriver,
+  redriveStream,
   Streams,
   TableRedriveSource,
   TableRelay,
@@ -20,6 +21,8 @@ import {
   tableRelayIndexSql,
 } from '@trackly/messaging';
 import { CampaignUpserted } from '@trackly/contracts/tracking/v1/tracking_events';
+import { DomainError } from '@trackly/kernel';
+import { lastValueFrom } from 'rxjs';
 import { NatsPrefixes, readStream } from './msgtest';
 
 jest.setTimeout(60_000);
@@ -259,6 +262,24 @@ describe('re-drive from the outbox and from a relayed table (real Postgres and N
       await consumer.stop();
     }
   });
+  it('a re-drive the broker cannot take now ends UNAVAILABLE (retry), not as an internal error; nothing is lost', async () => {
+    const m = await nats.connect('redrive-broker-gone');
+    await ds.transaction(async (manager) => {
+      for (let i = 0; i < 3; i++) await outbox.add(manager, Events.CampaignUpserted, campaign(`g-${i}`));
+    });
+    await new OutboxRelay(ds, m, SCHEMA).flush();
+    const source = new OutboxRedriveSource(ds, m, SCHEMA);
+    const request = { fromTime: new Date(Date.now() - 3600_000), toTime: new Date(Date.now() + 60_000), eventTypes: [], dryRun: false };
+    await m.nc.close(); // the connection a re-drive publishes on is gone, as while nats-server restarts
+    const e = await lastValueFrom(redriveStream(new Redriver([source]), request, [Events.CampaignUpserted.subject])).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(DomainError);
+    expect(e).toMatchObject({ kind: 'UNAVAILABLE', message: expect.stringMatching(/NATS JetStream is not answering .*retry shortly/) });
+    // The rows stay where a retry finds them.
+    expect(await new Redriver([source]).plan({ from: request.fromTime, to: request.toTime, subjects: [] })).toEqual([
+      { subject: Events.CampaignUpserted.subject, matched: 3, published: 0 },
+    ]);
+  });
+
   it('re-drives into a stream that still has the events (inside its duplicate window): a consumer that lost them gets them once', async () => {
     const m = await nats.connect('redrive-window');
     await ds.transaction(async (manager) => {

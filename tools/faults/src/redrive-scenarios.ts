@@ -53,7 +53,18 @@ async function redriveAll(ctx: Context, ops: Record<AppName, OpsClient>, from: D
   const parts: string[] = [];
   for (const a of PRODUCERS) {
     let updates = 0;
-    const last = await ops[a].redrive({ fromTime: from, toTime: to, eventTypes: [], dryRun: false }, () => updates++);
+    let last;
+    // As an operator would: UNAVAILABLE (JetStream not answering yet after its restart) means run it again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        last = await ops[a].redrive({ fromTime: from, toTime: to, eventTypes: [], dryRun: false }, () => updates++);
+        break;
+      } catch (e) {
+        if (attempt >= 10 || !/Redrive: UNAVAILABLE:/.test((e as Error).message)) throw e;
+        ctx.log(`  re-drive ${a}: ${(e as Error).message}; again in 2 s`);
+        await sleep(2000);
+      }
+    }
     const line = last.counts.map((c) => `${c.eventType.split('.').pop()} ${c.published}/${c.matched}`).join(', ');
     ctx.log(`  re-drive ${a}: ${line} (${updates} progress messages)`);
     parts.push(`${a}: ${line}`);

@@ -1,0 +1,28 @@
+import { ClosedConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
+import { DomainError } from '@trackly/kernel';
+import { brokerUnavailableAsDomainError, isBrokerUnavailable } from './broker-unavailable';
+import { MessagingUnavailableError } from './messaging';
+
+describe('broker unavailable', () => {
+  it('recognises timeouts, no responders and closed connections, also as the cause of a RequestError', () => {
+    expect(isBrokerUnavailable(new TimeoutError())).toBe(true);
+    expect(isBrokerUnavailable(new RequestError('request failed', { cause: new TimeoutError() }))).toBe(true);
+    expect(isBrokerUnavailable(new RequestError('no responders', { cause: new NoRespondersError('$JS.API.STREAM.INFO.X') }))).toBe(true);
+    expect(isBrokerUnavailable(new ClosedConnectionError())).toBe(true);
+    expect(isBrokerUnavailable(new MessagingUnavailableError('NATS does not answer'))).toBe(true);
+  });
+
+  it('leaves every other error alone: a bug stays an internal error', () => {
+    expect(isBrokerUnavailable(new Error('boom'))).toBe(false);
+    expect(isBrokerUnavailable(new RequestError('bad request'))).toBe(false);
+    expect(isBrokerUnavailable(undefined)).toBe(false);
+    const bug = new TypeError('x is undefined');
+    expect(brokerUnavailableAsDomainError(bug)).toBe(bug);
+  });
+
+  it('turns the broker being away into UNAVAILABLE with a retry hint', () => {
+    const e = brokerUnavailableAsDomainError(new RequestError('timeout', { cause: new TimeoutError() }));
+    expect(e).toBeInstanceOf(DomainError);
+    expect(e).toMatchObject({ kind: 'UNAVAILABLE', message: expect.stringMatching(/retry shortly$/) });
+  });
+});

@@ -217,6 +217,21 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
     const { rows: [a] } = await t.pg.query(`SELECT outcome, body FROM "ingest".postback_requests WHERE partner_id = 'surrogate'`);
     expect(a).toEqual({ outcome: 'stored', body });
   });
+
+  it('drops an intake connection the server closed while it was kept between batches: the next postback is stored, not 503', async () => {
+    expect((await postback('conversion_id=kept-1&payout=1.00&currency=USD')).status).toBe(200);
+    // The connection the batch used is kept (checked out, idle) for the next batch; the server ends it, as a restart would.
+    const { rows } = await t.pg.query(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name LIKE '%-intake' AND state = 'idle'`);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    await eventually(async () => {
+      const { rows: left } = await t.pg.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%-intake'`);
+      return left[0].n === 0 || undefined;
+    }, 10_000, 20);
+    await new Promise((r) => setTimeout(r, 100)); // the client's error event reaches the intake
+    const next = await postback('conversion_id=kept-2&payout=1.00&currency=USD');
+    expect(next).toMatchObject({ status: 200, body: { status: 'stored' } });
+  });
 });
 
 /** With group commit off every request is a batch of one: the same single transaction, the same outcomes and events. */

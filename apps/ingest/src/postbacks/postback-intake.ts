@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Pool, type PoolConfig } from 'pg';
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { isDatabaseUnavailable, jsonParam, rawPool } from '@trackly/database';
 import type { Logger } from '@trackly/logging';
@@ -64,6 +64,14 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
   private readonly paths = { withoutLocks: 0, locked: 0 };
   /** Connections in pipeline mode, for writeWithoutLocks: statements are sent without waiting for the one before. */
   private readonly pipelined: Pool;
+  /**
+   * Its connections between batches, kept checked out: the pool hands one back through process.nextTick, after the
+   * microtasks, which are the finished batch's answers, so the next batch's statement waited for every answer to be
+   * written (1.5 ms per batch of 30, measured). Kept, the next batch goes to Postgres before the answers go out.
+   */
+  private readonly idle: PoolClient[] = [];
+  /** Connections with our error listener (a checked-out client without one would throw its error). */
+  private readonly watched = new WeakSet<PoolClient>();
 
   constructor(
     private readonly ds: DataSource,
@@ -104,6 +112,7 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
+    for (const c of this.idle.splice(0)) c.release();
     await this.pipelined.end().catch(() => undefined);
   }
 
@@ -200,7 +209,8 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
    * bounded postbacks per second.
    */
   private async writeWithoutLocks(values: unknown[], stores: BatchDraft[], storeAt: number[], units: number, batch: ConversionBatch): Promise<{ out: IntakeResult[]; stored: number } | undefined> {
-    const c = await this.pipelined.connect();
+    // Synchronously when one is kept: the statement is written before the previous batch's answers.
+    const c = this.idle.pop() ?? (await this.connect());
     // A connection that failed mid-transaction is closed, not returned: the server rolls back what it held.
     let broken: Error | undefined;
     try {
@@ -225,8 +235,27 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       broken = e instanceof Error ? e : new Error(String(e));
       throw e;
     } finally {
-      c.release(broken);
+      if (broken) c.release(broken);
+      else this.idle.push(c);
     }
+  }
+
+  /** A pipelined connection from the pool; one that breaks while kept idle (the server restarted) is dropped. */
+  private async connect(): Promise<PoolClient> {
+    const c = await this.pipelined.connect();
+    if (!this.watched.has(c)) {
+      this.watched.add(c);
+      c.on('error', (err) => {
+        const at = this.idle.indexOf(c);
+        // In use, the statement fails too and writeWithoutLocks closes it; kept, it is closed here.
+        if (at >= 0) {
+          this.idle.splice(at, 1);
+          c.release(err);
+        }
+        this.logger.warn({ err: err.message }, 'intake connection lost');
+      });
+    }
+    return c;
   }
 
   /** The batch under the repeats' row locks (adjustments, test postbacks, repeats the snapshot did not hold). */

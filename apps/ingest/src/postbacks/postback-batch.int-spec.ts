@@ -218,6 +218,31 @@ describe('postback group commit: repeats within one batch (real Postgres, NATS, 
     expect(a).toEqual({ outcome: 'stored', body });
   });
 
+  it('writes a batch that failed as a whole one by one: the others stored, the failing one archived as an error', async () => {
+    // A row Postgres refuses (here a trigger's exception) fails the batch's statement; its requests are then written
+    // one at a time, all at once, on the intake's connections.
+    await t.pg.query(`CREATE FUNCTION "ingest".test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.conversion_id = 'poison-1' THEN RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END $$`);
+    await t.pg.query(`CREATE TRIGGER test_poison BEFORE INSERT ON "ingest".conversions FOR EACH ROW EXECUTE FUNCTION "ingest".test_poison()`);
+    try {
+      const started = Date.now();
+      const ids = ['one-1', 'poison-1', 'one-2', 'one-3', 'one-4'];
+      const answers = await Promise.all(ids.map((id) => fetch(`${t.base}/postbacks/batch?conversion_id=${id}&payout=1.00&currency=USD&token=${token}`)));
+      expect(answers.map((a) => a.status)).toEqual([200, 500, 200, 200, 200]);
+      // Not after a connect timeout (5 s): each write got a connection as one was handed back.
+      expect(Date.now() - started).toBeLessThan(4000);
+      const { rows } = await t.pg.query(`SELECT a.query, a.outcome, a.reason_code FROM "ingest".postback_requests a
+        WHERE a.partner_id = 'batch' AND a.query LIKE '%-1&%' AND (a.query LIKE 'conversion_id=one-1%' OR a.query LIKE 'conversion_id=poison-1%') ORDER BY a.query`);
+      expect(rows.map((r) => [r.query.split('&')[0], r.outcome, r.reason_code])).toEqual([
+        ['conversion_id=one-1', 'stored', null],
+        ['conversion_id=poison-1', 'error', 'STORE_FAILED'],
+      ]);
+    } finally {
+      await t.pg.query(`DROP TRIGGER test_poison ON "ingest".conversions`);
+      await t.pg.query(`DROP FUNCTION "ingest".test_poison()`);
+    }
+  });
+
   it('drops an intake connection the server closed while it was kept between batches: the next postback is stored, not 503', async () => {
     expect((await postback('conversion_id=kept-1&payout=1.00&currency=USD')).status).toBe(200);
     // The connection the batch used is kept (checked out, idle) for the next batch; the server ends it, as a restart would.

@@ -235,7 +235,9 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       broken = e instanceof Error ? e : new Error(String(e));
       throw e;
     } finally {
-      if (broken) c.release(broken);
+      // Kept only while nobody waits on the pool for one: the one-by-one retry of a failed batch (and group commit off)
+      // writes many at once, and a connection kept from a waiter would leave it waiting until its connect timeout.
+      if (broken || this.pipelined.waitingCount > 0) c.release(broken);
       else this.idle.push(c);
     }
   }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Events, Outbox, OutboxRelay } from '@trackly/messaging';
 import { CLOCK, Clock, InvalidArgumentError, NotFoundError } from '@trackly/kernel';
-import { LruCache } from '@trackly/platform';
+import { LruCache, SingleFlight } from '@trackly/platform';
 import type { Partner } from '@trackly/contracts/ingest/v1/ingest';
 import { PartnerKind } from '@trackly/contracts/ingest/v1/ingest';
 import type {
@@ -56,34 +56,26 @@ export class PartnersService {
    * Reads in progress, by partner id: when an entry expires under load, the postbacks that find it gone share one read
    * instead of one read each (the edge's profile showed that herd every TTL).
    */
-  private readonly loading = new Map<string, Promise<PartnerEntity | null>>();
+  private readonly reads = new SingleFlight<string, PartnerEntity | null>();
 
   private cachedRow(partnerId: string): Promise<PartnerEntity | null> {
     const hit = this.cache?.get(partnerId);
     if (hit !== undefined) return Promise.resolve(hit);
     const cache = this.cache;
     if (!cache) return this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
-    let load = this.loading.get(partnerId);
-    if (!load) {
-      const started = this.ds.getRepository(PartnerEntity).findOneBy({ partnerId });
-      load = started.then(
-        (row) => {
-          // Not when a change here dropped the entry meanwhile (forget()): the read may predate it.
-          if (this.loading.get(partnerId) === load) cache.set(partnerId, row);
-          return row;
-        },
-      ).finally(() => {
-        if (this.loading.get(partnerId) === load) this.loading.delete(partnerId);
-      });
-      this.loading.set(partnerId, load);
-    }
-    return load;
+    return this.reads.run(partnerId, (current) =>
+      this.ds.getRepository(PartnerEntity).findOneBy({ partnerId }).then((row) => {
+        // Not when a change here dropped the read meanwhile (forget()): it may predate the change.
+        if (current()) cache.set(partnerId, row);
+        return row;
+      }),
+    );
   }
 
   /** Drops what this process knows of a partner after a change: the next postback reads the row again. */
   private forget(partnerId: string): void {
     this.cache?.delete(partnerId);
-    this.loading.delete(partnerId);
+    this.reads.forget(partnerId);
   }
 
   /** Replaces a partner's settings; a new partner gets a token, which is returned here and never again. */

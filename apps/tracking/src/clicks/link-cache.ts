@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { rawPool } from '@trackly/database';
 import { DataSource } from 'typeorm';
 import { CLOCK, Clock } from '@trackly/kernel';
-import { Batcher, LruCache } from '@trackly/platform';
+import { Batcher, LruCache, SingleFlight } from '@trackly/platform';
 import { destinationParts } from '../domain/destination-url';
 import { TRACKING_CONFIG } from '../tracking.tokens';
 import type { TrackingConfig } from '../tracking.config';
@@ -98,8 +98,9 @@ function resolveLink(link: CachedLink, template: string, version: number): Resol
 export class LinkCache {
   private readonly links: LruCache<string, CachedLink>;
   private readonly templates: LruCache<string, string>;
-  private readonly loading = new Map<string, Promise<ResolvedLink | undefined>>();
-  private readonly loadingTemplates = new Map<string, Promise<string | undefined>>();
+  /** A blast's first burst on one code is one read, not one per request queued on the pool. */
+  private readonly linkReads = new SingleFlight<string, ResolvedLink | undefined>();
+  private readonly templateReads = new SingleFlight<string, string | undefined>();
   /** Bumped by every offer upsert in this process (invalidateOffer): resolutions made before it are not reused. */
   private templatesVersion = 0;
   private readonly reads: Batcher<string, ResolvedLink | undefined>;
@@ -135,13 +136,7 @@ export class LinkCache {
   }
 
   private read(shortCode: string): Promise<ResolvedLink | undefined> {
-    // Single flight: a blast's first burst on one code is one read, not one per request queued on the pool.
-    let pending = this.loading.get(shortCode);
-    if (!pending) {
-      pending = this.reads.submit(shortCode).finally(() => this.loading.delete(shortCode));
-      this.loading.set(shortCode, pending);
-    }
-    return pending;
+    return this.linkReads.run(shortCode, () => this.reads.submit(shortCode));
   }
 
   /**
@@ -212,7 +207,7 @@ export class LinkCache {
   invalidateOffer(offerId: string): void {
     this.templates.delete(offerId);
     // A read begun before the upsert may return the old template: later callers start their own.
-    this.loadingTemplates.delete(offerId);
+    this.templateReads.forget(offerId);
     this.templatesVersion++;
   }
 
@@ -225,22 +220,15 @@ export class LinkCache {
    * process came meanwhile (the read may have seen the old one).
    */
   private loadTemplate(offerId: string): Promise<string | undefined> {
-    let pending = this.loadingTemplates.get(offerId);
-    if (!pending) {
+    return this.templateReads.run(offerId, (current) => {
       const version = this.templatesVersion;
-      const read: Promise<string | undefined> = rawPool(this.ds)
+      return rawPool(this.ds)
         .query<{ destination_url_template: string }>(`SELECT destination_url_template FROM "tracking".offers WHERE offer_id = $1`, [offerId])
         .then(({ rows }) => {
           if (!rows[0]) return undefined;
-          if (this.templatesVersion === version) this.templates.set(offerId, rows[0].destination_url_template);
+          if (current() && this.templatesVersion === version) this.templates.set(offerId, rows[0].destination_url_template);
           return rows[0].destination_url_template;
-        })
-        .finally(() => {
-          if (this.loadingTemplates.get(offerId) === read) this.loadingTemplates.delete(offerId);
         });
-      pending = read;
-      this.loadingTemplates.set(offerId, pending);
-    }
-    return pending;
+    });
   }
 }

@@ -249,12 +249,12 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       this.watched.add(c);
       c.on('error', (err) => {
         const at = this.idle.indexOf(c);
-        // In use, the statement fails too and writeWithoutLocks closes it; kept, it is closed here.
-        if (at >= 0) {
-          this.idle.splice(at, 1);
-          c.release(err);
-        }
-        this.logger.warn({ err: err.message }, 'intake connection lost');
+        // In use, the statement fails too and writeWithoutLocks closes it; idle in the pool, the pool drops it (and
+        // logs); kept, it is closed here.
+        if (at < 0) return;
+        this.idle.splice(at, 1);
+        c.release(err);
+        this.logger.warn({ err: err.message }, 'intake connection lost while kept');
       });
     }
     return c;

@@ -83,3 +83,31 @@ describe('GrpcExceptionFilter and an unreachable database', () => {
     expect(other).toMatchObject({ code: status.INTERNAL });
   });
 });
+
+describe('the exception filter and NATS not answering', () => {
+  /** A real broker error: a JetStream publish on a connection that is closed, as while nats-server restarts. */
+  async function brokerError(): Promise<unknown> {
+    const { Messaging } = await import('@trackly/messaging');
+    const { testInfra, testNatsPrefix } = await import('@trackly/testing');
+    const m = await Messaging.connect({ url: testInfra().natsUrl, prefix: testNatsPrefix(), name: 'filter-spec' });
+    await m.nc.close();
+    return m.js.publish('filter-spec.nothing', new Uint8Array()).then(() => undefined, (e: unknown) => e);
+  }
+
+  it('answers UNAVAILABLE over gRPC (the operator retries a re-drive), not INTERNAL', async () => {
+    const { status } = await import('@grpc/grpc-js');
+    const { firstValueFrom, isObservable } = await import('rxjs');
+    const error = await brokerError();
+    expect(error).toBeDefined();
+    const host = { getType: () => 'rpc' } as unknown as ArgumentsHost;
+    const answer = new HttpExceptionFilter().catch(error, host);
+    expect(isObservable(answer)).toBe(true);
+    const err = await firstValueFrom(answer as never).catch((e: { code: number; message: string }) => e);
+    expect(err).toMatchObject({ code: status.UNAVAILABLE, message: expect.stringMatching(/NATS JetStream is not answering .*retry shortly/) });
+  });
+
+  it('answers 503 with Retry-After over HTTP', async () => {
+    const { httpErrorAnswer } = await import('./http-exception.filter');
+    expect(httpErrorAnswer(await brokerError())).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' }, retryAfter: '5' });
+  });
+});

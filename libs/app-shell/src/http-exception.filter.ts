@@ -4,6 +4,7 @@ import type { Logger } from '@trackly/logging';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { GrpcCallError, GrpcExceptionFilter } from '@trackly/grpc';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '@trackly/database';
+import { isBrokerUnavailable } from '@trackly/messaging';
 
 const HTTP: Record<DomainErrorKind, number> = {
   INVALID_ARGUMENT: 400,
@@ -24,8 +25,9 @@ const FROM_GRPC: Partial<Record<GrpcStatus, number>> = {
 
 /**
  * The one place HTTP edges (and, for rpc contexts, gRPC servers) turn errors into responses: domain errors by kind (with field-level details), errors
- * from a downstream gRPC call by status, Nest's own HTTP exceptions as they are, the database being unreachable 503
- * with Retry-After (partners and probes retry; the pool reconnects by itself), anything else 500 (logged).
+ * from a downstream gRPC call by status, Nest's own HTTP exceptions as they are, the database or NATS being unreachable
+ * 503 with Retry-After (gRPC: UNAVAILABLE; partners, probes and operators retry; both clients reconnect by
+ * themselves), anything else 500 (logged).
  * Bodies are JSON: { error, message, fields? }.
  */
 @Catch()
@@ -35,8 +37,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
   private readonly grpc = new GrpcExceptionFilter(this.logger);
 
   catch(exception: unknown, host: ArgumentsHost): unknown {
-    // With inheritAppConfig the gRPC server shares this filter: its errors take the gRPC mapping.
-    if (host.getType() === 'rpc') return this.grpc.catch(exception, host);
+    // With inheritAppConfig the gRPC server shares this filter: its errors take the gRPC mapping. libs/grpc cannot
+    // know NATS (libs/messaging builds on it), so a broker that does not answer is made UNAVAILABLE here.
+    if (host.getType() === 'rpc') return this.grpc.catch(isBrokerUnavailable(exception) ? brokerUnavailable(exception) : exception, host);
     const res = host.switchToHttp().getResponse();
     const { status, body, retryAfter } = httpErrorAnswer(exception, this.logger);
     if (retryAfter !== undefined) {
@@ -72,10 +75,16 @@ export function httpErrorAnswer(exception: unknown, logger?: Logger): HttpErrorA
     const r = exception.getResponse();
     return { status: exception.getStatus(), body: typeof r === 'string' ? { error: exception.name, message: r } : { error: exception.name, ...(r as object) } };
   }
-  if (isDatabaseUnavailable(exception)) {
-    logger?.warn({ err: (exception as Error).message }, 'database unavailable: answering 503');
+  const database = isDatabaseUnavailable(exception);
+  if (database || isBrokerUnavailable(exception)) {
+    logger?.warn({ err: (exception as Error).message }, `${database ? 'database' : 'NATS'} unavailable: answering 503`);
     return { status: 503, body: { error: 'UNAVAILABLE', message: 'temporarily unavailable, retry later' }, retryAfter: String(DATABASE_RETRY_AFTER_SECONDS) };
   }
   logger?.error({ err: exception }, 'unhandled error in HTTP handler');
   return { status: 500, body: { error: 'INTERNAL', message: 'internal error' } };
+}
+
+/** A broker error as the domain's retryable UNAVAILABLE (what the gRPC mapping answers UNAVAILABLE, "retry"). */
+function brokerUnavailable(exception: unknown): DomainError {
+  return new DomainError('UNAVAILABLE', `NATS JetStream is not answering (${(exception as Error).message}); retry shortly`);
 }

@@ -13,16 +13,6 @@ export function textArray(values: readonly (string | null | undefined)[]): strin
   return arrayLiteral(values, (v) => (ESCAPE.test(v) ? `"${v.replace(ESCAPED, '\\$&')}"` : `"${v}"`));
 }
 
-/** timestamptz[]: each instant in ISO 8601 UTC (no local offset to format). */
-export function timeArray(values: readonly (Date | null | undefined)[]): string {
-  return arrayLiteral(values, (v) => `"${v.toISOString()}"`);
-}
-
-/** boolean[]. */
-export function boolArray(values: readonly (boolean | null | undefined)[]): string {
-  return arrayLiteral(values, (v) => (v ? 't' : 'f'));
-}
-
 /** `{e1,e2,…}` with each element written by `element`, null and undefined as NULL. */
 function arrayLiteral<T>(values: readonly (T | null | undefined)[], element: (v: T) => string): string {
   let out = '{';

@@ -1,6 +1,5 @@
 import { ClosedConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
-import { DomainError } from '@trackly/kernel';
-import { brokerUnavailableAsDomainError, isBrokerUnavailable } from './broker-unavailable';
+import { isBrokerUnavailable } from './broker-unavailable';
 import { MessagingUnavailableError } from './messaging';
 
 describe('broker unavailable', () => {
@@ -16,13 +15,6 @@ describe('broker unavailable', () => {
     expect(isBrokerUnavailable(new Error('boom'))).toBe(false);
     expect(isBrokerUnavailable(new RequestError('bad request'))).toBe(false);
     expect(isBrokerUnavailable(undefined)).toBe(false);
-    const bug = new TypeError('x is undefined');
-    expect(brokerUnavailableAsDomainError(bug)).toBe(bug);
-  });
-
-  it('turns the broker being away into UNAVAILABLE with a retry hint', () => {
-    const e = brokerUnavailableAsDomainError(new RequestError('timeout', { cause: new TimeoutError() }));
-    expect(e).toBeInstanceOf(DomainError);
-    expect(e).toMatchObject({ kind: 'UNAVAILABLE', message: expect.stringMatching(/retry shortly$/) });
+    expect(isBrokerUnavailable(new TypeError('x is undefined'))).toBe(false);
   });
 });

@@ -1,11 +1,12 @@
 import { ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, TimeoutError } from '@nats-io/nats-core';
-import { DomainError } from '@trackly/kernel';
 import { MessagingUnavailableError } from './messaging';
 
 /**
  * True when an error says NATS or its JetStream cannot answer right now (a server restarting, a store being
  * recovered, a connection closed or reconnecting), not that the request or the data is wrong. Looks through
- * `cause` chains: nats-core wraps a timeout or "no responders" in a RequestError.
+ * `cause` chains: nats-core wraps a timeout or "no responders" in a RequestError. The apps' exception filter
+ * (libs/app-shell) answers such an error 503 with Retry-After, or UNAVAILABLE over gRPC (a re-drive right after
+ * nats-server restarts), as it does an unreachable database.
  */
 export function isBrokerUnavailable(error: unknown): boolean {
   const seen = new Set<unknown>();
@@ -25,13 +26,4 @@ export function isBrokerUnavailable(error: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   return false;
-}
-
-/**
- * The error a gRPC handler that publishes itself (a re-drive) ends with when the broker cannot take it now:
- * UNAVAILABLE, so the operator retries, as for an unreachable database. Anything else is passed on unchanged.
- */
-export function brokerUnavailableAsDomainError(error: unknown): unknown {
-  if (!isBrokerUnavailable(error)) return error;
-  return new DomainError('UNAVAILABLE', `NATS JetStream is not answering (${(error as Error).message}); retry shortly`);
 }

@@ -15,7 +15,6 @@ import { RedriveServiceControllerMethods, RedriveServiceService } from '@trackly
 import { serviceNameOf } from '@trackly/grpc';
 import { ReadModelReset, ReadModelSpec } from './read-model-reset';
 import { countPerDay, DailyCount, DailyQuery, RedriveProgress, RedriveRange, Redriver, RedriveSource } from './redrive';
-import { brokerUnavailableAsDomainError } from './broker-unavailable';
 
 const DAY_MS = 86_400_000;
 /** A drift check looks at most this far (one request, one answer). */
@@ -79,8 +78,7 @@ export function redriveStream(redriver: Redriver, req: RedriveRequest, known: re
       sub.next(response(table, true));
     })().then(
       () => sub.complete(),
-      // A broker restarting answers nothing for a few seconds: the operator is told to retry, not "internal error".
-      (e) => sub.error(brokerUnavailableAsDomainError(e)),
+      (e) => sub.error(e),
     );
   });
 }

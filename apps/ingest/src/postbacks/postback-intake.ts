@@ -69,9 +69,7 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
    * microtasks, which are the finished batch's answers, so the next batch's statement waited for every answer to be
    * written (1.5 ms per batch of 30, measured). Kept, the next batch goes to Postgres before the answers go out.
    */
-  private readonly idle: PoolClient[] = [];
-  /** Connections with our error listener (a checked-out client without one would throw its error). */
-  private readonly watched = new WeakSet<PoolClient>();
+  private readonly kept: PoolClient[] = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -94,6 +92,18 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
     });
     // An idle connection that broke (the server restarted): the pool drops it; without a listener it would end the process.
     this.pipelined.on('error', (err) => this.logger.warn({ err: err.message }, 'intake connection lost while idle'));
+    // A kept connection is checked out, so the pool does not listen to it: one that breaks while kept is dropped here
+    // (a client's error without a listener would end the process). In use, its statement fails too and
+    // writeWithoutLocks closes it; idle in the pool, the pool's listener above takes it.
+    this.pipelined.on('connect', (c) =>
+      c.on('error', (err) => {
+        const at = this.kept.indexOf(c);
+        if (at < 0) return;
+        this.kept.splice(at, 1);
+        c.release(err);
+        this.logger.warn({ err: err.message }, 'intake connection lost while kept');
+      }),
+    );
     if (config.INGEST_GROUP_COMMIT) {
       this.batcher = new Batcher((units) => this.flush(units), {
         windowMs: config.INGEST_GROUP_COMMIT_WINDOW_MS,
@@ -112,7 +122,7 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
-    for (const c of this.idle.splice(0)) c.release();
+    for (const c of this.kept.splice(0)) c.release();
     await this.pipelined.end().catch(() => undefined);
   }
 
@@ -210,7 +220,7 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
    */
   private async writeWithoutLocks(values: unknown[], stores: BatchDraft[], storeAt: number[], units: number, batch: ConversionBatch): Promise<{ out: IntakeResult[]; stored: number } | undefined> {
     // Synchronously when one is kept: the statement is written before the previous batch's answers.
-    const c = this.idle.pop() ?? (await this.connect());
+    const c = this.kept.pop() ?? (await this.pipelined.connect());
     // A connection that failed mid-transaction is closed, not returned: the server rolls back what it held.
     let broken: Error | undefined;
     try {
@@ -238,26 +248,8 @@ export class PostbackIntake implements BeforeApplicationShutdown, OnApplicationS
       // Kept only while nobody waits on the pool for one: the one-by-one retry of a failed batch (and group commit off)
       // writes many at once, and a connection kept from a waiter would leave it waiting until its connect timeout.
       if (broken || this.pipelined.waitingCount > 0) c.release(broken);
-      else this.idle.push(c);
+      else this.kept.push(c);
     }
-  }
-
-  /** A pipelined connection from the pool; one that breaks while kept idle (the server restarted) is dropped. */
-  private async connect(): Promise<PoolClient> {
-    const c = await this.pipelined.connect();
-    if (!this.watched.has(c)) {
-      this.watched.add(c);
-      c.on('error', (err) => {
-        const at = this.idle.indexOf(c);
-        // In use, the statement fails too and writeWithoutLocks closes it; idle in the pool, the pool drops it (and
-        // logs); kept, it is closed here.
-        if (at < 0) return;
-        this.idle.splice(at, 1);
-        c.release(err);
-        this.logger.warn({ err: err.message }, 'intake connection lost while kept');
-      });
-    }
-    return c;
   }
 
   /** The batch under the repeats' row locks (adjustments, test postbacks, repeats the snapshot did not hold). */

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench:ingest [-- --tiny|--quick] [-- --connections=64 --duration=S --duplicates=0.2 --cpu-prof --json=F]`
+ * `npm run bench:ingest [-- --tiny|--quick] [-- --connections=64 --duration=S --slices=N --duplicates=0.2 --cpu-prof --json=F]`
  *
  * Postbacks/s stored and evented by the real ingest app (built, child process, real Postgres + NATS, a partner
  * registered over gRPC with its token) at a fixed concurrency, against a bare node:http + pg server doing one
  * INSERT per request (the approach of apps/tracking/bench/bare-server.js), in the same run on the same database
- * server. A share of the requests repeat an earlier conversion (a partner's retry). Afterwards it checks that every
+ * server, the two in alternating slices (A B B A …, bench/lib/alternate.js) so that the machine's drift falls on
+ * both. A share of the requests repeat an earlier conversion (a partner's retry). Afterwards it checks that every
  * conversion answered 200 has its row, that each stored conversion row is its event's source, published, and that
  * the stream holds the events.
  */
@@ -18,12 +19,15 @@ const { parseArgs, modeOf, connect, freePort, printTable, NATS_URL, unpublishedA
 const { startApps, grpcClient, requireDist } = require('./lib/platform');
 const { metric, emitResults } = require('./lib/results');
 const { runScenario } = require('./lib/scenario');
+const { sliced, alternate } = require('./lib/alternate');
 const clickBench = require('../apps/tracking/bench/bench-app');
 
 const args = parseArgs();
 const MODE = modeOf(args);
 const DURATION = Number(args.duration ?? { tiny: 2, quick: 5, full: 15 }[MODE]);
 const WARMUP = Number(args.warmup ?? { tiny: 1, quick: 2, full: 3 }[MODE]);
+// Each server measured in SLICES slices of DURATION/SLICES seconds, the two alternating (A B B A …).
+const SLICES = Number(args.slices ?? { tiny: 1, quick: 2, full: 5 }[MODE]);
 const CONNECTIONS = Number(args.connections ?? 64);
 const DUPLICATES = Number(args.duplicates ?? 0.2);
 const POOL_SIZE = Number(args.pool ?? 10);
@@ -31,53 +35,46 @@ const DB = 'trackly_bench_ingest';
 const PREFIX = 'benchingest';
 const PARTNER = 'bench-net';
 
-/** Fixed concurrency; each request a new conversion, or (DUPLICATES of the time) a repeat of an earlier one. */
-async function load(baseUrl, token, runTag, seconds) {
+/**
+ * A server's load, in slices: fixed concurrency; each request a new conversion, or (DUPLICATES of the time) a repeat of
+ * an earlier one. The request count and the answers carry on across the server's slices, as in one run.
+ */
+function loader(baseUrl, token, runTag) {
   let n = 0;
-  const answered = new Set();
-  let other = 0;
-  let stored = 0;
-  let duplicates = 0;
+  const state = { answered: new Set(), other: 0, stored: 0, duplicates: 0 };
   const payout = (i) => `${1 + (i % 500)}.${String(i % 100).padStart(2, '0')}`;
-  const result = await autocannon({
-    url: baseUrl,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [
-      {
-        method: 'GET',
-        setupRequest: (req, context) => {
-          // Deterministic mix: every 5th request (for 0.2) repeats a conversion sent a little earlier.
-          const every = DUPLICATES > 0 ? Math.round(1 / DUPLICATES) : 0;
-          const dup = n > 100 && every > 0 && n % every === 0;
-          // The request ~50 back that sent its own conversion (one that repeated another sent none of its own).
-          let i = n;
-          if (dup) for (i = n - 50; every > 1 && i % every === 0; i--);
-          n++;
-          context.id = `${runTag}-${i}`;
-          const q = `token=${token}&click_id=clk${i}&conversion_id=${context.id}&payout=${payout(i)}&currency=USD`;
-          return { ...req, path: `/postbacks/${PARTNER}?${q}` };
+  // Deterministic mix: every 5th request (for 0.2) repeats a conversion sent a little earlier.
+  const every = DUPLICATES > 0 ? Math.round(1 / DUPLICATES) : 0;
+  state.run = (seconds) =>
+    autocannon({
+      url: baseUrl,
+      connections: CONNECTIONS,
+      duration: seconds,
+      skipAggregateResult: true,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (req, context) => {
+            const dup = n > 100 && every > 0 && n % every === 0;
+            // The request ~50 back that sent its own conversion (one that repeated another sent none of its own).
+            let i = n;
+            if (dup) for (i = n - 50; every > 1 && i % every === 0; i--);
+            n++;
+            context.id = `${runTag}-${i}`;
+            const q = `token=${token}&click_id=clk${i}&conversion_id=${context.id}&payout=${payout(i)}&currency=USD`;
+            return { ...req, path: `/postbacks/${PARTNER}?${q}` };
+          },
+          onResponse: (status, body, context) => {
+            if (status === 200) {
+              state.answered.add(context.id);
+              if (body?.includes('"status":"duplicate"')) state.duplicates++;
+              else if (body?.includes('"status":"stored"')) state.stored++;
+            } else state.other++;
+          },
         },
-        onResponse: (status, body, context) => {
-          if (status === 200) {
-            answered.add(context.id);
-            if (body?.includes('"status":"duplicate"')) duplicates++;
-            else if (body?.includes('"status":"stored"')) stored++;
-          } else other++;
-        },
-      },
-    ],
-  });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    total: result['2xx'],
-    other: other + result.errors + result.timeouts + result.non2xx,
-    answered,
-    stored,
-    duplicates,
-  };
+      ],
+    });
+  return state;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
@@ -90,34 +87,67 @@ function cpuSeconds(pid) {
   }
 }
 
-async function measure(name, baseUrl, token, label, pid, c, dbName) {
-  await load(baseUrl, token, `${label}-warm`, WARMUP).then((w) => w.answered.forEach((id) => allAnswered[label].add(id)));
-  const cpu0 = cpuSeconds(pid);
-  // Where else the CPU goes (as the click bench reports it): the database's own backends, every Postgres process
-  // (WAL writer and the rest; the server is shared, so other work shows here too), nats-server, the load generator.
-  const db0 = await clickBench.dbBackendsCpu(c, dbName);
-  const pg0 = clickBench.postgresCpuSeconds();
-  const nats0 = clickBench.natsServerCpuSeconds();
-  const gen0 = process.cpuUsage();
-  // WAL written by the whole server (nothing else writes during a run): full-page images after a checkpoint show here.
-  const wal0 = (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
-  const r = await load(baseUrl, token, label, DURATION);
-  const walBytes = Number((await c.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS b`, [wal0])).rows[0].b);
-  const per = (seconds) => (seconds * 1000) / Math.max(1, r.total);
-  const gen = process.cpuUsage(gen0);
-  const genMs = (gen.user + gen.system) / 1000 / Math.max(1, r.total);
-  const natsMs = nats0 === undefined ? undefined : per(clickBench.natsServerCpuSeconds() - nats0);
-  const pgMs = per(clickBench.postgresCpuSeconds() - pg0);
-  const dbMs = per(clickBench.cpuBetween(db0, await clickBench.dbBackendsCpu(c, dbName)));
-  // Server CPU per answered postback: what a request costs, less sensitive than req/s to a shared, loaded machine.
-  const cpuMs = cpu0 === undefined ? undefined : per(cpuSeconds(pid) - cpu0);
-  r.answered.forEach((id) => allAnswered[label].add(id));
+/**
+ * A running server measured in slices (bench/lib/alternate.js): each slice's load, and where its CPU goes (as the
+ * click bench reports it): the server, the database's backends (both servers'; the idle one's cost nothing), every
+ * Postgres process (WAL writer and the rest; the server is shared, so other work shows here too), nats-server, the
+ * load generator, and the WAL written.
+ */
+function ingestServer(name, baseUrl, token, label, pid, c, dbName) {
+  const l = loader(baseUrl, token, label);
+  const server = sliced(name, {
+    run: l.run,
+    probe: async () => ({
+      cpu: cpuSeconds(pid),
+      db: await clickBench.dbBackendsCpu(c, dbName),
+      pg: clickBench.postgresCpuSeconds(),
+      nats: clickBench.natsServerCpuSeconds(),
+      gen: process.cpuUsage(),
+      // Nothing else writes during a slice: full-page images after a checkpoint show here.
+      wal: (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l,
+    }),
+    costs: async (a, b) => ({
+      cpu: a.cpu === undefined || b.cpu === undefined ? undefined : b.cpu - a.cpu,
+      db: clickBench.cpuBetween(a.db, b.db),
+      pg: b.pg - a.pg,
+      nats: a.nats === undefined || b.nats === undefined ? undefined : b.nats - a.nats,
+      gen: (b.gen.user - a.gen.user + b.gen.system - a.gen.system) / 1e6,
+      wal: Number((await c.query(`SELECT pg_wal_lsn_diff($1, $2) AS b`, [b.wal, a.wal])).rows[0].b),
+    }),
+  });
+  return { server, loads: l, label };
+}
+
+/** A server's slices as one run, printed; its answered conversions join the run's for the checks. */
+function report({ server, loads, label }) {
+  const r = server.combined();
+  const total = r.result['2xx'];
+  const per = (seconds) => (seconds === undefined ? undefined : (seconds * 1000) / Math.max(1, total));
+  const out = {
+    name: server.name,
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    total,
+    other: loads.other + r.result.errors + r.result.timeouts + r.result.non2xx,
+    answered: loads.answered,
+    stored: loads.stored,
+    duplicates: loads.duplicates,
+    // Server CPU per answered postback: what a request costs, less sensitive than req/s to a shared, loaded machine.
+    cpuMs: per(r.cpu),
+    dbMs: per(r.db),
+    pgMs: per(r.pg),
+    natsMs: per(r.nats),
+    genMs: per(r.gen),
+    walBytes: r.wal / Math.max(1, total),
+  };
+  loads.answered.forEach((id) => allAnswered[label].add(id));
   console.log(
-    `  ${name}: ${Math.round(r.rps)} postbacks/s, p50 ${r.p50} ms, p99 ${r.p99} ms (${r.total} answered 200, ${r.other} other` +
-      `${cpuMs === undefined ? '' : `, ${cpuMs.toFixed(3)} ms server CPU per postback`} + ${dbMs.toFixed(3)} ms in its Postgres backends` +
-      ` (${pgMs.toFixed(3)} ms all Postgres processes)${natsMs === undefined ? '' : ` + ${natsMs.toFixed(3)} ms in nats-server`}; the load generator ${genMs.toFixed(3)} ms)`,
+    `  ${out.name}: ${Math.round(out.rps)} postbacks/s over ${r.slices} slices (${r.seconds.toFixed(1)} s), p50 ${out.p50} ms, p99 ${out.p99} ms (${total} answered 200, ${out.other} other` +
+      `${out.cpuMs === undefined ? '' : `, ${out.cpuMs.toFixed(3)} ms server CPU per postback`} + ${out.dbMs.toFixed(3)} ms in its Postgres backends` +
+      ` (${out.pgMs.toFixed(3)} ms all Postgres processes)${out.natsMs === undefined ? '' : ` + ${out.natsMs.toFixed(3)} ms in nats-server`}; the load generator ${out.genMs.toFixed(3)} ms)`,
   );
-  return { name, ...r, cpuMs, dbMs, pgMs, natsMs, genMs, walBytes: walBytes / Math.max(1, r.total) };
+  return out;
 }
 const allAnswered = { bare: new Set(), app: new Set() };
 
@@ -214,15 +244,15 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
   await c.query(`CREATE SCHEMA bench_bare`);
   await c.query(`CREATE TABLE bench_bare.postbacks (partner_id text NOT NULL, conversion_id text NOT NULL, click_id text NOT NULL,
     payout text NOT NULL, currency text NOT NULL, received_at timestamptz NOT NULL, raw text NOT NULL, PRIMARY KEY (partner_id, conversion_id))`);
-  console.log(`ingest bench (${MODE}): ${CONNECTIONS} connections, ${DURATION} s per server (+${WARMUP} s warm-up), ${Math.round(DUPLICATES * 100)}% duplicates, pool ${POOL_SIZE}`);
+  console.log(`ingest bench (${MODE}): ${CONNECTIONS} connections, ${DURATION} s per server in ${SLICES} alternating slices (+${WARMUP} s warm-up), ${Math.round(DUPLICATES * 100)}% duplicates, pool ${POOL_SIZE}`);
 
+  const dbName = new URL(databaseUrl).pathname.slice(1);
   const bareServer = await startBare(databaseUrl);
-  const bare = await measure('bare node:http + pg, one INSERT per request', bareServer.url, 'x', 'bare', bareServer.child.pid, c, new URL(databaseUrl).pathname.slice(1));
-  await new Promise((r) => {
+  onCleanup(() => new Promise((r) => {
+    if (bareServer.child.exitCode !== null) return r();
     bareServer.child.once('exit', r);
     bareServer.child.kill('SIGTERM');
-  });
-
+  }));
   platform = await startApps(['ingest'], {
     databaseUrl, prefix: PREFIX, cpuProf: args['cpu-prof'] === 'true', label: 'ingest', env: { DATABASE_POOL_SIZE: String(POOL_SIZE) },
   });
@@ -233,7 +263,18 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     partnerId: PARTNER, name: 'Bench network', kind: PartnerKind.PARTNER_KIND_GENERIC, clickIdParam: '', defaultCurrency: 'USD', allowedSources: [],
   });
   ingest.close();
-  const app = await measure('ingest app (archive + conversion + event)', platform.ingestHttp, token, 'app', platform.pids.ingest, c, new URL(databaseUrl).pathname.slice(1));
+  const bareS = ingestServer('bare node:http + pg, one INSERT per request', bareServer.url, 'x', 'bare', bareServer.child.pid, c, dbName);
+  const appS = ingestServer('ingest app (archive + conversion + event)', platform.ingestHttp, token, 'app', platform.pids.ingest, c, dbName);
+  // Both warmed up, then measured in alternating slices, so that the machine's drift falls on both (bench/lib/alternate.js).
+  for (const s of [bareS, appS]) {
+    const warm = loader(s === bareS ? bareServer.url : platform.ingestHttp, s === bareS ? 'x' : token, `${s.label}-warm`);
+    await warm.run(WARMUP);
+    warm.answered.forEach((id) => allAnswered[s.label].add(id));
+  }
+  // After an app slice, its relay catches up (untimed) before the bare server's next slice.
+  await alternate(bareS.server, appS.server, { slices: SLICES, seconds: Math.max(1, Math.round(DURATION / SLICES)), settle: (s) => (s === appS.server ? relayBehindAfter(c, 60_000, 50) : undefined) });
+  const bare = report(bareS);
+  const app = report(appS);
 
   // Correctness: answered 200 => stored (or a duplicate of a stored one); stored => its row an event source => published => in the stream.
   const lostBare = await missing(c, allAnswered.bare, 'bench_bare.postbacks', 'conversion_id');
@@ -283,7 +324,7 @@ runScenario(args, { db: DB, prefix: PREFIX }, async ({ databaseUrl, onCleanup })
     scenario: 'ingest',
     mode: MODE,
     ok,
-    config: { connections: CONNECTIONS, durationS: DURATION, duplicates: DUPLICATES, pool: POOL_SIZE },
+    config: { connections: CONNECTIONS, durationS: DURATION, slices: SLICES, duplicates: DUPLICATES, pool: POOL_SIZE },
     metrics: [
       metric('ingest postbacks/s (stored + evented, 20% duplicates)', app.rps, 'req/s', { baseline: bare.rps, target: { op: '>=', value: 1.0, of: 'ratio', text: '≥ 1.0× baseline (with batching)' } }),
       metric('ingest p50', app.p50, 'ms', { baseline: bare.p50 }),

@@ -11,6 +11,7 @@ import {
   RedriveServiceService,
   ResetReadModelResponse,
 } from '@trackly/contracts/ops/v1/redrive_service';
+import { GrpcCallError } from './client';
 import { authMetadata, channelCredentials, DEVELOPMENT_GRPC_SECURITY, type GrpcSecurityConfig } from './security';
 
 type RawClient = grpc.Client & {
@@ -43,7 +44,10 @@ export class OpsClient {
     this.client = new Ctor(address, channelCredentials(this.security));
   }
 
-  /** Runs a re-drive (or a dry run) to its end; `onProgress` sees every streamed message. Returns the last one. */
+  /**
+   * Runs a re-drive (or a dry run) to its end; `onProgress` sees every streamed message. Returns the last one. A
+   * failure is a GrpcCallError with the call's status (see retryWhileUnavailable).
+   */
   redrive(req: RedriveRequest, onProgress: (r: RedriveResponse) => void = () => undefined): Promise<RedriveResponse> {
     return new Promise((resolve, reject) => {
       let last: RedriveResponse | undefined;
@@ -52,7 +56,7 @@ export class OpsClient {
         last = r;
         onProgress(r);
       });
-      call.on('error', (e: grpc.ServiceError) => reject(new Error(`${this.address} Redrive: ${grpc.status[e.code]}: ${e.details}`)));
+      call.on('error', (e: grpc.ServiceError) => reject(new GrpcCallError(e.code, e.details, `${this.address} Redrive`)));
       call.on('end', () => (last?.done ? resolve(last) : reject(new Error(`${this.address} Redrive: the stream ended before done`))));
     });
   }
@@ -73,12 +77,40 @@ export class OpsClient {
   ): Promise<T> {
     return new Promise((resolve, reject) => {
       call(metadata(this.security), { deadline: Date.now() + deadlineMs }, (e, r) =>
-        e ? reject(new Error(`${this.address} ${name}: ${grpc.status[e.code]}: ${e.details}`)) : resolve(r!),
+        e ? reject(new GrpcCallError(e.code, e.details, `${this.address} ${name}`)) : resolve(r!),
       );
     });
   }
 
   close(): void {
     this.client.close();
+  }
+}
+
+export interface RetryWhileUnavailableOptions {
+  /** Calls in all, the first included (default 5). */
+  attempts?: number;
+  /** Wait between calls (default 2 s). */
+  delayMs?: number;
+  /** Told of each UNAVAILABLE failure that is followed by another call. */
+  onRetry?: (error: GrpcCallError, attempt: number) => void;
+}
+
+/**
+ * Calls again while an ops call fails UNAVAILABLE: the service, its database or its broker not answering yet (a
+ * restart, or a wiped stream store coming back), which the services answer with "retry shortly". A re-drive publishes
+ * under the events' own ids and the counts only read, so a repeat is safe. Any other failure, and the last attempt's,
+ * is thrown as it came.
+ */
+export async function retryWhileUnavailable<T>(call: () => Promise<T>, opts: RetryWhileUnavailableOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= attempts || !(e instanceof GrpcCallError) || e.code !== grpc.status.UNAVAILABLE) throw e;
+      opts.onRetry?.(e, attempt);
+      await new Promise((resolve) => setTimeout(resolve, opts.delayMs ?? 2000));
+    }
   }
 }

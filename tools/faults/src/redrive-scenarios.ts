@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { compareCounts, Drift, OpsClient } from '@trackly/grpc';
+import { compareCounts, Drift, OpsClient, retryWhileUnavailable } from '@trackly/grpc';
 import { expectedBooks, RECEIVED_ONCE } from './books';
 import { PrivatePostgres, freePort, sleep, waitFor } from './infra';
 import { Client } from 'pg';
@@ -53,18 +53,12 @@ async function redriveAll(ctx: Context, ops: Record<AppName, OpsClient>, from: D
   const parts: string[] = [];
   for (const a of PRODUCERS) {
     let updates = 0;
-    let last;
-    // As an operator would: UNAVAILABLE (JetStream not answering yet after its restart) means run it again.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        last = await ops[a].redrive({ fromTime: from, toTime: to, eventTypes: [], dryRun: false }, () => updates++);
-        break;
-      } catch (e) {
-        if (attempt >= 10 || !/Redrive: UNAVAILABLE:/.test((e as Error).message)) throw e;
-        ctx.log(`  re-drive ${a}: ${(e as Error).message}; again in 2 s`);
-        await sleep(2000);
-      }
-    }
+    // As an operator would (npm run redrive does the same): UNAVAILABLE (JetStream not answering yet after its
+    // restart) means run it again.
+    const last = await retryWhileUnavailable(() => ops[a].redrive({ fromTime: from, toTime: to, eventTypes: [], dryRun: false }, () => updates++), {
+      attempts: 10,
+      onRetry: (e) => ctx.log(`  re-drive ${a}: ${e.message}; again in 2 s`),
+    });
     const line = last.counts.map((c) => `${c.eventType.split('.').pop()} ${c.published}/${c.matched}`).join(', ');
     ctx.log(`  re-drive ${a}: ${line} (${updates} progress messages)`);
     parts.push(`${a}: ${line}`);

@@ -12,7 +12,7 @@
  */
 import { checkGrpcSecurity, grpcSecurityShape, loadConfig, z } from '@trackly/config';
 import { createInterface } from 'node:readline/promises';
-import { compareCounts, OpsClient, ServiceCounts } from '@trackly/grpc';
+import { compareCounts, OpsClient, retryWhileUnavailable, ServiceCounts } from '@trackly/grpc';
 import { OpsClients, rebuild, redriveLine, Service, SERVICES } from './rebuild';
 
 const PRODUCERS: Service[] = ['tracking', 'ingest', 'attribution'];
@@ -57,9 +57,15 @@ async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<
   };
   console.log(`${req.dryRun ? 'dry run: would re-drive' : 're-driving'} ${req.fromTime.toISOString()} .. ${req.toTime.toISOString()}`);
   for (const t of targets) {
-    const last = await clients[t].redrive(req, (r) => {
-      if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
-    });
+    // UNAVAILABLE (the service's broker or database not answering yet) is answered "retry shortly": a re-drive
+    // publishes under the events' own ids, so it is run again, as docs/operations.md tells operators to.
+    const last = await retryWhileUnavailable(
+      () =>
+        clients[t].redrive(req, (r) => {
+          if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
+        }),
+      { onRetry: (e, attempt) => console.error(`${e.message}; again in 2 s (attempt ${attempt + 1} of 5)`) },
+    );
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
     console.log(redriveLine(t, last));
   }

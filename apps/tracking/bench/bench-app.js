@@ -103,7 +103,11 @@ function natsServerCpuSeconds() {
   return undefined;
 }
 
-/** CPU seconds of every Postgres server process so far (the database's share of a run), from /proc. */
+/**
+ * CPU seconds of every Postgres server process so far (the database's share of a run), from /proc, with the children
+ * they reaped (the postmaster's cutime and cstime): a backend that ends between two samples (a pool's idle timeout)
+ * would otherwise take its CPU out of the second one.
+ */
 function postgresCpuSeconds() {
   let total = 0;
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -111,7 +115,7 @@ function postgresCpuSeconds() {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (!stat.includes('(postgres)')) continue;
       const fields = stat.split(') ')[1].split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100;
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100; // utime, stime, cutime, cstime
     } catch {
       /* exited meanwhile */
     }

@@ -76,7 +76,7 @@ function markdown(report) {
     '',
     `Run ${report.startedAt} → ${report.finishedAt}${report.merged?.length ? ` (kept from an earlier run: ${report.merged.join(', ')})` : ''}. Machine: ${m.cores} cores (${m.cpu}), ${m.ramGb} GB RAM, ${m.os}; node ${m.node}, PostgreSQL ${m.postgres}, nats-server ${m.nats}. Load average at start ${m.loadAvgAtStart.join(' / ')}, at end ${m.loadAvgAtEnd.join(' / ')}.`,
     '',
-    'Each baseline ran in the same run, on the same machine and database server; ratios = this project ÷ baseline (higher is better for rates, lower for latencies).',
+    'Each baseline ran in the same run, on the same machine and database server (click and ingest: in alternating slices with the app, bench/lib/alternate.js); ratios = this project ÷ baseline (higher is better for rates, lower for latencies).',
     '',
     '| scenario | metric | this project | baseline | ratio | target | met? |',
     '| --- | --- | ---: | ---: | ---: | --- | --- |',

@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { addPeriods, periodStart, periodsFrom } from '@trackly/database';
 import { partitionsOf } from '@trackly/testing';
-import { CLICK_COLUMNS, CLICK_JOINS } from '../src/clicks/click-events';
+import { GENERIC_PLAN_SETTINGS, tableRelayRead } from '@trackly/messaging';
+import { CLICK_COLUMNS, CLICK_JOINS, CLICK_RELAY_SOURCE } from '../src/clicks/click-events';
 import { trackingSchemaForTest } from './tracking-test-app';
 
 jest.setTimeout(60_000);
@@ -13,6 +14,7 @@ interface PlanNode {
   'Node Type': string;
   'Parent Relationship'?: string;
   'Relation Name'?: string;
+  'Index Name'?: string;
   'Actual Loops'?: number;
   Plans?: PlanNode[];
 }
@@ -22,6 +24,13 @@ function scannedInSubPlans(node: PlanNode, inSubPlan = false, out: string[] = []
   const sub = inSubPlan || node['Parent Relationship'] === 'SubPlan';
   if (sub && node['Relation Name']?.startsWith('clicks_') && (node['Actual Loops'] ?? 0) > 0) out.push(node['Relation Name']);
   for (const child of node.Plans ?? []) scannedInSubPlans(child, sub, out);
+  return out;
+}
+
+/** Every node of a plan, depth first. */
+function nodesOf(node: PlanNode, out: PlanNode[] = []): PlanNode[] {
+  out.push(node);
+  for (const child of node.Plans ?? []) nodesOf(child, out);
   return out;
 }
 
@@ -114,5 +123,43 @@ describe('click reads bounded by time over daily partitions (real Postgres)', ()
     expect(scanned.length).toBeGreaterThan(0);
     expect(scanned.length).toBeLessThanOrEqual(3);
     expect((await firstFlags(['c-new-1', 'c-new-2']))).toEqual({ 'c-new-1': true, 'c-new-2': false });
+  });
+
+  it("keeps the clicks relay's read, planned once for every cursor (its generic plan), to index probes over the days it needs", async () => {
+    await message('m-relay', now - 600_000, now - 600_000);
+    await click('c-relay-1', 'm-relay', now - 300_000);
+    await click('c-relay-2', 'm-relay', now);
+    // A cursor just before the first of them (each click above committed alone, so in this order).
+    const [cursor]: { xid: string; seq: string }[] = await ds.query(`SELECT xid::text AS xid, (seq - 1)::text AS seq FROM "tracking".clicks WHERE click_id = 'c-relay-1'`);
+    // EXECUTE takes no bind parameters: the cursor's two numbers (from the table) written in.
+    const execute = `EXECUTE relay_read('${cursor.xid}', ${Number(cursor.seq)}, 1000)`;
+    // The relay's own session: its settings, then the read it prepares (ClickEventsRelay, TableRelay).
+    const qr = ds.createQueryRunner();
+    try {
+      await qr.query(GENERIC_PLAN_SETTINGS);
+      await qr.query(`PREPARE relay_read AS ${tableRelayRead(CLICK_RELAY_SOURCE)}`);
+      const [{ 'QUERY PLAN': plan }]: { 'QUERY PLAN': { Plan: PlanNode }[] }[] = await qr.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${execute}`);
+      const nodes = nodesOf(plan[0].Plan);
+      // Each message read by its key, never a scan of all messages (CLICK_JOINS' LATERAL … LIMIT 1).
+      const onMessages = nodes.filter((n) => n['Relation Name'] === 'messages');
+      expect(onMessages.length).toBeGreaterThan(0);
+      expect(onMessages.every((n) => n['Node Type'].startsWith('Index'))).toBe(true);
+      // The first-click probes pruned at run time to the days from the message's bound on (a day before it was
+      // registered), as with a custom plan: none of the 59 days before. A first click probes on to the partitions
+      // made ahead, which nothing bounds from above (click-events.ts).
+      const scanned = scannedInSubPlans(plan[0].Plan);
+      const boundDay = `clicks_p${new Date(now - 600_000 - DAY).toISOString().slice(0, 10).replace(/-/g, '')}`;
+      expect(scanned).toContain(boundDay);
+      expect(scanned.filter((p) => p !== 'clicks_default' && p < boundDay)).toEqual([]);
+      // What it reads: the two clicks, in order, with the first-click flag.
+      const rows: { click_id: string; first_click_on_message: boolean }[] = await qr.query(execute);
+      expect(rows.map((r) => [r.click_id, r.first_click_on_message])).toEqual([
+        ['c-relay-1', true],
+        ['c-relay-2', false],
+      ]);
+    } finally {
+      await qr.query('DEALLOCATE relay_read').catch(() => undefined);
+      await qr.release();
+    }
   });
 });

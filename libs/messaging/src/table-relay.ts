@@ -144,6 +144,23 @@ interface InFlightBatch {
   acks: Promise<unknown>;
 }
 
+/** The session settings of a relay with `genericPlan`, on its own connection. */
+export const GENERIC_PLAN_SETTINGS = 'SET plan_cache_mode = force_generic_plan; SET jit = off';
+
+/**
+ * A relay's read: the rows after the cursor (`$1` its xid, `$2` its seq), at most `$3`, in order. TableRelay prepares
+ * it once on its connection; exported so that a service's spec can check the plan Postgres gives it.
+ */
+export function tableRelayRead(source: Pick<TableRelayOptions<never>, 'table' | 'columns' | 'joins'>): string {
+  // xid below the snapshot's xmin: every older transaction has ended, so nothing can still appear behind the cursor.
+  return `SELECT t.xid::text AS relay_xid, t.seq::text AS relay_seq, ${source.columns}
+      FROM ${source.table} AS t ${source.joins ?? ''}
+      WHERE t.xid IS NOT NULL AND (t.xid, t.seq) > ($1::xid8, $2::bigint)
+        AND t.xid < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY t.xid, t.seq
+      LIMIT $3`;
+}
+
 export class TableRelay<Row extends Record<string, unknown>> {
   /**
    * Test seam, empty in production (as OutboxRelay.seams): a fault test can preload a module that sets
@@ -165,13 +182,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
     this.lockKey = `trackly-table-relay:${this.label}`;
     // Prepared once on the leader's connection: planning was a third of a small pass's database time.
     this.statementName = `trackly-table-relay:${this.label}`;
-    // xid below the snapshot's xmin: every older transaction has ended, so nothing can still appear behind the cursor.
-    this.selectSql = `SELECT t.xid::text AS relay_xid, t.seq::text AS relay_seq, ${opts.columns}
-      FROM ${opts.table} AS t ${opts.joins ?? ''}
-      WHERE t.xid IS NOT NULL AND (t.xid, t.seq) > ($1::xid8, $2::bigint)
-        AND t.xid < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY t.xid, t.seq
-      LIMIT $3`;
+    this.selectSql = tableRelayRead(opts);
     // Passes back to back while a backlog lasts (a read came back full); otherwise waits for a kick or the poll, then
     // lingers so that the commits arriving meanwhile share the next pass: each pass costs a read, a cursor update and
     // an ack subscription, which must not be paid per click.
@@ -309,7 +320,7 @@ export class TableRelay<Row extends Record<string, unknown>> {
     await client.connect();
     if (this.opts.genericPlan) {
       try {
-        await client.query(`SET plan_cache_mode = force_generic_plan; SET jit = off`);
+        await client.query(GENERIC_PLAN_SETTINGS);
       } catch (e) {
         client.end().catch(() => undefined);
         throw e;

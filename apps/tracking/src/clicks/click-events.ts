@@ -66,6 +66,9 @@ export const CLICK_COLUMNS = `t.click_id, t.message_id, t.contact_id, t.offer_id
 export const CLICK_JOINS = `LEFT JOIN LATERAL (SELECT msg.created_at, msg.sent_at FROM "tracking".messages AS msg
   WHERE msg.message_id = t.message_id LIMIT 1) AS m ON true`;
 
+/** What the clicks relay reads (its read: tableRelayRead in libs/messaging; its plan is checked in click-time-bounds.int-spec). */
+export const CLICK_RELAY_SOURCE = { table: '"tracking".clicks', columns: CLICK_COLUMNS, joins: CLICK_JOINS } as const;
+
 const CLICK_CLASSES: Record<HitClass, ClickClass> = {
   HUMAN: ClickClass.CLICK_CLASS_HUMAN,
   PREVIEW: ClickClass.CLICK_CLASS_PREVIEW,
@@ -135,9 +138,7 @@ export class ClickEventsRelay extends AppTableRelay<ClickRow> {
     super(ds, messaging, logger, {
       schema: 'tracking',
       name: 'clicks',
-      table: '"tracking".clicks',
-      columns: CLICK_COLUMNS,
-      joins: CLICK_JOINS,
+      ...CLICK_RELAY_SOURCE,
       timeColumn: 'clicked_at',
       // A tap should reach attribution within milliseconds; the poll only covers what no kick announced. The
       // linger lets the commits of a few ms share one read and one cursor update (one pass per click otherwise

@@ -33,6 +33,7 @@ function sliced(name, { run, probe, costs }) {
     /** The slices as one run: req/s, p50, p99, status counts, and each cost summed (undefined if any slice lacked it). */
     combined() {
       if (!results.length) throw new Error(`${name}: no slice ran`);
+      // The options are only validated (a url is required); every figure comes from the results.
       const all = autocannon.aggregateResult(results, { url: 'http://127.0.0.1', connections: 1 });
       const seconds = results.reduce((s, r) => s + r.duration, 0);
       const total = results.reduce((s, r) => s + r.totalCompletedRequests, 0);

@@ -45,6 +45,10 @@ function time(name: string, v: string | undefined): Date {
   return d;
 }
 
+/** Calls of one re-drive while its service answers UNAVAILABLE, and the wait between them (README, docs/operations.md). */
+const REDRIVE_ATTEMPTS = 5;
+const REDRIVE_RETRY_MS = 2000;
+
 async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<number> {
   const service = opts.get('service') ?? '';
   const targets: Service[] = service === 'all' ? PRODUCERS : PRODUCERS.includes(service as Service) ? [service as Service] : [];
@@ -64,7 +68,7 @@ async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<
         clients[t].redrive(req, (r) => {
           if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
         }),
-      { onRetry: (e, attempt) => console.error(`${e.message}; again in 2 s (attempt ${attempt + 1} of 5)`) },
+      { attempts: REDRIVE_ATTEMPTS, delayMs: REDRIVE_RETRY_MS, onRetry: (e, attempt) => console.error(`${e.message}; again in ${REDRIVE_RETRY_MS / 1000} s (attempt ${attempt + 1} of ${REDRIVE_ATTEMPTS})`) },
     );
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
     console.log(redriveLine(t, last));

@@ -11,7 +11,6 @@
  * conversion answered 200 has its row, that each stored conversion row is its event's source, published, and that
  * the stream holds the events.
  */
-const fs = require('node:fs');
 const path = require('node:path');
 const { fork } = require('node:child_process');
 const autocannon = require('autocannon');
@@ -77,45 +76,10 @@ function loader(baseUrl, token, runTag) {
   return state;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A running server measured in slices (bench/lib/alternate.js): each slice's load, and where its CPU goes (as the
- * click bench reports it): the server, the database's backends (both servers'; the idle one's cost nothing), every
- * Postgres process (WAL writer and the rest; the server is shared, so other work shows here too), nats-server, the
- * load generator, and the WAL written.
- */
+/** A running server measured in slices (bench/lib/alternate.js): each slice's load, and what it cost (as the click bench reports it). */
 function ingestServer(name, baseUrl, token, label, pid, c, dbName) {
-  const l = loader(baseUrl, token, label);
-  const server = sliced(name, {
-    run: l.run,
-    probe: async () => ({
-      cpu: cpuSeconds(pid),
-      db: await clickBench.dbBackendsCpu(c, dbName),
-      pg: clickBench.postgresCpuSeconds(),
-      nats: clickBench.natsServerCpuSeconds(),
-      gen: process.cpuUsage(),
-      // Nothing else writes during a slice: full-page images after a checkpoint show here.
-      wal: (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l,
-    }),
-    costs: async (a, b) => ({
-      cpu: a.cpu === undefined || b.cpu === undefined ? undefined : b.cpu - a.cpu,
-      db: clickBench.cpuBetween(a.db, b.db),
-      pg: b.pg - a.pg,
-      nats: a.nats === undefined || b.nats === undefined ? undefined : b.nats - a.nats,
-      gen: (b.gen.user - a.gen.user + b.gen.system - a.gen.system) / 1e6,
-      wal: Number((await c.query(`SELECT pg_wal_lsn_diff($1, $2) AS b`, [b.wal, a.wal])).rows[0].b),
-    }),
-  });
-  return { server, loads: l, label };
+  const loads = loader(baseUrl, token, label);
+  return { server: sliced(name, { run: loads.run, ...clickBench.sliceCosts(c, dbName, pid) }), loads, label };
 }
 
 /** A server's slices as one run, printed; its answered conversions join the run's for the checks. */

@@ -144,6 +144,41 @@ function cpuBetween(before, after) {
   return total;
 }
 
+/**
+ * What a slice of load cost, as `probe` and `costs` for bench/lib/alternate.js: CPU seconds of the server (`pid`), of
+ * the database's Postgres backends (both servers' when two share it: the idle one's cost nothing) and of each named
+ * subset of them (`subsets`: e.g. a relay's backends), of every Postgres process, of nats-server and of this process
+ * (the load generator), and the WAL bytes written (nothing else writes during a slice: full-page images after a
+ * checkpoint show here). A figure the machine cannot give (not Linux) is undefined.
+ */
+function sliceCosts(c, dbName, pid, subsets = {}) {
+  const diff = (a, b) => (a === undefined || b === undefined ? undefined : b - a);
+  return {
+    probe: async () => {
+      const named = {};
+      for (const [k, sample] of Object.entries(subsets)) named[k] = await sample();
+      return {
+        cpu: cpuSeconds(pid),
+        db: await dbBackendsCpu(c, dbName),
+        named,
+        pg: postgresCpuSeconds(),
+        nats: natsServerCpuSeconds(),
+        gen: process.cpuUsage(),
+        wal: (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l,
+      };
+    },
+    costs: async (a, b) => ({
+      cpu: diff(a.cpu, b.cpu),
+      db: cpuBetween(a.db, b.db),
+      ...Object.fromEntries(Object.keys(subsets).map((k) => [k, cpuBetween(a.named[k], b.named[k])])),
+      pg: b.pg - a.pg,
+      nats: diff(a.nats, b.nats),
+      gen: (b.gen.user - a.gen.user + b.gen.system - a.gen.system) / 1e6,
+      wal: Number((await c.query(`SELECT pg_wal_lsn_diff($1, $2) AS b`, [b.wal, a.wal])).rows[0].b),
+    }),
+  };
+}
+
 /** BENCH_NODE_FLAGS (e.g. `--perf-basic-prof` for `perf record`): extra flags for the servers a bench starts. */
 function extraNodeFlags() {
   return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
@@ -251,6 +286,7 @@ module.exports = {
   natsServerCpuSeconds,
   dbBackendsCpu,
   cpuBetween,
+  sliceCosts,
   startTracking,
   trackingClient,
   seedCatalog,

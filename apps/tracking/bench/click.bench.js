@@ -85,33 +85,12 @@ function load(port, codes, seconds, at = { i: 0 }) {
   });
 }
 
-/** A running server (bare or app) measured in slices: each slice's load, and the CPU and WAL it cost. */
+/** A running server (bare or app) measured in slices: each slice's load, and what it cost (the app's relay too). */
 function clickServer(name, server, codes, c) {
   const at = { i: 0 };
-  const walLsn = async () => (await c.query(`SELECT pg_current_wal_lsn() AS l`)).rows[0].l;
   return sliced(name, {
     run: (seconds) => load(server.port, codes, seconds, at),
-    probe: async () => ({
-      cpu: app.cpuSeconds(server.child.pid),
-      db: await app.dbBackendsCpu(c, DB_NAME),
-      relay: await relayBackendsCpu(c),
-      nats: app.natsServerCpuSeconds(),
-      pg: app.postgresCpuSeconds(),
-      gen: process.cpuUsage(),
-      // WAL written by the whole server (nothing else writes during a slice): full-page images after a checkpoint show here.
-      wal: await walLsn(),
-    }),
-    costs: async (a, b) => ({
-      cpu: a.cpu === undefined || b.cpu === undefined ? undefined : b.cpu - a.cpu,
-      // The database's backends: both servers' (the idle one's cost nothing), the app's table relay among them.
-      db: app.cpuBetween(a.db, b.db),
-      relay: app.cpuBetween(a.relay, b.relay),
-      nats: a.nats === undefined || b.nats === undefined ? undefined : b.nats - a.nats,
-      // Every Postgres process (WAL writer, checkpointer and the rest).
-      pg: b.pg - a.pg,
-      gen: (b.gen.user - a.gen.user + b.gen.system - a.gen.system) / 1e6,
-      wal: Number((await c.query(`SELECT pg_wal_lsn_diff($1, $2) AS b`, [b.wal, a.wal])).rows[0].b),
-    }),
+    ...app.sliceCosts(c, DB_NAME, server.child.pid, { relay: () => relayBackendsCpu(c) }),
   });
 }
 

@@ -72,3 +72,31 @@ export function createGrpcClient<S extends Record<string, unknown>>(
   }
   return client as PromiseClient<S>;
 }
+
+export interface RetryWhileUnavailableOptions {
+  /** Calls in all, the first included (default 5). */
+  attempts?: number;
+  /** Wait between calls (default 2 s). */
+  delayMs?: number;
+  /** Told of each UNAVAILABLE failure that is followed by another call. */
+  onRetry?: (error: GrpcCallError, attempt: number) => void;
+}
+
+/**
+ * Calls again while a call fails UNAVAILABLE (a GrpcCallError): the service, its database or its broker not answering
+ * yet (a restart, or a wiped stream store coming back), which the services answer with "retry shortly". Only for calls
+ * that are safe to repeat (a re-drive publishes under the events' own ids). Any other failure, and the last attempt's,
+ * is thrown as it came.
+ */
+export async function retryWhileUnavailable<T>(call: () => Promise<T>, opts: RetryWhileUnavailableOptions = {}): Promise<T> {
+  const attempts = opts.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= attempts || !(e instanceof GrpcCallError) || e.code !== grpc.status.UNAVAILABLE) throw e;
+      opts.onRetry?.(e, attempt);
+      await new Promise((resolve) => setTimeout(resolve, opts.delayMs ?? 2000));
+    }
+  }
+}

@@ -46,7 +46,7 @@ export class OpsClient {
 
   /**
    * Runs a re-drive (or a dry run) to its end; `onProgress` sees every streamed message. Returns the last one. A
-   * failure is a GrpcCallError with the call's status (see retryWhileUnavailable).
+   * failure is a GrpcCallError with the call's status (retryWhileUnavailable in ./client runs it again).
    */
   redrive(req: RedriveRequest, onProgress: (r: RedriveResponse) => void = () => undefined): Promise<RedriveResponse> {
     return new Promise((resolve, reject) => {
@@ -84,33 +84,5 @@ export class OpsClient {
 
   close(): void {
     this.client.close();
-  }
-}
-
-export interface RetryWhileUnavailableOptions {
-  /** Calls in all, the first included (default 5). */
-  attempts?: number;
-  /** Wait between calls (default 2 s). */
-  delayMs?: number;
-  /** Told of each UNAVAILABLE failure that is followed by another call. */
-  onRetry?: (error: GrpcCallError, attempt: number) => void;
-}
-
-/**
- * Calls again while an ops call fails UNAVAILABLE: the service, its database or its broker not answering yet (a
- * restart, or a wiped stream store coming back), which the services answer with "retry shortly". A re-drive publishes
- * under the events' own ids and the counts only read, so a repeat is safe. Any other failure, and the last attempt's,
- * is thrown as it came.
- */
-export async function retryWhileUnavailable<T>(call: () => Promise<T>, opts: RetryWhileUnavailableOptions = {}): Promise<T> {
-  const attempts = opts.attempts ?? 5;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      if (attempt >= attempts || !(e instanceof GrpcCallError) || e.code !== grpc.status.UNAVAILABLE) throw e;
-      opts.onRetry?.(e, attempt);
-      await new Promise((resolve) => setTimeout(resolve, opts.delayMs ?? 2000));
-    }
   }
 }

@@ -48,6 +48,9 @@ async function drift(ctx: Context, ops: Record<AppName, OpsClient>): Promise<{ d
 
 const show = (ds: Drift[]) => ds.map((d) => `${d.day} ${d.eventType.split('.').pop()} ${d.readModel} ${d.applied}/${d.producer} ${d.produced}`).join('; ') || 'none';
 
+/** Wait between re-drive calls while a producer answers UNAVAILABLE. */
+const RETRY_MS = 2000;
+
 /** Re-drives every producer over the range, in order (catalog and sends before conversions before decisions). */
 async function redriveAll(ctx: Context, ops: Record<AppName, OpsClient>, from: Date, to: Date): Promise<string> {
   const parts: string[] = [];
@@ -57,7 +60,8 @@ async function redriveAll(ctx: Context, ops: Record<AppName, OpsClient>, from: D
     // restart) means run it again.
     const last = await retryWhileUnavailable(() => ops[a].redrive({ fromTime: from, toTime: to, eventTypes: [], dryRun: false }, () => updates++), {
       attempts: 10,
-      onRetry: (e) => ctx.log(`  re-drive ${a}: ${e.message}; again in 2 s`),
+      delayMs: RETRY_MS,
+      onRetry: (e) => ctx.log(`  re-drive ${a}: ${e.message}; again in ${RETRY_MS / 1000} s`),
     });
     const line = last.counts.map((c) => `${c.eventType.split('.').pop()} ${c.published}/${c.matched}`).join(', ');
     ctx.log(`  re-drive ${a}: ${line} (${updates} progress messages)`);

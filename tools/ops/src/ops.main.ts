@@ -12,8 +12,9 @@
  */
 import { checkGrpcSecurity, grpcSecurityShape, loadConfig, z } from '@trackly/config';
 import { createInterface } from 'node:readline/promises';
-import { compareCounts, OpsClient, retryWhileUnavailable, ServiceCounts } from '@trackly/grpc';
-import { OpsClients, rebuild, redriveLine, Service, SERVICES } from './rebuild';
+import { status } from '@grpc/grpc-js';
+import { compareCounts, GrpcCallError, OpsClient, ServiceCounts } from '@trackly/grpc';
+import { OpsClients, rebuild, redriveLine, redriveRetrying, Service, SERVICES } from './rebuild';
 
 const PRODUCERS: Service[] = ['tracking', 'ingest', 'attribution'];
 
@@ -45,10 +46,6 @@ function time(name: string, v: string | undefined): Date {
   return d;
 }
 
-/** Calls of one re-drive while its service answers UNAVAILABLE, and the wait between them (README, docs/operations.md). */
-const REDRIVE_ATTEMPTS = 5;
-const REDRIVE_RETRY_MS = 2000;
-
 async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<number> {
   const service = opts.get('service') ?? '';
   const targets: Service[] = service === 'all' ? PRODUCERS : PRODUCERS.includes(service as Service) ? [service as Service] : [];
@@ -61,14 +58,13 @@ async function redrive(opts: Map<string, string>, clients: OpsClients): Promise<
   };
   console.log(`${req.dryRun ? 'dry run: would re-drive' : 're-driving'} ${req.fromTime.toISOString()} .. ${req.toTime.toISOString()}`);
   for (const t of targets) {
-    // UNAVAILABLE (the service's broker or database not answering yet) is answered "retry shortly": a re-drive
-    // publishes under the events' own ids, so it is run again, as docs/operations.md tells operators to.
-    const last = await retryWhileUnavailable(
-      () =>
-        clients[t].redrive(req, (r) => {
-          if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
-        }),
-      { attempts: REDRIVE_ATTEMPTS, delayMs: REDRIVE_RETRY_MS, onRetry: (e, attempt) => console.error(`${e.message}; again in ${REDRIVE_RETRY_MS / 1000} s (attempt ${attempt + 1} of ${REDRIVE_ATTEMPTS})`) },
+    const last = await redriveRetrying(
+      clients[t],
+      req,
+      (r) => {
+        if (process.stdout.isTTY && !r.done) process.stdout.write(`\r${redriveLine(t, r)}\x1b[K`);
+      },
+      (line) => console.error(line),
     );
     if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
     console.log(redriveLine(t, last));
@@ -161,6 +157,9 @@ main().then(
   (code) => process.exit(code),
   (e: Error) => {
     console.error(e.message);
+    if (e instanceof GrpcCallError && e.code === status.UNAVAILABLE) {
+      console.error('the service did not answer: is it running, and is its *_GRPC_URL right? If it is starting or its broker or database is coming back, run this again shortly');
+    }
     process.exit(2);
   },
 );

@@ -3,13 +3,35 @@
  * and built again from its producers (Redrive over everything they keep, in producer order), then watched until the
  * drift check finds it equal to its producers.
  */
-import type { RedriveResponse, ResetReadModelResponse } from '@trackly/contracts/ops/v1/redrive_service';
-import { compareCounts, Drift, OpsClient, ServiceCounts } from '@trackly/grpc';
+import type { RedriveRequest, RedriveResponse, ResetReadModelResponse } from '@trackly/contracts/ops/v1/redrive_service';
+import { compareCounts, Drift, OpsClient, retryWhileUnavailable, ServiceCounts } from '@trackly/grpc';
 import { Events } from '@trackly/messaging';
 
 export const SERVICES = ['tracking', 'ingest', 'attribution', 'reporting'] as const;
 export type Service = (typeof SERVICES)[number];
 export type OpsClients = Record<Service, OpsClient>;
+
+/** Calls of one re-drive while its service answers UNAVAILABLE, and the wait between them (README, docs/operations.md). */
+export const REDRIVE_ATTEMPTS = 5;
+export const REDRIVE_RETRY_MS = 2000;
+
+/**
+ * A re-drive (or its dry run) to its end, run again while the service answers UNAVAILABLE ("retry shortly": its
+ * broker or database not answering yet), as docs/operations.md tells operators to: it publishes under the events' own
+ * ids, so a repeat is absorbed by the consumers. `onRetry` is told each time, with what to print.
+ */
+export function redriveRetrying(
+  client: OpsClient,
+  req: RedriveRequest,
+  onProgress: (r: RedriveResponse) => void,
+  onRetry: (line: string) => void,
+): Promise<RedriveResponse> {
+  return retryWhileUnavailable(() => client.redrive(req, onProgress), {
+    attempts: REDRIVE_ATTEMPTS,
+    delayMs: REDRIVE_RETRY_MS,
+    onRetry: (e, attempt) => onRetry(`${e.message}; again in ${REDRIVE_RETRY_MS / 1000} s (attempt ${attempt + 1} of ${REDRIVE_ATTEMPTS})`),
+  });
+}
 
 interface Producer {
   service: Service;
@@ -147,7 +169,7 @@ export async function rebuild(o: RebuildOptions, clients: OpsClients): Promise<R
   const plan = await clients[service].resetReadModel(true);
   const plans: { service: Service; last: RedriveResponse }[] = [];
   for (const p of model.producers) {
-    plans.push({ service: p.service, last: await clients[p.service].redrive({ ...everything(), eventTypes: p.eventTypes, dryRun: true }) });
+    plans.push({ service: p.service, last: await redriveRetrying(clients[p.service], { ...everything(), eventTypes: p.eventTypes, dryRun: true }, () => undefined, log) });
   }
   const short = shortfalls(model, plan, plans.map((p) => p.last));
   if (o.dryRun) {
@@ -169,9 +191,15 @@ export async function rebuild(o: RebuildOptions, clients: OpsClients): Promise<R
   log(`reset ${service}: ${reset.removed.map((t) => `${t.table} ${t.rows}`).join(', ')} rows removed; kept ${reset.keptTables.join(', ')}`);
   const redrives: { service: Service; last: RedriveResponse }[] = [];
   for (const p of model.producers) {
-    const last = await clients[p.service].redrive({ ...everything(), eventTypes: p.eventTypes, dryRun: false }, (r) => {
-      if (!r.done) o.progress?.(redriveLine(p.service, r));
-    });
+    // The read model is empty by now: a broker still coming back must not end the rebuild half done.
+    const last = await redriveRetrying(
+      clients[p.service],
+      { ...everything(), eventTypes: p.eventTypes, dryRun: false },
+      (r) => {
+        if (!r.done) o.progress?.(redriveLine(p.service, r));
+      },
+      log,
+    );
     log(`re-drove ${redriveLine(p.service, last)}`);
     redrives.push({ service: p.service, last });
   }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { connect } from 'node:net';
 import { ManualClock } from '@trackly/kernel';
 import { IngestTestApp, partnerRequest, startIngestForTest } from './ingest-test-app';
@@ -59,6 +60,22 @@ describe('postback edge: node:http path (real Postgres, NATS, HTTP)', () => {
     expect(JSON.parse(r.body)).toEqual({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content encoding "foo"' });
     const { rows } = await t.pg.query(`SELECT outcome FROM "ingest".postback_requests WHERE method = 'POST' AND content_type = 'application/x-www-form-urlencoded' ORDER BY id DESC LIMIT 1`);
     expect(rows).toEqual([{ outcome: 'invalid' }]);
+  });
+
+  it('passes the request id to the events without entering an async context (whose hook would cost every promise)', async () => {
+    const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
+    try {
+      const stored = await exchange(t.httpPort, get(`/postbacks/gen?conversion_id=ctx-1&payout=1.00&currency=USD&token=${token}`).replace('edge-req-1', 'ctx-stored'));
+      const refused = await exchange(t.httpPort, get('/postbacks/gen?conversion_id=ctx-2&payout=1.00&token=wrong').replace('edge-req-1', 'ctx-refused'));
+      expect([stored.status, refused.status]).toEqual([200, 401]);
+      expect(run).not.toHaveBeenCalled();
+    } finally {
+      run.mockRestore();
+    }
+    const conversion = await t.pg.query(`SELECT event_headers FROM "ingest".conversions WHERE conversion_id = 'ctx-1'`);
+    expect(conversion.rows).toEqual([{ event_headers: { 'Trackly-Request-Id': 'ctx-stored' } }]);
+    const refusal = await t.pg.query(`SELECT headers FROM "ingest".outbox WHERE subject LIKE '%PostbackRefused' AND headers->>'Trackly-Request-Id' = 'ctx-refused'`);
+    expect(refusal.rows).toHaveLength(1);
   });
 
   it('leaves other paths, and a partner id that does not decode, to Express', async () => {

@@ -1,13 +1,19 @@
 import {
   acceptRequestId,
+  contextHeadersFor,
   currentRequestId,
+  heldRequestContexts,
+  holdRequestContext,
   incomingRequestId,
   logContextFields,
   NATS_REQUEST_ID_HEADER,
   outgoingContextHeaders,
   REQUEST_ID_HEADER,
   runWithRequestContext,
+  withRequestId,
 } from './context';
+
+const tick = (ms = 2) => new Promise((r) => setTimeout(r, ms));
 
 describe('request context', () => {
   it('keeps the request id across awaits and timers inside the work, and nowhere else', async () => {
@@ -19,6 +25,53 @@ describe('request context', () => {
     expect(seen).toBe('req-1');
     expect(currentRequestId()).toBeUndefined();
     expect(logContextFields()).toEqual({});
+  });
+
+  it('keeps the storage enabled only while a context is held (the per-promise hook costs every promise)', async () => {
+    expect(heldRequestContexts()).toBe(0);
+    let late: Promise<string | undefined> | undefined;
+    const during = await runWithRequestContext({ requestId: 'req-2' }, async () => {
+      // Scheduled inside, run after the work settled and its context was released.
+      late = new Promise((r) => setTimeout(() => r(currentRequestId()), 20));
+      await tick();
+      return heldRequestContexts();
+    });
+    expect(during).toBe(1);
+    expect(heldRequestContexts()).toBe(0);
+    // Nothing holds a context any more, so the storage is off: the late callback has no id.
+    expect(await late).toBeUndefined();
+    expect(() => runWithRequestContext({ requestId: 'req-3' }, () => {
+      throw new Error('boom');
+    })).toThrow('boom');
+    await expect(runWithRequestContext({ requestId: 'req-4' }, () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    await tick();
+    expect(heldRequestContexts()).toBe(0);
+  });
+
+  it('holds a context past a synchronous call until released, as a request outlives its middleware', async () => {
+    const release = holdRequestContext();
+    const seen = new Promise<string | undefined>((resolve) =>
+      runWithRequestContext({ requestId: 'req-5' }, () => {
+        setTimeout(() => {
+          resolve(currentRequestId());
+          release();
+        }, 5);
+      }),
+    );
+    expect(heldRequestContexts()).toBe(1);
+    expect(await seen).toBe('req-5');
+    expect(heldRequestContexts()).toBe(0);
+    release();
+    expect(heldRequestContexts()).toBe(0);
+  });
+
+  it('runs work under a given request id, or in the current context when none is given', () => {
+    expect(withRequestId('req-6', () => currentRequestId())).toBe('req-6');
+    expect(withRequestId(undefined, () => currentRequestId())).toBeUndefined();
+    runWithRequestContext({ requestId: 'outer' }, () => expect(withRequestId(undefined, () => currentRequestId())).toBe('outer'));
+    expect(contextHeadersFor('req-7', true)).toEqual({ [NATS_REQUEST_ID_HEADER]: 'req-7' });
+    expect(contextHeadersFor('req-7', false)).toEqual({ [REQUEST_ID_HEADER]: 'req-7' });
+    expect(contextHeadersFor(undefined, true)).toEqual({});
   });
 
   it('puts the id in outgoing gRPC metadata and NATS headers under their own names', () => {

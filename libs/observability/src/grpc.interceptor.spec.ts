@@ -1,7 +1,7 @@
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import { lastValueFrom, of, throwError, defer } from 'rxjs';
 import { DomainError } from '@trackly/kernel';
-import { currentRequestId, REQUEST_ID_HEADER } from './context';
+import { currentRequestId, heldRequestContexts, REQUEST_ID_HEADER } from './context';
 import { GrpcObservabilityInterceptor, grpcCodeName } from './grpc.interceptor';
 import { renderMetrics } from './metrics';
 
@@ -20,11 +20,14 @@ describe('GrpcObservabilityInterceptor', () => {
 
   it('runs the handler in the caller\'s request context and counts the call by method and code', async () => {
     let seen: string | undefined;
-    const handler: CallHandler = { handle: () => defer(async () => ((seen = currentRequestId()), { ok: true })) };
+    // Read after an await: the context is held for the whole call, not only while the handler is subscribed.
+    const handler: CallHandler = { handle: () => defer(async () => (await new Promise((r) => setTimeout(r, 2)), (seen = currentRequestId()), { ok: true })) };
     await lastValueFrom(interceptor.intercept(rpcContext('/trackly.test.v1.TestService/Get', 'req-77'), handler));
     expect(seen).toBe('req-77');
+    expect(heldRequestContexts()).toBe(0);
     const fail: CallHandler = { handle: () => throwError(() => new DomainError('NOT_FOUND', 'no such offer')) };
     await expect(lastValueFrom(interceptor.intercept(rpcContext('/trackly.test.v1.TestService/Get'), fail))).rejects.toThrow('no such offer');
+    expect(heldRequestContexts()).toBe(0);
     const text = await renderMetrics();
     expect(text).toMatch(/^grpc_server_handled_total\{grpc_service="trackly.test.v1.TestService",grpc_method="Get",grpc_code="OK"\} 1$/m);
     expect(text).toMatch(/^grpc_server_handled_total\{grpc_service="trackly.test.v1.TestService",grpc_method="Get",grpc_code="NOT_FOUND"\} 1$/m);

@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Observable } from 'rxjs';
-import { acceptRequestId, REQUEST_ID_HEADER, runWithRequestContext } from './context';
+import { acceptRequestId, holdRequestContext, REQUEST_ID_HEADER, runWithRequestContext } from './context';
 import { grpcServerHandled, grpcServerHandling } from './metrics';
 
 interface MetadataLike {
@@ -50,8 +50,10 @@ export class GrpcObservabilityInterceptor implements NestInterceptor {
       if (code !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: code });
       span.end();
     };
-    return new Observable((subscriber) =>
-      runWithRequestContext({ requestId }, () =>
+    return new Observable((subscriber) => {
+      // Held until the call ends (completes, fails or is cancelled), not only while the handler is subscribed.
+      const release = holdRequestContext();
+      const subscription = runWithRequestContext({ requestId }, () =>
         otelContext.with(trace.setSpan(parent, span), () =>
           next.handle().subscribe({
             next: (v) => subscriber.next(v),
@@ -65,7 +67,11 @@ export class GrpcObservabilityInterceptor implements NestInterceptor {
             },
           }),
         ),
-      ),
-    );
+      );
+      return () => {
+        subscription.unsubscribe();
+        release();
+      };
+    });
   }
 }

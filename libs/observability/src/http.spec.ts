@@ -1,6 +1,6 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentRequestId, REQUEST_ID_HEADER } from './context';
+import { currentRequestId, heldRequestContexts, REQUEST_ID_HEADER } from './context';
 import { defaultMetricsPort, httpObservabilityMiddleware, startMetricsServer } from './http';
 import { renderMetrics } from './metrics';
 
@@ -68,6 +68,9 @@ describe('HTTP middleware', () => {
       expect(b.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
       expect(c.headers[REQUEST_ID_HEADER]).toMatch(/^[0-9a-f-]{36}$/);
       expect(seen).toEqual([a.headers[REQUEST_ID_HEADER], b.headers[REQUEST_ID_HEADER], c.headers[REQUEST_ID_HEADER]]);
+      // Each request held its context until its response closed, and released it then.
+      for (let i = 0; i < 50 && heldRequestContexts() > 0; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(heldRequestContexts()).toBe(0);
       const text = await renderMetrics();
       expect(text).toMatch(/^http_server_requests_total\{service="mwtest",method="GET",route="\/c\/:code",status="302"\} 2$/m);
       expect(text).toMatch(/^http_server_requests_total\{service="mwtest",method="GET",route="unmatched",status="404"\} 1$/m);

@@ -1,7 +1,7 @@
 /** The /metrics endpoint (on an app's HTTP server or a small one of its own) and the per-request HTTP middleware. */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptRequestId, REQUEST_ID_HEADER, runWithRequestContext } from './context';
+import { acceptRequestId, holdRequestContext, REQUEST_ID_HEADER, runWithRequestContext } from './context';
 import { httpRequestDuration, httpRequests, METRICS_CONTENT_TYPE, renderMetrics } from './metrics';
 
 export const METRICS_PATH = '/metrics';
@@ -82,6 +82,8 @@ export function httpObservabilityMiddleware(service: string) {
       httpRequests.inc(labels);
       httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     });
+    // Held until the response is done ('close' follows 'finish', and also comes when the client goes away first).
+    res.once('close', holdRequestContext());
     runWithRequestContext({ requestId }, next);
   };
 }

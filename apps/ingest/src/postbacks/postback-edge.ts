@@ -5,7 +5,7 @@ import { httpErrorAnswer } from '@trackly/app-shell';
 import { CLOCK, Clock } from '@trackly/kernel';
 import type { Logger } from '@trackly/logging';
 import { NoiseLimiter } from '@trackly/platform';
-import { acceptRequestId, countNoiseRejected, httpRequestDuration, httpRequests, REQUEST_ID_HEADER, runWithRequestContext } from '@trackly/observability';
+import { acceptRequestId, countNoiseRejected, currentRequestId, httpRequestDuration, httpRequests, REQUEST_ID_HEADER, withRequestId } from '@trackly/observability';
 import { AddressRange, clientAddress, parseAllowList } from '../domain/source-addresses';
 import type { IngestConfig } from '../ingest.config';
 import { INGEST_CONFIG, INGEST_LOGGER } from '../ingest.tokens';
@@ -38,6 +38,8 @@ export interface EdgeRequest {
   header(name: string): string | undefined;
   body: Buffer | null;
   bodyError: { status: number; message: string } | null;
+  /** The request id, when the caller passes it explicitly (the mounted path); else the current context's. */
+  requestId?: string;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' } as const;
@@ -58,8 +60,10 @@ const ROUTE_LABEL: Record<PostbackRoute, string> = { postback: '/postbacks/:part
  * `answer()` is the one implementation; `mount()` installs it as a plain node:http handler in front of Express on the
  * same server (the lean path: Express's router and middleware and Nest's pipeline showed in the ingest benchmark's
  * profile), and the Nest controller delegates to it for a server where it is not mounted. What the platform
- * middleware does for other routes is done here cheaply: the request id (accepted or minted, echoed, and the
- * request's async context so outbox rows and log lines carry it) and the per-route request metrics.
+ * middleware does for other routes is done here cheaply: the request id (accepted or minted, echoed, and passed on
+ * so that event headers and log lines carry it) and the per-route request metrics. The request id is passed
+ * explicitly rather than as an async context: a context per postback kept Node's per-promise hook on for every
+ * promise of the process (about 9% of the edge's throughput); one is entered only where an error is logged.
  */
 @Injectable()
 export class PostbackEdge {
@@ -113,6 +117,7 @@ export class PostbackEdge {
   private respond(req: EdgeRequest): Promise<EdgeAnswer> {
     let incoming: IncomingPostback;
     let took: boolean;
+    const requestId = req.requestId ?? currentRequestId();
     try {
       const header = this.config.INGEST_TRUSTED_PROXY_HEADER;
       incoming = {
@@ -124,6 +129,7 @@ export class PostbackEdge {
         contentType: req.header('content-type') ?? null,
         body: req.body,
         bodyError: req.bodyError,
+        requestId,
       };
       // Every request takes a token before it is handled (so a concurrent storm cannot slip through on one), and gets
       // it back once it authenticated: only refused requests spend the allowance. A source that spent it is answered
@@ -131,7 +137,7 @@ export class PostbackEdge {
       // address (a NAT, its own cloud) with a noisy client is never slowed by it.
       took = this.noise.take(incoming.sourceIp);
     } catch (e) {
-      return Promise.resolve(this.errorAnswer(e));
+      return Promise.resolve(this.errorAnswer(e, requestId));
     }
     if (took) return this.receive(incoming, req.route, true);
     const source = incoming.sourceIp;
@@ -141,7 +147,7 @@ export class PostbackEdge {
         countNoiseRejected('ingest');
         return refusalAnswer(429, 'TOO_MANY_REQUESTS', 'too many refused requests from this address; retry later', String(this.noise.retryAfterSeconds(source)));
       },
-      (e: unknown) => this.errorAnswer(e),
+      (e: unknown) => this.errorAnswer(e, requestId),
     );
   }
 
@@ -154,7 +160,7 @@ export class PostbackEdge {
       },
       (e: unknown) => {
         if (took && authenticated) this.noise.refund(incoming.sourceIp);
-        return this.errorAnswer(e);
+        return this.errorAnswer(e, incoming.requestId);
       },
     );
   }
@@ -174,9 +180,12 @@ export class PostbackEdge {
     return source;
   }
 
-  /** An error of ours or the database's (503 with Retry-After while it is unreachable), as the exception filter maps it. */
-  private errorAnswer(e: unknown): EdgeAnswer {
-    const { status, body, retryAfter } = httpErrorAnswer(e, this.logger);
+  /**
+   * An error of ours or the database's (503 with Retry-After while it is unreachable), as the exception filter maps
+   * it; logged in the request's context, so the line carries its id.
+   */
+  private errorAnswer(e: unknown, requestId: string | undefined): EdgeAnswer {
+    const { status, body, retryAfter } = withRequestId(requestId, () => httpErrorAnswer(e, this.logger));
     return json(status, retryAfter === undefined ? NO_STORE : { ...NO_STORE, 'Retry-After': retryAfter }, body);
   }
 
@@ -189,38 +198,37 @@ export class PostbackEdge {
       this.observe(service, method, m.route, a.status, started);
     };
     const fail = (e: unknown) => {
-      const { status, body } = httpErrorAnswer(e, this.logger);
+      const { status, body } = withRequestId(requestId, () => httpErrorAnswer(e, this.logger));
       send(json(status, {}, body));
     };
-    runWithRequestContext({ requestId }, () => {
-      // A wrong method is answered without reading the body, as the Nest routes did.
-      const allowed = m.route === 'reversal' ? method === 'POST' : method === 'GET' || method === 'POST';
-      if (!allowed) return send(methodNotAllowed(m.route, method));
-      const readAndAnswer = (err?: unknown): void => {
-        const status = (err as { status?: unknown } | undefined)?.status;
-        // Unreadable bodies (too large, bad encoding) are the postback's to archive and answer; anything else is ours.
-        if (err && (typeof status !== 'number' || status < 400 || status > 499)) return fail(err);
-        const body = (req as IncomingMessage & { body?: unknown }).body;
-        this.respond({
-          partnerId: m.partnerId,
-          route: m.route,
-          method,
-          path: m.path,
-          query: m.query,
-          socketAddress: req.socket.remoteAddress ?? '',
-          header: (name) => headerValue(req.headers[name.toLowerCase()]),
-          body: Buffer.isBuffer(body) ? body : null,
-          bodyError: err ? { status: status as number, message: (err as Error).message } : null,
-        }).then(send, fail);
-      };
-      // No body (no Content-Length, no Transfer-Encoding: a partner's GET): what the reader would conclude, without it.
-      const h = req.headers;
-      if (h['transfer-encoding'] === undefined && (h['content-length'] === undefined || isNaN(Number(h['content-length'])))) {
-        (req as IncomingMessage & { body?: unknown }).body = undefined;
-        return readAndAnswer();
-      }
-      this.readBody(req, res, readAndAnswer);
-    });
+    // A wrong method is answered without reading the body, as the Nest routes did.
+    const allowed = m.route === 'reversal' ? method === 'POST' : method === 'GET' || method === 'POST';
+    if (!allowed) return send(methodNotAllowed(m.route, method));
+    const readAndAnswer = (err?: unknown): void => {
+      const status = (err as { status?: unknown } | undefined)?.status;
+      // Unreadable bodies (too large, bad encoding) are the postback's to archive and answer; anything else is ours.
+      if (err && (typeof status !== 'number' || status < 400 || status > 499)) return fail(err);
+      const body = (req as IncomingMessage & { body?: unknown }).body;
+      this.respond({
+        partnerId: m.partnerId,
+        route: m.route,
+        method,
+        path: m.path,
+        query: m.query,
+        socketAddress: req.socket.remoteAddress ?? '',
+        header: (name) => headerValue(req.headers[name.toLowerCase()]),
+        body: Buffer.isBuffer(body) ? body : null,
+        bodyError: err ? { status: status as number, message: (err as Error).message } : null,
+        requestId,
+      }).then(send, fail);
+    };
+    // No body (no Content-Length, no Transfer-Encoding: a partner's GET): what the reader would conclude, without it.
+    const h = req.headers;
+    if (h['transfer-encoding'] === undefined && (h['content-length'] === undefined || isNaN(Number(h['content-length'])))) {
+      (req as IncomingMessage & { body?: unknown }).body = undefined;
+      return readAndAnswer();
+    }
+    this.readBody(req, res, readAndAnswer);
   }
 
   /** http_server_requests_total and _duration_seconds, labelled as the platform middleware labels routed requests. */

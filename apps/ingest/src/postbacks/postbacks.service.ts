@@ -1,4 +1,4 @@
-import { countPostback, outgoingContextHeaders } from '@trackly/observability';
+import { contextHeadersFor, countPostback, currentRequestId, withRequestId } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { GroupCommit, isDatabaseUnavailable } from '@trackly/database';
 import { DataSource, EntityManager } from 'typeorm';
@@ -36,6 +36,11 @@ export interface IncomingPostback {
   body: Buffer | null;
   /** Why the body could not be read (status as the body reader reported it: 413 too large, 415, 400). */
   bodyError: { status: number; message: string } | null;
+  /**
+   * The request id its events and log lines carry, passed explicitly: the edge enters no async context on its common
+   * path (see PostbackEdge). Absent, the current context's.
+   */
+  requestId?: string;
 }
 
 /** Refusals the edge answers itself with a status of their own (400s come as InvalidArgumentError). */
@@ -176,47 +181,59 @@ export class PostbacksService implements BeforeApplicationShutdown {
   private handleAs(id: string, req: IncomingPostback, request: ArchivedRequest, route: PostbackRoute, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
     let params: RawParams;
     let check: PartnerCheck | undefined;
+    const requestId = req.requestId ?? currentRequestId();
     try {
       params = this.readParams(req);
       check = this.partners.checkCached(req.partnerId, tokenOf(params), req.sourceIp);
     } catch (e) {
-      return this.refuse(id, request, e);
+      return this.refuse(id, request, requestId, e);
     }
     if (check === undefined) {
       return this.partners.check(req.partnerId, tokenOf(params), req.sourceIp).then(
-        (c) => this.checked(id, request, route, params, c, onPartner),
-        (e: unknown) => this.refuse(id, request, e),
+        (c) => this.checked(id, request, requestId, route, params, c, onPartner),
+        (e: unknown) => this.refuse(id, request, requestId, e),
       );
     }
-    return this.checked(id, request, route, params, check, onPartner);
+    return this.checked(id, request, requestId, route, params, check, onPartner);
   }
 
-  private checked(id: string, request: ArchivedRequest, route: PostbackRoute, params: RawParams, check: PartnerCheck, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
+  private checked(
+    id: string,
+    request: ArchivedRequest,
+    requestId: string | undefined,
+    route: PostbackRoute,
+    params: RawParams,
+    check: PartnerCheck,
+    onPartner: (partnerId: string) => void,
+  ): Promise<PostbackReply> {
     let unit: IntakeUnit;
     try {
       if (!check.ok) throw new Refused(check.refusal, check.reasonCode, check.message);
       const partner = check.partner;
       onPartner(partner.partnerId);
-      if (route === 'reversal') return this.reverse(id, request, partner, params).catch((e: unknown) => this.refuse(id, request, e));
+      if (route === 'reversal') return this.reverse(id, request, requestId, partner, params).catch((e: unknown) => this.refuse(id, request, requestId, e));
       const receivedAt = request.receivedAt;
       const parsed = this.parse(partner, params, receivedAt);
       const draft = check.test ? { ...parsed, test: true } : parsed;
-      // The request's context (request id, trace) is taken here: the batch is written in the flusher's context.
-      const store = { draft, receivedAt, postbackRequestId: id, headers: outgoingContextHeaders(true) };
+      // The request's id (and trace) are taken here: the batch is written in the flusher's context.
+      const store = { draft, receivedAt, postbackRequestId: id, headers: contextHeadersFor(requestId, true) };
       // A test conversion (ours or the partner's own test flag) is the partner's last test too.
       unit = draft.test ? { id, request, store, testOf: partner.partnerId } : { id, request, store };
     } catch (e) {
-      return this.refuse(id, request, e);
+      return this.refuse(id, request, requestId, e);
     }
     return this.intake.submitSettled(unit).then(
-      (s): PostbackReply | Promise<PostbackReply> => (s.ok ? { kind: s.value!.outcome, conversion: s.value!.conversion } : this.refuse(id, request, s.error)),
-      (e: unknown) => this.refuse(id, request, e),
+      (s): PostbackReply | Promise<PostbackReply> => (s.ok ? { kind: s.value!.outcome, conversion: s.value!.conversion } : this.refuse(id, request, requestId, s.error)),
+      (e: unknown) => this.refuse(id, request, requestId, e),
     );
   }
 
-  private async reverse(id: string, request: ArchivedRequest, partner: PartnerEntity, params: RawParams): Promise<PostbackReply> {
+  /** A reversal (rare) in the request's context: its events' headers and any log line below take the id from it. */
+  private async reverse(id: string, request: ArchivedRequest, requestId: string | undefined, partner: PartnerEntity, params: RawParams): Promise<PostbackReply> {
     const key = reversalKey(params);
-    const applied: Applied = await this.commits.run((m) => this.intake.reverse(id, request, m, () => this.reverseKey(m, partner, key, request.receivedAt, id)));
+    const applied: Applied = await withRequestId(requestId, () =>
+      this.commits.run((m) => this.intake.reverse(id, request, m, () => this.reverseKey(m, partner, key, request.receivedAt, id))),
+    );
     this.relay.kick();
     return { kind: applied.outcome, conversion: applied.conversion };
   }
@@ -328,18 +345,18 @@ export class PostbacksService implements BeforeApplicationShutdown {
    * PostbackRefused through the intake's batch and becomes the answer; anything else is an error of ours, archived
    * alone with outcome `error` (unless the database is gone) and rethrown.
    */
-  private async refuse(id: string, request: ArchivedRequest, e: unknown): Promise<PostbackReply> {
+  private async refuse(id: string, request: ArchivedRequest, requestId: string | undefined, e: unknown): Promise<PostbackReply> {
     const refused = e instanceof Refused ? e : e instanceof DomainError ? refusalOf(e) : undefined;
     if (!refused) {
-      if (!isDatabaseUnavailable(e)) await this.intake.archiveError(id, request, e);
+      if (!isDatabaseUnavailable(e)) await withRequestId(requestId, () => this.intake.archiveError(id, request, e));
       throw e;
     }
     const outcome = OUTCOME_OF_REFUSAL[refused.reply];
-    const refusal = { outcome, reason: refused.message, reasonCode: refused.reasonCode, partnerId: request.partnerId, headers: outgoingContextHeaders(true) };
+    const refusal = { outcome, reason: refused.message, reasonCode: refused.reasonCode, partnerId: request.partnerId, headers: contextHeadersFor(requestId, true) };
     try {
       await this.intake.submit({ id, request, refusal });
     } catch (err) {
-      if (!isDatabaseUnavailable(err)) await this.intake.archiveError(id, request, err);
+      if (!isDatabaseUnavailable(err)) await withRequestId(requestId, () => this.intake.archiveError(id, request, err));
       throw err;
     }
     if (refused.reply === 'invalid') throw refused.error ?? new InvalidArgumentError('request', refused.message);

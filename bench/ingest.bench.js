@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench:ingest [-- --tiny|--quick] [-- --connections=64 --duration=S --slices=N --duplicates=0.2 --cpu-prof --json=F]`
+ * `npm run bench:ingest [-- --tiny|--quick] [-- --connections=64 --duration=S --slices=N --duplicates=0.2 --rate=R --cpu-prof --json=F]`
  *
  * Postbacks/s stored and evented by the real ingest app (built, child process, real Postgres + NATS, a partner
  * registered over gRPC with its token) at a fixed concurrency, against a bare node:http + pg server doing one
@@ -29,6 +29,9 @@ const WARMUP = Number(args.warmup ?? { tiny: 1, quick: 2, full: 3 }[MODE]);
 const SLICES = Number(args.slices ?? { tiny: 1, quick: 2, full: 5 }[MODE]);
 const CONNECTIONS = Number(args.connections ?? 64);
 const DUPLICATES = Number(args.duplicates ?? 0.2);
+// A fixed request rate (autocannon's overallRate) instead of as fast as the connections go: CPU per postback below
+// saturation, where the processes do not preempt one another (for comparing two builds' costs).
+const RATE = args.rate === undefined ? undefined : Number(args.rate);
 const POOL_SIZE = Number(args.pool ?? 10);
 const DB = 'trackly_bench_ingest';
 const PREFIX = 'benchingest';
@@ -49,6 +52,7 @@ function loader(baseUrl, token, runTag) {
       url: baseUrl,
       connections: CONNECTIONS,
       duration: seconds,
+      ...(RATE ? { overallRate: RATE } : {}),
       skipAggregateResult: true,
       requests: [
         {

@@ -4,5 +4,5 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 30000,
-  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/deploy/jest.config.js'],
+  projects: ['<rootDir>/libs/*/jest.config.js', '<rootDir>/apps/*/jest.config.js', '<rootDir>/deploy/jest.config.js', '<rootDir>/tools/ops/jest.config.js'],
 };

@@ -112,8 +112,7 @@ export class PostbackArchive {
     await query(
       'ingest-archive-postbacks.v2',
       `INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
-       SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
-         a.outcome, a.reason, a.reason_code, a.conversion_ref
+       SELECT ${ARCHIVE_REQUEST_VALUES}, a.outcome, a.reason, a.reason_code, a.conversion_ref
        FROM ${archiveRecordset('$1')} ORDER BY a.ord`,
       [archiveRecords(rows)],
     );
@@ -180,6 +179,9 @@ export class PostbackArchive {
 /** The archive's columns, as the statements that insert rows name them (insertMany, the intake's batch statements). */
 export const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method, path, query, content_type, body,
            outcome, reason, reason_code, conversion_ref)`;
+
+/** The request's columns of an archiveRecordset row (`a`), in ARCHIVE_COLUMNS' order: what each insert of its rows selects first. */
+export const ARCHIVE_REQUEST_VALUES = 'a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body';
 
 /**
  * Archive rows as one JSON parameter (jsonParam), for `archiveRecordset`: each request's `storable` columns, and its

@@ -13,7 +13,7 @@ import { DUPLICATE_REASONS } from '../domain/conversion-adjustment';
 import { statusName } from '../domain/conversion.rules';
 import { ConversionStatus } from '@trackly/contracts/common/v1/conversion_status';
 import { PartnersService } from '../partners/partners.service';
-import { ARCHIVE_COLUMNS, archiveRecords, archiveRecordset, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
+import { ARCHIVE_COLUMNS, ARCHIVE_REQUEST_VALUES, archiveRecords, archiveRecordset, ArchivedRequest, ArchiveOutcome, PostbackArchive } from './postback-archive.service';
 
 /** A refusal as the archive records it, with the PostbackRefused event it announces. */
 export interface IntakeRefusal extends ArchiveOutcome {
@@ -359,7 +359,7 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
          SELECT "ingest".postback_batch_needs_locks((count(*) FILTER (WHERE kind IS NULL OR base_id IS NULL))::int) AS ok FROM repeats
        ), arc AS (
          INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
-         SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
+         SELECT ${ARCHIVE_REQUEST_VALUES},
            CASE WHEN a.conversion_ref IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' ELSE 'duplicate' END,
            CASE r.kind WHEN 'same' THEN $5 WHEN 'reversed' THEN $6 ELSE a.reason END,
            CASE WHEN r.kind IS NOT NULL THEN 'SAME_CONTENT' ELSE a.reason_code END,
@@ -384,7 +384,7 @@ const INTAKE_LOCKLESS_SQL = `WITH ${CONVERSION_BATCH_CTES}, inserted AS (
  */
 const INTAKE_SQL = `WITH ${CONVERSION_BATCH_CTES}, arc AS (
          INSERT INTO "ingest".postback_requests ${ARCHIVE_COLUMNS}
-         SELECT a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body,
+         SELECT ${ARCHIVE_REQUEST_VALUES},
            CASE WHEN a.conversion_ref IS NULL THEN a.outcome WHEN ins.id IS NOT NULL THEN 'stored' END, a.reason, a.reason_code, ins.id
          FROM ${ARCHIVE_INPUT}
          LEFT JOIN ins ON ins.id = a.conversion_ref

@@ -20,6 +20,16 @@ export function jsonParam(value: unknown): string {
   return json.includes('\\u') && SURROGATE_ESCAPE.test(json) ? JSON.stringify(value, wellFormed) : json;
 }
 
+/**
+ * A timestamptz from epoch milliseconds, in SQL (`expr` a bigint): how a batch's JSON parameter carries its times.
+ * JSON.stringify writes a Date through toISOString, about 1 µs each (half the time of a postback's conversion row);
+ * a number it writes at once. Exact for times within ±2^53 µs of 1970 (until the year 2255): Postgres multiplies the
+ * interval in double precision.
+ */
+export function fromEpochMs(expr: string): string {
+  return `('epoch'::timestamptz + ${expr} * interval '1 millisecond')`;
+}
+
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 function wellFormed(_key: string, value: unknown): unknown {

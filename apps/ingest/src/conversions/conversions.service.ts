@@ -14,7 +14,7 @@ import { encodePageToken, validateListRequest } from '../domain/conversion-listi
 import { newConversion, toConversion } from '../wire';
 import { ConversionEntity } from './conversion.entity';
 import { ConversionEventsRelay, conversionEventColumns, conversionEventPayload } from './conversion-events';
-import { jsonParam } from '@trackly/database';
+import { fromEpochMs, jsonParam } from '@trackly/database';
 
 export interface StoreResult {
   /** The conversion as stored now: the first one stored, for a duplicate; the new state, when adjusted. */
@@ -76,13 +76,13 @@ const EVENT_SOURCE_COLUMNS = 'xid, received_event, event_headers';
  */
 export const CONVERSION_BATCH_CTES = `input AS (
          SELECT * FROM json_to_recordset($1::json) AS t(id uuid, partner_id text, conversion_id text, click_id text, payout_micros bigint,
-           currency text, status text, occurred_at timestamptz, received_at timestamptz, raw jsonb, transaction_id text, event_id text,
+           currency text, status text, occurred_ms bigint, received_ms bigint, raw jsonb, transaction_id text, event_id text,
            sale_amount_micros bigint, sub_ids jsonb, payout_absent boolean, message_id text, test boolean, payload text, headers jsonb, ord int)
        ), ins AS (
          INSERT INTO "ingest".conversions (id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
            received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test, ${EVENT_SOURCE_COLUMNS})
-         SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, occurred_at,
-           received_at, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test,
+         SELECT id, partner_id, conversion_id, click_id, payout_micros, currency, status, ${fromEpochMs('occurred_ms')},
+           ${fromEpochMs('received_ms')}, raw, transaction_id, event_id, sale_amount_micros, sub_ids, payout_absent, message_id, test,
            pg_current_xact_id(), decode(payload, 'base64'), headers
          FROM input ORDER BY ord
          ON CONFLICT (partner_id, conversion_id) DO NOTHING
@@ -273,8 +273,8 @@ export class ConversionsService {
           payout_micros: draft.payout.micros.toString(),
           currency: draft.payout.currency,
           status: statusName(draft.status),
-          occurred_at: draft.occurredAt,
-          received_at: receivedAt,
+          occurred_ms: draft.occurredAt.getTime(),
+          received_ms: receivedAt.getTime(),
           raw: draft.raw,
           transaction_id: draft.transactionId ?? null,
           event_id: draft.eventId ?? null,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { withoutNul } from '../domain/postback-params';
-import { jsonParam } from '@trackly/database';
+import { fromEpochMs, jsonParam } from '@trackly/database';
 import type { ArchiveGroup } from '../domain/partner-counters';
 import { PostbackOutcome, PostbackRequestEntity } from './postback-request.entity';
 
@@ -181,7 +181,7 @@ export const ARCHIVE_COLUMNS = `(id, received_at, partner_id, source_ip, method,
            outcome, reason, reason_code, conversion_ref)`;
 
 /** The request's columns of an archiveRecordset row (`a`), in ARCHIVE_COLUMNS' order: what each insert of its rows selects first. */
-export const ARCHIVE_REQUEST_VALUES = 'a.id, a.received_at, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body';
+export const ARCHIVE_REQUEST_VALUES = `a.id, ${fromEpochMs('a.received_ms')}, a.partner_id, a.source_ip, a.method, a.path, a.query, a.content_type, a.body`;
 
 /**
  * Archive rows as one JSON parameter (jsonParam), for `archiveRecordset`: each request's `storable` columns, and its
@@ -194,7 +194,7 @@ export function archiveRecords(rows: readonly { id: string; request: ArchivedReq
       const [partner_id, source_ip, method, path, query, content_type, body] = storable(request);
       return {
         id,
-        received_at: request.receivedAt,
+        received_ms: request.receivedAt.getTime(),
         partner_id,
         source_ip,
         method,
@@ -214,7 +214,7 @@ export function archiveRecords(rows: readonly { id: string; request: ArchivedReq
 
 /** The rows of an archiveRecords parameter (`param`, e.g. '$2') as `a`, in a statement's FROM; `a.ord` is their order. */
 export function archiveRecordset(param: string): string {
-  return `json_to_recordset(${param}::json) AS a(id bigint, received_at timestamptz, partner_id text, source_ip text, method text, path text,
+  return `json_to_recordset(${param}::json) AS a(id bigint, received_ms bigint, partner_id text, source_ip text, method text, path text,
            query text, content_type text, body text, outcome text, reason text, reason_code text, conversion_ref uuid, ord int)`;
 }
 

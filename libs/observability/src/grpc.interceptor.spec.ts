@@ -33,6 +33,16 @@ describe('GrpcObservabilityInterceptor', () => {
     expect(text).toMatch(/^grpc_server_handled_total\{grpc_service="trackly.test.v1.TestService",grpc_method="Get",grpc_code="NOT_FOUND"\} 1$/m);
   });
 
+  it('releases the call\'s context when the handler throws before it returns an observable', async () => {
+    const broken: CallHandler = {
+      handle: () => {
+        throw new Error('no handler');
+      },
+    };
+    await expect(lastValueFrom(interceptor.intercept(rpcContext('/trackly.test.v1.TestService/Get'), broken))).rejects.toThrow('no handler');
+    expect(heldRequestContexts()).toBe(0);
+  });
+
   it('leaves HTTP requests to the HTTP middleware', async () => {
     const ctx = { getType: () => 'http' } as unknown as ExecutionContext;
     expect(await lastValueFrom(interceptor.intercept(ctx, { handle: () => of(5) }))).toBe(5);

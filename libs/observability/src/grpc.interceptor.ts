@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { Observable } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import { acceptRequestId, holdRequestContext, REQUEST_ID_HEADER, runWithRequestContext } from './context';
 import { grpcServerHandled, grpcServerHandling } from './metrics';
 
@@ -53,21 +53,27 @@ export class GrpcObservabilityInterceptor implements NestInterceptor {
     return new Observable((subscriber) => {
       // Held until the call ends (completes, fails or is cancelled), not only while the handler is subscribed.
       const release = holdRequestContext();
-      const subscription = runWithRequestContext({ requestId }, () =>
-        otelContext.with(trace.setSpan(parent, span), () =>
-          next.handle().subscribe({
-            next: (v) => subscriber.next(v),
-            error: (e) => {
-              done(grpcCodeName(e));
-              subscriber.error(e);
-            },
-            complete: () => {
-              done('OK');
-              subscriber.complete();
-            },
-          }),
-        ),
-      );
+      let subscription: Subscription;
+      try {
+        subscription = runWithRequestContext({ requestId }, () =>
+          otelContext.with(trace.setSpan(parent, span), () =>
+            next.handle().subscribe({
+              next: (v) => subscriber.next(v),
+              error: (e) => {
+                done(grpcCodeName(e));
+                subscriber.error(e);
+              },
+              complete: () => {
+                done('OK');
+                subscriber.complete();
+              },
+            }),
+          ),
+        );
+      } catch (e) {
+        release();
+        throw e;
+      }
       return () => {
         subscription.unsubscribe();
         release();

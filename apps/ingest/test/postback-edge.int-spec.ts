@@ -78,6 +78,16 @@ describe('postback edge: node:http path (real Postgres, NATS, HTTP)', () => {
     expect(refusal.rows).toHaveLength(1);
   });
 
+  it('gives an adjustment made in a batch its own request\'s id, though the batch runs in no request\'s context', async () => {
+    const first = await exchange(t.httpPort, get(`/postbacks/gen?conversion_id=ctx-adj&payout=1.00&currency=USD&token=${token}`).replace('edge-req-1', 'ctx-adj-1'));
+    const adjusted = await exchange(t.httpPort, get(`/postbacks/gen?conversion_id=ctx-adj&payout=2.50&currency=USD&token=${token}`).replace('edge-req-1', 'ctx-adj-2'));
+    expect([first.status, JSON.parse(adjusted.body).status]).toEqual([200, 'adjusted']);
+    const { rows } = await t.pg.query(
+      `SELECT headers->>'Trackly-Request-Id' AS request_id FROM "ingest".outbox WHERE subject LIKE '%ConversionAdjusted' AND payload IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(rows).toEqual([{ request_id: 'ctx-adj-2' }]);
+  });
+
   it('leaves other paths, and a partner id that does not decode, to Express', async () => {
     const root = await exchange(t.httpPort, get('/postbacks/'));
     expect(root.status).toBe(404);

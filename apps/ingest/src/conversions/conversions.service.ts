@@ -349,7 +349,7 @@ export class ConversionsService {
     );
     const current = new Map(rows.map((r) => entityOfRow(r)).map((e) => [`${e.partnerId}\u0000${e.conversionId}`, e]));
     for (const i of repeats) {
-      const { draft, receivedAt, postbackRequestId } = items[i];
+      const { draft, receivedAt, postbackRequestId, headers } = items[i];
       const existing = current.get(key(draft));
       // ON CONFLICT saw the row, so it is there (conversions are never deleted): anything else is an error of ours.
       if (!existing) throw new Error(`conversion ${draft.partnerId}/${draft.conversionId} conflicted but could not be read`);
@@ -363,7 +363,8 @@ export class ConversionsService {
         continue;
       }
       const next = { status: draft.status, payout: draft.payout, saleAmountMicros: draft.saleAmountMicros ?? null, payoutAbsent: !!draft.payoutAbsent };
-      const conversion = await this.adjust(m, existing, next, cause, receivedAt, postbackRequestId);
+      // Its own request's headers: the batch is written outside any request's context.
+      const conversion = await this.adjust(m, existing, next, cause, receivedAt, postbackRequestId, headers);
       // Later repeats of the key in this batch compare with the adjusted state.
       current.set(key(draft), Object.assign(new ConversionEntity(), existing, {
         status: statusName(next.status),
@@ -469,6 +470,7 @@ export class ConversionsService {
     cause: AdjustmentCause,
     at: Date,
     postbackRequestId: string | undefined,
+    headers?: Record<string, string>,
   ): Promise<Conversion> {
     const previous = toConversion(existing);
     await m.query(
@@ -492,7 +494,7 @@ export class ConversionsService {
       previousPayout: previous.payout,
       adjustmentId,
       cause,
-    });
+    }, headers);
     return conversion;
   }
 

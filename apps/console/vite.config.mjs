@@ -9,7 +9,9 @@ export default {
   base: '/',
   publicDir: 'public',
   logLevel: 'warn',
-  oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
+  // Production JSX whatever NODE_ENV the caller has: Vite derives the transform's development mode from it, and a
+  // build run inside Jest (NODE_ENV=test, e.g. a spec's `nx build gateway`) shipped jsxDEV calls to production React.
+  oxc: { jsx: { runtime: 'automatic', importSource: 'react', development: false } },
   define: { 'process.env.NODE_ENV': JSON.stringify('production') },
   build: {
     outDir: fileURLToPath(new URL('../../dist/apps/console', import.meta.url)),

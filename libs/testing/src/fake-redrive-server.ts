@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { RedriveRequest, RedriveResponse, RedriveServiceService } from '@trackly/contracts/ops/v1/redrive_service';
-import { DEVELOPMENT_GRPC_SECURITY, serverCredentials } from '@trackly/grpc';
+import { DEVELOPMENT_GRPC_SECURITY, OpsClient, serverCredentials } from '@trackly/grpc';
 
 /**
  * A real gRPC server with a service's ops surface, whose re-drive fails with the statuses queued in `failures` (one per
@@ -47,4 +47,23 @@ export async function startFakeRedriveServer(): Promise<FakeRedriveServer> {
     },
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
+}
+
+/**
+ * A fake re-drive server and an OpsClient on it for the specs of a describe block: started before them, its
+ * failures and call count reset before each, both closed after.
+ */
+export function fakeRedriveServerForSpecs(): { server: () => FakeRedriveServer; client: () => OpsClient } {
+  let server: FakeRedriveServer | undefined;
+  let client: OpsClient | undefined;
+  beforeAll(async () => {
+    server = await startFakeRedriveServer();
+    client = new OpsClient(server.address);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+  });
+  beforeEach(() => server?.reset());
+  return { server: () => server!, client: () => client! };
 }

@@ -34,7 +34,9 @@ import { loadGatewayConfig } from '../src/gateway.config';
 import { startGateway } from '../src/gateway.app';
 import { apiKeysJson } from './api-key-entries';
 
-const DEADLINE_MS = 400;
+// Short enough for the 504 specs to stay quick, long enough for a call to an in-process stub while the whole suite
+// loads both cores: at 400 ms a report call got 504 in a full \`npm test\` run (2026-12-07).
+const DEADLINE_MS = 1500;
 const KEY_1 = 'dash-key-0123456789abcdef';
 const KEY_2 = 'ops-key-fedcba9876543210';
 const READER_KEY = 'reader-key-0123456789abcdef';

@@ -197,10 +197,7 @@ export class PostbackEdge {
       writeAnswer(res, requestId, a);
       this.observe(service, method, m.route, a.status, started);
     };
-    const fail = (e: unknown) => {
-      const { status, body } = withRequestId(requestId, () => httpErrorAnswer(e, this.logger));
-      send(json(status, {}, body));
-    };
+    const fail = (e: unknown) => send(this.errorAnswer(e, requestId));
     // A wrong method is answered without reading the body, as the Nest routes did.
     const allowed = m.route === 'reversal' ? method === 'POST' : method === 'GET' || method === 'POST';
     if (!allowed) return send(methodNotAllowed(m.route, method));

@@ -1,4 +1,4 @@
-import { contextHeadersFor, countPostback, currentRequestId, withRequestId } from '@trackly/observability';
+import { contextHeadersFor, countPostback, withRequestId } from '@trackly/observability';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { GroupCommit, isDatabaseUnavailable } from '@trackly/database';
 import { DataSource, EntityManager } from 'typeorm';
@@ -38,9 +38,9 @@ export interface IncomingPostback {
   bodyError: { status: number; message: string } | null;
   /**
    * The request id its events and log lines carry, passed explicitly: the edge enters no async context on its common
-   * path (see PostbackEdge). Absent, the current context's.
+   * path (see PostbackEdge), which resolves it (its own, or on the Nest route the middleware's context).
    */
-  requestId?: string;
+  requestId: string | undefined;
 }
 
 /** Refusals the edge answers itself with a status of their own (400s come as InvalidArgumentError). */
@@ -181,7 +181,7 @@ export class PostbacksService implements BeforeApplicationShutdown {
   private handleAs(id: string, req: IncomingPostback, request: ArchivedRequest, route: PostbackRoute, onPartner: (partnerId: string) => void): Promise<PostbackReply> {
     let params: RawParams;
     let check: PartnerCheck | undefined;
-    const requestId = req.requestId ?? currentRequestId();
+    const requestId = req.requestId;
     try {
       params = this.readParams(req);
       check = this.partners.checkCached(req.partnerId, tokenOf(params), req.sourceIp);
@@ -448,6 +448,8 @@ function incomingFromArchive(row: PostbackRequestEntity): IncomingPostback {
     contentType: row.contentType,
     body: row.body === null ? null : Buffer.from(row.body, 'utf8'),
     bodyError: null,
+    // A replay is read only for its parameters, inside the replay call's own context.
+    requestId: undefined,
   };
 }
 
